@@ -1,0 +1,221 @@
+//! The client handle: configuration, and the shared state every clone uses.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use crate::auth::{Credentials, Hosts, Region};
+use crate::error::{Error, Result};
+use crate::rate_limit::RateLimiter;
+use crate::retry::RetryPolicy;
+
+/// PostHog refuses request bodies over 20 MB; the client refuses them before sending.
+pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
+
+/// Which project a project-scoped call applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProjectId {
+    /// The client's default project (see [`ClientBuilder::project_id`]).
+    #[default]
+    Default,
+    /// This project.
+    Id(String),
+}
+
+impl From<&str> for ProjectId {
+    fn from(id: &str) -> Self {
+        ProjectId::Id(id.to_owned())
+    }
+}
+
+impl From<String> for ProjectId {
+    fn from(id: String) -> Self {
+        ProjectId::Id(id)
+    }
+}
+
+impl From<&String> for ProjectId {
+    fn from(id: &String) -> Self {
+        ProjectId::Id(id.clone())
+    }
+}
+
+impl From<i64> for ProjectId {
+    fn from(id: i64) -> Self {
+        ProjectId::Id(id.to_string())
+    }
+}
+
+impl From<u64> for ProjectId {
+    fn from(id: u64) -> Self {
+        ProjectId::Id(id.to_string())
+    }
+}
+
+/// An async PostHog API client. Cheap to clone: clones share connections, rate-limit budgets
+/// and configuration.
+///
+/// One method per operation of PostHog's schema, named by its `operationId` and documented
+/// under its tag's module in [`crate::api`].
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub(crate) inner: Arc<ClientInner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ClientInner {
+    pub(crate) http: reqwest::Client,
+    pub(crate) hosts: Hosts,
+    pub(crate) credentials: Credentials,
+    pub(crate) project_id: Option<String>,
+    pub(crate) project_token: Option<secrecy::SecretString>,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) retry: RetryPolicy,
+}
+
+impl Client {
+    /// A client for `region` authenticated with `credentials`, with default settings.
+    pub fn new(region: Region, credentials: Credentials) -> Result<Client> {
+        Client::builder(region).credentials(credentials).build()
+    }
+
+    /// Starts configuring a client for `region`.
+    pub fn builder(region: Region) -> ClientBuilder {
+        ClientBuilder {
+            hosts: region.hosts(),
+            credentials: Credentials::none(),
+            timeout: Some(Duration::from_secs(60)),
+            http: None,
+            project_id: None,
+            project_token: None,
+            limiter: None,
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// The base URLs this client talks to.
+    pub fn hosts(&self) -> &Hosts {
+        &self.inner.hosts
+    }
+
+    /// The default project, if one was configured.
+    pub fn default_project_id(&self) -> Option<&str> {
+        self.inner.project_id.as_deref()
+    }
+
+    /// The rate limiter every clone of this client shares.
+    pub fn rate_limiter(&self) -> &RateLimiter {
+        &self.inner.limiter
+    }
+
+    #[doc(hidden)]
+    pub fn __project_id(&self, operation: &'static str, project: ProjectId) -> Result<String> {
+        match project {
+            ProjectId::Id(id) => Ok(id),
+            ProjectId::Default => self.inner.project_id.clone().ok_or_else(|| Error::InvalidArgument {
+                operation,
+                field: "project_id".into(),
+                reason: "ProjectId::Default was given but the client has no default project; set ClientBuilder::project_id".into(),
+            }),
+        }
+    }
+}
+
+/// Configures a [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    hosts: Hosts,
+    credentials: Credentials,
+    timeout: Option<Duration>,
+    http: Option<reqwest::Client>,
+    project_id: Option<String>,
+    project_token: Option<secrecy::SecretString>,
+    limiter: Option<RateLimiter>,
+    retry: RetryPolicy,
+}
+
+impl ClientBuilder {
+    /// The credentials to authenticate with.
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
+        self
+    }
+
+    /// Overrides the private API base URL (the public one stays as the region set it).
+    pub fn private_base_url(mut self, url: Url) -> Self {
+        self.hosts.private = url;
+        self
+    }
+
+    /// Overrides the public ingestion base URL.
+    pub fn public_base_url(mut self, url: Url) -> Self {
+        self.hosts.public = url;
+        self
+    }
+
+    /// Per-request timeout (default 60 s); `None` waits forever. Ignored with [`Self::http_client`].
+    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Uses this `reqwest::Client` (for proxies, TLS settings, connection pools). Configure it
+    /// with `redirect::Policy::none()` or a same-host policy: the client cannot strip keys from
+    /// redirects a custom client follows.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The project that project-scoped calls use when given [`ProjectId::Default`].
+    pub fn project_id(mut self, id: impl Into<String>) -> Self {
+        self.project_id = Some(id.into());
+        self
+    }
+
+    /// Selects the project by its project API key: every private request carries `?token=`.
+    pub fn project_token(mut self, token: impl Into<String>) -> Self {
+        self.project_token = Some(secrecy::SecretString::from(token.into()));
+        self
+    }
+
+    /// Replaces the rate limiter (e.g. with raised limits, or [`RateLimiter::disabled`]).
+    /// Pass the same limiter to several clients to make them share one budget.
+    pub fn rate_limiter(mut self, limiter: RateLimiter) -> Self {
+        self.limiter = Some(limiter);
+        self
+    }
+
+    /// Replaces the retry policy.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client> {
+        let http = match self.http {
+            Some(http) => http,
+            None => {
+                let mut builder = reqwest::Client::builder()
+                    .redirect(crate::request::same_origin_redirects());
+                if let Some(timeout) = self.timeout {
+                    builder = builder.timeout(timeout);
+                }
+                builder.build().map_err(|source| Error::transport("build_client", source))?
+            }
+        };
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                http,
+                hosts: self.hosts,
+                credentials: self.credentials,
+                project_id: self.project_id,
+                project_token: self.project_token,
+                limiter: self.limiter.unwrap_or_default(),
+                retry: self.retry,
+            }),
+        })
+    }
+}

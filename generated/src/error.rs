@@ -1,0 +1,204 @@
+//! The error every client call returns, shaped after PostHog's `{type, code, detail, attr}` bodies.
+
+use std::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+use serde::{Deserialize, Serialize};
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// PostHog's error body. Every member is optional because older endpoints answer only `detail`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiErrorBody {
+    /// Error class, e.g. `authentication_error`, `validation_error`, `throttled`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Machine-readable code, e.g. `invalid_personal_api_key`, `invalid_project`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Human-readable explanation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The request field the error is about, for validation errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attr: Option<String>,
+}
+
+/// A non-success HTTP answer, with everything PostHog said about it.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The operation that failed (its `operationId`).
+    pub operation: &'static str,
+    /// HTTP status of the answer.
+    pub status: StatusCode,
+    /// PostHog's error body when the answer carried one.
+    pub body: ApiErrorBody,
+    /// The raw body text, kept whole so nothing the server said is lost.
+    pub raw: String,
+    /// Personal API key scopes the operation requires (from the schema).
+    pub required_scopes: &'static [&'static str],
+    /// The server's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` answered {}", self.operation, self.status)?;
+        if let Some(kind) = &self.body.kind {
+            write!(f, " {kind}")?;
+        }
+        if let Some(code) = &self.body.code {
+            write!(f, "/{code}")?;
+        }
+        match (&self.body.detail, self.body.kind.is_some() || self.body.code.is_some()) {
+            (Some(detail), _) => write!(f, ": {detail}")?,
+            (None, false) if !self.raw.is_empty() => write!(f, ": {}", truncate(&self.raw, 200))?,
+            _ => {}
+        }
+        if let Some(attr) = &self.body.attr {
+            write!(f, " (field `{attr}`)")?;
+        }
+        if self.status == StatusCode::FORBIDDEN && !self.required_scopes.is_empty() {
+            write!(f, "; this operation requires the scopes {}", self.required_scopes.join(", "))?;
+        }
+        if let Some(after) = self.retry_after {
+            write!(f, "; retry after {}s", after.as_secs())?;
+        }
+        Ok(())
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> &str {
+    match text.char_indices().nth(max_chars) {
+        Some((index, _)) => &text[..index],
+        None => text,
+    }
+}
+
+/// Every way a call can fail. Match on the variant; the details are in the payload.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 401: missing, malformed or revoked key (`authentication_error`).
+    #[error("authentication failed: {0}")]
+    Authentication(ApiError),
+    /// 403: the key lacks a scope or the user lacks access; `required_scopes` says which scopes.
+    #[error("permission denied: {0}")]
+    PermissionDenied(ApiError),
+    /// 404: no such object, or not visible to this key.
+    #[error("not found: {0}")]
+    NotFound(ApiError),
+    /// 400: the server rejected the request; `body.attr` names the field.
+    #[error("invalid request: {0}")]
+    Validation(ApiError),
+    /// 429: throttled; `retry_after` says when to come back.
+    #[error("throttled: {0}")]
+    Throttled(ApiError),
+    /// 413: the server refused the body as too large.
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(ApiError),
+    /// 5xx: the server failed.
+    #[error("server error: {0}")]
+    Server(ApiError),
+    /// Any other non-success status.
+    #[error("unexpected answer: {0}")]
+    Api(ApiError),
+    /// The request body is over PostHog's 20 MB cap; nothing was sent.
+    #[error("`{operation}`: request body is {size} bytes, over the {limit} byte limit; nothing was sent")]
+    RequestTooLarge {
+        /// The operation that was not called.
+        operation: &'static str,
+        /// Size of the encoded body.
+        size: usize,
+        /// The limit it exceeds.
+        limit: usize,
+    },
+    /// The request could not be built from the arguments given.
+    #[error("`{operation}`: invalid argument `{field}`: {reason}")]
+    InvalidArgument {
+        /// The operation that was not called.
+        operation: &'static str,
+        /// The argument or body field at fault.
+        field: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// The request never got an HTTP answer (connection, timeout, TLS).
+    #[error("`{operation}`: transport error: {source}")]
+    Transport {
+        /// The operation being called.
+        operation: &'static str,
+        /// The underlying error, with the URL removed so no query-string key can leak.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The answer did not match the schema's type for it.
+    #[error("`{operation}`: could not decode the {status} answer at `{path}`: {message}")]
+    Decode {
+        /// The operation being called.
+        operation: &'static str,
+        /// HTTP status of the answer.
+        status: StatusCode,
+        /// Where in the body decoding failed, as a serde path (`results[3].filters`).
+        path: String,
+        /// What serde expected.
+        message: String,
+        /// The raw body, kept so nothing is lost.
+        body: String,
+    },
+    /// A pagination `next` link pointed somewhere other than the configured host.
+    #[error("`{operation}`: refused to follow `next` to {origin}, which is not the configured host {expected}")]
+    ForeignNextUrl {
+        /// The operation being paginated.
+        operation: &'static str,
+        /// Scheme, host and port of the refused link (never the path or query, which may hold data).
+        origin: String,
+        /// Scheme, host and port the client is configured with.
+        expected: String,
+    },
+}
+
+impl Error {
+    /// The API error details, for variants that carry an HTTP answer.
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Authentication(e)
+            | Error::PermissionDenied(e)
+            | Error::NotFound(e)
+            | Error::Validation(e)
+            | Error::Throttled(e)
+            | Error::PayloadTooLarge(e)
+            | Error::Server(e)
+            | Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// HTTP status of the answer, when there was one.
+    pub fn status(&self) -> Option<StatusCode> {
+        self.api_error().map(|e| e.status)
+    }
+
+    /// Classifies a non-success answer into its variant.
+    pub(crate) fn from_answer(error: ApiError) -> Error {
+        match error.status.as_u16() {
+            401 => Error::Authentication(error),
+            403 => Error::PermissionDenied(error),
+            404 => Error::NotFound(error),
+            400 | 422 => Error::Validation(error),
+            413 => Error::PayloadTooLarge(error),
+            429 => Error::Throttled(error),
+            500..=599 => Error::Server(error),
+            _ => Error::Api(error),
+        }
+    }
+
+    pub(crate) fn transport(operation: &'static str, source: reqwest::Error) -> Error {
+        Error::Transport {
+            operation,
+            source: source.without_url(),
+        }
+    }
+}

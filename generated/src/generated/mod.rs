@@ -1,0 +1,4 @@
+// placeholder until the first regeneration
+pub mod api {}
+pub mod operations {}
+pub mod types {}

@@ -1,0 +1,41 @@
+//! Static facts about each API operation, emitted by codegen and read by the request pipeline.
+
+use http::Method;
+
+/// Which host an operation is served from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostKind {
+    /// The private API (`us.posthog.com`), authenticated with a personal API key.
+    Private,
+    /// The public ingestion API (`us.i.posthog.com`), authenticated with the project API key.
+    Public,
+}
+
+/// Everything the runtime needs to know about one operation of the schema.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// The schema's `operationId`, which is also the client method's name.
+    pub id: &'static str,
+    /// The HTTP method.
+    pub method: Method,
+    /// The path template exactly as the schema writes it, e.g. `/api/projects/{project_id}/`.
+    pub path: &'static str,
+    /// The tag the operation is grouped under (its module and cargo feature).
+    pub tag: &'static str,
+    /// Personal API key scopes the schema's `security` section requires, e.g. `feature_flag:read`.
+    pub scopes: &'static [&'static str],
+    /// PostHog throttle scopes (from `schema/throttle-scopes.toml`) that apply to the operation.
+    pub throttle_scopes: &'static [&'static str],
+    /// Which host serves the operation.
+    pub host: HostKind,
+}
+
+impl Operation {
+    /// Whether a retry of this operation cannot repeat a side effect (RFC 9110 idempotent methods).
+    pub fn is_idempotent(&self) -> bool {
+        matches!(
+            self.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        )
+    }
+}

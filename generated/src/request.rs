@@ -1,0 +1,461 @@
+//! The request pipeline every generated method runs through: encode, authenticate, limit,
+//! send, retry, and decode or classify the answer.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::StatusCode;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::auth::KeyPlacement;
+use crate::client::{Client, MAX_BODY_BYTES};
+use crate::error::{ApiError, ApiErrorBody, Error, Result};
+use crate::operation::{HostKind, Operation};
+use crate::retry::Outcome;
+
+/// Characters left as they are in a path segment (RFC 3986 unreserved).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// Percent-encodes one path parameter so that `/` or `?` in a value cannot change the route.
+pub fn path_segment(value: &dyn std::fmt::Display) -> String {
+    utf8_percent_encode(&value.to_string(), PATH_SEGMENT).to_string()
+}
+
+/// A redirect policy that follows only redirects to the same scheme, host and port, so a
+/// redirect can never carry credentials to another host.
+pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else if same_origin {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+/// A request body, kept in a form that can be sent again on retry.
+#[derive(Debug, Clone)]
+enum Body {
+    None,
+    Json(Bytes),
+    Multipart(Vec<(String, MultipartValue)>),
+}
+
+#[derive(Debug, Clone)]
+enum MultipartValue {
+    Text(String),
+    File(Bytes),
+}
+
+/// One request being built by a generated method.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct RequestBuilder {
+    client: Client,
+    op: &'static Operation,
+    path: String,
+    query: Vec<(&'static str, String)>,
+    body: Body,
+    accept: &'static str,
+    error: Option<Error>,
+}
+
+impl Client {
+    #[doc(hidden)]
+    pub fn __request(&self, op: &'static Operation, path: String) -> RequestBuilder {
+        RequestBuilder {
+            client: self.clone(),
+            op,
+            path,
+            query: Vec::new(),
+            body: Body::None,
+            accept: "application/json",
+            error: None,
+        }
+    }
+}
+
+impl RequestBuilder {
+    /// Adds a query parameter; `None` adds nothing, arrays repeat the name (`explode`).
+    pub fn query<T: Serialize + ?Sized>(mut self, name: &'static str, value: &T) -> Self {
+        self.push_query(name, value, true);
+        self
+    }
+
+    /// Adds an array query parameter as one comma-separated value (`explode: false`).
+    pub fn query_csv<T: Serialize + ?Sized>(mut self, name: &'static str, value: &T) -> Self {
+        self.push_query(name, value, false);
+        self
+    }
+
+    fn push_query<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T, explode: bool) {
+        match serde_json::to_value(value) {
+            Ok(serde_json::Value::Null) => {}
+            Ok(serde_json::Value::Array(items)) if explode => {
+                for item in items {
+                    self.query.push((name, scalar_text(item)));
+                }
+            }
+            Ok(serde_json::Value::Array(items)) => {
+                let joined: Vec<String> = items.into_iter().map(scalar_text).collect();
+                self.query.push((name, joined.join(",")));
+            }
+            Ok(other) => self.query.push((name, scalar_text(other))),
+            Err(error) => self.fail(name, error.to_string()),
+        }
+    }
+
+    /// Sets a JSON body.
+    pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
+        match serde_json::to_vec(body) {
+            Ok(bytes) => self.body = Body::Json(Bytes::from(bytes)),
+            Err(error) => self.fail("body", error.to_string()),
+        }
+        self
+    }
+
+    /// Sets a `multipart/form-data` body: each top-level member of `body` becomes a part, strings
+    /// as text and other values as JSON text, and members named in `files` as file parts.
+    pub fn multipart<T: Serialize + ?Sized>(mut self, body: &T, files: &[&str]) -> Self {
+        let members = match serde_json::to_value(body) {
+            Ok(serde_json::Value::Object(members)) => members,
+            Ok(_) => return self.failed("body", "a multipart body must be an object"),
+            Err(error) => return self.failed("body", &error.to_string()),
+        };
+        let mut parts = Vec::with_capacity(members.len());
+        for (name, value) in members {
+            let part = match value {
+                serde_json::Value::Null => continue,
+                serde_json::Value::String(text) if files.contains(&name.as_str()) => {
+                    MultipartValue::File(Bytes::from(text.into_bytes()))
+                }
+                serde_json::Value::String(text) => MultipartValue::Text(text),
+                other => MultipartValue::Text(other.to_string()),
+            };
+            parts.push((name, part));
+        }
+        self.body = Body::Multipart(parts);
+        self
+    }
+
+    /// Asks for another representation of the answer (`text/csv`, `text/event-stream`).
+    pub fn accept(mut self, media_type: &'static str) -> Self {
+        self.accept = media_type;
+        self
+    }
+
+    fn fail(&mut self, field: &str, reason: String) {
+        if self.error.is_none() {
+            self.error = Some(Error::InvalidArgument {
+                operation: self.op.id,
+                field: field.to_owned(),
+                reason,
+            });
+        }
+    }
+
+    fn failed(mut self, field: &str, reason: &str) -> Self {
+        self.fail(field, reason.to_owned());
+        self
+    }
+
+    /// Sends the request and decodes a JSON answer into `T`.
+    pub async fn send_json<T: DeserializeOwned>(self) -> Result<T> {
+        let op = self.op;
+        let answer = self.send().await?;
+        decode_json(op, answer.status, &answer.body)
+    }
+
+    /// Sends the request and returns the answer as JSON, whatever its shape (an empty body is
+    /// `null`): used where the schema documents no response body but servers send one anyway.
+    pub async fn send_value(self) -> Result<serde_json::Value> {
+        let op = self.op;
+        let answer = self.send().await?;
+        if answer.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::Value::Null);
+        }
+        decode_json(op, answer.status, &answer.body)
+    }
+
+    /// Sends the request and returns the answer as text (`text/csv`).
+    pub async fn send_text(self) -> Result<String> {
+        let op = self.op;
+        let answer = self.send().await?;
+        String::from_utf8(answer.body.to_vec()).map_err(|error| Error::Decode {
+            operation: op.id,
+            status: answer.status,
+            path: ".".into(),
+            message: format!("the answer is not UTF-8 text: {error}"),
+            body: String::from_utf8_lossy(&answer.body).into_owned(),
+        })
+    }
+
+    /// Sends the request and ignores the (empty) answer body.
+    pub async fn send_empty(self) -> Result<()> {
+        self.send().await.map(|_| ())
+    }
+
+    /// Sends the request and returns the answer's body as a stream of chunks
+    /// (`text/event-stream`), without buffering it.
+    pub async fn send_stream(self) -> Result<crate::stream::ByteStream> {
+        let op = self.op;
+        let response = self.send_raw().await?;
+        Ok(crate::stream::ByteStream::new(op.id, response))
+    }
+
+    /// Sends the request and buffers the whole successful answer.
+    pub(crate) async fn send(self) -> Result<Answer> {
+        let op = self.op;
+        let response = self.send_raw().await?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| Error::transport(op.id, e))?;
+        Ok(Answer { status, body })
+    }
+
+    /// Sends the request with authentication, rate limiting and retries, and returns the first
+    /// successful response; non-success answers become [`Error`]s.
+    async fn send_raw(self) -> Result<reqwest::Response> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let prepared = self.prepare()?;
+        let inner = &self.client.inner;
+        let started = Instant::now();
+        let bucket = inner.credentials.bucket_id();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            if prepared.op.host == HostKind::Private {
+                inner.limiter.acquire(bucket, prepared.op.throttle_scopes).await;
+            }
+            let result = inner.http.execute(prepared.build(&inner.http)?).await;
+            let (outcome, error) = match result {
+                Ok(response) if response.status().is_success() => return Ok(response),
+                Ok(response) => {
+                    let error = answer_error(prepared.op, response).await;
+                    let retry_after = error.api_error().and_then(|e| e.retry_after);
+                    (Outcome::Status(error.status().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), retry_after), error)
+                }
+                Err(source) => {
+                    let outcome = if source.is_timeout() { Outcome::Timeout } else { Outcome::Connection };
+                    (outcome, Error::transport(prepared.op.id, source))
+                }
+            };
+            match inner.retry.delay_before_retry(prepared.op, attempt, started.elapsed(), &outcome) {
+                Some(delay) => {
+                    tracing::warn!(
+                        operation = prepared.op.id,
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        outcome = ?outcome,
+                        "retrying PostHog request"
+                    );
+                    tokio::time::sleep(delay).await;
+                }
+                None => return Err(error),
+            }
+        }
+    }
+
+    /// Resolves the URL and places the credentials, once for every attempt.
+    fn prepare(&self) -> Result<Prepared> {
+        let inner = &self.client.inner;
+        let op = self.op;
+        let base = match op.host {
+            HostKind::Private => &inner.hosts.private,
+            HostKind::Public => &inner.hosts.public,
+        };
+        let mut url = base.clone();
+        let base_path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base_path}{}", self.path));
+        let mut query = self.query.clone();
+        let mut headers = http::HeaderMap::new();
+        let mut body = self.body.clone();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(self.accept));
+        if op.host == HostKind::Private {
+            let credentials = &inner.credentials;
+            if let Some(key) = &credentials.personal {
+                match credentials.placement {
+                    KeyPlacement::Header => {
+                        let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
+                            .map_err(|_| self.invalid_key())?;
+                        value.set_sensitive(true);
+                        headers.insert(header::AUTHORIZATION, value);
+                    }
+                    KeyPlacement::Body => body = body.with_key(key.expose_secret(), op.id)?,
+                    KeyPlacement::Query => {
+                        crate::auth::warn_query_placement_once();
+                        query.push(("personal_api_key", key.expose_secret().to_owned()));
+                    }
+                }
+            } else if let Some((user, password)) = &credentials.basic {
+                let token = basic_token(user, password.expose_secret());
+                let mut value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| self.invalid_key())?;
+                value.set_sensitive(true);
+                headers.insert(header::AUTHORIZATION, value);
+            }
+            if let Some(token) = &inner.project_token {
+                query.push(("token", token.expose_secret().to_owned()));
+            }
+        }
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let size = body.len();
+        if size > MAX_BODY_BYTES {
+            return Err(Error::RequestTooLarge { operation: op.id, size, limit: MAX_BODY_BYTES });
+        }
+        Ok(Prepared { op, method: op.method.clone(), url, headers, body })
+    }
+
+    fn invalid_key(&self) -> Error {
+        Error::InvalidArgument {
+            operation: self.op.id,
+            field: "credentials".into(),
+            reason: "the key contains characters that cannot be sent in an HTTP header".into(),
+        }
+    }
+}
+
+impl Body {
+    fn len(&self) -> usize {
+        match self {
+            Body::None => 0,
+            Body::Json(bytes) => bytes.len(),
+            Body::Multipart(parts) => parts
+                .iter()
+                .map(|(name, value)| name.len() + match value {
+                    MultipartValue::Text(text) => text.len(),
+                    MultipartValue::File(bytes) => bytes.len(),
+                })
+                .sum(),
+        }
+    }
+
+    /// Adds `personal_api_key` to the body, which PostHog reads when there is no header.
+    fn with_key(self, key: &str, operation: &'static str) -> Result<Body> {
+        let key_member = serde_json::to_string(key).unwrap_or_default();
+        Ok(match self {
+            Body::None => Body::Json(Bytes::from(format!("{{\"personal_api_key\":{key_member}}}"))),
+            Body::Json(bytes) if bytes.first() == Some(&b'{') => {
+                let rest = &bytes[1..];
+                let separator = if rest == b"}" { "" } else { "," };
+                let mut out = Vec::with_capacity(bytes.len() + key_member.len() + 24);
+                out.extend_from_slice(b"{\"personal_api_key\":");
+                out.extend_from_slice(key_member.as_bytes());
+                out.extend_from_slice(separator.as_bytes());
+                out.extend_from_slice(rest);
+                Body::Json(Bytes::from(out))
+            }
+            Body::Json(_) => {
+                return Err(Error::InvalidArgument {
+                    operation,
+                    field: "credentials".into(),
+                    reason: "body key placement needs a JSON object body; this operation's body is not one".into(),
+                })
+            }
+            Body::Multipart(mut parts) => {
+                parts.push(("personal_api_key".into(), MultipartValue::Text(key.to_owned())));
+                Body::Multipart(parts)
+            }
+        })
+    }
+}
+
+fn basic_token(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+/// A request ready to send, rebuilt into a fresh `reqwest::Request` for every attempt.
+struct Prepared {
+    op: &'static Operation,
+    method: http::Method,
+    url: url::Url,
+    headers: http::HeaderMap,
+    body: Body,
+}
+
+impl Prepared {
+    fn build(&self, http: &reqwest::Client) -> Result<reqwest::Request> {
+        let mut request = http.request(self.method.clone(), self.url.clone()).headers(self.headers.clone());
+        request = match &self.body {
+            Body::None => request,
+            Body::Json(bytes) => request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(bytes.clone()),
+            Body::Multipart(parts) => {
+                let mut form = reqwest::multipart::Form::new();
+                for (name, value) in parts {
+                    form = match value {
+                        MultipartValue::Text(text) => form.text(name.clone(), text.clone()),
+                        MultipartValue::File(bytes) => form.part(
+                            name.clone(),
+                            reqwest::multipart::Part::stream(bytes.clone()).file_name(name.clone()),
+                        ),
+                    };
+                }
+                request.multipart(form)
+            }
+        };
+        request.build().map_err(|source| Error::transport(self.op.id, source))
+    }
+}
+
+/// A successful answer, buffered.
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) body: Bytes,
+}
+
+/// Decodes JSON, naming the path inside the body where it failed.
+pub(crate) fn decode_json<T: DeserializeOwned>(op: &Operation, status: StatusCode, body: &[u8]) -> Result<T> {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| Error::Decode {
+        operation: op.id,
+        status,
+        path: error.path().to_string(),
+        message: error.inner().to_string(),
+        body: String::from_utf8_lossy(body).into_owned(),
+    })
+}
+
+/// Turns a non-success response into its typed error, keeping the whole body.
+async fn answer_error(op: &'static Operation, response: reqwest::Response) -> Error {
+    let status = response.status();
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(crate::retry::parse_retry_after);
+    let raw = match response.bytes().await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(error) => return Error::transport(op.id, error),
+    };
+    let body = serde_json::from_str::<ApiErrorBody>(&raw).unwrap_or_default();
+    Error::from_answer(ApiError {
+        operation: op.id,
+        status,
+        body,
+        raw,
+        required_scopes: op.scopes,
+        retry_after,
+    })
+}
+
+fn scalar_text(value: serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(text) => text,
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,1 @@
+//! End-to-end tests of the generated client; the tests live in `tests/`.
