@@ -17,3 +17,14 @@ impl RateLimiter {
         let _ = (self.enabled, credential, scopes);
     }
 }
+
+/// The budget of one throttle scope: `requests` per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScopeLimit {
+    /// PostHog's scope name, e.g. `burst`, `clickhouse_sustained`, `query`.
+    pub scope: &'static str,
+    /// Requests allowed per period.
+    pub requests: u32,
+    /// The window.
+    pub period: std::time::Duration,
+}
