@@ -123,3 +123,86 @@ macro_rules! integer_enum {
         }
     };
 }
+
+/// Declares a constant string type (a pydantic `Literal` tag): it decodes only its one value,
+/// which is what lets an untagged union tell its variants apart.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! literal {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident = $value:literal;) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        $vis struct $name;
+
+        impl $name {
+            /// The one value, as it appears on the wire.
+            pub const VALUE: &'static str = $value;
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                serializer.serialize_str($value)
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                let value = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(deserializer)?;
+                if value == $value {
+                    Ok($name)
+                } else {
+                    Err(<D::Error as ::serde::de::Error>::invalid_value(
+                        ::serde::de::Unexpected::Str(&value),
+                        &concat!("\"", $value, "\""),
+                    ))
+                }
+            }
+        }
+    };
+}
+
+/// Declares a union chosen by a discriminator property. A tag the client does not know lands in
+/// `Other` with the raw JSON, so new variants PostHog adds never fail decoding.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! tagged_union {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            tag $tag:literal;
+            $( $variant:ident($ty:ty) = [$($value:literal),*], )*
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        $vis enum $name {
+            $( $variant($ty), )*
+            /// A variant this version of the client does not know, kept as raw JSON.
+            Other(::serde_json::Value),
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> ::std::result::Result<S::Ok, S::Error> {
+                match self {
+                    $( Self::$variant(inner) => ::serde::Serialize::serialize(inner, serializer), )*
+                    Self::Other(value) => ::serde::Serialize::serialize(value, serializer),
+                }
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> ::std::result::Result<Self, D::Error> {
+                let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)?;
+                let tag = value.get($tag).and_then(::serde_json::Value::as_str).map(str::to_owned);
+                match tag.as_deref() {
+                    $(
+                        $(Some($value))|* => ::serde_json::from_value(value)
+                            .map(Self::$variant)
+                            .map_err(<D::Error as ::serde::de::Error>::custom),
+                    )*
+                    _ => Ok(Self::Other(value)),
+                }
+            }
+        }
+    };
+}

@@ -1,1 +1,28 @@
-fn main() {}
+//! `cargo xtask`: parses the command line and hands each command to its library module.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "xtask", about = "Workspace automation for posthog-api")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate generated/ from the schema (or check it is up to date with --check).
+    Regenerate(xtask::regenerate::RegenerateArgs),
+    /// Download (or read) PostHog's schema, store it canonically, update the pin.
+    FetchSchema(xtask::fetch_schema::FetchSchemaArgs),
+    /// Print the API changelog between two schemas.
+    Changelog(xtask::changelog::ChangelogArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Regenerate(args) => xtask::regenerate::run(args),
+        Command::FetchSchema(args) => xtask::fetch_schema::run(args),
+        Command::Changelog(args) => xtask::changelog::run(args),
+    }
+}

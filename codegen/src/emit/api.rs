@@ -1,0 +1,278 @@
+//! Emits the client: one module per tag, holding each operation's query type and methods.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+
+use crate::emit::tokens::{const_ident, docs, ident, type_tokens};
+use crate::emit::types::has_default;
+use crate::ir::{Api, BodyEncoding, Operation, PaginationStyle, Param, Response, TypeRef};
+use crate::naming::{field_name, type_name};
+
+/// The module name of a tag (`LLM Gateway` and `llm_gateway` share one).
+pub fn tag_module(tag: &str) -> String {
+    field_name(tag)
+}
+
+/// One module per tag, as `(module name, tokens)`, plus the `api` module listing them.
+pub fn emit_api(api: &Api, defaultable: &BTreeSet<&str>) -> (TokenStream, BTreeMap<String, TokenStream>) {
+    let mut by_module: BTreeMap<String, Vec<&Operation>> = BTreeMap::new();
+    for operation in &api.operations {
+        by_module.entry(tag_module(&operation.tag)).or_default().push(operation);
+    }
+    let modules = by_module
+        .iter()
+        .map(|(module, operations)| (module.clone(), emit_module(operations, defaultable)))
+        .collect();
+    let declarations = by_module.iter().map(|(module, operations)| {
+        let name = ident(module);
+        let tags: BTreeSet<&str> = operations.iter().map(|op| op.tag.as_str()).collect();
+        let tags: Vec<&str> = tags.into_iter().collect();
+        let doc = format!(" Operations tagged `{}` ({} operations).", tags.join("`, `"), operations.len());
+        quote! {
+            #[doc = #doc]
+            pub mod #name;
+        }
+    });
+    let index = quote! {
+        //! The client's operations, one module per schema tag. Each module documents its
+        //! operations' methods on [`crate::Client`] and holds their query parameter types.
+        #(#declarations)*
+    };
+    (index, modules)
+}
+
+fn emit_module(operations: &[&Operation], defaultable: &BTreeSet<&str>) -> TokenStream {
+    let query_types = operations.iter().filter(|op| !op.query_params.is_empty()).map(|op| emit_query_type(op, defaultable));
+    let methods = operations.iter().map(|op| emit_methods(op));
+    quote! {
+        #![allow(unused_imports)]
+        use crate::client::{Client, ProjectId};
+        use crate::error::Result;
+        use crate::generated::{operations, types};
+        use crate::request::{path_segment, RequestBuilder};
+
+        #(#query_types)*
+
+        impl Client {
+            #(#methods)*
+        }
+    }
+}
+
+fn query_type_name(op: &Operation) -> proc_macro2::Ident {
+    format_ident!("{}Query", type_name(&op.id))
+}
+
+fn emit_query_type(op: &Operation, defaultable: &BTreeSet<&str>) -> TokenStream {
+    let name = query_type_name(op);
+    let doc = format!(" Query parameters of [`Client::{}`].", op.method_name);
+    let types_prefix = quote!(types::);
+    let derive_default = if op.query_params.iter().all(|p| has_default(&p.ty, defaultable)) {
+        quote!(Default,)
+    } else {
+        quote!()
+    };
+    let fields = op.query_params.iter().map(|param| {
+        let field_doc = docs(param.docs.as_deref());
+        let field = ident(&param.rust_name);
+        let ty = type_tokens(&param.ty, &types_prefix);
+        quote! {
+            #field_doc
+            pub #field: #ty,
+        }
+    });
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq, #derive_default)]
+        pub struct #name { #(#fields)* }
+    }
+}
+
+/// How a method receives a path parameter.
+fn path_param_type(param: &Param) -> TokenStream {
+    match &param.ty {
+        TypeRef::String => quote!(&str),
+        TypeRef::Named(_) | TypeRef::Json => {
+            let ty = type_tokens(&param.ty, &quote!(types::));
+            quote!(&#ty)
+        }
+        other => type_tokens(other, &quote!(types::)),
+    }
+}
+
+/// The method arguments and the expression that builds the request.
+struct RequestParts {
+    arguments: Vec<TokenStream>,
+    build: TokenStream,
+}
+
+fn request_parts(op: &Operation) -> RequestParts {
+    let op_const = const_ident(&op.id);
+    let op_id = &op.id;
+    let mut arguments = Vec::new();
+    let mut prelude = Vec::new();
+    let mut format_args = Vec::new();
+    let mut uses_project = false;
+    for param in &op.path_params {
+        let name = ident(&param.rust_name);
+        if param.wire_name == "project_id" && param.ty == TypeRef::String {
+            uses_project = true;
+            arguments.push(quote!(#name: impl Into<ProjectId>));
+            format_args.push(quote!(path_segment(&#name)));
+        } else {
+            let ty = path_param_type(param);
+            arguments.push(quote!(#name: #ty));
+            format_args.push(quote!(path_segment(&#name)));
+        }
+    }
+    let template = path_format_string(&op.path);
+    let path_expr = if uses_project {
+        prelude.push(quote!(let project_id = self.__project_id(#op_id, project_id.into());));
+        quote!(project_id.map(|project_id| format!(#template, #(#format_args),*)))
+    } else if format_args.is_empty() {
+        quote!(Ok(#template.to_owned()))
+    } else {
+        quote!(Ok(format!(#template, #(#format_args),*)))
+    };
+    let mut chain = Vec::new();
+    if !op.query_params.is_empty() {
+        let query_type = query_type_name(op);
+        arguments.push(quote!(query: &#query_type));
+        for param in &op.query_params {
+            let wire = &param.wire_name;
+            let field = ident(&param.rust_name);
+            let is_list = matches!(&param.ty, TypeRef::Vec(_)) || matches!(&param.ty, TypeRef::Option(inner) if matches!(**inner, TypeRef::Vec(_)));
+            if is_list && !param.explode {
+                chain.push(quote!(.query_csv(#wire, &query.#field)));
+            } else {
+                chain.push(quote!(.query(#wire, &query.#field)));
+            }
+        }
+    }
+    if let Some(body) = &op.body {
+        let ty = type_tokens(&body.ty, &quote!(types::));
+        let ty = if body.required { quote!(&#ty) } else { quote!(Option<&#ty>) };
+        arguments.push(quote!(body: #ty));
+        let files = &body.file_fields;
+        chain.push(match (body.encoding, body.required) {
+            (BodyEncoding::Json, true) => quote!(.json(body)),
+            (BodyEncoding::Json, false) => quote!(.json_opt(body)),
+            (BodyEncoding::Multipart, true) => quote!(.multipart(body, &[#(#files),*])),
+            (BodyEncoding::Multipart, false) => quote!(.multipart_opt(body, &[#(#files),*])),
+        });
+    }
+    let build = quote! {
+        #(#prelude)*
+        self.__request_at(&operations::#op_const, #path_expr) #(#chain)*
+    };
+    RequestParts { arguments, build }
+}
+
+/// `/api/projects/{project_id}/x/` to `"/api/projects/{}/x/"`, escaping stray braces.
+fn path_format_string(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_placeholder = false;
+    for c in path.chars() {
+        match (c, in_placeholder) {
+            ('{', false) => {
+                in_placeholder = true;
+                out.push_str("{}");
+            }
+            ('}', true) => in_placeholder = false,
+            (_, true) => {}
+            ('}', false) => out.push_str("}}"),
+            (c, false) => out.push(c),
+        }
+    }
+    out
+}
+
+fn emit_methods(op: &Operation) -> TokenStream {
+    let RequestParts { arguments, build } = request_parts(op);
+    let name = ident(&op.method_name);
+    let mut doc_text = String::new();
+    if let Some(text) = &op.docs {
+        doc_text.push_str(text);
+        doc_text.push_str("\n\n");
+    }
+    doc_text.push_str(&format!("`{} {}`", op.method, op.path));
+    if !op.scopes.is_empty() {
+        doc_text.push_str(&format!(" · scopes: `{}`", op.scopes.join("`, `")));
+    }
+    let doc = docs(Some(&doc_text));
+    let deprecated = if op.deprecated { quote!(#[deprecated]) } else { quote!() };
+    let (return_type, send) = match &op.response {
+        Response::Json(ty) => (type_tokens(ty, &quote!(types::)), quote!(send_json().await)),
+        Response::Undocumented => (quote!(serde_json::Value), quote!(send_value().await)),
+        Response::Empty => (quote!(()), quote!(send_empty().await)),
+        Response::Text => (quote!(String), quote!(accept("text/csv").send_text().await)),
+        Response::EventStream => (
+            quote!(crate::stream::ByteStream),
+            quote!(accept("text/event-stream").send_stream().await),
+        ),
+    };
+    let mut out = vec![quote! {
+        #doc
+        #deprecated
+        pub async fn #name(&self, #(#arguments),*) -> Result<#return_type> {
+            #build.#send
+        }
+    }];
+    if let (Some(pagination), Some(pages), Some(items)) = (&op.pagination, &op.companions.pages, &op.companions.items) {
+        let item = type_tokens(&pagination.item, &quote!(types::));
+        let style = match pagination.style {
+            PaginationStyle::LimitOffset => quote!(LimitOffset),
+            PaginationStyle::Cursor => quote!(Cursor),
+        };
+        let pages_ident = ident(pages);
+        let items_ident = ident(items);
+        let argument_names: Vec<TokenStream> = arguments.iter().map(argument_name).collect();
+        let pages_doc = format!(" Every page of [`Client::{}`], following `next` links.", op.method_name);
+        let items_doc = format!(" Every item of [`Client::{}`], across pages.", op.method_name);
+        out.push(quote! {
+            #[doc = #pages_doc]
+            #deprecated
+            pub fn #pages_ident(&self, #(#arguments),*) -> crate::pagination::Pages<#item> {
+                crate::pagination::Pages::new({ #build }, crate::pagination::PaginationStyle::#style)
+            }
+
+            #[doc = #items_doc]
+            #deprecated
+            pub fn #items_ident(&self, #(#arguments),*) -> crate::pagination::Items<#item> {
+                self.#pages_ident(#(#argument_names),*).items()
+            }
+        });
+    }
+    if let Some(csv) = &op.companions.csv {
+        let csv_ident = ident(csv);
+        let csv_doc = format!(" [`Client::{}`] as CSV text (`Accept: text/csv`).", op.method_name);
+        out.push(quote! {
+            #[doc = #csv_doc]
+            pub async fn #csv_ident(&self, #(#arguments),*) -> Result<String> {
+                #build.accept("text/csv").send_text().await
+            }
+        });
+    }
+    if let Some(stream) = &op.companions.event_stream {
+        let stream_ident = ident(stream);
+        let stream_doc = format!(" [`Client::{}`] as a server-sent event stream.", op.method_name);
+        out.push(quote! {
+            #[doc = #stream_doc]
+            pub async fn #stream_ident(&self, #(#arguments),*) -> Result<crate::stream::ByteStream> {
+                #build.accept("text/event-stream").send_stream().await
+            }
+        });
+    }
+    quote!(#(#out)*)
+}
+
+/// The name half of a `name: Type` argument.
+fn argument_name(argument: &TokenStream) -> TokenStream {
+    argument
+        .clone()
+        .into_iter()
+        .take_while(|token| !matches!(token, proc_macro2::TokenTree::Punct(p) if p.as_char() == ':'))
+        .collect()
+}

@@ -1,0 +1,61 @@
+//! Emits the operation table: a static [`Operation`] per operation, and the throttle limits.
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::quote;
+
+use crate::emit::tokens::const_ident;
+use crate::ir::{Api, Host};
+
+/// The `operations` module.
+pub fn emit_operations(api: &Api) -> TokenStream {
+    let statics = api.operations.iter().map(|op| {
+        let name = const_ident(&op.id);
+        let id = &op.id;
+        let method = Ident::new(&op.method, Span::call_site());
+        let path = &op.path;
+        let tag = &op.tag;
+        let scopes = &op.scopes;
+        let throttle = &op.throttle_scopes;
+        let host = match op.host {
+            Host::Private => quote!(Private),
+            Host::Public => quote!(Public),
+        };
+        let doc = format!(" `{} {}`", op.method, op.path);
+        quote! {
+            #[doc = #doc]
+            pub static #name: Operation = Operation {
+                id: #id,
+                method: Method::#method,
+                path: #path,
+                tag: #tag,
+                scopes: &[#(#scopes),*],
+                throttle_scopes: &[#(#throttle),*],
+                host: HostKind::#host,
+            };
+        }
+    });
+    let all = api.operations.iter().map(|op| const_ident(&op.id));
+    let limits = api.throttle_limits.iter().map(|limit| {
+        let scope = &limit.scope;
+        let requests = limit.requests;
+        let seconds = limit.period_seconds;
+        quote!(ScopeLimit { scope: #scope, requests: #requests, period: Duration::from_secs(#seconds) },)
+    });
+    quote! {
+        //! Facts about every operation: method, path, tag, required scopes and throttle scopes.
+        use std::time::Duration;
+
+        use http::Method;
+
+        use crate::operation::{HostKind, Operation};
+        use crate::rate_limit::ScopeLimit;
+
+        #(#statics)*
+
+        /// Every operation, in tag then method-name order.
+        pub static ALL: &[&Operation] = &[#(&#all),*];
+
+        /// Default budget of each throttle scope (from `schema/throttle-scopes.toml`).
+        pub static THROTTLE_LIMITS: &[ScopeLimit] = &[#(#limits)*];
+    }
+}

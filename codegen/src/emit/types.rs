@@ -1,0 +1,171 @@
+//! Emits the schema's types: structs, open enums, literals, unions and aliases.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::emit::tokens::{docs, ident, type_tokens};
+use crate::ir::{Field, TypeDef, TypeKind, TypeRef};
+
+/// The `types` module: every named type, in name order.
+pub fn emit_types(types: &BTreeMap<String, TypeDef>) -> TokenStream {
+    let defaultable = defaultable_types(types);
+    let items = types.iter().map(|(name, def)| emit_type(name, def, &defaultable));
+    quote! {
+        //! Types of PostHog's schema, one per component schema plus the inline shapes that needed
+        //! a name. Responses accept fields the schema does not list; enums keep values they do
+        //! not know in a fallback variant.
+        #(#items)*
+    }
+}
+
+fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenStream {
+    let doc = docs(def.docs.as_deref());
+    let name_ident = ident(name);
+    let none = TokenStream::new();
+    match &def.kind {
+        TypeKind::Struct { fields } => {
+            let derive_default = if defaultable.contains(name) { quote!(Default,) } else { quote!() };
+            let fields = fields.iter().map(emit_field);
+            quote! {
+                #doc
+                #[derive(Debug, Clone, PartialEq, #derive_default serde::Serialize, serde::Deserialize)]
+                pub struct #name_ident { #(#fields)* }
+            }
+        }
+        TypeKind::StringEnum { variants, fallback } => {
+            let variants = variants.iter().map(|v| {
+                let variant = ident(&v.name);
+                let value = &v.value;
+                quote!(#variant = #value,)
+            });
+            let fallback = ident(fallback);
+            quote! {
+                crate::string_enum! {
+                    #doc
+                    pub enum #name_ident { #(#variants)* }
+                    fallback #fallback;
+                }
+            }
+        }
+        TypeKind::IntegerEnum { variants, fallback } => {
+            let variants = variants.iter().map(|v| {
+                let variant = ident(&v.name);
+                let value = proc_macro2::Literal::i64_unsuffixed(v.value);
+                quote!(#variant = #value,)
+            });
+            let fallback = ident(fallback);
+            quote! {
+                crate::integer_enum! {
+                    #doc
+                    pub enum #name_ident { #(#variants)* }
+                    fallback #fallback;
+                }
+            }
+        }
+        TypeKind::Literal { value } => quote! {
+            crate::literal! {
+                #doc
+                pub struct #name_ident = #value;
+            }
+        },
+        TypeKind::TaggedUnion { tag, variants } => {
+            let variants = variants.iter().map(|v| {
+                let variant = ident(&v.name);
+                let ty = type_tokens(&v.ty, &none);
+                let tags = &v.tags;
+                quote!(#variant(#ty) = [#(#tags),*],)
+            });
+            quote! {
+                crate::tagged_union! {
+                    #doc
+                    pub enum #name_ident {
+                        tag #tag;
+                        #(#variants)*
+                    }
+                }
+            }
+        }
+        TypeKind::UntaggedUnion { variants } => {
+            let variants = variants.iter().map(|v| {
+                let variant = ident(&v.name);
+                let ty = type_tokens(&v.ty, &none);
+                quote!(#variant(#ty),)
+            });
+            quote! {
+                #doc
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                #[serde(untagged)]
+                pub enum #name_ident {
+                    #(#variants)*
+                    /// A shape this version of the client does not know, kept as raw JSON.
+                    Other(serde_json::Value),
+                }
+            }
+        }
+        TypeKind::Alias { target } => {
+            let target = type_tokens(target, &none);
+            quote! {
+                #doc
+                pub type #name_ident = #target;
+            }
+        }
+    }
+}
+
+fn emit_field(field: &Field) -> TokenStream {
+    let doc = docs(field.docs.as_deref());
+    let name = ident(&field.rust_name);
+    let ty = type_tokens(&field.ty, &TokenStream::new());
+    let mut serde_args = Vec::new();
+    if field.rust_name != field.wire_name {
+        let wire = &field.wire_name;
+        serde_args.push(quote!(rename = #wire));
+    }
+    if field.ty.is_option() {
+        serde_args.push(quote!(default));
+        if !field.serialize_null {
+            serde_args.push(quote!(skip_serializing_if = "Option::is_none"));
+        }
+    }
+    let serde_attr = if serde_args.is_empty() { quote!() } else { quote!(#[serde(#(#serde_args),*)]) };
+    quote! {
+        #doc
+        #serde_attr
+        pub #name: #ty,
+    }
+}
+
+/// Struct types whose every field has a default, computed to a fixed point because structs
+/// contain structs.
+pub fn defaultable_types(types: &BTreeMap<String, TypeDef>) -> BTreeSet<&str> {
+    let mut out: BTreeSet<&str> = types
+        .iter()
+        .filter(|(_, def)| matches!(def.kind, TypeKind::Literal { .. }))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    loop {
+        let before = out.len();
+        for (name, def) in types {
+            if let TypeKind::Struct { fields } = &def.kind {
+                if fields.iter().all(|f| has_default(&f.ty, &out)) {
+                    out.insert(name);
+                }
+            }
+        }
+        if out.len() == before {
+            return out;
+        }
+    }
+}
+
+/// Whether a type implements `Default`, given the named types known to.
+pub fn has_default(ty: &TypeRef, defaultable: &BTreeSet<&str>) -> bool {
+    match ty {
+        TypeRef::Named(name) => defaultable.contains(name.as_str()),
+        TypeRef::Boxed(inner) => has_default(inner, defaultable),
+        TypeRef::DateTime | TypeRef::Date => false,
+        _ => true,
+    }
+}

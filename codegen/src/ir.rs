@@ -1,0 +1,315 @@
+//! The intermediate representation every emitter reads: operations and types, already named,
+//! normalized and resolved. It holds no tokens and no reference to the OpenAPI document.
+
+use std::collections::BTreeMap;
+
+/// A whole API, lowered from one or more documents.
+#[derive(Debug, Clone, Default)]
+pub struct Api {
+    /// Operations in emission order (tag, then operation id).
+    pub operations: Vec<Operation>,
+    /// Named types by Rust name.
+    pub types: BTreeMap<String, TypeDef>,
+    /// Throttle scope budgets, from the throttle table.
+    pub throttle_limits: Vec<ThrottleLimit>,
+}
+
+/// One throttle scope's budget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleLimit {
+    /// PostHog's scope name.
+    pub scope: String,
+    /// Requests per period.
+    pub requests: u32,
+    /// Period in seconds.
+    pub period_seconds: u64,
+}
+
+/// A reference to a type, as a field or parameter uses it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TypeRef {
+    /// `bool`
+    Bool,
+    /// `i32`
+    I32,
+    /// `i64`
+    I64,
+    /// `u32`
+    U32,
+    /// `u64`
+    U64,
+    /// `f64`
+    F64,
+    /// `String`
+    String,
+    /// An RFC 3339 timestamp.
+    DateTime,
+    /// A calendar date.
+    Date,
+    /// A UUID.
+    Uuid,
+    /// Any JSON value.
+    Json,
+    /// A named type of [`Api::types`].
+    Named(String),
+    /// A list.
+    Vec(Box<TypeRef>),
+    /// A map with string keys.
+    Map(Box<TypeRef>),
+    /// May be absent or null.
+    Option(Box<TypeRef>),
+    /// Boxed to break a recursive cycle.
+    Boxed(Box<TypeRef>),
+}
+
+impl TypeRef {
+    /// Wraps in `Option` unless it already is one.
+    pub fn optional(self) -> TypeRef {
+        match self {
+            TypeRef::Option(_) => self,
+            other => TypeRef::Option(Box::new(other)),
+        }
+    }
+
+    /// Whether this is `Option<_>`.
+    pub fn is_option(&self) -> bool {
+        matches!(self, TypeRef::Option(_))
+    }
+}
+
+/// A named type.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypeDef {
+    /// Documentation from the schema's title/description.
+    pub docs: Option<String>,
+    /// Where the schema is, for diagnostics and stable naming.
+    pub pointer: String,
+    /// What kind of type it is.
+    pub kind: TypeKind,
+}
+
+/// The shape of a named type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeKind {
+    /// An object with known properties; unknown properties are accepted and ignored.
+    Struct {
+        /// Properties in schema order.
+        fields: Vec<Field>,
+    },
+    /// String choices, plus a fallback variant for values not listed.
+    StringEnum {
+        /// Variants in schema order.
+        variants: Vec<EnumVariant<String>>,
+        /// Name of the fallback variant (`Other` unless a value claims it).
+        fallback: String,
+    },
+    /// Integer choices, plus a fallback variant.
+    IntegerEnum {
+        /// Variants in schema order.
+        variants: Vec<EnumVariant<i64>>,
+        /// Name of the fallback variant.
+        fallback: String,
+    },
+    /// A single constant string (a pydantic `Literal` tag): decoding any other value fails, which
+    /// is what lets untagged unions pick the right variant.
+    Literal {
+        /// The one value.
+        value: String,
+    },
+    /// A union whose variant is chosen by a discriminator property.
+    TaggedUnion {
+        /// The property holding the tag.
+        tag: String,
+        /// Variants: Rust name, payload type, tag values.
+        variants: Vec<UnionVariant>,
+    },
+    /// A union tried variant by variant (anyOf / oneOf without discriminator); unknown shapes
+    /// land in a fallback variant holding the raw JSON.
+    UntaggedUnion {
+        /// Variants in schema order.
+        variants: Vec<UnionVariant>,
+    },
+    /// Another name for a type (a component that is just an array, a map or a primitive).
+    Alias {
+        /// The aliased type.
+        target: TypeRef,
+    },
+}
+
+/// One variant of a union.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnionVariant {
+    /// Rust variant name.
+    pub name: String,
+    /// Payload type.
+    pub ty: TypeRef,
+    /// Discriminator values that select it (tagged unions only).
+    pub tags: Vec<String>,
+}
+
+/// One enum choice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnumVariant<T> {
+    /// Rust variant name.
+    pub name: String,
+    /// Wire value.
+    pub value: T,
+}
+
+/// One struct field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// Name on the wire.
+    pub wire_name: String,
+    /// Rust field name (snake case, keyword-safe).
+    pub rust_name: String,
+    /// Field type; `Option` when the value may be absent or null.
+    pub ty: TypeRef,
+    /// Serialize `None` as `null` (required nullable fields) instead of omitting it.
+    pub serialize_null: bool,
+    /// Documentation.
+    pub docs: Option<String>,
+}
+
+/// Which host serves an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Host {
+    /// Private API, personal API key.
+    Private,
+    /// Public ingestion endpoints, project API key.
+    Public,
+}
+
+/// One API operation.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    /// The schema's `operationId`.
+    pub id: String,
+    /// Rust method name (snake case of the id).
+    pub method_name: String,
+    /// The tag it is grouped under (module and cargo feature).
+    pub tag: String,
+    /// HTTP method, upper case.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// Host that serves it.
+    pub host: Host,
+    /// Summary and description.
+    pub docs: Option<String>,
+    /// Deprecated in the schema.
+    pub deprecated: bool,
+    /// Path parameters in template order.
+    pub path_params: Vec<Param>,
+    /// Query parameters in schema order.
+    pub query_params: Vec<Param>,
+    /// The request body the client sends.
+    pub body: Option<RequestBody>,
+    /// The success answer.
+    pub response: Response,
+    /// Other representations of the success answer the client can ask for.
+    pub alternate_responses: Vec<AlternateResponse>,
+    /// Personal API key scopes from `security`.
+    pub scopes: Vec<String>,
+    /// Throttle scopes from the throttle table.
+    pub throttle_scopes: Vec<String>,
+    /// How to page through results, for list operations.
+    pub pagination: Option<Pagination>,
+    /// Names of the companion methods (pages, items stream, csv, event stream).
+    pub companions: Companions,
+    /// Where the operation is, for diagnostics.
+    pub pointer: String,
+}
+
+/// A path or query parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    /// Name on the wire.
+    pub wire_name: String,
+    /// Rust name.
+    pub rust_name: String,
+    /// Type (`Option` when not required).
+    pub ty: TypeRef,
+    /// Array encoding: repeat the name (`explode`, the default) or join with commas.
+    pub explode: bool,
+    /// Documentation.
+    pub docs: Option<String>,
+}
+
+/// How the request body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyEncoding {
+    /// `application/json`
+    Json,
+    /// `multipart/form-data`
+    Multipart,
+}
+
+/// A request body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestBody {
+    /// Body type.
+    pub ty: TypeRef,
+    /// Encoding.
+    pub encoding: BodyEncoding,
+    /// Whether the schema requires a body.
+    pub required: bool,
+    /// Members sent as file parts (`format: binary`) in multipart bodies.
+    pub file_fields: Vec<String>,
+}
+
+/// The success answer of an operation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Response {
+    /// A JSON body of this type.
+    Json(TypeRef),
+    /// No documented body; the client returns whatever JSON arrives (`null` when empty).
+    Undocumented,
+    /// No body (204).
+    Empty,
+    /// Text (`text/csv`) only.
+    Text,
+    /// A stream (`text/event-stream`) only.
+    EventStream,
+}
+
+/// Another representation of an answer, offered as a companion method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlternateResponse {
+    /// `text/csv`, as text.
+    Csv,
+    /// `text/event-stream`, as a byte stream.
+    EventStream,
+}
+
+/// Pagination of a list operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pagination {
+    /// Offset/limit or cursor.
+    pub style: PaginationStyle,
+    /// Type of one item of `results`.
+    pub item: TypeRef,
+}
+
+/// The two pagination styles PostHog uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaginationStyle {
+    /// `limit`/`offset` query parameters.
+    LimitOffset,
+    /// `cursor` query parameter.
+    Cursor,
+}
+
+/// Method names of an operation's companions, claimed after every primary name so that a
+/// companion never takes an operation's name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Companions {
+    /// Stream of pages (`{op}_pages`).
+    pub pages: Option<String>,
+    /// Stream of items (`{op}_stream`).
+    pub items: Option<String>,
+    /// The answer as CSV text (`{op}_csv`).
+    pub csv: Option<String>,
+    /// The answer as an event stream (`{op}_event_stream`).
+    pub event_stream: Option<String>,
+}

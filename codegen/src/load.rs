@@ -1,0 +1,78 @@
+//! Parsing: JSON or YAML bytes into an `openapiv3` document, refusing what we do not support.
+
+use serde_json::Value;
+
+use crate::diagnostic::{escape_segment, Diagnostic, Diagnostics};
+
+/// Parses an OpenAPI 3.0 document from JSON or YAML bytes.
+///
+/// Swagger 2.0 and OpenAPI 3.1 are refused with a diagnostic at `#/swagger` or `#/openapi`;
+/// a document that does not fit the OpenAPI 3.0 model gets a diagnostic at the failing member.
+pub fn parse_document(bytes: &[u8]) -> Result<openapiv3::OpenAPI, Diagnostics> {
+    let value = parse_value(bytes)?;
+    check_version(&value)?;
+    serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(value).map_err(|error| {
+        let pointer = path_to_pointer(error.path());
+        Diagnostic::new(pointer, format!("not a valid OpenAPI 3.0 document here: {}", error.inner())).into()
+    })
+}
+
+/// Parses JSON or YAML into a JSON value, whichever the bytes are.
+pub fn parse_value(bytes: &[u8]) -> Result<Value, Diagnostics> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|error| Diagnostic::new("#", format!("the document is not UTF-8 text: {error}")))?;
+    let looks_like_json = text.trim_start().starts_with('{');
+    if looks_like_json {
+        serde_json::from_str(text).map_err(|error| {
+            Diagnostic::new("#", format!("invalid JSON at line {} column {}: {error}", error.line(), error.column())).into()
+        })
+    } else {
+        serde_yaml::from_str(text).map_err(|error| {
+            let place = error
+                .location()
+                .map(|at| format!(" at line {} column {}", at.line(), at.column()))
+                .unwrap_or_default();
+            Diagnostic::new("#", format!("invalid YAML{place}: {error}")).into()
+        })
+    }
+}
+
+fn check_version(value: &Value) -> Result<(), Diagnostics> {
+    let Some(root) = value.as_object() else {
+        return Err(Diagnostic::new("#", "expected an OpenAPI document (a JSON/YAML object) at the top level").into());
+    };
+    if root.contains_key("swagger") {
+        return Err(Diagnostic::new(
+            "#/swagger",
+            "Swagger 2.0 documents are not supported; convert to OpenAPI 3.0 first",
+        )
+        .into());
+    }
+    match root.get("openapi").and_then(Value::as_str) {
+        Some(version) if version.starts_with("3.0") => Ok(()),
+        Some(version) => Err(Diagnostic::new(
+            "#/openapi",
+            format!("OpenAPI {version} is not supported; expected 3.0.x (drf-spectacular's output)"),
+        )
+        .into()),
+        None => Err(Diagnostic::new("#/openapi", "missing the `openapi` version string").into()),
+    }
+}
+
+fn path_to_pointer(path: &serde_path_to_error::Path) -> String {
+    let mut out = String::from("#");
+    for segment in path.iter() {
+        match segment {
+            serde_path_to_error::Segment::Seq { index } => {
+                out.push('/');
+                out.push_str(&index.to_string());
+            }
+            serde_path_to_error::Segment::Map { key } => {
+                out.push('/');
+                out.push_str(&escape_segment(key));
+            }
+            serde_path_to_error::Segment::Enum { .. } | serde_path_to_error::Segment::Unknown => {}
+        }
+    }
+    out
+}

@@ -1,0 +1,478 @@
+//! Lowering of paths and operations: parameters, bodies, answers, tags, scopes, pagination.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use openapiv3::{
+    OpenAPI, Parameter, ParameterSchemaOrContent, PathItem, ReferenceOr, RequestBody as OaRequestBody,
+    Response as OaResponse, SchemaKind, StatusCode, StringFormat, Type, VariantOrUnknownOrEmpty,
+};
+
+use crate::diagnostic::{escape_segment, Diagnostic};
+use crate::ir::{
+    AlternateResponse, BodyEncoding, Companions, Host, Operation, Pagination, PaginationStyle, Param, RequestBody, Response,
+    TypeKind, TypeRef,
+};
+use crate::lower::schema::TypeLowering;
+use crate::naming::{field_name, type_name, NameSet};
+use crate::report::pass;
+
+/// Extension on an operation naming the host that serves it (`public` for ingestion).
+pub const HOST_EXTENSION: &str = "x-posthog-host";
+
+/// Tag that drf-spectacular puts on every `/api/environments/` operation, next to the real one.
+const ENVIRONMENTS_TAG: &str = "environments";
+
+/// Lowers every operation of `doc`.
+pub fn lower_operations(doc: &OpenAPI, types: &mut TypeLowering<'_>) -> Vec<Operation> {
+    let mut method_names = NameSet::new();
+    let tags_by_route = tags_by_route(doc);
+    let mut operations = Vec::new();
+    for (path, item) in &doc.paths.paths {
+        let path_pointer = format!("#/paths/{}", escape_segment(path));
+        let item = match item {
+            ReferenceOr::Item(item) => item,
+            ReferenceOr::Reference { reference } => {
+                types.diagnostics.push(Diagnostic::new(
+                    &path_pointer,
+                    format!("path item references (`$ref: {reference}`) are not supported"),
+                ));
+                continue;
+            }
+        };
+        for (method, op) in item.iter() {
+            let pointer = format!("{path_pointer}/{method}");
+            let context = OperationContext {
+                doc,
+                path,
+                method,
+                item,
+                op,
+                pointer,
+                tags_by_route: &tags_by_route,
+            };
+            if let Some(operation) = context.lower(types, &mut method_names) {
+                operations.push(operation);
+            }
+        }
+    }
+    for operation in &mut operations {
+        let base = operation.method_name.clone();
+        let mut claim = |suffix: &str| Some(method_names.claim(&format!("{base}_{suffix}"), "_companion"));
+        if operation.pagination.is_some() {
+            operation.companions.pages = claim("pages");
+            operation.companions.items = claim("stream");
+        }
+        if operation.alternate_responses.contains(&AlternateResponse::Csv) {
+            operation.companions.csv = claim("csv");
+        }
+        if operation.alternate_responses.contains(&AlternateResponse::EventStream) {
+            operation.companions.event_stream = claim("event_stream");
+        }
+    }
+    operations.sort_by(|a, b| (&a.tag, &a.method_name).cmp(&(&b.tag, &b.method_name)));
+    operations
+}
+
+/// Tags of every `(method, path)`, for finding an environment operation's project twin.
+fn tags_by_route(doc: &OpenAPI) -> BTreeMap<(String, String), Vec<String>> {
+    let mut out = BTreeMap::new();
+    for (path, item) in &doc.paths.paths {
+        if let ReferenceOr::Item(item) = item {
+            for (method, op) in item.iter() {
+                out.insert((method.to_owned(), path.clone()), op.tags.clone());
+            }
+        }
+    }
+    out
+}
+
+struct OperationContext<'d> {
+    doc: &'d OpenAPI,
+    path: &'d str,
+    method: &'d str,
+    item: &'d PathItem,
+    op: &'d openapiv3::Operation,
+    pointer: String,
+    tags_by_route: &'d BTreeMap<(String, String), Vec<String>>,
+}
+
+impl OperationContext<'_> {
+    fn lower(&self, types: &mut TypeLowering<'_>, method_names: &mut NameSet) -> Option<Operation> {
+        let id = match &self.op.operation_id {
+            Some(id) => id.clone(),
+            None => {
+                types.report.touch(pass::RENAME, &self.pointer);
+                format!("{}_{}", self.method, self.path)
+            }
+        };
+        let wanted = field_name(&id);
+        let method_name = method_names.claim(&wanted, "_op");
+        if method_name != wanted {
+            types.report.touch(pass::RENAME, &self.pointer);
+        }
+        let type_prefix = type_name(&id);
+        let (path_params, query_params) = self.parameters(types, &type_prefix);
+        let body = self.request_body(types, &type_prefix);
+        let (response, alternate_responses) = self.response(types, &type_prefix);
+        let pagination = pagination(&response, &query_params, types);
+        if pagination.is_some() {
+            types.report.touch(pass::PAGINATION, &self.pointer);
+        }
+        let host = match self.op.extensions.get(HOST_EXTENSION).and_then(|v| v.as_str()) {
+            Some("public") => Host::Public,
+            _ => Host::Private,
+        };
+        Some(Operation {
+            id,
+            method_name,
+            tag: self.primary_tag(types),
+            method: self.method.to_uppercase(),
+            path: self.path.to_owned(),
+            host,
+            docs: docs(self.op.summary.as_deref(), self.op.description.as_deref()),
+            deprecated: self.op.deprecated,
+            path_params,
+            query_params,
+            body,
+            response,
+            alternate_responses,
+            scopes: self.scopes(),
+            throttle_scopes: Vec::new(),
+            pagination,
+            companions: Companions::default(),
+            pointer: self.pointer.clone(),
+        })
+    }
+
+    /// drf-spectacular tags an operation with its path prefix and then with its viewset's tag;
+    /// the last distinct tag other than `environments` is the specific one. An environment
+    /// operation with no other tag takes the tag of its `/api/projects/` twin.
+    fn primary_tag(&self, types: &mut TypeLowering<'_>) -> String {
+        let distinct: Vec<&String> = {
+            let mut seen = BTreeSet::new();
+            self.op.tags.iter().filter(|t| seen.insert(t.as_str())).collect()
+        };
+        if distinct.len() < self.op.tags.len() {
+            types.report.touch(pass::PRIMARY_TAG, &self.pointer);
+        }
+        if let Some(tag) = distinct.iter().rev().find(|t| t.as_str() != ENVIRONMENTS_TAG) {
+            return (*tag).clone();
+        }
+        if let Some(rest) = self.path.strip_prefix("/api/environments/") {
+            let twin = (self.method.to_owned(), format!("/api/projects/{rest}"));
+            if let Some(tag) = self
+                .tags_by_route
+                .get(&twin)
+                .and_then(|tags| tags.iter().rev().find(|t| t.as_str() != ENVIRONMENTS_TAG))
+            {
+                types.report.touch(pass::ENVIRONMENT_TWIN, &self.pointer);
+                return tag.clone();
+            }
+        }
+        distinct.first().map_or_else(|| "default".to_owned(), |t| (*t).clone())
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        let requirements = self.op.security.as_ref().or(self.doc.security.as_ref());
+        let mut scopes = BTreeSet::new();
+        for requirement in requirements.into_iter().flatten() {
+            for values in requirement.values() {
+                scopes.extend(values.iter().cloned());
+            }
+        }
+        scopes.into_iter().collect()
+    }
+
+    fn parameters(&self, types: &mut TypeLowering<'_>, type_prefix: &str) -> (Vec<Param>, Vec<Param>) {
+        // Operation parameters override path-item ones with the same name and location.
+        let mut merged: Vec<(String, &Parameter)> = Vec::new();
+        let sources = [("parameters", &self.item.parameters, true), ("parameters", &self.op.parameters, false)];
+        for (key, list, from_item) in sources {
+            for (index, parameter) in list.iter().enumerate() {
+                let base = if from_item {
+                    format!("#/paths/{}", escape_segment(self.path))
+                } else {
+                    self.pointer.clone()
+                };
+                let pointer = format!("{base}/{key}/{index}");
+                let Some(parameter) = self.resolve_parameter(parameter, &pointer, types) else { continue };
+                let data = parameter.parameter_data_ref();
+                merged.retain(|(_, p)| {
+                    let other = p.parameter_data_ref();
+                    !(other.name == data.name && std::mem::discriminant(*p) == std::mem::discriminant(parameter))
+                });
+                merged.push((pointer, parameter));
+            }
+        }
+        let mut names = NameSet::new();
+        names.reserve("query");
+        names.reserve("body");
+        let mut path_params = Vec::new();
+        let mut query_params = Vec::new();
+        for (pointer, parameter) in merged {
+            let data = parameter.parameter_data_ref();
+            let ty = match &data.format {
+                ParameterSchemaOrContent::Schema(schema) => {
+                    types.lower_use(schema, &format!("{pointer}/schema"), &format!("{type_prefix}{}", type_name(&data.name)))
+                }
+                ParameterSchemaOrContent::Content(_) => TypeRef::String,
+            };
+            let param = |ty: TypeRef, names: &mut NameSet| Param {
+                wire_name: data.name.clone(),
+                rust_name: names.claim(&field_name(&data.name), "_param"),
+                ty,
+                explode: data.explode.unwrap_or(true),
+                docs: data.description.clone(),
+            };
+            match parameter {
+                Parameter::Path { .. } => path_params.push(param(ty, &mut names)),
+                Parameter::Query { .. } => {
+                    let ty = if data.required { ty } else { ty.optional() };
+                    query_params.push(param(ty, &mut names));
+                }
+                Parameter::Header { .. } | Parameter::Cookie { .. } => types.diagnostics.push(Diagnostic::new(
+                    pointer,
+                    format!("header and cookie parameters are not supported (`{}`)", data.name),
+                )),
+            }
+        }
+        // Path parameters in the order the template names them.
+        let placeholders = placeholders(self.path);
+        for placeholder in &placeholders {
+            if !path_params.iter().any(|p| &p.wire_name == placeholder) {
+                types.diagnostics.push(Diagnostic::new(
+                    &self.pointer,
+                    format!("the path names `{{{placeholder}}}` but no path parameter of that name is declared"),
+                ));
+            }
+        }
+        path_params.sort_by_key(|p| placeholders.iter().position(|name| name == &p.wire_name));
+        (path_params, query_params)
+    }
+
+    fn resolve_parameter<'p>(
+        &'p self,
+        parameter: &'p ReferenceOr<Parameter>,
+        pointer: &str,
+        types: &mut TypeLowering<'_>,
+    ) -> Option<&'p Parameter> {
+        match parameter {
+            ReferenceOr::Item(parameter) => Some(parameter),
+            ReferenceOr::Reference { reference } => {
+                let found = reference
+                    .strip_prefix("#/components/parameters/")
+                    .and_then(|key| self.doc.components.as_ref()?.parameters.get(key));
+                match found {
+                    Some(ReferenceOr::Item(parameter)) => Some(parameter),
+                    _ => {
+                        types.diagnostics.push(Diagnostic::new(
+                            pointer,
+                            format!("dangling or nested parameter `$ref: {reference}`"),
+                        ));
+                        None
+                    }
+                }
+            }
+        }
+    }
+
+    fn request_body(&self, types: &mut TypeLowering<'_>, type_prefix: &str) -> Option<RequestBody> {
+        let pointer = format!("{}/requestBody", self.pointer);
+        let body: &OaRequestBody = match self.op.request_body.as_ref()? {
+            ReferenceOr::Item(body) => body,
+            ReferenceOr::Reference { reference } => {
+                let found = reference
+                    .strip_prefix("#/components/requestBodies/")
+                    .and_then(|key| self.doc.components.as_ref()?.request_bodies.get(key));
+                match found {
+                    Some(ReferenceOr::Item(body)) => body,
+                    _ => {
+                        types.diagnostics.push(Diagnostic::new(pointer, format!("dangling request body `$ref: {reference}`")));
+                        return None;
+                    }
+                }
+            }
+        };
+        let json = body.content.iter().find(|(media, _)| is_json(media));
+        let multipart = body.content.iter().find(|(media, _)| media.as_str() == "multipart/form-data");
+        let any = body.content.iter().find(|(media, _)| media.as_str() == "*/*");
+        let (media, content, encoding) = match (json, multipart, any) {
+            (Some((media, content)), _, _) => {
+                if body.content.len() > 1 {
+                    types.report.touch(pass::PICK_JSON_BODY, &pointer);
+                }
+                (media, content, BodyEncoding::Json)
+            }
+            (None, Some((media, content)), _) => {
+                types.report.touch(pass::MULTIPART_ONLY_BODY, &pointer);
+                (media, content, BodyEncoding::Multipart)
+            }
+            (None, None, Some((media, content))) => (media, content, BodyEncoding::Json),
+            (None, None, None) => {
+                let found: Vec<&String> = body.content.keys().collect();
+                types.diagnostics.push(Diagnostic::new(
+                    &pointer,
+                    format!("no supported request body media type among {found:?}; expected application/json or multipart/form-data"),
+                ));
+                return None;
+            }
+        };
+        let content_pointer = format!("{pointer}/content/{}/schema", escape_segment(media));
+        let ty = match &content.schema {
+            Some(schema) => types.lower_use(schema, &content_pointer, &format!("{type_prefix}Body")),
+            None => TypeRef::Json,
+        };
+        let file_fields = match (&content.schema, encoding) {
+            (Some(schema), BodyEncoding::Multipart) => binary_fields(self.doc, schema),
+            _ => Vec::new(),
+        };
+        Some(RequestBody {
+            ty,
+            encoding,
+            required: body.required,
+            file_fields,
+        })
+    }
+
+    fn response(&self, types: &mut TypeLowering<'_>, type_prefix: &str) -> (Response, Vec<AlternateResponse>) {
+        let mut success: Vec<(u16, &ReferenceOr<OaResponse>)> = self
+            .op
+            .responses
+            .responses
+            .iter()
+            .filter_map(|(code, response)| match code {
+                StatusCode::Code(code) if (200..300).contains(code) => Some((*code, response)),
+                StatusCode::Range(2) => Some((200, response)),
+                _ => None,
+            })
+            .collect();
+        success.sort_by_key(|(code, _)| *code);
+        let Some((code, response)) = success.first() else {
+            types.report.touch(pass::UNDOCUMENTED_RESPONSE, &self.pointer);
+            return (Response::Undocumented, Vec::new());
+        };
+        let pointer = format!("{}/responses/{code}", self.pointer);
+        let response = match response {
+            ReferenceOr::Item(response) => response,
+            ReferenceOr::Reference { reference } => {
+                let found = reference
+                    .strip_prefix("#/components/responses/")
+                    .and_then(|key| self.doc.components.as_ref()?.responses.get(key));
+                match found {
+                    Some(ReferenceOr::Item(response)) => response,
+                    _ => {
+                        types.diagnostics.push(Diagnostic::new(pointer, format!("dangling response `$ref: {reference}`")));
+                        return (Response::Undocumented, Vec::new());
+                    }
+                }
+            }
+        };
+        if response.content.is_empty() {
+            if *code == 204 {
+                return (Response::Empty, Vec::new());
+            }
+            types.report.touch(pass::UNDOCUMENTED_RESPONSE, &pointer);
+            return (Response::Undocumented, Vec::new());
+        }
+        let mut alternates = Vec::new();
+        let has = |media: &str| response.content.contains_key(media);
+        let json = response.content.iter().find(|(media, _)| is_json(media));
+        let main = match json {
+            Some((media, content)) => {
+                let content_pointer = format!("{pointer}/content/{}/schema", escape_segment(media));
+                match &content.schema {
+                    Some(schema) => Response::Json(types.lower_use(schema, &content_pointer, &format!("{type_prefix}Response"))),
+                    None => Response::Undocumented,
+                }
+            }
+            None if has("text/event-stream") => Response::EventStream,
+            None => Response::Text,
+        };
+        if matches!(main, Response::Json(_) | Response::Undocumented) {
+            if has("text/csv") {
+                alternates.push(AlternateResponse::Csv);
+            }
+            if has("text/event-stream") {
+                alternates.push(AlternateResponse::EventStream);
+            }
+            if !alternates.is_empty() {
+                types.report.touch(pass::ALTERNATE_MEDIA, &pointer);
+            }
+        }
+        (main, alternates)
+    }
+}
+
+fn is_json(media: &str) -> bool {
+    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+}
+
+/// Recognises a paginated list: a JSON answer with `results` (a list) and `next`, and the
+/// `limit`/`offset` or `cursor` query parameters that drive it.
+fn pagination(response: &Response, query: &[Param], types: &TypeLowering<'_>) -> Option<Pagination> {
+    let Response::Json(TypeRef::Named(name)) = response else { return None };
+    let TypeKind::Struct { fields } = &types.types.get(name)?.kind else { return None };
+    let has_next = fields.iter().any(|f| f.wire_name == "next");
+    let item = fields.iter().find(|f| f.wire_name == "results").and_then(|f| match &f.ty {
+        TypeRef::Vec(item) => Some((**item).clone()),
+        TypeRef::Option(inner) => match &**inner {
+            TypeRef::Vec(item) => Some((**item).clone()),
+            _ => None,
+        },
+        _ => None,
+    })?;
+    let has_param = |name: &str| query.iter().any(|p| p.wire_name == name);
+    let style = if has_param("cursor") {
+        PaginationStyle::Cursor
+    } else if has_param("offset") || has_param("limit") || has_next {
+        PaginationStyle::LimitOffset
+    } else {
+        return None;
+    };
+    has_next.then_some(Pagination { style, item })
+}
+
+/// `{name}` placeholders of a path template, in order.
+pub fn placeholders(path: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        let Some(end) = rest[start..].find('}') else { break };
+        out.push(rest[start + 1..start + end].to_owned());
+        rest = &rest[start + end + 1..];
+    }
+    out
+}
+
+/// Members of a multipart body with `format: binary`, sent as file parts.
+fn binary_fields(doc: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>) -> Vec<String> {
+    let schema = match schema {
+        ReferenceOr::Item(schema) => Some(schema),
+        ReferenceOr::Reference { reference } => reference
+            .strip_prefix("#/components/schemas/")
+            .and_then(|key| doc.components.as_ref()?.schemas.get(key))
+            .and_then(|s| s.as_item()),
+    };
+    let Some(SchemaKind::Type(Type::Object(object))) = schema.map(|s| &s.schema_kind) else { return Vec::new() };
+    object
+        .properties
+        .iter()
+        .filter(|(_, property)| {
+            matches!(
+                property.as_item().map(|p| &p.schema_kind),
+                Some(SchemaKind::Type(Type::String(s))) if s.format == VariantOrUnknownOrEmpty::Item(StringFormat::Binary)
+            )
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+fn docs(summary: Option<&str>, description: Option<&str>) -> Option<String> {
+    let parts: Vec<&str> = [summary, description]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}

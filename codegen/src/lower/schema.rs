@@ -1,0 +1,598 @@
+//! Lowering of JSON schemas to named Rust types, with drf-spectacular's shapes folded.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use openapiv3::{
+    AdditionalProperties, IntegerType, ObjectType, ReferenceOr, Schema, SchemaKind, StringFormat, StringType, Type,
+    VariantOrUnknownOrEmpty,
+};
+
+use crate::diagnostic::Diagnostic;
+use crate::ir::{EnumVariant, Field, TypeDef, TypeKind, TypeRef, UnionVariant};
+use crate::naming::{field_name, type_name, NameSet};
+use crate::report::{pass, Report};
+
+const COMPONENT_PREFIX: &str = "#/components/schemas/";
+
+/// Lowers schemas into named types, collecting diagnostics instead of stopping at the first.
+pub struct TypeLowering<'a> {
+    components: &'a indexmap::IndexMap<String, ReferenceOr<Schema>>,
+    /// Component key to Rust type name.
+    component_names: BTreeMap<String, String>,
+    /// Every name in the type namespace.
+    names: NameSet,
+    /// Types lowered so far.
+    pub types: BTreeMap<String, TypeDef>,
+    /// Enums that appear beside drf's `BlankEnum`, and so get a variant for `""`.
+    blankable: BTreeSet<String>,
+    /// What each pass touched.
+    pub report: &'a mut Report,
+    /// Problems found.
+    pub diagnostics: &'a mut Vec<Diagnostic>,
+}
+
+impl<'a> TypeLowering<'a> {
+    /// Names every component up front, so inline types never take a component's name.
+    pub fn new(
+        components: &'a indexmap::IndexMap<String, ReferenceOr<Schema>>,
+        report: &'a mut Report,
+        diagnostics: &'a mut Vec<Diagnostic>,
+    ) -> Self {
+        let mut names = NameSet::new();
+        for reserved in ["Client", "Result", "Error", "Option", "Vec", "String", "Box", "Value", "Map"] {
+            names.reserve(reserved);
+        }
+        let mut component_names = BTreeMap::new();
+        for key in components.keys() {
+            let wanted = type_name(key);
+            let name = names.claim(&wanted, "Schema");
+            if name != wanted {
+                report.touch(pass::RENAME, &format!("{COMPONENT_PREFIX}{key}"));
+            }
+            component_names.insert(key.clone(), name);
+        }
+        Self {
+            components,
+            component_names,
+            names,
+            types: BTreeMap::new(),
+            blankable: BTreeSet::new(),
+            report,
+            diagnostics,
+        }
+    }
+
+    /// Lowers every component schema (except drf's `BlankEnum`/`NullEnum` helpers, which are
+    /// folded wherever they are used).
+    pub fn lower_components(&mut self) {
+        for (key, schema) in self.components {
+            let pointer = format!("{COMPONENT_PREFIX}{}", crate::diagnostic::escape_segment(key));
+            let Some(name) = self.component_names.get(key).cloned() else { continue };
+            match schema {
+                ReferenceOr::Item(schema) => {
+                    let kind = self.lower_named_kind(schema, &pointer, &name);
+                    self.types.insert(
+                        name,
+                        TypeDef {
+                            docs: docs_of(schema),
+                            pointer,
+                            kind,
+                        },
+                    );
+                }
+                ReferenceOr::Reference { reference } => {
+                    let target = self.resolve_ref(reference, &pointer);
+                    self.types.insert(
+                        name,
+                        TypeDef {
+                            docs: None,
+                            pointer,
+                            kind: TypeKind::Alias { target },
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    /// Adds the `""` variant to enums that drf pairs with `BlankEnum`.
+    pub fn finish(&mut self) {
+        for name in std::mem::take(&mut self.blankable) {
+            if let Some(TypeDef {
+                kind: TypeKind::StringEnum { variants, .. },
+                ..
+            }) = self.types.get_mut(&name)
+            {
+                if !variants.iter().any(|v| v.value.is_empty()) {
+                    let mut taken: NameSet = NameSet::new();
+                    for v in variants.iter() {
+                        taken.reserve(&v.name);
+                    }
+                    variants.push(EnumVariant {
+                        name: taken.claim("Blank", "Value"),
+                        value: String::new(),
+                    });
+                }
+            }
+        }
+        crate::lower::recursion::box_cycles(&mut self.types, self.report);
+    }
+
+    /// The type a `$ref` names.
+    pub fn resolve_ref(&mut self, reference: &str, pointer: &str) -> TypeRef {
+        let Some(key) = reference.strip_prefix(COMPONENT_PREFIX) else {
+            self.diagnostics.push(Diagnostic::new(
+                pointer,
+                format!("`$ref: {reference}` is not supported: only references to #/components/schemas/ are"),
+            ));
+            return TypeRef::Json;
+        };
+        let key = key.replace("~1", "/").replace("~0", "~");
+        match self.component_names.get(&key) {
+            Some(name) => TypeRef::Named(name.clone()),
+            None => {
+                self.diagnostics.push(Diagnostic::new(
+                    pointer,
+                    format!("dangling `$ref: {reference}`: there is no component schema `{key}`"),
+                ));
+                TypeRef::Json
+            }
+        }
+    }
+
+    /// The component schema a `$ref` points at, if it is a plain schema.
+    fn component_schema(&self, reference: &str) -> Option<&'a Schema> {
+        let key = reference.strip_prefix(COMPONENT_PREFIX)?;
+        match self.components.get(key)? {
+            ReferenceOr::Item(schema) => Some(schema),
+            ReferenceOr::Reference { .. } => None,
+        }
+    }
+
+    /// Whether a `$ref` names one of drf-spectacular's `BlankEnum` / `NullEnum` helpers: an
+    /// enum whose only value is `""` or `null`.
+    fn blank_or_null(&self, schema: &ReferenceOr<Schema>) -> Option<BlankOrNull> {
+        let schema = match schema {
+            ReferenceOr::Reference { reference } => self.component_schema(reference)?,
+            ReferenceOr::Item(schema) => schema,
+        };
+        match &schema.schema_kind {
+            SchemaKind::Type(Type::String(StringType { enumeration, .. })) if enumeration.len() == 1 => {
+                match &enumeration[0] {
+                    Some(value) if value.is_empty() => Some(BlankOrNull::Blank),
+                    None => Some(BlankOrNull::Null),
+                    Some(_) => None,
+                }
+            }
+            SchemaKind::Any(any) if any.enumeration.len() == 1 => match &any.enumeration[0] {
+                serde_json::Value::Null => Some(BlankOrNull::Null),
+                serde_json::Value::String(s) if s.is_empty() => Some(BlankOrNull::Blank),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Lowers a schema used somewhere (a field, an item, a body): references stay references,
+    /// inline shapes that need a name get `hint`.
+    pub fn lower_use(&mut self, schema: &ReferenceOr<Schema>, pointer: &str, hint: &str) -> TypeRef {
+        match schema {
+            ReferenceOr::Reference { reference } => self.resolve_ref(reference, pointer),
+            ReferenceOr::Item(schema) => self.lower_inline(schema, pointer, hint),
+        }
+    }
+
+    /// Same as [`Self::lower_use`] for the boxed schemas `openapiv3` uses in properties.
+    pub fn lower_boxed_use(&mut self, schema: &ReferenceOr<Box<Schema>>, pointer: &str, hint: &str) -> TypeRef {
+        match schema {
+            ReferenceOr::Reference { reference } => self.resolve_ref(reference, pointer),
+            ReferenceOr::Item(schema) => self.lower_inline(schema, pointer, hint),
+        }
+    }
+
+    fn lower_inline(&mut self, schema: &Schema, pointer: &str, hint: &str) -> TypeRef {
+        let normalized;
+        let schema = match any_as_kind(schema) {
+            Some(kind) => {
+                normalized = Schema { schema_data: schema.schema_data.clone(), schema_kind: kind };
+                &normalized
+            }
+            None => schema,
+        };
+        let ty = self.lower_inline_inner(schema, pointer, hint);
+        if schema.schema_data.nullable { ty.optional() } else { ty }
+    }
+
+    fn lower_inline_inner(&mut self, schema: &Schema, pointer: &str, hint: &str) -> TypeRef {
+        if let Some(ty) = self.primitive(schema, pointer) {
+            return ty;
+        }
+        match &schema.schema_kind {
+            SchemaKind::Type(Type::Array(array)) => {
+                let item = match &array.items {
+                    Some(items) => self.lower_boxed_use(items, &format!("{pointer}/items"), &format!("{hint}Item")),
+                    None => TypeRef::Json,
+                };
+                TypeRef::Vec(Box::new(item))
+            }
+            SchemaKind::Type(Type::Object(object)) if object.properties.is_empty() => {
+                self.map_of(object.additional_properties.as_ref(), pointer, hint)
+            }
+            SchemaKind::AllOf { all_of } if all_of.len() == 1 => {
+                self.report.touch(pass::UNWRAP_SINGLE_ALLOF, pointer);
+                self.lower_use(&all_of[0], &format!("{pointer}/allOf/0"), hint)
+            }
+            SchemaKind::OneOf { one_of: members } | SchemaKind::AnyOf { any_of: members } => {
+                if let Some(folded) = self.fold_blank_null(members, pointer, hint) {
+                    return folded;
+                }
+                self.named_inline(schema, pointer, hint)
+            }
+            _ => self.named_inline(schema, pointer, hint),
+        }
+    }
+
+    /// Gives an inline schema a name of its own (objects, enums, unions).
+    fn named_inline(&mut self, schema: &Schema, pointer: &str, hint: &str) -> TypeRef {
+        let name = self.names.claim(&type_name(hint), "Inline");
+        let kind = self.lower_named_kind(schema, pointer, &name);
+        if let TypeKind::Alias { target } = kind {
+            self.names_release_alias(&name);
+            return target;
+        }
+        self.types.insert(
+            name.clone(),
+            TypeDef {
+                docs: docs_of(schema),
+                pointer: pointer.to_owned(),
+                kind,
+            },
+        );
+        TypeRef::Named(name)
+    }
+
+    /// Inline aliases are not worth a name; the claimed name stays reserved so naming of later
+    /// types does not depend on this one's shape.
+    fn names_release_alias(&mut self, _name: &str) {}
+
+    /// `oneOf: [X, BlankEnum?, NullEnum?]` becomes `Option<X>`, with a `""` variant on X when
+    /// `BlankEnum` was there.
+    fn fold_blank_null(&mut self, members: &[ReferenceOr<Schema>], pointer: &str, hint: &str) -> Option<TypeRef> {
+        let mut rest = Vec::new();
+        let (mut blank, mut null) = (false, false);
+        for (index, member) in members.iter().enumerate() {
+            match self.blank_or_null(member) {
+                Some(BlankOrNull::Blank) => blank = true,
+                Some(BlankOrNull::Null) => null = true,
+                None => rest.push((index, member)),
+            }
+        }
+        if !(blank || null) || rest.len() != 1 {
+            return None;
+        }
+        self.report.touch(pass::FOLD_BLANK_NULL_ENUM, pointer);
+        let (index, member) = rest[0];
+        let ty = self.lower_use(member, &format!("{pointer}/oneOf/{index}"), hint);
+        if blank {
+            if let TypeRef::Named(name) = &ty {
+                self.blankable.insert(name.clone());
+            }
+        }
+        Some(if null { ty.optional() } else { ty })
+    }
+
+    fn map_of(&mut self, additional: Option<&AdditionalProperties>, pointer: &str, hint: &str) -> TypeRef {
+        match additional {
+            Some(AdditionalProperties::Schema(schema)) => {
+                let value = self.lower_use(schema, &format!("{pointer}/additionalProperties"), &format!("{hint}Value"));
+                TypeRef::Map(Box::new(value))
+            }
+            _ => TypeRef::Json,
+        }
+    }
+
+    /// Primitive schemas: no name needed.
+    fn primitive(&mut self, schema: &Schema, pointer: &str) -> Option<TypeRef> {
+        Some(match &schema.schema_kind {
+            SchemaKind::Type(Type::Boolean(_)) => TypeRef::Bool,
+            SchemaKind::Type(Type::Number(_)) => TypeRef::F64,
+            SchemaKind::Type(Type::Integer(integer)) if integer.enumeration.is_empty() => integer_type(integer),
+            SchemaKind::Type(Type::String(string)) if string.enumeration.is_empty() => string_type(string),
+            SchemaKind::Type(Type::String(string)) if string.enumeration.iter().all(Option::is_none) => TypeRef::Json,
+            SchemaKind::Any(any) if any.enumeration.is_empty() && any.properties.is_empty() && any.one_of.is_empty()
+                && any.any_of.is_empty() && any.all_of.is_empty() && any.items.is_none() =>
+            {
+                match any.typ.as_deref() {
+                    Some("string") => TypeRef::String,
+                    Some("integer") => TypeRef::I64,
+                    Some("number") => TypeRef::F64,
+                    Some("boolean") => TypeRef::Bool,
+                    _ => TypeRef::Json,
+                }
+            }
+            SchemaKind::Any(any) if !any.enumeration.is_empty() => {
+                self.report.touch(pass::MIXED_ENUM_AS_JSON, pointer);
+                TypeRef::Json
+            }
+            SchemaKind::Not { .. } => TypeRef::Json,
+            _ => return None,
+        })
+    }
+
+    /// The definition of a type that has a name (a component, or an inline shape we named).
+    fn lower_named_kind(&mut self, schema: &Schema, pointer: &str, name: &str) -> TypeKind {
+        let normalized;
+        let schema = match any_as_kind(schema) {
+            Some(kind) => {
+                normalized = Schema { schema_data: schema.schema_data.clone(), schema_kind: kind };
+                &normalized
+            }
+            None => schema,
+        };
+        match &schema.schema_kind {
+            SchemaKind::Type(Type::Object(object)) if !object.properties.is_empty() => TypeKind::Struct {
+                fields: self.fields(object, pointer, name),
+            },
+            SchemaKind::Type(Type::String(string)) if !string.enumeration.is_empty() => {
+                self.string_enum(&string.enumeration, pointer)
+            }
+            SchemaKind::Type(Type::Integer(integer)) if !integer.enumeration.is_empty() => {
+                let values: Vec<i64> = integer.enumeration.iter().flatten().copied().collect();
+                if values.len() < integer.enumeration.len() {
+                    self.report.touch(pass::NULL_IN_ENUM, pointer);
+                }
+                let mut variants_names = NameSet::new();
+                let variants = values
+                    .iter()
+                    .map(|value| EnumVariant {
+                        name: variants_names.claim(&type_name(&format!("V{value}").replace('-', "Minus")), "V"),
+                        value: *value,
+                    })
+                    .collect();
+                TypeKind::IntegerEnum {
+                    variants,
+                    fallback: variants_names.claim("Other", "Value"),
+                }
+            }
+            SchemaKind::AllOf { all_of } if all_of.len() > 1 => {
+                self.report.touch(pass::MERGE_ALLOF, pointer);
+                TypeKind::Struct {
+                    fields: self.merged_fields(all_of, pointer, name),
+                }
+            }
+            SchemaKind::OneOf { one_of: members } | SchemaKind::AnyOf { any_of: members } => {
+                self.union(schema, members, pointer, name)
+            }
+            SchemaKind::Type(Type::Array(_)) | SchemaKind::Type(Type::Object(_)) | SchemaKind::AllOf { .. } => {
+                let mut inner = schema.clone();
+                inner.schema_data.nullable = false;
+                let target = self.lower_inline_inner(&inner, pointer, &format!("{name}Inner"));
+                TypeKind::Alias { target }
+            }
+            _ => TypeKind::Alias {
+                target: self.primitive(schema, pointer).unwrap_or(TypeRef::Json),
+            },
+        }
+    }
+
+    fn string_enum(&mut self, values: &[Option<String>], pointer: &str) -> TypeKind {
+        let present: Vec<&String> = values.iter().flatten().collect();
+        if present.len() < values.len() {
+            self.report.touch(pass::NULL_IN_ENUM, pointer);
+        }
+        if let [only] = present.as_slice() {
+            if !only.is_empty() {
+                self.report.touch(pass::LITERAL_TAG, pointer);
+                return TypeKind::Literal { value: (*only).clone() };
+            }
+        }
+        let mut variant_names = NameSet::new();
+        let variants = present
+            .iter()
+            .map(|value| EnumVariant {
+                name: variant_names.claim(&type_name(if value.is_empty() { "Blank" } else { value }), "V"),
+                value: (*value).clone(),
+            })
+            .collect();
+        TypeKind::StringEnum {
+            variants,
+            fallback: variant_names.claim("Other", "Value"),
+        }
+    }
+
+    fn union(&mut self, schema: &Schema, members: &[ReferenceOr<Schema>], pointer: &str, name: &str) -> TypeKind {
+        let keyword = if matches!(schema.schema_kind, SchemaKind::OneOf { .. }) { "oneOf" } else { "anyOf" };
+        let mut variant_names = NameSet::new();
+        variant_names.reserve("Other");
+        let mut variants = Vec::new();
+        for (index, member) in members.iter().enumerate() {
+            let member_pointer = format!("{pointer}/{keyword}/{index}");
+            if let Some(BlankOrNull::Null) = self.blank_or_null(member) {
+                continue;
+            }
+            let ty = self.lower_use(member, &member_pointer, &format!("{name}Variant{index}"));
+            let wanted = match &ty {
+                TypeRef::Named(target) => target
+                    .strip_prefix(name)
+                    .filter(|rest| rest.starts_with(|c: char| c.is_ascii_uppercase()))
+                    .unwrap_or(target)
+                    .to_owned(),
+                other => primitive_variant_name(other).to_owned(),
+            };
+            variants.push(UnionVariant {
+                name: variant_names.claim(&wanted, "Variant"),
+                ty,
+                tags: Vec::new(),
+            });
+        }
+        match &schema.schema_data.discriminator {
+            Some(discriminator) => {
+                for variant in &mut variants {
+                    let TypeRef::Named(target) = &variant.ty else { continue };
+                    for (tag, reference) in &discriminator.mapping {
+                        let named = match reference.strip_prefix(COMPONENT_PREFIX) {
+                            Some(key) => self.component_names.get(key).cloned(),
+                            None => self.component_names.get(reference).cloned(),
+                        };
+                        if named.as_deref() == Some(target.as_str()) {
+                            variant.tags.push(tag.clone());
+                        }
+                    }
+                    if variant.tags.is_empty() {
+                        // Without a mapping entry, OpenAPI says the tag is the schema's name.
+                        variant.tags.push(target.clone());
+                    }
+                }
+                TypeKind::TaggedUnion {
+                    tag: discriminator.property_name.clone(),
+                    variants,
+                }
+            }
+            None => TypeKind::UntaggedUnion { variants },
+        }
+    }
+
+    fn fields(&mut self, object: &ObjectType, pointer: &str, owner: &str) -> Vec<Field> {
+        let mut rust_names = NameSet::new();
+        let mut fields = Vec::with_capacity(object.properties.len());
+        for (wire_name, schema) in &object.properties {
+            let field_pointer = format!("{pointer}/properties/{}", crate::diagnostic::escape_segment(wire_name));
+            let hint = format!("{owner}{}", type_name(wire_name));
+            let ty = self.lower_boxed_use(schema, &field_pointer, &hint);
+            let (read_only, write_only, nullable, docs) = match schema {
+                ReferenceOr::Item(s) => (
+                    s.schema_data.read_only,
+                    s.schema_data.write_only,
+                    s.schema_data.nullable,
+                    docs_of(s),
+                ),
+                ReferenceOr::Reference { .. } => (false, false, false, None),
+            };
+            let required = object.required.contains(wire_name);
+            // A server-set (readOnly) or request-only (writeOnly) field is absent from one
+            // direction, so it can only be required in Rust if it is neither.
+            let always_present = required && !read_only && !write_only;
+            let ty = if always_present { ty } else { ty.optional() };
+            let wanted = field_name(wire_name);
+            let rust_name = rust_names.claim(&wanted, "_");
+            if rust_name != wanted {
+                self.report.touch(pass::RENAME, &field_pointer);
+            }
+            fields.push(Field {
+                wire_name: wire_name.clone(),
+                rust_name,
+                serialize_null: required && nullable && !read_only,
+                ty,
+                docs,
+            });
+        }
+        fields
+    }
+
+    /// `allOf` of several schemas: the union of their properties, later ones winning.
+    fn merged_fields(&mut self, members: &[ReferenceOr<Schema>], pointer: &str, owner: &str) -> Vec<Field> {
+        let mut merged = ObjectType::default();
+        for (index, member) in members.iter().enumerate() {
+            let schema = match member {
+                ReferenceOr::Item(schema) => Some(schema),
+                ReferenceOr::Reference { reference } => self.component_schema(reference),
+            };
+            match schema.map(|s| &s.schema_kind) {
+                Some(SchemaKind::Type(Type::Object(object))) => {
+                    for (key, value) in &object.properties {
+                        merged.properties.insert(key.clone(), value.clone());
+                    }
+                    merged.required.extend(object.required.iter().cloned());
+                }
+                _ => self.diagnostics.push(Diagnostic::new(
+                    format!("{pointer}/allOf/{index}"),
+                    "allOf members must be object schemas (or references to them) to be merged",
+                )),
+            }
+        }
+        self.fields(&merged, pointer, owner)
+    }
+}
+
+/// `openapiv3` keeps schemas that mix keywords (say `type: object` beside `oneOf`) as
+/// `SchemaKind::Any`; this picks the structure that matters for code generation.
+fn any_as_kind(schema: &Schema) -> Option<SchemaKind> {
+    let SchemaKind::Any(any) = &schema.schema_kind else { return None };
+    if !any.one_of.is_empty() {
+        return Some(SchemaKind::OneOf { one_of: any.one_of.clone() });
+    }
+    if !any.any_of.is_empty() {
+        return Some(SchemaKind::AnyOf { any_of: any.any_of.clone() });
+    }
+    if !any.all_of.is_empty() {
+        return Some(SchemaKind::AllOf { all_of: any.all_of.clone() });
+    }
+    if !any.properties.is_empty() || any.typ.as_deref() == Some("object") {
+        return Some(SchemaKind::Type(Type::Object(ObjectType {
+            properties: any.properties.clone(),
+            required: any.required.clone(),
+            additional_properties: any.additional_properties.clone(),
+            ..ObjectType::default()
+        })));
+    }
+    if any.items.is_some() || any.typ.as_deref() == Some("array") {
+        return Some(SchemaKind::Type(Type::Array(openapiv3::ArrayType {
+            items: any.items.clone(),
+            min_items: None,
+            max_items: None,
+            unique_items: false,
+        })));
+    }
+    None
+}
+
+enum BlankOrNull {
+    Blank,
+    Null,
+}
+
+fn integer_type(integer: &IntegerType) -> TypeRef {
+    match &integer.format {
+        VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int32) => return TypeRef::I32,
+        VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int64) => return TypeRef::I64,
+        _ => {}
+    }
+    match (integer.minimum, integer.maximum) {
+        (Some(min), Some(max)) if min >= 0 && max <= i64::from(u32::MAX) => TypeRef::U32,
+        (Some(min), _) if min >= 0 => TypeRef::U64,
+        (Some(min), Some(max)) if min >= i64::from(i32::MIN) && max <= i64::from(i32::MAX) => TypeRef::I32,
+        _ => TypeRef::I64,
+    }
+}
+
+fn string_type(string: &StringType) -> TypeRef {
+    match &string.format {
+        VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => TypeRef::DateTime,
+        VariantOrUnknownOrEmpty::Item(StringFormat::Date) => TypeRef::Date,
+        VariantOrUnknownOrEmpty::Unknown(format) if format == "uuid" => TypeRef::Uuid,
+        _ => TypeRef::String,
+    }
+}
+
+fn primitive_variant_name(ty: &TypeRef) -> &'static str {
+    match ty {
+        TypeRef::Bool => "Boolean",
+        TypeRef::I32 | TypeRef::I64 | TypeRef::U32 | TypeRef::U64 => "Integer",
+        TypeRef::F64 => "Number",
+        TypeRef::String | TypeRef::Date | TypeRef::DateTime | TypeRef::Uuid => "String",
+        TypeRef::Vec(_) => "Array",
+        TypeRef::Map(_) | TypeRef::Json => "Object",
+        TypeRef::Option(inner) | TypeRef::Boxed(inner) => primitive_variant_name(inner),
+        TypeRef::Named(_) => "Variant",
+    }
+}
+
+/// Documentation from a schema's title and description.
+pub fn docs_of(schema: &Schema) -> Option<String> {
+    let data = &schema.schema_data;
+    match (&data.title, &data.description) {
+        (_, Some(description)) if !description.trim().is_empty() => Some(description.trim().to_owned()),
+        (Some(title), _) if !title.trim().is_empty() => Some(title.trim().to_owned()),
+        _ => None,
+    }
+}

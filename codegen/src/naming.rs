@@ -1,0 +1,142 @@
+//! Rust names for schema names: case conversion, keyword escaping and collision handling.
+
+use std::collections::BTreeSet;
+
+use heck::{ToSnakeCase, ToUpperCamelCase};
+
+/// Words that cannot be Rust identifiers even as raw identifiers, or that we avoid.
+const UNRAWABLE: &[&str] = &["self", "Self", "super", "crate", "_"];
+
+/// Rust keywords, strict and reserved (2024 edition).
+const KEYWORDS: &[&str] = &[
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
+    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
+    "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "Self", "static",
+    "struct", "super", "trait", "true", "try", "type", "typeof", "union", "unsafe", "unsized", "use",
+    "virtual", "where", "while", "yield",
+];
+
+/// Whether `word` is a Rust keyword.
+pub fn is_keyword(word: &str) -> bool {
+    KEYWORDS.contains(&word)
+}
+
+/// Replaces characters that have no place in an identifier but carry meaning, so that e.g.
+/// `Etc/GMT+1` and `Etc/GMT-1` do not collapse into one name.
+fn spell_symbols(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        match c {
+            '+' => out.push_str(" plus "),
+            '<' => out.push_str(" lt "),
+            '>' => out.push_str(" gt "),
+            '=' => out.push_str(" eq "),
+            '!' => out.push_str(" not "),
+            '*' => out.push_str(" star "),
+            '$' => out.push_str(" dollar "),
+            '@' => out.push_str(" at "),
+            '%' => out.push_str(" percent "),
+            c if c.is_alphanumeric() => out.push(c),
+            _ => out.push(' '),
+        }
+    }
+    out
+}
+
+/// A type or variant name: `UpperCamelCase`, starting with a letter.
+pub fn type_name(raw: &str) -> String {
+    let camel = spell_symbols(raw).to_upper_camel_case();
+    let camel: String = camel.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    match camel.chars().next() {
+        None => "Empty".to_owned(),
+        Some(first) if first.is_ascii_digit() => format!("V{camel}"),
+        Some(_) if camel == "Self" => "SelfValue".to_owned(),
+        Some(_) => camel,
+    }
+}
+
+/// A field, parameter or method name: `snake_case`, keyword-safe (as a raw identifier where
+/// possible, with a trailing `_` where Rust allows no raw form).
+pub fn field_name(raw: &str) -> String {
+    let snake = spell_symbols(raw).to_snake_case();
+    let snake: String = snake.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let snake = match snake.chars().next() {
+        None => "value".to_owned(),
+        Some(first) if first.is_ascii_digit() => format!("n{snake}"),
+        Some(_) => snake,
+    };
+    if UNRAWABLE.contains(&snake.as_str()) {
+        format!("{snake}_")
+    } else {
+        snake
+    }
+}
+
+/// Hands out unique names within one namespace, resolving collisions deterministically.
+#[derive(Debug, Default, Clone)]
+pub struct NameSet {
+    taken: BTreeSet<String>,
+}
+
+impl NameSet {
+    /// An empty namespace.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Marks a name as used without checking.
+    pub fn reserve(&mut self, name: &str) {
+        self.taken.insert(name.to_owned());
+    }
+
+    /// Whether `name` is used.
+    pub fn contains(&self, name: &str) -> bool {
+        self.taken.contains(name)
+    }
+
+    /// Claims `wanted`, or `wanted` + `suffix`, or those followed by a number.
+    pub fn claim(&mut self, wanted: &str, suffix: &str) -> String {
+        let mut candidate = wanted.to_owned();
+        if self.taken.contains(&candidate) {
+            candidate = format!("{wanted}{suffix}");
+        }
+        let mut counter = 2;
+        while self.taken.contains(&candidate) {
+            candidate = format!("{wanted}{suffix}{counter}");
+            counter += 1;
+        }
+        self.taken.insert(candidate.clone());
+        candidate
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_names_keep_symbols_apart() {
+        assert_eq!(type_name("Etc/GMT+1"), "EtcGmtPlus1");
+        assert_eq!(type_name("Etc/GMT-1"), "EtcGmt1");
+        assert_eq!(type_name("123abc"), "V123abc");
+        assert_eq!(type_name(""), "Empty");
+        assert_eq!(type_name("Self"), "SelfValue");
+    }
+
+    #[test]
+    fn field_names_are_valid_identifiers() {
+        assert_eq!(field_name("$set"), "dollar_set");
+        assert_eq!(field_name("type"), "type");
+        assert_eq!(field_name("self"), "self_");
+        assert_eq!(field_name("createdAt"), "created_at");
+        assert_eq!(field_name("2fa"), "n2fa");
+    }
+
+    #[test]
+    fn collisions_get_suffixes() {
+        let mut names = NameSet::new();
+        assert_eq!(names.claim("Foo", "Inline"), "Foo");
+        assert_eq!(names.claim("Foo", "Inline"), "FooInline");
+        assert_eq!(names.claim("Foo", "Inline"), "FooInline2");
+    }
+}

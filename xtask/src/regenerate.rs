@@ -1,0 +1,259 @@
+//! `cargo xtask regenerate`: schema in, `generated/src/generated/` out, and a report of what changed.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+
+use crate::pin::{self, Pin, PIN_PATH};
+
+/// The directory the generator owns: it writes nothing elsewhere and deletes strays here.
+pub const GENERATED_DIR: &str = "generated/src/generated";
+/// Our description of PostHog's public endpoints, merged into the main schema.
+pub const PUBLIC_SCHEMA: &str = "schema/public-api.yaml";
+/// The throttle-scope table.
+pub const THROTTLE_TABLE: &str = "schema/throttle-scopes.toml";
+/// Environment variable that points the default schema somewhere else.
+pub const SCHEMA_ENV: &str = "POSTHOG_API_SCHEMA";
+/// The command named in every `@generated` header.
+const COMMAND: &str = "cargo xtask regenerate";
+
+/// Arguments of `cargo xtask regenerate`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RegenerateArgs {
+    /// Schema file (JSON or YAML). Default: `$POSTHOG_API_SCHEMA`, else the pin's source.
+    #[arg(long, conflicts_with = "url")]
+    pub schema: Option<PathBuf>,
+    /// Download the schema from a PostHog instance, e.g. https://us.posthog.com/api/schema/?format=json
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Fail if `generated/` is not what the pinned schema generates; write nothing.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Files whose bytes changed (or would change, with `--check`).
+    pub changed: Vec<String>,
+    /// Files deleted (or that would be, with `--check`).
+    pub deleted: Vec<String>,
+    /// Files already up to date.
+    pub unchanged: usize,
+}
+
+/// Runs the command.
+pub fn run(args: RegenerateArgs) -> anyhow::Result<()> {
+    let root = crate::workspace_root();
+    let started = Instant::now();
+    let summary = regenerate(&root, &args)?;
+    let elapsed = started.elapsed();
+    if args.check {
+        if summary.changed.is_empty() && summary.deleted.is_empty() {
+            println!("generated/ is up to date ({} files).", summary.unchanged);
+            return Ok(());
+        }
+        bail!(
+            "generated/ is stale: {} file(s) differ and {} would be deleted ({}).\nRun `cargo xtask regenerate` and commit the result.",
+            summary.changed.len(),
+            summary.deleted.len(),
+            summary.changed.iter().chain(&summary.deleted).take(5).cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    println!(
+        "{} file(s) written, {} deleted, {} unchanged in {:.2?}.",
+        summary.changed.len(),
+        summary.deleted.len(),
+        summary.unchanged,
+        elapsed
+    );
+    for file in &summary.changed {
+        println!("  wrote   {GENERATED_DIR}/{file}");
+    }
+    for file in &summary.deleted {
+        println!("  deleted {GENERATED_DIR}/{file}");
+    }
+    Ok(())
+}
+
+/// The schema to generate from, and where it came from.
+struct Schema {
+    source: String,
+    bytes: Vec<u8>,
+}
+
+fn read_schema(root: &Path, args: &RegenerateArgs, pin: Option<&Pin>) -> anyhow::Result<Schema> {
+    if let Some(url) = &args.url {
+        let parsed = reqwest::Url::parse(url).with_context(|| format!("--url {url} is not a URL"))?;
+        let bytes = crate::fetch_schema::download(&parsed, None, Duration::from_secs(120))?;
+        return Ok(Schema {
+            source: url.clone(),
+            bytes,
+        });
+    }
+    let (source, path) = match (&args.schema, std::env::var_os(SCHEMA_ENV), pin) {
+        (Some(path), _, _) => (crate::fetch_schema::relative_path(root, path), path.clone()),
+        (None, Some(path), _) => {
+            let path = PathBuf::from(path);
+            (crate::fetch_schema::relative_path(root, &path), path)
+        }
+        (None, None, Some(pin)) if !pin.source.contains("://") => (pin.source.clone(), root.join(&pin.source)),
+        (None, None, Some(pin)) => bail!(
+            "the pin's source is a URL ({}); pass --url to download it again or --schema for a local copy",
+            pin.source
+        ),
+        (None, None, None) => bail!("no schema: pass --schema PATH or --url URL (there is no {PIN_PATH} yet)"),
+    };
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!("reading the schema {} (set --schema, or {SCHEMA_ENV}, to point elsewhere)", path.display())
+    })?;
+    Ok(Schema { source, bytes })
+}
+
+/// Regenerates (or checks) `generated/`. Writes nothing when the generator reports problems.
+pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary> {
+    let pin_path = root.join(PIN_PATH);
+    let pin = if pin_path.exists() { Some(Pin::load(&pin_path)?) } else { None };
+    let schema = read_schema(root, args, pin.as_ref())?;
+    let sha = pin::sha256_hex(&schema.bytes);
+    if args.check {
+        if let Some(pin) = &pin {
+            if pin.sha256 != sha {
+                bail!(
+                    "the schema at {} (sha256 {sha}) is not the pinned one (sha256 {}).\nRun `cargo xtask regenerate` to update the pin and generated/.",
+                    schema.source,
+                    pin.sha256
+                );
+            }
+        }
+    }
+    let public = read_optional(root, PUBLIC_SCHEMA)?;
+    let throttle = read_optional(root, THROTTLE_TABLE)?;
+    let throttle_text = throttle
+        .as_deref()
+        .map(std::str::from_utf8)
+        .transpose()
+        .context("schema/throttle-scopes.toml is not UTF-8")?;
+    let main_input = posthog_codegen::Input {
+        source: schema.source.clone(),
+        bytes: &schema.bytes,
+    };
+    let public_input = public.as_deref().map(|bytes| posthog_codegen::Input {
+        source: PUBLIC_SCHEMA.to_owned(),
+        bytes,
+    });
+    let output = posthog_codegen::generate(&main_input, public_input.as_ref(), throttle_text, COMMAND)
+        .map_err(|diagnostics| anyhow::anyhow!("{diagnostics}no files were written."))?;
+    let summary = sync_directory(&root.join(GENERATED_DIR), &output.files, args.check)?;
+    if !args.check {
+        report_schema_change(root, pin.as_ref(), &schema, &sha)?;
+        let operations = output.api.operations.iter().filter(|op| op.host == posthog_codegen::ir::Host::Private).count();
+        let new_pin = Pin {
+            source: schema.source.clone(),
+            sha256: sha.clone(),
+            operations,
+            fetched_at: pin.as_ref().filter(|p| p.sha256 == sha).and_then(|p| p.fetched_at.clone()),
+        };
+        new_pin.save(&pin_path)?;
+        let lines: usize = output.files.values().map(|text| text.lines().count()).sum();
+        println!(
+            "{} operations, {} types, {} lines of Rust from {} (sha256 {}).",
+            output.api.operations.len(),
+            output.api.types.len(),
+            lines,
+            schema.source,
+            short(&sha)
+        );
+        println!("Normalization passes:\n{}", output.report);
+    }
+    Ok(summary)
+}
+
+fn read_optional(root: &Path, relative: &str) -> anyhow::Result<Option<Vec<u8>>> {
+    let path = root.join(relative);
+    if !path.exists() {
+        return Ok(None);
+    }
+    std::fs::read(&path).map(Some).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Prints the API changelog against the pinned schema when the schema changed, and caches the
+/// new one so the next change can be diffed too.
+fn report_schema_change(root: &Path, pin: Option<&Pin>, schema: &Schema, sha: &str) -> anyhow::Result<()> {
+    pin::cache_schema(root, sha, &schema.bytes)?;
+    let Some(pin) = pin else { return Ok(()) };
+    if pin.sha256 == sha {
+        return Ok(());
+    }
+    println!("The schema changed since the pin (sha256 {} -> {}).", short(&pin.sha256), short(sha));
+    let Some(old_bytes) = pin.schema_bytes(root) else {
+        println!("The pinned schema is not available on this machine, so there is no changelog to show.");
+        return Ok(());
+    };
+    let old = posthog_codegen::load::parse_document(&old_bytes).map_err(|d| anyhow::anyhow!("the pinned schema: {d}"))?;
+    let new = posthog_codegen::load::parse_document(&schema.bytes).map_err(|d| anyhow::anyhow!("the new schema: {d}"))?;
+    let changelog = crate::changelog::changelog(&old, &new);
+    println!("{}", changelog.to_markdown());
+    Ok(())
+}
+
+/// Makes `dir` hold exactly `files`: writes changed files, deletes strays. With `check`, only
+/// reports what it would do.
+fn sync_directory(dir: &Path, files: &BTreeMap<String, String>, check: bool) -> anyhow::Result<Summary> {
+    let mut summary = Summary::default();
+    for (relative, text) in files {
+        let path = dir.join(relative);
+        let current = std::fs::read(&path).ok();
+        if current.as_deref() == Some(text.as_bytes()) {
+            summary.unchanged += 1;
+            continue;
+        }
+        summary.changed.push(relative.clone());
+        if !check {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            }
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        }
+    }
+    for existing in list_files(dir)? {
+        if !files.contains_key(&existing) {
+            summary.deleted.push(existing.clone());
+            if !check {
+                let path = dir.join(&existing);
+                std::fs::remove_file(&path).with_context(|| format!("deleting {}", path.display()))?;
+            }
+        }
+    }
+    Ok(summary)
+}
+
+/// Every file under `dir`, as `/`-separated relative paths.
+fn list_files(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(current) = pending.pop() {
+        let entries = match std::fs::read_dir(&current) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(error) => return Err(error).with_context(|| format!("listing {}", current.display())),
+        };
+        for entry in entries {
+            let path = entry.with_context(|| format!("listing {}", current.display()))?.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                out.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The first 12 hex digits of a hash, for messages.
+fn short(sha: &str) -> &str {
+    sha.get(..12).unwrap_or(sha)
+}
