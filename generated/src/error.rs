@@ -158,6 +158,16 @@ pub enum Error {
         /// Scheme, host and port the client is configured with.
         expected: String,
     },
+    /// Fetching one page of a paginated listing failed; `url` names the page (without
+    /// credentials) so the listing can be resumed from it, and `source` says what went wrong.
+    #[error("page {url}: {source}")]
+    Page {
+        /// The page's URL, with `personal_api_key` and `token` removed.
+        url: String,
+        /// Why the page could not be fetched or decoded.
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {
@@ -172,6 +182,7 @@ impl Error {
             | Error::PayloadTooLarge(e)
             | Error::Server(e)
             | Error::Api(e) => Some(e),
+            Error::Page { source, .. } => source.api_error(),
             _ => None,
         }
     }

@@ -26,6 +26,7 @@ pub mod client;
 mod enums;
 pub mod error;
 pub mod operation;
+pub mod pagination;
 pub mod rate_limit;
 #[doc(hidden)]
 pub mod request;

@@ -1,0 +1,2 @@
+//! Placeholder replaced by the pagination benchmark.
+fn main() {}
