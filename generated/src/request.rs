@@ -1,17 +1,15 @@
 //! The request pipeline every generated method runs through: encode, authenticate, limit,
 //! send, retry, and decode or classify the answer.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::StatusCode;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::auth::KeyPlacement;
+use crate::auth::{KeyPlacement, PrivateAuth};
 use crate::client::{Client, MAX_BODY_BYTES};
 use crate::error::{ApiError, ApiErrorBody, Error, Result};
 use crate::operation::{HostKind, Operation};
@@ -73,8 +71,20 @@ pub struct RequestBuilder {
 }
 
 impl Client {
+    /// Starts a request for `op` at `path` (relative to the operation's host).
     #[doc(hidden)]
     pub fn __request(&self, op: &'static Operation, path: String) -> RequestBuilder {
+        self.__request_at(op, Ok(path))
+    }
+
+    /// Starts a request for `op`; generated methods pass the path they built, or the error
+    /// that stopped them building it (reported when the request is sent).
+    #[doc(hidden)]
+    pub fn __request_at(&self, op: &'static Operation, path: Result<String>) -> RequestBuilder {
+        let (path, error) = match path {
+            Ok(path) => (path, None),
+            Err(error) => (String::new(), Some(error)),
+        };
         RequestBuilder {
             client: self.clone(),
             op,
@@ -82,7 +92,7 @@ impl Client {
             query: Vec::new(),
             body: Body::None,
             accept: "application/json",
-            error: None,
+            error,
             absolute: None,
         }
     }
@@ -125,6 +135,22 @@ impl RequestBuilder {
             Err(error) => self.fail("body", error.to_string()),
         }
         self
+    }
+
+    /// Sets a JSON body when there is one.
+    pub fn json_opt<T: Serialize + ?Sized>(self, body: Option<&T>) -> Self {
+        match body {
+            Some(body) => self.json(body),
+            None => self,
+        }
+    }
+
+    /// Sets a `multipart/form-data` body when there is one.
+    pub fn multipart_opt<T: Serialize + ?Sized>(self, body: Option<&T>, files: &[&str]) -> Self {
+        match body {
+            Some(body) => self.multipart(body, files),
+            None => self,
+        }
     }
 
     /// Sets a `multipart/form-data` body: each top-level member of `body` becomes a part, strings
@@ -233,7 +259,8 @@ impl RequestBuilder {
         }
         let prepared = self.prepare()?;
         let inner = &self.client.inner;
-        let started = Instant::now();
+        // tokio's clock, not std's, so the time budget follows a paused test clock too.
+        let started = tokio::time::Instant::now();
         let bucket = inner.credentials.bucket_id();
         let mut attempt: u32 = 0;
         loop {
@@ -245,27 +272,42 @@ impl RequestBuilder {
             let (outcome, error) = match result {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
-                    let error = answer_error(prepared.op, response).await;
-                    let retry_after = error.api_error().and_then(|e| e.retry_after);
-                    (Outcome::Status(error.status().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), retry_after), error)
+                    let error = answer_error(&prepared, response).await;
+                    let outcome = match error.api_error() {
+                        Some(api) => Outcome::Status(api.status, api.retry_after),
+                        // The body broke off while being read: the connection failed.
+                        None => Outcome::Connection,
+                    };
+                    (outcome, error)
                 }
                 Err(source) => {
                     let outcome = if source.is_timeout() { Outcome::Timeout } else { Outcome::Connection };
                     (outcome, Error::transport(prepared.op.id, source))
                 }
             };
-            match inner.retry.delay_before_retry(prepared.op, attempt, started.elapsed(), &outcome) {
-                Some(delay) => {
+            match inner.retry.decide(prepared.op, attempt, started.elapsed(), &outcome) {
+                Ok(delay) => {
                     tracing::warn!(
                         operation = prepared.op.id,
                         attempt,
-                        delay_ms = delay.as_millis() as u64,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                         outcome = ?outcome,
                         "retrying PostHog request"
                     );
                     tokio::time::sleep(delay).await;
                 }
-                None => return Err(error),
+                Err(reason) => {
+                    if attempt > 1 || reason != crate::retry::GiveUp::NotRetryable {
+                        tracing::debug!(
+                            operation = prepared.op.id,
+                            attempt,
+                            reason = ?reason,
+                            outcome = ?outcome,
+                            "not retrying PostHog request"
+                        );
+                    }
+                    return Err(error);
+                }
             }
         }
     }
@@ -283,49 +325,142 @@ impl RequestBuilder {
         let mut headers = http::HeaderMap::new();
         let mut body = self.body.clone();
         headers.insert(header::ACCEPT, HeaderValue::from_static(self.accept));
-        if op.host == HostKind::Private {
-            let credentials = &inner.credentials;
-            if let Some(key) = &credentials.personal {
-                match credentials.placement {
-                    KeyPlacement::Header => {
-                        let mut value = HeaderValue::from_str(&format!("Bearer {}", key.expose_secret()))
-                            .map_err(|_| self.invalid_key())?;
-                        value.set_sensitive(true);
-                        headers.insert(header::AUTHORIZATION, value);
-                    }
-                    KeyPlacement::Body => body = body.with_key(key.expose_secret(), op.id)?,
-                    KeyPlacement::Query => {
-                        crate::auth::warn_query_placement_once();
-                        query.push(("personal_api_key", key.expose_secret().to_owned()));
-                    }
-                }
-            } else if let Some((user, password)) = &credentials.basic {
-                let token = basic_token(user, password.expose_secret());
-                let mut value = HeaderValue::from_str(&format!("Basic {token}")).map_err(|_| self.invalid_key())?;
-                value.set_sensitive(true);
-                headers.insert(header::AUTHORIZATION, value);
-            }
-            if let Some(token) = &inner.project_token {
-                query.push(("token", token.expose_secret().to_owned()));
-            }
+        // Refuse an oversized body before anything else looks at it (placement scans JSON).
+        self.check_size(&body)?;
+        match op.host {
+            HostKind::Private => self.authenticate_private(&url, &mut query, &mut headers, &mut body)?,
+            HostKind::Public => self.authenticate_public(&url, &mut query, &mut body)?,
         }
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
-        let size = body.len();
-        if size > MAX_BODY_BYTES {
-            return Err(Error::RequestTooLarge { operation: op.id, size, limit: MAX_BODY_BYTES });
-        }
-        Ok(Prepared { op, method: op.method.clone(), url, headers, body })
+        // Checked again because a key placed in the body adds to it.
+        self.check_size(&body)?;
+        Ok(Prepared { op, method: op.method.clone(), url, headers, body, secrets: self.secrets() })
     }
 
-    fn invalid_key(&self) -> Error {
-        Error::InvalidArgument {
-            operation: self.op.id,
-            field: "credentials".into(),
-            reason: "the key contains characters that cannot be sent in an HTTP header".into(),
+    /// The configured secrets, and the Basic token as it appears on the wire.
+    fn secrets(&self) -> Vec<SecretString> {
+        let inner = &self.client.inner;
+        let credentials = &inner.credentials;
+        let mut secrets: Vec<SecretString> = credentials.project_key.iter().chain(&inner.project_token).cloned().collect();
+        match &credentials.private {
+            PrivateAuth::None => {}
+            PrivateAuth::Personal(key) => secrets.push(key.clone()),
+            PrivateAuth::Basic { username, password } => {
+                secrets.push(password.clone());
+                secrets.push(SecretString::from(basic_token(username, password.expose_secret())));
+            }
         }
+        secrets
     }
+
+    fn check_size(&self, body: &Body) -> Result<()> {
+        let size = body.len();
+        if size > MAX_BODY_BYTES {
+            return Err(Error::RequestTooLarge { operation: self.op.id, size, limit: MAX_BODY_BYTES });
+        }
+        Ok(())
+    }
+
+    /// Places the private credential, one key in exactly one place, and the `?token=` project
+    /// selector. A `personal_api_key` the caller put in the request would be a second identity
+    /// that PostHog might pick over the configured one, so such a request is refused unsent.
+    fn authenticate_private(
+        &self,
+        url: &url::Url,
+        query: &mut Vec<(&'static str, String)>,
+        headers: &mut http::HeaderMap,
+        body: &mut Body,
+    ) -> Result<()> {
+        let inner = &self.client.inner;
+        let credentials = &inner.credentials;
+        let field = crate::auth::PERSONAL_API_KEY_FIELD;
+        if credentials.has_private_credential() {
+            let place = if has_query_param(url, query, field) {
+                Some("query")
+            } else if body.has_member(field) {
+                Some("body")
+            } else {
+                None
+            };
+            if let Some(place) = place {
+                return Err(self.invalid_credentials(format!(
+                    "the request already carries `{field}` in its {place}; with the client's credentials it would hold two keys, so nothing was sent"
+                )));
+            }
+        }
+        match &credentials.private {
+            PrivateAuth::None => {}
+            PrivateAuth::Personal(key) => match credentials.placement {
+                KeyPlacement::Header => {
+                    let value = self.sensitive_header(format!("Bearer {}", key.expose_secret()))?;
+                    headers.insert(header::AUTHORIZATION, value);
+                }
+                KeyPlacement::Body => {
+                    *body = body.with_member(field, key.expose_secret()).ok_or_else(|| {
+                        self.invalid_credentials(
+                            "KeyPlacement::Body needs a JSON object or multipart body, and this request's body is neither; use another placement".into(),
+                        )
+                    })?;
+                }
+                KeyPlacement::Query => {
+                    crate::auth::warn_query_placement_once();
+                    query.push((field, key.expose_secret().to_owned()));
+                }
+            },
+            PrivateAuth::Basic { username, password } => {
+                let value = self.sensitive_header(format!("Basic {}", basic_token(username, password.expose_secret())))?;
+                headers.insert(header::AUTHORIZATION, value);
+            }
+        }
+        // A `token` the caller gave for this call selects the project instead of the default.
+        if let Some(token) = &inner.project_token
+            && !has_query_param(url, query, "token")
+        {
+            query.push(("token", token.expose_secret().to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Places the project API key the way PostHog's `get_token` reads it: `?token=` on `GET`,
+    /// otherwise `api_key` in the body. The personal key and Basic never go to the public host.
+    /// A project key the caller already put in the request is left as the only one.
+    fn authenticate_public(&self, url: &url::Url, query: &mut Vec<(&'static str, String)>, body: &mut Body) -> Result<()> {
+        let inner = &self.client.inner;
+        let Some(key) = inner.credentials.project_key.as_ref().or(inner.project_token.as_ref()) else {
+            return Ok(());
+        };
+        if matches!(self.op.method, http::Method::GET | http::Method::HEAD) {
+            if !has_query_param(url, query, "token") && !has_query_param(url, query, "api_key") {
+                query.push(("token", key.expose_secret().to_owned()));
+            }
+        } else if !["api_key", "token", "$token"].iter().any(|name| body.has_member(name)) {
+            // A JSON array body (a batch) carries its own key: PostHog reads it from the first
+            // element, which the client does not rewrite.
+            if let Some(with_key) = body.with_member("api_key", key.expose_secret()) {
+                *body = with_key;
+            }
+        }
+        Ok(())
+    }
+
+    fn sensitive_header(&self, value: String) -> Result<HeaderValue> {
+        // The parse error is dropped unread: it must not carry the key into an error message.
+        let mut value = HeaderValue::try_from(value)
+            .map_err(|_| self.invalid_credentials("the key cannot be sent in an HTTP header".into()))?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
+    fn invalid_credentials(&self, reason: String) -> Error {
+        Error::InvalidArgument { operation: self.op.id, field: "credentials".into(), reason }
+    }
+}
+
+/// Whether the request's query (the builder's parameters or a followed link's) has `name`.
+fn has_query_param(url: &url::Url, query: &[(&'static str, String)], name: &str) -> bool {
+    query.iter().any(|(key, _)| *key == name) || url.query_pairs().any(|(key, _)| key == name)
 }
 
 impl Body {
@@ -343,36 +478,34 @@ impl Body {
         }
     }
 
-    /// Adds `personal_api_key` to the body, which PostHog reads when there is no header.
-    fn with_key(self, key: &str, operation: &'static str) -> Result<Body> {
-        let key_member = serde_json::to_string(key).unwrap_or_default();
-        Ok(match self {
-            Body::None => Body::Json(Bytes::from(format!("{{\"personal_api_key\":{key_member}}}"))),
-            Body::Json(bytes) if bytes.first() == Some(&b'{') => {
-                let rest = &bytes[1..];
-                let separator = if rest == b"}" { "" } else { "," };
-                let mut out = Vec::with_capacity(bytes.len() + key_member.len() + 24);
-                out.extend_from_slice(b"{\"personal_api_key\":");
-                out.extend_from_slice(key_member.as_bytes());
-                out.extend_from_slice(separator.as_bytes());
-                out.extend_from_slice(rest);
-                Body::Json(Bytes::from(out))
+    /// Whether the body has a top-level member (or multipart part) called `name`.
+    fn has_member(&self, name: &str) -> bool {
+        match self {
+            Body::None => false,
+            Body::Json(bytes) => crate::auth::json_has_member(bytes, name),
+            Body::Multipart(parts) => parts.iter().any(|(part, _)| part == name),
+        }
+    }
+
+    /// The body with `name: value` added where PostHog's `request.data` finds it: first member of
+    /// a JSON object (the caller's bytes otherwise unchanged), or a text part of a multipart
+    /// form. A request without a body gets a JSON body holding only the member, because DRF parses
+    /// `request.data` for every method (`posthog/auth.py` reads the key from it for `GET` too).
+    /// `None` when the body is JSON but not an object.
+    fn with_member(&self, name: &str, value: &str) -> Option<Body> {
+        match self {
+            Body::None => crate::auth::prepend_json_member(b"{}", name, value).map(|bytes| Body::Json(Bytes::from(bytes))),
+            Body::Json(bytes) => crate::auth::prepend_json_member(bytes, name, value).map(|bytes| Body::Json(Bytes::from(bytes))),
+            Body::Multipart(parts) => {
+                let mut parts = parts.clone();
+                parts.push((name.to_owned(), MultipartValue::Text(value.to_owned())));
+                Some(Body::Multipart(parts))
             }
-            Body::Json(_) => {
-                return Err(Error::InvalidArgument {
-                    operation,
-                    field: "credentials".into(),
-                    reason: "body key placement needs a JSON object body; this operation's body is not one".into(),
-                })
-            }
-            Body::Multipart(mut parts) => {
-                parts.push(("personal_api_key".into(), MultipartValue::Text(key.to_owned())));
-                Body::Multipart(parts)
-            }
-        })
+        }
     }
 }
 
+/// The `Basic` credential: base64 of `user:password` (RFC 7617).
 fn basic_token(user: &str, password: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
@@ -385,6 +518,22 @@ struct Prepared {
     url: url::Url,
     headers: http::HeaderMap,
     body: Body,
+    /// Every secret this request carries, in the forms it carries them, for redacting echoes.
+    secrets: Vec<SecretString>,
+}
+
+impl Prepared {
+    /// `text` without this request's secrets, nor anything shaped like a PostHog key.
+    fn redact(&self, text: &str) -> String {
+        let mut text = text.to_owned();
+        for secret in &self.secrets {
+            let secret = secret.expose_secret();
+            if !secret.is_empty() && text.contains(secret) {
+                text = text.replace(secret, "[redacted]");
+            }
+        }
+        crate::error::redact_keys(&text).into_owned()
+    }
 }
 
 impl Prepared {
@@ -426,13 +575,16 @@ pub(crate) fn decode_json<T: DeserializeOwned>(op: &Operation, status: StatusCod
         operation: op.id,
         status,
         path: error.path().to_string(),
-        message: error.inner().to_string(),
-        body: String::from_utf8_lossy(body).into_owned(),
+        // serde quotes the offending value, which may be a key the answer holds.
+        message: crate::error::redact_keys(&error.inner().to_string()).into_owned(),
+        body: crate::error::redact_keys(&String::from_utf8_lossy(body)).into_owned(),
     })
 }
 
-/// Turns a non-success response into its typed error, keeping the whole body.
-async fn answer_error(op: &'static Operation, response: reqwest::Response) -> Error {
+/// Turns a non-success response into its typed error, keeping the whole body (with any of the
+/// request's keys a server or proxy echoed back redacted).
+async fn answer_error(prepared: &Prepared, response: reqwest::Response) -> Error {
+    let op = prepared.op;
     let status = response.status();
     let retry_after = response
         .headers()
@@ -440,7 +592,8 @@ async fn answer_error(op: &'static Operation, response: reqwest::Response) -> Er
         .and_then(|value| value.to_str().ok())
         .and_then(crate::retry::parse_retry_after);
     let raw = match response.bytes().await {
-        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        // A server or proxy echoing the request must not put a key into the error.
+        Ok(bytes) => prepared.redact(&String::from_utf8_lossy(&bytes)),
         Err(error) => return Error::transport(op.id, error),
     };
     let body = serde_json::from_str::<ApiErrorBody>(&raw).unwrap_or_default();
