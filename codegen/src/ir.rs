@@ -195,8 +195,10 @@ pub struct Operation {
     pub path: String,
     /// Host that serves it.
     pub host: Host,
-    /// Summary and description.
-    pub docs: Option<String>,
+    /// One-line summary.
+    pub summary: Option<String>,
+    /// Longer description (drf-spectacular repeats a viewset's docstring on all its operations).
+    pub description: Option<String>,
     /// Deprecated in the schema.
     pub deprecated: bool,
     /// Path parameters in template order.

@@ -23,6 +23,32 @@ pub fn path_segment(value: &dyn std::fmt::Display) -> String {
     utf8_percent_encode(&value.to_string(), PATH_SEGMENT).to_string()
 }
 
+/// Fills a path template: `{project_id}` from `project` when given, every other placeholder
+/// from `args` in order, each percent-encoded as one segment.
+fn fill_path(template: &str, project: Option<&str>, args: &[&dyn std::fmt::Display]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut args = args.iter();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(length) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 1..start + length];
+        match (name, project) {
+            ("project_id", Some(project)) => out.push_str(&path_segment(&project)),
+            _ => {
+                if let Some(arg) = args.next() {
+                    out.push_str(&path_segment(*arg));
+                }
+            }
+        }
+        rest = &rest[start + length + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// A redirect policy that follows only redirects to the same scheme, host and port, so a
 /// redirect can never carry credentials to another host.
 pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
@@ -71,6 +97,27 @@ pub struct RequestBuilder {
 }
 
 impl Client {
+    /// Starts a request for `op`, filling the path template's placeholders with `args` in order.
+    #[doc(hidden)]
+    pub fn __op(&self, op: &'static Operation, args: &[&dyn std::fmt::Display]) -> RequestBuilder {
+        self.__request_at(op, Ok(fill_path(op.path, None, args)))
+    }
+
+    /// Same as [`Self::__op`] for project-scoped operations: `{project_id}` takes `project`,
+    /// or the client's default project.
+    #[doc(hidden)]
+    pub fn __project_op(
+        &self,
+        op: &'static Operation,
+        project: crate::client::ProjectId,
+        args: &[&dyn std::fmt::Display],
+    ) -> RequestBuilder {
+        let path = self
+            .__project_id(op.id, project)
+            .map(|project| fill_path(op.path, Some(&project), args));
+        self.__request_at(op, path)
+    }
+
     /// Starts a request for `op` at `path` (relative to the operation's host).
     #[doc(hidden)]
     pub fn __request(&self, op: &'static Operation, path: String) -> RequestBuilder {
@@ -596,7 +643,7 @@ async fn answer_error(prepared: &Prepared, response: reqwest::Response) -> Error
         Ok(bytes) => prepared.redact(&String::from_utf8_lossy(&bytes)),
         Err(error) => return Error::transport(op.id, error),
     };
-    let body = serde_json::from_str::<ApiErrorBody>(&raw).unwrap_or_default();
+    let body = Box::new(serde_json::from_str::<ApiErrorBody>(&raw).unwrap_or_default());
     Error::from_answer(ApiError {
         operation: op.id,
         status,

@@ -44,14 +44,36 @@ pub fn emit_api(api: &Api, defaultable: &BTreeSet<&str>) -> (TokenStream, BTreeM
 }
 
 fn emit_module(operations: &[&Operation], defaultable: &BTreeSet<&str>) -> TokenStream {
+    // Descriptions shared by several operations (a viewset's docstring) are said once, here.
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for op in operations {
+        if let Some(description) = &op.description {
+            *counts.entry(description.as_str()).or_default() += 1;
+        }
+    }
+    let mut shared: Vec<&str> = Vec::new();
+    for op in operations {
+        if let Some(description) = op.description.as_deref() {
+            if counts[description] > 1 && !shared.contains(&description) {
+                shared.push(description);
+            }
+        }
+    }
+    let module_doc = shared.join("\n\n");
+    let module_doc: Vec<String> = module_doc.lines().map(|line| format!(" {}", line.trim())).collect();
+    let methods = operations.iter().map(|op| {
+        let own_description = op.description.as_deref().filter(|d| counts[d] == 1);
+        emit_methods(op, own_description)
+    });
     let query_types = operations.iter().filter(|op| !op.query_params.is_empty()).map(|op| emit_query_type(op, defaultable));
-    let methods = operations.iter().map(|op| emit_methods(op));
     quote! {
+        #(#![doc = #module_doc])*
         #![allow(unused_imports)]
         use crate::client::{Client, ProjectId};
         use crate::error::Result;
-        use crate::generated::{operations, types};
-        use crate::request::{path_segment, RequestBuilder};
+        use crate::generated::operations::*;
+        use crate::generated::types;
+        use crate::request::RequestBuilder;
 
         #(#query_types)*
 
@@ -110,31 +132,23 @@ struct RequestParts {
 
 fn request_parts(op: &Operation) -> RequestParts {
     let op_const = const_ident(&op.id);
-    let op_id = &op.id;
     let mut arguments = Vec::new();
-    let mut prelude = Vec::new();
     let mut format_args = Vec::new();
-    let mut uses_project = false;
+    let mut project = None;
     for param in &op.path_params {
         let name = ident(&param.rust_name);
         if param.wire_name == "project_id" && param.ty == TypeRef::String {
-            uses_project = true;
             arguments.push(quote!(#name: impl Into<ProjectId>));
-            format_args.push(quote!(path_segment(&#name)));
+            project = Some(quote!(#name.into()));
         } else {
             let ty = path_param_type(param);
             arguments.push(quote!(#name: #ty));
-            format_args.push(quote!(path_segment(&#name)));
+            format_args.push(quote!(&#name));
         }
     }
-    let template = path_format_string(&op.path);
-    let path_expr = if uses_project {
-        prelude.push(quote!(let project_id = self.__project_id(#op_id, project_id.into());));
-        quote!(project_id.map(|project_id| format!(#template, #(#format_args),*)))
-    } else if format_args.is_empty() {
-        quote!(Ok(#template.to_owned()))
-    } else {
-        quote!(Ok(format!(#template, #(#format_args),*)))
+    let start = match project {
+        Some(project) => quote!(self.__project_op(&#op_const, #project, &[#(#format_args),*])),
+        None => quote!(self.__op(&#op_const, &[#(#format_args),*])),
     };
     let mut chain = Vec::new();
     if !op.query_params.is_empty() {
@@ -163,37 +177,15 @@ fn request_parts(op: &Operation) -> RequestParts {
             (BodyEncoding::Multipart, false) => quote!(.multipart_opt(body, &[#(#files),*])),
         });
     }
-    let build = quote! {
-        #(#prelude)*
-        self.__request_at(&operations::#op_const, #path_expr) #(#chain)*
-    };
+    let build = quote!(#start #(#chain)*);
     RequestParts { arguments, build }
 }
 
-/// `/api/projects/{project_id}/x/` to `"/api/projects/{}/x/"`, escaping stray braces.
-fn path_format_string(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    let mut in_placeholder = false;
-    for c in path.chars() {
-        match (c, in_placeholder) {
-            ('{', false) => {
-                in_placeholder = true;
-                out.push_str("{}");
-            }
-            ('}', true) => in_placeholder = false,
-            (_, true) => {}
-            ('}', false) => out.push_str("}}"),
-            (c, false) => out.push(c),
-        }
-    }
-    out
-}
-
-fn emit_methods(op: &Operation) -> TokenStream {
+fn emit_methods(op: &Operation, description: Option<&str>) -> TokenStream {
     let RequestParts { arguments, build } = request_parts(op);
     let name = ident(&op.method_name);
     let mut doc_text = String::new();
-    if let Some(text) = &op.docs {
+    for text in [op.summary.as_deref(), description].into_iter().flatten() {
         doc_text.push_str(text);
         doc_text.push_str("\n\n");
     }

@@ -20,9 +20,7 @@ pub fn emit_operations(api: &Api) -> TokenStream {
             Host::Private => quote!(Private),
             Host::Public => quote!(Public),
         };
-        let doc = format!(" `{} {}`", op.method, op.path);
         quote! {
-            #[doc = #doc]
             pub static #name: Operation = Operation {
                 id: #id,
                 method: Method::#method,

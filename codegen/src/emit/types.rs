@@ -16,6 +16,12 @@ pub fn emit_types(types: &BTreeMap<String, TypeDef>) -> TokenStream {
         //! Types of PostHog's schema, one per component schema plus the inline shapes that needed
         //! a name. Responses accept fields the schema does not list; enums keep values they do
         //! not know in a fallback variant.
+
+        /// Whether an optional field is left out of the JSON (a short name keeps attributes on one line).
+        fn none<T>(value: &Option<T>) -> bool {
+            value.is_none()
+        }
+
         #(#items)*
     }
 }
@@ -115,7 +121,7 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
 }
 
 fn emit_field(field: &Field) -> TokenStream {
-    let doc = docs(field.docs.as_deref());
+    let doc = docs(field.docs.as_deref().filter(|text| !restates_name(text, &field.wire_name)));
     let name = ident(&field.rust_name);
     let ty = type_tokens(&field.ty, &TokenStream::new());
     let mut serde_args = Vec::new();
@@ -126,7 +132,7 @@ fn emit_field(field: &Field) -> TokenStream {
     if field.ty.is_option() {
         serde_args.push(quote!(default));
         if !field.serialize_null {
-            serde_args.push(quote!(skip_serializing_if = "Option::is_none"));
+            serde_args.push(quote!(skip_serializing_if = "none"));
         }
     }
     let serde_attr = if serde_args.is_empty() { quote!() } else { quote!(#[serde(#(#serde_args),*)]) };
@@ -168,4 +174,11 @@ pub fn has_default(ty: &TypeRef, defaultable: &BTreeSet<&str>) -> bool {
         TypeRef::DateTime | TypeRef::Date => false,
         _ => true,
     }
+}
+
+/// Whether a doc text only repeats the field's name (pydantic titles such as `Math Property`
+/// for `math_property`), which says nothing a reader does not already see.
+fn restates_name(text: &str, wire_name: &str) -> bool {
+    let squash = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
+    squash(text) == squash(wire_name)
 }

@@ -129,7 +129,8 @@ impl OperationContext<'_> {
             method: self.method.to_uppercase(),
             path: self.path.to_owned(),
             host,
-            docs: docs(self.op.summary.as_deref(), self.op.description.as_deref()),
+            summary: clean(self.op.summary.as_deref()),
+            description: clean(self.op.description.as_deref()),
             deprecated: self.op.deprecated,
             path_params,
             query_params,
@@ -467,12 +468,6 @@ fn binary_fields(doc: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>) -> Vec<
         .collect()
 }
 
-fn docs(summary: Option<&str>, description: Option<&str>) -> Option<String> {
-    let parts: Vec<&str> = [summary, description]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .collect();
-    (!parts.is_empty()).then(|| parts.join("\n\n"))
+fn clean(text: Option<&str>) -> Option<String> {
+    text.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
 }

@@ -5,7 +5,6 @@ use std::time::Duration;
 use http::Method;
 use crate::operation::{HostKind, Operation};
 use crate::rate_limit::ScopeLimit;
-/// `POST /api/projects/{project_id}/actions/`
 pub static ACTIONS_CREATE: Operation = Operation {
     id: "actions_create",
     method: Method::POST,
@@ -15,7 +14,6 @@ pub static ACTIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/actions/{id}/`
 pub static ACTIONS_DESTROY: Operation = Operation {
     id: "actions_destroy",
     method: Method::DELETE,
@@ -25,7 +23,6 @@ pub static ACTIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/actions/`
 pub static ACTIONS_LIST: Operation = Operation {
     id: "actions_list",
     method: Method::GET,
@@ -35,7 +32,6 @@ pub static ACTIONS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/actions/{id}/`
 pub static ACTIONS_PARTIAL_UPDATE: Operation = Operation {
     id: "actions_partial_update",
     method: Method::PATCH,
@@ -45,7 +41,6 @@ pub static ACTIONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/actions/{id}/`
 pub static ACTIONS_RETRIEVE: Operation = Operation {
     id: "actions_retrieve",
     method: Method::GET,
@@ -55,7 +50,6 @@ pub static ACTIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/actions/{id}/`
 pub static ACTIONS_UPDATE: Operation = Operation {
     id: "actions_update",
     method: Method::PUT,
@@ -65,7 +59,6 @@ pub static ACTIONS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/activity_log/`
 pub static ACTIVITY_LOG_LIST: Operation = Operation {
     id: "activity_log_list",
     method: Method::GET,
@@ -75,7 +68,6 @@ pub static ACTIVITY_LOG_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/agents/`
 pub static AGENTS_LIST: Operation = Operation {
     id: "agents_list",
     method: Method::GET,
@@ -85,7 +77,6 @@ pub static AGENTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/agents/{id}/`
 pub static AGENTS_RETRIEVE: Operation = Operation {
     id: "agents_retrieve",
     method: Method::GET,
@@ -95,7 +86,6 @@ pub static AGENTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/annotations/`
 pub static ANNOTATIONS_CREATE: Operation = Operation {
     id: "annotations_create",
     method: Method::POST,
@@ -105,7 +95,6 @@ pub static ANNOTATIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/annotations/{id}/`
 pub static ANNOTATIONS_DESTROY: Operation = Operation {
     id: "annotations_destroy",
     method: Method::DELETE,
@@ -115,7 +104,6 @@ pub static ANNOTATIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/annotations/`
 pub static ANNOTATIONS_LIST: Operation = Operation {
     id: "annotations_list",
     method: Method::GET,
@@ -125,7 +113,6 @@ pub static ANNOTATIONS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/annotations/{id}/`
 pub static ANNOTATIONS_PARTIAL_UPDATE: Operation = Operation {
     id: "annotations_partial_update",
     method: Method::PATCH,
@@ -135,7 +122,6 @@ pub static ANNOTATIONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/annotations/{id}/`
 pub static ANNOTATIONS_RETRIEVE: Operation = Operation {
     id: "annotations_retrieve",
     method: Method::GET,
@@ -145,7 +131,6 @@ pub static ANNOTATIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/annotations/{id}/`
 pub static ANNOTATIONS_UPDATE: Operation = Operation {
     id: "annotations_update",
     method: Method::PUT,
@@ -155,7 +140,6 @@ pub static ANNOTATIONS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/app_metrics/{id}/error_details/`
 pub static APP_METRICS_ERROR_DETAILS_RETRIEVE: Operation = Operation {
     id: "app_metrics_error_details_retrieve",
     method: Method::GET,
@@ -165,7 +149,6 @@ pub static APP_METRICS_ERROR_DETAILS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/app_metrics/{plugin_config_id}/historical_exports/`
 pub static APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE: Operation = Operation {
     id: "app_metrics_historical_exports_retrieve",
     method: Method::GET,
@@ -175,7 +158,6 @@ pub static APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/app_metrics/{plugin_config_id}/historical_exports/{id}/`
 pub static APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2: Operation = Operation {
     id: "app_metrics_historical_exports_retrieve_2",
     method: Method::GET,
@@ -185,7 +167,6 @@ pub static APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/app_metrics/{id}/`
 pub static APP_METRICS_RETRIEVE: Operation = Operation {
     id: "app_metrics_retrieve",
     method: Method::GET,
@@ -195,7 +176,6 @@ pub static APP_METRICS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/app_metrics/{id}/error_details/`
 pub static ENVIRONMENTS_APP_METRICS_ERROR_DETAILS_RETRIEVE: Operation = Operation {
     id: "environments_app_metrics_error_details_retrieve",
     method: Method::GET,
@@ -205,7 +185,6 @@ pub static ENVIRONMENTS_APP_METRICS_ERROR_DETAILS_RETRIEVE: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/app_metrics/{plugin_config_id}/historical_exports/`
 pub static ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE: Operation = Operation {
     id: "environments_app_metrics_historical_exports_retrieve",
     method: Method::GET,
@@ -215,7 +194,6 @@ pub static ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE: Operation = Ope
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/app_metrics/{plugin_config_id}/historical_exports/{id}/`
 pub static ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2: Operation = Operation {
     id: "environments_app_metrics_historical_exports_retrieve_2",
     method: Method::GET,
@@ -225,7 +203,6 @@ pub static ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2: Operation = O
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/app_metrics/{id}/`
 pub static ENVIRONMENTS_APP_METRICS_RETRIEVE: Operation = Operation {
     id: "environments_app_metrics_retrieve",
     method: Method::GET,
@@ -235,7 +212,6 @@ pub static ENVIRONMENTS_APP_METRICS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/batch_exports/{id}/backfill/`
 pub static BATCH_EXPORTS_BACKFILL_CREATE: Operation = Operation {
     id: "batch_exports_backfill_create",
     method: Method::POST,
@@ -245,7 +221,6 @@ pub static BATCH_EXPORTS_BACKFILL_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/batch_exports/{id}/backfill/`
 pub static BATCH_EXPORTS_BACKFILL_CREATE_2: Operation = Operation {
     id: "batch_exports_backfill_create_2",
     method: Method::POST,
@@ -255,7 +230,6 @@ pub static BATCH_EXPORTS_BACKFILL_CREATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/cancel/`
 pub static BATCH_EXPORTS_BACKFILLS_CANCEL_CREATE: Operation = Operation {
     id: "batch_exports_backfills_cancel_create",
     method: Method::POST,
@@ -265,7 +239,6 @@ pub static BATCH_EXPORTS_BACKFILLS_CANCEL_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/`
 pub static BATCH_EXPORTS_BACKFILLS_CREATE: Operation = Operation {
     id: "batch_exports_backfills_create",
     method: Method::POST,
@@ -275,7 +248,6 @@ pub static BATCH_EXPORTS_BACKFILLS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/`
 pub static BATCH_EXPORTS_BACKFILLS_LIST: Operation = Operation {
     id: "batch_exports_backfills_list",
     method: Method::GET,
@@ -285,7 +257,6 @@ pub static BATCH_EXPORTS_BACKFILLS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/`
 pub static BATCH_EXPORTS_BACKFILLS_RETRIEVE: Operation = Operation {
     id: "batch_exports_backfills_retrieve",
     method: Method::GET,
@@ -295,7 +266,6 @@ pub static BATCH_EXPORTS_BACKFILLS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/batch_exports/`
 pub static BATCH_EXPORTS_CREATE: Operation = Operation {
     id: "batch_exports_create",
     method: Method::POST,
@@ -305,7 +275,6 @@ pub static BATCH_EXPORTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/batch_exports/`
 pub static BATCH_EXPORTS_CREATE_2: Operation = Operation {
     id: "batch_exports_create_2",
     method: Method::POST,
@@ -315,7 +284,6 @@ pub static BATCH_EXPORTS_CREATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/organizations/{organization_id}/batch_exports/{id}/`
 pub static BATCH_EXPORTS_DESTROY: Operation = Operation {
     id: "batch_exports_destroy",
     method: Method::DELETE,
@@ -325,7 +293,6 @@ pub static BATCH_EXPORTS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/batch_exports/{id}/`
 pub static BATCH_EXPORTS_DESTROY_2: Operation = Operation {
     id: "batch_exports_destroy_2",
     method: Method::DELETE,
@@ -335,7 +302,6 @@ pub static BATCH_EXPORTS_DESTROY_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/batch_exports/`
 pub static BATCH_EXPORTS_LIST: Operation = Operation {
     id: "batch_exports_list",
     method: Method::GET,
@@ -345,7 +311,6 @@ pub static BATCH_EXPORTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/batch_exports/`
 pub static BATCH_EXPORTS_LIST_2: Operation = Operation {
     id: "batch_exports_list_2",
     method: Method::GET,
@@ -355,7 +320,6 @@ pub static BATCH_EXPORTS_LIST_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/batch_exports/{id}/logs/`
 pub static BATCH_EXPORTS_LOGS_RETRIEVE: Operation = Operation {
     id: "batch_exports_logs_retrieve",
     method: Method::GET,
@@ -365,7 +329,6 @@ pub static BATCH_EXPORTS_LOGS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/batch_exports/{id}/logs/`
 pub static BATCH_EXPORTS_LOGS_RETRIEVE_2: Operation = Operation {
     id: "batch_exports_logs_retrieve_2",
     method: Method::GET,
@@ -375,7 +338,6 @@ pub static BATCH_EXPORTS_LOGS_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/batch_exports/{id}/`
 pub static BATCH_EXPORTS_PARTIAL_UPDATE: Operation = Operation {
     id: "batch_exports_partial_update",
     method: Method::PATCH,
@@ -385,7 +347,6 @@ pub static BATCH_EXPORTS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/batch_exports/{id}/`
 pub static BATCH_EXPORTS_PARTIAL_UPDATE_2: Operation = Operation {
     id: "batch_exports_partial_update_2",
     method: Method::PATCH,
@@ -395,7 +356,6 @@ pub static BATCH_EXPORTS_PARTIAL_UPDATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/batch_exports/{id}/pause/`
 pub static BATCH_EXPORTS_PAUSE_CREATE: Operation = Operation {
     id: "batch_exports_pause_create",
     method: Method::POST,
@@ -405,7 +365,6 @@ pub static BATCH_EXPORTS_PAUSE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/batch_exports/{id}/pause/`
 pub static BATCH_EXPORTS_PAUSE_CREATE_2: Operation = Operation {
     id: "batch_exports_pause_create_2",
     method: Method::POST,
@@ -415,7 +374,6 @@ pub static BATCH_EXPORTS_PAUSE_CREATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/batch_exports/{id}/`
 pub static BATCH_EXPORTS_RETRIEVE: Operation = Operation {
     id: "batch_exports_retrieve",
     method: Method::GET,
@@ -425,7 +383,6 @@ pub static BATCH_EXPORTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/batch_exports/{id}/`
 pub static BATCH_EXPORTS_RETRIEVE_2: Operation = Operation {
     id: "batch_exports_retrieve_2",
     method: Method::GET,
@@ -435,7 +392,6 @@ pub static BATCH_EXPORTS_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/batch_exports/{id}/run_test_step/`
 pub static BATCH_EXPORTS_RUN_TEST_STEP_CREATE: Operation = Operation {
     id: "batch_exports_run_test_step_create",
     method: Method::POST,
@@ -445,7 +401,6 @@ pub static BATCH_EXPORTS_RUN_TEST_STEP_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/batch_exports/{id}/run_test_step/`
 pub static BATCH_EXPORTS_RUN_TEST_STEP_CREATE_2: Operation = Operation {
     id: "batch_exports_run_test_step_create_2",
     method: Method::POST,
@@ -455,7 +410,6 @@ pub static BATCH_EXPORTS_RUN_TEST_STEP_CREATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/batch_exports/run_test_step_new/`
 pub static BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE: Operation = Operation {
     id: "batch_exports_run_test_step_new_create",
     method: Method::POST,
@@ -465,7 +419,6 @@ pub static BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/batch_exports/run_test_step_new/`
 pub static BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE_2: Operation = Operation {
     id: "batch_exports_run_test_step_new_create_2",
     method: Method::POST,
@@ -475,7 +428,6 @@ pub static BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/cancel/`
 pub static BATCH_EXPORTS_RUNS_CANCEL_CREATE: Operation = Operation {
     id: "batch_exports_runs_cancel_create",
     method: Method::POST,
@@ -485,7 +437,6 @@ pub static BATCH_EXPORTS_RUNS_CANCEL_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/`
 pub static BATCH_EXPORTS_RUNS_LIST: Operation = Operation {
     id: "batch_exports_runs_list",
     method: Method::GET,
@@ -495,7 +446,6 @@ pub static BATCH_EXPORTS_RUNS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/`
 pub static BATCH_EXPORTS_RUNS_LOGS_RETRIEVE: Operation = Operation {
     id: "batch_exports_runs_logs_retrieve",
     method: Method::GET,
@@ -505,7 +455,6 @@ pub static BATCH_EXPORTS_RUNS_LOGS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/`
 pub static BATCH_EXPORTS_RUNS_RETRIEVE: Operation = Operation {
     id: "batch_exports_runs_retrieve",
     method: Method::GET,
@@ -515,7 +464,6 @@ pub static BATCH_EXPORTS_RUNS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/retry/`
 pub static BATCH_EXPORTS_RUNS_RETRY_CREATE: Operation = Operation {
     id: "batch_exports_runs_retry_create",
     method: Method::POST,
@@ -525,7 +473,6 @@ pub static BATCH_EXPORTS_RUNS_RETRY_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/batch_exports/test/`
 pub static BATCH_EXPORTS_TEST_RETRIEVE: Operation = Operation {
     id: "batch_exports_test_retrieve",
     method: Method::GET,
@@ -535,7 +482,6 @@ pub static BATCH_EXPORTS_TEST_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/batch_exports/test/`
 pub static BATCH_EXPORTS_TEST_RETRIEVE_2: Operation = Operation {
     id: "batch_exports_test_retrieve_2",
     method: Method::GET,
@@ -545,7 +491,6 @@ pub static BATCH_EXPORTS_TEST_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/batch_exports/{id}/unpause/`
 pub static BATCH_EXPORTS_UNPAUSE_CREATE: Operation = Operation {
     id: "batch_exports_unpause_create",
     method: Method::POST,
@@ -555,7 +500,6 @@ pub static BATCH_EXPORTS_UNPAUSE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/batch_exports/{id}/unpause/`
 pub static BATCH_EXPORTS_UNPAUSE_CREATE_2: Operation = Operation {
     id: "batch_exports_unpause_create_2",
     method: Method::POST,
@@ -565,7 +509,6 @@ pub static BATCH_EXPORTS_UNPAUSE_CREATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/organizations/{organization_id}/batch_exports/{id}/`
 pub static BATCH_EXPORTS_UPDATE: Operation = Operation {
     id: "batch_exports_update",
     method: Method::PUT,
@@ -575,7 +518,6 @@ pub static BATCH_EXPORTS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/batch_exports/{id}/`
 pub static BATCH_EXPORTS_UPDATE_2: Operation = Operation {
     id: "batch_exports_update_2",
     method: Method::PUT,
@@ -585,7 +527,6 @@ pub static BATCH_EXPORTS_UPDATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/batch_exports/{id}/backfill/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILL_CREATE: Operation = Operation {
     id: "environments_batch_exports_backfill_create",
     method: Method::POST,
@@ -595,7 +536,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILL_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/cancel/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_CANCEL_CREATE: Operation = Operation {
     id: "environments_batch_exports_backfills_cancel_create",
     method: Method::POST,
@@ -605,7 +545,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_CANCEL_CREATE: Operation = Opera
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_CREATE: Operation = Operation {
     id: "environments_batch_exports_backfills_create",
     method: Method::POST,
@@ -615,7 +554,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_LIST: Operation = Operation {
     id: "environments_batch_exports_backfills_list",
     method: Method::GET,
@@ -625,7 +563,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_RETRIEVE: Operation = Operation {
     id: "environments_batch_exports_backfills_retrieve",
     method: Method::GET,
@@ -635,7 +572,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_RETRIEVE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/batch_exports/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_CREATE: Operation = Operation {
     id: "environments_batch_exports_create",
     method: Method::POST,
@@ -645,7 +581,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/batch_exports/{id}/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_DESTROY: Operation = Operation {
     id: "environments_batch_exports_destroy",
     method: Method::DELETE,
@@ -655,7 +590,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/batch_exports/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_LIST: Operation = Operation {
     id: "environments_batch_exports_list",
     method: Method::GET,
@@ -665,7 +599,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/batch_exports/{id}/logs/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_LOGS_RETRIEVE: Operation = Operation {
     id: "environments_batch_exports_logs_retrieve",
     method: Method::GET,
@@ -675,7 +608,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_LOGS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/batch_exports/{id}/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_batch_exports_partial_update",
     method: Method::PATCH,
@@ -685,7 +617,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/batch_exports/{id}/pause/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_PAUSE_CREATE: Operation = Operation {
     id: "environments_batch_exports_pause_create",
     method: Method::POST,
@@ -695,7 +626,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_PAUSE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/batch_exports/{id}/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_RETRIEVE: Operation = Operation {
     id: "environments_batch_exports_retrieve",
     method: Method::GET,
@@ -705,7 +635,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/batch_exports/{id}/run_test_step/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_CREATE: Operation = Operation {
     id: "environments_batch_exports_run_test_step_create",
     method: Method::POST,
@@ -715,7 +644,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_CREATE: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/batch_exports/run_test_step_new/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE: Operation = Operation {
     id: "environments_batch_exports_run_test_step_new_create",
     method: Method::POST,
@@ -725,7 +653,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/cancel/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_CANCEL_CREATE: Operation = Operation {
     id: "environments_batch_exports_runs_cancel_create",
     method: Method::POST,
@@ -735,7 +662,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_CANCEL_CREATE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_LIST: Operation = Operation {
     id: "environments_batch_exports_runs_list",
     method: Method::GET,
@@ -745,7 +671,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_LOGS_RETRIEVE: Operation = Operation {
     id: "environments_batch_exports_runs_logs_retrieve",
     method: Method::GET,
@@ -755,7 +680,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_LOGS_RETRIEVE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRIEVE: Operation = Operation {
     id: "environments_batch_exports_runs_retrieve",
     method: Method::GET,
@@ -765,7 +689,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/retry/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRY_CREATE: Operation = Operation {
     id: "environments_batch_exports_runs_retry_create",
     method: Method::POST,
@@ -775,7 +698,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRY_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/batch_exports/test/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_TEST_RETRIEVE: Operation = Operation {
     id: "environments_batch_exports_test_retrieve",
     method: Method::GET,
@@ -785,7 +707,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_TEST_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/batch_exports/{id}/unpause/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_UNPAUSE_CREATE: Operation = Operation {
     id: "environments_batch_exports_unpause_create",
     method: Method::POST,
@@ -795,7 +716,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_UNPAUSE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/batch_exports/{id}/`
 pub static ENVIRONMENTS_BATCH_EXPORTS_UPDATE: Operation = Operation {
     id: "environments_batch_exports_update",
     method: Method::PUT,
@@ -805,7 +725,6 @@ pub static ENVIRONMENTS_BATCH_EXPORTS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/cohorts/activity/`
 pub static COHORTS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "cohorts_activity_retrieve",
     method: Method::GET,
@@ -815,7 +734,6 @@ pub static COHORTS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/cohorts/{id}/activity/`
 pub static COHORTS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     id: "cohorts_activity_retrieve_2",
     method: Method::GET,
@@ -825,7 +743,6 @@ pub static COHORTS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/cohorts/{id}/add_persons_to_static_cohort/`
 pub static COHORTS_ADD_PERSONS_TO_STATIC_COHORT_PARTIAL_UPDATE: Operation = Operation {
     id: "cohorts_add_persons_to_static_cohort_partial_update",
     method: Method::PATCH,
@@ -835,7 +752,6 @@ pub static COHORTS_ADD_PERSONS_TO_STATIC_COHORT_PARTIAL_UPDATE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/cohorts/{id}/calculation_history/`
 pub static COHORTS_CALCULATION_HISTORY_RETRIEVE: Operation = Operation {
     id: "cohorts_calculation_history_retrieve",
     method: Method::GET,
@@ -845,7 +761,6 @@ pub static COHORTS_CALCULATION_HISTORY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/cohorts/`
 pub static COHORTS_CREATE: Operation = Operation {
     id: "cohorts_create",
     method: Method::POST,
@@ -855,7 +770,6 @@ pub static COHORTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/cohorts/{id}/`
 pub static COHORTS_DESTROY: Operation = Operation {
     id: "cohorts_destroy",
     method: Method::DELETE,
@@ -865,7 +779,6 @@ pub static COHORTS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/cohorts/{id}/duplicate_as_static_cohort/`
 pub static COHORTS_DUPLICATE_AS_STATIC_COHORT_RETRIEVE: Operation = Operation {
     id: "cohorts_duplicate_as_static_cohort_retrieve",
     method: Method::GET,
@@ -875,7 +788,6 @@ pub static COHORTS_DUPLICATE_AS_STATIC_COHORT_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/cohorts/`
 pub static COHORTS_LIST: Operation = Operation {
     id: "cohorts_list",
     method: Method::GET,
@@ -885,7 +797,6 @@ pub static COHORTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/cohorts/{id}/`
 pub static COHORTS_PARTIAL_UPDATE: Operation = Operation {
     id: "cohorts_partial_update",
     method: Method::PATCH,
@@ -895,7 +806,6 @@ pub static COHORTS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/cohorts/{id}/persons/`
 pub static COHORTS_PERSONS_RETRIEVE: Operation = Operation {
     id: "cohorts_persons_retrieve",
     method: Method::GET,
@@ -905,7 +815,6 @@ pub static COHORTS_PERSONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/cohorts/{id}/remove_person_from_static_cohort/`
 pub static COHORTS_REMOVE_PERSON_FROM_STATIC_COHORT_PARTIAL_UPDATE: Operation = Operation {
     id: "cohorts_remove_person_from_static_cohort_partial_update",
     method: Method::PATCH,
@@ -915,7 +824,6 @@ pub static COHORTS_REMOVE_PERSON_FROM_STATIC_COHORT_PARTIAL_UPDATE: Operation = 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/cohorts/{id}/`
 pub static COHORTS_RETRIEVE: Operation = Operation {
     id: "cohorts_retrieve",
     method: Method::GET,
@@ -925,7 +833,6 @@ pub static COHORTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/cohorts/{id}/`
 pub static COHORTS_UPDATE: Operation = Operation {
     id: "cohorts_update",
     method: Method::PUT,
@@ -935,7 +842,6 @@ pub static COHORTS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/dashboard_templates/`
 pub static DASHBOARD_TEMPLATES_CREATE: Operation = Operation {
     id: "dashboard_templates_create",
     method: Method::POST,
@@ -945,7 +851,6 @@ pub static DASHBOARD_TEMPLATES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/dashboard_templates/{id}/`
 pub static DASHBOARD_TEMPLATES_DESTROY: Operation = Operation {
     id: "dashboard_templates_destroy",
     method: Method::DELETE,
@@ -955,7 +860,6 @@ pub static DASHBOARD_TEMPLATES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/dashboard_templates/json_schema/`
 pub static DASHBOARD_TEMPLATES_JSON_SCHEMA_RETRIEVE: Operation = Operation {
     id: "dashboard_templates_json_schema_retrieve",
     method: Method::GET,
@@ -965,7 +869,6 @@ pub static DASHBOARD_TEMPLATES_JSON_SCHEMA_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/dashboard_templates/`
 pub static DASHBOARD_TEMPLATES_LIST: Operation = Operation {
     id: "dashboard_templates_list",
     method: Method::GET,
@@ -975,7 +878,6 @@ pub static DASHBOARD_TEMPLATES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/dashboard_templates/{id}/`
 pub static DASHBOARD_TEMPLATES_PARTIAL_UPDATE: Operation = Operation {
     id: "dashboard_templates_partial_update",
     method: Method::PATCH,
@@ -985,7 +887,6 @@ pub static DASHBOARD_TEMPLATES_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/dashboard_templates/{id}/`
 pub static DASHBOARD_TEMPLATES_RETRIEVE: Operation = Operation {
     id: "dashboard_templates_retrieve",
     method: Method::GET,
@@ -995,7 +896,6 @@ pub static DASHBOARD_TEMPLATES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/dashboard_templates/{id}/`
 pub static DASHBOARD_TEMPLATES_UPDATE: Operation = Operation {
     id: "dashboard_templates_update",
     method: Method::PUT,
@@ -1005,7 +905,6 @@ pub static DASHBOARD_TEMPLATES_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/`
 pub static DASHBOARDS_COLLABORATORS_CREATE: Operation = Operation {
     id: "dashboards_collaborators_create",
     method: Method::POST,
@@ -1015,7 +914,6 @@ pub static DASHBOARDS_COLLABORATORS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/{user__uuid}/`
 pub static DASHBOARDS_COLLABORATORS_DESTROY: Operation = Operation {
     id: "dashboards_collaborators_destroy",
     method: Method::DELETE,
@@ -1025,7 +923,6 @@ pub static DASHBOARDS_COLLABORATORS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/`
 pub static DASHBOARDS_COLLABORATORS_LIST: Operation = Operation {
     id: "dashboards_collaborators_list",
     method: Method::GET,
@@ -1035,7 +932,6 @@ pub static DASHBOARDS_COLLABORATORS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/dashboards/`
 pub static DASHBOARDS_CREATE: Operation = Operation {
     id: "dashboards_create",
     method: Method::POST,
@@ -1045,7 +941,6 @@ pub static DASHBOARDS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/dashboards/create_from_template_json/`
 pub static DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE: Operation = Operation {
     id: "dashboards_create_from_template_json_create",
     method: Method::POST,
@@ -1055,7 +950,6 @@ pub static DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/dashboards/{id}/`
 pub static DASHBOARDS_DESTROY: Operation = Operation {
     id: "dashboards_destroy",
     method: Method::DELETE,
@@ -1065,7 +959,6 @@ pub static DASHBOARDS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/dashboards/`
 pub static DASHBOARDS_LIST: Operation = Operation {
     id: "dashboards_list",
     method: Method::GET,
@@ -1075,7 +968,6 @@ pub static DASHBOARDS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/dashboards/{id}/move_tile/`
 pub static DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE: Operation = Operation {
     id: "dashboards_move_tile_partial_update",
     method: Method::PATCH,
@@ -1085,7 +977,6 @@ pub static DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/dashboards/{id}/`
 pub static DASHBOARDS_PARTIAL_UPDATE: Operation = Operation {
     id: "dashboards_partial_update",
     method: Method::PATCH,
@@ -1095,7 +986,6 @@ pub static DASHBOARDS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/dashboards/{id}/`
 pub static DASHBOARDS_RETRIEVE: Operation = Operation {
     id: "dashboards_retrieve",
     method: Method::GET,
@@ -1105,7 +995,6 @@ pub static DASHBOARDS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/`
 pub static DASHBOARDS_SHARING_LIST: Operation = Operation {
     id: "dashboards_sharing_list",
     method: Method::GET,
@@ -1115,7 +1004,6 @@ pub static DASHBOARDS_SHARING_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/passwords/`
 pub static DASHBOARDS_SHARING_PASSWORDS_CREATE: Operation = Operation {
     id: "dashboards_sharing_passwords_create",
     method: Method::POST,
@@ -1125,7 +1013,6 @@ pub static DASHBOARDS_SHARING_PASSWORDS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/passwords/{password_id}/`
 pub static DASHBOARDS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
     id: "dashboards_sharing_passwords_destroy",
     method: Method::DELETE,
@@ -1135,7 +1022,6 @@ pub static DASHBOARDS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/refresh/`
 pub static DASHBOARDS_SHARING_REFRESH_CREATE: Operation = Operation {
     id: "dashboards_sharing_refresh_create",
     method: Method::POST,
@@ -1145,7 +1031,6 @@ pub static DASHBOARDS_SHARING_REFRESH_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/dashboards/{id}/stream_tiles/`
 pub static DASHBOARDS_STREAM_TILES_RETRIEVE: Operation = Operation {
     id: "dashboards_stream_tiles_retrieve",
     method: Method::GET,
@@ -1155,7 +1040,6 @@ pub static DASHBOARDS_STREAM_TILES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/dashboards/{id}/`
 pub static DASHBOARDS_UPDATE: Operation = Operation {
     id: "dashboards_update",
     method: Method::PUT,
@@ -1165,7 +1049,6 @@ pub static DASHBOARDS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/`
 pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_CREATE: Operation = Operation {
     id: "environments_dashboards_collaborators_create",
     method: Method::POST,
@@ -1175,7 +1058,6 @@ pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/{user__uuid}/`
 pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_DESTROY: Operation = Operation {
     id: "environments_dashboards_collaborators_destroy",
     method: Method::DELETE,
@@ -1185,7 +1067,6 @@ pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_DESTROY: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/`
 pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_LIST: Operation = Operation {
     id: "environments_dashboards_collaborators_list",
     method: Method::GET,
@@ -1195,7 +1076,6 @@ pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/dashboards/`
 pub static ENVIRONMENTS_DASHBOARDS_CREATE: Operation = Operation {
     id: "environments_dashboards_create",
     method: Method::POST,
@@ -1205,7 +1085,6 @@ pub static ENVIRONMENTS_DASHBOARDS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/dashboards/create_from_template_json/`
 pub static ENVIRONMENTS_DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE: Operation = Operation {
     id: "environments_dashboards_create_from_template_json_create",
     method: Method::POST,
@@ -1215,7 +1094,6 @@ pub static ENVIRONMENTS_DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE: Operation =
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/dashboards/{id}/`
 pub static ENVIRONMENTS_DASHBOARDS_DESTROY: Operation = Operation {
     id: "environments_dashboards_destroy",
     method: Method::DELETE,
@@ -1225,7 +1103,6 @@ pub static ENVIRONMENTS_DASHBOARDS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/dashboards/`
 pub static ENVIRONMENTS_DASHBOARDS_LIST: Operation = Operation {
     id: "environments_dashboards_list",
     method: Method::GET,
@@ -1235,7 +1112,6 @@ pub static ENVIRONMENTS_DASHBOARDS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/dashboards/{id}/move_tile/`
 pub static ENVIRONMENTS_DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_dashboards_move_tile_partial_update",
     method: Method::PATCH,
@@ -1245,7 +1121,6 @@ pub static ENVIRONMENTS_DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE: Operation = Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/dashboards/{id}/`
 pub static ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_dashboards_partial_update",
     method: Method::PATCH,
@@ -1255,7 +1130,6 @@ pub static ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/dashboards/{id}/`
 pub static ENVIRONMENTS_DASHBOARDS_RETRIEVE: Operation = Operation {
     id: "environments_dashboards_retrieve",
     method: Method::GET,
@@ -1265,7 +1139,6 @@ pub static ENVIRONMENTS_DASHBOARDS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/`
 pub static ENVIRONMENTS_DASHBOARDS_SHARING_LIST: Operation = Operation {
     id: "environments_dashboards_sharing_list",
     method: Method::GET,
@@ -1275,7 +1148,6 @@ pub static ENVIRONMENTS_DASHBOARDS_SHARING_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/passwords/`
 pub static ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_CREATE: Operation = Operation {
     id: "environments_dashboards_sharing_passwords_create",
     method: Method::POST,
@@ -1285,7 +1157,6 @@ pub static ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_CREATE: Operation = Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/passwords/{password_id}/`
 pub static ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
     id: "environments_dashboards_sharing_passwords_destroy",
     method: Method::DELETE,
@@ -1295,7 +1166,6 @@ pub static ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_DESTROY: Operation = Operat
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/refresh/`
 pub static ENVIRONMENTS_DASHBOARDS_SHARING_REFRESH_CREATE: Operation = Operation {
     id: "environments_dashboards_sharing_refresh_create",
     method: Method::POST,
@@ -1305,7 +1175,6 @@ pub static ENVIRONMENTS_DASHBOARDS_SHARING_REFRESH_CREATE: Operation = Operation
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/dashboards/{id}/stream_tiles/`
 pub static ENVIRONMENTS_DASHBOARDS_STREAM_TILES_RETRIEVE: Operation = Operation {
     id: "environments_dashboards_stream_tiles_retrieve",
     method: Method::GET,
@@ -1315,7 +1184,6 @@ pub static ENVIRONMENTS_DASHBOARDS_STREAM_TILES_RETRIEVE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/dashboards/{id}/`
 pub static ENVIRONMENTS_DASHBOARDS_UPDATE: Operation = Operation {
     id: "environments_dashboards_update",
     method: Method::PUT,
@@ -1325,7 +1193,6 @@ pub static ENVIRONMENTS_DASHBOARDS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/data_color_themes/`
 pub static DATA_COLOR_THEMES_CREATE: Operation = Operation {
     id: "data_color_themes_create",
     method: Method::POST,
@@ -1335,7 +1202,6 @@ pub static DATA_COLOR_THEMES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/data_color_themes/{id}/`
 pub static DATA_COLOR_THEMES_DESTROY: Operation = Operation {
     id: "data_color_themes_destroy",
     method: Method::DELETE,
@@ -1345,7 +1211,6 @@ pub static DATA_COLOR_THEMES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/data_color_themes/`
 pub static DATA_COLOR_THEMES_LIST: Operation = Operation {
     id: "data_color_themes_list",
     method: Method::GET,
@@ -1355,7 +1220,6 @@ pub static DATA_COLOR_THEMES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/data_color_themes/{id}/`
 pub static DATA_COLOR_THEMES_PARTIAL_UPDATE: Operation = Operation {
     id: "data_color_themes_partial_update",
     method: Method::PATCH,
@@ -1365,7 +1229,6 @@ pub static DATA_COLOR_THEMES_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/data_color_themes/{id}/`
 pub static DATA_COLOR_THEMES_RETRIEVE: Operation = Operation {
     id: "data_color_themes_retrieve",
     method: Method::GET,
@@ -1375,7 +1238,6 @@ pub static DATA_COLOR_THEMES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/data_color_themes/{id}/`
 pub static DATA_COLOR_THEMES_UPDATE: Operation = Operation {
     id: "data_color_themes_update",
     method: Method::PUT,
@@ -1385,7 +1247,6 @@ pub static DATA_COLOR_THEMES_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/data_color_themes/`
 pub static ENVIRONMENTS_DATA_COLOR_THEMES_CREATE: Operation = Operation {
     id: "environments_data_color_themes_create",
     method: Method::POST,
@@ -1395,7 +1256,6 @@ pub static ENVIRONMENTS_DATA_COLOR_THEMES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/data_color_themes/{id}/`
 pub static ENVIRONMENTS_DATA_COLOR_THEMES_DESTROY: Operation = Operation {
     id: "environments_data_color_themes_destroy",
     method: Method::DELETE,
@@ -1405,7 +1265,6 @@ pub static ENVIRONMENTS_DATA_COLOR_THEMES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/data_color_themes/`
 pub static ENVIRONMENTS_DATA_COLOR_THEMES_LIST: Operation = Operation {
     id: "environments_data_color_themes_list",
     method: Method::GET,
@@ -1415,7 +1274,6 @@ pub static ENVIRONMENTS_DATA_COLOR_THEMES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/data_color_themes/{id}/`
 pub static ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_data_color_themes_partial_update",
     method: Method::PATCH,
@@ -1425,7 +1283,6 @@ pub static ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/data_color_themes/{id}/`
 pub static ENVIRONMENTS_DATA_COLOR_THEMES_RETRIEVE: Operation = Operation {
     id: "environments_data_color_themes_retrieve",
     method: Method::GET,
@@ -1435,7 +1292,6 @@ pub static ENVIRONMENTS_DATA_COLOR_THEMES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/data_color_themes/{id}/`
 pub static ENVIRONMENTS_DATA_COLOR_THEMES_UPDATE: Operation = Operation {
     id: "environments_data_color_themes_update",
     method: Method::PUT,
@@ -1445,7 +1301,6 @@ pub static ENVIRONMENTS_DATA_COLOR_THEMES_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/dataset_items/`
 pub static DATASET_ITEMS_CREATE: Operation = Operation {
     id: "dataset_items_create",
     method: Method::POST,
@@ -1455,7 +1310,6 @@ pub static DATASET_ITEMS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/dataset_items/{id}/`
 pub static DATASET_ITEMS_DESTROY: Operation = Operation {
     id: "dataset_items_destroy",
     method: Method::DELETE,
@@ -1465,7 +1319,6 @@ pub static DATASET_ITEMS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/dataset_items/`
 pub static DATASET_ITEMS_LIST: Operation = Operation {
     id: "dataset_items_list",
     method: Method::GET,
@@ -1475,7 +1328,6 @@ pub static DATASET_ITEMS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/dataset_items/{id}/`
 pub static DATASET_ITEMS_PARTIAL_UPDATE: Operation = Operation {
     id: "dataset_items_partial_update",
     method: Method::PATCH,
@@ -1485,7 +1337,6 @@ pub static DATASET_ITEMS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/dataset_items/{id}/`
 pub static DATASET_ITEMS_RETRIEVE: Operation = Operation {
     id: "dataset_items_retrieve",
     method: Method::GET,
@@ -1495,7 +1346,6 @@ pub static DATASET_ITEMS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/dataset_items/{id}/`
 pub static DATASET_ITEMS_UPDATE: Operation = Operation {
     id: "dataset_items_update",
     method: Method::PUT,
@@ -1505,7 +1355,6 @@ pub static DATASET_ITEMS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/dataset_items/`
 pub static ENVIRONMENTS_DATASET_ITEMS_CREATE: Operation = Operation {
     id: "environments_dataset_items_create",
     method: Method::POST,
@@ -1515,7 +1364,6 @@ pub static ENVIRONMENTS_DATASET_ITEMS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/dataset_items/{id}/`
 pub static ENVIRONMENTS_DATASET_ITEMS_DESTROY: Operation = Operation {
     id: "environments_dataset_items_destroy",
     method: Method::DELETE,
@@ -1525,7 +1373,6 @@ pub static ENVIRONMENTS_DATASET_ITEMS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/dataset_items/`
 pub static ENVIRONMENTS_DATASET_ITEMS_LIST: Operation = Operation {
     id: "environments_dataset_items_list",
     method: Method::GET,
@@ -1535,7 +1382,6 @@ pub static ENVIRONMENTS_DATASET_ITEMS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/dataset_items/{id}/`
 pub static ENVIRONMENTS_DATASET_ITEMS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_dataset_items_partial_update",
     method: Method::PATCH,
@@ -1545,7 +1391,6 @@ pub static ENVIRONMENTS_DATASET_ITEMS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/dataset_items/{id}/`
 pub static ENVIRONMENTS_DATASET_ITEMS_RETRIEVE: Operation = Operation {
     id: "environments_dataset_items_retrieve",
     method: Method::GET,
@@ -1555,7 +1400,6 @@ pub static ENVIRONMENTS_DATASET_ITEMS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/dataset_items/{id}/`
 pub static ENVIRONMENTS_DATASET_ITEMS_UPDATE: Operation = Operation {
     id: "environments_dataset_items_update",
     method: Method::PUT,
@@ -1565,7 +1409,6 @@ pub static ENVIRONMENTS_DATASET_ITEMS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/datasets/`
 pub static DATASETS_CREATE: Operation = Operation {
     id: "datasets_create",
     method: Method::POST,
@@ -1575,7 +1418,6 @@ pub static DATASETS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/datasets/{id}/`
 pub static DATASETS_DESTROY: Operation = Operation {
     id: "datasets_destroy",
     method: Method::DELETE,
@@ -1585,7 +1427,6 @@ pub static DATASETS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/datasets/`
 pub static DATASETS_LIST: Operation = Operation {
     id: "datasets_list",
     method: Method::GET,
@@ -1595,7 +1436,6 @@ pub static DATASETS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/datasets/{id}/`
 pub static DATASETS_PARTIAL_UPDATE: Operation = Operation {
     id: "datasets_partial_update",
     method: Method::PATCH,
@@ -1605,7 +1445,6 @@ pub static DATASETS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/datasets/{id}/`
 pub static DATASETS_RETRIEVE: Operation = Operation {
     id: "datasets_retrieve",
     method: Method::GET,
@@ -1615,7 +1454,6 @@ pub static DATASETS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/datasets/{id}/`
 pub static DATASETS_UPDATE: Operation = Operation {
     id: "datasets_update",
     method: Method::PUT,
@@ -1625,7 +1463,6 @@ pub static DATASETS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/datasets/`
 pub static ENVIRONMENTS_DATASETS_CREATE: Operation = Operation {
     id: "environments_datasets_create",
     method: Method::POST,
@@ -1635,7 +1472,6 @@ pub static ENVIRONMENTS_DATASETS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/datasets/{id}/`
 pub static ENVIRONMENTS_DATASETS_DESTROY: Operation = Operation {
     id: "environments_datasets_destroy",
     method: Method::DELETE,
@@ -1645,7 +1481,6 @@ pub static ENVIRONMENTS_DATASETS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/datasets/`
 pub static ENVIRONMENTS_DATASETS_LIST: Operation = Operation {
     id: "environments_datasets_list",
     method: Method::GET,
@@ -1655,7 +1490,6 @@ pub static ENVIRONMENTS_DATASETS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/datasets/{id}/`
 pub static ENVIRONMENTS_DATASETS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_datasets_partial_update",
     method: Method::PATCH,
@@ -1665,7 +1499,6 @@ pub static ENVIRONMENTS_DATASETS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/datasets/{id}/`
 pub static ENVIRONMENTS_DATASETS_RETRIEVE: Operation = Operation {
     id: "environments_datasets_retrieve",
     method: Method::GET,
@@ -1675,7 +1508,6 @@ pub static ENVIRONMENTS_DATASETS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/datasets/{id}/`
 pub static ENVIRONMENTS_DATASETS_UPDATE: Operation = Operation {
     id: "environments_datasets_update",
     method: Method::PUT,
@@ -1685,7 +1517,6 @@ pub static ENVIRONMENTS_DATASETS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/domains/`
 pub static DOMAINS_CREATE: Operation = Operation {
     id: "domains_create",
     method: Method::POST,
@@ -1695,7 +1526,6 @@ pub static DOMAINS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/organizations/{organization_id}/domains/{id}/`
 pub static DOMAINS_DESTROY: Operation = Operation {
     id: "domains_destroy",
     method: Method::DELETE,
@@ -1705,7 +1535,6 @@ pub static DOMAINS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/domains/`
 pub static DOMAINS_LIST: Operation = Operation {
     id: "domains_list",
     method: Method::GET,
@@ -1715,7 +1544,6 @@ pub static DOMAINS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/domains/{id}/`
 pub static DOMAINS_PARTIAL_UPDATE: Operation = Operation {
     id: "domains_partial_update",
     method: Method::PATCH,
@@ -1725,7 +1553,6 @@ pub static DOMAINS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/domains/{id}/`
 pub static DOMAINS_RETRIEVE: Operation = Operation {
     id: "domains_retrieve",
     method: Method::GET,
@@ -1735,7 +1562,6 @@ pub static DOMAINS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/organizations/{organization_id}/domains/{id}/`
 pub static DOMAINS_UPDATE: Operation = Operation {
     id: "domains_update",
     method: Method::PUT,
@@ -1745,7 +1571,6 @@ pub static DOMAINS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/domains/{id}/verify/`
 pub static DOMAINS_VERIFY_CREATE: Operation = Operation {
     id: "domains_verify_create",
     method: Method::POST,
@@ -1755,7 +1580,6 @@ pub static DOMAINS_VERIFY_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/early_access_feature/`
 pub static EARLY_ACCESS_FEATURE_CREATE: Operation = Operation {
     id: "early_access_feature_create",
     method: Method::POST,
@@ -1765,7 +1589,6 @@ pub static EARLY_ACCESS_FEATURE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/early_access_feature/{id}/`
 pub static EARLY_ACCESS_FEATURE_DESTROY: Operation = Operation {
     id: "early_access_feature_destroy",
     method: Method::DELETE,
@@ -1775,7 +1598,6 @@ pub static EARLY_ACCESS_FEATURE_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/early_access_feature/`
 pub static EARLY_ACCESS_FEATURE_LIST: Operation = Operation {
     id: "early_access_feature_list",
     method: Method::GET,
@@ -1785,7 +1607,6 @@ pub static EARLY_ACCESS_FEATURE_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/early_access_feature/{id}/`
 pub static EARLY_ACCESS_FEATURE_PARTIAL_UPDATE: Operation = Operation {
     id: "early_access_feature_partial_update",
     method: Method::PATCH,
@@ -1795,7 +1616,6 @@ pub static EARLY_ACCESS_FEATURE_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/early_access_feature/{id}/`
 pub static EARLY_ACCESS_FEATURE_RETRIEVE: Operation = Operation {
     id: "early_access_feature_retrieve",
     method: Method::GET,
@@ -1805,7 +1625,6 @@ pub static EARLY_ACCESS_FEATURE_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/early_access_feature/{id}/`
 pub static EARLY_ACCESS_FEATURE_UPDATE: Operation = Operation {
     id: "early_access_feature_update",
     method: Method::PUT,
@@ -1815,7 +1634,6 @@ pub static EARLY_ACCESS_FEATURE_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/endpoints/last_execution_times/`
 pub static ENDPOINTS_LAST_EXECUTION_TIMES_CREATE: Operation = Operation {
     id: "endpoints_last_execution_times_create",
     method: Method::POST,
@@ -1825,7 +1643,6 @@ pub static ENDPOINTS_LAST_EXECUTION_TIMES_CREATE: Operation = Operation {
     throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/endpoints/{name}/run/`
 pub static ENDPOINTS_RUN_CREATE: Operation = Operation {
     id: "endpoints_run_create",
     method: Method::POST,
@@ -1835,7 +1652,6 @@ pub static ENDPOINTS_RUN_CREATE: Operation = Operation {
     throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/endpoints/{name}/run/`
 pub static ENDPOINTS_RUN_RETRIEVE: Operation = Operation {
     id: "endpoints_run_retrieve",
     method: Method::GET,
@@ -1845,7 +1661,6 @@ pub static ENDPOINTS_RUN_RETRIEVE: Operation = Operation {
     throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/endpoints/last_execution_times/`
 pub static ENVIRONMENTS_ENDPOINTS_LAST_EXECUTION_TIMES_CREATE: Operation = Operation {
     id: "environments_endpoints_last_execution_times_create",
     method: Method::POST,
@@ -1855,7 +1670,6 @@ pub static ENVIRONMENTS_ENDPOINTS_LAST_EXECUTION_TIMES_CREATE: Operation = Opera
     throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/endpoints/{name}/run/`
 pub static ENVIRONMENTS_ENDPOINTS_RUN_CREATE: Operation = Operation {
     id: "environments_endpoints_run_create",
     method: Method::POST,
@@ -1865,7 +1679,6 @@ pub static ENVIRONMENTS_ENDPOINTS_RUN_CREATE: Operation = Operation {
     throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/endpoints/{name}/run/`
 pub static ENVIRONMENTS_ENDPOINTS_RUN_RETRIEVE: Operation = Operation {
     id: "environments_endpoints_run_retrieve",
     method: Method::GET,
@@ -1875,7 +1688,6 @@ pub static ENVIRONMENTS_ENDPOINTS_RUN_RETRIEVE: Operation = Operation {
     throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/session_summaries/create_session_summaries/`
 pub static CREATE_SESSION_SUMMARIES: Operation = Operation {
     id: "create_session_summaries",
     method: Method::POST,
@@ -1885,7 +1697,6 @@ pub static CREATE_SESSION_SUMMARIES: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/session_summaries/create_session_summaries_individually/`
 pub static CREATE_SESSION_SUMMARIES_INDIVIDUALLY: Operation = Operation {
     id: "create_session_summaries_individually",
     method: Method::POST,
@@ -1895,7 +1706,6 @@ pub static CREATE_SESSION_SUMMARIES_INDIVIDUALLY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/environments/{id}/activity/`
 pub static ENVIRONMENTS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "environments_activity_retrieve",
     method: Method::GET,
@@ -1905,7 +1715,6 @@ pub static ENVIRONMENTS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/environments/{id}/add_product_intent/`
 pub static ENVIRONMENTS_ADD_PRODUCT_INTENT_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_add_product_intent_partial_update",
     method: Method::PATCH,
@@ -1915,7 +1724,6 @@ pub static ENVIRONMENTS_ADD_PRODUCT_INTENT_PARTIAL_UPDATE: Operation = Operation
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/environments/{id}/complete_product_onboarding/`
 pub static ENVIRONMENTS_COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_complete_product_onboarding_partial_update",
     method: Method::PATCH,
@@ -1925,7 +1733,6 @@ pub static ENVIRONMENTS_COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE: Operation = 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/environments/`
 pub static ENVIRONMENTS_CREATE: Operation = Operation {
     id: "environments_create",
     method: Method::POST,
@@ -1935,7 +1742,6 @@ pub static ENVIRONMENTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/environments/{id}/default_evaluation_tags/`
 pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_CREATE: Operation = Operation {
     id: "environments_default_evaluation_tags_create",
     method: Method::POST,
@@ -1945,7 +1751,6 @@ pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/environments/{id}/default_evaluation_tags/`
 pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_DESTROY: Operation = Operation {
     id: "environments_default_evaluation_tags_destroy",
     method: Method::DELETE,
@@ -1955,7 +1760,6 @@ pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/environments/{id}/default_evaluation_tags/`
 pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_RETRIEVE: Operation = Operation {
     id: "environments_default_evaluation_tags_retrieve",
     method: Method::GET,
@@ -1965,7 +1769,6 @@ pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_RETRIEVE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/environments/{id}/delete_secret_token_backup/`
 pub static ENVIRONMENTS_DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_delete_secret_token_backup_partial_update",
     method: Method::PATCH,
@@ -1975,7 +1778,6 @@ pub static ENVIRONMENTS_DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE: Operation = O
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/environments/{id}/`
 pub static ENVIRONMENTS_DESTROY: Operation = Operation {
     id: "environments_destroy",
     method: Method::DELETE,
@@ -1985,7 +1787,6 @@ pub static ENVIRONMENTS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/error_tracking/assignment_rules/`
 pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_CREATE: Operation = Operation {
     id: "environments_error_tracking_assignment_rules_create",
     method: Method::POST,
@@ -1995,7 +1796,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_CREATE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_DESTROY: Operation = Operation {
     id: "environments_error_tracking_assignment_rules_destroy",
     method: Method::DELETE,
@@ -2005,7 +1805,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_DESTROY: Operation = Ope
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/assignment_rules/`
 pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_LIST: Operation = Operation {
     id: "environments_error_tracking_assignment_rules_list",
     method: Method::GET,
@@ -2015,7 +1814,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_LIST: Operation = Operat
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_error_tracking_assignment_rules_partial_update",
     method: Method::PATCH,
@@ -2025,7 +1823,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_PARTIAL_UPDATE: Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/error_tracking/assignment_rules/reorder/`
 pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_REORDER_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_error_tracking_assignment_rules_reorder_partial_update",
     method: Method::PATCH,
@@ -2035,7 +1832,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_REORDER_PARTIAL_UPDATE: 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_RETRIEVE: Operation = Operation {
     id: "environments_error_tracking_assignment_rules_retrieve",
     method: Method::GET,
@@ -2045,7 +1841,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_RETRIEVE: Operation = Op
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_UPDATE: Operation = Operation {
     id: "environments_error_tracking_assignment_rules_update",
     method: Method::PUT,
@@ -2055,7 +1850,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_UPDATE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/error_tracking/fingerprints/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_DESTROY: Operation = Operation {
     id: "environments_error_tracking_fingerprints_destroy",
     method: Method::DELETE,
@@ -2065,7 +1859,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_DESTROY: Operation = Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/fingerprints/`
 pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST: Operation = Operation {
     id: "environments_error_tracking_fingerprints_list",
     method: Method::GET,
@@ -2075,7 +1868,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/fingerprints/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_RETRIEVE: Operation = Operation {
     id: "environments_error_tracking_fingerprints_retrieve",
     method: Method::GET,
@@ -2085,7 +1877,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_RETRIEVE: Operation = Operat
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/git-provider-file-links/resolve_github/`
 pub static ENVIRONMENTS_ERROR_TRACKING_GIT_PROVIDER_FILE_LINKS_RESOLVE_GITHUB_RETRIEVE: Operation = Operation {
     id: "environments_error_tracking_git_provider_file_links_resolve_github_retrieve",
     method: Method::GET,
@@ -2095,7 +1886,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_GIT_PROVIDER_FILE_LINKS_RESOLVE_GITHUB_RE
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/error_tracking/grouping_rules/`
 pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_CREATE: Operation = Operation {
     id: "environments_error_tracking_grouping_rules_create",
     method: Method::POST,
@@ -2105,7 +1895,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_CREATE: Operation = Operat
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_DESTROY: Operation = Operation {
     id: "environments_error_tracking_grouping_rules_destroy",
     method: Method::DELETE,
@@ -2115,7 +1904,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_DESTROY: Operation = Opera
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/grouping_rules/`
 pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST: Operation = Operation {
     id: "environments_error_tracking_grouping_rules_list",
     method: Method::GET,
@@ -2125,7 +1913,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_error_tracking_grouping_rules_partial_update",
     method: Method::PATCH,
@@ -2135,7 +1922,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_PARTIAL_UPDATE: Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/error_tracking/grouping_rules/reorder/`
 pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_REORDER_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_error_tracking_grouping_rules_reorder_partial_update",
     method: Method::PATCH,
@@ -2145,7 +1931,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_REORDER_PARTIAL_UPDATE: Op
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_RETRIEVE: Operation = Operation {
     id: "environments_error_tracking_grouping_rules_retrieve",
     method: Method::GET,
@@ -2155,7 +1940,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_RETRIEVE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_UPDATE: Operation = Operation {
     id: "environments_error_tracking_grouping_rules_update",
     method: Method::PUT,
@@ -2165,7 +1949,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_UPDATE: Operation = Operat
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/error_tracking/releases/`
 pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_CREATE: Operation = Operation {
     id: "environments_error_tracking_releases_create",
     method: Method::POST,
@@ -2175,7 +1958,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/error_tracking/releases/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_DESTROY: Operation = Operation {
     id: "environments_error_tracking_releases_destroy",
     method: Method::DELETE,
@@ -2185,7 +1967,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/releases/hash/{hash_id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_HASH_RETRIEVE: Operation = Operation {
     id: "environments_error_tracking_releases_hash_retrieve",
     method: Method::GET,
@@ -2195,7 +1976,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_HASH_RETRIEVE: Operation = Opera
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/releases/`
 pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_LIST: Operation = Operation {
     id: "environments_error_tracking_releases_list",
     method: Method::GET,
@@ -2205,7 +1985,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/error_tracking/releases/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_error_tracking_releases_partial_update",
     method: Method::PATCH,
@@ -2215,7 +1994,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_PARTIAL_UPDATE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/releases/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_RETRIEVE: Operation = Operation {
     id: "environments_error_tracking_releases_retrieve",
     method: Method::GET,
@@ -2225,7 +2003,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_RETRIEVE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/error_tracking/releases/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_UPDATE: Operation = Operation {
     id: "environments_error_tracking_releases_update",
     method: Method::PUT,
@@ -2235,7 +2012,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/error_tracking/suppression_rules/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_CREATE: Operation = Operation {
     id: "environments_error_tracking_suppression_rules_create",
     method: Method::POST,
@@ -2245,7 +2021,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_CREATE: Operation = Ope
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_DESTROY: Operation = Operation {
     id: "environments_error_tracking_suppression_rules_destroy",
     method: Method::DELETE,
@@ -2255,7 +2030,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_DESTROY: Operation = Op
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/suppression_rules/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_LIST: Operation = Operation {
     id: "environments_error_tracking_suppression_rules_list",
     method: Method::GET,
@@ -2265,7 +2039,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_LIST: Operation = Opera
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_error_tracking_suppression_rules_partial_update",
     method: Method::PATCH,
@@ -2275,7 +2048,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_PARTIAL_UPDATE: Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/error_tracking/suppression_rules/reorder/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_REORDER_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_error_tracking_suppression_rules_reorder_partial_update",
     method: Method::PATCH,
@@ -2285,7 +2057,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_REORDER_PARTIAL_UPDATE:
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_RETRIEVE: Operation = Operation {
     id: "environments_error_tracking_suppression_rules_retrieve",
     method: Method::GET,
@@ -2295,7 +2066,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_RETRIEVE: Operation = O
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_UPDATE: Operation = Operation {
     id: "environments_error_tracking_suppression_rules_update",
     method: Method::PUT,
@@ -2305,7 +2075,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_UPDATE: Operation = Ope
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/error_tracking/symbol_sets/bulk_finish_upload/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_FINISH_UPLOAD_CREATE: Operation = Operation {
     id: "environments_error_tracking_symbol_sets_bulk_finish_upload_create",
     method: Method::POST,
@@ -2315,7 +2084,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_FINISH_UPLOAD_CREATE: Op
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/error_tracking/symbol_sets/bulk_start_upload/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_START_UPLOAD_CREATE: Operation = Operation {
     id: "environments_error_tracking_symbol_sets_bulk_start_upload_create",
     method: Method::POST,
@@ -2325,7 +2093,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_START_UPLOAD_CREATE: Ope
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/error_tracking/symbol_sets/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_CREATE: Operation = Operation {
     id: "environments_error_tracking_symbol_sets_create",
     method: Method::POST,
@@ -2335,7 +2102,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_CREATE: Operation = Operation
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_DESTROY: Operation = Operation {
     id: "environments_error_tracking_symbol_sets_destroy",
     method: Method::DELETE,
@@ -2345,7 +2111,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_DESTROY: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/error_tracking/symbol_sets/{id}/finish_upload/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_FINISH_UPLOAD_UPDATE: Operation = Operation {
     id: "environments_error_tracking_symbol_sets_finish_upload_update",
     method: Method::PUT,
@@ -2355,7 +2120,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_FINISH_UPLOAD_UPDATE: Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/symbol_sets/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_LIST: Operation = Operation {
     id: "environments_error_tracking_symbol_sets_list",
     method: Method::GET,
@@ -2365,7 +2129,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_error_tracking_symbol_sets_partial_update",
     method: Method::PATCH,
@@ -2375,7 +2138,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_PARTIAL_UPDATE: Operation = O
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_RETRIEVE: Operation = Operation {
     id: "environments_error_tracking_symbol_sets_retrieve",
     method: Method::GET,
@@ -2385,7 +2147,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_RETRIEVE: Operation = Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/error_tracking/symbol_sets/start_upload/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_START_UPLOAD_CREATE: Operation = Operation {
     id: "environments_error_tracking_symbol_sets_start_upload_create",
     method: Method::POST,
@@ -2395,7 +2156,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_START_UPLOAD_CREATE: Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
 pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_UPDATE: Operation = Operation {
     id: "environments_error_tracking_symbol_sets_update",
     method: Method::PUT,
@@ -2405,7 +2165,6 @@ pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_UPDATE: Operation = Operation
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/evaluation_runs/`
 pub static ENVIRONMENTS_EVALUATION_RUNS_CREATE: Operation = Operation {
     id: "environments_evaluation_runs_create",
     method: Method::POST,
@@ -2415,7 +2174,6 @@ pub static ENVIRONMENTS_EVALUATION_RUNS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/evaluations/`
 pub static ENVIRONMENTS_EVALUATIONS_CREATE: Operation = Operation {
     id: "environments_evaluations_create",
     method: Method::POST,
@@ -2425,7 +2183,6 @@ pub static ENVIRONMENTS_EVALUATIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/evaluations/{id}/`
 pub static ENVIRONMENTS_EVALUATIONS_DESTROY: Operation = Operation {
     id: "environments_evaluations_destroy",
     method: Method::DELETE,
@@ -2435,7 +2192,6 @@ pub static ENVIRONMENTS_EVALUATIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/evaluations/`
 pub static ENVIRONMENTS_EVALUATIONS_LIST: Operation = Operation {
     id: "environments_evaluations_list",
     method: Method::GET,
@@ -2445,7 +2201,6 @@ pub static ENVIRONMENTS_EVALUATIONS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/evaluations/{id}/`
 pub static ENVIRONMENTS_EVALUATIONS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_evaluations_partial_update",
     method: Method::PATCH,
@@ -2455,7 +2210,6 @@ pub static ENVIRONMENTS_EVALUATIONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/evaluations/{id}/`
 pub static ENVIRONMENTS_EVALUATIONS_RETRIEVE: Operation = Operation {
     id: "environments_evaluations_retrieve",
     method: Method::GET,
@@ -2465,7 +2219,6 @@ pub static ENVIRONMENTS_EVALUATIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/evaluations/{id}/`
 pub static ENVIRONMENTS_EVALUATIONS_UPDATE: Operation = Operation {
     id: "environments_evaluations_update",
     method: Method::PUT,
@@ -2475,7 +2228,6 @@ pub static ENVIRONMENTS_EVALUATIONS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/environments/{id}/event_ingestion_restrictions/`
 pub static ENVIRONMENTS_EVENT_INGESTION_RESTRICTIONS_RETRIEVE: Operation = Operation {
     id: "environments_event_ingestion_restrictions_retrieve",
     method: Method::GET,
@@ -2485,7 +2237,6 @@ pub static ENVIRONMENTS_EVENT_INGESTION_RESTRICTIONS_RETRIEVE: Operation = Opera
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/environments/{id}/is_generating_demo_data/`
 pub static ENVIRONMENTS_IS_GENERATING_DEMO_DATA_RETRIEVE: Operation = Operation {
     id: "environments_is_generating_demo_data_retrieve",
     method: Method::GET,
@@ -2495,7 +2246,6 @@ pub static ENVIRONMENTS_IS_GENERATING_DEMO_DATA_RETRIEVE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/environments/`
 pub static ENVIRONMENTS_LIST: Operation = Operation {
     id: "environments_list",
     method: Method::GET,
@@ -2505,7 +2255,6 @@ pub static ENVIRONMENTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/max_tools/create_and_query_insight/`
 pub static ENVIRONMENTS_MAX_TOOLS_CREATE_AND_QUERY_INSIGHT_CREATE: Operation = Operation {
     id: "environments_max_tools_create_and_query_insight_create",
     method: Method::POST,
@@ -2515,7 +2264,6 @@ pub static ENVIRONMENTS_MAX_TOOLS_CREATE_AND_QUERY_INSIGHT_CREATE: Operation = O
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/environments/{id}/`
 pub static ENVIRONMENTS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_partial_update",
     method: Method::PATCH,
@@ -2525,7 +2273,6 @@ pub static ENVIRONMENTS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/environments/{id}/reset_token/`
 pub static ENVIRONMENTS_RESET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_reset_token_partial_update",
     method: Method::PATCH,
@@ -2535,7 +2282,6 @@ pub static ENVIRONMENTS_RESET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/environments/{id}/`
 pub static ENVIRONMENTS_RETRIEVE: Operation = Operation {
     id: "environments_retrieve",
     method: Method::GET,
@@ -2545,7 +2291,6 @@ pub static ENVIRONMENTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/environments/{id}/rotate_secret_token/`
 pub static ENVIRONMENTS_ROTATE_SECRET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_rotate_secret_token_partial_update",
     method: Method::PATCH,
@@ -2555,7 +2300,6 @@ pub static ENVIRONMENTS_ROTATE_SECRET_TOKEN_PARTIAL_UPDATE: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/environments/{id}/`
 pub static ENVIRONMENTS_UPDATE: Operation = Operation {
     id: "environments_update",
     method: Method::PUT,
@@ -2565,7 +2309,6 @@ pub static ENVIRONMENTS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/user_interviews/`
 pub static ENVIRONMENTS_USER_INTERVIEWS_CREATE: Operation = Operation {
     id: "environments_user_interviews_create",
     method: Method::POST,
@@ -2575,7 +2318,6 @@ pub static ENVIRONMENTS_USER_INTERVIEWS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/user_interviews/{id}/`
 pub static ENVIRONMENTS_USER_INTERVIEWS_DESTROY: Operation = Operation {
     id: "environments_user_interviews_destroy",
     method: Method::DELETE,
@@ -2585,7 +2327,6 @@ pub static ENVIRONMENTS_USER_INTERVIEWS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/user_interviews/`
 pub static ENVIRONMENTS_USER_INTERVIEWS_LIST: Operation = Operation {
     id: "environments_user_interviews_list",
     method: Method::GET,
@@ -2595,7 +2336,6 @@ pub static ENVIRONMENTS_USER_INTERVIEWS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/user_interviews/{id}/`
 pub static ENVIRONMENTS_USER_INTERVIEWS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_user_interviews_partial_update",
     method: Method::PATCH,
@@ -2605,7 +2345,6 @@ pub static ENVIRONMENTS_USER_INTERVIEWS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/user_interviews/{id}/`
 pub static ENVIRONMENTS_USER_INTERVIEWS_RETRIEVE: Operation = Operation {
     id: "environments_user_interviews_retrieve",
     method: Method::GET,
@@ -2615,7 +2354,6 @@ pub static ENVIRONMENTS_USER_INTERVIEWS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/user_interviews/{id}/`
 pub static ENVIRONMENTS_USER_INTERVIEWS_UPDATE: Operation = Operation {
     id: "environments_user_interviews_update",
     method: Method::PUT,
@@ -2625,7 +2363,6 @@ pub static ENVIRONMENTS_USER_INTERVIEWS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/web_vitals/`
 pub static ENVIRONMENTS_WEB_VITALS_RETRIEVE: Operation = Operation {
     id: "environments_web_vitals_retrieve",
     method: Method::GET,
@@ -2635,7 +2372,6 @@ pub static ENVIRONMENTS_WEB_VITALS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{id}/environments_rollback/`
 pub static ENVIRONMENTS_ROLLBACK_CREATE: Operation = Operation {
     id: "environments_rollback_create",
     method: Method::POST,
@@ -2645,7 +2381,6 @@ pub static ENVIRONMENTS_ROLLBACK_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/event_definitions/{id}/`
 pub static EVENT_DEFINITIONS_DESTROY: Operation = Operation {
     id: "event_definitions_destroy",
     method: Method::DELETE,
@@ -2655,7 +2390,6 @@ pub static EVENT_DEFINITIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/event_definitions/{id}/metrics/`
 pub static EVENT_DEFINITIONS_METRICS_RETRIEVE: Operation = Operation {
     id: "event_definitions_metrics_retrieve",
     method: Method::GET,
@@ -2665,7 +2399,6 @@ pub static EVENT_DEFINITIONS_METRICS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/event_definitions/{id}/`
 pub static EVENT_DEFINITIONS_PARTIAL_UPDATE: Operation = Operation {
     id: "event_definitions_partial_update",
     method: Method::PATCH,
@@ -2675,7 +2408,6 @@ pub static EVENT_DEFINITIONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/event_definitions/`
 pub static EVENT_DEFINITIONS_RETRIEVE: Operation = Operation {
     id: "event_definitions_retrieve",
     method: Method::GET,
@@ -2685,7 +2417,6 @@ pub static EVENT_DEFINITIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/event_definitions/{id}/`
 pub static EVENT_DEFINITIONS_RETRIEVE_2: Operation = Operation {
     id: "event_definitions_retrieve_2",
     method: Method::GET,
@@ -2695,7 +2426,6 @@ pub static EVENT_DEFINITIONS_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/event_definitions/{id}/`
 pub static EVENT_DEFINITIONS_UPDATE: Operation = Operation {
     id: "event_definitions_update",
     method: Method::PUT,
@@ -2705,7 +2435,6 @@ pub static EVENT_DEFINITIONS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/events/`
 pub static ENVIRONMENTS_EVENTS_LIST: Operation = Operation {
     id: "environments_events_list",
     method: Method::GET,
@@ -2715,7 +2444,6 @@ pub static ENVIRONMENTS_EVENTS_LIST: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/events/{id}/`
 pub static ENVIRONMENTS_EVENTS_RETRIEVE: Operation = Operation {
     id: "environments_events_retrieve",
     method: Method::GET,
@@ -2725,7 +2453,6 @@ pub static ENVIRONMENTS_EVENTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/events/values/`
 pub static ENVIRONMENTS_EVENTS_VALUES_RETRIEVE: Operation = Operation {
     id: "environments_events_values_retrieve",
     method: Method::GET,
@@ -2735,7 +2462,6 @@ pub static ENVIRONMENTS_EVENTS_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["event_values_burst", "event_values_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/events/`
 pub static EVENTS_LIST: Operation = Operation {
     id: "events_list",
     method: Method::GET,
@@ -2745,7 +2471,6 @@ pub static EVENTS_LIST: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/events/{id}/`
 pub static EVENTS_RETRIEVE: Operation = Operation {
     id: "events_retrieve",
     method: Method::GET,
@@ -2755,7 +2480,6 @@ pub static EVENTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/events/values/`
 pub static EVENTS_VALUES_RETRIEVE: Operation = Operation {
     id: "events_values_retrieve",
     method: Method::GET,
@@ -2765,7 +2489,6 @@ pub static EVENTS_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["event_values_burst", "event_values_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/experiment_holdouts/`
 pub static EXPERIMENT_HOLDOUTS_CREATE: Operation = Operation {
     id: "experiment_holdouts_create",
     method: Method::POST,
@@ -2775,7 +2498,6 @@ pub static EXPERIMENT_HOLDOUTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/experiment_holdouts/{id}/`
 pub static EXPERIMENT_HOLDOUTS_DESTROY: Operation = Operation {
     id: "experiment_holdouts_destroy",
     method: Method::DELETE,
@@ -2785,7 +2507,6 @@ pub static EXPERIMENT_HOLDOUTS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/experiment_holdouts/`
 pub static EXPERIMENT_HOLDOUTS_LIST: Operation = Operation {
     id: "experiment_holdouts_list",
     method: Method::GET,
@@ -2795,7 +2516,6 @@ pub static EXPERIMENT_HOLDOUTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/experiment_holdouts/{id}/`
 pub static EXPERIMENT_HOLDOUTS_PARTIAL_UPDATE: Operation = Operation {
     id: "experiment_holdouts_partial_update",
     method: Method::PATCH,
@@ -2805,7 +2525,6 @@ pub static EXPERIMENT_HOLDOUTS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/experiment_holdouts/{id}/`
 pub static EXPERIMENT_HOLDOUTS_RETRIEVE: Operation = Operation {
     id: "experiment_holdouts_retrieve",
     method: Method::GET,
@@ -2815,7 +2534,6 @@ pub static EXPERIMENT_HOLDOUTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/experiment_holdouts/{id}/`
 pub static EXPERIMENT_HOLDOUTS_UPDATE: Operation = Operation {
     id: "experiment_holdouts_update",
     method: Method::PUT,
@@ -2825,7 +2543,6 @@ pub static EXPERIMENT_HOLDOUTS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/experiment_saved_metrics/`
 pub static EXPERIMENT_SAVED_METRICS_CREATE: Operation = Operation {
     id: "experiment_saved_metrics_create",
     method: Method::POST,
@@ -2835,7 +2552,6 @@ pub static EXPERIMENT_SAVED_METRICS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/experiment_saved_metrics/{id}/`
 pub static EXPERIMENT_SAVED_METRICS_DESTROY: Operation = Operation {
     id: "experiment_saved_metrics_destroy",
     method: Method::DELETE,
@@ -2845,7 +2561,6 @@ pub static EXPERIMENT_SAVED_METRICS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/experiment_saved_metrics/`
 pub static EXPERIMENT_SAVED_METRICS_LIST: Operation = Operation {
     id: "experiment_saved_metrics_list",
     method: Method::GET,
@@ -2855,7 +2570,6 @@ pub static EXPERIMENT_SAVED_METRICS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/experiment_saved_metrics/{id}/`
 pub static EXPERIMENT_SAVED_METRICS_PARTIAL_UPDATE: Operation = Operation {
     id: "experiment_saved_metrics_partial_update",
     method: Method::PATCH,
@@ -2865,7 +2579,6 @@ pub static EXPERIMENT_SAVED_METRICS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/experiment_saved_metrics/{id}/`
 pub static EXPERIMENT_SAVED_METRICS_RETRIEVE: Operation = Operation {
     id: "experiment_saved_metrics_retrieve",
     method: Method::GET,
@@ -2875,7 +2588,6 @@ pub static EXPERIMENT_SAVED_METRICS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/experiment_saved_metrics/{id}/`
 pub static EXPERIMENT_SAVED_METRICS_UPDATE: Operation = Operation {
     id: "experiment_saved_metrics_update",
     method: Method::PUT,
@@ -2885,7 +2597,6 @@ pub static EXPERIMENT_SAVED_METRICS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/experiments/`
 pub static EXPERIMENTS_CREATE: Operation = Operation {
     id: "experiments_create",
     method: Method::POST,
@@ -2895,7 +2606,6 @@ pub static EXPERIMENTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/experiments/{id}/create_exposure_cohort_for_experiment/`
 pub static EXPERIMENTS_CREATE_EXPOSURE_COHORT_FOR_EXPERIMENT_CREATE: Operation = Operation {
     id: "experiments_create_exposure_cohort_for_experiment_create",
     method: Method::POST,
@@ -2905,7 +2615,6 @@ pub static EXPERIMENTS_CREATE_EXPOSURE_COHORT_FOR_EXPERIMENT_CREATE: Operation =
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/experiments/{id}/`
 pub static EXPERIMENTS_DESTROY: Operation = Operation {
     id: "experiments_destroy",
     method: Method::DELETE,
@@ -2915,7 +2624,6 @@ pub static EXPERIMENTS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/experiments/{id}/duplicate/`
 pub static EXPERIMENTS_DUPLICATE_CREATE: Operation = Operation {
     id: "experiments_duplicate_create",
     method: Method::POST,
@@ -2925,7 +2633,6 @@ pub static EXPERIMENTS_DUPLICATE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/experiments/eligible_feature_flags/`
 pub static EXPERIMENTS_ELIGIBLE_FEATURE_FLAGS_RETRIEVE: Operation = Operation {
     id: "experiments_eligible_feature_flags_retrieve",
     method: Method::GET,
@@ -2935,7 +2642,6 @@ pub static EXPERIMENTS_ELIGIBLE_FEATURE_FLAGS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/experiments/`
 pub static EXPERIMENTS_LIST: Operation = Operation {
     id: "experiments_list",
     method: Method::GET,
@@ -2945,7 +2651,6 @@ pub static EXPERIMENTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/experiments/{id}/`
 pub static EXPERIMENTS_PARTIAL_UPDATE: Operation = Operation {
     id: "experiments_partial_update",
     method: Method::PATCH,
@@ -2955,7 +2660,6 @@ pub static EXPERIMENTS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/experiments/{id}/recalculate_timeseries/`
 pub static EXPERIMENTS_RECALCULATE_TIMESERIES_CREATE: Operation = Operation {
     id: "experiments_recalculate_timeseries_create",
     method: Method::POST,
@@ -2965,7 +2669,6 @@ pub static EXPERIMENTS_RECALCULATE_TIMESERIES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/experiments/requires_flag_implementation/`
 pub static EXPERIMENTS_REQUIRES_FLAG_IMPLEMENTATION_RETRIEVE: Operation = Operation {
     id: "experiments_requires_flag_implementation_retrieve",
     method: Method::GET,
@@ -2975,7 +2678,6 @@ pub static EXPERIMENTS_REQUIRES_FLAG_IMPLEMENTATION_RETRIEVE: Operation = Operat
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/experiments/{id}/`
 pub static EXPERIMENTS_RETRIEVE: Operation = Operation {
     id: "experiments_retrieve",
     method: Method::GET,
@@ -2985,7 +2687,6 @@ pub static EXPERIMENTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/experiments/{id}/timeseries_results/`
 pub static EXPERIMENTS_TIMESERIES_RESULTS_RETRIEVE: Operation = Operation {
     id: "experiments_timeseries_results_retrieve",
     method: Method::GET,
@@ -2995,7 +2696,6 @@ pub static EXPERIMENTS_TIMESERIES_RESULTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/experiments/{id}/`
 pub static EXPERIMENTS_UPDATE: Operation = Operation {
     id: "experiments_update",
     method: Method::PUT,
@@ -3005,7 +2705,6 @@ pub static EXPERIMENTS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/exports/{id}/content/`
 pub static ENVIRONMENTS_EXPORTS_CONTENT_RETRIEVE: Operation = Operation {
     id: "environments_exports_content_retrieve",
     method: Method::GET,
@@ -3015,7 +2714,6 @@ pub static ENVIRONMENTS_EXPORTS_CONTENT_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/exports/`
 pub static ENVIRONMENTS_EXPORTS_CREATE: Operation = Operation {
     id: "environments_exports_create",
     method: Method::POST,
@@ -3025,7 +2723,6 @@ pub static ENVIRONMENTS_EXPORTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/exports/`
 pub static ENVIRONMENTS_EXPORTS_LIST: Operation = Operation {
     id: "environments_exports_list",
     method: Method::GET,
@@ -3035,7 +2732,6 @@ pub static ENVIRONMENTS_EXPORTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/exports/{id}/`
 pub static ENVIRONMENTS_EXPORTS_RETRIEVE: Operation = Operation {
     id: "environments_exports_retrieve",
     method: Method::GET,
@@ -3045,7 +2741,6 @@ pub static ENVIRONMENTS_EXPORTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/exports/{id}/content/`
 pub static EXPORTS_CONTENT_RETRIEVE: Operation = Operation {
     id: "exports_content_retrieve",
     method: Method::GET,
@@ -3055,7 +2750,6 @@ pub static EXPORTS_CONTENT_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/exports/`
 pub static EXPORTS_CREATE: Operation = Operation {
     id: "exports_create",
     method: Method::POST,
@@ -3065,7 +2759,6 @@ pub static EXPORTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/exports/`
 pub static EXPORTS_LIST: Operation = Operation {
     id: "exports_list",
     method: Method::GET,
@@ -3075,7 +2768,6 @@ pub static EXPORTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/exports/{id}/`
 pub static EXPORTS_RETRIEVE: Operation = Operation {
     id: "exports_retrieve",
     method: Method::GET,
@@ -3085,7 +2777,6 @@ pub static EXPORTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/feature_flags/activity/`
 pub static FEATURE_FLAGS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "feature_flags_activity_retrieve",
     method: Method::GET,
@@ -3095,7 +2786,6 @@ pub static FEATURE_FLAGS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/feature_flags/{id}/activity/`
 pub static FEATURE_FLAGS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     id: "feature_flags_activity_retrieve_2",
     method: Method::GET,
@@ -3105,7 +2795,6 @@ pub static FEATURE_FLAGS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/feature_flags/bulk_keys/`
 pub static FEATURE_FLAGS_BULK_KEYS_CREATE: Operation = Operation {
     id: "feature_flags_bulk_keys_create",
     method: Method::POST,
@@ -3115,7 +2804,6 @@ pub static FEATURE_FLAGS_BULK_KEYS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/feature_flags/`
 pub static FEATURE_FLAGS_CREATE: Operation = Operation {
     id: "feature_flags_create",
     method: Method::POST,
@@ -3125,7 +2813,6 @@ pub static FEATURE_FLAGS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/feature_flags/{id}/create_static_cohort_for_flag/`
 pub static FEATURE_FLAGS_CREATE_STATIC_COHORT_FOR_FLAG_CREATE: Operation = Operation {
     id: "feature_flags_create_static_cohort_for_flag_create",
     method: Method::POST,
@@ -3135,7 +2822,6 @@ pub static FEATURE_FLAGS_CREATE_STATIC_COHORT_FOR_FLAG_CREATE: Operation = Opera
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/feature_flags/{id}/dashboard/`
 pub static FEATURE_FLAGS_DASHBOARD_CREATE: Operation = Operation {
     id: "feature_flags_dashboard_create",
     method: Method::POST,
@@ -3145,7 +2831,6 @@ pub static FEATURE_FLAGS_DASHBOARD_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/feature_flags/{id}/`
 pub static FEATURE_FLAGS_DESTROY: Operation = Operation {
     id: "feature_flags_destroy",
     method: Method::DELETE,
@@ -3155,7 +2840,6 @@ pub static FEATURE_FLAGS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/feature_flags/{id}/enrich_usage_dashboard/`
 pub static FEATURE_FLAGS_ENRICH_USAGE_DASHBOARD_CREATE: Operation = Operation {
     id: "feature_flags_enrich_usage_dashboard_create",
     method: Method::POST,
@@ -3165,7 +2849,6 @@ pub static FEATURE_FLAGS_ENRICH_USAGE_DASHBOARD_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/feature_flags/evaluation_reasons/`
 pub static FEATURE_FLAGS_EVALUATION_REASONS_RETRIEVE: Operation = Operation {
     id: "feature_flags_evaluation_reasons_retrieve",
     method: Method::GET,
@@ -3175,7 +2858,6 @@ pub static FEATURE_FLAGS_EVALUATION_REASONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/feature_flags/`
 pub static FEATURE_FLAGS_LIST: Operation = Operation {
     id: "feature_flags_list",
     method: Method::GET,
@@ -3185,7 +2867,6 @@ pub static FEATURE_FLAGS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/feature_flags/local_evaluation/`
 pub static FEATURE_FLAGS_LOCAL_EVALUATION_RETRIEVE: Operation = Operation {
     id: "feature_flags_local_evaluation_retrieve",
     method: Method::GET,
@@ -3195,7 +2876,6 @@ pub static FEATURE_FLAGS_LOCAL_EVALUATION_RETRIEVE: Operation = Operation {
     throttle_scopes: &["feature_flag_evaluations"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/feature_flags/my_flags/`
 pub static FEATURE_FLAGS_MY_FLAGS_RETRIEVE: Operation = Operation {
     id: "feature_flags_my_flags_retrieve",
     method: Method::GET,
@@ -3205,7 +2885,6 @@ pub static FEATURE_FLAGS_MY_FLAGS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/feature_flags/{id}/`
 pub static FEATURE_FLAGS_PARTIAL_UPDATE: Operation = Operation {
     id: "feature_flags_partial_update",
     method: Method::PATCH,
@@ -3215,7 +2894,6 @@ pub static FEATURE_FLAGS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/feature_flags/{id}/remote_config/`
 pub static FEATURE_FLAGS_REMOTE_CONFIG_RETRIEVE: Operation = Operation {
     id: "feature_flags_remote_config_retrieve",
     method: Method::GET,
@@ -3225,7 +2903,6 @@ pub static FEATURE_FLAGS_REMOTE_CONFIG_RETRIEVE: Operation = Operation {
     throttle_scopes: &["feature_flag_remote_config"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/feature_flags/{id}/`
 pub static FEATURE_FLAGS_RETRIEVE: Operation = Operation {
     id: "feature_flags_retrieve",
     method: Method::GET,
@@ -3235,7 +2912,6 @@ pub static FEATURE_FLAGS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/feature_flags/{id}/status/`
 pub static FEATURE_FLAGS_STATUS_RETRIEVE: Operation = Operation {
     id: "feature_flags_status_retrieve",
     method: Method::GET,
@@ -3245,7 +2921,6 @@ pub static FEATURE_FLAGS_STATUS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/feature_flags/{id}/`
 pub static FEATURE_FLAGS_UPDATE: Operation = Operation {
     id: "feature_flags_update",
     method: Method::PUT,
@@ -3255,7 +2930,6 @@ pub static FEATURE_FLAGS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/feature_flags/user_blast_radius/`
 pub static FEATURE_FLAGS_USER_BLAST_RADIUS_CREATE: Operation = Operation {
     id: "feature_flags_user_blast_radius_create",
     method: Method::POST,
@@ -3265,7 +2939,6 @@ pub static FEATURE_FLAGS_USER_BLAST_RADIUS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/file_system/count_by_path/`
 pub static ENVIRONMENTS_FILE_SYSTEM_COUNT_BY_PATH_CREATE: Operation = Operation {
     id: "environments_file_system_count_by_path_create",
     method: Method::POST,
@@ -3275,7 +2948,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_COUNT_BY_PATH_CREATE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/file_system/{id}/count/`
 pub static ENVIRONMENTS_FILE_SYSTEM_COUNT_CREATE: Operation = Operation {
     id: "environments_file_system_count_create",
     method: Method::POST,
@@ -3285,7 +2957,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_COUNT_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/file_system/`
 pub static ENVIRONMENTS_FILE_SYSTEM_CREATE: Operation = Operation {
     id: "environments_file_system_create",
     method: Method::POST,
@@ -3295,7 +2966,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/file_system/{id}/`
 pub static ENVIRONMENTS_FILE_SYSTEM_DESTROY: Operation = Operation {
     id: "environments_file_system_destroy",
     method: Method::DELETE,
@@ -3305,7 +2975,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/file_system/{id}/link/`
 pub static ENVIRONMENTS_FILE_SYSTEM_LINK_CREATE: Operation = Operation {
     id: "environments_file_system_link_create",
     method: Method::POST,
@@ -3315,7 +2984,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_LINK_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/file_system/`
 pub static ENVIRONMENTS_FILE_SYSTEM_LIST: Operation = Operation {
     id: "environments_file_system_list",
     method: Method::GET,
@@ -3325,7 +2993,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/file_system/log_view/`
 pub static ENVIRONMENTS_FILE_SYSTEM_LOG_VIEW_CREATE: Operation = Operation {
     id: "environments_file_system_log_view_create",
     method: Method::POST,
@@ -3335,7 +3002,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_LOG_VIEW_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/file_system/{id}/move/`
 pub static ENVIRONMENTS_FILE_SYSTEM_MOVE_CREATE: Operation = Operation {
     id: "environments_file_system_move_create",
     method: Method::POST,
@@ -3345,7 +3011,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_MOVE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/file_system/{id}/`
 pub static ENVIRONMENTS_FILE_SYSTEM_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_file_system_partial_update",
     method: Method::PATCH,
@@ -3355,7 +3020,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/file_system/{id}/`
 pub static ENVIRONMENTS_FILE_SYSTEM_RETRIEVE: Operation = Operation {
     id: "environments_file_system_retrieve",
     method: Method::GET,
@@ -3365,7 +3029,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/file_system/unfiled/`
 pub static ENVIRONMENTS_FILE_SYSTEM_UNFILED_RETRIEVE: Operation = Operation {
     id: "environments_file_system_unfiled_retrieve",
     method: Method::GET,
@@ -3375,7 +3038,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_UNFILED_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/file_system/{id}/`
 pub static ENVIRONMENTS_FILE_SYSTEM_UPDATE: Operation = Operation {
     id: "environments_file_system_update",
     method: Method::PUT,
@@ -3385,7 +3047,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/file_system/count_by_path/`
 pub static FILE_SYSTEM_COUNT_BY_PATH_CREATE: Operation = Operation {
     id: "file_system_count_by_path_create",
     method: Method::POST,
@@ -3395,7 +3056,6 @@ pub static FILE_SYSTEM_COUNT_BY_PATH_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/file_system/{id}/count/`
 pub static FILE_SYSTEM_COUNT_CREATE: Operation = Operation {
     id: "file_system_count_create",
     method: Method::POST,
@@ -3405,7 +3065,6 @@ pub static FILE_SYSTEM_COUNT_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/file_system/`
 pub static FILE_SYSTEM_CREATE: Operation = Operation {
     id: "file_system_create",
     method: Method::POST,
@@ -3415,7 +3074,6 @@ pub static FILE_SYSTEM_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/file_system/{id}/`
 pub static FILE_SYSTEM_DESTROY: Operation = Operation {
     id: "file_system_destroy",
     method: Method::DELETE,
@@ -3425,7 +3083,6 @@ pub static FILE_SYSTEM_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/file_system/{id}/link/`
 pub static FILE_SYSTEM_LINK_CREATE: Operation = Operation {
     id: "file_system_link_create",
     method: Method::POST,
@@ -3435,7 +3092,6 @@ pub static FILE_SYSTEM_LINK_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/file_system/`
 pub static FILE_SYSTEM_LIST: Operation = Operation {
     id: "file_system_list",
     method: Method::GET,
@@ -3445,7 +3101,6 @@ pub static FILE_SYSTEM_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/file_system/log_view/`
 pub static FILE_SYSTEM_LOG_VIEW_CREATE: Operation = Operation {
     id: "file_system_log_view_create",
     method: Method::POST,
@@ -3455,7 +3110,6 @@ pub static FILE_SYSTEM_LOG_VIEW_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/file_system/{id}/move/`
 pub static FILE_SYSTEM_MOVE_CREATE: Operation = Operation {
     id: "file_system_move_create",
     method: Method::POST,
@@ -3465,7 +3119,6 @@ pub static FILE_SYSTEM_MOVE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/file_system/{id}/`
 pub static FILE_SYSTEM_PARTIAL_UPDATE: Operation = Operation {
     id: "file_system_partial_update",
     method: Method::PATCH,
@@ -3475,7 +3128,6 @@ pub static FILE_SYSTEM_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/file_system/{id}/`
 pub static FILE_SYSTEM_RETRIEVE: Operation = Operation {
     id: "file_system_retrieve",
     method: Method::GET,
@@ -3485,7 +3137,6 @@ pub static FILE_SYSTEM_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/file_system/unfiled/`
 pub static FILE_SYSTEM_UNFILED_RETRIEVE: Operation = Operation {
     id: "file_system_unfiled_retrieve",
     method: Method::GET,
@@ -3495,7 +3146,6 @@ pub static FILE_SYSTEM_UNFILED_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/file_system/{id}/`
 pub static FILE_SYSTEM_UPDATE: Operation = Operation {
     id: "file_system_update",
     method: Method::PUT,
@@ -3505,7 +3155,6 @@ pub static FILE_SYSTEM_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/file_system_shortcut/`
 pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_CREATE: Operation = Operation {
     id: "environments_file_system_shortcut_create",
     method: Method::POST,
@@ -3515,7 +3164,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/file_system_shortcut/{id}/`
 pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_DESTROY: Operation = Operation {
     id: "environments_file_system_shortcut_destroy",
     method: Method::DELETE,
@@ -3525,7 +3173,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/file_system_shortcut/`
 pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST: Operation = Operation {
     id: "environments_file_system_shortcut_list",
     method: Method::GET,
@@ -3535,7 +3182,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/file_system_shortcut/{id}/`
 pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_file_system_shortcut_partial_update",
     method: Method::PATCH,
@@ -3545,7 +3191,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE: Operation = Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/file_system_shortcut/{id}/`
 pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_RETRIEVE: Operation = Operation {
     id: "environments_file_system_shortcut_retrieve",
     method: Method::GET,
@@ -3555,7 +3200,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/file_system_shortcut/{id}/`
 pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_UPDATE: Operation = Operation {
     id: "environments_file_system_shortcut_update",
     method: Method::PUT,
@@ -3565,7 +3209,6 @@ pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/file_system_shortcut/`
 pub static FILE_SYSTEM_SHORTCUT_CREATE: Operation = Operation {
     id: "file_system_shortcut_create",
     method: Method::POST,
@@ -3575,7 +3218,6 @@ pub static FILE_SYSTEM_SHORTCUT_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/file_system_shortcut/{id}/`
 pub static FILE_SYSTEM_SHORTCUT_DESTROY: Operation = Operation {
     id: "file_system_shortcut_destroy",
     method: Method::DELETE,
@@ -3585,7 +3227,6 @@ pub static FILE_SYSTEM_SHORTCUT_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/file_system_shortcut/`
 pub static FILE_SYSTEM_SHORTCUT_LIST: Operation = Operation {
     id: "file_system_shortcut_list",
     method: Method::GET,
@@ -3595,7 +3236,6 @@ pub static FILE_SYSTEM_SHORTCUT_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/file_system_shortcut/{id}/`
 pub static FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE: Operation = Operation {
     id: "file_system_shortcut_partial_update",
     method: Method::PATCH,
@@ -3605,7 +3245,6 @@ pub static FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/file_system_shortcut/{id}/`
 pub static FILE_SYSTEM_SHORTCUT_RETRIEVE: Operation = Operation {
     id: "file_system_shortcut_retrieve",
     method: Method::GET,
@@ -3615,7 +3254,6 @@ pub static FILE_SYSTEM_SHORTCUT_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/file_system_shortcut/{id}/`
 pub static FILE_SYSTEM_SHORTCUT_UPDATE: Operation = Operation {
     id: "file_system_shortcut_update",
     method: Method::PUT,
@@ -3625,7 +3263,6 @@ pub static FILE_SYSTEM_SHORTCUT_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/flag_value/values/`
 pub static FLAG_VALUE_VALUES_RETRIEVE: Operation = Operation {
     id: "flag_value_values_retrieve",
     method: Method::GET,
@@ -3635,7 +3272,6 @@ pub static FLAG_VALUE_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/groups/activity/`
 pub static ENVIRONMENTS_GROUPS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "environments_groups_activity_retrieve",
     method: Method::GET,
@@ -3645,7 +3281,6 @@ pub static ENVIRONMENTS_GROUPS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/groups/`
 pub static ENVIRONMENTS_GROUPS_CREATE: Operation = Operation {
     id: "environments_groups_create",
     method: Method::POST,
@@ -3655,7 +3290,6 @@ pub static ENVIRONMENTS_GROUPS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/groups/delete_property/`
 pub static ENVIRONMENTS_GROUPS_DELETE_PROPERTY_CREATE: Operation = Operation {
     id: "environments_groups_delete_property_create",
     method: Method::POST,
@@ -3665,7 +3299,6 @@ pub static ENVIRONMENTS_GROUPS_DELETE_PROPERTY_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/groups/find/`
 pub static ENVIRONMENTS_GROUPS_FIND_RETRIEVE: Operation = Operation {
     id: "environments_groups_find_retrieve",
     method: Method::GET,
@@ -3675,7 +3308,6 @@ pub static ENVIRONMENTS_GROUPS_FIND_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/groups/`
 pub static ENVIRONMENTS_GROUPS_LIST: Operation = Operation {
     id: "environments_groups_list",
     method: Method::GET,
@@ -3685,7 +3317,6 @@ pub static ENVIRONMENTS_GROUPS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/groups/property_definitions/`
 pub static ENVIRONMENTS_GROUPS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
     id: "environments_groups_property_definitions_retrieve",
     method: Method::GET,
@@ -3695,7 +3326,6 @@ pub static ENVIRONMENTS_GROUPS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operat
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/groups/property_values/`
 pub static ENVIRONMENTS_GROUPS_PROPERTY_VALUES_RETRIEVE: Operation = Operation {
     id: "environments_groups_property_values_retrieve",
     method: Method::GET,
@@ -3705,7 +3335,6 @@ pub static ENVIRONMENTS_GROUPS_PROPERTY_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/groups/related/`
 pub static ENVIRONMENTS_GROUPS_RELATED_RETRIEVE: Operation = Operation {
     id: "environments_groups_related_retrieve",
     method: Method::GET,
@@ -3715,7 +3344,6 @@ pub static ENVIRONMENTS_GROUPS_RELATED_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/groups/update_property/`
 pub static ENVIRONMENTS_GROUPS_UPDATE_PROPERTY_CREATE: Operation = Operation {
     id: "environments_groups_update_property_create",
     method: Method::POST,
@@ -3725,7 +3353,6 @@ pub static ENVIRONMENTS_GROUPS_UPDATE_PROPERTY_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/groups/activity/`
 pub static GROUPS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "groups_activity_retrieve",
     method: Method::GET,
@@ -3735,7 +3362,6 @@ pub static GROUPS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/groups/`
 pub static GROUPS_CREATE: Operation = Operation {
     id: "groups_create",
     method: Method::POST,
@@ -3745,7 +3371,6 @@ pub static GROUPS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/groups/delete_property/`
 pub static GROUPS_DELETE_PROPERTY_CREATE: Operation = Operation {
     id: "groups_delete_property_create",
     method: Method::POST,
@@ -3755,7 +3380,6 @@ pub static GROUPS_DELETE_PROPERTY_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/groups/find/`
 pub static GROUPS_FIND_RETRIEVE: Operation = Operation {
     id: "groups_find_retrieve",
     method: Method::GET,
@@ -3765,7 +3389,6 @@ pub static GROUPS_FIND_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/groups/`
 pub static GROUPS_LIST: Operation = Operation {
     id: "groups_list",
     method: Method::GET,
@@ -3775,7 +3398,6 @@ pub static GROUPS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/groups/property_definitions/`
 pub static GROUPS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
     id: "groups_property_definitions_retrieve",
     method: Method::GET,
@@ -3785,7 +3407,6 @@ pub static GROUPS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/groups/property_values/`
 pub static GROUPS_PROPERTY_VALUES_RETRIEVE: Operation = Operation {
     id: "groups_property_values_retrieve",
     method: Method::GET,
@@ -3795,7 +3416,6 @@ pub static GROUPS_PROPERTY_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/groups/related/`
 pub static GROUPS_RELATED_RETRIEVE: Operation = Operation {
     id: "groups_related_retrieve",
     method: Method::GET,
@@ -3805,7 +3425,6 @@ pub static GROUPS_RELATED_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/groups/update_property/`
 pub static GROUPS_UPDATE_PROPERTY_CREATE: Operation = Operation {
     id: "groups_update_property_create",
     method: Method::POST,
@@ -3815,7 +3434,6 @@ pub static GROUPS_UPDATE_PROPERTY_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/groups_types/create_detail_dashboard/`
 pub static GROUPS_TYPES_CREATE_DETAIL_DASHBOARD_UPDATE: Operation = Operation {
     id: "groups_types_create_detail_dashboard_update",
     method: Method::PUT,
@@ -3825,7 +3443,6 @@ pub static GROUPS_TYPES_CREATE_DETAIL_DASHBOARD_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/groups_types/{group_type_index}/`
 pub static GROUPS_TYPES_DESTROY: Operation = Operation {
     id: "groups_types_destroy",
     method: Method::DELETE,
@@ -3835,7 +3452,6 @@ pub static GROUPS_TYPES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/groups_types/`
 pub static GROUPS_TYPES_LIST: Operation = Operation {
     id: "groups_types_list",
     method: Method::GET,
@@ -3845,7 +3461,6 @@ pub static GROUPS_TYPES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/groups_types/{group_type_index}/metrics/`
 pub static GROUPS_TYPES_METRICS_CREATE: Operation = Operation {
     id: "groups_types_metrics_create",
     method: Method::POST,
@@ -3855,7 +3470,6 @@ pub static GROUPS_TYPES_METRICS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/`
 pub static GROUPS_TYPES_METRICS_DESTROY: Operation = Operation {
     id: "groups_types_metrics_destroy",
     method: Method::DELETE,
@@ -3865,7 +3479,6 @@ pub static GROUPS_TYPES_METRICS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/groups_types/{group_type_index}/metrics/`
 pub static GROUPS_TYPES_METRICS_LIST: Operation = Operation {
     id: "groups_types_metrics_list",
     method: Method::GET,
@@ -3875,7 +3488,6 @@ pub static GROUPS_TYPES_METRICS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/`
 pub static GROUPS_TYPES_METRICS_PARTIAL_UPDATE: Operation = Operation {
     id: "groups_types_metrics_partial_update",
     method: Method::PATCH,
@@ -3885,7 +3497,6 @@ pub static GROUPS_TYPES_METRICS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/`
 pub static GROUPS_TYPES_METRICS_RETRIEVE: Operation = Operation {
     id: "groups_types_metrics_retrieve",
     method: Method::GET,
@@ -3895,7 +3506,6 @@ pub static GROUPS_TYPES_METRICS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/`
 pub static GROUPS_TYPES_METRICS_UPDATE: Operation = Operation {
     id: "groups_types_metrics_update",
     method: Method::PUT,
@@ -3905,7 +3515,6 @@ pub static GROUPS_TYPES_METRICS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/groups_types/set_default_columns/`
 pub static GROUPS_TYPES_SET_DEFAULT_COLUMNS_UPDATE: Operation = Operation {
     id: "groups_types_set_default_columns_update",
     method: Method::PUT,
@@ -3915,7 +3524,6 @@ pub static GROUPS_TYPES_SET_DEFAULT_COLUMNS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/groups_types/update_metadata/`
 pub static GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE: Operation = Operation {
     id: "groups_types_update_metadata_partial_update",
     method: Method::PATCH,
@@ -3925,7 +3533,6 @@ pub static GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/hog_functions/{id}/broadcast/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_BROADCAST_CREATE: Operation = Operation {
     id: "environments_hog_functions_broadcast_create",
     method: Method::POST,
@@ -3935,7 +3542,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_BROADCAST_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/hog_functions/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_CREATE: Operation = Operation {
     id: "environments_hog_functions_create",
     method: Method::POST,
@@ -3945,7 +3551,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/hog_functions/{id}/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_DESTROY: Operation = Operation {
     id: "environments_hog_functions_destroy",
     method: Method::DELETE,
@@ -3955,7 +3560,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/hog_functions/icon/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_ICON_RETRIEVE: Operation = Operation {
     id: "environments_hog_functions_icon_retrieve",
     method: Method::GET,
@@ -3965,7 +3569,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_ICON_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/hog_functions/icons/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_ICONS_RETRIEVE: Operation = Operation {
     id: "environments_hog_functions_icons_retrieve",
     method: Method::GET,
@@ -3975,7 +3578,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_ICONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/hog_functions/{id}/invocations/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_INVOCATIONS_CREATE: Operation = Operation {
     id: "environments_hog_functions_invocations_create",
     method: Method::POST,
@@ -3985,7 +3587,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_INVOCATIONS_CREATE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/hog_functions/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_LIST: Operation = Operation {
     id: "environments_hog_functions_list",
     method: Method::GET,
@@ -3995,7 +3596,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/hog_functions/{id}/logs/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_LOGS_RETRIEVE: Operation = Operation {
     id: "environments_hog_functions_logs_retrieve",
     method: Method::GET,
@@ -4005,7 +3605,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_LOGS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/hog_functions/{id}/metrics/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_METRICS_RETRIEVE: Operation = Operation {
     id: "environments_hog_functions_metrics_retrieve",
     method: Method::GET,
@@ -4015,7 +3614,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_METRICS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/hog_functions/{id}/metrics/totals/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE: Operation = Operation {
     id: "environments_hog_functions_metrics_totals_retrieve",
     method: Method::GET,
@@ -4025,7 +3623,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE: Operation = Opera
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/hog_functions/{id}/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_hog_functions_partial_update",
     method: Method::PATCH,
@@ -4035,7 +3632,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/hog_functions/rearrange/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_hog_functions_rearrange_partial_update",
     method: Method::PATCH,
@@ -4045,7 +3641,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/hog_functions/{id}/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_RETRIEVE: Operation = Operation {
     id: "environments_hog_functions_retrieve",
     method: Method::GET,
@@ -4055,7 +3650,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/hog_functions/{id}/`
 pub static ENVIRONMENTS_HOG_FUNCTIONS_UPDATE: Operation = Operation {
     id: "environments_hog_functions_update",
     method: Method::PUT,
@@ -4065,7 +3659,6 @@ pub static ENVIRONMENTS_HOG_FUNCTIONS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/hog_functions/{id}/broadcast/`
 pub static HOG_FUNCTIONS_BROADCAST_CREATE: Operation = Operation {
     id: "hog_functions_broadcast_create",
     method: Method::POST,
@@ -4075,7 +3668,6 @@ pub static HOG_FUNCTIONS_BROADCAST_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/hog_functions/`
 pub static HOG_FUNCTIONS_CREATE: Operation = Operation {
     id: "hog_functions_create",
     method: Method::POST,
@@ -4085,7 +3677,6 @@ pub static HOG_FUNCTIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/hog_functions/{id}/`
 pub static HOG_FUNCTIONS_DESTROY: Operation = Operation {
     id: "hog_functions_destroy",
     method: Method::DELETE,
@@ -4095,7 +3686,6 @@ pub static HOG_FUNCTIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/hog_functions/icon/`
 pub static HOG_FUNCTIONS_ICON_RETRIEVE: Operation = Operation {
     id: "hog_functions_icon_retrieve",
     method: Method::GET,
@@ -4105,7 +3695,6 @@ pub static HOG_FUNCTIONS_ICON_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/hog_functions/icons/`
 pub static HOG_FUNCTIONS_ICONS_RETRIEVE: Operation = Operation {
     id: "hog_functions_icons_retrieve",
     method: Method::GET,
@@ -4115,7 +3704,6 @@ pub static HOG_FUNCTIONS_ICONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/hog_functions/{id}/invocations/`
 pub static HOG_FUNCTIONS_INVOCATIONS_CREATE: Operation = Operation {
     id: "hog_functions_invocations_create",
     method: Method::POST,
@@ -4125,7 +3713,6 @@ pub static HOG_FUNCTIONS_INVOCATIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/hog_functions/`
 pub static HOG_FUNCTIONS_LIST: Operation = Operation {
     id: "hog_functions_list",
     method: Method::GET,
@@ -4135,7 +3722,6 @@ pub static HOG_FUNCTIONS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/hog_functions/{id}/logs/`
 pub static HOG_FUNCTIONS_LOGS_RETRIEVE: Operation = Operation {
     id: "hog_functions_logs_retrieve",
     method: Method::GET,
@@ -4145,7 +3731,6 @@ pub static HOG_FUNCTIONS_LOGS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/hog_functions/{id}/metrics/`
 pub static HOG_FUNCTIONS_METRICS_RETRIEVE: Operation = Operation {
     id: "hog_functions_metrics_retrieve",
     method: Method::GET,
@@ -4155,7 +3740,6 @@ pub static HOG_FUNCTIONS_METRICS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/hog_functions/{id}/metrics/totals/`
 pub static HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE: Operation = Operation {
     id: "hog_functions_metrics_totals_retrieve",
     method: Method::GET,
@@ -4165,7 +3749,6 @@ pub static HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/hog_functions/{id}/`
 pub static HOG_FUNCTIONS_PARTIAL_UPDATE: Operation = Operation {
     id: "hog_functions_partial_update",
     method: Method::PATCH,
@@ -4175,7 +3758,6 @@ pub static HOG_FUNCTIONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/hog_functions/rearrange/`
 pub static HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE: Operation = Operation {
     id: "hog_functions_rearrange_partial_update",
     method: Method::PATCH,
@@ -4185,7 +3767,6 @@ pub static HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/hog_functions/{id}/`
 pub static HOG_FUNCTIONS_RETRIEVE: Operation = Operation {
     id: "hog_functions_retrieve",
     method: Method::GET,
@@ -4195,7 +3776,6 @@ pub static HOG_FUNCTIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/hog_functions/{id}/`
 pub static HOG_FUNCTIONS_UPDATE: Operation = Operation {
     id: "hog_functions_update",
     method: Method::PUT,
@@ -4205,7 +3785,6 @@ pub static HOG_FUNCTIONS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/insights/activity/`
 pub static ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "environments_insights_activity_retrieve",
     method: Method::GET,
@@ -4215,7 +3794,6 @@ pub static ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/insights/{id}/activity/`
 pub static ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     id: "environments_insights_activity_retrieve_2",
     method: Method::GET,
@@ -4225,7 +3803,6 @@ pub static ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/insights/cancel/`
 pub static ENVIRONMENTS_INSIGHTS_CANCEL_CREATE: Operation = Operation {
     id: "environments_insights_cancel_create",
     method: Method::POST,
@@ -4235,7 +3812,6 @@ pub static ENVIRONMENTS_INSIGHTS_CANCEL_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/insights/`
 pub static ENVIRONMENTS_INSIGHTS_CREATE: Operation = Operation {
     id: "environments_insights_create",
     method: Method::POST,
@@ -4245,7 +3821,6 @@ pub static ENVIRONMENTS_INSIGHTS_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/insights/{id}/`
 pub static ENVIRONMENTS_INSIGHTS_DESTROY: Operation = Operation {
     id: "environments_insights_destroy",
     method: Method::DELETE,
@@ -4255,7 +3830,6 @@ pub static ENVIRONMENTS_INSIGHTS_DESTROY: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/insights/`
 pub static ENVIRONMENTS_INSIGHTS_LIST: Operation = Operation {
     id: "environments_insights_list",
     method: Method::GET,
@@ -4265,7 +3839,6 @@ pub static ENVIRONMENTS_INSIGHTS_LIST: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/insights/my_last_viewed/`
 pub static ENVIRONMENTS_INSIGHTS_MY_LAST_VIEWED_RETRIEVE: Operation = Operation {
     id: "environments_insights_my_last_viewed_retrieve",
     method: Method::GET,
@@ -4275,7 +3848,6 @@ pub static ENVIRONMENTS_INSIGHTS_MY_LAST_VIEWED_RETRIEVE: Operation = Operation 
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/insights/{id}/`
 pub static ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_insights_partial_update",
     method: Method::PATCH,
@@ -4285,7 +3857,6 @@ pub static ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/insights/{id}/`
 pub static ENVIRONMENTS_INSIGHTS_RETRIEVE: Operation = Operation {
     id: "environments_insights_retrieve",
     method: Method::GET,
@@ -4295,7 +3866,6 @@ pub static ENVIRONMENTS_INSIGHTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/insights/{insight_id}/sharing/`
 pub static ENVIRONMENTS_INSIGHTS_SHARING_LIST: Operation = Operation {
     id: "environments_insights_sharing_list",
     method: Method::GET,
@@ -4305,7 +3875,6 @@ pub static ENVIRONMENTS_INSIGHTS_SHARING_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/insights/{insight_id}/sharing/passwords/`
 pub static ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_CREATE: Operation = Operation {
     id: "environments_insights_sharing_passwords_create",
     method: Method::POST,
@@ -4315,7 +3884,6 @@ pub static ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_CREATE: Operation = Operation
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/insights/{insight_id}/sharing/passwords/{password_id}/`
 pub static ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
     id: "environments_insights_sharing_passwords_destroy",
     method: Method::DELETE,
@@ -4325,7 +3893,6 @@ pub static ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_DESTROY: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/insights/{insight_id}/sharing/refresh/`
 pub static ENVIRONMENTS_INSIGHTS_SHARING_REFRESH_CREATE: Operation = Operation {
     id: "environments_insights_sharing_refresh_create",
     method: Method::POST,
@@ -4335,7 +3902,6 @@ pub static ENVIRONMENTS_INSIGHTS_SHARING_REFRESH_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/insights/{id}/`
 pub static ENVIRONMENTS_INSIGHTS_UPDATE: Operation = Operation {
     id: "environments_insights_update",
     method: Method::PUT,
@@ -4345,7 +3911,6 @@ pub static ENVIRONMENTS_INSIGHTS_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/insights/viewed/`
 pub static ENVIRONMENTS_INSIGHTS_VIEWED_CREATE: Operation = Operation {
     id: "environments_insights_viewed_create",
     method: Method::POST,
@@ -4355,7 +3920,6 @@ pub static ENVIRONMENTS_INSIGHTS_VIEWED_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/insights/activity/`
 pub static INSIGHTS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "insights_activity_retrieve",
     method: Method::GET,
@@ -4365,7 +3929,6 @@ pub static INSIGHTS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/insights/{id}/activity/`
 pub static INSIGHTS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     id: "insights_activity_retrieve_2",
     method: Method::GET,
@@ -4375,7 +3938,6 @@ pub static INSIGHTS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/insights/cancel/`
 pub static INSIGHTS_CANCEL_CREATE: Operation = Operation {
     id: "insights_cancel_create",
     method: Method::POST,
@@ -4385,7 +3947,6 @@ pub static INSIGHTS_CANCEL_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/insights/`
 pub static INSIGHTS_CREATE: Operation = Operation {
     id: "insights_create",
     method: Method::POST,
@@ -4395,7 +3956,6 @@ pub static INSIGHTS_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/insights/{id}/`
 pub static INSIGHTS_DESTROY: Operation = Operation {
     id: "insights_destroy",
     method: Method::DELETE,
@@ -4405,7 +3965,6 @@ pub static INSIGHTS_DESTROY: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/insights/`
 pub static INSIGHTS_LIST: Operation = Operation {
     id: "insights_list",
     method: Method::GET,
@@ -4415,7 +3974,6 @@ pub static INSIGHTS_LIST: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/insights/my_last_viewed/`
 pub static INSIGHTS_MY_LAST_VIEWED_RETRIEVE: Operation = Operation {
     id: "insights_my_last_viewed_retrieve",
     method: Method::GET,
@@ -4425,7 +3983,6 @@ pub static INSIGHTS_MY_LAST_VIEWED_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/insights/{id}/`
 pub static INSIGHTS_PARTIAL_UPDATE: Operation = Operation {
     id: "insights_partial_update",
     method: Method::PATCH,
@@ -4435,7 +3992,6 @@ pub static INSIGHTS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/insights/{id}/`
 pub static INSIGHTS_RETRIEVE: Operation = Operation {
     id: "insights_retrieve",
     method: Method::GET,
@@ -4445,7 +4001,6 @@ pub static INSIGHTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/insights/{insight_id}/sharing/`
 pub static INSIGHTS_SHARING_LIST: Operation = Operation {
     id: "insights_sharing_list",
     method: Method::GET,
@@ -4455,7 +4010,6 @@ pub static INSIGHTS_SHARING_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/insights/{insight_id}/sharing/passwords/`
 pub static INSIGHTS_SHARING_PASSWORDS_CREATE: Operation = Operation {
     id: "insights_sharing_passwords_create",
     method: Method::POST,
@@ -4465,7 +4019,6 @@ pub static INSIGHTS_SHARING_PASSWORDS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/insights/{insight_id}/sharing/passwords/{password_id}/`
 pub static INSIGHTS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
     id: "insights_sharing_passwords_destroy",
     method: Method::DELETE,
@@ -4475,7 +4028,6 @@ pub static INSIGHTS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/insights/{insight_id}/sharing/refresh/`
 pub static INSIGHTS_SHARING_REFRESH_CREATE: Operation = Operation {
     id: "insights_sharing_refresh_create",
     method: Method::POST,
@@ -4485,7 +4037,6 @@ pub static INSIGHTS_SHARING_REFRESH_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/insights/{id}/`
 pub static INSIGHTS_UPDATE: Operation = Operation {
     id: "insights_update",
     method: Method::PUT,
@@ -4495,7 +4046,6 @@ pub static INSIGHTS_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/insights/viewed/`
 pub static INSIGHTS_VIEWED_CREATE: Operation = Operation {
     id: "insights_viewed_create",
     method: Method::POST,
@@ -4505,7 +4055,6 @@ pub static INSIGHTS_VIEWED_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/authorize/`
 pub static ENVIRONMENTS_INTEGRATIONS_AUTHORIZE_RETRIEVE: Operation = Operation {
     id: "environments_integrations_authorize_retrieve",
     method: Method::GET,
@@ -4515,7 +4064,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_AUTHORIZE_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/channels/`
 pub static ENVIRONMENTS_INTEGRATIONS_CHANNELS_RETRIEVE: Operation = Operation {
     id: "environments_integrations_channels_retrieve",
     method: Method::GET,
@@ -4525,7 +4073,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_CHANNELS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/clickup_lists/`
 pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_LISTS_RETRIEVE: Operation = Operation {
     id: "environments_integrations_clickup_lists_retrieve",
     method: Method::GET,
@@ -4535,7 +4082,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_LISTS_RETRIEVE: Operation = Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/clickup_spaces/`
 pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_SPACES_RETRIEVE: Operation = Operation {
     id: "environments_integrations_clickup_spaces_retrieve",
     method: Method::GET,
@@ -4545,7 +4091,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_SPACES_RETRIEVE: Operation = Operat
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/clickup_workspaces/`
 pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE: Operation = Operation {
     id: "environments_integrations_clickup_workspaces_retrieve",
     method: Method::GET,
@@ -4555,7 +4100,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE: Operation = Op
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/integrations/`
 pub static ENVIRONMENTS_INTEGRATIONS_CREATE: Operation = Operation {
     id: "environments_integrations_create",
     method: Method::POST,
@@ -4565,7 +4109,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/integrations/{id}/`
 pub static ENVIRONMENTS_INTEGRATIONS_DESTROY: Operation = Operation {
     id: "environments_integrations_destroy",
     method: Method::DELETE,
@@ -4575,7 +4118,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/integrations/{id}/email/verify/`
 pub static ENVIRONMENTS_INTEGRATIONS_EMAIL_VERIFY_CREATE: Operation = Operation {
     id: "environments_integrations_email_verify_create",
     method: Method::POST,
@@ -4585,7 +4127,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_EMAIL_VERIFY_CREATE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/github_repos/`
 pub static ENVIRONMENTS_INTEGRATIONS_GITHUB_REPOS_RETRIEVE: Operation = Operation {
     id: "environments_integrations_github_repos_retrieve",
     method: Method::GET,
@@ -4595,7 +4136,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_GITHUB_REPOS_RETRIEVE: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/google_accessible_accounts/`
 pub static ENVIRONMENTS_INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE: Operation = Operation {
     id: "environments_integrations_google_accessible_accounts_retrieve",
     method: Method::GET,
@@ -4605,7 +4145,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE: Operat
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/google_conversion_actions/`
 pub static ENVIRONMENTS_INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE: Operation = Operation {
     id: "environments_integrations_google_conversion_actions_retrieve",
     method: Method::GET,
@@ -4615,7 +4154,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE: Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/linear_teams/`
 pub static ENVIRONMENTS_INTEGRATIONS_LINEAR_TEAMS_RETRIEVE: Operation = Operation {
     id: "environments_integrations_linear_teams_retrieve",
     method: Method::GET,
@@ -4625,7 +4163,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_LINEAR_TEAMS_RETRIEVE: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/linkedin_ads_accounts/`
 pub static ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE: Operation = Operation {
     id: "environments_integrations_linkedin_ads_accounts_retrieve",
     method: Method::GET,
@@ -4635,7 +4172,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE: Operation =
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/linkedin_ads_conversion_rules/`
 pub static ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE: Operation = Operation {
     id: "environments_integrations_linkedin_ads_conversion_rules_retrieve",
     method: Method::GET,
@@ -4645,7 +4181,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE: Ope
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/`
 pub static ENVIRONMENTS_INTEGRATIONS_LIST: Operation = Operation {
     id: "environments_integrations_list",
     method: Method::GET,
@@ -4655,7 +4190,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/`
 pub static ENVIRONMENTS_INTEGRATIONS_RETRIEVE: Operation = Operation {
     id: "environments_integrations_retrieve",
     method: Method::GET,
@@ -4665,7 +4199,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/integrations/{id}/twilio_phone_numbers/`
 pub static ENVIRONMENTS_INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE: Operation = Operation {
     id: "environments_integrations_twilio_phone_numbers_retrieve",
     method: Method::GET,
@@ -4675,7 +4208,6 @@ pub static ENVIRONMENTS_INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE: Operation = 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/authorize/`
 pub static INTEGRATIONS_AUTHORIZE_RETRIEVE: Operation = Operation {
     id: "integrations_authorize_retrieve",
     method: Method::GET,
@@ -4685,7 +4217,6 @@ pub static INTEGRATIONS_AUTHORIZE_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/channels/`
 pub static INTEGRATIONS_CHANNELS_RETRIEVE: Operation = Operation {
     id: "integrations_channels_retrieve",
     method: Method::GET,
@@ -4695,7 +4226,6 @@ pub static INTEGRATIONS_CHANNELS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/clickup_lists/`
 pub static INTEGRATIONS_CLICKUP_LISTS_RETRIEVE: Operation = Operation {
     id: "integrations_clickup_lists_retrieve",
     method: Method::GET,
@@ -4705,7 +4235,6 @@ pub static INTEGRATIONS_CLICKUP_LISTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/clickup_spaces/`
 pub static INTEGRATIONS_CLICKUP_SPACES_RETRIEVE: Operation = Operation {
     id: "integrations_clickup_spaces_retrieve",
     method: Method::GET,
@@ -4715,7 +4244,6 @@ pub static INTEGRATIONS_CLICKUP_SPACES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/clickup_workspaces/`
 pub static INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE: Operation = Operation {
     id: "integrations_clickup_workspaces_retrieve",
     method: Method::GET,
@@ -4725,7 +4253,6 @@ pub static INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/integrations/`
 pub static INTEGRATIONS_CREATE: Operation = Operation {
     id: "integrations_create",
     method: Method::POST,
@@ -4735,7 +4262,6 @@ pub static INTEGRATIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/integrations/{id}/`
 pub static INTEGRATIONS_DESTROY: Operation = Operation {
     id: "integrations_destroy",
     method: Method::DELETE,
@@ -4745,7 +4271,6 @@ pub static INTEGRATIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/integrations/{id}/email/verify/`
 pub static INTEGRATIONS_EMAIL_VERIFY_CREATE: Operation = Operation {
     id: "integrations_email_verify_create",
     method: Method::POST,
@@ -4755,7 +4280,6 @@ pub static INTEGRATIONS_EMAIL_VERIFY_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/github_repos/`
 pub static INTEGRATIONS_GITHUB_REPOS_RETRIEVE: Operation = Operation {
     id: "integrations_github_repos_retrieve",
     method: Method::GET,
@@ -4765,7 +4289,6 @@ pub static INTEGRATIONS_GITHUB_REPOS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/google_accessible_accounts/`
 pub static INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE: Operation = Operation {
     id: "integrations_google_accessible_accounts_retrieve",
     method: Method::GET,
@@ -4775,7 +4298,6 @@ pub static INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE: Operation = Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/google_conversion_actions/`
 pub static INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE: Operation = Operation {
     id: "integrations_google_conversion_actions_retrieve",
     method: Method::GET,
@@ -4785,7 +4307,6 @@ pub static INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/linear_teams/`
 pub static INTEGRATIONS_LINEAR_TEAMS_RETRIEVE: Operation = Operation {
     id: "integrations_linear_teams_retrieve",
     method: Method::GET,
@@ -4795,7 +4316,6 @@ pub static INTEGRATIONS_LINEAR_TEAMS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/linkedin_ads_accounts/`
 pub static INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE: Operation = Operation {
     id: "integrations_linkedin_ads_accounts_retrieve",
     method: Method::GET,
@@ -4805,7 +4325,6 @@ pub static INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/linkedin_ads_conversion_rules/`
 pub static INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE: Operation = Operation {
     id: "integrations_linkedin_ads_conversion_rules_retrieve",
     method: Method::GET,
@@ -4815,7 +4334,6 @@ pub static INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/`
 pub static INTEGRATIONS_LIST: Operation = Operation {
     id: "integrations_list",
     method: Method::GET,
@@ -4825,7 +4343,6 @@ pub static INTEGRATIONS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/`
 pub static INTEGRATIONS_RETRIEVE: Operation = Operation {
     id: "integrations_retrieve",
     method: Method::GET,
@@ -4835,7 +4352,6 @@ pub static INTEGRATIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/integrations/{id}/twilio_phone_numbers/`
 pub static INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE: Operation = Operation {
     id: "integrations_twilio_phone_numbers_retrieve",
     method: Method::GET,
@@ -4845,7 +4361,6 @@ pub static INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/invites/bulk/`
 pub static INVITES_BULK_CREATE: Operation = Operation {
     id: "invites_bulk_create",
     method: Method::POST,
@@ -4855,7 +4370,6 @@ pub static INVITES_BULK_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/invites/`
 pub static INVITES_CREATE: Operation = Operation {
     id: "invites_create",
     method: Method::POST,
@@ -4865,7 +4379,6 @@ pub static INVITES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/organizations/{organization_id}/invites/{id}/`
 pub static INVITES_DESTROY: Operation = Operation {
     id: "invites_destroy",
     method: Method::DELETE,
@@ -4875,7 +4388,6 @@ pub static INVITES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/invites/`
 pub static INVITES_LIST: Operation = Operation {
     id: "invites_list",
     method: Method::GET,
@@ -4885,7 +4397,6 @@ pub static INVITES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/llm_gateway/v1/chat/completions/`
 pub static LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE: Operation = Operation {
     id: "llm_gateway_v1_chat_completions_create",
     method: Method::POST,
@@ -4895,7 +4406,6 @@ pub static LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/llm_gateway/v1/messages/`
 pub static LLM_GATEWAY_V1_MESSAGES_CREATE: Operation = Operation {
     id: "llm_gateway_v1_messages_create",
     method: Method::POST,
@@ -4905,7 +4415,6 @@ pub static LLM_GATEWAY_V1_MESSAGES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/logs/attributes/`
 pub static ENVIRONMENTS_LOGS_ATTRIBUTES_RETRIEVE: Operation = Operation {
     id: "environments_logs_attributes_retrieve",
     method: Method::GET,
@@ -4915,7 +4424,6 @@ pub static ENVIRONMENTS_LOGS_ATTRIBUTES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/logs/query/`
 pub static ENVIRONMENTS_LOGS_QUERY_CREATE: Operation = Operation {
     id: "environments_logs_query_create",
     method: Method::POST,
@@ -4925,7 +4433,6 @@ pub static ENVIRONMENTS_LOGS_QUERY_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/logs/sparkline/`
 pub static ENVIRONMENTS_LOGS_SPARKLINE_CREATE: Operation = Operation {
     id: "environments_logs_sparkline_create",
     method: Method::POST,
@@ -4935,7 +4442,6 @@ pub static ENVIRONMENTS_LOGS_SPARKLINE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/logs/values/`
 pub static ENVIRONMENTS_LOGS_VALUES_RETRIEVE: Operation = Operation {
     id: "environments_logs_values_retrieve",
     method: Method::GET,
@@ -4945,7 +4451,6 @@ pub static ENVIRONMENTS_LOGS_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/logs/attributes/`
 pub static LOGS_ATTRIBUTES_RETRIEVE: Operation = Operation {
     id: "logs_attributes_retrieve",
     method: Method::GET,
@@ -4955,7 +4460,6 @@ pub static LOGS_ATTRIBUTES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/logs/query/`
 pub static LOGS_QUERY_CREATE: Operation = Operation {
     id: "logs_query_create",
     method: Method::POST,
@@ -4965,7 +4469,6 @@ pub static LOGS_QUERY_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/logs/sparkline/`
 pub static LOGS_SPARKLINE_CREATE: Operation = Operation {
     id: "logs_sparkline_create",
     method: Method::POST,
@@ -4975,7 +4478,6 @@ pub static LOGS_SPARKLINE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/logs/values/`
 pub static LOGS_VALUES_RETRIEVE: Operation = Operation {
     id: "logs_values_retrieve",
     method: Method::GET,
@@ -4985,7 +4487,6 @@ pub static LOGS_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/organizations/{organization_id}/members/{user__uuid}/`
 pub static MEMBERS_DESTROY: Operation = Operation {
     id: "members_destroy",
     method: Method::DELETE,
@@ -4995,7 +4496,6 @@ pub static MEMBERS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/members/`
 pub static MEMBERS_LIST: Operation = Operation {
     id: "members_list",
     method: Method::GET,
@@ -5005,7 +4505,6 @@ pub static MEMBERS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/members/{user__uuid}/`
 pub static MEMBERS_PARTIAL_UPDATE: Operation = Operation {
     id: "members_partial_update",
     method: Method::PATCH,
@@ -5015,7 +4514,6 @@ pub static MEMBERS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/members/{user__uuid}/scoped_api_keys/`
 pub static MEMBERS_SCOPED_API_KEYS_RETRIEVE: Operation = Operation {
     id: "members_scoped_api_keys_retrieve",
     method: Method::GET,
@@ -5025,7 +4523,6 @@ pub static MEMBERS_SCOPED_API_KEYS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/organizations/{organization_id}/members/{user__uuid}/`
 pub static MEMBERS_UPDATE: Operation = Operation {
     id: "members_update",
     method: Method::PUT,
@@ -5035,7 +4532,6 @@ pub static MEMBERS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/notebooks/activity/`
 pub static NOTEBOOKS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "notebooks_activity_retrieve",
     method: Method::GET,
@@ -5045,7 +4541,6 @@ pub static NOTEBOOKS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/notebooks/{short_id}/activity/`
 pub static NOTEBOOKS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     id: "notebooks_activity_retrieve_2",
     method: Method::GET,
@@ -5055,7 +4550,6 @@ pub static NOTEBOOKS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/notebooks/`
 pub static NOTEBOOKS_CREATE: Operation = Operation {
     id: "notebooks_create",
     method: Method::POST,
@@ -5065,7 +4559,6 @@ pub static NOTEBOOKS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/notebooks/{short_id}/`
 pub static NOTEBOOKS_DESTROY: Operation = Operation {
     id: "notebooks_destroy",
     method: Method::DELETE,
@@ -5075,7 +4568,6 @@ pub static NOTEBOOKS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/notebooks/`
 pub static NOTEBOOKS_LIST: Operation = Operation {
     id: "notebooks_list",
     method: Method::GET,
@@ -5085,7 +4577,6 @@ pub static NOTEBOOKS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/notebooks/{short_id}/`
 pub static NOTEBOOKS_PARTIAL_UPDATE: Operation = Operation {
     id: "notebooks_partial_update",
     method: Method::PATCH,
@@ -5095,7 +4586,6 @@ pub static NOTEBOOKS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/notebooks/recording_comments/`
 pub static NOTEBOOKS_RECORDING_COMMENTS_RETRIEVE: Operation = Operation {
     id: "notebooks_recording_comments_retrieve",
     method: Method::GET,
@@ -5105,7 +4595,6 @@ pub static NOTEBOOKS_RECORDING_COMMENTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/notebooks/{short_id}/`
 pub static NOTEBOOKS_RETRIEVE: Operation = Operation {
     id: "notebooks_retrieve",
     method: Method::GET,
@@ -5115,7 +4604,6 @@ pub static NOTEBOOKS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/notebooks/{short_id}/`
 pub static NOTEBOOKS_UPDATE: Operation = Operation {
     id: "notebooks_update",
     method: Method::PUT,
@@ -5125,7 +4613,6 @@ pub static NOTEBOOKS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/`
 pub static CREATE: Operation = Operation {
     id: "create",
     method: Method::POST,
@@ -5135,7 +4622,6 @@ pub static CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/organizations/{id}/`
 pub static DESTROY: Operation = Operation {
     id: "destroy",
     method: Method::DELETE,
@@ -5145,7 +4631,6 @@ pub static DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/`
 pub static LIST: Operation = Operation {
     id: "list",
     method: Method::GET,
@@ -5155,7 +4640,6 @@ pub static LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{id}/`
 pub static PARTIAL_UPDATE: Operation = Operation {
     id: "partial_update",
     method: Method::PATCH,
@@ -5165,7 +4649,6 @@ pub static PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{id}/`
 pub static RETRIEVE: Operation = Operation {
     id: "retrieve",
     method: Method::GET,
@@ -5175,7 +4658,6 @@ pub static RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/organizations/{id}/`
 pub static UPDATE: Operation = Operation {
     id: "update",
     method: Method::PUT,
@@ -5185,7 +4667,6 @@ pub static UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/persisted_folder/`
 pub static ENVIRONMENTS_PERSISTED_FOLDER_CREATE: Operation = Operation {
     id: "environments_persisted_folder_create",
     method: Method::POST,
@@ -5195,7 +4676,6 @@ pub static ENVIRONMENTS_PERSISTED_FOLDER_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/persisted_folder/{id}/`
 pub static ENVIRONMENTS_PERSISTED_FOLDER_DESTROY: Operation = Operation {
     id: "environments_persisted_folder_destroy",
     method: Method::DELETE,
@@ -5205,7 +4685,6 @@ pub static ENVIRONMENTS_PERSISTED_FOLDER_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persisted_folder/`
 pub static ENVIRONMENTS_PERSISTED_FOLDER_LIST: Operation = Operation {
     id: "environments_persisted_folder_list",
     method: Method::GET,
@@ -5215,7 +4694,6 @@ pub static ENVIRONMENTS_PERSISTED_FOLDER_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/persisted_folder/{id}/`
 pub static ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_persisted_folder_partial_update",
     method: Method::PATCH,
@@ -5225,7 +4703,6 @@ pub static ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persisted_folder/{id}/`
 pub static ENVIRONMENTS_PERSISTED_FOLDER_RETRIEVE: Operation = Operation {
     id: "environments_persisted_folder_retrieve",
     method: Method::GET,
@@ -5235,7 +4712,6 @@ pub static ENVIRONMENTS_PERSISTED_FOLDER_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/persisted_folder/{id}/`
 pub static ENVIRONMENTS_PERSISTED_FOLDER_UPDATE: Operation = Operation {
     id: "environments_persisted_folder_update",
     method: Method::PUT,
@@ -5245,7 +4721,6 @@ pub static ENVIRONMENTS_PERSISTED_FOLDER_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/persisted_folder/`
 pub static PERSISTED_FOLDER_CREATE: Operation = Operation {
     id: "persisted_folder_create",
     method: Method::POST,
@@ -5255,7 +4730,6 @@ pub static PERSISTED_FOLDER_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/persisted_folder/{id}/`
 pub static PERSISTED_FOLDER_DESTROY: Operation = Operation {
     id: "persisted_folder_destroy",
     method: Method::DELETE,
@@ -5265,7 +4739,6 @@ pub static PERSISTED_FOLDER_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persisted_folder/`
 pub static PERSISTED_FOLDER_LIST: Operation = Operation {
     id: "persisted_folder_list",
     method: Method::GET,
@@ -5275,7 +4748,6 @@ pub static PERSISTED_FOLDER_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/persisted_folder/{id}/`
 pub static PERSISTED_FOLDER_PARTIAL_UPDATE: Operation = Operation {
     id: "persisted_folder_partial_update",
     method: Method::PATCH,
@@ -5285,7 +4757,6 @@ pub static PERSISTED_FOLDER_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persisted_folder/{id}/`
 pub static PERSISTED_FOLDER_RETRIEVE: Operation = Operation {
     id: "persisted_folder_retrieve",
     method: Method::GET,
@@ -5295,7 +4766,6 @@ pub static PERSISTED_FOLDER_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/persisted_folder/{id}/`
 pub static PERSISTED_FOLDER_UPDATE: Operation = Operation {
     id: "persisted_folder_update",
     method: Method::PUT,
@@ -5305,7 +4775,6 @@ pub static PERSISTED_FOLDER_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/activity/`
 pub static ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "environments_persons_activity_retrieve",
     method: Method::GET,
@@ -5315,7 +4784,6 @@ pub static ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/{id}/activity/`
 pub static ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     id: "environments_persons_activity_retrieve_2",
     method: Method::GET,
@@ -5325,7 +4793,6 @@ pub static ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/persons/bulk_delete/`
 pub static ENVIRONMENTS_PERSONS_BULK_DELETE_CREATE: Operation = Operation {
     id: "environments_persons_bulk_delete_create",
     method: Method::POST,
@@ -5335,7 +4802,6 @@ pub static ENVIRONMENTS_PERSONS_BULK_DELETE_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/cohorts/`
 pub static ENVIRONMENTS_PERSONS_COHORTS_RETRIEVE: Operation = Operation {
     id: "environments_persons_cohorts_retrieve",
     method: Method::GET,
@@ -5345,7 +4811,6 @@ pub static ENVIRONMENTS_PERSONS_COHORTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/persons/{id}/delete_events/`
 pub static ENVIRONMENTS_PERSONS_DELETE_EVENTS_CREATE: Operation = Operation {
     id: "environments_persons_delete_events_create",
     method: Method::POST,
@@ -5355,7 +4820,6 @@ pub static ENVIRONMENTS_PERSONS_DELETE_EVENTS_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/persons/{id}/delete_property/`
 pub static ENVIRONMENTS_PERSONS_DELETE_PROPERTY_CREATE: Operation = Operation {
     id: "environments_persons_delete_property_create",
     method: Method::POST,
@@ -5365,7 +4829,6 @@ pub static ENVIRONMENTS_PERSONS_DELETE_PROPERTY_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/persons/{id}/delete_recordings/`
 pub static ENVIRONMENTS_PERSONS_DELETE_RECORDINGS_CREATE: Operation = Operation {
     id: "environments_persons_delete_recordings_create",
     method: Method::POST,
@@ -5375,7 +4838,6 @@ pub static ENVIRONMENTS_PERSONS_DELETE_RECORDINGS_CREATE: Operation = Operation 
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/persons/{id}/`
 pub static ENVIRONMENTS_PERSONS_DESTROY: Operation = Operation {
     id: "environments_persons_destroy",
     method: Method::DELETE,
@@ -5385,7 +4847,6 @@ pub static ENVIRONMENTS_PERSONS_DESTROY: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/persons/funnel/correlation/`
 pub static ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_CREATE: Operation = Operation {
     id: "environments_persons_funnel_correlation_create",
     method: Method::POST,
@@ -5395,7 +4856,6 @@ pub static ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_CREATE: Operation = Operation
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/funnel/correlation/`
 pub static ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_RETRIEVE: Operation = Operation {
     id: "environments_persons_funnel_correlation_retrieve",
     method: Method::GET,
@@ -5405,7 +4865,6 @@ pub static ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_RETRIEVE: Operation = Operati
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/persons/funnel/`
 pub static ENVIRONMENTS_PERSONS_FUNNEL_CREATE: Operation = Operation {
     id: "environments_persons_funnel_create",
     method: Method::POST,
@@ -5415,7 +4874,6 @@ pub static ENVIRONMENTS_PERSONS_FUNNEL_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/funnel/`
 pub static ENVIRONMENTS_PERSONS_FUNNEL_RETRIEVE: Operation = Operation {
     id: "environments_persons_funnel_retrieve",
     method: Method::GET,
@@ -5425,7 +4883,6 @@ pub static ENVIRONMENTS_PERSONS_FUNNEL_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/lifecycle/`
 pub static ENVIRONMENTS_PERSONS_LIFECYCLE_RETRIEVE: Operation = Operation {
     id: "environments_persons_lifecycle_retrieve",
     method: Method::GET,
@@ -5435,7 +4892,6 @@ pub static ENVIRONMENTS_PERSONS_LIFECYCLE_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/`
 pub static ENVIRONMENTS_PERSONS_LIST: Operation = Operation {
     id: "environments_persons_list",
     method: Method::GET,
@@ -5445,7 +4901,6 @@ pub static ENVIRONMENTS_PERSONS_LIST: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/persons/{id}/`
 pub static ENVIRONMENTS_PERSONS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_persons_partial_update",
     method: Method::PATCH,
@@ -5455,7 +4910,6 @@ pub static ENVIRONMENTS_PERSONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/{id}/properties_timeline/`
 pub static ENVIRONMENTS_PERSONS_PROPERTIES_TIMELINE_RETRIEVE: Operation = Operation {
     id: "environments_persons_properties_timeline_retrieve",
     method: Method::GET,
@@ -5465,7 +4919,6 @@ pub static ENVIRONMENTS_PERSONS_PROPERTIES_TIMELINE_RETRIEVE: Operation = Operat
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/persons/reset_person_distinct_id/`
 pub static ENVIRONMENTS_PERSONS_RESET_PERSON_DISTINCT_ID_CREATE: Operation = Operation {
     id: "environments_persons_reset_person_distinct_id_create",
     method: Method::POST,
@@ -5475,7 +4928,6 @@ pub static ENVIRONMENTS_PERSONS_RESET_PERSON_DISTINCT_ID_CREATE: Operation = Ope
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/{id}/`
 pub static ENVIRONMENTS_PERSONS_RETRIEVE: Operation = Operation {
     id: "environments_persons_retrieve",
     method: Method::GET,
@@ -5485,7 +4937,6 @@ pub static ENVIRONMENTS_PERSONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/persons/{id}/split/`
 pub static ENVIRONMENTS_PERSONS_SPLIT_CREATE: Operation = Operation {
     id: "environments_persons_split_create",
     method: Method::POST,
@@ -5495,7 +4946,6 @@ pub static ENVIRONMENTS_PERSONS_SPLIT_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/stickiness/`
 pub static ENVIRONMENTS_PERSONS_STICKINESS_RETRIEVE: Operation = Operation {
     id: "environments_persons_stickiness_retrieve",
     method: Method::GET,
@@ -5505,7 +4955,6 @@ pub static ENVIRONMENTS_PERSONS_STICKINESS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/trends/`
 pub static ENVIRONMENTS_PERSONS_TRENDS_RETRIEVE: Operation = Operation {
     id: "environments_persons_trends_retrieve",
     method: Method::GET,
@@ -5515,7 +4964,6 @@ pub static ENVIRONMENTS_PERSONS_TRENDS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/persons/{id}/`
 pub static ENVIRONMENTS_PERSONS_UPDATE: Operation = Operation {
     id: "environments_persons_update",
     method: Method::PUT,
@@ -5525,7 +4973,6 @@ pub static ENVIRONMENTS_PERSONS_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/persons/{id}/update_property/`
 pub static ENVIRONMENTS_PERSONS_UPDATE_PROPERTY_CREATE: Operation = Operation {
     id: "environments_persons_update_property_create",
     method: Method::POST,
@@ -5535,7 +4982,6 @@ pub static ENVIRONMENTS_PERSONS_UPDATE_PROPERTY_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/persons/values/`
 pub static ENVIRONMENTS_PERSONS_VALUES_RETRIEVE: Operation = Operation {
     id: "environments_persons_values_retrieve",
     method: Method::GET,
@@ -5545,7 +4991,6 @@ pub static ENVIRONMENTS_PERSONS_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/activity/`
 pub static PERSONS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "persons_activity_retrieve",
     method: Method::GET,
@@ -5555,7 +5000,6 @@ pub static PERSONS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/{id}/activity/`
 pub static PERSONS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     id: "persons_activity_retrieve_2",
     method: Method::GET,
@@ -5565,7 +5009,6 @@ pub static PERSONS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/persons/bulk_delete/`
 pub static PERSONS_BULK_DELETE_CREATE: Operation = Operation {
     id: "persons_bulk_delete_create",
     method: Method::POST,
@@ -5575,7 +5018,6 @@ pub static PERSONS_BULK_DELETE_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/cohorts/`
 pub static PERSONS_COHORTS_RETRIEVE: Operation = Operation {
     id: "persons_cohorts_retrieve",
     method: Method::GET,
@@ -5585,7 +5027,6 @@ pub static PERSONS_COHORTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/persons/{id}/delete_events/`
 pub static PERSONS_DELETE_EVENTS_CREATE: Operation = Operation {
     id: "persons_delete_events_create",
     method: Method::POST,
@@ -5595,7 +5036,6 @@ pub static PERSONS_DELETE_EVENTS_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/persons/{id}/delete_property/`
 pub static PERSONS_DELETE_PROPERTY_CREATE: Operation = Operation {
     id: "persons_delete_property_create",
     method: Method::POST,
@@ -5605,7 +5045,6 @@ pub static PERSONS_DELETE_PROPERTY_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/persons/{id}/delete_recordings/`
 pub static PERSONS_DELETE_RECORDINGS_CREATE: Operation = Operation {
     id: "persons_delete_recordings_create",
     method: Method::POST,
@@ -5615,7 +5054,6 @@ pub static PERSONS_DELETE_RECORDINGS_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/persons/{id}/`
 pub static PERSONS_DESTROY: Operation = Operation {
     id: "persons_destroy",
     method: Method::DELETE,
@@ -5625,7 +5063,6 @@ pub static PERSONS_DESTROY: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/persons/funnel/correlation/`
 pub static PERSONS_FUNNEL_CORRELATION_CREATE: Operation = Operation {
     id: "persons_funnel_correlation_create",
     method: Method::POST,
@@ -5635,7 +5072,6 @@ pub static PERSONS_FUNNEL_CORRELATION_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/funnel/correlation/`
 pub static PERSONS_FUNNEL_CORRELATION_RETRIEVE: Operation = Operation {
     id: "persons_funnel_correlation_retrieve",
     method: Method::GET,
@@ -5645,7 +5081,6 @@ pub static PERSONS_FUNNEL_CORRELATION_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/persons/funnel/`
 pub static PERSONS_FUNNEL_CREATE: Operation = Operation {
     id: "persons_funnel_create",
     method: Method::POST,
@@ -5655,7 +5090,6 @@ pub static PERSONS_FUNNEL_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/funnel/`
 pub static PERSONS_FUNNEL_RETRIEVE: Operation = Operation {
     id: "persons_funnel_retrieve",
     method: Method::GET,
@@ -5665,7 +5099,6 @@ pub static PERSONS_FUNNEL_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/lifecycle/`
 pub static PERSONS_LIFECYCLE_RETRIEVE: Operation = Operation {
     id: "persons_lifecycle_retrieve",
     method: Method::GET,
@@ -5675,7 +5108,6 @@ pub static PERSONS_LIFECYCLE_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/`
 pub static PERSONS_LIST: Operation = Operation {
     id: "persons_list",
     method: Method::GET,
@@ -5685,7 +5117,6 @@ pub static PERSONS_LIST: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/persons/{id}/`
 pub static PERSONS_PARTIAL_UPDATE: Operation = Operation {
     id: "persons_partial_update",
     method: Method::PATCH,
@@ -5695,7 +5126,6 @@ pub static PERSONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/{id}/properties_timeline/`
 pub static PERSONS_PROPERTIES_TIMELINE_RETRIEVE: Operation = Operation {
     id: "persons_properties_timeline_retrieve",
     method: Method::GET,
@@ -5705,7 +5135,6 @@ pub static PERSONS_PROPERTIES_TIMELINE_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/persons/reset_person_distinct_id/`
 pub static PERSONS_RESET_PERSON_DISTINCT_ID_CREATE: Operation = Operation {
     id: "persons_reset_person_distinct_id_create",
     method: Method::POST,
@@ -5715,7 +5144,6 @@ pub static PERSONS_RESET_PERSON_DISTINCT_ID_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/{id}/`
 pub static PERSONS_RETRIEVE: Operation = Operation {
     id: "persons_retrieve",
     method: Method::GET,
@@ -5725,7 +5153,6 @@ pub static PERSONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/persons/{id}/split/`
 pub static PERSONS_SPLIT_CREATE: Operation = Operation {
     id: "persons_split_create",
     method: Method::POST,
@@ -5735,7 +5162,6 @@ pub static PERSONS_SPLIT_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/stickiness/`
 pub static PERSONS_STICKINESS_RETRIEVE: Operation = Operation {
     id: "persons_stickiness_retrieve",
     method: Method::GET,
@@ -5745,7 +5171,6 @@ pub static PERSONS_STICKINESS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/trends/`
 pub static PERSONS_TRENDS_RETRIEVE: Operation = Operation {
     id: "persons_trends_retrieve",
     method: Method::GET,
@@ -5755,7 +5180,6 @@ pub static PERSONS_TRENDS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/persons/{id}/`
 pub static PERSONS_UPDATE: Operation = Operation {
     id: "persons_update",
     method: Method::PUT,
@@ -5765,7 +5189,6 @@ pub static PERSONS_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/persons/{id}/update_property/`
 pub static PERSONS_UPDATE_PROPERTY_CREATE: Operation = Operation {
     id: "persons_update_property_create",
     method: Method::POST,
@@ -5775,7 +5198,6 @@ pub static PERSONS_UPDATE_PROPERTY_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/persons/values/`
 pub static PERSONS_VALUES_RETRIEVE: Operation = Operation {
     id: "persons_values_retrieve",
     method: Method::GET,
@@ -5785,7 +5207,6 @@ pub static PERSONS_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/plugin_configs/{plugin_config_id}/logs/`
 pub static ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST: Operation = Operation {
     id: "environments_plugin_configs_logs_list",
     method: Method::GET,
@@ -5795,7 +5216,6 @@ pub static ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/plugin_configs/{plugin_config_id}/logs/`
 pub static PLUGIN_CONFIGS_LOGS_LIST: Operation = Operation {
     id: "plugin_configs_logs_list",
     method: Method::GET,
@@ -5805,7 +5225,6 @@ pub static PLUGIN_CONFIGS_LOGS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/projects/{id}/activity/`
 pub static ACTIVITY_RETRIEVE: Operation = Operation {
     id: "activity_retrieve",
     method: Method::GET,
@@ -5815,7 +5234,6 @@ pub static ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/projects/{id}/add_product_intent/`
 pub static ADD_PRODUCT_INTENT_PARTIAL_UPDATE: Operation = Operation {
     id: "add_product_intent_partial_update",
     method: Method::PATCH,
@@ -5825,7 +5243,6 @@ pub static ADD_PRODUCT_INTENT_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/projects/{id}/change_organization/`
 pub static CHANGE_ORGANIZATION_CREATE: Operation = Operation {
     id: "change_organization_create",
     method: Method::POST,
@@ -5835,7 +5252,6 @@ pub static CHANGE_ORGANIZATION_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/projects/{id}/complete_product_onboarding/`
 pub static COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE: Operation = Operation {
     id: "complete_product_onboarding_partial_update",
     method: Method::PATCH,
@@ -5845,7 +5261,6 @@ pub static COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/projects/`
 pub static CREATE_2: Operation = Operation {
     id: "create_2",
     method: Method::POST,
@@ -5855,7 +5270,6 @@ pub static CREATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/projects/{id}/delete_secret_token_backup/`
 pub static DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE: Operation = Operation {
     id: "delete_secret_token_backup_partial_update",
     method: Method::PATCH,
@@ -5865,7 +5279,6 @@ pub static DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/organizations/{organization_id}/projects/{id}/`
 pub static DESTROY_2: Operation = Operation {
     id: "destroy_2",
     method: Method::DELETE,
@@ -5875,7 +5288,6 @@ pub static DESTROY_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/projects/{id}/is_generating_demo_data/`
 pub static IS_GENERATING_DEMO_DATA_RETRIEVE: Operation = Operation {
     id: "is_generating_demo_data_retrieve",
     method: Method::GET,
@@ -5885,7 +5297,6 @@ pub static IS_GENERATING_DEMO_DATA_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/projects/`
 pub static LIST_2: Operation = Operation {
     id: "list_2",
     method: Method::GET,
@@ -5895,7 +5306,6 @@ pub static LIST_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/projects/{id}/`
 pub static PARTIAL_UPDATE_2: Operation = Operation {
     id: "partial_update_2",
     method: Method::PATCH,
@@ -5905,7 +5315,6 @@ pub static PARTIAL_UPDATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/projects/{id}/reset_token/`
 pub static RESET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
     id: "reset_token_partial_update",
     method: Method::PATCH,
@@ -5915,7 +5324,6 @@ pub static RESET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/projects/{id}/`
 pub static RETRIEVE_2: Operation = Operation {
     id: "retrieve_2",
     method: Method::GET,
@@ -5925,7 +5333,6 @@ pub static RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/projects/{id}/rotate_secret_token/`
 pub static ROTATE_SECRET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
     id: "rotate_secret_token_partial_update",
     method: Method::PATCH,
@@ -5935,7 +5342,6 @@ pub static ROTATE_SECRET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/organizations/{organization_id}/projects/{id}/`
 pub static UPDATE_2: Operation = Operation {
     id: "update_2",
     method: Method::PUT,
@@ -5945,7 +5351,6 @@ pub static UPDATE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/property_definitions/{id}/`
 pub static PROPERTY_DEFINITIONS_DESTROY: Operation = Operation {
     id: "property_definitions_destroy",
     method: Method::DELETE,
@@ -5955,7 +5360,6 @@ pub static PROPERTY_DEFINITIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/property_definitions/`
 pub static PROPERTY_DEFINITIONS_LIST: Operation = Operation {
     id: "property_definitions_list",
     method: Method::GET,
@@ -5965,7 +5369,6 @@ pub static PROPERTY_DEFINITIONS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/property_definitions/{id}/`
 pub static PROPERTY_DEFINITIONS_PARTIAL_UPDATE: Operation = Operation {
     id: "property_definitions_partial_update",
     method: Method::PATCH,
@@ -5975,7 +5378,6 @@ pub static PROPERTY_DEFINITIONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/property_definitions/{id}/`
 pub static PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
     id: "property_definitions_retrieve",
     method: Method::GET,
@@ -5985,7 +5387,6 @@ pub static PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/property_definitions/seen_together/`
 pub static PROPERTY_DEFINITIONS_SEEN_TOGETHER_RETRIEVE: Operation = Operation {
     id: "property_definitions_seen_together_retrieve",
     method: Method::GET,
@@ -5995,7 +5396,6 @@ pub static PROPERTY_DEFINITIONS_SEEN_TOGETHER_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/property_definitions/{id}/`
 pub static PROPERTY_DEFINITIONS_UPDATE: Operation = Operation {
     id: "property_definitions_update",
     method: Method::PUT,
@@ -6005,7 +5405,6 @@ pub static PROPERTY_DEFINITIONS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/proxy_records/`
 pub static PROXY_RECORDS_CREATE: Operation = Operation {
     id: "proxy_records_create",
     method: Method::POST,
@@ -6015,7 +5414,6 @@ pub static PROXY_RECORDS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/organizations/{organization_id}/proxy_records/{id}/`
 pub static PROXY_RECORDS_DESTROY: Operation = Operation {
     id: "proxy_records_destroy",
     method: Method::DELETE,
@@ -6025,7 +5423,6 @@ pub static PROXY_RECORDS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/proxy_records/`
 pub static PROXY_RECORDS_LIST: Operation = Operation {
     id: "proxy_records_list",
     method: Method::GET,
@@ -6035,7 +5432,6 @@ pub static PROXY_RECORDS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/proxy_records/{id}/`
 pub static PROXY_RECORDS_PARTIAL_UPDATE: Operation = Operation {
     id: "proxy_records_partial_update",
     method: Method::PATCH,
@@ -6045,7 +5441,6 @@ pub static PROXY_RECORDS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/proxy_records/{id}/`
 pub static PROXY_RECORDS_RETRIEVE: Operation = Operation {
     id: "proxy_records_retrieve",
     method: Method::GET,
@@ -6055,7 +5450,6 @@ pub static PROXY_RECORDS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/organizations/{organization_id}/proxy_records/{id}/`
 pub static PROXY_RECORDS_UPDATE: Operation = Operation {
     id: "proxy_records_update",
     method: Method::PUT,
@@ -6065,7 +5459,6 @@ pub static PROXY_RECORDS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/query/check_auth_for_async/`
 pub static ENVIRONMENTS_QUERY_CHECK_AUTH_FOR_ASYNC_CREATE: Operation = Operation {
     id: "environments_query_check_auth_for_async_create",
     method: Method::POST,
@@ -6075,7 +5468,6 @@ pub static ENVIRONMENTS_QUERY_CHECK_AUTH_FOR_ASYNC_CREATE: Operation = Operation
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/query/{id}/`
 pub static ENVIRONMENTS_QUERY_DESTROY: Operation = Operation {
     id: "environments_query_destroy",
     method: Method::DELETE,
@@ -6085,7 +5477,6 @@ pub static ENVIRONMENTS_QUERY_DESTROY: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/query/draft_sql/`
 pub static ENVIRONMENTS_QUERY_DRAFT_SQL_RETRIEVE: Operation = Operation {
     id: "environments_query_draft_sql_retrieve",
     method: Method::GET,
@@ -6095,7 +5486,6 @@ pub static ENVIRONMENTS_QUERY_DRAFT_SQL_RETRIEVE: Operation = Operation {
     throttle_scopes: &["ai_burst", "ai_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/query/{id}/log/`
 pub static ENVIRONMENTS_QUERY_LOG_RETRIEVE: Operation = Operation {
     id: "environments_query_log_retrieve",
     method: Method::GET,
@@ -6105,7 +5495,6 @@ pub static ENVIRONMENTS_QUERY_LOG_RETRIEVE: Operation = Operation {
     throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/query/{id}/`
 pub static ENVIRONMENTS_QUERY_RETRIEVE: Operation = Operation {
     id: "environments_query_retrieve",
     method: Method::GET,
@@ -6115,7 +5504,6 @@ pub static ENVIRONMENTS_QUERY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/query/check_auth_for_async/`
 pub static QUERY_CHECK_AUTH_FOR_ASYNC_CREATE: Operation = Operation {
     id: "query_check_auth_for_async_create",
     method: Method::POST,
@@ -6125,7 +5513,6 @@ pub static QUERY_CHECK_AUTH_FOR_ASYNC_CREATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/query/{id}/`
 pub static QUERY_DESTROY: Operation = Operation {
     id: "query_destroy",
     method: Method::DELETE,
@@ -6135,7 +5522,6 @@ pub static QUERY_DESTROY: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/query/draft_sql/`
 pub static QUERY_DRAFT_SQL_RETRIEVE: Operation = Operation {
     id: "query_draft_sql_retrieve",
     method: Method::GET,
@@ -6145,7 +5531,6 @@ pub static QUERY_DRAFT_SQL_RETRIEVE: Operation = Operation {
     throttle_scopes: &["ai_burst", "ai_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/query/{id}/log/`
 pub static QUERY_LOG_RETRIEVE: Operation = Operation {
     id: "query_log_retrieve",
     method: Method::GET,
@@ -6155,7 +5540,6 @@ pub static QUERY_LOG_RETRIEVE: Operation = Operation {
     throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/query/{id}/`
 pub static QUERY_RETRIEVE: Operation = Operation {
     id: "query_retrieve",
     method: Method::GET,
@@ -6165,7 +5549,6 @@ pub static QUERY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/roles/`
 pub static ROLES_CREATE: Operation = Operation {
     id: "roles_create",
     method: Method::POST,
@@ -6175,7 +5558,6 @@ pub static ROLES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/organizations/{organization_id}/roles/{id}/`
 pub static ROLES_DESTROY: Operation = Operation {
     id: "roles_destroy",
     method: Method::DELETE,
@@ -6185,7 +5567,6 @@ pub static ROLES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/roles/`
 pub static ROLES_LIST: Operation = Operation {
     id: "roles_list",
     method: Method::GET,
@@ -6195,7 +5576,6 @@ pub static ROLES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/organizations/{organization_id}/roles/{id}/`
 pub static ROLES_PARTIAL_UPDATE: Operation = Operation {
     id: "roles_partial_update",
     method: Method::PATCH,
@@ -6205,7 +5585,6 @@ pub static ROLES_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/roles/{id}/`
 pub static ROLES_RETRIEVE: Operation = Operation {
     id: "roles_retrieve",
     method: Method::GET,
@@ -6215,7 +5594,6 @@ pub static ROLES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/organizations/{organization_id}/roles/{role_id}/role_memberships/`
 pub static ROLES_ROLE_MEMBERSHIPS_CREATE: Operation = Operation {
     id: "roles_role_memberships_create",
     method: Method::POST,
@@ -6225,7 +5603,6 @@ pub static ROLES_ROLE_MEMBERSHIPS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/organizations/{organization_id}/roles/{role_id}/role_memberships/{id}/`
 pub static ROLES_ROLE_MEMBERSHIPS_DESTROY: Operation = Operation {
     id: "roles_role_memberships_destroy",
     method: Method::DELETE,
@@ -6235,7 +5612,6 @@ pub static ROLES_ROLE_MEMBERSHIPS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/organizations/{organization_id}/roles/{role_id}/role_memberships/`
 pub static ROLES_ROLE_MEMBERSHIPS_LIST: Operation = Operation {
     id: "roles_role_memberships_list",
     method: Method::GET,
@@ -6245,7 +5621,6 @@ pub static ROLES_ROLE_MEMBERSHIPS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/organizations/{organization_id}/roles/{id}/`
 pub static ROLES_UPDATE: Operation = Operation {
     id: "roles_update",
     method: Method::PUT,
@@ -6255,7 +5630,6 @@ pub static ROLES_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/session_recording_playlists/`
 pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_CREATE: Operation = Operation {
     id: "environments_session_recording_playlists_create",
     method: Method::POST,
@@ -6265,7 +5639,6 @@ pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_CREATE: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/session_recording_playlists/{short_id}/`
 pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_DESTROY: Operation = Operation {
     id: "environments_session_recording_playlists_destroy",
     method: Method::DELETE,
@@ -6275,7 +5648,6 @@ pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_DESTROY: Operation = Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/session_recording_playlists/`
 pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST: Operation = Operation {
     id: "environments_session_recording_playlists_list",
     method: Method::GET,
@@ -6285,7 +5657,6 @@ pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/session_recording_playlists/{short_id}/`
 pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_session_recording_playlists_partial_update",
     method: Method::PATCH,
@@ -6295,7 +5666,6 @@ pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE: Operation = 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
 pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE: Operation = Operation {
     id: "environments_session_recording_playlists_recordings_create",
     method: Method::POST,
@@ -6305,7 +5675,6 @@ pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE: Operation
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
 pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_DESTROY: Operation = Operation {
     id: "environments_session_recording_playlists_recordings_destroy",
     method: Method::DELETE,
@@ -6315,7 +5684,6 @@ pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_DESTROY: Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/`
 pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE: Operation = Operation {
     id: "environments_session_recording_playlists_recordings_retrieve",
     method: Method::GET,
@@ -6325,7 +5693,6 @@ pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE: Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/session_recording_playlists/{short_id}/`
 pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RETRIEVE: Operation = Operation {
     id: "environments_session_recording_playlists_retrieve",
     method: Method::GET,
@@ -6335,7 +5702,6 @@ pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RETRIEVE: Operation = Operat
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/session_recording_playlists/{short_id}/`
 pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_UPDATE: Operation = Operation {
     id: "environments_session_recording_playlists_update",
     method: Method::PUT,
@@ -6345,7 +5711,6 @@ pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_UPDATE: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/session_recording_playlists/`
 pub static SESSION_RECORDING_PLAYLISTS_CREATE: Operation = Operation {
     id: "session_recording_playlists_create",
     method: Method::POST,
@@ -6355,7 +5720,6 @@ pub static SESSION_RECORDING_PLAYLISTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/session_recording_playlists/{short_id}/`
 pub static SESSION_RECORDING_PLAYLISTS_DESTROY: Operation = Operation {
     id: "session_recording_playlists_destroy",
     method: Method::DELETE,
@@ -6365,7 +5729,6 @@ pub static SESSION_RECORDING_PLAYLISTS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/session_recording_playlists/`
 pub static SESSION_RECORDING_PLAYLISTS_LIST: Operation = Operation {
     id: "session_recording_playlists_list",
     method: Method::GET,
@@ -6375,7 +5738,6 @@ pub static SESSION_RECORDING_PLAYLISTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/session_recording_playlists/{short_id}/`
 pub static SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE: Operation = Operation {
     id: "session_recording_playlists_partial_update",
     method: Method::PATCH,
@@ -6385,7 +5747,6 @@ pub static SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
 pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE: Operation = Operation {
     id: "session_recording_playlists_recordings_create",
     method: Method::POST,
@@ -6395,7 +5756,6 @@ pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
 pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_DESTROY: Operation = Operation {
     id: "session_recording_playlists_recordings_destroy",
     method: Method::DELETE,
@@ -6405,7 +5765,6 @@ pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_DESTROY: Operation = Operation
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/`
 pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE: Operation = Operation {
     id: "session_recording_playlists_recordings_retrieve",
     method: Method::GET,
@@ -6415,7 +5774,6 @@ pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/session_recording_playlists/{short_id}/`
 pub static SESSION_RECORDING_PLAYLISTS_RETRIEVE: Operation = Operation {
     id: "session_recording_playlists_retrieve",
     method: Method::GET,
@@ -6425,7 +5783,6 @@ pub static SESSION_RECORDING_PLAYLISTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/session_recording_playlists/{short_id}/`
 pub static SESSION_RECORDING_PLAYLISTS_UPDATE: Operation = Operation {
     id: "session_recording_playlists_update",
     method: Method::PUT,
@@ -6435,7 +5792,6 @@ pub static SESSION_RECORDING_PLAYLISTS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/session_recordings/{id}/`
 pub static ENVIRONMENTS_SESSION_RECORDINGS_DESTROY: Operation = Operation {
     id: "environments_session_recordings_destroy",
     method: Method::DELETE,
@@ -6445,7 +5801,6 @@ pub static ENVIRONMENTS_SESSION_RECORDINGS_DESTROY: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/session_recordings/`
 pub static ENVIRONMENTS_SESSION_RECORDINGS_LIST: Operation = Operation {
     id: "environments_session_recordings_list",
     method: Method::GET,
@@ -6455,7 +5810,6 @@ pub static ENVIRONMENTS_SESSION_RECORDINGS_LIST: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/session_recordings/{id}/`
 pub static ENVIRONMENTS_SESSION_RECORDINGS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_session_recordings_partial_update",
     method: Method::PATCH,
@@ -6465,7 +5819,6 @@ pub static ENVIRONMENTS_SESSION_RECORDINGS_PARTIAL_UPDATE: Operation = Operation
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/session_recordings/{id}/`
 pub static ENVIRONMENTS_SESSION_RECORDINGS_RETRIEVE: Operation = Operation {
     id: "environments_session_recordings_retrieve",
     method: Method::GET,
@@ -6475,7 +5828,6 @@ pub static ENVIRONMENTS_SESSION_RECORDINGS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/session_recordings/{recording_id}/sharing/`
 pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_LIST: Operation = Operation {
     id: "environments_session_recordings_sharing_list",
     method: Method::GET,
@@ -6485,7 +5837,6 @@ pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/session_recordings/{recording_id}/sharing/passwords/`
 pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE: Operation = Operation {
     id: "environments_session_recordings_sharing_passwords_create",
     method: Method::POST,
@@ -6495,7 +5846,6 @@ pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE: Operation =
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/session_recordings/{recording_id}/sharing/passwords/{password_id}/`
 pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
     id: "environments_session_recordings_sharing_passwords_destroy",
     method: Method::DELETE,
@@ -6505,7 +5855,6 @@ pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_DESTROY: Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/session_recordings/{recording_id}/sharing/refresh/`
 pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_REFRESH_CREATE: Operation = Operation {
     id: "environments_session_recordings_sharing_refresh_create",
     method: Method::POST,
@@ -6515,7 +5864,6 @@ pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_REFRESH_CREATE: Operation = O
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/session_recordings/{id}/`
 pub static ENVIRONMENTS_SESSION_RECORDINGS_UPDATE: Operation = Operation {
     id: "environments_session_recordings_update",
     method: Method::PUT,
@@ -6525,7 +5873,6 @@ pub static ENVIRONMENTS_SESSION_RECORDINGS_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/session_recordings/{id}/`
 pub static SESSION_RECORDINGS_DESTROY: Operation = Operation {
     id: "session_recordings_destroy",
     method: Method::DELETE,
@@ -6535,7 +5882,6 @@ pub static SESSION_RECORDINGS_DESTROY: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/session_recordings/`
 pub static SESSION_RECORDINGS_LIST: Operation = Operation {
     id: "session_recordings_list",
     method: Method::GET,
@@ -6545,7 +5891,6 @@ pub static SESSION_RECORDINGS_LIST: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/session_recordings/{id}/`
 pub static SESSION_RECORDINGS_PARTIAL_UPDATE: Operation = Operation {
     id: "session_recordings_partial_update",
     method: Method::PATCH,
@@ -6555,7 +5900,6 @@ pub static SESSION_RECORDINGS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/session_recordings/{id}/`
 pub static SESSION_RECORDINGS_RETRIEVE: Operation = Operation {
     id: "session_recordings_retrieve",
     method: Method::GET,
@@ -6565,7 +5909,6 @@ pub static SESSION_RECORDINGS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/session_recordings/{recording_id}/sharing/`
 pub static SESSION_RECORDINGS_SHARING_LIST: Operation = Operation {
     id: "session_recordings_sharing_list",
     method: Method::GET,
@@ -6575,7 +5918,6 @@ pub static SESSION_RECORDINGS_SHARING_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/session_recordings/{recording_id}/sharing/passwords/`
 pub static SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE: Operation = Operation {
     id: "session_recordings_sharing_passwords_create",
     method: Method::POST,
@@ -6585,7 +5927,6 @@ pub static SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/session_recordings/{recording_id}/sharing/passwords/{password_id}/`
 pub static SESSION_RECORDINGS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
     id: "session_recordings_sharing_passwords_destroy",
     method: Method::DELETE,
@@ -6595,7 +5936,6 @@ pub static SESSION_RECORDINGS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/session_recordings/{recording_id}/sharing/refresh/`
 pub static SESSION_RECORDINGS_SHARING_REFRESH_CREATE: Operation = Operation {
     id: "session_recordings_sharing_refresh_create",
     method: Method::POST,
@@ -6605,7 +5945,6 @@ pub static SESSION_RECORDINGS_SHARING_REFRESH_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/session_recordings/{id}/`
 pub static SESSION_RECORDINGS_UPDATE: Operation = Operation {
     id: "session_recordings_update",
     method: Method::PUT,
@@ -6615,7 +5954,6 @@ pub static SESSION_RECORDINGS_UPDATE: Operation = Operation {
     throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/sessions/property_definitions/`
 pub static ENVIRONMENTS_SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
     id: "environments_sessions_property_definitions_retrieve",
     method: Method::GET,
@@ -6625,7 +5963,6 @@ pub static ENVIRONMENTS_SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/sessions/values/`
 pub static ENVIRONMENTS_SESSIONS_VALUES_RETRIEVE: Operation = Operation {
     id: "environments_sessions_values_retrieve",
     method: Method::GET,
@@ -6635,7 +5972,6 @@ pub static ENVIRONMENTS_SESSIONS_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/sessions/property_definitions/`
 pub static SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
     id: "sessions_property_definitions_retrieve",
     method: Method::GET,
@@ -6645,7 +5981,6 @@ pub static SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/sessions/values/`
 pub static SESSIONS_VALUES_RETRIEVE: Operation = Operation {
     id: "sessions_values_retrieve",
     method: Method::GET,
@@ -6655,7 +5990,6 @@ pub static SESSIONS_VALUES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/subscriptions/`
 pub static ENVIRONMENTS_SUBSCRIPTIONS_CREATE: Operation = Operation {
     id: "environments_subscriptions_create",
     method: Method::POST,
@@ -6665,7 +5999,6 @@ pub static ENVIRONMENTS_SUBSCRIPTIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/subscriptions/{id}/`
 pub static ENVIRONMENTS_SUBSCRIPTIONS_DESTROY: Operation = Operation {
     id: "environments_subscriptions_destroy",
     method: Method::DELETE,
@@ -6675,7 +6008,6 @@ pub static ENVIRONMENTS_SUBSCRIPTIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/subscriptions/`
 pub static ENVIRONMENTS_SUBSCRIPTIONS_LIST: Operation = Operation {
     id: "environments_subscriptions_list",
     method: Method::GET,
@@ -6685,7 +6017,6 @@ pub static ENVIRONMENTS_SUBSCRIPTIONS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/subscriptions/{id}/`
 pub static ENVIRONMENTS_SUBSCRIPTIONS_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_subscriptions_partial_update",
     method: Method::PATCH,
@@ -6695,7 +6026,6 @@ pub static ENVIRONMENTS_SUBSCRIPTIONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/subscriptions/{id}/`
 pub static ENVIRONMENTS_SUBSCRIPTIONS_RETRIEVE: Operation = Operation {
     id: "environments_subscriptions_retrieve",
     method: Method::GET,
@@ -6705,7 +6035,6 @@ pub static ENVIRONMENTS_SUBSCRIPTIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/subscriptions/{id}/`
 pub static ENVIRONMENTS_SUBSCRIPTIONS_UPDATE: Operation = Operation {
     id: "environments_subscriptions_update",
     method: Method::PUT,
@@ -6715,7 +6044,6 @@ pub static ENVIRONMENTS_SUBSCRIPTIONS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/subscriptions/`
 pub static SUBSCRIPTIONS_CREATE: Operation = Operation {
     id: "subscriptions_create",
     method: Method::POST,
@@ -6725,7 +6053,6 @@ pub static SUBSCRIPTIONS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/subscriptions/{id}/`
 pub static SUBSCRIPTIONS_DESTROY: Operation = Operation {
     id: "subscriptions_destroy",
     method: Method::DELETE,
@@ -6735,7 +6062,6 @@ pub static SUBSCRIPTIONS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/subscriptions/`
 pub static SUBSCRIPTIONS_LIST: Operation = Operation {
     id: "subscriptions_list",
     method: Method::GET,
@@ -6745,7 +6071,6 @@ pub static SUBSCRIPTIONS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/subscriptions/{id}/`
 pub static SUBSCRIPTIONS_PARTIAL_UPDATE: Operation = Operation {
     id: "subscriptions_partial_update",
     method: Method::PATCH,
@@ -6755,7 +6080,6 @@ pub static SUBSCRIPTIONS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/subscriptions/{id}/`
 pub static SUBSCRIPTIONS_RETRIEVE: Operation = Operation {
     id: "subscriptions_retrieve",
     method: Method::GET,
@@ -6765,7 +6089,6 @@ pub static SUBSCRIPTIONS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/subscriptions/{id}/`
 pub static SUBSCRIPTIONS_UPDATE: Operation = Operation {
     id: "subscriptions_update",
     method: Method::PUT,
@@ -6775,7 +6098,6 @@ pub static SUBSCRIPTIONS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/surveys/activity/`
 pub static SURVEYS_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "surveys_activity_retrieve",
     method: Method::GET,
@@ -6785,7 +6107,6 @@ pub static SURVEYS_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/surveys/{id}/activity/`
 pub static SURVEYS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     id: "surveys_activity_retrieve_2",
     method: Method::GET,
@@ -6795,7 +6116,6 @@ pub static SURVEYS_ACTIVITY_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/surveys/`
 pub static SURVEYS_CREATE: Operation = Operation {
     id: "surveys_create",
     method: Method::POST,
@@ -6805,7 +6125,6 @@ pub static SURVEYS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/surveys/{id}/`
 pub static SURVEYS_DESTROY: Operation = Operation {
     id: "surveys_destroy",
     method: Method::DELETE,
@@ -6815,7 +6134,6 @@ pub static SURVEYS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/surveys/{id}/duplicate_to_projects/`
 pub static SURVEYS_DUPLICATE_TO_PROJECTS_CREATE: Operation = Operation {
     id: "surveys_duplicate_to_projects_create",
     method: Method::POST,
@@ -6825,7 +6143,6 @@ pub static SURVEYS_DUPLICATE_TO_PROJECTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/surveys/`
 pub static SURVEYS_LIST: Operation = Operation {
     id: "surveys_list",
     method: Method::GET,
@@ -6835,7 +6152,6 @@ pub static SURVEYS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/surveys/{id}/`
 pub static SURVEYS_PARTIAL_UPDATE: Operation = Operation {
     id: "surveys_partial_update",
     method: Method::PATCH,
@@ -6845,7 +6161,6 @@ pub static SURVEYS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/surveys/responses_count/`
 pub static SURVEYS_RESPONSES_COUNT_RETRIEVE: Operation = Operation {
     id: "surveys_responses_count_retrieve",
     method: Method::GET,
@@ -6855,7 +6170,6 @@ pub static SURVEYS_RESPONSES_COUNT_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/surveys/{id}/`
 pub static SURVEYS_RETRIEVE: Operation = Operation {
     id: "surveys_retrieve",
     method: Method::GET,
@@ -6865,7 +6179,6 @@ pub static SURVEYS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/surveys/stats/`
 pub static SURVEYS_STATS_RETRIEVE: Operation = Operation {
     id: "surveys_stats_retrieve",
     method: Method::GET,
@@ -6875,7 +6188,6 @@ pub static SURVEYS_STATS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/surveys/{id}/stats/`
 pub static SURVEYS_STATS_RETRIEVE_2: Operation = Operation {
     id: "surveys_stats_retrieve_2",
     method: Method::GET,
@@ -6885,7 +6197,6 @@ pub static SURVEYS_STATS_RETRIEVE_2: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/surveys/{id}/summarize_responses/`
 pub static SURVEYS_SUMMARIZE_RESPONSES_CREATE: Operation = Operation {
     id: "surveys_summarize_responses_create",
     method: Method::POST,
@@ -6895,7 +6206,6 @@ pub static SURVEYS_SUMMARIZE_RESPONSES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/surveys/{id}/`
 pub static SURVEYS_UPDATE: Operation = Operation {
     id: "surveys_update",
     method: Method::PUT,
@@ -6905,7 +6215,6 @@ pub static SURVEYS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/tasks/`
 pub static TASKS_CREATE: Operation = Operation {
     id: "tasks_create",
     method: Method::POST,
@@ -6915,7 +6224,6 @@ pub static TASKS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/tasks/{id}/`
 pub static TASKS_DESTROY: Operation = Operation {
     id: "tasks_destroy",
     method: Method::DELETE,
@@ -6925,7 +6233,6 @@ pub static TASKS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/tasks/`
 pub static TASKS_LIST: Operation = Operation {
     id: "tasks_list",
     method: Method::GET,
@@ -6935,7 +6242,6 @@ pub static TASKS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/tasks/{id}/`
 pub static TASKS_PARTIAL_UPDATE: Operation = Operation {
     id: "tasks_partial_update",
     method: Method::PATCH,
@@ -6945,7 +6251,6 @@ pub static TASKS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/tasks/{id}/`
 pub static TASKS_RETRIEVE: Operation = Operation {
     id: "tasks_retrieve",
     method: Method::GET,
@@ -6955,7 +6260,6 @@ pub static TASKS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/tasks/{id}/run/`
 pub static TASKS_RUN_CREATE: Operation = Operation {
     id: "tasks_run_create",
     method: Method::POST,
@@ -6965,7 +6269,6 @@ pub static TASKS_RUN_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/tasks/{task_id}/runs/{id}/append_log/`
 pub static TASKS_RUNS_APPEND_LOG_CREATE: Operation = Operation {
     id: "tasks_runs_append_log_create",
     method: Method::POST,
@@ -6975,7 +6278,6 @@ pub static TASKS_RUNS_APPEND_LOG_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/tasks/{task_id}/runs/`
 pub static TASKS_RUNS_CREATE: Operation = Operation {
     id: "tasks_runs_create",
     method: Method::POST,
@@ -6985,7 +6287,6 @@ pub static TASKS_RUNS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/tasks/{task_id}/runs/`
 pub static TASKS_RUNS_LIST: Operation = Operation {
     id: "tasks_runs_list",
     method: Method::GET,
@@ -6995,7 +6296,6 @@ pub static TASKS_RUNS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/tasks/{task_id}/runs/{id}/`
 pub static TASKS_RUNS_PARTIAL_UPDATE: Operation = Operation {
     id: "tasks_runs_partial_update",
     method: Method::PATCH,
@@ -7005,7 +6305,6 @@ pub static TASKS_RUNS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/tasks/{task_id}/runs/{id}/`
 pub static TASKS_RUNS_RETRIEVE: Operation = Operation {
     id: "tasks_runs_retrieve",
     method: Method::GET,
@@ -7015,7 +6314,6 @@ pub static TASKS_RUNS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/tasks/{task_id}/runs/{id}/set_output/`
 pub static TASKS_RUNS_SET_OUTPUT_PARTIAL_UPDATE: Operation = Operation {
     id: "tasks_runs_set_output_partial_update",
     method: Method::PATCH,
@@ -7025,7 +6323,6 @@ pub static TASKS_RUNS_SET_OUTPUT_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/tasks/{id}/`
 pub static TASKS_UPDATE: Operation = Operation {
     id: "tasks_update",
     method: Method::PUT,
@@ -7035,7 +6332,6 @@ pub static TASKS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/tasks/{id}/update_position/`
 pub static TASKS_UPDATE_POSITION_PARTIAL_UPDATE: Operation = Operation {
     id: "tasks_update_position_partial_update",
     method: Method::PATCH,
@@ -7045,7 +6341,6 @@ pub static TASKS_UPDATE_POSITION_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/users/cancel_email_change_request/`
 pub static USERS_CANCEL_EMAIL_CHANGE_REQUEST_PARTIAL_UPDATE: Operation = Operation {
     id: "users_cancel_email_change_request_partial_update",
     method: Method::PATCH,
@@ -7055,7 +6350,6 @@ pub static USERS_CANCEL_EMAIL_CHANGE_REQUEST_PARTIAL_UPDATE: Operation = Operati
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/users/{uuid}/`
 pub static USERS_DESTROY: Operation = Operation {
     id: "users_destroy",
     method: Method::DELETE,
@@ -7065,7 +6359,6 @@ pub static USERS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/users/{uuid}/hedgehog_config/`
 pub static USERS_HEDGEHOG_CONFIG_PARTIAL_UPDATE: Operation = Operation {
     id: "users_hedgehog_config_partial_update",
     method: Method::PATCH,
@@ -7075,7 +6368,6 @@ pub static USERS_HEDGEHOG_CONFIG_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/users/{uuid}/hedgehog_config/`
 pub static USERS_HEDGEHOG_CONFIG_RETRIEVE: Operation = Operation {
     id: "users_hedgehog_config_retrieve",
     method: Method::GET,
@@ -7085,7 +6377,6 @@ pub static USERS_HEDGEHOG_CONFIG_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/users/`
 pub static USERS_LIST: Operation = Operation {
     id: "users_list",
     method: Method::GET,
@@ -7095,7 +6386,6 @@ pub static USERS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/users/{uuid}/`
 pub static USERS_PARTIAL_UPDATE: Operation = Operation {
     id: "users_partial_update",
     method: Method::PATCH,
@@ -7105,7 +6395,6 @@ pub static USERS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/users/request_email_verification/`
 pub static USERS_REQUEST_EMAIL_VERIFICATION_CREATE: Operation = Operation {
     id: "users_request_email_verification_create",
     method: Method::POST,
@@ -7115,7 +6404,6 @@ pub static USERS_REQUEST_EMAIL_VERIFICATION_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/users/{uuid}/`
 pub static USERS_RETRIEVE: Operation = Operation {
     id: "users_retrieve",
     method: Method::GET,
@@ -7125,7 +6413,6 @@ pub static USERS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/users/{uuid}/scene_personalisation/`
 pub static USERS_SCENE_PERSONALISATION_CREATE: Operation = Operation {
     id: "users_scene_personalisation_create",
     method: Method::POST,
@@ -7135,7 +6422,6 @@ pub static USERS_SCENE_PERSONALISATION_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/users/{uuid}/start_2fa_setup/`
 pub static USERS_START_2FA_SETUP_RETRIEVE: Operation = Operation {
     id: "users_start_2fa_setup_retrieve",
     method: Method::GET,
@@ -7145,7 +6431,6 @@ pub static USERS_START_2FA_SETUP_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/users/{uuid}/two_factor_backup_codes/`
 pub static USERS_TWO_FACTOR_BACKUP_CODES_CREATE: Operation = Operation {
     id: "users_two_factor_backup_codes_create",
     method: Method::POST,
@@ -7155,7 +6440,6 @@ pub static USERS_TWO_FACTOR_BACKUP_CODES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/users/{uuid}/two_factor_disable/`
 pub static USERS_TWO_FACTOR_DISABLE_CREATE: Operation = Operation {
     id: "users_two_factor_disable_create",
     method: Method::POST,
@@ -7165,7 +6449,6 @@ pub static USERS_TWO_FACTOR_DISABLE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/users/{uuid}/two_factor_start_setup/`
 pub static USERS_TWO_FACTOR_START_SETUP_RETRIEVE: Operation = Operation {
     id: "users_two_factor_start_setup_retrieve",
     method: Method::GET,
@@ -7175,7 +6458,6 @@ pub static USERS_TWO_FACTOR_START_SETUP_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/users/{uuid}/two_factor_status/`
 pub static USERS_TWO_FACTOR_STATUS_RETRIEVE: Operation = Operation {
     id: "users_two_factor_status_retrieve",
     method: Method::GET,
@@ -7185,7 +6467,6 @@ pub static USERS_TWO_FACTOR_STATUS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/users/{uuid}/two_factor_validate/`
 pub static USERS_TWO_FACTOR_VALIDATE_CREATE: Operation = Operation {
     id: "users_two_factor_validate_create",
     method: Method::POST,
@@ -7195,7 +6476,6 @@ pub static USERS_TWO_FACTOR_VALIDATE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/users/{uuid}/`
 pub static USERS_UPDATE: Operation = Operation {
     id: "users_update",
     method: Method::PUT,
@@ -7205,7 +6485,6 @@ pub static USERS_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/users/{uuid}/validate_2fa/`
 pub static USERS_VALIDATE_2FA_CREATE: Operation = Operation {
     id: "users_validate_2fa_create",
     method: Method::POST,
@@ -7215,7 +6494,6 @@ pub static USERS_VALIDATE_2FA_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/users/verify_email/`
 pub static USERS_VERIFY_EMAIL_CREATE: Operation = Operation {
     id: "users_verify_email_create",
     method: Method::POST,
@@ -7225,7 +6503,6 @@ pub static USERS_VERIFY_EMAIL_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/warehouse_saved_queries/{id}/activity/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "environments_warehouse_saved_queries_activity_retrieve",
     method: Method::GET,
@@ -7235,7 +6512,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE: Operation = O
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/ancestors/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE: Operation = Operation {
     id: "environments_warehouse_saved_queries_ancestors_create",
     method: Method::POST,
@@ -7245,7 +6521,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE: Operation = Op
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/cancel/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE: Operation = Operation {
     id: "environments_warehouse_saved_queries_cancel_create",
     method: Method::POST,
@@ -7255,7 +6530,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE: Operation = Opera
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/warehouse_saved_queries/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CREATE: Operation = Operation {
     id: "environments_warehouse_saved_queries_create",
     method: Method::POST,
@@ -7265,7 +6539,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/descendants/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE: Operation = Operation {
     id: "environments_warehouse_saved_queries_descendants_create",
     method: Method::POST,
@@ -7275,7 +6548,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE: Operation = 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/warehouse_saved_queries/{id}/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESTROY: Operation = Operation {
     id: "environments_warehouse_saved_queries_destroy",
     method: Method::DELETE,
@@ -7285,7 +6557,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/warehouse_saved_queries/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_LIST: Operation = Operation {
     id: "environments_warehouse_saved_queries_list",
     method: Method::GET,
@@ -7295,7 +6566,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/warehouse_saved_queries/{id}/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_warehouse_saved_queries_partial_update",
     method: Method::PATCH,
@@ -7305,7 +6575,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/warehouse_saved_queries/{id}/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RETRIEVE: Operation = Operation {
     id: "environments_warehouse_saved_queries_retrieve",
     method: Method::GET,
@@ -7315,7 +6584,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RETRIEVE: Operation = Operation 
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/revert_materialization/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE: Operation = Operation {
     id: "environments_warehouse_saved_queries_revert_materialization_create",
     method: Method::POST,
@@ -7325,7 +6593,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE: O
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/run/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RUN_CREATE: Operation = Operation {
     id: "environments_warehouse_saved_queries_run_create",
     method: Method::POST,
@@ -7335,7 +6602,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RUN_CREATE: Operation = Operatio
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/warehouse_saved_queries/{id}/`
 pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_UPDATE: Operation = Operation {
     id: "environments_warehouse_saved_queries_update",
     method: Method::PUT,
@@ -7345,7 +6611,6 @@ pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/warehouse_saved_queries/{id}/activity/`
 pub static WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE: Operation = Operation {
     id: "warehouse_saved_queries_activity_retrieve",
     method: Method::GET,
@@ -7355,7 +6620,6 @@ pub static WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/ancestors/`
 pub static WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE: Operation = Operation {
     id: "warehouse_saved_queries_ancestors_create",
     method: Method::POST,
@@ -7365,7 +6629,6 @@ pub static WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/cancel/`
 pub static WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE: Operation = Operation {
     id: "warehouse_saved_queries_cancel_create",
     method: Method::POST,
@@ -7375,7 +6638,6 @@ pub static WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/warehouse_saved_queries/`
 pub static WAREHOUSE_SAVED_QUERIES_CREATE: Operation = Operation {
     id: "warehouse_saved_queries_create",
     method: Method::POST,
@@ -7385,7 +6647,6 @@ pub static WAREHOUSE_SAVED_QUERIES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/descendants/`
 pub static WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE: Operation = Operation {
     id: "warehouse_saved_queries_descendants_create",
     method: Method::POST,
@@ -7395,7 +6656,6 @@ pub static WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/warehouse_saved_queries/{id}/`
 pub static WAREHOUSE_SAVED_QUERIES_DESTROY: Operation = Operation {
     id: "warehouse_saved_queries_destroy",
     method: Method::DELETE,
@@ -7405,7 +6665,6 @@ pub static WAREHOUSE_SAVED_QUERIES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/warehouse_saved_queries/`
 pub static WAREHOUSE_SAVED_QUERIES_LIST: Operation = Operation {
     id: "warehouse_saved_queries_list",
     method: Method::GET,
@@ -7415,7 +6674,6 @@ pub static WAREHOUSE_SAVED_QUERIES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/warehouse_saved_queries/{id}/`
 pub static WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE: Operation = Operation {
     id: "warehouse_saved_queries_partial_update",
     method: Method::PATCH,
@@ -7425,7 +6683,6 @@ pub static WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/warehouse_saved_queries/{id}/`
 pub static WAREHOUSE_SAVED_QUERIES_RETRIEVE: Operation = Operation {
     id: "warehouse_saved_queries_retrieve",
     method: Method::GET,
@@ -7435,7 +6692,6 @@ pub static WAREHOUSE_SAVED_QUERIES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/revert_materialization/`
 pub static WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE: Operation = Operation {
     id: "warehouse_saved_queries_revert_materialization_create",
     method: Method::POST,
@@ -7445,7 +6701,6 @@ pub static WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE: Operation = Op
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/run/`
 pub static WAREHOUSE_SAVED_QUERIES_RUN_CREATE: Operation = Operation {
     id: "warehouse_saved_queries_run_create",
     method: Method::POST,
@@ -7455,7 +6710,6 @@ pub static WAREHOUSE_SAVED_QUERIES_RUN_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/warehouse_saved_queries/{id}/`
 pub static WAREHOUSE_SAVED_QUERIES_UPDATE: Operation = Operation {
     id: "warehouse_saved_queries_update",
     method: Method::PUT,
@@ -7465,7 +6719,6 @@ pub static WAREHOUSE_SAVED_QUERIES_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/warehouse_tables/`
 pub static ENVIRONMENTS_WAREHOUSE_TABLES_CREATE: Operation = Operation {
     id: "environments_warehouse_tables_create",
     method: Method::POST,
@@ -7475,7 +6728,6 @@ pub static ENVIRONMENTS_WAREHOUSE_TABLES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/environments/{project_id}/warehouse_tables/{id}/`
 pub static ENVIRONMENTS_WAREHOUSE_TABLES_DESTROY: Operation = Operation {
     id: "environments_warehouse_tables_destroy",
     method: Method::DELETE,
@@ -7485,7 +6737,6 @@ pub static ENVIRONMENTS_WAREHOUSE_TABLES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/warehouse_tables/file/`
 pub static ENVIRONMENTS_WAREHOUSE_TABLES_FILE_CREATE: Operation = Operation {
     id: "environments_warehouse_tables_file_create",
     method: Method::POST,
@@ -7495,7 +6746,6 @@ pub static ENVIRONMENTS_WAREHOUSE_TABLES_FILE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/warehouse_tables/`
 pub static ENVIRONMENTS_WAREHOUSE_TABLES_LIST: Operation = Operation {
     id: "environments_warehouse_tables_list",
     method: Method::GET,
@@ -7505,7 +6755,6 @@ pub static ENVIRONMENTS_WAREHOUSE_TABLES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/environments/{project_id}/warehouse_tables/{id}/`
 pub static ENVIRONMENTS_WAREHOUSE_TABLES_PARTIAL_UPDATE: Operation = Operation {
     id: "environments_warehouse_tables_partial_update",
     method: Method::PATCH,
@@ -7515,7 +6764,6 @@ pub static ENVIRONMENTS_WAREHOUSE_TABLES_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/warehouse_tables/{id}/refresh_schema/`
 pub static ENVIRONMENTS_WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE: Operation = Operation {
     id: "environments_warehouse_tables_refresh_schema_create",
     method: Method::POST,
@@ -7525,7 +6773,6 @@ pub static ENVIRONMENTS_WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE: Operation = Oper
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/environments/{project_id}/warehouse_tables/{id}/`
 pub static ENVIRONMENTS_WAREHOUSE_TABLES_RETRIEVE: Operation = Operation {
     id: "environments_warehouse_tables_retrieve",
     method: Method::GET,
@@ -7535,7 +6782,6 @@ pub static ENVIRONMENTS_WAREHOUSE_TABLES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/environments/{project_id}/warehouse_tables/{id}/`
 pub static ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE: Operation = Operation {
     id: "environments_warehouse_tables_update",
     method: Method::PUT,
@@ -7545,7 +6791,6 @@ pub static ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/environments/{project_id}/warehouse_tables/{id}/update_schema/`
 pub static ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE: Operation = Operation {
     id: "environments_warehouse_tables_update_schema_create",
     method: Method::POST,
@@ -7555,7 +6800,6 @@ pub static ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE: Operation = Opera
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/warehouse_tables/`
 pub static WAREHOUSE_TABLES_CREATE: Operation = Operation {
     id: "warehouse_tables_create",
     method: Method::POST,
@@ -7565,7 +6809,6 @@ pub static WAREHOUSE_TABLES_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/warehouse_tables/{id}/`
 pub static WAREHOUSE_TABLES_DESTROY: Operation = Operation {
     id: "warehouse_tables_destroy",
     method: Method::DELETE,
@@ -7575,7 +6818,6 @@ pub static WAREHOUSE_TABLES_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/warehouse_tables/file/`
 pub static WAREHOUSE_TABLES_FILE_CREATE: Operation = Operation {
     id: "warehouse_tables_file_create",
     method: Method::POST,
@@ -7585,7 +6827,6 @@ pub static WAREHOUSE_TABLES_FILE_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/warehouse_tables/`
 pub static WAREHOUSE_TABLES_LIST: Operation = Operation {
     id: "warehouse_tables_list",
     method: Method::GET,
@@ -7595,7 +6836,6 @@ pub static WAREHOUSE_TABLES_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/warehouse_tables/{id}/`
 pub static WAREHOUSE_TABLES_PARTIAL_UPDATE: Operation = Operation {
     id: "warehouse_tables_partial_update",
     method: Method::PATCH,
@@ -7605,7 +6845,6 @@ pub static WAREHOUSE_TABLES_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/warehouse_tables/{id}/refresh_schema/`
 pub static WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE: Operation = Operation {
     id: "warehouse_tables_refresh_schema_create",
     method: Method::POST,
@@ -7615,7 +6854,6 @@ pub static WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/warehouse_tables/{id}/`
 pub static WAREHOUSE_TABLES_RETRIEVE: Operation = Operation {
     id: "warehouse_tables_retrieve",
     method: Method::GET,
@@ -7625,7 +6863,6 @@ pub static WAREHOUSE_TABLES_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/warehouse_tables/{id}/`
 pub static WAREHOUSE_TABLES_UPDATE: Operation = Operation {
     id: "warehouse_tables_update",
     method: Method::PUT,
@@ -7635,7 +6872,6 @@ pub static WAREHOUSE_TABLES_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/warehouse_tables/{id}/update_schema/`
 pub static WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE: Operation = Operation {
     id: "warehouse_tables_update_schema_create",
     method: Method::POST,
@@ -7645,7 +6881,6 @@ pub static WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/web_analytics/breakdown/`
 pub static WEB_ANALYTICS_BREAKDOWN_RETRIEVE: Operation = Operation {
     id: "web_analytics_breakdown_retrieve",
     method: Method::GET,
@@ -7655,7 +6890,6 @@ pub static WEB_ANALYTICS_BREAKDOWN_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/web_analytics/overview/`
 pub static WEB_ANALYTICS_OVERVIEW_RETRIEVE: Operation = Operation {
     id: "web_analytics_overview_retrieve",
     method: Method::GET,
@@ -7665,7 +6899,6 @@ pub static WEB_ANALYTICS_OVERVIEW_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `POST /api/projects/{project_id}/web_experiments/`
 pub static WEB_EXPERIMENTS_CREATE: Operation = Operation {
     id: "web_experiments_create",
     method: Method::POST,
@@ -7675,7 +6908,6 @@ pub static WEB_EXPERIMENTS_CREATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `DELETE /api/projects/{project_id}/web_experiments/{id}/`
 pub static WEB_EXPERIMENTS_DESTROY: Operation = Operation {
     id: "web_experiments_destroy",
     method: Method::DELETE,
@@ -7685,7 +6917,6 @@ pub static WEB_EXPERIMENTS_DESTROY: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/web_experiments/`
 pub static WEB_EXPERIMENTS_LIST: Operation = Operation {
     id: "web_experiments_list",
     method: Method::GET,
@@ -7695,7 +6926,6 @@ pub static WEB_EXPERIMENTS_LIST: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PATCH /api/projects/{project_id}/web_experiments/{id}/`
 pub static WEB_EXPERIMENTS_PARTIAL_UPDATE: Operation = Operation {
     id: "web_experiments_partial_update",
     method: Method::PATCH,
@@ -7705,7 +6935,6 @@ pub static WEB_EXPERIMENTS_PARTIAL_UPDATE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `GET /api/projects/{project_id}/web_experiments/{id}/`
 pub static WEB_EXPERIMENTS_RETRIEVE: Operation = Operation {
     id: "web_experiments_retrieve",
     method: Method::GET,
@@ -7715,7 +6944,6 @@ pub static WEB_EXPERIMENTS_RETRIEVE: Operation = Operation {
     throttle_scopes: &["burst", "sustained"],
     host: HostKind::Private,
 };
-/// `PUT /api/projects/{project_id}/web_experiments/{id}/`
 pub static WEB_EXPERIMENTS_UPDATE: Operation = Operation {
     id: "web_experiments_update",
     method: Method::PUT,

@@ -3,25 +3,15 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 impl Client {
     /// `GET /api/projects/{project_id}/activity_log/` · scopes: `activity_log:read`
     pub async fn activity_log_list(
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<types::PaginatedActivityLogList> {
-        let project_id = self.__project_id("activity_log_list", project_id.into());
-        self.__request_at(
-                &operations::ACTIVITY_LOG_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/activity_log/", path_segment(& project_id)
-                        )
-                    }),
-            )
-            .send_json()
-            .await
+        self.__project_op(&ACTIVITY_LOG_LIST, project_id.into(), &[]).send_json().await
     }
 }

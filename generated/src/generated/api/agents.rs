@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::agents_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AgentsListQuery {
@@ -24,14 +25,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &AgentsListQuery,
     ) -> Result<types::PaginatedAgentListResponseList> {
-        let project_id = self.__project_id("agents_list", project_id.into());
-        self.__request_at(
-                &operations::AGENTS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!("/api/projects/{}/agents/", path_segment(& project_id))
-                    }),
-            )
+        self.__project_op(&AGENTS_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -45,16 +39,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::AgentListResponse> {
         crate::pagination::Pages::new(
             {
-                let project_id = self.__project_id("agents_list", project_id.into());
-                self.__request_at(
-                        &operations::AGENTS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/agents/", path_segment(& project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&AGENTS_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -79,18 +64,6 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: &str,
     ) -> Result<types::AgentDefinition> {
-        let project_id = self.__project_id("agents_retrieve", project_id.into());
-        self.__request_at(
-                &operations::AGENTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/agents/{}/", path_segment(& project_id),
-                            path_segment(& id)
-                        )
-                    }),
-            )
-            .send_json()
-            .await
+        self.__project_op(&AGENTS_RETRIEVE, project_id.into(), &[&id]).send_json().await
     }
 }

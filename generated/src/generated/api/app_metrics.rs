@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 impl Client {
     /// `GET /api/projects/{project_id}/app_metrics/{id}/error_details/`
     pub async fn app_metrics_error_details_retrieve(
@@ -12,18 +13,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("app_metrics_error_details_retrieve", project_id.into());
-        self.__request_at(
-                &operations::APP_METRICS_ERROR_DETAILS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/app_metrics/{}/error_details/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&APP_METRICS_ERROR_DETAILS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -33,17 +23,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         plugin_config_id: &str,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("app_metrics_historical_exports_retrieve", project_id.into());
-        self.__request_at(
-                &operations::APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/app_metrics/{}/historical_exports/",
-                            path_segment(& project_id), path_segment(& plugin_config_id)
-                        )
-                    }),
+        self.__project_op(
+                &APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE,
+                project_id.into(),
+                &[&plugin_config_id],
             )
             .send_value()
             .await
@@ -55,21 +38,10 @@ impl Client {
         plugin_config_id: &str,
         id: &str,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "app_metrics_historical_exports_retrieve_2",
+        self.__project_op(
+                &APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/app_metrics/{}/historical_exports/{}/",
-                            path_segment(& project_id), path_segment(& plugin_config_id),
-                            path_segment(& id)
-                        )
-                    }),
+                &[&plugin_config_id, &id],
             )
             .send_value()
             .await
@@ -80,17 +52,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self.__project_id("app_metrics_retrieve", project_id.into());
-        self.__request_at(
-                &operations::APP_METRICS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/app_metrics/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&APP_METRICS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -100,20 +62,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_app_metrics_error_details_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_APP_METRICS_ERROR_DETAILS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_APP_METRICS_ERROR_DETAILS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/app_metrics/{}/error_details/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -124,20 +76,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         plugin_config_id: &str,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_app_metrics_historical_exports_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/app_metrics/{}/historical_exports/",
-                            path_segment(& project_id), path_segment(& plugin_config_id)
-                        )
-                    }),
+                &[&plugin_config_id],
             )
             .send_value()
             .await
@@ -149,21 +91,10 @@ impl Client {
         plugin_config_id: &str,
         id: &str,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_app_metrics_historical_exports_retrieve_2",
+        self.__project_op(
+                &ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/app_metrics/{}/historical_exports/{}/",
-                            path_segment(& project_id), path_segment(& plugin_config_id),
-                            path_segment(& id)
-                        )
-                    }),
+                &[&plugin_config_id, &id],
             )
             .send_value()
             .await
@@ -174,18 +105,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("environments_app_metrics_retrieve", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_APP_METRICS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/app_metrics/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_APP_METRICS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }

@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::dashboard_templates_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DashboardTemplatesListQuery {
@@ -20,18 +21,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: Option<&types::DashboardTemplate>,
     ) -> Result<types::DashboardTemplate> {
-        let project_id = self
-            .__project_id("dashboard_templates_create", project_id.into());
-        self.__request_at(
-                &operations::DASHBOARD_TEMPLATES_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/dashboard_templates/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&DASHBOARD_TEMPLATES_CREATE, project_id.into(), &[])
             .json_opt(body)
             .send_json()
             .await
@@ -44,18 +34,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("dashboard_templates_destroy", project_id.into());
-        self.__request_at(
-                &operations::DASHBOARD_TEMPLATES_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/dashboard_templates/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&DASHBOARD_TEMPLATES_DESTROY, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -64,17 +43,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("dashboard_templates_json_schema_retrieve", project_id.into());
-        self.__request_at(
-                &operations::DASHBOARD_TEMPLATES_JSON_SCHEMA_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/dashboard_templates/json_schema/",
-                            path_segment(& project_id)
-                        )
-                    }),
+        self.__project_op(
+                &DASHBOARD_TEMPLATES_JSON_SCHEMA_RETRIEVE,
+                project_id.into(),
+                &[],
             )
             .send_value()
             .await
@@ -85,18 +57,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &DashboardTemplatesListQuery,
     ) -> Result<types::PaginatedDashboardTemplateList> {
-        let project_id = self
-            .__project_id("dashboard_templates_list", project_id.into());
-        self.__request_at(
-                &operations::DASHBOARD_TEMPLATES_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/dashboard_templates/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&DASHBOARD_TEMPLATES_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -110,18 +71,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::DashboardTemplate> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("dashboard_templates_list", project_id.into());
-                self.__request_at(
-                        &operations::DASHBOARD_TEMPLATES_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/dashboard_templates/", path_segment(&
-                                    project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&DASHBOARD_TEMPLATES_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -143,18 +93,7 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::PatchedDashboardTemplate>,
     ) -> Result<types::DashboardTemplate> {
-        let project_id = self
-            .__project_id("dashboard_templates_partial_update", project_id.into());
-        self.__request_at(
-                &operations::DASHBOARD_TEMPLATES_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/dashboard_templates/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&DASHBOARD_TEMPLATES_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json_opt(body)
             .send_json()
             .await
@@ -165,18 +104,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<types::DashboardTemplate> {
-        let project_id = self
-            .__project_id("dashboard_templates_retrieve", project_id.into());
-        self.__request_at(
-                &operations::DASHBOARD_TEMPLATES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/dashboard_templates/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&DASHBOARD_TEMPLATES_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -187,18 +115,7 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::DashboardTemplate>,
     ) -> Result<types::DashboardTemplate> {
-        let project_id = self
-            .__project_id("dashboard_templates_update", project_id.into());
-        self.__request_at(
-                &operations::DASHBOARD_TEMPLATES_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/dashboard_templates/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&DASHBOARD_TEMPLATES_UPDATE, project_id.into(), &[&id])
             .json_opt(body)
             .send_json()
             .await

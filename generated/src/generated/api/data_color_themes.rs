@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::data_color_themes_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DataColorThemesListQuery {
@@ -28,18 +29,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::DataColorTheme,
     ) -> Result<types::DataColorTheme> {
-        let project_id = self
-            .__project_id("data_color_themes_create", project_id.into());
-        self.__request_at(
-                &operations::DATA_COLOR_THEMES_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/data_color_themes/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&DATA_COLOR_THEMES_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -50,18 +40,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("data_color_themes_destroy", project_id.into());
-        self.__request_at(
-                &operations::DATA_COLOR_THEMES_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/data_color_themes/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&DATA_COLOR_THEMES_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -71,17 +50,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &DataColorThemesListQuery,
     ) -> Result<types::PaginatedDataColorThemeList> {
-        let project_id = self.__project_id("data_color_themes_list", project_id.into());
-        self.__request_at(
-                &operations::DATA_COLOR_THEMES_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/data_color_themes/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&DATA_COLOR_THEMES_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -95,18 +64,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::DataColorTheme> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("data_color_themes_list", project_id.into());
-                self.__request_at(
-                        &operations::DATA_COLOR_THEMES_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/data_color_themes/", path_segment(&
-                                    project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&DATA_COLOR_THEMES_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -128,18 +86,7 @@ impl Client {
         id: i64,
         body: Option<&types::PatchedDataColorTheme>,
     ) -> Result<types::DataColorTheme> {
-        let project_id = self
-            .__project_id("data_color_themes_partial_update", project_id.into());
-        self.__request_at(
-                &operations::DATA_COLOR_THEMES_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/data_color_themes/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&DATA_COLOR_THEMES_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json_opt(body)
             .send_json()
             .await
@@ -150,18 +97,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::DataColorTheme> {
-        let project_id = self
-            .__project_id("data_color_themes_retrieve", project_id.into());
-        self.__request_at(
-                &operations::DATA_COLOR_THEMES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/data_color_themes/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&DATA_COLOR_THEMES_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -172,18 +108,7 @@ impl Client {
         id: i64,
         body: &types::DataColorTheme,
     ) -> Result<types::DataColorTheme> {
-        let project_id = self
-            .__project_id("data_color_themes_update", project_id.into());
-        self.__request_at(
-                &operations::DATA_COLOR_THEMES_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/data_color_themes/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&DATA_COLOR_THEMES_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -194,18 +119,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::DataColorTheme,
     ) -> Result<types::DataColorTheme> {
-        let project_id = self
-            .__project_id("environments_data_color_themes_create", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_DATA_COLOR_THEMES_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/data_color_themes/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_DATA_COLOR_THEMES_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -216,17 +130,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("environments_data_color_themes_destroy", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_DATA_COLOR_THEMES_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/data_color_themes/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_DATA_COLOR_THEMES_DESTROY,
+                project_id.into(),
+                &[&id],
             )
             .send_empty()
             .await
@@ -237,18 +144,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDataColorThemesListQuery,
     ) -> Result<types::PaginatedDataColorThemeList> {
-        let project_id = self
-            .__project_id("environments_data_color_themes_list", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_DATA_COLOR_THEMES_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/data_color_themes/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_DATA_COLOR_THEMES_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -262,20 +158,10 @@ impl Client {
     ) -> crate::pagination::Pages<types::DataColorTheme> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id(
-                        "environments_data_color_themes_list",
+                self.__project_op(
+                        &ENVIRONMENTS_DATA_COLOR_THEMES_LIST,
                         project_id.into(),
-                    );
-                self.__request_at(
-                        &operations::ENVIRONMENTS_DATA_COLOR_THEMES_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/environments/{}/data_color_themes/", path_segment(&
-                                    project_id)
-                                )
-                            }),
+                        &[],
                     )
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
@@ -298,20 +184,10 @@ impl Client {
         id: i64,
         body: Option<&types::PatchedDataColorTheme>,
     ) -> Result<types::DataColorTheme> {
-        let project_id = self
-            .__project_id(
-                "environments_data_color_themes_partial_update",
+        self.__project_op(
+                &ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/data_color_themes/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .json_opt(body)
             .send_json()
@@ -323,17 +199,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::DataColorTheme> {
-        let project_id = self
-            .__project_id("environments_data_color_themes_retrieve", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_DATA_COLOR_THEMES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/data_color_themes/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_DATA_COLOR_THEMES_RETRIEVE,
+                project_id.into(),
+                &[&id],
             )
             .send_json()
             .await
@@ -345,17 +214,10 @@ impl Client {
         id: i64,
         body: &types::DataColorTheme,
     ) -> Result<types::DataColorTheme> {
-        let project_id = self
-            .__project_id("environments_data_color_themes_update", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_DATA_COLOR_THEMES_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/data_color_themes/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_DATA_COLOR_THEMES_UPDATE,
+                project_id.into(),
+                &[&id],
             )
             .json(body)
             .send_json()

@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::domains_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct DomainsListQuery {
@@ -20,17 +21,7 @@ impl Client {
         organization_id: uuid::Uuid,
         body: &types::OrganizationDomain,
     ) -> Result<types::OrganizationDomain> {
-        self.__request_at(
-                &operations::DOMAINS_CREATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/domains/", path_segment(& organization_id)
-                    ),
-                ),
-            )
-            .json(body)
-            .send_json()
-            .await
+        self.__op(&DOMAINS_CREATE, &[&organization_id]).json(body).send_json().await
     }
     /// `DELETE /api/organizations/{organization_id}/domains/{id}/` · scopes: `organization:write`
     pub async fn domains_destroy(
@@ -38,17 +29,7 @@ impl Client {
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
     ) -> Result<()> {
-        self.__request_at(
-                &operations::DOMAINS_DESTROY,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/domains/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
-            .send_empty()
-            .await
+        self.__op(&DOMAINS_DESTROY, &[&organization_id, &id]).send_empty().await
     }
     /// `GET /api/organizations/{organization_id}/domains/` · scopes: `organization:read`
     pub async fn domains_list(
@@ -56,14 +37,7 @@ impl Client {
         organization_id: uuid::Uuid,
         query: &DomainsListQuery,
     ) -> Result<types::PaginatedOrganizationDomainList> {
-        self.__request_at(
-                &operations::DOMAINS_LIST,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/domains/", path_segment(& organization_id)
-                    ),
-                ),
-            )
+        self.__op(&DOMAINS_LIST, &[&organization_id])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -77,15 +51,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::OrganizationDomain> {
         crate::pagination::Pages::new(
             {
-                self.__request_at(
-                        &operations::DOMAINS_LIST,
-                        Ok(
-                            format!(
-                                "/api/organizations/{}/domains/", path_segment(&
-                                organization_id)
-                            ),
-                        ),
-                    )
+                self.__op(&DOMAINS_LIST, &[&organization_id])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -107,15 +73,7 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::PatchedOrganizationDomain>,
     ) -> Result<types::OrganizationDomain> {
-        self.__request_at(
-                &operations::DOMAINS_PARTIAL_UPDATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/domains/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
+        self.__op(&DOMAINS_PARTIAL_UPDATE, &[&organization_id, &id])
             .json_opt(body)
             .send_json()
             .await
@@ -126,17 +84,7 @@ impl Client {
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
     ) -> Result<types::OrganizationDomain> {
-        self.__request_at(
-                &operations::DOMAINS_RETRIEVE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/domains/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
-            .send_json()
-            .await
+        self.__op(&DOMAINS_RETRIEVE, &[&organization_id, &id]).send_json().await
     }
     /// `PUT /api/organizations/{organization_id}/domains/{id}/` · scopes: `organization:write`
     pub async fn domains_update(
@@ -145,18 +93,7 @@ impl Client {
         id: uuid::Uuid,
         body: &types::OrganizationDomain,
     ) -> Result<types::OrganizationDomain> {
-        self.__request_at(
-                &operations::DOMAINS_UPDATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/domains/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
-            .json(body)
-            .send_json()
-            .await
+        self.__op(&DOMAINS_UPDATE, &[&organization_id, &id]).json(body).send_json().await
     }
     /// `POST /api/organizations/{organization_id}/domains/{id}/verify/`
     pub async fn domains_verify_create(
@@ -165,15 +102,7 @@ impl Client {
         id: uuid::Uuid,
         body: &types::OrganizationDomain,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::DOMAINS_VERIFY_CREATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/domains/{}/verify/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
+        self.__op(&DOMAINS_VERIFY_CREATE, &[&organization_id, &id])
             .json(body)
             .send_value()
             .await

@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 impl Client {
     /// Trigger environments rollback migration for users previously on multi-environment projects.
     /// The request data should be a mapping of source environment IDs to target environment IDs.
@@ -16,17 +17,6 @@ impl Client {
         id: uuid::Uuid,
         body: &types::Organization,
     ) -> Result<types::Organization> {
-        self.__request_at(
-                &operations::ENVIRONMENTS_ROLLBACK_CREATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/environments_rollback/", path_segment(&
-                        id)
-                    ),
-                ),
-            )
-            .json(body)
-            .send_json()
-            .await
+        self.__op(&ENVIRONMENTS_ROLLBACK_CREATE, &[&id]).json(body).send_json().await
     }
 }

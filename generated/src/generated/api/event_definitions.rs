@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 impl Client {
     /// `DELETE /api/projects/{project_id}/event_definitions/{id}/` · scopes: `event_definition:write`
     pub async fn event_definitions_destroy(
@@ -12,18 +13,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("event_definitions_destroy", project_id.into());
-        self.__request_at(
-                &operations::EVENT_DEFINITIONS_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/event_definitions/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EVENT_DEFINITIONS_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -33,18 +23,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("event_definitions_metrics_retrieve", project_id.into());
-        self.__request_at(
-                &operations::EVENT_DEFINITIONS_METRICS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/event_definitions/{}/metrics/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EVENT_DEFINITIONS_METRICS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -54,18 +33,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("event_definitions_partial_update", project_id.into());
-        self.__request_at(
-                &operations::EVENT_DEFINITIONS_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/event_definitions/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EVENT_DEFINITIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -74,18 +42,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("event_definitions_retrieve", project_id.into());
-        self.__request_at(
-                &operations::EVENT_DEFINITIONS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/event_definitions/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&EVENT_DEFINITIONS_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -95,18 +52,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("event_definitions_retrieve_2", project_id.into());
-        self.__request_at(
-                &operations::EVENT_DEFINITIONS_RETRIEVE_2,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/event_definitions/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EVENT_DEFINITIONS_RETRIEVE_2, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -116,18 +62,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("event_definitions_update", project_id.into());
-        self.__request_at(
-                &operations::EVENT_DEFINITIONS_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/event_definitions/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EVENT_DEFINITIONS_UPDATE, project_id.into(), &[&id])
             .send_value()
             .await
     }

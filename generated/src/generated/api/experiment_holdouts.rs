@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::experiment_holdouts_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExperimentHoldoutsListQuery {
@@ -20,18 +21,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::ExperimentHoldout,
     ) -> Result<types::ExperimentHoldout> {
-        let project_id = self
-            .__project_id("experiment_holdouts_create", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_HOLDOUTS_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_holdouts/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_HOLDOUTS_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -42,18 +32,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("experiment_holdouts_destroy", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_HOLDOUTS_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_holdouts/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_HOLDOUTS_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -63,18 +42,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &ExperimentHoldoutsListQuery,
     ) -> Result<types::PaginatedExperimentHoldoutList> {
-        let project_id = self
-            .__project_id("experiment_holdouts_list", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_HOLDOUTS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_holdouts/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_HOLDOUTS_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -88,18 +56,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::ExperimentHoldout> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("experiment_holdouts_list", project_id.into());
-                self.__request_at(
-                        &operations::EXPERIMENT_HOLDOUTS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/experiment_holdouts/", path_segment(&
-                                    project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&EXPERIMENT_HOLDOUTS_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -121,18 +78,7 @@ impl Client {
         id: i64,
         body: Option<&types::PatchedExperimentHoldout>,
     ) -> Result<types::ExperimentHoldout> {
-        let project_id = self
-            .__project_id("experiment_holdouts_partial_update", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_HOLDOUTS_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_holdouts/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_HOLDOUTS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json_opt(body)
             .send_json()
             .await
@@ -143,18 +89,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::ExperimentHoldout> {
-        let project_id = self
-            .__project_id("experiment_holdouts_retrieve", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_HOLDOUTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_holdouts/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_HOLDOUTS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -165,18 +100,7 @@ impl Client {
         id: i64,
         body: &types::ExperimentHoldout,
     ) -> Result<types::ExperimentHoldout> {
-        let project_id = self
-            .__project_id("experiment_holdouts_update", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_HOLDOUTS_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_holdouts/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_HOLDOUTS_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

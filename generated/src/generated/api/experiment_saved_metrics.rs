@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::experiment_saved_metrics_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExperimentSavedMetricsListQuery {
@@ -20,18 +21,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::ExperimentSavedMetric,
     ) -> Result<types::ExperimentSavedMetric> {
-        let project_id = self
-            .__project_id("experiment_saved_metrics_create", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_SAVED_METRICS_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_saved_metrics/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_SAVED_METRICS_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -42,18 +32,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("experiment_saved_metrics_destroy", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_SAVED_METRICS_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_saved_metrics/{}/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_SAVED_METRICS_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -63,18 +42,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &ExperimentSavedMetricsListQuery,
     ) -> Result<types::PaginatedExperimentSavedMetricList> {
-        let project_id = self
-            .__project_id("experiment_saved_metrics_list", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_SAVED_METRICS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_saved_metrics/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_SAVED_METRICS_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -88,18 +56,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::ExperimentSavedMetric> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("experiment_saved_metrics_list", project_id.into());
-                self.__request_at(
-                        &operations::EXPERIMENT_SAVED_METRICS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/experiment_saved_metrics/", path_segment(&
-                                    project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&EXPERIMENT_SAVED_METRICS_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -121,17 +78,10 @@ impl Client {
         id: i64,
         body: Option<&types::PatchedExperimentSavedMetric>,
     ) -> Result<types::ExperimentSavedMetric> {
-        let project_id = self
-            .__project_id("experiment_saved_metrics_partial_update", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_SAVED_METRICS_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_saved_metrics/{}/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &EXPERIMENT_SAVED_METRICS_PARTIAL_UPDATE,
+                project_id.into(),
+                &[&id],
             )
             .json_opt(body)
             .send_json()
@@ -143,18 +93,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::ExperimentSavedMetric> {
-        let project_id = self
-            .__project_id("experiment_saved_metrics_retrieve", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_SAVED_METRICS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_saved_metrics/{}/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_SAVED_METRICS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -165,18 +104,7 @@ impl Client {
         id: i64,
         body: &types::ExperimentSavedMetric,
     ) -> Result<types::ExperimentSavedMetric> {
-        let project_id = self
-            .__project_id("experiment_saved_metrics_update", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENT_SAVED_METRICS_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiment_saved_metrics/{}/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENT_SAVED_METRICS_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::experiments_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExperimentsListQuery {
@@ -20,16 +21,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::Experiment,
     ) -> Result<types::Experiment> {
-        let project_id = self.__project_id("experiments_create", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENTS_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/", path_segment(& project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENTS_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -41,20 +33,10 @@ impl Client {
         id: i64,
         body: &types::Experiment,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "experiments_create_exposure_cohort_for_experiment_create",
+        self.__project_op(
+                &EXPERIMENTS_CREATE_EXPOSURE_COHORT_FOR_EXPERIMENT_CREATE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::EXPERIMENTS_CREATE_EXPOSURE_COHORT_FOR_EXPERIMENT_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/{}/create_exposure_cohort_for_experiment/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .json(body)
             .send_value()
@@ -68,17 +50,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self.__project_id("experiments_destroy", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENTS_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENTS_DESTROY, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -89,18 +61,7 @@ impl Client {
         id: i64,
         body: &types::Experiment,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("experiments_duplicate_create", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENTS_DUPLICATE_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/{}/duplicate/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENTS_DUPLICATE_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -125,20 +86,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "experiments_eligible_feature_flags_retrieve",
+        self.__project_op(
+                &EXPERIMENTS_ELIGIBLE_FEATURE_FLAGS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::EXPERIMENTS_ELIGIBLE_FEATURE_FLAGS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/eligible_feature_flags/",
-                            path_segment(& project_id)
-                        )
-                    }),
+                &[],
             )
             .send_value()
             .await
@@ -149,16 +100,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &ExperimentsListQuery,
     ) -> Result<types::PaginatedExperimentList> {
-        let project_id = self.__project_id("experiments_list", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENTS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/", path_segment(& project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENTS_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -172,17 +114,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::Experiment> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("experiments_list", project_id.into());
-                self.__request_at(
-                        &operations::EXPERIMENTS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/experiments/", path_segment(& project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&EXPERIMENTS_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -204,18 +136,7 @@ impl Client {
         id: i64,
         body: Option<&types::PatchedExperiment>,
     ) -> Result<types::Experiment> {
-        let project_id = self
-            .__project_id("experiments_partial_update", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENTS_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENTS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json_opt(body)
             .send_json()
             .await
@@ -233,20 +154,10 @@ impl Client {
         id: i64,
         body: &types::Experiment,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "experiments_recalculate_timeseries_create",
+        self.__project_op(
+                &EXPERIMENTS_RECALCULATE_TIMESERIES_CREATE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::EXPERIMENTS_RECALCULATE_TIMESERIES_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/{}/recalculate_timeseries/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .json(body)
             .send_value()
@@ -257,20 +168,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "experiments_requires_flag_implementation_retrieve",
+        self.__project_op(
+                &EXPERIMENTS_REQUIRES_FLAG_IMPLEMENTATION_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::EXPERIMENTS_REQUIRES_FLAG_IMPLEMENTATION_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/requires_flag_implementation/",
-                            path_segment(& project_id)
-                        )
-                    }),
+                &[],
             )
             .send_value()
             .await
@@ -281,17 +182,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::Experiment> {
-        let project_id = self.__project_id("experiments_retrieve", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENTS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -308,17 +199,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("experiments_timeseries_results_retrieve", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENTS_TIMESERIES_RESULTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/{}/timeseries_results/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &EXPERIMENTS_TIMESERIES_RESULTS_RETRIEVE,
+                project_id.into(),
+                &[&id],
             )
             .send_value()
             .await
@@ -330,17 +214,7 @@ impl Client {
         id: i64,
         body: &types::Experiment,
     ) -> Result<types::Experiment> {
-        let project_id = self.__project_id("experiments_update", project_id.into());
-        self.__request_at(
-                &operations::EXPERIMENTS_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/experiments/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPERIMENTS_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

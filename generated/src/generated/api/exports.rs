@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::environments_exports_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EnvironmentsExportsListQuery {
@@ -28,17 +29,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("environments_exports_content_retrieve", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_EXPORTS_CONTENT_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/exports/{}/content/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_EXPORTS_CONTENT_RETRIEVE,
+                project_id.into(),
+                &[&id],
             )
             .send_value()
             .await
@@ -49,17 +43,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::ExportedAsset,
     ) -> Result<types::ExportedAsset> {
-        let project_id = self
-            .__project_id("environments_exports_create", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_EXPORTS_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/exports/", path_segment(& project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_EXPORTS_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -70,17 +54,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsExportsListQuery,
     ) -> Result<types::PaginatedExportedAssetList> {
-        let project_id = self
-            .__project_id("environments_exports_list", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_EXPORTS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/exports/", path_segment(& project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_EXPORTS_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -94,17 +68,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::ExportedAsset> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("environments_exports_list", project_id.into());
-                self.__request_at(
-                        &operations::ENVIRONMENTS_EXPORTS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/environments/{}/exports/", path_segment(& project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&ENVIRONMENTS_EXPORTS_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -125,18 +89,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::ExportedAsset> {
-        let project_id = self
-            .__project_id("environments_exports_retrieve", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_EXPORTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/exports/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_EXPORTS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -146,18 +99,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("exports_content_retrieve", project_id.into());
-        self.__request_at(
-                &operations::EXPORTS_CONTENT_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/exports/{}/content/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&EXPORTS_CONTENT_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -167,14 +109,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::ExportedAsset,
     ) -> Result<types::ExportedAsset> {
-        let project_id = self.__project_id("exports_create", project_id.into());
-        self.__request_at(
-                &operations::EXPORTS_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!("/api/projects/{}/exports/", path_segment(& project_id))
-                    }),
-            )
+        self.__project_op(&EXPORTS_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -185,14 +120,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &ExportsListQuery,
     ) -> Result<types::PaginatedExportedAssetList> {
-        let project_id = self.__project_id("exports_list", project_id.into());
-        self.__request_at(
-                &operations::EXPORTS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!("/api/projects/{}/exports/", path_segment(& project_id))
-                    }),
-            )
+        self.__project_op(&EXPORTS_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -206,16 +134,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::ExportedAsset> {
         crate::pagination::Pages::new(
             {
-                let project_id = self.__project_id("exports_list", project_id.into());
-                self.__request_at(
-                        &operations::EXPORTS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/exports/", path_segment(& project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&EXPORTS_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -236,18 +155,6 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::ExportedAsset> {
-        let project_id = self.__project_id("exports_retrieve", project_id.into());
-        self.__request_at(
-                &operations::EXPORTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/exports/{}/", path_segment(& project_id),
-                            path_segment(& id)
-                        )
-                    }),
-            )
-            .send_json()
-            .await
+        self.__project_op(&EXPORTS_RETRIEVE, project_id.into(), &[&id]).send_json().await
     }
 }

@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::environments_file_system_shortcut_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EnvironmentsFileSystemShortcutListQuery {
@@ -28,17 +29,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::FileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
-        let project_id = self
-            .__project_id("environments_file_system_shortcut_create", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/file_system_shortcut/", path_segment(&
-                            project_id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_CREATE,
+                project_id.into(),
+                &[],
             )
             .json(body)
             .send_json()
@@ -50,20 +44,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id(
-                "environments_file_system_shortcut_destroy",
+        self.__project_op(
+                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_DESTROY,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/file_system_shortcut/{}/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_empty()
             .await
@@ -74,17 +58,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsFileSystemShortcutListQuery,
     ) -> Result<types::PaginatedFileSystemShortcutList> {
-        let project_id = self
-            .__project_id("environments_file_system_shortcut_list", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/file_system_shortcut/", path_segment(&
-                            project_id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST,
+                project_id.into(),
+                &[],
             )
             .query("limit", &query.limit)
             .query("offset", &query.offset)
@@ -99,20 +76,10 @@ impl Client {
     ) -> crate::pagination::Pages<types::FileSystemShortcut> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id(
-                        "environments_file_system_shortcut_list",
+                self.__project_op(
+                        &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST,
                         project_id.into(),
-                    );
-                self.__request_at(
-                        &operations::ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/environments/{}/file_system_shortcut/", path_segment(&
-                                    project_id)
-                                )
-                            }),
+                        &[],
                     )
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
@@ -135,20 +102,10 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::PatchedFileSystemShortcut>,
     ) -> Result<types::FileSystemShortcut> {
-        let project_id = self
-            .__project_id(
-                "environments_file_system_shortcut_partial_update",
+        self.__project_op(
+                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/file_system_shortcut/{}/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .json_opt(body)
             .send_json()
@@ -160,20 +117,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<types::FileSystemShortcut> {
-        let project_id = self
-            .__project_id(
-                "environments_file_system_shortcut_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/file_system_shortcut/{}/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_json()
             .await
@@ -185,17 +132,10 @@ impl Client {
         id: uuid::Uuid,
         body: &types::FileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
-        let project_id = self
-            .__project_id("environments_file_system_shortcut_update", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/file_system_shortcut/{}/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_UPDATE,
+                project_id.into(),
+                &[&id],
             )
             .json(body)
             .send_json()
@@ -207,18 +147,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::FileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
-        let project_id = self
-            .__project_id("file_system_shortcut_create", project_id.into());
-        self.__request_at(
-                &operations::FILE_SYSTEM_SHORTCUT_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/file_system_shortcut/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&FILE_SYSTEM_SHORTCUT_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -229,18 +158,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("file_system_shortcut_destroy", project_id.into());
-        self.__request_at(
-                &operations::FILE_SYSTEM_SHORTCUT_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/file_system_shortcut/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&FILE_SYSTEM_SHORTCUT_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -250,18 +168,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &FileSystemShortcutListQuery,
     ) -> Result<types::PaginatedFileSystemShortcutList> {
-        let project_id = self
-            .__project_id("file_system_shortcut_list", project_id.into());
-        self.__request_at(
-                &operations::FILE_SYSTEM_SHORTCUT_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/file_system_shortcut/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&FILE_SYSTEM_SHORTCUT_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -275,18 +182,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::FileSystemShortcut> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("file_system_shortcut_list", project_id.into());
-                self.__request_at(
-                        &operations::FILE_SYSTEM_SHORTCUT_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/file_system_shortcut/", path_segment(&
-                                    project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&FILE_SYSTEM_SHORTCUT_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -308,17 +204,10 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::PatchedFileSystemShortcut>,
     ) -> Result<types::FileSystemShortcut> {
-        let project_id = self
-            .__project_id("file_system_shortcut_partial_update", project_id.into());
-        self.__request_at(
-                &operations::FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/file_system_shortcut/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE,
+                project_id.into(),
+                &[&id],
             )
             .json_opt(body)
             .send_json()
@@ -330,18 +219,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<types::FileSystemShortcut> {
-        let project_id = self
-            .__project_id("file_system_shortcut_retrieve", project_id.into());
-        self.__request_at(
-                &operations::FILE_SYSTEM_SHORTCUT_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/file_system_shortcut/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&FILE_SYSTEM_SHORTCUT_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -352,18 +230,7 @@ impl Client {
         id: uuid::Uuid,
         body: &types::FileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
-        let project_id = self
-            .__project_id("file_system_shortcut_update", project_id.into());
-        self.__request_at(
-                &operations::FILE_SYSTEM_SHORTCUT_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/file_system_shortcut/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&FILE_SYSTEM_SHORTCUT_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

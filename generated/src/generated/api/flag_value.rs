@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 impl Client {
     /// Get possible values for a feature flag.
     ///
@@ -19,18 +20,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("flag_value_values_retrieve", project_id.into());
-        self.__request_at(
-                &operations::FLAG_VALUE_VALUES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/flag_value/values/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&FLAG_VALUE_VALUES_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }

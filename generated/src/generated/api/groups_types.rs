@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::groups_types_metrics_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GroupsTypesMetricsListQuery {
@@ -20,20 +21,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: Option<&types::GroupType>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "groups_types_create_detail_dashboard_update",
+        self.__project_op(
+                &GROUPS_TYPES_CREATE_DETAIL_DASHBOARD_UPDATE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::GROUPS_TYPES_CREATE_DETAIL_DASHBOARD_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/create_detail_dashboard/",
-                            path_segment(& project_id)
-                        )
-                    }),
+                &[],
             )
             .json_opt(body)
             .send_value()
@@ -45,17 +36,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         group_type_index: i32,
     ) -> Result<()> {
-        let project_id = self.__project_id("groups_types_destroy", project_id.into());
-        self.__request_at(
-                &operations::GROUPS_TYPES_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/{}/", path_segment(&
-                            project_id), path_segment(& group_type_index)
-                        )
-                    }),
-            )
+        self.__project_op(&GROUPS_TYPES_DESTROY, project_id.into(), &[&group_type_index])
             .send_empty()
             .await
     }
@@ -64,18 +45,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<Vec<types::GroupType>> {
-        let project_id = self.__project_id("groups_types_list", project_id.into());
-        self.__request_at(
-                &operations::GROUPS_TYPES_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/", path_segment(& project_id)
-                        )
-                    }),
-            )
-            .send_json()
-            .await
+        self.__project_op(&GROUPS_TYPES_LIST, project_id.into(), &[]).send_json().await
     }
     /// `POST /api/projects/{project_id}/groups_types/{group_type_index}/metrics/` · scopes: `group:write`
     pub async fn groups_types_metrics_create(
@@ -84,17 +54,10 @@ impl Client {
         group_type_index: i32,
         body: &types::GroupUsageMetric,
     ) -> Result<types::GroupUsageMetric> {
-        let project_id = self
-            .__project_id("groups_types_metrics_create", project_id.into());
-        self.__request_at(
-                &operations::GROUPS_TYPES_METRICS_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/{}/metrics/", path_segment(&
-                            project_id), path_segment(& group_type_index)
-                        )
-                    }),
+        self.__project_op(
+                &GROUPS_TYPES_METRICS_CREATE,
+                project_id.into(),
+                &[&group_type_index],
             )
             .json(body)
             .send_json()
@@ -107,18 +70,10 @@ impl Client {
         group_type_index: i32,
         id: uuid::Uuid,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("groups_types_metrics_destroy", project_id.into());
-        self.__request_at(
-                &operations::GROUPS_TYPES_METRICS_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/{}/metrics/{}/",
-                            path_segment(& project_id), path_segment(& group_type_index),
-                            path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &GROUPS_TYPES_METRICS_DESTROY,
+                project_id.into(),
+                &[&group_type_index, &id],
             )
             .send_empty()
             .await
@@ -130,17 +85,10 @@ impl Client {
         group_type_index: i32,
         query: &GroupsTypesMetricsListQuery,
     ) -> Result<types::PaginatedGroupUsageMetricList> {
-        let project_id = self
-            .__project_id("groups_types_metrics_list", project_id.into());
-        self.__request_at(
-                &operations::GROUPS_TYPES_METRICS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/{}/metrics/", path_segment(&
-                            project_id), path_segment(& group_type_index)
-                        )
-                    }),
+        self.__project_op(
+                &GROUPS_TYPES_METRICS_LIST,
+                project_id.into(),
+                &[&group_type_index],
             )
             .query("limit", &query.limit)
             .query("offset", &query.offset)
@@ -156,17 +104,10 @@ impl Client {
     ) -> crate::pagination::Pages<types::GroupUsageMetric> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("groups_types_metrics_list", project_id.into());
-                self.__request_at(
-                        &operations::GROUPS_TYPES_METRICS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/groups_types/{}/metrics/", path_segment(&
-                                    project_id), path_segment(& group_type_index)
-                                )
-                            }),
+                self.__project_op(
+                        &GROUPS_TYPES_METRICS_LIST,
+                        project_id.into(),
+                        &[&group_type_index],
                     )
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
@@ -191,18 +132,10 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::PatchedGroupUsageMetric>,
     ) -> Result<types::GroupUsageMetric> {
-        let project_id = self
-            .__project_id("groups_types_metrics_partial_update", project_id.into());
-        self.__request_at(
-                &operations::GROUPS_TYPES_METRICS_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/{}/metrics/{}/",
-                            path_segment(& project_id), path_segment(& group_type_index),
-                            path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &GROUPS_TYPES_METRICS_PARTIAL_UPDATE,
+                project_id.into(),
+                &[&group_type_index, &id],
             )
             .json_opt(body)
             .send_json()
@@ -215,18 +148,10 @@ impl Client {
         group_type_index: i32,
         id: uuid::Uuid,
     ) -> Result<types::GroupUsageMetric> {
-        let project_id = self
-            .__project_id("groups_types_metrics_retrieve", project_id.into());
-        self.__request_at(
-                &operations::GROUPS_TYPES_METRICS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/{}/metrics/{}/",
-                            path_segment(& project_id), path_segment(& group_type_index),
-                            path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &GROUPS_TYPES_METRICS_RETRIEVE,
+                project_id.into(),
+                &[&group_type_index, &id],
             )
             .send_json()
             .await
@@ -239,18 +164,10 @@ impl Client {
         id: uuid::Uuid,
         body: &types::GroupUsageMetric,
     ) -> Result<types::GroupUsageMetric> {
-        let project_id = self
-            .__project_id("groups_types_metrics_update", project_id.into());
-        self.__request_at(
-                &operations::GROUPS_TYPES_METRICS_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/{}/metrics/{}/",
-                            path_segment(& project_id), path_segment(& group_type_index),
-                            path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &GROUPS_TYPES_METRICS_UPDATE,
+                project_id.into(),
+                &[&group_type_index, &id],
             )
             .json(body)
             .send_json()
@@ -262,17 +179,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: Option<&types::GroupType>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("groups_types_set_default_columns_update", project_id.into());
-        self.__request_at(
-                &operations::GROUPS_TYPES_SET_DEFAULT_COLUMNS_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/set_default_columns/",
-                            path_segment(& project_id)
-                        )
-                    }),
+        self.__project_op(
+                &GROUPS_TYPES_SET_DEFAULT_COLUMNS_UPDATE,
+                project_id.into(),
+                &[],
             )
             .json_opt(body)
             .send_value()
@@ -284,20 +194,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: Option<&types::PatchedGroupType>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "groups_types_update_metadata_partial_update",
+        self.__project_op(
+                &GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/groups_types/update_metadata/",
-                            path_segment(& project_id)
-                        )
-                    }),
+                &[],
             )
             .json_opt(body)
             .send_value()

@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::environments_integrations_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EnvironmentsIntegrationsListQuery {
@@ -27,20 +28,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_authorize_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_AUTHORIZE_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_AUTHORIZE_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/authorize/",
-                            path_segment(& project_id)
-                        )
-                    }),
+                &[],
             )
             .send_value()
             .await
@@ -51,20 +42,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_channels_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_CHANNELS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_CHANNELS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/channels/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -75,20 +56,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_clickup_lists_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_CLICKUP_LISTS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_CLICKUP_LISTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/clickup_lists/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -99,20 +70,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_clickup_spaces_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_CLICKUP_SPACES_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_CLICKUP_SPACES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/clickup_spaces/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -123,20 +84,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_clickup_workspaces_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/clickup_workspaces/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -147,18 +98,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::Integration,
     ) -> Result<types::Integration> {
-        let project_id = self
-            .__project_id("environments_integrations_create", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_INTEGRATIONS_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -169,18 +109,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("environments_integrations_destroy", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_INTEGRATIONS_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -191,20 +120,10 @@ impl Client {
         id: i64,
         body: &types::Integration,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_email_verify_create",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_EMAIL_VERIFY_CREATE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_EMAIL_VERIFY_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/email/verify/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .json(body)
             .send_value()
@@ -216,20 +135,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_github_repos_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_GITHUB_REPOS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_GITHUB_REPOS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/github_repos/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -240,20 +149,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_google_accessible_accounts_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/google_accessible_accounts/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -264,20 +163,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_google_conversion_actions_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/google_conversion_actions/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -288,20 +177,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_linear_teams_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_LINEAR_TEAMS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_LINEAR_TEAMS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/linear_teams/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -312,20 +191,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_linkedin_ads_accounts_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/linkedin_ads_accounts/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -336,20 +205,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_linkedin_ads_conversion_rules_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/linkedin_ads_conversion_rules/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -360,18 +219,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsIntegrationsListQuery,
     ) -> Result<types::PaginatedIntegrationList> {
-        let project_id = self
-            .__project_id("environments_integrations_list", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_INTEGRATIONS_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -385,17 +233,10 @@ impl Client {
     ) -> crate::pagination::Pages<types::Integration> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("environments_integrations_list", project_id.into());
-                self.__request_at(
-                        &operations::ENVIRONMENTS_INTEGRATIONS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/environments/{}/integrations/", path_segment(&
-                                    project_id)
-                                )
-                            }),
+                self.__project_op(
+                        &ENVIRONMENTS_INTEGRATIONS_LIST,
+                        project_id.into(),
+                        &[],
                     )
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
@@ -417,18 +258,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::Integration> {
-        let project_id = self
-            .__project_id("environments_integrations_retrieve", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_INTEGRATIONS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -438,20 +268,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_integrations_twilio_phone_numbers_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/integrations/{}/twilio_phone_numbers/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -461,18 +281,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("integrations_authorize_retrieve", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_AUTHORIZE_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/authorize/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&INTEGRATIONS_AUTHORIZE_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -482,18 +291,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("integrations_channels_retrieve", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_CHANNELS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/channels/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&INTEGRATIONS_CHANNELS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -503,17 +301,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("integrations_clickup_lists_retrieve", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_CLICKUP_LISTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/clickup_lists/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &INTEGRATIONS_CLICKUP_LISTS_RETRIEVE,
+                project_id.into(),
+                &[&id],
             )
             .send_value()
             .await
@@ -524,17 +315,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("integrations_clickup_spaces_retrieve", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_CLICKUP_SPACES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/clickup_spaces/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &INTEGRATIONS_CLICKUP_SPACES_RETRIEVE,
+                project_id.into(),
+                &[&id],
             )
             .send_value()
             .await
@@ -545,17 +329,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("integrations_clickup_workspaces_retrieve", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/clickup_workspaces/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE,
+                project_id.into(),
+                &[&id],
             )
             .send_value()
             .await
@@ -566,16 +343,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::Integration,
     ) -> Result<types::Integration> {
-        let project_id = self.__project_id("integrations_create", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/", path_segment(& project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&INTEGRATIONS_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -586,17 +354,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<()> {
-        let project_id = self.__project_id("integrations_destroy", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&INTEGRATIONS_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -607,18 +365,7 @@ impl Client {
         id: i64,
         body: &types::Integration,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("integrations_email_verify_create", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_EMAIL_VERIFY_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/email/verify/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&INTEGRATIONS_EMAIL_VERIFY_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -629,18 +376,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("integrations_github_repos_retrieve", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_GITHUB_REPOS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/github_repos/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&INTEGRATIONS_GITHUB_REPOS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -650,20 +386,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "integrations_google_accessible_accounts_retrieve",
+        self.__project_op(
+                &INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/google_accessible_accounts/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -674,20 +400,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "integrations_google_conversion_actions_retrieve",
+        self.__project_op(
+                &INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/google_conversion_actions/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -698,18 +414,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("integrations_linear_teams_retrieve", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_LINEAR_TEAMS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/linear_teams/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&INTEGRATIONS_LINEAR_TEAMS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -719,20 +424,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "integrations_linkedin_ads_accounts_retrieve",
+        self.__project_op(
+                &INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/linkedin_ads_accounts/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -743,20 +438,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "integrations_linkedin_ads_conversion_rules_retrieve",
+        self.__project_op(
+                &INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/linkedin_ads_conversion_rules/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await
@@ -767,16 +452,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &IntegrationsListQuery,
     ) -> Result<types::PaginatedIntegrationList> {
-        let project_id = self.__project_id("integrations_list", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/", path_segment(& project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&INTEGRATIONS_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -790,17 +466,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::Integration> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("integrations_list", project_id.into());
-                self.__request_at(
-                        &operations::INTEGRATIONS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/integrations/", path_segment(& project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&INTEGRATIONS_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -821,17 +487,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::Integration> {
-        let project_id = self.__project_id("integrations_retrieve", project_id.into());
-        self.__request_at(
-                &operations::INTEGRATIONS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&INTEGRATIONS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -841,20 +497,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "integrations_twilio_phone_numbers_retrieve",
+        self.__project_op(
+                &INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/integrations/{}/twilio_phone_numbers/",
-                            path_segment(& project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .send_value()
             .await

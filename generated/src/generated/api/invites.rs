@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::invites_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct InvitesListQuery {
@@ -20,15 +21,7 @@ impl Client {
         organization_id: uuid::Uuid,
         body: &types::OrganizationInvite,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::INVITES_BULK_CREATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/invites/bulk/", path_segment(&
-                        organization_id)
-                    ),
-                ),
-            )
+        self.__op(&INVITES_BULK_CREATE, &[&organization_id])
             .json(body)
             .send_value()
             .await
@@ -39,17 +32,7 @@ impl Client {
         organization_id: uuid::Uuid,
         body: &types::OrganizationInvite,
     ) -> Result<types::OrganizationInvite> {
-        self.__request_at(
-                &operations::INVITES_CREATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/invites/", path_segment(& organization_id)
-                    ),
-                ),
-            )
-            .json(body)
-            .send_json()
-            .await
+        self.__op(&INVITES_CREATE, &[&organization_id]).json(body).send_json().await
     }
     /// `DELETE /api/organizations/{organization_id}/invites/{id}/`
     pub async fn invites_destroy(
@@ -57,17 +40,7 @@ impl Client {
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
     ) -> Result<()> {
-        self.__request_at(
-                &operations::INVITES_DESTROY,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/invites/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
-            .send_empty()
-            .await
+        self.__op(&INVITES_DESTROY, &[&organization_id, &id]).send_empty().await
     }
     /// `GET /api/organizations/{organization_id}/invites/` · scopes: `organization_member:read`
     pub async fn invites_list(
@@ -75,14 +48,7 @@ impl Client {
         organization_id: uuid::Uuid,
         query: &InvitesListQuery,
     ) -> Result<types::PaginatedOrganizationInviteList> {
-        self.__request_at(
-                &operations::INVITES_LIST,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/invites/", path_segment(& organization_id)
-                    ),
-                ),
-            )
+        self.__op(&INVITES_LIST, &[&organization_id])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -96,15 +62,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::OrganizationInvite> {
         crate::pagination::Pages::new(
             {
-                self.__request_at(
-                        &operations::INVITES_LIST,
-                        Ok(
-                            format!(
-                                "/api/organizations/{}/invites/", path_segment(&
-                                organization_id)
-                            ),
-                        ),
-                    )
+                self.__op(&INVITES_LIST, &[&organization_id])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },

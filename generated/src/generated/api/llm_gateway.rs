@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::llm_gateway_v1_chat_completions_create`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct LlmGatewayV1ChatCompletionsCreateQuery {
@@ -27,17 +28,10 @@ impl Client {
         query: &LlmGatewayV1ChatCompletionsCreateQuery,
         body: &types::ChatCompletionRequest,
     ) -> Result<types::ChatCompletionResponse> {
-        let project_id = self
-            .__project_id("llm_gateway_v1_chat_completions_create", project_id.into());
-        self.__request_at(
-                &operations::LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/llm_gateway/v1/chat/completions/",
-                            path_segment(& project_id)
-                        )
-                    }),
+        self.__project_op(
+                &LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE,
+                project_id.into(),
+                &[],
             )
             .query("format", &query.format)
             .json(body)
@@ -51,17 +45,10 @@ impl Client {
         query: &LlmGatewayV1ChatCompletionsCreateQuery,
         body: &types::ChatCompletionRequest,
     ) -> Result<crate::stream::ByteStream> {
-        let project_id = self
-            .__project_id("llm_gateway_v1_chat_completions_create", project_id.into());
-        self.__request_at(
-                &operations::LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/llm_gateway/v1/chat/completions/",
-                            path_segment(& project_id)
-                        )
-                    }),
+        self.__project_op(
+                &LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE,
+                project_id.into(),
+                &[],
             )
             .query("format", &query.format)
             .json(body)
@@ -80,18 +67,7 @@ impl Client {
         query: &LlmGatewayV1MessagesCreateQuery,
         body: &types::AnthropicMessagesRequest,
     ) -> Result<types::AnthropicMessagesResponse> {
-        let project_id = self
-            .__project_id("llm_gateway_v1_messages_create", project_id.into());
-        self.__request_at(
-                &operations::LLM_GATEWAY_V1_MESSAGES_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/llm_gateway/v1/messages/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&LLM_GATEWAY_V1_MESSAGES_CREATE, project_id.into(), &[])
             .query("format", &query.format)
             .json(body)
             .send_json()
@@ -104,18 +80,7 @@ impl Client {
         query: &LlmGatewayV1MessagesCreateQuery,
         body: &types::AnthropicMessagesRequest,
     ) -> Result<crate::stream::ByteStream> {
-        let project_id = self
-            .__project_id("llm_gateway_v1_messages_create", project_id.into());
-        self.__request_at(
-                &operations::LLM_GATEWAY_V1_MESSAGES_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/llm_gateway/v1/messages/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&LLM_GATEWAY_V1_MESSAGES_CREATE, project_id.into(), &[])
             .query("format", &query.format)
             .json(body)
             .accept("text/event-stream")

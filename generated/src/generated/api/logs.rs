@@ -3,26 +3,16 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 impl Client {
     /// `GET /api/environments/{project_id}/logs/attributes/` · scopes: `error_tracking:read`
     pub async fn environments_logs_attributes_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("environments_logs_attributes_retrieve", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_LOGS_ATTRIBUTES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/logs/attributes/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_LOGS_ATTRIBUTES_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -31,18 +21,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("environments_logs_query_create", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_LOGS_QUERY_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/logs/query/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_LOGS_QUERY_CREATE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -51,18 +30,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("environments_logs_sparkline_create", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_LOGS_SPARKLINE_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/logs/sparkline/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_LOGS_SPARKLINE_CREATE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -71,18 +39,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("environments_logs_values_retrieve", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_LOGS_VALUES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/logs/values/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_LOGS_VALUES_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -91,18 +48,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("logs_attributes_retrieve", project_id.into());
-        self.__request_at(
-                &operations::LOGS_ATTRIBUTES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/logs/attributes/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&LOGS_ATTRIBUTES_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -111,35 +57,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self.__project_id("logs_query_create", project_id.into());
-        self.__request_at(
-                &operations::LOGS_QUERY_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/logs/query/", path_segment(& project_id)
-                        )
-                    }),
-            )
-            .send_value()
-            .await
+        self.__project_op(&LOGS_QUERY_CREATE, project_id.into(), &[]).send_value().await
     }
     /// `POST /api/projects/{project_id}/logs/sparkline/` · scopes: `error_tracking:read`
     pub async fn logs_sparkline_create(
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self.__project_id("logs_sparkline_create", project_id.into());
-        self.__request_at(
-                &operations::LOGS_SPARKLINE_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/logs/sparkline/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&LOGS_SPARKLINE_CREATE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -148,16 +73,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self.__project_id("logs_values_retrieve", project_id.into());
-        self.__request_at(
-                &operations::LOGS_VALUES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/logs/values/", path_segment(& project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&LOGS_VALUES_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }

@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::members_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct MembersListQuery {
@@ -20,17 +21,7 @@ impl Client {
         organization_id: uuid::Uuid,
         user_uuid: uuid::Uuid,
     ) -> Result<()> {
-        self.__request_at(
-                &operations::MEMBERS_DESTROY,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/members/{}/", path_segment(&
-                        organization_id), path_segment(& user_uuid)
-                    ),
-                ),
-            )
-            .send_empty()
-            .await
+        self.__op(&MEMBERS_DESTROY, &[&organization_id, &user_uuid]).send_empty().await
     }
     /// `GET /api/organizations/{organization_id}/members/` · scopes: `organization_member:read`
     pub async fn members_list(
@@ -38,14 +29,7 @@ impl Client {
         organization_id: uuid::Uuid,
         query: &MembersListQuery,
     ) -> Result<types::PaginatedOrganizationMemberList> {
-        self.__request_at(
-                &operations::MEMBERS_LIST,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/members/", path_segment(& organization_id)
-                    ),
-                ),
-            )
+        self.__op(&MEMBERS_LIST, &[&organization_id])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -59,15 +43,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::OrganizationMember> {
         crate::pagination::Pages::new(
             {
-                self.__request_at(
-                        &operations::MEMBERS_LIST,
-                        Ok(
-                            format!(
-                                "/api/organizations/{}/members/", path_segment(&
-                                organization_id)
-                            ),
-                        ),
-                    )
+                self.__op(&MEMBERS_LIST, &[&organization_id])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -89,15 +65,7 @@ impl Client {
         user_uuid: uuid::Uuid,
         body: Option<&types::PatchedOrganizationMember>,
     ) -> Result<types::OrganizationMember> {
-        self.__request_at(
-                &operations::MEMBERS_PARTIAL_UPDATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/members/{}/", path_segment(&
-                        organization_id), path_segment(& user_uuid)
-                    ),
-                ),
-            )
+        self.__op(&MEMBERS_PARTIAL_UPDATE, &[&organization_id, &user_uuid])
             .json_opt(body)
             .send_json()
             .await
@@ -108,15 +76,7 @@ impl Client {
         organization_id: uuid::Uuid,
         user_uuid: uuid::Uuid,
     ) -> Result<types::OrganizationMember> {
-        self.__request_at(
-                &operations::MEMBERS_SCOPED_API_KEYS_RETRIEVE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/members/{}/scoped_api_keys/",
-                        path_segment(& organization_id), path_segment(& user_uuid)
-                    ),
-                ),
-            )
+        self.__op(&MEMBERS_SCOPED_API_KEYS_RETRIEVE, &[&organization_id, &user_uuid])
             .send_json()
             .await
     }
@@ -127,15 +87,7 @@ impl Client {
         user_uuid: uuid::Uuid,
         body: Option<&types::OrganizationMember>,
     ) -> Result<types::OrganizationMember> {
-        self.__request_at(
-                &operations::MEMBERS_UPDATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/members/{}/", path_segment(&
-                        organization_id), path_segment(& user_uuid)
-                    ),
-                ),
-            )
+        self.__op(&MEMBERS_UPDATE, &[&organization_id, &user_uuid])
             .json_opt(body)
             .send_json()
             .await

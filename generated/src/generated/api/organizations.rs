@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListQuery {
@@ -19,26 +20,18 @@ impl Client {
         &self,
         body: &types::Organization,
     ) -> Result<types::Organization> {
-        self.__request_at(&operations::CREATE, Ok("/api/organizations/".to_owned()))
-            .json(body)
-            .send_json()
-            .await
+        self.__op(&CREATE, &[]).json(body).send_json().await
     }
     /// `DELETE /api/organizations/{id}/` · scopes: `organization:write`
     pub async fn destroy(&self, id: uuid::Uuid) -> Result<()> {
-        self.__request_at(
-                &operations::DESTROY,
-                Ok(format!("/api/organizations/{}/", path_segment(& id))),
-            )
-            .send_empty()
-            .await
+        self.__op(&DESTROY, &[&id]).send_empty().await
     }
     /// `GET /api/organizations/` · scopes: `organization:read`
     pub async fn list(
         &self,
         query: &ListQuery,
     ) -> Result<types::PaginatedOrganizationList> {
-        self.__request_at(&operations::LIST, Ok("/api/organizations/".to_owned()))
+        self.__op(&LIST, &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -51,10 +44,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::Organization> {
         crate::pagination::Pages::new(
             {
-                self.__request_at(
-                        &operations::LIST,
-                        Ok("/api/organizations/".to_owned()),
-                    )
+                self.__op(&LIST, &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -74,22 +64,11 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::PatchedOrganization>,
     ) -> Result<types::Organization> {
-        self.__request_at(
-                &operations::PARTIAL_UPDATE,
-                Ok(format!("/api/organizations/{}/", path_segment(& id))),
-            )
-            .json_opt(body)
-            .send_json()
-            .await
+        self.__op(&PARTIAL_UPDATE, &[&id]).json_opt(body).send_json().await
     }
     /// `GET /api/organizations/{id}/` · scopes: `organization:read`
     pub async fn retrieve(&self, id: uuid::Uuid) -> Result<types::Organization> {
-        self.__request_at(
-                &operations::RETRIEVE,
-                Ok(format!("/api/organizations/{}/", path_segment(& id))),
-            )
-            .send_json()
-            .await
+        self.__op(&RETRIEVE, &[&id]).send_json().await
     }
     /// `PUT /api/organizations/{id}/` · scopes: `organization:write`
     pub async fn update(
@@ -97,12 +76,6 @@ impl Client {
         id: uuid::Uuid,
         body: &types::Organization,
     ) -> Result<types::Organization> {
-        self.__request_at(
-                &operations::UPDATE,
-                Ok(format!("/api/organizations/{}/", path_segment(& id))),
-            )
-            .json(body)
-            .send_json()
-            .await
+        self.__op(&UPDATE, &[&id]).json(body).send_json().await
     }
 }

@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::environments_persisted_folder_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EnvironmentsPersistedFolderListQuery {
@@ -28,18 +29,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::PersistedFolder,
     ) -> Result<types::PersistedFolder> {
-        let project_id = self
-            .__project_id("environments_persisted_folder_create", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_PERSISTED_FOLDER_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/persisted_folder/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_PERSISTED_FOLDER_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -50,17 +40,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("environments_persisted_folder_destroy", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_PERSISTED_FOLDER_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/persisted_folder/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_PERSISTED_FOLDER_DESTROY,
+                project_id.into(),
+                &[&id],
             )
             .send_empty()
             .await
@@ -71,18 +54,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersistedFolderListQuery,
     ) -> Result<types::PaginatedPersistedFolderList> {
-        let project_id = self
-            .__project_id("environments_persisted_folder_list", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_PERSISTED_FOLDER_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/persisted_folder/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_PERSISTED_FOLDER_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -96,20 +68,10 @@ impl Client {
     ) -> crate::pagination::Pages<types::PersistedFolder> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id(
-                        "environments_persisted_folder_list",
+                self.__project_op(
+                        &ENVIRONMENTS_PERSISTED_FOLDER_LIST,
                         project_id.into(),
-                    );
-                self.__request_at(
-                        &operations::ENVIRONMENTS_PERSISTED_FOLDER_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/environments/{}/persisted_folder/", path_segment(&
-                                    project_id)
-                                )
-                            }),
+                        &[],
                     )
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
@@ -132,20 +94,10 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::PatchedPersistedFolder>,
     ) -> Result<types::PersistedFolder> {
-        let project_id = self
-            .__project_id(
-                "environments_persisted_folder_partial_update",
+        self.__project_op(
+                &ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/persisted_folder/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+                &[&id],
             )
             .json_opt(body)
             .send_json()
@@ -157,17 +109,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<types::PersistedFolder> {
-        let project_id = self
-            .__project_id("environments_persisted_folder_retrieve", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_PERSISTED_FOLDER_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/persisted_folder/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_PERSISTED_FOLDER_RETRIEVE,
+                project_id.into(),
+                &[&id],
             )
             .send_json()
             .await
@@ -179,17 +124,10 @@ impl Client {
         id: uuid::Uuid,
         body: &types::PersistedFolder,
     ) -> Result<types::PersistedFolder> {
-        let project_id = self
-            .__project_id("environments_persisted_folder_update", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_PERSISTED_FOLDER_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/persisted_folder/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_PERSISTED_FOLDER_UPDATE,
+                project_id.into(),
+                &[&id],
             )
             .json(body)
             .send_json()
@@ -201,17 +139,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::PersistedFolder,
     ) -> Result<types::PersistedFolder> {
-        let project_id = self.__project_id("persisted_folder_create", project_id.into());
-        self.__request_at(
-                &operations::PERSISTED_FOLDER_CREATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/persisted_folder/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&PERSISTED_FOLDER_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -222,18 +150,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("persisted_folder_destroy", project_id.into());
-        self.__request_at(
-                &operations::PERSISTED_FOLDER_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/persisted_folder/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&PERSISTED_FOLDER_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -243,17 +160,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &PersistedFolderListQuery,
     ) -> Result<types::PaginatedPersistedFolderList> {
-        let project_id = self.__project_id("persisted_folder_list", project_id.into());
-        self.__request_at(
-                &operations::PERSISTED_FOLDER_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/persisted_folder/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&PERSISTED_FOLDER_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -267,18 +174,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::PersistedFolder> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("persisted_folder_list", project_id.into());
-                self.__request_at(
-                        &operations::PERSISTED_FOLDER_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/persisted_folder/", path_segment(&
-                                    project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&PERSISTED_FOLDER_LIST, project_id.into(), &[])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -300,18 +196,7 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::PatchedPersistedFolder>,
     ) -> Result<types::PersistedFolder> {
-        let project_id = self
-            .__project_id("persisted_folder_partial_update", project_id.into());
-        self.__request_at(
-                &operations::PERSISTED_FOLDER_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/persisted_folder/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&PERSISTED_FOLDER_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json_opt(body)
             .send_json()
             .await
@@ -322,18 +207,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<types::PersistedFolder> {
-        let project_id = self
-            .__project_id("persisted_folder_retrieve", project_id.into());
-        self.__request_at(
-                &operations::PERSISTED_FOLDER_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/persisted_folder/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&PERSISTED_FOLDER_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -344,17 +218,7 @@ impl Client {
         id: uuid::Uuid,
         body: &types::PersistedFolder,
     ) -> Result<types::PersistedFolder> {
-        let project_id = self.__project_id("persisted_folder_update", project_id.into());
-        self.__request_at(
-                &operations::PERSISTED_FOLDER_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/persisted_folder/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&PERSISTED_FOLDER_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::environments_plugin_configs_logs_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EnvironmentsPluginConfigsLogsListQuery {
@@ -29,17 +30,10 @@ impl Client {
         plugin_config_id: &str,
         query: &EnvironmentsPluginConfigsLogsListQuery,
     ) -> Result<types::PaginatedPluginLogEntryList> {
-        let project_id = self
-            .__project_id("environments_plugin_configs_logs_list", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/plugin_configs/{}/logs/",
-                            path_segment(& project_id), path_segment(& plugin_config_id)
-                        )
-                    }),
+        self.__project_op(
+                &ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST,
+                project_id.into(),
+                &[&plugin_config_id],
             )
             .query("limit", &query.limit)
             .query("offset", &query.offset)
@@ -55,20 +49,10 @@ impl Client {
     ) -> crate::pagination::Pages<types::PluginLogEntry> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id(
-                        "environments_plugin_configs_logs_list",
+                self.__project_op(
+                        &ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST,
                         project_id.into(),
-                    );
-                self.__request_at(
-                        &operations::ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/environments/{}/plugin_configs/{}/logs/",
-                                    path_segment(& project_id), path_segment(& plugin_config_id)
-                                )
-                            }),
+                        &[&plugin_config_id],
                     )
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
@@ -97,17 +81,10 @@ impl Client {
         plugin_config_id: &str,
         query: &PluginConfigsLogsListQuery,
     ) -> Result<types::PaginatedPluginLogEntryList> {
-        let project_id = self
-            .__project_id("plugin_configs_logs_list", project_id.into());
-        self.__request_at(
-                &operations::PLUGIN_CONFIGS_LOGS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/plugin_configs/{}/logs/", path_segment(&
-                            project_id), path_segment(& plugin_config_id)
-                        )
-                    }),
+        self.__project_op(
+                &PLUGIN_CONFIGS_LOGS_LIST,
+                project_id.into(),
+                &[&plugin_config_id],
             )
             .query("limit", &query.limit)
             .query("offset", &query.offset)
@@ -123,17 +100,10 @@ impl Client {
     ) -> crate::pagination::Pages<types::PluginLogEntry> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("plugin_configs_logs_list", project_id.into());
-                self.__request_at(
-                        &operations::PLUGIN_CONFIGS_LOGS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/plugin_configs/{}/logs/", path_segment(&
-                                    project_id), path_segment(& plugin_config_id)
-                                )
-                            }),
+                self.__project_op(
+                        &PLUGIN_CONFIGS_LOGS_LIST,
+                        project_id.into(),
+                        &[&plugin_config_id],
                     )
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)

@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::property_definitions_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PropertyDefinitionsListQuery {
@@ -47,18 +48,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<()> {
-        let project_id = self
-            .__project_id("property_definitions_destroy", project_id.into());
-        self.__request_at(
-                &operations::PROPERTY_DEFINITIONS_DESTROY,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/property_definitions/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&PROPERTY_DEFINITIONS_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -68,18 +58,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &PropertyDefinitionsListQuery,
     ) -> Result<types::PaginatedPropertyDefinitionList> {
-        let project_id = self
-            .__project_id("property_definitions_list", project_id.into());
-        self.__request_at(
-                &operations::PROPERTY_DEFINITIONS_LIST,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/property_definitions/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&PROPERTY_DEFINITIONS_LIST, project_id.into(), &[])
             .query("event_names", &query.event_names)
             .query("exclude_core_properties", &query.exclude_core_properties)
             .query("exclude_hidden", &query.exclude_hidden)
@@ -104,18 +83,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::PropertyDefinition> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("property_definitions_list", project_id.into());
-                self.__request_at(
-                        &operations::PROPERTY_DEFINITIONS_LIST,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/property_definitions/", path_segment(&
-                                    project_id)
-                                )
-                            }),
-                    )
+                self.__project_op(&PROPERTY_DEFINITIONS_LIST, project_id.into(), &[])
                     .query("event_names", &query.event_names)
                     .query("exclude_core_properties", &query.exclude_core_properties)
                     .query("exclude_hidden", &query.exclude_hidden)
@@ -148,17 +116,10 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::PatchedPropertyDefinition>,
     ) -> Result<types::PropertyDefinition> {
-        let project_id = self
-            .__project_id("property_definitions_partial_update", project_id.into());
-        self.__request_at(
-                &operations::PROPERTY_DEFINITIONS_PARTIAL_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/property_definitions/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
+        self.__project_op(
+                &PROPERTY_DEFINITIONS_PARTIAL_UPDATE,
+                project_id.into(),
+                &[&id],
             )
             .json_opt(body)
             .send_json()
@@ -170,18 +131,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: uuid::Uuid,
     ) -> Result<types::PropertyDefinition> {
-        let project_id = self
-            .__project_id("property_definitions_retrieve", project_id.into());
-        self.__request_at(
-                &operations::PROPERTY_DEFINITIONS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/property_definitions/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&PROPERTY_DEFINITIONS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -193,20 +143,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "property_definitions_seen_together_retrieve",
+        self.__project_op(
+                &PROPERTY_DEFINITIONS_SEEN_TOGETHER_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::PROPERTY_DEFINITIONS_SEEN_TOGETHER_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/property_definitions/seen_together/",
-                            path_segment(& project_id)
-                        )
-                    }),
+                &[],
             )
             .send_value()
             .await
@@ -218,18 +158,7 @@ impl Client {
         id: uuid::Uuid,
         body: &types::PropertyDefinition,
     ) -> Result<types::PropertyDefinition> {
-        let project_id = self
-            .__project_id("property_definitions_update", project_id.into());
-        self.__request_at(
-                &operations::PROPERTY_DEFINITIONS_UPDATE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/property_definitions/{}/", path_segment(&
-                            project_id), path_segment(& id)
-                        )
-                    }),
-            )
+        self.__project_op(&PROPERTY_DEFINITIONS_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

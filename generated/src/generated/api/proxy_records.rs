@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::proxy_records_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ProxyRecordsListQuery {
@@ -20,15 +21,7 @@ impl Client {
         organization_id: &str,
         body: &types::ProxyRecord,
     ) -> Result<types::ProxyRecord> {
-        self.__request_at(
-                &operations::PROXY_RECORDS_CREATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/proxy_records/", path_segment(&
-                        organization_id)
-                    ),
-                ),
-            )
+        self.__op(&PROXY_RECORDS_CREATE, &[&organization_id])
             .json(body)
             .send_json()
             .await
@@ -39,17 +32,7 @@ impl Client {
         organization_id: &str,
         id: &str,
     ) -> Result<()> {
-        self.__request_at(
-                &operations::PROXY_RECORDS_DESTROY,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/proxy_records/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
-            .send_empty()
-            .await
+        self.__op(&PROXY_RECORDS_DESTROY, &[&organization_id, &id]).send_empty().await
     }
     /// `GET /api/organizations/{organization_id}/proxy_records/` · scopes: `organization:read`
     pub async fn proxy_records_list(
@@ -57,15 +40,7 @@ impl Client {
         organization_id: &str,
         query: &ProxyRecordsListQuery,
     ) -> Result<types::PaginatedProxyRecordList> {
-        self.__request_at(
-                &operations::PROXY_RECORDS_LIST,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/proxy_records/", path_segment(&
-                        organization_id)
-                    ),
-                ),
-            )
+        self.__op(&PROXY_RECORDS_LIST, &[&organization_id])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -79,15 +54,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::ProxyRecord> {
         crate::pagination::Pages::new(
             {
-                self.__request_at(
-                        &operations::PROXY_RECORDS_LIST,
-                        Ok(
-                            format!(
-                                "/api/organizations/{}/proxy_records/", path_segment(&
-                                organization_id)
-                            ),
-                        ),
-                    )
+                self.__op(&PROXY_RECORDS_LIST, &[&organization_id])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -109,15 +76,7 @@ impl Client {
         id: &str,
         body: Option<&types::PatchedProxyRecord>,
     ) -> Result<types::ProxyRecord> {
-        self.__request_at(
-                &operations::PROXY_RECORDS_PARTIAL_UPDATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/proxy_records/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
+        self.__op(&PROXY_RECORDS_PARTIAL_UPDATE, &[&organization_id, &id])
             .json_opt(body)
             .send_json()
             .await
@@ -128,17 +87,7 @@ impl Client {
         organization_id: &str,
         id: &str,
     ) -> Result<types::ProxyRecord> {
-        self.__request_at(
-                &operations::PROXY_RECORDS_RETRIEVE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/proxy_records/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
-            .send_json()
-            .await
+        self.__op(&PROXY_RECORDS_RETRIEVE, &[&organization_id, &id]).send_json().await
     }
     /// `PUT /api/organizations/{organization_id}/proxy_records/{id}/` · scopes: `organization:write`
     pub async fn proxy_records_update(
@@ -147,15 +96,7 @@ impl Client {
         id: &str,
         body: &types::ProxyRecord,
     ) -> Result<types::ProxyRecord> {
-        self.__request_at(
-                &operations::PROXY_RECORDS_UPDATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/proxy_records/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
+        self.__op(&PROXY_RECORDS_UPDATE, &[&organization_id, &id])
             .json(body)
             .send_json()
             .await

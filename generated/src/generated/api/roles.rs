@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::roles_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct RolesListQuery {
@@ -28,17 +29,7 @@ impl Client {
         organization_id: uuid::Uuid,
         body: &types::Role,
     ) -> Result<types::Role> {
-        self.__request_at(
-                &operations::ROLES_CREATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/roles/", path_segment(& organization_id)
-                    ),
-                ),
-            )
-            .json(body)
-            .send_json()
-            .await
+        self.__op(&ROLES_CREATE, &[&organization_id]).json(body).send_json().await
     }
     /// `DELETE /api/organizations/{organization_id}/roles/{id}/` · scopes: `organization:write`
     pub async fn roles_destroy(
@@ -46,17 +37,7 @@ impl Client {
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
     ) -> Result<()> {
-        self.__request_at(
-                &operations::ROLES_DESTROY,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/roles/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
-            .send_empty()
-            .await
+        self.__op(&ROLES_DESTROY, &[&organization_id, &id]).send_empty().await
     }
     /// `GET /api/organizations/{organization_id}/roles/` · scopes: `organization:read`
     pub async fn roles_list(
@@ -64,14 +45,7 @@ impl Client {
         organization_id: uuid::Uuid,
         query: &RolesListQuery,
     ) -> Result<types::PaginatedRoleList> {
-        self.__request_at(
-                &operations::ROLES_LIST,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/roles/", path_segment(& organization_id)
-                    ),
-                ),
-            )
+        self.__op(&ROLES_LIST, &[&organization_id])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -85,15 +59,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::Role> {
         crate::pagination::Pages::new(
             {
-                self.__request_at(
-                        &operations::ROLES_LIST,
-                        Ok(
-                            format!(
-                                "/api/organizations/{}/roles/", path_segment(&
-                                organization_id)
-                            ),
-                        ),
-                    )
+                self.__op(&ROLES_LIST, &[&organization_id])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -115,15 +81,7 @@ impl Client {
         id: uuid::Uuid,
         body: Option<&types::PatchedRole>,
     ) -> Result<types::Role> {
-        self.__request_at(
-                &operations::ROLES_PARTIAL_UPDATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/roles/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
+        self.__op(&ROLES_PARTIAL_UPDATE, &[&organization_id, &id])
             .json_opt(body)
             .send_json()
             .await
@@ -134,17 +92,7 @@ impl Client {
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
     ) -> Result<types::Role> {
-        self.__request_at(
-                &operations::ROLES_RETRIEVE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/roles/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
-            .send_json()
-            .await
+        self.__op(&ROLES_RETRIEVE, &[&organization_id, &id]).send_json().await
     }
     /// `POST /api/organizations/{organization_id}/roles/{role_id}/role_memberships/` · scopes: `organization:write`
     pub async fn roles_role_memberships_create(
@@ -153,15 +101,7 @@ impl Client {
         role_id: uuid::Uuid,
         body: &types::RoleMembership,
     ) -> Result<types::RoleMembership> {
-        self.__request_at(
-                &operations::ROLES_ROLE_MEMBERSHIPS_CREATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/roles/{}/role_memberships/",
-                        path_segment(& organization_id), path_segment(& role_id)
-                    ),
-                ),
-            )
+        self.__op(&ROLES_ROLE_MEMBERSHIPS_CREATE, &[&organization_id, &role_id])
             .json(body)
             .send_json()
             .await
@@ -173,16 +113,7 @@ impl Client {
         role_id: uuid::Uuid,
         id: uuid::Uuid,
     ) -> Result<()> {
-        self.__request_at(
-                &operations::ROLES_ROLE_MEMBERSHIPS_DESTROY,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/roles/{}/role_memberships/{}/",
-                        path_segment(& organization_id), path_segment(& role_id),
-                        path_segment(& id)
-                    ),
-                ),
-            )
+        self.__op(&ROLES_ROLE_MEMBERSHIPS_DESTROY, &[&organization_id, &role_id, &id])
             .send_empty()
             .await
     }
@@ -193,15 +124,7 @@ impl Client {
         role_id: uuid::Uuid,
         query: &RolesRoleMembershipsListQuery,
     ) -> Result<types::PaginatedRoleMembershipList> {
-        self.__request_at(
-                &operations::ROLES_ROLE_MEMBERSHIPS_LIST,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/roles/{}/role_memberships/",
-                        path_segment(& organization_id), path_segment(& role_id)
-                    ),
-                ),
-            )
+        self.__op(&ROLES_ROLE_MEMBERSHIPS_LIST, &[&organization_id, &role_id])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -216,15 +139,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::RoleMembership> {
         crate::pagination::Pages::new(
             {
-                self.__request_at(
-                        &operations::ROLES_ROLE_MEMBERSHIPS_LIST,
-                        Ok(
-                            format!(
-                                "/api/organizations/{}/roles/{}/role_memberships/",
-                                path_segment(& organization_id), path_segment(& role_id)
-                            ),
-                        ),
-                    )
+                self.__op(&ROLES_ROLE_MEMBERSHIPS_LIST, &[&organization_id, &role_id])
                     .query("limit", &query.limit)
                     .query("offset", &query.offset)
             },
@@ -247,17 +162,6 @@ impl Client {
         id: uuid::Uuid,
         body: &types::Role,
     ) -> Result<types::Role> {
-        self.__request_at(
-                &operations::ROLES_UPDATE,
-                Ok(
-                    format!(
-                        "/api/organizations/{}/roles/{}/", path_segment(&
-                        organization_id), path_segment(& id)
-                    ),
-                ),
-            )
-            .json(body)
-            .send_json()
-            .await
+        self.__op(&ROLES_UPDATE, &[&organization_id, &id]).json(body).send_json().await
     }
 }

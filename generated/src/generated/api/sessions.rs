@@ -3,28 +3,19 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 impl Client {
     /// `GET /api/environments/{project_id}/sessions/property_definitions/` · scopes: `query:read`
     pub async fn environments_sessions_property_definitions_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id(
-                "environments_sessions_property_definitions_retrieve",
+        self.__project_op(
+                &ENVIRONMENTS_SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE,
                 project_id.into(),
-            );
-        self.__request_at(
-                &operations::ENVIRONMENTS_SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/sessions/property_definitions/",
-                            path_segment(& project_id)
-                        )
-                    }),
+                &[],
             )
             .send_value()
             .await
@@ -34,18 +25,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("environments_sessions_values_retrieve", project_id.into());
-        self.__request_at(
-                &operations::ENVIRONMENTS_SESSIONS_VALUES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/environments/{}/sessions/values/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&ENVIRONMENTS_SESSIONS_VALUES_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -54,17 +34,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("sessions_property_definitions_retrieve", project_id.into());
-        self.__request_at(
-                &operations::SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/sessions/property_definitions/",
-                            path_segment(& project_id)
-                        )
-                    }),
+        self.__project_op(
+                &SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE,
+                project_id.into(),
+                &[],
             )
             .send_value()
             .await
@@ -74,18 +47,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        let project_id = self
-            .__project_id("sessions_values_retrieve", project_id.into());
-        self.__request_at(
-                &operations::SESSIONS_VALUES_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/sessions/values/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&SESSIONS_VALUES_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }

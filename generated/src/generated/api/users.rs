@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::users_list`].
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UsersListQuery {
@@ -21,22 +22,14 @@ impl Client {
         &self,
         body: Option<&types::PatchedUser>,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_CANCEL_EMAIL_CHANGE_REQUEST_PARTIAL_UPDATE,
-                Ok("/api/users/cancel_email_change_request/".to_owned()),
-            )
+        self.__op(&USERS_CANCEL_EMAIL_CHANGE_REQUEST_PARTIAL_UPDATE, &[])
             .json_opt(body)
             .send_value()
             .await
     }
     /// `DELETE /api/users/{uuid}/`
     pub async fn users_destroy(&self, uuid: uuid::Uuid) -> Result<()> {
-        self.__request_at(
-                &operations::USERS_DESTROY,
-                Ok(format!("/api/users/{}/", path_segment(& uuid))),
-            )
-            .send_empty()
-            .await
+        self.__op(&USERS_DESTROY, &[&uuid]).send_empty().await
     }
     /// `PATCH /api/users/{uuid}/hedgehog_config/`
     pub async fn users_hedgehog_config_partial_update(
@@ -44,10 +37,7 @@ impl Client {
         uuid: uuid::Uuid,
         body: Option<&types::PatchedUser>,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_HEDGEHOG_CONFIG_PARTIAL_UPDATE,
-                Ok(format!("/api/users/{}/hedgehog_config/", path_segment(& uuid))),
-            )
+        self.__op(&USERS_HEDGEHOG_CONFIG_PARTIAL_UPDATE, &[&uuid])
             .json_opt(body)
             .send_value()
             .await
@@ -57,19 +47,14 @@ impl Client {
         &self,
         uuid: uuid::Uuid,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_HEDGEHOG_CONFIG_RETRIEVE,
-                Ok(format!("/api/users/{}/hedgehog_config/", path_segment(& uuid))),
-            )
-            .send_value()
-            .await
+        self.__op(&USERS_HEDGEHOG_CONFIG_RETRIEVE, &[&uuid]).send_value().await
     }
     /// `GET /api/users/` · scopes: `user:read`
     pub async fn users_list(
         &self,
         query: &UsersListQuery,
     ) -> Result<types::PaginatedUserList> {
-        self.__request_at(&operations::USERS_LIST, Ok("/api/users/".to_owned()))
+        self.__op(&USERS_LIST, &[])
             .query("email", &query.email)
             .query("is_staff", &query.is_staff)
             .query("limit", &query.limit)
@@ -84,7 +69,7 @@ impl Client {
     ) -> crate::pagination::Pages<types::User> {
         crate::pagination::Pages::new(
             {
-                self.__request_at(&operations::USERS_LIST, Ok("/api/users/".to_owned()))
+                self.__op(&USERS_LIST, &[])
                     .query("email", &query.email)
                     .query("is_staff", &query.is_staff)
                     .query("limit", &query.limit)
@@ -106,35 +91,21 @@ impl Client {
         uuid: uuid::Uuid,
         body: Option<&types::PatchedUser>,
     ) -> Result<types::User> {
-        self.__request_at(
-                &operations::USERS_PARTIAL_UPDATE,
-                Ok(format!("/api/users/{}/", path_segment(& uuid))),
-            )
-            .json_opt(body)
-            .send_json()
-            .await
+        self.__op(&USERS_PARTIAL_UPDATE, &[&uuid]).json_opt(body).send_json().await
     }
     /// `POST /api/users/request_email_verification/`
     pub async fn users_request_email_verification_create(
         &self,
         body: &types::User,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_REQUEST_EMAIL_VERIFICATION_CREATE,
-                Ok("/api/users/request_email_verification/".to_owned()),
-            )
+        self.__op(&USERS_REQUEST_EMAIL_VERIFICATION_CREATE, &[])
             .json(body)
             .send_value()
             .await
     }
     /// `GET /api/users/{uuid}/` · scopes: `user:read`
     pub async fn users_retrieve(&self, uuid: uuid::Uuid) -> Result<types::User> {
-        self.__request_at(
-                &operations::USERS_RETRIEVE,
-                Ok(format!("/api/users/{}/", path_segment(& uuid))),
-            )
-            .send_json()
-            .await
+        self.__op(&USERS_RETRIEVE, &[&uuid]).send_json().await
     }
     /// `POST /api/users/{uuid}/scene_personalisation/`
     pub async fn users_scene_personalisation_create(
@@ -142,10 +113,7 @@ impl Client {
         uuid: uuid::Uuid,
         body: &types::User,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_SCENE_PERSONALISATION_CREATE,
-                Ok(format!("/api/users/{}/scene_personalisation/", path_segment(& uuid))),
-            )
+        self.__op(&USERS_SCENE_PERSONALISATION_CREATE, &[&uuid])
             .json(body)
             .send_value()
             .await
@@ -155,12 +123,7 @@ impl Client {
         &self,
         uuid: uuid::Uuid,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_START_2FA_SETUP_RETRIEVE,
-                Ok(format!("/api/users/{}/start_2fa_setup/", path_segment(& uuid))),
-            )
-            .send_value()
-            .await
+        self.__op(&USERS_START_2FA_SETUP_RETRIEVE, &[&uuid]).send_value().await
     }
     /// Generate new backup codes, invalidating any existing ones
     ///
@@ -170,14 +133,7 @@ impl Client {
         uuid: uuid::Uuid,
         body: &types::User,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_TWO_FACTOR_BACKUP_CODES_CREATE,
-                Ok(
-                    format!(
-                        "/api/users/{}/two_factor_backup_codes/", path_segment(& uuid)
-                    ),
-                ),
-            )
+        self.__op(&USERS_TWO_FACTOR_BACKUP_CODES_CREATE, &[&uuid])
             .json(body)
             .send_value()
             .await
@@ -190,10 +146,7 @@ impl Client {
         uuid: uuid::Uuid,
         body: &types::User,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_TWO_FACTOR_DISABLE_CREATE,
-                Ok(format!("/api/users/{}/two_factor_disable/", path_segment(& uuid))),
-            )
+        self.__op(&USERS_TWO_FACTOR_DISABLE_CREATE, &[&uuid])
             .json(body)
             .send_value()
             .await
@@ -203,16 +156,7 @@ impl Client {
         &self,
         uuid: uuid::Uuid,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_TWO_FACTOR_START_SETUP_RETRIEVE,
-                Ok(
-                    format!(
-                        "/api/users/{}/two_factor_start_setup/", path_segment(& uuid)
-                    ),
-                ),
-            )
-            .send_value()
-            .await
+        self.__op(&USERS_TWO_FACTOR_START_SETUP_RETRIEVE, &[&uuid]).send_value().await
     }
     /// Get current 2FA status including backup codes if enabled
     ///
@@ -221,12 +165,7 @@ impl Client {
         &self,
         uuid: uuid::Uuid,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_TWO_FACTOR_STATUS_RETRIEVE,
-                Ok(format!("/api/users/{}/two_factor_status/", path_segment(& uuid))),
-            )
-            .send_value()
-            .await
+        self.__op(&USERS_TWO_FACTOR_STATUS_RETRIEVE, &[&uuid]).send_value().await
     }
     /// `POST /api/users/{uuid}/two_factor_validate/`
     pub async fn users_two_factor_validate_create(
@@ -234,10 +173,7 @@ impl Client {
         uuid: uuid::Uuid,
         body: &types::User,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_TWO_FACTOR_VALIDATE_CREATE,
-                Ok(format!("/api/users/{}/two_factor_validate/", path_segment(& uuid))),
-            )
+        self.__op(&USERS_TWO_FACTOR_VALIDATE_CREATE, &[&uuid])
             .json(body)
             .send_value()
             .await
@@ -248,13 +184,7 @@ impl Client {
         uuid: uuid::Uuid,
         body: &types::User,
     ) -> Result<types::User> {
-        self.__request_at(
-                &operations::USERS_UPDATE,
-                Ok(format!("/api/users/{}/", path_segment(& uuid))),
-            )
-            .json(body)
-            .send_json()
-            .await
+        self.__op(&USERS_UPDATE, &[&uuid]).json(body).send_json().await
     }
     /// `POST /api/users/{uuid}/validate_2fa/`
     pub async fn users_validate_2fa_create(
@@ -262,25 +192,13 @@ impl Client {
         uuid: uuid::Uuid,
         body: &types::User,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_VALIDATE_2FA_CREATE,
-                Ok(format!("/api/users/{}/validate_2fa/", path_segment(& uuid))),
-            )
-            .json(body)
-            .send_value()
-            .await
+        self.__op(&USERS_VALIDATE_2FA_CREATE, &[&uuid]).json(body).send_value().await
     }
     /// `POST /api/users/verify_email/`
     pub async fn users_verify_email_create(
         &self,
         body: &types::User,
     ) -> Result<serde_json::Value> {
-        self.__request_at(
-                &operations::USERS_VERIFY_EMAIL_CREATE,
-                Ok("/api/users/verify_email/".to_owned()),
-            )
-            .json(body)
-            .send_value()
-            .await
+        self.__op(&USERS_VERIFY_EMAIL_CREATE, &[]).json(body).send_value().await
     }
 }

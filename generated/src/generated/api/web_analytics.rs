@@ -3,8 +3,9 @@
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
-use crate::generated::{operations, types};
-use crate::request::{path_segment, RequestBuilder};
+use crate::generated::operations::*;
+use crate::generated::types;
+use crate::request::RequestBuilder;
 /// Query parameters of [`Client::web_analytics_breakdown_retrieve`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct WebAnalyticsBreakdownRetrieveQuery {
@@ -64,18 +65,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &WebAnalyticsBreakdownRetrieveQuery,
     ) -> Result<types::WebAnalyticsBreakdownResponse> {
-        let project_id = self
-            .__project_id("web_analytics_breakdown_retrieve", project_id.into());
-        self.__request_at(
-                &operations::WEB_ANALYTICS_BREAKDOWN_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/web_analytics/breakdown/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&WEB_ANALYTICS_BREAKDOWN_RETRIEVE, project_id.into(), &[])
             .query("apply_path_cleaning", &query.apply_path_cleaning)
             .query("breakdown_by", &query.breakdown_by)
             .query("date_from", &query.date_from)
@@ -95,17 +85,10 @@ impl Client {
     ) -> crate::pagination::Pages<serde_json::Value> {
         crate::pagination::Pages::new(
             {
-                let project_id = self
-                    .__project_id("web_analytics_breakdown_retrieve", project_id.into());
-                self.__request_at(
-                        &operations::WEB_ANALYTICS_BREAKDOWN_RETRIEVE,
-                        project_id
-                            .map(|project_id| {
-                                format!(
-                                    "/api/projects/{}/web_analytics/breakdown/", path_segment(&
-                                    project_id)
-                                )
-                            }),
+                self.__project_op(
+                        &WEB_ANALYTICS_BREAKDOWN_RETRIEVE,
+                        project_id.into(),
+                        &[],
                     )
                     .query("apply_path_cleaning", &query.apply_path_cleaning)
                     .query("breakdown_by", &query.breakdown_by)
@@ -135,18 +118,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &WebAnalyticsOverviewRetrieveQuery,
     ) -> Result<types::WebAnalyticsOverviewResponse> {
-        let project_id = self
-            .__project_id("web_analytics_overview_retrieve", project_id.into());
-        self.__request_at(
-                &operations::WEB_ANALYTICS_OVERVIEW_RETRIEVE,
-                project_id
-                    .map(|project_id| {
-                        format!(
-                            "/api/projects/{}/web_analytics/overview/", path_segment(&
-                            project_id)
-                        )
-                    }),
-            )
+        self.__project_op(&WEB_ANALYTICS_OVERVIEW_RETRIEVE, project_id.into(), &[])
             .query("date_from", &query.date_from)
             .query("date_to", &query.date_to)
             .query("filter_test_accounts", &query.filter_test_accounts)
