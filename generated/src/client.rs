@@ -193,12 +193,22 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client.
+    /// Builds the client, after checking the credentials and base URLs: a personal key given as
+    /// a project key, a key with whitespace, or a base URL holding credentials is refused here
+    /// rather than sent.
     pub fn build(self) -> Result<Client> {
+        self.credentials.validate()?;
+        if let Some(token) = &self.project_token {
+            crate::auth::check_project_key("project_token", secrecy::ExposeSecret::expose_secret(token))?;
+        }
+        self.hosts.validate()?;
         let http = match self.http {
             Some(http) => http,
             None => {
+                // No `Referer`: on a followed redirect it would repeat the previous URL, query-string
+                // key included.
                 let mut builder = reqwest::Client::builder()
+                    .referer(false)
                     .redirect(crate::request::same_origin_redirects());
                 if let Some(timeout) = self.timeout {
                     builder = builder.timeout(timeout);

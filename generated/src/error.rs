@@ -33,8 +33,8 @@ pub struct ApiError {
     pub operation: &'static str,
     /// HTTP status of the answer.
     pub status: StatusCode,
-    /// PostHog's error body when the answer carried one.
-    pub body: ApiErrorBody,
+    /// PostHog's error body when the answer carried one (boxed to keep [`Error`] small).
+    pub body: Box<ApiErrorBody>,
     /// The raw body text, kept whole so nothing the server said is lost.
     pub raw: String,
     /// Personal API key scopes the operation requires (from the schema).
@@ -52,7 +52,10 @@ impl fmt::Display for ApiError {
         if let Some(code) = &self.body.code {
             write!(f, "/{code}")?;
         }
-        match (&self.body.detail, self.body.kind.is_some() || self.body.code.is_some()) {
+        match (
+            &self.body.detail,
+            self.body.kind.is_some() || self.body.code.is_some(),
+        ) {
             (Some(detail), _) => write!(f, ": {detail}")?,
             (None, false) if !self.raw.is_empty() => write!(f, ": {}", truncate(&self.raw, 200))?,
             _ => {}
@@ -61,7 +64,17 @@ impl fmt::Display for ApiError {
             write!(f, " (field `{attr}`)")?;
         }
         if self.status == StatusCode::FORBIDDEN && !self.required_scopes.is_empty() {
-            write!(f, "; this operation requires the scopes {}", self.required_scopes.join(", "))?;
+            write!(
+                f,
+                "; this operation requires the scopes {}",
+                self.required_scopes.join(", ")
+            )?;
+        }
+        if self.status.is_redirection() {
+            write!(
+                f,
+                "; redirects are followed only within the same host, so credentials are never forwarded to another"
+            )?;
         }
         if let Some(after) = self.retry_after {
             write!(f, "; retry after {}s", after.as_secs())?;
@@ -99,14 +112,17 @@ pub enum Error {
     /// 413: the server refused the body as too large.
     #[error("payload too large: {0}")]
     PayloadTooLarge(ApiError),
-    /// 5xx: the server failed.
+    /// 5xx: the server failed, e.g. 503 `server_error`/`fetch_team_fail` while PostHog cannot load
+    /// the project; [`Error::is_retryable`] is true.
     #[error("server error: {0}")]
     Server(ApiError),
     /// Any other non-success status.
     #[error("unexpected answer: {0}")]
     Api(ApiError),
     /// The request body is over PostHog's 20 MB cap; nothing was sent.
-    #[error("`{operation}`: request body is {size} bytes, over the {limit} byte limit; nothing was sent")]
+    #[error(
+        "`{operation}`: request body is {size} bytes, over the {limit} byte limit; nothing was sent"
+    )]
     RequestTooLarge {
         /// The operation that was not called.
         operation: &'static str,
@@ -149,7 +165,9 @@ pub enum Error {
         body: String,
     },
     /// A pagination `next` link pointed somewhere other than the configured host.
-    #[error("`{operation}`: refused to follow `next` to {origin}, which is not the configured host {expected}")]
+    #[error(
+        "`{operation}`: refused to follow `next` to {origin}, which is not the configured host {expected}"
+    )]
     ForeignNextUrl {
         /// The operation being paginated.
         operation: &'static str,
@@ -212,4 +230,117 @@ impl Error {
             source: source.without_url(),
         }
     }
+
+    /// The operation that failed (its `operationId`), or `build_client` for configuration errors.
+    pub fn operation(&self) -> &'static str {
+        match self {
+            Error::RequestTooLarge { operation, .. }
+            | Error::InvalidArgument { operation, .. }
+            | Error::Transport { operation, .. }
+            | Error::Decode { operation, .. }
+            | Error::ForeignNextUrl { operation, .. } => operation,
+            other => other.api_error().map_or("", |e| e.operation),
+        }
+    }
+
+    /// PostHog's error class (`type`), e.g. `validation_error`, `authentication_error`, `throttled`.
+    pub fn error_type(&self) -> Option<&str> {
+        self.api_error().and_then(|e| e.body.kind.as_deref())
+    }
+
+    /// PostHog's machine-readable `code`, e.g. `invalid_project`, `invalid_personal_api_key`,
+    /// `fetch_team_fail`.
+    pub fn code(&self) -> Option<&str> {
+        self.api_error().and_then(|e| e.body.code.as_deref())
+    }
+
+    /// PostHog's human-readable `detail`.
+    pub fn detail(&self) -> Option<&str> {
+        self.api_error().and_then(|e| e.body.detail.as_deref())
+    }
+
+    /// The request field a validation error is about (PostHog's `attr`).
+    pub fn attr(&self) -> Option<&str> {
+        self.api_error().and_then(|e| e.body.attr.as_deref())
+    }
+
+    /// How long the server asked the client to wait (`Retry-After`), when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api_error().and_then(|e| e.retry_after)
+    }
+
+    /// The scopes the failed operation requires (from the schema), on a 403.
+    pub fn required_scopes(&self) -> &'static [&'static str] {
+        match self {
+            Error::PermissionDenied(e) => e.required_scopes,
+            _ => &[],
+        }
+    }
+
+    /// The scopes a 403 says the key lacks: those of the operation's required scopes that
+    /// PostHog's `detail` names, or all of them when it names none.
+    pub fn missing_scopes(&self) -> Vec<&'static str> {
+        let required = self.required_scopes();
+        let named: Vec<&'static str> = match self.detail() {
+            Some(detail) => required
+                .iter()
+                .copied()
+                .filter(|scope| detail.contains(scope))
+                .collect(),
+            None => Vec::new(),
+        };
+        if named.is_empty() {
+            required.to_vec()
+        } else {
+            named
+        }
+    }
+
+    /// Whether the same request may succeed later without changes: throttling, a server error
+    /// (503 `fetch_team_fail` included) or a failed connection. The client's [`crate::retry::RetryPolicy`]
+    /// already retried idempotent requests before returning.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Throttled(_) | Error::Server(_) => true,
+            Error::Transport { source, .. } => {
+                source.is_timeout() || source.is_connect() || source.is_request()
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the key itself was refused (401), as opposed to lacking permission (403).
+    pub fn is_authentication(&self) -> bool {
+        matches!(self, Error::Authentication(_))
+    }
+}
+
+/// Replaces anything shaped like a PostHog key (`phx_`, `phc_`, `phs_` or `pha_` followed by key
+/// characters) with its prefix and `[redacted]`, so that a server or proxy echoing a request back
+/// cannot put a key into an error message. Keys without these prefixes (very old personal keys)
+/// are not recognised; the client's own messages never hold them.
+pub(crate) fn redact_keys(text: &str) -> std::borrow::Cow<'_, str> {
+    const PREFIXES: [&str; 4] = ["phx_", "phc_", "phs_", "pha_"];
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if !PREFIXES.iter().any(|prefix| text.contains(prefix)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some((index, prefix)) = PREFIXES
+        .iter()
+        .filter_map(|prefix| rest.find(prefix).map(|index| (index, *prefix)))
+        .min_by_key(|(index, _)| *index)
+    {
+        out.push_str(&rest[..index]);
+        out.push_str(prefix);
+        let after = &rest[index + prefix.len()..];
+        let key_len = after.find(|c: char| !is_key_char(c)).unwrap_or(after.len());
+        if key_len > 0 {
+            out.push_str("[redacted]");
+        }
+        rest = &after[key_len..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }

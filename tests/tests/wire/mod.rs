@@ -1,0 +1,200 @@
+//! A loopback HTTP server that records every request byte for byte, for the auth and error
+//! tests to assert on what crossed the wire.
+#![allow(dead_code)] // Each test binary uses a different part of this helper.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use axum::body::Body;
+use axum::response::Response;
+use axum::serve::ListenerExt as _;
+use http::{HeaderMap, Method, StatusCode};
+use url::Url;
+
+/// One request as the server received it.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub method: Method,
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Captured {
+    /// The body parsed as JSON, when it is JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// Every byte of the request the test can see, as text, for "the key appears exactly here" checks.
+    pub fn all_text(&self) -> String {
+        let headers: String = self
+            .headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())))
+            .collect();
+        format!(
+            "{} {}?{}\n{headers}\n{}",
+            self.method,
+            self.path,
+            self.query.as_deref().unwrap_or(""),
+            String::from_utf8_lossy(&self.body)
+        )
+    }
+
+    /// The values of query parameter `name`, decoded.
+    pub fn query_values(&self, name: &str) -> Vec<String> {
+        url::form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+            .collect()
+    }
+}
+
+type Responder = Arc<dyn Fn(&Captured) -> Response + Send + Sync>;
+
+/// A running capture server.
+pub struct Server {
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Captured>>>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Server {
+    /// Starts a server on 127.0.0.1 answering every request with `respond`.
+    pub async fn start(respond: impl Fn(&Captured) -> Response + Send + Sync + 'static) -> Server {
+        let respond: Responder = Arc::new(respond);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
+        let counter = connections.clone();
+        let listener = listener.tap_io(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        let log = requests.clone();
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let log = log.clone();
+            let respond = respond.clone();
+            async move {
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX)
+                    .await
+                    .map(|b| b.to_vec())
+                    .unwrap_or_default();
+                let captured = Captured {
+                    method: parts.method,
+                    path: parts.uri.path().to_owned(),
+                    query: parts.uri.query().map(str::to_owned),
+                    headers: parts.headers,
+                    body,
+                };
+                let response = respond(&captured);
+                log.lock()
+                    .expect("the request log is never poisoned")
+                    .push(captured);
+                response
+            }
+        });
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Server {
+            addr,
+            requests,
+            connections,
+        }
+    }
+
+    /// A server answering `200 {}` to everything.
+    pub async fn ok() -> Server {
+        Server::start(|_| json_response(StatusCode::OK, "{}")).await
+    }
+
+    /// The base URL of this server.
+    pub fn url(&self) -> Url {
+        Url::parse(&format!("http://{}", self.addr)).expect("a socket address makes a URL")
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<Captured> {
+        self.requests
+            .lock()
+            .expect("the request log is never poisoned")
+            .clone()
+    }
+
+    /// The only request received; fails the test otherwise.
+    pub fn single(&self) -> Captured {
+        let requests = self.requests();
+        assert_eq!(
+            requests.len(),
+            1,
+            "expected exactly one request, got {requests:#?}"
+        );
+        requests.into_iter().next().expect("length checked")
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+/// A response with a JSON content type.
+pub fn json_response(status: StatusCode, body: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_owned()))
+        .expect("a static response is valid")
+}
+
+/// Everything `tracing` (and the `log` crate, through tracing-log) printed in this test binary.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(
+        &log_buffer()
+            .lock()
+            .expect("the log buffer is never poisoned"),
+    )
+    .into_owned()
+}
+
+/// Installs, once per test binary, a global subscriber at TRACE level writing into a buffer, so
+/// that every test's logs, from every thread, can be searched for a key.
+pub fn capture_logs() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| BufferWriter)
+            .try_init();
+    });
+}
+
+fn log_buffer() -> &'static Mutex<Vec<u8>> {
+    static BUFFER: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
+    BUFFER.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+struct BufferWriter;
+
+impl std::io::Write for BufferWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        log_buffer()
+            .lock()
+            .expect("the log buffer is never poisoned")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
