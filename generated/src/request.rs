@@ -1,8 +1,6 @@
 //! The request pipeline every generated method runs through: encode, authenticate, limit,
 //! send, retry, and decode or classify the answer.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::StatusCode;
@@ -23,6 +21,32 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remo
 /// Percent-encodes one path parameter so that `/` or `?` in a value cannot change the route.
 pub fn path_segment(value: &dyn std::fmt::Display) -> String {
     utf8_percent_encode(&value.to_string(), PATH_SEGMENT).to_string()
+}
+
+/// Fills a path template: `{project_id}` from `project` when given, every other placeholder
+/// from `args` in order, each percent-encoded as one segment.
+fn fill_path(template: &str, project: Option<&str>, args: &[&dyn std::fmt::Display]) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut args = args.iter();
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let Some(length) = rest[start..].find('}') else {
+            break;
+        };
+        let name = &rest[start + 1..start + length];
+        match (name, project) {
+            ("project_id", Some(project)) => out.push_str(&path_segment(&project)),
+            _ => {
+                if let Some(arg) = args.next() {
+                    out.push_str(&path_segment(*arg));
+                }
+            }
+        }
+        rest = &rest[start + length + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// A redirect policy that follows only redirects to the same scheme, host and port, so a
@@ -73,8 +97,41 @@ pub struct RequestBuilder {
 }
 
 impl Client {
+    /// Starts a request for `op`, filling the path template's placeholders with `args` in order.
+    #[doc(hidden)]
+    pub fn __op(&self, op: &'static Operation, args: &[&dyn std::fmt::Display]) -> RequestBuilder {
+        self.__request_at(op, Ok(fill_path(op.path, None, args)))
+    }
+
+    /// Same as [`Self::__op`] for project-scoped operations: `{project_id}` takes `project`,
+    /// or the client's default project.
+    #[doc(hidden)]
+    pub fn __project_op(
+        &self,
+        op: &'static Operation,
+        project: crate::client::ProjectId,
+        args: &[&dyn std::fmt::Display],
+    ) -> RequestBuilder {
+        let path = self
+            .__project_id(op.id, project)
+            .map(|project| fill_path(op.path, Some(&project), args));
+        self.__request_at(op, path)
+    }
+
+    /// Starts a request for `op` at `path` (relative to the operation's host).
     #[doc(hidden)]
     pub fn __request(&self, op: &'static Operation, path: String) -> RequestBuilder {
+        self.__request_at(op, Ok(path))
+    }
+
+    /// Starts a request for `op`; generated methods pass the path they built, or the error
+    /// that stopped them building it (reported when the request is sent).
+    #[doc(hidden)]
+    pub fn __request_at(&self, op: &'static Operation, path: Result<String>) -> RequestBuilder {
+        let (path, error) = match path {
+            Ok(path) => (path, None),
+            Err(error) => (String::new(), Some(error)),
+        };
         RequestBuilder {
             client: self.clone(),
             op,
@@ -82,7 +139,7 @@ impl Client {
             query: Vec::new(),
             body: Body::None,
             accept: "application/json",
-            error: None,
+            error,
             absolute: None,
         }
     }
@@ -125,6 +182,22 @@ impl RequestBuilder {
             Err(error) => self.fail("body", error.to_string()),
         }
         self
+    }
+
+    /// Sets a JSON body when there is one.
+    pub fn json_opt<T: Serialize + ?Sized>(self, body: Option<&T>) -> Self {
+        match body {
+            Some(body) => self.json(body),
+            None => self,
+        }
+    }
+
+    /// Sets a `multipart/form-data` body when there is one.
+    pub fn multipart_opt<T: Serialize + ?Sized>(self, body: Option<&T>, files: &[&str]) -> Self {
+        match body {
+            Some(body) => self.multipart(body, files),
+            None => self,
+        }
     }
 
     /// Sets a `multipart/form-data` body: each top-level member of `body` becomes a part, strings
@@ -233,7 +306,8 @@ impl RequestBuilder {
         }
         let prepared = self.prepare()?;
         let inner = &self.client.inner;
-        let started = Instant::now();
+        // tokio's clock, not std's, so the time budget follows a paused test clock too.
+        let started = tokio::time::Instant::now();
         let bucket = inner.credentials.bucket_id();
         let mut attempt: u32 = 0;
         loop {
@@ -246,26 +320,41 @@ impl RequestBuilder {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
                     let error = answer_error(&prepared, response).await;
-                    let retry_after = error.api_error().and_then(|e| e.retry_after);
-                    (Outcome::Status(error.status().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), retry_after), error)
+                    let outcome = match error.api_error() {
+                        Some(api) => Outcome::Status(api.status, api.retry_after),
+                        // The body broke off while being read: the connection failed.
+                        None => Outcome::Connection,
+                    };
+                    (outcome, error)
                 }
                 Err(source) => {
                     let outcome = if source.is_timeout() { Outcome::Timeout } else { Outcome::Connection };
                     (outcome, Error::transport(prepared.op.id, source))
                 }
             };
-            match inner.retry.delay_before_retry(prepared.op, attempt, started.elapsed(), &outcome) {
-                Some(delay) => {
+            match inner.retry.decide(prepared.op, attempt, started.elapsed(), &outcome) {
+                Ok(delay) => {
                     tracing::warn!(
                         operation = prepared.op.id,
                         attempt,
-                        delay_ms = delay.as_millis() as u64,
+                        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                         outcome = ?outcome,
                         "retrying PostHog request"
                     );
                     tokio::time::sleep(delay).await;
                 }
-                None => return Err(error),
+                Err(reason) => {
+                    if attempt > 1 || reason != crate::retry::GiveUp::NotRetryable {
+                        tracing::debug!(
+                            operation = prepared.op.id,
+                            attempt,
+                            reason = ?reason,
+                            outcome = ?outcome,
+                            "not retrying PostHog request"
+                        );
+                    }
+                    return Err(error);
+                }
             }
         }
     }
