@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context as _};
+use anyhow::{Context as _, bail};
 
-use crate::pin::{self, Pin, PIN_PATH};
+use crate::pin::{self, PIN_PATH, Pin};
 
 /// The directory the generator owns: it writes nothing elsewhere and deletes strays here.
 pub const GENERATED_DIR: &str = "generated/src/generated";
@@ -59,7 +59,14 @@ pub fn run(args: RegenerateArgs) -> anyhow::Result<()> {
             "generated/ is stale: {} file(s) differ and {} would be deleted ({}).\nRun `cargo xtask regenerate` and commit the result.",
             summary.changed.len(),
             summary.deleted.len(),
-            summary.changed.iter().chain(&summary.deleted).take(5).cloned().collect::<Vec<_>>().join(", ")
+            summary
+                .changed
+                .iter()
+                .chain(&summary.deleted)
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     println!(
@@ -86,7 +93,8 @@ struct Schema {
 
 fn read_schema(root: &Path, args: &RegenerateArgs, pin: Option<&Pin>) -> anyhow::Result<Schema> {
     if let Some(url) = &args.url {
-        let parsed = reqwest::Url::parse(url).with_context(|| format!("--url {url} is not a URL"))?;
+        let parsed =
+            reqwest::Url::parse(url).with_context(|| format!("--url {url} is not a URL"))?;
         let bytes = crate::fetch_schema::download(&parsed, None, Duration::from_secs(120))?;
         return Ok(Schema {
             source: url.clone(),
@@ -99,15 +107,22 @@ fn read_schema(root: &Path, args: &RegenerateArgs, pin: Option<&Pin>) -> anyhow:
             let path = PathBuf::from(path);
             (crate::fetch_schema::relative_path(root, &path), path)
         }
-        (None, None, Some(pin)) if !pin.source.contains("://") => (pin.source.clone(), root.join(&pin.source)),
+        (None, None, Some(pin)) if !pin.source.contains("://") => {
+            (pin.source.clone(), root.join(&pin.source))
+        }
         (None, None, Some(pin)) => bail!(
             "the pin's source is a URL ({}); pass --url to download it again or --schema for a local copy",
             pin.source
         ),
-        (None, None, None) => bail!("no schema: pass --schema PATH or --url URL (there is no {PIN_PATH} yet)"),
+        (None, None, None) => {
+            bail!("no schema: pass --schema PATH or --url URL (there is no {PIN_PATH} yet)")
+        }
     };
     let bytes = std::fs::read(&path).with_context(|| {
-        format!("reading the schema {} (set --schema, or {SCHEMA_ENV}, to point elsewhere)", path.display())
+        format!(
+            "reading the schema {} (set --schema, or {SCHEMA_ENV}, to point elsewhere)",
+            path.display()
+        )
     })?;
     Ok(Schema { source, bytes })
 }
@@ -115,7 +130,11 @@ fn read_schema(root: &Path, args: &RegenerateArgs, pin: Option<&Pin>) -> anyhow:
 /// Regenerates (or checks) `generated/`. Writes nothing when the generator reports problems.
 pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary> {
     let pin_path = root.join(PIN_PATH);
-    let pin = if pin_path.exists() { Some(Pin::load(&pin_path)?) } else { None };
+    let pin = if pin_path.exists() {
+        Some(Pin::load(&pin_path)?)
+    } else {
+        None
+    };
     let schema = read_schema(root, args, pin.as_ref())?;
     let sha = pin::sha256_hex(&schema.bytes);
     if args.check {
@@ -144,17 +163,26 @@ pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary>
         source: PUBLIC_SCHEMA.to_owned(),
         bytes,
     });
-    let output = posthog_codegen::generate(&main_input, public_input.as_ref(), throttle_text, COMMAND)
-        .map_err(|diagnostics| anyhow::anyhow!("{diagnostics}no files were written."))?;
+    let output =
+        posthog_codegen::generate(&main_input, public_input.as_ref(), throttle_text, COMMAND)
+            .map_err(|diagnostics| anyhow::anyhow!("{diagnostics}no files were written."))?;
     let summary = sync_directory(&root.join(GENERATED_DIR), &output.files, args.check)?;
     if !args.check {
         report_schema_change(root, pin.as_ref(), &schema, &sha)?;
-        let operations = output.api.operations.iter().filter(|op| op.host == posthog_codegen::ir::Host::Private).count();
+        let operations = output
+            .api
+            .operations
+            .iter()
+            .filter(|op| op.host == posthog_codegen::ir::Host::Private)
+            .count();
         let new_pin = Pin {
             source: schema.source.clone(),
             sha256: sha.clone(),
             operations,
-            fetched_at: pin.as_ref().filter(|p| p.sha256 == sha).and_then(|p| p.fetched_at.clone()),
+            fetched_at: pin
+                .as_ref()
+                .filter(|p| p.sha256 == sha)
+                .and_then(|p| p.fetched_at.clone()),
         };
         new_pin.save(&pin_path)?;
         let lines: usize = output.files.values().map(|text| text.lines().count()).sum();
@@ -176,24 +204,39 @@ fn read_optional(root: &Path, relative: &str) -> anyhow::Result<Option<Vec<u8>>>
     if !path.exists() {
         return Ok(None);
     }
-    std::fs::read(&path).map(Some).with_context(|| format!("reading {}", path.display()))
+    std::fs::read(&path)
+        .map(Some)
+        .with_context(|| format!("reading {}", path.display()))
 }
 
 /// Prints the API changelog against the pinned schema when the schema changed, and caches the
 /// new one so the next change can be diffed too.
-fn report_schema_change(root: &Path, pin: Option<&Pin>, schema: &Schema, sha: &str) -> anyhow::Result<()> {
+fn report_schema_change(
+    root: &Path,
+    pin: Option<&Pin>,
+    schema: &Schema,
+    sha: &str,
+) -> anyhow::Result<()> {
     pin::cache_schema(root, sha, &schema.bytes)?;
     let Some(pin) = pin else { return Ok(()) };
     if pin.sha256 == sha {
         return Ok(());
     }
-    println!("The schema changed since the pin (sha256 {} -> {}).", short(&pin.sha256), short(sha));
+    println!(
+        "The schema changed since the pin (sha256 {} -> {}).",
+        short(&pin.sha256),
+        short(sha)
+    );
     let Some(old_bytes) = pin.schema_bytes(root) else {
-        println!("The pinned schema is not available on this machine, so there is no changelog to show.");
+        println!(
+            "The pinned schema is not available on this machine, so there is no changelog to show."
+        );
         return Ok(());
     };
-    let old = posthog_codegen::load::parse_document(&old_bytes).map_err(|d| anyhow::anyhow!("the pinned schema: {d}"))?;
-    let new = posthog_codegen::load::parse_document(&schema.bytes).map_err(|d| anyhow::anyhow!("the new schema: {d}"))?;
+    let old = posthog_codegen::load::parse_document(&old_bytes)
+        .map_err(|d| anyhow::anyhow!("the pinned schema: {d}"))?;
+    let new = posthog_codegen::load::parse_document(&schema.bytes)
+        .map_err(|d| anyhow::anyhow!("the new schema: {d}"))?;
     let changelog = crate::changelog::changelog(&old, &new);
     println!("{}", changelog.to_markdown());
     Ok(())
@@ -201,7 +244,11 @@ fn report_schema_change(root: &Path, pin: Option<&Pin>, schema: &Schema, sha: &s
 
 /// Makes `dir` hold exactly `files`: writes changed files, deletes strays. With `check`, only
 /// reports what it would do.
-fn sync_directory(dir: &Path, files: &BTreeMap<String, String>, check: bool) -> anyhow::Result<Summary> {
+fn sync_directory(
+    dir: &Path,
+    files: &BTreeMap<String, String>,
+    check: bool,
+) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
     for (relative, text) in files {
         let path = dir.join(relative);
@@ -213,7 +260,8 @@ fn sync_directory(dir: &Path, files: &BTreeMap<String, String>, check: bool) -> 
         summary.changed.push(relative.clone());
         if !check {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+                std::fs::create_dir_all(parent)
+                    .with_context(|| format!("creating {}", parent.display()))?;
             }
             std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
         }
@@ -223,7 +271,8 @@ fn sync_directory(dir: &Path, files: &BTreeMap<String, String>, check: bool) -> 
             summary.deleted.push(existing.clone());
             if !check {
                 let path = dir.join(&existing);
-                std::fs::remove_file(&path).with_context(|| format!("deleting {}", path.display()))?;
+                std::fs::remove_file(&path)
+                    .with_context(|| format!("deleting {}", path.display()))?;
             }
         }
     }
@@ -238,10 +287,14 @@ fn list_files(dir: &Path) -> anyhow::Result<Vec<String>> {
         let entries = match std::fs::read_dir(&current) {
             Ok(entries) => entries,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(error) => return Err(error).with_context(|| format!("listing {}", current.display())),
+            Err(error) => {
+                return Err(error).with_context(|| format!("listing {}", current.display()));
+            }
         };
         for entry in entries {
-            let path = entry.with_context(|| format!("listing {}", current.display()))?.path();
+            let path = entry
+                .with_context(|| format!("listing {}", current.display()))?
+                .path();
             if path.is_dir() {
                 pending.push(path);
             } else if let Ok(relative) = path.strip_prefix(dir) {

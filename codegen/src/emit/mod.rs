@@ -2,7 +2,8 @@
 
 mod api;
 mod operations;
-mod tokens;
+mod server;
+pub(crate) mod tokens;
 mod types;
 
 use std::collections::BTreeMap;
@@ -33,6 +34,10 @@ pub fn emit(api: &Api, header: &str) -> Result<BTreeMap<String, String>, Diagnos
     files.insert("types.rs".to_owned(), format_file(types::emit_types(&api.types), header, "types.rs")?);
     files.insert("operations.rs".to_owned(), format_file(operations::emit_operations(api), header, "operations.rs")?);
     files.insert("api/mod.rs".to_owned(), format_file(api_index, header, "api/mod.rs")?);
+    for (path, tokens) in server::emit_server(api) {
+        let text = format_file(tokens, header, &path)?;
+        files.insert(path, text);
+    }
     for (module, tokens) in modules {
         let path = format!("api/{module}.rs");
         let text = format_file(tokens, header, &path)?;
