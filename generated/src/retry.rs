@@ -1,5 +1,11 @@
 //! When to retry a failed request, and how long to wait first.
+//!
+//! A 429 waits what the server's `Retry-After` says (seconds or an HTTP date), capped; a 5xx, a
+//! timeout or a dropped connection backs off exponentially with jitter so that many clients that
+//! failed together do not retry together. Only idempotent methods are retried unless the caller
+//! opts in, because a retried POST may repeat its side effect. Attempts and total time are capped.
 
+use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use crate::operation::Operation;
@@ -15,12 +21,37 @@ pub enum Outcome {
     Connection,
 }
 
-/// Retry settings. The default retries idempotent requests up to 3 times in 60 s.
+/// Why [`RetryPolicy::decide`] gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GiveUp {
+    /// The answer is not one that a retry can fix (e.g. 400, 404).
+    NotRetryable,
+    /// The method may repeat a side effect and the policy does not retry such methods.
+    NotIdempotent,
+    /// The policy's attempt limit was reached.
+    Attempts,
+    /// Waiting would pass the policy's total-time budget.
+    TimeBudget,
+}
+
+/// How much randomness goes into backoff delays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jitter {
+    /// Exactly the exponential delay (predictable; for tests).
+    None,
+    /// A random delay between half the exponential delay and all of it ("equal jitter"): keeps
+    /// the exponential growth while spreading clients apart.
+    Equal,
+    /// A random delay between zero and the exponential delay ("full jitter").
+    Full,
+}
+
+/// Retry settings. The default retries idempotent requests up to 3 attempts within 60 s.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included; 1 disables retries.
     pub max_attempts: u32,
-    /// No retry starts after this much time since the first attempt.
+    /// No retry starts later than this after the first attempt, waits included.
     pub max_elapsed: Duration,
     /// First backoff delay; each retry doubles it.
     pub base_delay: Duration,
@@ -28,6 +59,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Retry POST and PATCH as well, which may repeat a side effect.
     pub retry_non_idempotent: bool,
+    /// Randomness in backoff delays (not in `Retry-After` waits, which the server chose).
+    pub jitter: Jitter,
 }
 
 impl Default for RetryPolicy {
@@ -38,6 +71,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(30),
             retry_non_idempotent: false,
+            jitter: Jitter::Equal,
         }
     }
 }
@@ -51,6 +85,37 @@ impl RetryPolicy {
         }
     }
 
+    /// Sets the number of attempts in all (the first included).
+    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets the total-time budget.
+    pub fn with_max_elapsed(mut self, budget: Duration) -> Self {
+        self.max_elapsed = budget;
+        self
+    }
+
+    /// Sets the first backoff delay and the longest delay (also the `Retry-After` cap).
+    pub fn with_delays(mut self, base: Duration, max: Duration) -> Self {
+        self.base_delay = base;
+        self.max_delay = max.max(base);
+        self
+    }
+
+    /// Opts in to retrying POST and PATCH, which may repeat a side effect (e.g. create twice).
+    pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
+        self.retry_non_idempotent = yes;
+        self
+    }
+
+    /// Sets the backoff jitter.
+    pub fn with_jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
     /// How long to wait before attempt `attempt + 1`, or `None` to give up.
     pub fn delay_before_retry(
         &self,
@@ -59,33 +124,134 @@ impl RetryPolicy {
         elapsed: Duration,
         outcome: &Outcome,
     ) -> Option<Duration> {
-        if attempt >= self.max_attempts || !(op.is_idempotent() || self.retry_non_idempotent) {
-            return None;
-        }
-        let delay = match outcome {
-            Outcome::Status(status, retry_after) if status.as_u16() == 429 => {
-                retry_after.map(|after| after.min(self.max_delay)).unwrap_or_else(|| self.backoff(attempt))
-            }
-            Outcome::Status(status, _) if status.is_server_error() => self.backoff(attempt),
-            Outcome::Status(..) => return None,
-            Outcome::Timeout | Outcome::Connection => self.backoff(attempt),
-        };
-        (elapsed + delay <= self.max_elapsed).then_some(delay)
+        self.decide(op, attempt, elapsed, outcome).ok()
     }
 
+    /// How long to wait before attempt `attempt + 1` (attempts count from 1), or why not to.
+    pub fn decide(
+        &self,
+        op: &Operation,
+        attempt: u32,
+        elapsed: Duration,
+        outcome: &Outcome,
+    ) -> Result<Duration, GiveUp> {
+        let delay = match outcome {
+            Outcome::Status(status, retry_after) if status.as_u16() == 429 => {
+                retry_after.map_or_else(|| self.backoff(attempt), |after| after.min(self.max_delay))
+            }
+            Outcome::Status(status, _) if status.is_server_error() => self.backoff(attempt),
+            Outcome::Status(..) => return Err(GiveUp::NotRetryable),
+            Outcome::Timeout | Outcome::Connection => self.backoff(attempt),
+        };
+        if !(op.is_idempotent() || self.retry_non_idempotent) {
+            return Err(GiveUp::NotIdempotent);
+        }
+        if attempt >= self.max_attempts {
+            return Err(GiveUp::Attempts);
+        }
+        if elapsed.saturating_add(delay) > self.max_elapsed {
+            return Err(GiveUp::TimeBudget);
+        }
+        Ok(delay)
+    }
+
+    /// The backoff before attempt `attempt + 1`: `base * 2^(attempt-1)`, capped, with jitter.
     fn backoff(&self, attempt: u32) -> Duration {
-        let exponential = self.base_delay.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
-        exponential.min(self.max_delay)
+        let exponential = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(20))
+            .min(self.max_delay);
+        match self.jitter {
+            Jitter::None => exponential,
+            Jitter::Equal => {
+                let half = exponential / 2;
+                half + random_below(exponential - half)
+            }
+            Jitter::Full => random_below(exponential),
+        }
     }
 }
 
-/// Parses `Retry-After` as delay-seconds or an HTTP date.
+/// A uniformly random duration in `0..=max`. Jitter needs spread, not secrecy: std's per-call
+/// randomly keyed hasher is enough and costs no extra dependency.
+fn random_below(max: Duration) -> Duration {
+    let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+    if nanos == 0 {
+        return Duration::ZERO;
+    }
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    Duration::from_nanos(random % nanos.saturating_add(1).max(1))
+}
+
+/// Parses `Retry-After` as delay-seconds or an HTTP date (a date in the past means now).
 pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    parse_retry_after_at(value, chrono::Utc::now())
+}
+
+/// [`parse_retry_after`] against a given current time.
+pub fn parse_retry_after_at(value: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
     let value = value.trim();
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let delta = date.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(delta.to_std().unwrap_or(Duration::ZERO))
+    // RFC 9110 allows only IMF-fixdate in new senders, but recipients must accept RFC 850 and
+    // asctime dates too.
+    let date = chrono::DateTime::parse_from_rfc2822(value)
+        .map(|date| date.with_timezone(&chrono::Utc))
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(value, "%A, %d-%b-%y %H:%M:%S GMT")
+                .map(|naive| naive.and_utc())
+        })
+        .or_else(|_| {
+            chrono::NaiveDateTime::parse_from_str(value, "%a %b %e %H:%M:%S %Y")
+                .map(|naive| naive.and_utc())
+        })
+        .ok()?;
+    Some((date - now).to_std().unwrap_or(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_formats() {
+        let now = chrono::DateTime::parse_from_rfc2822("Sun, 06 Nov 1994 08:49:30 GMT")
+            .map(|d| d.with_timezone(&chrono::Utc))
+            .unwrap_or_default();
+        assert_eq!(parse_retry_after_at("3", now), Some(Duration::from_secs(3)));
+        assert_eq!(
+            parse_retry_after_at("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after_at("Sunday, 06-Nov-94 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after_at("Sun Nov  6 08:49:37 1994", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after_at("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after_at("soon", now), None);
+    }
+
+    #[test]
+    fn equal_jitter_stays_in_the_upper_half() {
+        let policy =
+            RetryPolicy::default().with_delays(Duration::from_millis(100), Duration::from_secs(10));
+        for attempt in 1..8 {
+            let exponential = Duration::from_millis(100) * (1 << (attempt - 1));
+            let delay = policy.backoff(attempt);
+            assert!(
+                delay >= exponential / 2 && delay <= exponential,
+                "{attempt}: {delay:?}"
+            );
+        }
+    }
 }

@@ -1,0 +1,304 @@
+//! The client-side rate limiter on tokio's paused clock: windows are never exceeded (checked on
+//! recorded timestamps, not by trusting the limiter), clones share a budget, credentials do not,
+//! overrides and the off switch work, and a shared store plugs in through its trait.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use posthog_api::rate_limit::{RateLimiter, ScopeLimit, SharedStore};
+use tokio::time::Instant;
+
+const LIMITS: &[ScopeLimit] = &[
+    ScopeLimit {
+        scope: "fast",
+        requests: 100,
+        period: Duration::from_secs(1),
+    },
+    ScopeLimit {
+        scope: "pair_burst",
+        requests: 40,
+        period: Duration::from_secs(2),
+    },
+    ScopeLimit {
+        scope: "pair_sustained",
+        requests: 400,
+        period: Duration::from_secs(60),
+    },
+    ScopeLimit {
+        scope: "slow",
+        requests: 7,
+        period: Duration::from_secs(3),
+    },
+];
+
+/// Scope sets the requests cycle through, like operations that share PostHog's default pair.
+const SETS: &[&[&str]] = &[
+    &["fast"],
+    &["pair_burst", "pair_sustained"],
+    &["fast", "pair_burst", "pair_sustained"],
+    &["slow", "fast"],
+    &["unknown_scope"],
+];
+
+/// Checks that no window of `period` holds more than `requests` of the recorded timestamps,
+/// using PostHog's rule: a request is counted in `(t - period, t]`.
+fn assert_windows(scope: &str, limit: &ScopeLimit, mut times: Vec<Duration>) {
+    times.sort_unstable();
+    let n = limit.requests as usize;
+    for i in n..times.len() {
+        let span = times[i] - times[i - n];
+        assert!(
+            span >= limit.period,
+            "scope {scope}: requests {} and {i} are {span:?} apart, so {} fit in {:?}",
+            i - n,
+            n + 1,
+            limit.period
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ten_thousand_requests_never_exceed_any_window() {
+    for fraction in [0.1, 0.5, 1.0] {
+        let limiter = RateLimiter::builder()
+            .limits(LIMITS)
+            .burst_fraction(fraction)
+            .build();
+        let start = Instant::now();
+        let log: Arc<Mutex<Vec<(usize, Duration)>>> = Arc::default();
+        let mut tasks = Vec::new();
+        // 20 tasks of 500 requests: concurrent callers, as clones of one client would be.
+        for task in 0..20usize {
+            let limiter = limiter.clone();
+            let log = Arc::clone(&log);
+            tasks.push(tokio::spawn(async move {
+                for i in 0..500usize {
+                    let set = (task * 7 + i * 3) % SETS.len();
+                    limiter.acquire(1, SETS[set]).await;
+                    let at = start.elapsed();
+                    log.lock().map(|mut log| log.push((set, at))).ok();
+                }
+            }));
+        }
+        for task in tasks {
+            assert!(task.await.is_ok());
+        }
+        let log = log.lock().map(|log| log.clone()).unwrap_or_default();
+        assert_eq!(log.len(), 10_000);
+        for limit in LIMITS {
+            let times: Vec<Duration> = log
+                .iter()
+                .filter(|(set, _)| SETS[*set].contains(&limit.scope))
+                .map(|(_, at)| *at)
+                .collect();
+            assert!(times.len() > 1000, "{}: {}", limit.scope, times.len());
+            assert_windows(limit.scope, limit, times);
+        }
+        // The limiter does not over-wait: the run takes about what the busiest scope needs once
+        // its burst is spent (burst, then one request per interval), not more.
+        let mut needed = Duration::ZERO;
+        for limit in LIMITS {
+            let count = log
+                .iter()
+                .filter(|(set, _)| SETS[*set].contains(&limit.scope))
+                .count() as u32;
+            let burst = ((f64::from(limit.requests) * fraction) as u32).clamp(1, limit.requests);
+            let interval = limit.period / (limit.requests - burst + 1);
+            needed = needed.max(interval * count.saturating_sub(burst));
+        }
+        let took = start.elapsed();
+        assert!(
+            took <= needed + needed / 10 + Duration::from_secs(1),
+            "{fraction}: took {took:?}, needed {needed:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_clones_share_one_budget() {
+    let limiter = RateLimiter::builder()
+        .limits(&[ScopeLimit {
+            scope: "s",
+            requests: 10,
+            period: Duration::from_secs(60),
+        }])
+        .burst_fraction(1.0)
+        .build();
+    let other = limiter.clone();
+    let start = Instant::now();
+    for _ in 0..5 {
+        limiter.acquire(42, &["s"]).await;
+        other.acquire(42, &["s"]).await;
+    }
+    assert_eq!(
+        start.elapsed(),
+        Duration::ZERO,
+        "the first ten fit in the burst"
+    );
+    other.acquire(42, &["s"]).await;
+    assert!(
+        start.elapsed() >= Duration::from_secs(60),
+        "the eleventh waited: {:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_credentials_do_not_share() {
+    let limiter = RateLimiter::builder()
+        .limits(&[ScopeLimit {
+            scope: "s",
+            requests: 10,
+            period: Duration::from_secs(60),
+        }])
+        .burst_fraction(1.0)
+        .build();
+    let start = Instant::now();
+    for _ in 0..10 {
+        limiter.acquire(1, &["s"]).await;
+    }
+    for _ in 0..10 {
+        limiter.acquire(2, &["s"]).await;
+    }
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    limiter.acquire(2, &["s"]).await;
+    assert!(start.elapsed() >= Duration::from_secs(60));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_waits_for_all_its_scopes() {
+    let limiter = RateLimiter::builder()
+        .limits(&[
+            ScopeLimit {
+                scope: "roomy",
+                requests: 1000,
+                period: Duration::from_secs(1),
+            },
+            ScopeLimit {
+                scope: "tight",
+                requests: 2,
+                period: Duration::from_secs(10),
+            },
+        ])
+        .burst_fraction(1.0)
+        .build();
+    let start = Instant::now();
+    limiter.acquire(1, &["roomy", "tight"]).await;
+    limiter.acquire(1, &["roomy", "tight"]).await;
+    limiter.acquire(1, &["roomy", "tight"]).await;
+    assert!(
+        start.elapsed() >= Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    // `roomy` alone is still free: waiting on `tight` did not hold it.
+    let before = Instant::now();
+    limiter.acquire(1, &["roomy"]).await;
+    assert_eq!(before.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn raised_limit_overrides_the_default() {
+    let base = [ScopeLimit {
+        scope: "query",
+        requests: 120,
+        period: Duration::from_secs(3600),
+    }];
+    let default = RateLimiter::builder()
+        .limits(&base)
+        .burst_fraction(1.0)
+        .build();
+    let raised = RateLimiter::builder()
+        .limits(&base)
+        .limit("query", 1200, Duration::from_secs(3600))
+        .burst_fraction(1.0)
+        .build();
+    let start = Instant::now();
+    for _ in 0..1200 {
+        raised.acquire(1, &["query"]).await;
+    }
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    for _ in 0..121 {
+        default.acquire(1, &["query"]).await;
+    }
+    assert!(start.elapsed() >= Duration::from_secs(3600));
+}
+
+#[tokio::test(start_paused = true)]
+async fn off_switch_and_unknown_scopes_never_wait() {
+    let start = Instant::now();
+    let off = RateLimiter::disabled();
+    assert!(!off.is_enabled());
+    for _ in 0..10_000 {
+        off.acquire(1, &["burst"]).await;
+    }
+    let unlimited = RateLimiter::builder()
+        .limits(&[ScopeLimit {
+            scope: "s",
+            requests: 1,
+            period: Duration::from_secs(60),
+        }])
+        .unlimited("s")
+        .build();
+    for _ in 0..100 {
+        unlimited.acquire(1, &["s", "never_declared"]).await;
+    }
+    // Default uses the generated THROTTLE_LIMITS, so it is enabled whatever they hold.
+    assert!(RateLimiter::default().is_enabled());
+    assert_eq!(start.elapsed(), Duration::ZERO);
+}
+
+/// A stand-in for a store shared by several processes: counts per (credential, scope) and
+/// refuses, all or nothing, past a fixed budget, as a Redis script would.
+#[derive(Debug, Default)]
+struct CountingStore {
+    taken: Mutex<BTreeMap<(u64, &'static str), u32>>,
+    calls: AtomicU32,
+}
+
+impl SharedStore for CountingStore {
+    fn try_acquire<'a>(
+        &'a self,
+        credential: u64,
+        scopes: &'a [&'static str],
+    ) -> Pin<Box<dyn Future<Output = Result<(), Duration>> + Send + 'a>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let Ok(mut taken) = self.taken.lock() else {
+                return Ok(());
+            };
+            if scopes
+                .iter()
+                .any(|scope| taken.get(&(credential, *scope)).copied().unwrap_or(0) >= 3)
+            {
+                // Pretend the window rolls over after a second.
+                taken.clear();
+                return Err(Duration::from_secs(1));
+            }
+            for scope in scopes {
+                *taken.entry((credential, *scope)).or_default() += 1;
+            }
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shared_store_plugs_in_through_its_trait() {
+    let store = Arc::new(CountingStore::default());
+    let first = RateLimiter::shared(store.clone());
+    let second = RateLimiter::builder().shared_store(store.clone()).build();
+    let start = Instant::now();
+    for _ in 0..3 {
+        first.acquire(9, &["s"]).await;
+    }
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    // Another "process" using the same store sees the spent budget and waits.
+    second.acquire(9, &["s"]).await;
+    assert_eq!(start.elapsed(), Duration::from_secs(1));
+    assert_eq!(store.calls.load(Ordering::Relaxed), 5);
+}

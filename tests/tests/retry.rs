@@ -1,0 +1,378 @@
+//! Retries over real HTTP on 127.0.0.1 with tokio's paused clock: `Retry-After` in seconds and as
+//! an HTTP date, the cap, the throttled error that finally escapes, POST only when opted in, the
+//! attempt limit and time budget, exponential backoff in a 5xx storm, and the tracing events.
+
+use std::collections::VecDeque;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use posthog_api::rate_limit::RateLimiter;
+use posthog_api::retry::{Jitter, RetryPolicy};
+use posthog_api::{Client, Credentials, Error, HostKind, Operation, Region};
+use tokio::time::Instant;
+
+static GET_OP: Operation = Operation {
+    id: "things_retrieve",
+    method: http::Method::GET,
+    path: "/api/things/",
+    tag: "things",
+    scopes: &[],
+    throttle_scopes: &[],
+    host: HostKind::Private,
+};
+
+static POST_OP: Operation = Operation {
+    id: "things_create",
+    method: http::Method::POST,
+    path: "/api/things/",
+    tag: "things",
+    scopes: &[],
+    throttle_scopes: &[],
+    host: HostKind::Private,
+};
+
+/// One scripted answer: status and an optional `Retry-After` value.
+#[derive(Clone)]
+struct Answer(u16, Option<String>);
+
+/// The loopback server's script and what it saw.
+#[derive(Default)]
+struct Server {
+    /// Answers in order; the last one repeats forever.
+    script: Mutex<VecDeque<Answer>>,
+    /// Method and paused-clock time of every request.
+    seen: Mutex<Vec<(Method, Duration)>>,
+    start: Mutex<Option<Instant>>,
+}
+
+async fn handle(State(server): State<Arc<Server>>, method: Method) -> Response {
+    let now = server
+        .start
+        .lock()
+        .ok()
+        .and_then(|start| *start)
+        .map(|s| s.elapsed())
+        .unwrap_or_default();
+    if let Ok(mut seen) = server.seen.lock() {
+        seen.push((method, now));
+    }
+    let answer = match server.script.lock() {
+        Ok(mut script) if script.len() > 1 => script.pop_front(),
+        Ok(script) => script.front().cloned(),
+        Err(_) => None,
+    };
+    let Some(Answer(status, retry_after)) = answer else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut headers = HeaderMap::new();
+    if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        headers.insert("retry-after", value);
+    }
+    let body = if status.is_success() {
+        r#"{"ok":true}"#.to_owned()
+    } else if status == StatusCode::TOO_MANY_REQUESTS {
+        r#"{"type":"throttled","code":"throttled","detail":"Request was throttled."}"#.to_owned()
+    } else {
+        r#"{"type":"server_error","code":"error","detail":"boom"}"#.to_owned()
+    };
+    headers.insert("content-type", HeaderValue::from_static("application/json"));
+    (status, headers, body).into_response()
+}
+
+/// Starts the server on 127.0.0.1 in this (paused-clock) runtime, so its timestamps are on the
+/// same clock as the client's waits.
+async fn serve(script: Vec<Answer>) -> (Arc<Server>, String) {
+    let server = Arc::new(Server::default());
+    if let Ok(mut s) = server.script.lock() {
+        s.extend(script);
+    }
+    if let Ok(mut start) = server.start.lock() {
+        *start = Some(Instant::now());
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
+    let listener = listener.unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    let app = axum::Router::new()
+        .fallback(handle)
+        .with_state(Arc::clone(&server));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (server, format!("http://{addr}"))
+}
+
+fn client(base: &str, policy: RetryPolicy) -> Client {
+    // No idle pool and no timeout: their timers would let the paused clock jump while a
+    // request waits for the loopback socket.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap_or_else(|e| panic!("http client: {e}"));
+    let region = Region::self_hosted(base).unwrap_or_else(|e| panic!("region: {e}"));
+    Client::builder(region)
+        .credentials(Credentials::personal_api_key("phx_retry_test_key"))
+        .http_client(http)
+        .timeout(None)
+        .rate_limiter(RateLimiter::disabled())
+        .retry_policy(policy)
+        .build()
+        .unwrap_or_else(|e| panic!("client: {e}"))
+}
+
+fn seen(server: &Server) -> Vec<(Method, Duration)> {
+    server.seen.lock().map(|s| s.clone()).unwrap_or_default()
+}
+
+fn gaps(server: &Server) -> Vec<Duration> {
+    let times: Vec<Duration> = seen(server).into_iter().map(|(_, at)| at).collect();
+    times.windows(2).map(|w| w[1] - w[0]).collect()
+}
+
+/// Collects tracing events as `message field=value ...` lines, per test thread.
+///
+/// One global subscriber routes each event to the capture of the thread that emitted it: scoped
+/// (`set_default`) subscribers in tests running in parallel race on tracing's callsite-interest
+/// cache and can miss events. The tests run on current-thread runtimes, so a request's events
+/// stay on its test's thread.
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<String>>>);
+
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Capture>> = const { std::cell::RefCell::new(None) };
+}
+
+struct Router;
+
+struct Line(String);
+
+impl tracing::field::Visit for Line {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
+        self.0.push_str(&format!(" {}={value:?}", field.name()));
+    }
+}
+
+impl tracing::Subscriber for Router {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut line = Line(String::new());
+        event.record(&mut line);
+        CAPTURE.with(|capture| {
+            if let Some(Capture(lines)) = &*capture.borrow()
+                && let Ok(mut lines) = lines.lock()
+            {
+                lines.push(line.0);
+            }
+        });
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+impl Capture {
+    /// Starts capturing this thread's events.
+    fn start() -> Capture {
+        static GLOBAL: std::sync::Once = std::sync::Once::new();
+        GLOBAL.call_once(|| {
+            let _ = tracing::subscriber::set_global_default(Router);
+        });
+        let capture = Capture::default();
+        CAPTURE.with(|slot| *slot.borrow_mut() = Some(capture.clone()));
+        capture
+    }
+
+    /// Captured events whose message is exactly `message`.
+    fn lines(&self, message: &str) -> Vec<String> {
+        let prefix = format!(" message={message} ");
+        let lines = self.0.lock().map(|l| l.clone()).unwrap_or_default();
+        lines
+            .into_iter()
+            .filter(|l| l.starts_with(&prefix))
+            .collect()
+    }
+}
+
+async fn get(client: &Client) -> posthog_api::Result<serde_json::Value> {
+    client
+        .__request(&GET_OP, "/api/things/".into())
+        .send_json::<serde_json::Value>()
+        .await
+}
+
+async fn post(client: &Client) -> posthog_api::Result<serde_json::Value> {
+    client
+        .__request(&POST_OP, "/api/things/".into())
+        .json(&serde_json::json!({"name": "x"}))
+        .send_json::<serde_json::Value>()
+        .await
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_seconds_waits_then_succeeds() {
+    let capture = Capture::start();
+    let (server, base) = serve(vec![Answer(429, Some("3".into())), Answer(200, None)]).await;
+    let client = client(&base, RetryPolicy::default());
+    let answer = get(&client).await;
+    assert_eq!(answer.ok(), Some(serde_json::json!({"ok": true})));
+    let gaps = gaps(&server);
+    assert_eq!(gaps.len(), 1);
+    assert!(
+        gaps[0] >= Duration::from_secs(3) && gaps[0] < Duration::from_millis(3100),
+        "{gaps:?}"
+    );
+    let retries = capture.lines("retrying PostHog request");
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    assert!(retries[0].contains("delay_ms=3000"), "{retries:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_http_date_is_honoured() {
+    // The date is on the wall clock, as a server's would be; 5 s ahead, truncated to the second.
+    let date = (chrono::Utc::now() + chrono::TimeDelta::seconds(5))
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let (server, base) = serve(vec![Answer(429, Some(date)), Answer(200, None)]).await;
+    let client = client(&base, RetryPolicy::default());
+    assert!(get(&client).await.is_ok());
+    let gaps = gaps(&server);
+    assert_eq!(gaps.len(), 1);
+    assert!(
+        gaps[0] > Duration::from_secs(3) && gaps[0] <= Duration::from_millis(5100),
+        "{gaps:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_capped() {
+    let (server, base) = serve(vec![Answer(429, Some("3600".into())), Answer(200, None)]).await;
+    let policy =
+        RetryPolicy::default().with_delays(Duration::from_millis(100), Duration::from_secs(10));
+    let client = client(&base, policy);
+    assert!(get(&client).await.is_ok());
+    let gaps = gaps(&server);
+    assert!(
+        gaps[0] >= Duration::from_secs(10) && gaps[0] < Duration::from_millis(10_100),
+        "{gaps:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_last_429_escapes_as_throttled_with_retry_after() {
+    let (server, base) = serve(vec![Answer(429, Some("2".into()))]).await;
+    let client = client(&base, RetryPolicy::default().with_max_attempts(3));
+    match get(&client).await {
+        Err(Error::Throttled(error)) => {
+            assert_eq!(error.retry_after, Some(Duration::from_secs(2)));
+            assert_eq!(error.body.kind.as_deref(), Some("throttled"));
+        }
+        other => panic!("expected Error::Throttled, got {other:?}"),
+    }
+    assert_eq!(seen(&server).len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn post_is_not_retried_unless_opted_in() {
+    let (server, base) = serve(vec![Answer(503, None), Answer(200, None)]).await;
+    let default = client(&base, RetryPolicy::default());
+    assert!(matches!(post(&default).await, Err(Error::Server(_))));
+    assert_eq!(seen(&server).len(), 1, "a POST is sent once by default");
+
+    let (server, base) = serve(vec![Answer(503, None), Answer(200, None)]).await;
+    let opted_in = client(&base, RetryPolicy::default().retry_non_idempotent(true));
+    assert!(post(&opted_in).await.is_ok());
+    let methods: Vec<Method> = seen(&server).into_iter().map(|(m, _)| m).collect();
+    assert_eq!(methods, vec![Method::POST, Method::POST]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_stop_at_the_attempt_limit() {
+    let capture = Capture::start();
+    let (server, base) = serve(vec![Answer(500, None)]).await;
+    let client = client(
+        &base,
+        RetryPolicy::default()
+            .with_max_attempts(4)
+            .with_max_elapsed(Duration::from_secs(600)),
+    );
+    assert!(matches!(get(&client).await, Err(Error::Server(_))));
+    assert_eq!(seen(&server).len(), 4);
+    assert_eq!(capture.lines("retrying PostHog request").len(), 3);
+    let gave_up = capture.lines("not retrying PostHog request");
+    assert!(
+        gave_up.len() == 1 && gave_up[0].contains("reason=Attempts"),
+        "{gave_up:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_5xx_storm_backs_off_exponentially() {
+    let (server, base) = serve(vec![Answer(503, None)]).await;
+    let base_delay = Duration::from_millis(100);
+    let policy = RetryPolicy::default()
+        .with_max_attempts(7)
+        .with_max_elapsed(Duration::from_secs(600))
+        .with_delays(base_delay, Duration::from_secs(60))
+        .with_jitter(Jitter::Equal);
+    let client = client(&base, policy);
+    assert!(matches!(get(&client).await, Err(Error::Server(_))));
+    let gaps = gaps(&server);
+    assert_eq!(gaps.len(), 6);
+    for (k, gap) in gaps.iter().enumerate() {
+        let exponential = base_delay * (1 << k);
+        // Equal jitter: between half the exponential delay and all of it (plus loopback time).
+        assert!(
+            *gap >= exponential / 2 && *gap <= exponential + Duration::from_millis(50),
+            "retry {k}: {gap:?} vs {exponential:?} ({gaps:?})"
+        );
+    }
+    // Growth overall: the last wait is at least 2^4 times the first possible one.
+    assert!(gaps[5] >= gaps[0] * 2, "{gaps:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_time_budget_stops_retries() {
+    let (server, base) = serve(vec![Answer(502, None)]).await;
+    let policy = RetryPolicy::default()
+        .with_max_attempts(10)
+        .with_max_elapsed(Duration::from_secs(1))
+        .with_delays(Duration::from_millis(400), Duration::from_secs(10))
+        .with_jitter(Jitter::None);
+    let client = client(&base, policy);
+    assert!(matches!(get(&client).await, Err(Error::Server(_))));
+    // Waits of 400 ms then 800 ms: the second would end past the 1 s budget.
+    assert_eq!(seen(&server).len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn connection_failures_are_retried_for_idempotent_requests() {
+    let capture = Capture::start();
+    // A port that was just free: nothing listens there, so every connection is refused.
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("addr: {e}"));
+    drop(listener);
+    let client = client(
+        &format!("http://{addr}"),
+        RetryPolicy::default().with_max_attempts(3),
+    );
+    assert!(matches!(get(&client).await, Err(Error::Transport { .. })));
+    let retries = capture.lines("retrying PostHog request");
+    assert_eq!(retries.len(), 2, "{retries:?}");
+    assert!(
+        retries.iter().all(|l| l.contains("Connection")),
+        "{retries:?}"
+    );
+}
