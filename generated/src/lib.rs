@@ -15,11 +15,57 @@
 //! [`api`] module documents them by tag, and [`types`] holds the schema's types.
 //!
 //! # Authentication
-//! PostHog reads a personal API key from the first place it finds one: the
-//! `Authorization: Bearer` header, then `personal_api_key` in the JSON body, then
-//! `?personal_api_key=` in the query. The client puts the key in exactly one place, the header
-//! unless [`KeyPlacement`] says otherwise, and never sends it to the public ingestion host or
-//! across a redirect to another host.
+//! ```no_run
+//! use posthog_api::{Client, Credentials, KeyPlacement, Region};
+//! # fn run() -> posthog_api::Result<()> {
+//! // US Cloud (us.posthog.com, public endpoints on us.i.posthog.com).
+//! let us = Client::new(Region::Us, Credentials::personal_api_key("phx_..."))?;
+//! // EU Cloud, with the project key for the public endpoints too.
+//! let eu = Client::new(
+//!     Region::Eu,
+//!     Credentials::personal_api_key("phx_...").with_project_api_key("phc_..."),
+//! )?;
+//! // Self-hosted: one base URL for both halves; here behind a proxy that strips `Authorization`.
+//! let own = Client::new(
+//!     Region::self_hosted("https://posthog.example.com")?,
+//!     Credentials::personal_api_key("phx_...").with_placement(KeyPlacement::Body),
+//! )?;
+//! # Ok(()) }
+//! ```
+//!
+//! **Precedence.** PostHog's server (`PersonalAPIKeyAuthentication` in `posthog/auth.py`) tries
+//! only the first personal API key it finds, in this order:
+//!
+//! 1. the `Authorization: Bearer <key>` header;
+//! 2. `personal_api_key` in the request body (JSON member or form field), for any method;
+//! 3. `?personal_api_key=` in the query string (older servers stop after the body).
+//!
+//! The client puts the key in exactly one of them: the header by default, or the body or query
+//! as [`KeyPlacement`] says. Under `Body`, a request without a body gets a JSON body holding only
+//! the key. `Query` logs a warning once, because URLs end up in proxy logs. A request that
+//! already carries a `personal_api_key` of the caller's is refused unsent rather than sent with
+//! two keys, and a client holds at most one private credential (a personal key or legacy Basic).
+//! [`auth::extract_personal_api_key`] implements the server's side of the same order.
+//!
+//! **Hosts.** Private operations go to the private host with the private credential; public
+//! operations ([`HostKind::Public`]) go to the public host with only the project key (`?token=` on
+//! `GET`, `api_key` in the body otherwise, as PostHog's `get_token` reads it). A personal key
+//! never goes to the public host, and [`ClientBuilder::build`] refuses a `phx_` key given as a
+//! project key. [`ClientBuilder::project_token`] adds `?token=` to private requests to select the
+//! project; a `token` given for one call wins over it.
+//!
+//! **Secrets.** Keys never appear in `Debug` output, error messages or logs: they are held as
+//! [`secrecy`] secrets, `Authorization` is marked sensitive, transport errors drop their URL, and
+//! error bodies that echo a key have it redacted. Redirects are followed only within the same
+//! scheme, host and port, so no key reaches another host, and no `Referer` is sent.
+//!
+//! # Errors
+//! Every call returns [`Error`]: match on `Authentication` (401), `PermissionDenied` (403, its
+//! message lists the scopes the operation requires), `NotFound`, `Validation` (with PostHog's
+//! `attr`), `Throttled` (with `Retry-After`), `PayloadTooLarge`, `Server` (e.g. 503
+//! `fetch_team_fail`), `Transport`, `Decode`, or the client-side `RequestTooLarge` (bodies over
+//! 20 MB are refused before sending) and `InvalidArgument`. [`Error::code`], [`Error::detail`],
+//! [`Error::attr`], [`Error::retry_after`] and [`Error::is_retryable`] read PostHog's answer.
 
 pub mod auth;
 pub mod client;
@@ -33,6 +79,8 @@ pub mod request;
 pub mod retry;
 pub mod stream;
 
+// Generated code is formatted by prettyplease when it is written; rustfmt leaves it alone.
+#[rustfmt::skip]
 mod generated;
 
 pub use auth::{Credentials, Hosts, KeyPlacement, Region};

@@ -161,6 +161,10 @@ impl RequestBuilder {
     fn push_query<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T, explode: bool) {
         match serde_json::to_value(value) {
             Ok(serde_json::Value::Null) => {}
+            // drf reads arrays of objects (e.g. `properties` filters) as one JSON-encoded value.
+            Ok(serde_json::Value::Array(items)) if items.iter().any(|i| i.is_object() || i.is_array()) => {
+                self.query.push((name, serde_json::Value::Array(items).to_string()));
+            }
             Ok(serde_json::Value::Array(items)) if explode => {
                 for item in items {
                     self.query.push((name, scalar_text(item)));
