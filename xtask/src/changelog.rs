@@ -1022,14 +1022,15 @@ impl<'a> Diff<'a> {
                     let a = resolve_response(self.old, a).and_then(|r| main_schema(&r.content));
                     let b = resolve_response(self.new, b).and_then(|r| main_schema(&r.content));
                     let place = format!("response {code}");
+                    let body = format!("response {code} body");
                     match (a, b) {
                         (None, None) => {}
                         (Some(_), None) => {
-                            self.push(gone, ChangeKind::BodyRemoved, &place, "");
+                            self.push(gone, ChangeKind::BodyRemoved, &body, "");
                         }
                         (None, Some(schema)) => {
                             let change =
-                                self.push(Severity::Compatible, ChangeKind::BodyAdded, &place, "");
+                                self.push(Severity::Compatible, ChangeKind::BodyAdded, &body, "");
                             change.new = Some(shape(schema).display());
                         }
                         (Some(a), Some(b)) => self.top(a, b, &place, Flow::RESPONSE),

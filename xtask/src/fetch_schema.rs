@@ -195,6 +195,32 @@ pub fn fetch_and_pin(
     workspace_root: &Path,
     args: &FetchSchemaArgs,
 ) -> anyhow::Result<FetchOutcome> {
+    let key = personal_api_key(args)?;
+    fetch_and_pin_with_key(workspace_root, args, key.as_deref())
+}
+
+/// Reads the personal API key from the environment variable `--personal-api-key-env` names.
+/// Errors name the variable, never its value.
+pub fn personal_api_key(args: &FetchSchemaArgs) -> anyhow::Result<Option<String>> {
+    let Some(name) = &args.personal_api_key_env else {
+        return Ok(None);
+    };
+    match std::env::var(name) {
+        Ok(key) if !key.trim().is_empty() => Ok(Some(key.trim().to_owned())),
+        Ok(_) => bail!("the environment variable {name} (--personal-api-key-env) is empty"),
+        Err(_) => bail!(
+            "the environment variable {name} (--personal-api-key-env) is not set or not UTF-8"
+        ),
+    }
+}
+
+/// [`fetch_and_pin`] with the key given directly (tests cannot safely set environment
+/// variables in a multi-threaded process).
+pub fn fetch_and_pin_with_key(
+    workspace_root: &Path,
+    args: &FetchSchemaArgs,
+    key: Option<&str>,
+) -> anyhow::Result<FetchOutcome> {
     let pin_path = workspace_root.join(pin::PIN_PATH);
     let previous = if pin_path.exists() {
         match Pin::load(&pin_path) {
@@ -220,16 +246,6 @@ pub fn fetch_and_pin(
             pin::PIN_PATH
         ),
     };
-    let key = match &args.personal_api_key_env {
-        None => None,
-        Some(name) => match std::env::var(name) {
-            Ok(key) if !key.trim().is_empty() => Some(key.trim().to_owned()),
-            Ok(_) => bail!("the environment variable {name} (--personal-api-key-env) is empty"),
-            Err(_) => bail!(
-                "the environment variable {name} (--personal-api-key-env) is not set or not UTF-8"
-            ),
-        },
-    };
     let (bytes, fetched_at) = match &source {
         Source::File(path) => {
             if key.is_some() {
@@ -240,7 +256,7 @@ pub fn fetch_and_pin(
             (bytes, None)
         }
         Source::Http(url) => {
-            let bytes = download(url, key.as_deref(), Duration::from_secs(args.timeout))?;
+            let bytes = download(url, key, Duration::from_secs(args.timeout))?;
             (
                 bytes,
                 Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),

@@ -160,7 +160,7 @@ fn lines(changes: &[Change]) -> Vec<String> {
             } else {
                 "removed"
             };
-            format!("{}: {run} enum values {verb}: {shown}", target(change))
+            format!("{}{run} enum values {verb}: {shown}", about(change))
         } else {
             sentence(change)
         };
@@ -192,6 +192,15 @@ fn target(change: &Change) -> String {
     }
 }
 
+/// `target: ` for a change inside a field or parameter; nothing for the type itself.
+fn about(change: &Change) -> String {
+    if change.place.is_empty() && change.name.is_empty() {
+        String::new()
+    } else {
+        format!("{}: ", target(change))
+    }
+}
+
 fn sentence(change: &Change) -> String {
     let old = change.old.as_deref().unwrap_or("?");
     let new = change.new.as_deref().unwrap_or("?");
@@ -220,8 +229,8 @@ fn sentence(change: &Change) -> String {
         }
         ChangeKind::ResponseAdded => format!("response `{}` added", change.name),
         ChangeKind::ResponseRemoved => format!("response `{}` removed", change.name),
-        ChangeKind::EnumValueAdded => format!("{target}: enum value `{new}` added"),
-        ChangeKind::EnumValueRemoved => format!("{target}: enum value `{old}` removed"),
+        ChangeKind::EnumValueAdded => format!("{}enum value `{new}` added", about(change)),
+        ChangeKind::EnumValueRemoved => format!("{}enum value `{old}` removed", about(change)),
     }
 }
 
