@@ -37,6 +37,8 @@ pub struct Output {
     pub report: report::Report,
     /// The lowered API, for callers that want to inspect it (tests, reports).
     pub api: ir::Api,
+    /// Cargo features the generated crate must declare: one per tag module.
+    pub features: Vec<String>,
 }
 
 /// Runs the whole pipeline: the PostHog schema, plus our description of the public endpoints
@@ -61,7 +63,13 @@ pub fn generate(
     let (api, report) = lower::lower(&doc, table.as_ref())?;
     let header = header_line(main, public, header_command);
     let files = emit::emit(&api, &header)?;
-    Ok(Output { files, report, api })
+    let features = emit::features::tag_features(&api);
+    Ok(Output {
+        files,
+        report,
+        api,
+        features,
+    })
 }
 
 /// The `@generated` line every file starts with.

@@ -10,6 +10,12 @@ use crate::pin::{self, PIN_PATH, Pin};
 
 /// The directory the generator owns: it writes nothing elsewhere and deletes strays here.
 pub const GENERATED_DIR: &str = "generated/src/generated";
+/// The generated crate's manifest, whose tag-feature block the generator keeps in step.
+pub const GENERATED_MANIFEST: &str = "generated/Cargo.toml";
+/// First line of that block.
+const FEATURES_BEGIN: &str = "# @generated tag features begin: `cargo xtask regenerate` writes this block";
+/// Last line of that block.
+const FEATURES_END: &str = "# @generated tag features end";
 /// Our description of PostHog's public endpoints, merged into the main schema.
 pub const PUBLIC_SCHEMA: &str = "schema/public-api.yaml";
 /// The throttle-scope table.
@@ -166,7 +172,10 @@ pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary>
     let output =
         posthog_codegen::generate(&main_input, public_input.as_ref(), throttle_text, COMMAND)
             .map_err(|diagnostics| anyhow::anyhow!("{diagnostics}no files were written."))?;
-    let summary = sync_directory(&root.join(GENERATED_DIR), &output.files, args.check)?;
+    let mut summary = sync_directory(&root.join(GENERATED_DIR), &output.files, args.check)?;
+    if sync_features(&root.join(GENERATED_MANIFEST), &output.features, args.check)? {
+        summary.changed.push(format!("../../{GENERATED_MANIFEST}"));
+    }
     if !args.check {
         report_schema_change(root, pin.as_ref(), &schema, &sha)?;
         let operations = output
@@ -309,4 +318,29 @@ fn list_files(dir: &Path) -> anyhow::Result<Vec<String>> {
 /// The first 12 hex digits of a hash, for messages.
 fn short(sha: &str) -> &str {
     sha.get(..12).unwrap_or(sha)
+}
+
+/// Rewrites the block of tag features in the generated crate's manifest: `full` enabling every
+/// tag, then one feature per tag. Returns whether the manifest changed (or would, with `check`).
+fn sync_features(manifest: &Path, features: &[String], check: bool) -> anyhow::Result<bool> {
+    let text = std::fs::read_to_string(manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    let (Some(begin), Some(end)) = (text.find(FEATURES_BEGIN), text.find(FEATURES_END)) else {
+        bail!(
+            "{} has no `{FEATURES_BEGIN}` ... `{FEATURES_END}` block under [features] for the tag features",
+            manifest.display()
+        );
+    };
+    let quoted: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
+    let mut block = format!("{FEATURES_BEGIN}\nfull = [{}]\n", quoted.join(", "));
+    for feature in features {
+        block.push_str(&format!("{feature} = []\n"));
+    }
+    let updated = format!("{}{block}{}", &text[..begin], &text[end..]);
+    if updated == text {
+        return Ok(false);
+    }
+    if !check {
+        std::fs::write(manifest, updated).with_context(|| format!("writing {}", manifest.display()))?;
+    }
+    Ok(true)
 }

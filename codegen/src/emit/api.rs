@@ -29,9 +29,14 @@ pub fn emit_api(api: &Api, defaultable: &BTreeSet<&str>) -> (TokenStream, BTreeM
         let name = ident(module);
         let tags: BTreeSet<&str> = operations.iter().map(|op| op.tag.as_str()).collect();
         let tags: Vec<&str> = tags.into_iter().collect();
-        let doc = format!(" Operations tagged `{}` ({} operations).", tags.join("`, `"), operations.len());
+        let doc = format!(
+            " Operations tagged `{}` ({} operations; cargo feature `{module}`).",
+            tags.join("`, `"),
+            operations.len()
+        );
         quote! {
             #[doc = #doc]
+            #[cfg(feature = #module)]
             pub mod #name;
         }
     });

@@ -1,6 +1,7 @@
 //! Emission: the IR to formatted Rust files, deterministic byte for byte.
 
 mod api;
+pub mod features;
 mod operations;
 mod server;
 pub(crate) mod tokens;
@@ -28,10 +29,15 @@ pub fn emit(api: &Api, header: &str) -> Result<BTreeMap<String, String>, Diagnos
         #![allow(clippy::all, clippy::pedantic, deprecated, missing_docs, rustdoc::all)]
         pub mod api;
         pub mod operations;
+        #[cfg(feature = "server")]
+        pub mod server;
         pub mod types;
     };
     files.insert("mod.rs".to_owned(), format_file(root, header, "mod.rs")?);
-    files.insert("types.rs".to_owned(), format_file(types::emit_types(&api.types), header, "types.rs")?);
+    for (path, tokens) in types::emit_types(api) {
+        let text = format_file(tokens, header, &path)?;
+        files.insert(path, text);
+    }
     files.insert("operations.rs".to_owned(), format_file(operations::emit_operations(api), header, "operations.rs")?);
     files.insert("api/mod.rs".to_owned(), format_file(api_index, header, "api/mod.rs")?);
     for (path, tokens) in server::emit_server(api) {

@@ -5,24 +5,75 @@ use std::collections::{BTreeMap, BTreeSet};
 use proc_macro2::TokenStream;
 use quote::quote;
 
+use crate::emit::features::{cfg_any, type_features};
 use crate::emit::tokens::{docs, ident, type_tokens};
-use crate::ir::{Field, TypeDef, TypeKind, TypeRef};
+use crate::ir::{Api, Field, TypeDef, TypeKind, TypeRef};
 
-/// The `types` module: every named type, in name order.
-pub fn emit_types(types: &BTreeMap<String, TypeDef>) -> TokenStream {
-    let defaultable = defaultable_types(types);
-    let items = types.iter().map(|(name, def)| emit_type(name, def, &defaultable));
-    quote! {
-        //! Types of PostHog's schema, one per component schema plus the inline shapes that needed
-        //! a name. Responses accept fields the schema does not list; enums keep values they do
-        //! not know in a fallback variant.
+/// The `types` module and its submodules: types are grouped by the set of features that reach
+/// them, one private module per set behind one `cfg`, all re-exported from `types`.
+pub fn emit_types(api: &Api) -> BTreeMap<String, TokenStream> {
+    let defaultable = defaultable_types(&api.types);
+    let mut groups: BTreeMap<BTreeSet<String>, Vec<&str>> = BTreeMap::new();
+    for (name, features) in type_features(api) {
+        groups.entry(features).or_default().push(name);
+    }
+    let mut files = BTreeMap::new();
+    let mut declarations = Vec::new();
+    for (features, names) in &groups {
+        let module = group_module(features);
+        let module_ident = ident(&module);
+        let cfg = cfg_any(features);
+        declarations.push(quote! {
+            #cfg
+            mod #module_ident;
+            #cfg
+            pub use #module_ident::*;
+        });
+        let items = names.iter().filter_map(|name| Some(emit_type(name, api.types.get(*name)?, &defaultable)));
+        let doc = match features.len() {
+            0 => " Types no operation uses, compiled with the `full` feature.".to_owned(),
+            _ => format!(" Types used by operations of: {}.", features.iter().cloned().collect::<Vec<_>>().join(", ")),
+        };
+        files.insert(
+            format!("types/{module}.rs"),
+            quote! {
+                #![doc = #doc]
+                #![allow(unused_imports)]
+                use super::*;
+                #(#items)*
+            },
+        );
+    }
+    files.insert(
+        "types/mod.rs".to_owned(),
+        quote! {
+            //! Types of PostHog's schema, one per component schema plus the inline shapes that needed
+            //! a name. Responses accept fields the schema does not list; enums keep values they do
+            //! not know in a fallback variant. Each type compiles when a feature that uses it is on.
 
-        /// Whether an optional field is left out of the JSON (a short name keeps attributes on one line).
-        fn none<T>(value: &Option<T>) -> bool {
-            value.is_none()
+            /// Whether an optional field is left out of the JSON (a short name keeps attributes on one line).
+            #[allow(dead_code)]
+            fn none<T>(value: &Option<T>) -> bool {
+                value.is_none()
+            }
+
+            #(#declarations)*
+        },
+    );
+    files
+}
+
+/// A stable module name for a feature set: the feature itself for one, a hash of the set for
+/// several (so a type joining or leaving a set moves only that type).
+fn group_module(features: &BTreeSet<String>) -> String {
+    match features.len() {
+        0 => "unused".to_owned(),
+        1 => features.iter().next().cloned().unwrap_or_default(),
+        _ => {
+            let joined = features.iter().cloned().collect::<Vec<_>>().join(",");
+            let hash = crate::sha256_hex(joined.as_bytes());
+            format!("shared_{}", &hash[..10])
         }
-
-        #(#items)*
     }
 }
 

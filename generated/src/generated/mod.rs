@@ -4,4 +4,6 @@
 #![allow(clippy::all, clippy::pedantic, deprecated, missing_docs, rustdoc::all)]
 pub mod api;
 pub mod operations;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod types;

@@ -2,117 +2,174 @@
 
 //! The client's operations, one module per schema tag. Each module documents its
 //! operations' methods on [`crate::Client`] and holds their query parameter types.
-/// Operations tagged `actions` (6 operations).
+/// Operations tagged `actions` (6 operations; cargo feature `actions`).
+#[cfg(feature = "actions")]
 pub mod actions;
-/// Operations tagged `activity_log` (1 operations).
+/// Operations tagged `activity_log` (1 operations; cargo feature `activity_log`).
+#[cfg(feature = "activity_log")]
 pub mod activity_log;
-/// Operations tagged `agents` (2 operations).
+/// Operations tagged `agents` (2 operations; cargo feature `agents`).
+#[cfg(feature = "agents")]
 pub mod agents;
-/// Operations tagged `annotations` (6 operations).
+/// Operations tagged `annotations` (6 operations; cargo feature `annotations`).
+#[cfg(feature = "annotations")]
 pub mod annotations;
-/// Operations tagged `app_metrics` (8 operations).
+/// Operations tagged `app_metrics` (8 operations; cargo feature `app_metrics`).
+#[cfg(feature = "app_metrics")]
 pub mod app_metrics;
-/// Operations tagged `batch_exports` (57 operations).
+/// Operations tagged `batch_exports` (57 operations; cargo feature `batch_exports`).
+#[cfg(feature = "batch_exports")]
 pub mod batch_exports;
-/// Operations tagged `cohorts` (13 operations).
+/// Operations tagged `cohorts` (13 operations; cargo feature `cohorts`).
+#[cfg(feature = "cohorts")]
 pub mod cohorts;
-/// Operations tagged `dashboard_templates` (7 operations).
+/// Operations tagged `dashboard_templates` (7 operations; cargo feature `dashboard_templates`).
+#[cfg(feature = "dashboard_templates")]
 pub mod dashboard_templates;
-/// Operations tagged `dashboards` (32 operations).
+/// Operations tagged `dashboards` (32 operations; cargo feature `dashboards`).
+#[cfg(feature = "dashboards")]
 pub mod dashboards;
-/// Operations tagged `data_color_themes` (12 operations).
+/// Operations tagged `data_color_themes` (12 operations; cargo feature `data_color_themes`).
+#[cfg(feature = "data_color_themes")]
 pub mod data_color_themes;
-/// Operations tagged `dataset_items` (12 operations).
+/// Operations tagged `dataset_items` (12 operations; cargo feature `dataset_items`).
+#[cfg(feature = "dataset_items")]
 pub mod dataset_items;
-/// Operations tagged `datasets` (12 operations).
+/// Operations tagged `datasets` (12 operations; cargo feature `datasets`).
+#[cfg(feature = "datasets")]
 pub mod datasets;
-/// Operations tagged `domains` (7 operations).
+/// Operations tagged `domains` (7 operations; cargo feature `domains`).
+#[cfg(feature = "domains")]
 pub mod domains;
-/// Operations tagged `early_access_feature` (6 operations).
+/// Operations tagged `early_access_feature` (6 operations; cargo feature `early_access_feature`).
+#[cfg(feature = "early_access_feature")]
 pub mod early_access_feature;
-/// Operations tagged `endpoints` (6 operations).
+/// Operations tagged `endpoints` (6 operations; cargo feature `endpoints`).
+#[cfg(feature = "endpoints")]
 pub mod endpoints;
-/// Operations tagged `environments` (76 operations).
+/// Operations tagged `environments` (76 operations; cargo feature `environments`).
+#[cfg(feature = "environments")]
 pub mod environments;
-/// Operations tagged `environments_rollback` (1 operations).
+/// Operations tagged `environments_rollback` (1 operations; cargo feature `environments_rollback`).
+#[cfg(feature = "environments_rollback")]
 pub mod environments_rollback;
-/// Operations tagged `event_definitions` (6 operations).
+/// Operations tagged `event_definitions` (6 operations; cargo feature `event_definitions`).
+#[cfg(feature = "event_definitions")]
 pub mod event_definitions;
-/// Operations tagged `events` (6 operations).
+/// Operations tagged `events` (6 operations; cargo feature `events`).
+#[cfg(feature = "events")]
 pub mod events;
-/// Operations tagged `experiment_holdouts` (6 operations).
+/// Operations tagged `experiment_holdouts` (6 operations; cargo feature `experiment_holdouts`).
+#[cfg(feature = "experiment_holdouts")]
 pub mod experiment_holdouts;
-/// Operations tagged `experiment_saved_metrics` (6 operations).
+/// Operations tagged `experiment_saved_metrics` (6 operations; cargo feature `experiment_saved_metrics`).
+#[cfg(feature = "experiment_saved_metrics")]
 pub mod experiment_saved_metrics;
-/// Operations tagged `experiments` (12 operations).
+/// Operations tagged `experiments` (12 operations; cargo feature `experiments`).
+#[cfg(feature = "experiments")]
 pub mod experiments;
-/// Operations tagged `exports` (8 operations).
+/// Operations tagged `exports` (8 operations; cargo feature `exports`).
+#[cfg(feature = "exports")]
 pub mod exports;
-/// Operations tagged `feature_flags` (18 operations).
+/// Operations tagged `feature_flags` (18 operations; cargo feature `feature_flags`).
+#[cfg(feature = "feature_flags")]
 pub mod feature_flags;
-/// Operations tagged `file_system` (24 operations).
+/// Operations tagged `file_system` (24 operations; cargo feature `file_system`).
+#[cfg(feature = "file_system")]
 pub mod file_system;
-/// Operations tagged `file_system_shortcut` (12 operations).
+/// Operations tagged `file_system_shortcut` (12 operations; cargo feature `file_system_shortcut`).
+#[cfg(feature = "file_system_shortcut")]
 pub mod file_system_shortcut;
-/// Operations tagged `flag_value` (1 operations).
+/// Operations tagged `flag_value` (1 operations; cargo feature `flag_value`).
+#[cfg(feature = "flag_value")]
 pub mod flag_value;
-/// Operations tagged `groups` (18 operations).
+/// Operations tagged `groups` (18 operations; cargo feature `groups`).
+#[cfg(feature = "groups")]
 pub mod groups;
-/// Operations tagged `groups_types` (11 operations).
+/// Operations tagged `groups_types` (11 operations; cargo feature `groups_types`).
+#[cfg(feature = "groups_types")]
 pub mod groups_types;
-/// Operations tagged `hog_functions` (28 operations).
+/// Operations tagged `hog_functions` (28 operations; cargo feature `hog_functions`).
+#[cfg(feature = "hog_functions")]
 pub mod hog_functions;
-/// Operations tagged `insights` (30 operations).
+/// Operations tagged `insights` (30 operations; cargo feature `insights`).
+#[cfg(feature = "insights")]
 pub mod insights;
-/// Operations tagged `integrations` (34 operations).
+/// Operations tagged `integrations` (34 operations; cargo feature `integrations`).
+#[cfg(feature = "integrations")]
 pub mod integrations;
-/// Operations tagged `invites` (4 operations).
+/// Operations tagged `invites` (4 operations; cargo feature `invites`).
+#[cfg(feature = "invites")]
 pub mod invites;
-/// Operations tagged `llm_gateway` (2 operations).
+/// Operations tagged `llm_gateway` (2 operations; cargo feature `llm_gateway`).
+#[cfg(feature = "llm_gateway")]
 pub mod llm_gateway;
-/// Operations tagged `logs` (8 operations).
+/// Operations tagged `logs` (8 operations; cargo feature `logs`).
+#[cfg(feature = "logs")]
 pub mod logs;
-/// Operations tagged `members` (5 operations).
+/// Operations tagged `members` (5 operations; cargo feature `members`).
+#[cfg(feature = "members")]
 pub mod members;
-/// Operations tagged `notebooks` (9 operations).
+/// Operations tagged `notebooks` (9 operations; cargo feature `notebooks`).
+#[cfg(feature = "notebooks")]
 pub mod notebooks;
-/// Operations tagged `organizations` (6 operations).
+/// Operations tagged `organizations` (6 operations; cargo feature `organizations`).
+#[cfg(feature = "organizations")]
 pub mod organizations;
-/// Operations tagged `persisted_folder` (12 operations).
+/// Operations tagged `persisted_folder` (12 operations; cargo feature `persisted_folder`).
+#[cfg(feature = "persisted_folder")]
 pub mod persisted_folder;
-/// Operations tagged `persons` (48 operations).
+/// Operations tagged `persons` (48 operations; cargo feature `persons`).
+#[cfg(feature = "persons")]
 pub mod persons;
-/// Operations tagged `plugin_configs` (2 operations).
+/// Operations tagged `plugin_configs` (2 operations; cargo feature `plugin_configs`).
+#[cfg(feature = "plugin_configs")]
 pub mod plugin_configs;
-/// Operations tagged `projects` (14 operations).
+/// Operations tagged `projects` (14 operations; cargo feature `projects`).
+#[cfg(feature = "projects")]
 pub mod projects;
-/// Operations tagged `property_definitions` (6 operations).
+/// Operations tagged `property_definitions` (6 operations; cargo feature `property_definitions`).
+#[cfg(feature = "property_definitions")]
 pub mod property_definitions;
-/// Operations tagged `proxy_records` (6 operations).
+/// Operations tagged `proxy_records` (6 operations; cargo feature `proxy_records`).
+#[cfg(feature = "proxy_records")]
 pub mod proxy_records;
-/// Operations tagged `query` (10 operations).
+/// Operations tagged `query` (10 operations; cargo feature `query`).
+#[cfg(feature = "query")]
 pub mod query;
-/// Operations tagged `roles` (9 operations).
+/// Operations tagged `roles` (9 operations; cargo feature `roles`).
+#[cfg(feature = "roles")]
 pub mod roles;
-/// Operations tagged `session_recording_playlists` (18 operations).
+/// Operations tagged `session_recording_playlists` (18 operations; cargo feature `session_recording_playlists`).
+#[cfg(feature = "session_recording_playlists")]
 pub mod session_recording_playlists;
-/// Operations tagged `session_recordings` (18 operations).
+/// Operations tagged `session_recordings` (18 operations; cargo feature `session_recordings`).
+#[cfg(feature = "session_recordings")]
 pub mod session_recordings;
-/// Operations tagged `sessions` (4 operations).
+/// Operations tagged `sessions` (4 operations; cargo feature `sessions`).
+#[cfg(feature = "sessions")]
 pub mod sessions;
-/// Operations tagged `subscriptions` (12 operations).
+/// Operations tagged `subscriptions` (12 operations; cargo feature `subscriptions`).
+#[cfg(feature = "subscriptions")]
 pub mod subscriptions;
-/// Operations tagged `surveys` (13 operations).
+/// Operations tagged `surveys` (13 operations; cargo feature `surveys`).
+#[cfg(feature = "surveys")]
 pub mod surveys;
-/// Operations tagged `tasks` (14 operations).
+/// Operations tagged `tasks` (14 operations; cargo feature `tasks`).
+#[cfg(feature = "tasks")]
 pub mod tasks;
-/// Operations tagged `users` (18 operations).
+/// Operations tagged `users` (18 operations; cargo feature `users`).
+#[cfg(feature = "users")]
 pub mod users;
-/// Operations tagged `warehouse_saved_queries` (24 operations).
+/// Operations tagged `warehouse_saved_queries` (24 operations; cargo feature `warehouse_saved_queries`).
+#[cfg(feature = "warehouse_saved_queries")]
 pub mod warehouse_saved_queries;
-/// Operations tagged `warehouse_tables` (18 operations).
+/// Operations tagged `warehouse_tables` (18 operations; cargo feature `warehouse_tables`).
+#[cfg(feature = "warehouse_tables")]
 pub mod warehouse_tables;
-/// Operations tagged `web_analytics` (2 operations).
+/// Operations tagged `web_analytics` (2 operations; cargo feature `web_analytics`).
+#[cfg(feature = "web_analytics")]
 pub mod web_analytics;
-/// Operations tagged `web_experiments` (6 operations).
+/// Operations tagged `web_experiments` (6 operations; cargo feature `web_experiments`).
+#[cfg(feature = "web_experiments")]
 pub mod web_experiments;

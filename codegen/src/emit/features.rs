@@ -1,0 +1,89 @@
+//! Cargo features: one per tag module, and for every type the set of features that reach it,
+//! computed from the IR's reference graph so a type compiles when any user of it does.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::emit::api::tag_module;
+use crate::ir::{Api, Operation, TypeKind, TypeRef};
+
+/// The feature that enables every tag (and the types no operation uses).
+pub const FULL: &str = "full";
+
+/// Feature names, one per tag module, sorted.
+pub fn tag_features(api: &Api) -> Vec<String> {
+    let features: BTreeSet<String> = api.operations.iter().map(|op| tag_module(&op.tag)).collect();
+    features.into_iter().collect()
+}
+
+/// For every named type, the tag features whose operations reach it (empty: no operation does).
+pub fn type_features(api: &Api) -> BTreeMap<&str, BTreeSet<String>> {
+    let mut reached: BTreeMap<&str, BTreeSet<String>> = api.types.keys().map(|name| (name.as_str(), BTreeSet::new())).collect();
+    for op in &api.operations {
+        let feature = tag_module(&op.tag);
+        let mut pending: Vec<&str> = Vec::new();
+        for ty in operation_types(op) {
+            named_in(ty, &mut pending);
+        }
+        while let Some(name) = pending.pop() {
+            let Some(features) = reached.get_mut(name) else { continue };
+            if !features.insert(feature.clone()) {
+                continue;
+            }
+            if let Some(def) = api.types.get(name) {
+                for ty in kind_types(&def.kind) {
+                    named_in(ty, &mut pending);
+                }
+            }
+        }
+    }
+    reached
+}
+
+fn operation_types(op: &Operation) -> Vec<&TypeRef> {
+    let mut out: Vec<&TypeRef> = op.path_params.iter().chain(&op.query_params).map(|p| &p.ty).collect();
+    if let Some(body) = &op.body {
+        out.push(&body.ty);
+    }
+    if let crate::ir::Response::Json(ty) = &op.response {
+        out.push(ty);
+    }
+    if let Some(pagination) = &op.pagination {
+        out.push(&pagination.item);
+    }
+    out
+}
+
+fn kind_types(kind: &TypeKind) -> Vec<&TypeRef> {
+    match kind {
+        TypeKind::Struct { fields } => fields.iter().map(|f| &f.ty).collect(),
+        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants } => variants.iter().map(|v| &v.ty).collect(),
+        TypeKind::Alias { target } => vec![target],
+        TypeKind::StringEnum { .. } | TypeKind::IntegerEnum { .. } | TypeKind::Literal { .. } => Vec::new(),
+    }
+}
+
+fn named_in<'t>(ty: &'t TypeRef, out: &mut Vec<&'t str>) {
+    match ty {
+        TypeRef::Named(name) => out.push(name),
+        TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Option(inner) | TypeRef::Boxed(inner) => named_in(inner, out),
+        _ => {}
+    }
+}
+
+/// `#[cfg(...)]` enabling an item for any of `features` (or `full` when the set is empty).
+pub fn cfg_any(features: &BTreeSet<String>) -> TokenStream {
+    match features.len() {
+        0 => quote!(#[cfg(feature = #FULL)]),
+        1 => {
+            let feature = features.iter().next().map(String::as_str).unwrap_or(FULL);
+            quote!(#[cfg(feature = #feature)])
+        }
+        _ => {
+            let features = features.iter();
+            quote!(#[cfg(any(#(feature = #features),*))])
+        }
+    }
+}
