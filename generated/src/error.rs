@@ -239,6 +239,7 @@ impl Error {
             | Error::Transport { operation, .. }
             | Error::Decode { operation, .. }
             | Error::ForeignNextUrl { operation, .. } => operation,
+            Error::Page { source, .. } => source.operation(),
             other => other.api_error().map_or("", |e| e.operation),
         }
     }
@@ -302,6 +303,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Throttled(_) | Error::Server(_) => true,
+            Error::Page { source, .. } => source.is_retryable(),
             Error::Transport { source, .. } => {
                 source.is_timeout() || source.is_connect() || source.is_request()
             }

@@ -23,7 +23,7 @@ impl Client {
         self.__op(&CREATE, &[]).json(body).send_json().await
     }
     /// `DELETE /api/organizations/{id}/` · scopes: `organization:write`
-    pub async fn destroy(&self, id: uuid::Uuid) -> Result<()> {
+    pub async fn destroy(&self, id: impl std::fmt::Display) -> Result<()> {
         self.__op(&DESTROY, &[&id]).send_empty().await
     }
     /// `GET /api/organizations/` · scopes: `organization:read`
@@ -61,19 +61,22 @@ impl Client {
     /// `PATCH /api/organizations/{id}/` · scopes: `organization:write`
     pub async fn partial_update(
         &self,
-        id: uuid::Uuid,
+        id: impl std::fmt::Display,
         body: Option<&types::PatchedOrganization>,
     ) -> Result<types::Organization> {
         self.__op(&PARTIAL_UPDATE, &[&id]).json_opt(body).send_json().await
     }
     /// `GET /api/organizations/{id}/` · scopes: `organization:read`
-    pub async fn retrieve(&self, id: uuid::Uuid) -> Result<types::Organization> {
+    pub async fn retrieve(
+        &self,
+        id: impl std::fmt::Display,
+    ) -> Result<types::Organization> {
         self.__op(&RETRIEVE, &[&id]).send_json().await
     }
     /// `PUT /api/organizations/{id}/` · scopes: `organization:write`
     pub async fn update(
         &self,
-        id: uuid::Uuid,
+        id: impl std::fmt::Display,
         body: &types::Organization,
     ) -> Result<types::Organization> {
         self.__op(&UPDATE, &[&id]).json(body).send_json().await
