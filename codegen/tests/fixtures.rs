@@ -1,0 +1,456 @@
+//! Fixture schemas, one per drf-spectacular quirk (see `fixtures/README.md`): each generates,
+//! its output is snapshotted, and a few assertions pin the behaviour the fixture exists for.
+//!
+//! The assertions read the IR where they can, so that a change of formatting shows up in the
+//! snapshots (for review) without breaking them; text checks are kept for what only the emitted
+//! code shows (raw identifiers, companion methods, request encoding calls).
+
+mod support;
+
+use posthog_codegen::Output;
+use posthog_codegen::ir::{
+    AlternateResponse, BodyEncoding, Field, Operation, PaginationStyle, Response, TypeKind, TypeRef,
+};
+use posthog_codegen::report::pass;
+use support::{concatenated, fixtures_dir, generate_ok, read};
+
+/// Generates `fixtures/<name>.yaml`, snapshots every file it produces (after the report, so a
+/// reviewer sees which passes fired) and returns the output for the fixture's own assertions.
+fn fixture(name: &str) -> Fixture {
+    let bytes = read(&fixtures_dir().join(format!("{name}.yaml")));
+    let output = generate_ok(&format!("codegen/tests/fixtures/{name}.yaml"), &bytes);
+    let mut snapshot = String::from("// ---- report ----\n");
+    for line in output.report.to_string().lines() {
+        snapshot.push_str(&format!("// {}\n", line.trim_end()));
+    }
+    snapshot.push_str(&concatenated(&output));
+    insta::assert_snapshot!(name, snapshot);
+    Fixture { output }
+}
+
+/// One fixture's output with the lookups its assertions share.
+struct Fixture {
+    output: Output,
+}
+
+impl Fixture {
+    /// How many places a pass touched.
+    fn count(&self, pass: &str) -> usize {
+        self.output.report.count(pass)
+    }
+
+    /// A named type's definition.
+    fn kind(&self, name: &str) -> &TypeKind {
+        match self.output.api.types.get(name) {
+            Some(def) => &def.kind,
+            None => panic!(
+                "no type `{name}` among {:?}",
+                self.output.api.types.keys().collect::<Vec<_>>()
+            ),
+        }
+    }
+
+    /// A struct field, by wire name.
+    fn field(&self, owner: &str, wire_name: &str) -> &Field {
+        let TypeKind::Struct { fields } = self.kind(owner) else {
+            panic!("`{owner}` is not a struct: {:?}", self.kind(owner))
+        };
+        fields
+            .iter()
+            .find(|f| f.wire_name == wire_name)
+            .unwrap_or_else(|| panic!("`{owner}` has no field `{wire_name}`"))
+    }
+
+    /// An operation, by `operationId`.
+    fn op(&self, id: &str) -> &Operation {
+        self.output
+            .api
+            .operations
+            .iter()
+            .find(|op| op.id == id)
+            .unwrap_or_else(|| panic!("no operation `{id}`"))
+    }
+
+    /// The variants of a string enum as `(rust name, wire value)`, and its fallback's name.
+    fn string_enum(&self, name: &str) -> (Vec<(&str, &str)>, &str) {
+        match self.kind(name) {
+            TypeKind::StringEnum { variants, fallback } => (
+                variants
+                    .iter()
+                    .map(|v| (v.name.as_str(), v.value.as_str()))
+                    .collect(),
+                fallback.as_str(),
+            ),
+            other => panic!("`{name}` is not a string enum: {other:?}"),
+        }
+    }
+
+    /// Asserts that a generated file contains `needle`, showing the file on failure.
+    fn has(&self, path: &str, needle: &str) {
+        let text = self.output.files.get(path).unwrap_or_else(|| {
+            panic!(
+                "no generated {path} among {:?}",
+                self.output.files.keys().collect::<Vec<_>>()
+            )
+        });
+        assert!(text.contains(needle), "{path} lacks `{needle}`:\n{text}");
+    }
+
+    /// Asserts that some generated file contains `needle`.
+    fn has_anywhere(&self, needle: &str) {
+        assert!(
+            self.output.files.values().any(|text| text.contains(needle)),
+            "no generated file contains `{needle}`"
+        );
+    }
+}
+
+fn named(name: &str) -> TypeRef {
+    TypeRef::Named(name.to_owned())
+}
+
+fn option(ty: TypeRef) -> TypeRef {
+    TypeRef::Option(Box::new(ty))
+}
+
+#[test]
+fn blank_null_enum() {
+    let f = fixture("blank_null_enum");
+    assert_eq!(f.count(pass::FOLD_BLANK_NULL_ENUM), 3);
+    // Choice, blank or null: one optional enum whose blank is a variant.
+    assert_eq!(f.field("Widget", "color").ty, option(named("ColorEnum")));
+    let (color, fallback) = f.string_enum("ColorEnum");
+    assert_eq!(color, [("Red", "red"), ("Green", "green"), ("Blank", "")]);
+    assert_eq!(fallback, "Other");
+    // Choice or null: optional, and no blank variant appears.
+    assert_eq!(f.field("Widget", "size").ty, option(named("SizeEnum")));
+    assert!(
+        f.string_enum("SizeEnum")
+            .0
+            .iter()
+            .all(|(_, value)| !value.is_empty())
+    );
+    // Choice or blank, required: the enum itself.
+    assert_eq!(f.field("Widget", "shape").ty, named("ShapeEnum"));
+    assert!(f.string_enum("ShapeEnum").0.contains(&("Blank", "")));
+}
+
+#[test]
+fn allof_wrapper() {
+    let f = fixture("allof_wrapper");
+    assert_eq!(f.count(pass::UNWRAP_SINGLE_ALLOF), 3);
+    assert_eq!(f.count(pass::MERGE_ALLOF), 1);
+    // readOnly: optional so requests can leave it out, never sent as null.
+    let created_by = f.field("Note", "created_by");
+    assert_eq!(created_by.ty, option(named("UserBasic")));
+    assert!(!created_by.serialize_null);
+    // Required and nullable: optional, sent as `null`.
+    let reviewer = f.field("Note", "reviewer");
+    assert_eq!(reviewer.ty, option(named("UserBasic")));
+    assert!(reviewer.serialize_null);
+    // A bare wrapper is the referenced type, no alias in between.
+    assert_eq!(f.field("Note", "owner").ty, named("UserBasic"));
+    // Several members merge into one struct with every member's fields.
+    let TypeKind::Struct { fields } = f.kind("NoteDetail") else {
+        panic!("NoteDetail is not a struct")
+    };
+    let names: Vec<&str> = fields.iter().map(|f| f.wire_name.as_str()).collect();
+    assert_eq!(names, ["id", "email", "role"]);
+}
+
+#[test]
+fn open_enums() {
+    let f = fixture("open_enums");
+    // `+` and `-` give different variants.
+    let (timezones, _) = f.string_enum("TimezoneEnum");
+    let plus = timezones
+        .iter()
+        .find(|(_, value)| *value == "Etc/GMT+1")
+        .map(|(name, _)| *name);
+    let minus = timezones
+        .iter()
+        .find(|(_, value)| *value == "Etc/GMT-1")
+        .map(|(name, _)| *name);
+    assert!(
+        plus.is_some() && minus.is_some() && plus != minus,
+        "{timezones:?}"
+    );
+    // A value spelled `other` keeps its name; the fallback moves aside.
+    let (kinds, fallback) = f.string_enum("KindEnum");
+    assert!(kinds.contains(&("Other", "other")), "{kinds:?}");
+    assert!(
+        kinds.iter().all(|(name, _)| *name != fallback),
+        "fallback `{fallback}` collides: {kinds:?}"
+    );
+    assert!(
+        kinds.contains(&("DollarPageview", "$pageview")),
+        "{kinds:?}"
+    );
+    // Integer enums are open too, negative values included.
+    let TypeKind::IntegerEnum { variants, .. } = f.kind("RetentionEnum") else {
+        panic!("RetentionEnum")
+    };
+    assert!(variants.iter().any(|v| v.value == -1));
+    assert!(matches!(
+        f.kind("SettingsPartialUpdateInterval"),
+        TypeKind::IntegerEnum { .. }
+    ));
+    // Mixed value types stay raw JSON; an inline `null` choice makes the field optional.
+    assert_eq!(f.count(pass::MIXED_ENUM_AS_JSON), 1);
+    assert_eq!(f.field("Settings", "hog_mode").ty, option(TypeRef::Json));
+    assert_eq!(f.count(pass::NULL_IN_ENUM), 1);
+    assert_eq!(
+        f.field("Settings", "period").ty,
+        option(named("SettingsPeriod"))
+    );
+}
+
+#[test]
+fn unions() {
+    let f = fixture("unions");
+    let TypeKind::TaggedUnion { tag, variants } = f.kind("Shape") else {
+        panic!("Shape is not tagged")
+    };
+    assert_eq!(tag, "shape_type");
+    let tags: Vec<(&str, &[String])> = variants
+        .iter()
+        .map(|v| (v.name.as_str(), v.tags.as_slice()))
+        .collect();
+    assert_eq!(
+        tags,
+        [
+            ("Circle", &["circle".to_owned()][..]),
+            ("Square", &["square".to_owned()][..]),
+            ("Triangle", &["Triangle".to_owned()][..]),
+        ]
+    );
+    // pydantic: an untagged union whose members carry strict single-value literals.
+    assert_eq!(f.count(pass::LITERAL_TAG), 2);
+    assert!(
+        matches!(f.kind("EventsQueryKind"), TypeKind::Literal { value } if value == "EventsQuery")
+    );
+    assert_eq!(f.field("EventsQuery", "kind").ty, named("EventsQueryKind"));
+    let TypeKind::UntaggedUnion { variants } = f.kind("QueryRequestQuery") else {
+        panic!("QueryRequestQuery")
+    };
+    let members: Vec<&TypeRef> = variants.iter().map(|v| &v.ty).collect();
+    assert_eq!(members, [&named("EventsQuery"), &named("HogQlQuery")]);
+}
+
+#[test]
+fn recursion() {
+    let f = fixture("recursion");
+    // Through Option: boxed. Through Vec or a map: the allocation already breaks the cycle.
+    assert_eq!(
+        f.field("Node", "parent").ty,
+        option(TypeRef::Boxed(Box::new(named("Node"))))
+    );
+    assert_eq!(
+        f.field("Node", "children").ty,
+        TypeRef::Vec(Box::new(named("Node")))
+    );
+    assert_eq!(
+        f.field("Node", "by_name").ty,
+        option(TypeRef::Map(Box::new(named("Node"))))
+    );
+    // Node holds PropertyGroup, which does not hold Node back: no box.
+    assert_eq!(f.field("Node", "group").ty, option(named("PropertyGroup")));
+    // Mutual recursion PropertyGroup -> GroupOrFilter -> PropertyGroup: boxed on the cycle.
+    assert_eq!(
+        f.field("PropertyGroup", "first").ty,
+        TypeRef::Boxed(Box::new(named("GroupOrFilter")))
+    );
+    assert!(f.count(pass::BOX_RECURSION) >= 2);
+}
+
+#[test]
+fn naming() {
+    let f = fixture("naming");
+    // Components colliding after case conversion: the first keeps the name.
+    assert!(matches!(f.kind("FooBar"), TypeKind::Struct { fields } if fields[0].wire_name == "a"));
+    assert!(
+        matches!(f.kind("FooBarSchema"), TypeKind::Struct { fields } if fields[0].wire_name == "b")
+    );
+    // Keywords and prelude names as components.
+    for name in ["Match", "SelfValue", "OptionSchema"] {
+        f.kind(name);
+    }
+    // Keywords as fields: raw identifiers where Rust allows, a trailing `_` where not.
+    assert_eq!(f.field("Match", "type").rust_name, "type");
+    assert_eq!(f.field("Match", "self").rust_name, "self_");
+    assert_eq!(f.field("Match", "$set").rust_name, "dollar_set");
+    assert_eq!(f.field("Match", "2fa").rust_name, "n2fa");
+    assert_ne!(
+        f.field("Match", "Self").rust_name,
+        f.field("Match", "self").rust_name
+    );
+    f.has("types/type.rs", "pub r#type: String,");
+    f.has("types/type.rs", "pub r#match: Option<String>,");
+    f.has("types/type.rs", "#[serde(rename = \"$set\"");
+    // Keywords as parameters and as a tag (module and feature).
+    f.has("api/type.rs", "r#type: &str");
+    f.has("api/type.rs", ".query(\"match\", &query.r#match)");
+    f.has("api/mod.rs", "pub mod r#type;");
+    // `query` is the name of the query-struct argument, so a parameter named so moves aside.
+    f.has("api/type.rs", ".query(\"query\", &query.query_param)");
+    // operationIds colliding after snake-casing: both methods exist, the second renamed.
+    assert_eq!(f.op("foo_bar_list").method_name, "foo_bar_list");
+    assert_eq!(f.op("fooBarList").method_name, "foo_bar_list_op");
+    assert!(f.count(pass::RENAME) >= 4);
+}
+
+#[test]
+fn request_bodies() {
+    let f = fixture("request_bodies");
+    assert_eq!(f.count(pass::PICK_JSON_BODY), 2);
+    assert_eq!(f.count(pass::MULTIPART_ONLY_BODY), 1);
+    let create = f
+        .op("annotations_create")
+        .body
+        .as_ref()
+        .expect("annotations_create has a body");
+    assert_eq!(
+        (create.encoding, create.required),
+        (BodyEncoding::Json, true)
+    );
+    assert_eq!(create.ty, named("Annotation"));
+    let upload = f
+        .op("uploaded_media_create")
+        .body
+        .as_ref()
+        .expect("uploaded_media_create has a body");
+    assert_eq!(upload.encoding, BodyEncoding::Multipart);
+    assert_eq!(upload.file_fields, ["image"]);
+    let patch = f
+        .op("annotations_partial_update")
+        .body
+        .as_ref()
+        .expect("partial update has a body");
+    assert!(!patch.required);
+    f.has(
+        "api/annotations.rs",
+        "body: Option<&types::PatchedAnnotation>",
+    );
+    f.has("api/annotations.rs", ".json_opt(body)");
+    f.has("api/uploaded_media.rs", ".multipart(body, &[\"image\"])");
+    // `*/*` is sent as JSON.
+    let any = f
+        .op("annotations_notify_create")
+        .body
+        .as_ref()
+        .expect("notify has a body");
+    assert_eq!(any.encoding, BodyEncoding::Json);
+}
+
+#[test]
+fn responses() {
+    let f = fixture("responses");
+    assert_eq!(f.op("exports_destroy").response, Response::Empty);
+    assert_eq!(
+        f.op("exports_touch_create").response,
+        Response::Undocumented
+    );
+    assert_eq!(f.count(pass::UNDOCUMENTED_RESPONSE), 1);
+    let content = f.op("exports_content_retrieve");
+    assert_eq!(content.response, Response::Json(named("Export")));
+    assert_eq!(content.alternate_responses, [AlternateResponse::Csv]);
+    assert_eq!(
+        content.companions.csv.as_deref(),
+        Some("exports_content_retrieve_csv")
+    );
+    let stream = f.op("exports_stream_retrieve");
+    assert_eq!(stream.alternate_responses, [AlternateResponse::EventStream]);
+    assert_eq!(
+        stream.companions.event_stream.as_deref(),
+        Some("exports_stream_retrieve_event_stream")
+    );
+    assert_eq!(f.count(pass::ALTERNATE_MEDIA), 2);
+    assert_eq!(f.op("exports_csv_retrieve").response, Response::Text);
+    assert_eq!(
+        f.op("exports_events_retrieve").response,
+        Response::EventStream
+    );
+    f.has("api/exports.rs", "-> Result<()>");
+    f.has("api/exports.rs", "-> Result<serde_json::Value>");
+    f.has("api/exports.rs", "-> Result<crate::stream::ByteStream>");
+}
+
+#[test]
+fn pagination() {
+    let f = fixture("pagination");
+    assert_eq!(f.count(pass::PAGINATION), 2);
+    let cohorts = f
+        .op("cohorts_list")
+        .pagination
+        .as_ref()
+        .expect("cohorts_list pages");
+    assert_eq!(
+        (cohorts.style, &cohorts.item),
+        (PaginationStyle::LimitOffset, &named("Cohort"))
+    );
+    let recordings = f
+        .op("session_recordings_list")
+        .pagination
+        .as_ref()
+        .expect("recordings page");
+    assert_eq!(
+        (recordings.style, &recordings.item),
+        (PaginationStyle::Cursor, &named("Recording"))
+    );
+    f.has("api/cohorts.rs", "crate::pagination::Pages<types::Cohort>");
+    f.has("api/cohorts.rs", "pub fn cohorts_list_stream(");
+    f.has(
+        "api/session_recordings.rs",
+        "crate::pagination::PaginationStyle::Cursor",
+    );
+}
+
+#[test]
+fn maps_formats() {
+    let f = fixture("maps_formats");
+    let field = |name: &str| f.field("Event", name).ty.clone();
+    assert_eq!(field("id"), TypeRef::Uuid);
+    assert_eq!(field("timestamp"), TypeRef::DateTime);
+    assert_eq!(field("day"), option(TypeRef::Date));
+    assert_eq!(field("properties"), TypeRef::Map(Box::new(TypeRef::Json)));
+    assert_eq!(
+        field("counts"),
+        option(TypeRef::Map(Box::new(TypeRef::I64)))
+    );
+    assert_eq!(
+        field("labels"),
+        option(TypeRef::Map(Box::new(TypeRef::Vec(Box::new(
+            TypeRef::String
+        )))))
+    );
+    assert_eq!(field("small"), option(TypeRef::I32));
+    assert_eq!(field("big"), option(TypeRef::I64));
+    assert_eq!(field("positive"), option(TypeRef::U32));
+    assert_eq!(field("positive_big"), option(TypeRef::U64));
+    assert_eq!(field("signed"), option(TypeRef::I32));
+    assert_eq!(field("ratio"), option(TypeRef::F64));
+    // Query parameters: formats, and arrays repeated or comma-joined as `explode` says.
+    let query = &f.op("events_retrieve").query_params;
+    assert_eq!(query[0].ty, option(TypeRef::DateTime));
+    assert_eq!(query[1].ty, option(TypeRef::Date));
+    f.has("api/events.rs", ".query(\"properties\", &query.properties)");
+    f.has("api/events.rs", ".query_csv(\"ids\", &query.ids)");
+    assert_eq!(f.op("events_retrieve").path_params[1].ty, TypeRef::Uuid);
+}
+
+#[test]
+fn environments() {
+    let f = fixture("environments");
+    // The twin joins its projects counterpart's tag; its duplicate tags are collapsed.
+    assert_eq!(f.op("environments_batch_exports_list").tag, "batch_exports");
+    assert_eq!(f.count(pass::ENVIRONMENT_TWIN), 1);
+    assert_eq!(f.count(pass::PRIMARY_TAG), 1);
+    // A tag after `environments` wins; with neither, `environments` stays.
+    assert_eq!(f.op("environments_query_create").tag, "query");
+    assert_eq!(f.op("environments_persons_list").tag, "environments");
+    f.has(
+        "api/batch_exports.rs",
+        "pub async fn environments_batch_exports_list(",
+    );
+    f.has_anywhere("pub mod environments;");
+}
