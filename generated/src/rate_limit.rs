@@ -11,7 +11,9 @@
 //! gets a burst of `requests * burst_fraction` and an emission interval of
 //! `period / (requests - burst + 1)`, which keeps every window of `period` at or under
 //! `requests` (the property `tests/tests/rate_limit.rs` checks on recorded timestamps). The price
-//! is that long-run throughput is `requests - burst + 1` per period; lower
+//! is that long-run throughput is `requests - burst + 1` per period. The default fraction, 0.2,
+//! keeps 80% of the server's budget for long jobs and still allows a burst of 96 of `burst`'s
+//! 480 per minute; lower
 //! [`RateLimiterBuilder::burst_fraction`] for long jobs, raise it for interactive bursts.
 
 use std::collections::HashMap;
@@ -203,7 +205,7 @@ impl RateLimiter {
     pub fn builder() -> RateLimiterBuilder {
         RateLimiterBuilder {
             limits: crate::operations::THROTTLE_LIMITS.to_vec(),
-            burst_fraction: 0.5,
+            burst_fraction: 0.2,
             shared: None,
         }
     }
