@@ -17,7 +17,10 @@
 mod markdown;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
 use std::path::PathBuf;
+
+use anyhow::Context as _;
 
 use openapiv3::{
     AdditionalProperties, OpenAPI, Operation, Parameter, ParameterSchemaOrContent, ReferenceOr,
@@ -44,12 +47,20 @@ pub fn run(args: ChangelogArgs) -> anyhow::Result<()> {
     let old = read_openapi(&args.old)?;
     let new = read_openapi(&args.new)?;
     let log = changelog(&old, &new);
-    if args.json {
-        println!("{}", log.to_json());
+    let text = if args.json {
+        log.to_json() + "\n"
     } else {
-        print!("{}", log.to_markdown());
+        log.to_markdown()
+    };
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        // `cargo xtask changelog A B | head` closing the pipe early is not a failure.
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        result => result.context("writing the changelog to stdout"),
     }
-    Ok(())
 }
 
 /// Whether a change can break code written against the old client.
@@ -102,9 +113,11 @@ pub struct Change {
     pub kind: ChangeKind,
     /// The part of an operation the change is in (`query parameter`, `request body`,
     /// `response 200`); empty for a change inside a type.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub place: String,
     /// The parameter name, field path (`a.b[]`), or status code the change is about; empty for
     /// the body or type itself.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// The old type or removed enum value.
     #[serde(skip_serializing_if = "Option::is_none")]
