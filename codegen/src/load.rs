@@ -9,8 +9,13 @@ use crate::diagnostic::{escape_segment, Diagnostic, Diagnostics};
 /// Swagger 2.0 and OpenAPI 3.1 are refused with a diagnostic at `#/swagger` or `#/openapi`;
 /// a document that does not fit the OpenAPI 3.0 model gets a diagnostic at the failing member.
 pub fn parse_document(bytes: &[u8]) -> Result<openapiv3::OpenAPI, Diagnostics> {
-    let value = parse_value(bytes)?;
+    let mut value = parse_value(bytes)?;
     check_version(&value)?;
+    // drf-spectacular writes `version: null` when a project sets none (posthog-2023-11.yaml);
+    // openapiv3 wants a string, and nothing reads it, so null becomes empty.
+    if let Some(version) = value.pointer_mut("/info/version").filter(|v| v.is_null()) {
+        *version = Value::from("");
+    }
     serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(value).map_err(|error| {
         let pointer = path_to_pointer(error.path());
         Diagnostic::new(pointer, format!("not a valid OpenAPI 3.0 document here: {}", error.inner())).into()
