@@ -19,8 +19,19 @@ enum Command {
     Changelog(xtask::changelog::ChangelogArgs),
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+/// Prints an error as its chain of causes, without a backtrace, and exits with code 1.
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Regenerate(args) => xtask::regenerate::run(args),
         Command::FetchSchema(args) => xtask::fetch_schema::run(args),
         Command::Changelog(args) => xtask::changelog::run(args),

@@ -143,16 +143,15 @@ pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary>
     };
     let schema = read_schema(root, args, pin.as_ref())?;
     let sha = pin::sha256_hex(&schema.bytes);
-    if args.check {
-        if let Some(pin) = &pin {
-            if pin.sha256 != sha {
-                bail!(
-                    "the schema at {} (sha256 {sha}) is not the pinned one (sha256 {}).\nRun `cargo xtask regenerate` to update the pin and generated/.",
-                    schema.source,
-                    pin.sha256
-                );
-            }
-        }
+    if args.check
+        && let Some(pin) = &pin
+        && pin.sha256 != sha
+    {
+        bail!(
+            "the schema at {} (sha256 {sha}) is not the pinned one (sha256 {}).\nRun `cargo xtask regenerate` to update the pin and generated/.",
+            schema.source,
+            pin.sha256
+        );
     }
     let public = read_optional(root, PUBLIC_SCHEMA)?;
     let throttle = read_optional(root, THROTTLE_TABLE)?;

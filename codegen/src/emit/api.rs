@@ -58,10 +58,11 @@ fn emit_module(operations: &[&Operation], defaultable: &BTreeSet<&str>) -> Token
     }
     let mut shared: Vec<&str> = Vec::new();
     for op in operations {
-        if let Some(description) = op.description.as_deref() {
-            if counts[description] > 1 && !shared.contains(&description) {
-                shared.push(description);
-            }
+        if let Some(description) = op.description.as_deref()
+            && counts[description] > 1
+            && !shared.contains(&description)
+        {
+            shared.push(description);
         }
     }
     let module_doc = shared.join("\n\n");

@@ -65,13 +65,10 @@ pub fn docs(text: Option<&str>) -> TokenStream {
     let mut in_fence = false;
     for line in text.lines() {
         let trimmed = line.trim();
-        let line = if let Some(rest) = trimmed.strip_prefix("```") {
+        let line = if trimmed.starts_with("```") {
+            // Whatever language a fence names, rustdoc must not compile it as a doctest.
             in_fence = !in_fence;
-            if in_fence && rest.trim().is_empty() || in_fence && rest.trim() != "text" {
-                "```text".to_owned()
-            } else {
-                "```".to_owned()
-            }
+            if in_fence { "```text".to_owned() } else { "```".to_owned() }
         } else if in_fence {
             line.to_owned()
         } else {

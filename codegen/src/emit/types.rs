@@ -205,10 +205,10 @@ pub fn defaultable_types(types: &BTreeMap<String, TypeDef>) -> BTreeSet<&str> {
     loop {
         let before = out.len();
         for (name, def) in types {
-            if let TypeKind::Struct { fields } = &def.kind {
-                if fields.iter().all(|f| has_default(&f.ty, &out)) {
-                    out.insert(name);
-                }
+            if let TypeKind::Struct { fields } = &def.kind
+                && fields.iter().all(|f| has_default(&f.ty, &out))
+            {
+                out.insert(name);
             }
         }
         if out.len() == before {

@@ -102,17 +102,16 @@ impl<'a> TypeLowering<'a> {
                 kind: TypeKind::StringEnum { variants, .. },
                 ..
             }) = self.types.get_mut(&name)
+                && !variants.iter().any(|v| v.value.is_empty())
             {
-                if !variants.iter().any(|v| v.value.is_empty()) {
-                    let mut taken: NameSet = NameSet::new();
-                    for v in variants.iter() {
-                        taken.reserve(&v.name);
-                    }
-                    variants.push(EnumVariant {
-                        name: taken.claim("Blank", "Value"),
-                        value: String::new(),
-                    });
+                let mut taken: NameSet = NameSet::new();
+                for v in variants.iter() {
+                    taken.reserve(&v.name);
                 }
+                variants.push(EnumVariant {
+                    name: taken.claim("Blank", "Value"),
+                    value: String::new(),
+                });
             }
         }
         crate::lower::recursion::box_cycles(&mut self.types, self.report);
@@ -273,10 +272,8 @@ impl<'a> TypeLowering<'a> {
         self.report.touch(pass::FOLD_BLANK_NULL_ENUM, pointer);
         let (index, member) = rest[0];
         let ty = self.lower_use(member, &format!("{pointer}/oneOf/{index}"), hint);
-        if blank {
-            if let TypeRef::Named(name) = &ty {
-                self.blankable.insert(name.clone());
-            }
+        if blank && let TypeRef::Named(name) = &ty {
+            self.blankable.insert(name.clone());
         }
         Some(if null { ty.optional() } else { ty })
     }
@@ -380,11 +377,11 @@ impl<'a> TypeLowering<'a> {
         if present.len() < values.len() {
             self.report.touch(pass::NULL_IN_ENUM, pointer);
         }
-        if let [only] = present.as_slice() {
-            if !only.is_empty() {
-                self.report.touch(pass::LITERAL_TAG, pointer);
-                return TypeKind::Literal { value: (*only).clone() };
-            }
+        if let [only] = present.as_slice()
+            && !only.is_empty()
+        {
+            self.report.touch(pass::LITERAL_TAG, pointer);
+            return TypeKind::Literal { value: (*only).clone() };
         }
         let mut variant_names = NameSet::new();
         let variants = present
