@@ -77,6 +77,8 @@ pub mod rate_limit;
 #[doc(hidden)]
 pub mod request;
 pub mod retry;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod stream;
 
 // Generated code is formatted by prettyplease when it is written; rustfmt leaves it alone.

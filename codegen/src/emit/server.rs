@@ -21,12 +21,18 @@ use crate::naming::type_name;
 pub fn emit_server(api: &Api) -> BTreeMap<String, TokenStream> {
     let mut by_module: BTreeMap<String, Vec<&Operation>> = BTreeMap::new();
     for operation in &api.operations {
-        by_module.entry(tag_module(&operation.tag)).or_default().push(operation);
+        by_module
+            .entry(tag_module(&operation.tag))
+            .or_default()
+            .push(operation);
     }
     let mut files = BTreeMap::new();
     files.insert("server/mod.rs".to_owned(), emit_index(&by_module));
     for (module, operations) in &by_module {
-        files.insert(format!("server/{module}.rs"), emit_module(module, operations));
+        files.insert(
+            format!("server/{module}.rs"),
+            emit_module(module, operations),
+        );
     }
     files
 }
@@ -45,7 +51,10 @@ fn emit_index(by_module: &BTreeMap<String, Vec<&Operation>>) -> TokenStream {
     // Each tag module exists only under its cargo feature, like the client's `api` modules.
     let declarations = by_module.iter().map(|(module, operations)| {
         let name = ident(module);
-        let doc = format!(" Server stubs of the operations tagged `{module}` ({} operations).", operations.len());
+        let doc = format!(
+            " Server stubs of the operations tagged `{module}` ({} operations).",
+            operations.len()
+        );
         quote! {
             #[doc = #doc]
             #[cfg(feature = #module)]
@@ -70,7 +79,9 @@ fn emit_index(by_module: &BTreeMap<String, Vec<&Operation>>) -> TokenStream {
     let mounts = by_module.keys().map(|module| {
         let name = ident(module);
         let tr = trait_ident(module);
-        let doc = format!(" Serves the operations tagged `{module}` with `service`, replacing their 501 stubs.");
+        let doc = format!(
+            " Serves the operations tagged `{module}` with `service`, replacing their 501 stubs."
+        );
         quote! {
             #[doc = #doc]
             #[cfg(feature = #module)]
@@ -112,9 +123,14 @@ fn emit_index(by_module: &BTreeMap<String, Vec<&Operation>>) -> TokenStream {
 
 fn emit_module(module: &str, operations: &[&Operation]) -> TokenStream {
     let trait_name = trait_ident(module);
-    let doc = format!(" Operations tagged `{module}`: implement the ones your server answers; the others answer 501.");
+    let doc = format!(
+        " Operations tagged `{module}`: implement the ones your server answers; the others answer 501."
+    );
     let methods = operations.iter().map(|op| emit_method(op));
-    let query_impls = operations.iter().filter(|op| !op.query_params.is_empty()).map(|op| emit_from_query(op));
+    let query_impls = operations
+        .iter()
+        .filter(|op| !op.query_params.is_empty())
+        .map(|op| emit_from_query(op));
     let routes = operations.iter().map(|op| emit_route(op));
     let has_queries = operations.iter().any(|op| !op.query_params.is_empty());
     let query_import = if has_queries {
@@ -123,7 +139,8 @@ fn emit_module(module: &str, operations: &[&Operation]) -> TokenStream {
     } else {
         quote!()
     };
-    let routes_doc = format!(" The routes of the operations tagged `{module}`, answered by `service`.");
+    let routes_doc =
+        format!(" The routes of the operations tagged `{module}`, answered by `service`.");
     quote! {
         #![allow(unused_imports, unused_variables)]
         use std::future::Future;
@@ -175,7 +192,11 @@ fn emit_method(op: &Operation) -> TokenStream {
     }
     if let Some(body) = &op.body {
         let ty = type_tokens(&body.ty, &quote!(types::));
-        arguments.push(if body.required { quote!(body: #ty) } else { quote!(body: Option<#ty>) });
+        arguments.push(if body.required {
+            quote!(body: #ty)
+        } else {
+            quote!(body: Option<#ty>)
+        });
     }
     let answer = answer_type(op);
     let mut doc_text = String::new();
@@ -223,7 +244,11 @@ fn emit_route(op: &Operation) -> TokenStream {
         Response::Text => quote!(text),
         Response::EventStream => quote!(events),
     };
-    let names: Vec<Ident> = op.path_params.iter().map(|param| ident(&param.rust_name)).collect();
+    let names: Vec<Ident> = op
+        .path_params
+        .iter()
+        .map(|param| ident(&param.rust_name))
+        .collect();
     // A one-element tuple pattern needs its trailing comma.
     let path_pattern = match names.as_slice() {
         [one] => quote!((#one,)),

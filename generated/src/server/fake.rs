@@ -1,0 +1,1 @@
+//! A ready in-memory fake PostHog built on the server stubs.
