@@ -305,7 +305,9 @@ async fn prepare(
     // Without a key in the header, PostHog reads `request.data` for one whatever the method.
     let read_json = kind == BodyKind::Json || (header_key.is_none() && is_json);
     let mut raw = RawBody::default();
-    if kind == BodyKind::Form {
+    // A multipart operation sent no form (or something else) has no parts: an optional body is
+    // then absent, and a required one misses its fields.
+    if kind == BodyKind::Form && content_type.starts_with("multipart/form-data") {
         check_length(&parts.headers)?;
         let request = Request::from_parts(parts.clone(), body);
         raw.parts = read_form(request).await?;

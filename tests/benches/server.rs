@@ -1,0 +1,3 @@
+//! Requests per second of the fake PostHog through the generated router.
+
+fn main() {}
