@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod changelog;
+pub mod check_outputs;
 pub mod fetch_schema;
 pub mod pin;
 pub mod regenerate;

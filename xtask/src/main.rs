@@ -17,6 +17,8 @@ enum Command {
     FetchSchema(xtask::fetch_schema::FetchSchemaArgs),
     /// Print the API changelog between two schemas.
     Changelog(xtask::changelog::ChangelogArgs),
+    /// Compile every fixture's generated output (and the older real schemas') with deny(warnings).
+    CheckOutputs(xtask::check_outputs::CheckOutputsArgs),
 }
 
 /// Prints an error as its chain of causes, without a backtrace, and exits with code 1.
@@ -35,5 +37,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Regenerate(args) => xtask::regenerate::run(args),
         Command::FetchSchema(args) => xtask::fetch_schema::run(args),
         Command::Changelog(args) => xtask::changelog::run(args),
+        Command::CheckOutputs(args) => xtask::check_outputs::run(args),
     }
 }
