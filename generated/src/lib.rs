@@ -73,6 +73,8 @@ mod enums;
 pub mod error;
 pub mod operation;
 pub mod pagination;
+#[cfg(feature = "public")]
+pub mod public;
 pub mod rate_limit;
 #[doc(hidden)]
 pub mod request;

@@ -46,6 +46,8 @@ mod error;
     feature = "users"
 ))]
 pub mod fake;
+#[cfg(feature = "public")]
+pub mod fake_public;
 mod routes;
 mod text;
 mod throttle;
