@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+pub mod bench;
 pub mod changelog;
 pub mod check_outputs;
 pub mod fetch_schema;

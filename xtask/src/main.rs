@@ -17,6 +17,8 @@ enum Command {
     FetchSchema(xtask::fetch_schema::FetchSchemaArgs),
     /// Print the API changelog between two schemas.
     Changelog(xtask::changelog::ChangelogArgs),
+    /// Measure regenerate time, line counts and `cargo check` cost beside progenitor's output.
+    Bench(xtask::bench::BenchArgs),
     /// Compile every fixture's generated output (and the older real schemas') with deny(warnings).
     CheckOutputs(xtask::check_outputs::CheckOutputsArgs),
 }
@@ -37,6 +39,7 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Regenerate(args) => xtask::regenerate::run(args),
         Command::FetchSchema(args) => xtask::fetch_schema::run(args),
         Command::Changelog(args) => xtask::changelog::run(args),
+        Command::Bench(args) => xtask::bench::run(args),
         Command::CheckOutputs(args) => xtask::check_outputs::run(args),
     }
 }
