@@ -219,7 +219,6 @@ fn every_problem_of_a_phase_is_reported() {
 /// An operation whose `operationId` is not shaped like an identifier (or absent) still
 /// generates: the operation table's constant must not be built from the raw id.
 #[test]
-#[ignore = "codegen bug: emit::tokens::const_ident panics (`\"GET-USERS\" is not a valid Ident`)"]
 fn operation_ids_that_are_not_identifiers() {
     for id in ["get-users", "users.list", "2fa_list"] {
         let paths = format!(
@@ -234,7 +233,6 @@ fn operation_ids_that_are_not_identifiers() {
 /// operationIds that collide (after snake-casing, or outright) give distinct Rust items: a
 /// duplicate `pub static` or query struct would not compile.
 #[test]
-#[ignore = "codegen bug: the operation constant and query type are named from the raw id, not the deduplicated method name"]
 fn colliding_operation_ids_give_distinct_items() {
     let operation = |path: &str, id: &str| {
         format!(

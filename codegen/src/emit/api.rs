@@ -3,12 +3,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
 
-use crate::emit::tokens::{const_ident, docs, ident, type_tokens};
+use crate::emit::tokens::{docs, ident, op_const, query_type_ident, type_tokens};
 use crate::emit::types::has_default;
 use crate::ir::{Api, BodyEncoding, Operation, PaginationStyle, Param, Response, TypeRef};
-use crate::naming::{field_name, type_name};
+use crate::naming::field_name;
 
 /// The module name of a tag (`LLM Gateway` and `llm_gateway` share one).
 pub fn tag_module(tag: &str) -> String {
@@ -90,7 +90,7 @@ fn emit_module(operations: &[&Operation], defaultable: &BTreeSet<&str>) -> Token
 }
 
 fn query_type_name(op: &Operation) -> proc_macro2::Ident {
-    format_ident!("{}Query", type_name(&op.id))
+    query_type_ident(op)
 }
 
 fn emit_query_type(op: &Operation, defaultable: &BTreeSet<&str>) -> TokenStream {
@@ -139,7 +139,7 @@ struct RequestParts {
 }
 
 fn request_parts(op: &Operation) -> RequestParts {
-    let op_const = const_ident(&op.id);
+    let op_const = op_const(op);
     let mut arguments = Vec::new();
     let mut format_args = Vec::new();
     let mut project = None;

@@ -3,13 +3,13 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-use crate::emit::tokens::const_ident;
+use crate::emit::tokens::op_const;
 use crate::ir::{Api, Host};
 
 /// The `operations` module.
 pub fn emit_operations(api: &Api) -> TokenStream {
     let statics = api.operations.iter().map(|op| {
-        let name = const_ident(&op.id);
+        let name = op_const(op);
         let id = &op.id;
         let method = Ident::new(&op.method, Span::call_site());
         let path = &op.path;
@@ -32,7 +32,7 @@ pub fn emit_operations(api: &Api) -> TokenStream {
             };
         }
     });
-    let all = api.operations.iter().map(|op| const_ident(&op.id));
+    let all = api.operations.iter().map(|op| op_const(op));
     let limits = api.throttle_limits.iter().map(|limit| {
         let scope = &limit.scope;
         let requests = limit.requests;

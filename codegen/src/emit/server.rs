@@ -12,7 +12,7 @@ use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
 use crate::emit::api::tag_module;
-use crate::emit::tokens::{const_ident, docs, ident, type_tokens};
+use crate::emit::tokens::{docs, ident, op_const, query_type_ident, type_tokens};
 use crate::ir::{Api, BodyEncoding, Operation, Response};
 use crate::naming::type_name;
 
@@ -44,7 +44,7 @@ fn trait_ident(module: &str) -> Ident {
 
 /// The client's query parameter type of an operation (same rule as the client emitter).
 fn query_type(op: &Operation) -> Ident {
-    format_ident!("{}Query", type_name(&op.id))
+    query_type_ident(op)
 }
 
 fn emit_index(by_module: &BTreeMap<String, Vec<&Operation>>) -> TokenStream {
@@ -179,7 +179,7 @@ fn answer_type(op: &Operation) -> TokenStream {
 
 fn emit_method(op: &Operation) -> TokenStream {
     let name = ident(&op.method_name);
-    let op_const = const_ident(&op.id);
+    let op_const = op_const(op);
     let mut arguments = Vec::new();
     for param in &op.path_params {
         let param_name = ident(&param.rust_name);
@@ -236,7 +236,7 @@ fn emit_from_query(op: &Operation) -> TokenStream {
 
 fn emit_route(op: &Operation) -> TokenStream {
     let path = &op.path;
-    let op_const = const_ident(&op.id);
+    let op_const = op_const(op);
     let method = ident(&op.method_name);
     let kind = match op.response {
         Response::Json(_) | Response::Undocumented => quote!(json),

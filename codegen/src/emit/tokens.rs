@@ -3,8 +3,8 @@
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
-use crate::ir::TypeRef;
-use crate::naming::is_keyword;
+use crate::ir::{Operation, TypeRef};
+use crate::naming::{is_keyword, type_name};
 
 /// An identifier, raw (`r#type`) when it is a keyword.
 pub fn ident(name: &str) -> Ident {
@@ -15,9 +15,15 @@ pub fn ident(name: &str) -> Ident {
     }
 }
 
-/// An upper-case constant name for an operation id.
-pub fn const_ident(name: &str) -> Ident {
-    Ident::new(&name.to_uppercase(), Span::call_site())
+/// The name of an operation's static in the operation table: its method name (already unique
+/// and a valid identifier, unlike some operationIds) in upper case.
+pub fn op_const(op: &Operation) -> Ident {
+    Ident::new(&op.method_name.to_uppercase(), Span::call_site())
+}
+
+/// The name of an operation's query parameter struct, from its (unique) method name.
+pub fn query_type_ident(op: &Operation) -> Ident {
+    Ident::new(&format!("{}Query", type_name(&op.method_name)), Span::call_site())
 }
 
 /// The Rust type for a type reference, with named types behind `prefix` (e.g. `types::`).

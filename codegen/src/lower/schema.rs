@@ -68,6 +68,11 @@ impl<'a> TypeLowering<'a> {
         for (key, schema) in self.components {
             let pointer = format!("{COMPONENT_PREFIX}{}", crate::diagnostic::escape_segment(key));
             let Some(name) = self.component_names.get(key).cloned() else { continue };
+            if self.blank_or_null(schema).is_some() {
+                // drf's BlankEnum / NullEnum exist only to be folded into the enums they sit
+                // beside; on their own they are "" or null.
+                continue;
+            }
             match schema {
                 ReferenceOr::Item(schema) => {
                     let kind = self.lower_named_kind(schema, &pointer, &name);
@@ -127,6 +132,12 @@ impl<'a> TypeLowering<'a> {
             return TypeRef::Json;
         };
         let key = key.replace("~1", "/").replace("~0", "~");
+        if let Some(helper) = self.components.get(&key).and_then(|schema| self.blank_or_null(schema)) {
+            return match helper {
+                BlankOrNull::Blank => TypeRef::String,
+                BlankOrNull::Null => TypeRef::Json,
+            };
+        }
         match self.component_names.get(&key) {
             Some(name) => TypeRef::Named(name.clone()),
             None => {
@@ -284,6 +295,7 @@ impl<'a> TypeLowering<'a> {
                 let value = self.lower_use(schema, &format!("{pointer}/additionalProperties"), &format!("{hint}Value"));
                 TypeRef::Map(Box::new(value))
             }
+            Some(AdditionalProperties::Any(true)) => TypeRef::Map(Box::new(TypeRef::Json)),
             _ => TypeRef::Json,
         }
     }
@@ -436,8 +448,10 @@ impl<'a> TypeLowering<'a> {
                         }
                     }
                     if variant.tags.is_empty() {
-                        // Without a mapping entry, OpenAPI says the tag is the schema's name.
-                        variant.tags.push(target.clone());
+                        // Without a mapping entry, OpenAPI says the tag is the schema's name
+                        // (the component key, not our Rust name for it).
+                        let key = self.component_names.iter().find(|(_, rust)| *rust == target).map(|(key, _)| key.clone());
+                        variant.tags.push(key.unwrap_or_else(|| target.clone()));
                     }
                 }
                 TypeKind::TaggedUnion {

@@ -24,7 +24,7 @@ pub struct CaptureEvent {
     pub distinct_id: Option<String>,
     /// Event properties.
     #[serde(default, skip_serializing_if = "none")]
-    pub properties: Option<serde_json::Value>,
+    pub properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// When it happened (ISO 8601).
     #[serde(default, skip_serializing_if = "none")]
     pub timestamp: Option<chrono::DateTime<chrono::FixedOffset>>,
@@ -44,7 +44,7 @@ pub struct CaptureRequest {
     pub distinct_id: String,
     /// Event properties; `$set`, `$set_once` and `$process_person_profile` have special meanings.
     #[serde(default, skip_serializing_if = "none")]
-    pub properties: Option<serde_json::Value>,
+    pub properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// When it happened (ISO 8601); the time of receipt when absent.
     #[serde(default, skip_serializing_if = "none")]
     pub timestamp: Option<chrono::DateTime<chrono::FixedOffset>>,
@@ -62,10 +62,12 @@ pub struct CaptureResponse {
 pub struct DecideResponse {
     /// Flag key to its value, `true`/`false` or a variant key.
     #[serde(rename = "featureFlags", default, skip_serializing_if = "none")]
-    pub feature_flags: Option<serde_json::Value>,
+    pub feature_flags: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Flag key to the payload of its value, usually as JSON text.
     #[serde(rename = "featureFlagPayloads", default, skip_serializing_if = "none")]
-    pub feature_flag_payloads: Option<serde_json::Value>,
+    pub feature_flag_payloads: Option<
+        std::collections::BTreeMap<String, serde_json::Value>,
+    >,
     #[serde(rename = "errorsWhileComputingFlags", default, skip_serializing_if = "none")]
     pub errors_while_computing_flags: Option<bool>,
     #[serde(rename = "quotaLimited", default, skip_serializing_if = "none")]
@@ -120,10 +122,15 @@ pub struct FlagsRequest {
     pub groups: Option<std::collections::BTreeMap<String, String>>,
     /// Person properties to evaluate with, besides the stored ones.
     #[serde(default, skip_serializing_if = "none")]
-    pub person_properties: Option<serde_json::Value>,
+    pub person_properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Per group type, group properties to evaluate with.
     #[serde(default, skip_serializing_if = "none")]
-    pub group_properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    pub group_properties: Option<
+        std::collections::BTreeMap<
+            String,
+            std::collections::BTreeMap<String, serde_json::Value>,
+        >,
+    >,
     /// Evaluate only flags tagged with one of these environments (and untagged flags).
     #[serde(default, skip_serializing_if = "none")]
     pub evaluation_environments: Option<Vec<String>>,

@@ -346,7 +346,6 @@ crate::string_enum! {
     "unique_session", FirstTimeForUser = "first_time_for_user", FirstMatchingEventForUser
     = "first_matching_event_for_user", } fallback Other;
 }
-pub type BlankEnum = serde_json::Value;
 crate::string_enum! {
     #[doc = " BounceRatePageViewMode"] pub enum BounceRatePageViewMode { CountPageviews =
     "count_pageviews", UniqUrls = "uniq_urls", UniqPageScreenAutocaptures =
@@ -5347,7 +5346,6 @@ crate::string_enum! {
     #[doc = " MultipleVariantHandling"] pub enum MultipleVariantHandling { Exclude =
     "exclude", FirstSeen = "first_seen", } fallback Other;
 }
-pub type NullEnum = serde_json::Value;
 crate::string_enum! {
     #[doc = " OrderBy"] pub enum OrderBy { Distance = "distance", Timestamp =
     "timestamp", } fallback Other;
