@@ -337,6 +337,7 @@ async fn prepare(
     let cx = Context {
         operation: op,
         key,
+        uri: parts.uri,
         headers: parts.headers,
         query,
     };
@@ -499,6 +500,13 @@ where
 }
 
 fn encode_json<T: Serialize>(reply: Reply<T>) -> Response {
+    // Undocumented answers are `serde_json::Value`; a 204 or 304 of one carries no body.
+    if matches!(
+        reply.status,
+        StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED
+    ) {
+        return reply.status.into_response();
+    }
     match serde_json::to_vec(&reply.body) {
         Ok(bytes) => encoded(reply.status, "application/json", Body::from(bytes)),
         Err(error) => {

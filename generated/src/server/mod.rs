@@ -118,6 +118,8 @@ pub struct Context {
     pub operation: &'static Operation,
     /// The personal API key, from the first place PostHog looks that holds one.
     pub key: Option<KeySource>,
+    /// The request's path and query, as sent (e.g. for building `next` links).
+    pub uri: http::Uri,
     /// The request headers.
     pub headers: HeaderMap,
     /// Every query parameter as sent, including ones the schema does not list.
