@@ -332,11 +332,10 @@ fn request_index(cx: &Context) -> Option<usize> {
         .and_then(|text| text.parse().ok())
 }
 
-fn object(value: Option<Value>) -> Map<String, Value> {
-    match value {
-        Some(Value::Object(members)) => members,
-        _ => Map::new(),
-    }
+fn object(value: Option<BTreeMap<String, Value>>) -> Map<String, Value> {
+    value
+        .map(|members| members.into_iter().collect())
+        .unwrap_or_default()
 }
 
 fn check_distinct_id(distinct_id: Option<&str>) -> Result<(), ServerError> {
@@ -516,8 +515,8 @@ impl PublicApi for FakePublic {
         self.admit(body.api_key.as_deref())?;
         check_distinct_id(Some(&body.distinct_id))?;
         self.record(&cx, Vec::new());
-        let mut values = Map::new();
-        let mut payloads = Map::new();
+        let mut values = BTreeMap::new();
+        let mut payloads = BTreeMap::new();
         for (flag, enabled, variant) in self.evaluate(&body.distinct_id) {
             if let Some(payload) = flag.payload_for(enabled, variant.as_deref()) {
                 payloads.insert(flag.key.clone(), Value::String(payload.to_string()));
@@ -529,8 +528,8 @@ impl PublicApi for FakePublic {
             values.insert(flag.key, value);
         }
         Ok(Reply::ok(types::DecideResponse {
-            feature_flags: Some(Value::Object(values)),
-            feature_flag_payloads: Some(Value::Object(payloads)),
+            feature_flags: Some(values),
+            feature_flag_payloads: Some(payloads),
             errors_while_computing_flags: Some(false),
             quota_limited: None,
         }))
