@@ -110,6 +110,8 @@ fn emit_index(by_module: &BTreeMap<String, Vec<&Operation>>) -> TokenStream {
             /// Every operation of the enabled tags, answering 501 until its tag is given a
             /// service with the method named after the tag module.
             pub fn new() -> Self {
+                // Unused when the server is built without any tag feature.
+                #[allow(unused_variables)]
                 let service = Arc::new(Unimplemented);
                 let routes = Self::empty();
                 #(#defaults)*

@@ -302,6 +302,7 @@ impl Routes {
     /// Every operation of the enabled tags, answering 501 until its tag is given a
     /// service with the method named after the tag module.
     pub fn new() -> Self {
+        #[allow(unused_variables)]
         let service = Arc::new(Unimplemented);
         let routes = Self::empty();
         #[cfg(feature = "actions")]
