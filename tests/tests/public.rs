@@ -542,3 +542,45 @@ async fn the_personal_key_never_reaches_the_public_host() {
         );
     }
 }
+
+/// The public endpoints mounted into the whole fake PostHog: one host serves both halves, the
+/// client holds both keys, and each half sees only its own key.
+#[tokio::test]
+async fn public_endpoints_mount_into_the_whole_fake_posthog() {
+    use posthog_api::server::fake::{FAKE_PERSONAL_API_KEY, FAKE_PROJECT_ID, FakePostHog};
+    let public = FakePublic::new(PROJECT_KEY);
+    public.add_flag(FakeFlag::boolean("beta", true));
+    let server = public
+        .mount(FakePostHog::default().routes())
+        .serve("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1");
+    let client = client_with(
+        &server,
+        Credentials::personal_api_key(FAKE_PERSONAL_API_KEY).with_project_api_key(PROJECT_KEY),
+    );
+    client
+        .feature_flags_list(
+            FAKE_PROJECT_ID,
+            &posthog_api::api::feature_flags::FeatureFlagsListQuery::default(),
+        )
+        .await
+        .expect("private call with the personal key");
+    client
+        .capture(Event::new("e", "u"))
+        .await
+        .expect("captured");
+    assert!(
+        client
+            .flags("u", &FlagsOptions::new())
+            .await
+            .expect("flags")
+            .is_enabled("beta")
+    );
+    let requests = public.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests.iter().all(|request| !request.personal_key),
+        "{requests:?}"
+    );
+}
