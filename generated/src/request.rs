@@ -23,9 +23,15 @@ pub fn path_segment(value: &dyn std::fmt::Display) -> String {
     utf8_percent_encode(&value.to_string(), PATH_SEGMENT).to_string()
 }
 
+/// A path argument. `Sync`, so the temporary slice of them a generated method builds does not
+/// stop the method's future from being `Send` (users spawn these futures on multi-threaded
+/// runtimes).
+#[doc(hidden)]
+pub type PathArg<'a> = &'a (dyn std::fmt::Display + Sync);
+
 /// Fills a path template: `{project_id}` from `project` when given, every other placeholder
 /// from `args` in order, each percent-encoded as one segment.
-fn fill_path(template: &str, project: Option<&str>, args: &[&dyn std::fmt::Display]) -> String {
+fn fill_path(template: &str, project: Option<&str>, args: &[PathArg<'_>]) -> String {
     let mut out = String::with_capacity(template.len() + 16);
     let mut args = args.iter();
     let mut rest = template;
@@ -101,7 +107,7 @@ pub struct RequestBuilder {
 impl Client {
     /// Starts a request for `op`, filling the path template's placeholders with `args` in order.
     #[doc(hidden)]
-    pub fn __op(&self, op: &'static Operation, args: &[&dyn std::fmt::Display]) -> RequestBuilder {
+    pub fn __op(&self, op: &'static Operation, args: &[PathArg<'_>]) -> RequestBuilder {
         self.__request_at(op, Ok(fill_path(op.path, None, args)))
     }
 
@@ -112,7 +118,7 @@ impl Client {
         &self,
         op: &'static Operation,
         project: crate::client::ProjectId,
-        args: &[&dyn std::fmt::Display],
+        args: &[PathArg<'_>],
     ) -> RequestBuilder {
         let path = self
             .__project_id(op.id, project)

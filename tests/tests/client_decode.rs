@@ -212,3 +212,19 @@ async fn missing_default_project_is_a_clear_error() {
     assert!(message.contains("feature_flags_retrieve") && message.contains("project_id"), "{message}");
     assert!(seen.lock().expect("lock").requests.is_empty(), "nothing was sent");
 }
+
+/// Users spawn client calls on multi-threaded runtimes, so every future and stream the client
+/// returns must be `Send` (a compile-time property; the test fails by not compiling).
+#[test]
+fn client_futures_and_streams_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    let client = Client::builder(Region::Us).build().expect("client builds");
+    let user = uuid::Uuid::nil();
+    assert_send(&client.users_retrieve("@me"));
+    assert_send(&client.users_retrieve(user));
+    assert_send(&client.feature_flags_retrieve(ProjectId::Default, 1));
+    assert_send(&client.feature_flags_create("1", &serde_json::from_value(json!({"key": "k"})).expect("flag")));
+    let query = posthog_api::api::feature_flags::FeatureFlagsListQuery::default();
+    assert_send(&client.feature_flags_list_stream(ProjectId::Default, &query));
+    assert_send(&client.persons_list_csv(ProjectId::Default, &PersonsListQuery::default()));
+}

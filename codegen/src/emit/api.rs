@@ -123,7 +123,7 @@ fn path_param_type(param: &Param) -> TokenStream {
     match &param.ty {
         TypeRef::String => quote!(&str),
         // A UUID, or an alias PostHog accepts in its place (`/api/users/@me/`).
-        TypeRef::Uuid => quote!(impl std::fmt::Display),
+        TypeRef::Uuid => quote!(impl std::fmt::Display + Sync),
         TypeRef::Named(_) | TypeRef::Json => {
             let ty = type_tokens(&param.ty, &quote!(types::));
             quote!(&#ty)

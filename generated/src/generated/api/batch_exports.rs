@@ -89,7 +89,7 @@ impl Client {
     pub async fn batch_exports_backfill_create(
         &self,
         organization_id: &str,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__op(&BATCH_EXPORTS_BACKFILL_CREATE, &[&organization_id, &id])
@@ -101,7 +101,7 @@ impl Client {
     pub async fn batch_exports_backfill_create_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__project_op(&BATCH_EXPORTS_BACKFILL_CREATE_2, project_id.into(), &[&id])
@@ -113,8 +113,8 @@ impl Client {
     pub async fn batch_exports_backfills_cancel_create(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExportBackfill,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -130,7 +130,7 @@ impl Client {
     pub async fn batch_exports_backfills_create(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         body: &types::BatchExportBackfill,
     ) -> Result<types::BatchExportBackfill> {
         self.__project_op(
@@ -146,7 +146,7 @@ impl Client {
     pub async fn batch_exports_backfills_list(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsBackfillsListQuery,
     ) -> Result<types::PaginatedBatchExportBackfillList> {
         self.__project_op(
@@ -163,7 +163,7 @@ impl Client {
     pub fn batch_exports_backfills_list_pages(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsBackfillsListQuery,
     ) -> crate::pagination::Pages<types::BatchExportBackfill> {
         crate::pagination::Pages::new(
@@ -183,7 +183,7 @@ impl Client {
     pub fn batch_exports_backfills_list_stream(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsBackfillsListQuery,
     ) -> crate::pagination::Items<types::BatchExportBackfill> {
         self.batch_exports_backfills_list_pages(project_id, batch_export_id, query)
@@ -193,8 +193,8 @@ impl Client {
     pub async fn batch_exports_backfills_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::BatchExportBackfill> {
         self.__project_op(
                 &BATCH_EXPORTS_BACKFILLS_RETRIEVE,
@@ -230,7 +230,7 @@ impl Client {
     pub async fn batch_exports_destroy(
         &self,
         organization_id: &str,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__op(&BATCH_EXPORTS_DESTROY, &[&organization_id, &id]).send_empty().await
     }
@@ -238,7 +238,7 @@ impl Client {
     pub async fn batch_exports_destroy_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&BATCH_EXPORTS_DESTROY_2, project_id.into(), &[&id])
             .send_empty()
@@ -318,7 +318,7 @@ impl Client {
     pub async fn batch_exports_logs_retrieve(
         &self,
         organization_id: &str,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__op(&BATCH_EXPORTS_LOGS_RETRIEVE, &[&organization_id, &id])
             .send_value()
@@ -328,7 +328,7 @@ impl Client {
     pub async fn batch_exports_logs_retrieve_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&BATCH_EXPORTS_LOGS_RETRIEVE_2, project_id.into(), &[&id])
             .send_value()
@@ -338,7 +338,7 @@ impl Client {
     pub async fn batch_exports_partial_update(
         &self,
         organization_id: &str,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedBatchExport>,
     ) -> Result<types::BatchExport> {
         self.__op(&BATCH_EXPORTS_PARTIAL_UPDATE, &[&organization_id, &id])
@@ -350,7 +350,7 @@ impl Client {
     pub async fn batch_exports_partial_update_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedBatchExport>,
     ) -> Result<types::BatchExport> {
         self.__project_op(&BATCH_EXPORTS_PARTIAL_UPDATE_2, project_id.into(), &[&id])
@@ -362,7 +362,7 @@ impl Client {
     pub async fn batch_exports_pause_create(
         &self,
         organization_id: &str,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__op(&BATCH_EXPORTS_PAUSE_CREATE, &[&organization_id, &id])
@@ -374,7 +374,7 @@ impl Client {
     pub async fn batch_exports_pause_create_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__project_op(&BATCH_EXPORTS_PAUSE_CREATE_2, project_id.into(), &[&id])
@@ -386,7 +386,7 @@ impl Client {
     pub async fn batch_exports_retrieve(
         &self,
         organization_id: &str,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::BatchExport> {
         self.__op(&BATCH_EXPORTS_RETRIEVE, &[&organization_id, &id]).send_json().await
     }
@@ -394,7 +394,7 @@ impl Client {
     pub async fn batch_exports_retrieve_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::BatchExport> {
         self.__project_op(&BATCH_EXPORTS_RETRIEVE_2, project_id.into(), &[&id])
             .send_json()
@@ -404,7 +404,7 @@ impl Client {
     pub async fn batch_exports_run_test_step_create(
         &self,
         organization_id: &str,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__op(&BATCH_EXPORTS_RUN_TEST_STEP_CREATE, &[&organization_id, &id])
@@ -416,7 +416,7 @@ impl Client {
     pub async fn batch_exports_run_test_step_create_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -458,8 +458,8 @@ impl Client {
     pub async fn batch_exports_runs_cancel_create(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExportRun,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -475,7 +475,7 @@ impl Client {
     pub async fn batch_exports_runs_list(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsRunsListQuery,
     ) -> Result<types::PaginatedBatchExportRunList> {
         self.__project_op(
@@ -492,7 +492,7 @@ impl Client {
     pub fn batch_exports_runs_list_pages(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsRunsListQuery,
     ) -> crate::pagination::Pages<types::BatchExportRun> {
         crate::pagination::Pages::new(
@@ -512,7 +512,7 @@ impl Client {
     pub fn batch_exports_runs_list_stream(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsRunsListQuery,
     ) -> crate::pagination::Items<types::BatchExportRun> {
         self.batch_exports_runs_list_pages(project_id, batch_export_id, query).items()
@@ -521,8 +521,8 @@ impl Client {
     pub async fn batch_exports_runs_logs_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &BATCH_EXPORTS_RUNS_LOGS_RETRIEVE,
@@ -536,8 +536,8 @@ impl Client {
     pub async fn batch_exports_runs_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::BatchExportRun> {
         self.__project_op(
                 &BATCH_EXPORTS_RUNS_RETRIEVE,
@@ -551,8 +551,8 @@ impl Client {
     pub async fn batch_exports_runs_retry_create(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExportRun,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -584,7 +584,7 @@ impl Client {
     pub async fn batch_exports_unpause_create(
         &self,
         organization_id: &str,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__op(&BATCH_EXPORTS_UNPAUSE_CREATE, &[&organization_id, &id])
@@ -596,7 +596,7 @@ impl Client {
     pub async fn batch_exports_unpause_create_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__project_op(&BATCH_EXPORTS_UNPAUSE_CREATE_2, project_id.into(), &[&id])
@@ -608,7 +608,7 @@ impl Client {
     pub async fn batch_exports_update(
         &self,
         organization_id: &str,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<types::BatchExport> {
         self.__op(&BATCH_EXPORTS_UPDATE, &[&organization_id, &id])
@@ -620,7 +620,7 @@ impl Client {
     pub async fn batch_exports_update_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<types::BatchExport> {
         self.__project_op(&BATCH_EXPORTS_UPDATE_2, project_id.into(), &[&id])
@@ -632,7 +632,7 @@ impl Client {
     pub async fn environments_batch_exports_backfill_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -648,8 +648,8 @@ impl Client {
     pub async fn environments_batch_exports_backfills_cancel_create(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExportBackfill,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -665,7 +665,7 @@ impl Client {
     pub async fn environments_batch_exports_backfills_create(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         body: &types::BatchExportBackfill,
     ) -> Result<types::BatchExportBackfill> {
         self.__project_op(
@@ -681,7 +681,7 @@ impl Client {
     pub async fn environments_batch_exports_backfills_list(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &EnvironmentsBatchExportsBackfillsListQuery,
     ) -> Result<types::PaginatedBatchExportBackfillList> {
         self.__project_op(
@@ -698,7 +698,7 @@ impl Client {
     pub fn environments_batch_exports_backfills_list_pages(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &EnvironmentsBatchExportsBackfillsListQuery,
     ) -> crate::pagination::Pages<types::BatchExportBackfill> {
         crate::pagination::Pages::new(
@@ -718,7 +718,7 @@ impl Client {
     pub fn environments_batch_exports_backfills_list_stream(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &EnvironmentsBatchExportsBackfillsListQuery,
     ) -> crate::pagination::Items<types::BatchExportBackfill> {
         self.environments_batch_exports_backfills_list_pages(
@@ -732,8 +732,8 @@ impl Client {
     pub async fn environments_batch_exports_backfills_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::BatchExportBackfill> {
         self.__project_op(
                 &ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_RETRIEVE,
@@ -758,7 +758,7 @@ impl Client {
     pub async fn environments_batch_exports_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&ENVIRONMENTS_BATCH_EXPORTS_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -807,7 +807,7 @@ impl Client {
     pub async fn environments_batch_exports_logs_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_BATCH_EXPORTS_LOGS_RETRIEVE,
@@ -821,7 +821,7 @@ impl Client {
     pub async fn environments_batch_exports_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedBatchExport>,
     ) -> Result<types::BatchExport> {
         self.__project_op(
@@ -837,7 +837,7 @@ impl Client {
     pub async fn environments_batch_exports_pause_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -853,7 +853,7 @@ impl Client {
     pub async fn environments_batch_exports_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::BatchExport> {
         self.__project_op(
                 &ENVIRONMENTS_BATCH_EXPORTS_RETRIEVE,
@@ -867,7 +867,7 @@ impl Client {
     pub async fn environments_batch_exports_run_test_step_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -898,8 +898,8 @@ impl Client {
     pub async fn environments_batch_exports_runs_cancel_create(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExportRun,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -915,7 +915,7 @@ impl Client {
     pub async fn environments_batch_exports_runs_list(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &EnvironmentsBatchExportsRunsListQuery,
     ) -> Result<types::PaginatedBatchExportRunList> {
         self.__project_op(
@@ -932,7 +932,7 @@ impl Client {
     pub fn environments_batch_exports_runs_list_pages(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &EnvironmentsBatchExportsRunsListQuery,
     ) -> crate::pagination::Pages<types::BatchExportRun> {
         crate::pagination::Pages::new(
@@ -952,7 +952,7 @@ impl Client {
     pub fn environments_batch_exports_runs_list_stream(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
         query: &EnvironmentsBatchExportsRunsListQuery,
     ) -> crate::pagination::Items<types::BatchExportRun> {
         self.environments_batch_exports_runs_list_pages(
@@ -966,8 +966,8 @@ impl Client {
     pub async fn environments_batch_exports_runs_logs_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_BATCH_EXPORTS_RUNS_LOGS_RETRIEVE,
@@ -981,8 +981,8 @@ impl Client {
     pub async fn environments_batch_exports_runs_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::BatchExportRun> {
         self.__project_op(
                 &ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRIEVE,
@@ -996,8 +996,8 @@ impl Client {
     pub async fn environments_batch_exports_runs_retry_create(
         &self,
         project_id: impl Into<ProjectId>,
-        batch_export_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        batch_export_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExportRun,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -1026,7 +1026,7 @@ impl Client {
     pub async fn environments_batch_exports_unpause_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -1042,7 +1042,7 @@ impl Client {
     pub async fn environments_batch_exports_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<types::BatchExport> {
         self.__project_op(&ENVIRONMENTS_BATCH_EXPORTS_UPDATE, project_id.into(), &[&id])

@@ -32,7 +32,7 @@ impl Client {
     pub async fn dashboard_templates_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&DASHBOARD_TEMPLATES_DESTROY, project_id.into(), &[&id])
             .send_value()
@@ -90,7 +90,7 @@ impl Client {
     pub async fn dashboard_templates_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedDashboardTemplate>,
     ) -> Result<types::DashboardTemplate> {
         self.__project_op(&DASHBOARD_TEMPLATES_PARTIAL_UPDATE, project_id.into(), &[&id])
@@ -102,7 +102,7 @@ impl Client {
     pub async fn dashboard_templates_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::DashboardTemplate> {
         self.__project_op(&DASHBOARD_TEMPLATES_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -112,7 +112,7 @@ impl Client {
     pub async fn dashboard_templates_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::DashboardTemplate>,
     ) -> Result<types::DashboardTemplate> {
         self.__project_op(&DASHBOARD_TEMPLATES_UPDATE, project_id.into(), &[&id])

@@ -133,7 +133,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
-        user_uuid: impl std::fmt::Display,
+        user_uuid: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &DASHBOARDS_COLLABORATORS_DESTROY,
@@ -455,7 +455,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
-        user_uuid: impl std::fmt::Display,
+        user_uuid: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_COLLABORATORS_DESTROY,

@@ -43,7 +43,7 @@ impl Client {
     pub async fn dataset_items_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&DATASET_ITEMS_DESTROY, project_id.into(), &[&id])
             .send_value()
@@ -90,7 +90,7 @@ impl Client {
     pub async fn dataset_items_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedDatasetItem>,
     ) -> Result<types::DatasetItem> {
         self.__project_op(&DATASET_ITEMS_PARTIAL_UPDATE, project_id.into(), &[&id])
@@ -102,7 +102,7 @@ impl Client {
     pub async fn dataset_items_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::DatasetItem> {
         self.__project_op(&DATASET_ITEMS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -112,7 +112,7 @@ impl Client {
     pub async fn dataset_items_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DatasetItem,
     ) -> Result<types::DatasetItem> {
         self.__project_op(&DATASET_ITEMS_UPDATE, project_id.into(), &[&id])
@@ -135,7 +135,7 @@ impl Client {
     pub async fn environments_dataset_items_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_DATASET_ITEMS_DESTROY, project_id.into(), &[&id])
             .send_value()
@@ -186,7 +186,7 @@ impl Client {
     pub async fn environments_dataset_items_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedDatasetItem>,
     ) -> Result<types::DatasetItem> {
         self.__project_op(
@@ -202,7 +202,7 @@ impl Client {
     pub async fn environments_dataset_items_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::DatasetItem> {
         self.__project_op(
                 &ENVIRONMENTS_DATASET_ITEMS_RETRIEVE,
@@ -216,7 +216,7 @@ impl Client {
     pub async fn environments_dataset_items_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DatasetItem,
     ) -> Result<types::DatasetItem> {
         self.__project_op(&ENVIRONMENTS_DATASET_ITEMS_UPDATE, project_id.into(), &[&id])

@@ -61,7 +61,7 @@ impl Client {
     pub async fn datasets_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&DATASETS_DESTROY, project_id.into(), &[&id])
             .send_value()
@@ -112,7 +112,7 @@ impl Client {
     pub async fn datasets_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedDataset>,
     ) -> Result<types::Dataset> {
         self.__project_op(&DATASETS_PARTIAL_UPDATE, project_id.into(), &[&id])
@@ -124,7 +124,7 @@ impl Client {
     pub async fn datasets_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::Dataset> {
         self.__project_op(&DATASETS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -134,7 +134,7 @@ impl Client {
     pub async fn datasets_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Dataset,
     ) -> Result<types::Dataset> {
         self.__project_op(&DATASETS_UPDATE, project_id.into(), &[&id])
@@ -157,7 +157,7 @@ impl Client {
     pub async fn environments_datasets_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_DATASETS_DESTROY, project_id.into(), &[&id])
             .send_value()
@@ -208,7 +208,7 @@ impl Client {
     pub async fn environments_datasets_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedDataset>,
     ) -> Result<types::Dataset> {
         self.__project_op(
@@ -224,7 +224,7 @@ impl Client {
     pub async fn environments_datasets_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::Dataset> {
         self.__project_op(&ENVIRONMENTS_DATASETS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -234,7 +234,7 @@ impl Client {
     pub async fn environments_datasets_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Dataset,
     ) -> Result<types::Dataset> {
         self.__project_op(&ENVIRONMENTS_DATASETS_UPDATE, project_id.into(), &[&id])

@@ -18,7 +18,7 @@ impl Client {
     /// `POST /api/organizations/{organization_id}/domains/` · scopes: `organization:write`
     pub async fn domains_create(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         body: &types::OrganizationDomain,
     ) -> Result<types::OrganizationDomain> {
         self.__op(&DOMAINS_CREATE, &[&organization_id]).json(body).send_json().await
@@ -26,15 +26,15 @@ impl Client {
     /// `DELETE /api/organizations/{organization_id}/domains/{id}/` · scopes: `organization:write`
     pub async fn domains_destroy(
         &self,
-        organization_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__op(&DOMAINS_DESTROY, &[&organization_id, &id]).send_empty().await
     }
     /// `GET /api/organizations/{organization_id}/domains/` · scopes: `organization:read`
     pub async fn domains_list(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &DomainsListQuery,
     ) -> Result<types::PaginatedOrganizationDomainList> {
         self.__op(&DOMAINS_LIST, &[&organization_id])
@@ -46,7 +46,7 @@ impl Client {
     /// Every page of [`Client::domains_list`], following `next` links.
     pub fn domains_list_pages(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &DomainsListQuery,
     ) -> crate::pagination::Pages<types::OrganizationDomain> {
         crate::pagination::Pages::new(
@@ -61,7 +61,7 @@ impl Client {
     /// Every item of [`Client::domains_list`], across pages.
     pub fn domains_list_stream(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &DomainsListQuery,
     ) -> crate::pagination::Items<types::OrganizationDomain> {
         self.domains_list_pages(organization_id, query).items()
@@ -69,8 +69,8 @@ impl Client {
     /// `PATCH /api/organizations/{organization_id}/domains/{id}/` · scopes: `organization:write`
     pub async fn domains_partial_update(
         &self,
-        organization_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedOrganizationDomain>,
     ) -> Result<types::OrganizationDomain> {
         self.__op(&DOMAINS_PARTIAL_UPDATE, &[&organization_id, &id])
@@ -81,16 +81,16 @@ impl Client {
     /// `GET /api/organizations/{organization_id}/domains/{id}/` · scopes: `organization:read`
     pub async fn domains_retrieve(
         &self,
-        organization_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::OrganizationDomain> {
         self.__op(&DOMAINS_RETRIEVE, &[&organization_id, &id]).send_json().await
     }
     /// `PUT /api/organizations/{organization_id}/domains/{id}/` · scopes: `organization:write`
     pub async fn domains_update(
         &self,
-        organization_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: &types::OrganizationDomain,
     ) -> Result<types::OrganizationDomain> {
         self.__op(&DOMAINS_UPDATE, &[&organization_id, &id]).json(body).send_json().await
@@ -98,8 +98,8 @@ impl Client {
     /// `POST /api/organizations/{organization_id}/domains/{id}/verify/`
     pub async fn domains_verify_create(
         &self,
-        organization_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: &types::OrganizationDomain,
     ) -> Result<serde_json::Value> {
         self.__op(&DOMAINS_VERIFY_CREATE, &[&organization_id, &id])

@@ -31,7 +31,7 @@ impl Client {
     pub async fn early_access_feature_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&EARLY_ACCESS_FEATURE_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -76,7 +76,7 @@ impl Client {
     pub async fn early_access_feature_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedEarlyAccessFeature>,
     ) -> Result<types::EarlyAccessFeature> {
         self.__project_op(
@@ -92,7 +92,7 @@ impl Client {
     pub async fn early_access_feature_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::EarlyAccessFeature> {
         self.__project_op(&EARLY_ACCESS_FEATURE_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -102,7 +102,7 @@ impl Client {
     pub async fn early_access_feature_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::EarlyAccessFeature,
     ) -> Result<types::EarlyAccessFeature> {
         self.__project_op(&EARLY_ACCESS_FEATURE_UPDATE, project_id.into(), &[&id])

@@ -273,7 +273,7 @@ impl Client {
     pub async fn environments_error_tracking_assignment_rules_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_DESTROY,
@@ -331,7 +331,7 @@ impl Client {
     pub async fn environments_error_tracking_assignment_rules_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedErrorTrackingAssignmentRule>,
     ) -> Result<types::ErrorTrackingAssignmentRule> {
         self.__project_op(
@@ -362,7 +362,7 @@ impl Client {
     pub async fn environments_error_tracking_assignment_rules_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::ErrorTrackingAssignmentRule> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_RETRIEVE,
@@ -376,7 +376,7 @@ impl Client {
     pub async fn environments_error_tracking_assignment_rules_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::ErrorTrackingAssignmentRule,
     ) -> Result<types::ErrorTrackingAssignmentRule> {
         self.__project_op(
@@ -392,7 +392,7 @@ impl Client {
     pub async fn environments_error_tracking_fingerprints_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_DESTROY,
@@ -450,7 +450,7 @@ impl Client {
     pub async fn environments_error_tracking_fingerprints_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::ErrorTrackingFingerprint> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_RETRIEVE,
@@ -492,7 +492,7 @@ impl Client {
     pub async fn environments_error_tracking_grouping_rules_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_DESTROY,
@@ -550,7 +550,7 @@ impl Client {
     pub async fn environments_error_tracking_grouping_rules_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedErrorTrackingAssignmentRule>,
     ) -> Result<types::ErrorTrackingGroupingRule> {
         self.__project_op(
@@ -581,7 +581,7 @@ impl Client {
     pub async fn environments_error_tracking_grouping_rules_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::ErrorTrackingGroupingRule> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_RETRIEVE,
@@ -595,7 +595,7 @@ impl Client {
     pub async fn environments_error_tracking_grouping_rules_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::ErrorTrackingGroupingRule,
     ) -> Result<types::ErrorTrackingGroupingRule> {
         self.__project_op(
@@ -626,7 +626,7 @@ impl Client {
     pub async fn environments_error_tracking_releases_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_DESTROY,
@@ -697,7 +697,7 @@ impl Client {
     pub async fn environments_error_tracking_releases_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedErrorTrackingRelease>,
     ) -> Result<types::ErrorTrackingRelease> {
         self.__project_op(
@@ -713,7 +713,7 @@ impl Client {
     pub async fn environments_error_tracking_releases_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::ErrorTrackingRelease> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_RETRIEVE,
@@ -727,7 +727,7 @@ impl Client {
     pub async fn environments_error_tracking_releases_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::ErrorTrackingRelease,
     ) -> Result<types::ErrorTrackingRelease> {
         self.__project_op(
@@ -758,7 +758,7 @@ impl Client {
     pub async fn environments_error_tracking_suppression_rules_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_DESTROY,
@@ -816,7 +816,7 @@ impl Client {
     pub async fn environments_error_tracking_suppression_rules_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedErrorTrackingSuppressionRule>,
     ) -> Result<types::ErrorTrackingSuppressionRule> {
         self.__project_op(
@@ -847,7 +847,7 @@ impl Client {
     pub async fn environments_error_tracking_suppression_rules_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::ErrorTrackingSuppressionRule> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_RETRIEVE,
@@ -861,7 +861,7 @@ impl Client {
     pub async fn environments_error_tracking_suppression_rules_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::ErrorTrackingSuppressionRule,
     ) -> Result<types::ErrorTrackingSuppressionRule> {
         self.__project_op(
@@ -922,7 +922,7 @@ impl Client {
     pub async fn environments_error_tracking_symbol_sets_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_DESTROY,
@@ -936,7 +936,7 @@ impl Client {
     pub async fn environments_error_tracking_symbol_sets_finish_upload_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::ErrorTrackingSymbolSet,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -996,7 +996,7 @@ impl Client {
     pub async fn environments_error_tracking_symbol_sets_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedErrorTrackingSymbolSet>,
     ) -> Result<types::ErrorTrackingSymbolSet> {
         self.__project_op(
@@ -1012,7 +1012,7 @@ impl Client {
     pub async fn environments_error_tracking_symbol_sets_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::ErrorTrackingSymbolSet> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_RETRIEVE,
@@ -1041,7 +1041,7 @@ impl Client {
     pub async fn environments_error_tracking_symbol_sets_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::ErrorTrackingSymbolSet,
     ) -> Result<types::ErrorTrackingSymbolSet> {
         self.__project_op(
@@ -1082,7 +1082,7 @@ impl Client {
     pub async fn environments_evaluations_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_EVALUATIONS_DESTROY, project_id.into(), &[&id])
             .send_value()
@@ -1135,7 +1135,7 @@ impl Client {
     pub async fn environments_evaluations_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedEvaluation>,
     ) -> Result<types::Evaluation> {
         self.__project_op(
@@ -1151,7 +1151,7 @@ impl Client {
     pub async fn environments_evaluations_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::Evaluation> {
         self.__project_op(&ENVIRONMENTS_EVALUATIONS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -1161,7 +1161,7 @@ impl Client {
     pub async fn environments_evaluations_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Evaluation,
     ) -> Result<types::Evaluation> {
         self.__project_op(&ENVIRONMENTS_EVALUATIONS_UPDATE, project_id.into(), &[&id])
@@ -1326,7 +1326,7 @@ impl Client {
     pub async fn environments_user_interviews_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_USER_INTERVIEWS_DESTROY,
@@ -1379,7 +1379,7 @@ impl Client {
     pub async fn environments_user_interviews_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedUserInterview>,
     ) -> Result<types::UserInterview> {
         self.__project_op(
@@ -1395,7 +1395,7 @@ impl Client {
     pub async fn environments_user_interviews_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::UserInterview> {
         self.__project_op(
                 &ENVIRONMENTS_USER_INTERVIEWS_RETRIEVE,
@@ -1409,7 +1409,7 @@ impl Client {
     pub async fn environments_user_interviews_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::UserInterview,
     ) -> Result<types::UserInterview> {
         self.__project_op(

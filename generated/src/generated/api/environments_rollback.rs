@@ -14,7 +14,7 @@ impl Client {
     /// `POST /api/organizations/{id}/environments_rollback/`
     pub async fn environments_rollback_create(
         &self,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Organization,
     ) -> Result<types::Organization> {
         self.__op(&ENVIRONMENTS_ROLLBACK_CREATE, &[&id]).json(body).send_json().await

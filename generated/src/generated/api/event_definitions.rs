@@ -11,7 +11,7 @@ impl Client {
     pub async fn event_definitions_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&EVENT_DEFINITIONS_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -21,7 +21,7 @@ impl Client {
     pub async fn event_definitions_metrics_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&EVENT_DEFINITIONS_METRICS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
@@ -31,7 +31,7 @@ impl Client {
     pub async fn event_definitions_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&EVENT_DEFINITIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .send_value()
@@ -50,7 +50,7 @@ impl Client {
     pub async fn event_definitions_retrieve_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&EVENT_DEFINITIONS_RETRIEVE_2, project_id.into(), &[&id])
             .send_value()
@@ -60,7 +60,7 @@ impl Client {
     pub async fn event_definitions_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&EVENT_DEFINITIONS_UPDATE, project_id.into(), &[&id])
             .send_value()

@@ -47,7 +47,7 @@ impl Client {
     pub async fn environments_file_system_count_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -74,7 +74,7 @@ impl Client {
     pub async fn environments_file_system_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -84,7 +84,7 @@ impl Client {
     pub async fn environments_file_system_link_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -152,7 +152,7 @@ impl Client {
     pub async fn environments_file_system_move_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -168,7 +168,7 @@ impl Client {
     pub async fn environments_file_system_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedFileSystem>,
     ) -> Result<types::FileSystem> {
         self.__project_op(
@@ -184,7 +184,7 @@ impl Client {
     pub async fn environments_file_system_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::FileSystem> {
         self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -207,7 +207,7 @@ impl Client {
     pub async fn environments_file_system_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<types::FileSystem> {
         self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_UPDATE, project_id.into(), &[&id])
@@ -230,7 +230,7 @@ impl Client {
     pub async fn file_system_count_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
         self.__project_op(&FILE_SYSTEM_COUNT_CREATE, project_id.into(), &[&id])
@@ -253,7 +253,7 @@ impl Client {
     pub async fn file_system_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&FILE_SYSTEM_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -263,7 +263,7 @@ impl Client {
     pub async fn file_system_link_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
         self.__project_op(&FILE_SYSTEM_LINK_CREATE, project_id.into(), &[&id])
@@ -323,7 +323,7 @@ impl Client {
     pub async fn file_system_move_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
         self.__project_op(&FILE_SYSTEM_MOVE_CREATE, project_id.into(), &[&id])
@@ -335,7 +335,7 @@ impl Client {
     pub async fn file_system_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedFileSystem>,
     ) -> Result<types::FileSystem> {
         self.__project_op(&FILE_SYSTEM_PARTIAL_UPDATE, project_id.into(), &[&id])
@@ -347,7 +347,7 @@ impl Client {
     pub async fn file_system_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::FileSystem> {
         self.__project_op(&FILE_SYSTEM_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -366,7 +366,7 @@ impl Client {
     pub async fn file_system_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<types::FileSystem> {
         self.__project_op(&FILE_SYSTEM_UPDATE, project_id.into(), &[&id])

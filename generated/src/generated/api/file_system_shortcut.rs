@@ -42,7 +42,7 @@ impl Client {
     pub async fn environments_file_system_shortcut_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_DESTROY,
@@ -99,7 +99,7 @@ impl Client {
     pub async fn environments_file_system_shortcut_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedFileSystemShortcut>,
     ) -> Result<types::FileSystemShortcut> {
         self.__project_op(
@@ -115,7 +115,7 @@ impl Client {
     pub async fn environments_file_system_shortcut_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::FileSystemShortcut> {
         self.__project_op(
                 &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_RETRIEVE,
@@ -129,7 +129,7 @@ impl Client {
     pub async fn environments_file_system_shortcut_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::FileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
         self.__project_op(
@@ -156,7 +156,7 @@ impl Client {
     pub async fn file_system_shortcut_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&FILE_SYSTEM_SHORTCUT_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -201,7 +201,7 @@ impl Client {
     pub async fn file_system_shortcut_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedFileSystemShortcut>,
     ) -> Result<types::FileSystemShortcut> {
         self.__project_op(
@@ -217,7 +217,7 @@ impl Client {
     pub async fn file_system_shortcut_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::FileSystemShortcut> {
         self.__project_op(&FILE_SYSTEM_SHORTCUT_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -227,7 +227,7 @@ impl Client {
     pub async fn file_system_shortcut_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::FileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
         self.__project_op(&FILE_SYSTEM_SHORTCUT_UPDATE, project_id.into(), &[&id])

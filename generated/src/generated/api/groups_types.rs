@@ -68,7 +68,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         group_type_index: i32,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &GROUPS_TYPES_METRICS_DESTROY,
@@ -129,7 +129,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         group_type_index: i32,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedGroupUsageMetric>,
     ) -> Result<types::GroupUsageMetric> {
         self.__project_op(
@@ -146,7 +146,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         group_type_index: i32,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::GroupUsageMetric> {
         self.__project_op(
                 &GROUPS_TYPES_METRICS_RETRIEVE,
@@ -161,7 +161,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         group_type_index: i32,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::GroupUsageMetric,
     ) -> Result<types::GroupUsageMetric> {
         self.__project_op(

@@ -50,7 +50,7 @@ impl Client {
     pub async fn environments_hog_functions_broadcast_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::HogFunction>,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -77,7 +77,7 @@ impl Client {
     pub async fn environments_hog_functions_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_DESTROY, project_id.into(), &[&id])
             .send_value()
@@ -113,7 +113,7 @@ impl Client {
     pub async fn environments_hog_functions_invocations_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::HogFunction>,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -182,7 +182,7 @@ impl Client {
     pub async fn environments_hog_functions_logs_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_LOGS_RETRIEVE,
@@ -196,7 +196,7 @@ impl Client {
     pub async fn environments_hog_functions_metrics_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_METRICS_RETRIEVE,
@@ -210,7 +210,7 @@ impl Client {
     pub async fn environments_hog_functions_metrics_totals_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE,
@@ -224,7 +224,7 @@ impl Client {
     pub async fn environments_hog_functions_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedHogFunction>,
     ) -> Result<types::HogFunction> {
         self.__project_op(
@@ -255,7 +255,7 @@ impl Client {
     pub async fn environments_hog_functions_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::HogFunction> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_RETRIEVE,
@@ -269,7 +269,7 @@ impl Client {
     pub async fn environments_hog_functions_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::HogFunction>,
     ) -> Result<types::HogFunction> {
         self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_UPDATE, project_id.into(), &[&id])
@@ -281,7 +281,7 @@ impl Client {
     pub async fn hog_functions_broadcast_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::HogFunction>,
     ) -> Result<serde_json::Value> {
         self.__project_op(&HOG_FUNCTIONS_BROADCAST_CREATE, project_id.into(), &[&id])
@@ -304,7 +304,7 @@ impl Client {
     pub async fn hog_functions_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&HOG_FUNCTIONS_DESTROY, project_id.into(), &[&id])
             .send_value()
@@ -332,7 +332,7 @@ impl Client {
     pub async fn hog_functions_invocations_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::HogFunction>,
     ) -> Result<serde_json::Value> {
         self.__project_op(&HOG_FUNCTIONS_INVOCATIONS_CREATE, project_id.into(), &[&id])
@@ -393,7 +393,7 @@ impl Client {
     pub async fn hog_functions_logs_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&HOG_FUNCTIONS_LOGS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
@@ -403,7 +403,7 @@ impl Client {
     pub async fn hog_functions_metrics_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&HOG_FUNCTIONS_METRICS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
@@ -413,7 +413,7 @@ impl Client {
     pub async fn hog_functions_metrics_totals_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE,
@@ -427,7 +427,7 @@ impl Client {
     pub async fn hog_functions_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedHogFunction>,
     ) -> Result<types::HogFunction> {
         self.__project_op(&HOG_FUNCTIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
@@ -454,7 +454,7 @@ impl Client {
     pub async fn hog_functions_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::HogFunction> {
         self.__project_op(&HOG_FUNCTIONS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -464,7 +464,7 @@ impl Client {
     pub async fn hog_functions_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::HogFunction>,
     ) -> Result<types::HogFunction> {
         self.__project_op(&HOG_FUNCTIONS_UPDATE, project_id.into(), &[&id])

@@ -18,7 +18,7 @@ impl Client {
     /// `POST /api/organizations/{organization_id}/invites/bulk/`
     pub async fn invites_bulk_create(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         body: &types::OrganizationInvite,
     ) -> Result<serde_json::Value> {
         self.__op(&INVITES_BULK_CREATE, &[&organization_id])
@@ -29,7 +29,7 @@ impl Client {
     /// `POST /api/organizations/{organization_id}/invites/`
     pub async fn invites_create(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         body: &types::OrganizationInvite,
     ) -> Result<types::OrganizationInvite> {
         self.__op(&INVITES_CREATE, &[&organization_id]).json(body).send_json().await
@@ -37,15 +37,15 @@ impl Client {
     /// `DELETE /api/organizations/{organization_id}/invites/{id}/`
     pub async fn invites_destroy(
         &self,
-        organization_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__op(&INVITES_DESTROY, &[&organization_id, &id]).send_empty().await
     }
     /// `GET /api/organizations/{organization_id}/invites/` · scopes: `organization_member:read`
     pub async fn invites_list(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &InvitesListQuery,
     ) -> Result<types::PaginatedOrganizationInviteList> {
         self.__op(&INVITES_LIST, &[&organization_id])
@@ -57,7 +57,7 @@ impl Client {
     /// Every page of [`Client::invites_list`], following `next` links.
     pub fn invites_list_pages(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &InvitesListQuery,
     ) -> crate::pagination::Pages<types::OrganizationInvite> {
         crate::pagination::Pages::new(
@@ -72,7 +72,7 @@ impl Client {
     /// Every item of [`Client::invites_list`], across pages.
     pub fn invites_list_stream(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &InvitesListQuery,
     ) -> crate::pagination::Items<types::OrganizationInvite> {
         self.invites_list_pages(organization_id, query).items()

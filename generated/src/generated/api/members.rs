@@ -18,15 +18,15 @@ impl Client {
     /// `DELETE /api/organizations/{organization_id}/members/{user__uuid}/` · scopes: `organization_member:write`
     pub async fn members_destroy(
         &self,
-        organization_id: impl std::fmt::Display,
-        user_uuid: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        user_uuid: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__op(&MEMBERS_DESTROY, &[&organization_id, &user_uuid]).send_empty().await
     }
     /// `GET /api/organizations/{organization_id}/members/` · scopes: `organization_member:read`
     pub async fn members_list(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &MembersListQuery,
     ) -> Result<types::PaginatedOrganizationMemberList> {
         self.__op(&MEMBERS_LIST, &[&organization_id])
@@ -38,7 +38,7 @@ impl Client {
     /// Every page of [`Client::members_list`], following `next` links.
     pub fn members_list_pages(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &MembersListQuery,
     ) -> crate::pagination::Pages<types::OrganizationMember> {
         crate::pagination::Pages::new(
@@ -53,7 +53,7 @@ impl Client {
     /// Every item of [`Client::members_list`], across pages.
     pub fn members_list_stream(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &MembersListQuery,
     ) -> crate::pagination::Items<types::OrganizationMember> {
         self.members_list_pages(organization_id, query).items()
@@ -61,8 +61,8 @@ impl Client {
     /// `PATCH /api/organizations/{organization_id}/members/{user__uuid}/` · scopes: `organization_member:write`
     pub async fn members_partial_update(
         &self,
-        organization_id: impl std::fmt::Display,
-        user_uuid: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        user_uuid: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedOrganizationMember>,
     ) -> Result<types::OrganizationMember> {
         self.__op(&MEMBERS_PARTIAL_UPDATE, &[&organization_id, &user_uuid])
@@ -73,8 +73,8 @@ impl Client {
     /// `GET /api/organizations/{organization_id}/members/{user__uuid}/scoped_api_keys/`
     pub async fn members_scoped_api_keys_retrieve(
         &self,
-        organization_id: impl std::fmt::Display,
-        user_uuid: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        user_uuid: impl std::fmt::Display + Sync,
     ) -> Result<types::OrganizationMember> {
         self.__op(&MEMBERS_SCOPED_API_KEYS_RETRIEVE, &[&organization_id, &user_uuid])
             .send_json()
@@ -83,8 +83,8 @@ impl Client {
     /// `PUT /api/organizations/{organization_id}/members/{user__uuid}/` · scopes: `organization_member:write`
     pub async fn members_update(
         &self,
-        organization_id: impl std::fmt::Display,
-        user_uuid: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        user_uuid: impl std::fmt::Display + Sync,
         body: Option<&types::OrganizationMember>,
     ) -> Result<types::OrganizationMember> {
         self.__op(&MEMBERS_UPDATE, &[&organization_id, &user_uuid])

@@ -23,7 +23,7 @@ impl Client {
         self.__op(&CREATE, &[]).json(body).send_json().await
     }
     /// `DELETE /api/organizations/{id}/` · scopes: `organization:write`
-    pub async fn destroy(&self, id: impl std::fmt::Display) -> Result<()> {
+    pub async fn destroy(&self, id: impl std::fmt::Display + Sync) -> Result<()> {
         self.__op(&DESTROY, &[&id]).send_empty().await
     }
     /// `GET /api/organizations/` · scopes: `organization:read`
@@ -61,7 +61,7 @@ impl Client {
     /// `PATCH /api/organizations/{id}/` · scopes: `organization:write`
     pub async fn partial_update(
         &self,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedOrganization>,
     ) -> Result<types::Organization> {
         self.__op(&PARTIAL_UPDATE, &[&id]).json_opt(body).send_json().await
@@ -69,14 +69,14 @@ impl Client {
     /// `GET /api/organizations/{id}/` · scopes: `organization:read`
     pub async fn retrieve(
         &self,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::Organization> {
         self.__op(&RETRIEVE, &[&id]).send_json().await
     }
     /// `PUT /api/organizations/{id}/` · scopes: `organization:write`
     pub async fn update(
         &self,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Organization,
     ) -> Result<types::Organization> {
         self.__op(&UPDATE, &[&id]).json(body).send_json().await

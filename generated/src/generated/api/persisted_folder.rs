@@ -38,7 +38,7 @@ impl Client {
     pub async fn environments_persisted_folder_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_PERSISTED_FOLDER_DESTROY,
@@ -91,7 +91,7 @@ impl Client {
     pub async fn environments_persisted_folder_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedPersistedFolder>,
     ) -> Result<types::PersistedFolder> {
         self.__project_op(
@@ -107,7 +107,7 @@ impl Client {
     pub async fn environments_persisted_folder_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::PersistedFolder> {
         self.__project_op(
                 &ENVIRONMENTS_PERSISTED_FOLDER_RETRIEVE,
@@ -121,7 +121,7 @@ impl Client {
     pub async fn environments_persisted_folder_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::PersistedFolder,
     ) -> Result<types::PersistedFolder> {
         self.__project_op(
@@ -148,7 +148,7 @@ impl Client {
     pub async fn persisted_folder_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&PERSISTED_FOLDER_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -193,7 +193,7 @@ impl Client {
     pub async fn persisted_folder_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedPersistedFolder>,
     ) -> Result<types::PersistedFolder> {
         self.__project_op(&PERSISTED_FOLDER_PARTIAL_UPDATE, project_id.into(), &[&id])
@@ -205,7 +205,7 @@ impl Client {
     pub async fn persisted_folder_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::PersistedFolder> {
         self.__project_op(&PERSISTED_FOLDER_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -215,7 +215,7 @@ impl Client {
     pub async fn persisted_folder_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::PersistedFolder,
     ) -> Result<types::PersistedFolder> {
         self.__project_op(&PERSISTED_FOLDER_UPDATE, project_id.into(), &[&id])

@@ -19,7 +19,7 @@ impl Client {
     /// `GET /api/organizations/{organization_id}/projects/{id}/activity/`
     pub async fn activity_retrieve(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&ACTIVITY_RETRIEVE, &[&organization_id, &id]).send_json().await
@@ -27,7 +27,7 @@ impl Client {
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/add_product_intent/` · scopes: `project:read`
     pub async fn add_product_intent_partial_update(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
         body: Option<&types::PatchedProjectBackwardCompat>,
     ) -> Result<types::ProjectBackwardCompat> {
@@ -39,7 +39,7 @@ impl Client {
     /// `POST /api/organizations/{organization_id}/projects/{id}/change_organization/`
     pub async fn change_organization_create(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
         body: Option<&types::ProjectBackwardCompat>,
     ) -> Result<types::ProjectBackwardCompat> {
@@ -51,7 +51,7 @@ impl Client {
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/complete_product_onboarding/` · scopes: `project:read`
     pub async fn complete_product_onboarding_partial_update(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
         body: Option<&types::PatchedProjectBackwardCompat>,
     ) -> Result<types::ProjectBackwardCompat> {
@@ -63,7 +63,7 @@ impl Client {
     /// `POST /api/organizations/{organization_id}/projects/` · scopes: `project:write`
     pub async fn create_2(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         body: Option<&types::ProjectBackwardCompat>,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&CREATE_2, &[&organization_id]).json_opt(body).send_json().await
@@ -71,7 +71,7 @@ impl Client {
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/delete_secret_token_backup/`
     pub async fn delete_secret_token_backup_partial_update(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
         body: Option<&types::PatchedProjectBackwardCompat>,
     ) -> Result<types::ProjectBackwardCompat> {
@@ -83,7 +83,7 @@ impl Client {
     /// `DELETE /api/organizations/{organization_id}/projects/{id}/` · scopes: `project:write`
     pub async fn destroy_2(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
     ) -> Result<()> {
         self.__op(&DESTROY_2, &[&organization_id, &id]).send_empty().await
@@ -91,7 +91,7 @@ impl Client {
     /// `GET /api/organizations/{organization_id}/projects/{id}/is_generating_demo_data/`
     pub async fn is_generating_demo_data_retrieve(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&IS_GENERATING_DEMO_DATA_RETRIEVE, &[&organization_id, &id])
@@ -101,7 +101,7 @@ impl Client {
     /// `GET /api/organizations/{organization_id}/projects/` · scopes: `project:read`
     pub async fn list_2(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &List2Query,
     ) -> Result<types::PaginatedProjectBackwardCompatBasicList> {
         self.__op(&LIST_2, &[&organization_id])
@@ -113,7 +113,7 @@ impl Client {
     /// Every page of [`Client::list_2`], following `next` links.
     pub fn list_2_pages(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &List2Query,
     ) -> crate::pagination::Pages<types::ProjectBackwardCompatBasic> {
         crate::pagination::Pages::new(
@@ -128,7 +128,7 @@ impl Client {
     /// Every item of [`Client::list_2`], across pages.
     pub fn list_2_stream(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &List2Query,
     ) -> crate::pagination::Items<types::ProjectBackwardCompatBasic> {
         self.list_2_pages(organization_id, query).items()
@@ -136,7 +136,7 @@ impl Client {
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/` · scopes: `project:read`
     pub async fn partial_update_2(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
         body: Option<&types::PatchedProjectBackwardCompat>,
     ) -> Result<types::ProjectBackwardCompat> {
@@ -148,7 +148,7 @@ impl Client {
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/reset_token/`
     pub async fn reset_token_partial_update(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
         body: Option<&types::PatchedProjectBackwardCompat>,
     ) -> Result<types::ProjectBackwardCompat> {
@@ -160,7 +160,7 @@ impl Client {
     /// `GET /api/organizations/{organization_id}/projects/{id}/` · scopes: `project:read`
     pub async fn retrieve_2(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&RETRIEVE_2, &[&organization_id, &id]).send_json().await
@@ -168,7 +168,7 @@ impl Client {
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/rotate_secret_token/`
     pub async fn rotate_secret_token_partial_update(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
         body: Option<&types::PatchedProjectBackwardCompat>,
     ) -> Result<types::ProjectBackwardCompat> {
@@ -180,7 +180,7 @@ impl Client {
     /// `PUT /api/organizations/{organization_id}/projects/{id}/` · scopes: `project:write`
     pub async fn update_2(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         id: i64,
         body: Option<&types::ProjectBackwardCompat>,
     ) -> Result<types::ProjectBackwardCompat> {

@@ -46,7 +46,7 @@ impl Client {
     pub async fn property_definitions_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&PROPERTY_DEFINITIONS_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -113,7 +113,7 @@ impl Client {
     pub async fn property_definitions_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedPropertyDefinition>,
     ) -> Result<types::PropertyDefinition> {
         self.__project_op(
@@ -129,7 +129,7 @@ impl Client {
     pub async fn property_definitions_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::PropertyDefinition> {
         self.__project_op(&PROPERTY_DEFINITIONS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -155,7 +155,7 @@ impl Client {
     pub async fn property_definitions_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::PropertyDefinition,
     ) -> Result<types::PropertyDefinition> {
         self.__project_op(&PROPERTY_DEFINITIONS_UPDATE, project_id.into(), &[&id])

@@ -26,7 +26,7 @@ impl Client {
     /// `POST /api/organizations/{organization_id}/roles/` · scopes: `organization:write`
     pub async fn roles_create(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         body: &types::Role,
     ) -> Result<types::Role> {
         self.__op(&ROLES_CREATE, &[&organization_id]).json(body).send_json().await
@@ -34,15 +34,15 @@ impl Client {
     /// `DELETE /api/organizations/{organization_id}/roles/{id}/` · scopes: `organization:write`
     pub async fn roles_destroy(
         &self,
-        organization_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__op(&ROLES_DESTROY, &[&organization_id, &id]).send_empty().await
     }
     /// `GET /api/organizations/{organization_id}/roles/` · scopes: `organization:read`
     pub async fn roles_list(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &RolesListQuery,
     ) -> Result<types::PaginatedRoleList> {
         self.__op(&ROLES_LIST, &[&organization_id])
@@ -54,7 +54,7 @@ impl Client {
     /// Every page of [`Client::roles_list`], following `next` links.
     pub fn roles_list_pages(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &RolesListQuery,
     ) -> crate::pagination::Pages<types::Role> {
         crate::pagination::Pages::new(
@@ -69,7 +69,7 @@ impl Client {
     /// Every item of [`Client::roles_list`], across pages.
     pub fn roles_list_stream(
         &self,
-        organization_id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
         query: &RolesListQuery,
     ) -> crate::pagination::Items<types::Role> {
         self.roles_list_pages(organization_id, query).items()
@@ -77,8 +77,8 @@ impl Client {
     /// `PATCH /api/organizations/{organization_id}/roles/{id}/` · scopes: `organization:write`
     pub async fn roles_partial_update(
         &self,
-        organization_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedRole>,
     ) -> Result<types::Role> {
         self.__op(&ROLES_PARTIAL_UPDATE, &[&organization_id, &id])
@@ -89,8 +89,8 @@ impl Client {
     /// `GET /api/organizations/{organization_id}/roles/{id}/` · scopes: `organization:read`
     pub async fn roles_retrieve(
         &self,
-        organization_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::Role> {
         self.__op(&ROLES_RETRIEVE, &[&organization_id, &id]).send_json().await
     }
@@ -98,7 +98,7 @@ impl Client {
     pub async fn roles_role_memberships_create(
         &self,
         organization_id: &str,
-        role_id: impl std::fmt::Display,
+        role_id: impl std::fmt::Display + Sync,
         body: &types::RoleMembership,
     ) -> Result<types::RoleMembership> {
         self.__op(&ROLES_ROLE_MEMBERSHIPS_CREATE, &[&organization_id, &role_id])
@@ -110,8 +110,8 @@ impl Client {
     pub async fn roles_role_memberships_destroy(
         &self,
         organization_id: &str,
-        role_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        role_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__op(&ROLES_ROLE_MEMBERSHIPS_DESTROY, &[&organization_id, &role_id, &id])
             .send_empty()
@@ -121,7 +121,7 @@ impl Client {
     pub async fn roles_role_memberships_list(
         &self,
         organization_id: &str,
-        role_id: impl std::fmt::Display,
+        role_id: impl std::fmt::Display + Sync,
         query: &RolesRoleMembershipsListQuery,
     ) -> Result<types::PaginatedRoleMembershipList> {
         self.__op(&ROLES_ROLE_MEMBERSHIPS_LIST, &[&organization_id, &role_id])
@@ -134,7 +134,7 @@ impl Client {
     pub fn roles_role_memberships_list_pages(
         &self,
         organization_id: &str,
-        role_id: impl std::fmt::Display,
+        role_id: impl std::fmt::Display + Sync,
         query: &RolesRoleMembershipsListQuery,
     ) -> crate::pagination::Pages<types::RoleMembership> {
         crate::pagination::Pages::new(
@@ -150,7 +150,7 @@ impl Client {
     pub fn roles_role_memberships_list_stream(
         &self,
         organization_id: &str,
-        role_id: impl std::fmt::Display,
+        role_id: impl std::fmt::Display + Sync,
         query: &RolesRoleMembershipsListQuery,
     ) -> crate::pagination::Items<types::RoleMembership> {
         self.roles_role_memberships_list_pages(organization_id, role_id, query).items()
@@ -158,8 +158,8 @@ impl Client {
     /// `PUT /api/organizations/{organization_id}/roles/{id}/` · scopes: `organization:write`
     pub async fn roles_update(
         &self,
-        organization_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        organization_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: &types::Role,
     ) -> Result<types::Role> {
         self.__op(&ROLES_UPDATE, &[&organization_id, &id]).json(body).send_json().await

@@ -30,7 +30,7 @@ impl Client {
     pub async fn environments_session_recordings_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDINGS_DESTROY,
@@ -83,7 +83,7 @@ impl Client {
     pub async fn environments_session_recordings_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedSessionRecording>,
     ) -> Result<types::SessionRecording> {
         self.__project_op(
@@ -99,7 +99,7 @@ impl Client {
     pub async fn environments_session_recordings_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::SessionRecording> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDINGS_RETRIEVE,
@@ -174,7 +174,7 @@ impl Client {
     pub async fn environments_session_recordings_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::SessionRecording>,
     ) -> Result<types::SessionRecording> {
         self.__project_op(
@@ -190,7 +190,7 @@ impl Client {
     pub async fn session_recordings_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&SESSION_RECORDINGS_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -235,7 +235,7 @@ impl Client {
     pub async fn session_recordings_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedSessionRecording>,
     ) -> Result<types::SessionRecording> {
         self.__project_op(&SESSION_RECORDINGS_PARTIAL_UPDATE, project_id.into(), &[&id])
@@ -247,7 +247,7 @@ impl Client {
     pub async fn session_recordings_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::SessionRecording> {
         self.__project_op(&SESSION_RECORDINGS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -318,7 +318,7 @@ impl Client {
     pub async fn session_recordings_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::SessionRecording>,
     ) -> Result<types::SessionRecording> {
         self.__project_op(&SESSION_RECORDINGS_UPDATE, project_id.into(), &[&id])

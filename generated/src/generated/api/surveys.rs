@@ -31,7 +31,7 @@ impl Client {
     pub async fn surveys_activity_retrieve_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&SURVEYS_ACTIVITY_RETRIEVE_2, project_id.into(), &[&id])
             .send_value()
@@ -52,7 +52,7 @@ impl Client {
     pub async fn surveys_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&SURVEYS_DESTROY, project_id.into(), &[&id]).send_empty().await
     }
@@ -65,7 +65,7 @@ impl Client {
     pub async fn surveys_duplicate_to_projects_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::SurveySerializerCreateUpdateOnly,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -118,7 +118,7 @@ impl Client {
     pub async fn surveys_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedSurveySerializerCreateUpdateOnly>,
     ) -> Result<types::SurveySerializerCreateUpdateOnly> {
         self.__project_op(&SURVEYS_PARTIAL_UPDATE, project_id.into(), &[&id])
@@ -139,7 +139,7 @@ impl Client {
     pub async fn surveys_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::Survey> {
         self.__project_op(&SURVEYS_RETRIEVE, project_id.into(), &[&id]).send_json().await
     }
@@ -174,7 +174,7 @@ impl Client {
     pub async fn surveys_stats_retrieve_2(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__project_op(&SURVEYS_STATS_RETRIEVE_2, project_id.into(), &[&id])
             .send_value()
@@ -184,7 +184,7 @@ impl Client {
     pub async fn surveys_summarize_responses_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::SurveySerializerCreateUpdateOnly,
     ) -> Result<serde_json::Value> {
         self.__project_op(&SURVEYS_SUMMARIZE_RESPONSES_CREATE, project_id.into(), &[&id])
@@ -196,7 +196,7 @@ impl Client {
     pub async fn surveys_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Survey,
     ) -> Result<types::Survey> {
         self.__project_op(&SURVEYS_UPDATE, project_id.into(), &[&id])

@@ -41,7 +41,7 @@ impl Client {
     pub async fn tasks_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&TASKS_DESTROY, project_id.into(), &[&id]).send_empty().await
     }
@@ -84,7 +84,7 @@ impl Client {
     pub async fn tasks_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedTask>,
     ) -> Result<types::Task> {
         self.__project_op(&TASKS_PARTIAL_UPDATE, project_id.into(), &[&id])
@@ -96,7 +96,7 @@ impl Client {
     pub async fn tasks_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::Task> {
         self.__project_op(&TASKS_RETRIEVE, project_id.into(), &[&id]).send_json().await
     }
@@ -108,7 +108,7 @@ impl Client {
     pub async fn tasks_run_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::Task> {
         self.__project_op(&TASKS_RUN_CREATE, project_id.into(), &[&id]).send_json().await
     }
@@ -120,8 +120,8 @@ impl Client {
     pub async fn tasks_runs_append_log_create(
         &self,
         project_id: impl Into<ProjectId>,
-        task_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        task_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: &types::TaskRunAppendLogRequest,
     ) -> Result<types::TaskRunDetail> {
         self.__project_op(
@@ -137,7 +137,7 @@ impl Client {
     pub async fn tasks_runs_create(
         &self,
         project_id: impl Into<ProjectId>,
-        task_id: impl std::fmt::Display,
+        task_id: impl std::fmt::Display + Sync,
         body: Option<&types::TaskRunDetail>,
     ) -> Result<types::TaskRunDetail> {
         self.__project_op(&TASKS_RUNS_CREATE, project_id.into(), &[&task_id])
@@ -149,7 +149,7 @@ impl Client {
     pub async fn tasks_runs_list(
         &self,
         project_id: impl Into<ProjectId>,
-        task_id: impl std::fmt::Display,
+        task_id: impl std::fmt::Display + Sync,
         query: &TasksRunsListQuery,
     ) -> Result<types::PaginatedTaskRunDetailList> {
         self.__project_op(&TASKS_RUNS_LIST, project_id.into(), &[&task_id])
@@ -162,7 +162,7 @@ impl Client {
     pub fn tasks_runs_list_pages(
         &self,
         project_id: impl Into<ProjectId>,
-        task_id: impl std::fmt::Display,
+        task_id: impl std::fmt::Display + Sync,
         query: &TasksRunsListQuery,
     ) -> crate::pagination::Pages<types::TaskRunDetail> {
         crate::pagination::Pages::new(
@@ -178,7 +178,7 @@ impl Client {
     pub fn tasks_runs_list_stream(
         &self,
         project_id: impl Into<ProjectId>,
-        task_id: impl std::fmt::Display,
+        task_id: impl std::fmt::Display + Sync,
         query: &TasksRunsListQuery,
     ) -> crate::pagination::Items<types::TaskRunDetail> {
         self.tasks_runs_list_pages(project_id, task_id, query).items()
@@ -187,8 +187,8 @@ impl Client {
     pub async fn tasks_runs_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        task_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        task_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedTaskRunDetail>,
     ) -> Result<types::TaskRunDetail> {
         self.__project_op(
@@ -204,8 +204,8 @@ impl Client {
     pub async fn tasks_runs_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        task_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        task_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::TaskRunDetail> {
         self.__project_op(&TASKS_RUNS_RETRIEVE, project_id.into(), &[&task_id, &id])
             .send_json()
@@ -219,8 +219,8 @@ impl Client {
     pub async fn tasks_runs_set_output_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        task_id: impl std::fmt::Display,
-        id: impl std::fmt::Display,
+        task_id: impl std::fmt::Display + Sync,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::TaskRunDetail> {
         self.__project_op(
                 &TASKS_RUNS_SET_OUTPUT_PARTIAL_UPDATE,
@@ -234,7 +234,7 @@ impl Client {
     pub async fn tasks_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Task,
     ) -> Result<types::Task> {
         self.__project_op(&TASKS_UPDATE, project_id.into(), &[&id])
@@ -250,7 +250,7 @@ impl Client {
     pub async fn tasks_update_position_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedTaskUpdatePositionRequest>,
     ) -> Result<types::Task> {
         self.__project_op(

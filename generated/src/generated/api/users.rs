@@ -28,13 +28,16 @@ impl Client {
             .await
     }
     /// `DELETE /api/users/{uuid}/`
-    pub async fn users_destroy(&self, uuid: impl std::fmt::Display) -> Result<()> {
+    pub async fn users_destroy(
+        &self,
+        uuid: impl std::fmt::Display + Sync,
+    ) -> Result<()> {
         self.__op(&USERS_DESTROY, &[&uuid]).send_empty().await
     }
     /// `PATCH /api/users/{uuid}/hedgehog_config/`
     pub async fn users_hedgehog_config_partial_update(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedUser>,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_HEDGEHOG_CONFIG_PARTIAL_UPDATE, &[&uuid])
@@ -45,7 +48,7 @@ impl Client {
     /// `GET /api/users/{uuid}/hedgehog_config/`
     pub async fn users_hedgehog_config_retrieve(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_HEDGEHOG_CONFIG_RETRIEVE, &[&uuid]).send_value().await
     }
@@ -88,7 +91,7 @@ impl Client {
     /// `PATCH /api/users/{uuid}/` · scopes: `user:write`
     pub async fn users_partial_update(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedUser>,
     ) -> Result<types::User> {
         self.__op(&USERS_PARTIAL_UPDATE, &[&uuid]).json_opt(body).send_json().await
@@ -106,14 +109,14 @@ impl Client {
     /// `GET /api/users/{uuid}/` · scopes: `user:read`
     pub async fn users_retrieve(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
     ) -> Result<types::User> {
         self.__op(&USERS_RETRIEVE, &[&uuid]).send_json().await
     }
     /// `POST /api/users/{uuid}/scene_personalisation/`
     pub async fn users_scene_personalisation_create(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
         body: &types::User,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_SCENE_PERSONALISATION_CREATE, &[&uuid])
@@ -124,7 +127,7 @@ impl Client {
     /// `GET /api/users/{uuid}/start_2fa_setup/`
     pub async fn users_start_2fa_setup_retrieve(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_START_2FA_SETUP_RETRIEVE, &[&uuid]).send_value().await
     }
@@ -133,7 +136,7 @@ impl Client {
     /// `POST /api/users/{uuid}/two_factor_backup_codes/`
     pub async fn users_two_factor_backup_codes_create(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
         body: &types::User,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_TWO_FACTOR_BACKUP_CODES_CREATE, &[&uuid])
@@ -146,7 +149,7 @@ impl Client {
     /// `POST /api/users/{uuid}/two_factor_disable/`
     pub async fn users_two_factor_disable_create(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
         body: &types::User,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_TWO_FACTOR_DISABLE_CREATE, &[&uuid])
@@ -157,7 +160,7 @@ impl Client {
     /// `GET /api/users/{uuid}/two_factor_start_setup/`
     pub async fn users_two_factor_start_setup_retrieve(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_TWO_FACTOR_START_SETUP_RETRIEVE, &[&uuid]).send_value().await
     }
@@ -166,14 +169,14 @@ impl Client {
     /// `GET /api/users/{uuid}/two_factor_status/`
     pub async fn users_two_factor_status_retrieve(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_TWO_FACTOR_STATUS_RETRIEVE, &[&uuid]).send_value().await
     }
     /// `POST /api/users/{uuid}/two_factor_validate/`
     pub async fn users_two_factor_validate_create(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
         body: &types::User,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_TWO_FACTOR_VALIDATE_CREATE, &[&uuid])
@@ -184,7 +187,7 @@ impl Client {
     /// `PUT /api/users/{uuid}/` · scopes: `user:write`
     pub async fn users_update(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
         body: &types::User,
     ) -> Result<types::User> {
         self.__op(&USERS_UPDATE, &[&uuid]).json(body).send_json().await
@@ -192,7 +195,7 @@ impl Client {
     /// `POST /api/users/{uuid}/validate_2fa/`
     pub async fn users_validate_2fa_create(
         &self,
-        uuid: impl std::fmt::Display,
+        uuid: impl std::fmt::Display + Sync,
         body: &types::User,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_VALIDATE_2FA_CREATE, &[&uuid]).json(body).send_value().await

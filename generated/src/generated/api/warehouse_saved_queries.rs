@@ -47,7 +47,7 @@ impl Client {
     pub async fn environments_warehouse_saved_queries_activity_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE,
@@ -61,7 +61,7 @@ impl Client {
     pub async fn environments_warehouse_saved_queries_ancestors_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -77,7 +77,7 @@ impl Client {
     pub async fn environments_warehouse_saved_queries_cancel_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -108,7 +108,7 @@ impl Client {
     pub async fn environments_warehouse_saved_queries_descendants_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -124,7 +124,7 @@ impl Client {
     pub async fn environments_warehouse_saved_queries_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESTROY,
@@ -181,7 +181,7 @@ impl Client {
     pub async fn environments_warehouse_saved_queries_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedDataWarehouseSavedQuery>,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -197,7 +197,7 @@ impl Client {
     pub async fn environments_warehouse_saved_queries_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RETRIEVE,
@@ -211,7 +211,7 @@ impl Client {
     pub async fn environments_warehouse_saved_queries_revert_materialization_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -227,7 +227,7 @@ impl Client {
     pub async fn environments_warehouse_saved_queries_run_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -243,7 +243,7 @@ impl Client {
     pub async fn environments_warehouse_saved_queries_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -259,7 +259,7 @@ impl Client {
     pub async fn warehouse_saved_queries_activity_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
                 &WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE,
@@ -273,7 +273,7 @@ impl Client {
     pub async fn warehouse_saved_queries_ancestors_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -289,7 +289,7 @@ impl Client {
     pub async fn warehouse_saved_queries_cancel_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -316,7 +316,7 @@ impl Client {
     pub async fn warehouse_saved_queries_descendants_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -332,7 +332,7 @@ impl Client {
     pub async fn warehouse_saved_queries_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&WAREHOUSE_SAVED_QUERIES_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -377,7 +377,7 @@ impl Client {
     pub async fn warehouse_saved_queries_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedDataWarehouseSavedQuery>,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -393,7 +393,7 @@ impl Client {
     pub async fn warehouse_saved_queries_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(&WAREHOUSE_SAVED_QUERIES_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -403,7 +403,7 @@ impl Client {
     pub async fn warehouse_saved_queries_revert_materialization_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
@@ -419,7 +419,7 @@ impl Client {
     pub async fn warehouse_saved_queries_run_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(&WAREHOUSE_SAVED_QUERIES_RUN_CREATE, project_id.into(), &[&id])
@@ -431,7 +431,7 @@ impl Client {
     pub async fn warehouse_saved_queries_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(&WAREHOUSE_SAVED_QUERIES_UPDATE, project_id.into(), &[&id])

@@ -43,7 +43,7 @@ impl Client {
     pub async fn environments_warehouse_tables_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_DESTROY,
@@ -113,7 +113,7 @@ impl Client {
     pub async fn environments_warehouse_tables_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedTable>,
     ) -> Result<types::Table> {
         self.__project_op(
@@ -129,7 +129,7 @@ impl Client {
     pub async fn environments_warehouse_tables_refresh_schema_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Table,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -145,7 +145,7 @@ impl Client {
     pub async fn environments_warehouse_tables_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::Table> {
         self.__project_op(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_RETRIEVE,
@@ -159,7 +159,7 @@ impl Client {
     pub async fn environments_warehouse_tables_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Table,
     ) -> Result<types::Table> {
         self.__project_op(
@@ -175,7 +175,7 @@ impl Client {
     pub async fn environments_warehouse_tables_update_schema_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Table,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -202,7 +202,7 @@ impl Client {
     pub async fn warehouse_tables_destroy(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
         self.__project_op(&WAREHOUSE_TABLES_DESTROY, project_id.into(), &[&id])
             .send_empty()
@@ -260,7 +260,7 @@ impl Client {
     pub async fn warehouse_tables_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: Option<&types::PatchedTable>,
     ) -> Result<types::Table> {
         self.__project_op(&WAREHOUSE_TABLES_PARTIAL_UPDATE, project_id.into(), &[&id])
@@ -272,7 +272,7 @@ impl Client {
     pub async fn warehouse_tables_refresh_schema_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Table,
     ) -> Result<serde_json::Value> {
         self.__project_op(
@@ -288,7 +288,7 @@ impl Client {
     pub async fn warehouse_tables_retrieve(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
     ) -> Result<types::Table> {
         self.__project_op(&WAREHOUSE_TABLES_RETRIEVE, project_id.into(), &[&id])
             .send_json()
@@ -298,7 +298,7 @@ impl Client {
     pub async fn warehouse_tables_update(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Table,
     ) -> Result<types::Table> {
         self.__project_op(&WAREHOUSE_TABLES_UPDATE, project_id.into(), &[&id])
@@ -310,7 +310,7 @@ impl Client {
     pub async fn warehouse_tables_update_schema_create(
         &self,
         project_id: impl Into<ProjectId>,
-        id: impl std::fmt::Display,
+        id: impl std::fmt::Display + Sync,
         body: &types::Table,
     ) -> Result<serde_json::Value> {
         self.__project_op(
