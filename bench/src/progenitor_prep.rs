@@ -14,7 +14,12 @@
 //!   rejects once the struct is a variant of a tagged union) is dropped;
 //! - a request body whose only media type progenitor cannot send (`multipart/form-data`:
 //!   "unexpected content type") is dropped from its operation.
-use std::collections::BTreeMap;
+//!
+//! progenitor then generates, but its output does not compile: typify names an inline type
+//! after its `title` or after its parent and property, and three such names equal a component's
+//! (`Property`, `Key`, `DashboardRestrictionLevel`: E0428). Those inline schemas lose the title,
+//! or, for an `allOf: [$ref]` wrapper with extra bounds, the bounds, so that no new type is made.
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde_json::{Map, Value};
@@ -39,6 +44,8 @@ pub struct Rewrites {
     /// Operations (`METHOD /path`) whose request body progenitor cannot send; the body was
     /// dropped.
     pub unsendable_bodies: Vec<String>,
+    /// JSON pointers of inline schemas typify would name like a component; renamed away.
+    pub name_clashes: Vec<String>,
     /// Request bodies narrowed to their first media type.
     pub request_bodies: usize,
     /// Media types dropped from those bodies.
@@ -83,6 +90,12 @@ impl fmt::Display for Rewrites {
         )?;
         writeln!(
             f,
+            "- inline type typify would name like a component (E0428 in its output) -> title or extra bounds dropped: {} ({})",
+            self.name_clashes.len(),
+            self.name_clashes.join(", ")
+        )?;
+        writeln!(
+            f,
             "- request body with several media types -> first one progenitor can send only: {} bodies, {} media types dropped",
             self.request_bodies, self.media_types_dropped
         )?;
@@ -105,41 +118,52 @@ impl fmt::Display for Rewrites {
 /// Rewrites `doc` (an OpenAPI 3.0 document as JSON) in place and reports what changed.
 pub fn prepare(doc: &mut Value) -> Rewrites {
     let mut rewrites = Rewrites::default();
+    // Operations first, so that the schema passes below do not count what a dropped media type
+    // took with it.
+    rewrite_operations(doc, &mut rewrites);
     plain_string_for_mixed_enums(doc, &mut String::from("#"), &mut rewrites);
+    let components = component_schemas(doc);
+    untitle_clashing_inline_types(doc, &components, &mut String::from("#"), &mut rewrites);
+    unbound_clashing_wrappers(doc, &components, &mut rewrites);
     let enums = component_enums(doc);
     drop_defaults_outside_enum(doc, &enums, &mut String::from("#"), &mut rewrites);
+    rewrites
+}
+
+/// One media type per request body, one error shape per operation.
+fn rewrite_operations(doc: &mut Value, rewrites: &mut Rewrites) {
     if let Some(bodies) = doc
         .pointer_mut("/components/requestBodies")
         .and_then(Value::as_object_mut)
     {
         for body in bodies.values_mut() {
-            one_media_type(body, &mut rewrites);
+            one_media_type(body, rewrites);
         }
     }
-    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        for (path, item) in paths.iter_mut() {
-            for method in METHODS {
-                let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) else {
-                    continue;
-                };
-                let name = format!("{} {path}", method.to_uppercase());
-                let sendable = operation
-                    .get_mut("requestBody")
-                    .is_none_or(|body| one_media_type(body, &mut rewrites));
-                if !sendable {
-                    operation.remove("requestBody");
-                    rewrites.unsendable_bodies.push(name.clone());
-                }
-                if let Some(responses) = operation
-                    .get_mut("responses")
-                    .and_then(Value::as_object_mut)
-                {
-                    one_error_shape(responses, name, &mut rewrites);
-                }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        for method in METHODS {
+            let Some(operation) = item.get_mut(method).and_then(Value::as_object_mut) else {
+                continue;
+            };
+            let name = format!("{} {path}", method.to_uppercase());
+            let sendable = operation
+                .get_mut("requestBody")
+                .is_none_or(|body| one_media_type(body, rewrites));
+            if !sendable {
+                operation.remove("requestBody");
+                rewrites.unsendable_bodies.push(name.clone());
+            }
+            if let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            {
+                one_error_shape(responses, name, rewrites);
             }
         }
     }
-    rewrites
 }
 
 /// typify only generates enums whose values share one JSON type; `[true, false, "hog"]` panics.
@@ -177,6 +201,123 @@ fn plain_string_for_mixed_enums(value: &mut Value, pointer: &mut String, rewrite
         _ => {}
     }
 }
+
+/// The component schemas by name as typify spells type names (PascalCase).
+fn component_schemas(doc: &Value) -> BTreeMap<String, Value> {
+    doc.pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|schemas| {
+            schemas
+                .iter()
+                .map(|(name, schema)| (pascal(name), schema.clone()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Keywords that make typify emit a type of its own for an inline schema and name it by its
+/// title. (Titled inline objects, such as pydantic's request bodies, get distinct names.)
+const TYPE_MAKING: [&str; 3] = ["enum", "anyOf", "oneOf"];
+
+/// An inline schema titled like a component (`"title": "Property"`) but different from it
+/// becomes a second type of that name; without the title typify names it after where it sits.
+/// (An exact inline copy of the component, as pydantic request bodies are, is the same type.)
+fn untitle_clashing_inline_types(
+    value: &mut Value,
+    components: &BTreeMap<String, Value>,
+    pointer: &mut String,
+    rewrites: &mut Rewrites,
+) {
+    match value {
+        Value::Object(object) => {
+            // Component schemas themselves are at depth 3 (`#/components/schemas/X`) and own
+            // their name; every other titled schema is inline.
+            let is_component_root =
+                pointer.matches('/').count() == 3 && pointer.starts_with("#/components/schemas/");
+            let clashes = object
+                .get("title")
+                .and_then(Value::as_str)
+                .and_then(|title| components.get(&pascal(&title.replace(' ', "-"))))
+                .is_some_and(|component| component.as_object() != Some(&*object));
+            let makes_type = TYPE_MAKING.iter().any(|key| object.contains_key(*key));
+            if clashes && makes_type && !is_component_root {
+                object.remove("title");
+                rewrites.name_clashes.push(pointer.clone());
+            }
+            for (key, child) in object.iter_mut() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                untitle_clashing_inline_types(child, components, pointer, rewrites);
+                pointer.truncate(len);
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter_mut().enumerate() {
+                let len = pointer.len();
+                pointer.push_str(&format!("/{index}"));
+                untitle_clashing_inline_types(child, components, pointer, rewrites);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `Dashboard.restriction_level` is `allOf: [$ref DashboardRestrictionLevel]` plus bounds;
+/// typify makes a new type for it named after parent and property, which is the referenced
+/// component's own name. Without the bounds it is the plain reference.
+fn unbound_clashing_wrappers(
+    doc: &mut Value,
+    components: &BTreeMap<String, Value>,
+    rewrites: &mut Rewrites,
+) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (parent, schema) in schemas.iter_mut() {
+        let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        for (name, property) in properties.iter_mut() {
+            let derived = pascal(&format!("{parent}-{name}"));
+            let Some(object) = property.as_object_mut() else {
+                continue;
+            };
+            let is_wrapper = object
+                .get("allOf")
+                .and_then(Value::as_array)
+                .is_some_and(|all_of| all_of.len() == 1);
+            let bounds: Vec<String> = object
+                .keys()
+                .filter(|key| BOUNDS.contains(&key.as_str()))
+                .cloned()
+                .collect();
+            if is_wrapper && !bounds.is_empty() && components.contains_key(&derived) {
+                for key in bounds {
+                    object.remove(&key);
+                }
+                rewrites
+                    .name_clashes
+                    .push(format!("#/components/schemas/{parent}/properties/{name}"));
+            }
+        }
+    }
+}
+
+/// Validation keywords that, beside a lone `allOf` reference, make typify build a new type.
+const BOUNDS: [&str; 7] = [
+    "minimum",
+    "maximum",
+    "exclusiveMinimum",
+    "exclusiveMaximum",
+    "minLength",
+    "maxLength",
+    "pattern",
+];
 
 /// The values of every component schema that is an enum, by `$ref`.
 fn component_enums(doc: &Value) -> BTreeMap<String, Vec<Value>> {
@@ -296,7 +437,7 @@ fn pascal(text: &str) -> String {
 }
 
 fn has_duplicates(names: impl Iterator<Item = String>) -> bool {
-    let mut seen = std::collections::BTreeSet::new();
+    let mut seen = BTreeSet::new();
     names.into_iter().any(|name| !seen.insert(name))
 }
 
@@ -433,6 +574,15 @@ mod tests {
                     "good": {"allOf": [{"$ref": "#/components/schemas/Fine"}], "default": "ab"}
                 }},
                 "Nullable": {"enum": ["a", null], "nullable": true},
+                "Key": {"type": "string", "enum": ["a", "b"]},
+                "KeyHolder": {"properties": {
+                    "key": {"title": "Key", "type": "string", "enum": ["id"]},
+                    "plain": {"title": "Key", "type": "string"}
+                }},
+                "Dashboard": {"properties": {
+                    "restriction_level": {"allOf": [{"$ref": "#/components/schemas/DashboardRestrictionLevel"}], "maximum": 9}
+                }},
+                "DashboardRestrictionLevel": {"type": "integer", "enum": [1, 9]},
                 "Tagged": {"properties": {"kind": {"type": "string", "enum": ["Tagged"], "default": "Tagged"}}}
             }}
         });
@@ -446,6 +596,17 @@ mod tests {
         assert_eq!(
             rewrites.bad_defaults,
             ["#/components/schemas/Holder/properties/bad"]
+        );
+        assert_eq!(
+            rewrites.name_clashes,
+            [
+                "#/components/schemas/KeyHolder/properties/key",
+                "#/components/schemas/Dashboard/properties/restriction_level"
+            ]
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["KeyHolder"]["properties"]["plain"]["title"],
+            "Key"
         );
         assert_eq!(rewrites.tag_defaults, 1);
         assert_eq!(
