@@ -15,8 +15,16 @@ use crate::error::{ApiError, ApiErrorBody, Error, Result};
 use crate::operation::{HostKind, Operation};
 use crate::retry::Outcome;
 
-/// Characters left as they are in a path segment (RFC 3986 unreserved).
-const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+/// Characters left as they are in a path segment: RFC 3986's unreserved characters plus `@` and
+/// `:`, which a segment may hold literally and which PostHog routes match literally
+/// (`/api/users/@me/`).
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'@')
+    .remove(b':');
 
 /// Percent-encodes one path parameter so that `/` or `?` in a value cannot change the route.
 pub fn path_segment(value: &dyn std::fmt::Display) -> String {

@@ -228,3 +228,29 @@ fn client_futures_and_streams_are_send() {
     assert_send(&client.feature_flags_list_stream(ProjectId::Default, &query));
     assert_send(&client.persons_list_csv(ProjectId::Default, &PersonsListQuery::default()));
 }
+
+#[tokio::test]
+async fn path_values_are_one_segment_each_and_at_signs_stay_literal() {
+    let paths = Shared::default();
+    let seen = paths.clone();
+    let app = Router::new().fallback(move |uri: axum::http::Uri| {
+        let seen = seen.clone();
+        async move {
+            record(&seen, uri.path().to_owned());
+            axum::Json(json!({}))
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let address = listener.local_addr().expect("local address");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let base = url::Url::parse(&format!("http://{address}")).expect("loopback URL");
+    let client = Client::builder(Region::SelfHosted(base)).build().expect("client builds");
+    let _ = client.users_retrieve("@me").await;
+    let _ = client.feature_flags_retrieve("a/b?c", 1).await;
+    assert_eq!(
+        paths.lock().expect("lock").requests,
+        ["/api/users/@me/", "/api/projects/a%2Fb%3Fc/feature_flags/1/"]
+    );
+}
