@@ -34,7 +34,11 @@ pub struct Diagnostics(pub Vec<Diagnostic>);
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.0.len();
-        writeln!(f, "{count} problem{} in the schema:", if count == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "{count} problem{} in the schema:",
+            if count == 1 { "" } else { "s" }
+        )?;
         for diagnostic in &self.0 {
             writeln!(f, "  {diagnostic}")?;
         }

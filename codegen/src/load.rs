@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::diagnostic::{escape_segment, Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, escape_segment};
 
 /// Parses an OpenAPI 3.0 document from JSON or YAML bytes.
 ///
@@ -18,18 +18,31 @@ pub fn parse_document(bytes: &[u8]) -> Result<openapiv3::OpenAPI, Diagnostics> {
     }
     serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(value).map_err(|error| {
         let pointer = path_to_pointer(error.path());
-        Diagnostic::new(pointer, format!("not a valid OpenAPI 3.0 document here: {}", error.inner())).into()
+        Diagnostic::new(
+            pointer,
+            format!("not a valid OpenAPI 3.0 document here: {}", error.inner()),
+        )
+        .into()
     })
 }
 
 /// Parses JSON or YAML into a JSON value, whichever the bytes are.
 pub fn parse_value(bytes: &[u8]) -> Result<Value, Diagnostics> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|error| Diagnostic::new("#", format!("the document is not UTF-8 text: {error}")))?;
+    let text = std::str::from_utf8(bytes).map_err(|error| {
+        Diagnostic::new("#", format!("the document is not UTF-8 text: {error}"))
+    })?;
     let looks_like_json = text.trim_start().starts_with('{');
     if looks_like_json {
         serde_json::from_str(text).map_err(|error| {
-            Diagnostic::new("#", format!("invalid JSON at line {} column {}: {error}", error.line(), error.column())).into()
+            Diagnostic::new(
+                "#",
+                format!(
+                    "invalid JSON at line {} column {}: {error}",
+                    error.line(),
+                    error.column()
+                ),
+            )
+            .into()
         })
     } else {
         serde_yaml::from_str(text).map_err(|error| {
@@ -44,7 +57,11 @@ pub fn parse_value(bytes: &[u8]) -> Result<Value, Diagnostics> {
 
 fn check_version(value: &Value) -> Result<(), Diagnostics> {
     let Some(root) = value.as_object() else {
-        return Err(Diagnostic::new("#", "expected an OpenAPI document (a JSON/YAML object) at the top level").into());
+        return Err(Diagnostic::new(
+            "#",
+            "expected an OpenAPI document (a JSON/YAML object) at the top level",
+        )
+        .into());
     };
     if root.contains_key("swagger") {
         return Err(Diagnostic::new(
@@ -57,7 +74,9 @@ fn check_version(value: &Value) -> Result<(), Diagnostics> {
         Some(version) if version.starts_with("3.0") => Ok(()),
         Some(version) => Err(Diagnostic::new(
             "#/openapi",
-            format!("OpenAPI {version} is not supported; expected 3.0.x (drf-spectacular's output)"),
+            format!(
+                "OpenAPI {version} is not supported; expected 3.0.x (drf-spectacular's output)"
+            ),
         )
         .into()),
         None => Err(Diagnostic::new("#/openapi", "missing the `openapi` version string").into()),

@@ -2,7 +2,7 @@
 
 use openapiv3::{OpenAPI, ReferenceOr};
 
-use crate::diagnostic::{escape_segment, Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, escape_segment};
 use crate::lower::HOST_EXTENSION;
 
 /// Adds the paths and component schemas of `public` to `main`, marking every public
@@ -31,7 +31,8 @@ pub fn merge_public(main: &mut OpenAPI, public: OpenAPI) -> Result<(), Diagnosti
                 &mut item.trace,
             ];
             for op in operations.into_iter().flatten() {
-                op.extensions.insert(HOST_EXTENSION.to_owned(), serde_json::Value::from("public"));
+                op.extensions
+                    .insert(HOST_EXTENSION.to_owned(), serde_json::Value::from("public"));
             }
         }
         main.paths.paths.insert(path, item);
@@ -49,5 +50,9 @@ pub fn merge_public(main: &mut OpenAPI, public: OpenAPI) -> Result<(), Diagnosti
             target.schemas.insert(name, schema);
         }
     }
-    if diagnostics.is_empty() { Ok(()) } else { Err(Diagnostics(diagnostics)) }
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(diagnostics))
+    }
 }

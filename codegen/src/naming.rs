@@ -9,11 +9,11 @@ const UNRAWABLE: &[&str] = &["self", "Self", "super", "crate", "_"];
 
 /// Rust keywords, strict and reserved (2024 edition).
 const KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
-    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
-    "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "Self", "static",
-    "struct", "super", "trait", "true", "try", "type", "typeof", "union", "unsafe", "unsized", "use",
-    "virtual", "where", "while", "yield",
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate",
+    "do", "dyn", "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl",
+    "in", "let", "loop", "macro", "match", "mod", "move", "mut", "override", "priv", "pub", "ref",
+    "return", "self", "Self", "static", "struct", "super", "trait", "true", "try", "type",
+    "typeof", "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
 /// Whether `word` is a Rust keyword.
@@ -46,7 +46,10 @@ fn spell_symbols(raw: &str) -> String {
 /// A type or variant name: `UpperCamelCase`, starting with a letter.
 pub fn type_name(raw: &str) -> String {
     let camel = spell_symbols(raw).to_upper_camel_case();
-    let camel: String = camel.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    let camel: String = camel
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
     match camel.chars().next() {
         None => "Empty".to_owned(),
         Some(first) if first.is_ascii_digit() => format!("V{camel}"),
@@ -59,7 +62,10 @@ pub fn type_name(raw: &str) -> String {
 /// possible, with a trailing `_` where Rust allows no raw form).
 pub fn field_name(raw: &str) -> String {
     let snake = spell_symbols(raw).to_snake_case();
-    let snake: String = snake.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let snake: String = snake
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     let snake = match snake.chars().next() {
         None => "value".to_owned(),
         Some(first) if first.is_ascii_digit() => format!("n{snake}"),

@@ -41,7 +41,12 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (name, pass) in &self.passes {
-            writeln!(f, "{name:<28} {:>5}  e.g. {}", pass.touched, pass.examples.first().map_or("", String::as_str))?;
+            writeln!(
+                f,
+                "{name:<28} {:>5}  e.g. {}",
+                pass.touched,
+                pass.examples.first().map_or("", String::as_str)
+            )?;
         }
         Ok(())
     }

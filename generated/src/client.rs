@@ -199,7 +199,10 @@ impl ClientBuilder {
     pub fn build(self) -> Result<Client> {
         self.credentials.validate()?;
         if let Some(token) = &self.project_token {
-            crate::auth::check_project_key("project_token", secrecy::ExposeSecret::expose_secret(token))?;
+            crate::auth::check_project_key(
+                "project_token",
+                secrecy::ExposeSecret::expose_secret(token),
+            )?;
         }
         self.hosts.validate()?;
         let http = match self.http {
@@ -213,7 +216,9 @@ impl ClientBuilder {
                 if let Some(timeout) = self.timeout {
                     builder = builder.timeout(timeout);
                 }
-                builder.build().map_err(|source| Error::transport("build_client", source))?
+                builder
+                    .build()
+                    .map_err(|source| Error::transport("build_client", source))?
             }
         };
         Ok(Client {

@@ -2,12 +2,12 @@
 //! send, retry, and decode or classify the answer.
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
 use http::StatusCode;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use http::header::{self, HeaderValue};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::auth::{KeyPlacement, PrivateAuth};
 use crate::client::{Client, MAX_BODY_BYTES};
@@ -179,8 +179,11 @@ impl RequestBuilder {
         match serde_json::to_value(value) {
             Ok(serde_json::Value::Null) => {}
             // drf reads arrays of objects (e.g. `properties` filters) as one JSON-encoded value.
-            Ok(serde_json::Value::Array(items)) if items.iter().any(|i| i.is_object() || i.is_array()) => {
-                self.query.push((name, serde_json::Value::Array(items).to_string()));
+            Ok(serde_json::Value::Array(items))
+                if items.iter().any(|i| i.is_object() || i.is_array()) =>
+            {
+                self.query
+                    .push((name, serde_json::Value::Array(items).to_string()));
             }
             Ok(serde_json::Value::Array(items)) if explode => {
                 for item in items {
@@ -323,7 +326,10 @@ impl RequestBuilder {
         let op = self.op;
         let response = self.send_raw().await?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| Error::transport(op.id, e))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| Error::transport(op.id, e))?;
         Ok(Answer { status, body })
     }
 
@@ -342,7 +348,10 @@ impl RequestBuilder {
         loop {
             attempt += 1;
             if prepared.op.host == HostKind::Private {
-                inner.limiter.acquire(bucket, prepared.op.throttle_scopes).await;
+                inner
+                    .limiter
+                    .acquire(bucket, prepared.op.throttle_scopes)
+                    .await;
             }
             let result = inner.http.execute(prepared.build(&inner.http)?).await;
             let (outcome, error) = match result {
@@ -357,11 +366,18 @@ impl RequestBuilder {
                     (outcome, error)
                 }
                 Err(source) => {
-                    let outcome = if source.is_timeout() { Outcome::Timeout } else { Outcome::Connection };
+                    let outcome = if source.is_timeout() {
+                        Outcome::Timeout
+                    } else {
+                        Outcome::Connection
+                    };
                     (outcome, Error::transport(prepared.op.id, source))
                 }
             };
-            match inner.retry.decide(prepared.op, attempt, started.elapsed(), &outcome) {
+            match inner
+                .retry
+                .decide(prepared.op, attempt, started.elapsed(), &outcome)
+            {
                 Ok(delay) => {
                     tracing::warn!(
                         operation = prepared.op.id,
@@ -404,34 +420,58 @@ impl RequestBuilder {
         // Refuse an oversized body before anything else looks at it (placement scans JSON).
         self.check_size(&body)?;
         match op.host {
-            HostKind::Private => self.authenticate_private(&url, &mut query, &mut headers, &mut body)?,
+            HostKind::Private => {
+                self.authenticate_private(&url, &mut query, &mut headers, &mut body)?
+            }
             HostKind::Public => self.authenticate_public(&url, &mut query, &mut body)?,
         }
         if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         // Checked again because a key placed in the body adds to it.
         self.check_size(&body)?;
         // Compressed last, once for every attempt, so the key placed above is inside it and the
         // 20 MB limit applies to the JSON the server will decode.
-        if self.gzip && let Body::Json(json) = &body {
-            body = Body::Json(gzip(json).map_err(|error| Error::InvalidArgument { operation: op.id, field: "body".into(), reason: format!("gzip failed: {error}") })?);
+        if self.gzip
+            && let Body::Json(json) = &body
+        {
+            body = Body::Json(gzip(json).map_err(|error| Error::InvalidArgument {
+                operation: op.id,
+                field: "body".into(),
+                reason: format!("gzip failed: {error}"),
+            })?);
             headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         }
-        Ok(Prepared { op, method: op.method.clone(), url, headers, body, secrets: self.secrets() })
+        Ok(Prepared {
+            op,
+            method: op.method.clone(),
+            url,
+            headers,
+            body,
+            secrets: self.secrets(),
+        })
     }
 
     /// The configured secrets, and the Basic token as it appears on the wire.
     fn secrets(&self) -> Vec<SecretString> {
         let inner = &self.client.inner;
         let credentials = &inner.credentials;
-        let mut secrets: Vec<SecretString> = credentials.project_key.iter().chain(&inner.project_token).cloned().collect();
+        let mut secrets: Vec<SecretString> = credentials
+            .project_key
+            .iter()
+            .chain(&inner.project_token)
+            .cloned()
+            .collect();
         match &credentials.private {
             PrivateAuth::None => {}
             PrivateAuth::Personal(key) => secrets.push(key.clone()),
             PrivateAuth::Basic { username, password } => {
                 secrets.push(password.clone());
-                secrets.push(SecretString::from(basic_token(username, password.expose_secret())));
+                secrets.push(SecretString::from(basic_token(
+                    username,
+                    password.expose_secret(),
+                )));
             }
         }
         secrets
@@ -440,7 +480,11 @@ impl RequestBuilder {
     fn check_size(&self, body: &Body) -> Result<()> {
         let size = body.len();
         if size > MAX_BODY_BYTES {
-            return Err(Error::RequestTooLarge { operation: self.op.id, size, limit: MAX_BODY_BYTES });
+            return Err(Error::RequestTooLarge {
+                operation: self.op.id,
+                size,
+                limit: MAX_BODY_BYTES,
+            });
         }
         Ok(())
     }
@@ -492,7 +536,10 @@ impl RequestBuilder {
                 }
             },
             PrivateAuth::Basic { username, password } => {
-                let value = self.sensitive_header(format!("Basic {}", basic_token(username, password.expose_secret())))?;
+                let value = self.sensitive_header(format!(
+                    "Basic {}",
+                    basic_token(username, password.expose_secret())
+                ))?;
                 headers.insert(header::AUTHORIZATION, value);
             }
         }
@@ -508,16 +555,29 @@ impl RequestBuilder {
     /// Places the project API key the way PostHog's `get_token` reads it: `?token=` on `GET`,
     /// otherwise `api_key` in the body. The personal key and Basic never go to the public host.
     /// A project key the caller already put in the request is left as the only one.
-    fn authenticate_public(&self, url: &url::Url, query: &mut Vec<(&'static str, String)>, body: &mut Body) -> Result<()> {
+    fn authenticate_public(
+        &self,
+        url: &url::Url,
+        query: &mut Vec<(&'static str, String)>,
+        body: &mut Body,
+    ) -> Result<()> {
         let inner = &self.client.inner;
-        let Some(key) = inner.credentials.project_key.as_ref().or(inner.project_token.as_ref()) else {
+        let Some(key) = inner
+            .credentials
+            .project_key
+            .as_ref()
+            .or(inner.project_token.as_ref())
+        else {
             return Ok(());
         };
         if matches!(self.op.method, http::Method::GET | http::Method::HEAD) {
             if !has_query_param(url, query, "token") && !has_query_param(url, query, "api_key") {
                 query.push(("token", key.expose_secret().to_owned()));
             }
-        } else if !["api_key", "token", "$token"].iter().any(|name| body.has_member(name)) {
+        } else if !["api_key", "token", "$token"]
+            .iter()
+            .any(|name| body.has_member(name))
+        {
             // A JSON array body (a batch) carries its own key: PostHog reads it from the first
             // element, which the client does not rewrite.
             if let Some(with_key) = body.with_member("api_key", key.expose_secret()) {
@@ -529,14 +589,19 @@ impl RequestBuilder {
 
     fn sensitive_header(&self, value: String) -> Result<HeaderValue> {
         // The parse error is dropped unread: it must not carry the key into an error message.
-        let mut value = HeaderValue::try_from(value)
-            .map_err(|_| self.invalid_credentials("the key cannot be sent in an HTTP header".into()))?;
+        let mut value = HeaderValue::try_from(value).map_err(|_| {
+            self.invalid_credentials("the key cannot be sent in an HTTP header".into())
+        })?;
         value.set_sensitive(true);
         Ok(value)
     }
 
     fn invalid_credentials(&self, reason: String) -> Error {
-        Error::InvalidArgument { operation: self.op.id, field: "credentials".into(), reason }
+        Error::InvalidArgument {
+            operation: self.op.id,
+            field: "credentials".into(),
+            reason,
+        }
     }
 }
 
@@ -552,9 +617,12 @@ impl Body {
             Body::Json(bytes) => bytes.len(),
             Body::Multipart(parts) => parts
                 .iter()
-                .map(|(name, value)| name.len() + match value {
-                    MultipartValue::Text(text) => text.len(),
-                    MultipartValue::File(bytes) => bytes.len(),
+                .map(|(name, value)| {
+                    name.len()
+                        + match value {
+                            MultipartValue::Text(text) => text.len(),
+                            MultipartValue::File(bytes) => bytes.len(),
+                        }
                 })
                 .sum(),
         }
@@ -576,8 +644,10 @@ impl Body {
     /// `None` when the body is JSON but not an object.
     fn with_member(&self, name: &str, value: &str) -> Option<Body> {
         match self {
-            Body::None => crate::auth::prepend_json_member(b"{}", name, value).map(|bytes| Body::Json(Bytes::from(bytes))),
-            Body::Json(bytes) => crate::auth::prepend_json_member(bytes, name, value).map(|bytes| Body::Json(Bytes::from(bytes))),
+            Body::None => crate::auth::prepend_json_member(b"{}", name, value)
+                .map(|bytes| Body::Json(Bytes::from(bytes))),
+            Body::Json(bytes) => crate::auth::prepend_json_member(bytes, name, value)
+                .map(|bytes| Body::Json(Bytes::from(bytes))),
             Body::Multipart(parts) => {
                 let mut parts = parts.clone();
                 parts.push((name.to_owned(), MultipartValue::Text(value.to_owned())));
@@ -591,7 +661,10 @@ impl Body {
 /// lowest levels already shrink about tenfold.
 fn gzip(bytes: &[u8]) -> std::io::Result<Bytes> {
     use std::io::Write as _;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 8), flate2::Compression::fast());
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 8),
+        flate2::Compression::fast(),
+    );
     encoder.write_all(bytes)?;
     encoder.finish().map(Bytes::from)
 }
@@ -629,7 +702,9 @@ impl Prepared {
 
 impl Prepared {
     fn build(&self, http: &reqwest::Client) -> Result<reqwest::Request> {
-        let mut request = http.request(self.method.clone(), self.url.clone()).headers(self.headers.clone());
+        let mut request = http
+            .request(self.method.clone(), self.url.clone())
+            .headers(self.headers.clone());
         request = match &self.body {
             Body::None => request,
             Body::Json(bytes) => request
@@ -649,7 +724,9 @@ impl Prepared {
                 request.multipart(form)
             }
         };
-        request.build().map_err(|source| Error::transport(self.op.id, source))
+        request
+            .build()
+            .map_err(|source| Error::transport(self.op.id, source))
     }
 }
 
@@ -660,7 +737,11 @@ pub(crate) struct Answer {
 }
 
 /// Decodes JSON, naming the path inside the body where it failed.
-pub(crate) fn decode_json<T: DeserializeOwned>(op: &Operation, status: StatusCode, body: &[u8]) -> Result<T> {
+pub(crate) fn decode_json<T: DeserializeOwned>(
+    op: &Operation,
+    status: StatusCode,
+    body: &[u8],
+) -> Result<T> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| Error::Decode {
         operation: op.id,
@@ -738,12 +819,20 @@ impl RequestBuilder {
         // Only `fail` sets `error`, always to `InvalidArgument`; the fallback arm keeps the
         // copy honest should that change.
         let error = self.error.as_ref().map(|error| match error {
-            Error::InvalidArgument { operation, field, reason } => Error::InvalidArgument {
+            Error::InvalidArgument {
+                operation,
+                field,
+                reason,
+            } => Error::InvalidArgument {
                 operation,
                 field: field.clone(),
                 reason: reason.clone(),
             },
-            other => Error::InvalidArgument { operation: self.op.id, field: "request".into(), reason: other.to_string() },
+            other => Error::InvalidArgument {
+                operation: self.op.id,
+                field: "request".into(),
+                reason: other.to_string(),
+            },
         });
         Ok(RequestBuilder {
             client: self.client.clone(),
@@ -774,7 +863,8 @@ impl RequestBuilder {
     pub(crate) fn display_url(&self) -> String {
         let mut url = self.target_url(self.base());
         if !self.query.is_empty() {
-            url.query_pairs_mut().extend_pairs(self.query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(self.query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         without_credentials(&url).to_string()
     }
@@ -822,7 +912,10 @@ pub(crate) fn without_credentials(url: &url::Url) -> url::Url {
 }
 
 fn remove_query_params(url: &mut url::Url, names: &[&str]) {
-    if !url.query_pairs().any(|(key, _)| names.contains(&key.as_ref())) {
+    if !url
+        .query_pairs()
+        .any(|(key, _)| names.contains(&key.as_ref()))
+    {
         return;
     }
     let kept: Vec<(String, String)> = url

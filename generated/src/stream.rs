@@ -26,7 +26,9 @@ impl ByteStream {
 
 impl std::fmt::Debug for ByteStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ByteStream").field("operation", &self.operation).finish_non_exhaustive()
+        f.debug_struct("ByteStream")
+            .field("operation", &self.operation)
+            .finish_non_exhaustive()
     }
 }
 

@@ -50,34 +50,49 @@ async fn serve(seen: Shared) -> url::Url {
     let app = Router::new()
         .route(
             "/api/projects/{project_id}/feature_flags/",
-            get(|State(seen): State<Shared>, Path(project): Path<String>, Query(query): Query<Vec<(String, String)>>| async move {
-                record(&seen, format!("GET flags project={project} query={query:?}"));
-                axum::Json(json!({
-                    "count": 2,
-                    "next": null,
-                    "previous": null,
-                    "results": [flag(1, "alpha"), flag(2, "beta")]
-                }))
-            })
-            .post(|State(seen): State<Shared>, Path(project): Path<String>, axum::Json(body): axum::Json<Value>| async move {
-                record(&seen, format!("POST flags project={project}"));
-                let key = body["key"].as_str().unwrap_or_default().to_owned();
-                if let Ok(mut seen) = seen.lock() {
-                    seen.bodies.push(body);
-                }
-                (StatusCode::CREATED, axum::Json(flag(42, &key)))
-            }),
+            get(
+                |State(seen): State<Shared>,
+                 Path(project): Path<String>,
+                 Query(query): Query<Vec<(String, String)>>| async move {
+                    record(
+                        &seen,
+                        format!("GET flags project={project} query={query:?}"),
+                    );
+                    axum::Json(json!({
+                        "count": 2,
+                        "next": null,
+                        "previous": null,
+                        "results": [flag(1, "alpha"), flag(2, "beta")]
+                    }))
+                },
+            )
+            .post(
+                |State(seen): State<Shared>,
+                 Path(project): Path<String>,
+                 axum::Json(body): axum::Json<Value>| async move {
+                    record(&seen, format!("POST flags project={project}"));
+                    let key = body["key"].as_str().unwrap_or_default().to_owned();
+                    if let Ok(mut seen) = seen.lock() {
+                        seen.bodies.push(body);
+                    }
+                    (StatusCode::CREATED, axum::Json(flag(42, &key)))
+                },
+            ),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/{id}/",
-            get(|State(seen): State<Shared>, Path((project, id)): Path<(String, i64)>| async move {
-                record(&seen, format!("GET flag project={project} id={id}"));
-                axum::Json(flag(id, "alpha"))
-            })
-            .delete(|State(seen): State<Shared>, Path((project, id)): Path<(String, i64)>| async move {
-                record(&seen, format!("DELETE flag project={project} id={id}"));
-                StatusCode::NO_CONTENT
-            }),
+            get(
+                |State(seen): State<Shared>, Path((project, id)): Path<(String, i64)>| async move {
+                    record(&seen, format!("GET flag project={project} id={id}"));
+                    axum::Json(flag(id, "alpha"))
+                },
+            )
+            .delete(
+                |State(seen): State<Shared>, Path((project, id)): Path<(String, i64)>| async move {
+                    record(&seen, format!("DELETE flag project={project} id={id}"));
+                    StatusCode::NO_CONTENT
+                },
+            ),
         )
         .route(
             "/api/organizations/{organization_id}/batch_exports/",
@@ -99,14 +114,31 @@ async fn serve(seen: Shared) -> url::Url {
         )
         .route(
             "/api/projects/{project_id}/persons/",
-            get(|State(seen): State<Shared>, headers: HeaderMap, Query(query): Query<Vec<(String, String)>>| async move {
-                let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-                record(&seen, format!("GET persons accept={accept} query={query:?}"));
-                ([("content-type", "text/csv")], "distinct_id,email\nu1,ada@example.com\n").into_response()
-            }),
+            get(
+                |State(seen): State<Shared>,
+                 headers: HeaderMap,
+                 Query(query): Query<Vec<(String, String)>>| async move {
+                    let accept = headers
+                        .get("accept")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    record(
+                        &seen,
+                        format!("GET persons accept={accept} query={query:?}"),
+                    );
+                    (
+                        [("content-type", "text/csv")],
+                        "distinct_id,email\nu1,ada@example.com\n",
+                    )
+                        .into_response()
+                },
+            ),
         )
         .with_state(seen);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let address = listener.local_addr().expect("local address");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -132,7 +164,10 @@ async fn list_decodes_typed_items_and_ignores_unknown_fields() {
         search: Some("al pha".into()),
         ..Default::default()
     };
-    let page = client.feature_flags_list(ProjectId::Default, &query).await.expect("list decodes");
+    let page = client
+        .feature_flags_list(ProjectId::Default, &query)
+        .await
+        .expect("list decodes");
     assert_eq!(page.count, 2);
     let keys: Vec<&str> = page.results.iter().map(|f| f.key.as_str()).collect();
     assert_eq!(keys, ["alpha", "beta"]);
@@ -140,8 +175,7 @@ async fn list_decodes_typed_items_and_ignores_unknown_fields() {
     assert_eq!(created_at.timestamp_subsec_micros(), 123_456);
     let requests = &seen.lock().expect("lock").requests;
     assert_eq!(
-        requests[0],
-        r#"GET flags project=99 query=[("limit", "2"), ("search", "al pha")]"#,
+        requests[0], r#"GET flags project=99 query=[("limit", "2"), ("search", "al pha")]"#,
         "default project used, None parameters left out, values encoded"
     );
 }
@@ -150,7 +184,10 @@ async fn list_decodes_typed_items_and_ignores_unknown_fields() {
 async fn retrieve_create_and_delete_round_trip() {
     let seen = Shared::default();
     let client = client(&seen).await;
-    let flag = client.feature_flags_retrieve("12", 5).await.expect("retrieve decodes");
+    let flag = client
+        .feature_flags_retrieve("12", 5)
+        .await
+        .expect("retrieve decodes");
     assert_eq!((flag.id, flag.key.as_str()), (Some(5), "alpha"));
 
     let new_flag = types::FeatureFlag {
@@ -159,18 +196,31 @@ async fn retrieve_create_and_delete_round_trip() {
         active: Some(true),
         ..serde_json::from_value(json!({"key": "gamma"})).expect("minimal flag")
     };
-    let created = client.feature_flags_create(ProjectId::Default, &new_flag).await.expect("create decodes");
+    let created = client
+        .feature_flags_create(ProjectId::Default, &new_flag)
+        .await
+        .expect("create decodes");
     assert_eq!((created.id, created.key.as_str()), (Some(42), "gamma"));
 
-    client.feature_flags_destroy(ProjectId::Default, 42).await.expect("204 decodes");
+    client
+        .feature_flags_destroy(ProjectId::Default, 42)
+        .await
+        .expect("204 decodes");
 
     let seen = seen.lock().expect("lock");
     assert_eq!(
         seen.requests,
-        ["GET flag project=12 id=5", "POST flags project=99", "DELETE flag project=99 id=42"]
+        [
+            "GET flag project=12 id=5",
+            "POST flags project=99",
+            "DELETE flag project=99 id=42"
+        ]
     );
     // Read-only and absent optional fields are not sent.
-    assert_eq!(seen.bodies[0], json!({"name": "Gamma", "key": "gamma", "active": true}));
+    assert_eq!(
+        seen.bodies[0],
+        json!({"name": "Gamma", "key": "gamma", "active": true})
+    );
 }
 
 #[tokio::test]
@@ -182,12 +232,21 @@ async fn unknown_enum_values_are_kept_and_round_trip() {
         .await
         .expect("list with unknown enum values decodes");
     let export = &page.results[0];
-    assert_eq!(export.model, Some(ModelEnum::Other("brand_new_model".into())));
-    assert_eq!(export.interval, IntervalEnum::Other("every 7 minutes".into()));
+    assert_eq!(
+        export.model,
+        Some(ModelEnum::Other("brand_new_model".into()))
+    );
+    assert_eq!(
+        export.interval,
+        IntervalEnum::Other("every 7 minutes".into())
+    );
     let back = serde_json::to_value(export).expect("serializes");
     assert_eq!(back["model"], "brand_new_model");
     assert_eq!(back["interval"], "every 7 minutes");
-    assert_eq!(back["created_at"], "2025-03-01T10:00:00+02:00", "offset preserved");
+    assert_eq!(
+        back["created_at"], "2025-03-01T10:00:00+02:00",
+        "offset preserved"
+    );
 }
 
 #[tokio::test]
@@ -206,11 +265,22 @@ async fn csv_companion_returns_text() {
 async fn missing_default_project_is_a_clear_error() {
     let seen = Shared::default();
     let base = serve(seen.clone()).await;
-    let client = Client::builder(Region::SelfHosted(base)).build().expect("client builds");
-    let error = client.feature_flags_retrieve(ProjectId::Default, 1).await.expect_err("no project configured");
+    let client = Client::builder(Region::SelfHosted(base))
+        .build()
+        .expect("client builds");
+    let error = client
+        .feature_flags_retrieve(ProjectId::Default, 1)
+        .await
+        .expect_err("no project configured");
     let message = error.to_string();
-    assert!(message.contains("feature_flags_retrieve") && message.contains("project_id"), "{message}");
-    assert!(seen.lock().expect("lock").requests.is_empty(), "nothing was sent");
+    assert!(
+        message.contains("feature_flags_retrieve") && message.contains("project_id"),
+        "{message}"
+    );
+    assert!(
+        seen.lock().expect("lock").requests.is_empty(),
+        "nothing was sent"
+    );
 }
 
 /// Users spawn client calls on multi-threaded runtimes, so every future and stream the client
@@ -223,7 +293,10 @@ fn client_futures_and_streams_are_send() {
     assert_send(&client.users_retrieve("@me"));
     assert_send(&client.users_retrieve(user));
     assert_send(&client.feature_flags_retrieve(ProjectId::Default, 1));
-    assert_send(&client.feature_flags_create("1", &serde_json::from_value(json!({"key": "k"})).expect("flag")));
+    assert_send(&client.feature_flags_create(
+        "1",
+        &serde_json::from_value(json!({"key": "k"})).expect("flag"),
+    ));
     let query = posthog_api::api::feature_flags::FeatureFlagsListQuery::default();
     assert_send(&client.feature_flags_list_stream(ProjectId::Default, &query));
     assert_send(&client.persons_list_csv(ProjectId::Default, &PersonsListQuery::default()));
@@ -240,17 +313,24 @@ async fn path_values_are_one_segment_each_and_at_signs_stay_literal() {
             axum::Json(json!({}))
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let address = listener.local_addr().expect("local address");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
     let base = url::Url::parse(&format!("http://{address}")).expect("loopback URL");
-    let client = Client::builder(Region::SelfHosted(base)).build().expect("client builds");
+    let client = Client::builder(Region::SelfHosted(base))
+        .build()
+        .expect("client builds");
     let _ = client.users_retrieve("@me").await;
     let _ = client.feature_flags_retrieve("a/b?c", 1).await;
     assert_eq!(
         paths.lock().expect("lock").requests,
-        ["/api/users/@me/", "/api/projects/a%2Fb%3Fc/feature_flags/1/"]
+        [
+            "/api/users/@me/",
+            "/api/projects/a%2Fb%3Fc/feature_flags/1/"
+        ]
     );
 }

@@ -13,7 +13,8 @@ pub const GENERATED_DIR: &str = "generated/src/generated";
 /// The generated crate's manifest, whose tag-feature block the generator keeps in step.
 pub const GENERATED_MANIFEST: &str = "generated/Cargo.toml";
 /// First line of that block.
-const FEATURES_BEGIN: &str = "# @generated tag features begin: `cargo xtask regenerate` writes this block";
+const FEATURES_BEGIN: &str =
+    "# @generated tag features begin: `cargo xtask regenerate` writes this block";
 /// Last line of that block.
 const FEATURES_END: &str = "# @generated tag features end";
 /// Our description of PostHog's public endpoints, merged into the main schema.
@@ -322,7 +323,8 @@ fn short(sha: &str) -> &str {
 /// Rewrites the block of tag features in the generated crate's manifest: `full` enabling every
 /// tag, then one feature per tag. Returns whether the manifest changed (or would, with `check`).
 fn sync_features(manifest: &Path, features: &[String], check: bool) -> anyhow::Result<bool> {
-    let text = std::fs::read_to_string(manifest).with_context(|| format!("reading {}", manifest.display()))?;
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("reading {}", manifest.display()))?;
     let (Some(begin), Some(end)) = (text.find(FEATURES_BEGIN), text.find(FEATURES_END)) else {
         bail!(
             "{} has no `{FEATURES_BEGIN}` ... `{FEATURES_END}` block under [features] for the tag features",
@@ -339,7 +341,8 @@ fn sync_features(manifest: &Path, features: &[String], check: bool) -> anyhow::R
         return Ok(false);
     }
     if !check {
-        std::fs::write(manifest, updated).with_context(|| format!("writing {}", manifest.display()))?;
+        std::fs::write(manifest, updated)
+            .with_context(|| format!("writing {}", manifest.display()))?;
     }
     Ok(true)
 }

@@ -38,9 +38,21 @@ fn bad_schemas_fail_with_a_pointer_and_write_nothing() {
     let before = generated_snapshot();
     let dir = tempfile::tempdir().expect("temporary directory");
     let cases = [
-        ("truncated.json", r#"{"openapi": "3.0.3", "paths": {"#, "invalid JSON at line 1"),
-        ("swagger.yaml", "swagger: '2.0'\ninfo: {title: x, version: '1'}\npaths: {}\n", "#/swagger"),
-        ("v31.yaml", "openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths: {}\n", "#/openapi"),
+        (
+            "truncated.json",
+            r#"{"openapi": "3.0.3", "paths": {"#,
+            "invalid JSON at line 1",
+        ),
+        (
+            "swagger.yaml",
+            "swagger: '2.0'\ninfo: {title: x, version: '1'}\npaths: {}\n",
+            "#/swagger",
+        ),
+        (
+            "v31.yaml",
+            "openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths: {}\n",
+            "#/openapi",
+        ),
         (
             "dangling.yaml",
             "openapi: 3.0.3\ninfo: {title: x, version: '1'}\npaths:\n  /api/x/:\n    get:\n      operationId: x_get\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/Missing'}\n",
@@ -51,10 +63,23 @@ fn bad_schemas_fail_with_a_pointer_and_write_nothing() {
         let path = dir.path().join(name);
         std::fs::write(&path, text).expect("fixture written");
         let (code, stderr) = run_regenerate(&path);
-        assert_eq!(code, Some(1), "{name}: exit code 1 expected, stderr:\n{stderr}");
-        assert!(stderr.contains(expected), "{name}: expected `{expected}` in:\n{stderr}");
+        assert_eq!(
+            code,
+            Some(1),
+            "{name}: exit code 1 expected, stderr:\n{stderr}"
+        );
+        assert!(
+            stderr.contains(expected),
+            "{name}: expected `{expected}` in:\n{stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{name} panicked:\n{stderr}");
-        assert!(stderr.contains("no files were written") || !expected.starts_with("#/paths"), "{stderr}");
+        assert!(
+            stderr.contains("no files were written") || !expected.starts_with("#/paths"),
+            "{stderr}"
+        );
     }
-    assert!(generated_snapshot() == before, "generated/ changed on bad input");
+    assert!(
+        generated_snapshot() == before,
+        "generated/ changed on bad input"
+    );
 }

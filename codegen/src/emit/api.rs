@@ -16,10 +16,16 @@ pub fn tag_module(tag: &str) -> String {
 }
 
 /// One module per tag, as `(module name, tokens)`, plus the `api` module listing them.
-pub fn emit_api(api: &Api, defaultable: &BTreeSet<&str>) -> (TokenStream, BTreeMap<String, TokenStream>) {
+pub fn emit_api(
+    api: &Api,
+    defaultable: &BTreeSet<&str>,
+) -> (TokenStream, BTreeMap<String, TokenStream>) {
     let mut by_module: BTreeMap<String, Vec<&Operation>> = BTreeMap::new();
     for operation in &api.operations {
-        by_module.entry(tag_module(&operation.tag)).or_default().push(operation);
+        by_module
+            .entry(tag_module(&operation.tag))
+            .or_default()
+            .push(operation);
     }
     let modules = by_module
         .iter()
@@ -66,12 +72,18 @@ fn emit_module(operations: &[&Operation], defaultable: &BTreeSet<&str>) -> Token
         }
     }
     let module_doc = shared.join("\n\n");
-    let module_doc: Vec<String> = module_doc.lines().map(|line| format!(" {}", line.trim())).collect();
+    let module_doc: Vec<String> = module_doc
+        .lines()
+        .map(|line| format!(" {}", line.trim()))
+        .collect();
     let methods = operations.iter().map(|op| {
         let own_description = op.description.as_deref().filter(|d| counts[d] == 1);
         emit_methods(op, own_description)
     });
-    let query_types = operations.iter().filter(|op| !op.query_params.is_empty()).map(|op| emit_query_type(op, defaultable));
+    let query_types = operations
+        .iter()
+        .filter(|op| !op.query_params.is_empty())
+        .map(|op| emit_query_type(op, defaultable));
     quote! {
         #(#![doc = #module_doc])*
         #![allow(unused_imports)]
@@ -97,7 +109,11 @@ fn emit_query_type(op: &Operation, defaultable: &BTreeSet<&str>) -> TokenStream 
     let name = query_type_name(op);
     let doc = format!(" Query parameters of [`Client::{}`].", op.method_name);
     let types_prefix = quote!(types::);
-    let derive_default = if op.query_params.iter().all(|p| has_default(&p.ty, defaultable)) {
+    let derive_default = if op
+        .query_params
+        .iter()
+        .all(|p| has_default(&p.ty, defaultable))
+    {
         quote!(Default,)
     } else {
         quote!()
@@ -165,7 +181,8 @@ fn request_parts(op: &Operation) -> RequestParts {
         for param in &op.query_params {
             let wire = &param.wire_name;
             let field = ident(&param.rust_name);
-            let is_list = matches!(&param.ty, TypeRef::Vec(_)) || matches!(&param.ty, TypeRef::Option(inner) if matches!(**inner, TypeRef::Vec(_)));
+            let is_list = matches!(&param.ty, TypeRef::Vec(_))
+                || matches!(&param.ty, TypeRef::Option(inner) if matches!(**inner, TypeRef::Vec(_)));
             if is_list && !param.explode {
                 chain.push(quote!(.query_csv(#wire, &query.#field)));
             } else {
@@ -175,7 +192,11 @@ fn request_parts(op: &Operation) -> RequestParts {
     }
     if let Some(body) = &op.body {
         let ty = type_tokens(&body.ty, &quote!(types::));
-        let ty = if body.required { quote!(&#ty) } else { quote!(Option<&#ty>) };
+        let ty = if body.required {
+            quote!(&#ty)
+        } else {
+            quote!(Option<&#ty>)
+        };
         arguments.push(quote!(body: #ty));
         let files = &body.file_fields;
         chain.push(match (body.encoding, body.required) {
@@ -202,7 +223,11 @@ fn emit_methods(op: &Operation, description: Option<&str>) -> TokenStream {
         doc_text.push_str(&format!(" · scopes: `{}`", op.scopes.join("`, `")));
     }
     let doc = docs(Some(&doc_text));
-    let deprecated = if op.deprecated { quote!(#[deprecated]) } else { quote!() };
+    let deprecated = if op.deprecated {
+        quote!(#[deprecated])
+    } else {
+        quote!()
+    };
     let (return_type, send) = match &op.response {
         Response::Json(ty) => (type_tokens(ty, &quote!(types::)), quote!(send_json().await)),
         Response::Undocumented => (quote!(serde_json::Value), quote!(send_value().await)),
@@ -220,7 +245,9 @@ fn emit_methods(op: &Operation, description: Option<&str>) -> TokenStream {
             #build.#send
         }
     }];
-    if let (Some(pagination), Some(pages), Some(items)) = (&op.pagination, &op.companions.pages, &op.companions.items) {
+    if let (Some(pagination), Some(pages), Some(items)) =
+        (&op.pagination, &op.companions.pages, &op.companions.items)
+    {
         let item = type_tokens(&pagination.item, &quote!(types::));
         let style = match pagination.style {
             PaginationStyle::LimitOffset => quote!(LimitOffset),
@@ -229,8 +256,14 @@ fn emit_methods(op: &Operation, description: Option<&str>) -> TokenStream {
         let pages_ident = ident(pages);
         let items_ident = ident(items);
         let argument_names: Vec<TokenStream> = arguments.iter().map(argument_name).collect();
-        let pages_doc = format!(" Every page of [`Client::{}`], following `next` links.", op.method_name);
-        let items_doc = format!(" Every item of [`Client::{}`], across pages.", op.method_name);
+        let pages_doc = format!(
+            " Every page of [`Client::{}`], following `next` links.",
+            op.method_name
+        );
+        let items_doc = format!(
+            " Every item of [`Client::{}`], across pages.",
+            op.method_name
+        );
         out.push(quote! {
             #[doc = #pages_doc]
             #deprecated
@@ -247,7 +280,10 @@ fn emit_methods(op: &Operation, description: Option<&str>) -> TokenStream {
     }
     if let Some(csv) = &op.companions.csv {
         let csv_ident = ident(csv);
-        let csv_doc = format!(" [`Client::{}`] as CSV text (`Accept: text/csv`).", op.method_name);
+        let csv_doc = format!(
+            " [`Client::{}`] as CSV text (`Accept: text/csv`).",
+            op.method_name
+        );
         out.push(quote! {
             #[doc = #csv_doc]
             pub async fn #csv_ident(&self, #(#arguments),*) -> Result<String> {
@@ -257,7 +293,10 @@ fn emit_methods(op: &Operation, description: Option<&str>) -> TokenStream {
     }
     if let Some(stream) = &op.companions.event_stream {
         let stream_ident = ident(stream);
-        let stream_doc = format!(" [`Client::{}`] as a server-sent event stream.", op.method_name);
+        let stream_doc = format!(
+            " [`Client::{}`] as a server-sent event stream.",
+            op.method_name
+        );
         out.push(quote! {
             #[doc = #stream_doc]
             pub async fn #stream_ident(&self, #(#arguments),*) -> Result<crate::stream::ByteStream> {
@@ -273,6 +312,8 @@ fn argument_name(argument: &TokenStream) -> TokenStream {
     argument
         .clone()
         .into_iter()
-        .take_while(|token| !matches!(token, proc_macro2::TokenTree::Punct(p) if p.as_char() == ':'))
+        .take_while(
+            |token| !matches!(token, proc_macro2::TokenTree::Punct(p) if p.as_char() == ':'),
+        )
         .collect()
 }

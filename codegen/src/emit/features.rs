@@ -14,13 +14,21 @@ pub const FULL: &str = "full";
 
 /// Feature names, one per tag module, sorted.
 pub fn tag_features(api: &Api) -> Vec<String> {
-    let features: BTreeSet<String> = api.operations.iter().map(|op| tag_module(&op.tag)).collect();
+    let features: BTreeSet<String> = api
+        .operations
+        .iter()
+        .map(|op| tag_module(&op.tag))
+        .collect();
     features.into_iter().collect()
 }
 
 /// For every named type, the tag features whose operations reach it (empty: no operation does).
 pub fn type_features(api: &Api) -> BTreeMap<&str, BTreeSet<String>> {
-    let mut reached: BTreeMap<&str, BTreeSet<String>> = api.types.keys().map(|name| (name.as_str(), BTreeSet::new())).collect();
+    let mut reached: BTreeMap<&str, BTreeSet<String>> = api
+        .types
+        .keys()
+        .map(|name| (name.as_str(), BTreeSet::new()))
+        .collect();
     for op in &api.operations {
         let feature = tag_module(&op.tag);
         let mut pending: Vec<&str> = Vec::new();
@@ -28,7 +36,9 @@ pub fn type_features(api: &Api) -> BTreeMap<&str, BTreeSet<String>> {
             named_in(ty, &mut pending);
         }
         while let Some(name) = pending.pop() {
-            let Some(features) = reached.get_mut(name) else { continue };
+            let Some(features) = reached.get_mut(name) else {
+                continue;
+            };
             if !features.insert(feature.clone()) {
                 continue;
             }
@@ -43,7 +53,12 @@ pub fn type_features(api: &Api) -> BTreeMap<&str, BTreeSet<String>> {
 }
 
 fn operation_types(op: &Operation) -> Vec<&TypeRef> {
-    let mut out: Vec<&TypeRef> = op.path_params.iter().chain(&op.query_params).map(|p| &p.ty).collect();
+    let mut out: Vec<&TypeRef> = op
+        .path_params
+        .iter()
+        .chain(&op.query_params)
+        .map(|p| &p.ty)
+        .collect();
     if let Some(body) = &op.body {
         out.push(&body.ty);
     }
@@ -59,16 +74,23 @@ fn operation_types(op: &Operation) -> Vec<&TypeRef> {
 fn kind_types(kind: &TypeKind) -> Vec<&TypeRef> {
     match kind {
         TypeKind::Struct { fields } => fields.iter().map(|f| &f.ty).collect(),
-        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants } => variants.iter().map(|v| &v.ty).collect(),
+        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants } => {
+            variants.iter().map(|v| &v.ty).collect()
+        }
         TypeKind::Alias { target } => vec![target],
-        TypeKind::StringEnum { .. } | TypeKind::IntegerEnum { .. } | TypeKind::Literal { .. } => Vec::new(),
+        TypeKind::StringEnum { .. } | TypeKind::IntegerEnum { .. } | TypeKind::Literal { .. } => {
+            Vec::new()
+        }
     }
 }
 
 fn named_in<'t>(ty: &'t TypeRef, out: &mut Vec<&'t str>) {
     match ty {
         TypeRef::Named(name) => out.push(name),
-        TypeRef::Vec(inner) | TypeRef::Map(inner) | TypeRef::Option(inner) | TypeRef::Boxed(inner) => named_in(inner, out),
+        TypeRef::Vec(inner)
+        | TypeRef::Map(inner)
+        | TypeRef::Option(inner)
+        | TypeRef::Boxed(inner) => named_in(inner, out),
         _ => {}
     }
 }

@@ -38,8 +38,14 @@ pub fn emit(api: &Api, header: &str) -> Result<BTreeMap<String, String>, Diagnos
         let text = format_file(tokens, header, &path)?;
         files.insert(path, text);
     }
-    files.insert("operations.rs".to_owned(), format_file(operations::emit_operations(api), header, "operations.rs")?);
-    files.insert("api/mod.rs".to_owned(), format_file(api_index, header, "api/mod.rs")?);
+    files.insert(
+        "operations.rs".to_owned(),
+        format_file(operations::emit_operations(api), header, "operations.rs")?,
+    );
+    files.insert(
+        "api/mod.rs".to_owned(),
+        format_file(api_index, header, "api/mod.rs")?,
+    );
     for (path, tokens) in server::emit_server(api) {
         let text = format_file(tokens, header, &path)?;
         files.insert(path, text);
@@ -56,7 +62,10 @@ pub fn emit(api: &Api, header: &str) -> Result<BTreeMap<String, String>, Diagnos
 /// as a diagnostic instead of a panic.
 fn format_file(tokens: TokenStream, header: &str, path: &str) -> Result<String, Diagnostics> {
     let file: syn::File = syn::parse2(tokens).map_err(|error| {
-        Diagnostics::from(Diagnostic::new("#", format!("internal error: generated {path} does not parse: {error}")))
+        Diagnostics::from(Diagnostic::new(
+            "#",
+            format!("internal error: generated {path} does not parse: {error}"),
+        ))
     })?;
     let body = prettyplease::unparse(&file);
     Ok(format!("{header}\n\n{body}"))

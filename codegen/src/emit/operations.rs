@@ -40,7 +40,11 @@ pub fn emit_operations(api: &Api) -> TokenStream {
         quote!(ScopeLimit { scope: #scope, requests: #requests, period: Duration::from_secs(#seconds) },)
     });
     // Without a throttle table there are no limits, and an unused import fails deny(warnings).
-    let duration = (!api.throttle_limits.is_empty()).then(|| quote!(use std::time::Duration;));
+    let duration = (!api.throttle_limits.is_empty()).then(|| {
+        quote!(
+            use std::time::Duration;
+        )
+    });
     quote! {
         //! Facts about every operation: method, path, tag, required scopes and throttle scopes.
         #duration

@@ -23,7 +23,10 @@ pub fn op_const(op: &Operation) -> Ident {
 
 /// The name of an operation's query parameter struct, from its (unique) method name.
 pub fn query_type_ident(op: &Operation) -> Ident {
-    Ident::new(&format!("{}Query", type_name(&op.method_name)), Span::call_site())
+    Ident::new(
+        &format!("{}Query", type_name(&op.method_name)),
+        Span::call_site(),
+    )
 }
 
 /// The Rust type for a type reference, with named types behind `prefix` (e.g. `types::`).
@@ -66,7 +69,9 @@ pub fn type_tokens(ty: &TypeRef, prefix: &TokenStream) -> TokenStream {
 /// `#[doc = ...]` lines for schema text, made safe for rustdoc: schema prose is not Rust, so
 /// code fences become `text` blocks and indentation (which Markdown reads as code) is dropped.
 pub fn docs(text: Option<&str>) -> TokenStream {
-    let Some(text) = text else { return TokenStream::new() };
+    let Some(text) = text else {
+        return TokenStream::new();
+    };
     let mut lines = Vec::new();
     let mut in_fence = false;
     for line in text.lines() {
@@ -74,7 +79,11 @@ pub fn docs(text: Option<&str>) -> TokenStream {
         let line = if trimmed.starts_with("```") {
             // Whatever language a fence names, rustdoc must not compile it as a doctest.
             in_fence = !in_fence;
-            if in_fence { "```text".to_owned() } else { "```".to_owned() }
+            if in_fence {
+                "```text".to_owned()
+            } else {
+                "```".to_owned()
+            }
         } else if in_fence {
             line.to_owned()
         } else {

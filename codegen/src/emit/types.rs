@@ -29,10 +29,15 @@ pub fn emit_types(api: &Api) -> BTreeMap<String, TokenStream> {
             #cfg
             pub use #module_ident::*;
         });
-        let items = names.iter().filter_map(|name| Some(emit_type(name, api.types.get(*name)?, &defaultable)));
+        let items = names
+            .iter()
+            .filter_map(|name| Some(emit_type(name, api.types.get(*name)?, &defaultable)));
         let doc = match features.len() {
             0 => " Types no operation uses, compiled with the `full` feature.".to_owned(),
-            _ => format!(" Types used by operations of: {}.", features.iter().cloned().collect::<Vec<_>>().join(", ")),
+            _ => format!(
+                " Types used by operations of: {}.",
+                features.iter().cloned().collect::<Vec<_>>().join(", ")
+            ),
         };
         files.insert(
             format!("types/{module}.rs"),
@@ -83,7 +88,11 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
     let none = TokenStream::new();
     match &def.kind {
         TypeKind::Struct { fields } => {
-            let derive_default = if defaultable.contains(name) { quote!(Default,) } else { quote!() };
+            let derive_default = if defaultable.contains(name) {
+                quote!(Default,)
+            } else {
+                quote!()
+            };
             let fields = fields.iter().map(emit_field);
             quote! {
                 #doc
@@ -172,7 +181,12 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
 }
 
 fn emit_field(field: &Field) -> TokenStream {
-    let doc = docs(field.docs.as_deref().filter(|text| !restates_name(text, &field.wire_name)));
+    let doc = docs(
+        field
+            .docs
+            .as_deref()
+            .filter(|text| !restates_name(text, &field.wire_name)),
+    );
     let name = ident(&field.rust_name);
     let ty = type_tokens(&field.ty, &TokenStream::new());
     let mut serde_args = Vec::new();
@@ -186,7 +200,11 @@ fn emit_field(field: &Field) -> TokenStream {
             serde_args.push(quote!(skip_serializing_if = "none"));
         }
     }
-    let serde_attr = if serde_args.is_empty() { quote!() } else { quote!(#[serde(#(#serde_args),*)]) };
+    let serde_attr = if serde_args.is_empty() {
+        quote!()
+    } else {
+        quote!(#[serde(#(#serde_args),*)])
+    };
     quote! {
         #doc
         #serde_attr
@@ -230,6 +248,11 @@ pub fn has_default(ty: &TypeRef, defaultable: &BTreeSet<&str>) -> bool {
 /// Whether a doc text only repeats the field's name (pydantic titles such as `Math Property`
 /// for `math_property`), which says nothing a reader does not already see.
 fn restates_name(text: &str, wire_name: &str) -> bool {
-    let squash = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
+    let squash = |s: &str| {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect::<String>()
+    };
     squash(text) == squash(wire_name)
 }

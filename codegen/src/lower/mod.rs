@@ -4,7 +4,7 @@ mod operations;
 pub mod recursion;
 mod schema;
 
-pub use operations::{placeholders, HOST_EXTENSION};
+pub use operations::{HOST_EXTENSION, placeholders};
 
 use openapiv3::OpenAPI;
 
@@ -14,7 +14,10 @@ use crate::report::Report;
 use crate::throttle::ThrottleTable;
 
 /// Lowers a document to the IR. All problems are collected; any of them fails the phase.
-pub fn lower(doc: &OpenAPI, throttle: Option<&ThrottleTable>) -> Result<(Api, Report), Diagnostics> {
+pub fn lower(
+    doc: &OpenAPI,
+    throttle: Option<&ThrottleTable>,
+) -> Result<(Api, Report), Diagnostics> {
     let mut report = Report::default();
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     let empty = indexmap::IndexMap::new();
@@ -30,7 +33,9 @@ pub fn lower(doc: &OpenAPI, throttle: Option<&ThrottleTable>) -> Result<(Api, Re
         for operation in &mut operations {
             operation.throttle_scopes = match operation.host {
                 crate::ir::Host::Public => Vec::new(),
-                crate::ir::Host::Private => table.scopes_for(&operation.method, &operation.path, &operation.id),
+                crate::ir::Host::Private => {
+                    table.scopes_for(&operation.method, &operation.path, &operation.id)
+                }
             };
         }
         throttle_limits = table

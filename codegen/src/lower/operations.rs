@@ -3,17 +3,18 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use openapiv3::{
-    OpenAPI, Parameter, ParameterSchemaOrContent, PathItem, ReferenceOr, RequestBody as OaRequestBody,
-    Response as OaResponse, SchemaKind, StatusCode, StringFormat, Type, VariantOrUnknownOrEmpty,
+    OpenAPI, Parameter, ParameterSchemaOrContent, PathItem, ReferenceOr,
+    RequestBody as OaRequestBody, Response as OaResponse, SchemaKind, StatusCode, StringFormat,
+    Type, VariantOrUnknownOrEmpty,
 };
 
-use crate::diagnostic::{escape_segment, Diagnostic};
+use crate::diagnostic::{Diagnostic, escape_segment};
 use crate::ir::{
-    AlternateResponse, BodyEncoding, Companions, Host, Operation, Pagination, PaginationStyle, Param, RequestBody, Response,
-    TypeKind, TypeRef,
+    AlternateResponse, BodyEncoding, Companions, Host, Operation, Pagination, PaginationStyle,
+    Param, RequestBody, Response, TypeKind, TypeRef,
 };
 use crate::lower::schema::TypeLowering;
-use crate::naming::{field_name, type_name, NameSet};
+use crate::naming::{NameSet, field_name, type_name};
 use crate::report::pass;
 
 /// Extension on an operation naming the host that serves it (`public` for ingestion).
@@ -57,15 +58,22 @@ pub fn lower_operations(doc: &OpenAPI, types: &mut TypeLowering<'_>) -> Vec<Oper
     }
     for operation in &mut operations {
         let base = operation.method_name.clone();
-        let mut claim = |suffix: &str| Some(method_names.claim(&format!("{base}_{suffix}"), "_companion"));
+        let mut claim =
+            |suffix: &str| Some(method_names.claim(&format!("{base}_{suffix}"), "_companion"));
         if operation.pagination.is_some() {
             operation.companions.pages = claim("pages");
             operation.companions.items = claim("stream");
         }
-        if operation.alternate_responses.contains(&AlternateResponse::Csv) {
+        if operation
+            .alternate_responses
+            .contains(&AlternateResponse::Csv)
+        {
             operation.companions.csv = claim("csv");
         }
-        if operation.alternate_responses.contains(&AlternateResponse::EventStream) {
+        if operation
+            .alternate_responses
+            .contains(&AlternateResponse::EventStream)
+        {
             operation.companions.event_stream = claim("event_stream");
         }
     }
@@ -118,7 +126,12 @@ impl OperationContext<'_> {
         if pagination.is_some() {
             types.report.touch(pass::PAGINATION, &self.pointer);
         }
-        let host = match self.op.extensions.get(HOST_EXTENSION).and_then(|v| v.as_str()) {
+        let host = match self
+            .op
+            .extensions
+            .get(HOST_EXTENSION)
+            .and_then(|v| v.as_str())
+        {
             Some("public") => Host::Public,
             _ => Host::Private,
         };
@@ -151,12 +164,20 @@ impl OperationContext<'_> {
     fn primary_tag(&self, types: &mut TypeLowering<'_>) -> String {
         let distinct: Vec<&String> = {
             let mut seen = BTreeSet::new();
-            self.op.tags.iter().filter(|t| seen.insert(t.as_str())).collect()
+            self.op
+                .tags
+                .iter()
+                .filter(|t| seen.insert(t.as_str()))
+                .collect()
         };
         if distinct.len() < self.op.tags.len() {
             types.report.touch(pass::PRIMARY_TAG, &self.pointer);
         }
-        if let Some(tag) = distinct.iter().rev().find(|t| t.as_str() != ENVIRONMENTS_TAG) {
+        if let Some(tag) = distinct
+            .iter()
+            .rev()
+            .find(|t| t.as_str() != ENVIRONMENTS_TAG)
+        {
             return (*tag).clone();
         }
         if let Some(rest) = self.path.strip_prefix("/api/environments/") {
@@ -170,7 +191,9 @@ impl OperationContext<'_> {
                 return tag.clone();
             }
         }
-        distinct.first().map_or_else(|| "default".to_owned(), |t| (*t).clone())
+        distinct
+            .first()
+            .map_or_else(|| "default".to_owned(), |t| (*t).clone())
     }
 
     fn scopes(&self) -> Vec<String> {
@@ -184,10 +207,17 @@ impl OperationContext<'_> {
         scopes.into_iter().collect()
     }
 
-    fn parameters(&self, types: &mut TypeLowering<'_>, type_prefix: &str) -> (Vec<Param>, Vec<Param>) {
+    fn parameters(
+        &self,
+        types: &mut TypeLowering<'_>,
+        type_prefix: &str,
+    ) -> (Vec<Param>, Vec<Param>) {
         // Operation parameters override path-item ones with the same name and location.
         let mut merged: Vec<(String, &Parameter)> = Vec::new();
-        let sources = [("parameters", &self.item.parameters, true), ("parameters", &self.op.parameters, false)];
+        let sources = [
+            ("parameters", &self.item.parameters, true),
+            ("parameters", &self.op.parameters, false),
+        ];
         for (key, list, from_item) in sources {
             for (index, parameter) in list.iter().enumerate() {
                 let base = if from_item {
@@ -196,11 +226,14 @@ impl OperationContext<'_> {
                     self.pointer.clone()
                 };
                 let pointer = format!("{base}/{key}/{index}");
-                let Some(parameter) = self.resolve_parameter(parameter, &pointer, types) else { continue };
+                let Some(parameter) = self.resolve_parameter(parameter, &pointer, types) else {
+                    continue;
+                };
                 let data = parameter.parameter_data_ref();
                 merged.retain(|(_, p)| {
                     let other = p.parameter_data_ref();
-                    !(other.name == data.name && std::mem::discriminant(*p) == std::mem::discriminant(parameter))
+                    !(other.name == data.name
+                        && std::mem::discriminant(*p) == std::mem::discriminant(parameter))
                 });
                 merged.push((pointer, parameter));
             }
@@ -213,9 +246,11 @@ impl OperationContext<'_> {
         for (pointer, parameter) in merged {
             let data = parameter.parameter_data_ref();
             let ty = match &data.format {
-                ParameterSchemaOrContent::Schema(schema) => {
-                    types.lower_use(schema, &format!("{pointer}/schema"), &format!("{type_prefix}{}", type_name(&data.name)))
-                }
+                ParameterSchemaOrContent::Schema(schema) => types.lower_use(
+                    schema,
+                    &format!("{pointer}/schema"),
+                    &format!("{type_prefix}{}", type_name(&data.name)),
+                ),
                 ParameterSchemaOrContent::Content(_) => TypeRef::String,
             };
             let param = |ty: TypeRef, names: &mut NameSet| Param {
@@ -231,10 +266,15 @@ impl OperationContext<'_> {
                     let ty = if data.required { ty } else { ty.optional() };
                     query_params.push(param(ty, &mut names));
                 }
-                Parameter::Header { .. } | Parameter::Cookie { .. } => types.diagnostics.push(Diagnostic::new(
-                    pointer,
-                    format!("header and cookie parameters are not supported (`{}`)", data.name),
-                )),
+                Parameter::Header { .. } | Parameter::Cookie { .. } => {
+                    types.diagnostics.push(Diagnostic::new(
+                        pointer,
+                        format!(
+                            "header and cookie parameters are not supported (`{}`)",
+                            data.name
+                        ),
+                    ))
+                }
             }
         }
         // Path parameters in the order the template names them.
@@ -288,15 +328,24 @@ impl OperationContext<'_> {
                 match found {
                     Some(ReferenceOr::Item(body)) => body,
                     _ => {
-                        types.diagnostics.push(Diagnostic::new(pointer, format!("dangling request body `$ref: {reference}`")));
+                        types.diagnostics.push(Diagnostic::new(
+                            pointer,
+                            format!("dangling request body `$ref: {reference}`"),
+                        ));
                         return None;
                     }
                 }
             }
         };
         let json = body.content.iter().find(|(media, _)| is_json(media));
-        let multipart = body.content.iter().find(|(media, _)| media.as_str() == "multipart/form-data");
-        let any = body.content.iter().find(|(media, _)| media.as_str() == "*/*");
+        let multipart = body
+            .content
+            .iter()
+            .find(|(media, _)| media.as_str() == "multipart/form-data");
+        let any = body
+            .content
+            .iter()
+            .find(|(media, _)| media.as_str() == "*/*");
         let (media, content, encoding) = match (json, multipart, any) {
             (Some((media, content)), _, _) => {
                 if body.content.len() > 1 {
@@ -320,7 +369,9 @@ impl OperationContext<'_> {
         };
         let content_pointer = format!("{pointer}/content/{}/schema", escape_segment(media));
         let ty = match &content.schema {
-            Some(schema) => types.lower_use(schema, &content_pointer, &format!("{type_prefix}Body")),
+            Some(schema) => {
+                types.lower_use(schema, &content_pointer, &format!("{type_prefix}Body"))
+            }
             None => TypeRef::Json,
         };
         let file_fields = match (&content.schema, encoding) {
@@ -335,7 +386,11 @@ impl OperationContext<'_> {
         })
     }
 
-    fn response(&self, types: &mut TypeLowering<'_>, type_prefix: &str) -> (Response, Vec<AlternateResponse>) {
+    fn response(
+        &self,
+        types: &mut TypeLowering<'_>,
+        type_prefix: &str,
+    ) -> (Response, Vec<AlternateResponse>) {
         let mut success: Vec<(u16, &ReferenceOr<OaResponse>)> = self
             .op
             .responses
@@ -349,7 +404,9 @@ impl OperationContext<'_> {
             .collect();
         success.sort_by_key(|(code, _)| *code);
         let Some((code, response)) = success.first() else {
-            types.report.touch(pass::UNDOCUMENTED_RESPONSE, &self.pointer);
+            types
+                .report
+                .touch(pass::UNDOCUMENTED_RESPONSE, &self.pointer);
             return (Response::Undocumented, Vec::new());
         };
         let pointer = format!("{}/responses/{code}", self.pointer);
@@ -362,7 +419,10 @@ impl OperationContext<'_> {
                 match found {
                     Some(ReferenceOr::Item(response)) => response,
                     _ => {
-                        types.diagnostics.push(Diagnostic::new(pointer, format!("dangling response `$ref: {reference}`")));
+                        types.diagnostics.push(Diagnostic::new(
+                            pointer,
+                            format!("dangling response `$ref: {reference}`"),
+                        ));
                         return (Response::Undocumented, Vec::new());
                     }
                 }
@@ -382,7 +442,11 @@ impl OperationContext<'_> {
             Some((media, content)) => {
                 let content_pointer = format!("{pointer}/content/{}/schema", escape_segment(media));
                 match &content.schema {
-                    Some(schema) => Response::Json(types.lower_use(schema, &content_pointer, &format!("{type_prefix}Response"))),
+                    Some(schema) => Response::Json(types.lower_use(
+                        schema,
+                        &content_pointer,
+                        &format!("{type_prefix}Response"),
+                    )),
                     None => Response::Undocumented,
                 }
             }
@@ -410,18 +474,29 @@ fn is_json(media: &str) -> bool {
 
 /// Recognises a paginated list: a JSON answer with `results` (a list) and `next`, and the
 /// `limit`/`offset` or `cursor` query parameters that drive it.
-fn pagination(response: &Response, query: &[Param], types: &TypeLowering<'_>) -> Option<Pagination> {
-    let Response::Json(TypeRef::Named(name)) = response else { return None };
-    let TypeKind::Struct { fields } = &types.types.get(name)?.kind else { return None };
+fn pagination(
+    response: &Response,
+    query: &[Param],
+    types: &TypeLowering<'_>,
+) -> Option<Pagination> {
+    let Response::Json(TypeRef::Named(name)) = response else {
+        return None;
+    };
+    let TypeKind::Struct { fields } = &types.types.get(name)?.kind else {
+        return None;
+    };
     let has_next = fields.iter().any(|f| f.wire_name == "next");
-    let item = fields.iter().find(|f| f.wire_name == "results").and_then(|f| match &f.ty {
-        TypeRef::Vec(item) => Some((**item).clone()),
-        TypeRef::Option(inner) => match &**inner {
+    let item = fields
+        .iter()
+        .find(|f| f.wire_name == "results")
+        .and_then(|f| match &f.ty {
             TypeRef::Vec(item) => Some((**item).clone()),
+            TypeRef::Option(inner) => match &**inner {
+                TypeRef::Vec(item) => Some((**item).clone()),
+                _ => None,
+            },
             _ => None,
-        },
-        _ => None,
-    })?;
+        })?;
     let has_param = |name: &str| query.iter().any(|p| p.wire_name == name);
     let style = if has_param("cursor") {
         PaginationStyle::Cursor
@@ -438,7 +513,9 @@ pub fn placeholders(path: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = path;
     while let Some(start) = rest.find('{') {
-        let Some(end) = rest[start..].find('}') else { break };
+        let Some(end) = rest[start..].find('}') else {
+            break;
+        };
         out.push(rest[start + 1..start + end].to_owned());
         rest = &rest[start + end + 1..];
     }
@@ -454,7 +531,9 @@ fn binary_fields(doc: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>) -> Vec<
             .and_then(|key| doc.components.as_ref()?.schemas.get(key))
             .and_then(|s| s.as_item()),
     };
-    let Some(SchemaKind::Type(Type::Object(object))) = schema.map(|s| &s.schema_kind) else { return Vec::new() };
+    let Some(SchemaKind::Type(Type::Object(object))) = schema.map(|s| &s.schema_kind) else {
+        return Vec::new();
+    };
     object
         .properties
         .iter()
@@ -469,5 +548,7 @@ fn binary_fields(doc: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>) -> Vec<
 }
 
 fn clean(text: Option<&str>) -> Option<String> {
-    text.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned)
+    text.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
 }

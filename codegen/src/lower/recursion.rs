@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ir::{TypeDef, TypeKind, TypeRef};
-use crate::report::{pass, Report};
+use crate::report::{Report, pass};
 
 /// Boxes every by-value reference that stays inside a strongly connected component of the
 /// "contains by value" graph. `Vec` and maps already allocate, so they break cycles themselves.
@@ -42,7 +42,11 @@ pub fn box_cycles(types: &mut BTreeMap<String, TypeDef>, report: &mut Report) {
     }
 }
 
-fn is_in_cycle(name: &str, graph: &BTreeMap<&str, BTreeSet<&str>>, component_of: &BTreeMap<&str, usize>) -> bool {
+fn is_in_cycle(
+    name: &str,
+    graph: &BTreeMap<&str, BTreeSet<&str>>,
+    component_of: &BTreeMap<&str, usize>,
+) -> bool {
     let own = component_of.get(name);
     let members = component_of.values().filter(|c| Some(*c) == own).count();
     members > 1 || graph.get(name).is_some_and(|edges| edges.contains(name))
@@ -93,7 +97,9 @@ fn box_in_place(ty: &mut TypeRef) {
 }
 
 /// Tarjan's algorithm, iterative so deep schemas cannot overflow the stack.
-fn strongly_connected<'g>(graph: &BTreeMap<&'g str, BTreeSet<&'g str>>) -> BTreeMap<&'g str, usize> {
+fn strongly_connected<'g>(
+    graph: &BTreeMap<&'g str, BTreeSet<&'g str>>,
+) -> BTreeMap<&'g str, usize> {
     let mut index_of: BTreeMap<&str, usize> = BTreeMap::new();
     let mut low: BTreeMap<&str, usize> = BTreeMap::new();
     let mut on_stack: BTreeSet<&str> = BTreeSet::new();
@@ -111,7 +117,15 @@ fn strongly_connected<'g>(graph: &BTreeMap<&'g str, BTreeSet<&'g str>>) -> BTree
         next_index += 1;
         stack.push(root);
         on_stack.insert(root);
-        work.push((root, graph[root].iter().rev().copied().filter(|n| graph.contains_key(n)).collect()));
+        work.push((
+            root,
+            graph[root]
+                .iter()
+                .rev()
+                .copied()
+                .filter(|n| graph.contains_key(n))
+                .collect(),
+        ));
         while let Some((node, pending)) = work.last_mut() {
             let node = *node;
             if let Some(next) = pending.pop() {
@@ -121,7 +135,15 @@ fn strongly_connected<'g>(graph: &BTreeMap<&'g str, BTreeSet<&'g str>>) -> BTree
                     next_index += 1;
                     stack.push(next);
                     on_stack.insert(next);
-                    work.push((next, graph[next].iter().rev().copied().filter(|n| graph.contains_key(n)).collect()));
+                    work.push((
+                        next,
+                        graph[next]
+                            .iter()
+                            .rev()
+                            .copied()
+                            .filter(|n| graph.contains_key(n))
+                            .collect(),
+                    ));
                 } else if on_stack.contains(next) {
                     let candidate = index_of[next];
                     if let Some(l) = low.get_mut(node) {

@@ -3,14 +3,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use openapiv3::{
-    AdditionalProperties, IntegerType, ObjectType, ReferenceOr, Schema, SchemaKind, StringFormat, StringType, Type,
-    VariantOrUnknownOrEmpty,
+    AdditionalProperties, IntegerType, ObjectType, ReferenceOr, Schema, SchemaKind, StringFormat,
+    StringType, Type, VariantOrUnknownOrEmpty,
 };
 
 use crate::diagnostic::Diagnostic;
 use crate::ir::{EnumVariant, Field, TypeDef, TypeKind, TypeRef, UnionVariant};
-use crate::naming::{field_name, type_name, NameSet};
-use crate::report::{pass, Report};
+use crate::naming::{NameSet, field_name, type_name};
+use crate::report::{Report, pass};
 
 const COMPONENT_PREFIX: &str = "#/components/schemas/";
 
@@ -39,7 +39,9 @@ impl<'a> TypeLowering<'a> {
         diagnostics: &'a mut Vec<Diagnostic>,
     ) -> Self {
         let mut names = NameSet::new();
-        for reserved in ["Client", "Result", "Error", "Option", "Vec", "String", "Box", "Value", "Map"] {
+        for reserved in [
+            "Client", "Result", "Error", "Option", "Vec", "String", "Box", "Value", "Map",
+        ] {
             names.reserve(reserved);
         }
         let mut component_names = BTreeMap::new();
@@ -66,8 +68,13 @@ impl<'a> TypeLowering<'a> {
     /// folded wherever they are used).
     pub fn lower_components(&mut self) {
         for (key, schema) in self.components {
-            let pointer = format!("{COMPONENT_PREFIX}{}", crate::diagnostic::escape_segment(key));
-            let Some(name) = self.component_names.get(key).cloned() else { continue };
+            let pointer = format!(
+                "{COMPONENT_PREFIX}{}",
+                crate::diagnostic::escape_segment(key)
+            );
+            let Some(name) = self.component_names.get(key).cloned() else {
+                continue;
+            };
             if self.blank_or_null(schema).is_some() {
                 // drf's BlankEnum / NullEnum exist only to be folded into the enums they sit
                 // beside; on their own they are "" or null.
@@ -132,7 +139,11 @@ impl<'a> TypeLowering<'a> {
             return TypeRef::Json;
         };
         let key = key.replace("~1", "/").replace("~0", "~");
-        if let Some(helper) = self.components.get(&key).and_then(|schema| self.blank_or_null(schema)) {
+        if let Some(helper) = self
+            .components
+            .get(&key)
+            .and_then(|schema| self.blank_or_null(schema))
+        {
             return match helper {
                 BlankOrNull::Blank => TypeRef::String,
                 BlankOrNull::Null => TypeRef::Json,
@@ -167,7 +178,9 @@ impl<'a> TypeLowering<'a> {
             ReferenceOr::Item(schema) => schema,
         };
         match &schema.schema_kind {
-            SchemaKind::Type(Type::String(StringType { enumeration, .. })) if enumeration.len() == 1 => {
+            SchemaKind::Type(Type::String(StringType { enumeration, .. }))
+                if enumeration.len() == 1 =>
+            {
                 match &enumeration[0] {
                     Some(value) if value.is_empty() => Some(BlankOrNull::Blank),
                     None => Some(BlankOrNull::Null),
@@ -185,7 +198,12 @@ impl<'a> TypeLowering<'a> {
 
     /// Lowers a schema used somewhere (a field, an item, a body): references stay references,
     /// inline shapes that need a name get `hint`.
-    pub fn lower_use(&mut self, schema: &ReferenceOr<Schema>, pointer: &str, hint: &str) -> TypeRef {
+    pub fn lower_use(
+        &mut self,
+        schema: &ReferenceOr<Schema>,
+        pointer: &str,
+        hint: &str,
+    ) -> TypeRef {
         match schema {
             ReferenceOr::Reference { reference } => self.resolve_ref(reference, pointer),
             ReferenceOr::Item(schema) => self.lower_inline(schema, pointer, hint),
@@ -193,7 +211,12 @@ impl<'a> TypeLowering<'a> {
     }
 
     /// Same as [`Self::lower_use`] for the boxed schemas `openapiv3` uses in properties.
-    pub fn lower_boxed_use(&mut self, schema: &ReferenceOr<Box<Schema>>, pointer: &str, hint: &str) -> TypeRef {
+    pub fn lower_boxed_use(
+        &mut self,
+        schema: &ReferenceOr<Box<Schema>>,
+        pointer: &str,
+        hint: &str,
+    ) -> TypeRef {
         match schema {
             ReferenceOr::Reference { reference } => self.resolve_ref(reference, pointer),
             ReferenceOr::Item(schema) => self.lower_inline(schema, pointer, hint),
@@ -204,13 +227,20 @@ impl<'a> TypeLowering<'a> {
         let normalized;
         let schema = match any_as_kind(schema) {
             Some(kind) => {
-                normalized = Schema { schema_data: schema.schema_data.clone(), schema_kind: kind };
+                normalized = Schema {
+                    schema_data: schema.schema_data.clone(),
+                    schema_kind: kind,
+                };
                 &normalized
             }
             None => schema,
         };
         let ty = self.lower_inline_inner(schema, pointer, hint);
-        if schema.schema_data.nullable { ty.optional() } else { ty }
+        if schema.schema_data.nullable {
+            ty.optional()
+        } else {
+            ty
+        }
     }
 
     fn lower_inline_inner(&mut self, schema: &Schema, pointer: &str, hint: &str) -> TypeRef {
@@ -220,7 +250,11 @@ impl<'a> TypeLowering<'a> {
         match &schema.schema_kind {
             SchemaKind::Type(Type::Array(array)) => {
                 let item = match &array.items {
-                    Some(items) => self.lower_boxed_use(items, &format!("{pointer}/items"), &format!("{hint}Item")),
+                    Some(items) => self.lower_boxed_use(
+                        items,
+                        &format!("{pointer}/items"),
+                        &format!("{hint}Item"),
+                    ),
                     None => TypeRef::Json,
                 };
                 TypeRef::Vec(Box::new(item))
@@ -267,7 +301,12 @@ impl<'a> TypeLowering<'a> {
 
     /// `oneOf: [X, BlankEnum?, NullEnum?]` becomes `Option<X>`, with a `""` variant on X when
     /// `BlankEnum` was there.
-    fn fold_blank_null(&mut self, members: &[ReferenceOr<Schema>], pointer: &str, hint: &str) -> Option<TypeRef> {
+    fn fold_blank_null(
+        &mut self,
+        members: &[ReferenceOr<Schema>],
+        pointer: &str,
+        hint: &str,
+    ) -> Option<TypeRef> {
         let mut rest = Vec::new();
         let (mut blank, mut null) = (false, false);
         for (index, member) in members.iter().enumerate() {
@@ -289,10 +328,19 @@ impl<'a> TypeLowering<'a> {
         Some(if null { ty.optional() } else { ty })
     }
 
-    fn map_of(&mut self, additional: Option<&AdditionalProperties>, pointer: &str, hint: &str) -> TypeRef {
+    fn map_of(
+        &mut self,
+        additional: Option<&AdditionalProperties>,
+        pointer: &str,
+        hint: &str,
+    ) -> TypeRef {
         match additional {
             Some(AdditionalProperties::Schema(schema)) => {
-                let value = self.lower_use(schema, &format!("{pointer}/additionalProperties"), &format!("{hint}Value"));
+                let value = self.lower_use(
+                    schema,
+                    &format!("{pointer}/additionalProperties"),
+                    &format!("{hint}Value"),
+                );
                 TypeRef::Map(Box::new(value))
             }
             Some(AdditionalProperties::Any(true)) => TypeRef::Map(Box::new(TypeRef::Json)),
@@ -305,11 +353,24 @@ impl<'a> TypeLowering<'a> {
         Some(match &schema.schema_kind {
             SchemaKind::Type(Type::Boolean(_)) => TypeRef::Bool,
             SchemaKind::Type(Type::Number(_)) => TypeRef::F64,
-            SchemaKind::Type(Type::Integer(integer)) if integer.enumeration.is_empty() => integer_type(integer),
-            SchemaKind::Type(Type::String(string)) if string.enumeration.is_empty() => string_type(string),
-            SchemaKind::Type(Type::String(string)) if string.enumeration.iter().all(Option::is_none) => TypeRef::Json,
-            SchemaKind::Any(any) if any.enumeration.is_empty() && any.properties.is_empty() && any.one_of.is_empty()
-                && any.any_of.is_empty() && any.all_of.is_empty() && any.items.is_none() =>
+            SchemaKind::Type(Type::Integer(integer)) if integer.enumeration.is_empty() => {
+                integer_type(integer)
+            }
+            SchemaKind::Type(Type::String(string)) if string.enumeration.is_empty() => {
+                string_type(string)
+            }
+            SchemaKind::Type(Type::String(string))
+                if string.enumeration.iter().all(Option::is_none) =>
+            {
+                TypeRef::Json
+            }
+            SchemaKind::Any(any)
+                if any.enumeration.is_empty()
+                    && any.properties.is_empty()
+                    && any.one_of.is_empty()
+                    && any.any_of.is_empty()
+                    && any.all_of.is_empty()
+                    && any.items.is_none() =>
             {
                 match any.typ.as_deref() {
                     Some("string") => TypeRef::String,
@@ -333,15 +394,20 @@ impl<'a> TypeLowering<'a> {
         let normalized;
         let schema = match any_as_kind(schema) {
             Some(kind) => {
-                normalized = Schema { schema_data: schema.schema_data.clone(), schema_kind: kind };
+                normalized = Schema {
+                    schema_data: schema.schema_data.clone(),
+                    schema_kind: kind,
+                };
                 &normalized
             }
             None => schema,
         };
         match &schema.schema_kind {
-            SchemaKind::Type(Type::Object(object)) if !object.properties.is_empty() => TypeKind::Struct {
-                fields: self.fields(object, pointer, name),
-            },
+            SchemaKind::Type(Type::Object(object)) if !object.properties.is_empty() => {
+                TypeKind::Struct {
+                    fields: self.fields(object, pointer, name),
+                }
+            }
             SchemaKind::Type(Type::String(string)) if !string.enumeration.is_empty() => {
                 self.string_enum(&string.enumeration, pointer)
             }
@@ -354,7 +420,8 @@ impl<'a> TypeLowering<'a> {
                 let variants = values
                     .iter()
                     .map(|value| EnumVariant {
-                        name: variants_names.claim(&type_name(&format!("V{value}").replace('-', "Minus")), "V"),
+                        name: variants_names
+                            .claim(&type_name(&format!("V{value}").replace('-', "Minus")), "V"),
                         value: *value,
                     })
                     .collect();
@@ -372,7 +439,9 @@ impl<'a> TypeLowering<'a> {
             SchemaKind::OneOf { one_of: members } | SchemaKind::AnyOf { any_of: members } => {
                 self.union(schema, members, pointer, name)
             }
-            SchemaKind::Type(Type::Array(_)) | SchemaKind::Type(Type::Object(_)) | SchemaKind::AllOf { .. } => {
+            SchemaKind::Type(Type::Array(_))
+            | SchemaKind::Type(Type::Object(_))
+            | SchemaKind::AllOf { .. } => {
                 let mut inner = schema.clone();
                 inner.schema_data.nullable = false;
                 let target = self.lower_inline_inner(&inner, pointer, &format!("{name}Inner"));
@@ -393,13 +462,18 @@ impl<'a> TypeLowering<'a> {
             && !only.is_empty()
         {
             self.report.touch(pass::LITERAL_TAG, pointer);
-            return TypeKind::Literal { value: (*only).clone() };
+            return TypeKind::Literal {
+                value: (*only).clone(),
+            };
         }
         let mut variant_names = NameSet::new();
         let variants = present
             .iter()
             .map(|value| EnumVariant {
-                name: variant_names.claim(&type_name(if value.is_empty() { "Blank" } else { value }), "V"),
+                name: variant_names.claim(
+                    &type_name(if value.is_empty() { "Blank" } else { value }),
+                    "V",
+                ),
                 value: (*value).clone(),
             })
             .collect();
@@ -409,8 +483,18 @@ impl<'a> TypeLowering<'a> {
         }
     }
 
-    fn union(&mut self, schema: &Schema, members: &[ReferenceOr<Schema>], pointer: &str, name: &str) -> TypeKind {
-        let keyword = if matches!(schema.schema_kind, SchemaKind::OneOf { .. }) { "oneOf" } else { "anyOf" };
+    fn union(
+        &mut self,
+        schema: &Schema,
+        members: &[ReferenceOr<Schema>],
+        pointer: &str,
+        name: &str,
+    ) -> TypeKind {
+        let keyword = if matches!(schema.schema_kind, SchemaKind::OneOf { .. }) {
+            "oneOf"
+        } else {
+            "anyOf"
+        };
         let mut variant_names = NameSet::new();
         variant_names.reserve("Other");
         let mut variants = Vec::new();
@@ -437,7 +521,9 @@ impl<'a> TypeLowering<'a> {
         match &schema.schema_data.discriminator {
             Some(discriminator) => {
                 for variant in &mut variants {
-                    let TypeRef::Named(target) = &variant.ty else { continue };
+                    let TypeRef::Named(target) = &variant.ty else {
+                        continue;
+                    };
                     for (tag, reference) in &discriminator.mapping {
                         let named = match reference.strip_prefix(COMPONENT_PREFIX) {
                             Some(key) => self.component_names.get(key).cloned(),
@@ -450,7 +536,11 @@ impl<'a> TypeLowering<'a> {
                     if variant.tags.is_empty() {
                         // Without a mapping entry, OpenAPI says the tag is the schema's name
                         // (the component key, not our Rust name for it).
-                        let key = self.component_names.iter().find(|(_, rust)| *rust == target).map(|(key, _)| key.clone());
+                        let key = self
+                            .component_names
+                            .iter()
+                            .find(|(_, rust)| *rust == target)
+                            .map(|(key, _)| key.clone());
                         variant.tags.push(key.unwrap_or_else(|| target.clone()));
                     }
                 }
@@ -467,7 +557,10 @@ impl<'a> TypeLowering<'a> {
         let mut rust_names = NameSet::new();
         let mut fields = Vec::with_capacity(object.properties.len());
         for (wire_name, schema) in &object.properties {
-            let field_pointer = format!("{pointer}/properties/{}", crate::diagnostic::escape_segment(wire_name));
+            let field_pointer = format!(
+                "{pointer}/properties/{}",
+                crate::diagnostic::escape_segment(wire_name)
+            );
             let hint = format!("{owner}{}", type_name(wire_name));
             let ty = self.lower_boxed_use(schema, &field_pointer, &hint);
             let (read_only, write_only, nullable, docs) = match schema {
@@ -501,7 +594,12 @@ impl<'a> TypeLowering<'a> {
     }
 
     /// `allOf` of several schemas: the union of their properties, later ones winning.
-    fn merged_fields(&mut self, members: &[ReferenceOr<Schema>], pointer: &str, owner: &str) -> Vec<Field> {
+    fn merged_fields(
+        &mut self,
+        members: &[ReferenceOr<Schema>],
+        pointer: &str,
+        owner: &str,
+    ) -> Vec<Field> {
         let mut merged = ObjectType::default();
         for (index, member) in members.iter().enumerate() {
             let schema = match member {
@@ -528,15 +626,23 @@ impl<'a> TypeLowering<'a> {
 /// `openapiv3` keeps schemas that mix keywords (say `type: object` beside `oneOf`) as
 /// `SchemaKind::Any`; this picks the structure that matters for code generation.
 fn any_as_kind(schema: &Schema) -> Option<SchemaKind> {
-    let SchemaKind::Any(any) = &schema.schema_kind else { return None };
+    let SchemaKind::Any(any) = &schema.schema_kind else {
+        return None;
+    };
     if !any.one_of.is_empty() {
-        return Some(SchemaKind::OneOf { one_of: any.one_of.clone() });
+        return Some(SchemaKind::OneOf {
+            one_of: any.one_of.clone(),
+        });
     }
     if !any.any_of.is_empty() {
-        return Some(SchemaKind::AnyOf { any_of: any.any_of.clone() });
+        return Some(SchemaKind::AnyOf {
+            any_of: any.any_of.clone(),
+        });
     }
     if !any.all_of.is_empty() {
-        return Some(SchemaKind::AllOf { all_of: any.all_of.clone() });
+        return Some(SchemaKind::AllOf {
+            all_of: any.all_of.clone(),
+        });
     }
     if !any.properties.is_empty() || any.typ.as_deref() == Some("object") {
         return Some(SchemaKind::Type(Type::Object(ObjectType {
@@ -571,7 +677,9 @@ fn integer_type(integer: &IntegerType) -> TypeRef {
     match (integer.minimum, integer.maximum) {
         (Some(min), Some(max)) if min >= 0 && max <= i64::from(u32::MAX) => TypeRef::U32,
         (Some(min), _) if min >= 0 => TypeRef::U64,
-        (Some(min), Some(max)) if min >= i64::from(i32::MIN) && max <= i64::from(i32::MAX) => TypeRef::I32,
+        (Some(min), Some(max)) if min >= i64::from(i32::MIN) && max <= i64::from(i32::MAX) => {
+            TypeRef::I32
+        }
         _ => TypeRef::I64,
     }
 }
@@ -602,7 +710,9 @@ fn primitive_variant_name(ty: &TypeRef) -> &'static str {
 pub fn docs_of(schema: &Schema) -> Option<String> {
     let data = &schema.schema_data;
     match (&data.title, &data.description) {
-        (_, Some(description)) if !description.trim().is_empty() => Some(description.trim().to_owned()),
+        (_, Some(description)) if !description.trim().is_empty() => {
+            Some(description.trim().to_owned())
+        }
         (Some(title), _) if !title.trim().is_empty() => Some(title.trim().to_owned()),
         _ => None,
     }
