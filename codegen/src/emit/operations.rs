@@ -32,7 +32,7 @@ pub fn emit_operations(api: &Api) -> TokenStream {
             };
         }
     });
-    let all = api.operations.iter().map(|op| op_const(op));
+    let all = api.operations.iter().map(op_const);
     let limits = api.throttle_limits.iter().map(|limit| {
         let scope = &limit.scope;
         let requests = limit.requests;
