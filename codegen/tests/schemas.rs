@@ -51,16 +51,19 @@ fn posthog_2023_02_generates_224_operations() {
 fn operation_table(operations_rs: &str) -> BTreeSet<(String, String, String)> {
     let mut out = BTreeSet::new();
     for entry in operations_rs.split("pub static ").skip(1) {
-        let field = |prefix: &str| {
-            entry
-                .lines()
-                .map(str::trim)
-                .find_map(|line| line.strip_prefix(prefix))
-                .map(|rest| rest.trim_end_matches(',').trim_matches('"').to_owned())
+        // `NAME: Operation = Operation::private("id", Method::GET, "/path", "tag", ...);`
+        let Some(arguments) = entry
+            .split_once("Operation::")
+            .and_then(|(_, rest)| rest.split_once('('))
+        else {
+            continue;
         };
-        if let (Some(id), Some(method), Some(path)) =
-            (field("id: "), field("method: Method::"), field("path: "))
-        {
+        let mut parts = arguments
+            .1
+            .split(',')
+            .map(|part| part.trim().trim_matches('"').to_owned());
+        if let (Some(id), Some(method), Some(path)) = (parts.next(), parts.next(), parts.next()) {
+            let method = method.trim_start_matches("Method::").to_owned();
             out.insert((method, path, id));
         }
     }

@@ -31,6 +31,39 @@ pub struct Operation {
 }
 
 impl Operation {
+    /// An operation of the private API (what the generated table is made of).
+    pub const fn private(
+        id: &'static str,
+        method: Method,
+        path: &'static str,
+        tag: &'static str,
+        scopes: &'static [&'static str],
+        throttle_scopes: &'static [&'static str],
+    ) -> Operation {
+        Operation {
+            id,
+            method,
+            path,
+            tag,
+            scopes,
+            throttle_scopes,
+            host: HostKind::Private,
+        }
+    }
+
+    /// An operation of the public ingestion endpoints: never throttled, no personal-key scopes.
+    pub const fn public(id: &'static str, method: Method, path: &'static str, tag: &'static str) -> Operation {
+        Operation {
+            id,
+            method,
+            path,
+            tag,
+            scopes: &[],
+            throttle_scopes: &[],
+            host: HostKind::Public,
+        }
+    }
+
     /// Whether a retry of this operation cannot repeat a side effect (RFC 9110 idempotent methods).
     pub fn is_idempotent(&self) -> bool {
         matches!(

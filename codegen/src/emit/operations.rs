@@ -16,20 +16,14 @@ pub fn emit_operations(api: &Api) -> TokenStream {
         let tag = &op.tag;
         let scopes = &op.scopes;
         let throttle = &op.throttle_scopes;
-        let host = match op.host {
-            Host::Private => quote!(Private),
-            Host::Public => quote!(Public),
-        };
-        quote! {
-            pub static #name: Operation = Operation {
-                id: #id,
-                method: Method::#method,
-                path: #path,
-                tag: #tag,
-                scopes: &[#(#scopes),*],
-                throttle_scopes: &[#(#throttle),*],
-                host: HostKind::#host,
-            };
+        match op.host {
+            Host::Private => quote! {
+                pub static #name: Operation =
+                    Operation::private(#id, Method::#method, #path, #tag, &[#(#scopes),*], &[#(#throttle),*]);
+            },
+            Host::Public => quote! {
+                pub static #name: Operation = Operation::public(#id, Method::#method, #path, #tag);
+            },
         }
     });
     let all = api.operations.iter().map(op_const);
@@ -51,7 +45,7 @@ pub fn emit_operations(api: &Api) -> TokenStream {
 
         use http::Method;
 
-        use crate::operation::{HostKind, Operation};
+        use crate::operation::Operation;
         use crate::rate_limit::ScopeLimit;
 
         #(#statics)*

@@ -3,6992 +3,6208 @@
 //! Facts about every operation: method, path, tag, required scopes and throttle scopes.
 use std::time::Duration;
 use http::Method;
-use crate::operation::{HostKind, Operation};
+use crate::operation::Operation;
 use crate::rate_limit::ScopeLimit;
-pub static ACTIONS_CREATE: Operation = Operation {
-    id: "actions_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/actions/",
-    tag: "actions",
-    scopes: &["action:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ACTIONS_DESTROY: Operation = Operation {
-    id: "actions_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/actions/{id}/",
-    tag: "actions",
-    scopes: &["action:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ACTIONS_LIST: Operation = Operation {
-    id: "actions_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/actions/",
-    tag: "actions",
-    scopes: &["action:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ACTIONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "actions_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/actions/{id}/",
-    tag: "actions",
-    scopes: &["action:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ACTIONS_RETRIEVE: Operation = Operation {
-    id: "actions_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/actions/{id}/",
-    tag: "actions",
-    scopes: &["action:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ACTIONS_UPDATE: Operation = Operation {
-    id: "actions_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/actions/{id}/",
-    tag: "actions",
-    scopes: &["action:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ACTIVITY_LOG_LIST: Operation = Operation {
-    id: "activity_log_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/activity_log/",
-    tag: "activity_log",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static AGENTS_LIST: Operation = Operation {
-    id: "agents_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/agents/",
-    tag: "agents",
-    scopes: &["task:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static AGENTS_RETRIEVE: Operation = Operation {
-    id: "agents_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/agents/{id}/",
-    tag: "agents",
-    scopes: &["task:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ANNOTATIONS_CREATE: Operation = Operation {
-    id: "annotations_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/annotations/",
-    tag: "annotations",
-    scopes: &["annotation:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ANNOTATIONS_DESTROY: Operation = Operation {
-    id: "annotations_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/annotations/{id}/",
-    tag: "annotations",
-    scopes: &["annotation:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ANNOTATIONS_LIST: Operation = Operation {
-    id: "annotations_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/annotations/",
-    tag: "annotations",
-    scopes: &["annotation:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ANNOTATIONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "annotations_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/annotations/{id}/",
-    tag: "annotations",
-    scopes: &["annotation:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ANNOTATIONS_RETRIEVE: Operation = Operation {
-    id: "annotations_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/annotations/{id}/",
-    tag: "annotations",
-    scopes: &["annotation:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ANNOTATIONS_UPDATE: Operation = Operation {
-    id: "annotations_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/annotations/{id}/",
-    tag: "annotations",
-    scopes: &["annotation:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static APP_METRICS_ERROR_DETAILS_RETRIEVE: Operation = Operation {
-    id: "app_metrics_error_details_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/app_metrics/{id}/error_details/",
-    tag: "app_metrics",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE: Operation = Operation {
-    id: "app_metrics_historical_exports_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/app_metrics/{plugin_config_id}/historical_exports/",
-    tag: "app_metrics",
-    scopes: &["plugin:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2: Operation = Operation {
-    id: "app_metrics_historical_exports_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/app_metrics/{plugin_config_id}/historical_exports/{id}/",
-    tag: "app_metrics",
-    scopes: &["plugin:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static APP_METRICS_RETRIEVE: Operation = Operation {
-    id: "app_metrics_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/app_metrics/{id}/",
-    tag: "app_metrics",
-    scopes: &["plugin:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_APP_METRICS_ERROR_DETAILS_RETRIEVE: Operation = Operation {
-    id: "environments_app_metrics_error_details_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/app_metrics/{id}/error_details/",
-    tag: "app_metrics",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE: Operation = Operation {
-    id: "environments_app_metrics_historical_exports_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/app_metrics/{plugin_config_id}/historical_exports/",
-    tag: "app_metrics",
-    scopes: &["plugin:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2: Operation = Operation {
-    id: "environments_app_metrics_historical_exports_retrieve_2",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/app_metrics/{plugin_config_id}/historical_exports/{id}/",
-    tag: "app_metrics",
-    scopes: &["plugin:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_APP_METRICS_RETRIEVE: Operation = Operation {
-    id: "environments_app_metrics_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/app_metrics/{id}/",
-    tag: "app_metrics",
-    scopes: &["plugin:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_BACKFILL_CREATE: Operation = Operation {
-    id: "batch_exports_backfill_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/batch_exports/{id}/backfill/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_BACKFILL_CREATE_2: Operation = Operation {
-    id: "batch_exports_backfill_create_2",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/batch_exports/{id}/backfill/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_BACKFILLS_CANCEL_CREATE: Operation = Operation {
-    id: "batch_exports_backfills_cancel_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/cancel/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_BACKFILLS_CREATE: Operation = Operation {
-    id: "batch_exports_backfills_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_BACKFILLS_LIST: Operation = Operation {
-    id: "batch_exports_backfills_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_BACKFILLS_RETRIEVE: Operation = Operation {
-    id: "batch_exports_backfills_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_CREATE: Operation = Operation {
-    id: "batch_exports_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/batch_exports/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_CREATE_2: Operation = Operation {
-    id: "batch_exports_create_2",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/batch_exports/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_DESTROY: Operation = Operation {
-    id: "batch_exports_destroy",
-    method: Method::DELETE,
-    path: "/api/organizations/{organization_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_DESTROY_2: Operation = Operation {
-    id: "batch_exports_destroy_2",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_LIST: Operation = Operation {
-    id: "batch_exports_list",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/batch_exports/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_LIST_2: Operation = Operation {
-    id: "batch_exports_list_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/batch_exports/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_LOGS_RETRIEVE: Operation = Operation {
-    id: "batch_exports_logs_retrieve",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/batch_exports/{id}/logs/",
-    tag: "batch_exports",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_LOGS_RETRIEVE_2: Operation = Operation {
-    id: "batch_exports_logs_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/batch_exports/{id}/logs/",
-    tag: "batch_exports",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "batch_exports_partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_PARTIAL_UPDATE_2: Operation = Operation {
-    id: "batch_exports_partial_update_2",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_PAUSE_CREATE: Operation = Operation {
-    id: "batch_exports_pause_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/batch_exports/{id}/pause/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_PAUSE_CREATE_2: Operation = Operation {
-    id: "batch_exports_pause_create_2",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/batch_exports/{id}/pause/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RETRIEVE: Operation = Operation {
-    id: "batch_exports_retrieve",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RETRIEVE_2: Operation = Operation {
-    id: "batch_exports_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RUN_TEST_STEP_CREATE: Operation = Operation {
-    id: "batch_exports_run_test_step_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/batch_exports/{id}/run_test_step/",
-    tag: "batch_exports",
-    scopes: &["INTERNAL"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RUN_TEST_STEP_CREATE_2: Operation = Operation {
-    id: "batch_exports_run_test_step_create_2",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/batch_exports/{id}/run_test_step/",
-    tag: "batch_exports",
-    scopes: &["INTERNAL"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE: Operation = Operation {
-    id: "batch_exports_run_test_step_new_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/batch_exports/run_test_step_new/",
-    tag: "batch_exports",
-    scopes: &["INTERNAL"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE_2: Operation = Operation {
-    id: "batch_exports_run_test_step_new_create_2",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/batch_exports/run_test_step_new/",
-    tag: "batch_exports",
-    scopes: &["INTERNAL"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RUNS_CANCEL_CREATE: Operation = Operation {
-    id: "batch_exports_runs_cancel_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/cancel/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RUNS_LIST: Operation = Operation {
-    id: "batch_exports_runs_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/batch_exports/{batch_export_id}/runs/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RUNS_LOGS_RETRIEVE: Operation = Operation {
-    id: "batch_exports_runs_logs_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/",
-    tag: "batch_exports",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RUNS_RETRIEVE: Operation = Operation {
-    id: "batch_exports_runs_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_RUNS_RETRY_CREATE: Operation = Operation {
-    id: "batch_exports_runs_retry_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/retry/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_TEST_RETRIEVE: Operation = Operation {
-    id: "batch_exports_test_retrieve",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/batch_exports/test/",
-    tag: "batch_exports",
-    scopes: &["INTERNAL"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_TEST_RETRIEVE_2: Operation = Operation {
-    id: "batch_exports_test_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/batch_exports/test/",
-    tag: "batch_exports",
-    scopes: &["INTERNAL"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_UNPAUSE_CREATE: Operation = Operation {
-    id: "batch_exports_unpause_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/batch_exports/{id}/unpause/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_UNPAUSE_CREATE_2: Operation = Operation {
-    id: "batch_exports_unpause_create_2",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/batch_exports/{id}/unpause/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_UPDATE: Operation = Operation {
-    id: "batch_exports_update",
-    method: Method::PUT,
-    path: "/api/organizations/{organization_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static BATCH_EXPORTS_UPDATE_2: Operation = Operation {
-    id: "batch_exports_update_2",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILL_CREATE: Operation = Operation {
-    id: "environments_batch_exports_backfill_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/batch_exports/{id}/backfill/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_CANCEL_CREATE: Operation = Operation {
-    id: "environments_batch_exports_backfills_cancel_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/cancel/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_CREATE: Operation = Operation {
-    id: "environments_batch_exports_backfills_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_LIST: Operation = Operation {
-    id: "environments_batch_exports_backfills_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_RETRIEVE: Operation = Operation {
-    id: "environments_batch_exports_backfills_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_CREATE: Operation = Operation {
-    id: "environments_batch_exports_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/batch_exports/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_DESTROY: Operation = Operation {
-    id: "environments_batch_exports_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_LIST: Operation = Operation {
-    id: "environments_batch_exports_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/batch_exports/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_LOGS_RETRIEVE: Operation = Operation {
-    id: "environments_batch_exports_logs_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/batch_exports/{id}/logs/",
-    tag: "batch_exports",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_batch_exports_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_PAUSE_CREATE: Operation = Operation {
-    id: "environments_batch_exports_pause_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/batch_exports/{id}/pause/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_RETRIEVE: Operation = Operation {
-    id: "environments_batch_exports_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_CREATE: Operation = Operation {
-    id: "environments_batch_exports_run_test_step_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/batch_exports/{id}/run_test_step/",
-    tag: "batch_exports",
-    scopes: &["INTERNAL"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE: Operation = Operation {
-    id: "environments_batch_exports_run_test_step_new_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/batch_exports/run_test_step_new/",
-    tag: "batch_exports",
-    scopes: &["INTERNAL"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_CANCEL_CREATE: Operation = Operation {
-    id: "environments_batch_exports_runs_cancel_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/cancel/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_LIST: Operation = Operation {
-    id: "environments_batch_exports_runs_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/batch_exports/{batch_export_id}/runs/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_LOGS_RETRIEVE: Operation = Operation {
-    id: "environments_batch_exports_runs_logs_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/",
-    tag: "batch_exports",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRIEVE: Operation = Operation {
-    id: "environments_batch_exports_runs_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRY_CREATE: Operation = Operation {
-    id: "environments_batch_exports_runs_retry_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/retry/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_TEST_RETRIEVE: Operation = Operation {
-    id: "environments_batch_exports_test_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/batch_exports/test/",
-    tag: "batch_exports",
-    scopes: &["INTERNAL"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_UNPAUSE_CREATE: Operation = Operation {
-    id: "environments_batch_exports_unpause_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/batch_exports/{id}/unpause/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_BATCH_EXPORTS_UPDATE: Operation = Operation {
-    id: "environments_batch_exports_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/batch_exports/{id}/",
-    tag: "batch_exports",
-    scopes: &["batch_export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "cohorts_activity_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/cohorts/activity/",
-    tag: "cohorts",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_ACTIVITY_RETRIEVE_2: Operation = Operation {
-    id: "cohorts_activity_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/cohorts/{id}/activity/",
-    tag: "cohorts",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_ADD_PERSONS_TO_STATIC_COHORT_PARTIAL_UPDATE: Operation = Operation {
-    id: "cohorts_add_persons_to_static_cohort_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/cohorts/{id}/add_persons_to_static_cohort/",
-    tag: "cohorts",
-    scopes: &["cohort:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_CALCULATION_HISTORY_RETRIEVE: Operation = Operation {
-    id: "cohorts_calculation_history_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/cohorts/{id}/calculation_history/",
-    tag: "cohorts",
-    scopes: &["cohort:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_CREATE: Operation = Operation {
-    id: "cohorts_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/cohorts/",
-    tag: "cohorts",
-    scopes: &["cohort:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_DESTROY: Operation = Operation {
-    id: "cohorts_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/cohorts/{id}/",
-    tag: "cohorts",
-    scopes: &["cohort:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_DUPLICATE_AS_STATIC_COHORT_RETRIEVE: Operation = Operation {
-    id: "cohorts_duplicate_as_static_cohort_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/cohorts/{id}/duplicate_as_static_cohort/",
-    tag: "cohorts",
-    scopes: &["cohort:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_LIST: Operation = Operation {
-    id: "cohorts_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/cohorts/",
-    tag: "cohorts",
-    scopes: &["cohort:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "cohorts_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/cohorts/{id}/",
-    tag: "cohorts",
-    scopes: &["cohort:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_PERSONS_RETRIEVE: Operation = Operation {
-    id: "cohorts_persons_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/cohorts/{id}/persons/",
-    tag: "cohorts",
-    scopes: &["cohort:read", "person:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_REMOVE_PERSON_FROM_STATIC_COHORT_PARTIAL_UPDATE: Operation = Operation {
-    id: "cohorts_remove_person_from_static_cohort_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/cohorts/{id}/remove_person_from_static_cohort/",
-    tag: "cohorts",
-    scopes: &["cohort:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_RETRIEVE: Operation = Operation {
-    id: "cohorts_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/cohorts/{id}/",
-    tag: "cohorts",
-    scopes: &["cohort:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COHORTS_UPDATE: Operation = Operation {
-    id: "cohorts_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/cohorts/{id}/",
-    tag: "cohorts",
-    scopes: &["cohort:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARD_TEMPLATES_CREATE: Operation = Operation {
-    id: "dashboard_templates_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/dashboard_templates/",
-    tag: "dashboard_templates",
-    scopes: &["dashboard_template:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARD_TEMPLATES_DESTROY: Operation = Operation {
-    id: "dashboard_templates_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/dashboard_templates/{id}/",
-    tag: "dashboard_templates",
-    scopes: &["dashboard_template:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARD_TEMPLATES_JSON_SCHEMA_RETRIEVE: Operation = Operation {
-    id: "dashboard_templates_json_schema_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/dashboard_templates/json_schema/",
-    tag: "dashboard_templates",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARD_TEMPLATES_LIST: Operation = Operation {
-    id: "dashboard_templates_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/dashboard_templates/",
-    tag: "dashboard_templates",
-    scopes: &["dashboard_template:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARD_TEMPLATES_PARTIAL_UPDATE: Operation = Operation {
-    id: "dashboard_templates_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/dashboard_templates/{id}/",
-    tag: "dashboard_templates",
-    scopes: &["dashboard_template:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARD_TEMPLATES_RETRIEVE: Operation = Operation {
-    id: "dashboard_templates_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/dashboard_templates/{id}/",
-    tag: "dashboard_templates",
-    scopes: &["dashboard_template:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARD_TEMPLATES_UPDATE: Operation = Operation {
-    id: "dashboard_templates_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/dashboard_templates/{id}/",
-    tag: "dashboard_templates",
-    scopes: &["dashboard_template:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_COLLABORATORS_CREATE: Operation = Operation {
-    id: "dashboards_collaborators_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_COLLABORATORS_DESTROY: Operation = Operation {
-    id: "dashboards_collaborators_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/{user__uuid}/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_COLLABORATORS_LIST: Operation = Operation {
-    id: "dashboards_collaborators_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/",
-    tag: "dashboards",
-    scopes: &["dashboard:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_CREATE: Operation = Operation {
-    id: "dashboards_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/dashboards/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE: Operation = Operation {
-    id: "dashboards_create_from_template_json_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/dashboards/create_from_template_json/",
-    tag: "dashboards",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_DESTROY: Operation = Operation {
-    id: "dashboards_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/dashboards/{id}/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_LIST: Operation = Operation {
-    id: "dashboards_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/dashboards/",
-    tag: "dashboards",
-    scopes: &["dashboard:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE: Operation = Operation {
-    id: "dashboards_move_tile_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/dashboards/{id}/move_tile/",
-    tag: "dashboards",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_PARTIAL_UPDATE: Operation = Operation {
-    id: "dashboards_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/dashboards/{id}/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_RETRIEVE: Operation = Operation {
-    id: "dashboards_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/dashboards/{id}/",
-    tag: "dashboards",
-    scopes: &["dashboard:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_SHARING_LIST: Operation = Operation {
-    id: "dashboards_sharing_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/dashboards/{dashboard_id}/sharing/",
-    tag: "dashboards",
-    scopes: &["sharing_configuration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_SHARING_PASSWORDS_CREATE: Operation = Operation {
-    id: "dashboards_sharing_passwords_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/dashboards/{dashboard_id}/sharing/passwords/",
-    tag: "dashboards",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
-    id: "dashboards_sharing_passwords_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/dashboards/{dashboard_id}/sharing/passwords/{password_id}/",
-    tag: "dashboards",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_SHARING_REFRESH_CREATE: Operation = Operation {
-    id: "dashboards_sharing_refresh_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/dashboards/{dashboard_id}/sharing/refresh/",
-    tag: "dashboards",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_STREAM_TILES_RETRIEVE: Operation = Operation {
-    id: "dashboards_stream_tiles_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/dashboards/{id}/stream_tiles/",
-    tag: "dashboards",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DASHBOARDS_UPDATE: Operation = Operation {
-    id: "dashboards_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/dashboards/{id}/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_CREATE: Operation = Operation {
-    id: "environments_dashboards_collaborators_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_DESTROY: Operation = Operation {
-    id: "environments_dashboards_collaborators_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/{user__uuid}/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_LIST: Operation = Operation {
-    id: "environments_dashboards_collaborators_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/",
-    tag: "dashboards",
-    scopes: &["dashboard:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_CREATE: Operation = Operation {
-    id: "environments_dashboards_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/dashboards/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE: Operation = Operation {
-    id: "environments_dashboards_create_from_template_json_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/dashboards/create_from_template_json/",
-    tag: "dashboards",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_DESTROY: Operation = Operation {
-    id: "environments_dashboards_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/dashboards/{id}/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_LIST: Operation = Operation {
-    id: "environments_dashboards_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/dashboards/",
-    tag: "dashboards",
-    scopes: &["dashboard:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_dashboards_move_tile_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/dashboards/{id}/move_tile/",
-    tag: "dashboards",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_dashboards_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/dashboards/{id}/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_RETRIEVE: Operation = Operation {
-    id: "environments_dashboards_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/dashboards/{id}/",
-    tag: "dashboards",
-    scopes: &["dashboard:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_SHARING_LIST: Operation = Operation {
-    id: "environments_dashboards_sharing_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/dashboards/{dashboard_id}/sharing/",
-    tag: "dashboards",
-    scopes: &["sharing_configuration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_CREATE: Operation = Operation {
-    id: "environments_dashboards_sharing_passwords_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/dashboards/{dashboard_id}/sharing/passwords/",
-    tag: "dashboards",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
-    id: "environments_dashboards_sharing_passwords_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/dashboards/{dashboard_id}/sharing/passwords/{password_id}/",
-    tag: "dashboards",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_SHARING_REFRESH_CREATE: Operation = Operation {
-    id: "environments_dashboards_sharing_refresh_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/dashboards/{dashboard_id}/sharing/refresh/",
-    tag: "dashboards",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_STREAM_TILES_RETRIEVE: Operation = Operation {
-    id: "environments_dashboards_stream_tiles_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/dashboards/{id}/stream_tiles/",
-    tag: "dashboards",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DASHBOARDS_UPDATE: Operation = Operation {
-    id: "environments_dashboards_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/dashboards/{id}/",
-    tag: "dashboards",
-    scopes: &["dashboard:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATA_COLOR_THEMES_CREATE: Operation = Operation {
-    id: "data_color_themes_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/data_color_themes/",
-    tag: "data_color_themes",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATA_COLOR_THEMES_DESTROY: Operation = Operation {
-    id: "data_color_themes_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/data_color_themes/{id}/",
-    tag: "data_color_themes",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATA_COLOR_THEMES_LIST: Operation = Operation {
-    id: "data_color_themes_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/data_color_themes/",
-    tag: "data_color_themes",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATA_COLOR_THEMES_PARTIAL_UPDATE: Operation = Operation {
-    id: "data_color_themes_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/data_color_themes/{id}/",
-    tag: "data_color_themes",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATA_COLOR_THEMES_RETRIEVE: Operation = Operation {
-    id: "data_color_themes_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/data_color_themes/{id}/",
-    tag: "data_color_themes",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATA_COLOR_THEMES_UPDATE: Operation = Operation {
-    id: "data_color_themes_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/data_color_themes/{id}/",
-    tag: "data_color_themes",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATA_COLOR_THEMES_CREATE: Operation = Operation {
-    id: "environments_data_color_themes_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/data_color_themes/",
-    tag: "data_color_themes",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATA_COLOR_THEMES_DESTROY: Operation = Operation {
-    id: "environments_data_color_themes_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/data_color_themes/{id}/",
-    tag: "data_color_themes",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATA_COLOR_THEMES_LIST: Operation = Operation {
-    id: "environments_data_color_themes_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/data_color_themes/",
-    tag: "data_color_themes",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_data_color_themes_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/data_color_themes/{id}/",
-    tag: "data_color_themes",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATA_COLOR_THEMES_RETRIEVE: Operation = Operation {
-    id: "environments_data_color_themes_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/data_color_themes/{id}/",
-    tag: "data_color_themes",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATA_COLOR_THEMES_UPDATE: Operation = Operation {
-    id: "environments_data_color_themes_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/data_color_themes/{id}/",
-    tag: "data_color_themes",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASET_ITEMS_CREATE: Operation = Operation {
-    id: "dataset_items_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/dataset_items/",
-    tag: "dataset_items",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASET_ITEMS_DESTROY: Operation = Operation {
-    id: "dataset_items_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/dataset_items/{id}/",
-    tag: "dataset_items",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASET_ITEMS_LIST: Operation = Operation {
-    id: "dataset_items_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/dataset_items/",
-    tag: "dataset_items",
-    scopes: &["dataset:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASET_ITEMS_PARTIAL_UPDATE: Operation = Operation {
-    id: "dataset_items_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/dataset_items/{id}/",
-    tag: "dataset_items",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASET_ITEMS_RETRIEVE: Operation = Operation {
-    id: "dataset_items_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/dataset_items/{id}/",
-    tag: "dataset_items",
-    scopes: &["dataset:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASET_ITEMS_UPDATE: Operation = Operation {
-    id: "dataset_items_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/dataset_items/{id}/",
-    tag: "dataset_items",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASET_ITEMS_CREATE: Operation = Operation {
-    id: "environments_dataset_items_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/dataset_items/",
-    tag: "dataset_items",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASET_ITEMS_DESTROY: Operation = Operation {
-    id: "environments_dataset_items_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/dataset_items/{id}/",
-    tag: "dataset_items",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASET_ITEMS_LIST: Operation = Operation {
-    id: "environments_dataset_items_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/dataset_items/",
-    tag: "dataset_items",
-    scopes: &["dataset:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASET_ITEMS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_dataset_items_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/dataset_items/{id}/",
-    tag: "dataset_items",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASET_ITEMS_RETRIEVE: Operation = Operation {
-    id: "environments_dataset_items_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/dataset_items/{id}/",
-    tag: "dataset_items",
-    scopes: &["dataset:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASET_ITEMS_UPDATE: Operation = Operation {
-    id: "environments_dataset_items_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/dataset_items/{id}/",
-    tag: "dataset_items",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASETS_CREATE: Operation = Operation {
-    id: "datasets_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/datasets/",
-    tag: "datasets",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASETS_DESTROY: Operation = Operation {
-    id: "datasets_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/datasets/{id}/",
-    tag: "datasets",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASETS_LIST: Operation = Operation {
-    id: "datasets_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/datasets/",
-    tag: "datasets",
-    scopes: &["dataset:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASETS_PARTIAL_UPDATE: Operation = Operation {
-    id: "datasets_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/datasets/{id}/",
-    tag: "datasets",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASETS_RETRIEVE: Operation = Operation {
-    id: "datasets_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/datasets/{id}/",
-    tag: "datasets",
-    scopes: &["dataset:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DATASETS_UPDATE: Operation = Operation {
-    id: "datasets_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/datasets/{id}/",
-    tag: "datasets",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASETS_CREATE: Operation = Operation {
-    id: "environments_datasets_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/datasets/",
-    tag: "datasets",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASETS_DESTROY: Operation = Operation {
-    id: "environments_datasets_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/datasets/{id}/",
-    tag: "datasets",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASETS_LIST: Operation = Operation {
-    id: "environments_datasets_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/datasets/",
-    tag: "datasets",
-    scopes: &["dataset:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASETS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_datasets_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/datasets/{id}/",
-    tag: "datasets",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASETS_RETRIEVE: Operation = Operation {
-    id: "environments_datasets_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/datasets/{id}/",
-    tag: "datasets",
-    scopes: &["dataset:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DATASETS_UPDATE: Operation = Operation {
-    id: "environments_datasets_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/datasets/{id}/",
-    tag: "datasets",
-    scopes: &["dataset:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DOMAINS_CREATE: Operation = Operation {
-    id: "domains_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/domains/",
-    tag: "domains",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DOMAINS_DESTROY: Operation = Operation {
-    id: "domains_destroy",
-    method: Method::DELETE,
-    path: "/api/organizations/{organization_id}/domains/{id}/",
-    tag: "domains",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DOMAINS_LIST: Operation = Operation {
-    id: "domains_list",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/domains/",
-    tag: "domains",
-    scopes: &["organization:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DOMAINS_PARTIAL_UPDATE: Operation = Operation {
-    id: "domains_partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/domains/{id}/",
-    tag: "domains",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DOMAINS_RETRIEVE: Operation = Operation {
-    id: "domains_retrieve",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/domains/{id}/",
-    tag: "domains",
-    scopes: &["organization:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DOMAINS_UPDATE: Operation = Operation {
-    id: "domains_update",
-    method: Method::PUT,
-    path: "/api/organizations/{organization_id}/domains/{id}/",
-    tag: "domains",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DOMAINS_VERIFY_CREATE: Operation = Operation {
-    id: "domains_verify_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/domains/{id}/verify/",
-    tag: "domains",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EARLY_ACCESS_FEATURE_CREATE: Operation = Operation {
-    id: "early_access_feature_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/early_access_feature/",
-    tag: "early_access_feature",
-    scopes: &["early_access_feature:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EARLY_ACCESS_FEATURE_DESTROY: Operation = Operation {
-    id: "early_access_feature_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/early_access_feature/{id}/",
-    tag: "early_access_feature",
-    scopes: &["early_access_feature:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EARLY_ACCESS_FEATURE_LIST: Operation = Operation {
-    id: "early_access_feature_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/early_access_feature/",
-    tag: "early_access_feature",
-    scopes: &["early_access_feature:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EARLY_ACCESS_FEATURE_PARTIAL_UPDATE: Operation = Operation {
-    id: "early_access_feature_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/early_access_feature/{id}/",
-    tag: "early_access_feature",
-    scopes: &["early_access_feature:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EARLY_ACCESS_FEATURE_RETRIEVE: Operation = Operation {
-    id: "early_access_feature_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/early_access_feature/{id}/",
-    tag: "early_access_feature",
-    scopes: &["early_access_feature:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EARLY_ACCESS_FEATURE_UPDATE: Operation = Operation {
-    id: "early_access_feature_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/early_access_feature/{id}/",
-    tag: "early_access_feature",
-    scopes: &["early_access_feature:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENDPOINTS_LAST_EXECUTION_TIMES_CREATE: Operation = Operation {
-    id: "endpoints_last_execution_times_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/endpoints/last_execution_times/",
-    tag: "endpoints",
-    scopes: &[],
-    throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
-    host: HostKind::Private,
-};
-pub static ENDPOINTS_RUN_CREATE: Operation = Operation {
-    id: "endpoints_run_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/endpoints/{name}/run/",
-    tag: "endpoints",
-    scopes: &["endpoint:read"],
-    throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
-    host: HostKind::Private,
-};
-pub static ENDPOINTS_RUN_RETRIEVE: Operation = Operation {
-    id: "endpoints_run_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/endpoints/{name}/run/",
-    tag: "endpoints",
-    scopes: &["endpoint:read"],
-    throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ENDPOINTS_LAST_EXECUTION_TIMES_CREATE: Operation = Operation {
-    id: "environments_endpoints_last_execution_times_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/endpoints/last_execution_times/",
-    tag: "endpoints",
-    scopes: &[],
-    throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ENDPOINTS_RUN_CREATE: Operation = Operation {
-    id: "environments_endpoints_run_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/endpoints/{name}/run/",
-    tag: "endpoints",
-    scopes: &["endpoint:read"],
-    throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ENDPOINTS_RUN_RETRIEVE: Operation = Operation {
-    id: "environments_endpoints_run_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/endpoints/{name}/run/",
-    tag: "endpoints",
-    scopes: &["endpoint:read"],
-    throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
-    host: HostKind::Private,
-};
-pub static CREATE_SESSION_SUMMARIES: Operation = Operation {
-    id: "create_session_summaries",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/session_summaries/create_session_summaries/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static CREATE_SESSION_SUMMARIES_INDIVIDUALLY: Operation = Operation {
-    id: "create_session_summaries_individually",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/session_summaries/create_session_summaries_individually/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "environments_activity_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/environments/{id}/activity/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ADD_PRODUCT_INTENT_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_add_product_intent_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/environments/{id}/add_product_intent/",
-    tag: "environments",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_complete_product_onboarding_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/environments/{id}/complete_product_onboarding/",
-    tag: "environments",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_CREATE: Operation = Operation {
-    id: "environments_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/environments/",
-    tag: "environments",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_CREATE: Operation = Operation {
-    id: "environments_default_evaluation_tags_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/environments/{id}/default_evaluation_tags/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_DESTROY: Operation = Operation {
-    id: "environments_default_evaluation_tags_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/environments/{id}/default_evaluation_tags/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_RETRIEVE: Operation = Operation {
-    id: "environments_default_evaluation_tags_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/environments/{id}/default_evaluation_tags/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_delete_secret_token_backup_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/environments/{id}/delete_secret_token_backup/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_DESTROY: Operation = Operation {
-    id: "environments_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/environments/{id}/",
-    tag: "environments",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_CREATE: Operation = Operation {
-    id: "environments_error_tracking_assignment_rules_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/error_tracking/assignment_rules/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_DESTROY: Operation = Operation {
-    id: "environments_error_tracking_assignment_rules_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/error_tracking/assignment_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_LIST: Operation = Operation {
-    id: "environments_error_tracking_assignment_rules_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/assignment_rules/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_assignment_rules_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/error_tracking/assignment_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_REORDER_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_assignment_rules_reorder_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/error_tracking/assignment_rules/reorder/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_RETRIEVE: Operation = Operation {
-    id: "environments_error_tracking_assignment_rules_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/assignment_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_assignment_rules_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/error_tracking/assignment_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_DESTROY: Operation = Operation {
-    id: "environments_error_tracking_fingerprints_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/error_tracking/fingerprints/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST: Operation = Operation {
-    id: "environments_error_tracking_fingerprints_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/fingerprints/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_RETRIEVE: Operation = Operation {
-    id: "environments_error_tracking_fingerprints_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/fingerprints/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_GIT_PROVIDER_FILE_LINKS_RESOLVE_GITHUB_RETRIEVE: Operation = Operation {
-    id: "environments_error_tracking_git_provider_file_links_resolve_github_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/git-provider-file-links/resolve_github/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_CREATE: Operation = Operation {
-    id: "environments_error_tracking_grouping_rules_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/error_tracking/grouping_rules/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_DESTROY: Operation = Operation {
-    id: "environments_error_tracking_grouping_rules_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/error_tracking/grouping_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST: Operation = Operation {
-    id: "environments_error_tracking_grouping_rules_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/grouping_rules/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_grouping_rules_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/error_tracking/grouping_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_REORDER_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_grouping_rules_reorder_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/error_tracking/grouping_rules/reorder/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_RETRIEVE: Operation = Operation {
-    id: "environments_error_tracking_grouping_rules_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/grouping_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_grouping_rules_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/error_tracking/grouping_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_CREATE: Operation = Operation {
-    id: "environments_error_tracking_releases_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/error_tracking/releases/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_DESTROY: Operation = Operation {
-    id: "environments_error_tracking_releases_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/error_tracking/releases/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_HASH_RETRIEVE: Operation = Operation {
-    id: "environments_error_tracking_releases_hash_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/releases/hash/{hash_id}/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_LIST: Operation = Operation {
-    id: "environments_error_tracking_releases_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/releases/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_releases_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/error_tracking/releases/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_RETRIEVE: Operation = Operation {
-    id: "environments_error_tracking_releases_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/releases/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_releases_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/error_tracking/releases/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_CREATE: Operation = Operation {
-    id: "environments_error_tracking_suppression_rules_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/error_tracking/suppression_rules/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_DESTROY: Operation = Operation {
-    id: "environments_error_tracking_suppression_rules_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/error_tracking/suppression_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_LIST: Operation = Operation {
-    id: "environments_error_tracking_suppression_rules_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/suppression_rules/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_suppression_rules_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/error_tracking/suppression_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_REORDER_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_suppression_rules_reorder_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/error_tracking/suppression_rules/reorder/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_RETRIEVE: Operation = Operation {
-    id: "environments_error_tracking_suppression_rules_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/suppression_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_suppression_rules_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/error_tracking/suppression_rules/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_FINISH_UPLOAD_CREATE: Operation = Operation {
-    id: "environments_error_tracking_symbol_sets_bulk_finish_upload_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/error_tracking/symbol_sets/bulk_finish_upload/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_START_UPLOAD_CREATE: Operation = Operation {
-    id: "environments_error_tracking_symbol_sets_bulk_start_upload_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/error_tracking/symbol_sets/bulk_start_upload/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_CREATE: Operation = Operation {
-    id: "environments_error_tracking_symbol_sets_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/error_tracking/symbol_sets/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_DESTROY: Operation = Operation {
-    id: "environments_error_tracking_symbol_sets_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/error_tracking/symbol_sets/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_FINISH_UPLOAD_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_symbol_sets_finish_upload_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/error_tracking/symbol_sets/{id}/finish_upload/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_LIST: Operation = Operation {
-    id: "environments_error_tracking_symbol_sets_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/symbol_sets/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_symbol_sets_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/error_tracking/symbol_sets/{id}/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_RETRIEVE: Operation = Operation {
-    id: "environments_error_tracking_symbol_sets_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/error_tracking/symbol_sets/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_START_UPLOAD_CREATE: Operation = Operation {
-    id: "environments_error_tracking_symbol_sets_start_upload_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/error_tracking/symbol_sets/start_upload/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_UPDATE: Operation = Operation {
-    id: "environments_error_tracking_symbol_sets_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/error_tracking/symbol_sets/{id}/",
-    tag: "environments",
-    scopes: &["error_tracking:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVALUATION_RUNS_CREATE: Operation = Operation {
-    id: "environments_evaluation_runs_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/evaluation_runs/",
-    tag: "environments",
-    scopes: &["evaluation:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVALUATIONS_CREATE: Operation = Operation {
-    id: "environments_evaluations_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/evaluations/",
-    tag: "environments",
-    scopes: &["evaluation:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVALUATIONS_DESTROY: Operation = Operation {
-    id: "environments_evaluations_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/evaluations/{id}/",
-    tag: "environments",
-    scopes: &["evaluation:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVALUATIONS_LIST: Operation = Operation {
-    id: "environments_evaluations_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/evaluations/",
-    tag: "environments",
-    scopes: &["evaluation:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVALUATIONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_evaluations_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/evaluations/{id}/",
-    tag: "environments",
-    scopes: &["evaluation:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVALUATIONS_RETRIEVE: Operation = Operation {
-    id: "environments_evaluations_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/evaluations/{id}/",
-    tag: "environments",
-    scopes: &["evaluation:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVALUATIONS_UPDATE: Operation = Operation {
-    id: "environments_evaluations_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/evaluations/{id}/",
-    tag: "environments",
-    scopes: &["evaluation:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVENT_INGESTION_RESTRICTIONS_RETRIEVE: Operation = Operation {
-    id: "environments_event_ingestion_restrictions_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/environments/{id}/event_ingestion_restrictions/",
-    tag: "environments",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_IS_GENERATING_DEMO_DATA_RETRIEVE: Operation = Operation {
-    id: "environments_is_generating_demo_data_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/environments/{id}/is_generating_demo_data/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_LIST: Operation = Operation {
-    id: "environments_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/environments/",
-    tag: "environments",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_MAX_TOOLS_CREATE_AND_QUERY_INSIGHT_CREATE: Operation = Operation {
-    id: "environments_max_tools_create_and_query_insight_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/max_tools/create_and_query_insight/",
-    tag: "environments",
-    scopes: &["insight:read", "query:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/environments/{id}/",
-    tag: "environments",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_RESET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_reset_token_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/environments/{id}/reset_token/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_RETRIEVE: Operation = Operation {
-    id: "environments_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/environments/{id}/",
-    tag: "environments",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ROTATE_SECRET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_rotate_secret_token_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/environments/{id}/rotate_secret_token/",
-    tag: "environments",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_UPDATE: Operation = Operation {
-    id: "environments_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/environments/{id}/",
-    tag: "environments",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_USER_INTERVIEWS_CREATE: Operation = Operation {
-    id: "environments_user_interviews_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/user_interviews/",
-    tag: "environments",
-    scopes: &["user_interview_DO_NOT_USE:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_USER_INTERVIEWS_DESTROY: Operation = Operation {
-    id: "environments_user_interviews_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/user_interviews/{id}/",
-    tag: "environments",
-    scopes: &["user_interview_DO_NOT_USE:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_USER_INTERVIEWS_LIST: Operation = Operation {
-    id: "environments_user_interviews_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/user_interviews/",
-    tag: "environments",
-    scopes: &["user_interview_DO_NOT_USE:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_USER_INTERVIEWS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_user_interviews_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/user_interviews/{id}/",
-    tag: "environments",
-    scopes: &["user_interview_DO_NOT_USE:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_USER_INTERVIEWS_RETRIEVE: Operation = Operation {
-    id: "environments_user_interviews_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/user_interviews/{id}/",
-    tag: "environments",
-    scopes: &["user_interview_DO_NOT_USE:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_USER_INTERVIEWS_UPDATE: Operation = Operation {
-    id: "environments_user_interviews_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/user_interviews/{id}/",
-    tag: "environments",
-    scopes: &["user_interview_DO_NOT_USE:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WEB_VITALS_RETRIEVE: Operation = Operation {
-    id: "environments_web_vitals_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/web_vitals/",
-    tag: "environments",
-    scopes: &["query:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_ROLLBACK_CREATE: Operation = Operation {
-    id: "environments_rollback_create",
-    method: Method::POST,
-    path: "/api/organizations/{id}/environments_rollback/",
-    tag: "environments_rollback",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EVENT_DEFINITIONS_DESTROY: Operation = Operation {
-    id: "event_definitions_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/event_definitions/{id}/",
-    tag: "event_definitions",
-    scopes: &["event_definition:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EVENT_DEFINITIONS_METRICS_RETRIEVE: Operation = Operation {
-    id: "event_definitions_metrics_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/event_definitions/{id}/metrics/",
-    tag: "event_definitions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EVENT_DEFINITIONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "event_definitions_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/event_definitions/{id}/",
-    tag: "event_definitions",
-    scopes: &["event_definition:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EVENT_DEFINITIONS_RETRIEVE: Operation = Operation {
-    id: "event_definitions_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/event_definitions/",
-    tag: "event_definitions",
-    scopes: &["event_definition:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EVENT_DEFINITIONS_RETRIEVE_2: Operation = Operation {
-    id: "event_definitions_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/event_definitions/{id}/",
-    tag: "event_definitions",
-    scopes: &["event_definition:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EVENT_DEFINITIONS_UPDATE: Operation = Operation {
-    id: "event_definitions_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/event_definitions/{id}/",
-    tag: "event_definitions",
-    scopes: &["event_definition:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVENTS_LIST: Operation = Operation {
-    id: "environments_events_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/events/",
-    tag: "events",
-    scopes: &["query:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVENTS_RETRIEVE: Operation = Operation {
-    id: "environments_events_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/events/{id}/",
-    tag: "events",
-    scopes: &["query:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EVENTS_VALUES_RETRIEVE: Operation = Operation {
-    id: "environments_events_values_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/events/values/",
-    tag: "events",
-    scopes: &["query:read"],
-    throttle_scopes: &["event_values_burst", "event_values_sustained"],
-    host: HostKind::Private,
-};
-pub static EVENTS_LIST: Operation = Operation {
-    id: "events_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/events/",
-    tag: "events",
-    scopes: &["query:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static EVENTS_RETRIEVE: Operation = Operation {
-    id: "events_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/events/{id}/",
-    tag: "events",
-    scopes: &["query:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static EVENTS_VALUES_RETRIEVE: Operation = Operation {
-    id: "events_values_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/events/values/",
-    tag: "events",
-    scopes: &["query:read"],
-    throttle_scopes: &["event_values_burst", "event_values_sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_HOLDOUTS_CREATE: Operation = Operation {
-    id: "experiment_holdouts_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/experiment_holdouts/",
-    tag: "experiment_holdouts",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_HOLDOUTS_DESTROY: Operation = Operation {
-    id: "experiment_holdouts_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/experiment_holdouts/{id}/",
-    tag: "experiment_holdouts",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_HOLDOUTS_LIST: Operation = Operation {
-    id: "experiment_holdouts_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/experiment_holdouts/",
-    tag: "experiment_holdouts",
-    scopes: &["experiment:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_HOLDOUTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "experiment_holdouts_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/experiment_holdouts/{id}/",
-    tag: "experiment_holdouts",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_HOLDOUTS_RETRIEVE: Operation = Operation {
-    id: "experiment_holdouts_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/experiment_holdouts/{id}/",
-    tag: "experiment_holdouts",
-    scopes: &["experiment:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_HOLDOUTS_UPDATE: Operation = Operation {
-    id: "experiment_holdouts_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/experiment_holdouts/{id}/",
-    tag: "experiment_holdouts",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_SAVED_METRICS_CREATE: Operation = Operation {
-    id: "experiment_saved_metrics_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/experiment_saved_metrics/",
-    tag: "experiment_saved_metrics",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_SAVED_METRICS_DESTROY: Operation = Operation {
-    id: "experiment_saved_metrics_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/experiment_saved_metrics/{id}/",
-    tag: "experiment_saved_metrics",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_SAVED_METRICS_LIST: Operation = Operation {
-    id: "experiment_saved_metrics_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/experiment_saved_metrics/",
-    tag: "experiment_saved_metrics",
-    scopes: &["experiment:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_SAVED_METRICS_PARTIAL_UPDATE: Operation = Operation {
-    id: "experiment_saved_metrics_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/experiment_saved_metrics/{id}/",
-    tag: "experiment_saved_metrics",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_SAVED_METRICS_RETRIEVE: Operation = Operation {
-    id: "experiment_saved_metrics_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/experiment_saved_metrics/{id}/",
-    tag: "experiment_saved_metrics",
-    scopes: &["experiment:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENT_SAVED_METRICS_UPDATE: Operation = Operation {
-    id: "experiment_saved_metrics_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/experiment_saved_metrics/{id}/",
-    tag: "experiment_saved_metrics",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_CREATE: Operation = Operation {
-    id: "experiments_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/experiments/",
-    tag: "experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_CREATE_EXPOSURE_COHORT_FOR_EXPERIMENT_CREATE: Operation = Operation {
-    id: "experiments_create_exposure_cohort_for_experiment_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/experiments/{id}/create_exposure_cohort_for_experiment/",
-    tag: "experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_DESTROY: Operation = Operation {
-    id: "experiments_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/experiments/{id}/",
-    tag: "experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_DUPLICATE_CREATE: Operation = Operation {
-    id: "experiments_duplicate_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/experiments/{id}/duplicate/",
-    tag: "experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_ELIGIBLE_FEATURE_FLAGS_RETRIEVE: Operation = Operation {
-    id: "experiments_eligible_feature_flags_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/experiments/eligible_feature_flags/",
-    tag: "experiments",
-    scopes: &["feature_flag:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_LIST: Operation = Operation {
-    id: "experiments_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/experiments/",
-    tag: "experiments",
-    scopes: &["experiment:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "experiments_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/experiments/{id}/",
-    tag: "experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_RECALCULATE_TIMESERIES_CREATE: Operation = Operation {
-    id: "experiments_recalculate_timeseries_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/experiments/{id}/recalculate_timeseries/",
-    tag: "experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_REQUIRES_FLAG_IMPLEMENTATION_RETRIEVE: Operation = Operation {
-    id: "experiments_requires_flag_implementation_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/experiments/requires_flag_implementation/",
-    tag: "experiments",
-    scopes: &["experiment:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_RETRIEVE: Operation = Operation {
-    id: "experiments_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/experiments/{id}/",
-    tag: "experiments",
-    scopes: &["experiment:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_TIMESERIES_RESULTS_RETRIEVE: Operation = Operation {
-    id: "experiments_timeseries_results_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/experiments/{id}/timeseries_results/",
-    tag: "experiments",
-    scopes: &["experiment:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPERIMENTS_UPDATE: Operation = Operation {
-    id: "experiments_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/experiments/{id}/",
-    tag: "experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EXPORTS_CONTENT_RETRIEVE: Operation = Operation {
-    id: "environments_exports_content_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/exports/{id}/content/",
-    tag: "exports",
-    scopes: &["export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EXPORTS_CREATE: Operation = Operation {
-    id: "environments_exports_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/exports/",
-    tag: "exports",
-    scopes: &["export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EXPORTS_LIST: Operation = Operation {
-    id: "environments_exports_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/exports/",
-    tag: "exports",
-    scopes: &["export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_EXPORTS_RETRIEVE: Operation = Operation {
-    id: "environments_exports_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/exports/{id}/",
-    tag: "exports",
-    scopes: &["export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPORTS_CONTENT_RETRIEVE: Operation = Operation {
-    id: "exports_content_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/exports/{id}/content/",
-    tag: "exports",
-    scopes: &["export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPORTS_CREATE: Operation = Operation {
-    id: "exports_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/exports/",
-    tag: "exports",
-    scopes: &["export:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPORTS_LIST: Operation = Operation {
-    id: "exports_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/exports/",
-    tag: "exports",
-    scopes: &["export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static EXPORTS_RETRIEVE: Operation = Operation {
-    id: "exports_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/exports/{id}/",
-    tag: "exports",
-    scopes: &["export:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "feature_flags_activity_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/feature_flags/activity/",
-    tag: "feature_flags",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_ACTIVITY_RETRIEVE_2: Operation = Operation {
-    id: "feature_flags_activity_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/feature_flags/{id}/activity/",
-    tag: "feature_flags",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_BULK_KEYS_CREATE: Operation = Operation {
-    id: "feature_flags_bulk_keys_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/feature_flags/bulk_keys/",
-    tag: "feature_flags",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_CREATE: Operation = Operation {
-    id: "feature_flags_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/feature_flags/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_CREATE_STATIC_COHORT_FOR_FLAG_CREATE: Operation = Operation {
-    id: "feature_flags_create_static_cohort_for_flag_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/feature_flags/{id}/create_static_cohort_for_flag/",
-    tag: "feature_flags",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_DASHBOARD_CREATE: Operation = Operation {
-    id: "feature_flags_dashboard_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/feature_flags/{id}/dashboard/",
-    tag: "feature_flags",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_DESTROY: Operation = Operation {
-    id: "feature_flags_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/feature_flags/{id}/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_ENRICH_USAGE_DASHBOARD_CREATE: Operation = Operation {
-    id: "feature_flags_enrich_usage_dashboard_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/feature_flags/{id}/enrich_usage_dashboard/",
-    tag: "feature_flags",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_EVALUATION_REASONS_RETRIEVE: Operation = Operation {
-    id: "feature_flags_evaluation_reasons_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/feature_flags/evaluation_reasons/",
-    tag: "feature_flags",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_LIST: Operation = Operation {
-    id: "feature_flags_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/feature_flags/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_LOCAL_EVALUATION_RETRIEVE: Operation = Operation {
-    id: "feature_flags_local_evaluation_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/feature_flags/local_evaluation/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:read"],
-    throttle_scopes: &["feature_flag_evaluations"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_MY_FLAGS_RETRIEVE: Operation = Operation {
-    id: "feature_flags_my_flags_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/feature_flags/my_flags/",
-    tag: "feature_flags",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_PARTIAL_UPDATE: Operation = Operation {
-    id: "feature_flags_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/feature_flags/{id}/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_REMOTE_CONFIG_RETRIEVE: Operation = Operation {
-    id: "feature_flags_remote_config_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/feature_flags/{id}/remote_config/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:read"],
-    throttle_scopes: &["feature_flag_remote_config"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_RETRIEVE: Operation = Operation {
-    id: "feature_flags_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/feature_flags/{id}/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_STATUS_RETRIEVE: Operation = Operation {
-    id: "feature_flags_status_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/feature_flags/{id}/status/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_UPDATE: Operation = Operation {
-    id: "feature_flags_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/feature_flags/{id}/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FEATURE_FLAGS_USER_BLAST_RADIUS_CREATE: Operation = Operation {
-    id: "feature_flags_user_blast_radius_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/feature_flags/user_blast_radius/",
-    tag: "feature_flags",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_COUNT_BY_PATH_CREATE: Operation = Operation {
-    id: "environments_file_system_count_by_path_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/file_system/count_by_path/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_COUNT_CREATE: Operation = Operation {
-    id: "environments_file_system_count_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/file_system/{id}/count/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_CREATE: Operation = Operation {
-    id: "environments_file_system_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/file_system/",
-    tag: "file_system",
-    scopes: &["file_system:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_DESTROY: Operation = Operation {
-    id: "environments_file_system_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/file_system/{id}/",
-    tag: "file_system",
-    scopes: &["file_system:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_LINK_CREATE: Operation = Operation {
-    id: "environments_file_system_link_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/file_system/{id}/link/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_LIST: Operation = Operation {
-    id: "environments_file_system_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/file_system/",
-    tag: "file_system",
-    scopes: &["file_system:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_LOG_VIEW_CREATE: Operation = Operation {
-    id: "environments_file_system_log_view_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/file_system/log_view/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_MOVE_CREATE: Operation = Operation {
-    id: "environments_file_system_move_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/file_system/{id}/move/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_file_system_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/file_system/{id}/",
-    tag: "file_system",
-    scopes: &["file_system:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_RETRIEVE: Operation = Operation {
-    id: "environments_file_system_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/file_system/{id}/",
-    tag: "file_system",
-    scopes: &["file_system:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_UNFILED_RETRIEVE: Operation = Operation {
-    id: "environments_file_system_unfiled_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/file_system/unfiled/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_UPDATE: Operation = Operation {
-    id: "environments_file_system_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/file_system/{id}/",
-    tag: "file_system",
-    scopes: &["file_system:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_COUNT_BY_PATH_CREATE: Operation = Operation {
-    id: "file_system_count_by_path_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/file_system/count_by_path/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_COUNT_CREATE: Operation = Operation {
-    id: "file_system_count_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/file_system/{id}/count/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_CREATE: Operation = Operation {
-    id: "file_system_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/file_system/",
-    tag: "file_system",
-    scopes: &["file_system:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_DESTROY: Operation = Operation {
-    id: "file_system_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/file_system/{id}/",
-    tag: "file_system",
-    scopes: &["file_system:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_LINK_CREATE: Operation = Operation {
-    id: "file_system_link_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/file_system/{id}/link/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_LIST: Operation = Operation {
-    id: "file_system_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/file_system/",
-    tag: "file_system",
-    scopes: &["file_system:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_LOG_VIEW_CREATE: Operation = Operation {
-    id: "file_system_log_view_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/file_system/log_view/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_MOVE_CREATE: Operation = Operation {
-    id: "file_system_move_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/file_system/{id}/move/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_PARTIAL_UPDATE: Operation = Operation {
-    id: "file_system_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/file_system/{id}/",
-    tag: "file_system",
-    scopes: &["file_system:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_RETRIEVE: Operation = Operation {
-    id: "file_system_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/file_system/{id}/",
-    tag: "file_system",
-    scopes: &["file_system:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_UNFILED_RETRIEVE: Operation = Operation {
-    id: "file_system_unfiled_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/file_system/unfiled/",
-    tag: "file_system",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_UPDATE: Operation = Operation {
-    id: "file_system_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/file_system/{id}/",
-    tag: "file_system",
-    scopes: &["file_system:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_CREATE: Operation = Operation {
-    id: "environments_file_system_shortcut_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/file_system_shortcut/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_DESTROY: Operation = Operation {
-    id: "environments_file_system_shortcut_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/file_system_shortcut/{id}/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST: Operation = Operation {
-    id: "environments_file_system_shortcut_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/file_system_shortcut/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_file_system_shortcut_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/file_system_shortcut/{id}/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_RETRIEVE: Operation = Operation {
-    id: "environments_file_system_shortcut_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/file_system_shortcut/{id}/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_UPDATE: Operation = Operation {
-    id: "environments_file_system_shortcut_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/file_system_shortcut/{id}/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_SHORTCUT_CREATE: Operation = Operation {
-    id: "file_system_shortcut_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/file_system_shortcut/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_SHORTCUT_DESTROY: Operation = Operation {
-    id: "file_system_shortcut_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/file_system_shortcut/{id}/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_SHORTCUT_LIST: Operation = Operation {
-    id: "file_system_shortcut_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/file_system_shortcut/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE: Operation = Operation {
-    id: "file_system_shortcut_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/file_system_shortcut/{id}/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_SHORTCUT_RETRIEVE: Operation = Operation {
-    id: "file_system_shortcut_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/file_system_shortcut/{id}/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FILE_SYSTEM_SHORTCUT_UPDATE: Operation = Operation {
-    id: "file_system_shortcut_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/file_system_shortcut/{id}/",
-    tag: "file_system_shortcut",
-    scopes: &["file_system_shortcut:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static FLAG_VALUE_VALUES_RETRIEVE: Operation = Operation {
-    id: "flag_value_values_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/flag_value/values/",
-    tag: "flag_value",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_GROUPS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "environments_groups_activity_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/groups/activity/",
-    tag: "groups",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_GROUPS_CREATE: Operation = Operation {
-    id: "environments_groups_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/groups/",
-    tag: "groups",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_GROUPS_DELETE_PROPERTY_CREATE: Operation = Operation {
-    id: "environments_groups_delete_property_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/groups/delete_property/",
-    tag: "groups",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_GROUPS_FIND_RETRIEVE: Operation = Operation {
-    id: "environments_groups_find_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/groups/find/",
-    tag: "groups",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_GROUPS_LIST: Operation = Operation {
-    id: "environments_groups_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/groups/",
-    tag: "groups",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_GROUPS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
-    id: "environments_groups_property_definitions_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/groups/property_definitions/",
-    tag: "groups",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_GROUPS_PROPERTY_VALUES_RETRIEVE: Operation = Operation {
-    id: "environments_groups_property_values_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/groups/property_values/",
-    tag: "groups",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_GROUPS_RELATED_RETRIEVE: Operation = Operation {
-    id: "environments_groups_related_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/groups/related/",
-    tag: "groups",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_GROUPS_UPDATE_PROPERTY_CREATE: Operation = Operation {
-    id: "environments_groups_update_property_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/groups/update_property/",
-    tag: "groups",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "groups_activity_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/groups/activity/",
-    tag: "groups",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_CREATE: Operation = Operation {
-    id: "groups_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/groups/",
-    tag: "groups",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_DELETE_PROPERTY_CREATE: Operation = Operation {
-    id: "groups_delete_property_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/groups/delete_property/",
-    tag: "groups",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_FIND_RETRIEVE: Operation = Operation {
-    id: "groups_find_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/groups/find/",
-    tag: "groups",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_LIST: Operation = Operation {
-    id: "groups_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/groups/",
-    tag: "groups",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
-    id: "groups_property_definitions_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/groups/property_definitions/",
-    tag: "groups",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_PROPERTY_VALUES_RETRIEVE: Operation = Operation {
-    id: "groups_property_values_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/groups/property_values/",
-    tag: "groups",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_RELATED_RETRIEVE: Operation = Operation {
-    id: "groups_related_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/groups/related/",
-    tag: "groups",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_UPDATE_PROPERTY_CREATE: Operation = Operation {
-    id: "groups_update_property_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/groups/update_property/",
-    tag: "groups",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_CREATE_DETAIL_DASHBOARD_UPDATE: Operation = Operation {
-    id: "groups_types_create_detail_dashboard_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/groups_types/create_detail_dashboard/",
-    tag: "groups_types",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_DESTROY: Operation = Operation {
-    id: "groups_types_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/groups_types/{group_type_index}/",
-    tag: "groups_types",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_LIST: Operation = Operation {
-    id: "groups_types_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/groups_types/",
-    tag: "groups_types",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_METRICS_CREATE: Operation = Operation {
-    id: "groups_types_metrics_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/",
-    tag: "groups_types",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_METRICS_DESTROY: Operation = Operation {
-    id: "groups_types_metrics_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/",
-    tag: "groups_types",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_METRICS_LIST: Operation = Operation {
-    id: "groups_types_metrics_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/",
-    tag: "groups_types",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_METRICS_PARTIAL_UPDATE: Operation = Operation {
-    id: "groups_types_metrics_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/",
-    tag: "groups_types",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_METRICS_RETRIEVE: Operation = Operation {
-    id: "groups_types_metrics_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/",
-    tag: "groups_types",
-    scopes: &["group:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_METRICS_UPDATE: Operation = Operation {
-    id: "groups_types_metrics_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/",
-    tag: "groups_types",
-    scopes: &["group:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_SET_DEFAULT_COLUMNS_UPDATE: Operation = Operation {
-    id: "groups_types_set_default_columns_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/groups_types/set_default_columns/",
-    tag: "groups_types",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE: Operation = Operation {
-    id: "groups_types_update_metadata_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/groups_types/update_metadata/",
-    tag: "groups_types",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_BROADCAST_CREATE: Operation = Operation {
-    id: "environments_hog_functions_broadcast_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/hog_functions/{id}/broadcast/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_CREATE: Operation = Operation {
-    id: "environments_hog_functions_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/hog_functions/",
-    tag: "hog_functions",
-    scopes: &["hog_function:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_DESTROY: Operation = Operation {
-    id: "environments_hog_functions_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/hog_functions/{id}/",
-    tag: "hog_functions",
-    scopes: &["hog_function:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_ICON_RETRIEVE: Operation = Operation {
-    id: "environments_hog_functions_icon_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/hog_functions/icon/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_ICONS_RETRIEVE: Operation = Operation {
-    id: "environments_hog_functions_icons_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/hog_functions/icons/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_INVOCATIONS_CREATE: Operation = Operation {
-    id: "environments_hog_functions_invocations_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/hog_functions/{id}/invocations/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_LIST: Operation = Operation {
-    id: "environments_hog_functions_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/hog_functions/",
-    tag: "hog_functions",
-    scopes: &["hog_function:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_LOGS_RETRIEVE: Operation = Operation {
-    id: "environments_hog_functions_logs_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/hog_functions/{id}/logs/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_METRICS_RETRIEVE: Operation = Operation {
-    id: "environments_hog_functions_metrics_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/hog_functions/{id}/metrics/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE: Operation = Operation {
-    id: "environments_hog_functions_metrics_totals_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/hog_functions/{id}/metrics/totals/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_hog_functions_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/hog_functions/{id}/",
-    tag: "hog_functions",
-    scopes: &["hog_function:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_hog_functions_rearrange_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/hog_functions/rearrange/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_RETRIEVE: Operation = Operation {
-    id: "environments_hog_functions_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/hog_functions/{id}/",
-    tag: "hog_functions",
-    scopes: &["hog_function:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_HOG_FUNCTIONS_UPDATE: Operation = Operation {
-    id: "environments_hog_functions_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/hog_functions/{id}/",
-    tag: "hog_functions",
-    scopes: &["hog_function:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_BROADCAST_CREATE: Operation = Operation {
-    id: "hog_functions_broadcast_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/hog_functions/{id}/broadcast/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_CREATE: Operation = Operation {
-    id: "hog_functions_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/hog_functions/",
-    tag: "hog_functions",
-    scopes: &["hog_function:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_DESTROY: Operation = Operation {
-    id: "hog_functions_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/hog_functions/{id}/",
-    tag: "hog_functions",
-    scopes: &["hog_function:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_ICON_RETRIEVE: Operation = Operation {
-    id: "hog_functions_icon_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/hog_functions/icon/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_ICONS_RETRIEVE: Operation = Operation {
-    id: "hog_functions_icons_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/hog_functions/icons/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_INVOCATIONS_CREATE: Operation = Operation {
-    id: "hog_functions_invocations_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/hog_functions/{id}/invocations/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_LIST: Operation = Operation {
-    id: "hog_functions_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/hog_functions/",
-    tag: "hog_functions",
-    scopes: &["hog_function:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_LOGS_RETRIEVE: Operation = Operation {
-    id: "hog_functions_logs_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/hog_functions/{id}/logs/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_METRICS_RETRIEVE: Operation = Operation {
-    id: "hog_functions_metrics_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/hog_functions/{id}/metrics/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE: Operation = Operation {
-    id: "hog_functions_metrics_totals_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/hog_functions/{id}/metrics/totals/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "hog_functions_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/hog_functions/{id}/",
-    tag: "hog_functions",
-    scopes: &["hog_function:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE: Operation = Operation {
-    id: "hog_functions_rearrange_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/hog_functions/rearrange/",
-    tag: "hog_functions",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_RETRIEVE: Operation = Operation {
-    id: "hog_functions_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/hog_functions/{id}/",
-    tag: "hog_functions",
-    scopes: &["hog_function:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static HOG_FUNCTIONS_UPDATE: Operation = Operation {
-    id: "hog_functions_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/hog_functions/{id}/",
-    tag: "hog_functions",
-    scopes: &["hog_function:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "environments_insights_activity_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/insights/activity/",
-    tag: "insights",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE_2: Operation = Operation {
-    id: "environments_insights_activity_retrieve_2",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/insights/{id}/activity/",
-    tag: "insights",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_CANCEL_CREATE: Operation = Operation {
-    id: "environments_insights_cancel_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/insights/cancel/",
-    tag: "insights",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_CREATE: Operation = Operation {
-    id: "environments_insights_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/insights/",
-    tag: "insights",
-    scopes: &["insight:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_DESTROY: Operation = Operation {
-    id: "environments_insights_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/insights/{id}/",
-    tag: "insights",
-    scopes: &["insight:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_LIST: Operation = Operation {
-    id: "environments_insights_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/insights/",
-    tag: "insights",
-    scopes: &["insight:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_MY_LAST_VIEWED_RETRIEVE: Operation = Operation {
-    id: "environments_insights_my_last_viewed_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/insights/my_last_viewed/",
-    tag: "insights",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_insights_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/insights/{id}/",
-    tag: "insights",
-    scopes: &["insight:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_RETRIEVE: Operation = Operation {
-    id: "environments_insights_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/insights/{id}/",
-    tag: "insights",
-    scopes: &["insight:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_SHARING_LIST: Operation = Operation {
-    id: "environments_insights_sharing_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/insights/{insight_id}/sharing/",
-    tag: "insights",
-    scopes: &["sharing_configuration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_CREATE: Operation = Operation {
-    id: "environments_insights_sharing_passwords_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/insights/{insight_id}/sharing/passwords/",
-    tag: "insights",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
-    id: "environments_insights_sharing_passwords_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/insights/{insight_id}/sharing/passwords/{password_id}/",
-    tag: "insights",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_SHARING_REFRESH_CREATE: Operation = Operation {
-    id: "environments_insights_sharing_refresh_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/insights/{insight_id}/sharing/refresh/",
-    tag: "insights",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_UPDATE: Operation = Operation {
-    id: "environments_insights_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/insights/{id}/",
-    tag: "insights",
-    scopes: &["insight:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INSIGHTS_VIEWED_CREATE: Operation = Operation {
-    id: "environments_insights_viewed_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/insights/viewed/",
-    tag: "insights",
-    scopes: &["insight:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "insights_activity_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/insights/activity/",
-    tag: "insights",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_ACTIVITY_RETRIEVE_2: Operation = Operation {
-    id: "insights_activity_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/insights/{id}/activity/",
-    tag: "insights",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_CANCEL_CREATE: Operation = Operation {
-    id: "insights_cancel_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/insights/cancel/",
-    tag: "insights",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_CREATE: Operation = Operation {
-    id: "insights_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/insights/",
-    tag: "insights",
-    scopes: &["insight:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_DESTROY: Operation = Operation {
-    id: "insights_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/insights/{id}/",
-    tag: "insights",
-    scopes: &["insight:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_LIST: Operation = Operation {
-    id: "insights_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/insights/",
-    tag: "insights",
-    scopes: &["insight:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_MY_LAST_VIEWED_RETRIEVE: Operation = Operation {
-    id: "insights_my_last_viewed_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/insights/my_last_viewed/",
-    tag: "insights",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "insights_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/insights/{id}/",
-    tag: "insights",
-    scopes: &["insight:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_RETRIEVE: Operation = Operation {
-    id: "insights_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/insights/{id}/",
-    tag: "insights",
-    scopes: &["insight:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_SHARING_LIST: Operation = Operation {
-    id: "insights_sharing_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/insights/{insight_id}/sharing/",
-    tag: "insights",
-    scopes: &["sharing_configuration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_SHARING_PASSWORDS_CREATE: Operation = Operation {
-    id: "insights_sharing_passwords_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/insights/{insight_id}/sharing/passwords/",
-    tag: "insights",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
-    id: "insights_sharing_passwords_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/insights/{insight_id}/sharing/passwords/{password_id}/",
-    tag: "insights",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_SHARING_REFRESH_CREATE: Operation = Operation {
-    id: "insights_sharing_refresh_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/insights/{insight_id}/sharing/refresh/",
-    tag: "insights",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_UPDATE: Operation = Operation {
-    id: "insights_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/insights/{id}/",
-    tag: "insights",
-    scopes: &["insight:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static INSIGHTS_VIEWED_CREATE: Operation = Operation {
-    id: "insights_viewed_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/insights/viewed/",
-    tag: "insights",
-    scopes: &["insight:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_AUTHORIZE_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_authorize_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/authorize/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_CHANNELS_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_channels_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/channels/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_LISTS_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_clickup_lists_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/clickup_lists/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_SPACES_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_clickup_spaces_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/clickup_spaces/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_clickup_workspaces_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/clickup_workspaces/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_CREATE: Operation = Operation {
-    id: "environments_integrations_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/integrations/",
-    tag: "integrations",
-    scopes: &["integration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_DESTROY: Operation = Operation {
-    id: "environments_integrations_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/integrations/{id}/",
-    tag: "integrations",
-    scopes: &["integration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_EMAIL_VERIFY_CREATE: Operation = Operation {
-    id: "environments_integrations_email_verify_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/integrations/{id}/email/verify/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_GITHUB_REPOS_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_github_repos_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/github_repos/",
-    tag: "integrations",
-    scopes: &["integration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_google_accessible_accounts_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/google_accessible_accounts/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_google_conversion_actions_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/google_conversion_actions/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_LINEAR_TEAMS_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_linear_teams_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/linear_teams/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_linkedin_ads_accounts_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/linkedin_ads_accounts/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_linkedin_ads_conversion_rules_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/linkedin_ads_conversion_rules/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_LIST: Operation = Operation {
-    id: "environments_integrations_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/",
-    tag: "integrations",
-    scopes: &["integration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/",
-    tag: "integrations",
-    scopes: &["integration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE: Operation = Operation {
-    id: "environments_integrations_twilio_phone_numbers_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/integrations/{id}/twilio_phone_numbers/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_AUTHORIZE_RETRIEVE: Operation = Operation {
-    id: "integrations_authorize_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/authorize/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_CHANNELS_RETRIEVE: Operation = Operation {
-    id: "integrations_channels_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/channels/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_CLICKUP_LISTS_RETRIEVE: Operation = Operation {
-    id: "integrations_clickup_lists_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/clickup_lists/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_CLICKUP_SPACES_RETRIEVE: Operation = Operation {
-    id: "integrations_clickup_spaces_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/clickup_spaces/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE: Operation = Operation {
-    id: "integrations_clickup_workspaces_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/clickup_workspaces/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_CREATE: Operation = Operation {
-    id: "integrations_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/integrations/",
-    tag: "integrations",
-    scopes: &["integration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_DESTROY: Operation = Operation {
-    id: "integrations_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/integrations/{id}/",
-    tag: "integrations",
-    scopes: &["integration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_EMAIL_VERIFY_CREATE: Operation = Operation {
-    id: "integrations_email_verify_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/integrations/{id}/email/verify/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_GITHUB_REPOS_RETRIEVE: Operation = Operation {
-    id: "integrations_github_repos_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/github_repos/",
-    tag: "integrations",
-    scopes: &["integration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE: Operation = Operation {
-    id: "integrations_google_accessible_accounts_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/google_accessible_accounts/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE: Operation = Operation {
-    id: "integrations_google_conversion_actions_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/google_conversion_actions/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_LINEAR_TEAMS_RETRIEVE: Operation = Operation {
-    id: "integrations_linear_teams_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/linear_teams/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE: Operation = Operation {
-    id: "integrations_linkedin_ads_accounts_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/linkedin_ads_accounts/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE: Operation = Operation {
-    id: "integrations_linkedin_ads_conversion_rules_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/linkedin_ads_conversion_rules/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_LIST: Operation = Operation {
-    id: "integrations_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/",
-    tag: "integrations",
-    scopes: &["integration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_RETRIEVE: Operation = Operation {
-    id: "integrations_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/",
-    tag: "integrations",
-    scopes: &["integration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE: Operation = Operation {
-    id: "integrations_twilio_phone_numbers_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/integrations/{id}/twilio_phone_numbers/",
-    tag: "integrations",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INVITES_BULK_CREATE: Operation = Operation {
-    id: "invites_bulk_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/invites/bulk/",
-    tag: "invites",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INVITES_CREATE: Operation = Operation {
-    id: "invites_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/invites/",
-    tag: "invites",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INVITES_DESTROY: Operation = Operation {
-    id: "invites_destroy",
-    method: Method::DELETE,
-    path: "/api/organizations/{organization_id}/invites/{id}/",
-    tag: "invites",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static INVITES_LIST: Operation = Operation {
-    id: "invites_list",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/invites/",
-    tag: "invites",
-    scopes: &["organization_member:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE: Operation = Operation {
-    id: "llm_gateway_v1_chat_completions_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/llm_gateway/v1/chat/completions/",
-    tag: "llm_gateway",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static LLM_GATEWAY_V1_MESSAGES_CREATE: Operation = Operation {
-    id: "llm_gateway_v1_messages_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/llm_gateway/v1/messages/",
-    tag: "llm_gateway",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_LOGS_ATTRIBUTES_RETRIEVE: Operation = Operation {
-    id: "environments_logs_attributes_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/logs/attributes/",
-    tag: "logs",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_LOGS_QUERY_CREATE: Operation = Operation {
-    id: "environments_logs_query_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/logs/query/",
-    tag: "logs",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_LOGS_SPARKLINE_CREATE: Operation = Operation {
-    id: "environments_logs_sparkline_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/logs/sparkline/",
-    tag: "logs",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_LOGS_VALUES_RETRIEVE: Operation = Operation {
-    id: "environments_logs_values_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/logs/values/",
-    tag: "logs",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static LOGS_ATTRIBUTES_RETRIEVE: Operation = Operation {
-    id: "logs_attributes_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/logs/attributes/",
-    tag: "logs",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static LOGS_QUERY_CREATE: Operation = Operation {
-    id: "logs_query_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/logs/query/",
-    tag: "logs",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static LOGS_SPARKLINE_CREATE: Operation = Operation {
-    id: "logs_sparkline_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/logs/sparkline/",
-    tag: "logs",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static LOGS_VALUES_RETRIEVE: Operation = Operation {
-    id: "logs_values_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/logs/values/",
-    tag: "logs",
-    scopes: &["error_tracking:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static MEMBERS_DESTROY: Operation = Operation {
-    id: "members_destroy",
-    method: Method::DELETE,
-    path: "/api/organizations/{organization_id}/members/{user__uuid}/",
-    tag: "members",
-    scopes: &["organization_member:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static MEMBERS_LIST: Operation = Operation {
-    id: "members_list",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/members/",
-    tag: "members",
-    scopes: &["organization_member:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static MEMBERS_PARTIAL_UPDATE: Operation = Operation {
-    id: "members_partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/members/{user__uuid}/",
-    tag: "members",
-    scopes: &["organization_member:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static MEMBERS_SCOPED_API_KEYS_RETRIEVE: Operation = Operation {
-    id: "members_scoped_api_keys_retrieve",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/members/{user__uuid}/scoped_api_keys/",
-    tag: "members",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static MEMBERS_UPDATE: Operation = Operation {
-    id: "members_update",
-    method: Method::PUT,
-    path: "/api/organizations/{organization_id}/members/{user__uuid}/",
-    tag: "members",
-    scopes: &["organization_member:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static NOTEBOOKS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "notebooks_activity_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/notebooks/activity/",
-    tag: "notebooks",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static NOTEBOOKS_ACTIVITY_RETRIEVE_2: Operation = Operation {
-    id: "notebooks_activity_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/notebooks/{short_id}/activity/",
-    tag: "notebooks",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static NOTEBOOKS_CREATE: Operation = Operation {
-    id: "notebooks_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/notebooks/",
-    tag: "notebooks",
-    scopes: &["notebook:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static NOTEBOOKS_DESTROY: Operation = Operation {
-    id: "notebooks_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/notebooks/{short_id}/",
-    tag: "notebooks",
-    scopes: &["notebook:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static NOTEBOOKS_LIST: Operation = Operation {
-    id: "notebooks_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/notebooks/",
-    tag: "notebooks",
-    scopes: &["notebook:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static NOTEBOOKS_PARTIAL_UPDATE: Operation = Operation {
-    id: "notebooks_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/notebooks/{short_id}/",
-    tag: "notebooks",
-    scopes: &["notebook:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static NOTEBOOKS_RECORDING_COMMENTS_RETRIEVE: Operation = Operation {
-    id: "notebooks_recording_comments_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/notebooks/recording_comments/",
-    tag: "notebooks",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static NOTEBOOKS_RETRIEVE: Operation = Operation {
-    id: "notebooks_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/notebooks/{short_id}/",
-    tag: "notebooks",
-    scopes: &["notebook:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static NOTEBOOKS_UPDATE: Operation = Operation {
-    id: "notebooks_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/notebooks/{short_id}/",
-    tag: "notebooks",
-    scopes: &["notebook:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static CREATE: Operation = Operation {
-    id: "create",
-    method: Method::POST,
-    path: "/api/organizations/",
-    tag: "organizations",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DESTROY: Operation = Operation {
-    id: "destroy",
-    method: Method::DELETE,
-    path: "/api/organizations/{id}/",
-    tag: "organizations",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static LIST: Operation = Operation {
-    id: "list",
-    method: Method::GET,
-    path: "/api/organizations/",
-    tag: "organizations",
-    scopes: &["organization:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PARTIAL_UPDATE: Operation = Operation {
-    id: "partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{id}/",
-    tag: "organizations",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static RETRIEVE: Operation = Operation {
-    id: "retrieve",
-    method: Method::GET,
-    path: "/api/organizations/{id}/",
-    tag: "organizations",
-    scopes: &["organization:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static UPDATE: Operation = Operation {
-    id: "update",
-    method: Method::PUT,
-    path: "/api/organizations/{id}/",
-    tag: "organizations",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSISTED_FOLDER_CREATE: Operation = Operation {
-    id: "environments_persisted_folder_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/persisted_folder/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSISTED_FOLDER_DESTROY: Operation = Operation {
-    id: "environments_persisted_folder_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/persisted_folder/{id}/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSISTED_FOLDER_LIST: Operation = Operation {
-    id: "environments_persisted_folder_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persisted_folder/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_persisted_folder_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/persisted_folder/{id}/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSISTED_FOLDER_RETRIEVE: Operation = Operation {
-    id: "environments_persisted_folder_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persisted_folder/{id}/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSISTED_FOLDER_UPDATE: Operation = Operation {
-    id: "environments_persisted_folder_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/persisted_folder/{id}/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PERSISTED_FOLDER_CREATE: Operation = Operation {
-    id: "persisted_folder_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/persisted_folder/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PERSISTED_FOLDER_DESTROY: Operation = Operation {
-    id: "persisted_folder_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/persisted_folder/{id}/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PERSISTED_FOLDER_LIST: Operation = Operation {
-    id: "persisted_folder_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persisted_folder/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PERSISTED_FOLDER_PARTIAL_UPDATE: Operation = Operation {
-    id: "persisted_folder_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/persisted_folder/{id}/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PERSISTED_FOLDER_RETRIEVE: Operation = Operation {
-    id: "persisted_folder_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persisted_folder/{id}/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PERSISTED_FOLDER_UPDATE: Operation = Operation {
-    id: "persisted_folder_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/persisted_folder/{id}/",
-    tag: "persisted_folder",
-    scopes: &["persisted_folder:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "environments_persons_activity_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/activity/",
-    tag: "persons",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE_2: Operation = Operation {
-    id: "environments_persons_activity_retrieve_2",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/{id}/activity/",
-    tag: "persons",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_BULK_DELETE_CREATE: Operation = Operation {
-    id: "environments_persons_bulk_delete_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/persons/bulk_delete/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_COHORTS_RETRIEVE: Operation = Operation {
-    id: "environments_persons_cohorts_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/cohorts/",
-    tag: "persons",
-    scopes: &["cohort:read", "person:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_DELETE_EVENTS_CREATE: Operation = Operation {
-    id: "environments_persons_delete_events_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/persons/{id}/delete_events/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_DELETE_PROPERTY_CREATE: Operation = Operation {
-    id: "environments_persons_delete_property_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/persons/{id}/delete_property/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_DELETE_RECORDINGS_CREATE: Operation = Operation {
-    id: "environments_persons_delete_recordings_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/persons/{id}/delete_recordings/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_DESTROY: Operation = Operation {
-    id: "environments_persons_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/persons/{id}/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_CREATE: Operation = Operation {
-    id: "environments_persons_funnel_correlation_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/persons/funnel/correlation/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_RETRIEVE: Operation = Operation {
-    id: "environments_persons_funnel_correlation_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/funnel/correlation/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_FUNNEL_CREATE: Operation = Operation {
-    id: "environments_persons_funnel_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/persons/funnel/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_FUNNEL_RETRIEVE: Operation = Operation {
-    id: "environments_persons_funnel_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/funnel/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_LIFECYCLE_RETRIEVE: Operation = Operation {
-    id: "environments_persons_lifecycle_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/lifecycle/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_LIST: Operation = Operation {
-    id: "environments_persons_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/",
-    tag: "persons",
-    scopes: &["person:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_persons_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/persons/{id}/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_PROPERTIES_TIMELINE_RETRIEVE: Operation = Operation {
-    id: "environments_persons_properties_timeline_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/{id}/properties_timeline/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_RESET_PERSON_DISTINCT_ID_CREATE: Operation = Operation {
-    id: "environments_persons_reset_person_distinct_id_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/persons/reset_person_distinct_id/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_RETRIEVE: Operation = Operation {
-    id: "environments_persons_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/{id}/",
-    tag: "persons",
-    scopes: &["person:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_SPLIT_CREATE: Operation = Operation {
-    id: "environments_persons_split_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/persons/{id}/split/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_STICKINESS_RETRIEVE: Operation = Operation {
-    id: "environments_persons_stickiness_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/stickiness/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_TRENDS_RETRIEVE: Operation = Operation {
-    id: "environments_persons_trends_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/trends/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_UPDATE: Operation = Operation {
-    id: "environments_persons_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/persons/{id}/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_UPDATE_PROPERTY_CREATE: Operation = Operation {
-    id: "environments_persons_update_property_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/persons/{id}/update_property/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PERSONS_VALUES_RETRIEVE: Operation = Operation {
-    id: "environments_persons_values_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/persons/values/",
-    tag: "persons",
-    scopes: &["person:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "persons_activity_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/activity/",
-    tag: "persons",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_ACTIVITY_RETRIEVE_2: Operation = Operation {
-    id: "persons_activity_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/{id}/activity/",
-    tag: "persons",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_BULK_DELETE_CREATE: Operation = Operation {
-    id: "persons_bulk_delete_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/persons/bulk_delete/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_COHORTS_RETRIEVE: Operation = Operation {
-    id: "persons_cohorts_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/cohorts/",
-    tag: "persons",
-    scopes: &["cohort:read", "person:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_DELETE_EVENTS_CREATE: Operation = Operation {
-    id: "persons_delete_events_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/persons/{id}/delete_events/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_DELETE_PROPERTY_CREATE: Operation = Operation {
-    id: "persons_delete_property_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/persons/{id}/delete_property/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_DELETE_RECORDINGS_CREATE: Operation = Operation {
-    id: "persons_delete_recordings_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/persons/{id}/delete_recordings/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_DESTROY: Operation = Operation {
-    id: "persons_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/persons/{id}/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_FUNNEL_CORRELATION_CREATE: Operation = Operation {
-    id: "persons_funnel_correlation_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/persons/funnel/correlation/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_FUNNEL_CORRELATION_RETRIEVE: Operation = Operation {
-    id: "persons_funnel_correlation_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/funnel/correlation/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_FUNNEL_CREATE: Operation = Operation {
-    id: "persons_funnel_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/persons/funnel/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_FUNNEL_RETRIEVE: Operation = Operation {
-    id: "persons_funnel_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/funnel/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_LIFECYCLE_RETRIEVE: Operation = Operation {
-    id: "persons_lifecycle_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/lifecycle/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_LIST: Operation = Operation {
-    id: "persons_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/",
-    tag: "persons",
-    scopes: &["person:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "persons_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/persons/{id}/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_PROPERTIES_TIMELINE_RETRIEVE: Operation = Operation {
-    id: "persons_properties_timeline_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/{id}/properties_timeline/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_RESET_PERSON_DISTINCT_ID_CREATE: Operation = Operation {
-    id: "persons_reset_person_distinct_id_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/persons/reset_person_distinct_id/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_RETRIEVE: Operation = Operation {
-    id: "persons_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/{id}/",
-    tag: "persons",
-    scopes: &["person:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_SPLIT_CREATE: Operation = Operation {
-    id: "persons_split_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/persons/{id}/split/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_STICKINESS_RETRIEVE: Operation = Operation {
-    id: "persons_stickiness_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/stickiness/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_TRENDS_RETRIEVE: Operation = Operation {
-    id: "persons_trends_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/trends/",
-    tag: "persons",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_UPDATE: Operation = Operation {
-    id: "persons_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/persons/{id}/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_UPDATE_PROPERTY_CREATE: Operation = Operation {
-    id: "persons_update_property_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/persons/{id}/update_property/",
-    tag: "persons",
-    scopes: &["person:write"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static PERSONS_VALUES_RETRIEVE: Operation = Operation {
-    id: "persons_values_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/persons/values/",
-    tag: "persons",
-    scopes: &["person:read"],
-    throttle_scopes: &["clickhouse_burst", "persons_burst", "persons_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST: Operation = Operation {
-    id: "environments_plugin_configs_logs_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/plugin_configs/{plugin_config_id}/logs/",
-    tag: "plugin_configs",
-    scopes: &["plugin:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PLUGIN_CONFIGS_LOGS_LIST: Operation = Operation {
-    id: "plugin_configs_logs_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/plugin_configs/{plugin_config_id}/logs/",
-    tag: "plugin_configs",
-    scopes: &["plugin:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "activity_retrieve",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/projects/{id}/activity/",
-    tag: "projects",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ADD_PRODUCT_INTENT_PARTIAL_UPDATE: Operation = Operation {
-    id: "add_product_intent_partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/projects/{id}/add_product_intent/",
-    tag: "projects",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static CHANGE_ORGANIZATION_CREATE: Operation = Operation {
-    id: "change_organization_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/projects/{id}/change_organization/",
-    tag: "projects",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE: Operation = Operation {
-    id: "complete_product_onboarding_partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/projects/{id}/complete_product_onboarding/",
-    tag: "projects",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static CREATE_2: Operation = Operation {
-    id: "create_2",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/projects/",
-    tag: "projects",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE: Operation = Operation {
-    id: "delete_secret_token_backup_partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/projects/{id}/delete_secret_token_backup/",
-    tag: "projects",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static DESTROY_2: Operation = Operation {
-    id: "destroy_2",
-    method: Method::DELETE,
-    path: "/api/organizations/{organization_id}/projects/{id}/",
-    tag: "projects",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static IS_GENERATING_DEMO_DATA_RETRIEVE: Operation = Operation {
-    id: "is_generating_demo_data_retrieve",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/projects/{id}/is_generating_demo_data/",
-    tag: "projects",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static LIST_2: Operation = Operation {
-    id: "list_2",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/projects/",
-    tag: "projects",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PARTIAL_UPDATE_2: Operation = Operation {
-    id: "partial_update_2",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/projects/{id}/",
-    tag: "projects",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static RESET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
-    id: "reset_token_partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/projects/{id}/reset_token/",
-    tag: "projects",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static RETRIEVE_2: Operation = Operation {
-    id: "retrieve_2",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/projects/{id}/",
-    tag: "projects",
-    scopes: &["project:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ROTATE_SECRET_TOKEN_PARTIAL_UPDATE: Operation = Operation {
-    id: "rotate_secret_token_partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/projects/{id}/rotate_secret_token/",
-    tag: "projects",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static UPDATE_2: Operation = Operation {
-    id: "update_2",
-    method: Method::PUT,
-    path: "/api/organizations/{organization_id}/projects/{id}/",
-    tag: "projects",
-    scopes: &["project:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROPERTY_DEFINITIONS_DESTROY: Operation = Operation {
-    id: "property_definitions_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/property_definitions/{id}/",
-    tag: "property_definitions",
-    scopes: &["property_definition:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROPERTY_DEFINITIONS_LIST: Operation = Operation {
-    id: "property_definitions_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/property_definitions/",
-    tag: "property_definitions",
-    scopes: &["property_definition:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROPERTY_DEFINITIONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "property_definitions_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/property_definitions/{id}/",
-    tag: "property_definitions",
-    scopes: &["property_definition:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
-    id: "property_definitions_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/property_definitions/{id}/",
-    tag: "property_definitions",
-    scopes: &["property_definition:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROPERTY_DEFINITIONS_SEEN_TOGETHER_RETRIEVE: Operation = Operation {
-    id: "property_definitions_seen_together_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/property_definitions/seen_together/",
-    tag: "property_definitions",
-    scopes: &["property_definition:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROPERTY_DEFINITIONS_UPDATE: Operation = Operation {
-    id: "property_definitions_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/property_definitions/{id}/",
-    tag: "property_definitions",
-    scopes: &["property_definition:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROXY_RECORDS_CREATE: Operation = Operation {
-    id: "proxy_records_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/proxy_records/",
-    tag: "proxy_records",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROXY_RECORDS_DESTROY: Operation = Operation {
-    id: "proxy_records_destroy",
-    method: Method::DELETE,
-    path: "/api/organizations/{organization_id}/proxy_records/{id}/",
-    tag: "proxy_records",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROXY_RECORDS_LIST: Operation = Operation {
-    id: "proxy_records_list",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/proxy_records/",
-    tag: "proxy_records",
-    scopes: &["organization:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROXY_RECORDS_PARTIAL_UPDATE: Operation = Operation {
-    id: "proxy_records_partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/proxy_records/{id}/",
-    tag: "proxy_records",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROXY_RECORDS_RETRIEVE: Operation = Operation {
-    id: "proxy_records_retrieve",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/proxy_records/{id}/",
-    tag: "proxy_records",
-    scopes: &["organization:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PROXY_RECORDS_UPDATE: Operation = Operation {
-    id: "proxy_records_update",
-    method: Method::PUT,
-    path: "/api/organizations/{organization_id}/proxy_records/{id}/",
-    tag: "proxy_records",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static PUBLIC_BATCH: Operation = Operation {
-    id: "public_batch",
-    method: Method::POST,
-    path: "/batch/",
-    tag: "public",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Public,
-};
-pub static PUBLIC_CAPTURE: Operation = Operation {
-    id: "public_capture",
-    method: Method::POST,
-    path: "/capture/",
-    tag: "public",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Public,
-};
-pub static PUBLIC_DECIDE: Operation = Operation {
-    id: "public_decide",
-    method: Method::POST,
-    path: "/decide/",
-    tag: "public",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Public,
-};
-pub static PUBLIC_FLAGS: Operation = Operation {
-    id: "public_flags",
-    method: Method::POST,
-    path: "/flags",
-    tag: "public",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Public,
-};
-pub static ENVIRONMENTS_QUERY_CHECK_AUTH_FOR_ASYNC_CREATE: Operation = Operation {
-    id: "environments_query_check_auth_for_async_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/query/check_auth_for_async/",
-    tag: "query",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_QUERY_DESTROY: Operation = Operation {
-    id: "environments_query_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/query/{id}/",
-    tag: "query",
-    scopes: &["query:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_QUERY_DRAFT_SQL_RETRIEVE: Operation = Operation {
-    id: "environments_query_draft_sql_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/query/draft_sql/",
-    tag: "query",
-    scopes: &[],
-    throttle_scopes: &["ai_burst", "ai_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_QUERY_LOG_RETRIEVE: Operation = Operation {
-    id: "environments_query_log_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/query/{id}/log/",
-    tag: "query",
-    scopes: &[],
-    throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_QUERY_RETRIEVE: Operation = Operation {
-    id: "environments_query_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/query/{id}/",
-    tag: "query",
-    scopes: &["query:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static QUERY_CHECK_AUTH_FOR_ASYNC_CREATE: Operation = Operation {
-    id: "query_check_auth_for_async_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/query/check_auth_for_async/",
-    tag: "query",
-    scopes: &[],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static QUERY_DESTROY: Operation = Operation {
-    id: "query_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/query/{id}/",
-    tag: "query",
-    scopes: &["query:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static QUERY_DRAFT_SQL_RETRIEVE: Operation = Operation {
-    id: "query_draft_sql_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/query/draft_sql/",
-    tag: "query",
-    scopes: &[],
-    throttle_scopes: &["ai_burst", "ai_sustained"],
-    host: HostKind::Private,
-};
-pub static QUERY_LOG_RETRIEVE: Operation = Operation {
-    id: "query_log_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/query/{id}/log/",
-    tag: "query",
-    scopes: &[],
-    throttle_scopes: &["api_queries_burst", "api_queries_sustained"],
-    host: HostKind::Private,
-};
-pub static QUERY_RETRIEVE: Operation = Operation {
-    id: "query_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/query/{id}/",
-    tag: "query",
-    scopes: &["query:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ROLES_CREATE: Operation = Operation {
-    id: "roles_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/roles/",
-    tag: "roles",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ROLES_DESTROY: Operation = Operation {
-    id: "roles_destroy",
-    method: Method::DELETE,
-    path: "/api/organizations/{organization_id}/roles/{id}/",
-    tag: "roles",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ROLES_LIST: Operation = Operation {
-    id: "roles_list",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/roles/",
-    tag: "roles",
-    scopes: &["organization:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ROLES_PARTIAL_UPDATE: Operation = Operation {
-    id: "roles_partial_update",
-    method: Method::PATCH,
-    path: "/api/organizations/{organization_id}/roles/{id}/",
-    tag: "roles",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ROLES_RETRIEVE: Operation = Operation {
-    id: "roles_retrieve",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/roles/{id}/",
-    tag: "roles",
-    scopes: &["organization:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ROLES_ROLE_MEMBERSHIPS_CREATE: Operation = Operation {
-    id: "roles_role_memberships_create",
-    method: Method::POST,
-    path: "/api/organizations/{organization_id}/roles/{role_id}/role_memberships/",
-    tag: "roles",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ROLES_ROLE_MEMBERSHIPS_DESTROY: Operation = Operation {
-    id: "roles_role_memberships_destroy",
-    method: Method::DELETE,
-    path: "/api/organizations/{organization_id}/roles/{role_id}/role_memberships/{id}/",
-    tag: "roles",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ROLES_ROLE_MEMBERSHIPS_LIST: Operation = Operation {
-    id: "roles_role_memberships_list",
-    method: Method::GET,
-    path: "/api/organizations/{organization_id}/roles/{role_id}/role_memberships/",
-    tag: "roles",
-    scopes: &["organization:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ROLES_UPDATE: Operation = Operation {
-    id: "roles_update",
-    method: Method::PUT,
-    path: "/api/organizations/{organization_id}/roles/{id}/",
-    tag: "roles",
-    scopes: &["organization:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_CREATE: Operation = Operation {
-    id: "environments_session_recording_playlists_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/session_recording_playlists/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_DESTROY: Operation = Operation {
-    id: "environments_session_recording_playlists_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/session_recording_playlists/{short_id}/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST: Operation = Operation {
-    id: "environments_session_recording_playlists_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/session_recording_playlists/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_session_recording_playlists_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/session_recording_playlists/{short_id}/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE: Operation = Operation {
-    id: "environments_session_recording_playlists_recordings_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/",
-    tag: "session_recording_playlists",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_DESTROY: Operation = Operation {
-    id: "environments_session_recording_playlists_recordings_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/",
-    tag: "session_recording_playlists",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE: Operation = Operation {
-    id: "environments_session_recording_playlists_recordings_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/",
-    tag: "session_recording_playlists",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RETRIEVE: Operation = Operation {
-    id: "environments_session_recording_playlists_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/session_recording_playlists/{short_id}/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_UPDATE: Operation = Operation {
-    id: "environments_session_recording_playlists_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/session_recording_playlists/{short_id}/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDING_PLAYLISTS_CREATE: Operation = Operation {
-    id: "session_recording_playlists_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/session_recording_playlists/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDING_PLAYLISTS_DESTROY: Operation = Operation {
-    id: "session_recording_playlists_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/session_recording_playlists/{short_id}/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDING_PLAYLISTS_LIST: Operation = Operation {
-    id: "session_recording_playlists_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/session_recording_playlists/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "session_recording_playlists_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/session_recording_playlists/{short_id}/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE: Operation = Operation {
-    id: "session_recording_playlists_recordings_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/",
-    tag: "session_recording_playlists",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_DESTROY: Operation = Operation {
-    id: "session_recording_playlists_recordings_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/",
-    tag: "session_recording_playlists",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE: Operation = Operation {
-    id: "session_recording_playlists_recordings_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/",
-    tag: "session_recording_playlists",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDING_PLAYLISTS_RETRIEVE: Operation = Operation {
-    id: "session_recording_playlists_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/session_recording_playlists/{short_id}/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDING_PLAYLISTS_UPDATE: Operation = Operation {
-    id: "session_recording_playlists_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/session_recording_playlists/{short_id}/",
-    tag: "session_recording_playlists",
-    scopes: &["session_recording_playlist:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDINGS_DESTROY: Operation = Operation {
-    id: "environments_session_recordings_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/session_recordings/{id}/",
-    tag: "session_recordings",
-    scopes: &["session_recording:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDINGS_LIST: Operation = Operation {
-    id: "environments_session_recordings_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/session_recordings/",
-    tag: "session_recordings",
-    scopes: &["session_recording:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDINGS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_session_recordings_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/session_recordings/{id}/",
-    tag: "session_recordings",
-    scopes: &["session_recording:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDINGS_RETRIEVE: Operation = Operation {
-    id: "environments_session_recordings_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/session_recordings/{id}/",
-    tag: "session_recordings",
-    scopes: &["session_recording:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_LIST: Operation = Operation {
-    id: "environments_session_recordings_sharing_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/session_recordings/{recording_id}/sharing/",
-    tag: "session_recordings",
-    scopes: &["sharing_configuration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE: Operation = Operation {
-    id: "environments_session_recordings_sharing_passwords_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/session_recordings/{recording_id}/sharing/passwords/",
-    tag: "session_recordings",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
-    id: "environments_session_recordings_sharing_passwords_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/session_recordings/{recording_id}/sharing/passwords/{password_id}/",
-    tag: "session_recordings",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_REFRESH_CREATE: Operation = Operation {
-    id: "environments_session_recordings_sharing_refresh_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/session_recordings/{recording_id}/sharing/refresh/",
-    tag: "session_recordings",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSION_RECORDINGS_UPDATE: Operation = Operation {
-    id: "environments_session_recordings_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/session_recordings/{id}/",
-    tag: "session_recordings",
-    scopes: &["session_recording:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDINGS_DESTROY: Operation = Operation {
-    id: "session_recordings_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/session_recordings/{id}/",
-    tag: "session_recordings",
-    scopes: &["session_recording:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDINGS_LIST: Operation = Operation {
-    id: "session_recordings_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/session_recordings/",
-    tag: "session_recordings",
-    scopes: &["session_recording:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDINGS_PARTIAL_UPDATE: Operation = Operation {
-    id: "session_recordings_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/session_recordings/{id}/",
-    tag: "session_recordings",
-    scopes: &["session_recording:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDINGS_RETRIEVE: Operation = Operation {
-    id: "session_recordings_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/session_recordings/{id}/",
-    tag: "session_recordings",
-    scopes: &["session_recording:read"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDINGS_SHARING_LIST: Operation = Operation {
-    id: "session_recordings_sharing_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/session_recordings/{recording_id}/sharing/",
-    tag: "session_recordings",
-    scopes: &["sharing_configuration:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE: Operation = Operation {
-    id: "session_recordings_sharing_passwords_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/session_recordings/{recording_id}/sharing/passwords/",
-    tag: "session_recordings",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDINGS_SHARING_PASSWORDS_DESTROY: Operation = Operation {
-    id: "session_recordings_sharing_passwords_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/session_recordings/{recording_id}/sharing/passwords/{password_id}/",
-    tag: "session_recordings",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDINGS_SHARING_REFRESH_CREATE: Operation = Operation {
-    id: "session_recordings_sharing_refresh_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/session_recordings/{recording_id}/sharing/refresh/",
-    tag: "session_recordings",
-    scopes: &["sharing_configuration:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSION_RECORDINGS_UPDATE: Operation = Operation {
-    id: "session_recordings_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/session_recordings/{id}/",
-    tag: "session_recordings",
-    scopes: &["session_recording:write"],
-    throttle_scopes: &["clickhouse_burst", "clickhouse_sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
-    id: "environments_sessions_property_definitions_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/sessions/property_definitions/",
-    tag: "sessions",
-    scopes: &["query:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SESSIONS_VALUES_RETRIEVE: Operation = Operation {
-    id: "environments_sessions_values_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/sessions/values/",
-    tag: "sessions",
-    scopes: &["query:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation {
-    id: "sessions_property_definitions_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/sessions/property_definitions/",
-    tag: "sessions",
-    scopes: &["query:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SESSIONS_VALUES_RETRIEVE: Operation = Operation {
-    id: "sessions_values_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/sessions/values/",
-    tag: "sessions",
-    scopes: &["query:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SUBSCRIPTIONS_CREATE: Operation = Operation {
-    id: "environments_subscriptions_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/subscriptions/",
-    tag: "subscriptions",
-    scopes: &["subscription:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SUBSCRIPTIONS_DESTROY: Operation = Operation {
-    id: "environments_subscriptions_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/subscriptions/{id}/",
-    tag: "subscriptions",
-    scopes: &["subscription:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SUBSCRIPTIONS_LIST: Operation = Operation {
-    id: "environments_subscriptions_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/subscriptions/",
-    tag: "subscriptions",
-    scopes: &["subscription:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SUBSCRIPTIONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_subscriptions_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/subscriptions/{id}/",
-    tag: "subscriptions",
-    scopes: &["subscription:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SUBSCRIPTIONS_RETRIEVE: Operation = Operation {
-    id: "environments_subscriptions_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/subscriptions/{id}/",
-    tag: "subscriptions",
-    scopes: &["subscription:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_SUBSCRIPTIONS_UPDATE: Operation = Operation {
-    id: "environments_subscriptions_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/subscriptions/{id}/",
-    tag: "subscriptions",
-    scopes: &["subscription:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SUBSCRIPTIONS_CREATE: Operation = Operation {
-    id: "subscriptions_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/subscriptions/",
-    tag: "subscriptions",
-    scopes: &["subscription:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SUBSCRIPTIONS_DESTROY: Operation = Operation {
-    id: "subscriptions_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/subscriptions/{id}/",
-    tag: "subscriptions",
-    scopes: &["subscription:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SUBSCRIPTIONS_LIST: Operation = Operation {
-    id: "subscriptions_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/subscriptions/",
-    tag: "subscriptions",
-    scopes: &["subscription:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SUBSCRIPTIONS_PARTIAL_UPDATE: Operation = Operation {
-    id: "subscriptions_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/subscriptions/{id}/",
-    tag: "subscriptions",
-    scopes: &["subscription:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SUBSCRIPTIONS_RETRIEVE: Operation = Operation {
-    id: "subscriptions_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/subscriptions/{id}/",
-    tag: "subscriptions",
-    scopes: &["subscription:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SUBSCRIPTIONS_UPDATE: Operation = Operation {
-    id: "subscriptions_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/subscriptions/{id}/",
-    tag: "subscriptions",
-    scopes: &["subscription:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "surveys_activity_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/surveys/activity/",
-    tag: "surveys",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_ACTIVITY_RETRIEVE_2: Operation = Operation {
-    id: "surveys_activity_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/surveys/{id}/activity/",
-    tag: "surveys",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_CREATE: Operation = Operation {
-    id: "surveys_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/surveys/",
-    tag: "surveys",
-    scopes: &["survey:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_DESTROY: Operation = Operation {
-    id: "surveys_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/surveys/{id}/",
-    tag: "surveys",
-    scopes: &["survey:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_DUPLICATE_TO_PROJECTS_CREATE: Operation = Operation {
-    id: "surveys_duplicate_to_projects_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/surveys/{id}/duplicate_to_projects/",
-    tag: "surveys",
-    scopes: &["survey:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_LIST: Operation = Operation {
-    id: "surveys_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/surveys/",
-    tag: "surveys",
-    scopes: &["survey:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_PARTIAL_UPDATE: Operation = Operation {
-    id: "surveys_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/surveys/{id}/",
-    tag: "surveys",
-    scopes: &["survey:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_RESPONSES_COUNT_RETRIEVE: Operation = Operation {
-    id: "surveys_responses_count_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/surveys/responses_count/",
-    tag: "surveys",
-    scopes: &["survey:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_RETRIEVE: Operation = Operation {
-    id: "surveys_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/surveys/{id}/",
-    tag: "surveys",
-    scopes: &["survey:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_STATS_RETRIEVE: Operation = Operation {
-    id: "surveys_stats_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/surveys/stats/",
-    tag: "surveys",
-    scopes: &["survey:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_STATS_RETRIEVE_2: Operation = Operation {
-    id: "surveys_stats_retrieve_2",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/surveys/{id}/stats/",
-    tag: "surveys",
-    scopes: &["survey:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_SUMMARIZE_RESPONSES_CREATE: Operation = Operation {
-    id: "surveys_summarize_responses_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/surveys/{id}/summarize_responses/",
-    tag: "surveys",
-    scopes: &["survey:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static SURVEYS_UPDATE: Operation = Operation {
-    id: "surveys_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/surveys/{id}/",
-    tag: "surveys",
-    scopes: &["survey:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_CREATE: Operation = Operation {
-    id: "tasks_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/tasks/",
-    tag: "tasks",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_DESTROY: Operation = Operation {
-    id: "tasks_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/tasks/{id}/",
-    tag: "tasks",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_LIST: Operation = Operation {
-    id: "tasks_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/tasks/",
-    tag: "tasks",
-    scopes: &["task:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_PARTIAL_UPDATE: Operation = Operation {
-    id: "tasks_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/tasks/{id}/",
-    tag: "tasks",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_RETRIEVE: Operation = Operation {
-    id: "tasks_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/tasks/{id}/",
-    tag: "tasks",
-    scopes: &["task:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_RUN_CREATE: Operation = Operation {
-    id: "tasks_run_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/tasks/{id}/run/",
-    tag: "tasks",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_RUNS_APPEND_LOG_CREATE: Operation = Operation {
-    id: "tasks_runs_append_log_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/append_log/",
-    tag: "tasks",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_RUNS_CREATE: Operation = Operation {
-    id: "tasks_runs_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/tasks/{task_id}/runs/",
-    tag: "tasks",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_RUNS_LIST: Operation = Operation {
-    id: "tasks_runs_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/tasks/{task_id}/runs/",
-    tag: "tasks",
-    scopes: &["task:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_RUNS_PARTIAL_UPDATE: Operation = Operation {
-    id: "tasks_runs_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/",
-    tag: "tasks",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_RUNS_RETRIEVE: Operation = Operation {
-    id: "tasks_runs_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/",
-    tag: "tasks",
-    scopes: &["task:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_RUNS_SET_OUTPUT_PARTIAL_UPDATE: Operation = Operation {
-    id: "tasks_runs_set_output_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/set_output/",
-    tag: "tasks",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_UPDATE: Operation = Operation {
-    id: "tasks_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/tasks/{id}/",
-    tag: "tasks",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static TASKS_UPDATE_POSITION_PARTIAL_UPDATE: Operation = Operation {
-    id: "tasks_update_position_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/tasks/{id}/update_position/",
-    tag: "tasks",
-    scopes: &["task:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_CANCEL_EMAIL_CHANGE_REQUEST_PARTIAL_UPDATE: Operation = Operation {
-    id: "users_cancel_email_change_request_partial_update",
-    method: Method::PATCH,
-    path: "/api/users/cancel_email_change_request/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_DESTROY: Operation = Operation {
-    id: "users_destroy",
-    method: Method::DELETE,
-    path: "/api/users/{uuid}/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_HEDGEHOG_CONFIG_PARTIAL_UPDATE: Operation = Operation {
-    id: "users_hedgehog_config_partial_update",
-    method: Method::PATCH,
-    path: "/api/users/{uuid}/hedgehog_config/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_HEDGEHOG_CONFIG_RETRIEVE: Operation = Operation {
-    id: "users_hedgehog_config_retrieve",
-    method: Method::GET,
-    path: "/api/users/{uuid}/hedgehog_config/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_LIST: Operation = Operation {
-    id: "users_list",
-    method: Method::GET,
-    path: "/api/users/",
-    tag: "users",
-    scopes: &["user:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_PARTIAL_UPDATE: Operation = Operation {
-    id: "users_partial_update",
-    method: Method::PATCH,
-    path: "/api/users/{uuid}/",
-    tag: "users",
-    scopes: &["user:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_REQUEST_EMAIL_VERIFICATION_CREATE: Operation = Operation {
-    id: "users_request_email_verification_create",
-    method: Method::POST,
-    path: "/api/users/request_email_verification/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_RETRIEVE: Operation = Operation {
-    id: "users_retrieve",
-    method: Method::GET,
-    path: "/api/users/{uuid}/",
-    tag: "users",
-    scopes: &["user:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_SCENE_PERSONALISATION_CREATE: Operation = Operation {
-    id: "users_scene_personalisation_create",
-    method: Method::POST,
-    path: "/api/users/{uuid}/scene_personalisation/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_START_2FA_SETUP_RETRIEVE: Operation = Operation {
-    id: "users_start_2fa_setup_retrieve",
-    method: Method::GET,
-    path: "/api/users/{uuid}/start_2fa_setup/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_TWO_FACTOR_BACKUP_CODES_CREATE: Operation = Operation {
-    id: "users_two_factor_backup_codes_create",
-    method: Method::POST,
-    path: "/api/users/{uuid}/two_factor_backup_codes/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_TWO_FACTOR_DISABLE_CREATE: Operation = Operation {
-    id: "users_two_factor_disable_create",
-    method: Method::POST,
-    path: "/api/users/{uuid}/two_factor_disable/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_TWO_FACTOR_START_SETUP_RETRIEVE: Operation = Operation {
-    id: "users_two_factor_start_setup_retrieve",
-    method: Method::GET,
-    path: "/api/users/{uuid}/two_factor_start_setup/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_TWO_FACTOR_STATUS_RETRIEVE: Operation = Operation {
-    id: "users_two_factor_status_retrieve",
-    method: Method::GET,
-    path: "/api/users/{uuid}/two_factor_status/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_TWO_FACTOR_VALIDATE_CREATE: Operation = Operation {
-    id: "users_two_factor_validate_create",
-    method: Method::POST,
-    path: "/api/users/{uuid}/two_factor_validate/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_UPDATE: Operation = Operation {
-    id: "users_update",
-    method: Method::PUT,
-    path: "/api/users/{uuid}/",
-    tag: "users",
-    scopes: &["user:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_VALIDATE_2FA_CREATE: Operation = Operation {
-    id: "users_validate_2fa_create",
-    method: Method::POST,
-    path: "/api/users/{uuid}/validate_2fa/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static USERS_VERIFY_EMAIL_CREATE: Operation = Operation {
-    id: "users_verify_email_create",
-    method: Method::POST,
-    path: "/api/users/verify_email/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "environments_warehouse_saved_queries_activity_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/{id}/activity/",
-    tag: "warehouse_saved_queries",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE: Operation = Operation {
-    id: "environments_warehouse_saved_queries_ancestors_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/{id}/ancestors/",
-    tag: "warehouse_saved_queries",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE: Operation = Operation {
-    id: "environments_warehouse_saved_queries_cancel_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/{id}/cancel/",
-    tag: "warehouse_saved_queries",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CREATE: Operation = Operation {
-    id: "environments_warehouse_saved_queries_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE: Operation = Operation {
-    id: "environments_warehouse_saved_queries_descendants_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/{id}/descendants/",
-    tag: "warehouse_saved_queries",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESTROY: Operation = Operation {
-    id: "environments_warehouse_saved_queries_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/{id}/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_LIST: Operation = Operation {
-    id: "environments_warehouse_saved_queries_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_warehouse_saved_queries_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/{id}/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RETRIEVE: Operation = Operation {
-    id: "environments_warehouse_saved_queries_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/{id}/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE: Operation = Operation {
-    id: "environments_warehouse_saved_queries_revert_materialization_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/{id}/revert_materialization/",
-    tag: "warehouse_saved_queries",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RUN_CREATE: Operation = Operation {
-    id: "environments_warehouse_saved_queries_run_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/{id}/run/",
-    tag: "warehouse_saved_queries",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_UPDATE: Operation = Operation {
-    id: "environments_warehouse_saved_queries_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/warehouse_saved_queries/{id}/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE: Operation = Operation {
-    id: "warehouse_saved_queries_activity_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/{id}/activity/",
-    tag: "warehouse_saved_queries",
-    scopes: &["activity_log:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE: Operation = Operation {
-    id: "warehouse_saved_queries_ancestors_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/{id}/ancestors/",
-    tag: "warehouse_saved_queries",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE: Operation = Operation {
-    id: "warehouse_saved_queries_cancel_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/{id}/cancel/",
-    tag: "warehouse_saved_queries",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_CREATE: Operation = Operation {
-    id: "warehouse_saved_queries_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE: Operation = Operation {
-    id: "warehouse_saved_queries_descendants_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/{id}/descendants/",
-    tag: "warehouse_saved_queries",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_DESTROY: Operation = Operation {
-    id: "warehouse_saved_queries_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/{id}/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_LIST: Operation = Operation {
-    id: "warehouse_saved_queries_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE: Operation = Operation {
-    id: "warehouse_saved_queries_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/{id}/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_RETRIEVE: Operation = Operation {
-    id: "warehouse_saved_queries_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/{id}/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE: Operation = Operation {
-    id: "warehouse_saved_queries_revert_materialization_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/{id}/revert_materialization/",
-    tag: "warehouse_saved_queries",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_RUN_CREATE: Operation = Operation {
-    id: "warehouse_saved_queries_run_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/{id}/run/",
-    tag: "warehouse_saved_queries",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_SAVED_QUERIES_UPDATE: Operation = Operation {
-    id: "warehouse_saved_queries_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/warehouse_saved_queries/{id}/",
-    tag: "warehouse_saved_queries",
-    scopes: &["warehouse_view:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_TABLES_CREATE: Operation = Operation {
-    id: "environments_warehouse_tables_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/warehouse_tables/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_TABLES_DESTROY: Operation = Operation {
-    id: "environments_warehouse_tables_destroy",
-    method: Method::DELETE,
-    path: "/api/environments/{project_id}/warehouse_tables/{id}/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_TABLES_FILE_CREATE: Operation = Operation {
-    id: "environments_warehouse_tables_file_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/warehouse_tables/file/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_TABLES_LIST: Operation = Operation {
-    id: "environments_warehouse_tables_list",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/warehouse_tables/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_TABLES_PARTIAL_UPDATE: Operation = Operation {
-    id: "environments_warehouse_tables_partial_update",
-    method: Method::PATCH,
-    path: "/api/environments/{project_id}/warehouse_tables/{id}/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE: Operation = Operation {
-    id: "environments_warehouse_tables_refresh_schema_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/warehouse_tables/{id}/refresh_schema/",
-    tag: "warehouse_tables",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_TABLES_RETRIEVE: Operation = Operation {
-    id: "environments_warehouse_tables_retrieve",
-    method: Method::GET,
-    path: "/api/environments/{project_id}/warehouse_tables/{id}/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE: Operation = Operation {
-    id: "environments_warehouse_tables_update",
-    method: Method::PUT,
-    path: "/api/environments/{project_id}/warehouse_tables/{id}/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE: Operation = Operation {
-    id: "environments_warehouse_tables_update_schema_create",
-    method: Method::POST,
-    path: "/api/environments/{project_id}/warehouse_tables/{id}/update_schema/",
-    tag: "warehouse_tables",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_TABLES_CREATE: Operation = Operation {
-    id: "warehouse_tables_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/warehouse_tables/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_TABLES_DESTROY: Operation = Operation {
-    id: "warehouse_tables_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/warehouse_tables/{id}/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_TABLES_FILE_CREATE: Operation = Operation {
-    id: "warehouse_tables_file_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/warehouse_tables/file/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_TABLES_LIST: Operation = Operation {
-    id: "warehouse_tables_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/warehouse_tables/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_TABLES_PARTIAL_UPDATE: Operation = Operation {
-    id: "warehouse_tables_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/warehouse_tables/{id}/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE: Operation = Operation {
-    id: "warehouse_tables_refresh_schema_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/warehouse_tables/{id}/refresh_schema/",
-    tag: "warehouse_tables",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_TABLES_RETRIEVE: Operation = Operation {
-    id: "warehouse_tables_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/warehouse_tables/{id}/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_TABLES_UPDATE: Operation = Operation {
-    id: "warehouse_tables_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/warehouse_tables/{id}/",
-    tag: "warehouse_tables",
-    scopes: &["warehouse_table:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE: Operation = Operation {
-    id: "warehouse_tables_update_schema_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/warehouse_tables/{id}/update_schema/",
-    tag: "warehouse_tables",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WEB_ANALYTICS_BREAKDOWN_RETRIEVE: Operation = Operation {
-    id: "web_analytics_breakdown_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/web_analytics/breakdown/",
-    tag: "web_analytics",
-    scopes: &["query:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WEB_ANALYTICS_OVERVIEW_RETRIEVE: Operation = Operation {
-    id: "web_analytics_overview_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/web_analytics/overview/",
-    tag: "web_analytics",
-    scopes: &["query:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WEB_EXPERIMENTS_CREATE: Operation = Operation {
-    id: "web_experiments_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/web_experiments/",
-    tag: "web_experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WEB_EXPERIMENTS_DESTROY: Operation = Operation {
-    id: "web_experiments_destroy",
-    method: Method::DELETE,
-    path: "/api/projects/{project_id}/web_experiments/{id}/",
-    tag: "web_experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WEB_EXPERIMENTS_LIST: Operation = Operation {
-    id: "web_experiments_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/web_experiments/",
-    tag: "web_experiments",
-    scopes: &["experiment:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WEB_EXPERIMENTS_PARTIAL_UPDATE: Operation = Operation {
-    id: "web_experiments_partial_update",
-    method: Method::PATCH,
-    path: "/api/projects/{project_id}/web_experiments/{id}/",
-    tag: "web_experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WEB_EXPERIMENTS_RETRIEVE: Operation = Operation {
-    id: "web_experiments_retrieve",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/web_experiments/{id}/",
-    tag: "web_experiments",
-    scopes: &["experiment:read"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-pub static WEB_EXPERIMENTS_UPDATE: Operation = Operation {
-    id: "web_experiments_update",
-    method: Method::PUT,
-    path: "/api/projects/{project_id}/web_experiments/{id}/",
-    tag: "web_experiments",
-    scopes: &["experiment:write"],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
+pub static ACTIONS_CREATE: Operation = Operation::private(
+    "actions_create",
+    Method::POST,
+    "/api/projects/{project_id}/actions/",
+    "actions",
+    &["action:write"],
+    &["burst", "sustained"],
+);
+pub static ACTIONS_DESTROY: Operation = Operation::private(
+    "actions_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/actions/{id}/",
+    "actions",
+    &["action:write"],
+    &["burst", "sustained"],
+);
+pub static ACTIONS_LIST: Operation = Operation::private(
+    "actions_list",
+    Method::GET,
+    "/api/projects/{project_id}/actions/",
+    "actions",
+    &["action:read"],
+    &["burst", "sustained"],
+);
+pub static ACTIONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "actions_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/actions/{id}/",
+    "actions",
+    &["action:write"],
+    &["burst", "sustained"],
+);
+pub static ACTIONS_RETRIEVE: Operation = Operation::private(
+    "actions_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/actions/{id}/",
+    "actions",
+    &["action:read"],
+    &["burst", "sustained"],
+);
+pub static ACTIONS_UPDATE: Operation = Operation::private(
+    "actions_update",
+    Method::PUT,
+    "/api/projects/{project_id}/actions/{id}/",
+    "actions",
+    &["action:write"],
+    &["burst", "sustained"],
+);
+pub static ACTIVITY_LOG_LIST: Operation = Operation::private(
+    "activity_log_list",
+    Method::GET,
+    "/api/projects/{project_id}/activity_log/",
+    "activity_log",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static AGENTS_LIST: Operation = Operation::private(
+    "agents_list",
+    Method::GET,
+    "/api/projects/{project_id}/agents/",
+    "agents",
+    &["task:read"],
+    &["burst", "sustained"],
+);
+pub static AGENTS_RETRIEVE: Operation = Operation::private(
+    "agents_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/agents/{id}/",
+    "agents",
+    &["task:read"],
+    &["burst", "sustained"],
+);
+pub static ANNOTATIONS_CREATE: Operation = Operation::private(
+    "annotations_create",
+    Method::POST,
+    "/api/projects/{project_id}/annotations/",
+    "annotations",
+    &["annotation:write"],
+    &["burst", "sustained"],
+);
+pub static ANNOTATIONS_DESTROY: Operation = Operation::private(
+    "annotations_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/annotations/{id}/",
+    "annotations",
+    &["annotation:write"],
+    &["burst", "sustained"],
+);
+pub static ANNOTATIONS_LIST: Operation = Operation::private(
+    "annotations_list",
+    Method::GET,
+    "/api/projects/{project_id}/annotations/",
+    "annotations",
+    &["annotation:read"],
+    &["burst", "sustained"],
+);
+pub static ANNOTATIONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "annotations_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/annotations/{id}/",
+    "annotations",
+    &["annotation:write"],
+    &["burst", "sustained"],
+);
+pub static ANNOTATIONS_RETRIEVE: Operation = Operation::private(
+    "annotations_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/annotations/{id}/",
+    "annotations",
+    &["annotation:read"],
+    &["burst", "sustained"],
+);
+pub static ANNOTATIONS_UPDATE: Operation = Operation::private(
+    "annotations_update",
+    Method::PUT,
+    "/api/projects/{project_id}/annotations/{id}/",
+    "annotations",
+    &["annotation:write"],
+    &["burst", "sustained"],
+);
+pub static APP_METRICS_ERROR_DETAILS_RETRIEVE: Operation = Operation::private(
+    "app_metrics_error_details_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/app_metrics/{id}/error_details/",
+    "app_metrics",
+    &[],
+    &["burst", "sustained"],
+);
+pub static APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE: Operation = Operation::private(
+    "app_metrics_historical_exports_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/app_metrics/{plugin_config_id}/historical_exports/",
+    "app_metrics",
+    &["plugin:read"],
+    &["burst", "sustained"],
+);
+pub static APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2: Operation = Operation::private(
+    "app_metrics_historical_exports_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/app_metrics/{plugin_config_id}/historical_exports/{id}/",
+    "app_metrics",
+    &["plugin:read"],
+    &["burst", "sustained"],
+);
+pub static APP_METRICS_RETRIEVE: Operation = Operation::private(
+    "app_metrics_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/app_metrics/{id}/",
+    "app_metrics",
+    &["plugin:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_APP_METRICS_ERROR_DETAILS_RETRIEVE: Operation = Operation::private(
+    "environments_app_metrics_error_details_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/app_metrics/{id}/error_details/",
+    "app_metrics",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE: Operation = Operation::private(
+    "environments_app_metrics_historical_exports_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/app_metrics/{plugin_config_id}/historical_exports/",
+    "app_metrics",
+    &["plugin:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2: Operation = Operation::private(
+    "environments_app_metrics_historical_exports_retrieve_2",
+    Method::GET,
+    "/api/environments/{project_id}/app_metrics/{plugin_config_id}/historical_exports/{id}/",
+    "app_metrics",
+    &["plugin:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_APP_METRICS_RETRIEVE: Operation = Operation::private(
+    "environments_app_metrics_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/app_metrics/{id}/",
+    "app_metrics",
+    &["plugin:read"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_BACKFILL_CREATE: Operation = Operation::private(
+    "batch_exports_backfill_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/batch_exports/{id}/backfill/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_BACKFILL_CREATE_2: Operation = Operation::private(
+    "batch_exports_backfill_create_2",
+    Method::POST,
+    "/api/projects/{project_id}/batch_exports/{id}/backfill/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_BACKFILLS_CANCEL_CREATE: Operation = Operation::private(
+    "batch_exports_backfills_cancel_create",
+    Method::POST,
+    "/api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/cancel/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_BACKFILLS_CREATE: Operation = Operation::private(
+    "batch_exports_backfills_create",
+    Method::POST,
+    "/api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_BACKFILLS_LIST: Operation = Operation::private(
+    "batch_exports_backfills_list",
+    Method::GET,
+    "/api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_BACKFILLS_RETRIEVE: Operation = Operation::private(
+    "batch_exports_backfills_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_CREATE: Operation = Operation::private(
+    "batch_exports_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/batch_exports/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_CREATE_2: Operation = Operation::private(
+    "batch_exports_create_2",
+    Method::POST,
+    "/api/projects/{project_id}/batch_exports/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_DESTROY: Operation = Operation::private(
+    "batch_exports_destroy",
+    Method::DELETE,
+    "/api/organizations/{organization_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_DESTROY_2: Operation = Operation::private(
+    "batch_exports_destroy_2",
+    Method::DELETE,
+    "/api/projects/{project_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_LIST: Operation = Operation::private(
+    "batch_exports_list",
+    Method::GET,
+    "/api/organizations/{organization_id}/batch_exports/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_LIST_2: Operation = Operation::private(
+    "batch_exports_list_2",
+    Method::GET,
+    "/api/projects/{project_id}/batch_exports/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_LOGS_RETRIEVE: Operation = Operation::private(
+    "batch_exports_logs_retrieve",
+    Method::GET,
+    "/api/organizations/{organization_id}/batch_exports/{id}/logs/",
+    "batch_exports",
+    &[],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_LOGS_RETRIEVE_2: Operation = Operation::private(
+    "batch_exports_logs_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/batch_exports/{id}/logs/",
+    "batch_exports",
+    &[],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "batch_exports_partial_update",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_PARTIAL_UPDATE_2: Operation = Operation::private(
+    "batch_exports_partial_update_2",
+    Method::PATCH,
+    "/api/projects/{project_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_PAUSE_CREATE: Operation = Operation::private(
+    "batch_exports_pause_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/batch_exports/{id}/pause/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_PAUSE_CREATE_2: Operation = Operation::private(
+    "batch_exports_pause_create_2",
+    Method::POST,
+    "/api/projects/{project_id}/batch_exports/{id}/pause/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RETRIEVE: Operation = Operation::private(
+    "batch_exports_retrieve",
+    Method::GET,
+    "/api/organizations/{organization_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RETRIEVE_2: Operation = Operation::private(
+    "batch_exports_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RUN_TEST_STEP_CREATE: Operation = Operation::private(
+    "batch_exports_run_test_step_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/batch_exports/{id}/run_test_step/",
+    "batch_exports",
+    &["INTERNAL"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RUN_TEST_STEP_CREATE_2: Operation = Operation::private(
+    "batch_exports_run_test_step_create_2",
+    Method::POST,
+    "/api/projects/{project_id}/batch_exports/{id}/run_test_step/",
+    "batch_exports",
+    &["INTERNAL"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE: Operation = Operation::private(
+    "batch_exports_run_test_step_new_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/batch_exports/run_test_step_new/",
+    "batch_exports",
+    &["INTERNAL"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE_2: Operation = Operation::private(
+    "batch_exports_run_test_step_new_create_2",
+    Method::POST,
+    "/api/projects/{project_id}/batch_exports/run_test_step_new/",
+    "batch_exports",
+    &["INTERNAL"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RUNS_CANCEL_CREATE: Operation = Operation::private(
+    "batch_exports_runs_cancel_create",
+    Method::POST,
+    "/api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/cancel/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RUNS_LIST: Operation = Operation::private(
+    "batch_exports_runs_list",
+    Method::GET,
+    "/api/projects/{project_id}/batch_exports/{batch_export_id}/runs/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RUNS_LOGS_RETRIEVE: Operation = Operation::private(
+    "batch_exports_runs_logs_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/",
+    "batch_exports",
+    &[],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RUNS_RETRIEVE: Operation = Operation::private(
+    "batch_exports_runs_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_RUNS_RETRY_CREATE: Operation = Operation::private(
+    "batch_exports_runs_retry_create",
+    Method::POST,
+    "/api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/retry/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_TEST_RETRIEVE: Operation = Operation::private(
+    "batch_exports_test_retrieve",
+    Method::GET,
+    "/api/organizations/{organization_id}/batch_exports/test/",
+    "batch_exports",
+    &["INTERNAL"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_TEST_RETRIEVE_2: Operation = Operation::private(
+    "batch_exports_test_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/batch_exports/test/",
+    "batch_exports",
+    &["INTERNAL"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_UNPAUSE_CREATE: Operation = Operation::private(
+    "batch_exports_unpause_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/batch_exports/{id}/unpause/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_UNPAUSE_CREATE_2: Operation = Operation::private(
+    "batch_exports_unpause_create_2",
+    Method::POST,
+    "/api/projects/{project_id}/batch_exports/{id}/unpause/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_UPDATE: Operation = Operation::private(
+    "batch_exports_update",
+    Method::PUT,
+    "/api/organizations/{organization_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static BATCH_EXPORTS_UPDATE_2: Operation = Operation::private(
+    "batch_exports_update_2",
+    Method::PUT,
+    "/api/projects/{project_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILL_CREATE: Operation = Operation::private(
+    "environments_batch_exports_backfill_create",
+    Method::POST,
+    "/api/environments/{project_id}/batch_exports/{id}/backfill/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_CANCEL_CREATE: Operation = Operation::private(
+    "environments_batch_exports_backfills_cancel_create",
+    Method::POST,
+    "/api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/cancel/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_CREATE: Operation = Operation::private(
+    "environments_batch_exports_backfills_create",
+    Method::POST,
+    "/api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_LIST: Operation = Operation::private(
+    "environments_batch_exports_backfills_list",
+    Method::GET,
+    "/api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_RETRIEVE: Operation = Operation::private(
+    "environments_batch_exports_backfills_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_CREATE: Operation = Operation::private(
+    "environments_batch_exports_create",
+    Method::POST,
+    "/api/environments/{project_id}/batch_exports/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_DESTROY: Operation = Operation::private(
+    "environments_batch_exports_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_LIST: Operation = Operation::private(
+    "environments_batch_exports_list",
+    Method::GET,
+    "/api/environments/{project_id}/batch_exports/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_LOGS_RETRIEVE: Operation = Operation::private(
+    "environments_batch_exports_logs_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/batch_exports/{id}/logs/",
+    "batch_exports",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_batch_exports_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_PAUSE_CREATE: Operation = Operation::private(
+    "environments_batch_exports_pause_create",
+    Method::POST,
+    "/api/environments/{project_id}/batch_exports/{id}/pause/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_RETRIEVE: Operation = Operation::private(
+    "environments_batch_exports_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_CREATE: Operation = Operation::private(
+    "environments_batch_exports_run_test_step_create",
+    Method::POST,
+    "/api/environments/{project_id}/batch_exports/{id}/run_test_step/",
+    "batch_exports",
+    &["INTERNAL"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE: Operation = Operation::private(
+    "environments_batch_exports_run_test_step_new_create",
+    Method::POST,
+    "/api/environments/{project_id}/batch_exports/run_test_step_new/",
+    "batch_exports",
+    &["INTERNAL"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_CANCEL_CREATE: Operation = Operation::private(
+    "environments_batch_exports_runs_cancel_create",
+    Method::POST,
+    "/api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/cancel/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_LIST: Operation = Operation::private(
+    "environments_batch_exports_runs_list",
+    Method::GET,
+    "/api/environments/{project_id}/batch_exports/{batch_export_id}/runs/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_LOGS_RETRIEVE: Operation = Operation::private(
+    "environments_batch_exports_runs_logs_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/",
+    "batch_exports",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRIEVE: Operation = Operation::private(
+    "environments_batch_exports_runs_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/",
+    "batch_exports",
+    &["batch_export:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRY_CREATE: Operation = Operation::private(
+    "environments_batch_exports_runs_retry_create",
+    Method::POST,
+    "/api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/retry/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_TEST_RETRIEVE: Operation = Operation::private(
+    "environments_batch_exports_test_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/batch_exports/test/",
+    "batch_exports",
+    &["INTERNAL"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_UNPAUSE_CREATE: Operation = Operation::private(
+    "environments_batch_exports_unpause_create",
+    Method::POST,
+    "/api/environments/{project_id}/batch_exports/{id}/unpause/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_BATCH_EXPORTS_UPDATE: Operation = Operation::private(
+    "environments_batch_exports_update",
+    Method::PUT,
+    "/api/environments/{project_id}/batch_exports/{id}/",
+    "batch_exports",
+    &["batch_export:write"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "cohorts_activity_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/cohorts/activity/",
+    "cohorts",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_ACTIVITY_RETRIEVE_2: Operation = Operation::private(
+    "cohorts_activity_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/cohorts/{id}/activity/",
+    "cohorts",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_ADD_PERSONS_TO_STATIC_COHORT_PARTIAL_UPDATE: Operation = Operation::private(
+    "cohorts_add_persons_to_static_cohort_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/cohorts/{id}/add_persons_to_static_cohort/",
+    "cohorts",
+    &["cohort:write"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_CALCULATION_HISTORY_RETRIEVE: Operation = Operation::private(
+    "cohorts_calculation_history_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/cohorts/{id}/calculation_history/",
+    "cohorts",
+    &["cohort:read"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_CREATE: Operation = Operation::private(
+    "cohorts_create",
+    Method::POST,
+    "/api/projects/{project_id}/cohorts/",
+    "cohorts",
+    &["cohort:write"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_DESTROY: Operation = Operation::private(
+    "cohorts_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/cohorts/{id}/",
+    "cohorts",
+    &["cohort:write"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_DUPLICATE_AS_STATIC_COHORT_RETRIEVE: Operation = Operation::private(
+    "cohorts_duplicate_as_static_cohort_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/cohorts/{id}/duplicate_as_static_cohort/",
+    "cohorts",
+    &["cohort:write"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_LIST: Operation = Operation::private(
+    "cohorts_list",
+    Method::GET,
+    "/api/projects/{project_id}/cohorts/",
+    "cohorts",
+    &["cohort:read"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "cohorts_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/cohorts/{id}/",
+    "cohorts",
+    &["cohort:write"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_PERSONS_RETRIEVE: Operation = Operation::private(
+    "cohorts_persons_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/cohorts/{id}/persons/",
+    "cohorts",
+    &["cohort:read", "person:read"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_REMOVE_PERSON_FROM_STATIC_COHORT_PARTIAL_UPDATE: Operation = Operation::private(
+    "cohorts_remove_person_from_static_cohort_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/cohorts/{id}/remove_person_from_static_cohort/",
+    "cohorts",
+    &["cohort:write"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_RETRIEVE: Operation = Operation::private(
+    "cohorts_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/cohorts/{id}/",
+    "cohorts",
+    &["cohort:read"],
+    &["burst", "sustained"],
+);
+pub static COHORTS_UPDATE: Operation = Operation::private(
+    "cohorts_update",
+    Method::PUT,
+    "/api/projects/{project_id}/cohorts/{id}/",
+    "cohorts",
+    &["cohort:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARD_TEMPLATES_CREATE: Operation = Operation::private(
+    "dashboard_templates_create",
+    Method::POST,
+    "/api/projects/{project_id}/dashboard_templates/",
+    "dashboard_templates",
+    &["dashboard_template:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARD_TEMPLATES_DESTROY: Operation = Operation::private(
+    "dashboard_templates_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/dashboard_templates/{id}/",
+    "dashboard_templates",
+    &["dashboard_template:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARD_TEMPLATES_JSON_SCHEMA_RETRIEVE: Operation = Operation::private(
+    "dashboard_templates_json_schema_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/dashboard_templates/json_schema/",
+    "dashboard_templates",
+    &[],
+    &["burst", "sustained"],
+);
+pub static DASHBOARD_TEMPLATES_LIST: Operation = Operation::private(
+    "dashboard_templates_list",
+    Method::GET,
+    "/api/projects/{project_id}/dashboard_templates/",
+    "dashboard_templates",
+    &["dashboard_template:read"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARD_TEMPLATES_PARTIAL_UPDATE: Operation = Operation::private(
+    "dashboard_templates_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/dashboard_templates/{id}/",
+    "dashboard_templates",
+    &["dashboard_template:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARD_TEMPLATES_RETRIEVE: Operation = Operation::private(
+    "dashboard_templates_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/dashboard_templates/{id}/",
+    "dashboard_templates",
+    &["dashboard_template:read"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARD_TEMPLATES_UPDATE: Operation = Operation::private(
+    "dashboard_templates_update",
+    Method::PUT,
+    "/api/projects/{project_id}/dashboard_templates/{id}/",
+    "dashboard_templates",
+    &["dashboard_template:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_COLLABORATORS_CREATE: Operation = Operation::private(
+    "dashboards_collaborators_create",
+    Method::POST,
+    "/api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_COLLABORATORS_DESTROY: Operation = Operation::private(
+    "dashboards_collaborators_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/{user__uuid}/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_COLLABORATORS_LIST: Operation = Operation::private(
+    "dashboards_collaborators_list",
+    Method::GET,
+    "/api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/",
+    "dashboards",
+    &["dashboard:read"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_CREATE: Operation = Operation::private(
+    "dashboards_create",
+    Method::POST,
+    "/api/projects/{project_id}/dashboards/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE: Operation = Operation::private(
+    "dashboards_create_from_template_json_create",
+    Method::POST,
+    "/api/projects/{project_id}/dashboards/create_from_template_json/",
+    "dashboards",
+    &[],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_DESTROY: Operation = Operation::private(
+    "dashboards_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/dashboards/{id}/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_LIST: Operation = Operation::private(
+    "dashboards_list",
+    Method::GET,
+    "/api/projects/{project_id}/dashboards/",
+    "dashboards",
+    &["dashboard:read"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE: Operation = Operation::private(
+    "dashboards_move_tile_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/dashboards/{id}/move_tile/",
+    "dashboards",
+    &[],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_PARTIAL_UPDATE: Operation = Operation::private(
+    "dashboards_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/dashboards/{id}/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_RETRIEVE: Operation = Operation::private(
+    "dashboards_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/dashboards/{id}/",
+    "dashboards",
+    &["dashboard:read"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_SHARING_LIST: Operation = Operation::private(
+    "dashboards_sharing_list",
+    Method::GET,
+    "/api/projects/{project_id}/dashboards/{dashboard_id}/sharing/",
+    "dashboards",
+    &["sharing_configuration:read"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_SHARING_PASSWORDS_CREATE: Operation = Operation::private(
+    "dashboards_sharing_passwords_create",
+    Method::POST,
+    "/api/projects/{project_id}/dashboards/{dashboard_id}/sharing/passwords/",
+    "dashboards",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_SHARING_PASSWORDS_DESTROY: Operation = Operation::private(
+    "dashboards_sharing_passwords_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/dashboards/{dashboard_id}/sharing/passwords/{password_id}/",
+    "dashboards",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_SHARING_REFRESH_CREATE: Operation = Operation::private(
+    "dashboards_sharing_refresh_create",
+    Method::POST,
+    "/api/projects/{project_id}/dashboards/{dashboard_id}/sharing/refresh/",
+    "dashboards",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_STREAM_TILES_RETRIEVE: Operation = Operation::private(
+    "dashboards_stream_tiles_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/dashboards/{id}/stream_tiles/",
+    "dashboards",
+    &[],
+    &["burst", "sustained"],
+);
+pub static DASHBOARDS_UPDATE: Operation = Operation::private(
+    "dashboards_update",
+    Method::PUT,
+    "/api/projects/{project_id}/dashboards/{id}/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_CREATE: Operation = Operation::private(
+    "environments_dashboards_collaborators_create",
+    Method::POST,
+    "/api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_DESTROY: Operation = Operation::private(
+    "environments_dashboards_collaborators_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/{user__uuid}/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_COLLABORATORS_LIST: Operation = Operation::private(
+    "environments_dashboards_collaborators_list",
+    Method::GET,
+    "/api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/",
+    "dashboards",
+    &["dashboard:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_CREATE: Operation = Operation::private(
+    "environments_dashboards_create",
+    Method::POST,
+    "/api/environments/{project_id}/dashboards/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE: Operation = Operation::private(
+    "environments_dashboards_create_from_template_json_create",
+    Method::POST,
+    "/api/environments/{project_id}/dashboards/create_from_template_json/",
+    "dashboards",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_DESTROY: Operation = Operation::private(
+    "environments_dashboards_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/dashboards/{id}/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_LIST: Operation = Operation::private(
+    "environments_dashboards_list",
+    Method::GET,
+    "/api/environments/{project_id}/dashboards/",
+    "dashboards",
+    &["dashboard:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_dashboards_move_tile_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/dashboards/{id}/move_tile/",
+    "dashboards",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_dashboards_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/dashboards/{id}/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_RETRIEVE: Operation = Operation::private(
+    "environments_dashboards_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/dashboards/{id}/",
+    "dashboards",
+    &["dashboard:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_SHARING_LIST: Operation = Operation::private(
+    "environments_dashboards_sharing_list",
+    Method::GET,
+    "/api/environments/{project_id}/dashboards/{dashboard_id}/sharing/",
+    "dashboards",
+    &["sharing_configuration:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_CREATE: Operation = Operation::private(
+    "environments_dashboards_sharing_passwords_create",
+    Method::POST,
+    "/api/environments/{project_id}/dashboards/{dashboard_id}/sharing/passwords/",
+    "dashboards",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_DESTROY: Operation = Operation::private(
+    "environments_dashboards_sharing_passwords_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/dashboards/{dashboard_id}/sharing/passwords/{password_id}/",
+    "dashboards",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_SHARING_REFRESH_CREATE: Operation = Operation::private(
+    "environments_dashboards_sharing_refresh_create",
+    Method::POST,
+    "/api/environments/{project_id}/dashboards/{dashboard_id}/sharing/refresh/",
+    "dashboards",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_STREAM_TILES_RETRIEVE: Operation = Operation::private(
+    "environments_dashboards_stream_tiles_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/dashboards/{id}/stream_tiles/",
+    "dashboards",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DASHBOARDS_UPDATE: Operation = Operation::private(
+    "environments_dashboards_update",
+    Method::PUT,
+    "/api/environments/{project_id}/dashboards/{id}/",
+    "dashboards",
+    &["dashboard:write"],
+    &["burst", "sustained"],
+);
+pub static DATA_COLOR_THEMES_CREATE: Operation = Operation::private(
+    "data_color_themes_create",
+    Method::POST,
+    "/api/projects/{project_id}/data_color_themes/",
+    "data_color_themes",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static DATA_COLOR_THEMES_DESTROY: Operation = Operation::private(
+    "data_color_themes_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/data_color_themes/{id}/",
+    "data_color_themes",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static DATA_COLOR_THEMES_LIST: Operation = Operation::private(
+    "data_color_themes_list",
+    Method::GET,
+    "/api/projects/{project_id}/data_color_themes/",
+    "data_color_themes",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static DATA_COLOR_THEMES_PARTIAL_UPDATE: Operation = Operation::private(
+    "data_color_themes_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/data_color_themes/{id}/",
+    "data_color_themes",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static DATA_COLOR_THEMES_RETRIEVE: Operation = Operation::private(
+    "data_color_themes_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/data_color_themes/{id}/",
+    "data_color_themes",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static DATA_COLOR_THEMES_UPDATE: Operation = Operation::private(
+    "data_color_themes_update",
+    Method::PUT,
+    "/api/projects/{project_id}/data_color_themes/{id}/",
+    "data_color_themes",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATA_COLOR_THEMES_CREATE: Operation = Operation::private(
+    "environments_data_color_themes_create",
+    Method::POST,
+    "/api/environments/{project_id}/data_color_themes/",
+    "data_color_themes",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATA_COLOR_THEMES_DESTROY: Operation = Operation::private(
+    "environments_data_color_themes_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/data_color_themes/{id}/",
+    "data_color_themes",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATA_COLOR_THEMES_LIST: Operation = Operation::private(
+    "environments_data_color_themes_list",
+    Method::GET,
+    "/api/environments/{project_id}/data_color_themes/",
+    "data_color_themes",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_data_color_themes_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/data_color_themes/{id}/",
+    "data_color_themes",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATA_COLOR_THEMES_RETRIEVE: Operation = Operation::private(
+    "environments_data_color_themes_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/data_color_themes/{id}/",
+    "data_color_themes",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATA_COLOR_THEMES_UPDATE: Operation = Operation::private(
+    "environments_data_color_themes_update",
+    Method::PUT,
+    "/api/environments/{project_id}/data_color_themes/{id}/",
+    "data_color_themes",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static DATASET_ITEMS_CREATE: Operation = Operation::private(
+    "dataset_items_create",
+    Method::POST,
+    "/api/projects/{project_id}/dataset_items/",
+    "dataset_items",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static DATASET_ITEMS_DESTROY: Operation = Operation::private(
+    "dataset_items_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/dataset_items/{id}/",
+    "dataset_items",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static DATASET_ITEMS_LIST: Operation = Operation::private(
+    "dataset_items_list",
+    Method::GET,
+    "/api/projects/{project_id}/dataset_items/",
+    "dataset_items",
+    &["dataset:read"],
+    &["burst", "sustained"],
+);
+pub static DATASET_ITEMS_PARTIAL_UPDATE: Operation = Operation::private(
+    "dataset_items_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/dataset_items/{id}/",
+    "dataset_items",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static DATASET_ITEMS_RETRIEVE: Operation = Operation::private(
+    "dataset_items_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/dataset_items/{id}/",
+    "dataset_items",
+    &["dataset:read"],
+    &["burst", "sustained"],
+);
+pub static DATASET_ITEMS_UPDATE: Operation = Operation::private(
+    "dataset_items_update",
+    Method::PUT,
+    "/api/projects/{project_id}/dataset_items/{id}/",
+    "dataset_items",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASET_ITEMS_CREATE: Operation = Operation::private(
+    "environments_dataset_items_create",
+    Method::POST,
+    "/api/environments/{project_id}/dataset_items/",
+    "dataset_items",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASET_ITEMS_DESTROY: Operation = Operation::private(
+    "environments_dataset_items_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/dataset_items/{id}/",
+    "dataset_items",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASET_ITEMS_LIST: Operation = Operation::private(
+    "environments_dataset_items_list",
+    Method::GET,
+    "/api/environments/{project_id}/dataset_items/",
+    "dataset_items",
+    &["dataset:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASET_ITEMS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_dataset_items_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/dataset_items/{id}/",
+    "dataset_items",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASET_ITEMS_RETRIEVE: Operation = Operation::private(
+    "environments_dataset_items_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/dataset_items/{id}/",
+    "dataset_items",
+    &["dataset:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASET_ITEMS_UPDATE: Operation = Operation::private(
+    "environments_dataset_items_update",
+    Method::PUT,
+    "/api/environments/{project_id}/dataset_items/{id}/",
+    "dataset_items",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static DATASETS_CREATE: Operation = Operation::private(
+    "datasets_create",
+    Method::POST,
+    "/api/projects/{project_id}/datasets/",
+    "datasets",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static DATASETS_DESTROY: Operation = Operation::private(
+    "datasets_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/datasets/{id}/",
+    "datasets",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static DATASETS_LIST: Operation = Operation::private(
+    "datasets_list",
+    Method::GET,
+    "/api/projects/{project_id}/datasets/",
+    "datasets",
+    &["dataset:read"],
+    &["burst", "sustained"],
+);
+pub static DATASETS_PARTIAL_UPDATE: Operation = Operation::private(
+    "datasets_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/datasets/{id}/",
+    "datasets",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static DATASETS_RETRIEVE: Operation = Operation::private(
+    "datasets_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/datasets/{id}/",
+    "datasets",
+    &["dataset:read"],
+    &["burst", "sustained"],
+);
+pub static DATASETS_UPDATE: Operation = Operation::private(
+    "datasets_update",
+    Method::PUT,
+    "/api/projects/{project_id}/datasets/{id}/",
+    "datasets",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASETS_CREATE: Operation = Operation::private(
+    "environments_datasets_create",
+    Method::POST,
+    "/api/environments/{project_id}/datasets/",
+    "datasets",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASETS_DESTROY: Operation = Operation::private(
+    "environments_datasets_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/datasets/{id}/",
+    "datasets",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASETS_LIST: Operation = Operation::private(
+    "environments_datasets_list",
+    Method::GET,
+    "/api/environments/{project_id}/datasets/",
+    "datasets",
+    &["dataset:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASETS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_datasets_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/datasets/{id}/",
+    "datasets",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASETS_RETRIEVE: Operation = Operation::private(
+    "environments_datasets_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/datasets/{id}/",
+    "datasets",
+    &["dataset:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DATASETS_UPDATE: Operation = Operation::private(
+    "environments_datasets_update",
+    Method::PUT,
+    "/api/environments/{project_id}/datasets/{id}/",
+    "datasets",
+    &["dataset:write"],
+    &["burst", "sustained"],
+);
+pub static DOMAINS_CREATE: Operation = Operation::private(
+    "domains_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/domains/",
+    "domains",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static DOMAINS_DESTROY: Operation = Operation::private(
+    "domains_destroy",
+    Method::DELETE,
+    "/api/organizations/{organization_id}/domains/{id}/",
+    "domains",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static DOMAINS_LIST: Operation = Operation::private(
+    "domains_list",
+    Method::GET,
+    "/api/organizations/{organization_id}/domains/",
+    "domains",
+    &["organization:read"],
+    &["burst", "sustained"],
+);
+pub static DOMAINS_PARTIAL_UPDATE: Operation = Operation::private(
+    "domains_partial_update",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/domains/{id}/",
+    "domains",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static DOMAINS_RETRIEVE: Operation = Operation::private(
+    "domains_retrieve",
+    Method::GET,
+    "/api/organizations/{organization_id}/domains/{id}/",
+    "domains",
+    &["organization:read"],
+    &["burst", "sustained"],
+);
+pub static DOMAINS_UPDATE: Operation = Operation::private(
+    "domains_update",
+    Method::PUT,
+    "/api/organizations/{organization_id}/domains/{id}/",
+    "domains",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static DOMAINS_VERIFY_CREATE: Operation = Operation::private(
+    "domains_verify_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/domains/{id}/verify/",
+    "domains",
+    &[],
+    &["burst", "sustained"],
+);
+pub static EARLY_ACCESS_FEATURE_CREATE: Operation = Operation::private(
+    "early_access_feature_create",
+    Method::POST,
+    "/api/projects/{project_id}/early_access_feature/",
+    "early_access_feature",
+    &["early_access_feature:write"],
+    &["burst", "sustained"],
+);
+pub static EARLY_ACCESS_FEATURE_DESTROY: Operation = Operation::private(
+    "early_access_feature_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/early_access_feature/{id}/",
+    "early_access_feature",
+    &["early_access_feature:write"],
+    &["burst", "sustained"],
+);
+pub static EARLY_ACCESS_FEATURE_LIST: Operation = Operation::private(
+    "early_access_feature_list",
+    Method::GET,
+    "/api/projects/{project_id}/early_access_feature/",
+    "early_access_feature",
+    &["early_access_feature:read"],
+    &["burst", "sustained"],
+);
+pub static EARLY_ACCESS_FEATURE_PARTIAL_UPDATE: Operation = Operation::private(
+    "early_access_feature_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/early_access_feature/{id}/",
+    "early_access_feature",
+    &["early_access_feature:write"],
+    &["burst", "sustained"],
+);
+pub static EARLY_ACCESS_FEATURE_RETRIEVE: Operation = Operation::private(
+    "early_access_feature_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/early_access_feature/{id}/",
+    "early_access_feature",
+    &["early_access_feature:read"],
+    &["burst", "sustained"],
+);
+pub static EARLY_ACCESS_FEATURE_UPDATE: Operation = Operation::private(
+    "early_access_feature_update",
+    Method::PUT,
+    "/api/projects/{project_id}/early_access_feature/{id}/",
+    "early_access_feature",
+    &["early_access_feature:write"],
+    &["burst", "sustained"],
+);
+pub static ENDPOINTS_LAST_EXECUTION_TIMES_CREATE: Operation = Operation::private(
+    "endpoints_last_execution_times_create",
+    Method::POST,
+    "/api/projects/{project_id}/endpoints/last_execution_times/",
+    "endpoints",
+    &[],
+    &["api_queries_burst", "api_queries_sustained"],
+);
+pub static ENDPOINTS_RUN_CREATE: Operation = Operation::private(
+    "endpoints_run_create",
+    Method::POST,
+    "/api/projects/{project_id}/endpoints/{name}/run/",
+    "endpoints",
+    &["endpoint:read"],
+    &["api_queries_burst", "api_queries_sustained"],
+);
+pub static ENDPOINTS_RUN_RETRIEVE: Operation = Operation::private(
+    "endpoints_run_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/endpoints/{name}/run/",
+    "endpoints",
+    &["endpoint:read"],
+    &["api_queries_burst", "api_queries_sustained"],
+);
+pub static ENVIRONMENTS_ENDPOINTS_LAST_EXECUTION_TIMES_CREATE: Operation = Operation::private(
+    "environments_endpoints_last_execution_times_create",
+    Method::POST,
+    "/api/environments/{project_id}/endpoints/last_execution_times/",
+    "endpoints",
+    &[],
+    &["api_queries_burst", "api_queries_sustained"],
+);
+pub static ENVIRONMENTS_ENDPOINTS_RUN_CREATE: Operation = Operation::private(
+    "environments_endpoints_run_create",
+    Method::POST,
+    "/api/environments/{project_id}/endpoints/{name}/run/",
+    "endpoints",
+    &["endpoint:read"],
+    &["api_queries_burst", "api_queries_sustained"],
+);
+pub static ENVIRONMENTS_ENDPOINTS_RUN_RETRIEVE: Operation = Operation::private(
+    "environments_endpoints_run_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/endpoints/{name}/run/",
+    "endpoints",
+    &["endpoint:read"],
+    &["api_queries_burst", "api_queries_sustained"],
+);
+pub static CREATE_SESSION_SUMMARIES: Operation = Operation::private(
+    "create_session_summaries",
+    Method::POST,
+    "/api/environments/{project_id}/session_summaries/create_session_summaries/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static CREATE_SESSION_SUMMARIES_INDIVIDUALLY: Operation = Operation::private(
+    "create_session_summaries_individually",
+    Method::POST,
+    "/api/environments/{project_id}/session_summaries/create_session_summaries_individually/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "environments_activity_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/environments/{id}/activity/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ADD_PRODUCT_INTENT_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_add_product_intent_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/environments/{id}/add_product_intent/",
+    "environments",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_complete_product_onboarding_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/environments/{id}/complete_product_onboarding/",
+    "environments",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_CREATE: Operation = Operation::private(
+    "environments_create",
+    Method::POST,
+    "/api/projects/{project_id}/environments/",
+    "environments",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_CREATE: Operation = Operation::private(
+    "environments_default_evaluation_tags_create",
+    Method::POST,
+    "/api/projects/{project_id}/environments/{id}/default_evaluation_tags/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_DESTROY: Operation = Operation::private(
+    "environments_default_evaluation_tags_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/environments/{id}/default_evaluation_tags/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_RETRIEVE: Operation = Operation::private(
+    "environments_default_evaluation_tags_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/environments/{id}/default_evaluation_tags/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_delete_secret_token_backup_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/environments/{id}/delete_secret_token_backup/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_DESTROY: Operation = Operation::private(
+    "environments_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/environments/{id}/",
+    "environments",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_CREATE: Operation = Operation::private(
+    "environments_error_tracking_assignment_rules_create",
+    Method::POST,
+    "/api/environments/{project_id}/error_tracking/assignment_rules/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_DESTROY: Operation = Operation::private(
+    "environments_error_tracking_assignment_rules_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/error_tracking/assignment_rules/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_LIST: Operation = Operation::private(
+    "environments_error_tracking_assignment_rules_list",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/assignment_rules/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_assignment_rules_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/error_tracking/assignment_rules/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_REORDER_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_assignment_rules_reorder_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/error_tracking/assignment_rules/reorder/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_RETRIEVE: Operation = Operation::private(
+    "environments_error_tracking_assignment_rules_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/assignment_rules/{id}/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_assignment_rules_update",
+    Method::PUT,
+    "/api/environments/{project_id}/error_tracking/assignment_rules/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_DESTROY: Operation = Operation::private(
+    "environments_error_tracking_fingerprints_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/error_tracking/fingerprints/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST: Operation = Operation::private(
+    "environments_error_tracking_fingerprints_list",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/fingerprints/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_RETRIEVE: Operation = Operation::private(
+    "environments_error_tracking_fingerprints_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/fingerprints/{id}/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_GIT_PROVIDER_FILE_LINKS_RESOLVE_GITHUB_RETRIEVE: Operation = Operation::private(
+    "environments_error_tracking_git_provider_file_links_resolve_github_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/git-provider-file-links/resolve_github/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_CREATE: Operation = Operation::private(
+    "environments_error_tracking_grouping_rules_create",
+    Method::POST,
+    "/api/environments/{project_id}/error_tracking/grouping_rules/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_DESTROY: Operation = Operation::private(
+    "environments_error_tracking_grouping_rules_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/error_tracking/grouping_rules/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST: Operation = Operation::private(
+    "environments_error_tracking_grouping_rules_list",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/grouping_rules/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_grouping_rules_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/error_tracking/grouping_rules/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_REORDER_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_grouping_rules_reorder_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/error_tracking/grouping_rules/reorder/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_RETRIEVE: Operation = Operation::private(
+    "environments_error_tracking_grouping_rules_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/grouping_rules/{id}/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_grouping_rules_update",
+    Method::PUT,
+    "/api/environments/{project_id}/error_tracking/grouping_rules/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_CREATE: Operation = Operation::private(
+    "environments_error_tracking_releases_create",
+    Method::POST,
+    "/api/environments/{project_id}/error_tracking/releases/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_DESTROY: Operation = Operation::private(
+    "environments_error_tracking_releases_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/error_tracking/releases/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_HASH_RETRIEVE: Operation = Operation::private(
+    "environments_error_tracking_releases_hash_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/releases/hash/{hash_id}/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_LIST: Operation = Operation::private(
+    "environments_error_tracking_releases_list",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/releases/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_releases_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/error_tracking/releases/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_RETRIEVE: Operation = Operation::private(
+    "environments_error_tracking_releases_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/releases/{id}/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_RELEASES_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_releases_update",
+    Method::PUT,
+    "/api/environments/{project_id}/error_tracking/releases/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_CREATE: Operation = Operation::private(
+    "environments_error_tracking_suppression_rules_create",
+    Method::POST,
+    "/api/environments/{project_id}/error_tracking/suppression_rules/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_DESTROY: Operation = Operation::private(
+    "environments_error_tracking_suppression_rules_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/error_tracking/suppression_rules/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_LIST: Operation = Operation::private(
+    "environments_error_tracking_suppression_rules_list",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/suppression_rules/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_suppression_rules_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/error_tracking/suppression_rules/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_REORDER_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_suppression_rules_reorder_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/error_tracking/suppression_rules/reorder/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_RETRIEVE: Operation = Operation::private(
+    "environments_error_tracking_suppression_rules_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/suppression_rules/{id}/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_suppression_rules_update",
+    Method::PUT,
+    "/api/environments/{project_id}/error_tracking/suppression_rules/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_FINISH_UPLOAD_CREATE: Operation = Operation::private(
+    "environments_error_tracking_symbol_sets_bulk_finish_upload_create",
+    Method::POST,
+    "/api/environments/{project_id}/error_tracking/symbol_sets/bulk_finish_upload/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_START_UPLOAD_CREATE: Operation = Operation::private(
+    "environments_error_tracking_symbol_sets_bulk_start_upload_create",
+    Method::POST,
+    "/api/environments/{project_id}/error_tracking/symbol_sets/bulk_start_upload/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_CREATE: Operation = Operation::private(
+    "environments_error_tracking_symbol_sets_create",
+    Method::POST,
+    "/api/environments/{project_id}/error_tracking/symbol_sets/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_DESTROY: Operation = Operation::private(
+    "environments_error_tracking_symbol_sets_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/error_tracking/symbol_sets/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_FINISH_UPLOAD_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_symbol_sets_finish_upload_update",
+    Method::PUT,
+    "/api/environments/{project_id}/error_tracking/symbol_sets/{id}/finish_upload/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_LIST: Operation = Operation::private(
+    "environments_error_tracking_symbol_sets_list",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/symbol_sets/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_symbol_sets_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/error_tracking/symbol_sets/{id}/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_RETRIEVE: Operation = Operation::private(
+    "environments_error_tracking_symbol_sets_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/error_tracking/symbol_sets/{id}/",
+    "environments",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_START_UPLOAD_CREATE: Operation = Operation::private(
+    "environments_error_tracking_symbol_sets_start_upload_create",
+    Method::POST,
+    "/api/environments/{project_id}/error_tracking/symbol_sets/start_upload/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_UPDATE: Operation = Operation::private(
+    "environments_error_tracking_symbol_sets_update",
+    Method::PUT,
+    "/api/environments/{project_id}/error_tracking/symbol_sets/{id}/",
+    "environments",
+    &["error_tracking:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EVALUATION_RUNS_CREATE: Operation = Operation::private(
+    "environments_evaluation_runs_create",
+    Method::POST,
+    "/api/environments/{project_id}/evaluation_runs/",
+    "environments",
+    &["evaluation:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EVALUATIONS_CREATE: Operation = Operation::private(
+    "environments_evaluations_create",
+    Method::POST,
+    "/api/environments/{project_id}/evaluations/",
+    "environments",
+    &["evaluation:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EVALUATIONS_DESTROY: Operation = Operation::private(
+    "environments_evaluations_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/evaluations/{id}/",
+    "environments",
+    &["evaluation:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EVALUATIONS_LIST: Operation = Operation::private(
+    "environments_evaluations_list",
+    Method::GET,
+    "/api/environments/{project_id}/evaluations/",
+    "environments",
+    &["evaluation:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EVALUATIONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_evaluations_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/evaluations/{id}/",
+    "environments",
+    &["evaluation:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EVALUATIONS_RETRIEVE: Operation = Operation::private(
+    "environments_evaluations_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/evaluations/{id}/",
+    "environments",
+    &["evaluation:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EVALUATIONS_UPDATE: Operation = Operation::private(
+    "environments_evaluations_update",
+    Method::PUT,
+    "/api/environments/{project_id}/evaluations/{id}/",
+    "environments",
+    &["evaluation:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EVENT_INGESTION_RESTRICTIONS_RETRIEVE: Operation = Operation::private(
+    "environments_event_ingestion_restrictions_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/environments/{id}/event_ingestion_restrictions/",
+    "environments",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_IS_GENERATING_DEMO_DATA_RETRIEVE: Operation = Operation::private(
+    "environments_is_generating_demo_data_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/environments/{id}/is_generating_demo_data/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_LIST: Operation = Operation::private(
+    "environments_list",
+    Method::GET,
+    "/api/projects/{project_id}/environments/",
+    "environments",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_MAX_TOOLS_CREATE_AND_QUERY_INSIGHT_CREATE: Operation = Operation::private(
+    "environments_max_tools_create_and_query_insight_create",
+    Method::POST,
+    "/api/environments/{project_id}/max_tools/create_and_query_insight/",
+    "environments",
+    &["insight:read", "query:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/environments/{id}/",
+    "environments",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_RESET_TOKEN_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_reset_token_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/environments/{id}/reset_token/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_RETRIEVE: Operation = Operation::private(
+    "environments_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/environments/{id}/",
+    "environments",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ROTATE_SECRET_TOKEN_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_rotate_secret_token_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/environments/{id}/rotate_secret_token/",
+    "environments",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_UPDATE: Operation = Operation::private(
+    "environments_update",
+    Method::PUT,
+    "/api/projects/{project_id}/environments/{id}/",
+    "environments",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_USER_INTERVIEWS_CREATE: Operation = Operation::private(
+    "environments_user_interviews_create",
+    Method::POST,
+    "/api/environments/{project_id}/user_interviews/",
+    "environments",
+    &["user_interview_DO_NOT_USE:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_USER_INTERVIEWS_DESTROY: Operation = Operation::private(
+    "environments_user_interviews_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/user_interviews/{id}/",
+    "environments",
+    &["user_interview_DO_NOT_USE:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_USER_INTERVIEWS_LIST: Operation = Operation::private(
+    "environments_user_interviews_list",
+    Method::GET,
+    "/api/environments/{project_id}/user_interviews/",
+    "environments",
+    &["user_interview_DO_NOT_USE:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_USER_INTERVIEWS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_user_interviews_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/user_interviews/{id}/",
+    "environments",
+    &["user_interview_DO_NOT_USE:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_USER_INTERVIEWS_RETRIEVE: Operation = Operation::private(
+    "environments_user_interviews_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/user_interviews/{id}/",
+    "environments",
+    &["user_interview_DO_NOT_USE:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_USER_INTERVIEWS_UPDATE: Operation = Operation::private(
+    "environments_user_interviews_update",
+    Method::PUT,
+    "/api/environments/{project_id}/user_interviews/{id}/",
+    "environments",
+    &["user_interview_DO_NOT_USE:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WEB_VITALS_RETRIEVE: Operation = Operation::private(
+    "environments_web_vitals_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/web_vitals/",
+    "environments",
+    &["query:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_ROLLBACK_CREATE: Operation = Operation::private(
+    "environments_rollback_create",
+    Method::POST,
+    "/api/organizations/{id}/environments_rollback/",
+    "environments_rollback",
+    &[],
+    &["burst", "sustained"],
+);
+pub static EVENT_DEFINITIONS_DESTROY: Operation = Operation::private(
+    "event_definitions_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/event_definitions/{id}/",
+    "event_definitions",
+    &["event_definition:write"],
+    &["burst", "sustained"],
+);
+pub static EVENT_DEFINITIONS_METRICS_RETRIEVE: Operation = Operation::private(
+    "event_definitions_metrics_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/event_definitions/{id}/metrics/",
+    "event_definitions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static EVENT_DEFINITIONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "event_definitions_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/event_definitions/{id}/",
+    "event_definitions",
+    &["event_definition:write"],
+    &["burst", "sustained"],
+);
+pub static EVENT_DEFINITIONS_RETRIEVE: Operation = Operation::private(
+    "event_definitions_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/event_definitions/",
+    "event_definitions",
+    &["event_definition:read"],
+    &["burst", "sustained"],
+);
+pub static EVENT_DEFINITIONS_RETRIEVE_2: Operation = Operation::private(
+    "event_definitions_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/event_definitions/{id}/",
+    "event_definitions",
+    &["event_definition:read"],
+    &["burst", "sustained"],
+);
+pub static EVENT_DEFINITIONS_UPDATE: Operation = Operation::private(
+    "event_definitions_update",
+    Method::PUT,
+    "/api/projects/{project_id}/event_definitions/{id}/",
+    "event_definitions",
+    &["event_definition:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EVENTS_LIST: Operation = Operation::private(
+    "environments_events_list",
+    Method::GET,
+    "/api/environments/{project_id}/events/",
+    "events",
+    &["query:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_EVENTS_RETRIEVE: Operation = Operation::private(
+    "environments_events_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/events/{id}/",
+    "events",
+    &["query:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_EVENTS_VALUES_RETRIEVE: Operation = Operation::private(
+    "environments_events_values_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/events/values/",
+    "events",
+    &["query:read"],
+    &["event_values_burst", "event_values_sustained"],
+);
+pub static EVENTS_LIST: Operation = Operation::private(
+    "events_list",
+    Method::GET,
+    "/api/projects/{project_id}/events/",
+    "events",
+    &["query:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static EVENTS_RETRIEVE: Operation = Operation::private(
+    "events_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/events/{id}/",
+    "events",
+    &["query:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static EVENTS_VALUES_RETRIEVE: Operation = Operation::private(
+    "events_values_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/events/values/",
+    "events",
+    &["query:read"],
+    &["event_values_burst", "event_values_sustained"],
+);
+pub static EXPERIMENT_HOLDOUTS_CREATE: Operation = Operation::private(
+    "experiment_holdouts_create",
+    Method::POST,
+    "/api/projects/{project_id}/experiment_holdouts/",
+    "experiment_holdouts",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_HOLDOUTS_DESTROY: Operation = Operation::private(
+    "experiment_holdouts_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/experiment_holdouts/{id}/",
+    "experiment_holdouts",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_HOLDOUTS_LIST: Operation = Operation::private(
+    "experiment_holdouts_list",
+    Method::GET,
+    "/api/projects/{project_id}/experiment_holdouts/",
+    "experiment_holdouts",
+    &["experiment:read"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_HOLDOUTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "experiment_holdouts_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/experiment_holdouts/{id}/",
+    "experiment_holdouts",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_HOLDOUTS_RETRIEVE: Operation = Operation::private(
+    "experiment_holdouts_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/experiment_holdouts/{id}/",
+    "experiment_holdouts",
+    &["experiment:read"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_HOLDOUTS_UPDATE: Operation = Operation::private(
+    "experiment_holdouts_update",
+    Method::PUT,
+    "/api/projects/{project_id}/experiment_holdouts/{id}/",
+    "experiment_holdouts",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_SAVED_METRICS_CREATE: Operation = Operation::private(
+    "experiment_saved_metrics_create",
+    Method::POST,
+    "/api/projects/{project_id}/experiment_saved_metrics/",
+    "experiment_saved_metrics",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_SAVED_METRICS_DESTROY: Operation = Operation::private(
+    "experiment_saved_metrics_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/experiment_saved_metrics/{id}/",
+    "experiment_saved_metrics",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_SAVED_METRICS_LIST: Operation = Operation::private(
+    "experiment_saved_metrics_list",
+    Method::GET,
+    "/api/projects/{project_id}/experiment_saved_metrics/",
+    "experiment_saved_metrics",
+    &["experiment:read"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_SAVED_METRICS_PARTIAL_UPDATE: Operation = Operation::private(
+    "experiment_saved_metrics_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/experiment_saved_metrics/{id}/",
+    "experiment_saved_metrics",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_SAVED_METRICS_RETRIEVE: Operation = Operation::private(
+    "experiment_saved_metrics_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/experiment_saved_metrics/{id}/",
+    "experiment_saved_metrics",
+    &["experiment:read"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENT_SAVED_METRICS_UPDATE: Operation = Operation::private(
+    "experiment_saved_metrics_update",
+    Method::PUT,
+    "/api/projects/{project_id}/experiment_saved_metrics/{id}/",
+    "experiment_saved_metrics",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_CREATE: Operation = Operation::private(
+    "experiments_create",
+    Method::POST,
+    "/api/projects/{project_id}/experiments/",
+    "experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_CREATE_EXPOSURE_COHORT_FOR_EXPERIMENT_CREATE: Operation = Operation::private(
+    "experiments_create_exposure_cohort_for_experiment_create",
+    Method::POST,
+    "/api/projects/{project_id}/experiments/{id}/create_exposure_cohort_for_experiment/",
+    "experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_DESTROY: Operation = Operation::private(
+    "experiments_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/experiments/{id}/",
+    "experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_DUPLICATE_CREATE: Operation = Operation::private(
+    "experiments_duplicate_create",
+    Method::POST,
+    "/api/projects/{project_id}/experiments/{id}/duplicate/",
+    "experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_ELIGIBLE_FEATURE_FLAGS_RETRIEVE: Operation = Operation::private(
+    "experiments_eligible_feature_flags_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/experiments/eligible_feature_flags/",
+    "experiments",
+    &["feature_flag:read"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_LIST: Operation = Operation::private(
+    "experiments_list",
+    Method::GET,
+    "/api/projects/{project_id}/experiments/",
+    "experiments",
+    &["experiment:read"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "experiments_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/experiments/{id}/",
+    "experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_RECALCULATE_TIMESERIES_CREATE: Operation = Operation::private(
+    "experiments_recalculate_timeseries_create",
+    Method::POST,
+    "/api/projects/{project_id}/experiments/{id}/recalculate_timeseries/",
+    "experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_REQUIRES_FLAG_IMPLEMENTATION_RETRIEVE: Operation = Operation::private(
+    "experiments_requires_flag_implementation_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/experiments/requires_flag_implementation/",
+    "experiments",
+    &["experiment:read"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_RETRIEVE: Operation = Operation::private(
+    "experiments_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/experiments/{id}/",
+    "experiments",
+    &["experiment:read"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_TIMESERIES_RESULTS_RETRIEVE: Operation = Operation::private(
+    "experiments_timeseries_results_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/experiments/{id}/timeseries_results/",
+    "experiments",
+    &["experiment:read"],
+    &["burst", "sustained"],
+);
+pub static EXPERIMENTS_UPDATE: Operation = Operation::private(
+    "experiments_update",
+    Method::PUT,
+    "/api/projects/{project_id}/experiments/{id}/",
+    "experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EXPORTS_CONTENT_RETRIEVE: Operation = Operation::private(
+    "environments_exports_content_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/exports/{id}/content/",
+    "exports",
+    &["export:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EXPORTS_CREATE: Operation = Operation::private(
+    "environments_exports_create",
+    Method::POST,
+    "/api/environments/{project_id}/exports/",
+    "exports",
+    &["export:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EXPORTS_LIST: Operation = Operation::private(
+    "environments_exports_list",
+    Method::GET,
+    "/api/environments/{project_id}/exports/",
+    "exports",
+    &["export:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_EXPORTS_RETRIEVE: Operation = Operation::private(
+    "environments_exports_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/exports/{id}/",
+    "exports",
+    &["export:read"],
+    &["burst", "sustained"],
+);
+pub static EXPORTS_CONTENT_RETRIEVE: Operation = Operation::private(
+    "exports_content_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/exports/{id}/content/",
+    "exports",
+    &["export:read"],
+    &["burst", "sustained"],
+);
+pub static EXPORTS_CREATE: Operation = Operation::private(
+    "exports_create",
+    Method::POST,
+    "/api/projects/{project_id}/exports/",
+    "exports",
+    &["export:write"],
+    &["burst", "sustained"],
+);
+pub static EXPORTS_LIST: Operation = Operation::private(
+    "exports_list",
+    Method::GET,
+    "/api/projects/{project_id}/exports/",
+    "exports",
+    &["export:read"],
+    &["burst", "sustained"],
+);
+pub static EXPORTS_RETRIEVE: Operation = Operation::private(
+    "exports_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/exports/{id}/",
+    "exports",
+    &["export:read"],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "feature_flags_activity_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/feature_flags/activity/",
+    "feature_flags",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_ACTIVITY_RETRIEVE_2: Operation = Operation::private(
+    "feature_flags_activity_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/feature_flags/{id}/activity/",
+    "feature_flags",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_BULK_KEYS_CREATE: Operation = Operation::private(
+    "feature_flags_bulk_keys_create",
+    Method::POST,
+    "/api/projects/{project_id}/feature_flags/bulk_keys/",
+    "feature_flags",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_CREATE: Operation = Operation::private(
+    "feature_flags_create",
+    Method::POST,
+    "/api/projects/{project_id}/feature_flags/",
+    "feature_flags",
+    &["feature_flag:write"],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_CREATE_STATIC_COHORT_FOR_FLAG_CREATE: Operation = Operation::private(
+    "feature_flags_create_static_cohort_for_flag_create",
+    Method::POST,
+    "/api/projects/{project_id}/feature_flags/{id}/create_static_cohort_for_flag/",
+    "feature_flags",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_DASHBOARD_CREATE: Operation = Operation::private(
+    "feature_flags_dashboard_create",
+    Method::POST,
+    "/api/projects/{project_id}/feature_flags/{id}/dashboard/",
+    "feature_flags",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_DESTROY: Operation = Operation::private(
+    "feature_flags_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/feature_flags/{id}/",
+    "feature_flags",
+    &["feature_flag:write"],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_ENRICH_USAGE_DASHBOARD_CREATE: Operation = Operation::private(
+    "feature_flags_enrich_usage_dashboard_create",
+    Method::POST,
+    "/api/projects/{project_id}/feature_flags/{id}/enrich_usage_dashboard/",
+    "feature_flags",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_EVALUATION_REASONS_RETRIEVE: Operation = Operation::private(
+    "feature_flags_evaluation_reasons_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/feature_flags/evaluation_reasons/",
+    "feature_flags",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_LIST: Operation = Operation::private(
+    "feature_flags_list",
+    Method::GET,
+    "/api/projects/{project_id}/feature_flags/",
+    "feature_flags",
+    &["feature_flag:read"],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_LOCAL_EVALUATION_RETRIEVE: Operation = Operation::private(
+    "feature_flags_local_evaluation_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/feature_flags/local_evaluation/",
+    "feature_flags",
+    &["feature_flag:read"],
+    &["feature_flag_evaluations"],
+);
+pub static FEATURE_FLAGS_MY_FLAGS_RETRIEVE: Operation = Operation::private(
+    "feature_flags_my_flags_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/feature_flags/my_flags/",
+    "feature_flags",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_PARTIAL_UPDATE: Operation = Operation::private(
+    "feature_flags_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/feature_flags/{id}/",
+    "feature_flags",
+    &["feature_flag:write"],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_REMOTE_CONFIG_RETRIEVE: Operation = Operation::private(
+    "feature_flags_remote_config_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/feature_flags/{id}/remote_config/",
+    "feature_flags",
+    &["feature_flag:read"],
+    &["feature_flag_remote_config"],
+);
+pub static FEATURE_FLAGS_RETRIEVE: Operation = Operation::private(
+    "feature_flags_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/feature_flags/{id}/",
+    "feature_flags",
+    &["feature_flag:read"],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_STATUS_RETRIEVE: Operation = Operation::private(
+    "feature_flags_status_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/feature_flags/{id}/status/",
+    "feature_flags",
+    &["feature_flag:read"],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_UPDATE: Operation = Operation::private(
+    "feature_flags_update",
+    Method::PUT,
+    "/api/projects/{project_id}/feature_flags/{id}/",
+    "feature_flags",
+    &["feature_flag:write"],
+    &["burst", "sustained"],
+);
+pub static FEATURE_FLAGS_USER_BLAST_RADIUS_CREATE: Operation = Operation::private(
+    "feature_flags_user_blast_radius_create",
+    Method::POST,
+    "/api/projects/{project_id}/feature_flags/user_blast_radius/",
+    "feature_flags",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_COUNT_BY_PATH_CREATE: Operation = Operation::private(
+    "environments_file_system_count_by_path_create",
+    Method::POST,
+    "/api/environments/{project_id}/file_system/count_by_path/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_COUNT_CREATE: Operation = Operation::private(
+    "environments_file_system_count_create",
+    Method::POST,
+    "/api/environments/{project_id}/file_system/{id}/count/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_CREATE: Operation = Operation::private(
+    "environments_file_system_create",
+    Method::POST,
+    "/api/environments/{project_id}/file_system/",
+    "file_system",
+    &["file_system:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_DESTROY: Operation = Operation::private(
+    "environments_file_system_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/file_system/{id}/",
+    "file_system",
+    &["file_system:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_LINK_CREATE: Operation = Operation::private(
+    "environments_file_system_link_create",
+    Method::POST,
+    "/api/environments/{project_id}/file_system/{id}/link/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_LIST: Operation = Operation::private(
+    "environments_file_system_list",
+    Method::GET,
+    "/api/environments/{project_id}/file_system/",
+    "file_system",
+    &["file_system:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_LOG_VIEW_CREATE: Operation = Operation::private(
+    "environments_file_system_log_view_create",
+    Method::POST,
+    "/api/environments/{project_id}/file_system/log_view/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_MOVE_CREATE: Operation = Operation::private(
+    "environments_file_system_move_create",
+    Method::POST,
+    "/api/environments/{project_id}/file_system/{id}/move/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_file_system_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/file_system/{id}/",
+    "file_system",
+    &["file_system:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_RETRIEVE: Operation = Operation::private(
+    "environments_file_system_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/file_system/{id}/",
+    "file_system",
+    &["file_system:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_UNFILED_RETRIEVE: Operation = Operation::private(
+    "environments_file_system_unfiled_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/file_system/unfiled/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_UPDATE: Operation = Operation::private(
+    "environments_file_system_update",
+    Method::PUT,
+    "/api/environments/{project_id}/file_system/{id}/",
+    "file_system",
+    &["file_system:write"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_COUNT_BY_PATH_CREATE: Operation = Operation::private(
+    "file_system_count_by_path_create",
+    Method::POST,
+    "/api/projects/{project_id}/file_system/count_by_path/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_COUNT_CREATE: Operation = Operation::private(
+    "file_system_count_create",
+    Method::POST,
+    "/api/projects/{project_id}/file_system/{id}/count/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_CREATE: Operation = Operation::private(
+    "file_system_create",
+    Method::POST,
+    "/api/projects/{project_id}/file_system/",
+    "file_system",
+    &["file_system:write"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_DESTROY: Operation = Operation::private(
+    "file_system_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/file_system/{id}/",
+    "file_system",
+    &["file_system:write"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_LINK_CREATE: Operation = Operation::private(
+    "file_system_link_create",
+    Method::POST,
+    "/api/projects/{project_id}/file_system/{id}/link/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_LIST: Operation = Operation::private(
+    "file_system_list",
+    Method::GET,
+    "/api/projects/{project_id}/file_system/",
+    "file_system",
+    &["file_system:read"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_LOG_VIEW_CREATE: Operation = Operation::private(
+    "file_system_log_view_create",
+    Method::POST,
+    "/api/projects/{project_id}/file_system/log_view/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_MOVE_CREATE: Operation = Operation::private(
+    "file_system_move_create",
+    Method::POST,
+    "/api/projects/{project_id}/file_system/{id}/move/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_PARTIAL_UPDATE: Operation = Operation::private(
+    "file_system_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/file_system/{id}/",
+    "file_system",
+    &["file_system:write"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_RETRIEVE: Operation = Operation::private(
+    "file_system_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/file_system/{id}/",
+    "file_system",
+    &["file_system:read"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_UNFILED_RETRIEVE: Operation = Operation::private(
+    "file_system_unfiled_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/file_system/unfiled/",
+    "file_system",
+    &[],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_UPDATE: Operation = Operation::private(
+    "file_system_update",
+    Method::PUT,
+    "/api/projects/{project_id}/file_system/{id}/",
+    "file_system",
+    &["file_system:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_CREATE: Operation = Operation::private(
+    "environments_file_system_shortcut_create",
+    Method::POST,
+    "/api/environments/{project_id}/file_system_shortcut/",
+    "file_system_shortcut",
+    &["file_system_shortcut:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_DESTROY: Operation = Operation::private(
+    "environments_file_system_shortcut_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/file_system_shortcut/{id}/",
+    "file_system_shortcut",
+    &["file_system_shortcut:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST: Operation = Operation::private(
+    "environments_file_system_shortcut_list",
+    Method::GET,
+    "/api/environments/{project_id}/file_system_shortcut/",
+    "file_system_shortcut",
+    &["file_system_shortcut:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_file_system_shortcut_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/file_system_shortcut/{id}/",
+    "file_system_shortcut",
+    &["file_system_shortcut:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_RETRIEVE: Operation = Operation::private(
+    "environments_file_system_shortcut_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/file_system_shortcut/{id}/",
+    "file_system_shortcut",
+    &["file_system_shortcut:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_UPDATE: Operation = Operation::private(
+    "environments_file_system_shortcut_update",
+    Method::PUT,
+    "/api/environments/{project_id}/file_system_shortcut/{id}/",
+    "file_system_shortcut",
+    &["file_system_shortcut:write"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_SHORTCUT_CREATE: Operation = Operation::private(
+    "file_system_shortcut_create",
+    Method::POST,
+    "/api/projects/{project_id}/file_system_shortcut/",
+    "file_system_shortcut",
+    &["file_system_shortcut:write"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_SHORTCUT_DESTROY: Operation = Operation::private(
+    "file_system_shortcut_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/file_system_shortcut/{id}/",
+    "file_system_shortcut",
+    &["file_system_shortcut:write"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_SHORTCUT_LIST: Operation = Operation::private(
+    "file_system_shortcut_list",
+    Method::GET,
+    "/api/projects/{project_id}/file_system_shortcut/",
+    "file_system_shortcut",
+    &["file_system_shortcut:read"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE: Operation = Operation::private(
+    "file_system_shortcut_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/file_system_shortcut/{id}/",
+    "file_system_shortcut",
+    &["file_system_shortcut:write"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_SHORTCUT_RETRIEVE: Operation = Operation::private(
+    "file_system_shortcut_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/file_system_shortcut/{id}/",
+    "file_system_shortcut",
+    &["file_system_shortcut:read"],
+    &["burst", "sustained"],
+);
+pub static FILE_SYSTEM_SHORTCUT_UPDATE: Operation = Operation::private(
+    "file_system_shortcut_update",
+    Method::PUT,
+    "/api/projects/{project_id}/file_system_shortcut/{id}/",
+    "file_system_shortcut",
+    &["file_system_shortcut:write"],
+    &["burst", "sustained"],
+);
+pub static FLAG_VALUE_VALUES_RETRIEVE: Operation = Operation::private(
+    "flag_value_values_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/flag_value/values/",
+    "flag_value",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_GROUPS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "environments_groups_activity_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/groups/activity/",
+    "groups",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_GROUPS_CREATE: Operation = Operation::private(
+    "environments_groups_create",
+    Method::POST,
+    "/api/environments/{project_id}/groups/",
+    "groups",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_GROUPS_DELETE_PROPERTY_CREATE: Operation = Operation::private(
+    "environments_groups_delete_property_create",
+    Method::POST,
+    "/api/environments/{project_id}/groups/delete_property/",
+    "groups",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_GROUPS_FIND_RETRIEVE: Operation = Operation::private(
+    "environments_groups_find_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/groups/find/",
+    "groups",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_GROUPS_LIST: Operation = Operation::private(
+    "environments_groups_list",
+    Method::GET,
+    "/api/environments/{project_id}/groups/",
+    "groups",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_GROUPS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation::private(
+    "environments_groups_property_definitions_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/groups/property_definitions/",
+    "groups",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_GROUPS_PROPERTY_VALUES_RETRIEVE: Operation = Operation::private(
+    "environments_groups_property_values_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/groups/property_values/",
+    "groups",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_GROUPS_RELATED_RETRIEVE: Operation = Operation::private(
+    "environments_groups_related_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/groups/related/",
+    "groups",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_GROUPS_UPDATE_PROPERTY_CREATE: Operation = Operation::private(
+    "environments_groups_update_property_create",
+    Method::POST,
+    "/api/environments/{project_id}/groups/update_property/",
+    "groups",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "groups_activity_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/groups/activity/",
+    "groups",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_CREATE: Operation = Operation::private(
+    "groups_create",
+    Method::POST,
+    "/api/projects/{project_id}/groups/",
+    "groups",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_DELETE_PROPERTY_CREATE: Operation = Operation::private(
+    "groups_delete_property_create",
+    Method::POST,
+    "/api/projects/{project_id}/groups/delete_property/",
+    "groups",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_FIND_RETRIEVE: Operation = Operation::private(
+    "groups_find_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/groups/find/",
+    "groups",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_LIST: Operation = Operation::private(
+    "groups_list",
+    Method::GET,
+    "/api/projects/{project_id}/groups/",
+    "groups",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation::private(
+    "groups_property_definitions_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/groups/property_definitions/",
+    "groups",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_PROPERTY_VALUES_RETRIEVE: Operation = Operation::private(
+    "groups_property_values_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/groups/property_values/",
+    "groups",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_RELATED_RETRIEVE: Operation = Operation::private(
+    "groups_related_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/groups/related/",
+    "groups",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_UPDATE_PROPERTY_CREATE: Operation = Operation::private(
+    "groups_update_property_create",
+    Method::POST,
+    "/api/projects/{project_id}/groups/update_property/",
+    "groups",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_CREATE_DETAIL_DASHBOARD_UPDATE: Operation = Operation::private(
+    "groups_types_create_detail_dashboard_update",
+    Method::PUT,
+    "/api/projects/{project_id}/groups_types/create_detail_dashboard/",
+    "groups_types",
+    &[],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_DESTROY: Operation = Operation::private(
+    "groups_types_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/groups_types/{group_type_index}/",
+    "groups_types",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_LIST: Operation = Operation::private(
+    "groups_types_list",
+    Method::GET,
+    "/api/projects/{project_id}/groups_types/",
+    "groups_types",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_METRICS_CREATE: Operation = Operation::private(
+    "groups_types_metrics_create",
+    Method::POST,
+    "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/",
+    "groups_types",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_METRICS_DESTROY: Operation = Operation::private(
+    "groups_types_metrics_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/",
+    "groups_types",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_METRICS_LIST: Operation = Operation::private(
+    "groups_types_metrics_list",
+    Method::GET,
+    "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/",
+    "groups_types",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_METRICS_PARTIAL_UPDATE: Operation = Operation::private(
+    "groups_types_metrics_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/",
+    "groups_types",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_METRICS_RETRIEVE: Operation = Operation::private(
+    "groups_types_metrics_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/",
+    "groups_types",
+    &["group:read"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_METRICS_UPDATE: Operation = Operation::private(
+    "groups_types_metrics_update",
+    Method::PUT,
+    "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/",
+    "groups_types",
+    &["group:write"],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_SET_DEFAULT_COLUMNS_UPDATE: Operation = Operation::private(
+    "groups_types_set_default_columns_update",
+    Method::PUT,
+    "/api/projects/{project_id}/groups_types/set_default_columns/",
+    "groups_types",
+    &[],
+    &["burst", "sustained"],
+);
+pub static GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE: Operation = Operation::private(
+    "groups_types_update_metadata_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/groups_types/update_metadata/",
+    "groups_types",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_BROADCAST_CREATE: Operation = Operation::private(
+    "environments_hog_functions_broadcast_create",
+    Method::POST,
+    "/api/environments/{project_id}/hog_functions/{id}/broadcast/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_CREATE: Operation = Operation::private(
+    "environments_hog_functions_create",
+    Method::POST,
+    "/api/environments/{project_id}/hog_functions/",
+    "hog_functions",
+    &["hog_function:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_DESTROY: Operation = Operation::private(
+    "environments_hog_functions_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/hog_functions/{id}/",
+    "hog_functions",
+    &["hog_function:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_ICON_RETRIEVE: Operation = Operation::private(
+    "environments_hog_functions_icon_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/hog_functions/icon/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_ICONS_RETRIEVE: Operation = Operation::private(
+    "environments_hog_functions_icons_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/hog_functions/icons/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_INVOCATIONS_CREATE: Operation = Operation::private(
+    "environments_hog_functions_invocations_create",
+    Method::POST,
+    "/api/environments/{project_id}/hog_functions/{id}/invocations/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_LIST: Operation = Operation::private(
+    "environments_hog_functions_list",
+    Method::GET,
+    "/api/environments/{project_id}/hog_functions/",
+    "hog_functions",
+    &["hog_function:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_LOGS_RETRIEVE: Operation = Operation::private(
+    "environments_hog_functions_logs_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/hog_functions/{id}/logs/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_METRICS_RETRIEVE: Operation = Operation::private(
+    "environments_hog_functions_metrics_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/hog_functions/{id}/metrics/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE: Operation = Operation::private(
+    "environments_hog_functions_metrics_totals_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/hog_functions/{id}/metrics/totals/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_hog_functions_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/hog_functions/{id}/",
+    "hog_functions",
+    &["hog_function:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_hog_functions_rearrange_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/hog_functions/rearrange/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_RETRIEVE: Operation = Operation::private(
+    "environments_hog_functions_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/hog_functions/{id}/",
+    "hog_functions",
+    &["hog_function:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_HOG_FUNCTIONS_UPDATE: Operation = Operation::private(
+    "environments_hog_functions_update",
+    Method::PUT,
+    "/api/environments/{project_id}/hog_functions/{id}/",
+    "hog_functions",
+    &["hog_function:write"],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_BROADCAST_CREATE: Operation = Operation::private(
+    "hog_functions_broadcast_create",
+    Method::POST,
+    "/api/projects/{project_id}/hog_functions/{id}/broadcast/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_CREATE: Operation = Operation::private(
+    "hog_functions_create",
+    Method::POST,
+    "/api/projects/{project_id}/hog_functions/",
+    "hog_functions",
+    &["hog_function:write"],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_DESTROY: Operation = Operation::private(
+    "hog_functions_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/hog_functions/{id}/",
+    "hog_functions",
+    &["hog_function:write"],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_ICON_RETRIEVE: Operation = Operation::private(
+    "hog_functions_icon_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/hog_functions/icon/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_ICONS_RETRIEVE: Operation = Operation::private(
+    "hog_functions_icons_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/hog_functions/icons/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_INVOCATIONS_CREATE: Operation = Operation::private(
+    "hog_functions_invocations_create",
+    Method::POST,
+    "/api/projects/{project_id}/hog_functions/{id}/invocations/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_LIST: Operation = Operation::private(
+    "hog_functions_list",
+    Method::GET,
+    "/api/projects/{project_id}/hog_functions/",
+    "hog_functions",
+    &["hog_function:read"],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_LOGS_RETRIEVE: Operation = Operation::private(
+    "hog_functions_logs_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/hog_functions/{id}/logs/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_METRICS_RETRIEVE: Operation = Operation::private(
+    "hog_functions_metrics_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/hog_functions/{id}/metrics/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE: Operation = Operation::private(
+    "hog_functions_metrics_totals_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/hog_functions/{id}/metrics/totals/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "hog_functions_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/hog_functions/{id}/",
+    "hog_functions",
+    &["hog_function:write"],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE: Operation = Operation::private(
+    "hog_functions_rearrange_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/hog_functions/rearrange/",
+    "hog_functions",
+    &[],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_RETRIEVE: Operation = Operation::private(
+    "hog_functions_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/hog_functions/{id}/",
+    "hog_functions",
+    &["hog_function:read"],
+    &["burst", "sustained"],
+);
+pub static HOG_FUNCTIONS_UPDATE: Operation = Operation::private(
+    "hog_functions_update",
+    Method::PUT,
+    "/api/projects/{project_id}/hog_functions/{id}/",
+    "hog_functions",
+    &["hog_function:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "environments_insights_activity_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/insights/activity/",
+    "insights",
+    &["activity_log:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE_2: Operation = Operation::private(
+    "environments_insights_activity_retrieve_2",
+    Method::GET,
+    "/api/environments/{project_id}/insights/{id}/activity/",
+    "insights",
+    &["activity_log:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_CANCEL_CREATE: Operation = Operation::private(
+    "environments_insights_cancel_create",
+    Method::POST,
+    "/api/environments/{project_id}/insights/cancel/",
+    "insights",
+    &[],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_CREATE: Operation = Operation::private(
+    "environments_insights_create",
+    Method::POST,
+    "/api/environments/{project_id}/insights/",
+    "insights",
+    &["insight:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_DESTROY: Operation = Operation::private(
+    "environments_insights_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/insights/{id}/",
+    "insights",
+    &["insight:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_LIST: Operation = Operation::private(
+    "environments_insights_list",
+    Method::GET,
+    "/api/environments/{project_id}/insights/",
+    "insights",
+    &["insight:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_MY_LAST_VIEWED_RETRIEVE: Operation = Operation::private(
+    "environments_insights_my_last_viewed_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/insights/my_last_viewed/",
+    "insights",
+    &[],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_insights_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/insights/{id}/",
+    "insights",
+    &["insight:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_RETRIEVE: Operation = Operation::private(
+    "environments_insights_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/insights/{id}/",
+    "insights",
+    &["insight:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_SHARING_LIST: Operation = Operation::private(
+    "environments_insights_sharing_list",
+    Method::GET,
+    "/api/environments/{project_id}/insights/{insight_id}/sharing/",
+    "insights",
+    &["sharing_configuration:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_CREATE: Operation = Operation::private(
+    "environments_insights_sharing_passwords_create",
+    Method::POST,
+    "/api/environments/{project_id}/insights/{insight_id}/sharing/passwords/",
+    "insights",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_DESTROY: Operation = Operation::private(
+    "environments_insights_sharing_passwords_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/insights/{insight_id}/sharing/passwords/{password_id}/",
+    "insights",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_SHARING_REFRESH_CREATE: Operation = Operation::private(
+    "environments_insights_sharing_refresh_create",
+    Method::POST,
+    "/api/environments/{project_id}/insights/{insight_id}/sharing/refresh/",
+    "insights",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_UPDATE: Operation = Operation::private(
+    "environments_insights_update",
+    Method::PUT,
+    "/api/environments/{project_id}/insights/{id}/",
+    "insights",
+    &["insight:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INSIGHTS_VIEWED_CREATE: Operation = Operation::private(
+    "environments_insights_viewed_create",
+    Method::POST,
+    "/api/environments/{project_id}/insights/viewed/",
+    "insights",
+    &["insight:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "insights_activity_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/insights/activity/",
+    "insights",
+    &["activity_log:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_ACTIVITY_RETRIEVE_2: Operation = Operation::private(
+    "insights_activity_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/insights/{id}/activity/",
+    "insights",
+    &["activity_log:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_CANCEL_CREATE: Operation = Operation::private(
+    "insights_cancel_create",
+    Method::POST,
+    "/api/projects/{project_id}/insights/cancel/",
+    "insights",
+    &[],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_CREATE: Operation = Operation::private(
+    "insights_create",
+    Method::POST,
+    "/api/projects/{project_id}/insights/",
+    "insights",
+    &["insight:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_DESTROY: Operation = Operation::private(
+    "insights_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/insights/{id}/",
+    "insights",
+    &["insight:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_LIST: Operation = Operation::private(
+    "insights_list",
+    Method::GET,
+    "/api/projects/{project_id}/insights/",
+    "insights",
+    &["insight:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_MY_LAST_VIEWED_RETRIEVE: Operation = Operation::private(
+    "insights_my_last_viewed_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/insights/my_last_viewed/",
+    "insights",
+    &[],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "insights_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/insights/{id}/",
+    "insights",
+    &["insight:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_RETRIEVE: Operation = Operation::private(
+    "insights_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/insights/{id}/",
+    "insights",
+    &["insight:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_SHARING_LIST: Operation = Operation::private(
+    "insights_sharing_list",
+    Method::GET,
+    "/api/projects/{project_id}/insights/{insight_id}/sharing/",
+    "insights",
+    &["sharing_configuration:read"],
+    &["burst", "sustained"],
+);
+pub static INSIGHTS_SHARING_PASSWORDS_CREATE: Operation = Operation::private(
+    "insights_sharing_passwords_create",
+    Method::POST,
+    "/api/projects/{project_id}/insights/{insight_id}/sharing/passwords/",
+    "insights",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static INSIGHTS_SHARING_PASSWORDS_DESTROY: Operation = Operation::private(
+    "insights_sharing_passwords_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/insights/{insight_id}/sharing/passwords/{password_id}/",
+    "insights",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static INSIGHTS_SHARING_REFRESH_CREATE: Operation = Operation::private(
+    "insights_sharing_refresh_create",
+    Method::POST,
+    "/api/projects/{project_id}/insights/{insight_id}/sharing/refresh/",
+    "insights",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static INSIGHTS_UPDATE: Operation = Operation::private(
+    "insights_update",
+    Method::PUT,
+    "/api/projects/{project_id}/insights/{id}/",
+    "insights",
+    &["insight:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static INSIGHTS_VIEWED_CREATE: Operation = Operation::private(
+    "insights_viewed_create",
+    Method::POST,
+    "/api/projects/{project_id}/insights/viewed/",
+    "insights",
+    &["insight:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_AUTHORIZE_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_authorize_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/authorize/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_CHANNELS_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_channels_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/channels/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_LISTS_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_clickup_lists_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/clickup_lists/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_SPACES_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_clickup_spaces_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/clickup_spaces/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_clickup_workspaces_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/clickup_workspaces/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_CREATE: Operation = Operation::private(
+    "environments_integrations_create",
+    Method::POST,
+    "/api/environments/{project_id}/integrations/",
+    "integrations",
+    &["integration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_DESTROY: Operation = Operation::private(
+    "environments_integrations_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/integrations/{id}/",
+    "integrations",
+    &["integration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_EMAIL_VERIFY_CREATE: Operation = Operation::private(
+    "environments_integrations_email_verify_create",
+    Method::POST,
+    "/api/environments/{project_id}/integrations/{id}/email/verify/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_GITHUB_REPOS_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_github_repos_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/github_repos/",
+    "integrations",
+    &["integration:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_google_accessible_accounts_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/google_accessible_accounts/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_google_conversion_actions_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/google_conversion_actions/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_LINEAR_TEAMS_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_linear_teams_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/linear_teams/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_linkedin_ads_accounts_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/linkedin_ads_accounts/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_linkedin_ads_conversion_rules_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/linkedin_ads_conversion_rules/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_LIST: Operation = Operation::private(
+    "environments_integrations_list",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/",
+    "integrations",
+    &["integration:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/",
+    "integrations",
+    &["integration:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE: Operation = Operation::private(
+    "environments_integrations_twilio_phone_numbers_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/integrations/{id}/twilio_phone_numbers/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_AUTHORIZE_RETRIEVE: Operation = Operation::private(
+    "integrations_authorize_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/authorize/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_CHANNELS_RETRIEVE: Operation = Operation::private(
+    "integrations_channels_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/channels/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_CLICKUP_LISTS_RETRIEVE: Operation = Operation::private(
+    "integrations_clickup_lists_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/clickup_lists/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_CLICKUP_SPACES_RETRIEVE: Operation = Operation::private(
+    "integrations_clickup_spaces_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/clickup_spaces/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE: Operation = Operation::private(
+    "integrations_clickup_workspaces_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/clickup_workspaces/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_CREATE: Operation = Operation::private(
+    "integrations_create",
+    Method::POST,
+    "/api/projects/{project_id}/integrations/",
+    "integrations",
+    &["integration:write"],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_DESTROY: Operation = Operation::private(
+    "integrations_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/integrations/{id}/",
+    "integrations",
+    &["integration:write"],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_EMAIL_VERIFY_CREATE: Operation = Operation::private(
+    "integrations_email_verify_create",
+    Method::POST,
+    "/api/projects/{project_id}/integrations/{id}/email/verify/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_GITHUB_REPOS_RETRIEVE: Operation = Operation::private(
+    "integrations_github_repos_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/github_repos/",
+    "integrations",
+    &["integration:read"],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE: Operation = Operation::private(
+    "integrations_google_accessible_accounts_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/google_accessible_accounts/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE: Operation = Operation::private(
+    "integrations_google_conversion_actions_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/google_conversion_actions/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_LINEAR_TEAMS_RETRIEVE: Operation = Operation::private(
+    "integrations_linear_teams_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/linear_teams/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE: Operation = Operation::private(
+    "integrations_linkedin_ads_accounts_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/linkedin_ads_accounts/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE: Operation = Operation::private(
+    "integrations_linkedin_ads_conversion_rules_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/linkedin_ads_conversion_rules/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_LIST: Operation = Operation::private(
+    "integrations_list",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/",
+    "integrations",
+    &["integration:read"],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_RETRIEVE: Operation = Operation::private(
+    "integrations_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/",
+    "integrations",
+    &["integration:read"],
+    &["burst", "sustained"],
+);
+pub static INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE: Operation = Operation::private(
+    "integrations_twilio_phone_numbers_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/integrations/{id}/twilio_phone_numbers/",
+    "integrations",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INVITES_BULK_CREATE: Operation = Operation::private(
+    "invites_bulk_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/invites/bulk/",
+    "invites",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INVITES_CREATE: Operation = Operation::private(
+    "invites_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/invites/",
+    "invites",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INVITES_DESTROY: Operation = Operation::private(
+    "invites_destroy",
+    Method::DELETE,
+    "/api/organizations/{organization_id}/invites/{id}/",
+    "invites",
+    &[],
+    &["burst", "sustained"],
+);
+pub static INVITES_LIST: Operation = Operation::private(
+    "invites_list",
+    Method::GET,
+    "/api/organizations/{organization_id}/invites/",
+    "invites",
+    &["organization_member:read"],
+    &["burst", "sustained"],
+);
+pub static LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE: Operation = Operation::private(
+    "llm_gateway_v1_chat_completions_create",
+    Method::POST,
+    "/api/projects/{project_id}/llm_gateway/v1/chat/completions/",
+    "llm_gateway",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static LLM_GATEWAY_V1_MESSAGES_CREATE: Operation = Operation::private(
+    "llm_gateway_v1_messages_create",
+    Method::POST,
+    "/api/projects/{project_id}/llm_gateway/v1/messages/",
+    "llm_gateway",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_LOGS_ATTRIBUTES_RETRIEVE: Operation = Operation::private(
+    "environments_logs_attributes_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/logs/attributes/",
+    "logs",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_LOGS_QUERY_CREATE: Operation = Operation::private(
+    "environments_logs_query_create",
+    Method::POST,
+    "/api/environments/{project_id}/logs/query/",
+    "logs",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_LOGS_SPARKLINE_CREATE: Operation = Operation::private(
+    "environments_logs_sparkline_create",
+    Method::POST,
+    "/api/environments/{project_id}/logs/sparkline/",
+    "logs",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_LOGS_VALUES_RETRIEVE: Operation = Operation::private(
+    "environments_logs_values_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/logs/values/",
+    "logs",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static LOGS_ATTRIBUTES_RETRIEVE: Operation = Operation::private(
+    "logs_attributes_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/logs/attributes/",
+    "logs",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static LOGS_QUERY_CREATE: Operation = Operation::private(
+    "logs_query_create",
+    Method::POST,
+    "/api/projects/{project_id}/logs/query/",
+    "logs",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static LOGS_SPARKLINE_CREATE: Operation = Operation::private(
+    "logs_sparkline_create",
+    Method::POST,
+    "/api/projects/{project_id}/logs/sparkline/",
+    "logs",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static LOGS_VALUES_RETRIEVE: Operation = Operation::private(
+    "logs_values_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/logs/values/",
+    "logs",
+    &["error_tracking:read"],
+    &["burst", "sustained"],
+);
+pub static MEMBERS_DESTROY: Operation = Operation::private(
+    "members_destroy",
+    Method::DELETE,
+    "/api/organizations/{organization_id}/members/{user__uuid}/",
+    "members",
+    &["organization_member:write"],
+    &["burst", "sustained"],
+);
+pub static MEMBERS_LIST: Operation = Operation::private(
+    "members_list",
+    Method::GET,
+    "/api/organizations/{organization_id}/members/",
+    "members",
+    &["organization_member:read"],
+    &["burst", "sustained"],
+);
+pub static MEMBERS_PARTIAL_UPDATE: Operation = Operation::private(
+    "members_partial_update",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/members/{user__uuid}/",
+    "members",
+    &["organization_member:write"],
+    &["burst", "sustained"],
+);
+pub static MEMBERS_SCOPED_API_KEYS_RETRIEVE: Operation = Operation::private(
+    "members_scoped_api_keys_retrieve",
+    Method::GET,
+    "/api/organizations/{organization_id}/members/{user__uuid}/scoped_api_keys/",
+    "members",
+    &[],
+    &["burst", "sustained"],
+);
+pub static MEMBERS_UPDATE: Operation = Operation::private(
+    "members_update",
+    Method::PUT,
+    "/api/organizations/{organization_id}/members/{user__uuid}/",
+    "members",
+    &["organization_member:write"],
+    &["burst", "sustained"],
+);
+pub static NOTEBOOKS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "notebooks_activity_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/notebooks/activity/",
+    "notebooks",
+    &[],
+    &["burst", "sustained"],
+);
+pub static NOTEBOOKS_ACTIVITY_RETRIEVE_2: Operation = Operation::private(
+    "notebooks_activity_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/notebooks/{short_id}/activity/",
+    "notebooks",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static NOTEBOOKS_CREATE: Operation = Operation::private(
+    "notebooks_create",
+    Method::POST,
+    "/api/projects/{project_id}/notebooks/",
+    "notebooks",
+    &["notebook:write"],
+    &["burst", "sustained"],
+);
+pub static NOTEBOOKS_DESTROY: Operation = Operation::private(
+    "notebooks_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/notebooks/{short_id}/",
+    "notebooks",
+    &["notebook:write"],
+    &["burst", "sustained"],
+);
+pub static NOTEBOOKS_LIST: Operation = Operation::private(
+    "notebooks_list",
+    Method::GET,
+    "/api/projects/{project_id}/notebooks/",
+    "notebooks",
+    &["notebook:read"],
+    &["burst", "sustained"],
+);
+pub static NOTEBOOKS_PARTIAL_UPDATE: Operation = Operation::private(
+    "notebooks_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/notebooks/{short_id}/",
+    "notebooks",
+    &["notebook:write"],
+    &["burst", "sustained"],
+);
+pub static NOTEBOOKS_RECORDING_COMMENTS_RETRIEVE: Operation = Operation::private(
+    "notebooks_recording_comments_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/notebooks/recording_comments/",
+    "notebooks",
+    &[],
+    &["burst", "sustained"],
+);
+pub static NOTEBOOKS_RETRIEVE: Operation = Operation::private(
+    "notebooks_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/notebooks/{short_id}/",
+    "notebooks",
+    &["notebook:read"],
+    &["burst", "sustained"],
+);
+pub static NOTEBOOKS_UPDATE: Operation = Operation::private(
+    "notebooks_update",
+    Method::PUT,
+    "/api/projects/{project_id}/notebooks/{short_id}/",
+    "notebooks",
+    &["notebook:write"],
+    &["burst", "sustained"],
+);
+pub static CREATE: Operation = Operation::private(
+    "create",
+    Method::POST,
+    "/api/organizations/",
+    "organizations",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static DESTROY: Operation = Operation::private(
+    "destroy",
+    Method::DELETE,
+    "/api/organizations/{id}/",
+    "organizations",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static LIST: Operation = Operation::private(
+    "list",
+    Method::GET,
+    "/api/organizations/",
+    "organizations",
+    &["organization:read"],
+    &["burst", "sustained"],
+);
+pub static PARTIAL_UPDATE: Operation = Operation::private(
+    "partial_update",
+    Method::PATCH,
+    "/api/organizations/{id}/",
+    "organizations",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static RETRIEVE: Operation = Operation::private(
+    "retrieve",
+    Method::GET,
+    "/api/organizations/{id}/",
+    "organizations",
+    &["organization:read"],
+    &["burst", "sustained"],
+);
+pub static UPDATE: Operation = Operation::private(
+    "update",
+    Method::PUT,
+    "/api/organizations/{id}/",
+    "organizations",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_PERSISTED_FOLDER_CREATE: Operation = Operation::private(
+    "environments_persisted_folder_create",
+    Method::POST,
+    "/api/environments/{project_id}/persisted_folder/",
+    "persisted_folder",
+    &["persisted_folder:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_PERSISTED_FOLDER_DESTROY: Operation = Operation::private(
+    "environments_persisted_folder_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/persisted_folder/{id}/",
+    "persisted_folder",
+    &["persisted_folder:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_PERSISTED_FOLDER_LIST: Operation = Operation::private(
+    "environments_persisted_folder_list",
+    Method::GET,
+    "/api/environments/{project_id}/persisted_folder/",
+    "persisted_folder",
+    &["persisted_folder:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_persisted_folder_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/persisted_folder/{id}/",
+    "persisted_folder",
+    &["persisted_folder:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_PERSISTED_FOLDER_RETRIEVE: Operation = Operation::private(
+    "environments_persisted_folder_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persisted_folder/{id}/",
+    "persisted_folder",
+    &["persisted_folder:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_PERSISTED_FOLDER_UPDATE: Operation = Operation::private(
+    "environments_persisted_folder_update",
+    Method::PUT,
+    "/api/environments/{project_id}/persisted_folder/{id}/",
+    "persisted_folder",
+    &["persisted_folder:write"],
+    &["burst", "sustained"],
+);
+pub static PERSISTED_FOLDER_CREATE: Operation = Operation::private(
+    "persisted_folder_create",
+    Method::POST,
+    "/api/projects/{project_id}/persisted_folder/",
+    "persisted_folder",
+    &["persisted_folder:write"],
+    &["burst", "sustained"],
+);
+pub static PERSISTED_FOLDER_DESTROY: Operation = Operation::private(
+    "persisted_folder_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/persisted_folder/{id}/",
+    "persisted_folder",
+    &["persisted_folder:write"],
+    &["burst", "sustained"],
+);
+pub static PERSISTED_FOLDER_LIST: Operation = Operation::private(
+    "persisted_folder_list",
+    Method::GET,
+    "/api/projects/{project_id}/persisted_folder/",
+    "persisted_folder",
+    &["persisted_folder:read"],
+    &["burst", "sustained"],
+);
+pub static PERSISTED_FOLDER_PARTIAL_UPDATE: Operation = Operation::private(
+    "persisted_folder_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/persisted_folder/{id}/",
+    "persisted_folder",
+    &["persisted_folder:write"],
+    &["burst", "sustained"],
+);
+pub static PERSISTED_FOLDER_RETRIEVE: Operation = Operation::private(
+    "persisted_folder_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persisted_folder/{id}/",
+    "persisted_folder",
+    &["persisted_folder:read"],
+    &["burst", "sustained"],
+);
+pub static PERSISTED_FOLDER_UPDATE: Operation = Operation::private(
+    "persisted_folder_update",
+    Method::PUT,
+    "/api/projects/{project_id}/persisted_folder/{id}/",
+    "persisted_folder",
+    &["persisted_folder:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "environments_persons_activity_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persons/activity/",
+    "persons",
+    &["activity_log:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE_2: Operation = Operation::private(
+    "environments_persons_activity_retrieve_2",
+    Method::GET,
+    "/api/environments/{project_id}/persons/{id}/activity/",
+    "persons",
+    &["activity_log:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_BULK_DELETE_CREATE: Operation = Operation::private(
+    "environments_persons_bulk_delete_create",
+    Method::POST,
+    "/api/environments/{project_id}/persons/bulk_delete/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_COHORTS_RETRIEVE: Operation = Operation::private(
+    "environments_persons_cohorts_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persons/cohorts/",
+    "persons",
+    &["cohort:read", "person:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_DELETE_EVENTS_CREATE: Operation = Operation::private(
+    "environments_persons_delete_events_create",
+    Method::POST,
+    "/api/environments/{project_id}/persons/{id}/delete_events/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_DELETE_PROPERTY_CREATE: Operation = Operation::private(
+    "environments_persons_delete_property_create",
+    Method::POST,
+    "/api/environments/{project_id}/persons/{id}/delete_property/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_DELETE_RECORDINGS_CREATE: Operation = Operation::private(
+    "environments_persons_delete_recordings_create",
+    Method::POST,
+    "/api/environments/{project_id}/persons/{id}/delete_recordings/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_DESTROY: Operation = Operation::private(
+    "environments_persons_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/persons/{id}/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_CREATE: Operation = Operation::private(
+    "environments_persons_funnel_correlation_create",
+    Method::POST,
+    "/api/environments/{project_id}/persons/funnel/correlation/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_RETRIEVE: Operation = Operation::private(
+    "environments_persons_funnel_correlation_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persons/funnel/correlation/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_FUNNEL_CREATE: Operation = Operation::private(
+    "environments_persons_funnel_create",
+    Method::POST,
+    "/api/environments/{project_id}/persons/funnel/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_FUNNEL_RETRIEVE: Operation = Operation::private(
+    "environments_persons_funnel_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persons/funnel/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_LIFECYCLE_RETRIEVE: Operation = Operation::private(
+    "environments_persons_lifecycle_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persons/lifecycle/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_LIST: Operation = Operation::private(
+    "environments_persons_list",
+    Method::GET,
+    "/api/environments/{project_id}/persons/",
+    "persons",
+    &["person:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_persons_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/persons/{id}/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_PROPERTIES_TIMELINE_RETRIEVE: Operation = Operation::private(
+    "environments_persons_properties_timeline_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persons/{id}/properties_timeline/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_RESET_PERSON_DISTINCT_ID_CREATE: Operation = Operation::private(
+    "environments_persons_reset_person_distinct_id_create",
+    Method::POST,
+    "/api/environments/{project_id}/persons/reset_person_distinct_id/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_RETRIEVE: Operation = Operation::private(
+    "environments_persons_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persons/{id}/",
+    "persons",
+    &["person:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_SPLIT_CREATE: Operation = Operation::private(
+    "environments_persons_split_create",
+    Method::POST,
+    "/api/environments/{project_id}/persons/{id}/split/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_STICKINESS_RETRIEVE: Operation = Operation::private(
+    "environments_persons_stickiness_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persons/stickiness/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_TRENDS_RETRIEVE: Operation = Operation::private(
+    "environments_persons_trends_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persons/trends/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_UPDATE: Operation = Operation::private(
+    "environments_persons_update",
+    Method::PUT,
+    "/api/environments/{project_id}/persons/{id}/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_UPDATE_PROPERTY_CREATE: Operation = Operation::private(
+    "environments_persons_update_property_create",
+    Method::POST,
+    "/api/environments/{project_id}/persons/{id}/update_property/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PERSONS_VALUES_RETRIEVE: Operation = Operation::private(
+    "environments_persons_values_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/persons/values/",
+    "persons",
+    &["person:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "persons_activity_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persons/activity/",
+    "persons",
+    &["activity_log:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_ACTIVITY_RETRIEVE_2: Operation = Operation::private(
+    "persons_activity_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/persons/{id}/activity/",
+    "persons",
+    &["activity_log:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_BULK_DELETE_CREATE: Operation = Operation::private(
+    "persons_bulk_delete_create",
+    Method::POST,
+    "/api/projects/{project_id}/persons/bulk_delete/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_COHORTS_RETRIEVE: Operation = Operation::private(
+    "persons_cohorts_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persons/cohorts/",
+    "persons",
+    &["cohort:read", "person:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_DELETE_EVENTS_CREATE: Operation = Operation::private(
+    "persons_delete_events_create",
+    Method::POST,
+    "/api/projects/{project_id}/persons/{id}/delete_events/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_DELETE_PROPERTY_CREATE: Operation = Operation::private(
+    "persons_delete_property_create",
+    Method::POST,
+    "/api/projects/{project_id}/persons/{id}/delete_property/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_DELETE_RECORDINGS_CREATE: Operation = Operation::private(
+    "persons_delete_recordings_create",
+    Method::POST,
+    "/api/projects/{project_id}/persons/{id}/delete_recordings/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_DESTROY: Operation = Operation::private(
+    "persons_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/persons/{id}/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_FUNNEL_CORRELATION_CREATE: Operation = Operation::private(
+    "persons_funnel_correlation_create",
+    Method::POST,
+    "/api/projects/{project_id}/persons/funnel/correlation/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_FUNNEL_CORRELATION_RETRIEVE: Operation = Operation::private(
+    "persons_funnel_correlation_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persons/funnel/correlation/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_FUNNEL_CREATE: Operation = Operation::private(
+    "persons_funnel_create",
+    Method::POST,
+    "/api/projects/{project_id}/persons/funnel/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_FUNNEL_RETRIEVE: Operation = Operation::private(
+    "persons_funnel_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persons/funnel/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_LIFECYCLE_RETRIEVE: Operation = Operation::private(
+    "persons_lifecycle_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persons/lifecycle/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_LIST: Operation = Operation::private(
+    "persons_list",
+    Method::GET,
+    "/api/projects/{project_id}/persons/",
+    "persons",
+    &["person:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "persons_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/persons/{id}/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_PROPERTIES_TIMELINE_RETRIEVE: Operation = Operation::private(
+    "persons_properties_timeline_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persons/{id}/properties_timeline/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_RESET_PERSON_DISTINCT_ID_CREATE: Operation = Operation::private(
+    "persons_reset_person_distinct_id_create",
+    Method::POST,
+    "/api/projects/{project_id}/persons/reset_person_distinct_id/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_RETRIEVE: Operation = Operation::private(
+    "persons_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persons/{id}/",
+    "persons",
+    &["person:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_SPLIT_CREATE: Operation = Operation::private(
+    "persons_split_create",
+    Method::POST,
+    "/api/projects/{project_id}/persons/{id}/split/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_STICKINESS_RETRIEVE: Operation = Operation::private(
+    "persons_stickiness_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persons/stickiness/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_TRENDS_RETRIEVE: Operation = Operation::private(
+    "persons_trends_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persons/trends/",
+    "persons",
+    &[],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_UPDATE: Operation = Operation::private(
+    "persons_update",
+    Method::PUT,
+    "/api/projects/{project_id}/persons/{id}/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_UPDATE_PROPERTY_CREATE: Operation = Operation::private(
+    "persons_update_property_create",
+    Method::POST,
+    "/api/projects/{project_id}/persons/{id}/update_property/",
+    "persons",
+    &["person:write"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static PERSONS_VALUES_RETRIEVE: Operation = Operation::private(
+    "persons_values_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/persons/values/",
+    "persons",
+    &["person:read"],
+    &["clickhouse_burst", "persons_burst", "persons_sustained"],
+);
+pub static ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST: Operation = Operation::private(
+    "environments_plugin_configs_logs_list",
+    Method::GET,
+    "/api/environments/{project_id}/plugin_configs/{plugin_config_id}/logs/",
+    "plugin_configs",
+    &["plugin:read"],
+    &["burst", "sustained"],
+);
+pub static PLUGIN_CONFIGS_LOGS_LIST: Operation = Operation::private(
+    "plugin_configs_logs_list",
+    Method::GET,
+    "/api/projects/{project_id}/plugin_configs/{plugin_config_id}/logs/",
+    "plugin_configs",
+    &["plugin:read"],
+    &["burst", "sustained"],
+);
+pub static ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "activity_retrieve",
+    Method::GET,
+    "/api/organizations/{organization_id}/projects/{id}/activity/",
+    "projects",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ADD_PRODUCT_INTENT_PARTIAL_UPDATE: Operation = Operation::private(
+    "add_product_intent_partial_update",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/projects/{id}/add_product_intent/",
+    "projects",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static CHANGE_ORGANIZATION_CREATE: Operation = Operation::private(
+    "change_organization_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/projects/{id}/change_organization/",
+    "projects",
+    &[],
+    &["burst", "sustained"],
+);
+pub static COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE: Operation = Operation::private(
+    "complete_product_onboarding_partial_update",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/projects/{id}/complete_product_onboarding/",
+    "projects",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static CREATE_2: Operation = Operation::private(
+    "create_2",
+    Method::POST,
+    "/api/organizations/{organization_id}/projects/",
+    "projects",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE: Operation = Operation::private(
+    "delete_secret_token_backup_partial_update",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/projects/{id}/delete_secret_token_backup/",
+    "projects",
+    &[],
+    &["burst", "sustained"],
+);
+pub static DESTROY_2: Operation = Operation::private(
+    "destroy_2",
+    Method::DELETE,
+    "/api/organizations/{organization_id}/projects/{id}/",
+    "projects",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static IS_GENERATING_DEMO_DATA_RETRIEVE: Operation = Operation::private(
+    "is_generating_demo_data_retrieve",
+    Method::GET,
+    "/api/organizations/{organization_id}/projects/{id}/is_generating_demo_data/",
+    "projects",
+    &[],
+    &["burst", "sustained"],
+);
+pub static LIST_2: Operation = Operation::private(
+    "list_2",
+    Method::GET,
+    "/api/organizations/{organization_id}/projects/",
+    "projects",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static PARTIAL_UPDATE_2: Operation = Operation::private(
+    "partial_update_2",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/projects/{id}/",
+    "projects",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static RESET_TOKEN_PARTIAL_UPDATE: Operation = Operation::private(
+    "reset_token_partial_update",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/projects/{id}/reset_token/",
+    "projects",
+    &[],
+    &["burst", "sustained"],
+);
+pub static RETRIEVE_2: Operation = Operation::private(
+    "retrieve_2",
+    Method::GET,
+    "/api/organizations/{organization_id}/projects/{id}/",
+    "projects",
+    &["project:read"],
+    &["burst", "sustained"],
+);
+pub static ROTATE_SECRET_TOKEN_PARTIAL_UPDATE: Operation = Operation::private(
+    "rotate_secret_token_partial_update",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/projects/{id}/rotate_secret_token/",
+    "projects",
+    &[],
+    &["burst", "sustained"],
+);
+pub static UPDATE_2: Operation = Operation::private(
+    "update_2",
+    Method::PUT,
+    "/api/organizations/{organization_id}/projects/{id}/",
+    "projects",
+    &["project:write"],
+    &["burst", "sustained"],
+);
+pub static PROPERTY_DEFINITIONS_DESTROY: Operation = Operation::private(
+    "property_definitions_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/property_definitions/{id}/",
+    "property_definitions",
+    &["property_definition:write"],
+    &["burst", "sustained"],
+);
+pub static PROPERTY_DEFINITIONS_LIST: Operation = Operation::private(
+    "property_definitions_list",
+    Method::GET,
+    "/api/projects/{project_id}/property_definitions/",
+    "property_definitions",
+    &["property_definition:read"],
+    &["burst", "sustained"],
+);
+pub static PROPERTY_DEFINITIONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "property_definitions_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/property_definitions/{id}/",
+    "property_definitions",
+    &["property_definition:write"],
+    &["burst", "sustained"],
+);
+pub static PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation::private(
+    "property_definitions_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/property_definitions/{id}/",
+    "property_definitions",
+    &["property_definition:read"],
+    &["burst", "sustained"],
+);
+pub static PROPERTY_DEFINITIONS_SEEN_TOGETHER_RETRIEVE: Operation = Operation::private(
+    "property_definitions_seen_together_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/property_definitions/seen_together/",
+    "property_definitions",
+    &["property_definition:read"],
+    &["burst", "sustained"],
+);
+pub static PROPERTY_DEFINITIONS_UPDATE: Operation = Operation::private(
+    "property_definitions_update",
+    Method::PUT,
+    "/api/projects/{project_id}/property_definitions/{id}/",
+    "property_definitions",
+    &["property_definition:write"],
+    &["burst", "sustained"],
+);
+pub static PROXY_RECORDS_CREATE: Operation = Operation::private(
+    "proxy_records_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/proxy_records/",
+    "proxy_records",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static PROXY_RECORDS_DESTROY: Operation = Operation::private(
+    "proxy_records_destroy",
+    Method::DELETE,
+    "/api/organizations/{organization_id}/proxy_records/{id}/",
+    "proxy_records",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static PROXY_RECORDS_LIST: Operation = Operation::private(
+    "proxy_records_list",
+    Method::GET,
+    "/api/organizations/{organization_id}/proxy_records/",
+    "proxy_records",
+    &["organization:read"],
+    &["burst", "sustained"],
+);
+pub static PROXY_RECORDS_PARTIAL_UPDATE: Operation = Operation::private(
+    "proxy_records_partial_update",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/proxy_records/{id}/",
+    "proxy_records",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static PROXY_RECORDS_RETRIEVE: Operation = Operation::private(
+    "proxy_records_retrieve",
+    Method::GET,
+    "/api/organizations/{organization_id}/proxy_records/{id}/",
+    "proxy_records",
+    &["organization:read"],
+    &["burst", "sustained"],
+);
+pub static PROXY_RECORDS_UPDATE: Operation = Operation::private(
+    "proxy_records_update",
+    Method::PUT,
+    "/api/organizations/{organization_id}/proxy_records/{id}/",
+    "proxy_records",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static PUBLIC_BATCH: Operation = Operation::public(
+    "public_batch",
+    Method::POST,
+    "/batch/",
+    "public",
+);
+pub static PUBLIC_CAPTURE: Operation = Operation::public(
+    "public_capture",
+    Method::POST,
+    "/capture/",
+    "public",
+);
+pub static PUBLIC_DECIDE: Operation = Operation::public(
+    "public_decide",
+    Method::POST,
+    "/decide/",
+    "public",
+);
+pub static PUBLIC_FLAGS: Operation = Operation::public(
+    "public_flags",
+    Method::POST,
+    "/flags",
+    "public",
+);
+pub static ENVIRONMENTS_QUERY_CHECK_AUTH_FOR_ASYNC_CREATE: Operation = Operation::private(
+    "environments_query_check_auth_for_async_create",
+    Method::POST,
+    "/api/environments/{project_id}/query/check_auth_for_async/",
+    "query",
+    &[],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_QUERY_DESTROY: Operation = Operation::private(
+    "environments_query_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/query/{id}/",
+    "query",
+    &["query:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_QUERY_DRAFT_SQL_RETRIEVE: Operation = Operation::private(
+    "environments_query_draft_sql_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/query/draft_sql/",
+    "query",
+    &[],
+    &["ai_burst", "ai_sustained"],
+);
+pub static ENVIRONMENTS_QUERY_LOG_RETRIEVE: Operation = Operation::private(
+    "environments_query_log_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/query/{id}/log/",
+    "query",
+    &[],
+    &["api_queries_burst", "api_queries_sustained"],
+);
+pub static ENVIRONMENTS_QUERY_RETRIEVE: Operation = Operation::private(
+    "environments_query_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/query/{id}/",
+    "query",
+    &["query:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static QUERY_CHECK_AUTH_FOR_ASYNC_CREATE: Operation = Operation::private(
+    "query_check_auth_for_async_create",
+    Method::POST,
+    "/api/projects/{project_id}/query/check_auth_for_async/",
+    "query",
+    &[],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static QUERY_DESTROY: Operation = Operation::private(
+    "query_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/query/{id}/",
+    "query",
+    &["query:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static QUERY_DRAFT_SQL_RETRIEVE: Operation = Operation::private(
+    "query_draft_sql_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/query/draft_sql/",
+    "query",
+    &[],
+    &["ai_burst", "ai_sustained"],
+);
+pub static QUERY_LOG_RETRIEVE: Operation = Operation::private(
+    "query_log_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/query/{id}/log/",
+    "query",
+    &[],
+    &["api_queries_burst", "api_queries_sustained"],
+);
+pub static QUERY_RETRIEVE: Operation = Operation::private(
+    "query_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/query/{id}/",
+    "query",
+    &["query:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ROLES_CREATE: Operation = Operation::private(
+    "roles_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/roles/",
+    "roles",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static ROLES_DESTROY: Operation = Operation::private(
+    "roles_destroy",
+    Method::DELETE,
+    "/api/organizations/{organization_id}/roles/{id}/",
+    "roles",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static ROLES_LIST: Operation = Operation::private(
+    "roles_list",
+    Method::GET,
+    "/api/organizations/{organization_id}/roles/",
+    "roles",
+    &["organization:read"],
+    &["burst", "sustained"],
+);
+pub static ROLES_PARTIAL_UPDATE: Operation = Operation::private(
+    "roles_partial_update",
+    Method::PATCH,
+    "/api/organizations/{organization_id}/roles/{id}/",
+    "roles",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static ROLES_RETRIEVE: Operation = Operation::private(
+    "roles_retrieve",
+    Method::GET,
+    "/api/organizations/{organization_id}/roles/{id}/",
+    "roles",
+    &["organization:read"],
+    &["burst", "sustained"],
+);
+pub static ROLES_ROLE_MEMBERSHIPS_CREATE: Operation = Operation::private(
+    "roles_role_memberships_create",
+    Method::POST,
+    "/api/organizations/{organization_id}/roles/{role_id}/role_memberships/",
+    "roles",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static ROLES_ROLE_MEMBERSHIPS_DESTROY: Operation = Operation::private(
+    "roles_role_memberships_destroy",
+    Method::DELETE,
+    "/api/organizations/{organization_id}/roles/{role_id}/role_memberships/{id}/",
+    "roles",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static ROLES_ROLE_MEMBERSHIPS_LIST: Operation = Operation::private(
+    "roles_role_memberships_list",
+    Method::GET,
+    "/api/organizations/{organization_id}/roles/{role_id}/role_memberships/",
+    "roles",
+    &["organization:read"],
+    &["burst", "sustained"],
+);
+pub static ROLES_UPDATE: Operation = Operation::private(
+    "roles_update",
+    Method::PUT,
+    "/api/organizations/{organization_id}/roles/{id}/",
+    "roles",
+    &["organization:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_CREATE: Operation = Operation::private(
+    "environments_session_recording_playlists_create",
+    Method::POST,
+    "/api/environments/{project_id}/session_recording_playlists/",
+    "session_recording_playlists",
+    &["session_recording_playlist:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_DESTROY: Operation = Operation::private(
+    "environments_session_recording_playlists_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/session_recording_playlists/{short_id}/",
+    "session_recording_playlists",
+    &["session_recording_playlist:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST: Operation = Operation::private(
+    "environments_session_recording_playlists_list",
+    Method::GET,
+    "/api/environments/{project_id}/session_recording_playlists/",
+    "session_recording_playlists",
+    &["session_recording_playlist:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_session_recording_playlists_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/session_recording_playlists/{short_id}/",
+    "session_recording_playlists",
+    &["session_recording_playlist:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE: Operation = Operation::private(
+    "environments_session_recording_playlists_recordings_create",
+    Method::POST,
+    "/api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/",
+    "session_recording_playlists",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_DESTROY: Operation = Operation::private(
+    "environments_session_recording_playlists_recordings_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/",
+    "session_recording_playlists",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE: Operation = Operation::private(
+    "environments_session_recording_playlists_recordings_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/",
+    "session_recording_playlists",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RETRIEVE: Operation = Operation::private(
+    "environments_session_recording_playlists_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/session_recording_playlists/{short_id}/",
+    "session_recording_playlists",
+    &["session_recording_playlist:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_UPDATE: Operation = Operation::private(
+    "environments_session_recording_playlists_update",
+    Method::PUT,
+    "/api/environments/{project_id}/session_recording_playlists/{short_id}/",
+    "session_recording_playlists",
+    &["session_recording_playlist:write"],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDING_PLAYLISTS_CREATE: Operation = Operation::private(
+    "session_recording_playlists_create",
+    Method::POST,
+    "/api/projects/{project_id}/session_recording_playlists/",
+    "session_recording_playlists",
+    &["session_recording_playlist:write"],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDING_PLAYLISTS_DESTROY: Operation = Operation::private(
+    "session_recording_playlists_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/session_recording_playlists/{short_id}/",
+    "session_recording_playlists",
+    &["session_recording_playlist:write"],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDING_PLAYLISTS_LIST: Operation = Operation::private(
+    "session_recording_playlists_list",
+    Method::GET,
+    "/api/projects/{project_id}/session_recording_playlists/",
+    "session_recording_playlists",
+    &["session_recording_playlist:read"],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "session_recording_playlists_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/session_recording_playlists/{short_id}/",
+    "session_recording_playlists",
+    &["session_recording_playlist:write"],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE: Operation = Operation::private(
+    "session_recording_playlists_recordings_create",
+    Method::POST,
+    "/api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/",
+    "session_recording_playlists",
+    &[],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_DESTROY: Operation = Operation::private(
+    "session_recording_playlists_recordings_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/",
+    "session_recording_playlists",
+    &[],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE: Operation = Operation::private(
+    "session_recording_playlists_recordings_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/",
+    "session_recording_playlists",
+    &[],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDING_PLAYLISTS_RETRIEVE: Operation = Operation::private(
+    "session_recording_playlists_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/session_recording_playlists/{short_id}/",
+    "session_recording_playlists",
+    &["session_recording_playlist:read"],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDING_PLAYLISTS_UPDATE: Operation = Operation::private(
+    "session_recording_playlists_update",
+    Method::PUT,
+    "/api/projects/{project_id}/session_recording_playlists/{short_id}/",
+    "session_recording_playlists",
+    &["session_recording_playlist:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDINGS_DESTROY: Operation = Operation::private(
+    "environments_session_recordings_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/session_recordings/{id}/",
+    "session_recordings",
+    &["session_recording:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDINGS_LIST: Operation = Operation::private(
+    "environments_session_recordings_list",
+    Method::GET,
+    "/api/environments/{project_id}/session_recordings/",
+    "session_recordings",
+    &["session_recording:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDINGS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_session_recordings_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/session_recordings/{id}/",
+    "session_recordings",
+    &["session_recording:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDINGS_RETRIEVE: Operation = Operation::private(
+    "environments_session_recordings_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/session_recordings/{id}/",
+    "session_recordings",
+    &["session_recording:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_LIST: Operation = Operation::private(
+    "environments_session_recordings_sharing_list",
+    Method::GET,
+    "/api/environments/{project_id}/session_recordings/{recording_id}/sharing/",
+    "session_recordings",
+    &["sharing_configuration:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE: Operation = Operation::private(
+    "environments_session_recordings_sharing_passwords_create",
+    Method::POST,
+    "/api/environments/{project_id}/session_recordings/{recording_id}/sharing/passwords/",
+    "session_recordings",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_DESTROY: Operation = Operation::private(
+    "environments_session_recordings_sharing_passwords_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/session_recordings/{recording_id}/sharing/passwords/{password_id}/",
+    "session_recordings",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDINGS_SHARING_REFRESH_CREATE: Operation = Operation::private(
+    "environments_session_recordings_sharing_refresh_create",
+    Method::POST,
+    "/api/environments/{project_id}/session_recordings/{recording_id}/sharing/refresh/",
+    "session_recordings",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSION_RECORDINGS_UPDATE: Operation = Operation::private(
+    "environments_session_recordings_update",
+    Method::PUT,
+    "/api/environments/{project_id}/session_recordings/{id}/",
+    "session_recordings",
+    &["session_recording:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static SESSION_RECORDINGS_DESTROY: Operation = Operation::private(
+    "session_recordings_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/session_recordings/{id}/",
+    "session_recordings",
+    &["session_recording:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static SESSION_RECORDINGS_LIST: Operation = Operation::private(
+    "session_recordings_list",
+    Method::GET,
+    "/api/projects/{project_id}/session_recordings/",
+    "session_recordings",
+    &["session_recording:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static SESSION_RECORDINGS_PARTIAL_UPDATE: Operation = Operation::private(
+    "session_recordings_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/session_recordings/{id}/",
+    "session_recordings",
+    &["session_recording:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static SESSION_RECORDINGS_RETRIEVE: Operation = Operation::private(
+    "session_recordings_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/session_recordings/{id}/",
+    "session_recordings",
+    &["session_recording:read"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static SESSION_RECORDINGS_SHARING_LIST: Operation = Operation::private(
+    "session_recordings_sharing_list",
+    Method::GET,
+    "/api/projects/{project_id}/session_recordings/{recording_id}/sharing/",
+    "session_recordings",
+    &["sharing_configuration:read"],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE: Operation = Operation::private(
+    "session_recordings_sharing_passwords_create",
+    Method::POST,
+    "/api/projects/{project_id}/session_recordings/{recording_id}/sharing/passwords/",
+    "session_recordings",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDINGS_SHARING_PASSWORDS_DESTROY: Operation = Operation::private(
+    "session_recordings_sharing_passwords_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/session_recordings/{recording_id}/sharing/passwords/{password_id}/",
+    "session_recordings",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDINGS_SHARING_REFRESH_CREATE: Operation = Operation::private(
+    "session_recordings_sharing_refresh_create",
+    Method::POST,
+    "/api/projects/{project_id}/session_recordings/{recording_id}/sharing/refresh/",
+    "session_recordings",
+    &["sharing_configuration:write"],
+    &["burst", "sustained"],
+);
+pub static SESSION_RECORDINGS_UPDATE: Operation = Operation::private(
+    "session_recordings_update",
+    Method::PUT,
+    "/api/projects/{project_id}/session_recordings/{id}/",
+    "session_recordings",
+    &["session_recording:write"],
+    &["clickhouse_burst", "clickhouse_sustained"],
+);
+pub static ENVIRONMENTS_SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation::private(
+    "environments_sessions_property_definitions_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/sessions/property_definitions/",
+    "sessions",
+    &["query:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SESSIONS_VALUES_RETRIEVE: Operation = Operation::private(
+    "environments_sessions_values_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/sessions/values/",
+    "sessions",
+    &["query:read"],
+    &["burst", "sustained"],
+);
+pub static SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE: Operation = Operation::private(
+    "sessions_property_definitions_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/sessions/property_definitions/",
+    "sessions",
+    &["query:read"],
+    &["burst", "sustained"],
+);
+pub static SESSIONS_VALUES_RETRIEVE: Operation = Operation::private(
+    "sessions_values_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/sessions/values/",
+    "sessions",
+    &["query:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SUBSCRIPTIONS_CREATE: Operation = Operation::private(
+    "environments_subscriptions_create",
+    Method::POST,
+    "/api/environments/{project_id}/subscriptions/",
+    "subscriptions",
+    &["subscription:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SUBSCRIPTIONS_DESTROY: Operation = Operation::private(
+    "environments_subscriptions_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/subscriptions/{id}/",
+    "subscriptions",
+    &["subscription:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SUBSCRIPTIONS_LIST: Operation = Operation::private(
+    "environments_subscriptions_list",
+    Method::GET,
+    "/api/environments/{project_id}/subscriptions/",
+    "subscriptions",
+    &["subscription:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SUBSCRIPTIONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_subscriptions_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/subscriptions/{id}/",
+    "subscriptions",
+    &["subscription:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SUBSCRIPTIONS_RETRIEVE: Operation = Operation::private(
+    "environments_subscriptions_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/subscriptions/{id}/",
+    "subscriptions",
+    &["subscription:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_SUBSCRIPTIONS_UPDATE: Operation = Operation::private(
+    "environments_subscriptions_update",
+    Method::PUT,
+    "/api/environments/{project_id}/subscriptions/{id}/",
+    "subscriptions",
+    &["subscription:write"],
+    &["burst", "sustained"],
+);
+pub static SUBSCRIPTIONS_CREATE: Operation = Operation::private(
+    "subscriptions_create",
+    Method::POST,
+    "/api/projects/{project_id}/subscriptions/",
+    "subscriptions",
+    &["subscription:write"],
+    &["burst", "sustained"],
+);
+pub static SUBSCRIPTIONS_DESTROY: Operation = Operation::private(
+    "subscriptions_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/subscriptions/{id}/",
+    "subscriptions",
+    &["subscription:write"],
+    &["burst", "sustained"],
+);
+pub static SUBSCRIPTIONS_LIST: Operation = Operation::private(
+    "subscriptions_list",
+    Method::GET,
+    "/api/projects/{project_id}/subscriptions/",
+    "subscriptions",
+    &["subscription:read"],
+    &["burst", "sustained"],
+);
+pub static SUBSCRIPTIONS_PARTIAL_UPDATE: Operation = Operation::private(
+    "subscriptions_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/subscriptions/{id}/",
+    "subscriptions",
+    &["subscription:write"],
+    &["burst", "sustained"],
+);
+pub static SUBSCRIPTIONS_RETRIEVE: Operation = Operation::private(
+    "subscriptions_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/subscriptions/{id}/",
+    "subscriptions",
+    &["subscription:read"],
+    &["burst", "sustained"],
+);
+pub static SUBSCRIPTIONS_UPDATE: Operation = Operation::private(
+    "subscriptions_update",
+    Method::PUT,
+    "/api/projects/{project_id}/subscriptions/{id}/",
+    "subscriptions",
+    &["subscription:write"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "surveys_activity_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/surveys/activity/",
+    "surveys",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_ACTIVITY_RETRIEVE_2: Operation = Operation::private(
+    "surveys_activity_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/surveys/{id}/activity/",
+    "surveys",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_CREATE: Operation = Operation::private(
+    "surveys_create",
+    Method::POST,
+    "/api/projects/{project_id}/surveys/",
+    "surveys",
+    &["survey:write"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_DESTROY: Operation = Operation::private(
+    "surveys_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/surveys/{id}/",
+    "surveys",
+    &["survey:write"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_DUPLICATE_TO_PROJECTS_CREATE: Operation = Operation::private(
+    "surveys_duplicate_to_projects_create",
+    Method::POST,
+    "/api/projects/{project_id}/surveys/{id}/duplicate_to_projects/",
+    "surveys",
+    &["survey:write"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_LIST: Operation = Operation::private(
+    "surveys_list",
+    Method::GET,
+    "/api/projects/{project_id}/surveys/",
+    "surveys",
+    &["survey:read"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_PARTIAL_UPDATE: Operation = Operation::private(
+    "surveys_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/surveys/{id}/",
+    "surveys",
+    &["survey:write"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_RESPONSES_COUNT_RETRIEVE: Operation = Operation::private(
+    "surveys_responses_count_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/surveys/responses_count/",
+    "surveys",
+    &["survey:read"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_RETRIEVE: Operation = Operation::private(
+    "surveys_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/surveys/{id}/",
+    "surveys",
+    &["survey:read"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_STATS_RETRIEVE: Operation = Operation::private(
+    "surveys_stats_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/surveys/stats/",
+    "surveys",
+    &["survey:read"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_STATS_RETRIEVE_2: Operation = Operation::private(
+    "surveys_stats_retrieve_2",
+    Method::GET,
+    "/api/projects/{project_id}/surveys/{id}/stats/",
+    "surveys",
+    &["survey:read"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_SUMMARIZE_RESPONSES_CREATE: Operation = Operation::private(
+    "surveys_summarize_responses_create",
+    Method::POST,
+    "/api/projects/{project_id}/surveys/{id}/summarize_responses/",
+    "surveys",
+    &["survey:read"],
+    &["burst", "sustained"],
+);
+pub static SURVEYS_UPDATE: Operation = Operation::private(
+    "surveys_update",
+    Method::PUT,
+    "/api/projects/{project_id}/surveys/{id}/",
+    "surveys",
+    &["survey:write"],
+    &["burst", "sustained"],
+);
+pub static TASKS_CREATE: Operation = Operation::private(
+    "tasks_create",
+    Method::POST,
+    "/api/projects/{project_id}/tasks/",
+    "tasks",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static TASKS_DESTROY: Operation = Operation::private(
+    "tasks_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/tasks/{id}/",
+    "tasks",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static TASKS_LIST: Operation = Operation::private(
+    "tasks_list",
+    Method::GET,
+    "/api/projects/{project_id}/tasks/",
+    "tasks",
+    &["task:read"],
+    &["burst", "sustained"],
+);
+pub static TASKS_PARTIAL_UPDATE: Operation = Operation::private(
+    "tasks_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/tasks/{id}/",
+    "tasks",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static TASKS_RETRIEVE: Operation = Operation::private(
+    "tasks_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/tasks/{id}/",
+    "tasks",
+    &["task:read"],
+    &["burst", "sustained"],
+);
+pub static TASKS_RUN_CREATE: Operation = Operation::private(
+    "tasks_run_create",
+    Method::POST,
+    "/api/projects/{project_id}/tasks/{id}/run/",
+    "tasks",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static TASKS_RUNS_APPEND_LOG_CREATE: Operation = Operation::private(
+    "tasks_runs_append_log_create",
+    Method::POST,
+    "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/append_log/",
+    "tasks",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static TASKS_RUNS_CREATE: Operation = Operation::private(
+    "tasks_runs_create",
+    Method::POST,
+    "/api/projects/{project_id}/tasks/{task_id}/runs/",
+    "tasks",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static TASKS_RUNS_LIST: Operation = Operation::private(
+    "tasks_runs_list",
+    Method::GET,
+    "/api/projects/{project_id}/tasks/{task_id}/runs/",
+    "tasks",
+    &["task:read"],
+    &["burst", "sustained"],
+);
+pub static TASKS_RUNS_PARTIAL_UPDATE: Operation = Operation::private(
+    "tasks_runs_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/",
+    "tasks",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static TASKS_RUNS_RETRIEVE: Operation = Operation::private(
+    "tasks_runs_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/",
+    "tasks",
+    &["task:read"],
+    &["burst", "sustained"],
+);
+pub static TASKS_RUNS_SET_OUTPUT_PARTIAL_UPDATE: Operation = Operation::private(
+    "tasks_runs_set_output_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/set_output/",
+    "tasks",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static TASKS_UPDATE: Operation = Operation::private(
+    "tasks_update",
+    Method::PUT,
+    "/api/projects/{project_id}/tasks/{id}/",
+    "tasks",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static TASKS_UPDATE_POSITION_PARTIAL_UPDATE: Operation = Operation::private(
+    "tasks_update_position_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/tasks/{id}/update_position/",
+    "tasks",
+    &["task:write"],
+    &["burst", "sustained"],
+);
+pub static USERS_CANCEL_EMAIL_CHANGE_REQUEST_PARTIAL_UPDATE: Operation = Operation::private(
+    "users_cancel_email_change_request_partial_update",
+    Method::PATCH,
+    "/api/users/cancel_email_change_request/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_DESTROY: Operation = Operation::private(
+    "users_destroy",
+    Method::DELETE,
+    "/api/users/{uuid}/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_HEDGEHOG_CONFIG_PARTIAL_UPDATE: Operation = Operation::private(
+    "users_hedgehog_config_partial_update",
+    Method::PATCH,
+    "/api/users/{uuid}/hedgehog_config/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_HEDGEHOG_CONFIG_RETRIEVE: Operation = Operation::private(
+    "users_hedgehog_config_retrieve",
+    Method::GET,
+    "/api/users/{uuid}/hedgehog_config/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_LIST: Operation = Operation::private(
+    "users_list",
+    Method::GET,
+    "/api/users/",
+    "users",
+    &["user:read"],
+    &["burst", "sustained"],
+);
+pub static USERS_PARTIAL_UPDATE: Operation = Operation::private(
+    "users_partial_update",
+    Method::PATCH,
+    "/api/users/{uuid}/",
+    "users",
+    &["user:write"],
+    &["burst", "sustained"],
+);
+pub static USERS_REQUEST_EMAIL_VERIFICATION_CREATE: Operation = Operation::private(
+    "users_request_email_verification_create",
+    Method::POST,
+    "/api/users/request_email_verification/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_RETRIEVE: Operation = Operation::private(
+    "users_retrieve",
+    Method::GET,
+    "/api/users/{uuid}/",
+    "users",
+    &["user:read"],
+    &["burst", "sustained"],
+);
+pub static USERS_SCENE_PERSONALISATION_CREATE: Operation = Operation::private(
+    "users_scene_personalisation_create",
+    Method::POST,
+    "/api/users/{uuid}/scene_personalisation/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_START_2FA_SETUP_RETRIEVE: Operation = Operation::private(
+    "users_start_2fa_setup_retrieve",
+    Method::GET,
+    "/api/users/{uuid}/start_2fa_setup/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_TWO_FACTOR_BACKUP_CODES_CREATE: Operation = Operation::private(
+    "users_two_factor_backup_codes_create",
+    Method::POST,
+    "/api/users/{uuid}/two_factor_backup_codes/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_TWO_FACTOR_DISABLE_CREATE: Operation = Operation::private(
+    "users_two_factor_disable_create",
+    Method::POST,
+    "/api/users/{uuid}/two_factor_disable/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_TWO_FACTOR_START_SETUP_RETRIEVE: Operation = Operation::private(
+    "users_two_factor_start_setup_retrieve",
+    Method::GET,
+    "/api/users/{uuid}/two_factor_start_setup/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_TWO_FACTOR_STATUS_RETRIEVE: Operation = Operation::private(
+    "users_two_factor_status_retrieve",
+    Method::GET,
+    "/api/users/{uuid}/two_factor_status/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_TWO_FACTOR_VALIDATE_CREATE: Operation = Operation::private(
+    "users_two_factor_validate_create",
+    Method::POST,
+    "/api/users/{uuid}/two_factor_validate/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_UPDATE: Operation = Operation::private(
+    "users_update",
+    Method::PUT,
+    "/api/users/{uuid}/",
+    "users",
+    &["user:write"],
+    &["burst", "sustained"],
+);
+pub static USERS_VALIDATE_2FA_CREATE: Operation = Operation::private(
+    "users_validate_2fa_create",
+    Method::POST,
+    "/api/users/{uuid}/validate_2fa/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static USERS_VERIFY_EMAIL_CREATE: Operation = Operation::private(
+    "users_verify_email_create",
+    Method::POST,
+    "/api/users/verify_email/",
+    "users",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "environments_warehouse_saved_queries_activity_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/warehouse_saved_queries/{id}/activity/",
+    "warehouse_saved_queries",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE: Operation = Operation::private(
+    "environments_warehouse_saved_queries_ancestors_create",
+    Method::POST,
+    "/api/environments/{project_id}/warehouse_saved_queries/{id}/ancestors/",
+    "warehouse_saved_queries",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE: Operation = Operation::private(
+    "environments_warehouse_saved_queries_cancel_create",
+    Method::POST,
+    "/api/environments/{project_id}/warehouse_saved_queries/{id}/cancel/",
+    "warehouse_saved_queries",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CREATE: Operation = Operation::private(
+    "environments_warehouse_saved_queries_create",
+    Method::POST,
+    "/api/environments/{project_id}/warehouse_saved_queries/",
+    "warehouse_saved_queries",
+    &["warehouse_view:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE: Operation = Operation::private(
+    "environments_warehouse_saved_queries_descendants_create",
+    Method::POST,
+    "/api/environments/{project_id}/warehouse_saved_queries/{id}/descendants/",
+    "warehouse_saved_queries",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESTROY: Operation = Operation::private(
+    "environments_warehouse_saved_queries_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/warehouse_saved_queries/{id}/",
+    "warehouse_saved_queries",
+    &["warehouse_view:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_LIST: Operation = Operation::private(
+    "environments_warehouse_saved_queries_list",
+    Method::GET,
+    "/api/environments/{project_id}/warehouse_saved_queries/",
+    "warehouse_saved_queries",
+    &["warehouse_view:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_warehouse_saved_queries_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/warehouse_saved_queries/{id}/",
+    "warehouse_saved_queries",
+    &["warehouse_view:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RETRIEVE: Operation = Operation::private(
+    "environments_warehouse_saved_queries_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/warehouse_saved_queries/{id}/",
+    "warehouse_saved_queries",
+    &["warehouse_view:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE: Operation = Operation::private(
+    "environments_warehouse_saved_queries_revert_materialization_create",
+    Method::POST,
+    "/api/environments/{project_id}/warehouse_saved_queries/{id}/revert_materialization/",
+    "warehouse_saved_queries",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RUN_CREATE: Operation = Operation::private(
+    "environments_warehouse_saved_queries_run_create",
+    Method::POST,
+    "/api/environments/{project_id}/warehouse_saved_queries/{id}/run/",
+    "warehouse_saved_queries",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_UPDATE: Operation = Operation::private(
+    "environments_warehouse_saved_queries_update",
+    Method::PUT,
+    "/api/environments/{project_id}/warehouse_saved_queries/{id}/",
+    "warehouse_saved_queries",
+    &["warehouse_view:write"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE: Operation = Operation::private(
+    "warehouse_saved_queries_activity_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/warehouse_saved_queries/{id}/activity/",
+    "warehouse_saved_queries",
+    &["activity_log:read"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE: Operation = Operation::private(
+    "warehouse_saved_queries_ancestors_create",
+    Method::POST,
+    "/api/projects/{project_id}/warehouse_saved_queries/{id}/ancestors/",
+    "warehouse_saved_queries",
+    &[],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE: Operation = Operation::private(
+    "warehouse_saved_queries_cancel_create",
+    Method::POST,
+    "/api/projects/{project_id}/warehouse_saved_queries/{id}/cancel/",
+    "warehouse_saved_queries",
+    &[],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_CREATE: Operation = Operation::private(
+    "warehouse_saved_queries_create",
+    Method::POST,
+    "/api/projects/{project_id}/warehouse_saved_queries/",
+    "warehouse_saved_queries",
+    &["warehouse_view:write"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE: Operation = Operation::private(
+    "warehouse_saved_queries_descendants_create",
+    Method::POST,
+    "/api/projects/{project_id}/warehouse_saved_queries/{id}/descendants/",
+    "warehouse_saved_queries",
+    &[],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_DESTROY: Operation = Operation::private(
+    "warehouse_saved_queries_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/warehouse_saved_queries/{id}/",
+    "warehouse_saved_queries",
+    &["warehouse_view:write"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_LIST: Operation = Operation::private(
+    "warehouse_saved_queries_list",
+    Method::GET,
+    "/api/projects/{project_id}/warehouse_saved_queries/",
+    "warehouse_saved_queries",
+    &["warehouse_view:read"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE: Operation = Operation::private(
+    "warehouse_saved_queries_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/warehouse_saved_queries/{id}/",
+    "warehouse_saved_queries",
+    &["warehouse_view:write"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_RETRIEVE: Operation = Operation::private(
+    "warehouse_saved_queries_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/warehouse_saved_queries/{id}/",
+    "warehouse_saved_queries",
+    &["warehouse_view:read"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE: Operation = Operation::private(
+    "warehouse_saved_queries_revert_materialization_create",
+    Method::POST,
+    "/api/projects/{project_id}/warehouse_saved_queries/{id}/revert_materialization/",
+    "warehouse_saved_queries",
+    &[],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_RUN_CREATE: Operation = Operation::private(
+    "warehouse_saved_queries_run_create",
+    Method::POST,
+    "/api/projects/{project_id}/warehouse_saved_queries/{id}/run/",
+    "warehouse_saved_queries",
+    &[],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_SAVED_QUERIES_UPDATE: Operation = Operation::private(
+    "warehouse_saved_queries_update",
+    Method::PUT,
+    "/api/projects/{project_id}/warehouse_saved_queries/{id}/",
+    "warehouse_saved_queries",
+    &["warehouse_view:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_TABLES_CREATE: Operation = Operation::private(
+    "environments_warehouse_tables_create",
+    Method::POST,
+    "/api/environments/{project_id}/warehouse_tables/",
+    "warehouse_tables",
+    &["warehouse_table:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_TABLES_DESTROY: Operation = Operation::private(
+    "environments_warehouse_tables_destroy",
+    Method::DELETE,
+    "/api/environments/{project_id}/warehouse_tables/{id}/",
+    "warehouse_tables",
+    &["warehouse_table:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_TABLES_FILE_CREATE: Operation = Operation::private(
+    "environments_warehouse_tables_file_create",
+    Method::POST,
+    "/api/environments/{project_id}/warehouse_tables/file/",
+    "warehouse_tables",
+    &["warehouse_table:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_TABLES_LIST: Operation = Operation::private(
+    "environments_warehouse_tables_list",
+    Method::GET,
+    "/api/environments/{project_id}/warehouse_tables/",
+    "warehouse_tables",
+    &["warehouse_table:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_TABLES_PARTIAL_UPDATE: Operation = Operation::private(
+    "environments_warehouse_tables_partial_update",
+    Method::PATCH,
+    "/api/environments/{project_id}/warehouse_tables/{id}/",
+    "warehouse_tables",
+    &["warehouse_table:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE: Operation = Operation::private(
+    "environments_warehouse_tables_refresh_schema_create",
+    Method::POST,
+    "/api/environments/{project_id}/warehouse_tables/{id}/refresh_schema/",
+    "warehouse_tables",
+    &[],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_TABLES_RETRIEVE: Operation = Operation::private(
+    "environments_warehouse_tables_retrieve",
+    Method::GET,
+    "/api/environments/{project_id}/warehouse_tables/{id}/",
+    "warehouse_tables",
+    &["warehouse_table:read"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE: Operation = Operation::private(
+    "environments_warehouse_tables_update",
+    Method::PUT,
+    "/api/environments/{project_id}/warehouse_tables/{id}/",
+    "warehouse_tables",
+    &["warehouse_table:write"],
+    &["burst", "sustained"],
+);
+pub static ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE: Operation = Operation::private(
+    "environments_warehouse_tables_update_schema_create",
+    Method::POST,
+    "/api/environments/{project_id}/warehouse_tables/{id}/update_schema/",
+    "warehouse_tables",
+    &[],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_TABLES_CREATE: Operation = Operation::private(
+    "warehouse_tables_create",
+    Method::POST,
+    "/api/projects/{project_id}/warehouse_tables/",
+    "warehouse_tables",
+    &["warehouse_table:write"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_TABLES_DESTROY: Operation = Operation::private(
+    "warehouse_tables_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/warehouse_tables/{id}/",
+    "warehouse_tables",
+    &["warehouse_table:write"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_TABLES_FILE_CREATE: Operation = Operation::private(
+    "warehouse_tables_file_create",
+    Method::POST,
+    "/api/projects/{project_id}/warehouse_tables/file/",
+    "warehouse_tables",
+    &["warehouse_table:write"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_TABLES_LIST: Operation = Operation::private(
+    "warehouse_tables_list",
+    Method::GET,
+    "/api/projects/{project_id}/warehouse_tables/",
+    "warehouse_tables",
+    &["warehouse_table:read"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_TABLES_PARTIAL_UPDATE: Operation = Operation::private(
+    "warehouse_tables_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/warehouse_tables/{id}/",
+    "warehouse_tables",
+    &["warehouse_table:write"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE: Operation = Operation::private(
+    "warehouse_tables_refresh_schema_create",
+    Method::POST,
+    "/api/projects/{project_id}/warehouse_tables/{id}/refresh_schema/",
+    "warehouse_tables",
+    &[],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_TABLES_RETRIEVE: Operation = Operation::private(
+    "warehouse_tables_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/warehouse_tables/{id}/",
+    "warehouse_tables",
+    &["warehouse_table:read"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_TABLES_UPDATE: Operation = Operation::private(
+    "warehouse_tables_update",
+    Method::PUT,
+    "/api/projects/{project_id}/warehouse_tables/{id}/",
+    "warehouse_tables",
+    &["warehouse_table:write"],
+    &["burst", "sustained"],
+);
+pub static WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE: Operation = Operation::private(
+    "warehouse_tables_update_schema_create",
+    Method::POST,
+    "/api/projects/{project_id}/warehouse_tables/{id}/update_schema/",
+    "warehouse_tables",
+    &[],
+    &["burst", "sustained"],
+);
+pub static WEB_ANALYTICS_BREAKDOWN_RETRIEVE: Operation = Operation::private(
+    "web_analytics_breakdown_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/web_analytics/breakdown/",
+    "web_analytics",
+    &["query:read"],
+    &["burst", "sustained"],
+);
+pub static WEB_ANALYTICS_OVERVIEW_RETRIEVE: Operation = Operation::private(
+    "web_analytics_overview_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/web_analytics/overview/",
+    "web_analytics",
+    &["query:read"],
+    &["burst", "sustained"],
+);
+pub static WEB_EXPERIMENTS_CREATE: Operation = Operation::private(
+    "web_experiments_create",
+    Method::POST,
+    "/api/projects/{project_id}/web_experiments/",
+    "web_experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static WEB_EXPERIMENTS_DESTROY: Operation = Operation::private(
+    "web_experiments_destroy",
+    Method::DELETE,
+    "/api/projects/{project_id}/web_experiments/{id}/",
+    "web_experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static WEB_EXPERIMENTS_LIST: Operation = Operation::private(
+    "web_experiments_list",
+    Method::GET,
+    "/api/projects/{project_id}/web_experiments/",
+    "web_experiments",
+    &["experiment:read"],
+    &["burst", "sustained"],
+);
+pub static WEB_EXPERIMENTS_PARTIAL_UPDATE: Operation = Operation::private(
+    "web_experiments_partial_update",
+    Method::PATCH,
+    "/api/projects/{project_id}/web_experiments/{id}/",
+    "web_experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
+pub static WEB_EXPERIMENTS_RETRIEVE: Operation = Operation::private(
+    "web_experiments_retrieve",
+    Method::GET,
+    "/api/projects/{project_id}/web_experiments/{id}/",
+    "web_experiments",
+    &["experiment:read"],
+    &["burst", "sustained"],
+);
+pub static WEB_EXPERIMENTS_UPDATE: Operation = Operation::private(
+    "web_experiments_update",
+    Method::PUT,
+    "/api/projects/{project_id}/web_experiments/{id}/",
+    "web_experiments",
+    &["experiment:write"],
+    &["burst", "sustained"],
+);
 /// Every operation, in tag then method-name order.
 pub static ALL: &[&Operation] = &[
     &ACTIONS_CREATE,
