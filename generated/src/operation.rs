@@ -52,7 +52,12 @@ impl Operation {
     }
 
     /// An operation of the public ingestion endpoints: never throttled, no personal-key scopes.
-    pub const fn public(id: &'static str, method: Method, path: &'static str, tag: &'static str) -> Operation {
+    pub const fn public(
+        id: &'static str,
+        method: Method,
+        path: &'static str,
+        tag: &'static str,
+    ) -> Operation {
         Operation {
             id,
             method,
