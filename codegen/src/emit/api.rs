@@ -15,11 +15,8 @@ pub fn tag_module(tag: &str) -> String {
     field_name(tag)
 }
 
-/// One module per tag, as `(module name, tokens)`, plus the `api` module listing them.
-pub fn emit_api(
-    api: &Api,
-    defaultable: &BTreeSet<&str>,
-) -> (TokenStream, BTreeMap<String, TokenStream>) {
+/// Operations grouped by their tag's module, in module order.
+pub fn operations_by_module(api: &Api) -> BTreeMap<String, Vec<&Operation>> {
     let mut by_module: BTreeMap<String, Vec<&Operation>> = BTreeMap::new();
     for operation in &api.operations {
         by_module
@@ -27,6 +24,15 @@ pub fn emit_api(
             .or_default()
             .push(operation);
     }
+    by_module
+}
+
+/// One module per tag, as `(module name, tokens)`, plus the `api` module listing them.
+pub fn emit_api(
+    api: &Api,
+    defaultable: &BTreeSet<&str>,
+) -> (TokenStream, BTreeMap<String, TokenStream>) {
+    let by_module = operations_by_module(api);
     let modules = by_module
         .iter()
         .map(|(module, operations)| (module.clone(), emit_module(operations, defaultable)))

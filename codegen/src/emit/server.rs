@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote};
 
-use crate::emit::api::tag_module;
+use crate::emit::api::operations_by_module;
 use crate::emit::tokens::{docs, ident, op_const, query_type_ident, type_tokens};
 use crate::ir::{Api, BodyEncoding, Operation, Response};
 use crate::naming::type_name;
@@ -19,13 +19,7 @@ use crate::naming::type_name;
 /// Server files as `(path relative to the generated directory, tokens)`: `server/mod.rs` and
 /// one `server/<tag module>.rs` per tag module.
 pub fn emit_server(api: &Api) -> BTreeMap<String, TokenStream> {
-    let mut by_module: BTreeMap<String, Vec<&Operation>> = BTreeMap::new();
-    for operation in &api.operations {
-        by_module
-            .entry(tag_module(&operation.tag))
-            .or_default()
-            .push(operation);
-    }
+    let by_module = operations_by_module(api);
     let mut files = BTreeMap::new();
     files.insert("server/mod.rs".to_owned(), emit_index(&by_module));
     for (module, operations) in &by_module {

@@ -224,17 +224,7 @@ impl<'a> TypeLowering<'a> {
     }
 
     fn lower_inline(&mut self, schema: &Schema, pointer: &str, hint: &str) -> TypeRef {
-        let normalized;
-        let schema = match any_as_kind(schema) {
-            Some(kind) => {
-                normalized = Schema {
-                    schema_data: schema.schema_data.clone(),
-                    schema_kind: kind,
-                };
-                &normalized
-            }
-            None => schema,
-        };
+        let schema: &Schema = &normalized(schema);
         let ty = self.lower_inline_inner(schema, pointer, hint);
         if schema.schema_data.nullable {
             ty.optional()
@@ -391,17 +381,7 @@ impl<'a> TypeLowering<'a> {
 
     /// The definition of a type that has a name (a component, or an inline shape we named).
     fn lower_named_kind(&mut self, schema: &Schema, pointer: &str, name: &str) -> TypeKind {
-        let normalized;
-        let schema = match any_as_kind(schema) {
-            Some(kind) => {
-                normalized = Schema {
-                    schema_data: schema.schema_data.clone(),
-                    schema_kind: kind,
-                };
-                &normalized
-            }
-            None => schema,
-        };
+        let schema: &Schema = &normalized(schema);
         match &schema.schema_kind {
             SchemaKind::Type(Type::Object(object)) if !object.properties.is_empty() => {
                 TypeKind::Struct {
@@ -620,6 +600,17 @@ impl<'a> TypeLowering<'a> {
             }
         }
         self.fields(&merged, pointer, owner)
+    }
+}
+
+/// The schema with an `Any` kind replaced by the structure it describes (see [`any_as_kind`]).
+fn normalized(schema: &Schema) -> std::borrow::Cow<'_, Schema> {
+    match any_as_kind(schema) {
+        Some(kind) => std::borrow::Cow::Owned(Schema {
+            schema_data: schema.schema_data.clone(),
+            schema_kind: kind,
+        }),
+        None => std::borrow::Cow::Borrowed(schema),
     }
 }
 
