@@ -1,0 +1,148 @@
+//! Re-targeting a request at a pagination `next` link, only on the configured origin, with
+//! the link's credentials stripped so `prepare` adds them afresh.
+
+use super::*;
+
+/// Query parameters that carry credentials; they are stripped from followed links (and added
+/// afresh by `prepare`) and from every URL put in an error.
+pub(super) const CREDENTIAL_PARAMS: &[&str] = &["personal_api_key", "token"];
+
+// Pagination support: re-targeting a request at a `next` link. Kept in this file because it
+// needs the builder's fields, and kept apart so `prepare` only calls `target_url`.
+impl RequestBuilder {
+    /// The URL the request goes to before the query is appended: the pagination link when the
+    /// request follows one, else the base URL joined with the path.
+    pub(super) fn target_url(&self, base: &url::Url) -> url::Url {
+        if let Some(absolute) = &self.absolute {
+            return absolute.clone();
+        }
+        let mut url = base.clone();
+        let base_path = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base_path}{}", self.path));
+        url
+    }
+
+    /// A copy of this request, aimed at the pagination link `next` when one is given. The link
+    /// is taken as given, but only if it has the scheme, host and port of the operation's
+    /// configured base URL, so a foreign link never receives credentials; credential query
+    /// parameters and user info in it are dropped because `prepare` applies authentication
+    /// afresh, exactly as for the first page.
+    #[doc(hidden)]
+    pub fn __follow(&self, next: Option<&str>) -> Result<RequestBuilder> {
+        let (absolute, query) = match next {
+            Some(next) => (Some(self.checked_link(next)?), Vec::new()),
+            None => (self.absolute.clone(), self.query.clone()),
+        };
+        // Only `fail` sets `error`, always to `InvalidArgument`; the fallback arm keeps the
+        // copy honest should that change.
+        let error = self.error.as_ref().map(|error| match error {
+            Error::InvalidArgument {
+                operation,
+                field,
+                reason,
+            } => Error::InvalidArgument {
+                operation,
+                field: field.clone(),
+                reason: reason.clone(),
+            },
+            other => Error::InvalidArgument {
+                operation: self.op.id,
+                field: "request".into(),
+                reason: other.to_string(),
+            },
+        });
+        Ok(RequestBuilder {
+            client: self.client.clone(),
+            op: self.op,
+            path: self.path.clone(),
+            query,
+            body: self.body.clone(),
+            accept: self.accept,
+            error,
+            absolute,
+            gzip: self.gzip,
+        })
+    }
+
+    /// Sets a query parameter, replacing any value it already has (in the builder's query or
+    /// in a followed link): used for page size and resume positions.
+    #[doc(hidden)]
+    pub fn __replace_query<T: Serialize + ?Sized>(mut self, name: &'static str, value: &T) -> Self {
+        self.query.retain(|(key, _)| *key != name);
+        if let Some(url) = &mut self.absolute {
+            remove_query_params(url, &[name]);
+        }
+        self.push_query(name, value, true);
+        self
+    }
+
+    /// The URL this request fetches, without credentials: for naming a page in errors.
+    pub(crate) fn display_url(&self) -> String {
+        let mut url = self.target_url(self.base());
+        if !self.query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(self.query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        without_credentials(&url).to_string()
+    }
+
+    pub(crate) fn operation(&self) -> &'static Operation {
+        self.op
+    }
+
+    pub(super) fn base(&self) -> &url::Url {
+        match self.op.host {
+            HostKind::Private => &self.client.inner.hosts.private,
+            HostKind::Public => &self.client.inner.hosts.public,
+        }
+    }
+
+    pub(super) fn checked_link(&self, next: &str) -> Result<url::Url> {
+        let base = self.base();
+        // `join` takes an absolute link as it is and resolves a relative one against the base.
+        let url = base.join(next).map_err(|error| Error::InvalidArgument {
+            operation: self.op.id,
+            field: "next".into(),
+            reason: format!("the pagination link is not a URL: {error}"),
+        })?;
+        if url.origin() != base.origin() {
+            return Err(Error::ForeignNextUrl {
+                operation: self.op.id,
+                origin: url.origin().ascii_serialization(),
+                expected: base.origin().ascii_serialization(),
+            });
+        }
+        Ok(without_credentials(&url))
+    }
+}
+
+/// `url` without user info, fragment and credential query parameters. Other parameters keep
+/// their exact encoding unless one had to be removed.
+pub(crate) fn without_credentials(url: &url::Url) -> url::Url {
+    let mut url = url.clone();
+    // Both setters only fail on URLs that cannot have user info, which then has none to drop.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    remove_query_params(&mut url, CREDENTIAL_PARAMS);
+    url
+}
+
+pub(super) fn remove_query_params(url: &mut url::Url, names: &[&str]) {
+    if !url
+        .query_pairs()
+        .any(|(key, _)| names.contains(&key.as_ref()))
+    {
+        return;
+    }
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(key, _)| !names.contains(&key.as_ref()))
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
