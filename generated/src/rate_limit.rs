@@ -19,6 +19,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::num::NonZeroU32;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,8 +84,30 @@ impl Clock for TokioClock {
 /// the new state thrown away.
 #[derive(Debug, Default)]
 struct Cells {
-    tats: Mutex<HashMap<u64, Nanos>>,
+    tats: Mutex<HashMap<u64, Nanos, BuildHasherDefault<PreHashed>>>,
     peek: AtomicBool,
+}
+
+/// Hasher for keys that are already hashes (credential ids come from `Credentials::bucket_id`):
+/// hashing them again would only add time to every request.
+#[derive(Debug, Default)]
+struct PreHashed(u64);
+
+impl Hasher for PreHashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used for u64 keys; fold anything else in so the hasher stays correct.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }
 
 /// The store handle governor owns; the limiter keeps another to flip `peek`.
@@ -115,6 +138,9 @@ struct Bucket {
     limiter: ScopeLimiter,
 }
 
+/// Scopes looked up on the stack (PostHog's operations have at most three).
+const MAX_SCOPES: usize = 4;
+
 /// The in-process buckets: one keyed governor limiter per scope.
 struct LocalStore {
     clock: TokioClock,
@@ -142,11 +168,30 @@ impl LocalStore {
         scopes: &[&'static str],
     ) -> Result<(), (&'static str, Duration)> {
         let _serialized = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        // Operations have one to three scopes: look each up once, on the stack.
+        if scopes.len() <= MAX_SCOPES {
+            let mut found: [Option<(&'static str, &Bucket)>; MAX_SCOPES] = [None; MAX_SCOPES];
+            for (slot, &scope) in found.iter_mut().zip(scopes) {
+                *slot = self.scopes.get(scope).map(|bucket| (scope, bucket));
+            }
+            self.take_from_all(credential, &found)
+        } else {
+            let found: Vec<_> = scopes
+                .iter()
+                .map(|&scope| self.scopes.get(scope).map(|bucket| (scope, bucket)))
+                .collect();
+            self.take_from_all(credential, &found)
+        }
+    }
+
+    /// Checks every bucket without taking, then takes from each; the caller holds the lock.
+    fn take_from_all(
+        &self,
+        credential: u64,
+        found: &[Option<(&'static str, &Bucket)>],
+    ) -> Result<(), (&'static str, Duration)> {
         let mut longest: Option<(&'static str, Duration)> = None;
-        for &scope in scopes {
-            let Some(bucket) = self.scopes.get(scope) else {
-                continue;
-            };
+        for &(scope, bucket) in found.iter().flatten() {
             bucket.cells.0.peek.store(true, Ordering::Relaxed);
             let verdict = bucket.limiter.check_key(&credential);
             bucket.cells.0.peek.store(false, Ordering::Relaxed);
@@ -160,10 +205,7 @@ impl LocalStore {
         if let Some(longest) = longest {
             return Err(longest);
         }
-        for &scope in scopes {
-            let Some(bucket) = self.scopes.get(scope) else {
-                continue;
-            };
+        for &(scope, bucket) in found.iter().flatten() {
             // Only a scope listed twice can fail here; waiting for it is the safe answer.
             if let Err(not_until) = bucket.limiter.check_key(&credential) {
                 return Err((scope, not_until.wait_time_from(self.clock.now())));
