@@ -271,7 +271,8 @@ impl<'a> TypeLowering<'a> {
         let name = self.names.claim(&type_name(hint), "Inline");
         let kind = self.lower_named_kind(schema, pointer, &name);
         if let TypeKind::Alias { target } = kind {
-            self.names_release_alias(&name);
+            // An inline alias is not worth a type of its own. Its name stays claimed, so the
+            // names of later types do not depend on this one's shape.
             return target;
         }
         self.types.insert(
@@ -284,10 +285,6 @@ impl<'a> TypeLowering<'a> {
         );
         TypeRef::Named(name)
     }
-
-    /// Inline aliases are not worth a name; the claimed name stays reserved so naming of later
-    /// types does not depend on this one's shape.
-    fn names_release_alias(&mut self, _name: &str) {}
 
     /// `oneOf: [X, BlankEnum?, NullEnum?]` becomes `Option<X>`, with a `""` variant on X when
     /// `BlankEnum` was there.
