@@ -72,6 +72,10 @@ pub(crate) struct ClientInner {
     pub(crate) project_token: Option<secrecy::SecretString>,
     pub(crate) limiter: RateLimiter,
     pub(crate) retry: RetryPolicy,
+    /// `credentials.bucket_id()`, computed once: every request keys its rate-limit buckets by it.
+    pub(crate) bucket_id: u64,
+    /// Secrets to redact from error texts, computed once.
+    pub(crate) secrets: Arc<[secrecy::SecretString]>,
 }
 
 impl Client {
@@ -221,8 +225,12 @@ impl ClientBuilder {
                     .map_err(|source| Error::transport("build_client", source))?
             }
         };
+        let secrets =
+            crate::request::redaction_secrets(&self.credentials, self.project_token.as_ref());
         Ok(Client {
             inner: Arc::new(ClientInner {
+                bucket_id: self.credentials.bucket_id(),
+                secrets,
                 http,
                 hosts: self.hosts,
                 credentials: self.credentials,

@@ -18,6 +18,7 @@ use crate::retry::Outcome;
 mod credentials;
 mod follow;
 
+pub(crate) use credentials::redaction_secrets;
 use credentials::*;
 
 /// Characters left as they are in a path segment: RFC 3986's unreserved characters plus `@` and
@@ -348,7 +349,7 @@ impl RequestBuilder {
         let inner = &self.client.inner;
         // tokio's clock, not std's, so the time budget follows a paused test clock too.
         let started = tokio::time::Instant::now();
-        let bucket = inner.credentials.bucket_id();
+        let bucket = inner.bucket_id;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;

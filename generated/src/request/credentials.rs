@@ -49,32 +49,8 @@ impl RequestBuilder {
             url,
             headers,
             body,
-            secrets: self.secrets(),
+            secrets: self.client.inner.secrets.clone(),
         })
-    }
-
-    /// The configured secrets, and the Basic token as it appears on the wire.
-    pub(super) fn secrets(&self) -> Vec<SecretString> {
-        let inner = &self.client.inner;
-        let credentials = &inner.credentials;
-        let mut secrets: Vec<SecretString> = credentials
-            .project_key
-            .iter()
-            .chain(&inner.project_token)
-            .cloned()
-            .collect();
-        match &credentials.private {
-            PrivateAuth::None => {}
-            PrivateAuth::Personal(key) => secrets.push(key.clone()),
-            PrivateAuth::Basic { username, password } => {
-                secrets.push(password.clone());
-                secrets.push(SecretString::from(basic_token(
-                    username,
-                    password.expose_secret(),
-                )));
-            }
-        }
-        secrets
     }
 
     pub(super) fn check_size(&self, body: &Body) -> Result<()> {
@@ -287,14 +263,14 @@ pub(super) struct Prepared {
     pub(super) headers: http::HeaderMap,
     pub(super) body: Body,
     /// Every secret this request carries, in the forms it carries them, for redacting echoes.
-    pub(super) secrets: Vec<SecretString>,
+    pub(super) secrets: std::sync::Arc<[SecretString]>,
 }
 
 impl Prepared {
     /// `text` without this request's secrets, nor anything shaped like a PostHog key.
     pub(super) fn redact(&self, text: &str) -> String {
         let mut text = text.to_owned();
-        for secret in &self.secrets {
+        for secret in self.secrets.iter() {
             let secret = secret.expose_secret();
             if !secret.is_empty() && text.contains(secret) {
                 text = text.replace(secret, "[redacted]");
@@ -332,4 +308,30 @@ impl Prepared {
             .build()
             .map_err(|source| Error::transport(self.op.id, source))
     }
+}
+
+/// What error texts must never show for a client: its configured secrets, and the Basic token
+/// as it appears on the wire. Computed once when the client is built, not per request.
+pub(crate) fn redaction_secrets(
+    credentials: &crate::auth::Credentials,
+    project_token: Option<&SecretString>,
+) -> std::sync::Arc<[SecretString]> {
+    let mut secrets: Vec<SecretString> = credentials
+        .project_key
+        .iter()
+        .chain(project_token)
+        .cloned()
+        .collect();
+    match &credentials.private {
+        PrivateAuth::None => {}
+        PrivateAuth::Personal(key) => secrets.push(key.clone()),
+        PrivateAuth::Basic { username, password } => {
+            secrets.push(password.clone());
+            secrets.push(SecretString::from(basic_token(
+                username,
+                password.expose_secret(),
+            )));
+        }
+    }
+    secrets.into()
 }
