@@ -92,10 +92,3 @@ pub use client::{Client, ClientBuilder, MAX_BODY_BYTES, ProjectId};
 pub use error::{ApiError, ApiErrorBody, Error, Result};
 pub use generated::{api, operations, types};
 pub use operation::{HostKind, Operation};
-
-#[doc(hidden)]
-pub mod __private {
-    pub use crate::request::path_segment;
-    pub use serde;
-    pub use serde_json;
-}

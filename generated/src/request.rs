@@ -33,7 +33,7 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b':');
 
 /// Percent-encodes one path parameter so that `/` or `?` in a value cannot change the route.
-pub fn path_segment(value: &dyn std::fmt::Display) -> String {
+fn path_segment(value: &dyn std::fmt::Display) -> String {
     utf8_percent_encode(&value.to_string(), PATH_SEGMENT).to_string()
 }
 

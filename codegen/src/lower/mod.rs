@@ -4,7 +4,7 @@ mod operations;
 pub mod recursion;
 mod schema;
 
-pub use operations::{HOST_EXTENSION, placeholders};
+pub use operations::HOST_EXTENSION;
 
 use openapiv3::OpenAPI;
 
