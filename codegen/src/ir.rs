@@ -126,8 +126,11 @@ pub enum TypeKind {
     /// A union tried variant by variant (anyOf / oneOf without discriminator); unknown shapes
     /// land in a fallback variant holding the raw JSON.
     UntaggedUnion {
-        /// Variants in schema order.
+        /// Typed variants in schema order (none of them is plain JSON).
         variants: Vec<UnionVariant>,
+        /// Name of the last variant, which holds any JSON the others do not match: `Other`, or
+        /// the name of the schema's own free-form member when it has one.
+        fallback: String,
     },
     /// Another name for a type (a component that is just an array, a map or a primitive).
     Alias {

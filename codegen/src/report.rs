@@ -78,6 +78,9 @@ pub mod pass {
     pub const PRIMARY_TAG: &str = "primary_tag";
     /// `/api/environments/...` operations grouped with their `/api/projects/...` twin's tag.
     pub const ENVIRONMENT_TWIN: &str = "environment_twin";
+    /// Free-form members of untagged unions moved last as the catch-all, so they cannot shadow
+    /// typed members listed after them.
+    pub const JSON_MEMBER_AS_FALLBACK: &str = "json_member_as_fallback";
     /// Recursive type references boxed.
     pub const BOX_RECURSION: &str = "box_recursion";
     /// List operations recognised as paginated.

@@ -230,11 +230,20 @@ fn unions() {
         matches!(f.kind("EventsQueryKind"), TypeKind::Literal { value } if value == "EventsQuery")
     );
     assert_eq!(f.field("EventsQuery", "kind").ty, named("EventsQueryKind"));
-    let TypeKind::UntaggedUnion { variants } = f.kind("QueryRequestQuery") else {
+    let TypeKind::UntaggedUnion { variants, fallback } = f.kind("QueryRequestQuery") else {
         panic!("QueryRequestQuery")
     };
     let members: Vec<&TypeRef> = variants.iter().map(|v| &v.ty).collect();
     assert_eq!(members, [&named("EventsQuery"), &named("HogQlQuery")]);
+    assert_eq!(fallback, "Other");
+    // A free-form member listed first would match everything: it becomes the fallback, last.
+    assert_eq!(f.count(pass::JSON_MEMBER_AS_FALLBACK), 1);
+    let TypeKind::UntaggedUnion { variants, fallback } = f.kind("QueryRequestResponse") else {
+        panic!("QueryRequestResponse")
+    };
+    let members: Vec<&TypeRef> = variants.iter().map(|v| &v.ty).collect();
+    assert_eq!(members, [&named("HogQlQuery")]);
+    assert_eq!(fallback, "Object");
 }
 
 #[test]

@@ -69,6 +69,7 @@
 
 pub mod auth;
 pub mod client;
+mod de;
 mod enums;
 pub mod error;
 pub mod operation;

@@ -74,7 +74,7 @@ fn operation_types(op: &Operation) -> Vec<&TypeRef> {
 fn kind_types(kind: &TypeKind) -> Vec<&TypeRef> {
     match kind {
         TypeKind::Struct { fields } => fields.iter().map(|f| &f.ty).collect(),
-        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants } => {
+        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants, .. } => {
             variants.iter().map(|v| &v.ty).collect()
         }
         TypeKind::Alias { target } => vec![target],

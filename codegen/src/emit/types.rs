@@ -96,7 +96,7 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
             let fields = fields.iter().map(emit_field);
             quote! {
                 #doc
-                #[derive(Debug, Clone, PartialEq, #derive_default serde::Serialize, serde::Deserialize)]
+                #[derive(Debug, Clone, PartialEq, #derive_default serde::Serialize, crate::de::Deserialize)]
                 pub struct #name_ident { #(#fields)* }
             }
         }
@@ -153,7 +153,8 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
                 }
             }
         }
-        TypeKind::UntaggedUnion { variants } => {
+        TypeKind::UntaggedUnion { variants, fallback } => {
+            let fallback = ident(fallback);
             let variants = variants.iter().map(|v| {
                 let variant = ident(&v.name);
                 let ty = type_tokens(&v.ty, &none);
@@ -161,12 +162,13 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
             });
             quote! {
                 #doc
-                #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+                #[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
                 #[serde(untagged)]
                 pub enum #name_ident {
                     #(#variants)*
-                    /// A shape this version of the client does not know, kept as raw JSON.
-                    Other(serde_json::Value),
+                    /// Any JSON the variants above do not match (a shape this version of the
+                    /// client does not know), kept as is.
+                    #fallback(serde_json::Value),
                 }
             }
         }

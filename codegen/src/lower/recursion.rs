@@ -55,7 +55,7 @@ fn is_in_cycle(
 fn direct_refs(kind: &TypeKind) -> Vec<&TypeRef> {
     match kind {
         TypeKind::Struct { fields } => fields.iter().map(|f| &f.ty).collect(),
-        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants } => {
+        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants, .. } => {
             variants.iter().map(|v| &v.ty).collect()
         }
         TypeKind::Alias { target } => vec![target],
@@ -66,7 +66,7 @@ fn direct_refs(kind: &TypeKind) -> Vec<&TypeRef> {
 fn direct_refs_mut(kind: &mut TypeKind) -> Vec<&mut TypeRef> {
     match kind {
         TypeKind::Struct { fields } => fields.iter_mut().map(|f| &mut f.ty).collect(),
-        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants } => {
+        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants, .. } => {
             variants.iter_mut().map(|v| &mut v.ty).collect()
         }
         TypeKind::Alias { target } => vec![target],

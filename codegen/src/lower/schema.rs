@@ -526,7 +526,26 @@ impl<'a> TypeLowering<'a> {
                     variants,
                 }
             }
-            None => TypeKind::UntaggedUnion { variants },
+            None => {
+                // Variants are tried in order and plain JSON matches anything, so a free-form
+                // member listed before typed ones would shadow them (PostHog's
+                // `DataTableNode.response` lists `{}` first). It becomes the fallback instead.
+                let mut fallback = None;
+                variants.retain(|variant| {
+                    if variant.ty != TypeRef::Json {
+                        return true;
+                    }
+                    fallback.get_or_insert_with(|| variant.name.clone());
+                    false
+                });
+                if fallback.is_some() {
+                    self.report.touch(pass::JSON_MEMBER_AS_FALLBACK, pointer);
+                }
+                TypeKind::UntaggedUnion {
+                    variants,
+                    fallback: fallback.unwrap_or_else(|| "Other".to_owned()),
+                }
+            }
         }
     }
 

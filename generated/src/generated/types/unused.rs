@@ -4,13 +4,13 @@
 #![allow(unused_imports)]
 use super::*;
 /// ActionConversionGoal
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ActionConversionGoal {
     #[serde(rename = "actionId")]
     pub action_id: i64,
 }
 /// ActionsNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ActionsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -47,7 +47,7 @@ pub struct ActionsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ActionsNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -68,14 +68,15 @@ pub enum ActionsNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct ActionsNodeKind = "ActionsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ActionsNodeMath {
     BaseMathType(BaseMathType),
@@ -86,7 +87,8 @@ pub enum ActionsNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(ActionsNodeMathVariant6),
     Variant7(ActionsNodeMathVariant7),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -95,7 +97,7 @@ crate::literal! {
 crate::literal! {
     pub struct ActionsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ActionsNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -116,11 +118,12 @@ pub enum ActionsNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// ActionsPie
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ActionsPie {
     #[serde(rename = "disableHoverOffset", default, skip_serializing_if = "none")]
     pub disable_hover_offset: Option<bool>,
@@ -128,7 +131,7 @@ pub struct ActionsPie {
     pub hide_aggregation: Option<bool>,
 }
 /// ActorsPropertyTaxonomyQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ActorsPropertyTaxonomyQuery {
     #[serde(rename = "groupTypeIndex", default, skip_serializing_if = "none")]
     pub group_type_index: Option<i64>,
@@ -152,7 +155,7 @@ crate::literal! {
     "ActorsPropertyTaxonomyQuery";
 }
 /// ActorsPropertyTaxonomyQueryResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ActorsPropertyTaxonomyQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -172,32 +175,34 @@ pub struct ActorsPropertyTaxonomyQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Results
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ActorsPropertyTaxonomyQueryResponseResults {
     ActorsPropertyTaxonomyResponse(ActorsPropertyTaxonomyResponse),
     Array(Vec<ActorsPropertyTaxonomyResponse>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// ActorsPropertyTaxonomyResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ActorsPropertyTaxonomyResponse {
     pub sample_count: i64,
     pub sample_values: Vec<ActorsPropertyTaxonomyResponseSampleValuesItem>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ActorsPropertyTaxonomyResponseSampleValuesItem {
     String(String),
     Number(f64),
     Boolean(bool),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// ActorsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ActorsQuery {
     /// Currently only person filters supported. No filters for querying groups. See `filter_conditions()` in actor_strategies.py.
     #[serde(rename = "fixedProperties", default, skip_serializing_if = "none")]
@@ -229,40 +234,43 @@ pub struct ActorsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQueryFixedPropertiesItem {
     PersonPropertyFilter(PersonPropertyFilter),
     CohortPropertyFilter(CohortPropertyFilter),
     HogQlPropertyFilter(HogQlPropertyFilter),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct ActorsQueryKind = "ActorsQuery";
 }
 /// Currently only person filters supported. No filters for querying groups. See `filter_conditions()` in actor_strategies.py.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQueryProperties {
     Array(Vec<ActorsQueryPropertiesVariant0Item>),
     PropertyGroupFilterValue(PropertyGroupFilterValue),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQueryPropertiesVariant0Item {
     PersonPropertyFilter(PersonPropertyFilter),
     CohortPropertyFilter(CohortPropertyFilter),
     HogQlPropertyFilter(HogQlPropertyFilter),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// ActorsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ActorsQueryResponse {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -290,7 +298,7 @@ pub struct ActorsQueryResponse {
     pub types: Option<Vec<String>>,
 }
 /// Source
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQuerySource {
     InsightActorsQuery(InsightActorsQuery),
@@ -298,7 +306,8 @@ pub enum ActorsQuerySource {
     FunnelCorrelationActorsQuery(FunnelCorrelationActorsQuery),
     StickinessActorsQuery(StickinessActorsQuery),
     HogQlQuery(HogQlQuery),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -314,7 +323,7 @@ crate::string_enum! {
     fallback Other;
 }
 /// AutocompleteCompletionItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct AutocompleteCompletionItem {
     /// A human-readable string with additional information about this item, like type or symbol information.
     #[serde(default, skip_serializing_if = "none")]
@@ -352,7 +361,7 @@ crate::string_enum! {
     "uniq_page_screen_autocaptures", } fallback Other;
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct Breakdown {
     #[serde(default, skip_serializing_if = "none")]
     pub group_type_index: Option<i64>,
@@ -370,7 +379,7 @@ crate::string_enum! {
     fallback Other;
 }
 /// BreakdownFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct BreakdownFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown: Option<BreakdownFilterBreakdown>,
@@ -390,49 +399,53 @@ pub struct BreakdownFilter {
     pub breakdowns: Option<Vec<Breakdown>>,
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum BreakdownFilterBreakdown {
     String(String),
     Array(Vec<BreakdownFilterBreakdownVariant1Item>),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum BreakdownFilterBreakdownVariant1Item {
     String(String),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// BreakdownItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct BreakdownItem {
     pub label: String,
     pub value: BreakdownItemValue,
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum BreakdownItemValue {
     String(String),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// Property
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum BreakdownProperty {
     String(String),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// CalendarHeatmapFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct CalendarHeatmapFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub dummy: Option<String>,
@@ -442,7 +455,7 @@ crate::string_enum! {
     "total", Dau = "dau", } fallback Other;
 }
 /// CalendarHeatmapQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct CalendarHeatmapQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -483,27 +496,29 @@ pub struct CalendarHeatmapQuery {
     pub version: Option<f64>,
 }
 /// Whether we should be comparing against a specific conversion goal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct CalendarHeatmapQueryKind = "CalendarHeatmapQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQueryProperties {
     Array(Vec<CalendarHeatmapQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -524,20 +539,22 @@ pub enum CalendarHeatmapQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQuerySeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// CalendarHeatmapResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct CalendarHeatmapResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -560,7 +577,7 @@ pub struct CalendarHeatmapResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// ChartAxis
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ChartAxis {
     pub column: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -576,7 +593,7 @@ crate::string_enum! {
     CalendarHeatmap = "CalendarHeatmap", } fallback Other;
 }
 /// ChartSettings
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ChartSettings {
     #[serde(rename = "goalLines", default, skip_serializing_if = "none")]
     pub goal_lines: Option<Vec<GoalLine>>,
@@ -608,7 +625,7 @@ pub struct ChartSettings {
     pub y_axis_at_zero: Option<bool>,
 }
 /// ChartSettingsDisplay
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ChartSettingsDisplay {
     #[serde(default, skip_serializing_if = "none")]
     pub color: Option<String>,
@@ -622,7 +639,7 @@ pub struct ChartSettingsDisplay {
     pub y_axis_position: Option<YAxisPosition>,
 }
 /// ChartSettingsFormatting
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ChartSettingsFormatting {
     #[serde(rename = "decimalPlaces", default, skip_serializing_if = "none")]
     pub decimal_places: Option<f64>,
@@ -634,7 +651,7 @@ pub struct ChartSettingsFormatting {
     pub suffix: Option<String>,
 }
 /// CohortPropertyFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct CohortPropertyFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub cohort_name: Option<String>,
@@ -663,7 +680,7 @@ crate::string_enum! {
     fallback Other;
 }
 /// CompareFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct CompareFilter {
     /// Whether to compare the current date range to a previous date range.
     #[serde(default, skip_serializing_if = "none")]
@@ -673,13 +690,13 @@ pub struct CompareFilter {
     pub compare_to: Option<String>,
 }
 /// CompareItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct CompareItem {
     pub label: String,
     pub value: String,
 }
 /// ConditionalFormattingRule
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ConditionalFormattingRule {
     pub bytecode: Vec<serde_json::Value>,
     pub color: String,
@@ -693,7 +710,7 @@ pub struct ConditionalFormattingRule {
     pub template_id: String,
 }
 /// ConversionGoalFilter1
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ConversionGoalFilter1 {
     pub conversion_goal_id: String,
     pub conversion_goal_name: String,
@@ -743,7 +760,7 @@ pub struct ConversionGoalFilter1 {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1FixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -764,14 +781,15 @@ pub enum ConversionGoalFilter1FixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct ConversionGoalFilter1Kind = "EventsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1Math {
     BaseMathType(BaseMathType),
@@ -782,7 +800,8 @@ pub enum ConversionGoalFilter1Math {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(ConversionGoalFilter1MathVariant6),
     Variant7(ConversionGoalFilter1MathVariant7),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -791,7 +810,7 @@ crate::literal! {
 crate::literal! {
     pub struct ConversionGoalFilter1MathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1PropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -812,19 +831,20 @@ pub enum ConversionGoalFilter1PropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1SchemaMapValue {
     String(String),
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Object(serde_json::Value),
-    /// A shape this version of the client does not know, kept as raw JSON.
-    Other(serde_json::Value),
 }
 /// ConversionGoalFilter2
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ConversionGoalFilter2 {
     pub conversion_goal_id: String,
     pub conversion_goal_name: String,
@@ -867,7 +887,7 @@ pub struct ConversionGoalFilter2 {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter2FixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -888,14 +908,15 @@ pub enum ConversionGoalFilter2FixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct ConversionGoalFilter2Kind = "ActionsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter2Math {
     BaseMathType(BaseMathType),
@@ -906,7 +927,8 @@ pub enum ConversionGoalFilter2Math {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(ConversionGoalFilter2MathVariant6),
     Variant7(ConversionGoalFilter2MathVariant7),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -915,7 +937,7 @@ crate::literal! {
 crate::literal! {
     pub struct ConversionGoalFilter2MathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter2PropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -936,19 +958,20 @@ pub enum ConversionGoalFilter2PropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter2SchemaMapValue {
     String(String),
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Object(serde_json::Value),
-    /// A shape this version of the client does not know, kept as raw JSON.
-    Other(serde_json::Value),
 }
 /// ConversionGoalFilter3
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ConversionGoalFilter3 {
     pub conversion_goal_id: String,
     pub conversion_goal_name: String,
@@ -997,7 +1020,7 @@ pub struct ConversionGoalFilter3 {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter3FixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -1018,14 +1041,15 @@ pub enum ConversionGoalFilter3FixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct ConversionGoalFilter3Kind = "DataWarehouseNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter3Math {
     BaseMathType(BaseMathType),
@@ -1036,7 +1060,8 @@ pub enum ConversionGoalFilter3Math {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(ConversionGoalFilter3MathVariant6),
     Variant7(ConversionGoalFilter3MathVariant7),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -1045,7 +1070,7 @@ crate::literal! {
 crate::literal! {
     pub struct ConversionGoalFilter3MathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter3PropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -1066,16 +1091,17 @@ pub enum ConversionGoalFilter3PropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter3SchemaMapValue {
     String(String),
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Object(serde_json::Value),
-    /// A shape this version of the client does not know, kept as raw JSON.
-    Other(serde_json::Value),
 }
 crate::string_enum! {
     #[doc = " CorrelationType"] pub enum CorrelationType { Success = "success", Failure =
@@ -1117,7 +1143,7 @@ crate::string_enum! {
     } fallback Other;
 }
 /// CustomChannelCondition
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct CustomChannelCondition {
     pub id: String,
     pub key: CustomChannelField,
@@ -1126,12 +1152,13 @@ pub struct CustomChannelCondition {
     pub value: Option<CustomChannelConditionValue>,
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum CustomChannelConditionValue {
     String(String),
     Array(Vec<String>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -1147,7 +1174,7 @@ crate::string_enum! {
     Other;
 }
 /// CustomChannelRule
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct CustomChannelRule {
     pub channel_type: String,
     pub combiner: FilterLogicalOperator,
@@ -1155,13 +1182,13 @@ pub struct CustomChannelRule {
     pub items: Vec<CustomChannelCondition>,
 }
 /// CustomEventConversionGoal
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct CustomEventConversionGoal {
     #[serde(rename = "customEventName")]
     pub custom_event_name: String,
 }
 /// DashboardFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DashboardFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown_filter: Option<BreakdownFilter>,
@@ -1172,7 +1199,7 @@ pub struct DashboardFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub properties: Option<Vec<DashboardFilterPropertiesItem>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum DashboardFilterPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -1193,7 +1220,8 @@ pub enum DashboardFilterPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -1204,7 +1232,7 @@ crate::string_enum! {
     "preset-13", Preset14 = "preset-14", Preset15 = "preset-15", } fallback Other;
 }
 /// DataTableNode
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct DataTableNode {
     /// Can the user click on column headers to sort the table? (default: true)
     #[serde(rename = "allowSorting", default, skip_serializing_if = "none")]
@@ -1306,10 +1334,9 @@ crate::literal! {
     #[doc = " Kind"] pub struct DataTableNodeKind = "DataTableNode";
 }
 /// Response
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum DataTableNodeResponse {
-    Object(serde_json::Value),
     Response(Response),
     Response1(Response1),
     Response2(Response2),
@@ -1332,20 +1359,22 @@ pub enum DataTableNodeResponse {
     Response21(Response21),
     Response22(Response22),
     Response23(Response23),
-    /// A shape this version of the client does not know, kept as raw JSON.
-    Other(serde_json::Value),
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
+    Object(serde_json::Value),
 }
 /// Include a property filter above the table
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum DataTableNodeShowPropertyFilter {
     Boolean(bool),
     Array(Vec<TaxonomicFilterGroupType>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// Source of the events
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum DataTableNodeSource {
     EventsNode(EventsNode),
@@ -1376,11 +1405,12 @@ pub enum DataTableNodeSource {
     ExperimentTrendsQuery(ExperimentTrendsQuery),
     TracesQuery(TracesQuery),
     TraceQuery(TraceQuery),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// DataTableNodeViewPropsContext
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct DataTableNodeViewPropsContext {
     #[serde(rename = "eventDefinitionId", default, skip_serializing_if = "none")]
     pub event_definition_id: Option<String>,
@@ -1392,7 +1422,7 @@ crate::string_enum! {
     = "team_columns", } fallback Other;
 }
 /// DataVisualizationNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DataVisualizationNode {
     #[serde(rename = "chartSettings", default, skip_serializing_if = "none")]
     pub chart_settings: Option<ChartSettings>,
@@ -1411,7 +1441,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct DataVisualizationNodeKind = "DataVisualizationNode";
 }
 /// DataWarehouseEventsModifier
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DataWarehouseEventsModifier {
     pub distinct_id_field: String,
     pub id_field: String,
@@ -1419,7 +1449,7 @@ pub struct DataWarehouseEventsModifier {
     pub timestamp_field: String,
 }
 /// DataWarehouseNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DataWarehouseNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -1462,7 +1492,7 @@ pub struct DataWarehouseNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehouseNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -1483,14 +1513,15 @@ pub enum DataWarehouseNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct DataWarehouseNodeKind = "DataWarehouseNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehouseNodeMath {
     BaseMathType(BaseMathType),
@@ -1501,7 +1532,8 @@ pub enum DataWarehouseNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(DataWarehouseNodeMathVariant6),
     Variant7(DataWarehouseNodeMathVariant7),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -1510,7 +1542,7 @@ crate::literal! {
 crate::literal! {
     pub struct DataWarehouseNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehouseNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -1531,11 +1563,12 @@ pub enum DataWarehouseNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// DataWarehouseViewLink
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DataWarehouseViewLink {
     #[serde(default, skip_serializing_if = "none")]
     pub configuration: Option<DataWarehouseViewLinkConfiguration>,
@@ -1556,7 +1589,7 @@ pub struct DataWarehouseViewLink {
     pub source_table_name: Option<String>,
 }
 /// DataWarehouseViewLinkConfiguration
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DataWarehouseViewLinkConfiguration {
     #[serde(default, skip_serializing_if = "none")]
     pub experiments_optimized: Option<bool>,
@@ -1564,7 +1597,7 @@ pub struct DataWarehouseViewLinkConfiguration {
     pub experiments_timestamp_key: Option<String>,
 }
 /// DatabaseSchemaBatchExportTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaBatchExportTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1578,7 +1611,7 @@ crate::literal! {
     #[doc = " Type"] pub struct DatabaseSchemaBatchExportTableType = "batch_export";
 }
 /// DatabaseSchemaDataWarehouseTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaDataWarehouseTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub format: String,
@@ -1598,7 +1631,7 @@ crate::literal! {
     #[doc = " Type"] pub struct DatabaseSchemaDataWarehouseTableType = "data_warehouse";
 }
 /// DatabaseSchemaField
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaField {
     #[serde(default, skip_serializing_if = "none")]
     pub chain: Option<Vec<DatabaseSchemaFieldChainItem>>,
@@ -1613,16 +1646,17 @@ pub struct DatabaseSchemaField {
     pub table: Option<String>,
     pub r#type: DatabaseSerializedFieldType,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum DatabaseSchemaFieldChainItem {
     String(String),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// DatabaseSchemaManagedViewTable
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaManagedViewTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1648,7 +1682,7 @@ crate::literal! {
     #[doc = " Type"] pub struct DatabaseSchemaManagedViewTableType = "managed_view";
 }
 /// DatabaseSchemaMaterializedViewTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaMaterializedViewTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1668,7 +1702,7 @@ crate::literal! {
     "materialized_view";
 }
 /// DatabaseSchemaPostHogTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaPostHogTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1682,7 +1716,7 @@ crate::literal! {
     #[doc = " Type"] pub struct DatabaseSchemaPostHogTableType = "posthog";
 }
 /// DatabaseSchemaQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<DatabaseSchemaQueryKind>,
@@ -1700,7 +1734,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct DatabaseSchemaQueryKind = "DatabaseSchemaQuery";
 }
 /// DatabaseSchemaQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaQueryResponse {
     pub joins: Vec<DataWarehouseViewLink>,
     pub tables: std::collections::BTreeMap<
@@ -1708,7 +1742,7 @@ pub struct DatabaseSchemaQueryResponse {
         DatabaseSchemaQueryResponseTablesValue,
     >,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum DatabaseSchemaQueryResponseTablesValue {
     DatabaseSchemaPostHogTable(DatabaseSchemaPostHogTable),
@@ -1718,11 +1752,12 @@ pub enum DatabaseSchemaQueryResponseTablesValue {
     DatabaseSchemaManagedViewTable(DatabaseSchemaManagedViewTable),
     DatabaseSchemaBatchExportTable(DatabaseSchemaBatchExportTable),
     DatabaseSchemaMaterializedViewTable(DatabaseSchemaMaterializedViewTable),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// DatabaseSchemaSchema
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaSchema {
     pub id: String,
     pub incremental: bool,
@@ -1734,7 +1769,7 @@ pub struct DatabaseSchemaSchema {
     pub status: Option<String>,
 }
 /// DatabaseSchemaSource
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaSource {
     pub id: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -1744,7 +1779,7 @@ pub struct DatabaseSchemaSource {
     pub status: String,
 }
 /// DatabaseSchemaSystemTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaSystemTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1758,7 +1793,7 @@ crate::literal! {
     #[doc = " Type"] pub struct DatabaseSchemaSystemTableType = "system";
 }
 /// DatabaseSchemaViewTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DatabaseSchemaViewTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1781,7 +1816,7 @@ crate::string_enum! {
     "materialized_view", Unknown = "unknown", } fallback Other;
 }
 /// DateRange
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DateRange {
     #[serde(default, skip_serializing_if = "none")]
     pub date_from: Option<String>,
@@ -1792,19 +1827,20 @@ pub struct DateRange {
     pub explicit_date: Option<bool>,
 }
 /// DayItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct DayItem {
     pub label: String,
     pub value: DayItemValue,
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum DayItemValue {
     String(String),
     StringVariant(chrono::DateTime<chrono::FixedOffset>),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -1820,7 +1856,7 @@ crate::string_enum! {
     L2Distance = "L2Distance", CosineDistance = "cosineDistance", } fallback Other;
 }
 /// DocumentSimilarityQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct DocumentSimilarityQuery {
     #[serde(rename = "dateRange")]
     pub date_range: DateRange,
@@ -1854,7 +1890,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct DocumentSimilarityQueryKind = "DocumentSimilarityQuery";
 }
 /// DocumentSimilarityQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct DocumentSimilarityQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -1880,7 +1916,7 @@ pub struct DocumentSimilarityQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// ElementType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ElementType {
     #[serde(default, skip_serializing_if = "none")]
     pub attr_class: Option<Vec<String>>,
@@ -1900,7 +1936,7 @@ pub struct ElementType {
     pub text: Option<String>,
 }
 /// EmbeddedDocument
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct EmbeddedDocument {
     pub document_id: String,
     pub document_type: String,
@@ -1908,7 +1944,7 @@ pub struct EmbeddedDocument {
     pub timestamp: chrono::DateTime<chrono::FixedOffset>,
 }
 /// EmbeddingDistance
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct EmbeddingDistance {
     pub distance: f64,
     #[serde(default, skip_serializing_if = "none")]
@@ -1921,7 +1957,7 @@ crate::string_enum! {
     "text-embedding-3-large-3072", } fallback Other;
 }
 /// EmbeddingRecord
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct EmbeddingRecord {
     pub document_id: String,
     pub document_type: String,
@@ -1931,7 +1967,7 @@ pub struct EmbeddingRecord {
     pub timestamp: chrono::DateTime<chrono::FixedOffset>,
 }
 /// EndpointRequest
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EndpointRequest {
     #[serde(default, skip_serializing_if = "none")]
     pub cache_age_seconds: Option<f64>,
@@ -1945,7 +1981,7 @@ pub struct EndpointRequest {
     pub query: Option<EndpointRequestQuery>,
 }
 /// Query
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum EndpointRequestQuery {
     HogQlQuery(HogQlQuery),
@@ -1955,11 +1991,12 @@ pub enum EndpointRequestQuery {
     PathsQuery(PathsQuery),
     StickinessQuery(StickinessQuery),
     LifecycleQuery(LifecycleQuery),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// EndpointRunRequest
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EndpointRunRequest {
     /// Client provided query ID. Can be used to retrieve the status or cancel the query.
     #[serde(default, skip_serializing_if = "none")]
@@ -1981,12 +2018,12 @@ crate::string_enum! {
     #[doc = " EntityType"] pub enum EntityType { Actions = "actions", Events = "events",
     DataWarehouse = "data_warehouse", NewEntity = "new_entity", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorResponse {
     pub error: std::collections::BTreeMap<String, serde_json::Value>,
 }
 /// ErrorTrackingCorrelatedIssue
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorTrackingCorrelatedIssue {
     #[serde(default, skip_serializing_if = "none")]
     pub assignee: Option<ErrorTrackingIssueAssignee>,
@@ -2007,21 +2044,21 @@ pub struct ErrorTrackingCorrelatedIssue {
     pub status: Status,
 }
 /// ErrorTrackingExternalReference
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorTrackingExternalReference {
     pub external_url: String,
     pub id: String,
     pub integration: ErrorTrackingExternalReferenceIntegration,
 }
 /// ErrorTrackingExternalReferenceIntegration
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorTrackingExternalReferenceIntegration {
     pub display_name: String,
     pub id: f64,
     pub kind: IntegrationKind,
 }
 /// ErrorTrackingIssue
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorTrackingIssue {
     #[serde(default, skip_serializing_if = "none")]
     pub aggregations: Option<ErrorTrackingIssueAggregations>,
@@ -2047,7 +2084,7 @@ pub struct ErrorTrackingIssue {
     pub status: Status,
 }
 /// ErrorTrackingIssueAggregations
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorTrackingIssueAggregations {
     pub occurrences: f64,
     pub sessions: f64,
@@ -2057,18 +2094,19 @@ pub struct ErrorTrackingIssueAggregations {
     pub volume_buckets: Vec<VolumeBucket>,
 }
 /// ErrorTrackingIssueAssignee
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorTrackingIssueAssignee {
     pub id: ErrorTrackingIssueAssigneeId,
     pub r#type: ErrorTrackingIssueAssigneeType,
 }
 /// Id
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ErrorTrackingIssueAssigneeId {
     String(String),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -2076,7 +2114,7 @@ crate::string_enum! {
     User = "user", Role = "role", } fallback Other;
 }
 /// ErrorTrackingIssueCorrelationQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorTrackingIssueCorrelationQuery {
     pub events: Vec<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -2096,7 +2134,7 @@ crate::literal! {
     "ErrorTrackingIssueCorrelationQuery";
 }
 /// ErrorTrackingIssueCorrelationQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorTrackingIssueCorrelationQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -2124,7 +2162,7 @@ pub struct ErrorTrackingIssueCorrelationQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// ErrorTrackingQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorTrackingQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub assignee: Option<ErrorTrackingIssueAssignee>,
@@ -2178,7 +2216,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ErrorTrackingQueryKind = "ErrorTrackingQuery";
 }
 /// ErrorTrackingQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ErrorTrackingQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -2206,14 +2244,14 @@ pub struct ErrorTrackingQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// EventDefinition
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventDefinition {
     pub elements: Vec<serde_json::Value>,
     pub event: String,
     pub properties: serde_json::Value,
 }
 /// EventOddsRatioSerialized
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct EventOddsRatioSerialized {
     pub correlation_type: CorrelationType,
     pub event: EventDefinition,
@@ -2222,7 +2260,7 @@ pub struct EventOddsRatioSerialized {
     pub success_count: i64,
 }
 /// EventPropertyFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventPropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -2239,34 +2277,36 @@ crate::literal! {
     #[doc = " Event properties"] pub struct EventPropertyFilterType = "event";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum EventPropertyFilterValue {
     Array(Vec<EventPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum EventPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// EventTaxonomyItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventTaxonomyItem {
     pub property: String,
     pub sample_count: i64,
     pub sample_values: Vec<String>,
 }
 /// EventTaxonomyQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventTaxonomyQuery {
     #[serde(rename = "actionId", default, skip_serializing_if = "none")]
     pub action_id: Option<i64>,
@@ -2292,7 +2332,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct EventTaxonomyQueryKind = "EventTaxonomyQuery";
 }
 /// EventTaxonomyQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventTaxonomyQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -2312,7 +2352,7 @@ pub struct EventTaxonomyQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// EventType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventType {
     pub distinct_id: String,
     pub elements: Vec<ElementType>,
@@ -2332,26 +2372,26 @@ pub struct EventType {
     pub uuid: Option<String>,
 }
 /// EventsHeatMapColumnAggregationResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventsHeatMapColumnAggregationResult {
     pub column: i64,
     pub value: i64,
 }
 /// EventsHeatMapDataResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventsHeatMapDataResult {
     pub column: i64,
     pub row: i64,
     pub value: i64,
 }
 /// EventsHeatMapRowAggregationResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventsHeatMapRowAggregationResult {
     pub row: i64,
     pub value: i64,
 }
 /// EventsHeatMapStructuredResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventsHeatMapStructuredResult {
     #[serde(rename = "allAggregations")]
     pub all_aggregations: i64,
@@ -2362,7 +2402,7 @@ pub struct EventsHeatMapStructuredResult {
     pub row_aggregations: Vec<EventsHeatMapRowAggregationResult>,
 }
 /// EventsNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -2406,7 +2446,7 @@ pub struct EventsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum EventsNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2427,14 +2467,15 @@ pub enum EventsNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct EventsNodeKind = "EventsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum EventsNodeMath {
     BaseMathType(BaseMathType),
@@ -2445,7 +2486,8 @@ pub enum EventsNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(EventsNodeMathVariant6),
     Variant7(EventsNodeMathVariant7),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -2454,7 +2496,7 @@ crate::literal! {
 crate::literal! {
     pub struct EventsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum EventsNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2475,11 +2517,12 @@ pub enum EventsNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// EventsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventsQuery {
     /// Show events matching a given action
     #[serde(rename = "actionId", default, skip_serializing_if = "none")]
@@ -2532,7 +2575,7 @@ pub struct EventsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub r#where: Option<Vec<String>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum EventsQueryFixedPropertiesItem {
     PropertyGroupFilter(PropertyGroupFilter),
@@ -2555,13 +2598,14 @@ pub enum EventsQueryFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct EventsQueryKind = "EventsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum EventsQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2582,11 +2626,12 @@ pub enum EventsQueryPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// EventsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct EventsQueryResponse {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -2613,7 +2658,7 @@ pub struct EventsQueryResponse {
     pub types: Vec<String>,
 }
 /// ExperimentDataWarehouseNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentDataWarehouseNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -2653,7 +2698,7 @@ pub struct ExperimentDataWarehouseNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentDataWarehouseNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2674,7 +2719,8 @@ pub enum ExperimentDataWarehouseNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -2682,7 +2728,7 @@ crate::literal! {
     "ExperimentDataWarehouseNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentDataWarehouseNodeMath {
     BaseMathType(BaseMathType),
@@ -2693,7 +2739,8 @@ pub enum ExperimentDataWarehouseNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(ExperimentDataWarehouseNodeMathVariant6),
     Variant7(ExperimentDataWarehouseNodeMathVariant7),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -2702,7 +2749,7 @@ crate::literal! {
 crate::literal! {
     pub struct ExperimentDataWarehouseNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentDataWarehouseNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2723,11 +2770,12 @@ pub enum ExperimentDataWarehouseNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentEventExposureConfig
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentEventExposureConfig {
     pub event: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -2743,7 +2791,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentEventExposureConfigKind =
     "ExperimentEventExposureConfig";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentEventExposureConfigPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2764,11 +2812,12 @@ pub enum ExperimentEventExposureConfigPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentExposureCriteria
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentExposureCriteria {
     #[serde(default, skip_serializing_if = "none")]
     pub exposure_config: Option<ExperimentExposureCriteriaExposureConfig>,
@@ -2778,16 +2827,17 @@ pub struct ExperimentExposureCriteria {
     pub multiple_variant_handling: Option<MultipleVariantHandling>,
 }
 /// Exposure Config
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentExposureCriteriaExposureConfig {
     ExperimentEventExposureConfig(ExperimentEventExposureConfig),
     ActionsNode(ActionsNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentExposureQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentExposureQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub end_date: Option<String>,
@@ -2817,7 +2867,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentExposureQueryKind = "ExperimentExposureQuery";
 }
 /// ExperimentExposureQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentExposureQueryResponse {
     pub date_range: DateRange,
     #[serde(default, skip_serializing_if = "none")]
@@ -2830,14 +2880,14 @@ crate::literal! {
     "ExperimentExposureQuery";
 }
 /// ExperimentExposureTimeSeries
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentExposureTimeSeries {
     pub days: Vec<String>,
     pub exposure_counts: Vec<f64>,
     pub variant: String,
 }
 /// ExperimentFunnelMetric
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentFunnelMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub conversion_window: Option<i64>,
@@ -2874,16 +2924,17 @@ crate::literal! {
 crate::literal! {
     #[doc = " Metric Type"] pub struct ExperimentFunnelMetricMetricType = "funnel";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentFunnelMetricSeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentFunnelsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentFunnelsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub experiment_id: Option<i64>,
@@ -2910,7 +2961,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentFunnelsQueryKind = "ExperimentFunnelsQuery";
 }
 /// ExperimentFunnelsQueryResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentFunnelsQueryResponse {
     pub credible_intervals: std::collections::BTreeMap<String, Vec<f64>>,
     pub expected_loss: f64,
@@ -2931,7 +2982,7 @@ crate::literal! {
     "ExperimentFunnelsQuery";
 }
 /// ExperimentHoldoutType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentHoldoutType {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<String>,
@@ -2947,7 +2998,7 @@ pub struct ExperimentHoldoutType {
     pub updated_at: Option<String>,
 }
 /// ExperimentMeanMetric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentMeanMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub conversion_window: Option<i64>,
@@ -2989,13 +3040,14 @@ crate::literal! {
     #[doc = " Metric Type"] pub struct ExperimentMeanMetricMetricType = "mean";
 }
 /// Source
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentMeanMetricSource {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     ExperimentDataWarehouseNode(ExperimentDataWarehouseNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -3009,7 +3061,7 @@ crate::string_enum! {
     Other;
 }
 /// ExperimentQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub experiment_id: Option<i64>,
@@ -3032,17 +3084,18 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentQueryKind = "ExperimentQuery";
 }
 /// Metric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentQueryMetric {
     ExperimentMeanMetric(ExperimentMeanMetric),
     ExperimentFunnelMetric(ExperimentFunnelMetric),
     ExperimentRatioMetric(ExperimentRatioMetric),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub baseline: Option<ExperimentStatsBaseValidated>,
@@ -3073,35 +3126,38 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentQueryResponseKind = "ExperimentQuery";
 }
 /// Metric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentQueryResponseMetric {
     ExperimentMeanMetric(ExperimentMeanMetric),
     ExperimentFunnelMetric(ExperimentFunnelMetric),
     ExperimentRatioMetric(ExperimentRatioMetric),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// Variant Results
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentQueryResponseVariantResults {
     Array(Vec<ExperimentVariantResultFrequentist>),
     ArrayVariant(Vec<ExperimentVariantResultBayesian>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// Variants
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentQueryResponseVariants {
     Array(Vec<ExperimentVariantTrendsBaseStats>),
     ArrayVariant(Vec<ExperimentVariantFunnelsBaseStats>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentRatioMetric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentRatioMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub conversion_window: Option<i64>,
@@ -3132,13 +3188,14 @@ pub struct ExperimentRatioMetric {
     pub version: Option<f64>,
 }
 /// Denominator
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentRatioMetricDenominator {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     ExperimentDataWarehouseNode(ExperimentDataWarehouseNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -3148,13 +3205,14 @@ crate::literal! {
     #[doc = " Metric Type"] pub struct ExperimentRatioMetricMetricType = "ratio";
 }
 /// Numerator
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentRatioMetricNumerator {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     ExperimentDataWarehouseNode(ExperimentDataWarehouseNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -3164,7 +3222,7 @@ crate::string_enum! {
     "high_p_value", } fallback Other;
 }
 /// ExperimentStatsBaseValidated
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentStatsBaseValidated {
     #[serde(default, skip_serializing_if = "none")]
     pub denominator_sum: Option<f64>,
@@ -3190,7 +3248,7 @@ crate::string_enum! {
     "not-enough-metric-data", } fallback Other;
 }
 /// ExperimentTrendsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentTrendsQuery {
     pub count_query: TrendsQuery,
     #[serde(default, skip_serializing_if = "none")]
@@ -3219,7 +3277,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentTrendsQueryKind = "ExperimentTrendsQuery";
 }
 /// ExperimentTrendsQueryResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentTrendsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub count_query: Option<TrendsQuery>,
@@ -3242,14 +3300,14 @@ crate::literal! {
     "ExperimentTrendsQuery";
 }
 /// ExperimentVariantFunnelsBaseStats
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentVariantFunnelsBaseStats {
     pub failure_count: f64,
     pub key: String,
     pub success_count: f64,
 }
 /// ExperimentVariantResultBayesian
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentVariantResultBayesian {
     #[serde(default, skip_serializing_if = "none")]
     pub chance_to_win: Option<f64>,
@@ -3280,7 +3338,7 @@ crate::literal! {
     #[doc = " Method"] pub struct ExperimentVariantResultBayesianMethod = "bayesian";
 }
 /// ExperimentVariantResultFrequentist
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentVariantResultFrequentist {
     #[serde(default, skip_serializing_if = "none")]
     pub confidence_interval: Option<Vec<f64>>,
@@ -3312,7 +3370,7 @@ crate::literal! {
     "frequentist";
 }
 /// ExperimentVariantTrendsBaseStats
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ExperimentVariantTrendsBaseStats {
     pub absolute_exposure: f64,
     pub count: f64,
@@ -3320,7 +3378,7 @@ pub struct ExperimentVariantTrendsBaseStats {
     pub key: String,
 }
 /// ExternalQueryError
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ExternalQueryError {
     pub code: ExternalQueryErrorCode,
     pub detail: String,
@@ -3335,7 +3393,7 @@ crate::string_enum! {
     Error = "error", } fallback Other;
 }
 /// FeatureFlagGroupType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FeatureFlagGroupType {
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
@@ -3350,7 +3408,7 @@ pub struct FeatureFlagGroupType {
     #[serde(default, skip_serializing_if = "none")]
     pub variant: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FeatureFlagGroupTypePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3371,7 +3429,8 @@ pub enum FeatureFlagGroupTypePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -3379,7 +3438,7 @@ crate::string_enum! {
     "OR", } fallback Other;
 }
 /// Filters
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Filters {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -3387,7 +3446,7 @@ pub struct Filters {
     pub properties: Option<Vec<SessionPropertyFilter>>,
 }
 /// FirstEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FirstEvent {
     pub properties: String,
     pub timestamp: String,
@@ -3399,7 +3458,7 @@ crate::string_enum! {
     Month = "month", } fallback Other;
 }
 /// FunnelCorrelationActorsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelCorrelationActorsQuery {
     #[serde(
         rename = "funnelCorrelationPersonConverted",
@@ -3439,16 +3498,17 @@ pub struct FunnelCorrelationActorsQuery {
     pub version: Option<f64>,
 }
 /// Funnelcorrelationpersonentity
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelCorrelationActorsQueryFunnelCorrelationPersonEntity {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelCorrelationActorsQueryFunnelCorrelationPropertyValuesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3469,7 +3529,8 @@ pub enum FunnelCorrelationActorsQueryFunnelCorrelationPropertyValuesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -3477,7 +3538,7 @@ crate::literal! {
     "FunnelCorrelationActorsQuery";
 }
 /// FunnelCorrelationQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelCorrelationQuery {
     #[serde(
         rename = "funnelCorrelationEventExcludePropertyNames",
@@ -3520,7 +3581,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct FunnelCorrelationQueryKind = "FunnelCorrelationQuery";
 }
 /// FunnelCorrelationResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelCorrelationResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -3550,7 +3611,7 @@ pub struct FunnelCorrelationResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// FunnelCorrelationResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelCorrelationResult {
     pub events: Vec<EventOddsRatioSerialized>,
     pub skewed: bool,
@@ -3561,7 +3622,7 @@ crate::string_enum! {
     "event_with_properties", } fallback Other;
 }
 /// FunnelExclusionActionsNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelExclusionActionsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -3602,7 +3663,7 @@ pub struct FunnelExclusionActionsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionActionsNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3623,14 +3684,15 @@ pub enum FunnelExclusionActionsNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct FunnelExclusionActionsNodeKind = "ActionsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionActionsNodeMath {
     BaseMathType(BaseMathType),
@@ -3641,7 +3703,8 @@ pub enum FunnelExclusionActionsNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(FunnelExclusionActionsNodeMathVariant6),
     Variant7(FunnelExclusionActionsNodeMathVariant7),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -3650,7 +3713,7 @@ crate::literal! {
 crate::literal! {
     pub struct FunnelExclusionActionsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionActionsNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3671,11 +3734,12 @@ pub enum FunnelExclusionActionsNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// FunnelExclusionEventsNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelExclusionEventsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -3723,7 +3787,7 @@ pub struct FunnelExclusionEventsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionEventsNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3744,14 +3808,15 @@ pub enum FunnelExclusionEventsNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct FunnelExclusionEventsNodeKind = "EventsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionEventsNodeMath {
     BaseMathType(BaseMathType),
@@ -3762,7 +3827,8 @@ pub enum FunnelExclusionEventsNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(FunnelExclusionEventsNodeMathVariant6),
     Variant7(FunnelExclusionEventsNodeMathVariant7),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -3771,7 +3837,7 @@ crate::literal! {
 crate::literal! {
     pub struct FunnelExclusionEventsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionEventsNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3792,7 +3858,8 @@ pub enum FunnelExclusionEventsNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -3810,7 +3877,7 @@ crate::string_enum! {
     FunnelPathAfterStep = "funnel_path_after_step", } fallback Other;
 }
 /// FunnelPathsFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelPathsFilter {
     #[serde(rename = "funnelPathType", default, skip_serializing_if = "none")]
     pub funnel_path_type: Option<FunnelPathType>,
@@ -3828,7 +3895,7 @@ crate::string_enum! {
     "time_to_convert", Trends = "trends", } fallback Other;
 }
 /// FunnelsActorsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelsActorsQuery {
     /// Index of the step for which we want to get the timestamp for, per person. Positive for converted persons, negative for dropped of persons.
     #[serde(rename = "funnelStep", default, skip_serializing_if = "none")]
@@ -3861,30 +3928,32 @@ pub struct FunnelsActorsQuery {
     pub version: Option<f64>,
 }
 /// The breakdown value for which to get persons for. This is an array for person and event properties, a string for groups and an integer for cohorts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsActorsQueryFunnelStepBreakdown {
     Integer(i64),
     String(String),
     Number(f64),
     Array(Vec<FunnelsActorsQueryFunnelStepBreakdownVariant3Item>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsActorsQueryFunnelStepBreakdownVariant3Item {
     Integer(i64),
     String(String),
     Number(f64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct FunnelsActorsQueryKind = "FunnelsActorsQuery";
 }
 /// FunnelsFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelsFilter {
     #[serde(rename = "binCount", default, skip_serializing_if = "none")]
     pub bin_count: Option<i64>,
@@ -3927,16 +3996,17 @@ pub struct FunnelsFilter {
     #[serde(rename = "useUdf", default, skip_serializing_if = "none")]
     pub use_udf: Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsFilterExclusionsItem {
     FunnelExclusionEventsNode(FunnelExclusionEventsNode),
     FunnelExclusionActionsNode(FunnelExclusionActionsNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// FunnelsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelsQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -3979,15 +4049,16 @@ crate::literal! {
     #[doc = " Kind"] pub struct FunnelsQueryKind = "FunnelsQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsQueryProperties {
     Array(Vec<FunnelsQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -4008,11 +4079,12 @@ pub enum FunnelsQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// FunnelsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct FunnelsQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -4033,17 +4105,18 @@ pub struct FunnelsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsQuerySeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// GoalLine
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct GoalLine {
     #[serde(rename = "borderColor", default, skip_serializing_if = "none")]
     pub border_color: Option<String>,
@@ -4055,7 +4128,7 @@ pub struct GoalLine {
     pub value: f64,
 }
 /// GroupsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct GroupsQuery {
     pub group_type_index: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -4085,16 +4158,17 @@ pub struct GroupsQuery {
 crate::literal! {
     #[doc = " Kind"] pub struct GroupsQueryKind = "GroupsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum GroupsQueryPropertiesItem {
     GroupPropertyFilter(GroupPropertyFilter),
     HogQlPropertyFilter(HogQlPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// GroupsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct GroupsQueryResponse {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -4135,7 +4209,7 @@ crate::string_enum! {
     Other;
 }
 /// HogQLAutocomplete
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlAutocomplete {
     /// End position of the editor word
     #[serde(rename = "endPosition")]
@@ -4170,7 +4244,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct HogQlAutocompleteKind = "HogQLAutocomplete";
 }
 /// HogQLAutocompleteResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlAutocompleteResponse {
     /// Whether or not the suggestions returned are complete
     pub incomplete_list: bool,
@@ -4180,7 +4254,7 @@ pub struct HogQlAutocompleteResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Query in whose context to validate.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum HogQlAutocompleteSourceQuery {
     EventsNode(EventsNode),
@@ -4226,11 +4300,12 @@ pub enum HogQlAutocompleteSourceQuery {
     TraceQuery(TraceQuery),
     VectorSearchQuery(VectorSearchQuery),
     UsageMetricsQuery(UsageMetricsQuery),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// HogQLFilters
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlFilters {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -4239,7 +4314,7 @@ pub struct HogQlFilters {
     #[serde(default, skip_serializing_if = "none")]
     pub properties: Option<Vec<HogQlFiltersPropertiesItem>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum HogQlFiltersPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -4260,11 +4335,12 @@ pub enum HogQlFiltersPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// HogQLMetadata
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlMetadata {
     /// Enable more verbose output, usually run from the /debug page
     #[serde(default, skip_serializing_if = "none")]
@@ -4299,7 +4375,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct HogQlMetadataKind = "HogQLMetadata";
 }
 /// HogQLMetadataResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlMetadataResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub ch_table_names: Option<Vec<String>>,
@@ -4316,7 +4392,7 @@ pub struct HogQlMetadataResponse {
     pub warnings: Vec<HogQlNotice>,
 }
 /// Query within which "expr" and "template" are validated. Defaults to "select * from events"
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum HogQlMetadataSourceQuery {
     EventsNode(EventsNode),
@@ -4362,11 +4438,12 @@ pub enum HogQlMetadataSourceQuery {
     TraceQuery(TraceQuery),
     VectorSearchQuery(VectorSearchQuery),
     UsageMetricsQuery(UsageMetricsQuery),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// HogQLNotice
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlNotice {
     #[serde(default, skip_serializing_if = "none")]
     pub end: Option<i64>,
@@ -4377,7 +4454,7 @@ pub struct HogQlNotice {
     pub start: Option<i64>,
 }
 /// HogQLQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub explain: Option<bool>,
@@ -4409,7 +4486,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct HogQlQueryKind = "HogQLQuery";
 }
 /// HogQLQueryModifiers
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlQueryModifiers {
     #[serde(rename = "bounceRateDurationSeconds", default, skip_serializing_if = "none")]
     pub bounce_rate_duration_seconds: Option<f64>,
@@ -4476,7 +4553,7 @@ pub struct HogQlQueryModifiers {
     pub use_web_analytics_pre_aggregated_tables: Option<bool>,
 }
 /// HogQLQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlQueryResponse {
     /// Executed ClickHouse query
     #[serde(default, skip_serializing_if = "none")]
@@ -4519,7 +4596,7 @@ pub struct HogQlQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// HogQLVariable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlVariable {
     pub code_name: String,
     #[serde(rename = "isNull", default, skip_serializing_if = "none")]
@@ -4530,7 +4607,7 @@ pub struct HogQlVariable {
     pub variable_id: String,
 }
 /// HogQLASTQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQlastQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub explain: Option<bool>,
@@ -4562,7 +4639,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct HogQlastQueryKind = "HogQLASTQuery";
 }
 /// HogQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub code: Option<String>,
@@ -4582,7 +4659,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct HogQueryKind = "HogQuery";
 }
 /// HogQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct HogQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub bytecode: Option<Vec<serde_json::Value>>,
@@ -4597,7 +4674,7 @@ crate::string_enum! {
     Subquery = "subquery", LeftjoinConjoined = "leftjoin_conjoined", } fallback Other;
 }
 /// InsightActorsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct InsightActorsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown: Option<InsightActorsQueryBreakdown>,
@@ -4628,29 +4705,31 @@ pub struct InsightActorsQuery {
     pub version: Option<f64>,
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum InsightActorsQueryBreakdown {
     String(String),
     Array(Vec<String>),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// Day
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum InsightActorsQueryDay {
     String(String),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct InsightActorsQueryKind = "InsightActorsQuery";
 }
 /// InsightActorsQueryOptions
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct InsightActorsQueryOptions {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<InsightActorsQueryOptionsKind>,
@@ -4666,7 +4745,7 @@ crate::literal! {
     "InsightActorsQueryOptions";
 }
 /// InsightActorsQueryOptionsResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct InsightActorsQueryOptionsResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown: Option<Vec<BreakdownItem>>,
@@ -4684,14 +4763,15 @@ pub struct InsightActorsQueryOptionsResponse {
     pub status: Option<Vec<StatusItem>>,
 }
 /// Source
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum InsightActorsQueryOptionsSource {
     InsightActorsQuery(InsightActorsQuery),
     FunnelsActorsQuery(FunnelsActorsQuery),
     FunnelCorrelationActorsQuery(FunnelCorrelationActorsQuery),
     StickinessActorsQuery(StickinessActorsQuery),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::tagged_union! {
@@ -4702,7 +4782,7 @@ crate::tagged_union! {
     ["StickinessQuery"], LifecycleQuery(LifecycleQuery) = ["LifecycleQuery"], }
 }
 /// InsightVizNode
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct InsightVizNode {
     /// Query is embedded inside another bordered component
     #[serde(default, skip_serializing_if = "none")]
@@ -4758,7 +4838,7 @@ crate::tagged_union! {
     ["StickinessQuery"], LifecycleQuery(LifecycleQuery) = ["LifecycleQuery"], }
 }
 /// IntegrationFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct IntegrationFilter {
     /// Selected integration source IDs to filter by (e.g., table IDs or source map IDs)
     #[serde(rename = "integrationSourceIds", default, skip_serializing_if = "none")]
@@ -4774,7 +4854,7 @@ crate::string_enum! {
     TiktokAds = "tiktok-ads", } fallback Other;
 }
 /// IntervalItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct IntervalItem {
     pub label: String,
     /// An interval selected out of available intervals in source query
@@ -4785,14 +4865,14 @@ crate::string_enum! {
     Day = "day", Week = "week", Month = "month", } fallback Other;
 }
 /// LastEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct LastEvent {
     pub properties: String,
     pub timestamp: String,
     pub uuid: String,
 }
 /// LifecycleFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct LifecycleFilter {
     #[serde(rename = "showLegend", default, skip_serializing_if = "none")]
     pub show_legend: Option<bool>,
@@ -4804,7 +4884,7 @@ pub struct LifecycleFilter {
     pub toggled_lifecycles: Option<Vec<LifecycleToggle>>,
 }
 /// LifecycleQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct LifecycleQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -4845,15 +4925,16 @@ crate::literal! {
     #[doc = " Kind"] pub struct LifecycleQueryKind = "LifecycleQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum LifecycleQueryProperties {
     Array(Vec<LifecycleQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum LifecycleQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -4874,11 +4955,12 @@ pub enum LifecycleQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// LifecycleQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct LifecycleQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -4897,13 +4979,14 @@ pub struct LifecycleQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum LifecycleQuerySeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -4911,7 +4994,7 @@ crate::string_enum! {
     "resurrecting", Returning = "returning", Dormant = "dormant", } fallback Other;
 }
 /// LLMTrace
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct LlmTrace {
     #[serde(rename = "aiSessionId", default, skip_serializing_if = "none")]
     pub ai_session_id: Option<String>,
@@ -4940,7 +5023,7 @@ pub struct LlmTrace {
     pub trace_name: Option<String>,
 }
 /// LLMTraceEvent
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct LlmTraceEvent {
     #[serde(rename = "createdAt")]
     pub created_at: String,
@@ -4949,16 +5032,17 @@ pub struct LlmTraceEvent {
     pub properties: serde_json::Value,
 }
 /// Event
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum LlmTraceEventEvent {
     AiEventType(AiEventType),
     String(String),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// LLMTracePerson
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct LlmTracePerson {
     pub created_at: String,
     pub distinct_id: String,
@@ -4971,7 +5055,7 @@ crate::string_enum! {
     Other;
 }
 /// LogsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct LogsQuery {
     #[serde(rename = "dateRange")]
     pub date_range: DateRange,
@@ -5005,7 +5089,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct LogsQueryKind = "LogsQuery";
 }
 /// LogsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct LogsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -5033,7 +5117,7 @@ pub struct LogsQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// MarketingAnalyticsAggregatedQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct MarketingAnalyticsAggregatedQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -5075,39 +5159,42 @@ pub struct MarketingAnalyticsAggregatedQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsAggregatedQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// Draft conversion goal that can be set in the UI without saving
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsAggregatedQueryDraftConversionGoal {
     ConversionGoalFilter1(ConversionGoalFilter1),
     ConversionGoalFilter2(ConversionGoalFilter2),
     ConversionGoalFilter3(ConversionGoalFilter3),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct MarketingAnalyticsAggregatedQueryKind =
     "MarketingAnalyticsAggregatedQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsAggregatedQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// MarketingAnalyticsAggregatedQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct MarketingAnalyticsAggregatedQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -5129,7 +5216,7 @@ pub struct MarketingAnalyticsAggregatedQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// MarketingAnalyticsItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct MarketingAnalyticsItem {
     #[serde(rename = "changeFromPreviousPct", default, skip_serializing_if = "none")]
     pub change_from_previous_pct: Option<f64>,
@@ -5145,21 +5232,23 @@ pub struct MarketingAnalyticsItem {
     pub value: Option<MarketingAnalyticsItemValue>,
 }
 /// Previous
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsItemPrevious {
     Number(f64),
     String(String),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsItemValue {
     Number(f64),
     String(String),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -5167,7 +5256,7 @@ crate::string_enum! {
     Asc = "ASC", Desc = "DESC", } fallback Other;
 }
 /// MarketingAnalyticsTableQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct MarketingAnalyticsTableQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -5219,47 +5308,51 @@ pub struct MarketingAnalyticsTableQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// Draft conversion goal that can be set in the UI without saving
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryDraftConversionGoal {
     ConversionGoalFilter1(ConversionGoalFilter1),
     ConversionGoalFilter2(ConversionGoalFilter2),
     ConversionGoalFilter3(ConversionGoalFilter3),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct MarketingAnalyticsTableQueryKind =
     "MarketingAnalyticsTableQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryOrderByItemItem {
     String(String),
     MarketingAnalyticsOrderByEnum(MarketingAnalyticsOrderByEnum),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// MarketingAnalyticsTableQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct MarketingAnalyticsTableQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -5291,14 +5384,14 @@ pub struct MarketingAnalyticsTableQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// MatchedRecording
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct MatchedRecording {
     pub events: Vec<MatchedRecordingEvent>,
     #[serde(default, skip_serializing_if = "none")]
     pub session_id: Option<String>,
 }
 /// MatchedRecordingEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct MatchedRecordingEvent {
     pub uuid: String,
 }
@@ -5314,7 +5407,7 @@ crate::string_enum! {
     "simple", Weighted = "weighted", None = "none", } fallback Other;
 }
 /// Metrics
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Metrics {
     #[serde(rename = "Bounces", default, skip_serializing_if = "none")]
     pub bounces: Option<f64>,
@@ -5330,7 +5423,7 @@ pub struct Metrics {
     pub unique_users: Option<f64>,
 }
 /// MinimalHedgehogConfig
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct MinimalHedgehogConfig {
     pub accessories: Vec<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -5338,7 +5431,7 @@ pub struct MinimalHedgehogConfig {
     pub use_as_profile: bool,
 }
 /// MultipleBreakdownOptions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct MultipleBreakdownOptions {
     pub values: Vec<BreakdownItem>,
 }
@@ -5368,12 +5461,12 @@ crate::string_enum! {
     fallback Other;
 }
 /// PageURL
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct PageUrl {
     pub count: f64,
     pub url: String,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct PatchedErrorTrackingGroupingRule {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -5387,7 +5480,7 @@ pub struct PatchedErrorTrackingGroupingRule {
     pub disabled_data: Option<serde_json::Value>,
 }
 /// PathCleaningFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct PathCleaningFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub alias: Option<String>,
@@ -5401,7 +5494,7 @@ crate::string_enum! {
     "$screen", CustomEvent = "custom_event", Hogql = "hogql", } fallback Other;
 }
 /// PathsFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct PathsFilter {
     #[serde(rename = "edgeLimit", default, skip_serializing_if = "none")]
     pub edge_limit: Option<i64>,
@@ -5438,7 +5531,7 @@ pub struct PathsFilter {
     pub step_limit: Option<i64>,
 }
 /// PathsLink
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct PathsLink {
     pub average_conversion_time: f64,
     pub source: String,
@@ -5446,7 +5539,7 @@ pub struct PathsLink {
     pub value: f64,
 }
 /// PathsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct PathsQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -5485,15 +5578,16 @@ crate::literal! {
     #[doc = " Kind"] pub struct PathsQueryKind = "PathsQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum PathsQueryProperties {
     Array(Vec<PathsQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum PathsQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -5514,11 +5608,12 @@ pub enum PathsQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// PathsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct PathsQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -5538,7 +5633,7 @@ pub struct PathsQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// PersonType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct PersonType {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<String>,
@@ -5562,7 +5657,7 @@ crate::string_enum! {
     "left", } fallback Other;
 }
 /// PersonsNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct PersonsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub cohort: Option<i64>,
@@ -5592,7 +5687,7 @@ pub struct PersonsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum PersonsNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -5613,13 +5708,14 @@ pub enum PersonsNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct PersonsNodeKind = "PersonsNode";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum PersonsNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -5640,7 +5736,8 @@ pub enum PersonsNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -5651,7 +5748,7 @@ crate::string_enum! {
     Other;
 }
 /// Population
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Population {
     pub both: f64,
     pub exception_only: f64,
@@ -5659,18 +5756,18 @@ pub struct Population {
     pub success_only: f64,
 }
 /// PropertyGroupFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct PropertyGroupFilter {
     pub r#type: FilterLogicalOperator,
     pub values: Vec<PropertyGroupFilterValue>,
 }
 /// PropertyGroupFilterValue
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct PropertyGroupFilterValue {
     pub r#type: FilterLogicalOperator,
     pub values: Vec<PropertyGroupFilterValueValuesItem>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum PropertyGroupFilterValueValuesItem {
     PropertyGroupFilterValue(PropertyGroupFilterValue),
@@ -5692,7 +5789,8 @@ pub enum PropertyGroupFilterValueValuesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -5705,7 +5803,7 @@ crate::string_enum! {
     P99 = "p99", } fallback Other;
 }
 /// An error answer of the public endpoints.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct PublicErrorResponse {
     /// `validation_error`, `authentication_error` or `server_error`.
     #[serde(default, skip_serializing_if = "none")]
@@ -5723,7 +5821,7 @@ crate::string_enum! {
     = "no", Partial = "partial", Yes = "yes", } fallback Other;
 }
 /// QueryLogTags
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryLogTags {
     /// Product responsible for this query. Use string, there's no need to churn the Schema when we add a new product *
     #[serde(rename = "productKey", default, skip_serializing_if = "none")]
@@ -5733,7 +5831,7 @@ pub struct QueryLogTags {
     pub scene: Option<String>,
 }
 /// QueryRequest
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryRequest {
     #[serde(default, skip_serializing_if = "none")]
     pub r#async: Option<bool>,
@@ -5840,10 +5938,9 @@ crate::tagged_union! {
     }
 }
 /// QueryResponseAlternative
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative {
-    Object(serde_json::Value),
     QueryResponseAlternative1(QueryResponseAlternative1),
     QueryResponseAlternative2(QueryResponseAlternative2),
     QueryResponseAlternative3(QueryResponseAlternative3),
@@ -5874,7 +5971,6 @@ pub enum QueryResponseAlternative {
     QueryResponseAlternative31(QueryResponseAlternative31),
     QueryResponseAlternative32(QueryResponseAlternative32),
     QueryResponseAlternative33(QueryResponseAlternative33),
-    ObjectVariant(serde_json::Value),
     QueryResponseAlternative34(QueryResponseAlternative34),
     QueryResponseAlternative35(QueryResponseAlternative35),
     QueryResponseAlternative36(QueryResponseAlternative36),
@@ -5911,11 +6007,12 @@ pub enum QueryResponseAlternative {
     QueryResponseAlternative71(QueryResponseAlternative71),
     QueryResponseAlternative73(QueryResponseAlternative73),
     QueryResponseAlternative74(QueryResponseAlternative74),
-    /// A shape this version of the client does not know, kept as raw JSON.
-    Other(serde_json::Value),
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
+    Object(serde_json::Value),
 }
 /// QueryResponseAlternative1
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative1 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -5942,7 +6039,7 @@ pub struct QueryResponseAlternative1 {
     pub types: Vec<String>,
 }
 /// QueryResponseAlternative10
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative10 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -5972,7 +6069,7 @@ pub struct QueryResponseAlternative10 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative13
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative13 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6000,7 +6097,7 @@ pub struct QueryResponseAlternative13 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative14
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative14 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6028,7 +6125,7 @@ pub struct QueryResponseAlternative14 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative15
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative15 {
     pub credible_intervals: std::collections::BTreeMap<String, Vec<f64>>,
     pub expected_loss: f64,
@@ -6049,7 +6146,7 @@ crate::literal! {
     "ExperimentFunnelsQuery";
 }
 /// QueryResponseAlternative16
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative16 {
     #[serde(default, skip_serializing_if = "none")]
     pub count_query: Option<TrendsQuery>,
@@ -6071,7 +6168,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative16Kind = "ExperimentTrendsQuery";
 }
 /// QueryResponseAlternative17
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative17 {
     #[serde(default, skip_serializing_if = "none")]
     pub baseline: Option<ExperimentStatsBaseValidated>,
@@ -6102,35 +6199,38 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative17Kind = "ExperimentQuery";
 }
 /// Metric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative17Metric {
     ExperimentMeanMetric(ExperimentMeanMetric),
     ExperimentFunnelMetric(ExperimentFunnelMetric),
     ExperimentRatioMetric(ExperimentRatioMetric),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// Variant Results
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative17VariantResults {
     Array(Vec<ExperimentVariantResultFrequentist>),
     ArrayVariant(Vec<ExperimentVariantResultBayesian>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// Variants
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative17Variants {
     Array(Vec<ExperimentVariantTrendsBaseStats>),
     ArrayVariant(Vec<ExperimentVariantFunnelsBaseStats>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// QueryResponseAlternative18
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative18 {
     pub date_range: DateRange,
     #[serde(default, skip_serializing_if = "none")]
@@ -6143,7 +6243,7 @@ crate::literal! {
     "ExperimentExposureQuery";
 }
 /// QueryResponseAlternative19
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative19 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6169,7 +6269,7 @@ pub struct QueryResponseAlternative19 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative2
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative2 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6197,7 +6297,7 @@ pub struct QueryResponseAlternative2 {
     pub types: Option<Vec<String>>,
 }
 /// QueryResponseAlternative20
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative20 {
     #[serde(rename = "dateFrom", default, skip_serializing_if = "none")]
     pub date_from: Option<String>,
@@ -6225,7 +6325,7 @@ pub struct QueryResponseAlternative20 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// QueryResponseAlternative21
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative21 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6259,7 +6359,7 @@ pub struct QueryResponseAlternative21 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// QueryResponseAlternative22
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative22 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6291,7 +6391,7 @@ pub struct QueryResponseAlternative22 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative24
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative24 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6311,7 +6411,7 @@ pub struct QueryResponseAlternative24 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative25
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative25 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6335,7 +6435,7 @@ pub struct QueryResponseAlternative25 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative26
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative26 {
     pub data: serde_json::Value,
     #[serde(default, skip_serializing_if = "none")]
@@ -6343,7 +6443,7 @@ pub struct QueryResponseAlternative26 {
     pub status: ExternalQueryStatus,
 }
 /// QueryResponseAlternative27
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative27 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6365,7 +6465,7 @@ pub struct QueryResponseAlternative27 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative28
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative28 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6387,7 +6487,7 @@ pub struct QueryResponseAlternative28 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative29
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative29 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6409,7 +6509,7 @@ pub struct QueryResponseAlternative29 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative3
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative3 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6436,7 +6536,7 @@ pub struct QueryResponseAlternative3 {
     pub types: Vec<String>,
 }
 /// QueryResponseAlternative30
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative30 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6456,7 +6556,7 @@ pub struct QueryResponseAlternative30 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative31
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative31 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6478,7 +6578,7 @@ pub struct QueryResponseAlternative31 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative32
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative32 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6510,7 +6610,7 @@ pub struct QueryResponseAlternative32 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative33
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative33 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6532,7 +6632,7 @@ pub struct QueryResponseAlternative33 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative34
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative34 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6559,7 +6659,7 @@ pub struct QueryResponseAlternative34 {
     pub types: Vec<String>,
 }
 /// QueryResponseAlternative35
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative35 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6587,7 +6687,7 @@ pub struct QueryResponseAlternative35 {
     pub types: Option<Vec<String>>,
 }
 /// QueryResponseAlternative36
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative36 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6617,7 +6717,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative36Kind = "GroupsQuery";
 }
 /// QueryResponseAlternative37
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative37 {
     /// Executed ClickHouse query
     #[serde(default, skip_serializing_if = "none")]
@@ -6660,7 +6760,7 @@ pub struct QueryResponseAlternative37 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative38
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative38 {
     #[serde(rename = "dateFrom", default, skip_serializing_if = "none")]
     pub date_from: Option<String>,
@@ -6688,7 +6788,7 @@ pub struct QueryResponseAlternative38 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// QueryResponseAlternative39
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative39 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6725,7 +6825,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative3Kind = "GroupsQuery";
 }
 /// QueryResponseAlternative4
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative4 {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown: Option<Vec<BreakdownItem>>,
@@ -6743,7 +6843,7 @@ pub struct QueryResponseAlternative4 {
     pub status: Option<Vec<StatusItem>>,
 }
 /// QueryResponseAlternative40
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative40 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6775,7 +6875,7 @@ pub struct QueryResponseAlternative40 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative42
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative42 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6795,7 +6895,7 @@ pub struct QueryResponseAlternative42 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative43
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative43 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6825,7 +6925,7 @@ pub struct QueryResponseAlternative43 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative44
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative44 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6847,7 +6947,7 @@ pub struct QueryResponseAlternative44 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative45
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative45 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6869,7 +6969,7 @@ pub struct QueryResponseAlternative45 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative46
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative46 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6891,7 +6991,7 @@ pub struct QueryResponseAlternative46 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative47
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative47 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6911,7 +7011,7 @@ pub struct QueryResponseAlternative47 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative48
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative48 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6933,7 +7033,7 @@ pub struct QueryResponseAlternative48 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative49
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative49 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6963,7 +7063,7 @@ pub struct QueryResponseAlternative49 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative5
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative5 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6985,7 +7085,7 @@ pub struct QueryResponseAlternative5 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative51
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative51 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -7017,7 +7117,7 @@ pub struct QueryResponseAlternative51 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative52
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative52 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7039,7 +7139,7 @@ pub struct QueryResponseAlternative52 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative53
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative53 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7067,7 +7167,7 @@ pub struct QueryResponseAlternative53 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative55
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative55 {
     pub credible_intervals: std::collections::BTreeMap<String, Vec<f64>>,
     pub expected_loss: f64,
@@ -7088,7 +7188,7 @@ crate::literal! {
     "ExperimentFunnelsQuery";
 }
 /// QueryResponseAlternative56
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative56 {
     #[serde(default, skip_serializing_if = "none")]
     pub count_query: Option<TrendsQuery>,
@@ -7110,7 +7210,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative56Kind = "ExperimentTrendsQuery";
 }
 /// QueryResponseAlternative57
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative57 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7138,7 +7238,7 @@ pub struct QueryResponseAlternative57 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative58
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative58 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7161,7 +7261,7 @@ pub struct QueryResponseAlternative58 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative59
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative59 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7183,7 +7283,7 @@ pub struct QueryResponseAlternative59 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative6
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative6 {
     #[serde(default, skip_serializing_if = "none")]
     pub bytecode: Option<Vec<serde_json::Value>>,
@@ -7194,7 +7294,7 @@ pub struct QueryResponseAlternative6 {
     pub stdout: Option<String>,
 }
 /// QueryResponseAlternative60
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative60 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7214,7 +7314,7 @@ pub struct QueryResponseAlternative60 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative61
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative61 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7234,7 +7334,7 @@ pub struct QueryResponseAlternative61 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative62
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative62 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7254,7 +7354,7 @@ pub struct QueryResponseAlternative62 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative64
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative64 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -7284,7 +7384,7 @@ pub struct QueryResponseAlternative64 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative65
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative65 {
     pub joins: Vec<DataWarehouseViewLink>,
     pub tables: std::collections::BTreeMap<
@@ -7292,7 +7392,7 @@ pub struct QueryResponseAlternative65 {
         QueryResponseAlternative65TablesValue,
     >,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative65TablesValue {
     DatabaseSchemaPostHogTable(DatabaseSchemaPostHogTable),
@@ -7302,11 +7402,12 @@ pub enum QueryResponseAlternative65TablesValue {
     DatabaseSchemaManagedViewTable(DatabaseSchemaManagedViewTable),
     DatabaseSchemaBatchExportTable(DatabaseSchemaBatchExportTable),
     DatabaseSchemaMaterializedViewTable(DatabaseSchemaMaterializedViewTable),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// QueryResponseAlternative66
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative66 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7334,12 +7435,12 @@ pub struct QueryResponseAlternative66 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative67
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative67 {
     pub questions: Vec<String>,
 }
 /// QueryResponseAlternative68
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative68 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7359,7 +7460,7 @@ pub struct QueryResponseAlternative68 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative69
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative69 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7379,7 +7480,7 @@ pub struct QueryResponseAlternative69 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative7
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative7 {
     /// Executed ClickHouse query
     #[serde(default, skip_serializing_if = "none")]
@@ -7422,7 +7523,7 @@ pub struct QueryResponseAlternative7 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative70
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative70 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7442,16 +7543,17 @@ pub struct QueryResponseAlternative70 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Results
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative70Results {
     ActorsPropertyTaxonomyResponse(ActorsPropertyTaxonomyResponse),
     Array(Vec<ActorsPropertyTaxonomyResponse>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// QueryResponseAlternative71
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative71 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7479,7 +7581,7 @@ pub struct QueryResponseAlternative71 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative73
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative73 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7499,7 +7601,7 @@ pub struct QueryResponseAlternative73 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative74
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative74 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7519,7 +7621,7 @@ pub struct QueryResponseAlternative74 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative8
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative8 {
     #[serde(default, skip_serializing_if = "none")]
     pub ch_table_names: Option<Vec<String>>,
@@ -7536,7 +7638,7 @@ pub struct QueryResponseAlternative8 {
     pub warnings: Vec<HogQlNotice>,
 }
 /// QueryResponseAlternative9
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryResponseAlternative9 {
     /// Whether or not the suggestions returned are complete
     pub incomplete_list: bool,
@@ -7546,7 +7648,7 @@ pub struct QueryResponseAlternative9 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryStatus
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryStatus {
     /// Whether the query is still running. Will be true if the query is complete, even if it errored. Either result or error will be set.
     #[serde(default, skip_serializing_if = "none")]
@@ -7586,12 +7688,12 @@ pub struct QueryStatus {
     pub team_id: i64,
 }
 /// QueryStatusResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryStatusResponse {
     pub query_status: QueryStatus,
 }
 /// QueryTiming
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryTiming {
     /// Key. Shortened to 'k' to save on data.
     pub k: String,
@@ -7599,7 +7701,7 @@ pub struct QueryTiming {
     pub t: f64,
 }
 /// QueryUpgradeRequest
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryUpgradeRequest {
     pub query: QueryUpgradeRequestQuery,
 }
@@ -7672,7 +7774,7 @@ crate::tagged_union! {
     }
 }
 /// QueryUpgradeResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct QueryUpgradeResponse {
     pub query: QueryUpgradeResponseQuery,
 }
@@ -7757,7 +7859,7 @@ crate::string_enum! {
     Desc = "DESC", } fallback Other;
 }
 /// RecordingsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RecordingsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub actions: Option<Vec<serde_json::Value>>,
@@ -7807,7 +7909,7 @@ pub struct RecordingsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum RecordingsQueryHavingPredicatesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -7828,13 +7930,14 @@ pub enum RecordingsQueryHavingPredicatesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct RecordingsQueryKind = "RecordingsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum RecordingsQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -7855,23 +7958,24 @@ pub enum RecordingsQueryPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// RecordingsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RecordingsQueryResponse {
     pub has_next: bool,
     pub results: Vec<SessionRecordingType>,
 }
 /// ResolvedDateRangeResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct ResolvedDateRangeResponse {
     pub date_from: chrono::DateTime<chrono::FixedOffset>,
     pub date_to: chrono::DateTime<chrono::FixedOffset>,
 }
 /// Response
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -7898,7 +8002,7 @@ pub struct Response {
     pub types: Vec<String>,
 }
 /// Response1
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response1 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -7926,7 +8030,7 @@ pub struct Response1 {
     pub types: Option<Vec<String>>,
 }
 /// Response10
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response10 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7948,7 +8052,7 @@ pub struct Response10 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response11
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response11 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7970,7 +8074,7 @@ pub struct Response11 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response12
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response12 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7992,7 +8096,7 @@ pub struct Response12 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response13
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response13 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -8012,7 +8116,7 @@ pub struct Response13 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response14
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response14 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8034,7 +8138,7 @@ pub struct Response14 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response15
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response15 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -8064,7 +8168,7 @@ pub struct Response15 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// Response17
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response17 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -8096,7 +8200,7 @@ pub struct Response17 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// Response18
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response18 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -8118,7 +8222,7 @@ pub struct Response18 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response19
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response19 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8146,7 +8250,7 @@ pub struct Response19 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response2
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response2 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -8173,7 +8277,7 @@ pub struct Response2 {
     pub types: Vec<String>,
 }
 /// Response20
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response20 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8201,7 +8305,7 @@ pub struct Response20 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response21
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct Response21 {
     pub credible_intervals: std::collections::BTreeMap<String, Vec<f64>>,
     pub expected_loss: f64,
@@ -8221,7 +8325,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct Response21Kind = "ExperimentFunnelsQuery";
 }
 /// Response22
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct Response22 {
     #[serde(default, skip_serializing_if = "none")]
     pub count_query: Option<TrendsQuery>,
@@ -8243,7 +8347,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct Response22Kind = "ExperimentTrendsQuery";
 }
 /// Response23
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response23 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8274,7 +8378,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct Response2Kind = "GroupsQuery";
 }
 /// Response3
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response3 {
     /// Executed ClickHouse query
     #[serde(default, skip_serializing_if = "none")]
@@ -8317,7 +8421,7 @@ pub struct Response3 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// Response4
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response4 {
     #[serde(rename = "dateFrom", default, skip_serializing_if = "none")]
     pub date_from: Option<String>,
@@ -8345,7 +8449,7 @@ pub struct Response4 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// Response5
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response5 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -8379,7 +8483,7 @@ pub struct Response5 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// Response6
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response6 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -8411,7 +8515,7 @@ pub struct Response6 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// Response8
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response8 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -8431,7 +8535,7 @@ pub struct Response8 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response9
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Response9 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -8465,7 +8569,7 @@ crate::string_enum! {
     Position = "position", } fallback Other;
 }
 /// ResultCustomizationByPosition
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ResultCustomizationByPosition {
     #[serde(rename = "assignmentBy", default, skip_serializing_if = "none")]
     pub assignment_by: Option<ResultCustomizationByPositionAssignmentBy>,
@@ -8479,7 +8583,7 @@ crate::literal! {
     "position";
 }
 /// ResultCustomizationByValue
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct ResultCustomizationByValue {
     #[serde(rename = "assignmentBy", default, skip_serializing_if = "none")]
     pub assignment_by: Option<ResultCustomizationByValueAssignmentBy>,
@@ -8492,7 +8596,7 @@ crate::literal! {
     #[doc = " Assignmentby"] pub struct ResultCustomizationByValueAssignmentBy = "value";
 }
 /// RETENTION
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Retention {
     #[serde(rename = "hideLineGraph", default, skip_serializing_if = "none")]
     pub hide_line_graph: Option<bool>,
@@ -8506,7 +8610,7 @@ crate::string_enum! {
     TableOnly = "table_only", GraphOnly = "graph_only", All = "all", } fallback Other;
 }
 /// RetentionEntity
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RetentionEntity {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -8527,19 +8631,20 @@ pub struct RetentionEntity {
     pub uuid: Option<String>,
 }
 /// Id
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum RetentionEntityId {
     String(String),
     Number(f64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
     #[doc = " RetentionEntityKind"] pub enum RetentionEntityKind { ActionsNode =
     "ActionsNode", EventsNode = "EventsNode", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum RetentionEntityPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -8560,11 +8665,12 @@ pub enum RetentionEntityPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// RetentionFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RetentionFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub cumulative: Option<bool>,
@@ -8598,7 +8704,7 @@ crate::string_enum! {
     Week = "Week", Month = "Month", } fallback Other;
 }
 /// RetentionQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RetentionQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -8637,15 +8743,16 @@ crate::literal! {
     #[doc = " Kind"] pub struct RetentionQueryKind = "RetentionQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum RetentionQueryProperties {
     Array(Vec<RetentionQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum RetentionQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -8666,11 +8773,12 @@ pub enum RetentionQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// RetentionQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RetentionQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -8694,7 +8802,7 @@ crate::string_enum! {
     Previous = "previous", } fallback Other;
 }
 /// RetentionResult
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct RetentionResult {
     /// Optional breakdown value for retention cohorts
     #[serde(default, skip_serializing_if = "none")]
@@ -8704,12 +8812,13 @@ pub struct RetentionResult {
     pub values: Vec<RetentionValue>,
 }
 /// Optional breakdown value for retention cohorts
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum RetentionResultBreakdownValue {
     String(String),
     Number(f64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -8718,14 +8827,14 @@ crate::string_enum! {
     RetentionFirstEverOccurrence = "retention_first_ever_occurrence", } fallback Other;
 }
 /// RetentionValue
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RetentionValue {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
     pub label: Option<String>,
 }
 /// RevenueAnalyticsBreakdown
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsBreakdown {
     pub property: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -8735,7 +8844,7 @@ crate::literal! {
     #[doc = " Type"] pub struct RevenueAnalyticsBreakdownType = "revenue_analytics";
 }
 /// RevenueAnalyticsGrossRevenueQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsGrossRevenueQuery {
     pub breakdown: Vec<RevenueAnalyticsBreakdown>,
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
@@ -8759,7 +8868,7 @@ crate::literal! {
     "RevenueAnalyticsGrossRevenueQuery";
 }
 /// RevenueAnalyticsGrossRevenueQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsGrossRevenueQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8781,7 +8890,7 @@ pub struct RevenueAnalyticsGrossRevenueQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// RevenueAnalyticsMetricsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsMetricsQuery {
     pub breakdown: Vec<RevenueAnalyticsBreakdown>,
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
@@ -8805,7 +8914,7 @@ crate::literal! {
     "RevenueAnalyticsMetricsQuery";
 }
 /// RevenueAnalyticsMetricsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsMetricsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8827,7 +8936,7 @@ pub struct RevenueAnalyticsMetricsQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// RevenueAnalyticsMRRQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsMrrQuery {
     pub breakdown: Vec<RevenueAnalyticsBreakdown>,
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
@@ -8851,7 +8960,7 @@ crate::literal! {
     "RevenueAnalyticsMRRQuery";
 }
 /// RevenueAnalyticsMRRQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsMrrQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8873,7 +8982,7 @@ pub struct RevenueAnalyticsMrrQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// RevenueAnalyticsMRRQueryResultItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsMrrQueryResultItem {
     pub churn: serde_json::Value,
     pub contraction: serde_json::Value,
@@ -8882,7 +8991,7 @@ pub struct RevenueAnalyticsMrrQueryResultItem {
     pub total: serde_json::Value,
 }
 /// RevenueAnalyticsOverviewItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsOverviewItem {
     pub key: RevenueAnalyticsOverviewItemKey,
     pub value: f64,
@@ -8893,7 +9002,7 @@ crate::string_enum! {
     AvgRevenuePerCustomer = "avg_revenue_per_customer", } fallback Other;
 }
 /// RevenueAnalyticsOverviewQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsOverviewQuery {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -8915,7 +9024,7 @@ crate::literal! {
     "RevenueAnalyticsOverviewQuery";
 }
 /// RevenueAnalyticsOverviewQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsOverviewQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -8939,7 +9048,7 @@ crate::string_enum! {
     RevenueAnalyticsTopCustomersGroupBy { Month = "month", All = "all", } fallback Other;
 }
 /// RevenueAnalyticsTopCustomersQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsTopCustomersQuery {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -8963,7 +9072,7 @@ crate::literal! {
     "RevenueAnalyticsTopCustomersQuery";
 }
 /// RevenueAnalyticsTopCustomersQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueAnalyticsTopCustomersQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8985,7 +9094,7 @@ pub struct RevenueAnalyticsTopCustomersQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// RevenueCurrencyPropertyConfig
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueCurrencyPropertyConfig {
     #[serde(default, skip_serializing_if = "none")]
     pub property: Option<String>,
@@ -8998,7 +9107,7 @@ crate::string_enum! {
     "group_4", } fallback Other;
 }
 /// RevenueExampleDataWarehouseTablesQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueExampleDataWarehouseTablesQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<RevenueExampleDataWarehouseTablesQueryKind>,
@@ -9021,7 +9130,7 @@ crate::literal! {
     "RevenueExampleDataWarehouseTablesQuery";
 }
 /// RevenueExampleDataWarehouseTablesQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueExampleDataWarehouseTablesQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -9051,7 +9160,7 @@ pub struct RevenueExampleDataWarehouseTablesQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// RevenueExampleEventsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueExampleEventsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<RevenueExampleEventsQueryKind>,
@@ -9074,7 +9183,7 @@ crate::literal! {
     "RevenueExampleEventsQuery";
 }
 /// RevenueExampleEventsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct RevenueExampleEventsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -9108,14 +9217,14 @@ crate::string_enum! {
     "last_30_days", } fallback Other;
 }
 /// SamplingRate
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct SamplingRate {
     #[serde(default, skip_serializing_if = "none")]
     pub denominator: Option<f64>,
     pub numerator: f64,
 }
 /// SavedInsightNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct SavedInsightNode {
     /// Can the user click on column headers to sort the table? (default: true)
     #[serde(rename = "allowSorting", default, skip_serializing_if = "none")]
@@ -9234,12 +9343,13 @@ crate::literal! {
     #[doc = " Kind"] pub struct SavedInsightNodeKind = "SavedInsightNode";
 }
 /// Include a property filter above the table
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum SavedInsightNodeShowPropertyFilter {
     Boolean(bool),
     Array(Vec<TaxonomicFilterGroupType>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -9247,13 +9357,13 @@ crate::string_enum! {
     fallback Other;
 }
 /// Series
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Series {
     pub label: String,
     pub value: i64,
 }
 /// SessionAttributionExplorerQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct SessionAttributionExplorerQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<Filters>,
@@ -9280,7 +9390,7 @@ crate::literal! {
     "SessionAttributionExplorerQuery";
 }
 /// SessionAttributionExplorerQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct SessionAttributionExplorerQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -9316,14 +9426,14 @@ crate::string_enum! {
     "InitialURL", } fallback Other;
 }
 /// SessionData
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct SessionData {
     pub event_uuid: String,
     pub person_id: String,
     pub session_id: String,
 }
 /// SessionRecordingType
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct SessionRecordingType {
     #[serde(default, skip_serializing_if = "none")]
     pub active_seconds: Option<f64>,
@@ -9391,7 +9501,7 @@ crate::string_enum! {
     "v1", V2 = "v2", V3 = "v3", } fallback Other;
 }
 /// SessionsTimelineQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct SessionsTimelineQuery {
     /// Only fetch sessions that started after this timestamp (default: '-24h')
     #[serde(default, skip_serializing_if = "none")]
@@ -9418,7 +9528,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct SessionsTimelineQueryKind = "SessionsTimelineQuery";
 }
 /// SessionsTimelineQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct SessionsTimelineQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -9444,7 +9554,7 @@ crate::string_enum! {
     = "uuid", } fallback Other;
 }
 /// Settings
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct Settings {
     #[serde(default, skip_serializing_if = "none")]
     pub display: Option<ChartSettingsDisplay>,
@@ -9470,7 +9580,7 @@ crate::string_enum! {
     All = "all", } fallback Other;
 }
 /// StatusItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct StatusItem {
     pub label: String,
     pub value: String,
@@ -9480,7 +9590,7 @@ crate::string_enum! {
     "unordered", Ordered = "ordered", } fallback Other;
 }
 /// StickinessActorsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct StickinessActorsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub compare: Option<Compare>,
@@ -9506,12 +9616,13 @@ pub struct StickinessActorsQuery {
     pub version: Option<f64>,
 }
 /// Day
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum StickinessActorsQueryDay {
     String(String),
     Integer(i64),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -9522,13 +9633,13 @@ crate::string_enum! {
     NonCumulative = "non_cumulative", Cumulative = "cumulative", } fallback Other;
 }
 /// StickinessCriteria
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct StickinessCriteria {
     pub operator: StickinessOperator,
     pub value: i64,
 }
 /// StickinessFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct StickinessFilter {
     #[serde(rename = "computedAs", default, skip_serializing_if = "none")]
     pub computed_as: Option<StickinessComputationMode>,
@@ -9551,12 +9662,13 @@ pub struct StickinessFilter {
     pub stickiness_criteria: Option<StickinessCriteria>,
 }
 /// Customizations for the appearance of result datasets.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum StickinessFilterResultCustomizations {
     Object(std::collections::BTreeMap<String, ResultCustomizationByValue>),
     ObjectVariant(std::collections::BTreeMap<String, ResultCustomizationByPosition>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -9564,7 +9676,7 @@ crate::string_enum! {
     "lte", Exact = "exact", } fallback Other;
 }
 /// StickinessQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct StickinessQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -9607,15 +9719,16 @@ crate::literal! {
     #[doc = " Kind"] pub struct StickinessQueryKind = "StickinessQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum StickinessQueryProperties {
     Array(Vec<StickinessQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum StickinessQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -9636,11 +9749,12 @@ pub enum StickinessQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// StickinessQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct StickinessQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -9659,13 +9773,14 @@ pub struct StickinessQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum StickinessQuerySeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -9677,7 +9792,7 @@ crate::string_enum! {
     "percent", } fallback Other;
 }
 /// SuggestedQuestionsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct SuggestedQuestionsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<SuggestedQuestionsQueryKind>,
@@ -9695,12 +9810,12 @@ crate::literal! {
     #[doc = " Kind"] pub struct SuggestedQuestionsQueryKind = "SuggestedQuestionsQuery";
 }
 /// SuggestedQuestionsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct SuggestedQuestionsQueryResponse {
     pub questions: Vec<String>,
 }
 /// TableSettings
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TableSettings {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<ChartAxis>>,
@@ -9728,13 +9843,13 @@ crate::string_enum! {
     "error_tracking_properties", MaxAiContext = "max_ai_context", } fallback Other;
 }
 /// TeamTaxonomyItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TeamTaxonomyItem {
     pub count: i64,
     pub event: String,
 }
 /// TeamTaxonomyQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TeamTaxonomyQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<TeamTaxonomyQueryKind>,
@@ -9752,7 +9867,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct TeamTaxonomyQueryKind = "TeamTaxonomyQuery";
 }
 /// TeamTaxonomyQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TeamTaxonomyQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -9776,7 +9891,7 @@ crate::string_enum! {
     "strict_calendar_dates", V24HourWindows = "24_hour_windows", } fallback Other;
 }
 /// TimelineEntry
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TimelineEntry {
     pub events: Vec<EventType>,
     /// Duration of the recording in seconds.
@@ -9787,7 +9902,7 @@ pub struct TimelineEntry {
     pub session_id: Option<String>,
 }
 /// TraceQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TraceQuery {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -9811,7 +9926,7 @@ pub struct TraceQuery {
 crate::literal! {
     #[doc = " Kind"] pub struct TraceQueryKind = "TraceQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum TraceQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -9832,11 +9947,12 @@ pub enum TraceQueryPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// TraceQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TraceQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -9864,7 +9980,7 @@ pub struct TraceQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// TracesQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TracesQuery {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -9897,7 +10013,7 @@ pub struct TracesQuery {
 crate::literal! {
     #[doc = " Kind"] pub struct TracesQueryKind = "TracesQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum TracesQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -9918,11 +10034,12 @@ pub enum TracesQueryPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// TracesQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TracesQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -9950,7 +10067,7 @@ pub struct TracesQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// TrendsFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TrendsFilter {
     #[serde(rename = "aggregationAxisFormat", default, skip_serializing_if = "none")]
     pub aggregation_axis_format: Option<AggregationAxisFormat>,
@@ -10016,16 +10133,17 @@ pub struct TrendsFilter {
     pub y_axis_scale_type: Option<YAxisScaleType>,
 }
 /// Customizations for the appearance of result datasets.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum TrendsFilterResultCustomizations {
     Object(std::collections::BTreeMap<String, ResultCustomizationByValue>),
     ObjectVariant(std::collections::BTreeMap<String, ResultCustomizationByPosition>),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// TrendsFormulaNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TrendsFormulaNode {
     /// Optional user-defined name for the formula
     #[serde(default, skip_serializing_if = "none")]
@@ -10033,7 +10151,7 @@ pub struct TrendsFormulaNode {
     pub formula: String,
 }
 /// TrendsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TrendsQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -10078,27 +10196,29 @@ pub struct TrendsQuery {
     pub version: Option<f64>,
 }
 /// Whether we should be comparing against a specific conversion goal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct TrendsQueryKind = "TrendsQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQueryProperties {
     Array(Vec<TrendsQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -10119,11 +10239,12 @@ pub enum TrendsQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// TrendsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct TrendsQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -10145,17 +10266,18 @@ pub struct TrendsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQuerySeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// UsageMetric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct UsageMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub change_from_previous_pct: Option<f64>,
@@ -10176,7 +10298,7 @@ crate::string_enum! {
     Currency = "currency", } fallback Other;
 }
 /// UsageMetricsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct UsageMetricsQuery {
     /// Group key. Required with group_type_index for group queries.
     #[serde(default, skip_serializing_if = "none")]
@@ -10203,7 +10325,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct UsageMetricsQueryKind = "UsageMetricsQuery";
 }
 /// UsageMetricsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct UsageMetricsQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -10223,7 +10345,7 @@ pub struct UsageMetricsQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// UserBasicType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct UserBasicType {
     pub distinct_id: String,
     pub email: String,
@@ -10240,7 +10362,7 @@ pub struct UserBasicType {
     pub uuid: String,
 }
 /// VectorSearchQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct VectorSearchQuery {
     pub embedding: Vec<f64>,
     #[serde(rename = "embeddingVersion", default, skip_serializing_if = "none")]
@@ -10261,7 +10383,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct VectorSearchQueryKind = "VectorSearchQuery";
 }
 /// VectorSearchQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct VectorSearchQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -10281,13 +10403,13 @@ pub struct VectorSearchQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// VectorSearchResponseItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct VectorSearchResponseItem {
     pub distance: f64,
     pub id: String,
 }
 /// VizSpecificOptions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct VizSpecificOptions {
     #[serde(rename = "ActionsPie", default, skip_serializing_if = "none")]
     pub actions_pie: Option<ActionsPie>,
@@ -10295,13 +10417,13 @@ pub struct VizSpecificOptions {
     pub retention: Option<Retention>,
 }
 /// VolumeBucket
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct VolumeBucket {
     pub label: String,
     pub value: f64,
 }
 /// WebAnalyticsExternalSummaryQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebAnalyticsExternalSummaryQuery {
     #[serde(rename = "dateRange")]
     pub date_range: DateRange,
@@ -10318,17 +10440,18 @@ crate::literal! {
     #[doc = " Kind"] pub struct WebAnalyticsExternalSummaryQueryKind =
     "WebAnalyticsExternalSummaryQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebAnalyticsExternalSummaryQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// WebAnalyticsExternalSummaryQueryResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct WebAnalyticsExternalSummaryQueryResponse {
     pub data: serde_json::Value,
     #[serde(default, skip_serializing_if = "none")]
@@ -10354,7 +10477,7 @@ crate::string_enum! {
     "Errors", } fallback Other;
 }
 /// WebAnalyticsSampling
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebAnalyticsSampling {
     #[serde(default, skip_serializing_if = "none")]
     pub enabled: Option<bool>,
@@ -10362,7 +10485,7 @@ pub struct WebAnalyticsSampling {
     pub force_sampling_rate: Option<SamplingRate>,
 }
 /// WebExternalClicksTableQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebExternalClicksTableQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -10400,37 +10523,40 @@ pub struct WebExternalClicksTableQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebExternalClicksTableQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebExternalClicksTableQueryKind =
     "WebExternalClicksTableQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebExternalClicksTableQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebExternalClicksTableQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// WebExternalClicksTableQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebExternalClicksTableQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -10462,7 +10588,7 @@ pub struct WebExternalClicksTableQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// WebGoalsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebGoalsQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -10498,36 +10624,39 @@ pub struct WebGoalsQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebGoalsQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebGoalsQueryKind = "WebGoalsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebGoalsQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebGoalsQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// WebGoalsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebGoalsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -10559,7 +10688,7 @@ pub struct WebGoalsQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// WebOverviewItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct WebOverviewItem {
     #[serde(rename = "changeFromPreviousPct", default, skip_serializing_if = "none")]
     pub change_from_previous_pct: Option<f64>,
@@ -10575,7 +10704,7 @@ pub struct WebOverviewItem {
     pub value: Option<f64>,
 }
 /// WebOverviewQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebOverviewQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -10609,36 +10738,39 @@ pub struct WebOverviewQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebOverviewQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebOverviewQueryKind = "WebOverviewQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebOverviewQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebOverviewQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// WebOverviewQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebOverviewQueryResponse {
     #[serde(rename = "dateFrom", default, skip_serializing_if = "none")]
     pub date_from: Option<String>,
@@ -10666,7 +10798,7 @@ pub struct WebOverviewQueryResponse {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// WebPageURLSearchQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebPageUrlSearchQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -10706,36 +10838,39 @@ pub struct WebPageUrlSearchQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebPageUrlSearchQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebPageUrlSearchQueryKind = "WebPageURLSearchQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebPageUrlSearchQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebPageUrlSearchQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// WebPageURLSearchQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebPageUrlSearchQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -10772,7 +10907,7 @@ crate::string_enum! {
     "FrustrationMetrics", } fallback Other;
 }
 /// WebStatsTableQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct WebStatsTableQuery {
     #[serde(rename = "breakdownBy")]
     pub breakdown_by: WebStatsBreakdown,
@@ -10816,36 +10951,39 @@ pub struct WebStatsTableQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebStatsTableQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebStatsTableQueryKind = "WebStatsTableQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebStatsTableQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebStatsTableQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// WebStatsTableQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebStatsTableQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -10879,7 +11017,7 @@ pub struct WebStatsTableQueryResponse {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// WebTrendsItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebTrendsItem {
     pub bucket: String,
     pub metrics: Metrics,
@@ -10890,7 +11028,7 @@ crate::string_enum! {
     = "SessionDuration", TotalSessions = "TotalSessions", } fallback Other;
 }
 /// WebTrendsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct WebTrendsQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -10930,36 +11068,39 @@ pub struct WebTrendsQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebTrendsQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebTrendsQueryKind = "WebTrendsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebTrendsQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebTrendsQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// WebTrendsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebTrendsQueryResponse {
     /// Executed ClickHouse query
     #[serde(default, skip_serializing_if = "none")]
@@ -11010,7 +11151,7 @@ crate::string_enum! {
     = "CLS", Fcp = "FCP", } fallback Other;
 }
 /// WebVitalsPathBreakdownQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct WebVitalsPathBreakdownQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -11047,37 +11188,40 @@ pub struct WebVitalsPathBreakdownQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsPathBreakdownQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebVitalsPathBreakdownQueryKind =
     "WebVitalsPathBreakdownQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsPathBreakdownQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsPathBreakdownQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 /// WebVitalsPathBreakdownQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebVitalsPathBreakdownQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -11097,14 +11241,14 @@ pub struct WebVitalsPathBreakdownQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// WebVitalsPathBreakdownResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebVitalsPathBreakdownResult {
     pub good: Vec<WebVitalsPathBreakdownResultItem>,
     pub needs_improvements: Vec<WebVitalsPathBreakdownResultItem>,
     pub poor: Vec<WebVitalsPathBreakdownResultItem>,
 }
 /// WebVitalsPathBreakdownResultItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct WebVitalsPathBreakdownResultItem {
     pub path: String,
     pub value: f64,
@@ -11114,7 +11258,7 @@ crate::string_enum! {
     "p90", P99 = "p99", } fallback Other;
 }
 /// WebVitalsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 pub struct WebVitalsQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -11149,32 +11293,35 @@ pub struct WebVitalsQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebVitalsQueryKind = "WebVitalsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// A shape this version of the client does not know, kept as raw JSON.
+    /// Any JSON the variants above do not match (a shape this version of the
+    /// client does not know), kept as is.
     Other(serde_json::Value),
 }
 crate::tagged_union! {
@@ -11193,7 +11340,7 @@ crate::string_enum! {
     "linear", } fallback Other;
 }
 /// YAxisSettings
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
 pub struct YAxisSettings {
     #[serde(default, skip_serializing_if = "none")]
     pub scale: Option<Scale>,

@@ -1,0 +1,293 @@
+//! A lean `serde::Deserialize` derive for the types posthog-api generates, cheaper to compile
+//! than serde's own.
+//!
+//! serde_derive writes four impls per struct (a field enum, its visitor, the struct visitor with
+//! both `visit_seq` and `visit_map`, and `Deserialize`) and, for `#[serde(untagged)]` enums, a
+//! buffer-and-retry body per variant. Over the ~1,300 types of PostHog's schema that code was
+//! most of the crate's `cargo check` time. This derive writes one visitor with `visit_map` only,
+//! matches keys through a shared table lookup (`crate::de::FieldIndex`), and tries untagged
+//! variants against one buffered `serde_json::Value`.
+//!
+//! It understands the `#[serde(...)]` attributes the generator emits and refuses any other, so a
+//! new attribute in the generator cannot be silently ignored:
+//! - container: `untagged` (enums);
+//! - field: `rename = "..."`, `default`, and `skip_serializing_if` (serialization only).
+//!
+//! Behaviour differs from serde_derive only where JSON from PostHog never goes: structs do not
+//! decode from arrays, and a repeated key keeps its last value instead of failing.
+//!
+//! The expansion names `crate::de`, so the derive works inside posthog-api only.
+
+use proc_macro::TokenStream;
+use proc_macro2::{Span, TokenStream as TokenStream2};
+use quote::{format_ident, quote};
+use syn::spanned::Spanned;
+use syn::{Data, DeriveInput, Fields, LitStr, Type};
+use syn2 as syn;
+
+/// Derives `serde::Deserialize` for a generated struct with named fields or an untagged enum.
+#[proc_macro_derive(Deserialize, attributes(serde))]
+pub fn derive_deserialize(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as DeriveInput);
+    expand(&input)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
+    if !input.generics.params.is_empty() {
+        return Err(syn::Error::new(
+            input.generics.span(),
+            "generated types have no generic parameters",
+        ));
+    }
+    let untagged = container_is_untagged(input)?;
+    match &input.data {
+        Data::Struct(data) if !untagged => match &data.fields {
+            Fields::Named(fields) => expand_struct(&input.ident, fields.named.iter()),
+            other => Err(syn::Error::new(
+                other.span(),
+                "only structs with named fields are supported",
+            )),
+        },
+        Data::Enum(data) if untagged => expand_untagged(&input.ident, data),
+        _ => Err(syn::Error::new(
+            input.ident.span(),
+            "expected a struct with named fields, or an enum marked #[serde(untagged)]",
+        )),
+    }
+}
+
+/// Reads the container's `#[serde(...)]`: `untagged` is the only attribute allowed there.
+fn container_is_untagged(input: &DeriveInput) -> syn::Result<bool> {
+    let mut untagged = false;
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("untagged") {
+                untagged = true;
+                Ok(())
+            } else {
+                Err(meta.error("unsupported container attribute for posthog-api-derive"))
+            }
+        })?;
+    }
+    Ok(untagged)
+}
+
+/// What the derive needs to know about one field.
+struct FieldSpec<'a> {
+    ident: &'a syn::Ident,
+    ty: &'a Type,
+    /// The JSON key: the `rename`, else the field name without `r#`.
+    key: String,
+    /// `#[serde(default)]`: a missing key takes `Default::default()`.
+    default: bool,
+}
+
+fn field_spec(field: &syn::Field) -> syn::Result<FieldSpec<'_>> {
+    let Some(ident) = field.ident.as_ref() else {
+        return Err(syn::Error::new(field.span(), "expected a named field"));
+    };
+    let mut key = ident.to_string().trim_start_matches("r#").to_owned();
+    let mut default = false;
+    for attr in field.attrs.iter().filter(|a| a.path().is_ident("serde")) {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                key = meta.value()?.parse::<LitStr>()?.value();
+            } else if meta.path.is_ident("default") {
+                default = true;
+            } else if meta.path.is_ident("skip_serializing_if") {
+                // Serialization only; serde_derive's Serialize reads it.
+                meta.value()?.parse::<LitStr>()?;
+            } else {
+                return Err(meta.error("unsupported field attribute for posthog-api-derive"));
+            }
+            Ok(())
+        })?;
+    }
+    Ok(FieldSpec {
+        ident,
+        ty: &field.ty,
+        key,
+        default,
+    })
+}
+
+/// Whether the type is spelled `Option<...>` (any path ending in `Option`), which, as with
+/// serde_derive, makes a missing key decode as `None`.
+fn is_option(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => path
+            .path
+            .segments
+            .last()
+            .is_some_and(|segment| segment.ident == "Option"),
+        _ => false,
+    }
+}
+
+fn expand_struct<'a>(
+    name: &syn::Ident,
+    fields: impl Iterator<Item = &'a syn::Field>,
+) -> syn::Result<TokenStream2> {
+    let specs = fields.map(field_spec).collect::<syn::Result<Vec<_>>>()?;
+    let keys = specs
+        .iter()
+        .map(|spec| LitStr::new(&spec.key, Span::call_site()));
+    let slots = (0..specs.len())
+        .map(|index| format_ident!("field{index}"))
+        .collect::<Vec<_>>();
+
+    // An `Option<T>` field keeps its own `Option` as the slot, so `null` and a missing key both
+    // end as `None` with no second layer; other fields wait in an `Option` until the end.
+    let declarations = specs.iter().zip(&slots).map(|(spec, slot)| {
+        let ty = spec.ty;
+        if is_option(ty) {
+            quote!(let mut #slot: #ty = ::core::option::Option::None;)
+        } else {
+            quote!(let mut #slot: ::core::option::Option<#ty> = ::core::option::Option::None;)
+        }
+    });
+    let arms = specs
+        .iter()
+        .zip(&slots)
+        .enumerate()
+        .map(|(index, (spec, slot))| {
+            if is_option(spec.ty) {
+                quote!(#index => #slot = map.next_value()?,)
+            } else {
+                quote!(#index => #slot = ::core::option::Option::Some(map.next_value()?),)
+            }
+        });
+    let inits = specs.iter().zip(&slots).map(|(spec, slot)| {
+        let ident = spec.ident;
+        let key = &spec.key;
+        if is_option(spec.ty) {
+            quote!(#ident: #slot)
+        } else if spec.default {
+            quote!(#ident: #slot.unwrap_or_default())
+        } else {
+            quote!(#ident: crate::de::required::<_, M::Error>(#slot, #key)?)
+        }
+    });
+    let expecting = format!("struct {name}");
+    let type_name = name.to_string();
+
+    Ok(quote! {
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                const FIELDS: &[&str] = &[#(#keys),*];
+                struct Visitor;
+                impl<'de> ::serde::de::Visitor<'de> for Visitor {
+                    type Value = #name;
+                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                        f.write_str(#expecting)
+                    }
+                    fn visit_map<M: ::serde::de::MapAccess<'de>>(
+                        self,
+                        mut map: M,
+                    ) -> ::core::result::Result<#name, M::Error> {
+                        #(#declarations)*
+                        while let ::core::option::Option::Some(index) =
+                            map.next_key_seed(crate::de::FieldIndex(FIELDS))?
+                        {
+                            match index {
+                                #(#arms)*
+                                _ => {
+                                    map.next_value::<::serde::de::IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        ::core::result::Result::Ok(#name { #(#inits),* })
+                    }
+                }
+                deserializer.deserialize_struct(#type_name, FIELDS, Visitor)
+            }
+        }
+    })
+}
+
+fn expand_untagged(name: &syn::Ident, data: &syn::DataEnum) -> syn::Result<TokenStream2> {
+    let mut attempts = Vec::with_capacity(data.variants.len());
+    let mut catch_all = false;
+    for variant in &data.variants {
+        if catch_all {
+            return Err(syn::Error::new(
+                variant.span(),
+                "a variant after a serde_json::Value variant can never match",
+            ));
+        }
+        if let Some(attr) = variant.attrs.iter().find(|a| a.path().is_ident("serde")) {
+            return Err(syn::Error::new(
+                attr.span(),
+                "variant attributes are not supported by posthog-api-derive",
+            ));
+        }
+        let ident = &variant.ident;
+        let attempt = match &variant.fields {
+            Fields::Unit => quote! {
+                if value.is_null() {
+                    return ::core::result::Result::Ok(#name::#ident);
+                }
+            },
+            Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
+                let ty = &fields.unnamed[0].ty;
+                if is_json_value(ty) {
+                    catch_all = true;
+                    // Any JSON matches: hand over the buffer instead of cloning it. Nothing may
+                    // follow, so this is the body's tail.
+                    quote!(::core::result::Result::Ok(#name::#ident(value)))
+                } else {
+                    quote! {
+                        if let ::core::result::Result::Ok(inner) =
+                            <#ty as ::serde::Deserialize>::deserialize(&value)
+                        {
+                            return ::core::result::Result::Ok(#name::#ident(inner));
+                        }
+                    }
+                }
+            }
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    "untagged variants must be unit or hold exactly one value",
+                ));
+            }
+        };
+        attempts.push(attempt);
+    }
+    if !catch_all {
+        let mismatch = format!("data did not match any variant of untagged enum {name}");
+        attempts.push(quote! {
+            ::core::result::Result::Err(<D::Error as ::serde::de::Error>::custom(#mismatch))
+        });
+    }
+    Ok(quote! {
+        impl<'de> ::serde::Deserialize<'de> for #name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(
+                deserializer: D,
+            ) -> ::core::result::Result<Self, D::Error> {
+                let value = <::serde_json::Value as ::serde::Deserialize>::deserialize(deserializer)?;
+                #(#attempts)*
+            }
+        }
+    })
+}
+
+/// Whether the type is `serde_json::Value` (as the generator spells it).
+fn is_json_value(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => {
+            let names: Vec<String> = path
+                .path
+                .segments
+                .iter()
+                .map(|segment| segment.ident.to_string())
+                .collect();
+            names.ends_with(&["serde_json".to_owned(), "Value".to_owned()])
+        }
+        _ => false,
+    }
+}
