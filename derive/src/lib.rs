@@ -1,20 +1,24 @@
-//! A lean `serde::Deserialize` derive for the types posthog-api generates, cheaper to compile
-//! than serde's own.
+//! Lean `serde::Deserialize` and `serde::Serialize` derives for the types posthog-api generates,
+//! cheaper to compile than serde's own.
 //!
 //! serde_derive writes four impls per struct (a field enum, its visitor, the struct visitor with
 //! both `visit_seq` and `visit_map`, and `Deserialize`) and, for `#[serde(untagged)]` enums, a
 //! buffer-and-retry body per variant. Over the ~1,300 types of PostHog's schema that code was
 //! most of the crate's `cargo check` time. This derive writes one visitor with `visit_map` only,
-//! matches keys through a shared table lookup (`crate::de::FieldIndex`), and tries untagged
+//! matches keys through a shared table lookup (`crate::codec::FieldIndex`), and tries untagged
 //! variants against one buffered `serde_json::Value`.
 //!
-//! It understands the `#[serde(...)]` attributes the generator emits and refuses any other, so a
-//! new attribute in the generator cannot be silently ignored:
+//! `Serialize` drops serde_derive's exact length computation (the hint is the field count, an
+//! upper bound once optional fields are skipped; JSON ignores it) and the `skip_field` calls.
+//!
+//! Both understand the `#[serde(...)]` attributes the generator emits and refuse any other, so
+//! a new attribute in the generator cannot be silently ignored:
 //! - container: `untagged` (enums);
-//! - field: `rename = "..."`, `default`, and `skip_serializing_if` (serialization only).
+//! - field: `rename = "..."`, `default`, and `skip_serializing_if = "path"`.
 //!
 //! Behaviour differs from serde_derive only where JSON from PostHog never goes: structs do not
-//! decode from arrays, and a repeated key keeps its last value instead of failing.
+//! decode from arrays, a repeated key keeps its last value instead of failing, and formats that
+//! need an exact struct length (bincode, postcard) are not supported.
 //!
 //! The expansion names `crate::de`, so the derive works inside posthog-api only.
 
@@ -23,18 +27,34 @@ use proc_macro2::{Span, TokenStream as TokenStream2};
 use quote::{format_ident, quote};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, LitStr, Type};
-use syn2 as syn;
+use syn_derive as syn;
 
 /// Derives `serde::Deserialize` for a generated struct with named fields or an untagged enum.
 #[proc_macro_derive(Deserialize, attributes(serde))]
 pub fn derive_deserialize(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as DeriveInput);
-    expand(&input)
+    expand(&input, Direction::Deserialize)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
 
-fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
+/// Derives `serde::Serialize` for a generated struct with named fields or an untagged enum.
+#[proc_macro_derive(Serialize, attributes(serde))]
+pub fn derive_serialize(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as DeriveInput);
+    expand(&input, Direction::Serialize)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Which impl to write.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Direction {
+    Deserialize,
+    Serialize,
+}
+
+fn expand(input: &DeriveInput, direction: Direction) -> syn::Result<TokenStream2> {
     if !input.generics.params.is_empty() {
         return Err(syn::Error::new(
             input.generics.span(),
@@ -44,13 +64,29 @@ fn expand(input: &DeriveInput) -> syn::Result<TokenStream2> {
     let untagged = container_is_untagged(input)?;
     match &input.data {
         Data::Struct(data) if !untagged => match &data.fields {
-            Fields::Named(fields) => expand_struct(&input.ident, fields.named.iter()),
+            Fields::Named(fields) => {
+                let specs = fields
+                    .named
+                    .iter()
+                    .map(field_spec)
+                    .collect::<syn::Result<Vec<_>>>()?;
+                Ok(match direction {
+                    Direction::Deserialize => deserialize_struct(&input.ident, &specs),
+                    Direction::Serialize => serialize_struct(&input.ident, &specs),
+                })
+            }
             other => Err(syn::Error::new(
                 other.span(),
                 "only structs with named fields are supported",
             )),
         },
-        Data::Enum(data) if untagged => expand_untagged(&input.ident, data),
+        Data::Enum(data) if untagged => {
+            refuse_variant_attributes(data)?;
+            match direction {
+                Direction::Deserialize => deserialize_untagged(&input.ident, data),
+                Direction::Serialize => serialize_untagged(&input.ident, data),
+            }
+        }
         _ => Err(syn::Error::new(
             input.ident.span(),
             "expected a struct with named fields, or an enum marked #[serde(untagged)]",
@@ -74,6 +110,19 @@ fn container_is_untagged(input: &DeriveInput) -> syn::Result<bool> {
     Ok(untagged)
 }
 
+/// Variants are matched by shape alone, so a `#[serde(...)]` on one would be ignored: refuse it.
+fn refuse_variant_attributes(data: &syn::DataEnum) -> syn::Result<()> {
+    for variant in &data.variants {
+        if let Some(attr) = variant.attrs.iter().find(|a| a.path().is_ident("serde")) {
+            return Err(syn::Error::new(
+                attr.span(),
+                "variant attributes are not supported by posthog-api-derive",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What the derive needs to know about one field.
 struct FieldSpec<'a> {
     ident: &'a syn::Ident,
@@ -82,6 +131,8 @@ struct FieldSpec<'a> {
     key: String,
     /// `#[serde(default)]`: a missing key takes `Default::default()`.
     default: bool,
+    /// `#[serde(skip_serializing_if = "path")]`: the predicate that leaves the field out.
+    skip_if: Option<syn::ExprPath>,
 }
 
 fn field_spec(field: &syn::Field) -> syn::Result<FieldSpec<'_>> {
@@ -90,6 +141,7 @@ fn field_spec(field: &syn::Field) -> syn::Result<FieldSpec<'_>> {
     };
     let mut key = ident.to_string().trim_start_matches("r#").to_owned();
     let mut default = false;
+    let mut skip_if = None;
     for attr in field.attrs.iter().filter(|a| a.path().is_ident("serde")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("rename") {
@@ -97,8 +149,7 @@ fn field_spec(field: &syn::Field) -> syn::Result<FieldSpec<'_>> {
             } else if meta.path.is_ident("default") {
                 default = true;
             } else if meta.path.is_ident("skip_serializing_if") {
-                // Serialization only; serde_derive's Serialize reads it.
-                meta.value()?.parse::<LitStr>()?;
+                skip_if = Some(meta.value()?.parse::<LitStr>()?.parse::<syn::ExprPath>()?);
             } else {
                 return Err(meta.error("unsupported field attribute for posthog-api-derive"));
             }
@@ -110,6 +161,7 @@ fn field_spec(field: &syn::Field) -> syn::Result<FieldSpec<'_>> {
         ty: &field.ty,
         key,
         default,
+        skip_if,
     })
 }
 
@@ -126,11 +178,7 @@ fn is_option(ty: &Type) -> bool {
     }
 }
 
-fn expand_struct<'a>(
-    name: &syn::Ident,
-    fields: impl Iterator<Item = &'a syn::Field>,
-) -> syn::Result<TokenStream2> {
-    let specs = fields.map(field_spec).collect::<syn::Result<Vec<_>>>()?;
+fn deserialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream2 {
     let keys = specs
         .iter()
         .map(|spec| LitStr::new(&spec.key, Span::call_site()));
@@ -167,13 +215,13 @@ fn expand_struct<'a>(
         } else if spec.default {
             quote!(#ident: #slot.unwrap_or_default())
         } else {
-            quote!(#ident: crate::de::required::<_, M::Error>(#slot, #key)?)
+            quote!(#ident: crate::codec::required::<_, M::Error>(#slot, #key)?)
         }
     });
     let expecting = format!("struct {name}");
     let type_name = name.to_string();
 
-    Ok(quote! {
+    quote! {
         impl<'de> ::serde::Deserialize<'de> for #name {
             fn deserialize<D: ::serde::Deserializer<'de>>(
                 deserializer: D,
@@ -191,7 +239,7 @@ fn expand_struct<'a>(
                     ) -> ::core::result::Result<#name, M::Error> {
                         #(#declarations)*
                         while let ::core::option::Option::Some(index) =
-                            map.next_key_seed(crate::de::FieldIndex(FIELDS))?
+                            map.next_key_seed(crate::codec::FieldIndex(FIELDS))?
                         {
                             match index {
                                 #(#arms)*
@@ -206,10 +254,71 @@ fn expand_struct<'a>(
                 deserializer.deserialize_struct(#type_name, FIELDS, Visitor)
             }
         }
+    }
+}
+
+fn serialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream2 {
+    let type_name = name.to_string();
+    let count = specs.len();
+    let fields = specs.iter().map(|spec| {
+        let ident = spec.ident;
+        let key = &spec.key;
+        let write = quote! {
+            ::serde::ser::SerializeStruct::serialize_field(&mut state, #key, &self.#ident)?;
+        };
+        match &spec.skip_if {
+            Some(skip) => quote!(if !#skip(&self.#ident) { #write }),
+            None => write,
+        }
+    });
+    quote! {
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                let mut state = ::serde::Serializer::serialize_struct(serializer, #type_name, #count)?;
+                #(#fields)*
+                ::serde::ser::SerializeStruct::end(state)
+            }
+        }
+    }
+}
+
+fn serialize_untagged(name: &syn::Ident, data: &syn::DataEnum) -> syn::Result<TokenStream2> {
+    let mut arms = Vec::with_capacity(data.variants.len());
+    for variant in &data.variants {
+        let ident = &variant.ident;
+        arms.push(match &variant.fields {
+            Fields::Unit => {
+                quote!(#name::#ident => ::serde::Serializer::serialize_unit(serializer),)
+            }
+            Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
+                quote!(#name::#ident(inner) => ::serde::Serialize::serialize(inner, serializer),)
+            }
+            other => {
+                return Err(syn::Error::new(
+                    other.span(),
+                    "untagged variants must be unit or hold exactly one value",
+                ));
+            }
+        });
+    }
+    Ok(quote! {
+        impl ::serde::Serialize for #name {
+            fn serialize<S: ::serde::Serializer>(
+                &self,
+                serializer: S,
+            ) -> ::core::result::Result<S::Ok, S::Error> {
+                match self {
+                    #(#arms)*
+                }
+            }
+        }
     })
 }
 
-fn expand_untagged(name: &syn::Ident, data: &syn::DataEnum) -> syn::Result<TokenStream2> {
+fn deserialize_untagged(name: &syn::Ident, data: &syn::DataEnum) -> syn::Result<TokenStream2> {
     let mut attempts = Vec::with_capacity(data.variants.len());
     let mut catch_all = false;
     for variant in &data.variants {
@@ -291,3 +400,6 @@ fn is_json_value(ty: &Type) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests;

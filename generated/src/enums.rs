@@ -16,7 +16,7 @@ macro_rules! string_enum {
         fallback $fallback:ident;
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
         $vis enum $name {
             $( $(#[$variant_meta])* $variant, )*
             /// A value this version of the client does not know, kept verbatim.
@@ -78,7 +78,7 @@ macro_rules! integer_enum {
         fallback $fallback:ident;
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         $vis enum $name {
             $( $(#[$variant_meta])* $variant, )*
             /// A value this version of the client does not know, kept verbatim.
@@ -131,7 +131,7 @@ macro_rules! integer_enum {
 macro_rules! literal {
     ($(#[$meta:meta])* $vis:vis struct $name:ident = $value:literal;) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
         $vis struct $name;
 
         impl $name {

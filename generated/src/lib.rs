@@ -69,7 +69,9 @@
 
 pub mod auth;
 pub mod client;
-mod de;
+// With no tag feature on, no generated type uses it.
+#[allow(dead_code)]
+mod codec;
 mod enums;
 pub mod error;
 pub mod operation;

@@ -56,6 +56,10 @@ pub fn emit_types(api: &Api) -> BTreeMap<String, TokenStream> {
             //! a name. Responses accept fields the schema does not list; enums keep values they do
             //! not know in a fallback variant. Each type compiles when a feature that uses it is on.
 
+            // Every type module imports `super::*`, and with it these derives.
+            #[allow(unused_imports)]
+            use crate::codec::{Deserialize, Serialize};
+
             /// Whether an optional field is left out of the JSON (a short name keeps attributes on one line).
             #[allow(dead_code)]
             fn none<T>(value: &Option<T>) -> bool {
@@ -96,7 +100,7 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
             let fields = fields.iter().map(emit_field);
             quote! {
                 #doc
-                #[derive(Debug, Clone, PartialEq, #derive_default serde::Serialize, crate::de::Deserialize)]
+                #[derive(Debug, Clone, PartialEq, #derive_default Serialize, Deserialize)]
                 pub struct #name_ident { #(#fields)* }
             }
         }
@@ -162,12 +166,11 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
             });
             quote! {
                 #doc
-                #[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+                #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
                 #[serde(untagged)]
                 pub enum #name_ident {
                     #(#variants)*
-                    /// Any JSON the variants above do not match (a shape this version of the
-                    /// client does not know), kept as is.
+                    /// Any JSON the variants above do not match, kept as is.
                     #fallback(serde_json::Value),
                 }
             }

@@ -40,7 +40,18 @@ impl<'a> TypeLowering<'a> {
     ) -> Self {
         let mut names = NameSet::new();
         for reserved in [
-            "Client", "Result", "Error", "Option", "Vec", "String", "Box", "Value", "Map",
+            "Client",
+            "Result",
+            "Error",
+            "Option",
+            "Vec",
+            "String",
+            "Box",
+            "Value",
+            "Map",
+            // Type modules import the serde derives by these names.
+            "Serialize",
+            "Deserialize",
         ] {
             names.reserve(reserved);
         }

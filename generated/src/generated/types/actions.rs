@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use super::*;
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Action {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -46,7 +46,7 @@ pub struct Action {
     #[serde(default, skip_serializing_if = "none")]
     pub user_access_level: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActionStepJson {
     #[serde(default, skip_serializing_if = "none")]
     pub event: Option<String>,
@@ -87,7 +87,7 @@ crate::string_enum! {
 crate::string_enum! {
     pub enum ActionsUpdateFormat { Csv = "csv", Json = "json", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedActionList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -97,7 +97,7 @@ pub struct PaginatedActionList {
     pub results: Vec<Action>,
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedAction {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use super::*;
 /// Serializer for agent definitions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AgentDefinition {
     pub id: String,
     pub name: String,
@@ -15,12 +15,12 @@ pub struct AgentDefinition {
     #[serde(default, skip_serializing_if = "none")]
     pub is_active: Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AgentListResponse {
     /// Array of available agent definitions
     pub results: Vec<AgentDefinition>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedAgentListResponseList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]

@@ -3,7 +3,7 @@
 //! Types used by operations of: annotations.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Annotation {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -47,7 +47,7 @@ crate::string_enum! {
     #[doc = " * `USR` - user"] #[doc = " * `GIT` - GitHub"] pub enum CreationTypeEnum {
     Usr = "USR", Git = "GIT", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedAnnotationList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -56,7 +56,7 @@ pub struct PaginatedAnnotationList {
     pub previous: Option<String>,
     pub results: Vec<Annotation>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedAnnotation {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

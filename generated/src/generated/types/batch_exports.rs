@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use super::*;
 /// Serializer for a BatchExport model.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchExport {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -50,7 +50,7 @@ pub struct BatchExport {
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<serde_json::Value>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchExportBackfill {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -99,7 +99,7 @@ crate::string_enum! {
     "TimedOut", Running = "Running", Starting = "Starting", } fallback Other;
 }
 /// Serializer for an BatchExportDestination model.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchExportDestination {
     /// A choice of supported BatchExportDestination types.
     ///
@@ -131,7 +131,7 @@ crate::string_enum! {
     Http = "HTTP", NoOp = "NoOp", } fallback Other;
 }
 /// Serializer for a BatchExportRun model.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchExportRun {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -207,7 +207,7 @@ crate::string_enum! {
     " * `sessions` - Sessions"] pub enum ModelEnum { Events = "events", Persons =
     "persons", Sessions = "sessions", Blank = "", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedBatchExportBackfillList {
     #[serde(default, skip_serializing_if = "none")]
     pub next: Option<String>,
@@ -215,7 +215,7 @@ pub struct PaginatedBatchExportBackfillList {
     pub previous: Option<String>,
     pub results: Vec<BatchExportBackfill>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedBatchExportList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -224,7 +224,7 @@ pub struct PaginatedBatchExportList {
     pub previous: Option<String>,
     pub results: Vec<BatchExport>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedBatchExportRunList {
     #[serde(default, skip_serializing_if = "none")]
     pub next: Option<String>,
@@ -233,7 +233,7 @@ pub struct PaginatedBatchExportRunList {
     pub results: Vec<BatchExportRun>,
 }
 /// Serializer for a BatchExport model.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedBatchExport {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: cohorts.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Cohort {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -110,7 +110,7 @@ crate::string_enum! {
 crate::string_enum! {
     pub enum CohortsPersonsRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedCohortList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -119,13 +119,13 @@ pub struct PaginatedCohortList {
     pub previous: Option<String>,
     pub results: Vec<Cohort>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedAddPersonsToStaticCohortRequest {
     /// List of person UUIDs to add to the cohort
     #[serde(default, skip_serializing_if = "none")]
     pub person_ids: Option<Vec<uuid::Uuid>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedCohort {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -223,7 +223,7 @@ pub struct PatchedCohort {
     #[serde(rename = "_create_static_person_ids", default, skip_serializing_if = "none")]
     pub create_static_person_ids: Option<Vec<String>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedRemovePersonRequest {
     /// Person UUID to remove from the cohort
     #[serde(default, skip_serializing_if = "none")]

@@ -3,7 +3,7 @@
 //! Types used by operations of: dashboard_templates.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DashboardTemplate {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -40,7 +40,7 @@ crate::string_enum! {
     "team", Global = "global", FeatureFlag = "feature_flag", Blank = "", } fallback
     Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedDashboardTemplateList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -49,7 +49,7 @@ pub struct PaginatedDashboardTemplateList {
     pub previous: Option<String>,
     pub results: Vec<DashboardTemplate>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDashboardTemplate {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

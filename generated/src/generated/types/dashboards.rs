@@ -9,7 +9,7 @@ crate::string_enum! {
     Template = "template", Duplicate = "duplicate", } fallback Other;
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Dashboard {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -74,7 +74,7 @@ pub struct Dashboard {
     pub create_in_folder: Option<String>,
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DashboardBasic {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -114,7 +114,7 @@ pub struct DashboardBasic {
     #[serde(default, skip_serializing_if = "none")]
     pub team_id: Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DashboardCollaborator {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -202,7 +202,7 @@ crate::string_enum! {
     pub enum EnvironmentsDashboardsUpdateFormat { Json = "json", Txt = "txt", } fallback
     Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedDashboardBasicList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -212,7 +212,7 @@ pub struct PaginatedDashboardBasicList {
     pub results: Vec<DashboardBasic>,
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDashboard {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

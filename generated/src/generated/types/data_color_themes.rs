@@ -3,7 +3,7 @@
 //! Types used by operations of: data_color_themes.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DataColorTheme {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -17,7 +17,7 @@ pub struct DataColorTheme {
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<UserBasic>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedDataColorThemeList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -26,7 +26,7 @@ pub struct PaginatedDataColorThemeList {
     pub previous: Option<String>,
     pub results: Vec<DataColorTheme>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDataColorTheme {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: dataset_items.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatasetItem {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -31,7 +31,7 @@ pub struct DatasetItem {
     #[serde(default, skip_serializing_if = "none")]
     pub team: Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedDatasetItemList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -40,7 +40,7 @@ pub struct PaginatedDatasetItemList {
     pub previous: Option<String>,
     pub results: Vec<DatasetItem>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDatasetItem {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: datasets.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Dataset {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -33,7 +33,7 @@ crate::string_enum! {
     "-updated_at", CreatedAtV = "created_at", UpdatedAtV = "updated_at", } fallback
     Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedDatasetList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -42,7 +42,7 @@ pub struct PaginatedDatasetList {
     pub previous: Option<String>,
     pub results: Vec<Dataset>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDataset {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: domains.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct OrganizationDomain {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -29,7 +29,7 @@ pub struct OrganizationDomain {
     #[serde(default, skip_serializing_if = "none")]
     pub saml_x509_cert: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedOrganizationDomainList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -38,7 +38,7 @@ pub struct PaginatedOrganizationDomainList {
     pub previous: Option<String>,
     pub results: Vec<OrganizationDomain>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedOrganizationDomain {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

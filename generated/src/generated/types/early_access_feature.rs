@@ -3,7 +3,7 @@
 //! Types used by operations of: early_access_feature.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlyAccessFeature {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -18,7 +18,7 @@ pub struct EarlyAccessFeature {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EarlyAccessFeatureSerializerCreateOnly {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -37,7 +37,7 @@ pub struct EarlyAccessFeatureSerializerCreateOnly {
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedEarlyAccessFeatureList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -46,7 +46,7 @@ pub struct PaginatedEarlyAccessFeatureList {
     pub previous: Option<String>,
     pub results: Vec<EarlyAccessFeature>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedEarlyAccessFeature {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

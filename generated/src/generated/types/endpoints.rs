@@ -11,7 +11,7 @@ crate::string_enum! {
     "revenue_analytics", } fallback Other;
 }
 /// DataWarehousePersonPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataWarehousePersonPropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -27,29 +27,27 @@ crate::literal! {
     "data_warehouse_person_property";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehousePersonPropertyFilterValue {
     Array(Vec<DataWarehousePersonPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehousePersonPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// DataWarehousePropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataWarehousePropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -64,25 +62,23 @@ crate::literal! {
     #[doc = " Type"] pub struct DataWarehousePropertyFilterType = "data_warehouse";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehousePropertyFilterValue {
     Array(Vec<DataWarehousePropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehousePropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -90,7 +86,7 @@ crate::string_enum! {
     = "active_seconds", InactiveSeconds = "inactive_seconds", } fallback Other;
 }
 /// ElementPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ElementPropertyFilter {
     pub key: Key,
     #[serde(default, skip_serializing_if = "none")]
@@ -105,41 +101,39 @@ crate::literal! {
     #[doc = " Type"] pub struct ElementPropertyFilterType = "element";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ElementPropertyFilterValue {
     Array(Vec<ElementPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ElementPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// EmptyPropertyFilter
 pub type EmptyPropertyFilter = serde_json::Value;
 /// EndpointLastExecutionTimesRequest
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointLastExecutionTimesRequest {
     pub names: Vec<String>,
 }
 /// QueryStatusResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsLastExecutionTimesCreateResponse {
     pub query_status: EndpointsLastExecutionTimesCreateResponseQueryStatus,
 }
 /// QueryStatus
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsLastExecutionTimesCreateResponseQueryStatus {
     /// Whether the query is still running. Will be true if the query is complete, even if it errored. Either result or error will be set.
     #[serde(default, skip_serializing_if = "none")]
@@ -179,7 +173,7 @@ pub struct EndpointsLastExecutionTimesCreateResponseQueryStatus {
     pub team_id: i64,
 }
 /// EndpointRunRequest
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBody {
     /// Client provided query ID. Can be used to retrieve the status or cancel the query.
     #[serde(default, skip_serializing_if = "none")]
@@ -199,7 +193,7 @@ pub struct EndpointsRunCreateBody {
     pub variables_values: Option<serde_json::Value>,
 }
 /// DashboardFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverride {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown_filter: Option<EndpointsRunCreateBodyFiltersOverrideBreakdownFilter>,
@@ -211,7 +205,7 @@ pub struct EndpointsRunCreateBodyFiltersOverride {
     pub properties: Option<Vec<EndpointsRunCreateBodyFiltersOverridePropertiesItem>>,
 }
 /// BreakdownFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown: Option<EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown>,
@@ -233,7 +227,7 @@ pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilter {
     >,
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown {
     String(String),
@@ -241,21 +235,19 @@ pub enum EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown {
         Vec<EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownVariant1Item>,
     ),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownVariant1Item {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem {
     #[serde(default, skip_serializing_if = "none")]
     pub group_type_index: Option<i64>,
@@ -268,16 +260,15 @@ pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem {
     pub r#type: Option<MultipleBreakdownType>,
 }
 /// Property
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItemProperty {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItem {
     Variant0(EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0),
@@ -298,12 +289,11 @@ pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// EventPropertyFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0 {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -321,7 +311,7 @@ crate::literal! {
     EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type = "event";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value {
     Array(
@@ -330,22 +320,20 @@ pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0ValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// CohortPropertyFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5 {
     #[serde(default, skip_serializing_if = "none")]
     pub cohort_name: Option<String>,
@@ -368,12 +356,12 @@ crate::literal! {
     EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Type = "cohort";
 }
 /// QueryStatusResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsLastExecutionTimesCreateResponse {
     pub query_status: EnvironmentsEndpointsLastExecutionTimesCreateResponseQueryStatus,
 }
 /// QueryStatus
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsLastExecutionTimesCreateResponseQueryStatus {
     /// Whether the query is still running. Will be true if the query is complete, even if it errored. Either result or error will be set.
     #[serde(default, skip_serializing_if = "none")]
@@ -413,7 +401,7 @@ pub struct EnvironmentsEndpointsLastExecutionTimesCreateResponseQueryStatus {
     pub team_id: i64,
 }
 /// EndpointRunRequest
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBody {
     /// Client provided query ID. Can be used to retrieve the status or cancel the query.
     #[serde(default, skip_serializing_if = "none")]
@@ -433,7 +421,7 @@ pub struct EnvironmentsEndpointsRunCreateBody {
     pub variables_values: Option<serde_json::Value>,
 }
 /// DashboardFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverride {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown_filter: Option<
@@ -449,7 +437,7 @@ pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverride {
     >,
 }
 /// BreakdownFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown: Option<
@@ -475,7 +463,7 @@ pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilter {
     >,
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown {
     String(String),
@@ -485,21 +473,19 @@ pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdo
         >,
     ),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownVariant1Item {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem {
     #[serde(default, skip_serializing_if = "none")]
     pub group_type_index: Option<i64>,
@@ -512,16 +498,15 @@ pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreak
     pub r#type: Option<MultipleBreakdownType>,
 }
 /// Property
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItemProperty {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItem {
     Variant0(EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0),
@@ -542,12 +527,11 @@ pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// EventPropertyFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0 {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -570,7 +554,7 @@ crate::literal! {
     "event";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value {
     Array(
@@ -581,22 +565,20 @@ pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0ValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// CohortPropertyFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5 {
     #[serde(default, skip_serializing_if = "none")]
     pub cohort_name: Option<String>,
@@ -624,7 +606,7 @@ crate::literal! {
     "cohort";
 }
 /// ErrorTrackingIssueFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorTrackingIssueFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -639,29 +621,27 @@ crate::literal! {
     #[doc = " Type"] pub struct ErrorTrackingIssueFilterType = "error_tracking_issue";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ErrorTrackingIssueFilterValue {
     Array(Vec<ErrorTrackingIssueFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ErrorTrackingIssueFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// EventMetadataPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventMetadataPropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -676,29 +656,27 @@ crate::literal! {
     #[doc = " Type"] pub struct EventMetadataPropertyFilterType = "event_metadata";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventMetadataPropertyFilterValue {
     Array(Vec<EventMetadataPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventMetadataPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// FeaturePropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeaturePropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -715,29 +693,27 @@ crate::literal! {
     FeaturePropertyFilterType = "feature";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FeaturePropertyFilterValue {
     Array(Vec<FeaturePropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FeaturePropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// FlagPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlagPropertyFilter {
     /// The key should be the flag ID
     pub key: String,
@@ -760,17 +736,16 @@ crate::literal! {
     #[doc = " Feature flag dependency"] pub struct FlagPropertyFilterType = "flag";
 }
 /// The value can be true, false, or a variant name
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FlagPropertyFilterValue {
     Boolean(bool),
     String(String),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// GroupPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupPropertyFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub group_type_index: Option<i64>,
@@ -787,29 +762,27 @@ crate::literal! {
     #[doc = " Type"] pub struct GroupPropertyFilterType = "group";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum GroupPropertyFilterValue {
     Array(Vec<GroupPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum GroupPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// HogQLPropertyFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlPropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -823,25 +796,23 @@ crate::literal! {
     #[doc = " Type"] pub struct HogQlPropertyFilterType = "hogql";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HogQlPropertyFilterValue {
     Array(Vec<HogQlPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HogQlPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -849,7 +820,7 @@ crate::string_enum! {
     Selector = "selector", } fallback Other;
 }
 /// LogEntryPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogEntryPropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -864,29 +835,27 @@ crate::literal! {
     #[doc = " Type"] pub struct LogEntryPropertyFilterType = "log_entry";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LogEntryPropertyFilterValue {
     Array(Vec<LogEntryPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LogEntryPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// LogPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogPropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -901,25 +870,23 @@ crate::literal! {
     #[doc = " Type"] pub struct LogPropertyFilterType = "log";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LogPropertyFilterValue {
     Array(Vec<LogPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LogPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -929,7 +896,7 @@ crate::string_enum! {
     "revenue_analytics", } fallback Other;
 }
 /// PersonPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PersonPropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -945,25 +912,23 @@ crate::literal! {
     #[doc = " Person properties"] pub struct PersonPropertyFilterType = "person";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PersonPropertyFilterValue {
     Array(Vec<PersonPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PersonPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -977,7 +942,7 @@ crate::string_enum! {
     } fallback Other;
 }
 /// RecordingPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordingPropertyFilter {
     pub key: RecordingPropertyFilterKey,
     #[serde(default, skip_serializing_if = "none")]
@@ -989,38 +954,35 @@ pub struct RecordingPropertyFilter {
     pub value: Option<RecordingPropertyFilterValue>,
 }
 /// Key
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RecordingPropertyFilterKey {
     DurationType(DurationType),
     String(String),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Type"] pub struct RecordingPropertyFilterType = "recording";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RecordingPropertyFilterValue {
     Array(Vec<RecordingPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RecordingPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -1030,7 +992,7 @@ crate::string_enum! {
     "force_cache", LazyAsync = "lazy_async", } fallback Other;
 }
 /// RevenueAnalyticsPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueAnalyticsPropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -1045,29 +1007,27 @@ crate::literal! {
     #[doc = " Type"] pub struct RevenueAnalyticsPropertyFilterType = "revenue_analytics";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RevenueAnalyticsPropertyFilterValue {
     Array(Vec<RevenueAnalyticsPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RevenueAnalyticsPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// SessionPropertyFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionPropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -1082,24 +1042,22 @@ crate::literal! {
     #[doc = " Type"] pub struct SessionPropertyFilterType = "session";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SessionPropertyFilterValue {
     Array(Vec<SessionPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SessionPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }

@@ -95,7 +95,7 @@ crate::string_enum! {
     "-name", UpdatedAt = "-updated_at", CreatedAtV = "created_at", NameV = "name",
     UpdatedAtV = "updated_at", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingAssignmentRule {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -106,7 +106,7 @@ pub struct ErrorTrackingAssignmentRule {
     #[serde(default, skip_serializing_if = "none")]
     pub disabled_data: Option<serde_json::Value>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingFingerprint {
     pub fingerprint: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -114,7 +114,7 @@ pub struct ErrorTrackingFingerprint {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingGroupingRule {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -125,7 +125,7 @@ pub struct ErrorTrackingGroupingRule {
     #[serde(default, skip_serializing_if = "none")]
     pub disabled_data: Option<serde_json::Value>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingRelease {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -139,14 +139,14 @@ pub struct ErrorTrackingRelease {
     pub version: String,
     pub project: String,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingSuppressionRule {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
     pub filters: serde_json::Value,
     pub order_key: i32,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingSymbolSet {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -160,7 +160,7 @@ pub struct ErrorTrackingSymbolSet {
     #[serde(default, skip_serializing_if = "none")]
     pub failure_reason: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Evaluation {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -181,7 +181,7 @@ pub struct Evaluation {
     #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedErrorTrackingAssignmentRuleList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -190,7 +190,7 @@ pub struct PaginatedErrorTrackingAssignmentRuleList {
     pub previous: Option<String>,
     pub results: Vec<ErrorTrackingAssignmentRule>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedErrorTrackingFingerprintList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -199,7 +199,7 @@ pub struct PaginatedErrorTrackingFingerprintList {
     pub previous: Option<String>,
     pub results: Vec<ErrorTrackingFingerprint>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedErrorTrackingGroupingRuleList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -208,7 +208,7 @@ pub struct PaginatedErrorTrackingGroupingRuleList {
     pub previous: Option<String>,
     pub results: Vec<ErrorTrackingGroupingRule>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedErrorTrackingReleaseList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -217,7 +217,7 @@ pub struct PaginatedErrorTrackingReleaseList {
     pub previous: Option<String>,
     pub results: Vec<ErrorTrackingRelease>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedErrorTrackingSuppressionRuleList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -226,7 +226,7 @@ pub struct PaginatedErrorTrackingSuppressionRuleList {
     pub previous: Option<String>,
     pub results: Vec<ErrorTrackingSuppressionRule>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedErrorTrackingSymbolSetList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -235,7 +235,7 @@ pub struct PaginatedErrorTrackingSymbolSetList {
     pub previous: Option<String>,
     pub results: Vec<ErrorTrackingSymbolSet>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedEvaluationList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -244,7 +244,7 @@ pub struct PaginatedEvaluationList {
     pub previous: Option<String>,
     pub results: Vec<Evaluation>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedTeamBasicList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -253,7 +253,7 @@ pub struct PaginatedTeamBasicList {
     pub previous: Option<String>,
     pub results: Vec<TeamBasic>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedUserInterviewList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -262,7 +262,7 @@ pub struct PaginatedUserInterviewList {
     pub previous: Option<String>,
     pub results: Vec<UserInterview>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedErrorTrackingAssignmentRule {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -275,7 +275,7 @@ pub struct PatchedErrorTrackingAssignmentRule {
     #[serde(default, skip_serializing_if = "none")]
     pub disabled_data: Option<serde_json::Value>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedErrorTrackingRelease {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -292,7 +292,7 @@ pub struct PatchedErrorTrackingRelease {
     #[serde(default, skip_serializing_if = "none")]
     pub project: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedErrorTrackingSuppressionRule {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -301,7 +301,7 @@ pub struct PatchedErrorTrackingSuppressionRule {
     #[serde(default, skip_serializing_if = "none")]
     pub order_key: Option<i32>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedErrorTrackingSymbolSet {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -316,7 +316,7 @@ pub struct PatchedErrorTrackingSymbolSet {
     #[serde(default, skip_serializing_if = "none")]
     pub failure_reason: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedEvaluation {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -339,7 +339,7 @@ pub struct PatchedEvaluation {
     #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedTeam {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -499,7 +499,7 @@ pub struct PatchedTeam {
     #[serde(default, skip_serializing_if = "none")]
     pub managed_viewsets: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedUserInterview {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -522,7 +522,7 @@ crate::string_enum! {
     SessionRecordingRetentionPeriodEnum { V30d = "30d", V90d = "90d", V1y = "1y", V5y =
     "5y", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionSummaries {
     /// List of session IDs to summarize (max 300)
     pub session_ids: Vec<String>,
@@ -530,7 +530,7 @@ pub struct SessionSummaries {
     #[serde(default, skip_serializing_if = "none")]
     pub focus_area: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Team {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -690,7 +690,7 @@ pub struct Team {
     #[serde(default, skip_serializing_if = "none")]
     pub managed_viewsets: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TeamMarketingAnalyticsConfig {
     #[serde(default, skip_serializing_if = "none")]
     pub sources_map: Option<serde_json::Value>,
@@ -703,7 +703,7 @@ pub struct TeamMarketingAnalyticsConfig {
     #[serde(default, skip_serializing_if = "none")]
     pub campaign_name_mappings: Option<serde_json::Value>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TeamRevenueAnalyticsConfig {
     #[serde(default, skip_serializing_if = "none")]
     pub base_currency: Option<BaseCurrencyEnum>,
@@ -714,7 +714,7 @@ pub struct TeamRevenueAnalyticsConfig {
     #[serde(default, skip_serializing_if = "none")]
     pub filter_test_accounts: Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UserInterview {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

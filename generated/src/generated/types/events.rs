@@ -3,7 +3,7 @@
 //! Types used by operations of: events.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ClickhouseEvent {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<String>,
@@ -42,7 +42,7 @@ crate::string_enum! {
 crate::string_enum! {
     pub enum EventsValuesRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedClickhouseEventList {
     #[serde(default, skip_serializing_if = "none")]
     pub next: Option<String>,

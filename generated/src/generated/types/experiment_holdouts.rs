@@ -3,7 +3,7 @@
 //! Types used by operations of: experiment_holdouts.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedExperimentHoldoutList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -12,7 +12,7 @@ pub struct PaginatedExperimentHoldoutList {
     pub previous: Option<String>,
     pub results: Vec<ExperimentHoldout>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedExperimentHoldout {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

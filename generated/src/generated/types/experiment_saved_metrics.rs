@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use super::*;
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentSavedMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -21,7 +21,7 @@ pub struct ExperimentSavedMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub tags: Option<Vec<serde_json::Value>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedExperimentSavedMetricList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -31,7 +31,7 @@ pub struct PaginatedExperimentSavedMetricList {
     pub results: Vec<ExperimentSavedMetric>,
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedExperimentSavedMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

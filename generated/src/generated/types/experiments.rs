@@ -11,7 +11,7 @@ crate::string_enum! {
     "invalid", Blank = "", } fallback Other;
 }
 /// Mixin for serializers to add user access control fields
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Experiment {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -75,7 +75,7 @@ pub struct Experiment {
     #[serde(default, skip_serializing_if = "none")]
     pub user_access_level: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentToSavedMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -94,7 +94,7 @@ crate::string_enum! {
     #[doc = " * `web` - web"] #[doc = " * `product` - product"] pub enum
     ExperimentTypeEnum { Web = "web", Product = "product", Blank = "", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedExperimentList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -104,7 +104,7 @@ pub struct PaginatedExperimentList {
     pub results: Vec<Experiment>,
 }
 /// Mixin for serializers to add user access control fields
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedExperiment {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

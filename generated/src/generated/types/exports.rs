@@ -16,7 +16,7 @@ crate::string_enum! {
     "application/json", } fallback Other;
 }
 /// Standard ExportedAsset serializer that doesn't return content.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportedAsset {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -38,7 +38,7 @@ pub struct ExportedAsset {
     #[serde(default, skip_serializing_if = "none")]
     pub exception: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedExportedAssetList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]

@@ -13,7 +13,7 @@ crate::string_enum! {
     fallback Other;
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FeatureFlag {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -114,7 +114,7 @@ crate::string_enum! {
     pub enum FeatureFlagsListType { Boolean = "boolean", Experiment = "experiment",
     Multivariant = "multivariant", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedFeatureFlagList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -124,7 +124,7 @@ pub struct PaginatedFeatureFlagList {
     pub results: Vec<FeatureFlag>,
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedFeatureFlag {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: file_system.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FileSystem {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -25,7 +25,7 @@ pub struct FileSystem {
     #[serde(default, skip_serializing_if = "none")]
     pub last_viewed_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedFileSystemList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -34,7 +34,7 @@ pub struct PaginatedFileSystemList {
     pub previous: Option<String>,
     pub results: Vec<FileSystem>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedFileSystem {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

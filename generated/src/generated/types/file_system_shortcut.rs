@@ -3,7 +3,7 @@
 //! Types used by operations of: file_system_shortcut.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FileSystemShortcut {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -17,7 +17,7 @@ pub struct FileSystemShortcut {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedFileSystemShortcutList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -26,7 +26,7 @@ pub struct PaginatedFileSystemShortcutList {
     pub previous: Option<String>,
     pub results: Vec<FileSystemShortcut>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedFileSystemShortcut {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

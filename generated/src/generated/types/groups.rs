@@ -3,14 +3,14 @@
 //! Types used by operations of: groups.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CreateGroup {
     pub group_type_index: i32,
     pub group_key: String,
     #[serde(default, skip_serializing_if = "none")]
     pub group_properties: Option<serde_json::Value>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Group {
     pub group_type_index: i32,
     pub group_key: String,
@@ -19,7 +19,7 @@ pub struct Group {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedGroupList {
     #[serde(default, skip_serializing_if = "none")]
     pub next: Option<String>,

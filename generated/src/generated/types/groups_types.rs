@@ -7,7 +7,7 @@ crate::string_enum! {
     #[doc = " * `number` - number"] #[doc = " * `sparkline` - sparkline"] pub enum
     DisplayEnum { Number = "number", Sparkline = "sparkline", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GroupType {
     #[serde(default, skip_serializing_if = "none")]
     pub group_type: Option<String>,
@@ -24,7 +24,7 @@ pub struct GroupType {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GroupUsageMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -43,7 +43,7 @@ crate::string_enum! {
     GroupUsageMetricFormatEnum { Numeric = "numeric", Currency = "currency", } fallback
     Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedGroupUsageMetricList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -52,7 +52,7 @@ pub struct PaginatedGroupUsageMetricList {
     pub previous: Option<String>,
     pub results: Vec<GroupUsageMetric>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedGroupType {
     #[serde(default, skip_serializing_if = "none")]
     pub group_type: Option<String>,
@@ -69,7 +69,7 @@ pub struct PatchedGroupType {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedGroupUsageMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: hog_functions.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogFunction {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -52,7 +52,7 @@ pub struct HogFunction {
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogFunctionFilters {
     #[serde(default, skip_serializing_if = "none")]
     pub source: Option<HogFunctionFiltersSourceEnum>,
@@ -76,7 +76,7 @@ crate::string_enum! {
     enum HogFunctionFiltersSourceEnum { Events = "events", PersonUpdates =
     "person-updates", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogFunctionMappingTemplate {
     pub name: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -88,7 +88,7 @@ pub struct HogFunctionMappingTemplate {
     #[serde(default, skip_serializing_if = "none")]
     pub inputs_schema: Option<serde_json::Value>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogFunctionMasking {
     pub ttl: u32,
     #[serde(default, skip_serializing_if = "none")]
@@ -97,7 +97,7 @@ pub struct HogFunctionMasking {
     #[serde(default, skip_serializing_if = "none")]
     pub bytecode: Option<serde_json::Value>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogFunctionMinimal {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -128,12 +128,12 @@ pub struct HogFunctionMinimal {
     #[serde(default, skip_serializing_if = "none")]
     pub execution_order: Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HogFunctionStatus {
     pub state: StateEnum,
     pub tokens: i64,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogFunctionTemplate {
     pub id: String,
     pub name: String,
@@ -169,7 +169,7 @@ crate::string_enum! {
     "internal_destination", SourceWebhook = "source_webhook", SiteApp = "site_app",
     Transformation = "transformation", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct InputsItem {
     #[serde(default, skip_serializing_if = "none")]
     pub value: Option<String>,
@@ -186,7 +186,7 @@ crate::string_enum! {
     #[doc = " * `hog` - hog"] #[doc = " * `liquid` - liquid"] pub enum
     InputsItemTemplatingEnum { Hog = "hog", Liquid = "liquid", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputsSchemaItem {
     pub r#type: InputsSchemaItemTypeEnum,
     pub key: String,
@@ -233,7 +233,7 @@ crate::string_enum! {
     "choice", Json = "json", Integration = "integration", IntegrationField =
     "integration_field", Email = "email", NativeEmail = "native_email", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Mappings {
     #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
@@ -244,7 +244,7 @@ pub struct Mappings {
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<HogFunctionFilters>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedHogFunctionMinimalList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -253,7 +253,7 @@ pub struct PaginatedHogFunctionMinimalList {
     pub previous: Option<String>,
     pub results: Vec<HogFunctionMinimal>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedHogFunction {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: insights.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DashboardTileBasic {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -69,7 +69,7 @@ crate::string_enum! {
     fallback Other;
 }
 /// Simplified serializer to speed response times when loading large amounts of objects.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Insight {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -202,7 +202,7 @@ crate::string_enum! {
 crate::string_enum! {
     pub enum InsightsViewedCreateFormat { Csv = "csv", Json = "json", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedInsightList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -212,7 +212,7 @@ pub struct PaginatedInsightList {
     pub results: Vec<Insight>,
 }
 /// Simplified serializer to speed response times when loading large amounts of objects.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedInsight {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

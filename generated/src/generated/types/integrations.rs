@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use super::*;
 /// Standard Integration serializer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Integration {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -39,7 +39,7 @@ crate::string_enum! {
     Github = "github", MetaAds = "meta-ads", Twilio = "twilio", Clickup = "clickup",
     Vercel = "vercel", Databricks = "databricks", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedIntegrationList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]

@@ -3,7 +3,7 @@
 //! Types used by operations of: invites.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct OrganizationInvite {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -33,7 +33,7 @@ pub struct OrganizationInvite {
     #[serde(default, skip_serializing_if = "none")]
     pub combine_pending_invites: Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedOrganizationInviteList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]

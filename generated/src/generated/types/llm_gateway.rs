@@ -3,7 +3,7 @@
 //! Types used by operations of: llm_gateway.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AnthropicMessagesRequest {
     /// The model to use for completion (e.g., 'claude-3-5-sonnet-20241022')
     pub model: String,
@@ -54,7 +54,7 @@ crate::string_enum! {
     AnthropicMessagesRequestServiceTierEnum { Auto = "auto", StandardOnly =
     "standard_only", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AnthropicMessagesResponse {
     pub id: String,
     pub r#type: AnthropicMessagesResponseTypeEnum,
@@ -75,7 +75,7 @@ crate::literal! {
     #[doc = " * `message` - message"] pub struct AnthropicMessagesResponseTypeEnum =
     "message";
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AnthropicUsage {
     pub input_tokens: i64,
     pub output_tokens: i64,
@@ -93,14 +93,14 @@ crate::string_enum! {
     " * `batch` - batch"] pub enum AnthropicUsageServiceTierEnum { Standard = "standard",
     Priority = "priority", Batch = "batch", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatCompletionChoice {
     pub index: i64,
     pub message: ChatCompletionMessage,
     #[serde(default)]
     pub finish_reason: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatCompletionMessage {
     pub role: ChatCompletionMessageRoleEnum,
     #[serde(default, skip_serializing_if = "none")]
@@ -120,7 +120,7 @@ crate::string_enum! {
     "assistant", Function = "function", Tool = "tool", Developer = "developer", }
     fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChatCompletionRequest {
     /// The model to use for completion (e.g., 'gpt-4', 'gpt-3.5-turbo')
     pub model: String,
@@ -222,7 +222,7 @@ pub struct ChatCompletionRequest {
     #[serde(default, skip_serializing_if = "none")]
     pub function_call: Option<serde_json::Value>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChatCompletionResponse {
     pub id: String,
     pub object: ObjectEnum,
@@ -242,7 +242,7 @@ crate::string_enum! {
     pub enum ChatCompletionResponseServiceTierEnum { Auto = "auto", Default = "default",
     Flex = "flex", Scale = "scale", Priority = "priority", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChatCompletionUsage {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,

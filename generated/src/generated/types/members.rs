@@ -3,7 +3,7 @@
 //! Types used by operations of: members.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedOrganizationMemberList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -12,7 +12,7 @@ pub struct PaginatedOrganizationMemberList {
     pub previous: Option<String>,
     pub results: Vec<OrganizationMember>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedOrganizationMember {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -3,6 +3,8 @@
 //! Types of PostHog's schema, one per component schema plus the inline shapes that needed
 //! a name. Responses accept fields the schema does not list; enums keep values they do
 //! not know in a fallback variant. Each type compiles when a feature that uses it is on.
+#[allow(unused_imports)]
+use crate::codec::{Deserialize, Serialize};
 /// Whether an optional field is left out of the JSON (a short name keeps attributes on one line).
 #[allow(dead_code)]
 fn none<T>(value: &Option<T>) -> bool {

@@ -3,7 +3,7 @@
 //! Types used by operations of: notebooks.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Notebook {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -33,7 +33,7 @@ pub struct Notebook {
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct NotebookMinimal {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -57,7 +57,7 @@ pub struct NotebookMinimal {
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedNotebookMinimalList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -66,7 +66,7 @@ pub struct PaginatedNotebookMinimalList {
     pub previous: Option<String>,
     pub results: Vec<NotebookMinimal>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedNotebook {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

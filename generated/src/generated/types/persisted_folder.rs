@@ -3,7 +3,7 @@
 //! Types used by operations of: persisted_folder.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedPersistedFolderList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -12,7 +12,7 @@ pub struct PaginatedPersistedFolderList {
     pub previous: Option<String>,
     pub results: Vec<PersistedFolder>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedPersistedFolder {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -27,7 +27,7 @@ pub struct PatchedPersistedFolder {
     #[serde(default, skip_serializing_if = "none")]
     pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PersistedFolder {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -99,7 +99,7 @@ crate::string_enum! {
     pub enum EnvironmentsPersonsValuesRetrieveFormat { Csv = "csv", Json = "json", }
     fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedPersonList {
     #[serde(default, skip_serializing_if = "none")]
     pub next: Option<String>,
@@ -110,7 +110,7 @@ pub struct PaginatedPersonList {
     #[serde(default, skip_serializing_if = "none")]
     pub results: Option<Vec<Person>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedPerson {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -125,7 +125,7 @@ pub struct PatchedPerson {
     #[serde(default, skip_serializing_if = "none")]
     pub uuid: Option<uuid::Uuid>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Person {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: plugin_configs.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedPluginLogEntryList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -12,7 +12,7 @@ pub struct PaginatedPluginLogEntryList {
     pub previous: Option<String>,
     pub results: Vec<PluginLogEntry>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PluginLogEntry {
     pub id: uuid::Uuid,
     pub team_id: i64,

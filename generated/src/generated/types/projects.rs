@@ -3,7 +3,7 @@
 //! Types used by operations of: projects.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedProjectBackwardCompatBasicList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -16,7 +16,7 @@ pub struct PaginatedProjectBackwardCompatBasicList {
 /// passthrough fields. This allows the meaning of `Team` to change from "project" to "environment" without breaking
 /// backward compatibility of the REST API.
 /// Do not use this in greenfield endpoints!
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedProjectBackwardCompat {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -137,7 +137,7 @@ pub struct PatchedProjectBackwardCompat {
 /// passthrough fields. This allows the meaning of `Team` to change from "project" to "environment" without breaking
 /// backward compatibility of the REST API.
 /// Do not use this in greenfield endpoints!
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ProjectBackwardCompat {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -258,7 +258,7 @@ pub struct ProjectBackwardCompat {
 /// passthrough fields. This allows the meaning of `Team` to change from "project" to "environment" without breaking
 /// backward compatibility of the REST API.
 /// Do not use this in greenfield endpoints!
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ProjectBackwardCompatBasic {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: property_definitions.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedPropertyDefinitionList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -13,7 +13,7 @@ pub struct PaginatedPropertyDefinitionList {
     pub results: Vec<PropertyDefinition>,
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedPropertyDefinition {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -29,7 +29,7 @@ pub struct PatchedPropertyDefinition {
     pub is_seen_on_filtered_events: Option<String>,
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PropertyDefinition {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: proxy_records.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedProxyRecordList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -12,7 +12,7 @@ pub struct PaginatedProxyRecordList {
     pub previous: Option<String>,
     pub results: Vec<ProxyRecord>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedProxyRecord {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -31,7 +31,7 @@ pub struct PatchedProxyRecord {
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ProxyRecord {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use super::*;
 /// Several events sent at once.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BatchRequest {
     /// The project API key; the client fills it in from its credentials.
     #[serde(default, skip_serializing_if = "none")]
@@ -15,7 +15,7 @@ pub struct BatchRequest {
     pub batch: Vec<CaptureEvent>,
 }
 /// One event of a batch.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CaptureEvent {
     /// The event's name.
     pub event: String,
@@ -33,7 +33,7 @@ pub struct CaptureEvent {
     pub uuid: Option<uuid::Uuid>,
 }
 /// One event, as the capture endpoint takes it.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CaptureRequest {
     /// The project API key; the client fills it in from its credentials.
     #[serde(default, skip_serializing_if = "none")]
@@ -53,12 +53,12 @@ pub struct CaptureRequest {
     pub uuid: Option<uuid::Uuid>,
 }
 /// `status: 1` when the request was received and well formed.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CaptureResponse {
     pub status: i64,
 }
 /// The `/decide/?v=3` answer.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DecideResponse {
     /// Flag key to its value, `true`/`false` or a variant key.
     #[serde(rename = "featureFlags", default, skip_serializing_if = "none")]
@@ -74,7 +74,7 @@ pub struct DecideResponse {
     pub quota_limited: Option<Vec<String>>,
 }
 /// One flag's evaluation.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FlagDetail {
     pub key: String,
     pub enabled: bool,
@@ -87,7 +87,7 @@ pub struct FlagDetail {
     pub metadata: Option<FlagMetadata>,
 }
 /// Facts about the flag itself.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FlagMetadata {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -100,7 +100,7 @@ pub struct FlagMetadata {
     pub payload: Option<serde_json::Value>,
 }
 /// Why the flag has its value.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FlagReason {
     /// e.g. `condition_match`, `no_condition_match`, `out_of_rollout_bound`.
     #[serde(default, skip_serializing_if = "none")]
@@ -111,7 +111,7 @@ pub struct FlagReason {
     pub description: Option<String>,
 }
 /// Whom to evaluate the flags for, and what is known about them.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FlagsRequest {
     /// The project API key; the client fills it in from its credentials.
     #[serde(default, skip_serializing_if = "none")]
@@ -136,7 +136,7 @@ pub struct FlagsRequest {
     pub evaluation_environments: Option<Vec<String>>,
 }
 /// The `/flags?v=2` answer.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FlagsResponse {
     /// Flag key to its evaluation.
     pub flags: std::collections::BTreeMap<String, FlagDetail>,

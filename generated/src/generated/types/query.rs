@@ -4,12 +4,12 @@
 #![allow(unused_imports)]
 use super::*;
 /// QueryStatusResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsQueryRetrieveResponse {
     pub query_status: EnvironmentsQueryRetrieveResponseQueryStatus,
 }
 /// QueryStatus
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsQueryRetrieveResponseQueryStatus {
     /// Whether the query is still running. Will be true if the query is complete, even if it errored. Either result or error will be set.
     #[serde(default, skip_serializing_if = "none")]
@@ -49,12 +49,12 @@ pub struct EnvironmentsQueryRetrieveResponseQueryStatus {
     pub team_id: i64,
 }
 /// QueryStatusResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryRetrieveResponse {
     pub query_status: QueryRetrieveResponseQueryStatus,
 }
 /// QueryStatus
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryRetrieveResponseQueryStatus {
     /// Whether the query is still running. Will be true if the query is complete, even if it errored. Either result or error will be set.
     #[serde(default, skip_serializing_if = "none")]

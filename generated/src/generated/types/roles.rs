@@ -3,7 +3,7 @@
 //! Types used by operations of: roles.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedRoleList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -12,7 +12,7 @@ pub struct PaginatedRoleList {
     pub previous: Option<String>,
     pub results: Vec<Role>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedRoleMembershipList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -21,7 +21,7 @@ pub struct PaginatedRoleMembershipList {
     pub previous: Option<String>,
     pub results: Vec<RoleMembership>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedRole {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -36,7 +36,7 @@ pub struct PatchedRole {
     #[serde(default, skip_serializing_if = "none")]
     pub is_default: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Role {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -50,7 +50,7 @@ pub struct Role {
     #[serde(default, skip_serializing_if = "none")]
     pub is_default: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RoleMembership {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: session_recording_playlists.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedSessionRecordingPlaylistList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -12,7 +12,7 @@ pub struct PaginatedSessionRecordingPlaylistList {
     pub previous: Option<String>,
     pub results: Vec<SessionRecordingPlaylist>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedSessionRecordingPlaylist {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -56,16 +56,15 @@ pub struct PatchedSessionRecordingPlaylist {
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PatchedSessionRecordingPlaylistRecordingsCountsValueValue {
     Integer(i64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionRecordingPlaylist {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -109,13 +108,12 @@ pub struct SessionRecordingPlaylist {
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SessionRecordingPlaylistRecordingsCountsValueValue {
     Integer(i64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {

@@ -3,7 +3,7 @@
 //! Types used by operations of: session_recordings.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MinimalPerson {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -18,7 +18,7 @@ pub struct MinimalPerson {
     #[serde(default, skip_serializing_if = "none")]
     pub uuid: Option<uuid::Uuid>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedSessionRecordingList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -27,7 +27,7 @@ pub struct PaginatedSessionRecordingList {
     pub previous: Option<String>,
     pub results: Vec<SessionRecording>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedSessionRecording {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<String>,
@@ -78,7 +78,7 @@ pub struct PatchedSessionRecording {
     #[serde(default, skip_serializing_if = "none")]
     pub activity_score: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionRecording {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<String>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: actions, activity_log, annotations, cohorts, dashboards, data_color_themes, dataset_items, datasets, environments, experiment_holdouts, experiment_saved_metrics, experiments, feature_flags, hog_functions, insights, integrations, invites, members, notebooks, roles, session_recording_playlists, subscriptions, surveys, warehouse_saved_queries, warehouse_tables.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UserBasic {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

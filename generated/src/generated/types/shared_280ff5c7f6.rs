@@ -3,7 +3,7 @@
 //! Types used by operations of: dashboards, insights, session_recordings.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SharingConfiguration {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,

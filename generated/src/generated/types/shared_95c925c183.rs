@@ -18,7 +18,7 @@ crate::string_enum! {
     "is_date_after", IsDateBefore = "is_date_before", In = "in", NotIn = "not_in", Blank
     = "", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Property {
     /// You can use a simplified version:
     /// ```text
@@ -66,7 +66,7 @@ pub struct Property {
     pub r#type: Option<PropertyTypeEnum>,
     pub values: Vec<PropertyItem>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PropertyItem {
     /// Key of the property you're filtering on. For example `email` or `$current_url`
     pub key: String,

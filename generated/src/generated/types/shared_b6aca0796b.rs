@@ -11,7 +11,7 @@ crate::string_enum! {
 crate::integer_enum! {
     pub enum MembershipLevelEnum { V1 = 1, V8 = 8, V15 = 15, } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Organization {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

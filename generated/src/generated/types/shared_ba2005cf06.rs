@@ -3,7 +3,7 @@
 //! Types used by operations of: experiment_holdouts, experiments.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentHoldout {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

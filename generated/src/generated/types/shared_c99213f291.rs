@@ -4,7 +4,7 @@
 #![allow(unused_imports)]
 use super::*;
 /// ClickhouseQueryProgress
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ClickhouseQueryProgress {
     pub active_cpu_time: i64,
     pub bytes_read: i64,

@@ -5,7 +5,7 @@
 use super::*;
 /// Serializer for `Team` model with minimal attributes to speeed up loading and transfer times.
 /// Also used for nested serializers.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TeamBasic {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

@@ -17,7 +17,7 @@ crate::string_enum! {
     Daily = "daily", Weekly = "weekly", Monthly = "monthly", Yearly = "yearly", }
     fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedSubscriptionList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -27,7 +27,7 @@ pub struct PaginatedSubscriptionList {
     pub results: Vec<Subscription>,
 }
 /// Standard Subscription serializer.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedSubscription {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -69,7 +69,7 @@ pub struct PatchedSubscription {
     pub invite_message: Option<String>,
 }
 /// Standard Subscription serializer.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscription {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: surveys.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedSurveyList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -12,7 +12,7 @@ pub struct PaginatedSurveyList {
     pub previous: Option<String>,
     pub results: Vec<Survey>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedSurveySerializerCreateUpdateOnly {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -172,7 +172,7 @@ crate::string_enum! {
     "month", Blank = "", } fallback Other;
 }
 /// Mixin for serializers to add user access control fields
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Survey {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -321,7 +321,7 @@ pub struct Survey {
     #[serde(default, skip_serializing_if = "none")]
     pub user_access_level: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SurveySerializerCreateUpdateOnly {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

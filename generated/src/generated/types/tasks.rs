@@ -12,7 +12,7 @@ crate::string_enum! {
     "user_created", SupportQueue = "support_queue", SessionSummaries =
     "session_summaries", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedTaskList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -21,7 +21,7 @@ pub struct PaginatedTaskList {
     pub previous: Option<String>,
     pub results: Vec<Task>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedTaskRunDetailList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -30,7 +30,7 @@ pub struct PaginatedTaskRunDetailList {
     pub previous: Option<String>,
     pub results: Vec<TaskRunDetail>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedTask {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -63,7 +63,7 @@ pub struct PatchedTask {
     #[serde(default, skip_serializing_if = "none")]
     pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedTaskRunDetail {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -96,13 +96,13 @@ pub struct PatchedTaskRunDetail {
     #[serde(default, skip_serializing_if = "none")]
     pub completed_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedTaskUpdatePositionRequest {
     /// New position for the task
     #[serde(default, skip_serializing_if = "none")]
     pub position: Option<i64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Task {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -133,12 +133,12 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "none")]
     pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TaskRunAppendLogRequest {
     /// Array of log entry dictionaries to append
     pub entries: Vec<std::collections::BTreeMap<String, serde_json::Value>>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TaskRunDetail {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

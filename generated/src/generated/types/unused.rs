@@ -4,13 +4,13 @@
 #![allow(unused_imports)]
 use super::*;
 /// ActionConversionGoal
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActionConversionGoal {
     #[serde(rename = "actionId")]
     pub action_id: i64,
 }
 /// ActionsNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActionsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -47,7 +47,7 @@ pub struct ActionsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActionsNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -68,15 +68,14 @@ pub enum ActionsNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct ActionsNodeKind = "ActionsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActionsNodeMath {
     BaseMathType(BaseMathType),
@@ -87,8 +86,7 @@ pub enum ActionsNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(ActionsNodeMathVariant6),
     Variant7(ActionsNodeMathVariant7),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -97,7 +95,7 @@ crate::literal! {
 crate::literal! {
     pub struct ActionsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActionsNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -118,12 +116,11 @@ pub enum ActionsNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// ActionsPie
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActionsPie {
     #[serde(rename = "disableHoverOffset", default, skip_serializing_if = "none")]
     pub disable_hover_offset: Option<bool>,
@@ -131,7 +128,7 @@ pub struct ActionsPie {
     pub hide_aggregation: Option<bool>,
 }
 /// ActorsPropertyTaxonomyQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActorsPropertyTaxonomyQuery {
     #[serde(rename = "groupTypeIndex", default, skip_serializing_if = "none")]
     pub group_type_index: Option<i64>,
@@ -155,7 +152,7 @@ crate::literal! {
     "ActorsPropertyTaxonomyQuery";
 }
 /// ActorsPropertyTaxonomyQueryResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActorsPropertyTaxonomyQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -175,34 +172,32 @@ pub struct ActorsPropertyTaxonomyQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Results
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActorsPropertyTaxonomyQueryResponseResults {
     ActorsPropertyTaxonomyResponse(ActorsPropertyTaxonomyResponse),
     Array(Vec<ActorsPropertyTaxonomyResponse>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// ActorsPropertyTaxonomyResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActorsPropertyTaxonomyResponse {
     pub sample_count: i64,
     pub sample_values: Vec<ActorsPropertyTaxonomyResponseSampleValuesItem>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActorsPropertyTaxonomyResponseSampleValuesItem {
     String(String),
     Number(f64),
     Boolean(bool),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// ActorsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActorsQuery {
     /// Currently only person filters supported. No filters for querying groups. See `filter_conditions()` in actor_strategies.py.
     #[serde(rename = "fixedProperties", default, skip_serializing_if = "none")]
@@ -234,43 +229,40 @@ pub struct ActorsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQueryFixedPropertiesItem {
     PersonPropertyFilter(PersonPropertyFilter),
     CohortPropertyFilter(CohortPropertyFilter),
     HogQlPropertyFilter(HogQlPropertyFilter),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct ActorsQueryKind = "ActorsQuery";
 }
 /// Currently only person filters supported. No filters for querying groups. See `filter_conditions()` in actor_strategies.py.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQueryProperties {
     Array(Vec<ActorsQueryPropertiesVariant0Item>),
     PropertyGroupFilterValue(PropertyGroupFilterValue),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQueryPropertiesVariant0Item {
     PersonPropertyFilter(PersonPropertyFilter),
     CohortPropertyFilter(CohortPropertyFilter),
     HogQlPropertyFilter(HogQlPropertyFilter),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// ActorsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActorsQueryResponse {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -298,7 +290,7 @@ pub struct ActorsQueryResponse {
     pub types: Option<Vec<String>>,
 }
 /// Source
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQuerySource {
     InsightActorsQuery(InsightActorsQuery),
@@ -306,8 +298,7 @@ pub enum ActorsQuerySource {
     FunnelCorrelationActorsQuery(FunnelCorrelationActorsQuery),
     StickinessActorsQuery(StickinessActorsQuery),
     HogQlQuery(HogQlQuery),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -323,7 +314,7 @@ crate::string_enum! {
     fallback Other;
 }
 /// AutocompleteCompletionItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AutocompleteCompletionItem {
     /// A human-readable string with additional information about this item, like type or symbol information.
     #[serde(default, skip_serializing_if = "none")]
@@ -361,7 +352,7 @@ crate::string_enum! {
     "uniq_page_screen_autocaptures", } fallback Other;
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Breakdown {
     #[serde(default, skip_serializing_if = "none")]
     pub group_type_index: Option<i64>,
@@ -379,7 +370,7 @@ crate::string_enum! {
     fallback Other;
 }
 /// BreakdownFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct BreakdownFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown: Option<BreakdownFilterBreakdown>,
@@ -399,53 +390,49 @@ pub struct BreakdownFilter {
     pub breakdowns: Option<Vec<Breakdown>>,
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum BreakdownFilterBreakdown {
     String(String),
     Array(Vec<BreakdownFilterBreakdownVariant1Item>),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum BreakdownFilterBreakdownVariant1Item {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// BreakdownItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BreakdownItem {
     pub label: String,
     pub value: BreakdownItemValue,
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum BreakdownItemValue {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Property
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum BreakdownProperty {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// CalendarHeatmapFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CalendarHeatmapFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub dummy: Option<String>,
@@ -455,7 +442,7 @@ crate::string_enum! {
     "total", Dau = "dau", } fallback Other;
 }
 /// CalendarHeatmapQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CalendarHeatmapQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -496,29 +483,27 @@ pub struct CalendarHeatmapQuery {
     pub version: Option<f64>,
 }
 /// Whether we should be comparing against a specific conversion goal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct CalendarHeatmapQueryKind = "CalendarHeatmapQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQueryProperties {
     Array(Vec<CalendarHeatmapQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -539,22 +524,20 @@ pub enum CalendarHeatmapQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQuerySeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// CalendarHeatmapResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CalendarHeatmapResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -577,7 +560,7 @@ pub struct CalendarHeatmapResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// ChartAxis
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChartAxis {
     pub column: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -593,7 +576,7 @@ crate::string_enum! {
     CalendarHeatmap = "CalendarHeatmap", } fallback Other;
 }
 /// ChartSettings
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChartSettings {
     #[serde(rename = "goalLines", default, skip_serializing_if = "none")]
     pub goal_lines: Option<Vec<GoalLine>>,
@@ -625,7 +608,7 @@ pub struct ChartSettings {
     pub y_axis_at_zero: Option<bool>,
 }
 /// ChartSettingsDisplay
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChartSettingsDisplay {
     #[serde(default, skip_serializing_if = "none")]
     pub color: Option<String>,
@@ -639,7 +622,7 @@ pub struct ChartSettingsDisplay {
     pub y_axis_position: Option<YAxisPosition>,
 }
 /// ChartSettingsFormatting
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChartSettingsFormatting {
     #[serde(rename = "decimalPlaces", default, skip_serializing_if = "none")]
     pub decimal_places: Option<f64>,
@@ -651,7 +634,7 @@ pub struct ChartSettingsFormatting {
     pub suffix: Option<String>,
 }
 /// CohortPropertyFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CohortPropertyFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub cohort_name: Option<String>,
@@ -680,7 +663,7 @@ crate::string_enum! {
     fallback Other;
 }
 /// CompareFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CompareFilter {
     /// Whether to compare the current date range to a previous date range.
     #[serde(default, skip_serializing_if = "none")]
@@ -690,13 +673,13 @@ pub struct CompareFilter {
     pub compare_to: Option<String>,
 }
 /// CompareItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CompareItem {
     pub label: String,
     pub value: String,
 }
 /// ConditionalFormattingRule
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ConditionalFormattingRule {
     pub bytecode: Vec<serde_json::Value>,
     pub color: String,
@@ -710,7 +693,7 @@ pub struct ConditionalFormattingRule {
     pub template_id: String,
 }
 /// ConversionGoalFilter1
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ConversionGoalFilter1 {
     pub conversion_goal_id: String,
     pub conversion_goal_name: String,
@@ -760,7 +743,7 @@ pub struct ConversionGoalFilter1 {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1FixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -781,15 +764,14 @@ pub enum ConversionGoalFilter1FixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct ConversionGoalFilter1Kind = "EventsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1Math {
     BaseMathType(BaseMathType),
@@ -800,8 +782,7 @@ pub enum ConversionGoalFilter1Math {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(ConversionGoalFilter1MathVariant6),
     Variant7(ConversionGoalFilter1MathVariant7),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -810,7 +791,7 @@ crate::literal! {
 crate::literal! {
     pub struct ConversionGoalFilter1MathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1PropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -831,20 +812,18 @@ pub enum ConversionGoalFilter1PropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1SchemaMapValue {
     String(String),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Object(serde_json::Value),
 }
 /// ConversionGoalFilter2
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ConversionGoalFilter2 {
     pub conversion_goal_id: String,
     pub conversion_goal_name: String,
@@ -887,7 +866,7 @@ pub struct ConversionGoalFilter2 {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter2FixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -908,15 +887,14 @@ pub enum ConversionGoalFilter2FixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct ConversionGoalFilter2Kind = "ActionsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter2Math {
     BaseMathType(BaseMathType),
@@ -927,8 +905,7 @@ pub enum ConversionGoalFilter2Math {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(ConversionGoalFilter2MathVariant6),
     Variant7(ConversionGoalFilter2MathVariant7),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -937,7 +914,7 @@ crate::literal! {
 crate::literal! {
     pub struct ConversionGoalFilter2MathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter2PropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -958,20 +935,18 @@ pub enum ConversionGoalFilter2PropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter2SchemaMapValue {
     String(String),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Object(serde_json::Value),
 }
 /// ConversionGoalFilter3
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ConversionGoalFilter3 {
     pub conversion_goal_id: String,
     pub conversion_goal_name: String,
@@ -1020,7 +995,7 @@ pub struct ConversionGoalFilter3 {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter3FixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -1041,15 +1016,14 @@ pub enum ConversionGoalFilter3FixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct ConversionGoalFilter3Kind = "DataWarehouseNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter3Math {
     BaseMathType(BaseMathType),
@@ -1060,8 +1034,7 @@ pub enum ConversionGoalFilter3Math {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(ConversionGoalFilter3MathVariant6),
     Variant7(ConversionGoalFilter3MathVariant7),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -1070,7 +1043,7 @@ crate::literal! {
 crate::literal! {
     pub struct ConversionGoalFilter3MathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter3PropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -1091,16 +1064,14 @@ pub enum ConversionGoalFilter3PropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter3SchemaMapValue {
     String(String),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Object(serde_json::Value),
 }
 crate::string_enum! {
@@ -1143,7 +1114,7 @@ crate::string_enum! {
     } fallback Other;
 }
 /// CustomChannelCondition
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomChannelCondition {
     pub id: String,
     pub key: CustomChannelField,
@@ -1152,13 +1123,12 @@ pub struct CustomChannelCondition {
     pub value: Option<CustomChannelConditionValue>,
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CustomChannelConditionValue {
     String(String),
     Array(Vec<String>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -1174,7 +1144,7 @@ crate::string_enum! {
     Other;
 }
 /// CustomChannelRule
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CustomChannelRule {
     pub channel_type: String,
     pub combiner: FilterLogicalOperator,
@@ -1182,13 +1152,13 @@ pub struct CustomChannelRule {
     pub items: Vec<CustomChannelCondition>,
 }
 /// CustomEventConversionGoal
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CustomEventConversionGoal {
     #[serde(rename = "customEventName")]
     pub custom_event_name: String,
 }
 /// DashboardFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DashboardFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown_filter: Option<BreakdownFilter>,
@@ -1199,7 +1169,7 @@ pub struct DashboardFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub properties: Option<Vec<DashboardFilterPropertiesItem>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DashboardFilterPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -1220,8 +1190,7 @@ pub enum DashboardFilterPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -1232,7 +1201,7 @@ crate::string_enum! {
     "preset-13", Preset14 = "preset-14", Preset15 = "preset-15", } fallback Other;
 }
 /// DataTableNode
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataTableNode {
     /// Can the user click on column headers to sort the table? (default: true)
     #[serde(rename = "allowSorting", default, skip_serializing_if = "none")]
@@ -1334,7 +1303,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct DataTableNodeKind = "DataTableNode";
 }
 /// Response
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataTableNodeResponse {
     Response(Response),
@@ -1359,22 +1328,20 @@ pub enum DataTableNodeResponse {
     Response21(Response21),
     Response22(Response22),
     Response23(Response23),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Object(serde_json::Value),
 }
 /// Include a property filter above the table
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataTableNodeShowPropertyFilter {
     Boolean(bool),
     Array(Vec<TaxonomicFilterGroupType>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Source of the events
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataTableNodeSource {
     EventsNode(EventsNode),
@@ -1405,12 +1372,11 @@ pub enum DataTableNodeSource {
     ExperimentTrendsQuery(ExperimentTrendsQuery),
     TracesQuery(TracesQuery),
     TraceQuery(TraceQuery),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// DataTableNodeViewPropsContext
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataTableNodeViewPropsContext {
     #[serde(rename = "eventDefinitionId", default, skip_serializing_if = "none")]
     pub event_definition_id: Option<String>,
@@ -1422,7 +1388,7 @@ crate::string_enum! {
     = "team_columns", } fallback Other;
 }
 /// DataVisualizationNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DataVisualizationNode {
     #[serde(rename = "chartSettings", default, skip_serializing_if = "none")]
     pub chart_settings: Option<ChartSettings>,
@@ -1441,7 +1407,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct DataVisualizationNodeKind = "DataVisualizationNode";
 }
 /// DataWarehouseEventsModifier
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DataWarehouseEventsModifier {
     pub distinct_id_field: String,
     pub id_field: String,
@@ -1449,7 +1415,7 @@ pub struct DataWarehouseEventsModifier {
     pub timestamp_field: String,
 }
 /// DataWarehouseNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DataWarehouseNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -1492,7 +1458,7 @@ pub struct DataWarehouseNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehouseNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -1513,15 +1479,14 @@ pub enum DataWarehouseNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct DataWarehouseNodeKind = "DataWarehouseNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehouseNodeMath {
     BaseMathType(BaseMathType),
@@ -1532,8 +1497,7 @@ pub enum DataWarehouseNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(DataWarehouseNodeMathVariant6),
     Variant7(DataWarehouseNodeMathVariant7),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -1542,7 +1506,7 @@ crate::literal! {
 crate::literal! {
     pub struct DataWarehouseNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehouseNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -1563,12 +1527,11 @@ pub enum DataWarehouseNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// DataWarehouseViewLink
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DataWarehouseViewLink {
     #[serde(default, skip_serializing_if = "none")]
     pub configuration: Option<DataWarehouseViewLinkConfiguration>,
@@ -1589,7 +1552,7 @@ pub struct DataWarehouseViewLink {
     pub source_table_name: Option<String>,
 }
 /// DataWarehouseViewLinkConfiguration
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DataWarehouseViewLinkConfiguration {
     #[serde(default, skip_serializing_if = "none")]
     pub experiments_optimized: Option<bool>,
@@ -1597,7 +1560,7 @@ pub struct DataWarehouseViewLinkConfiguration {
     pub experiments_timestamp_key: Option<String>,
 }
 /// DatabaseSchemaBatchExportTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaBatchExportTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1611,7 +1574,7 @@ crate::literal! {
     #[doc = " Type"] pub struct DatabaseSchemaBatchExportTableType = "batch_export";
 }
 /// DatabaseSchemaDataWarehouseTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaDataWarehouseTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub format: String,
@@ -1631,7 +1594,7 @@ crate::literal! {
     #[doc = " Type"] pub struct DatabaseSchemaDataWarehouseTableType = "data_warehouse";
 }
 /// DatabaseSchemaField
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseSchemaField {
     #[serde(default, skip_serializing_if = "none")]
     pub chain: Option<Vec<DatabaseSchemaFieldChainItem>>,
@@ -1646,17 +1609,16 @@ pub struct DatabaseSchemaField {
     pub table: Option<String>,
     pub r#type: DatabaseSerializedFieldType,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DatabaseSchemaFieldChainItem {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// DatabaseSchemaManagedViewTable
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseSchemaManagedViewTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1682,7 +1644,7 @@ crate::literal! {
     #[doc = " Type"] pub struct DatabaseSchemaManagedViewTableType = "managed_view";
 }
 /// DatabaseSchemaMaterializedViewTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaMaterializedViewTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1702,7 +1664,7 @@ crate::literal! {
     "materialized_view";
 }
 /// DatabaseSchemaPostHogTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaPostHogTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1716,7 +1678,7 @@ crate::literal! {
     #[doc = " Type"] pub struct DatabaseSchemaPostHogTableType = "posthog";
 }
 /// DatabaseSchemaQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<DatabaseSchemaQueryKind>,
@@ -1734,7 +1696,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct DatabaseSchemaQueryKind = "DatabaseSchemaQuery";
 }
 /// DatabaseSchemaQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaQueryResponse {
     pub joins: Vec<DataWarehouseViewLink>,
     pub tables: std::collections::BTreeMap<
@@ -1742,7 +1704,7 @@ pub struct DatabaseSchemaQueryResponse {
         DatabaseSchemaQueryResponseTablesValue,
     >,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DatabaseSchemaQueryResponseTablesValue {
     DatabaseSchemaPostHogTable(DatabaseSchemaPostHogTable),
@@ -1752,12 +1714,11 @@ pub enum DatabaseSchemaQueryResponseTablesValue {
     DatabaseSchemaManagedViewTable(DatabaseSchemaManagedViewTable),
     DatabaseSchemaBatchExportTable(DatabaseSchemaBatchExportTable),
     DatabaseSchemaMaterializedViewTable(DatabaseSchemaMaterializedViewTable),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// DatabaseSchemaSchema
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaSchema {
     pub id: String,
     pub incremental: bool,
@@ -1769,7 +1730,7 @@ pub struct DatabaseSchemaSchema {
     pub status: Option<String>,
 }
 /// DatabaseSchemaSource
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaSource {
     pub id: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -1779,7 +1740,7 @@ pub struct DatabaseSchemaSource {
     pub status: String,
 }
 /// DatabaseSchemaSystemTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaSystemTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1793,7 +1754,7 @@ crate::literal! {
     #[doc = " Type"] pub struct DatabaseSchemaSystemTableType = "system";
 }
 /// DatabaseSchemaViewTable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaViewTable {
     pub fields: std::collections::BTreeMap<String, DatabaseSchemaField>,
     pub id: String,
@@ -1816,7 +1777,7 @@ crate::string_enum! {
     "materialized_view", Unknown = "unknown", } fallback Other;
 }
 /// DateRange
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DateRange {
     #[serde(default, skip_serializing_if = "none")]
     pub date_from: Option<String>,
@@ -1827,20 +1788,19 @@ pub struct DateRange {
     pub explicit_date: Option<bool>,
 }
 /// DayItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DayItem {
     pub label: String,
     pub value: DayItemValue,
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DayItemValue {
     String(String),
     StringVariant(chrono::DateTime<chrono::FixedOffset>),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -1856,7 +1816,7 @@ crate::string_enum! {
     L2Distance = "L2Distance", CosineDistance = "cosineDistance", } fallback Other;
 }
 /// DocumentSimilarityQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocumentSimilarityQuery {
     #[serde(rename = "dateRange")]
     pub date_range: DateRange,
@@ -1890,7 +1850,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct DocumentSimilarityQueryKind = "DocumentSimilarityQuery";
 }
 /// DocumentSimilarityQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DocumentSimilarityQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -1916,7 +1876,7 @@ pub struct DocumentSimilarityQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// ElementType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ElementType {
     #[serde(default, skip_serializing_if = "none")]
     pub attr_class: Option<Vec<String>>,
@@ -1936,7 +1896,7 @@ pub struct ElementType {
     pub text: Option<String>,
 }
 /// EmbeddedDocument
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddedDocument {
     pub document_id: String,
     pub document_type: String,
@@ -1944,7 +1904,7 @@ pub struct EmbeddedDocument {
     pub timestamp: chrono::DateTime<chrono::FixedOffset>,
 }
 /// EmbeddingDistance
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddingDistance {
     pub distance: f64,
     #[serde(default, skip_serializing_if = "none")]
@@ -1957,7 +1917,7 @@ crate::string_enum! {
     "text-embedding-3-large-3072", } fallback Other;
 }
 /// EmbeddingRecord
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EmbeddingRecord {
     pub document_id: String,
     pub document_type: String,
@@ -1967,7 +1927,7 @@ pub struct EmbeddingRecord {
     pub timestamp: chrono::DateTime<chrono::FixedOffset>,
 }
 /// EndpointRequest
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointRequest {
     #[serde(default, skip_serializing_if = "none")]
     pub cache_age_seconds: Option<f64>,
@@ -1981,7 +1941,7 @@ pub struct EndpointRequest {
     pub query: Option<EndpointRequestQuery>,
 }
 /// Query
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EndpointRequestQuery {
     HogQlQuery(HogQlQuery),
@@ -1991,12 +1951,11 @@ pub enum EndpointRequestQuery {
     PathsQuery(PathsQuery),
     StickinessQuery(StickinessQuery),
     LifecycleQuery(LifecycleQuery),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// EndpointRunRequest
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointRunRequest {
     /// Client provided query ID. Can be used to retrieve the status or cancel the query.
     #[serde(default, skip_serializing_if = "none")]
@@ -2018,12 +1977,12 @@ crate::string_enum! {
     #[doc = " EntityType"] pub enum EntityType { Actions = "actions", Events = "events",
     DataWarehouse = "data_warehouse", NewEntity = "new_entity", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorResponse {
     pub error: std::collections::BTreeMap<String, serde_json::Value>,
 }
 /// ErrorTrackingCorrelatedIssue
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorTrackingCorrelatedIssue {
     #[serde(default, skip_serializing_if = "none")]
     pub assignee: Option<ErrorTrackingIssueAssignee>,
@@ -2044,21 +2003,21 @@ pub struct ErrorTrackingCorrelatedIssue {
     pub status: Status,
 }
 /// ErrorTrackingExternalReference
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorTrackingExternalReference {
     pub external_url: String,
     pub id: String,
     pub integration: ErrorTrackingExternalReferenceIntegration,
 }
 /// ErrorTrackingExternalReferenceIntegration
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorTrackingExternalReferenceIntegration {
     pub display_name: String,
     pub id: f64,
     pub kind: IntegrationKind,
 }
 /// ErrorTrackingIssue
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorTrackingIssue {
     #[serde(default, skip_serializing_if = "none")]
     pub aggregations: Option<ErrorTrackingIssueAggregations>,
@@ -2084,7 +2043,7 @@ pub struct ErrorTrackingIssue {
     pub status: Status,
 }
 /// ErrorTrackingIssueAggregations
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingIssueAggregations {
     pub occurrences: f64,
     pub sessions: f64,
@@ -2094,19 +2053,18 @@ pub struct ErrorTrackingIssueAggregations {
     pub volume_buckets: Vec<VolumeBucket>,
 }
 /// ErrorTrackingIssueAssignee
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorTrackingIssueAssignee {
     pub id: ErrorTrackingIssueAssigneeId,
     pub r#type: ErrorTrackingIssueAssigneeType,
 }
 /// Id
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ErrorTrackingIssueAssigneeId {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -2114,7 +2072,7 @@ crate::string_enum! {
     User = "user", Role = "role", } fallback Other;
 }
 /// ErrorTrackingIssueCorrelationQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingIssueCorrelationQuery {
     pub events: Vec<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -2134,7 +2092,7 @@ crate::literal! {
     "ErrorTrackingIssueCorrelationQuery";
 }
 /// ErrorTrackingIssueCorrelationQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingIssueCorrelationQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -2162,7 +2120,7 @@ pub struct ErrorTrackingIssueCorrelationQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// ErrorTrackingQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorTrackingQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub assignee: Option<ErrorTrackingIssueAssignee>,
@@ -2216,7 +2174,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ErrorTrackingQueryKind = "ErrorTrackingQuery";
 }
 /// ErrorTrackingQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -2244,14 +2202,14 @@ pub struct ErrorTrackingQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// EventDefinition
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventDefinition {
     pub elements: Vec<serde_json::Value>,
     pub event: String,
     pub properties: serde_json::Value,
 }
 /// EventOddsRatioSerialized
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventOddsRatioSerialized {
     pub correlation_type: CorrelationType,
     pub event: EventDefinition,
@@ -2260,7 +2218,7 @@ pub struct EventOddsRatioSerialized {
     pub success_count: i64,
 }
 /// EventPropertyFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventPropertyFilter {
     pub key: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -2277,36 +2235,34 @@ crate::literal! {
     #[doc = " Event properties"] pub struct EventPropertyFilterType = "event";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventPropertyFilterValue {
     Array(Vec<EventPropertyFilterValueVariant0Item>),
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventPropertyFilterValueVariant0Item {
     String(String),
     Number(f64),
     Boolean(bool),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// EventTaxonomyItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventTaxonomyItem {
     pub property: String,
     pub sample_count: i64,
     pub sample_values: Vec<String>,
 }
 /// EventTaxonomyQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventTaxonomyQuery {
     #[serde(rename = "actionId", default, skip_serializing_if = "none")]
     pub action_id: Option<i64>,
@@ -2332,7 +2288,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct EventTaxonomyQueryKind = "EventTaxonomyQuery";
 }
 /// EventTaxonomyQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventTaxonomyQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -2352,7 +2308,7 @@ pub struct EventTaxonomyQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// EventType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventType {
     pub distinct_id: String,
     pub elements: Vec<ElementType>,
@@ -2372,26 +2328,26 @@ pub struct EventType {
     pub uuid: Option<String>,
 }
 /// EventsHeatMapColumnAggregationResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventsHeatMapColumnAggregationResult {
     pub column: i64,
     pub value: i64,
 }
 /// EventsHeatMapDataResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventsHeatMapDataResult {
     pub column: i64,
     pub row: i64,
     pub value: i64,
 }
 /// EventsHeatMapRowAggregationResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventsHeatMapRowAggregationResult {
     pub row: i64,
     pub value: i64,
 }
 /// EventsHeatMapStructuredResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventsHeatMapStructuredResult {
     #[serde(rename = "allAggregations")]
     pub all_aggregations: i64,
@@ -2402,7 +2358,7 @@ pub struct EventsHeatMapStructuredResult {
     pub row_aggregations: Vec<EventsHeatMapRowAggregationResult>,
 }
 /// EventsNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -2446,7 +2402,7 @@ pub struct EventsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventsNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2467,15 +2423,14 @@ pub enum EventsNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct EventsNodeKind = "EventsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventsNodeMath {
     BaseMathType(BaseMathType),
@@ -2486,8 +2441,7 @@ pub enum EventsNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(EventsNodeMathVariant6),
     Variant7(EventsNodeMathVariant7),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -2496,7 +2450,7 @@ crate::literal! {
 crate::literal! {
     pub struct EventsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventsNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2517,12 +2471,11 @@ pub enum EventsNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// EventsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventsQuery {
     /// Show events matching a given action
     #[serde(rename = "actionId", default, skip_serializing_if = "none")]
@@ -2575,7 +2528,7 @@ pub struct EventsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub r#where: Option<Vec<String>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventsQueryFixedPropertiesItem {
     PropertyGroupFilter(PropertyGroupFilter),
@@ -2598,14 +2551,13 @@ pub enum EventsQueryFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct EventsQueryKind = "EventsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventsQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2626,12 +2578,11 @@ pub enum EventsQueryPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// EventsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventsQueryResponse {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -2658,7 +2609,7 @@ pub struct EventsQueryResponse {
     pub types: Vec<String>,
 }
 /// ExperimentDataWarehouseNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentDataWarehouseNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -2698,7 +2649,7 @@ pub struct ExperimentDataWarehouseNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentDataWarehouseNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2719,8 +2670,7 @@ pub enum ExperimentDataWarehouseNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -2728,7 +2678,7 @@ crate::literal! {
     "ExperimentDataWarehouseNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentDataWarehouseNodeMath {
     BaseMathType(BaseMathType),
@@ -2739,8 +2689,7 @@ pub enum ExperimentDataWarehouseNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(ExperimentDataWarehouseNodeMathVariant6),
     Variant7(ExperimentDataWarehouseNodeMathVariant7),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -2749,7 +2698,7 @@ crate::literal! {
 crate::literal! {
     pub struct ExperimentDataWarehouseNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentDataWarehouseNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2770,12 +2719,11 @@ pub enum ExperimentDataWarehouseNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentEventExposureConfig
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentEventExposureConfig {
     pub event: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -2791,7 +2739,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentEventExposureConfigKind =
     "ExperimentEventExposureConfig";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentEventExposureConfigPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -2812,12 +2760,11 @@ pub enum ExperimentEventExposureConfigPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentExposureCriteria
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentExposureCriteria {
     #[serde(default, skip_serializing_if = "none")]
     pub exposure_config: Option<ExperimentExposureCriteriaExposureConfig>,
@@ -2827,17 +2774,16 @@ pub struct ExperimentExposureCriteria {
     pub multiple_variant_handling: Option<MultipleVariantHandling>,
 }
 /// Exposure Config
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentExposureCriteriaExposureConfig {
     ExperimentEventExposureConfig(ExperimentEventExposureConfig),
     ActionsNode(ActionsNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentExposureQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentExposureQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub end_date: Option<String>,
@@ -2867,7 +2813,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentExposureQueryKind = "ExperimentExposureQuery";
 }
 /// ExperimentExposureQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentExposureQueryResponse {
     pub date_range: DateRange,
     #[serde(default, skip_serializing_if = "none")]
@@ -2880,14 +2826,14 @@ crate::literal! {
     "ExperimentExposureQuery";
 }
 /// ExperimentExposureTimeSeries
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentExposureTimeSeries {
     pub days: Vec<String>,
     pub exposure_counts: Vec<f64>,
     pub variant: String,
 }
 /// ExperimentFunnelMetric
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentFunnelMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub conversion_window: Option<i64>,
@@ -2924,17 +2870,16 @@ crate::literal! {
 crate::literal! {
     #[doc = " Metric Type"] pub struct ExperimentFunnelMetricMetricType = "funnel";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentFunnelMetricSeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentFunnelsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentFunnelsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub experiment_id: Option<i64>,
@@ -2961,7 +2906,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentFunnelsQueryKind = "ExperimentFunnelsQuery";
 }
 /// ExperimentFunnelsQueryResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentFunnelsQueryResponse {
     pub credible_intervals: std::collections::BTreeMap<String, Vec<f64>>,
     pub expected_loss: f64,
@@ -2982,7 +2927,7 @@ crate::literal! {
     "ExperimentFunnelsQuery";
 }
 /// ExperimentHoldoutType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentHoldoutType {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<String>,
@@ -2998,7 +2943,7 @@ pub struct ExperimentHoldoutType {
     pub updated_at: Option<String>,
 }
 /// ExperimentMeanMetric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentMeanMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub conversion_window: Option<i64>,
@@ -3040,14 +2985,13 @@ crate::literal! {
     #[doc = " Metric Type"] pub struct ExperimentMeanMetricMetricType = "mean";
 }
 /// Source
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentMeanMetricSource {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     ExperimentDataWarehouseNode(ExperimentDataWarehouseNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -3061,7 +3005,7 @@ crate::string_enum! {
     Other;
 }
 /// ExperimentQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub experiment_id: Option<i64>,
@@ -3084,18 +3028,17 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentQueryKind = "ExperimentQuery";
 }
 /// Metric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentQueryMetric {
     ExperimentMeanMetric(ExperimentMeanMetric),
     ExperimentFunnelMetric(ExperimentFunnelMetric),
     ExperimentRatioMetric(ExperimentRatioMetric),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub baseline: Option<ExperimentStatsBaseValidated>,
@@ -3126,38 +3069,35 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentQueryResponseKind = "ExperimentQuery";
 }
 /// Metric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentQueryResponseMetric {
     ExperimentMeanMetric(ExperimentMeanMetric),
     ExperimentFunnelMetric(ExperimentFunnelMetric),
     ExperimentRatioMetric(ExperimentRatioMetric),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Variant Results
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentQueryResponseVariantResults {
     Array(Vec<ExperimentVariantResultFrequentist>),
     ArrayVariant(Vec<ExperimentVariantResultBayesian>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Variants
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentQueryResponseVariants {
     Array(Vec<ExperimentVariantTrendsBaseStats>),
     ArrayVariant(Vec<ExperimentVariantFunnelsBaseStats>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// ExperimentRatioMetric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentRatioMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub conversion_window: Option<i64>,
@@ -3188,14 +3128,13 @@ pub struct ExperimentRatioMetric {
     pub version: Option<f64>,
 }
 /// Denominator
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentRatioMetricDenominator {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     ExperimentDataWarehouseNode(ExperimentDataWarehouseNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -3205,14 +3144,13 @@ crate::literal! {
     #[doc = " Metric Type"] pub struct ExperimentRatioMetricMetricType = "ratio";
 }
 /// Numerator
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentRatioMetricNumerator {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     ExperimentDataWarehouseNode(ExperimentDataWarehouseNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -3222,7 +3160,7 @@ crate::string_enum! {
     "high_p_value", } fallback Other;
 }
 /// ExperimentStatsBaseValidated
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentStatsBaseValidated {
     #[serde(default, skip_serializing_if = "none")]
     pub denominator_sum: Option<f64>,
@@ -3248,7 +3186,7 @@ crate::string_enum! {
     "not-enough-metric-data", } fallback Other;
 }
 /// ExperimentTrendsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentTrendsQuery {
     pub count_query: TrendsQuery,
     #[serde(default, skip_serializing_if = "none")]
@@ -3277,7 +3215,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentTrendsQueryKind = "ExperimentTrendsQuery";
 }
 /// ExperimentTrendsQueryResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentTrendsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub count_query: Option<TrendsQuery>,
@@ -3300,14 +3238,14 @@ crate::literal! {
     "ExperimentTrendsQuery";
 }
 /// ExperimentVariantFunnelsBaseStats
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentVariantFunnelsBaseStats {
     pub failure_count: f64,
     pub key: String,
     pub success_count: f64,
 }
 /// ExperimentVariantResultBayesian
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentVariantResultBayesian {
     #[serde(default, skip_serializing_if = "none")]
     pub chance_to_win: Option<f64>,
@@ -3338,7 +3276,7 @@ crate::literal! {
     #[doc = " Method"] pub struct ExperimentVariantResultBayesianMethod = "bayesian";
 }
 /// ExperimentVariantResultFrequentist
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentVariantResultFrequentist {
     #[serde(default, skip_serializing_if = "none")]
     pub confidence_interval: Option<Vec<f64>>,
@@ -3370,7 +3308,7 @@ crate::literal! {
     "frequentist";
 }
 /// ExperimentVariantTrendsBaseStats
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentVariantTrendsBaseStats {
     pub absolute_exposure: f64,
     pub count: f64,
@@ -3378,7 +3316,7 @@ pub struct ExperimentVariantTrendsBaseStats {
     pub key: String,
 }
 /// ExternalQueryError
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExternalQueryError {
     pub code: ExternalQueryErrorCode,
     pub detail: String,
@@ -3393,7 +3331,7 @@ crate::string_enum! {
     Error = "error", } fallback Other;
 }
 /// FeatureFlagGroupType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FeatureFlagGroupType {
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
@@ -3408,7 +3346,7 @@ pub struct FeatureFlagGroupType {
     #[serde(default, skip_serializing_if = "none")]
     pub variant: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FeatureFlagGroupTypePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3429,8 +3367,7 @@ pub enum FeatureFlagGroupTypePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -3438,7 +3375,7 @@ crate::string_enum! {
     "OR", } fallback Other;
 }
 /// Filters
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Filters {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -3446,7 +3383,7 @@ pub struct Filters {
     pub properties: Option<Vec<SessionPropertyFilter>>,
 }
 /// FirstEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FirstEvent {
     pub properties: String,
     pub timestamp: String,
@@ -3458,7 +3395,7 @@ crate::string_enum! {
     Month = "month", } fallback Other;
 }
 /// FunnelCorrelationActorsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunnelCorrelationActorsQuery {
     #[serde(
         rename = "funnelCorrelationPersonConverted",
@@ -3498,17 +3435,16 @@ pub struct FunnelCorrelationActorsQuery {
     pub version: Option<f64>,
 }
 /// Funnelcorrelationpersonentity
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelCorrelationActorsQueryFunnelCorrelationPersonEntity {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelCorrelationActorsQueryFunnelCorrelationPropertyValuesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3529,8 +3465,7 @@ pub enum FunnelCorrelationActorsQueryFunnelCorrelationPropertyValuesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -3538,7 +3473,7 @@ crate::literal! {
     "FunnelCorrelationActorsQuery";
 }
 /// FunnelCorrelationQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunnelCorrelationQuery {
     #[serde(
         rename = "funnelCorrelationEventExcludePropertyNames",
@@ -3581,7 +3516,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct FunnelCorrelationQueryKind = "FunnelCorrelationQuery";
 }
 /// FunnelCorrelationResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelCorrelationResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -3611,7 +3546,7 @@ pub struct FunnelCorrelationResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// FunnelCorrelationResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelCorrelationResult {
     pub events: Vec<EventOddsRatioSerialized>,
     pub skewed: bool,
@@ -3622,7 +3557,7 @@ crate::string_enum! {
     "event_with_properties", } fallback Other;
 }
 /// FunnelExclusionActionsNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelExclusionActionsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -3663,7 +3598,7 @@ pub struct FunnelExclusionActionsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionActionsNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3684,15 +3619,14 @@ pub enum FunnelExclusionActionsNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct FunnelExclusionActionsNodeKind = "ActionsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionActionsNodeMath {
     BaseMathType(BaseMathType),
@@ -3703,8 +3637,7 @@ pub enum FunnelExclusionActionsNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(FunnelExclusionActionsNodeMathVariant6),
     Variant7(FunnelExclusionActionsNodeMathVariant7),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -3713,7 +3646,7 @@ crate::literal! {
 crate::literal! {
     pub struct FunnelExclusionActionsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionActionsNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3734,12 +3667,11 @@ pub enum FunnelExclusionActionsNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// FunnelExclusionEventsNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelExclusionEventsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -3787,7 +3719,7 @@ pub struct FunnelExclusionEventsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionEventsNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3808,15 +3740,14 @@ pub enum FunnelExclusionEventsNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct FunnelExclusionEventsNodeKind = "EventsNode";
 }
 /// Math
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionEventsNodeMath {
     BaseMathType(BaseMathType),
@@ -3827,8 +3758,7 @@ pub enum FunnelExclusionEventsNodeMath {
     CalendarHeatmapMathType(CalendarHeatmapMathType),
     Variant6(FunnelExclusionEventsNodeMathVariant6),
     Variant7(FunnelExclusionEventsNodeMathVariant7),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -3837,7 +3767,7 @@ crate::literal! {
 crate::literal! {
     pub struct FunnelExclusionEventsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionEventsNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -3858,8 +3788,7 @@ pub enum FunnelExclusionEventsNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -3877,7 +3806,7 @@ crate::string_enum! {
     FunnelPathAfterStep = "funnel_path_after_step", } fallback Other;
 }
 /// FunnelPathsFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelPathsFilter {
     #[serde(rename = "funnelPathType", default, skip_serializing_if = "none")]
     pub funnel_path_type: Option<FunnelPathType>,
@@ -3895,7 +3824,7 @@ crate::string_enum! {
     "time_to_convert", Trends = "trends", } fallback Other;
 }
 /// FunnelsActorsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelsActorsQuery {
     /// Index of the step for which we want to get the timestamp for, per person. Positive for converted persons, negative for dropped of persons.
     #[serde(rename = "funnelStep", default, skip_serializing_if = "none")]
@@ -3928,32 +3857,30 @@ pub struct FunnelsActorsQuery {
     pub version: Option<f64>,
 }
 /// The breakdown value for which to get persons for. This is an array for person and event properties, a string for groups and an integer for cohorts.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsActorsQueryFunnelStepBreakdown {
     Integer(i64),
     String(String),
     Number(f64),
     Array(Vec<FunnelsActorsQueryFunnelStepBreakdownVariant3Item>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsActorsQueryFunnelStepBreakdownVariant3Item {
     Integer(i64),
     String(String),
     Number(f64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct FunnelsActorsQueryKind = "FunnelsActorsQuery";
 }
 /// FunnelsFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelsFilter {
     #[serde(rename = "binCount", default, skip_serializing_if = "none")]
     pub bin_count: Option<i64>,
@@ -3996,17 +3923,16 @@ pub struct FunnelsFilter {
     #[serde(rename = "useUdf", default, skip_serializing_if = "none")]
     pub use_udf: Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsFilterExclusionsItem {
     FunnelExclusionEventsNode(FunnelExclusionEventsNode),
     FunnelExclusionActionsNode(FunnelExclusionActionsNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// FunnelsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelsQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -4049,16 +3975,15 @@ crate::literal! {
     #[doc = " Kind"] pub struct FunnelsQueryKind = "FunnelsQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsQueryProperties {
     Array(Vec<FunnelsQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -4079,12 +4004,11 @@ pub enum FunnelsQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// FunnelsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelsQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -4105,18 +4029,17 @@ pub struct FunnelsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsQuerySeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// GoalLine
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GoalLine {
     #[serde(rename = "borderColor", default, skip_serializing_if = "none")]
     pub border_color: Option<String>,
@@ -4128,7 +4051,7 @@ pub struct GoalLine {
     pub value: f64,
 }
 /// GroupsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GroupsQuery {
     pub group_type_index: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -4158,17 +4081,16 @@ pub struct GroupsQuery {
 crate::literal! {
     #[doc = " Kind"] pub struct GroupsQueryKind = "GroupsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum GroupsQueryPropertiesItem {
     GroupPropertyFilter(GroupPropertyFilter),
     HogQlPropertyFilter(HogQlPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// GroupsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GroupsQueryResponse {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -4209,7 +4131,7 @@ crate::string_enum! {
     Other;
 }
 /// HogQLAutocomplete
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HogQlAutocomplete {
     /// End position of the editor word
     #[serde(rename = "endPosition")]
@@ -4244,7 +4166,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct HogQlAutocompleteKind = "HogQLAutocomplete";
 }
 /// HogQLAutocompleteResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlAutocompleteResponse {
     /// Whether or not the suggestions returned are complete
     pub incomplete_list: bool,
@@ -4254,7 +4176,7 @@ pub struct HogQlAutocompleteResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Query in whose context to validate.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HogQlAutocompleteSourceQuery {
     EventsNode(EventsNode),
@@ -4300,12 +4222,11 @@ pub enum HogQlAutocompleteSourceQuery {
     TraceQuery(TraceQuery),
     VectorSearchQuery(VectorSearchQuery),
     UsageMetricsQuery(UsageMetricsQuery),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// HogQLFilters
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlFilters {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -4314,7 +4235,7 @@ pub struct HogQlFilters {
     #[serde(default, skip_serializing_if = "none")]
     pub properties: Option<Vec<HogQlFiltersPropertiesItem>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HogQlFiltersPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -4335,12 +4256,11 @@ pub enum HogQlFiltersPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// HogQLMetadata
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HogQlMetadata {
     /// Enable more verbose output, usually run from the /debug page
     #[serde(default, skip_serializing_if = "none")]
@@ -4375,7 +4295,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct HogQlMetadataKind = "HogQLMetadata";
 }
 /// HogQLMetadataResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlMetadataResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub ch_table_names: Option<Vec<String>>,
@@ -4392,7 +4312,7 @@ pub struct HogQlMetadataResponse {
     pub warnings: Vec<HogQlNotice>,
 }
 /// Query within which "expr" and "template" are validated. Defaults to "select * from events"
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HogQlMetadataSourceQuery {
     EventsNode(EventsNode),
@@ -4438,12 +4358,11 @@ pub enum HogQlMetadataSourceQuery {
     TraceQuery(TraceQuery),
     VectorSearchQuery(VectorSearchQuery),
     UsageMetricsQuery(UsageMetricsQuery),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// HogQLNotice
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlNotice {
     #[serde(default, skip_serializing_if = "none")]
     pub end: Option<i64>,
@@ -4454,7 +4373,7 @@ pub struct HogQlNotice {
     pub start: Option<i64>,
 }
 /// HogQLQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub explain: Option<bool>,
@@ -4486,7 +4405,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct HogQlQueryKind = "HogQLQuery";
 }
 /// HogQLQueryModifiers
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlQueryModifiers {
     #[serde(rename = "bounceRateDurationSeconds", default, skip_serializing_if = "none")]
     pub bounce_rate_duration_seconds: Option<f64>,
@@ -4553,7 +4472,7 @@ pub struct HogQlQueryModifiers {
     pub use_web_analytics_pre_aggregated_tables: Option<bool>,
 }
 /// HogQLQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlQueryResponse {
     /// Executed ClickHouse query
     #[serde(default, skip_serializing_if = "none")]
@@ -4596,7 +4515,7 @@ pub struct HogQlQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// HogQLVariable
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlVariable {
     pub code_name: String,
     #[serde(rename = "isNull", default, skip_serializing_if = "none")]
@@ -4607,7 +4526,7 @@ pub struct HogQlVariable {
     pub variable_id: String,
 }
 /// HogQLASTQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlastQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub explain: Option<bool>,
@@ -4639,7 +4558,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct HogQlastQueryKind = "HogQLASTQuery";
 }
 /// HogQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub code: Option<String>,
@@ -4659,7 +4578,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct HogQueryKind = "HogQuery";
 }
 /// HogQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub bytecode: Option<Vec<serde_json::Value>>,
@@ -4674,7 +4593,7 @@ crate::string_enum! {
     Subquery = "subquery", LeftjoinConjoined = "leftjoin_conjoined", } fallback Other;
 }
 /// InsightActorsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InsightActorsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown: Option<InsightActorsQueryBreakdown>,
@@ -4705,31 +4624,29 @@ pub struct InsightActorsQuery {
     pub version: Option<f64>,
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum InsightActorsQueryBreakdown {
     String(String),
     Array(Vec<String>),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Day
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum InsightActorsQueryDay {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct InsightActorsQueryKind = "InsightActorsQuery";
 }
 /// InsightActorsQueryOptions
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InsightActorsQueryOptions {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<InsightActorsQueryOptionsKind>,
@@ -4745,7 +4662,7 @@ crate::literal! {
     "InsightActorsQueryOptions";
 }
 /// InsightActorsQueryOptionsResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct InsightActorsQueryOptionsResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown: Option<Vec<BreakdownItem>>,
@@ -4763,15 +4680,14 @@ pub struct InsightActorsQueryOptionsResponse {
     pub status: Option<Vec<StatusItem>>,
 }
 /// Source
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum InsightActorsQueryOptionsSource {
     InsightActorsQuery(InsightActorsQuery),
     FunnelsActorsQuery(FunnelsActorsQuery),
     FunnelCorrelationActorsQuery(FunnelCorrelationActorsQuery),
     StickinessActorsQuery(StickinessActorsQuery),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::tagged_union! {
@@ -4782,7 +4698,7 @@ crate::tagged_union! {
     ["StickinessQuery"], LifecycleQuery(LifecycleQuery) = ["LifecycleQuery"], }
 }
 /// InsightVizNode
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InsightVizNode {
     /// Query is embedded inside another bordered component
     #[serde(default, skip_serializing_if = "none")]
@@ -4838,7 +4754,7 @@ crate::tagged_union! {
     ["StickinessQuery"], LifecycleQuery(LifecycleQuery) = ["LifecycleQuery"], }
 }
 /// IntegrationFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct IntegrationFilter {
     /// Selected integration source IDs to filter by (e.g., table IDs or source map IDs)
     #[serde(rename = "integrationSourceIds", default, skip_serializing_if = "none")]
@@ -4854,7 +4770,7 @@ crate::string_enum! {
     TiktokAds = "tiktok-ads", } fallback Other;
 }
 /// IntervalItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct IntervalItem {
     pub label: String,
     /// An interval selected out of available intervals in source query
@@ -4865,14 +4781,14 @@ crate::string_enum! {
     Day = "day", Week = "week", Month = "month", } fallback Other;
 }
 /// LastEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LastEvent {
     pub properties: String,
     pub timestamp: String,
     pub uuid: String,
 }
 /// LifecycleFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LifecycleFilter {
     #[serde(rename = "showLegend", default, skip_serializing_if = "none")]
     pub show_legend: Option<bool>,
@@ -4884,7 +4800,7 @@ pub struct LifecycleFilter {
     pub toggled_lifecycles: Option<Vec<LifecycleToggle>>,
 }
 /// LifecycleQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LifecycleQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -4925,16 +4841,15 @@ crate::literal! {
     #[doc = " Kind"] pub struct LifecycleQueryKind = "LifecycleQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LifecycleQueryProperties {
     Array(Vec<LifecycleQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LifecycleQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -4955,12 +4870,11 @@ pub enum LifecycleQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// LifecycleQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LifecycleQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -4979,14 +4893,13 @@ pub struct LifecycleQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LifecycleQuerySeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -4994,7 +4907,7 @@ crate::string_enum! {
     "resurrecting", Returning = "returning", Dormant = "dormant", } fallback Other;
 }
 /// LLMTrace
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LlmTrace {
     #[serde(rename = "aiSessionId", default, skip_serializing_if = "none")]
     pub ai_session_id: Option<String>,
@@ -5023,7 +4936,7 @@ pub struct LlmTrace {
     pub trace_name: Option<String>,
 }
 /// LLMTraceEvent
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LlmTraceEvent {
     #[serde(rename = "createdAt")]
     pub created_at: String,
@@ -5032,17 +4945,16 @@ pub struct LlmTraceEvent {
     pub properties: serde_json::Value,
 }
 /// Event
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LlmTraceEventEvent {
     AiEventType(AiEventType),
     String(String),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// LLMTracePerson
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LlmTracePerson {
     pub created_at: String,
     pub distinct_id: String,
@@ -5055,7 +4967,7 @@ crate::string_enum! {
     Other;
 }
 /// LogsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogsQuery {
     #[serde(rename = "dateRange")]
     pub date_range: DateRange,
@@ -5089,7 +5001,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct LogsQueryKind = "LogsQuery";
 }
 /// LogsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LogsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -5117,7 +5029,7 @@ pub struct LogsQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// MarketingAnalyticsAggregatedQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MarketingAnalyticsAggregatedQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -5159,42 +5071,39 @@ pub struct MarketingAnalyticsAggregatedQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsAggregatedQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Draft conversion goal that can be set in the UI without saving
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsAggregatedQueryDraftConversionGoal {
     ConversionGoalFilter1(ConversionGoalFilter1),
     ConversionGoalFilter2(ConversionGoalFilter2),
     ConversionGoalFilter3(ConversionGoalFilter3),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct MarketingAnalyticsAggregatedQueryKind =
     "MarketingAnalyticsAggregatedQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsAggregatedQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// MarketingAnalyticsAggregatedQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MarketingAnalyticsAggregatedQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -5216,7 +5125,7 @@ pub struct MarketingAnalyticsAggregatedQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// MarketingAnalyticsItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MarketingAnalyticsItem {
     #[serde(rename = "changeFromPreviousPct", default, skip_serializing_if = "none")]
     pub change_from_previous_pct: Option<f64>,
@@ -5232,23 +5141,21 @@ pub struct MarketingAnalyticsItem {
     pub value: Option<MarketingAnalyticsItemValue>,
 }
 /// Previous
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsItemPrevious {
     Number(f64),
     String(String),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsItemValue {
     Number(f64),
     String(String),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -5256,7 +5163,7 @@ crate::string_enum! {
     Asc = "ASC", Desc = "DESC", } fallback Other;
 }
 /// MarketingAnalyticsTableQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MarketingAnalyticsTableQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -5308,51 +5215,47 @@ pub struct MarketingAnalyticsTableQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Draft conversion goal that can be set in the UI without saving
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryDraftConversionGoal {
     ConversionGoalFilter1(ConversionGoalFilter1),
     ConversionGoalFilter2(ConversionGoalFilter2),
     ConversionGoalFilter3(ConversionGoalFilter3),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct MarketingAnalyticsTableQueryKind =
     "MarketingAnalyticsTableQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryOrderByItemItem {
     String(String),
     MarketingAnalyticsOrderByEnum(MarketingAnalyticsOrderByEnum),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// MarketingAnalyticsTableQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MarketingAnalyticsTableQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -5384,14 +5287,14 @@ pub struct MarketingAnalyticsTableQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// MatchedRecording
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MatchedRecording {
     pub events: Vec<MatchedRecordingEvent>,
     #[serde(default, skip_serializing_if = "none")]
     pub session_id: Option<String>,
 }
 /// MatchedRecordingEvent
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MatchedRecordingEvent {
     pub uuid: String,
 }
@@ -5407,7 +5310,7 @@ crate::string_enum! {
     "simple", Weighted = "weighted", None = "none", } fallback Other;
 }
 /// Metrics
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Metrics {
     #[serde(rename = "Bounces", default, skip_serializing_if = "none")]
     pub bounces: Option<f64>,
@@ -5423,7 +5326,7 @@ pub struct Metrics {
     pub unique_users: Option<f64>,
 }
 /// MinimalHedgehogConfig
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MinimalHedgehogConfig {
     pub accessories: Vec<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -5431,7 +5334,7 @@ pub struct MinimalHedgehogConfig {
     pub use_as_profile: bool,
 }
 /// MultipleBreakdownOptions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MultipleBreakdownOptions {
     pub values: Vec<BreakdownItem>,
 }
@@ -5461,12 +5364,12 @@ crate::string_enum! {
     fallback Other;
 }
 /// PageURL
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PageUrl {
     pub count: f64,
     pub url: String,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedErrorTrackingGroupingRule {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -5480,7 +5383,7 @@ pub struct PatchedErrorTrackingGroupingRule {
     pub disabled_data: Option<serde_json::Value>,
 }
 /// PathCleaningFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PathCleaningFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub alias: Option<String>,
@@ -5494,7 +5397,7 @@ crate::string_enum! {
     "$screen", CustomEvent = "custom_event", Hogql = "hogql", } fallback Other;
 }
 /// PathsFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PathsFilter {
     #[serde(rename = "edgeLimit", default, skip_serializing_if = "none")]
     pub edge_limit: Option<i64>,
@@ -5531,7 +5434,7 @@ pub struct PathsFilter {
     pub step_limit: Option<i64>,
 }
 /// PathsLink
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PathsLink {
     pub average_conversion_time: f64,
     pub source: String,
@@ -5539,7 +5442,7 @@ pub struct PathsLink {
     pub value: f64,
 }
 /// PathsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PathsQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -5578,16 +5481,15 @@ crate::literal! {
     #[doc = " Kind"] pub struct PathsQueryKind = "PathsQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PathsQueryProperties {
     Array(Vec<PathsQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PathsQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -5608,12 +5510,11 @@ pub enum PathsQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// PathsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PathsQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -5633,7 +5534,7 @@ pub struct PathsQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// PersonType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PersonType {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<String>,
@@ -5657,7 +5558,7 @@ crate::string_enum! {
     "left", } fallback Other;
 }
 /// PersonsNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PersonsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub cohort: Option<i64>,
@@ -5687,7 +5588,7 @@ pub struct PersonsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PersonsNodeFixedPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -5708,14 +5609,13 @@ pub enum PersonsNodeFixedPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct PersonsNodeKind = "PersonsNode";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PersonsNodePropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -5736,8 +5636,7 @@ pub enum PersonsNodePropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -5748,7 +5647,7 @@ crate::string_enum! {
     Other;
 }
 /// Population
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Population {
     pub both: f64,
     pub exception_only: f64,
@@ -5756,18 +5655,18 @@ pub struct Population {
     pub success_only: f64,
 }
 /// PropertyGroupFilter
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PropertyGroupFilter {
     pub r#type: FilterLogicalOperator,
     pub values: Vec<PropertyGroupFilterValue>,
 }
 /// PropertyGroupFilterValue
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PropertyGroupFilterValue {
     pub r#type: FilterLogicalOperator,
     pub values: Vec<PropertyGroupFilterValueValuesItem>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PropertyGroupFilterValueValuesItem {
     PropertyGroupFilterValue(PropertyGroupFilterValue),
@@ -5789,8 +5688,7 @@ pub enum PropertyGroupFilterValueValuesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -5803,7 +5701,7 @@ crate::string_enum! {
     P99 = "p99", } fallback Other;
 }
 /// An error answer of the public endpoints.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PublicErrorResponse {
     /// `validation_error`, `authentication_error` or `server_error`.
     #[serde(default, skip_serializing_if = "none")]
@@ -5821,7 +5719,7 @@ crate::string_enum! {
     = "no", Partial = "partial", Yes = "yes", } fallback Other;
 }
 /// QueryLogTags
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryLogTags {
     /// Product responsible for this query. Use string, there's no need to churn the Schema when we add a new product *
     #[serde(rename = "productKey", default, skip_serializing_if = "none")]
@@ -5831,7 +5729,7 @@ pub struct QueryLogTags {
     pub scene: Option<String>,
 }
 /// QueryRequest
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryRequest {
     #[serde(default, skip_serializing_if = "none")]
     pub r#async: Option<bool>,
@@ -5938,7 +5836,7 @@ crate::tagged_union! {
     }
 }
 /// QueryResponseAlternative
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative {
     QueryResponseAlternative1(QueryResponseAlternative1),
@@ -6007,12 +5905,11 @@ pub enum QueryResponseAlternative {
     QueryResponseAlternative71(QueryResponseAlternative71),
     QueryResponseAlternative73(QueryResponseAlternative73),
     QueryResponseAlternative74(QueryResponseAlternative74),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Object(serde_json::Value),
 }
 /// QueryResponseAlternative1
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative1 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6039,7 +5936,7 @@ pub struct QueryResponseAlternative1 {
     pub types: Vec<String>,
 }
 /// QueryResponseAlternative10
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative10 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6069,7 +5966,7 @@ pub struct QueryResponseAlternative10 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative13
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative13 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6097,7 +5994,7 @@ pub struct QueryResponseAlternative13 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative14
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative14 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6125,7 +6022,7 @@ pub struct QueryResponseAlternative14 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative15
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResponseAlternative15 {
     pub credible_intervals: std::collections::BTreeMap<String, Vec<f64>>,
     pub expected_loss: f64,
@@ -6146,7 +6043,7 @@ crate::literal! {
     "ExperimentFunnelsQuery";
 }
 /// QueryResponseAlternative16
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResponseAlternative16 {
     #[serde(default, skip_serializing_if = "none")]
     pub count_query: Option<TrendsQuery>,
@@ -6168,7 +6065,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative16Kind = "ExperimentTrendsQuery";
 }
 /// QueryResponseAlternative17
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative17 {
     #[serde(default, skip_serializing_if = "none")]
     pub baseline: Option<ExperimentStatsBaseValidated>,
@@ -6199,38 +6096,35 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative17Kind = "ExperimentQuery";
 }
 /// Metric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative17Metric {
     ExperimentMeanMetric(ExperimentMeanMetric),
     ExperimentFunnelMetric(ExperimentFunnelMetric),
     ExperimentRatioMetric(ExperimentRatioMetric),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Variant Results
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative17VariantResults {
     Array(Vec<ExperimentVariantResultFrequentist>),
     ArrayVariant(Vec<ExperimentVariantResultBayesian>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// Variants
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative17Variants {
     Array(Vec<ExperimentVariantTrendsBaseStats>),
     ArrayVariant(Vec<ExperimentVariantFunnelsBaseStats>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// QueryResponseAlternative18
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative18 {
     pub date_range: DateRange,
     #[serde(default, skip_serializing_if = "none")]
@@ -6243,7 +6137,7 @@ crate::literal! {
     "ExperimentExposureQuery";
 }
 /// QueryResponseAlternative19
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative19 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6269,7 +6163,7 @@ pub struct QueryResponseAlternative19 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative2
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative2 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6297,7 +6191,7 @@ pub struct QueryResponseAlternative2 {
     pub types: Option<Vec<String>>,
 }
 /// QueryResponseAlternative20
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative20 {
     #[serde(rename = "dateFrom", default, skip_serializing_if = "none")]
     pub date_from: Option<String>,
@@ -6325,7 +6219,7 @@ pub struct QueryResponseAlternative20 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// QueryResponseAlternative21
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative21 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6359,7 +6253,7 @@ pub struct QueryResponseAlternative21 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// QueryResponseAlternative22
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative22 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6391,7 +6285,7 @@ pub struct QueryResponseAlternative22 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative24
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative24 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6411,7 +6305,7 @@ pub struct QueryResponseAlternative24 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative25
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative25 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6435,7 +6329,7 @@ pub struct QueryResponseAlternative25 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative26
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResponseAlternative26 {
     pub data: serde_json::Value,
     #[serde(default, skip_serializing_if = "none")]
@@ -6443,7 +6337,7 @@ pub struct QueryResponseAlternative26 {
     pub status: ExternalQueryStatus,
 }
 /// QueryResponseAlternative27
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative27 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6465,7 +6359,7 @@ pub struct QueryResponseAlternative27 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative28
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative28 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6487,7 +6381,7 @@ pub struct QueryResponseAlternative28 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative29
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative29 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6509,7 +6403,7 @@ pub struct QueryResponseAlternative29 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative3
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative3 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6536,7 +6430,7 @@ pub struct QueryResponseAlternative3 {
     pub types: Vec<String>,
 }
 /// QueryResponseAlternative30
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative30 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6556,7 +6450,7 @@ pub struct QueryResponseAlternative30 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative31
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative31 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6578,7 +6472,7 @@ pub struct QueryResponseAlternative31 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative32
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative32 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6610,7 +6504,7 @@ pub struct QueryResponseAlternative32 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative33
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative33 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6632,7 +6526,7 @@ pub struct QueryResponseAlternative33 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative34
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative34 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6659,7 +6553,7 @@ pub struct QueryResponseAlternative34 {
     pub types: Vec<String>,
 }
 /// QueryResponseAlternative35
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative35 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6687,7 +6581,7 @@ pub struct QueryResponseAlternative35 {
     pub types: Option<Vec<String>>,
 }
 /// QueryResponseAlternative36
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative36 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -6717,7 +6611,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative36Kind = "GroupsQuery";
 }
 /// QueryResponseAlternative37
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative37 {
     /// Executed ClickHouse query
     #[serde(default, skip_serializing_if = "none")]
@@ -6760,7 +6654,7 @@ pub struct QueryResponseAlternative37 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative38
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative38 {
     #[serde(rename = "dateFrom", default, skip_serializing_if = "none")]
     pub date_from: Option<String>,
@@ -6788,7 +6682,7 @@ pub struct QueryResponseAlternative38 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// QueryResponseAlternative39
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative39 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6825,7 +6719,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative3Kind = "GroupsQuery";
 }
 /// QueryResponseAlternative4
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative4 {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown: Option<Vec<BreakdownItem>>,
@@ -6843,7 +6737,7 @@ pub struct QueryResponseAlternative4 {
     pub status: Option<Vec<StatusItem>>,
 }
 /// QueryResponseAlternative40
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative40 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6875,7 +6769,7 @@ pub struct QueryResponseAlternative40 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative42
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative42 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -6895,7 +6789,7 @@ pub struct QueryResponseAlternative42 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative43
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative43 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -6925,7 +6819,7 @@ pub struct QueryResponseAlternative43 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative44
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative44 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6947,7 +6841,7 @@ pub struct QueryResponseAlternative44 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative45
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative45 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6969,7 +6863,7 @@ pub struct QueryResponseAlternative45 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative46
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative46 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -6991,7 +6885,7 @@ pub struct QueryResponseAlternative46 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative47
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative47 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7011,7 +6905,7 @@ pub struct QueryResponseAlternative47 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative48
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative48 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7033,7 +6927,7 @@ pub struct QueryResponseAlternative48 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative49
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative49 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -7063,7 +6957,7 @@ pub struct QueryResponseAlternative49 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative5
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative5 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7085,7 +6979,7 @@ pub struct QueryResponseAlternative5 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative51
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative51 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -7117,7 +7011,7 @@ pub struct QueryResponseAlternative51 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative52
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative52 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7139,7 +7033,7 @@ pub struct QueryResponseAlternative52 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative53
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative53 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7167,7 +7061,7 @@ pub struct QueryResponseAlternative53 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative55
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResponseAlternative55 {
     pub credible_intervals: std::collections::BTreeMap<String, Vec<f64>>,
     pub expected_loss: f64,
@@ -7188,7 +7082,7 @@ crate::literal! {
     "ExperimentFunnelsQuery";
 }
 /// QueryResponseAlternative56
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResponseAlternative56 {
     #[serde(default, skip_serializing_if = "none")]
     pub count_query: Option<TrendsQuery>,
@@ -7210,7 +7104,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative56Kind = "ExperimentTrendsQuery";
 }
 /// QueryResponseAlternative57
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative57 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7238,7 +7132,7 @@ pub struct QueryResponseAlternative57 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative58
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative58 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7261,7 +7155,7 @@ pub struct QueryResponseAlternative58 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative59
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative59 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7283,7 +7177,7 @@ pub struct QueryResponseAlternative59 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative6
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative6 {
     #[serde(default, skip_serializing_if = "none")]
     pub bytecode: Option<Vec<serde_json::Value>>,
@@ -7294,7 +7188,7 @@ pub struct QueryResponseAlternative6 {
     pub stdout: Option<String>,
 }
 /// QueryResponseAlternative60
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative60 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7314,7 +7208,7 @@ pub struct QueryResponseAlternative60 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative61
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative61 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7334,7 +7228,7 @@ pub struct QueryResponseAlternative61 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative62
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative62 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7354,7 +7248,7 @@ pub struct QueryResponseAlternative62 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative64
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative64 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -7384,7 +7278,7 @@ pub struct QueryResponseAlternative64 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative65
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative65 {
     pub joins: Vec<DataWarehouseViewLink>,
     pub tables: std::collections::BTreeMap<
@@ -7392,7 +7286,7 @@ pub struct QueryResponseAlternative65 {
         QueryResponseAlternative65TablesValue,
     >,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative65TablesValue {
     DatabaseSchemaPostHogTable(DatabaseSchemaPostHogTable),
@@ -7402,12 +7296,11 @@ pub enum QueryResponseAlternative65TablesValue {
     DatabaseSchemaManagedViewTable(DatabaseSchemaManagedViewTable),
     DatabaseSchemaBatchExportTable(DatabaseSchemaBatchExportTable),
     DatabaseSchemaMaterializedViewTable(DatabaseSchemaMaterializedViewTable),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// QueryResponseAlternative66
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative66 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7435,12 +7328,12 @@ pub struct QueryResponseAlternative66 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative67
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative67 {
     pub questions: Vec<String>,
 }
 /// QueryResponseAlternative68
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative68 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7460,7 +7353,7 @@ pub struct QueryResponseAlternative68 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative69
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative69 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7480,7 +7373,7 @@ pub struct QueryResponseAlternative69 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative7
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative7 {
     /// Executed ClickHouse query
     #[serde(default, skip_serializing_if = "none")]
@@ -7523,7 +7416,7 @@ pub struct QueryResponseAlternative7 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// QueryResponseAlternative70
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryResponseAlternative70 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7543,17 +7436,16 @@ pub struct QueryResponseAlternative70 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Results
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative70Results {
     ActorsPropertyTaxonomyResponse(ActorsPropertyTaxonomyResponse),
     Array(Vec<ActorsPropertyTaxonomyResponse>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// QueryResponseAlternative71
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative71 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -7581,7 +7473,7 @@ pub struct QueryResponseAlternative71 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative73
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative73 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7601,7 +7493,7 @@ pub struct QueryResponseAlternative73 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative74
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative74 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -7621,7 +7513,7 @@ pub struct QueryResponseAlternative74 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryResponseAlternative8
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative8 {
     #[serde(default, skip_serializing_if = "none")]
     pub ch_table_names: Option<Vec<String>>,
@@ -7638,7 +7530,7 @@ pub struct QueryResponseAlternative8 {
     pub warnings: Vec<HogQlNotice>,
 }
 /// QueryResponseAlternative9
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative9 {
     /// Whether or not the suggestions returned are complete
     pub incomplete_list: bool,
@@ -7648,7 +7540,7 @@ pub struct QueryResponseAlternative9 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// QueryStatus
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryStatus {
     /// Whether the query is still running. Will be true if the query is complete, even if it errored. Either result or error will be set.
     #[serde(default, skip_serializing_if = "none")]
@@ -7688,12 +7580,12 @@ pub struct QueryStatus {
     pub team_id: i64,
 }
 /// QueryStatusResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryStatusResponse {
     pub query_status: QueryStatus,
 }
 /// QueryTiming
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryTiming {
     /// Key. Shortened to 'k' to save on data.
     pub k: String,
@@ -7701,7 +7593,7 @@ pub struct QueryTiming {
     pub t: f64,
 }
 /// QueryUpgradeRequest
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryUpgradeRequest {
     pub query: QueryUpgradeRequestQuery,
 }
@@ -7774,7 +7666,7 @@ crate::tagged_union! {
     }
 }
 /// QueryUpgradeResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryUpgradeResponse {
     pub query: QueryUpgradeResponseQuery,
 }
@@ -7859,7 +7751,7 @@ crate::string_enum! {
     Desc = "DESC", } fallback Other;
 }
 /// RecordingsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RecordingsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub actions: Option<Vec<serde_json::Value>>,
@@ -7909,7 +7801,7 @@ pub struct RecordingsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RecordingsQueryHavingPredicatesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -7930,14 +7822,13 @@ pub enum RecordingsQueryHavingPredicatesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct RecordingsQueryKind = "RecordingsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RecordingsQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -7958,24 +7849,23 @@ pub enum RecordingsQueryPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// RecordingsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RecordingsQueryResponse {
     pub has_next: bool,
     pub results: Vec<SessionRecordingType>,
 }
 /// ResolvedDateRangeResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResolvedDateRangeResponse {
     pub date_from: chrono::DateTime<chrono::FixedOffset>,
     pub date_to: chrono::DateTime<chrono::FixedOffset>,
 }
 /// Response
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -8002,7 +7892,7 @@ pub struct Response {
     pub types: Vec<String>,
 }
 /// Response1
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response1 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -8030,7 +7920,7 @@ pub struct Response1 {
     pub types: Option<Vec<String>>,
 }
 /// Response10
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response10 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8052,7 +7942,7 @@ pub struct Response10 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response11
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response11 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8074,7 +7964,7 @@ pub struct Response11 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response12
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response12 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8096,7 +7986,7 @@ pub struct Response12 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response13
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response13 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -8116,7 +8006,7 @@ pub struct Response13 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response14
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response14 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8138,7 +8028,7 @@ pub struct Response14 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response15
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response15 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -8168,7 +8058,7 @@ pub struct Response15 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// Response17
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response17 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -8200,7 +8090,7 @@ pub struct Response17 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// Response18
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response18 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -8222,7 +8112,7 @@ pub struct Response18 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response19
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response19 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8250,7 +8140,7 @@ pub struct Response19 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response2
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response2 {
     pub columns: Vec<serde_json::Value>,
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
@@ -8277,7 +8167,7 @@ pub struct Response2 {
     pub types: Vec<String>,
 }
 /// Response20
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response20 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8305,7 +8195,7 @@ pub struct Response20 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response21
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response21 {
     pub credible_intervals: std::collections::BTreeMap<String, Vec<f64>>,
     pub expected_loss: f64,
@@ -8325,7 +8215,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct Response21Kind = "ExperimentFunnelsQuery";
 }
 /// Response22
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Response22 {
     #[serde(default, skip_serializing_if = "none")]
     pub count_query: Option<TrendsQuery>,
@@ -8347,7 +8237,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct Response22Kind = "ExperimentTrendsQuery";
 }
 /// Response23
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response23 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8378,7 +8268,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct Response2Kind = "GroupsQuery";
 }
 /// Response3
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response3 {
     /// Executed ClickHouse query
     #[serde(default, skip_serializing_if = "none")]
@@ -8421,7 +8311,7 @@ pub struct Response3 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// Response4
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response4 {
     #[serde(rename = "dateFrom", default, skip_serializing_if = "none")]
     pub date_from: Option<String>,
@@ -8449,7 +8339,7 @@ pub struct Response4 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// Response5
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response5 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -8483,7 +8373,7 @@ pub struct Response5 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// Response6
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response6 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -8515,7 +8405,7 @@ pub struct Response6 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// Response8
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response8 {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -8535,7 +8425,7 @@ pub struct Response8 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Response9
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Response9 {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -8569,7 +8459,7 @@ crate::string_enum! {
     Position = "position", } fallback Other;
 }
 /// ResultCustomizationByPosition
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ResultCustomizationByPosition {
     #[serde(rename = "assignmentBy", default, skip_serializing_if = "none")]
     pub assignment_by: Option<ResultCustomizationByPositionAssignmentBy>,
@@ -8583,7 +8473,7 @@ crate::literal! {
     "position";
 }
 /// ResultCustomizationByValue
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ResultCustomizationByValue {
     #[serde(rename = "assignmentBy", default, skip_serializing_if = "none")]
     pub assignment_by: Option<ResultCustomizationByValueAssignmentBy>,
@@ -8596,7 +8486,7 @@ crate::literal! {
     #[doc = " Assignmentby"] pub struct ResultCustomizationByValueAssignmentBy = "value";
 }
 /// RETENTION
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Retention {
     #[serde(rename = "hideLineGraph", default, skip_serializing_if = "none")]
     pub hide_line_graph: Option<bool>,
@@ -8610,7 +8500,7 @@ crate::string_enum! {
     TableOnly = "table_only", GraphOnly = "graph_only", All = "all", } fallback Other;
 }
 /// RetentionEntity
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RetentionEntity {
     #[serde(default, skip_serializing_if = "none")]
     pub custom_name: Option<String>,
@@ -8631,20 +8521,19 @@ pub struct RetentionEntity {
     pub uuid: Option<String>,
 }
 /// Id
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RetentionEntityId {
     String(String),
     Number(f64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
     #[doc = " RetentionEntityKind"] pub enum RetentionEntityKind { ActionsNode =
     "ActionsNode", EventsNode = "EventsNode", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RetentionEntityPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -8665,12 +8554,11 @@ pub enum RetentionEntityPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// RetentionFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RetentionFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub cumulative: Option<bool>,
@@ -8704,7 +8592,7 @@ crate::string_enum! {
     Week = "Week", Month = "Month", } fallback Other;
 }
 /// RetentionQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RetentionQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -8743,16 +8631,15 @@ crate::literal! {
     #[doc = " Kind"] pub struct RetentionQueryKind = "RetentionQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RetentionQueryProperties {
     Array(Vec<RetentionQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RetentionQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -8773,12 +8660,11 @@ pub enum RetentionQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// RetentionQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RetentionQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -8802,7 +8688,7 @@ crate::string_enum! {
     Previous = "previous", } fallback Other;
 }
 /// RetentionResult
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetentionResult {
     /// Optional breakdown value for retention cohorts
     #[serde(default, skip_serializing_if = "none")]
@@ -8812,13 +8698,12 @@ pub struct RetentionResult {
     pub values: Vec<RetentionValue>,
 }
 /// Optional breakdown value for retention cohorts
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RetentionResultBreakdownValue {
     String(String),
     Number(f64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -8827,14 +8712,14 @@ crate::string_enum! {
     RetentionFirstEverOccurrence = "retention_first_ever_occurrence", } fallback Other;
 }
 /// RetentionValue
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RetentionValue {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
     pub label: Option<String>,
 }
 /// RevenueAnalyticsBreakdown
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueAnalyticsBreakdown {
     pub property: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -8844,7 +8729,7 @@ crate::literal! {
     #[doc = " Type"] pub struct RevenueAnalyticsBreakdownType = "revenue_analytics";
 }
 /// RevenueAnalyticsGrossRevenueQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueAnalyticsGrossRevenueQuery {
     pub breakdown: Vec<RevenueAnalyticsBreakdown>,
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
@@ -8868,7 +8753,7 @@ crate::literal! {
     "RevenueAnalyticsGrossRevenueQuery";
 }
 /// RevenueAnalyticsGrossRevenueQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueAnalyticsGrossRevenueQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8890,7 +8775,7 @@ pub struct RevenueAnalyticsGrossRevenueQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// RevenueAnalyticsMetricsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueAnalyticsMetricsQuery {
     pub breakdown: Vec<RevenueAnalyticsBreakdown>,
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
@@ -8914,7 +8799,7 @@ crate::literal! {
     "RevenueAnalyticsMetricsQuery";
 }
 /// RevenueAnalyticsMetricsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueAnalyticsMetricsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8936,7 +8821,7 @@ pub struct RevenueAnalyticsMetricsQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// RevenueAnalyticsMRRQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueAnalyticsMrrQuery {
     pub breakdown: Vec<RevenueAnalyticsBreakdown>,
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
@@ -8960,7 +8845,7 @@ crate::literal! {
     "RevenueAnalyticsMRRQuery";
 }
 /// RevenueAnalyticsMRRQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueAnalyticsMrrQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -8982,7 +8867,7 @@ pub struct RevenueAnalyticsMrrQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// RevenueAnalyticsMRRQueryResultItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueAnalyticsMrrQueryResultItem {
     pub churn: serde_json::Value,
     pub contraction: serde_json::Value,
@@ -8991,7 +8876,7 @@ pub struct RevenueAnalyticsMrrQueryResultItem {
     pub total: serde_json::Value,
 }
 /// RevenueAnalyticsOverviewItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueAnalyticsOverviewItem {
     pub key: RevenueAnalyticsOverviewItemKey,
     pub value: f64,
@@ -9002,7 +8887,7 @@ crate::string_enum! {
     AvgRevenuePerCustomer = "avg_revenue_per_customer", } fallback Other;
 }
 /// RevenueAnalyticsOverviewQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueAnalyticsOverviewQuery {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -9024,7 +8909,7 @@ crate::literal! {
     "RevenueAnalyticsOverviewQuery";
 }
 /// RevenueAnalyticsOverviewQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueAnalyticsOverviewQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -9048,7 +8933,7 @@ crate::string_enum! {
     RevenueAnalyticsTopCustomersGroupBy { Month = "month", All = "all", } fallback Other;
 }
 /// RevenueAnalyticsTopCustomersQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueAnalyticsTopCustomersQuery {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -9072,7 +8957,7 @@ crate::literal! {
     "RevenueAnalyticsTopCustomersQuery";
 }
 /// RevenueAnalyticsTopCustomersQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueAnalyticsTopCustomersQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -9094,7 +8979,7 @@ pub struct RevenueAnalyticsTopCustomersQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// RevenueCurrencyPropertyConfig
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueCurrencyPropertyConfig {
     #[serde(default, skip_serializing_if = "none")]
     pub property: Option<String>,
@@ -9107,7 +8992,7 @@ crate::string_enum! {
     "group_4", } fallback Other;
 }
 /// RevenueExampleDataWarehouseTablesQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueExampleDataWarehouseTablesQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<RevenueExampleDataWarehouseTablesQueryKind>,
@@ -9130,7 +9015,7 @@ crate::literal! {
     "RevenueExampleDataWarehouseTablesQuery";
 }
 /// RevenueExampleDataWarehouseTablesQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueExampleDataWarehouseTablesQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -9160,7 +9045,7 @@ pub struct RevenueExampleDataWarehouseTablesQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// RevenueExampleEventsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueExampleEventsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<RevenueExampleEventsQueryKind>,
@@ -9183,7 +9068,7 @@ crate::literal! {
     "RevenueExampleEventsQuery";
 }
 /// RevenueExampleEventsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RevenueExampleEventsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -9217,14 +9102,14 @@ crate::string_enum! {
     "last_30_days", } fallback Other;
 }
 /// SamplingRate
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SamplingRate {
     #[serde(default, skip_serializing_if = "none")]
     pub denominator: Option<f64>,
     pub numerator: f64,
 }
 /// SavedInsightNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SavedInsightNode {
     /// Can the user click on column headers to sort the table? (default: true)
     #[serde(rename = "allowSorting", default, skip_serializing_if = "none")]
@@ -9343,13 +9228,12 @@ crate::literal! {
     #[doc = " Kind"] pub struct SavedInsightNodeKind = "SavedInsightNode";
 }
 /// Include a property filter above the table
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum SavedInsightNodeShowPropertyFilter {
     Boolean(bool),
     Array(Vec<TaxonomicFilterGroupType>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -9357,13 +9241,13 @@ crate::string_enum! {
     fallback Other;
 }
 /// Series
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Series {
     pub label: String,
     pub value: i64,
 }
 /// SessionAttributionExplorerQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionAttributionExplorerQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<Filters>,
@@ -9390,7 +9274,7 @@ crate::literal! {
     "SessionAttributionExplorerQuery";
 }
 /// SessionAttributionExplorerQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionAttributionExplorerQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -9426,14 +9310,14 @@ crate::string_enum! {
     "InitialURL", } fallback Other;
 }
 /// SessionData
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionData {
     pub event_uuid: String,
     pub person_id: String,
     pub session_id: String,
 }
 /// SessionRecordingType
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionRecordingType {
     #[serde(default, skip_serializing_if = "none")]
     pub active_seconds: Option<f64>,
@@ -9501,7 +9385,7 @@ crate::string_enum! {
     "v1", V2 = "v2", V3 = "v3", } fallback Other;
 }
 /// SessionsTimelineQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionsTimelineQuery {
     /// Only fetch sessions that started after this timestamp (default: '-24h')
     #[serde(default, skip_serializing_if = "none")]
@@ -9528,7 +9412,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct SessionsTimelineQueryKind = "SessionsTimelineQuery";
 }
 /// SessionsTimelineQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionsTimelineQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -9554,7 +9438,7 @@ crate::string_enum! {
     = "uuid", } fallback Other;
 }
 /// Settings
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Settings {
     #[serde(default, skip_serializing_if = "none")]
     pub display: Option<ChartSettingsDisplay>,
@@ -9580,7 +9464,7 @@ crate::string_enum! {
     All = "all", } fallback Other;
 }
 /// StatusItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StatusItem {
     pub label: String,
     pub value: String,
@@ -9590,7 +9474,7 @@ crate::string_enum! {
     "unordered", Ordered = "ordered", } fallback Other;
 }
 /// StickinessActorsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StickinessActorsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub compare: Option<Compare>,
@@ -9616,13 +9500,12 @@ pub struct StickinessActorsQuery {
     pub version: Option<f64>,
 }
 /// Day
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StickinessActorsQueryDay {
     String(String),
     Integer(i64),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
@@ -9633,13 +9516,13 @@ crate::string_enum! {
     NonCumulative = "non_cumulative", Cumulative = "cumulative", } fallback Other;
 }
 /// StickinessCriteria
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StickinessCriteria {
     pub operator: StickinessOperator,
     pub value: i64,
 }
 /// StickinessFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StickinessFilter {
     #[serde(rename = "computedAs", default, skip_serializing_if = "none")]
     pub computed_as: Option<StickinessComputationMode>,
@@ -9662,13 +9545,12 @@ pub struct StickinessFilter {
     pub stickiness_criteria: Option<StickinessCriteria>,
 }
 /// Customizations for the appearance of result datasets.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StickinessFilterResultCustomizations {
     Object(std::collections::BTreeMap<String, ResultCustomizationByValue>),
     ObjectVariant(std::collections::BTreeMap<String, ResultCustomizationByPosition>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -9676,7 +9558,7 @@ crate::string_enum! {
     "lte", Exact = "exact", } fallback Other;
 }
 /// StickinessQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StickinessQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -9719,16 +9601,15 @@ crate::literal! {
     #[doc = " Kind"] pub struct StickinessQueryKind = "StickinessQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StickinessQueryProperties {
     Array(Vec<StickinessQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StickinessQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -9749,12 +9630,11 @@ pub enum StickinessQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// StickinessQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StickinessQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -9773,14 +9653,13 @@ pub struct StickinessQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StickinessQuerySeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::string_enum! {
@@ -9792,7 +9671,7 @@ crate::string_enum! {
     "percent", } fallback Other;
 }
 /// SuggestedQuestionsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SuggestedQuestionsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<SuggestedQuestionsQueryKind>,
@@ -9810,12 +9689,12 @@ crate::literal! {
     #[doc = " Kind"] pub struct SuggestedQuestionsQueryKind = "SuggestedQuestionsQuery";
 }
 /// SuggestedQuestionsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SuggestedQuestionsQueryResponse {
     pub questions: Vec<String>,
 }
 /// TableSettings
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TableSettings {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<ChartAxis>>,
@@ -9843,13 +9722,13 @@ crate::string_enum! {
     "error_tracking_properties", MaxAiContext = "max_ai_context", } fallback Other;
 }
 /// TeamTaxonomyItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TeamTaxonomyItem {
     pub count: i64,
     pub event: String,
 }
 /// TeamTaxonomyQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TeamTaxonomyQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub kind: Option<TeamTaxonomyQueryKind>,
@@ -9867,7 +9746,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct TeamTaxonomyQueryKind = "TeamTaxonomyQuery";
 }
 /// TeamTaxonomyQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TeamTaxonomyQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -9891,7 +9770,7 @@ crate::string_enum! {
     "strict_calendar_dates", V24HourWindows = "24_hour_windows", } fallback Other;
 }
 /// TimelineEntry
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub events: Vec<EventType>,
     /// Duration of the recording in seconds.
@@ -9902,7 +9781,7 @@ pub struct TimelineEntry {
     pub session_id: Option<String>,
 }
 /// TraceQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TraceQuery {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -9926,7 +9805,7 @@ pub struct TraceQuery {
 crate::literal! {
     #[doc = " Kind"] pub struct TraceQueryKind = "TraceQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TraceQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -9947,12 +9826,11 @@ pub enum TraceQueryPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// TraceQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TraceQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -9980,7 +9858,7 @@ pub struct TraceQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// TracesQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TracesQuery {
     #[serde(rename = "dateRange", default, skip_serializing_if = "none")]
     pub date_range: Option<DateRange>,
@@ -10013,7 +9891,7 @@ pub struct TracesQuery {
 crate::literal! {
     #[doc = " Kind"] pub struct TracesQueryKind = "TracesQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TracesQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
@@ -10034,12 +9912,11 @@ pub enum TracesQueryPropertiesItem {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// TracesQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TracesQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<String>>,
@@ -10067,7 +9944,7 @@ pub struct TracesQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// TrendsFilter
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TrendsFilter {
     #[serde(rename = "aggregationAxisFormat", default, skip_serializing_if = "none")]
     pub aggregation_axis_format: Option<AggregationAxisFormat>,
@@ -10133,17 +10010,16 @@ pub struct TrendsFilter {
     pub y_axis_scale_type: Option<YAxisScaleType>,
 }
 /// Customizations for the appearance of result datasets.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TrendsFilterResultCustomizations {
     Object(std::collections::BTreeMap<String, ResultCustomizationByValue>),
     ObjectVariant(std::collections::BTreeMap<String, ResultCustomizationByPosition>),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// TrendsFormulaNode
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TrendsFormulaNode {
     /// Optional user-defined name for the formula
     #[serde(default, skip_serializing_if = "none")]
@@ -10151,7 +10027,7 @@ pub struct TrendsFormulaNode {
     pub formula: String,
 }
 /// TrendsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TrendsQuery {
     /// Groups aggregation
     #[serde(default, skip_serializing_if = "none")]
@@ -10196,29 +10072,27 @@ pub struct TrendsQuery {
     pub version: Option<f64>,
 }
 /// Whether we should be comparing against a specific conversion goal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct TrendsQueryKind = "TrendsQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQueryProperties {
     Array(Vec<TrendsQueryPropertiesVariant0Item>),
     PropertyGroupFilter(PropertyGroupFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQueryPropertiesVariant0Item {
     EventPropertyFilter(EventPropertyFilter),
@@ -10239,12 +10113,11 @@ pub enum TrendsQueryPropertiesVariant0Item {
     ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
     LogPropertyFilter(LogPropertyFilter),
     RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// TrendsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TrendsQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -10266,18 +10139,17 @@ pub struct TrendsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQuerySeriesItem {
     EventsNode(EventsNode),
     ActionsNode(ActionsNode),
     DataWarehouseNode(DataWarehouseNode),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// UsageMetric
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub change_from_previous_pct: Option<f64>,
@@ -10298,7 +10170,7 @@ crate::string_enum! {
     Currency = "currency", } fallback Other;
 }
 /// UsageMetricsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UsageMetricsQuery {
     /// Group key. Required with group_type_index for group queries.
     #[serde(default, skip_serializing_if = "none")]
@@ -10325,7 +10197,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct UsageMetricsQueryKind = "UsageMetricsQuery";
 }
 /// UsageMetricsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UsageMetricsQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -10345,7 +10217,7 @@ pub struct UsageMetricsQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// UserBasicType
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct UserBasicType {
     pub distinct_id: String,
     pub email: String,
@@ -10362,7 +10234,7 @@ pub struct UserBasicType {
     pub uuid: String,
 }
 /// VectorSearchQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct VectorSearchQuery {
     pub embedding: Vec<f64>,
     #[serde(rename = "embeddingVersion", default, skip_serializing_if = "none")]
@@ -10383,7 +10255,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct VectorSearchQueryKind = "VectorSearchQuery";
 }
 /// VectorSearchQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct VectorSearchQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -10403,13 +10275,13 @@ pub struct VectorSearchQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// VectorSearchResponseItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct VectorSearchResponseItem {
     pub distance: f64,
     pub id: String,
 }
 /// VizSpecificOptions
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct VizSpecificOptions {
     #[serde(rename = "ActionsPie", default, skip_serializing_if = "none")]
     pub actions_pie: Option<ActionsPie>,
@@ -10417,13 +10289,13 @@ pub struct VizSpecificOptions {
     pub retention: Option<Retention>,
 }
 /// VolumeBucket
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct VolumeBucket {
     pub label: String,
     pub value: f64,
 }
 /// WebAnalyticsExternalSummaryQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebAnalyticsExternalSummaryQuery {
     #[serde(rename = "dateRange")]
     pub date_range: DateRange,
@@ -10440,18 +10312,17 @@ crate::literal! {
     #[doc = " Kind"] pub struct WebAnalyticsExternalSummaryQueryKind =
     "WebAnalyticsExternalSummaryQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebAnalyticsExternalSummaryQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// WebAnalyticsExternalSummaryQueryResponse
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebAnalyticsExternalSummaryQueryResponse {
     pub data: serde_json::Value,
     #[serde(default, skip_serializing_if = "none")]
@@ -10477,7 +10348,7 @@ crate::string_enum! {
     "Errors", } fallback Other;
 }
 /// WebAnalyticsSampling
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebAnalyticsSampling {
     #[serde(default, skip_serializing_if = "none")]
     pub enabled: Option<bool>,
@@ -10485,7 +10356,7 @@ pub struct WebAnalyticsSampling {
     pub force_sampling_rate: Option<SamplingRate>,
 }
 /// WebExternalClicksTableQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebExternalClicksTableQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -10523,40 +10394,37 @@ pub struct WebExternalClicksTableQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebExternalClicksTableQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebExternalClicksTableQueryKind =
     "WebExternalClicksTableQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebExternalClicksTableQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebExternalClicksTableQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// WebExternalClicksTableQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebExternalClicksTableQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -10588,7 +10456,7 @@ pub struct WebExternalClicksTableQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// WebGoalsQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebGoalsQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -10624,39 +10492,36 @@ pub struct WebGoalsQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebGoalsQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebGoalsQueryKind = "WebGoalsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebGoalsQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebGoalsQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// WebGoalsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebGoalsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -10688,7 +10553,7 @@ pub struct WebGoalsQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 /// WebOverviewItem
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebOverviewItem {
     #[serde(rename = "changeFromPreviousPct", default, skip_serializing_if = "none")]
     pub change_from_previous_pct: Option<f64>,
@@ -10704,7 +10569,7 @@ pub struct WebOverviewItem {
     pub value: Option<f64>,
 }
 /// WebOverviewQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebOverviewQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -10738,39 +10603,36 @@ pub struct WebOverviewQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebOverviewQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebOverviewQueryKind = "WebOverviewQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebOverviewQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebOverviewQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// WebOverviewQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebOverviewQueryResponse {
     #[serde(rename = "dateFrom", default, skip_serializing_if = "none")]
     pub date_from: Option<String>,
@@ -10798,7 +10660,7 @@ pub struct WebOverviewQueryResponse {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// WebPageURLSearchQuery
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebPageUrlSearchQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -10838,39 +10700,36 @@ pub struct WebPageUrlSearchQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebPageUrlSearchQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebPageUrlSearchQueryKind = "WebPageURLSearchQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebPageUrlSearchQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebPageUrlSearchQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// WebPageURLSearchQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebPageUrlSearchQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -10907,7 +10766,7 @@ crate::string_enum! {
     "FrustrationMetrics", } fallback Other;
 }
 /// WebStatsTableQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebStatsTableQuery {
     #[serde(rename = "breakdownBy")]
     pub breakdown_by: WebStatsBreakdown,
@@ -10951,39 +10810,36 @@ pub struct WebStatsTableQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebStatsTableQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebStatsTableQueryKind = "WebStatsTableQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebStatsTableQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebStatsTableQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// WebStatsTableQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebStatsTableQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub columns: Option<Vec<serde_json::Value>>,
@@ -11017,7 +10873,7 @@ pub struct WebStatsTableQueryResponse {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 /// WebTrendsItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebTrendsItem {
     pub bucket: String,
     pub metrics: Metrics,
@@ -11028,7 +10884,7 @@ crate::string_enum! {
     = "SessionDuration", TotalSessions = "TotalSessions", } fallback Other;
 }
 /// WebTrendsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebTrendsQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -11068,39 +10924,36 @@ pub struct WebTrendsQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebTrendsQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebTrendsQueryKind = "WebTrendsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebTrendsQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebTrendsQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// WebTrendsQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebTrendsQueryResponse {
     /// Executed ClickHouse query
     #[serde(default, skip_serializing_if = "none")]
@@ -11151,7 +11004,7 @@ crate::string_enum! {
     = "CLS", Fcp = "FCP", } fallback Other;
 }
 /// WebVitalsPathBreakdownQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebVitalsPathBreakdownQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -11188,40 +11041,37 @@ pub struct WebVitalsPathBreakdownQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsPathBreakdownQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebVitalsPathBreakdownQueryKind =
     "WebVitalsPathBreakdownQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsPathBreakdownQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsPathBreakdownQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 /// WebVitalsPathBreakdownQueryResponse
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebVitalsPathBreakdownQueryResponse {
     /// Query error. Returned only if 'explain' or `modifiers.debug` is true. Throws an error otherwise.
     #[serde(default, skip_serializing_if = "none")]
@@ -11241,14 +11091,14 @@ pub struct WebVitalsPathBreakdownQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// WebVitalsPathBreakdownResult
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebVitalsPathBreakdownResult {
     pub good: Vec<WebVitalsPathBreakdownResultItem>,
     pub needs_improvements: Vec<WebVitalsPathBreakdownResultItem>,
     pub poor: Vec<WebVitalsPathBreakdownResultItem>,
 }
 /// WebVitalsPathBreakdownResultItem
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebVitalsPathBreakdownResultItem {
     pub path: String,
     pub value: f64,
@@ -11258,7 +11108,7 @@ crate::string_enum! {
     "p90", P99 = "p99", } fallback Other;
 }
 /// WebVitalsQuery
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebVitalsQuery {
     #[serde(rename = "compareFilter", default, skip_serializing_if = "none")]
     pub compare_filter: Option<CompareFilter>,
@@ -11293,35 +11143,32 @@ pub struct WebVitalsQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsQueryConversionGoal {
     ActionConversionGoal(ActionConversionGoal),
     CustomEventConversionGoal(CustomEventConversionGoal),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::literal! {
     #[doc = " Kind"] pub struct WebVitalsQueryKind = "WebVitalsQuery";
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsQueryOrderByItem {
     WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
     WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsQueryPropertiesItem {
     EventPropertyFilter(EventPropertyFilter),
     PersonPropertyFilter(PersonPropertyFilter),
     SessionPropertyFilter(SessionPropertyFilter),
-    /// Any JSON the variants above do not match (a shape this version of the
-    /// client does not know), kept as is.
+    /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::tagged_union! {
@@ -11340,7 +11187,7 @@ crate::string_enum! {
     "linear", } fallback Other;
 }
 /// YAxisSettings
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct YAxisSettings {
     #[serde(default, skip_serializing_if = "none")]
     pub scale: Option<Scale>,

@@ -5,7 +5,7 @@
 use super::*;
 /// Serializer for `Organization` model with minimal attributes to speeed up loading and transfer times.
 /// Also used for nested serializers.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct OrganizationBasic {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -18,7 +18,7 @@ pub struct OrganizationBasic {
     #[serde(default, skip_serializing_if = "none")]
     pub members_can_use_personal_api_keys: Option<bool>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedUserList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -27,7 +27,7 @@ pub struct PaginatedUserList {
     pub previous: Option<String>,
     pub results: Vec<User>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedUser {
     #[serde(default, skip_serializing_if = "none")]
     pub date_joined: Option<chrono::DateTime<chrono::FixedOffset>>,
@@ -101,7 +101,7 @@ pub struct PatchedUser {
     #[serde(default, skip_serializing_if = "none")]
     pub role_at_organization: Option<RoleAtOrganizationEnum>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ScenePersonalisationBasic {
     pub scene: String,
     #[serde(default, skip_serializing_if = "none")]
@@ -117,7 +117,7 @@ crate::string_enum! {
     ToolbarModeEnum { Disabled = "disabled", Toolbar = "toolbar", Blank = "", } fallback
     Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct User {
     #[serde(default, skip_serializing_if = "none")]
     pub date_joined: Option<chrono::DateTime<chrono::FixedOffset>>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: warehouse_saved_queries.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DataWarehouseSavedQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -50,7 +50,7 @@ crate::string_enum! {
     "Cancelled", Modified = "Modified", Completed = "Completed", Failed = "Failed",
     Running = "Running", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedDataWarehouseSavedQueryList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -59,7 +59,7 @@ pub struct PaginatedDataWarehouseSavedQueryList {
     pub previous: Option<String>,
     pub results: Vec<DataWarehouseSavedQuery>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDataWarehouseSavedQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: warehouse_tables.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Credential {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -16,7 +16,7 @@ pub struct Credential {
     #[serde(default, skip_serializing_if = "none")]
     pub access_secret: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedTableList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -25,7 +25,7 @@ pub struct PaginatedTableList {
     pub previous: Option<String>,
     pub results: Vec<Table>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedTable {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -50,7 +50,7 @@ pub struct PatchedTable {
     #[serde(default, skip_serializing_if = "none")]
     pub external_schema: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SimpleExternalDataSourceSerializers {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
@@ -87,7 +87,7 @@ crate::string_enum! {
     "RevenueCat", LinkedinAds = "LinkedinAds", RedditAds = "RedditAds", TikTokAds =
     "TikTokAds", Shopify = "Shopify", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,

@@ -3,7 +3,7 @@
 //! Types used by operations of: web_analytics.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebAnalyticsBreakdownResponse {
     /// URL for next page of results
     #[serde(default, skip_serializing_if = "none")]
@@ -20,7 +20,7 @@ crate::string_enum! {
     Region = "Region", City = "City", InitialPage = "InitialPage", Page = "Page",
     ExitPage = "ExitPage", InitialChannelType = "InitialChannelType", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebAnalyticsOverviewResponse {
     /// Unique visitors
     pub visitors: i64,

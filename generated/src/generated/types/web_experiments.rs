@@ -3,7 +3,7 @@
 //! Types used by operations of: web_experiments.
 #![allow(unused_imports)]
 use super::*;
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedWebExperimentsApiList {
     pub count: i64,
     #[serde(default, skip_serializing_if = "none")]
@@ -13,7 +13,7 @@ pub struct PaginatedWebExperimentsApiList {
     pub results: Vec<WebExperimentsApi>,
 }
 /// Serializer for the exposed /api/web_experiments endpoint, to be used in posthog-js and for headless APIs.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedWebExperimentsApi {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
@@ -42,7 +42,7 @@ pub struct PatchedWebExperimentsApi {
     pub variants: Option<serde_json::Value>,
 }
 /// Serializer for the exposed /api/web_experiments endpoint, to be used in posthog-js and for headless APIs.
-#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, crate::de::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebExperimentsApi {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,

@@ -1,11 +1,12 @@
-//! Decoding support the `Deserialize` derive of generated types expands to (see
-//! `posthog-api-derive`): one key lookup and one missing-field error shared by every type.
+//! The serde derives of generated types (see `posthog-api-derive` for why they are not serde's
+//! own) and the decoding support they expand to: one key lookup and one missing-field error
+//! shared by every type.
 
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Visitor};
 
-pub use posthog_api_derive::Deserialize;
+pub use posthog_api_derive::{Deserialize, Serialize};
 
 /// Decodes an object key into the index of the field it names in a type's field table, or
 /// `usize::MAX` for a key the type does not declare (PostHog adds fields; they are skipped).
