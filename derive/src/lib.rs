@@ -11,6 +11,9 @@
 //! `Serialize` drops serde_derive's exact length computation (the hint is the field count, an
 //! upper bound once optional fields are skipped; JSON ignores it) and the `skip_field` calls.
 //!
+//! Per field, both expand to one call of a helper in `crate::codec` and no `?`: the `?`
+//! desugaring (a match, `Try`, `From`) per field was most of what remained to type-check.
+//!
 //! Both understand the `#[serde(...)]` attributes the generator emits and refuse any other, so
 //! a new attribute in the generator cannot be silently ignored:
 //! - container: `untagged` (enums);
@@ -202,9 +205,9 @@ fn deserialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream
         .enumerate()
         .map(|(index, (spec, slot))| {
             if is_option(spec.ty) {
-                quote!(#index => #slot = map.next_value()?,)
+                quote!(#index => crate::codec::fill_nullable(&mut map, &mut #slot),)
             } else {
-                quote!(#index => #slot = ::core::option::Option::Some(map.next_value()?),)
+                quote!(#index => crate::codec::fill(&mut map, &mut #slot),)
             }
         });
     let inits = specs.iter().zip(&slots).map(|(spec, slot)| {
@@ -215,7 +218,16 @@ fn deserialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream
         } else if spec.default {
             quote!(#ident: #slot.unwrap_or_default())
         } else {
-            quote!(#ident: crate::codec::required::<_, M::Error>(#slot, #key)?)
+            quote! {
+                #ident: match #slot {
+                    ::core::option::Option::Some(value) => value,
+                    ::core::option::Option::None => {
+                        return ::core::result::Result::Err(
+                            <M::Error as ::serde::de::Error>::missing_field(#key),
+                        );
+                    }
+                }
+            }
         }
     });
     let expecting = format!("struct {name}");
@@ -243,10 +255,8 @@ fn deserialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream
                         {
                             match index {
                                 #(#arms)*
-                                _ => {
-                                    map.next_value::<::serde::de::IgnoredAny>()?;
-                                }
-                            }
+                                _ => crate::codec::skip(&mut map),
+                            }?;
                         }
                         ::core::result::Result::Ok(#name { #(#inits),* })
                     }
@@ -263,9 +273,7 @@ fn serialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream2 
     let fields = specs.iter().map(|spec| {
         let ident = spec.ident;
         let key = &spec.key;
-        let write = quote! {
-            ::serde::ser::SerializeStruct::serialize_field(&mut state, #key, &self.#ident)?;
-        };
+        let write = quote!(out.field(#key, &self.#ident););
         match &spec.skip_if {
             Some(skip) => quote!(if !#skip(&self.#ident) { #write }),
             None => write,
@@ -277,9 +285,11 @@ fn serialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream2 
                 &self,
                 serializer: S,
             ) -> ::core::result::Result<S::Ok, S::Error> {
-                let mut state = ::serde::Serializer::serialize_struct(serializer, #type_name, #count)?;
+                let mut out = crate::codec::StructWriter::new(
+                    ::serde::Serializer::serialize_struct(serializer, #type_name, #count)?,
+                );
                 #(#fields)*
-                ::serde::ser::SerializeStruct::end(state)
+                out.end()
             }
         }
     }
