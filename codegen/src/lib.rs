@@ -19,6 +19,10 @@ use std::collections::BTreeMap;
 
 use diagnostic::Diagnostics;
 
+/// The cargo feature, beside one per tag, that the generated crate must declare (outside `full`):
+/// it enables the types no operation uses.
+pub use emit::features::UNREFERENCED as UNREFERENCED_FEATURE;
+
 /// One input document and the role it plays.
 #[derive(Debug, Clone)]
 pub struct Input<'a> {

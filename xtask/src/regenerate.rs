@@ -43,9 +43,9 @@ pub struct RegenerateArgs {
 /// What a run did.
 #[derive(Debug, Default)]
 pub struct Summary {
-    /// Files whose bytes changed (or would change, with `--check`).
+    /// Files whose bytes changed (or would change, with `--check`), relative to the workspace.
     pub changed: Vec<String>,
-    /// Files deleted (or that would be, with `--check`).
+    /// Files deleted (or that would be, with `--check`), relative to the workspace.
     pub deleted: Vec<String>,
     /// Files already up to date.
     pub unchanged: usize,
@@ -84,10 +84,10 @@ pub fn run(args: RegenerateArgs) -> anyhow::Result<()> {
         elapsed
     );
     for file in &summary.changed {
-        println!("  wrote   {GENERATED_DIR}/{file}");
+        println!("  wrote   {file}");
     }
     for file in &summary.deleted {
-        println!("  deleted {GENERATED_DIR}/{file}");
+        println!("  deleted {file}");
     }
     Ok(())
 }
@@ -174,7 +174,7 @@ pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary>
             .map_err(|diagnostics| anyhow::anyhow!("{diagnostics}no files were written."))?;
     let mut summary = sync_directory(&root.join(GENERATED_DIR), &output.files, args.check)?;
     if sync_features(&root.join(GENERATED_MANIFEST), &output.features, args.check)? {
-        summary.changed.push(format!("../../{GENERATED_MANIFEST}"));
+        summary.changed.push(GENERATED_MANIFEST.to_owned());
     }
     if !args.check {
         report_schema_change(root, pin.as_ref(), &schema, &sha)?;
@@ -266,7 +266,7 @@ fn sync_directory(
             summary.unchanged += 1;
             continue;
         }
-        summary.changed.push(relative.clone());
+        summary.changed.push(format!("{GENERATED_DIR}/{relative}"));
         if !check {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)
@@ -277,7 +277,7 @@ fn sync_directory(
     }
     for existing in list_files(dir)? {
         if !files.contains_key(&existing) {
-            summary.deleted.push(existing.clone());
+            summary.deleted.push(format!("{GENERATED_DIR}/{existing}"));
             if !check {
                 let path = dir.join(&existing);
                 std::fs::remove_file(&path)
@@ -321,7 +321,8 @@ fn short(sha: &str) -> &str {
 }
 
 /// Rewrites the block of tag features in the generated crate's manifest: `full` enabling every
-/// tag, then one feature per tag. Returns whether the manifest changed (or would, with `check`).
+/// tag, the feature of types no operation uses, then one feature per tag. Returns whether the
+/// manifest changed (or would, with `check`).
 fn sync_features(manifest: &Path, features: &[String], check: bool) -> anyhow::Result<bool> {
     let text = std::fs::read_to_string(manifest)
         .with_context(|| format!("reading {}", manifest.display()))?;
@@ -332,7 +333,11 @@ fn sync_features(manifest: &Path, features: &[String], check: bool) -> anyhow::R
         );
     };
     let quoted: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
-    let mut block = format!("{FEATURES_BEGIN}\nfull = [{}]\n", quoted.join(", "));
+    let mut block = format!(
+        "{FEATURES_BEGIN}\nfull = [{}]\n# Types no operation uses (PostHog's query-language models: HogQLQuery, TrendsQuery, ...);\n# not in `full`, they would double its compile time.\n{} = []\n",
+        quoted.join(", "),
+        posthog_codegen::UNREFERENCED_FEATURE,
+    );
     for feature in features {
         block.push_str(&format!("{feature} = []\n"));
     }

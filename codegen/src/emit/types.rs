@@ -33,7 +33,8 @@ pub fn emit_types(api: &Api) -> BTreeMap<String, TokenStream> {
             .iter()
             .filter_map(|name| Some(emit_type(name, api.types.get(*name)?, &defaultable)));
         let doc = match features.len() {
-            0 => " Types no operation uses, compiled with the `full` feature.".to_owned(),
+            0 => " Types no operation uses, compiled with the `unreferenced_types` feature."
+                .to_owned(),
             _ => format!(
                 " Types used by operations of: {}.",
                 features.iter().cloned().collect::<Vec<_>>().join(", ")

@@ -10,9 +10,9 @@ use crate::codec::{Deserialize, Serialize};
 fn none<T>(value: &Option<T>) -> bool {
     value.is_none()
 }
-#[cfg(feature = "full")]
+#[cfg(feature = "unreferenced_types")]
 mod unused;
-#[cfg(feature = "full")]
+#[cfg(feature = "unreferenced_types")]
 pub use unused::*;
 #[cfg(feature = "actions")]
 mod actions;
