@@ -494,7 +494,7 @@ struct Panicky;
 
 impl FeatureFlagsApi for Panicky {
     async fn feature_flags_retrieve(
-        &self,
+        self: Arc<Self>,
         _cx: Context,
         _project_id: String,
         _id: i64,

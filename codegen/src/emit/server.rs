@@ -204,7 +204,7 @@ fn emit_method(op: &Operation) -> TokenStream {
     let doc = docs(Some(&doc_text));
     quote! {
         #doc
-        fn #name(&self, cx: Context, #(#arguments),*) -> impl Future<Output = Answer<#answer>> + Send {
+        fn #name(self: Arc<Self>, cx: Context, #(#arguments),*) -> impl Future<Output = Answer<#answer>> + Send {
             d::unimplemented(&#op_const)
         }
     }
@@ -270,8 +270,8 @@ fn emit_route(op: &Operation) -> TokenStream {
         }
     };
     quote! {
-        .route(#path, d::#kind(&#op_const, &service, |s, cx, #path_pattern, #query_pattern, #body_pattern| async move {
-            s.#method(cx, #(#call_args),*).await
+        .route(#path, d::#kind(&#op_const, &service, |s, cx, #path_pattern, #query_pattern, #body_pattern| {
+            s.#method(cx, #(#call_args),*)
         }))
     }
 }

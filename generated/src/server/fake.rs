@@ -408,7 +408,7 @@ fn paginate<T: Clone>(
 
 impl FeatureFlagsApi for State {
     async fn feature_flags_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: FeatureFlagsListQuery,
@@ -435,7 +435,7 @@ impl FeatureFlagsApi for State {
     }
 
     async fn feature_flags_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FeatureFlag,
@@ -457,7 +457,7 @@ impl FeatureFlagsApi for State {
     }
 
     async fn feature_flags_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -471,7 +471,7 @@ impl FeatureFlagsApi for State {
     }
 
     async fn feature_flags_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -491,7 +491,7 @@ impl FeatureFlagsApi for State {
     }
 
     async fn feature_flags_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -515,7 +515,7 @@ impl FeatureFlagsApi for State {
     }
 
     async fn feature_flags_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -530,7 +530,7 @@ impl FeatureFlagsApi for State {
 
 impl PersonsApi for State {
     async fn persons_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsListQuery,
@@ -607,7 +607,7 @@ impl PersonsApi for State {
     }
 
     async fn persons_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -623,7 +623,7 @@ impl PersonsApi for State {
 }
 
 impl UsersApi for State {
-    async fn users_retrieve(&self, cx: Context, uuid: uuid::Uuid) -> Answer<types::User> {
+    async fn users_retrieve(self: Arc<Self>, cx: Context, uuid: uuid::Uuid) -> Answer<types::User> {
         self.authorize(&cx, None)?;
         if self.me.uuid == Some(uuid) {
             Ok(Reply::ok(self.me.clone()))
@@ -635,7 +635,7 @@ impl UsersApi for State {
 
 impl QueryApi for State {
     async fn query_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: String,

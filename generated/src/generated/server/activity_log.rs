@@ -11,7 +11,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait ActivityLogApi: Send + Sync + 'static {
     /// `GET /api/projects/{project_id}/activity_log/`
     fn activity_log_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<types::PaginatedActivityLogList>> + Send {
@@ -26,9 +26,7 @@ pub fn routes<S: ActivityLogApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ACTIVITY_LOG_LIST,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.activity_log_list(cx, project_id).await
-                },
+                |s, cx, (project_id,), (), ()| { s.activity_log_list(cx, project_id) },
             ),
         )
 }

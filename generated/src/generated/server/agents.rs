@@ -14,7 +14,7 @@ pub trait AgentsApi: Send + Sync + 'static {
     ///
     /// `GET /api/projects/{project_id}/agents/`
     fn agents_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: AgentsListQuery,
@@ -25,7 +25,7 @@ pub trait AgentsApi: Send + Sync + 'static {
     ///
     /// `GET /api/projects/{project_id}/agents/{id}/`
     fn agents_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: String,
@@ -49,8 +49,8 @@ pub fn routes<S: AgentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &AGENTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.agents_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.agents_list(cx, project_id, query)
                 },
             ),
         )
@@ -59,8 +59,8 @@ pub fn routes<S: AgentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &AGENTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.agents_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.agents_retrieve(cx, project_id, id)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait AnnotationsApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/annotations/`
     fn annotations_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::Annotation>,
@@ -21,7 +21,7 @@ pub trait AnnotationsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/annotations/{id}/`
     fn annotations_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -30,7 +30,7 @@ pub trait AnnotationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/annotations/`
     fn annotations_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: AnnotationsListQuery,
@@ -39,7 +39,7 @@ pub trait AnnotationsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/annotations/{id}/`
     fn annotations_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -49,7 +49,7 @@ pub trait AnnotationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/annotations/{id}/`
     fn annotations_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -58,7 +58,7 @@ pub trait AnnotationsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/annotations/{id}/`
     fn annotations_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -84,8 +84,8 @@ pub fn routes<S: AnnotationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ANNOTATIONS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
-                    s.annotations_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                    s.annotations_create(cx, project_id, body)
                 },
             ),
         )
@@ -94,8 +94,8 @@ pub fn routes<S: AnnotationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ANNOTATIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.annotations_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.annotations_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -104,8 +104,8 @@ pub fn routes<S: AnnotationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ANNOTATIONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.annotations_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.annotations_list(cx, project_id, query)
                 },
             ),
         )
@@ -114,8 +114,8 @@ pub fn routes<S: AnnotationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ANNOTATIONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.annotations_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.annotations_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -124,8 +124,8 @@ pub fn routes<S: AnnotationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ANNOTATIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.annotations_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.annotations_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -134,8 +134,8 @@ pub fn routes<S: AnnotationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ANNOTATIONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.annotations_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.annotations_update(cx, project_id, id, body)
                 },
             ),
         )

@@ -11,7 +11,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait AppMetricsApi: Send + Sync + 'static {
     /// `GET /api/projects/{project_id}/app_metrics/{id}/error_details/`
     fn app_metrics_error_details_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -20,7 +20,7 @@ pub trait AppMetricsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/app_metrics/{plugin_config_id}/historical_exports/`
     fn app_metrics_historical_exports_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         plugin_config_id: String,
@@ -29,7 +29,7 @@ pub trait AppMetricsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/app_metrics/{plugin_config_id}/historical_exports/{id}/`
     fn app_metrics_historical_exports_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         plugin_config_id: String,
@@ -39,7 +39,7 @@ pub trait AppMetricsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/app_metrics/{id}/`
     fn app_metrics_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -48,7 +48,7 @@ pub trait AppMetricsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/app_metrics/{id}/error_details/`
     fn environments_app_metrics_error_details_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -57,7 +57,7 @@ pub trait AppMetricsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/app_metrics/{plugin_config_id}/historical_exports/`
     fn environments_app_metrics_historical_exports_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         plugin_config_id: String,
@@ -66,7 +66,7 @@ pub trait AppMetricsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/app_metrics/{plugin_config_id}/historical_exports/{id}/`
     fn environments_app_metrics_historical_exports_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         plugin_config_id: String,
@@ -76,7 +76,7 @@ pub trait AppMetricsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/app_metrics/{id}/`
     fn environments_app_metrics_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -92,8 +92,8 @@ pub fn routes<S: AppMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &APP_METRICS_ERROR_DETAILS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.app_metrics_error_details_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.app_metrics_error_details_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -102,13 +102,12 @@ pub fn routes<S: AppMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, plugin_config_id), (), ()| async move {
+                |s, cx, (project_id, plugin_config_id), (), ()| {
                     s.app_metrics_historical_exports_retrieve(
-                            cx,
-                            project_id,
-                            plugin_config_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        plugin_config_id,
+                    )
                 },
             ),
         )
@@ -117,14 +116,13 @@ pub fn routes<S: AppMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, plugin_config_id, id), (), ()| async move {
+                |s, cx, (project_id, plugin_config_id, id), (), ()| {
                     s.app_metrics_historical_exports_retrieve_2(
-                            cx,
-                            project_id,
-                            plugin_config_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        plugin_config_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -133,8 +131,8 @@ pub fn routes<S: AppMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &APP_METRICS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.app_metrics_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.app_metrics_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -143,9 +141,8 @@ pub fn routes<S: AppMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_APP_METRICS_ERROR_DETAILS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_app_metrics_error_details_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -154,13 +151,12 @@ pub fn routes<S: AppMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, plugin_config_id), (), ()| async move {
+                |s, cx, (project_id, plugin_config_id), (), ()| {
                     s.environments_app_metrics_historical_exports_retrieve(
-                            cx,
-                            project_id,
-                            plugin_config_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        plugin_config_id,
+                    )
                 },
             ),
         )
@@ -169,14 +165,13 @@ pub fn routes<S: AppMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, plugin_config_id, id), (), ()| async move {
+                |s, cx, (project_id, plugin_config_id, id), (), ()| {
                     s.environments_app_metrics_historical_exports_retrieve_2(
-                            cx,
-                            project_id,
-                            plugin_config_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        plugin_config_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -185,8 +180,8 @@ pub fn routes<S: AppMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_APP_METRICS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_app_metrics_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_app_metrics_retrieve(cx, project_id, id)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait BatchExportsApi: Send + Sync + 'static {
     /// `POST /api/organizations/{organization_id}/batch_exports/{id}/backfill/`
     fn batch_exports_backfill_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: uuid::Uuid,
@@ -22,7 +22,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/batch_exports/{id}/backfill/`
     fn batch_exports_backfill_create_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -32,7 +32,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/cancel/`
     fn batch_exports_backfills_cancel_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -43,7 +43,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/`
     fn batch_exports_backfills_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -53,7 +53,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/`
     fn batch_exports_backfills_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -63,7 +63,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/`
     fn batch_exports_backfills_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -73,7 +73,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/organizations/{organization_id}/batch_exports/`
     fn batch_exports_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         body: types::BatchExport,
@@ -82,7 +82,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/batch_exports/`
     fn batch_exports_create_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::BatchExport,
@@ -91,7 +91,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/organizations/{organization_id}/batch_exports/{id}/`
     fn batch_exports_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: uuid::Uuid,
@@ -100,7 +100,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/batch_exports/{id}/`
     fn batch_exports_destroy_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -109,7 +109,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/batch_exports/`
     fn batch_exports_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         query: BatchExportsListQuery,
@@ -118,7 +118,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/batch_exports/`
     fn batch_exports_list_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: BatchExportsList2Query,
@@ -127,7 +127,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/batch_exports/{id}/logs/`
     fn batch_exports_logs_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: uuid::Uuid,
@@ -136,7 +136,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/batch_exports/{id}/logs/`
     fn batch_exports_logs_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -145,7 +145,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/batch_exports/{id}/`
     fn batch_exports_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: uuid::Uuid,
@@ -155,7 +155,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/batch_exports/{id}/`
     fn batch_exports_partial_update_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -165,7 +165,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/organizations/{organization_id}/batch_exports/{id}/pause/`
     fn batch_exports_pause_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: uuid::Uuid,
@@ -175,7 +175,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/batch_exports/{id}/pause/`
     fn batch_exports_pause_create_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -185,7 +185,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/batch_exports/{id}/`
     fn batch_exports_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: uuid::Uuid,
@@ -194,7 +194,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/batch_exports/{id}/`
     fn batch_exports_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -203,7 +203,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/organizations/{organization_id}/batch_exports/{id}/run_test_step/`
     fn batch_exports_run_test_step_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: uuid::Uuid,
@@ -213,7 +213,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/batch_exports/{id}/run_test_step/`
     fn batch_exports_run_test_step_create_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -223,7 +223,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/organizations/{organization_id}/batch_exports/run_test_step_new/`
     fn batch_exports_run_test_step_new_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         body: types::BatchExport,
@@ -232,7 +232,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/batch_exports/run_test_step_new/`
     fn batch_exports_run_test_step_new_create_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::BatchExport,
@@ -241,7 +241,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/cancel/`
     fn batch_exports_runs_cancel_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -252,7 +252,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/`
     fn batch_exports_runs_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -262,7 +262,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/`
     fn batch_exports_runs_logs_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -272,7 +272,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/`
     fn batch_exports_runs_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -282,7 +282,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/retry/`
     fn batch_exports_runs_retry_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -293,7 +293,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/batch_exports/test/`
     fn batch_exports_test_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -301,7 +301,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/batch_exports/test/`
     fn batch_exports_test_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -309,7 +309,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/organizations/{organization_id}/batch_exports/{id}/unpause/`
     fn batch_exports_unpause_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: uuid::Uuid,
@@ -319,7 +319,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/batch_exports/{id}/unpause/`
     fn batch_exports_unpause_create_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -329,7 +329,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `PUT /api/organizations/{organization_id}/batch_exports/{id}/`
     fn batch_exports_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: uuid::Uuid,
@@ -339,7 +339,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/batch_exports/{id}/`
     fn batch_exports_update_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -349,7 +349,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/batch_exports/{id}/backfill/`
     fn environments_batch_exports_backfill_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -359,7 +359,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/cancel/`
     fn environments_batch_exports_backfills_cancel_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -370,7 +370,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/`
     fn environments_batch_exports_backfills_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -380,7 +380,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/`
     fn environments_batch_exports_backfills_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -390,7 +390,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/`
     fn environments_batch_exports_backfills_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -400,7 +400,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/batch_exports/`
     fn environments_batch_exports_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::BatchExport,
@@ -409,7 +409,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/batch_exports/{id}/`
     fn environments_batch_exports_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -418,7 +418,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/batch_exports/`
     fn environments_batch_exports_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsBatchExportsListQuery,
@@ -427,7 +427,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/batch_exports/{id}/logs/`
     fn environments_batch_exports_logs_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -436,7 +436,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/batch_exports/{id}/`
     fn environments_batch_exports_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -446,7 +446,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/batch_exports/{id}/pause/`
     fn environments_batch_exports_pause_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -456,7 +456,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/batch_exports/{id}/`
     fn environments_batch_exports_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -465,7 +465,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/batch_exports/{id}/run_test_step/`
     fn environments_batch_exports_run_test_step_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -475,7 +475,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/batch_exports/run_test_step_new/`
     fn environments_batch_exports_run_test_step_new_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::BatchExport,
@@ -484,7 +484,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/cancel/`
     fn environments_batch_exports_runs_cancel_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -495,7 +495,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/`
     fn environments_batch_exports_runs_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -505,7 +505,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/`
     fn environments_batch_exports_runs_logs_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -515,7 +515,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/`
     fn environments_batch_exports_runs_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -525,7 +525,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/retry/`
     fn environments_batch_exports_runs_retry_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         batch_export_id: uuid::Uuid,
@@ -536,7 +536,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/batch_exports/test/`
     fn environments_batch_exports_test_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -544,7 +544,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/batch_exports/{id}/unpause/`
     fn environments_batch_exports_unpause_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -554,7 +554,7 @@ pub trait BatchExportsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/batch_exports/{id}/`
     fn environments_batch_exports_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -627,8 +627,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_BACKFILL_CREATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| async move {
-                    s.batch_exports_backfill_create(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::Json(body)| {
+                    s.batch_exports_backfill_create(cx, organization_id, id, body)
                 },
             ),
         )
@@ -637,8 +637,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_BACKFILL_CREATE_2,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.batch_exports_backfill_create_2(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.batch_exports_backfill_create_2(cx, project_id, id, body)
                 },
             ),
         )
@@ -647,15 +647,14 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_BACKFILLS_CANCEL_CREATE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| {
                     s.batch_exports_backfills_cancel_create(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -664,14 +663,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_BACKFILLS_CREATE,
                 &service,
-                |s, cx, (project_id, batch_export_id), (), d::Json(body)| async move {
+                |s, cx, (project_id, batch_export_id), (), d::Json(body)| {
                     s.batch_exports_backfills_create(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -680,14 +678,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_BACKFILLS_LIST,
                 &service,
-                |s, cx, (project_id, batch_export_id), query, ()| async move {
+                |s, cx, (project_id, batch_export_id), query, ()| {
                     s.batch_exports_backfills_list(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -696,14 +693,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_BACKFILLS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), ()| async move {
+                |s, cx, (project_id, batch_export_id, id), (), ()| {
                     s.batch_exports_backfills_retrieve(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -712,8 +708,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_CREATE,
                 &service,
-                |s, cx, (organization_id,), (), d::Json(body)| async move {
-                    s.batch_exports_create(cx, organization_id, body).await
+                |s, cx, (organization_id,), (), d::Json(body)| {
+                    s.batch_exports_create(cx, organization_id, body)
                 },
             ),
         )
@@ -722,8 +718,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_CREATE_2,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.batch_exports_create_2(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.batch_exports_create_2(cx, project_id, body)
                 },
             ),
         )
@@ -732,8 +728,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &BATCH_EXPORTS_DESTROY,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.batch_exports_destroy(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.batch_exports_destroy(cx, organization_id, id)
                 },
             ),
         )
@@ -742,8 +738,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &BATCH_EXPORTS_DESTROY_2,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.batch_exports_destroy_2(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.batch_exports_destroy_2(cx, project_id, id)
                 },
             ),
         )
@@ -752,8 +748,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_LIST,
                 &service,
-                |s, cx, (organization_id,), query, ()| async move {
-                    s.batch_exports_list(cx, organization_id, query).await
+                |s, cx, (organization_id,), query, ()| {
+                    s.batch_exports_list(cx, organization_id, query)
                 },
             ),
         )
@@ -762,8 +758,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_LIST_2,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.batch_exports_list_2(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.batch_exports_list_2(cx, project_id, query)
                 },
             ),
         )
@@ -772,8 +768,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_LOGS_RETRIEVE,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.batch_exports_logs_retrieve(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.batch_exports_logs_retrieve(cx, organization_id, id)
                 },
             ),
         )
@@ -782,8 +778,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_LOGS_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.batch_exports_logs_retrieve_2(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.batch_exports_logs_retrieve_2(cx, project_id, id)
                 },
             ),
         )
@@ -792,8 +788,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
-                    s.batch_exports_partial_update(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
+                    s.batch_exports_partial_update(cx, organization_id, id, body)
                 },
             ),
         )
@@ -802,8 +798,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_PARTIAL_UPDATE_2,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.batch_exports_partial_update_2(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.batch_exports_partial_update_2(cx, project_id, id, body)
                 },
             ),
         )
@@ -812,8 +808,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_PAUSE_CREATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| async move {
-                    s.batch_exports_pause_create(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::Json(body)| {
+                    s.batch_exports_pause_create(cx, organization_id, id, body)
                 },
             ),
         )
@@ -822,8 +818,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_PAUSE_CREATE_2,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.batch_exports_pause_create_2(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.batch_exports_pause_create_2(cx, project_id, id, body)
                 },
             ),
         )
@@ -832,8 +828,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RETRIEVE,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.batch_exports_retrieve(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.batch_exports_retrieve(cx, organization_id, id)
                 },
             ),
         )
@@ -842,8 +838,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.batch_exports_retrieve_2(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.batch_exports_retrieve_2(cx, project_id, id)
                 },
             ),
         )
@@ -852,9 +848,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RUN_TEST_STEP_CREATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| async move {
+                |s, cx, (organization_id, id), (), d::Json(body)| {
                     s.batch_exports_run_test_step_create(cx, organization_id, id, body)
-                        .await
                 },
             ),
         )
@@ -863,9 +858,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RUN_TEST_STEP_CREATE_2,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.batch_exports_run_test_step_create_2(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -874,9 +868,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE,
                 &service,
-                |s, cx, (organization_id,), (), d::Json(body)| async move {
+                |s, cx, (organization_id,), (), d::Json(body)| {
                     s.batch_exports_run_test_step_new_create(cx, organization_id, body)
-                        .await
                 },
             ),
         )
@@ -885,9 +878,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE_2,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.batch_exports_run_test_step_new_create_2(cx, project_id, body)
-                        .await
                 },
             ),
         )
@@ -896,15 +888,14 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RUNS_CANCEL_CREATE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| {
                     s.batch_exports_runs_cancel_create(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -913,9 +904,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RUNS_LIST,
                 &service,
-                |s, cx, (project_id, batch_export_id), query, ()| async move {
+                |s, cx, (project_id, batch_export_id), query, ()| {
                     s.batch_exports_runs_list(cx, project_id, batch_export_id, query)
-                        .await
                 },
             ),
         )
@@ -924,14 +914,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RUNS_LOGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), ()| async move {
+                |s, cx, (project_id, batch_export_id, id), (), ()| {
                     s.batch_exports_runs_logs_retrieve(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -940,9 +929,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RUNS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), ()| async move {
+                |s, cx, (project_id, batch_export_id, id), (), ()| {
                     s.batch_exports_runs_retrieve(cx, project_id, batch_export_id, id)
-                        .await
                 },
             ),
         )
@@ -951,15 +939,14 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_RUNS_RETRY_CREATE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| {
                     s.batch_exports_runs_retry_create(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -968,8 +955,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_TEST_RETRIEVE,
                 &service,
-                |s, cx, (organization_id,), (), ()| async move {
-                    s.batch_exports_test_retrieve(cx, organization_id).await
+                |s, cx, (organization_id,), (), ()| {
+                    s.batch_exports_test_retrieve(cx, organization_id)
                 },
             ),
         )
@@ -978,8 +965,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_TEST_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.batch_exports_test_retrieve_2(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.batch_exports_test_retrieve_2(cx, project_id)
                 },
             ),
         )
@@ -988,8 +975,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_UNPAUSE_CREATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| async move {
-                    s.batch_exports_unpause_create(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::Json(body)| {
+                    s.batch_exports_unpause_create(cx, organization_id, id, body)
                 },
             ),
         )
@@ -998,8 +985,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_UNPAUSE_CREATE_2,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.batch_exports_unpause_create_2(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.batch_exports_unpause_create_2(cx, project_id, id, body)
                 },
             ),
         )
@@ -1008,8 +995,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| async move {
-                    s.batch_exports_update(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::Json(body)| {
+                    s.batch_exports_update(cx, organization_id, id, body)
                 },
             ),
         )
@@ -1018,8 +1005,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &BATCH_EXPORTS_UPDATE_2,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.batch_exports_update_2(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.batch_exports_update_2(cx, project_id, id, body)
                 },
             ),
         )
@@ -1028,14 +1015,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_BACKFILL_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_batch_exports_backfill_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1044,15 +1030,14 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_CANCEL_CREATE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| {
                     s.environments_batch_exports_backfills_cancel_create(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1061,14 +1046,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_CREATE,
                 &service,
-                |s, cx, (project_id, batch_export_id), (), d::Json(body)| async move {
+                |s, cx, (project_id, batch_export_id), (), d::Json(body)| {
                     s.environments_batch_exports_backfills_create(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1077,14 +1061,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_LIST,
                 &service,
-                |s, cx, (project_id, batch_export_id), query, ()| async move {
+                |s, cx, (project_id, batch_export_id), query, ()| {
                     s.environments_batch_exports_backfills_list(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -1093,14 +1076,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), ()| async move {
+                |s, cx, (project_id, batch_export_id, id), (), ()| {
                     s.environments_batch_exports_backfills_retrieve(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1109,8 +1091,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_batch_exports_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_batch_exports_create(cx, project_id, body)
                 },
             ),
         )
@@ -1119,8 +1101,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_BATCH_EXPORTS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_batch_exports_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_batch_exports_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -1129,8 +1111,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_batch_exports_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_batch_exports_list(cx, project_id, query)
                 },
             ),
         )
@@ -1139,8 +1121,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_LOGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_batch_exports_logs_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_batch_exports_logs_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1149,9 +1131,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_batch_exports_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -1160,9 +1141,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_PAUSE_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_batch_exports_pause_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -1171,8 +1151,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_batch_exports_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_batch_exports_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1181,14 +1161,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_batch_exports_run_test_step_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1197,13 +1176,12 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_batch_exports_run_test_step_new_create(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1212,15 +1190,14 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_RUNS_CANCEL_CREATE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| {
                     s.environments_batch_exports_runs_cancel_create(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1229,14 +1206,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_RUNS_LIST,
                 &service,
-                |s, cx, (project_id, batch_export_id), query, ()| async move {
+                |s, cx, (project_id, batch_export_id), query, ()| {
                     s.environments_batch_exports_runs_list(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -1245,14 +1221,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_RUNS_LOGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), ()| async move {
+                |s, cx, (project_id, batch_export_id, id), (), ()| {
                     s.environments_batch_exports_runs_logs_retrieve(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1261,14 +1236,13 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), ()| async move {
+                |s, cx, (project_id, batch_export_id, id), (), ()| {
                     s.environments_batch_exports_runs_retrieve(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1277,15 +1251,14 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRY_CREATE,
                 &service,
-                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| {
                     s.environments_batch_exports_runs_retry_create(
-                            cx,
-                            project_id,
-                            batch_export_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        batch_export_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1294,8 +1267,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_TEST_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_batch_exports_test_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_batch_exports_test_retrieve(cx, project_id)
                 },
             ),
         )
@@ -1304,9 +1277,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_UNPAUSE_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_batch_exports_unpause_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -1315,8 +1287,8 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_BATCH_EXPORTS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.environments_batch_exports_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.environments_batch_exports_update(cx, project_id, id, body)
                 },
             ),
         )

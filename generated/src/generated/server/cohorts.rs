@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait CohortsApi: Send + Sync + 'static {
     /// `GET /api/projects/{project_id}/cohorts/activity/`
     fn cohorts_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -20,7 +20,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/cohorts/{id}/activity/`
     fn cohorts_activity_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -29,7 +29,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/cohorts/{id}/add_persons_to_static_cohort/`
     fn cohorts_add_persons_to_static_cohort_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -39,7 +39,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/cohorts/{id}/calculation_history/`
     fn cohorts_calculation_history_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -48,7 +48,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/cohorts/`
     fn cohorts_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::Cohort>,
@@ -57,7 +57,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/cohorts/{id}/`
     fn cohorts_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -68,7 +68,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     ///
     /// `GET /api/projects/{project_id}/cohorts/{id}/duplicate_as_static_cohort/`
     fn cohorts_duplicate_as_static_cohort_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -77,7 +77,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/cohorts/`
     fn cohorts_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: CohortsListQuery,
@@ -86,7 +86,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/cohorts/{id}/`
     fn cohorts_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -96,7 +96,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/cohorts/{id}/persons/`
     fn cohorts_persons_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -106,7 +106,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/cohorts/{id}/remove_person_from_static_cohort/`
     fn cohorts_remove_person_from_static_cohort_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -116,7 +116,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/cohorts/{id}/`
     fn cohorts_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -125,7 +125,7 @@ pub trait CohortsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/cohorts/{id}/`
     fn cohorts_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -155,8 +155,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.cohorts_activity_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.cohorts_activity_retrieve(cx, project_id)
                 },
             ),
         )
@@ -165,8 +165,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_ACTIVITY_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.cohorts_activity_retrieve_2(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.cohorts_activity_retrieve_2(cx, project_id, id)
                 },
             ),
         )
@@ -175,14 +175,13 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_ADD_PERSONS_TO_STATIC_COHORT_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.cohorts_add_persons_to_static_cohort_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -191,8 +190,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_CALCULATION_HISTORY_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.cohorts_calculation_history_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.cohorts_calculation_history_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -201,8 +200,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
-                    s.cohorts_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                    s.cohorts_create(cx, project_id, body)
                 },
             ),
         )
@@ -211,8 +210,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.cohorts_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.cohorts_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -221,9 +220,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_DUPLICATE_AS_STATIC_COHORT_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.cohorts_duplicate_as_static_cohort_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -232,8 +230,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.cohorts_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.cohorts_list(cx, project_id, query)
                 },
             ),
         )
@@ -242,8 +240,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.cohorts_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.cohorts_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -252,8 +250,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_PERSONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.cohorts_persons_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.cohorts_persons_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -262,14 +260,13 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_REMOVE_PERSON_FROM_STATIC_COHORT_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.cohorts_remove_person_from_static_cohort_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -278,8 +275,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.cohorts_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.cohorts_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -288,8 +285,8 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COHORTS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.cohorts_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.cohorts_update(cx, project_id, id, body)
                 },
             ),
         )

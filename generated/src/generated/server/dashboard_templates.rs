@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait DashboardTemplatesApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/dashboard_templates/`
     fn dashboard_templates_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::DashboardTemplate>,
@@ -21,7 +21,7 @@ pub trait DashboardTemplatesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/dashboard_templates/{id}/`
     fn dashboard_templates_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -30,7 +30,7 @@ pub trait DashboardTemplatesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/dashboard_templates/json_schema/`
     fn dashboard_templates_json_schema_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -38,7 +38,7 @@ pub trait DashboardTemplatesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/dashboard_templates/`
     fn dashboard_templates_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: DashboardTemplatesListQuery,
@@ -47,7 +47,7 @@ pub trait DashboardTemplatesApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/dashboard_templates/{id}/`
     fn dashboard_templates_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -57,7 +57,7 @@ pub trait DashboardTemplatesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/dashboard_templates/{id}/`
     fn dashboard_templates_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -66,7 +66,7 @@ pub trait DashboardTemplatesApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/dashboard_templates/{id}/`
     fn dashboard_templates_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -91,8 +91,8 @@ pub fn routes<S: DashboardTemplatesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARD_TEMPLATES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
-                    s.dashboard_templates_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                    s.dashboard_templates_create(cx, project_id, body)
                 },
             ),
         )
@@ -101,8 +101,8 @@ pub fn routes<S: DashboardTemplatesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARD_TEMPLATES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.dashboard_templates_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.dashboard_templates_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -111,8 +111,8 @@ pub fn routes<S: DashboardTemplatesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARD_TEMPLATES_JSON_SCHEMA_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.dashboard_templates_json_schema_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.dashboard_templates_json_schema_retrieve(cx, project_id)
                 },
             ),
         )
@@ -121,8 +121,8 @@ pub fn routes<S: DashboardTemplatesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARD_TEMPLATES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.dashboard_templates_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.dashboard_templates_list(cx, project_id, query)
                 },
             ),
         )
@@ -131,8 +131,8 @@ pub fn routes<S: DashboardTemplatesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARD_TEMPLATES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.dashboard_templates_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.dashboard_templates_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -141,8 +141,8 @@ pub fn routes<S: DashboardTemplatesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARD_TEMPLATES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.dashboard_templates_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.dashboard_templates_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -151,8 +151,8 @@ pub fn routes<S: DashboardTemplatesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARD_TEMPLATES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.dashboard_templates_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.dashboard_templates_update(cx, project_id, id, body)
                 },
             ),
         )

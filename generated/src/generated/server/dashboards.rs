@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait DashboardsApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/`
     fn dashboards_collaborators_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -22,7 +22,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/{user__uuid}/`
     fn dashboards_collaborators_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -32,7 +32,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/`
     fn dashboards_collaborators_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -41,7 +41,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/dashboards/`
     fn dashboards_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: DashboardsCreateQuery,
@@ -51,7 +51,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/dashboards/create_from_template_json/`
     fn dashboards_create_from_template_json_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: DashboardsCreateFromTemplateJsonCreateQuery,
@@ -61,7 +61,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/dashboards/{id}/`
     fn dashboards_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -71,7 +71,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/dashboards/`
     fn dashboards_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: DashboardsListQuery,
@@ -80,7 +80,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/dashboards/{id}/move_tile/`
     fn dashboards_move_tile_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -91,7 +91,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/dashboards/{id}/`
     fn dashboards_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -102,7 +102,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/dashboards/{id}/`
     fn dashboards_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -112,7 +112,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/`
     fn dashboards_sharing_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -121,7 +121,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/passwords/`
     fn dashboards_sharing_passwords_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -131,7 +131,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/passwords/{password_id}/`
     fn dashboards_sharing_passwords_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -141,7 +141,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/refresh/`
     fn dashboards_sharing_refresh_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -151,7 +151,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/dashboards/{id}/stream_tiles/`
     fn dashboards_stream_tiles_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -161,7 +161,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/dashboards/{id}/`
     fn dashboards_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -172,7 +172,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/`
     fn environments_dashboards_collaborators_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -182,7 +182,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/{user__uuid}/`
     fn environments_dashboards_collaborators_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -192,7 +192,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/`
     fn environments_dashboards_collaborators_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -201,7 +201,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/dashboards/`
     fn environments_dashboards_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsDashboardsCreateQuery,
@@ -211,7 +211,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/dashboards/create_from_template_json/`
     fn environments_dashboards_create_from_template_json_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsDashboardsCreateFromTemplateJsonCreateQuery,
@@ -221,7 +221,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/dashboards/{id}/`
     fn environments_dashboards_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -231,7 +231,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/dashboards/`
     fn environments_dashboards_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsDashboardsListQuery,
@@ -240,7 +240,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/dashboards/{id}/move_tile/`
     fn environments_dashboards_move_tile_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -251,7 +251,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/dashboards/{id}/`
     fn environments_dashboards_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -262,7 +262,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/dashboards/{id}/`
     fn environments_dashboards_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -272,7 +272,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/`
     fn environments_dashboards_sharing_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -281,7 +281,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/passwords/`
     fn environments_dashboards_sharing_passwords_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -291,7 +291,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/passwords/{password_id}/`
     fn environments_dashboards_sharing_passwords_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -301,7 +301,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/refresh/`
     fn environments_dashboards_sharing_refresh_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         dashboard_id: i64,
@@ -311,7 +311,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/dashboards/{id}/stream_tiles/`
     fn environments_dashboards_stream_tiles_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -321,7 +321,7 @@ pub trait DashboardsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/dashboards/{id}/`
     fn environments_dashboards_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -437,9 +437,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_COLLABORATORS_CREATE,
                 &service,
-                |s, cx, (project_id, dashboard_id), (), d::Json(body)| async move {
+                |s, cx, (project_id, dashboard_id), (), d::Json(body)| {
                     s.dashboards_collaborators_create(cx, project_id, dashboard_id, body)
-                        .await
                 },
             ),
         )
@@ -448,14 +447,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &DASHBOARDS_COLLABORATORS_DESTROY,
                 &service,
-                |s, cx, (project_id, dashboard_id, user_uuid), (), ()| async move {
+                |s, cx, (project_id, dashboard_id, user_uuid), (), ()| {
                     s.dashboards_collaborators_destroy(
-                            cx,
-                            project_id,
-                            dashboard_id,
-                            user_uuid,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        dashboard_id,
+                        user_uuid,
+                    )
                 },
             ),
         )
@@ -464,8 +462,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_COLLABORATORS_LIST,
                 &service,
-                |s, cx, (project_id, dashboard_id), (), ()| async move {
-                    s.dashboards_collaborators_list(cx, project_id, dashboard_id).await
+                |s, cx, (project_id, dashboard_id), (), ()| {
+                    s.dashboards_collaborators_list(cx, project_id, dashboard_id)
                 },
             ),
         )
@@ -474,8 +472,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
-                    s.dashboards_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                    s.dashboards_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -484,14 +482,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
                     s.dashboards_create_from_template_json_create(
-                            cx,
-                            project_id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -500,8 +497,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.dashboards_destroy(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.dashboards_destroy(cx, project_id, id, query)
                 },
             ),
         )
@@ -510,8 +507,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.dashboards_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.dashboards_list(cx, project_id, query)
                 },
             ),
         )
@@ -520,15 +517,14 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.dashboards_move_tile_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -537,8 +533,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.dashboards_partial_update(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.dashboards_partial_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -547,8 +543,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.dashboards_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.dashboards_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -557,8 +553,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_SHARING_LIST,
                 &service,
-                |s, cx, (project_id, dashboard_id), (), ()| async move {
-                    s.dashboards_sharing_list(cx, project_id, dashboard_id).await
+                |s, cx, (project_id, dashboard_id), (), ()| {
+                    s.dashboards_sharing_list(cx, project_id, dashboard_id)
                 },
             ),
         )
@@ -567,14 +563,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_SHARING_PASSWORDS_CREATE,
                 &service,
-                |s, cx, (project_id, dashboard_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, dashboard_id), (), d::MaybeJson(body)| {
                     s.dashboards_sharing_passwords_create(
-                            cx,
-                            project_id,
-                            dashboard_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        dashboard_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -583,14 +578,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &DASHBOARDS_SHARING_PASSWORDS_DESTROY,
                 &service,
-                |s, cx, (project_id, dashboard_id, password_id), (), ()| async move {
+                |s, cx, (project_id, dashboard_id, password_id), (), ()| {
                     s.dashboards_sharing_passwords_destroy(
-                            cx,
-                            project_id,
-                            dashboard_id,
-                            password_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        dashboard_id,
+                        password_id,
+                    )
                 },
             ),
         )
@@ -599,14 +593,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_SHARING_REFRESH_CREATE,
                 &service,
-                |s, cx, (project_id, dashboard_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, dashboard_id), (), d::MaybeJson(body)| {
                     s.dashboards_sharing_refresh_create(
-                            cx,
-                            project_id,
-                            dashboard_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        dashboard_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -615,8 +608,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_STREAM_TILES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.dashboards_stream_tiles_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.dashboards_stream_tiles_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -625,8 +618,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DASHBOARDS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.dashboards_update(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.dashboards_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -635,14 +628,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_COLLABORATORS_CREATE,
                 &service,
-                |s, cx, (project_id, dashboard_id), (), d::Json(body)| async move {
+                |s, cx, (project_id, dashboard_id), (), d::Json(body)| {
                     s.environments_dashboards_collaborators_create(
-                            cx,
-                            project_id,
-                            dashboard_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        dashboard_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -651,14 +643,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_DASHBOARDS_COLLABORATORS_DESTROY,
                 &service,
-                |s, cx, (project_id, dashboard_id, user_uuid), (), ()| async move {
+                |s, cx, (project_id, dashboard_id, user_uuid), (), ()| {
                     s.environments_dashboards_collaborators_destroy(
-                            cx,
-                            project_id,
-                            dashboard_id,
-                            user_uuid,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        dashboard_id,
+                        user_uuid,
+                    )
                 },
             ),
         )
@@ -667,13 +658,12 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_COLLABORATORS_LIST,
                 &service,
-                |s, cx, (project_id, dashboard_id), (), ()| async move {
+                |s, cx, (project_id, dashboard_id), (), ()| {
                     s.environments_dashboards_collaborators_list(
-                            cx,
-                            project_id,
-                            dashboard_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        dashboard_id,
+                    )
                 },
             ),
         )
@@ -682,8 +672,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
-                    s.environments_dashboards_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                    s.environments_dashboards_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -692,14 +682,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
                     s.environments_dashboards_create_from_template_json_create(
-                            cx,
-                            project_id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -708,8 +697,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.environments_dashboards_destroy(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.environments_dashboards_destroy(cx, project_id, id, query)
                 },
             ),
         )
@@ -718,8 +707,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_dashboards_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_dashboards_list(cx, project_id, query)
                 },
             ),
         )
@@ -728,15 +717,14 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.environments_dashboards_move_tile_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -745,15 +733,14 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.environments_dashboards_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -762,8 +749,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.environments_dashboards_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.environments_dashboards_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -772,9 +759,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_SHARING_LIST,
                 &service,
-                |s, cx, (project_id, dashboard_id), (), ()| async move {
+                |s, cx, (project_id, dashboard_id), (), ()| {
                     s.environments_dashboards_sharing_list(cx, project_id, dashboard_id)
-                        .await
                 },
             ),
         )
@@ -783,14 +769,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_CREATE,
                 &service,
-                |s, cx, (project_id, dashboard_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, dashboard_id), (), d::MaybeJson(body)| {
                     s.environments_dashboards_sharing_passwords_create(
-                            cx,
-                            project_id,
-                            dashboard_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        dashboard_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -799,14 +784,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_DESTROY,
                 &service,
-                |s, cx, (project_id, dashboard_id, password_id), (), ()| async move {
+                |s, cx, (project_id, dashboard_id, password_id), (), ()| {
                     s.environments_dashboards_sharing_passwords_destroy(
-                            cx,
-                            project_id,
-                            dashboard_id,
-                            password_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        dashboard_id,
+                        password_id,
+                    )
                 },
             ),
         )
@@ -815,14 +799,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_SHARING_REFRESH_CREATE,
                 &service,
-                |s, cx, (project_id, dashboard_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, dashboard_id), (), d::MaybeJson(body)| {
                     s.environments_dashboards_sharing_refresh_create(
-                            cx,
-                            project_id,
-                            dashboard_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        dashboard_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -831,14 +814,13 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_STREAM_TILES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
+                |s, cx, (project_id, id), query, ()| {
                     s.environments_dashboards_stream_tiles_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                    )
                 },
             ),
         )
@@ -847,9 +829,8 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DASHBOARDS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.environments_dashboards_update(cx, project_id, id, query, body)
-                        .await
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait DataColorThemesApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/data_color_themes/`
     fn data_color_themes_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::DataColorTheme,
@@ -21,7 +21,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/data_color_themes/{id}/`
     fn data_color_themes_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -30,7 +30,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/data_color_themes/`
     fn data_color_themes_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: DataColorThemesListQuery,
@@ -39,7 +39,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/data_color_themes/{id}/`
     fn data_color_themes_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -49,7 +49,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/data_color_themes/{id}/`
     fn data_color_themes_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -58,7 +58,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/data_color_themes/{id}/`
     fn data_color_themes_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -68,7 +68,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/data_color_themes/`
     fn environments_data_color_themes_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::DataColorTheme,
@@ -77,7 +77,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/data_color_themes/{id}/`
     fn environments_data_color_themes_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -86,7 +86,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/data_color_themes/`
     fn environments_data_color_themes_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsDataColorThemesListQuery,
@@ -95,7 +95,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/data_color_themes/{id}/`
     fn environments_data_color_themes_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -105,7 +105,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/data_color_themes/{id}/`
     fn environments_data_color_themes_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -114,7 +114,7 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/data_color_themes/{id}/`
     fn environments_data_color_themes_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -147,8 +147,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATA_COLOR_THEMES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.data_color_themes_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.data_color_themes_create(cx, project_id, body)
                 },
             ),
         )
@@ -157,8 +157,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &DATA_COLOR_THEMES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.data_color_themes_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.data_color_themes_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -167,8 +167,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATA_COLOR_THEMES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.data_color_themes_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.data_color_themes_list(cx, project_id, query)
                 },
             ),
         )
@@ -177,8 +177,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATA_COLOR_THEMES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.data_color_themes_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.data_color_themes_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -187,8 +187,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATA_COLOR_THEMES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.data_color_themes_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.data_color_themes_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -197,8 +197,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATA_COLOR_THEMES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.data_color_themes_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.data_color_themes_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -207,8 +207,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATA_COLOR_THEMES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_data_color_themes_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_data_color_themes_create(cx, project_id, body)
                 },
             ),
         )
@@ -217,8 +217,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_DATA_COLOR_THEMES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_data_color_themes_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_data_color_themes_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -227,8 +227,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATA_COLOR_THEMES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_data_color_themes_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_data_color_themes_list(cx, project_id, query)
                 },
             ),
         )
@@ -237,14 +237,13 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_data_color_themes_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -253,8 +252,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATA_COLOR_THEMES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_data_color_themes_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_data_color_themes_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -263,9 +262,8 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATA_COLOR_THEMES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_data_color_themes_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )

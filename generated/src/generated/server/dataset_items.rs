@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait DatasetItemsApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/dataset_items/`
     fn dataset_items_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::DatasetItem,
@@ -21,7 +21,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/dataset_items/{id}/`
     fn dataset_items_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -30,7 +30,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/dataset_items/`
     fn dataset_items_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: DatasetItemsListQuery,
@@ -39,7 +39,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/dataset_items/{id}/`
     fn dataset_items_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/dataset_items/{id}/`
     fn dataset_items_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -58,7 +58,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/dataset_items/{id}/`
     fn dataset_items_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -68,7 +68,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/dataset_items/`
     fn environments_dataset_items_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::DatasetItem,
@@ -77,7 +77,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/dataset_items/{id}/`
     fn environments_dataset_items_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -86,7 +86,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/dataset_items/`
     fn environments_dataset_items_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsDatasetItemsListQuery,
@@ -95,7 +95,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/dataset_items/{id}/`
     fn environments_dataset_items_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -105,7 +105,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/dataset_items/{id}/`
     fn environments_dataset_items_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -114,7 +114,7 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/dataset_items/{id}/`
     fn environments_dataset_items_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -149,8 +149,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASET_ITEMS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.dataset_items_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.dataset_items_create(cx, project_id, body)
                 },
             ),
         )
@@ -159,8 +159,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASET_ITEMS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.dataset_items_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.dataset_items_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -169,8 +169,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASET_ITEMS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.dataset_items_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.dataset_items_list(cx, project_id, query)
                 },
             ),
         )
@@ -179,8 +179,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASET_ITEMS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.dataset_items_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.dataset_items_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -189,8 +189,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASET_ITEMS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.dataset_items_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.dataset_items_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -199,8 +199,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASET_ITEMS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.dataset_items_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.dataset_items_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -209,8 +209,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASET_ITEMS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_dataset_items_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_dataset_items_create(cx, project_id, body)
                 },
             ),
         )
@@ -219,8 +219,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASET_ITEMS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_dataset_items_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_dataset_items_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -229,8 +229,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASET_ITEMS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_dataset_items_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_dataset_items_list(cx, project_id, query)
                 },
             ),
         )
@@ -239,9 +239,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASET_ITEMS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_dataset_items_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -250,8 +249,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASET_ITEMS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_dataset_items_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_dataset_items_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -260,8 +259,8 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASET_ITEMS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.environments_dataset_items_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.environments_dataset_items_update(cx, project_id, id, body)
                 },
             ),
         )

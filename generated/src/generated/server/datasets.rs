@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait DatasetsApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/datasets/`
     fn datasets_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Dataset,
@@ -21,7 +21,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/datasets/{id}/`
     fn datasets_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -30,7 +30,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/datasets/`
     fn datasets_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: DatasetsListQuery,
@@ -39,7 +39,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/datasets/{id}/`
     fn datasets_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/datasets/{id}/`
     fn datasets_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -58,7 +58,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/datasets/{id}/`
     fn datasets_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -68,7 +68,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/datasets/`
     fn environments_datasets_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Dataset,
@@ -77,7 +77,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/datasets/{id}/`
     fn environments_datasets_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -86,7 +86,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/datasets/`
     fn environments_datasets_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsDatasetsListQuery,
@@ -95,7 +95,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/datasets/{id}/`
     fn environments_datasets_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -105,7 +105,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/datasets/{id}/`
     fn environments_datasets_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -114,7 +114,7 @@ pub trait DatasetsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/datasets/{id}/`
     fn environments_datasets_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -153,8 +153,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASETS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.datasets_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.datasets_create(cx, project_id, body)
                 },
             ),
         )
@@ -163,8 +163,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASETS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.datasets_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.datasets_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -173,8 +173,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASETS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.datasets_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.datasets_list(cx, project_id, query)
                 },
             ),
         )
@@ -183,8 +183,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASETS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.datasets_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.datasets_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -193,8 +193,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASETS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.datasets_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.datasets_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -203,8 +203,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DATASETS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.datasets_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.datasets_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -213,8 +213,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASETS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_datasets_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_datasets_create(cx, project_id, body)
                 },
             ),
         )
@@ -223,8 +223,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASETS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_datasets_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_datasets_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -233,8 +233,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASETS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_datasets_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_datasets_list(cx, project_id, query)
                 },
             ),
         )
@@ -243,9 +243,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASETS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_datasets_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -254,8 +253,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASETS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_datasets_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_datasets_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -264,8 +263,8 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DATASETS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.environments_datasets_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.environments_datasets_update(cx, project_id, id, body)
                 },
             ),
         )

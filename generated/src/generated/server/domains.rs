@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait DomainsApi: Send + Sync + 'static {
     /// `POST /api/organizations/{organization_id}/domains/`
     fn domains_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         body: types::OrganizationDomain,
@@ -21,7 +21,7 @@ pub trait DomainsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/organizations/{organization_id}/domains/{id}/`
     fn domains_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
@@ -30,7 +30,7 @@ pub trait DomainsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/domains/`
     fn domains_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         query: DomainsListQuery,
@@ -39,7 +39,7 @@ pub trait DomainsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/domains/{id}/`
     fn domains_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait DomainsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/domains/{id}/`
     fn domains_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
@@ -58,7 +58,7 @@ pub trait DomainsApi: Send + Sync + 'static {
     }
     /// `PUT /api/organizations/{organization_id}/domains/{id}/`
     fn domains_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
@@ -68,7 +68,7 @@ pub trait DomainsApi: Send + Sync + 'static {
     }
     /// `POST /api/organizations/{organization_id}/domains/{id}/verify/`
     fn domains_verify_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
@@ -93,8 +93,8 @@ pub fn routes<S: DomainsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DOMAINS_CREATE,
                 &service,
-                |s, cx, (organization_id,), (), d::Json(body)| async move {
-                    s.domains_create(cx, organization_id, body).await
+                |s, cx, (organization_id,), (), d::Json(body)| {
+                    s.domains_create(cx, organization_id, body)
                 },
             ),
         )
@@ -103,8 +103,8 @@ pub fn routes<S: DomainsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &DOMAINS_DESTROY,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.domains_destroy(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.domains_destroy(cx, organization_id, id)
                 },
             ),
         )
@@ -113,8 +113,8 @@ pub fn routes<S: DomainsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DOMAINS_LIST,
                 &service,
-                |s, cx, (organization_id,), query, ()| async move {
-                    s.domains_list(cx, organization_id, query).await
+                |s, cx, (organization_id,), query, ()| {
+                    s.domains_list(cx, organization_id, query)
                 },
             ),
         )
@@ -123,8 +123,8 @@ pub fn routes<S: DomainsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DOMAINS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
-                    s.domains_partial_update(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
+                    s.domains_partial_update(cx, organization_id, id, body)
                 },
             ),
         )
@@ -133,8 +133,8 @@ pub fn routes<S: DomainsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DOMAINS_RETRIEVE,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.domains_retrieve(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.domains_retrieve(cx, organization_id, id)
                 },
             ),
         )
@@ -143,8 +143,8 @@ pub fn routes<S: DomainsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DOMAINS_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| async move {
-                    s.domains_update(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::Json(body)| {
+                    s.domains_update(cx, organization_id, id, body)
                 },
             ),
         )
@@ -153,8 +153,8 @@ pub fn routes<S: DomainsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DOMAINS_VERIFY_CREATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| async move {
-                    s.domains_verify_create(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::Json(body)| {
+                    s.domains_verify_create(cx, organization_id, id, body)
                 },
             ),
         )

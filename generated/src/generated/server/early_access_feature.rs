@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait EarlyAccessFeatureApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/early_access_feature/`
     fn early_access_feature_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::EarlyAccessFeatureSerializerCreateOnly,
@@ -23,7 +23,7 @@ pub trait EarlyAccessFeatureApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/early_access_feature/{id}/`
     fn early_access_feature_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -32,7 +32,7 @@ pub trait EarlyAccessFeatureApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/early_access_feature/`
     fn early_access_feature_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EarlyAccessFeatureListQuery,
@@ -41,7 +41,7 @@ pub trait EarlyAccessFeatureApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/early_access_feature/{id}/`
     fn early_access_feature_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -51,7 +51,7 @@ pub trait EarlyAccessFeatureApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/early_access_feature/{id}/`
     fn early_access_feature_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -60,7 +60,7 @@ pub trait EarlyAccessFeatureApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/early_access_feature/{id}/`
     fn early_access_feature_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -85,8 +85,8 @@ pub fn routes<S: EarlyAccessFeatureApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EARLY_ACCESS_FEATURE_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.early_access_feature_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.early_access_feature_create(cx, project_id, body)
                 },
             ),
         )
@@ -95,8 +95,8 @@ pub fn routes<S: EarlyAccessFeatureApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &EARLY_ACCESS_FEATURE_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.early_access_feature_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.early_access_feature_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -105,8 +105,8 @@ pub fn routes<S: EarlyAccessFeatureApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EARLY_ACCESS_FEATURE_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.early_access_feature_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.early_access_feature_list(cx, project_id, query)
                 },
             ),
         )
@@ -115,8 +115,8 @@ pub fn routes<S: EarlyAccessFeatureApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EARLY_ACCESS_FEATURE_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.early_access_feature_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.early_access_feature_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -125,8 +125,8 @@ pub fn routes<S: EarlyAccessFeatureApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EARLY_ACCESS_FEATURE_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.early_access_feature_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.early_access_feature_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -135,8 +135,8 @@ pub fn routes<S: EarlyAccessFeatureApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EARLY_ACCESS_FEATURE_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.early_access_feature_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.early_access_feature_update(cx, project_id, id, body)
                 },
             ),
         )

@@ -11,7 +11,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait EndpointsApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/endpoints/last_execution_times/`
     fn endpoints_last_execution_times_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::EndpointLastExecutionTimesRequest,
@@ -22,7 +22,7 @@ pub trait EndpointsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/endpoints/{name}/run/`
     fn endpoints_run_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         name: String,
@@ -32,7 +32,7 @@ pub trait EndpointsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/endpoints/{name}/run/`
     fn endpoints_run_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         name: String,
@@ -41,7 +41,7 @@ pub trait EndpointsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/endpoints/last_execution_times/`
     fn environments_endpoints_last_execution_times_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::EndpointLastExecutionTimesRequest,
@@ -52,7 +52,7 @@ pub trait EndpointsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/endpoints/{name}/run/`
     fn environments_endpoints_run_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         name: String,
@@ -62,7 +62,7 @@ pub trait EndpointsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/endpoints/{name}/run/`
     fn environments_endpoints_run_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         name: String,
@@ -78,8 +78,8 @@ pub fn routes<S: EndpointsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENDPOINTS_LAST_EXECUTION_TIMES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.endpoints_last_execution_times_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.endpoints_last_execution_times_create(cx, project_id, body)
                 },
             ),
         )
@@ -88,8 +88,8 @@ pub fn routes<S: EndpointsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENDPOINTS_RUN_CREATE,
                 &service,
-                |s, cx, (project_id, name), (), d::MaybeJson(body)| async move {
-                    s.endpoints_run_create(cx, project_id, name, body).await
+                |s, cx, (project_id, name), (), d::MaybeJson(body)| {
+                    s.endpoints_run_create(cx, project_id, name, body)
                 },
             ),
         )
@@ -98,8 +98,8 @@ pub fn routes<S: EndpointsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENDPOINTS_RUN_RETRIEVE,
                 &service,
-                |s, cx, (project_id, name), (), ()| async move {
-                    s.endpoints_run_retrieve(cx, project_id, name).await
+                |s, cx, (project_id, name), (), ()| {
+                    s.endpoints_run_retrieve(cx, project_id, name)
                 },
             ),
         )
@@ -108,13 +108,12 @@ pub fn routes<S: EndpointsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ENDPOINTS_LAST_EXECUTION_TIMES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_endpoints_last_execution_times_create(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -123,8 +122,8 @@ pub fn routes<S: EndpointsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ENDPOINTS_RUN_CREATE,
                 &service,
-                |s, cx, (project_id, name), (), d::MaybeJson(body)| async move {
-                    s.environments_endpoints_run_create(cx, project_id, name, body).await
+                |s, cx, (project_id, name), (), d::MaybeJson(body)| {
+                    s.environments_endpoints_run_create(cx, project_id, name, body)
                 },
             ),
         )
@@ -133,8 +132,8 @@ pub fn routes<S: EndpointsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ENDPOINTS_RUN_RETRIEVE,
                 &service,
-                |s, cx, (project_id, name), (), ()| async move {
-                    s.environments_endpoints_run_retrieve(cx, project_id, name).await
+                |s, cx, (project_id, name), (), ()| {
+                    s.environments_endpoints_run_retrieve(cx, project_id, name)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait EnvironmentsApi: Send + Sync + 'static {
     /// `POST /api/environments/{project_id}/session_summaries/create_session_summaries/`
     fn create_session_summaries(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::SessionSummaries,
@@ -21,7 +21,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/session_summaries/create_session_summaries_individually/`
     fn create_session_summaries_individually(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::SessionSummaries,
@@ -30,7 +30,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/environments/{id}/activity/`
     fn environments_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -39,7 +39,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/environments/{id}/add_product_intent/`
     fn environments_add_product_intent_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -49,7 +49,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/environments/{id}/complete_product_onboarding/`
     fn environments_complete_product_onboarding_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -59,7 +59,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/environments/`
     fn environments_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::Team>,
@@ -68,7 +68,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/environments/{id}/default_evaluation_tags/`
     fn environments_default_evaluation_tags_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -78,7 +78,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/environments/{id}/default_evaluation_tags/`
     fn environments_default_evaluation_tags_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -87,7 +87,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/environments/{id}/default_evaluation_tags/`
     fn environments_default_evaluation_tags_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -96,7 +96,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/environments/{id}/delete_secret_token_backup/`
     fn environments_delete_secret_token_backup_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -106,7 +106,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/environments/{id}/`
     fn environments_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -115,7 +115,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/error_tracking/assignment_rules/`
     fn environments_error_tracking_assignment_rules_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ErrorTrackingAssignmentRule,
@@ -124,7 +124,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
     fn environments_error_tracking_assignment_rules_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -133,7 +133,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/assignment_rules/`
     fn environments_error_tracking_assignment_rules_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingAssignmentRulesListQuery,
@@ -144,7 +144,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
     fn environments_error_tracking_assignment_rules_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -154,7 +154,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/assignment_rules/reorder/`
     fn environments_error_tracking_assignment_rules_reorder_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::PatchedErrorTrackingAssignmentRule>,
@@ -165,7 +165,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
     fn environments_error_tracking_assignment_rules_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -174,7 +174,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
     fn environments_error_tracking_assignment_rules_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -184,7 +184,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/error_tracking/fingerprints/{id}/`
     fn environments_error_tracking_fingerprints_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -193,7 +193,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/fingerprints/`
     fn environments_error_tracking_fingerprints_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingFingerprintsListQuery,
@@ -204,7 +204,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/fingerprints/{id}/`
     fn environments_error_tracking_fingerprints_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -213,7 +213,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/git-provider-file-links/resolve_github/`
     fn environments_error_tracking_git_provider_file_links_resolve_github_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -223,7 +223,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/error_tracking/grouping_rules/`
     fn environments_error_tracking_grouping_rules_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ErrorTrackingGroupingRule,
@@ -232,7 +232,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
     fn environments_error_tracking_grouping_rules_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -241,7 +241,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/grouping_rules/`
     fn environments_error_tracking_grouping_rules_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingGroupingRulesListQuery,
@@ -252,7 +252,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
     fn environments_error_tracking_grouping_rules_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -262,7 +262,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/grouping_rules/reorder/`
     fn environments_error_tracking_grouping_rules_reorder_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::PatchedErrorTrackingAssignmentRule>,
@@ -273,7 +273,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
     fn environments_error_tracking_grouping_rules_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -282,7 +282,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
     fn environments_error_tracking_grouping_rules_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -292,7 +292,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/error_tracking/releases/`
     fn environments_error_tracking_releases_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ErrorTrackingRelease,
@@ -301,7 +301,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/error_tracking/releases/{id}/`
     fn environments_error_tracking_releases_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -310,7 +310,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/releases/hash/{hash_id}/`
     fn environments_error_tracking_releases_hash_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         hash_id: String,
@@ -319,7 +319,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/releases/`
     fn environments_error_tracking_releases_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingReleasesListQuery,
@@ -328,7 +328,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/releases/{id}/`
     fn environments_error_tracking_releases_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -338,7 +338,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/releases/{id}/`
     fn environments_error_tracking_releases_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -347,7 +347,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/error_tracking/releases/{id}/`
     fn environments_error_tracking_releases_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -357,7 +357,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/error_tracking/suppression_rules/`
     fn environments_error_tracking_suppression_rules_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ErrorTrackingSuppressionRule,
@@ -366,7 +366,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
     fn environments_error_tracking_suppression_rules_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -375,7 +375,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/suppression_rules/`
     fn environments_error_tracking_suppression_rules_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingSuppressionRulesListQuery,
@@ -386,7 +386,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
     fn environments_error_tracking_suppression_rules_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -396,7 +396,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/suppression_rules/reorder/`
     fn environments_error_tracking_suppression_rules_reorder_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::PatchedErrorTrackingSuppressionRule>,
@@ -407,7 +407,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
     fn environments_error_tracking_suppression_rules_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -416,7 +416,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
     fn environments_error_tracking_suppression_rules_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -426,7 +426,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/error_tracking/symbol_sets/bulk_finish_upload/`
     fn environments_error_tracking_symbol_sets_bulk_finish_upload_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ErrorTrackingSymbolSet,
@@ -437,7 +437,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/error_tracking/symbol_sets/bulk_start_upload/`
     fn environments_error_tracking_symbol_sets_bulk_start_upload_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ErrorTrackingSymbolSet,
@@ -448,7 +448,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/error_tracking/symbol_sets/`
     fn environments_error_tracking_symbol_sets_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ErrorTrackingSymbolSet,
@@ -457,7 +457,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
     fn environments_error_tracking_symbol_sets_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -466,7 +466,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/error_tracking/symbol_sets/{id}/finish_upload/`
     fn environments_error_tracking_symbol_sets_finish_upload_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -476,7 +476,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/symbol_sets/`
     fn environments_error_tracking_symbol_sets_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingSymbolSetsListQuery,
@@ -487,7 +487,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
     fn environments_error_tracking_symbol_sets_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -497,7 +497,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
     fn environments_error_tracking_symbol_sets_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -506,7 +506,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/error_tracking/symbol_sets/start_upload/`
     fn environments_error_tracking_symbol_sets_start_upload_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ErrorTrackingSymbolSet,
@@ -515,7 +515,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
     fn environments_error_tracking_symbol_sets_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -525,7 +525,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/evaluation_runs/`
     fn environments_evaluation_runs_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -533,7 +533,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/evaluations/`
     fn environments_evaluations_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Evaluation,
@@ -542,7 +542,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/evaluations/{id}/`
     fn environments_evaluations_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -551,7 +551,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/evaluations/`
     fn environments_evaluations_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsEvaluationsListQuery,
@@ -560,7 +560,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/evaluations/{id}/`
     fn environments_evaluations_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -570,7 +570,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/evaluations/{id}/`
     fn environments_evaluations_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -579,7 +579,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/evaluations/{id}/`
     fn environments_evaluations_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -589,7 +589,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/environments/{id}/event_ingestion_restrictions/`
     fn environments_event_ingestion_restrictions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -598,7 +598,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/environments/{id}/is_generating_demo_data/`
     fn environments_is_generating_demo_data_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -607,7 +607,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/environments/`
     fn environments_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsListQuery,
@@ -616,7 +616,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/max_tools/create_and_query_insight/`
     fn environments_max_tools_create_and_query_insight_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -624,7 +624,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/environments/{id}/`
     fn environments_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -634,7 +634,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/environments/{id}/reset_token/`
     fn environments_reset_token_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -644,7 +644,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/environments/{id}/`
     fn environments_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -653,7 +653,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/environments/{id}/rotate_secret_token/`
     fn environments_rotate_secret_token_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -663,7 +663,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/environments/{id}/`
     fn environments_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -673,7 +673,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/user_interviews/`
     fn environments_user_interviews_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::UserInterview,
@@ -682,7 +682,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/user_interviews/{id}/`
     fn environments_user_interviews_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -691,7 +691,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/user_interviews/`
     fn environments_user_interviews_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsUserInterviewsListQuery,
@@ -700,7 +700,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/user_interviews/{id}/`
     fn environments_user_interviews_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -710,7 +710,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/user_interviews/{id}/`
     fn environments_user_interviews_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -719,7 +719,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/user_interviews/{id}/`
     fn environments_user_interviews_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -729,7 +729,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/web_vitals/`
     fn environments_web_vitals_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsWebVitalsRetrieveQuery,
@@ -828,8 +828,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &CREATE_SESSION_SUMMARIES,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.create_session_summaries(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.create_session_summaries(cx, project_id, body)
                 },
             ),
         )
@@ -838,8 +838,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &CREATE_SESSION_SUMMARIES_INDIVIDUALLY,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.create_session_summaries_individually(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.create_session_summaries_individually(cx, project_id, body)
                 },
             ),
         )
@@ -848,8 +848,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_activity_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_activity_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -858,14 +858,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ADD_PRODUCT_INTENT_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_add_product_intent_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -874,14 +873,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_complete_product_onboarding_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -890,8 +888,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
-                    s.environments_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                    s.environments_create(cx, project_id, body)
                 },
             ),
         )
@@ -900,14 +898,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_default_evaluation_tags_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -916,9 +913,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_default_evaluation_tags_destroy(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -927,9 +923,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_default_evaluation_tags_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -938,14 +933,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_delete_secret_token_backup_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -954,8 +948,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -964,13 +958,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_error_tracking_assignment_rules_create(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -979,13 +972,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_assignment_rules_destroy(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -994,13 +986,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_error_tracking_assignment_rules_list(
-                            cx,
-                            project_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -1009,14 +1000,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_error_tracking_assignment_rules_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1025,13 +1015,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_REORDER_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
                     s.environments_error_tracking_assignment_rules_reorder_partial_update(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1040,13 +1029,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_assignment_rules_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1055,14 +1043,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_error_tracking_assignment_rules_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1071,13 +1058,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_fingerprints_destroy(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1086,13 +1072,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_error_tracking_fingerprints_list(
-                            cx,
-                            project_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -1101,13 +1086,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_fingerprints_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1116,12 +1100,11 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_GIT_PROVIDER_FILE_LINKS_RESOLVE_GITHUB_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
+                |s, cx, (project_id,), (), ()| {
                     s.environments_error_tracking_git_provider_file_links_resolve_github_retrieve(
-                            cx,
-                            project_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                    )
                 },
             ),
         )
@@ -1130,13 +1113,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_error_tracking_grouping_rules_create(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1145,13 +1127,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_grouping_rules_destroy(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1160,13 +1141,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_error_tracking_grouping_rules_list(
-                            cx,
-                            project_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -1175,14 +1155,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_error_tracking_grouping_rules_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1191,13 +1170,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_REORDER_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
                     s.environments_error_tracking_grouping_rules_reorder_partial_update(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1206,13 +1184,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_grouping_rules_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1221,14 +1198,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_error_tracking_grouping_rules_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1237,9 +1213,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_error_tracking_releases_create(cx, project_id, body)
-                        .await
                 },
             ),
         )
@@ -1248,9 +1223,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_releases_destroy(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -1259,13 +1233,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_HASH_RETRIEVE,
                 &service,
-                |s, cx, (project_id, hash_id), (), ()| async move {
+                |s, cx, (project_id, hash_id), (), ()| {
                     s.environments_error_tracking_releases_hash_retrieve(
-                            cx,
-                            project_id,
-                            hash_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        hash_id,
+                    )
                 },
             ),
         )
@@ -1274,9 +1247,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_error_tracking_releases_list(cx, project_id, query)
-                        .await
                 },
             ),
         )
@@ -1285,14 +1257,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_error_tracking_releases_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1301,9 +1272,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_releases_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -1312,14 +1282,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_error_tracking_releases_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1328,13 +1297,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_error_tracking_suppression_rules_create(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1343,13 +1311,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_suppression_rules_destroy(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1358,13 +1325,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_error_tracking_suppression_rules_list(
-                            cx,
-                            project_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -1373,14 +1339,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_error_tracking_suppression_rules_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1389,13 +1354,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_REORDER_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
                     s.environments_error_tracking_suppression_rules_reorder_partial_update(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1404,13 +1368,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_suppression_rules_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1419,14 +1382,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_error_tracking_suppression_rules_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1435,13 +1397,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_FINISH_UPLOAD_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_error_tracking_symbol_sets_bulk_finish_upload_create(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1450,13 +1411,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_START_UPLOAD_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_error_tracking_symbol_sets_bulk_start_upload_create(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1465,13 +1425,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Form(body)| async move {
+                |s, cx, (project_id,), (), d::Form(body)| {
                     s.environments_error_tracking_symbol_sets_create(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1480,9 +1439,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_symbol_sets_destroy(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -1491,14 +1449,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_FINISH_UPLOAD_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_error_tracking_symbol_sets_finish_upload_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1507,9 +1464,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_error_tracking_symbol_sets_list(cx, project_id, query)
-                        .await
                 },
             ),
         )
@@ -1518,14 +1474,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeForm(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeForm(body)| {
                     s.environments_error_tracking_symbol_sets_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1534,13 +1489,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_error_tracking_symbol_sets_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1549,13 +1503,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_START_UPLOAD_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Form(body)| async move {
+                |s, cx, (project_id,), (), d::Form(body)| {
                     s.environments_error_tracking_symbol_sets_start_upload_create(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1564,14 +1517,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Form(body)| async move {
+                |s, cx, (project_id, id), (), d::Form(body)| {
                     s.environments_error_tracking_symbol_sets_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1580,8 +1532,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVALUATION_RUNS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_evaluation_runs_create(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_evaluation_runs_create(cx, project_id)
                 },
             ),
         )
@@ -1590,8 +1542,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVALUATIONS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_evaluations_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_evaluations_create(cx, project_id, body)
                 },
             ),
         )
@@ -1600,8 +1552,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVALUATIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_evaluations_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_evaluations_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -1610,8 +1562,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVALUATIONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_evaluations_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_evaluations_list(cx, project_id, query)
                 },
             ),
         )
@@ -1620,9 +1572,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVALUATIONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_evaluations_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -1631,8 +1582,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVALUATIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_evaluations_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_evaluations_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1641,8 +1592,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVALUATIONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.environments_evaluations_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.environments_evaluations_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1651,13 +1602,12 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVENT_INGESTION_RESTRICTIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_event_ingestion_restrictions_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -1666,9 +1616,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_IS_GENERATING_DEMO_DATA_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_is_generating_demo_data_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -1677,8 +1626,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_list(cx, project_id, query)
                 },
             ),
         )
@@ -1687,12 +1636,11 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_MAX_TOOLS_CREATE_AND_QUERY_INSIGHT_CREATE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
+                |s, cx, (project_id,), (), ()| {
                     s.environments_max_tools_create_and_query_insight_create(
-                            cx,
-                            project_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                    )
                 },
             ),
         )
@@ -1701,8 +1649,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.environments_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.environments_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1711,9 +1659,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_RESET_TOKEN_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_reset_token_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -1722,8 +1669,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1732,14 +1679,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ROTATE_SECRET_TOKEN_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_rotate_secret_token_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1748,8 +1694,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.environments_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.environments_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1758,8 +1704,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_USER_INTERVIEWS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_user_interviews_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_user_interviews_create(cx, project_id, body)
                 },
             ),
         )
@@ -1768,8 +1714,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_USER_INTERVIEWS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_user_interviews_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_user_interviews_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -1778,8 +1724,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_USER_INTERVIEWS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_user_interviews_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_user_interviews_list(cx, project_id, query)
                 },
             ),
         )
@@ -1788,14 +1734,13 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_USER_INTERVIEWS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_user_interviews_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -1804,8 +1749,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_USER_INTERVIEWS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_user_interviews_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_user_interviews_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1814,8 +1759,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_USER_INTERVIEWS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.environments_user_interviews_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.environments_user_interviews_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1824,8 +1769,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WEB_VITALS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_web_vitals_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_web_vitals_retrieve(cx, project_id, query)
                 },
             ),
         )

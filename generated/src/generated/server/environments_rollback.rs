@@ -11,7 +11,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait EnvironmentsRollbackApi: Send + Sync + 'static {
     /// `POST /api/organizations/{id}/environments_rollback/`
     fn environments_rollback_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         id: uuid::Uuid,
         body: types::Organization,
@@ -27,8 +27,8 @@ pub fn routes<S: EnvironmentsRollbackApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_ROLLBACK_CREATE,
                 &service,
-                |s, cx, (id,), (), d::Json(body)| async move {
-                    s.environments_rollback_create(cx, id, body).await
+                |s, cx, (id,), (), d::Json(body)| {
+                    s.environments_rollback_create(cx, id, body)
                 },
             ),
         )

@@ -11,7 +11,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait EventDefinitionsApi: Send + Sync + 'static {
     /// `DELETE /api/projects/{project_id}/event_definitions/{id}/`
     fn event_definitions_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -20,7 +20,7 @@ pub trait EventDefinitionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/event_definitions/{id}/metrics/`
     fn event_definitions_metrics_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -29,7 +29,7 @@ pub trait EventDefinitionsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/event_definitions/{id}/`
     fn event_definitions_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -38,7 +38,7 @@ pub trait EventDefinitionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/event_definitions/`
     fn event_definitions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -46,7 +46,7 @@ pub trait EventDefinitionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/event_definitions/{id}/`
     fn event_definitions_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -55,7 +55,7 @@ pub trait EventDefinitionsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/event_definitions/{id}/`
     fn event_definitions_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -71,8 +71,8 @@ pub fn routes<S: EventDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &EVENT_DEFINITIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.event_definitions_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.event_definitions_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -81,8 +81,8 @@ pub fn routes<S: EventDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EVENT_DEFINITIONS_METRICS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.event_definitions_metrics_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.event_definitions_metrics_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -91,8 +91,8 @@ pub fn routes<S: EventDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EVENT_DEFINITIONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.event_definitions_partial_update(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.event_definitions_partial_update(cx, project_id, id)
                 },
             ),
         )
@@ -101,8 +101,8 @@ pub fn routes<S: EventDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EVENT_DEFINITIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.event_definitions_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.event_definitions_retrieve(cx, project_id)
                 },
             ),
         )
@@ -111,8 +111,8 @@ pub fn routes<S: EventDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EVENT_DEFINITIONS_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.event_definitions_retrieve_2(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.event_definitions_retrieve_2(cx, project_id, id)
                 },
             ),
         )
@@ -121,8 +121,8 @@ pub fn routes<S: EventDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EVENT_DEFINITIONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.event_definitions_update(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.event_definitions_update(cx, project_id, id)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait EventsApi: Send + Sync + 'static {
     /// `GET /api/environments/{project_id}/events/`
     fn environments_events_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsEventsListQuery,
@@ -21,7 +21,7 @@ pub trait EventsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/events/{id}/`
     fn environments_events_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: String,
@@ -31,7 +31,7 @@ pub trait EventsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/events/values/`
     fn environments_events_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsEventsValuesRetrieveQuery,
@@ -40,7 +40,7 @@ pub trait EventsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/events/`
     fn events_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EventsListQuery,
@@ -49,7 +49,7 @@ pub trait EventsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/events/{id}/`
     fn events_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: String,
@@ -59,7 +59,7 @@ pub trait EventsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/events/values/`
     fn events_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EventsValuesRetrieveQuery,
@@ -129,8 +129,8 @@ pub fn routes<S: EventsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVENTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_events_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_events_list(cx, project_id, query)
                 },
             ),
         )
@@ -139,8 +139,8 @@ pub fn routes<S: EventsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVENTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.environments_events_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.environments_events_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -149,8 +149,8 @@ pub fn routes<S: EventsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EVENTS_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_events_values_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_events_values_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -159,8 +159,8 @@ pub fn routes<S: EventsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EVENTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.events_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.events_list(cx, project_id, query)
                 },
             ),
         )
@@ -169,8 +169,8 @@ pub fn routes<S: EventsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EVENTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.events_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.events_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -179,8 +179,8 @@ pub fn routes<S: EventsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EVENTS_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.events_values_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.events_values_retrieve(cx, project_id, query)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait ExperimentSavedMetricsApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/experiment_saved_metrics/`
     fn experiment_saved_metrics_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ExperimentSavedMetric,
@@ -21,7 +21,7 @@ pub trait ExperimentSavedMetricsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/experiment_saved_metrics/{id}/`
     fn experiment_saved_metrics_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -30,7 +30,7 @@ pub trait ExperimentSavedMetricsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/experiment_saved_metrics/`
     fn experiment_saved_metrics_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: ExperimentSavedMetricsListQuery,
@@ -39,7 +39,7 @@ pub trait ExperimentSavedMetricsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/experiment_saved_metrics/{id}/`
     fn experiment_saved_metrics_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -49,7 +49,7 @@ pub trait ExperimentSavedMetricsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/experiment_saved_metrics/{id}/`
     fn experiment_saved_metrics_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -58,7 +58,7 @@ pub trait ExperimentSavedMetricsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/experiment_saved_metrics/{id}/`
     fn experiment_saved_metrics_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -83,8 +83,8 @@ pub fn routes<S: ExperimentSavedMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENT_SAVED_METRICS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.experiment_saved_metrics_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.experiment_saved_metrics_create(cx, project_id, body)
                 },
             ),
         )
@@ -93,8 +93,8 @@ pub fn routes<S: ExperimentSavedMetricsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &EXPERIMENT_SAVED_METRICS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.experiment_saved_metrics_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.experiment_saved_metrics_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -103,8 +103,8 @@ pub fn routes<S: ExperimentSavedMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENT_SAVED_METRICS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.experiment_saved_metrics_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.experiment_saved_metrics_list(cx, project_id, query)
                 },
             ),
         )
@@ -113,9 +113,8 @@ pub fn routes<S: ExperimentSavedMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENT_SAVED_METRICS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.experiment_saved_metrics_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -124,8 +123,8 @@ pub fn routes<S: ExperimentSavedMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENT_SAVED_METRICS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.experiment_saved_metrics_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.experiment_saved_metrics_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -134,8 +133,8 @@ pub fn routes<S: ExperimentSavedMetricsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENT_SAVED_METRICS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.experiment_saved_metrics_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.experiment_saved_metrics_update(cx, project_id, id, body)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait ExperimentsApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/experiments/`
     fn experiments_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Experiment,
@@ -21,7 +21,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/experiments/{id}/create_exposure_cohort_for_experiment/`
     fn experiments_create_exposure_cohort_for_experiment_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -31,7 +31,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/experiments/{id}/`
     fn experiments_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -40,7 +40,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/experiments/{id}/duplicate/`
     fn experiments_duplicate_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -50,7 +50,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/experiments/eligible_feature_flags/`
     fn experiments_eligible_feature_flags_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -58,7 +58,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/experiments/`
     fn experiments_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: ExperimentsListQuery,
@@ -67,7 +67,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/experiments/{id}/`
     fn experiments_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -77,7 +77,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/experiments/{id}/recalculate_timeseries/`
     fn experiments_recalculate_timeseries_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -87,7 +87,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/experiments/requires_flag_implementation/`
     fn experiments_requires_flag_implementation_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -95,7 +95,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/experiments/{id}/`
     fn experiments_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -104,7 +104,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/experiments/{id}/timeseries_results/`
     fn experiments_timeseries_results_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -113,7 +113,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/experiments/{id}/`
     fn experiments_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -138,8 +138,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.experiments_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.experiments_create(cx, project_id, body)
                 },
             ),
         )
@@ -148,14 +148,13 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_CREATE_EXPOSURE_COHORT_FOR_EXPERIMENT_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.experiments_create_exposure_cohort_for_experiment_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -164,8 +163,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.experiments_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.experiments_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -174,8 +173,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_DUPLICATE_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.experiments_duplicate_create(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.experiments_duplicate_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -184,8 +183,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_ELIGIBLE_FEATURE_FLAGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.experiments_eligible_feature_flags_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.experiments_eligible_feature_flags_retrieve(cx, project_id)
                 },
             ),
         )
@@ -194,8 +193,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.experiments_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.experiments_list(cx, project_id, query)
                 },
             ),
         )
@@ -204,8 +203,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.experiments_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.experiments_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -214,9 +213,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_RECALCULATE_TIMESERIES_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.experiments_recalculate_timeseries_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -225,9 +223,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_REQUIRES_FLAG_IMPLEMENTATION_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
+                |s, cx, (project_id,), (), ()| {
                     s.experiments_requires_flag_implementation_retrieve(cx, project_id)
-                        .await
                 },
             ),
         )
@@ -236,8 +233,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.experiments_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.experiments_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -246,8 +243,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_TIMESERIES_RESULTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.experiments_timeseries_results_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.experiments_timeseries_results_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -256,8 +253,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPERIMENTS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.experiments_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.experiments_update(cx, project_id, id, body)
                 },
             ),
         )

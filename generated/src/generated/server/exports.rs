@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait ExportsApi: Send + Sync + 'static {
     /// `GET /api/environments/{project_id}/exports/{id}/content/`
     fn environments_exports_content_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -21,7 +21,7 @@ pub trait ExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/exports/`
     fn environments_exports_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ExportedAsset,
@@ -30,7 +30,7 @@ pub trait ExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/exports/`
     fn environments_exports_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsExportsListQuery,
@@ -39,7 +39,7 @@ pub trait ExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/exports/{id}/`
     fn environments_exports_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -48,7 +48,7 @@ pub trait ExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/exports/{id}/content/`
     fn exports_content_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -57,7 +57,7 @@ pub trait ExportsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/exports/`
     fn exports_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::ExportedAsset,
@@ -66,7 +66,7 @@ pub trait ExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/exports/`
     fn exports_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: ExportsListQuery,
@@ -75,7 +75,7 @@ pub trait ExportsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/exports/{id}/`
     fn exports_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -107,8 +107,8 @@ pub fn routes<S: ExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EXPORTS_CONTENT_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_exports_content_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_exports_content_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -117,8 +117,8 @@ pub fn routes<S: ExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EXPORTS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_exports_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_exports_create(cx, project_id, body)
                 },
             ),
         )
@@ -127,8 +127,8 @@ pub fn routes<S: ExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EXPORTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_exports_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_exports_list(cx, project_id, query)
                 },
             ),
         )
@@ -137,8 +137,8 @@ pub fn routes<S: ExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_EXPORTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_exports_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_exports_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -147,8 +147,8 @@ pub fn routes<S: ExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPORTS_CONTENT_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.exports_content_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.exports_content_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -157,8 +157,8 @@ pub fn routes<S: ExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPORTS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.exports_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.exports_create(cx, project_id, body)
                 },
             ),
         )
@@ -167,8 +167,8 @@ pub fn routes<S: ExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPORTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.exports_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.exports_list(cx, project_id, query)
                 },
             ),
         )
@@ -177,8 +177,8 @@ pub fn routes<S: ExportsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &EXPORTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.exports_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.exports_retrieve(cx, project_id, id)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait FeatureFlagsApi: Send + Sync + 'static {
     /// `GET /api/projects/{project_id}/feature_flags/activity/`
     fn feature_flags_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -20,7 +20,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/feature_flags/{id}/activity/`
     fn feature_flags_activity_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -29,7 +29,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/feature_flags/bulk_keys/`
     fn feature_flags_bulk_keys_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FeatureFlag,
@@ -38,7 +38,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/feature_flags/`
     fn feature_flags_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FeatureFlag,
@@ -47,7 +47,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/feature_flags/{id}/create_static_cohort_for_flag/`
     fn feature_flags_create_static_cohort_for_flag_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -57,7 +57,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/feature_flags/{id}/dashboard/`
     fn feature_flags_dashboard_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -67,7 +67,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/feature_flags/{id}/`
     fn feature_flags_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -76,7 +76,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/feature_flags/{id}/enrich_usage_dashboard/`
     fn feature_flags_enrich_usage_dashboard_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -86,7 +86,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/feature_flags/evaluation_reasons/`
     fn feature_flags_evaluation_reasons_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -94,7 +94,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/feature_flags/`
     fn feature_flags_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: FeatureFlagsListQuery,
@@ -103,7 +103,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/feature_flags/local_evaluation/`
     fn feature_flags_local_evaluation_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -111,7 +111,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/feature_flags/my_flags/`
     fn feature_flags_my_flags_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -119,7 +119,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/feature_flags/{id}/`
     fn feature_flags_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -129,7 +129,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/feature_flags/{id}/remote_config/`
     fn feature_flags_remote_config_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -138,7 +138,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/feature_flags/{id}/`
     fn feature_flags_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -147,7 +147,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/feature_flags/{id}/status/`
     fn feature_flags_status_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -156,7 +156,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/feature_flags/{id}/`
     fn feature_flags_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -166,7 +166,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/feature_flags/user_blast_radius/`
     fn feature_flags_user_blast_radius_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FeatureFlag,
@@ -197,8 +197,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.feature_flags_activity_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.feature_flags_activity_retrieve(cx, project_id)
                 },
             ),
         )
@@ -207,8 +207,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_ACTIVITY_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.feature_flags_activity_retrieve_2(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.feature_flags_activity_retrieve_2(cx, project_id, id)
                 },
             ),
         )
@@ -217,8 +217,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_BULK_KEYS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.feature_flags_bulk_keys_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.feature_flags_bulk_keys_create(cx, project_id, body)
                 },
             ),
         )
@@ -227,8 +227,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.feature_flags_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.feature_flags_create(cx, project_id, body)
                 },
             ),
         )
@@ -237,14 +237,13 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_CREATE_STATIC_COHORT_FOR_FLAG_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.feature_flags_create_static_cohort_for_flag_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -253,8 +252,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_DASHBOARD_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.feature_flags_dashboard_create(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.feature_flags_dashboard_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -263,8 +262,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.feature_flags_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.feature_flags_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -273,14 +272,13 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_ENRICH_USAGE_DASHBOARD_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.feature_flags_enrich_usage_dashboard_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -289,8 +287,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_EVALUATION_REASONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.feature_flags_evaluation_reasons_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.feature_flags_evaluation_reasons_retrieve(cx, project_id)
                 },
             ),
         )
@@ -299,8 +297,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.feature_flags_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.feature_flags_list(cx, project_id, query)
                 },
             ),
         )
@@ -309,8 +307,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_LOCAL_EVALUATION_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.feature_flags_local_evaluation_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.feature_flags_local_evaluation_retrieve(cx, project_id)
                 },
             ),
         )
@@ -319,8 +317,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_MY_FLAGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.feature_flags_my_flags_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.feature_flags_my_flags_retrieve(cx, project_id)
                 },
             ),
         )
@@ -329,8 +327,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.feature_flags_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.feature_flags_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -339,8 +337,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_REMOTE_CONFIG_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.feature_flags_remote_config_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.feature_flags_remote_config_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -349,8 +347,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.feature_flags_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.feature_flags_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -359,8 +357,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_STATUS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.feature_flags_status_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.feature_flags_status_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -369,8 +367,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.feature_flags_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.feature_flags_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -379,8 +377,8 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FEATURE_FLAGS_USER_BLAST_RADIUS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.feature_flags_user_blast_radius_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.feature_flags_user_blast_radius_create(cx, project_id, body)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait FileSystemApi: Send + Sync + 'static {
     /// `POST /api/environments/{project_id}/file_system/count_by_path/`
     fn environments_file_system_count_by_path_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FileSystem,
@@ -21,7 +21,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/file_system/{id}/count/`
     fn environments_file_system_count_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -31,7 +31,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/file_system/`
     fn environments_file_system_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FileSystem,
@@ -40,7 +40,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/file_system/{id}/`
     fn environments_file_system_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/file_system/{id}/link/`
     fn environments_file_system_link_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -59,7 +59,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/file_system/`
     fn environments_file_system_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsFileSystemListQuery,
@@ -68,7 +68,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/file_system/log_view/`
     fn environments_file_system_log_view_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FileSystem,
@@ -77,7 +77,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/file_system/{id}/move/`
     fn environments_file_system_move_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -87,7 +87,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/file_system/{id}/`
     fn environments_file_system_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -97,7 +97,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/file_system/{id}/`
     fn environments_file_system_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -106,7 +106,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/file_system/unfiled/`
     fn environments_file_system_unfiled_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -114,7 +114,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/file_system/{id}/`
     fn environments_file_system_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -124,7 +124,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/file_system/count_by_path/`
     fn file_system_count_by_path_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FileSystem,
@@ -133,7 +133,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/file_system/{id}/count/`
     fn file_system_count_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -143,7 +143,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/file_system/`
     fn file_system_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FileSystem,
@@ -152,7 +152,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/file_system/{id}/`
     fn file_system_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -161,7 +161,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/file_system/{id}/link/`
     fn file_system_link_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -171,7 +171,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/file_system/`
     fn file_system_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: FileSystemListQuery,
@@ -180,7 +180,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/file_system/log_view/`
     fn file_system_log_view_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FileSystem,
@@ -189,7 +189,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/file_system/{id}/move/`
     fn file_system_move_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -199,7 +199,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/file_system/{id}/`
     fn file_system_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -209,7 +209,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/file_system/{id}/`
     fn file_system_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -218,7 +218,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/file_system/unfiled/`
     fn file_system_unfiled_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -226,7 +226,7 @@ pub trait FileSystemApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/file_system/{id}/`
     fn file_system_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -261,9 +261,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_COUNT_BY_PATH_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_file_system_count_by_path_create(cx, project_id, body)
-                        .await
                 },
             ),
         )
@@ -272,9 +271,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_COUNT_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_file_system_count_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -283,8 +281,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_file_system_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_file_system_create(cx, project_id, body)
                 },
             ),
         )
@@ -293,8 +291,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_FILE_SYSTEM_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_file_system_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_file_system_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -303,9 +301,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_LINK_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_file_system_link_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -314,8 +311,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_file_system_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_file_system_list(cx, project_id, query)
                 },
             ),
         )
@@ -324,9 +321,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_LOG_VIEW_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_file_system_log_view_create(cx, project_id, body)
-                        .await
                 },
             ),
         )
@@ -335,9 +331,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_MOVE_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_file_system_move_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -346,9 +341,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_file_system_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -357,8 +351,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_file_system_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_file_system_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -367,8 +361,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_UNFILED_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_file_system_unfiled_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_file_system_unfiled_retrieve(cx, project_id)
                 },
             ),
         )
@@ -377,8 +371,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.environments_file_system_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.environments_file_system_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -387,8 +381,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_COUNT_BY_PATH_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.file_system_count_by_path_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.file_system_count_by_path_create(cx, project_id, body)
                 },
             ),
         )
@@ -397,8 +391,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_COUNT_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.file_system_count_create(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.file_system_count_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -407,8 +401,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.file_system_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.file_system_create(cx, project_id, body)
                 },
             ),
         )
@@ -417,8 +411,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &FILE_SYSTEM_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.file_system_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.file_system_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -427,8 +421,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_LINK_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.file_system_link_create(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.file_system_link_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -437,8 +431,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.file_system_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.file_system_list(cx, project_id, query)
                 },
             ),
         )
@@ -447,8 +441,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_LOG_VIEW_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.file_system_log_view_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.file_system_log_view_create(cx, project_id, body)
                 },
             ),
         )
@@ -457,8 +451,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_MOVE_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.file_system_move_create(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.file_system_move_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -467,8 +461,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.file_system_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.file_system_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -477,8 +471,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.file_system_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.file_system_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -487,8 +481,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_UNFILED_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.file_system_unfiled_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.file_system_unfiled_retrieve(cx, project_id)
                 },
             ),
         )
@@ -497,8 +491,8 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.file_system_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.file_system_update(cx, project_id, id, body)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait FileSystemShortcutApi: Send + Sync + 'static {
     /// `POST /api/environments/{project_id}/file_system_shortcut/`
     fn environments_file_system_shortcut_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FileSystemShortcut,
@@ -21,7 +21,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/file_system_shortcut/{id}/`
     fn environments_file_system_shortcut_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -30,7 +30,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/file_system_shortcut/`
     fn environments_file_system_shortcut_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsFileSystemShortcutListQuery,
@@ -39,7 +39,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/file_system_shortcut/{id}/`
     fn environments_file_system_shortcut_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/file_system_shortcut/{id}/`
     fn environments_file_system_shortcut_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -58,7 +58,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/file_system_shortcut/{id}/`
     fn environments_file_system_shortcut_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -68,7 +68,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/file_system_shortcut/`
     fn file_system_shortcut_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::FileSystemShortcut,
@@ -77,7 +77,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/file_system_shortcut/{id}/`
     fn file_system_shortcut_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -86,7 +86,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/file_system_shortcut/`
     fn file_system_shortcut_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: FileSystemShortcutListQuery,
@@ -95,7 +95,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/file_system_shortcut/{id}/`
     fn file_system_shortcut_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -105,7 +105,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/file_system_shortcut/{id}/`
     fn file_system_shortcut_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -114,7 +114,7 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/file_system_shortcut/{id}/`
     fn file_system_shortcut_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -147,9 +147,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_file_system_shortcut_create(cx, project_id, body)
-                        .await
                 },
             ),
         )
@@ -158,8 +157,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_file_system_shortcut_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_file_system_shortcut_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -168,8 +167,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_file_system_shortcut_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_file_system_shortcut_list(cx, project_id, query)
                 },
             ),
         )
@@ -178,14 +177,13 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_file_system_shortcut_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -194,9 +192,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_file_system_shortcut_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -205,9 +202,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_file_system_shortcut_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -216,8 +212,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_SHORTCUT_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.file_system_shortcut_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.file_system_shortcut_create(cx, project_id, body)
                 },
             ),
         )
@@ -226,8 +222,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &FILE_SYSTEM_SHORTCUT_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.file_system_shortcut_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.file_system_shortcut_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -236,8 +232,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_SHORTCUT_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.file_system_shortcut_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.file_system_shortcut_list(cx, project_id, query)
                 },
             ),
         )
@@ -246,8 +242,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.file_system_shortcut_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.file_system_shortcut_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -256,8 +252,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_SHORTCUT_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.file_system_shortcut_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.file_system_shortcut_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -266,8 +262,8 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FILE_SYSTEM_SHORTCUT_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.file_system_shortcut_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.file_system_shortcut_update(cx, project_id, id, body)
                 },
             ),
         )

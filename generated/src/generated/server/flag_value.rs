@@ -11,7 +11,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait FlagValueApi: Send + Sync + 'static {
     /// `GET /api/projects/{project_id}/flag_value/values/`
     fn flag_value_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -26,8 +26,8 @@ pub fn routes<S: FlagValueApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &FLAG_VALUE_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.flag_value_values_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.flag_value_values_retrieve(cx, project_id)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait GroupsApi: Send + Sync + 'static {
     /// `GET /api/environments/{project_id}/groups/activity/`
     fn environments_groups_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsGroupsActivityRetrieveQuery,
@@ -21,7 +21,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/groups/`
     fn environments_groups_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::CreateGroup,
@@ -30,7 +30,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/groups/delete_property/`
     fn environments_groups_delete_property_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsGroupsDeletePropertyCreateQuery,
@@ -40,7 +40,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/groups/find/`
     fn environments_groups_find_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsGroupsFindRetrieveQuery,
@@ -49,7 +49,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/groups/`
     fn environments_groups_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsGroupsListQuery,
@@ -58,7 +58,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/groups/property_definitions/`
     fn environments_groups_property_definitions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -66,7 +66,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/groups/property_values/`
     fn environments_groups_property_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -74,7 +74,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/groups/related/`
     fn environments_groups_related_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsGroupsRelatedRetrieveQuery,
@@ -83,7 +83,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/groups/update_property/`
     fn environments_groups_update_property_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsGroupsUpdatePropertyCreateQuery,
@@ -93,7 +93,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/groups/activity/`
     fn groups_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: GroupsActivityRetrieveQuery,
@@ -102,7 +102,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/groups/`
     fn groups_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::CreateGroup,
@@ -111,7 +111,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/groups/delete_property/`
     fn groups_delete_property_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: GroupsDeletePropertyCreateQuery,
@@ -121,7 +121,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/groups/find/`
     fn groups_find_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: GroupsFindRetrieveQuery,
@@ -130,7 +130,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/groups/`
     fn groups_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: GroupsListQuery,
@@ -139,7 +139,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/groups/property_definitions/`
     fn groups_property_definitions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -147,7 +147,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/groups/property_values/`
     fn groups_property_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -155,7 +155,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/groups/related/`
     fn groups_related_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: GroupsRelatedRetrieveQuery,
@@ -164,7 +164,7 @@ pub trait GroupsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/groups/update_property/`
     fn groups_update_property_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: GroupsUpdatePropertyCreateQuery,
@@ -279,8 +279,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_GROUPS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_groups_activity_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_groups_activity_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -289,8 +289,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_GROUPS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_groups_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_groups_create(cx, project_id, body)
                 },
             ),
         )
@@ -299,14 +299,13 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_GROUPS_DELETE_PROPERTY_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::Json(body)| async move {
+                |s, cx, (project_id,), query, d::Json(body)| {
                     s.environments_groups_delete_property_create(
-                            cx,
-                            project_id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -315,8 +314,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_GROUPS_FIND_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_groups_find_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_groups_find_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -325,8 +324,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_GROUPS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_groups_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_groups_list(cx, project_id, query)
                 },
             ),
         )
@@ -335,9 +334,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_GROUPS_PROPERTY_DEFINITIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
+                |s, cx, (project_id,), (), ()| {
                     s.environments_groups_property_definitions_retrieve(cx, project_id)
-                        .await
                 },
             ),
         )
@@ -346,8 +344,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_GROUPS_PROPERTY_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_groups_property_values_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_groups_property_values_retrieve(cx, project_id)
                 },
             ),
         )
@@ -356,8 +354,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_GROUPS_RELATED_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_groups_related_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_groups_related_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -366,14 +364,13 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_GROUPS_UPDATE_PROPERTY_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::Json(body)| async move {
+                |s, cx, (project_id,), query, d::Json(body)| {
                     s.environments_groups_update_property_create(
-                            cx,
-                            project_id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -382,8 +379,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.groups_activity_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.groups_activity_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -392,8 +389,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.groups_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.groups_create(cx, project_id, body)
                 },
             ),
         )
@@ -402,8 +399,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_DELETE_PROPERTY_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::Json(body)| async move {
-                    s.groups_delete_property_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::Json(body)| {
+                    s.groups_delete_property_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -412,8 +409,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_FIND_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.groups_find_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.groups_find_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -422,8 +419,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.groups_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.groups_list(cx, project_id, query)
                 },
             ),
         )
@@ -432,8 +429,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_PROPERTY_DEFINITIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.groups_property_definitions_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.groups_property_definitions_retrieve(cx, project_id)
                 },
             ),
         )
@@ -442,8 +439,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_PROPERTY_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.groups_property_values_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.groups_property_values_retrieve(cx, project_id)
                 },
             ),
         )
@@ -452,8 +449,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_RELATED_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.groups_related_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.groups_related_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -462,8 +459,8 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_UPDATE_PROPERTY_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::Json(body)| async move {
-                    s.groups_update_property_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::Json(body)| {
+                    s.groups_update_property_create(cx, project_id, query, body)
                 },
             ),
         )

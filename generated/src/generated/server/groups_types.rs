@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait GroupsTypesApi: Send + Sync + 'static {
     /// `PUT /api/projects/{project_id}/groups_types/create_detail_dashboard/`
     fn groups_types_create_detail_dashboard_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::GroupType>,
@@ -21,7 +21,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/groups_types/{group_type_index}/`
     fn groups_types_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         group_type_index: i32,
@@ -30,7 +30,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/groups_types/`
     fn groups_types_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<Vec<types::GroupType>>> + Send {
@@ -38,7 +38,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/groups_types/{group_type_index}/metrics/`
     fn groups_types_metrics_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         group_type_index: i32,
@@ -48,7 +48,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/`
     fn groups_types_metrics_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         group_type_index: i32,
@@ -58,7 +58,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/groups_types/{group_type_index}/metrics/`
     fn groups_types_metrics_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         group_type_index: i32,
@@ -68,7 +68,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/`
     fn groups_types_metrics_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         group_type_index: i32,
@@ -79,7 +79,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/`
     fn groups_types_metrics_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         group_type_index: i32,
@@ -89,7 +89,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/groups_types/{group_type_index}/metrics/{id}/`
     fn groups_types_metrics_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         group_type_index: i32,
@@ -100,7 +100,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/groups_types/set_default_columns/`
     fn groups_types_set_default_columns_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::GroupType>,
@@ -109,7 +109,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/groups_types/update_metadata/`
     fn groups_types_update_metadata_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::PatchedGroupType>,
@@ -133,9 +133,8 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_TYPES_CREATE_DETAIL_DASHBOARD_UPDATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
                     s.groups_types_create_detail_dashboard_update(cx, project_id, body)
-                        .await
                 },
             ),
         )
@@ -144,8 +143,8 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &GROUPS_TYPES_DESTROY,
                 &service,
-                |s, cx, (project_id, group_type_index), (), ()| async move {
-                    s.groups_types_destroy(cx, project_id, group_type_index).await
+                |s, cx, (project_id, group_type_index), (), ()| {
+                    s.groups_types_destroy(cx, project_id, group_type_index)
                 },
             ),
         )
@@ -154,9 +153,7 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_TYPES_LIST,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.groups_types_list(cx, project_id).await
-                },
+                |s, cx, (project_id,), (), ()| { s.groups_types_list(cx, project_id) },
             ),
         )
         .route(
@@ -164,9 +161,8 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_TYPES_METRICS_CREATE,
                 &service,
-                |s, cx, (project_id, group_type_index), (), d::Json(body)| async move {
+                |s, cx, (project_id, group_type_index), (), d::Json(body)| {
                     s.groups_types_metrics_create(cx, project_id, group_type_index, body)
-                        .await
                 },
             ),
         )
@@ -175,9 +171,8 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &GROUPS_TYPES_METRICS_DESTROY,
                 &service,
-                |s, cx, (project_id, group_type_index, id), (), ()| async move {
+                |s, cx, (project_id, group_type_index, id), (), ()| {
                     s.groups_types_metrics_destroy(cx, project_id, group_type_index, id)
-                        .await
                 },
             ),
         )
@@ -186,9 +181,8 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_TYPES_METRICS_LIST,
                 &service,
-                |s, cx, (project_id, group_type_index), query, ()| async move {
+                |s, cx, (project_id, group_type_index), query, ()| {
                     s.groups_types_metrics_list(cx, project_id, group_type_index, query)
-                        .await
                 },
             ),
         )
@@ -197,15 +191,14 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_TYPES_METRICS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, group_type_index, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, group_type_index, id), (), d::MaybeJson(body)| {
                     s.groups_types_metrics_partial_update(
-                            cx,
-                            project_id,
-                            group_type_index,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        group_type_index,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -214,9 +207,8 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_TYPES_METRICS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, group_type_index, id), (), ()| async move {
+                |s, cx, (project_id, group_type_index, id), (), ()| {
                     s.groups_types_metrics_retrieve(cx, project_id, group_type_index, id)
-                        .await
                 },
             ),
         )
@@ -225,15 +217,14 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_TYPES_METRICS_UPDATE,
                 &service,
-                |s, cx, (project_id, group_type_index, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, group_type_index, id), (), d::Json(body)| {
                     s.groups_types_metrics_update(
-                            cx,
-                            project_id,
-                            group_type_index,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        group_type_index,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -242,8 +233,8 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_TYPES_SET_DEFAULT_COLUMNS_UPDATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
-                    s.groups_types_set_default_columns_update(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                    s.groups_types_set_default_columns_update(cx, project_id, body)
                 },
             ),
         )
@@ -252,9 +243,8 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
                     s.groups_types_update_metadata_partial_update(cx, project_id, body)
-                        .await
                 },
             ),
         )

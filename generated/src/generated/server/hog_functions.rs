@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait HogFunctionsApi: Send + Sync + 'static {
     /// `POST /api/environments/{project_id}/hog_functions/{id}/broadcast/`
     fn environments_hog_functions_broadcast_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -22,7 +22,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/hog_functions/`
     fn environments_hog_functions_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::HogFunction>,
@@ -31,7 +31,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/hog_functions/{id}/`
     fn environments_hog_functions_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -40,7 +40,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/hog_functions/icon/`
     fn environments_hog_functions_icon_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -48,7 +48,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/hog_functions/icons/`
     fn environments_hog_functions_icons_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -56,7 +56,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/hog_functions/{id}/invocations/`
     fn environments_hog_functions_invocations_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -66,7 +66,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/hog_functions/`
     fn environments_hog_functions_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsHogFunctionsListQuery,
@@ -75,7 +75,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/hog_functions/{id}/logs/`
     fn environments_hog_functions_logs_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -84,7 +84,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/hog_functions/{id}/metrics/`
     fn environments_hog_functions_metrics_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -93,7 +93,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/hog_functions/{id}/metrics/totals/`
     fn environments_hog_functions_metrics_totals_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -102,7 +102,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/hog_functions/{id}/`
     fn environments_hog_functions_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -112,7 +112,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/hog_functions/rearrange/`
     fn environments_hog_functions_rearrange_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::PatchedHogFunction>,
@@ -121,7 +121,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/hog_functions/{id}/`
     fn environments_hog_functions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -130,7 +130,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/hog_functions/{id}/`
     fn environments_hog_functions_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -140,7 +140,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/hog_functions/{id}/broadcast/`
     fn hog_functions_broadcast_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -150,7 +150,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/hog_functions/`
     fn hog_functions_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::HogFunction>,
@@ -159,7 +159,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/hog_functions/{id}/`
     fn hog_functions_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -168,7 +168,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/hog_functions/icon/`
     fn hog_functions_icon_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -176,7 +176,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/hog_functions/icons/`
     fn hog_functions_icons_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -184,7 +184,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/hog_functions/{id}/invocations/`
     fn hog_functions_invocations_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -194,7 +194,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/hog_functions/`
     fn hog_functions_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: HogFunctionsListQuery,
@@ -203,7 +203,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/hog_functions/{id}/logs/`
     fn hog_functions_logs_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -212,7 +212,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/hog_functions/{id}/metrics/`
     fn hog_functions_metrics_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -221,7 +221,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/hog_functions/{id}/metrics/totals/`
     fn hog_functions_metrics_totals_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -230,7 +230,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/hog_functions/{id}/`
     fn hog_functions_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -240,7 +240,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/hog_functions/rearrange/`
     fn hog_functions_rearrange_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::PatchedHogFunction>,
@@ -249,7 +249,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/hog_functions/{id}/`
     fn hog_functions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -258,7 +258,7 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/hog_functions/{id}/`
     fn hog_functions_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -305,14 +305,13 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_BROADCAST_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_hog_functions_broadcast_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -321,8 +320,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
-                    s.environments_hog_functions_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                    s.environments_hog_functions_create(cx, project_id, body)
                 },
             ),
         )
@@ -331,8 +330,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_hog_functions_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_hog_functions_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -341,8 +340,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_ICON_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_hog_functions_icon_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_hog_functions_icon_retrieve(cx, project_id)
                 },
             ),
         )
@@ -351,8 +350,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_ICONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_hog_functions_icons_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_hog_functions_icons_retrieve(cx, project_id)
                 },
             ),
         )
@@ -361,14 +360,13 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_INVOCATIONS_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_hog_functions_invocations_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -377,8 +375,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_hog_functions_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_hog_functions_list(cx, project_id, query)
                 },
             ),
         )
@@ -387,8 +385,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_LOGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_hog_functions_logs_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_hog_functions_logs_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -397,9 +395,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_METRICS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_hog_functions_metrics_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -408,13 +405,12 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_hog_functions_metrics_totals_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -423,9 +419,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_hog_functions_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -434,13 +429,12 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
                     s.environments_hog_functions_rearrange_partial_update(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -449,8 +443,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_hog_functions_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_hog_functions_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -459,8 +453,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_HOG_FUNCTIONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.environments_hog_functions_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.environments_hog_functions_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -469,8 +463,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_BROADCAST_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.hog_functions_broadcast_create(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.hog_functions_broadcast_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -479,8 +473,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
-                    s.hog_functions_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                    s.hog_functions_create(cx, project_id, body)
                 },
             ),
         )
@@ -489,8 +483,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.hog_functions_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.hog_functions_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -499,8 +493,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_ICON_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.hog_functions_icon_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.hog_functions_icon_retrieve(cx, project_id)
                 },
             ),
         )
@@ -509,8 +503,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_ICONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.hog_functions_icons_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.hog_functions_icons_retrieve(cx, project_id)
                 },
             ),
         )
@@ -519,8 +513,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_INVOCATIONS_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.hog_functions_invocations_create(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.hog_functions_invocations_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -529,8 +523,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.hog_functions_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.hog_functions_list(cx, project_id, query)
                 },
             ),
         )
@@ -539,8 +533,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_LOGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.hog_functions_logs_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.hog_functions_logs_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -549,8 +543,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_METRICS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.hog_functions_metrics_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.hog_functions_metrics_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -559,8 +553,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.hog_functions_metrics_totals_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.hog_functions_metrics_totals_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -569,8 +563,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.hog_functions_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.hog_functions_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -579,8 +573,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
-                    s.hog_functions_rearrange_partial_update(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                    s.hog_functions_rearrange_partial_update(cx, project_id, body)
                 },
             ),
         )
@@ -589,8 +583,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.hog_functions_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.hog_functions_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -599,8 +593,8 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &HOG_FUNCTIONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.hog_functions_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.hog_functions_update(cx, project_id, id, body)
                 },
             ),
         )

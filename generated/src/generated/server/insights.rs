@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait InsightsApi: Send + Sync + 'static {
     /// `GET /api/environments/{project_id}/insights/activity/`
     fn environments_insights_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsInsightsActivityRetrieveQuery,
@@ -21,7 +21,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/insights/{id}/activity/`
     fn environments_insights_activity_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -31,7 +31,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/insights/cancel/`
     fn environments_insights_cancel_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsInsightsCancelCreateQuery,
@@ -41,7 +41,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/insights/`
     fn environments_insights_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsInsightsCreateQuery,
@@ -51,7 +51,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/insights/{id}/`
     fn environments_insights_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -61,7 +61,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/insights/`
     fn environments_insights_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsInsightsListQuery,
@@ -70,7 +70,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/insights/my_last_viewed/`
     fn environments_insights_my_last_viewed_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsInsightsMyLastViewedRetrieveQuery,
@@ -79,7 +79,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/insights/{id}/`
     fn environments_insights_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -90,7 +90,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/insights/{id}/`
     fn environments_insights_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -100,7 +100,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/insights/{insight_id}/sharing/`
     fn environments_insights_sharing_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         insight_id: i64,
@@ -109,7 +109,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/insights/{insight_id}/sharing/passwords/`
     fn environments_insights_sharing_passwords_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         insight_id: i64,
@@ -119,7 +119,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/insights/{insight_id}/sharing/passwords/{password_id}/`
     fn environments_insights_sharing_passwords_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         insight_id: i64,
@@ -129,7 +129,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/insights/{insight_id}/sharing/refresh/`
     fn environments_insights_sharing_refresh_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         insight_id: i64,
@@ -139,7 +139,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/insights/{id}/`
     fn environments_insights_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -150,7 +150,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/insights/viewed/`
     fn environments_insights_viewed_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsInsightsViewedCreateQuery,
@@ -160,7 +160,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/insights/activity/`
     fn insights_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: InsightsActivityRetrieveQuery,
@@ -169,7 +169,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/insights/{id}/activity/`
     fn insights_activity_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -179,7 +179,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/insights/cancel/`
     fn insights_cancel_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: InsightsCancelCreateQuery,
@@ -189,7 +189,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/insights/`
     fn insights_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: InsightsCreateQuery,
@@ -199,7 +199,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/insights/{id}/`
     fn insights_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -209,7 +209,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/insights/`
     fn insights_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: InsightsListQuery,
@@ -218,7 +218,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/insights/my_last_viewed/`
     fn insights_my_last_viewed_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: InsightsMyLastViewedRetrieveQuery,
@@ -227,7 +227,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/insights/{id}/`
     fn insights_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -238,7 +238,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/insights/{id}/`
     fn insights_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -248,7 +248,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/insights/{insight_id}/sharing/`
     fn insights_sharing_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         insight_id: i64,
@@ -257,7 +257,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/insights/{insight_id}/sharing/passwords/`
     fn insights_sharing_passwords_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         insight_id: i64,
@@ -267,7 +267,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/insights/{insight_id}/sharing/passwords/{password_id}/`
     fn insights_sharing_passwords_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         insight_id: i64,
@@ -277,7 +277,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/insights/{insight_id}/sharing/refresh/`
     fn insights_sharing_refresh_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         insight_id: i64,
@@ -287,7 +287,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/insights/{id}/`
     fn insights_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -298,7 +298,7 @@ pub trait InsightsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/insights/viewed/`
     fn insights_viewed_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: InsightsViewedCreateQuery,
@@ -449,9 +449,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_insights_activity_retrieve(cx, project_id, query)
-                        .await
                 },
             ),
         )
@@ -460,14 +459,13 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
+                |s, cx, (project_id, id), query, ()| {
                     s.environments_insights_activity_retrieve_2(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                    )
                 },
             ),
         )
@@ -476,9 +474,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_CANCEL_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
                     s.environments_insights_cancel_create(cx, project_id, query, body)
-                        .await
                 },
             ),
         )
@@ -487,8 +484,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
-                    s.environments_insights_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                    s.environments_insights_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -497,8 +494,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.environments_insights_destroy(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.environments_insights_destroy(cx, project_id, id, query)
                 },
             ),
         )
@@ -507,8 +504,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_insights_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_insights_list(cx, project_id, query)
                 },
             ),
         )
@@ -517,13 +514,12 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_MY_LAST_VIEWED_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_insights_my_last_viewed_retrieve(
-                            cx,
-                            project_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -532,15 +528,14 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.environments_insights_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -549,8 +544,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.environments_insights_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.environments_insights_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -559,9 +554,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_SHARING_LIST,
                 &service,
-                |s, cx, (project_id, insight_id), (), ()| async move {
+                |s, cx, (project_id, insight_id), (), ()| {
                     s.environments_insights_sharing_list(cx, project_id, insight_id)
-                        .await
                 },
             ),
         )
@@ -570,14 +564,13 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_CREATE,
                 &service,
-                |s, cx, (project_id, insight_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, insight_id), (), d::MaybeJson(body)| {
                     s.environments_insights_sharing_passwords_create(
-                            cx,
-                            project_id,
-                            insight_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        insight_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -586,14 +579,13 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_DESTROY,
                 &service,
-                |s, cx, (project_id, insight_id, password_id), (), ()| async move {
+                |s, cx, (project_id, insight_id, password_id), (), ()| {
                     s.environments_insights_sharing_passwords_destroy(
-                            cx,
-                            project_id,
-                            insight_id,
-                            password_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        insight_id,
+                        password_id,
+                    )
                 },
             ),
         )
@@ -602,14 +594,13 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_SHARING_REFRESH_CREATE,
                 &service,
-                |s, cx, (project_id, insight_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, insight_id), (), d::MaybeJson(body)| {
                     s.environments_insights_sharing_refresh_create(
-                            cx,
-                            project_id,
-                            insight_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        insight_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -618,8 +609,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.environments_insights_update(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.environments_insights_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -628,9 +619,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INSIGHTS_VIEWED_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
                     s.environments_insights_viewed_create(cx, project_id, query, body)
-                        .await
                 },
             ),
         )
@@ -639,8 +629,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.insights_activity_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.insights_activity_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -649,8 +639,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_ACTIVITY_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.insights_activity_retrieve_2(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.insights_activity_retrieve_2(cx, project_id, id, query)
                 },
             ),
         )
@@ -659,8 +649,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_CANCEL_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
-                    s.insights_cancel_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                    s.insights_cancel_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -669,8 +659,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
-                    s.insights_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                    s.insights_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -679,8 +669,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.insights_destroy(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.insights_destroy(cx, project_id, id, query)
                 },
             ),
         )
@@ -689,8 +679,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.insights_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.insights_list(cx, project_id, query)
                 },
             ),
         )
@@ -699,8 +689,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_MY_LAST_VIEWED_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.insights_my_last_viewed_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.insights_my_last_viewed_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -709,8 +699,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.insights_partial_update(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.insights_partial_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -719,8 +709,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.insights_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.insights_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -729,8 +719,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_SHARING_LIST,
                 &service,
-                |s, cx, (project_id, insight_id), (), ()| async move {
-                    s.insights_sharing_list(cx, project_id, insight_id).await
+                |s, cx, (project_id, insight_id), (), ()| {
+                    s.insights_sharing_list(cx, project_id, insight_id)
                 },
             ),
         )
@@ -739,9 +729,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_SHARING_PASSWORDS_CREATE,
                 &service,
-                |s, cx, (project_id, insight_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, insight_id), (), d::MaybeJson(body)| {
                     s.insights_sharing_passwords_create(cx, project_id, insight_id, body)
-                        .await
                 },
             ),
         )
@@ -750,14 +739,13 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &INSIGHTS_SHARING_PASSWORDS_DESTROY,
                 &service,
-                |s, cx, (project_id, insight_id, password_id), (), ()| async move {
+                |s, cx, (project_id, insight_id, password_id), (), ()| {
                     s.insights_sharing_passwords_destroy(
-                            cx,
-                            project_id,
-                            insight_id,
-                            password_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        insight_id,
+                        password_id,
+                    )
                 },
             ),
         )
@@ -766,9 +754,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_SHARING_REFRESH_CREATE,
                 &service,
-                |s, cx, (project_id, insight_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, insight_id), (), d::MaybeJson(body)| {
                     s.insights_sharing_refresh_create(cx, project_id, insight_id, body)
-                        .await
                 },
             ),
         )
@@ -777,8 +764,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.insights_update(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.insights_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -787,8 +774,8 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INSIGHTS_VIEWED_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
-                    s.insights_viewed_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                    s.insights_viewed_create(cx, project_id, query, body)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait IntegrationsApi: Send + Sync + 'static {
     /// `GET /api/environments/{project_id}/integrations/authorize/`
     fn environments_integrations_authorize_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -20,7 +20,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/channels/`
     fn environments_integrations_channels_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -29,7 +29,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/clickup_lists/`
     fn environments_integrations_clickup_lists_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -38,7 +38,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/clickup_spaces/`
     fn environments_integrations_clickup_spaces_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -47,7 +47,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/clickup_workspaces/`
     fn environments_integrations_clickup_workspaces_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -56,7 +56,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/integrations/`
     fn environments_integrations_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Integration,
@@ -65,7 +65,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/integrations/{id}/`
     fn environments_integrations_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -74,7 +74,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/integrations/{id}/email/verify/`
     fn environments_integrations_email_verify_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -84,7 +84,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/github_repos/`
     fn environments_integrations_github_repos_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -93,7 +93,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/google_accessible_accounts/`
     fn environments_integrations_google_accessible_accounts_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -102,7 +102,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/google_conversion_actions/`
     fn environments_integrations_google_conversion_actions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -111,7 +111,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/linear_teams/`
     fn environments_integrations_linear_teams_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -120,7 +120,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/linkedin_ads_accounts/`
     fn environments_integrations_linkedin_ads_accounts_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -129,7 +129,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/linkedin_ads_conversion_rules/`
     fn environments_integrations_linkedin_ads_conversion_rules_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -140,7 +140,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/`
     fn environments_integrations_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsIntegrationsListQuery,
@@ -149,7 +149,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/`
     fn environments_integrations_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -158,7 +158,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/integrations/{id}/twilio_phone_numbers/`
     fn environments_integrations_twilio_phone_numbers_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -167,7 +167,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/authorize/`
     fn integrations_authorize_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -175,7 +175,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/channels/`
     fn integrations_channels_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -184,7 +184,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/clickup_lists/`
     fn integrations_clickup_lists_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -193,7 +193,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/clickup_spaces/`
     fn integrations_clickup_spaces_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -202,7 +202,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/clickup_workspaces/`
     fn integrations_clickup_workspaces_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -211,7 +211,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/integrations/`
     fn integrations_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Integration,
@@ -220,7 +220,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/integrations/{id}/`
     fn integrations_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -229,7 +229,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/integrations/{id}/email/verify/`
     fn integrations_email_verify_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -239,7 +239,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/github_repos/`
     fn integrations_github_repos_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -248,7 +248,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/google_accessible_accounts/`
     fn integrations_google_accessible_accounts_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -257,7 +257,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/google_conversion_actions/`
     fn integrations_google_conversion_actions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -266,7 +266,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/linear_teams/`
     fn integrations_linear_teams_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -275,7 +275,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/linkedin_ads_accounts/`
     fn integrations_linkedin_ads_accounts_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -284,7 +284,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/linkedin_ads_conversion_rules/`
     fn integrations_linkedin_ads_conversion_rules_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -293,7 +293,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/`
     fn integrations_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: IntegrationsListQuery,
@@ -302,7 +302,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/`
     fn integrations_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -311,7 +311,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/integrations/{id}/twilio_phone_numbers/`
     fn integrations_twilio_phone_numbers_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -343,8 +343,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_AUTHORIZE_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_integrations_authorize_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_integrations_authorize_retrieve(cx, project_id)
                 },
             ),
         )
@@ -353,9 +353,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_CHANNELS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_channels_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -364,13 +363,12 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_CLICKUP_LISTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_clickup_lists_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -379,13 +377,12 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_CLICKUP_SPACES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_clickup_spaces_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -394,13 +391,12 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_clickup_workspaces_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -409,8 +405,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_integrations_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_integrations_create(cx, project_id, body)
                 },
             ),
         )
@@ -419,8 +415,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_INTEGRATIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_integrations_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_integrations_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -429,14 +425,13 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_EMAIL_VERIFY_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_integrations_email_verify_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -445,9 +440,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_GITHUB_REPOS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_github_repos_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -456,13 +450,12 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_google_accessible_accounts_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -471,13 +464,12 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_google_conversion_actions_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -486,9 +478,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_LINEAR_TEAMS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_linear_teams_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -497,13 +488,12 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_linkedin_ads_accounts_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -512,13 +502,12 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_linkedin_ads_conversion_rules_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -527,8 +516,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_integrations_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_integrations_list(cx, project_id, query)
                 },
             ),
         )
@@ -537,8 +526,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_integrations_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_integrations_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -547,13 +536,12 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_integrations_twilio_phone_numbers_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -562,8 +550,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_AUTHORIZE_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.integrations_authorize_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.integrations_authorize_retrieve(cx, project_id)
                 },
             ),
         )
@@ -572,8 +560,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_CHANNELS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.integrations_channels_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.integrations_channels_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -582,8 +570,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_CLICKUP_LISTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.integrations_clickup_lists_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.integrations_clickup_lists_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -592,8 +580,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_CLICKUP_SPACES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.integrations_clickup_spaces_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.integrations_clickup_spaces_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -602,8 +590,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.integrations_clickup_workspaces_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.integrations_clickup_workspaces_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -612,8 +600,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.integrations_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.integrations_create(cx, project_id, body)
                 },
             ),
         )
@@ -622,8 +610,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &INTEGRATIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.integrations_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.integrations_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -632,8 +620,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_EMAIL_VERIFY_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.integrations_email_verify_create(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.integrations_email_verify_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -642,8 +630,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_GITHUB_REPOS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.integrations_github_repos_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.integrations_github_repos_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -652,13 +640,12 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.integrations_google_accessible_accounts_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -667,9 +654,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_GOOGLE_CONVERSION_ACTIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.integrations_google_conversion_actions_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -678,8 +664,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_LINEAR_TEAMS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.integrations_linear_teams_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.integrations_linear_teams_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -688,9 +674,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.integrations_linkedin_ads_accounts_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -699,13 +684,12 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.integrations_linkedin_ads_conversion_rules_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -714,8 +698,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.integrations_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.integrations_list(cx, project_id, query)
                 },
             ),
         )
@@ -724,8 +708,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.integrations_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.integrations_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -734,9 +718,8 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.integrations_twilio_phone_numbers_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait InvitesApi: Send + Sync + 'static {
     /// `POST /api/organizations/{organization_id}/invites/bulk/`
     fn invites_bulk_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         body: types::OrganizationInvite,
@@ -21,7 +21,7 @@ pub trait InvitesApi: Send + Sync + 'static {
     }
     /// `POST /api/organizations/{organization_id}/invites/`
     fn invites_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         body: types::OrganizationInvite,
@@ -30,7 +30,7 @@ pub trait InvitesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/organizations/{organization_id}/invites/{id}/`
     fn invites_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
@@ -39,7 +39,7 @@ pub trait InvitesApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/invites/`
     fn invites_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         query: InvitesListQuery,
@@ -63,8 +63,8 @@ pub fn routes<S: InvitesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INVITES_BULK_CREATE,
                 &service,
-                |s, cx, (organization_id,), (), d::Json(body)| async move {
-                    s.invites_bulk_create(cx, organization_id, body).await
+                |s, cx, (organization_id,), (), d::Json(body)| {
+                    s.invites_bulk_create(cx, organization_id, body)
                 },
             ),
         )
@@ -73,8 +73,8 @@ pub fn routes<S: InvitesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INVITES_CREATE,
                 &service,
-                |s, cx, (organization_id,), (), d::Json(body)| async move {
-                    s.invites_create(cx, organization_id, body).await
+                |s, cx, (organization_id,), (), d::Json(body)| {
+                    s.invites_create(cx, organization_id, body)
                 },
             ),
         )
@@ -83,8 +83,8 @@ pub fn routes<S: InvitesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &INVITES_DESTROY,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.invites_destroy(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.invites_destroy(cx, organization_id, id)
                 },
             ),
         )
@@ -93,8 +93,8 @@ pub fn routes<S: InvitesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &INVITES_LIST,
                 &service,
-                |s, cx, (organization_id,), query, ()| async move {
-                    s.invites_list(cx, organization_id, query).await
+                |s, cx, (organization_id,), query, ()| {
+                    s.invites_list(cx, organization_id, query)
                 },
             ),
         )

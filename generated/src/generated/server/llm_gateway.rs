@@ -14,7 +14,7 @@ pub trait LlmGatewayApi: Send + Sync + 'static {
     ///
     /// `POST /api/projects/{project_id}/llm_gateway/v1/chat/completions/`
     fn llm_gateway_v1_chat_completions_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: LlmGatewayV1ChatCompletionsCreateQuery,
@@ -26,7 +26,7 @@ pub trait LlmGatewayApi: Send + Sync + 'static {
     ///
     /// `POST /api/projects/{project_id}/llm_gateway/v1/messages/`
     fn llm_gateway_v1_messages_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: LlmGatewayV1MessagesCreateQuery,
@@ -53,9 +53,8 @@ pub fn routes<S: LlmGatewayApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::Json(body)| async move {
+                |s, cx, (project_id,), query, d::Json(body)| {
                     s.llm_gateway_v1_chat_completions_create(cx, project_id, query, body)
-                        .await
                 },
             ),
         )
@@ -64,8 +63,8 @@ pub fn routes<S: LlmGatewayApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &LLM_GATEWAY_V1_MESSAGES_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::Json(body)| async move {
-                    s.llm_gateway_v1_messages_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::Json(body)| {
+                    s.llm_gateway_v1_messages_create(cx, project_id, query, body)
                 },
             ),
         )

@@ -11,7 +11,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait LogsApi: Send + Sync + 'static {
     /// `GET /api/environments/{project_id}/logs/attributes/`
     fn environments_logs_attributes_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -19,7 +19,7 @@ pub trait LogsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/logs/query/`
     fn environments_logs_query_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -27,7 +27,7 @@ pub trait LogsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/logs/sparkline/`
     fn environments_logs_sparkline_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -35,7 +35,7 @@ pub trait LogsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/logs/values/`
     fn environments_logs_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -43,7 +43,7 @@ pub trait LogsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/logs/attributes/`
     fn logs_attributes_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -51,7 +51,7 @@ pub trait LogsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/logs/query/`
     fn logs_query_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -59,7 +59,7 @@ pub trait LogsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/logs/sparkline/`
     fn logs_sparkline_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -67,7 +67,7 @@ pub trait LogsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/logs/values/`
     fn logs_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -82,8 +82,8 @@ pub fn routes<S: LogsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_LOGS_ATTRIBUTES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_logs_attributes_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_logs_attributes_retrieve(cx, project_id)
                 },
             ),
         )
@@ -92,8 +92,8 @@ pub fn routes<S: LogsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_LOGS_QUERY_CREATE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_logs_query_create(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_logs_query_create(cx, project_id)
                 },
             ),
         )
@@ -102,8 +102,8 @@ pub fn routes<S: LogsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_LOGS_SPARKLINE_CREATE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_logs_sparkline_create(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_logs_sparkline_create(cx, project_id)
                 },
             ),
         )
@@ -112,8 +112,8 @@ pub fn routes<S: LogsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_LOGS_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_logs_values_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_logs_values_retrieve(cx, project_id)
                 },
             ),
         )
@@ -122,8 +122,8 @@ pub fn routes<S: LogsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &LOGS_ATTRIBUTES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.logs_attributes_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.logs_attributes_retrieve(cx, project_id)
                 },
             ),
         )
@@ -132,9 +132,7 @@ pub fn routes<S: LogsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &LOGS_QUERY_CREATE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.logs_query_create(cx, project_id).await
-                },
+                |s, cx, (project_id,), (), ()| { s.logs_query_create(cx, project_id) },
             ),
         )
         .route(
@@ -142,8 +140,8 @@ pub fn routes<S: LogsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &LOGS_SPARKLINE_CREATE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.logs_sparkline_create(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.logs_sparkline_create(cx, project_id)
                 },
             ),
         )
@@ -152,9 +150,7 @@ pub fn routes<S: LogsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &LOGS_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.logs_values_retrieve(cx, project_id).await
-                },
+                |s, cx, (project_id,), (), ()| { s.logs_values_retrieve(cx, project_id) },
             ),
         )
 }

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait MembersApi: Send + Sync + 'static {
     /// `DELETE /api/organizations/{organization_id}/members/{user__uuid}/`
     fn members_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         user_uuid: uuid::Uuid,
@@ -21,7 +21,7 @@ pub trait MembersApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/members/`
     fn members_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         query: MembersListQuery,
@@ -30,7 +30,7 @@ pub trait MembersApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/members/{user__uuid}/`
     fn members_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         user_uuid: uuid::Uuid,
@@ -40,7 +40,7 @@ pub trait MembersApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/members/{user__uuid}/scoped_api_keys/`
     fn members_scoped_api_keys_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         user_uuid: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait MembersApi: Send + Sync + 'static {
     }
     /// `PUT /api/organizations/{organization_id}/members/{user__uuid}/`
     fn members_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         user_uuid: uuid::Uuid,
@@ -74,8 +74,8 @@ pub fn routes<S: MembersApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &MEMBERS_DESTROY,
                 &service,
-                |s, cx, (organization_id, user_uuid), (), ()| async move {
-                    s.members_destroy(cx, organization_id, user_uuid).await
+                |s, cx, (organization_id, user_uuid), (), ()| {
+                    s.members_destroy(cx, organization_id, user_uuid)
                 },
             ),
         )
@@ -84,8 +84,8 @@ pub fn routes<S: MembersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &MEMBERS_LIST,
                 &service,
-                |s, cx, (organization_id,), query, ()| async move {
-                    s.members_list(cx, organization_id, query).await
+                |s, cx, (organization_id,), query, ()| {
+                    s.members_list(cx, organization_id, query)
                 },
             ),
         )
@@ -94,8 +94,8 @@ pub fn routes<S: MembersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &MEMBERS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (organization_id, user_uuid), (), d::MaybeJson(body)| async move {
-                    s.members_partial_update(cx, organization_id, user_uuid, body).await
+                |s, cx, (organization_id, user_uuid), (), d::MaybeJson(body)| {
+                    s.members_partial_update(cx, organization_id, user_uuid, body)
                 },
             ),
         )
@@ -104,9 +104,8 @@ pub fn routes<S: MembersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &MEMBERS_SCOPED_API_KEYS_RETRIEVE,
                 &service,
-                |s, cx, (organization_id, user_uuid), (), ()| async move {
+                |s, cx, (organization_id, user_uuid), (), ()| {
                     s.members_scoped_api_keys_retrieve(cx, organization_id, user_uuid)
-                        .await
                 },
             ),
         )
@@ -115,8 +114,8 @@ pub fn routes<S: MembersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &MEMBERS_UPDATE,
                 &service,
-                |s, cx, (organization_id, user_uuid), (), d::MaybeJson(body)| async move {
-                    s.members_update(cx, organization_id, user_uuid, body).await
+                |s, cx, (organization_id, user_uuid), (), d::MaybeJson(body)| {
+                    s.members_update(cx, organization_id, user_uuid, body)
                 },
             ),
         )

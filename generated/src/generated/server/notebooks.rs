@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait NotebooksApi: Send + Sync + 'static {
     /// `GET /api/projects/{project_id}/notebooks/activity/`
     fn notebooks_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -20,7 +20,7 @@ pub trait NotebooksApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/notebooks/{short_id}/activity/`
     fn notebooks_activity_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -29,7 +29,7 @@ pub trait NotebooksApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/notebooks/`
     fn notebooks_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::Notebook>,
@@ -38,7 +38,7 @@ pub trait NotebooksApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/notebooks/{short_id}/`
     fn notebooks_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -47,7 +47,7 @@ pub trait NotebooksApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/notebooks/`
     fn notebooks_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: NotebooksListQuery,
@@ -56,7 +56,7 @@ pub trait NotebooksApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/notebooks/{short_id}/`
     fn notebooks_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -66,7 +66,7 @@ pub trait NotebooksApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/notebooks/recording_comments/`
     fn notebooks_recording_comments_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -74,7 +74,7 @@ pub trait NotebooksApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/notebooks/{short_id}/`
     fn notebooks_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -83,7 +83,7 @@ pub trait NotebooksApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/notebooks/{short_id}/`
     fn notebooks_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -113,8 +113,8 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &NOTEBOOKS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.notebooks_activity_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.notebooks_activity_retrieve(cx, project_id)
                 },
             ),
         )
@@ -123,8 +123,8 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &NOTEBOOKS_ACTIVITY_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, short_id), (), ()| async move {
-                    s.notebooks_activity_retrieve_2(cx, project_id, short_id).await
+                |s, cx, (project_id, short_id), (), ()| {
+                    s.notebooks_activity_retrieve_2(cx, project_id, short_id)
                 },
             ),
         )
@@ -133,8 +133,8 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &NOTEBOOKS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
-                    s.notebooks_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                    s.notebooks_create(cx, project_id, body)
                 },
             ),
         )
@@ -143,8 +143,8 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &NOTEBOOKS_DESTROY,
                 &service,
-                |s, cx, (project_id, short_id), (), ()| async move {
-                    s.notebooks_destroy(cx, project_id, short_id).await
+                |s, cx, (project_id, short_id), (), ()| {
+                    s.notebooks_destroy(cx, project_id, short_id)
                 },
             ),
         )
@@ -153,8 +153,8 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &NOTEBOOKS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.notebooks_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.notebooks_list(cx, project_id, query)
                 },
             ),
         )
@@ -163,8 +163,8 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &NOTEBOOKS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| async move {
-                    s.notebooks_partial_update(cx, project_id, short_id, body).await
+                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| {
+                    s.notebooks_partial_update(cx, project_id, short_id, body)
                 },
             ),
         )
@@ -173,8 +173,8 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &NOTEBOOKS_RECORDING_COMMENTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.notebooks_recording_comments_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.notebooks_recording_comments_retrieve(cx, project_id)
                 },
             ),
         )
@@ -183,8 +183,8 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &NOTEBOOKS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, short_id), (), ()| async move {
-                    s.notebooks_retrieve(cx, project_id, short_id).await
+                |s, cx, (project_id, short_id), (), ()| {
+                    s.notebooks_retrieve(cx, project_id, short_id)
                 },
             ),
         )
@@ -193,8 +193,8 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &NOTEBOOKS_UPDATE,
                 &service,
-                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| async move {
-                    s.notebooks_update(cx, project_id, short_id, body).await
+                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| {
+                    s.notebooks_update(cx, project_id, short_id, body)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait OrganizationsApi: Send + Sync + 'static {
     /// `POST /api/organizations/`
     fn create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         body: types::Organization,
     ) -> impl Future<Output = Answer<types::Organization>> + Send {
@@ -20,7 +20,7 @@ pub trait OrganizationsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/organizations/{id}/`
     fn destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         id: uuid::Uuid,
     ) -> impl Future<Output = Answer<()>> + Send {
@@ -28,7 +28,7 @@ pub trait OrganizationsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/`
     fn list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         query: ListQuery,
     ) -> impl Future<Output = Answer<types::PaginatedOrganizationList>> + Send {
@@ -36,7 +36,7 @@ pub trait OrganizationsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{id}/`
     fn partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         id: uuid::Uuid,
         body: Option<types::PatchedOrganization>,
@@ -45,7 +45,7 @@ pub trait OrganizationsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{id}/`
     fn retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         id: uuid::Uuid,
     ) -> impl Future<Output = Answer<types::Organization>> + Send {
@@ -53,7 +53,7 @@ pub trait OrganizationsApi: Send + Sync + 'static {
     }
     /// `PUT /api/organizations/{id}/`
     fn update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         id: uuid::Uuid,
         body: types::Organization,
@@ -77,51 +77,35 @@ pub fn routes<S: OrganizationsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &CREATE,
                 &service,
-                |s, cx, (), (), d::Json(body)| async move { s.create(cx, body).await },
+                |s, cx, (), (), d::Json(body)| { s.create(cx, body) },
             ),
         )
         .route(
             "/api/organizations/{id}/",
-            d::empty(
-                &DESTROY,
-                &service,
-                |s, cx, (id,), (), ()| async move { s.destroy(cx, id).await },
-            ),
+            d::empty(&DESTROY, &service, |s, cx, (id,), (), ()| { s.destroy(cx, id) }),
         )
         .route(
             "/api/organizations/",
-            d::json(
-                &LIST,
-                &service,
-                |s, cx, (), query, ()| async move { s.list(cx, query).await },
-            ),
+            d::json(&LIST, &service, |s, cx, (), query, ()| { s.list(cx, query) }),
         )
         .route(
             "/api/organizations/{id}/",
             d::json(
                 &PARTIAL_UPDATE,
                 &service,
-                |s, cx, (id,), (), d::MaybeJson(body)| async move {
-                    s.partial_update(cx, id, body).await
-                },
+                |s, cx, (id,), (), d::MaybeJson(body)| { s.partial_update(cx, id, body) },
             ),
         )
         .route(
             "/api/organizations/{id}/",
-            d::json(
-                &RETRIEVE,
-                &service,
-                |s, cx, (id,), (), ()| async move { s.retrieve(cx, id).await },
-            ),
+            d::json(&RETRIEVE, &service, |s, cx, (id,), (), ()| { s.retrieve(cx, id) }),
         )
         .route(
             "/api/organizations/{id}/",
             d::json(
                 &UPDATE,
                 &service,
-                |s, cx, (id,), (), d::Json(body)| async move {
-                    s.update(cx, id, body).await
-                },
+                |s, cx, (id,), (), d::Json(body)| { s.update(cx, id, body) },
             ),
         )
 }

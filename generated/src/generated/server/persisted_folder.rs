@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait PersistedFolderApi: Send + Sync + 'static {
     /// `POST /api/environments/{project_id}/persisted_folder/`
     fn environments_persisted_folder_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::PersistedFolder,
@@ -21,7 +21,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/persisted_folder/{id}/`
     fn environments_persisted_folder_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -30,7 +30,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persisted_folder/`
     fn environments_persisted_folder_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersistedFolderListQuery,
@@ -39,7 +39,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/persisted_folder/{id}/`
     fn environments_persisted_folder_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persisted_folder/{id}/`
     fn environments_persisted_folder_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -58,7 +58,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/persisted_folder/{id}/`
     fn environments_persisted_folder_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -68,7 +68,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/persisted_folder/`
     fn persisted_folder_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::PersistedFolder,
@@ -77,7 +77,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/persisted_folder/{id}/`
     fn persisted_folder_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -86,7 +86,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persisted_folder/`
     fn persisted_folder_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersistedFolderListQuery,
@@ -95,7 +95,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/persisted_folder/{id}/`
     fn persisted_folder_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -105,7 +105,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persisted_folder/{id}/`
     fn persisted_folder_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -114,7 +114,7 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/persisted_folder/{id}/`
     fn persisted_folder_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -147,8 +147,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSISTED_FOLDER_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_persisted_folder_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_persisted_folder_create(cx, project_id, body)
                 },
             ),
         )
@@ -157,8 +157,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_PERSISTED_FOLDER_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_persisted_folder_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_persisted_folder_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -167,8 +167,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSISTED_FOLDER_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_persisted_folder_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_persisted_folder_list(cx, project_id, query)
                 },
             ),
         )
@@ -177,14 +177,13 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_persisted_folder_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -193,8 +192,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSISTED_FOLDER_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_persisted_folder_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_persisted_folder_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -203,9 +202,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSISTED_FOLDER_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_persisted_folder_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -214,8 +212,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSISTED_FOLDER_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.persisted_folder_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.persisted_folder_create(cx, project_id, body)
                 },
             ),
         )
@@ -224,8 +222,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &PERSISTED_FOLDER_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.persisted_folder_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.persisted_folder_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -234,8 +232,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSISTED_FOLDER_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.persisted_folder_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.persisted_folder_list(cx, project_id, query)
                 },
             ),
         )
@@ -244,8 +242,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSISTED_FOLDER_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.persisted_folder_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.persisted_folder_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -254,8 +252,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSISTED_FOLDER_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.persisted_folder_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.persisted_folder_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -264,8 +262,8 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSISTED_FOLDER_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.persisted_folder_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.persisted_folder_update(cx, project_id, id, body)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait PersonsApi: Send + Sync + 'static {
     /// `GET /api/environments/{project_id}/persons/activity/`
     fn environments_persons_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsActivityRetrieveQuery,
@@ -21,7 +21,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/{id}/activity/`
     fn environments_persons_activity_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -31,7 +31,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/persons/bulk_delete/`
     fn environments_persons_bulk_delete_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsBulkDeleteCreateQuery,
@@ -41,7 +41,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/cohorts/`
     fn environments_persons_cohorts_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsCohortsRetrieveQuery,
@@ -50,7 +50,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/persons/{id}/delete_events/`
     fn environments_persons_delete_events_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -61,7 +61,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/persons/{id}/delete_property/`
     fn environments_persons_delete_property_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -72,7 +72,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/persons/{id}/delete_recordings/`
     fn environments_persons_delete_recordings_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -83,7 +83,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/persons/{id}/`
     fn environments_persons_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -93,7 +93,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/persons/funnel/correlation/`
     fn environments_persons_funnel_correlation_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsFunnelCorrelationCreateQuery,
@@ -103,7 +103,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/funnel/correlation/`
     fn environments_persons_funnel_correlation_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsFunnelCorrelationRetrieveQuery,
@@ -112,7 +112,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/persons/funnel/`
     fn environments_persons_funnel_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsFunnelCreateQuery,
@@ -122,7 +122,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/funnel/`
     fn environments_persons_funnel_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsFunnelRetrieveQuery,
@@ -131,7 +131,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/lifecycle/`
     fn environments_persons_lifecycle_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsLifecycleRetrieveQuery,
@@ -140,7 +140,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/`
     fn environments_persons_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsListQuery,
@@ -149,7 +149,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/persons/{id}/`
     fn environments_persons_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -160,7 +160,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/{id}/properties_timeline/`
     fn environments_persons_properties_timeline_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -170,7 +170,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/persons/reset_person_distinct_id/`
     fn environments_persons_reset_person_distinct_id_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsResetPersonDistinctIdCreateQuery,
@@ -180,7 +180,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/{id}/`
     fn environments_persons_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -190,7 +190,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/persons/{id}/split/`
     fn environments_persons_split_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -201,7 +201,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/stickiness/`
     fn environments_persons_stickiness_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsStickinessRetrieveQuery,
@@ -210,7 +210,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/trends/`
     fn environments_persons_trends_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsTrendsRetrieveQuery,
@@ -219,7 +219,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/persons/{id}/`
     fn environments_persons_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -230,7 +230,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/persons/{id}/update_property/`
     fn environments_persons_update_property_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -241,7 +241,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/persons/values/`
     fn environments_persons_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsPersonsValuesRetrieveQuery,
@@ -250,7 +250,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/activity/`
     fn persons_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsActivityRetrieveQuery,
@@ -259,7 +259,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/{id}/activity/`
     fn persons_activity_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -269,7 +269,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/persons/bulk_delete/`
     fn persons_bulk_delete_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsBulkDeleteCreateQuery,
@@ -279,7 +279,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/cohorts/`
     fn persons_cohorts_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsCohortsRetrieveQuery,
@@ -288,7 +288,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/persons/{id}/delete_events/`
     fn persons_delete_events_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -299,7 +299,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/persons/{id}/delete_property/`
     fn persons_delete_property_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -310,7 +310,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/persons/{id}/delete_recordings/`
     fn persons_delete_recordings_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -321,7 +321,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/persons/{id}/`
     fn persons_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -331,7 +331,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/persons/funnel/correlation/`
     fn persons_funnel_correlation_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsFunnelCorrelationCreateQuery,
@@ -341,7 +341,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/funnel/correlation/`
     fn persons_funnel_correlation_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsFunnelCorrelationRetrieveQuery,
@@ -350,7 +350,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/persons/funnel/`
     fn persons_funnel_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsFunnelCreateQuery,
@@ -360,7 +360,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/funnel/`
     fn persons_funnel_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsFunnelRetrieveQuery,
@@ -369,7 +369,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/lifecycle/`
     fn persons_lifecycle_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsLifecycleRetrieveQuery,
@@ -378,7 +378,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/`
     fn persons_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsListQuery,
@@ -387,7 +387,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/persons/{id}/`
     fn persons_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -398,7 +398,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/{id}/properties_timeline/`
     fn persons_properties_timeline_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -408,7 +408,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/persons/reset_person_distinct_id/`
     fn persons_reset_person_distinct_id_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsResetPersonDistinctIdCreateQuery,
@@ -418,7 +418,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/{id}/`
     fn persons_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -428,7 +428,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/persons/{id}/split/`
     fn persons_split_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -439,7 +439,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/stickiness/`
     fn persons_stickiness_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsStickinessRetrieveQuery,
@@ -448,7 +448,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/trends/`
     fn persons_trends_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsTrendsRetrieveQuery,
@@ -457,7 +457,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/persons/{id}/`
     fn persons_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -468,7 +468,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/persons/{id}/update_property/`
     fn persons_update_property_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -479,7 +479,7 @@ pub trait PersonsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/persons/values/`
     fn persons_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PersonsValuesRetrieveQuery,
@@ -781,8 +781,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_persons_activity_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_persons_activity_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -791,9 +791,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
+                |s, cx, (project_id, id), query, ()| {
                     s.environments_persons_activity_retrieve_2(cx, project_id, id, query)
-                        .await
                 },
             ),
         )
@@ -802,14 +801,13 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_BULK_DELETE_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
                     s.environments_persons_bulk_delete_create(
-                            cx,
-                            project_id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -818,8 +816,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_COHORTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_persons_cohorts_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_persons_cohorts_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -828,15 +826,14 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_DELETE_EVENTS_CREATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.environments_persons_delete_events_create(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -845,15 +842,14 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_DELETE_PROPERTY_CREATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.environments_persons_delete_property_create(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -862,15 +858,14 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_DELETE_RECORDINGS_CREATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.environments_persons_delete_recordings_create(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -879,8 +874,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_PERSONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.environments_persons_destroy(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.environments_persons_destroy(cx, project_id, id, query)
                 },
             ),
         )
@@ -889,14 +884,13 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
                     s.environments_persons_funnel_correlation_create(
-                            cx,
-                            project_id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -905,13 +899,12 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_persons_funnel_correlation_retrieve(
-                            cx,
-                            project_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -920,9 +913,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_FUNNEL_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
                     s.environments_persons_funnel_create(cx, project_id, query, body)
-                        .await
                 },
             ),
         )
@@ -931,8 +923,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_FUNNEL_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_persons_funnel_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_persons_funnel_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -941,9 +933,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_LIFECYCLE_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_persons_lifecycle_retrieve(cx, project_id, query)
-                        .await
                 },
             ),
         )
@@ -952,8 +943,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_persons_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_persons_list(cx, project_id, query)
                 },
             ),
         )
@@ -962,15 +953,14 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.environments_persons_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -979,14 +969,13 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_PROPERTIES_TIMELINE_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
+                |s, cx, (project_id, id), query, ()| {
                     s.environments_persons_properties_timeline_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                    )
                 },
             ),
         )
@@ -995,14 +984,13 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_RESET_PERSON_DISTINCT_ID_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
                     s.environments_persons_reset_person_distinct_id_create(
-                            cx,
-                            project_id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -1011,8 +999,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.environments_persons_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.environments_persons_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -1021,9 +1009,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_SPLIT_CREATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.environments_persons_split_create(cx, project_id, id, query, body)
-                        .await
                 },
             ),
         )
@@ -1032,9 +1019,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_STICKINESS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_persons_stickiness_retrieve(cx, project_id, query)
-                        .await
                 },
             ),
         )
@@ -1043,8 +1029,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_TRENDS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_persons_trends_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_persons_trends_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -1053,8 +1039,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.environments_persons_update(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.environments_persons_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -1063,15 +1049,14 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_UPDATE_PROPERTY_CREATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.environments_persons_update_property_create(
-                            cx,
-                            project_id,
-                            id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -1080,8 +1065,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PERSONS_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_persons_values_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_persons_values_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -1090,8 +1075,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.persons_activity_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.persons_activity_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -1100,8 +1085,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_ACTIVITY_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.persons_activity_retrieve_2(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.persons_activity_retrieve_2(cx, project_id, id, query)
                 },
             ),
         )
@@ -1110,8 +1095,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_BULK_DELETE_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
-                    s.persons_bulk_delete_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                    s.persons_bulk_delete_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -1120,8 +1105,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_COHORTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.persons_cohorts_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.persons_cohorts_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -1130,8 +1115,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_DELETE_EVENTS_CREATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.persons_delete_events_create(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.persons_delete_events_create(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -1140,9 +1125,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_DELETE_PROPERTY_CREATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.persons_delete_property_create(cx, project_id, id, query, body)
-                        .await
                 },
             ),
         )
@@ -1151,9 +1135,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_DELETE_RECORDINGS_CREATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.persons_delete_recordings_create(cx, project_id, id, query, body)
-                        .await
                 },
             ),
         )
@@ -1162,8 +1145,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &PERSONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.persons_destroy(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.persons_destroy(cx, project_id, id, query)
                 },
             ),
         )
@@ -1172,9 +1155,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_FUNNEL_CORRELATION_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
                     s.persons_funnel_correlation_create(cx, project_id, query, body)
-                        .await
                 },
             ),
         )
@@ -1183,8 +1165,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_FUNNEL_CORRELATION_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.persons_funnel_correlation_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.persons_funnel_correlation_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -1193,8 +1175,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_FUNNEL_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
-                    s.persons_funnel_create(cx, project_id, query, body).await
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                    s.persons_funnel_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -1203,8 +1185,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_FUNNEL_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.persons_funnel_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.persons_funnel_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -1213,8 +1195,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_LIFECYCLE_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.persons_lifecycle_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.persons_lifecycle_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -1223,8 +1205,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.persons_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.persons_list(cx, project_id, query)
                 },
             ),
         )
@@ -1233,8 +1215,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.persons_partial_update(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.persons_partial_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -1243,9 +1225,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_PROPERTIES_TIMELINE_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
+                |s, cx, (project_id, id), query, ()| {
                     s.persons_properties_timeline_retrieve(cx, project_id, id, query)
-                        .await
                 },
             ),
         )
@@ -1254,14 +1235,13 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_RESET_PERSON_DISTINCT_ID_CREATE,
                 &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), query, d::MaybeJson(body)| {
                     s.persons_reset_person_distinct_id_create(
-                            cx,
-                            project_id,
-                            query,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                        body,
+                    )
                 },
             ),
         )
@@ -1270,8 +1250,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), query, ()| async move {
-                    s.persons_retrieve(cx, project_id, id, query).await
+                |s, cx, (project_id, id), query, ()| {
+                    s.persons_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -1280,8 +1260,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_SPLIT_CREATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.persons_split_create(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.persons_split_create(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -1290,8 +1270,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_STICKINESS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.persons_stickiness_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.persons_stickiness_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -1300,8 +1280,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_TRENDS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.persons_trends_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.persons_trends_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -1310,8 +1290,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
-                    s.persons_update(cx, project_id, id, query, body).await
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
+                    s.persons_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -1320,9 +1300,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_UPDATE_PROPERTY_CREATE,
                 &service,
-                |s, cx, (project_id, id), query, d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), query, d::MaybeJson(body)| {
                     s.persons_update_property_create(cx, project_id, id, query, body)
-                        .await
                 },
             ),
         )
@@ -1331,8 +1310,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PERSONS_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.persons_values_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.persons_values_retrieve(cx, project_id, query)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait PluginConfigsApi: Send + Sync + 'static {
     /// `GET /api/environments/{project_id}/plugin_configs/{plugin_config_id}/logs/`
     fn environments_plugin_configs_logs_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         plugin_config_id: String,
@@ -22,7 +22,7 @@ pub trait PluginConfigsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/plugin_configs/{plugin_config_id}/logs/`
     fn plugin_configs_logs_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         plugin_config_id: String,
@@ -55,14 +55,13 @@ pub fn routes<S: PluginConfigsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST,
                 &service,
-                |s, cx, (project_id, plugin_config_id), query, ()| async move {
+                |s, cx, (project_id, plugin_config_id), query, ()| {
                     s.environments_plugin_configs_logs_list(
-                            cx,
-                            project_id,
-                            plugin_config_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        plugin_config_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -71,9 +70,8 @@ pub fn routes<S: PluginConfigsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PLUGIN_CONFIGS_LOGS_LIST,
                 &service,
-                |s, cx, (project_id, plugin_config_id), query, ()| async move {
+                |s, cx, (project_id, plugin_config_id), query, ()| {
                     s.plugin_configs_logs_list(cx, project_id, plugin_config_id, query)
-                        .await
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait ProjectsApi: Send + Sync + 'static {
     /// `GET /api/organizations/{organization_id}/projects/{id}/activity/`
     fn activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -21,7 +21,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/add_product_intent/`
     fn add_product_intent_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -31,7 +31,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `POST /api/organizations/{organization_id}/projects/{id}/change_organization/`
     fn change_organization_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -41,7 +41,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/complete_product_onboarding/`
     fn complete_product_onboarding_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -51,7 +51,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `POST /api/organizations/{organization_id}/projects/`
     fn create_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         body: Option<types::ProjectBackwardCompat>,
@@ -60,7 +60,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/delete_secret_token_backup/`
     fn delete_secret_token_backup_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -70,7 +70,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/organizations/{organization_id}/projects/{id}/`
     fn destroy_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -79,7 +79,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/projects/{id}/is_generating_demo_data/`
     fn is_generating_demo_data_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -88,7 +88,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/projects/`
     fn list_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         query: List2Query,
@@ -99,7 +99,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/`
     fn partial_update_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -109,7 +109,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/reset_token/`
     fn reset_token_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -119,7 +119,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/projects/{id}/`
     fn retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -128,7 +128,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/rotate_secret_token/`
     fn rotate_secret_token_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -138,7 +138,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
     }
     /// `PUT /api/organizations/{organization_id}/projects/{id}/`
     fn update_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: i64,
@@ -163,8 +163,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.activity_retrieve(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.activity_retrieve(cx, organization_id, id)
                 },
             ),
         )
@@ -173,9 +173,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ADD_PRODUCT_INTENT_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
                     s.add_product_intent_partial_update(cx, organization_id, id, body)
-                        .await
                 },
             ),
         )
@@ -184,8 +183,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &CHANGE_ORGANIZATION_CREATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
-                    s.change_organization_create(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
+                    s.change_organization_create(cx, organization_id, id, body)
                 },
             ),
         )
@@ -194,14 +193,13 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
                     s.complete_product_onboarding_partial_update(
-                            cx,
-                            organization_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        organization_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -210,8 +208,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &CREATE_2,
                 &service,
-                |s, cx, (organization_id,), (), d::MaybeJson(body)| async move {
-                    s.create_2(cx, organization_id, body).await
+                |s, cx, (organization_id,), (), d::MaybeJson(body)| {
+                    s.create_2(cx, organization_id, body)
                 },
             ),
         )
@@ -220,14 +218,13 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
                     s.delete_secret_token_backup_partial_update(
-                            cx,
-                            organization_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        organization_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -236,8 +233,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &DESTROY_2,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.destroy_2(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.destroy_2(cx, organization_id, id)
                 },
             ),
         )
@@ -246,8 +243,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &IS_GENERATING_DEMO_DATA_RETRIEVE,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.is_generating_demo_data_retrieve(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.is_generating_demo_data_retrieve(cx, organization_id, id)
                 },
             ),
         )
@@ -256,8 +253,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &LIST_2,
                 &service,
-                |s, cx, (organization_id,), query, ()| async move {
-                    s.list_2(cx, organization_id, query).await
+                |s, cx, (organization_id,), query, ()| {
+                    s.list_2(cx, organization_id, query)
                 },
             ),
         )
@@ -266,8 +263,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PARTIAL_UPDATE_2,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
-                    s.partial_update_2(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
+                    s.partial_update_2(cx, organization_id, id, body)
                 },
             ),
         )
@@ -276,8 +273,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &RESET_TOKEN_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
-                    s.reset_token_partial_update(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
+                    s.reset_token_partial_update(cx, organization_id, id, body)
                 },
             ),
         )
@@ -286,8 +283,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &RETRIEVE_2,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.retrieve_2(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.retrieve_2(cx, organization_id, id)
                 },
             ),
         )
@@ -296,9 +293,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ROTATE_SECRET_TOKEN_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
                     s.rotate_secret_token_partial_update(cx, organization_id, id, body)
-                        .await
                 },
             ),
         )
@@ -307,8 +303,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &UPDATE_2,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
-                    s.update_2(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
+                    s.update_2(cx, organization_id, id, body)
                 },
             ),
         )

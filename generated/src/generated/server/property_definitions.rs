@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait PropertyDefinitionsApi: Send + Sync + 'static {
     /// `DELETE /api/projects/{project_id}/property_definitions/{id}/`
     fn property_definitions_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -21,7 +21,7 @@ pub trait PropertyDefinitionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/property_definitions/`
     fn property_definitions_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: PropertyDefinitionsListQuery,
@@ -30,7 +30,7 @@ pub trait PropertyDefinitionsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/property_definitions/{id}/`
     fn property_definitions_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -40,7 +40,7 @@ pub trait PropertyDefinitionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/property_definitions/{id}/`
     fn property_definitions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait PropertyDefinitionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/property_definitions/seen_together/`
     fn property_definitions_seen_together_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -57,7 +57,7 @@ pub trait PropertyDefinitionsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/property_definitions/{id}/`
     fn property_definitions_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -93,8 +93,8 @@ pub fn routes<S: PropertyDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &PROPERTY_DEFINITIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.property_definitions_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.property_definitions_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -103,8 +103,8 @@ pub fn routes<S: PropertyDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PROPERTY_DEFINITIONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.property_definitions_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.property_definitions_list(cx, project_id, query)
                 },
             ),
         )
@@ -113,8 +113,8 @@ pub fn routes<S: PropertyDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PROPERTY_DEFINITIONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.property_definitions_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.property_definitions_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -123,8 +123,8 @@ pub fn routes<S: PropertyDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PROPERTY_DEFINITIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.property_definitions_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.property_definitions_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -133,8 +133,8 @@ pub fn routes<S: PropertyDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PROPERTY_DEFINITIONS_SEEN_TOGETHER_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.property_definitions_seen_together_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.property_definitions_seen_together_retrieve(cx, project_id)
                 },
             ),
         )
@@ -143,8 +143,8 @@ pub fn routes<S: PropertyDefinitionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PROPERTY_DEFINITIONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.property_definitions_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.property_definitions_update(cx, project_id, id, body)
                 },
             ),
         )

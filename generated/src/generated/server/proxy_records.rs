@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait ProxyRecordsApi: Send + Sync + 'static {
     /// `POST /api/organizations/{organization_id}/proxy_records/`
     fn proxy_records_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         body: types::ProxyRecord,
@@ -21,7 +21,7 @@ pub trait ProxyRecordsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/organizations/{organization_id}/proxy_records/{id}/`
     fn proxy_records_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: String,
@@ -30,7 +30,7 @@ pub trait ProxyRecordsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/proxy_records/`
     fn proxy_records_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         query: ProxyRecordsListQuery,
@@ -39,7 +39,7 @@ pub trait ProxyRecordsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/proxy_records/{id}/`
     fn proxy_records_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: String,
@@ -49,7 +49,7 @@ pub trait ProxyRecordsApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/proxy_records/{id}/`
     fn proxy_records_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: String,
@@ -58,7 +58,7 @@ pub trait ProxyRecordsApi: Send + Sync + 'static {
     }
     /// `PUT /api/organizations/{organization_id}/proxy_records/{id}/`
     fn proxy_records_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         id: String,
@@ -83,8 +83,8 @@ pub fn routes<S: ProxyRecordsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PROXY_RECORDS_CREATE,
                 &service,
-                |s, cx, (organization_id,), (), d::Json(body)| async move {
-                    s.proxy_records_create(cx, organization_id, body).await
+                |s, cx, (organization_id,), (), d::Json(body)| {
+                    s.proxy_records_create(cx, organization_id, body)
                 },
             ),
         )
@@ -93,8 +93,8 @@ pub fn routes<S: ProxyRecordsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &PROXY_RECORDS_DESTROY,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.proxy_records_destroy(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.proxy_records_destroy(cx, organization_id, id)
                 },
             ),
         )
@@ -103,8 +103,8 @@ pub fn routes<S: ProxyRecordsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PROXY_RECORDS_LIST,
                 &service,
-                |s, cx, (organization_id,), query, ()| async move {
-                    s.proxy_records_list(cx, organization_id, query).await
+                |s, cx, (organization_id,), query, ()| {
+                    s.proxy_records_list(cx, organization_id, query)
                 },
             ),
         )
@@ -113,8 +113,8 @@ pub fn routes<S: ProxyRecordsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PROXY_RECORDS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
-                    s.proxy_records_partial_update(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
+                    s.proxy_records_partial_update(cx, organization_id, id, body)
                 },
             ),
         )
@@ -123,8 +123,8 @@ pub fn routes<S: ProxyRecordsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PROXY_RECORDS_RETRIEVE,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.proxy_records_retrieve(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.proxy_records_retrieve(cx, organization_id, id)
                 },
             ),
         )
@@ -133,8 +133,8 @@ pub fn routes<S: ProxyRecordsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PROXY_RECORDS_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| async move {
-                    s.proxy_records_update(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::Json(body)| {
+                    s.proxy_records_update(cx, organization_id, id, body)
                 },
             ),
         )

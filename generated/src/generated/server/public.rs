@@ -14,7 +14,7 @@ pub trait PublicApi: Send + Sync + 'static {
     ///
     /// `POST /batch/`
     fn public_batch(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         body: types::BatchRequest,
     ) -> impl Future<Output = Answer<types::CaptureResponse>> + Send {
@@ -24,7 +24,7 @@ pub trait PublicApi: Send + Sync + 'static {
     ///
     /// `POST /capture/`
     fn public_capture(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         body: types::CaptureRequest,
     ) -> impl Future<Output = Answer<types::CaptureResponse>> + Send {
@@ -34,7 +34,7 @@ pub trait PublicApi: Send + Sync + 'static {
     ///
     /// `POST /decide/`
     fn public_decide(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         query: PublicDecideQuery,
         body: types::FlagsRequest,
@@ -45,7 +45,7 @@ pub trait PublicApi: Send + Sync + 'static {
     ///
     /// `POST /flags`
     fn public_flags(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         query: PublicFlagsQuery,
         body: types::FlagsRequest,
@@ -74,9 +74,7 @@ pub fn routes<S: PublicApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PUBLIC_BATCH,
                 &service,
-                |s, cx, (), (), d::Json(body)| async move {
-                    s.public_batch(cx, body).await
-                },
+                |s, cx, (), (), d::Json(body)| { s.public_batch(cx, body) },
             ),
         )
         .route(
@@ -84,9 +82,7 @@ pub fn routes<S: PublicApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PUBLIC_CAPTURE,
                 &service,
-                |s, cx, (), (), d::Json(body)| async move {
-                    s.public_capture(cx, body).await
-                },
+                |s, cx, (), (), d::Json(body)| { s.public_capture(cx, body) },
             ),
         )
         .route(
@@ -94,9 +90,7 @@ pub fn routes<S: PublicApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PUBLIC_DECIDE,
                 &service,
-                |s, cx, (), query, d::Json(body)| async move {
-                    s.public_decide(cx, query, body).await
-                },
+                |s, cx, (), query, d::Json(body)| { s.public_decide(cx, query, body) },
             ),
         )
         .route(
@@ -104,9 +98,7 @@ pub fn routes<S: PublicApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &PUBLIC_FLAGS,
                 &service,
-                |s, cx, (), query, d::Json(body)| async move {
-                    s.public_flags(cx, query, body).await
-                },
+                |s, cx, (), query, d::Json(body)| { s.public_flags(cx, query, body) },
             ),
         )
 }

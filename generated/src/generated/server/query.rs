@@ -11,7 +11,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait QueryApi: Send + Sync + 'static {
     /// `POST /api/environments/{project_id}/query/check_auth_for_async/`
     fn environments_query_check_auth_for_async_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -19,7 +19,7 @@ pub trait QueryApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/query/{id}/`
     fn environments_query_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: String,
@@ -28,7 +28,7 @@ pub trait QueryApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/query/draft_sql/`
     fn environments_query_draft_sql_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -36,7 +36,7 @@ pub trait QueryApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/query/{id}/log/`
     fn environments_query_log_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: String,
@@ -47,7 +47,7 @@ pub trait QueryApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/query/{id}/`
     fn environments_query_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: String,
@@ -56,7 +56,7 @@ pub trait QueryApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/query/check_auth_for_async/`
     fn query_check_auth_for_async_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -64,7 +64,7 @@ pub trait QueryApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/query/{id}/`
     fn query_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: String,
@@ -73,7 +73,7 @@ pub trait QueryApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/query/draft_sql/`
     fn query_draft_sql_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -81,7 +81,7 @@ pub trait QueryApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/query/{id}/log/`
     fn query_log_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: String,
@@ -92,7 +92,7 @@ pub trait QueryApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/query/{id}/`
     fn query_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: String,
@@ -108,9 +108,8 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_QUERY_CHECK_AUTH_FOR_ASYNC_CREATE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
+                |s, cx, (project_id,), (), ()| {
                     s.environments_query_check_auth_for_async_create(cx, project_id)
-                        .await
                 },
             ),
         )
@@ -119,8 +118,8 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_QUERY_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_query_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_query_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -129,8 +128,8 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_QUERY_DRAFT_SQL_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_query_draft_sql_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_query_draft_sql_retrieve(cx, project_id)
                 },
             ),
         )
@@ -139,8 +138,8 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_QUERY_LOG_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_query_log_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_query_log_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -149,8 +148,8 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_QUERY_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_query_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_query_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -159,8 +158,8 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &QUERY_CHECK_AUTH_FOR_ASYNC_CREATE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.query_check_auth_for_async_create(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.query_check_auth_for_async_create(cx, project_id)
                 },
             ),
         )
@@ -169,9 +168,7 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &QUERY_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.query_destroy(cx, project_id, id).await
-                },
+                |s, cx, (project_id, id), (), ()| { s.query_destroy(cx, project_id, id) },
             ),
         )
         .route(
@@ -179,8 +176,8 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &QUERY_DRAFT_SQL_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.query_draft_sql_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.query_draft_sql_retrieve(cx, project_id)
                 },
             ),
         )
@@ -189,8 +186,8 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &QUERY_LOG_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.query_log_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.query_log_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -199,8 +196,8 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &QUERY_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.query_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.query_retrieve(cx, project_id, id)
                 },
             ),
         )

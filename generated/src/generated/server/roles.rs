@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait RolesApi: Send + Sync + 'static {
     /// `POST /api/organizations/{organization_id}/roles/`
     fn roles_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         body: types::Role,
@@ -21,7 +21,7 @@ pub trait RolesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/organizations/{organization_id}/roles/{id}/`
     fn roles_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
@@ -30,7 +30,7 @@ pub trait RolesApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/roles/`
     fn roles_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         query: RolesListQuery,
@@ -39,7 +39,7 @@ pub trait RolesApi: Send + Sync + 'static {
     }
     /// `PATCH /api/organizations/{organization_id}/roles/{id}/`
     fn roles_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait RolesApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/roles/{id}/`
     fn roles_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
@@ -58,7 +58,7 @@ pub trait RolesApi: Send + Sync + 'static {
     }
     /// `POST /api/organizations/{organization_id}/roles/{role_id}/role_memberships/`
     fn roles_role_memberships_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         role_id: uuid::Uuid,
@@ -68,7 +68,7 @@ pub trait RolesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/organizations/{organization_id}/roles/{role_id}/role_memberships/{id}/`
     fn roles_role_memberships_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         role_id: uuid::Uuid,
@@ -78,7 +78,7 @@ pub trait RolesApi: Send + Sync + 'static {
     }
     /// `GET /api/organizations/{organization_id}/roles/{role_id}/role_memberships/`
     fn roles_role_memberships_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: String,
         role_id: uuid::Uuid,
@@ -88,7 +88,7 @@ pub trait RolesApi: Send + Sync + 'static {
     }
     /// `PUT /api/organizations/{organization_id}/roles/{id}/`
     fn roles_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         organization_id: uuid::Uuid,
         id: uuid::Uuid,
@@ -121,8 +121,8 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ROLES_CREATE,
                 &service,
-                |s, cx, (organization_id,), (), d::Json(body)| async move {
-                    s.roles_create(cx, organization_id, body).await
+                |s, cx, (organization_id,), (), d::Json(body)| {
+                    s.roles_create(cx, organization_id, body)
                 },
             ),
         )
@@ -131,8 +131,8 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ROLES_DESTROY,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.roles_destroy(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.roles_destroy(cx, organization_id, id)
                 },
             ),
         )
@@ -141,8 +141,8 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ROLES_LIST,
                 &service,
-                |s, cx, (organization_id,), query, ()| async move {
-                    s.roles_list(cx, organization_id, query).await
+                |s, cx, (organization_id,), query, ()| {
+                    s.roles_list(cx, organization_id, query)
                 },
             ),
         )
@@ -151,8 +151,8 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ROLES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| async move {
-                    s.roles_partial_update(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
+                    s.roles_partial_update(cx, organization_id, id, body)
                 },
             ),
         )
@@ -161,8 +161,8 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ROLES_RETRIEVE,
                 &service,
-                |s, cx, (organization_id, id), (), ()| async move {
-                    s.roles_retrieve(cx, organization_id, id).await
+                |s, cx, (organization_id, id), (), ()| {
+                    s.roles_retrieve(cx, organization_id, id)
                 },
             ),
         )
@@ -171,9 +171,8 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ROLES_ROLE_MEMBERSHIPS_CREATE,
                 &service,
-                |s, cx, (organization_id, role_id), (), d::Json(body)| async move {
+                |s, cx, (organization_id, role_id), (), d::Json(body)| {
                     s.roles_role_memberships_create(cx, organization_id, role_id, body)
-                        .await
                 },
             ),
         )
@@ -182,9 +181,8 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ROLES_ROLE_MEMBERSHIPS_DESTROY,
                 &service,
-                |s, cx, (organization_id, role_id, id), (), ()| async move {
+                |s, cx, (organization_id, role_id, id), (), ()| {
                     s.roles_role_memberships_destroy(cx, organization_id, role_id, id)
-                        .await
                 },
             ),
         )
@@ -193,9 +191,8 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ROLES_ROLE_MEMBERSHIPS_LIST,
                 &service,
-                |s, cx, (organization_id, role_id), query, ()| async move {
+                |s, cx, (organization_id, role_id), query, ()| {
                     s.roles_role_memberships_list(cx, organization_id, role_id, query)
-                        .await
                 },
             ),
         )
@@ -204,8 +201,8 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ROLES_UPDATE,
                 &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| async move {
-                    s.roles_update(cx, organization_id, id, body).await
+                |s, cx, (organization_id, id), (), d::Json(body)| {
+                    s.roles_update(cx, organization_id, id, body)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     /// `POST /api/environments/{project_id}/session_recording_playlists/`
     fn environments_session_recording_playlists_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::SessionRecordingPlaylist>,
@@ -21,7 +21,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/session_recording_playlists/{short_id}/`
     fn environments_session_recording_playlists_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -30,7 +30,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/session_recording_playlists/`
     fn environments_session_recording_playlists_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsSessionRecordingPlaylistsListQuery,
@@ -41,7 +41,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/session_recording_playlists/{short_id}/`
     fn environments_session_recording_playlists_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -51,7 +51,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
     fn environments_session_recording_playlists_recordings_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -62,7 +62,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
     fn environments_session_recording_playlists_recordings_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -72,7 +72,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/`
     fn environments_session_recording_playlists_recordings_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -81,7 +81,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/session_recording_playlists/{short_id}/`
     fn environments_session_recording_playlists_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -90,7 +90,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/session_recording_playlists/{short_id}/`
     fn environments_session_recording_playlists_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -100,7 +100,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/session_recording_playlists/`
     fn session_recording_playlists_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: Option<types::SessionRecordingPlaylist>,
@@ -109,7 +109,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/session_recording_playlists/{short_id}/`
     fn session_recording_playlists_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -118,7 +118,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/session_recording_playlists/`
     fn session_recording_playlists_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: SessionRecordingPlaylistsListQuery,
@@ -129,7 +129,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/session_recording_playlists/{short_id}/`
     fn session_recording_playlists_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -139,7 +139,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
     fn session_recording_playlists_recordings_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -150,7 +150,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
     fn session_recording_playlists_recordings_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -160,7 +160,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/`
     fn session_recording_playlists_recordings_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -169,7 +169,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/session_recording_playlists/{short_id}/`
     fn session_recording_playlists_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -178,7 +178,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/session_recording_playlists/{short_id}/`
     fn session_recording_playlists_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         short_id: String,
@@ -215,13 +215,12 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
                     s.environments_session_recording_playlists_create(
-                            cx,
-                            project_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -230,13 +229,12 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_DESTROY,
                 &service,
-                |s, cx, (project_id, short_id), (), ()| async move {
+                |s, cx, (project_id, short_id), (), ()| {
                     s.environments_session_recording_playlists_destroy(
-                            cx,
-                            project_id,
-                            short_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                    )
                 },
             ),
         )
@@ -245,13 +243,12 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_session_recording_playlists_list(
-                            cx,
-                            project_id,
-                            query,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        query,
+                    )
                 },
             ),
         )
@@ -260,14 +257,13 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| {
                     s.environments_session_recording_playlists_partial_update(
-                            cx,
-                            project_id,
-                            short_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -282,15 +278,14 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
                     (project_id, short_id, session_recording_id),
                     (),
                     d::MaybeJson(body)|
-                async move {
+                {
                     s.environments_session_recording_playlists_recordings_create(
-                            cx,
-                            project_id,
-                            short_id,
-                            session_recording_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                        session_recording_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -299,14 +294,13 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::empty(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_DESTROY,
                 &service,
-                |s, cx, (project_id, short_id, session_recording_id), (), ()| async move {
+                |s, cx, (project_id, short_id, session_recording_id), (), ()| {
                     s.environments_session_recording_playlists_recordings_destroy(
-                            cx,
-                            project_id,
-                            short_id,
-                            session_recording_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                        session_recording_id,
+                    )
                 },
             ),
         )
@@ -315,13 +309,12 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, short_id), (), ()| async move {
+                |s, cx, (project_id, short_id), (), ()| {
                     s.environments_session_recording_playlists_recordings_retrieve(
-                            cx,
-                            project_id,
-                            short_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                    )
                 },
             ),
         )
@@ -330,13 +323,12 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, short_id), (), ()| async move {
+                |s, cx, (project_id, short_id), (), ()| {
                     s.environments_session_recording_playlists_retrieve(
-                            cx,
-                            project_id,
-                            short_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                    )
                 },
             ),
         )
@@ -345,14 +337,13 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_UPDATE,
                 &service,
-                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| {
                     s.environments_session_recording_playlists_update(
-                            cx,
-                            project_id,
-                            short_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -361,8 +352,8 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &SESSION_RECORDING_PLAYLISTS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| async move {
-                    s.session_recording_playlists_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                    s.session_recording_playlists_create(cx, project_id, body)
                 },
             ),
         )
@@ -371,8 +362,8 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &SESSION_RECORDING_PLAYLISTS_DESTROY,
                 &service,
-                |s, cx, (project_id, short_id), (), ()| async move {
-                    s.session_recording_playlists_destroy(cx, project_id, short_id).await
+                |s, cx, (project_id, short_id), (), ()| {
+                    s.session_recording_playlists_destroy(cx, project_id, short_id)
                 },
             ),
         )
@@ -381,8 +372,8 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &SESSION_RECORDING_PLAYLISTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.session_recording_playlists_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.session_recording_playlists_list(cx, project_id, query)
                 },
             ),
         )
@@ -391,14 +382,13 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| {
                     s.session_recording_playlists_partial_update(
-                            cx,
-                            project_id,
-                            short_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -413,15 +403,14 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
                     (project_id, short_id, session_recording_id),
                     (),
                     d::MaybeJson(body)|
-                async move {
+                {
                     s.session_recording_playlists_recordings_create(
-                            cx,
-                            project_id,
-                            short_id,
-                            session_recording_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                        session_recording_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -430,14 +419,13 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::empty(
                 &SESSION_RECORDING_PLAYLISTS_RECORDINGS_DESTROY,
                 &service,
-                |s, cx, (project_id, short_id, session_recording_id), (), ()| async move {
+                |s, cx, (project_id, short_id, session_recording_id), (), ()| {
                     s.session_recording_playlists_recordings_destroy(
-                            cx,
-                            project_id,
-                            short_id,
-                            session_recording_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                        session_recording_id,
+                    )
                 },
             ),
         )
@@ -446,13 +434,12 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, short_id), (), ()| async move {
+                |s, cx, (project_id, short_id), (), ()| {
                     s.session_recording_playlists_recordings_retrieve(
-                            cx,
-                            project_id,
-                            short_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        short_id,
+                    )
                 },
             ),
         )
@@ -461,9 +448,8 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &SESSION_RECORDING_PLAYLISTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, short_id), (), ()| async move {
+                |s, cx, (project_id, short_id), (), ()| {
                     s.session_recording_playlists_retrieve(cx, project_id, short_id)
-                        .await
                 },
             ),
         )
@@ -472,9 +458,8 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &SESSION_RECORDING_PLAYLISTS_UPDATE,
                 &service,
-                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, short_id), (), d::MaybeJson(body)| {
                     s.session_recording_playlists_update(cx, project_id, short_id, body)
-                        .await
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait SessionRecordingsApi: Send + Sync + 'static {
     /// `DELETE /api/environments/{project_id}/session_recordings/{id}/`
     fn environments_session_recordings_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -21,7 +21,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/session_recordings/`
     fn environments_session_recordings_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsSessionRecordingsListQuery,
@@ -30,7 +30,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/session_recordings/{id}/`
     fn environments_session_recordings_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -40,7 +40,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/session_recordings/{id}/`
     fn environments_session_recordings_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/session_recordings/{recording_id}/sharing/`
     fn environments_session_recordings_sharing_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         recording_id: String,
@@ -58,7 +58,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/session_recordings/{recording_id}/sharing/passwords/`
     fn environments_session_recordings_sharing_passwords_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         recording_id: String,
@@ -68,7 +68,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/session_recordings/{recording_id}/sharing/passwords/{password_id}/`
     fn environments_session_recordings_sharing_passwords_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         recording_id: String,
@@ -78,7 +78,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/session_recordings/{recording_id}/sharing/refresh/`
     fn environments_session_recordings_sharing_refresh_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         recording_id: String,
@@ -88,7 +88,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/session_recordings/{id}/`
     fn environments_session_recordings_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -98,7 +98,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/session_recordings/{id}/`
     fn session_recordings_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -107,7 +107,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/session_recordings/`
     fn session_recordings_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: SessionRecordingsListQuery,
@@ -116,7 +116,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/session_recordings/{id}/`
     fn session_recordings_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -126,7 +126,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/session_recordings/{id}/`
     fn session_recordings_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -135,7 +135,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/session_recordings/{recording_id}/sharing/`
     fn session_recordings_sharing_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         recording_id: String,
@@ -144,7 +144,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/session_recordings/{recording_id}/sharing/passwords/`
     fn session_recordings_sharing_passwords_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         recording_id: String,
@@ -154,7 +154,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/session_recordings/{recording_id}/sharing/passwords/{password_id}/`
     fn session_recordings_sharing_passwords_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         recording_id: String,
@@ -164,7 +164,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/session_recordings/{recording_id}/sharing/refresh/`
     fn session_recordings_sharing_refresh_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         recording_id: String,
@@ -174,7 +174,7 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/session_recordings/{id}/`
     fn session_recordings_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -207,8 +207,8 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_SESSION_RECORDINGS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_session_recordings_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_session_recordings_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -217,8 +217,8 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDINGS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_session_recordings_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_session_recordings_list(cx, project_id, query)
                 },
             ),
         )
@@ -227,14 +227,13 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDINGS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_session_recordings_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -243,8 +242,8 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDINGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_session_recordings_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_session_recordings_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -253,13 +252,12 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDINGS_SHARING_LIST,
                 &service,
-                |s, cx, (project_id, recording_id), (), ()| async move {
+                |s, cx, (project_id, recording_id), (), ()| {
                     s.environments_session_recordings_sharing_list(
-                            cx,
-                            project_id,
-                            recording_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        recording_id,
+                    )
                 },
             ),
         )
@@ -268,14 +266,13 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE,
                 &service,
-                |s, cx, (project_id, recording_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, recording_id), (), d::MaybeJson(body)| {
                     s.environments_session_recordings_sharing_passwords_create(
-                            cx,
-                            project_id,
-                            recording_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        recording_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -284,14 +281,13 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_DESTROY,
                 &service,
-                |s, cx, (project_id, recording_id, password_id), (), ()| async move {
+                |s, cx, (project_id, recording_id, password_id), (), ()| {
                     s.environments_session_recordings_sharing_passwords_destroy(
-                            cx,
-                            project_id,
-                            recording_id,
-                            password_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        recording_id,
+                        password_id,
+                    )
                 },
             ),
         )
@@ -300,14 +296,13 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDINGS_SHARING_REFRESH_CREATE,
                 &service,
-                |s, cx, (project_id, recording_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, recording_id), (), d::MaybeJson(body)| {
                     s.environments_session_recordings_sharing_refresh_create(
-                            cx,
-                            project_id,
-                            recording_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        recording_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -316,9 +311,8 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDINGS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_session_recordings_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -327,8 +321,8 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &SESSION_RECORDINGS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.session_recordings_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.session_recordings_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -337,8 +331,8 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SESSION_RECORDINGS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.session_recordings_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.session_recordings_list(cx, project_id, query)
                 },
             ),
         )
@@ -347,8 +341,8 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SESSION_RECORDINGS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.session_recordings_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.session_recordings_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -357,8 +351,8 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SESSION_RECORDINGS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.session_recordings_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.session_recordings_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -367,8 +361,8 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SESSION_RECORDINGS_SHARING_LIST,
                 &service,
-                |s, cx, (project_id, recording_id), (), ()| async move {
-                    s.session_recordings_sharing_list(cx, project_id, recording_id).await
+                |s, cx, (project_id, recording_id), (), ()| {
+                    s.session_recordings_sharing_list(cx, project_id, recording_id)
                 },
             ),
         )
@@ -377,14 +371,13 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE,
                 &service,
-                |s, cx, (project_id, recording_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, recording_id), (), d::MaybeJson(body)| {
                     s.session_recordings_sharing_passwords_create(
-                            cx,
-                            project_id,
-                            recording_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        recording_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -393,14 +386,13 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &SESSION_RECORDINGS_SHARING_PASSWORDS_DESTROY,
                 &service,
-                |s, cx, (project_id, recording_id, password_id), (), ()| async move {
+                |s, cx, (project_id, recording_id, password_id), (), ()| {
                     s.session_recordings_sharing_passwords_destroy(
-                            cx,
-                            project_id,
-                            recording_id,
-                            password_id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        recording_id,
+                        password_id,
+                    )
                 },
             ),
         )
@@ -409,14 +401,13 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SESSION_RECORDINGS_SHARING_REFRESH_CREATE,
                 &service,
-                |s, cx, (project_id, recording_id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, recording_id), (), d::MaybeJson(body)| {
                     s.session_recordings_sharing_refresh_create(
-                            cx,
-                            project_id,
-                            recording_id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        recording_id,
+                        body,
+                    )
                 },
             ),
         )
@@ -425,8 +416,8 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SESSION_RECORDINGS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.session_recordings_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.session_recordings_update(cx, project_id, id, body)
                 },
             ),
         )

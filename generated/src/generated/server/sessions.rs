@@ -11,7 +11,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait SessionsApi: Send + Sync + 'static {
     /// `GET /api/environments/{project_id}/sessions/property_definitions/`
     fn environments_sessions_property_definitions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -19,7 +19,7 @@ pub trait SessionsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/sessions/values/`
     fn environments_sessions_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -27,7 +27,7 @@ pub trait SessionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/sessions/property_definitions/`
     fn sessions_property_definitions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -35,7 +35,7 @@ pub trait SessionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/sessions/values/`
     fn sessions_values_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -50,9 +50,8 @@ pub fn routes<S: SessionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
+                |s, cx, (project_id,), (), ()| {
                     s.environments_sessions_property_definitions_retrieve(cx, project_id)
-                        .await
                 },
             ),
         )
@@ -61,8 +60,8 @@ pub fn routes<S: SessionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SESSIONS_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.environments_sessions_values_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.environments_sessions_values_retrieve(cx, project_id)
                 },
             ),
         )
@@ -71,8 +70,8 @@ pub fn routes<S: SessionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.sessions_property_definitions_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.sessions_property_definitions_retrieve(cx, project_id)
                 },
             ),
         )
@@ -81,8 +80,8 @@ pub fn routes<S: SessionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SESSIONS_VALUES_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.sessions_values_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.sessions_values_retrieve(cx, project_id)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait SubscriptionsApi: Send + Sync + 'static {
     /// `POST /api/environments/{project_id}/subscriptions/`
     fn environments_subscriptions_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Subscription,
@@ -21,7 +21,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/subscriptions/{id}/`
     fn environments_subscriptions_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -30,7 +30,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/subscriptions/`
     fn environments_subscriptions_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsSubscriptionsListQuery,
@@ -39,7 +39,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/subscriptions/{id}/`
     fn environments_subscriptions_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -49,7 +49,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/subscriptions/{id}/`
     fn environments_subscriptions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -58,7 +58,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/subscriptions/{id}/`
     fn environments_subscriptions_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -68,7 +68,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/subscriptions/`
     fn subscriptions_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Subscription,
@@ -77,7 +77,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/subscriptions/{id}/`
     fn subscriptions_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -86,7 +86,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/subscriptions/`
     fn subscriptions_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: SubscriptionsListQuery,
@@ -95,7 +95,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/subscriptions/{id}/`
     fn subscriptions_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -105,7 +105,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/subscriptions/{id}/`
     fn subscriptions_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -114,7 +114,7 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/subscriptions/{id}/`
     fn subscriptions_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -147,8 +147,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SUBSCRIPTIONS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_subscriptions_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_subscriptions_create(cx, project_id, body)
                 },
             ),
         )
@@ -157,8 +157,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SUBSCRIPTIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_subscriptions_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_subscriptions_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -167,8 +167,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SUBSCRIPTIONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_subscriptions_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_subscriptions_list(cx, project_id, query)
                 },
             ),
         )
@@ -177,9 +177,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SUBSCRIPTIONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_subscriptions_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -188,8 +187,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SUBSCRIPTIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_subscriptions_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_subscriptions_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -198,8 +197,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_SUBSCRIPTIONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.environments_subscriptions_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.environments_subscriptions_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -208,8 +207,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SUBSCRIPTIONS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.subscriptions_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.subscriptions_create(cx, project_id, body)
                 },
             ),
         )
@@ -218,8 +217,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SUBSCRIPTIONS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.subscriptions_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.subscriptions_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -228,8 +227,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SUBSCRIPTIONS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.subscriptions_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.subscriptions_list(cx, project_id, query)
                 },
             ),
         )
@@ -238,8 +237,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SUBSCRIPTIONS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.subscriptions_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.subscriptions_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -248,8 +247,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SUBSCRIPTIONS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.subscriptions_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.subscriptions_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -258,8 +257,8 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SUBSCRIPTIONS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.subscriptions_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.subscriptions_update(cx, project_id, id, body)
                 },
             ),
         )

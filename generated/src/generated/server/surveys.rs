@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait SurveysApi: Send + Sync + 'static {
     /// `GET /api/projects/{project_id}/surveys/activity/`
     fn surveys_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -20,7 +20,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/surveys/{id}/activity/`
     fn surveys_activity_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -29,7 +29,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/surveys/`
     fn surveys_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::SurveySerializerCreateUpdateOnly,
@@ -38,7 +38,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/surveys/{id}/`
     fn surveys_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -47,7 +47,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/surveys/{id}/duplicate_to_projects/`
     fn surveys_duplicate_to_projects_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -57,7 +57,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/surveys/`
     fn surveys_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: SurveysListQuery,
@@ -66,7 +66,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/surveys/{id}/`
     fn surveys_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -76,7 +76,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/surveys/responses_count/`
     fn surveys_responses_count_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -84,7 +84,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/surveys/{id}/`
     fn surveys_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -93,7 +93,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/surveys/stats/`
     fn surveys_stats_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -101,7 +101,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/surveys/{id}/stats/`
     fn surveys_stats_retrieve_2(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -110,7 +110,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/surveys/{id}/summarize_responses/`
     fn surveys_summarize_responses_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -120,7 +120,7 @@ pub trait SurveysApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/surveys/{id}/`
     fn surveys_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -146,8 +146,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.surveys_activity_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.surveys_activity_retrieve(cx, project_id)
                 },
             ),
         )
@@ -156,8 +156,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_ACTIVITY_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.surveys_activity_retrieve_2(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.surveys_activity_retrieve_2(cx, project_id, id)
                 },
             ),
         )
@@ -166,8 +166,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.surveys_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.surveys_create(cx, project_id, body)
                 },
             ),
         )
@@ -176,8 +176,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &SURVEYS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.surveys_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.surveys_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -186,9 +186,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_DUPLICATE_TO_PROJECTS_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.surveys_duplicate_to_projects_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -197,8 +196,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.surveys_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.surveys_list(cx, project_id, query)
                 },
             ),
         )
@@ -207,8 +206,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.surveys_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.surveys_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -217,8 +216,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_RESPONSES_COUNT_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.surveys_responses_count_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.surveys_responses_count_retrieve(cx, project_id)
                 },
             ),
         )
@@ -227,8 +226,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.surveys_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.surveys_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -237,8 +236,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_STATS_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), (), ()| async move {
-                    s.surveys_stats_retrieve(cx, project_id).await
+                |s, cx, (project_id,), (), ()| {
+                    s.surveys_stats_retrieve(cx, project_id)
                 },
             ),
         )
@@ -247,8 +246,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_STATS_RETRIEVE_2,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.surveys_stats_retrieve_2(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.surveys_stats_retrieve_2(cx, project_id, id)
                 },
             ),
         )
@@ -257,8 +256,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_SUMMARIZE_RESPONSES_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.surveys_summarize_responses_create(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.surveys_summarize_responses_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -267,8 +266,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &SURVEYS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.surveys_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.surveys_update(cx, project_id, id, body)
                 },
             ),
         )

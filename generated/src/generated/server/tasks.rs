@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait TasksApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/tasks/`
     fn tasks_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Task,
@@ -21,7 +21,7 @@ pub trait TasksApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/tasks/{id}/`
     fn tasks_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -30,7 +30,7 @@ pub trait TasksApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/tasks/`
     fn tasks_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: TasksListQuery,
@@ -39,7 +39,7 @@ pub trait TasksApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/tasks/{id}/`
     fn tasks_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -49,7 +49,7 @@ pub trait TasksApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/tasks/{id}/`
     fn tasks_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -60,7 +60,7 @@ pub trait TasksApi: Send + Sync + 'static {
     ///
     /// `POST /api/projects/{project_id}/tasks/{id}/run/`
     fn tasks_run_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -71,7 +71,7 @@ pub trait TasksApi: Send + Sync + 'static {
     ///
     /// `POST /api/projects/{project_id}/tasks/{task_id}/runs/{id}/append_log/`
     fn tasks_runs_append_log_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         task_id: uuid::Uuid,
@@ -82,7 +82,7 @@ pub trait TasksApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/tasks/{task_id}/runs/`
     fn tasks_runs_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         task_id: uuid::Uuid,
@@ -92,7 +92,7 @@ pub trait TasksApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/tasks/{task_id}/runs/`
     fn tasks_runs_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         task_id: uuid::Uuid,
@@ -102,7 +102,7 @@ pub trait TasksApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/tasks/{task_id}/runs/{id}/`
     fn tasks_runs_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         task_id: uuid::Uuid,
@@ -113,7 +113,7 @@ pub trait TasksApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/tasks/{task_id}/runs/{id}/`
     fn tasks_runs_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         task_id: uuid::Uuid,
@@ -125,7 +125,7 @@ pub trait TasksApi: Send + Sync + 'static {
     ///
     /// `PATCH /api/projects/{project_id}/tasks/{task_id}/runs/{id}/set_output/`
     fn tasks_runs_set_output_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         task_id: uuid::Uuid,
@@ -135,7 +135,7 @@ pub trait TasksApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/tasks/{id}/`
     fn tasks_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -147,7 +147,7 @@ pub trait TasksApi: Send + Sync + 'static {
     ///
     /// `PATCH /api/projects/{project_id}/tasks/{id}/update_position/`
     fn tasks_update_position_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -180,8 +180,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.tasks_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.tasks_create(cx, project_id, body)
                 },
             ),
         )
@@ -190,9 +190,7 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &TASKS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.tasks_destroy(cx, project_id, id).await
-                },
+                |s, cx, (project_id, id), (), ()| { s.tasks_destroy(cx, project_id, id) },
             ),
         )
         .route(
@@ -200,9 +198,7 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.tasks_list(cx, project_id, query).await
-                },
+                |s, cx, (project_id,), query, ()| { s.tasks_list(cx, project_id, query) },
             ),
         )
         .route(
@@ -210,8 +206,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.tasks_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.tasks_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -220,8 +216,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.tasks_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.tasks_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -230,8 +226,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_RUN_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.tasks_run_create(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.tasks_run_create(cx, project_id, id)
                 },
             ),
         )
@@ -240,9 +236,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_RUNS_APPEND_LOG_CREATE,
                 &service,
-                |s, cx, (project_id, task_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, task_id, id), (), d::Json(body)| {
                     s.tasks_runs_append_log_create(cx, project_id, task_id, id, body)
-                        .await
                 },
             ),
         )
@@ -251,8 +246,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_RUNS_CREATE,
                 &service,
-                |s, cx, (project_id, task_id), (), d::MaybeJson(body)| async move {
-                    s.tasks_runs_create(cx, project_id, task_id, body).await
+                |s, cx, (project_id, task_id), (), d::MaybeJson(body)| {
+                    s.tasks_runs_create(cx, project_id, task_id, body)
                 },
             ),
         )
@@ -261,8 +256,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_RUNS_LIST,
                 &service,
-                |s, cx, (project_id, task_id), query, ()| async move {
-                    s.tasks_runs_list(cx, project_id, task_id, query).await
+                |s, cx, (project_id, task_id), query, ()| {
+                    s.tasks_runs_list(cx, project_id, task_id, query)
                 },
             ),
         )
@@ -271,8 +266,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_RUNS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, task_id, id), (), d::MaybeJson(body)| async move {
-                    s.tasks_runs_partial_update(cx, project_id, task_id, id, body).await
+                |s, cx, (project_id, task_id, id), (), d::MaybeJson(body)| {
+                    s.tasks_runs_partial_update(cx, project_id, task_id, id, body)
                 },
             ),
         )
@@ -281,8 +276,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_RUNS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, task_id, id), (), ()| async move {
-                    s.tasks_runs_retrieve(cx, project_id, task_id, id).await
+                |s, cx, (project_id, task_id, id), (), ()| {
+                    s.tasks_runs_retrieve(cx, project_id, task_id, id)
                 },
             ),
         )
@@ -291,9 +286,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_RUNS_SET_OUTPUT_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, task_id, id), (), ()| async move {
+                |s, cx, (project_id, task_id, id), (), ()| {
                     s.tasks_runs_set_output_partial_update(cx, project_id, task_id, id)
-                        .await
                 },
             ),
         )
@@ -302,8 +296,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.tasks_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.tasks_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -312,9 +306,8 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &TASKS_UPDATE_POSITION_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.tasks_update_position_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )

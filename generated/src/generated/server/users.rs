@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait UsersApi: Send + Sync + 'static {
     /// `PATCH /api/users/cancel_email_change_request/`
     fn users_cancel_email_change_request_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         body: Option<types::PatchedUser>,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -20,7 +20,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `DELETE /api/users/{uuid}/`
     fn users_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
     ) -> impl Future<Output = Answer<()>> + Send {
@@ -28,7 +28,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `PATCH /api/users/{uuid}/hedgehog_config/`
     fn users_hedgehog_config_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
         body: Option<types::PatchedUser>,
@@ -37,7 +37,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `GET /api/users/{uuid}/hedgehog_config/`
     fn users_hedgehog_config_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -45,7 +45,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `GET /api/users/`
     fn users_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         query: UsersListQuery,
     ) -> impl Future<Output = Answer<types::PaginatedUserList>> + Send {
@@ -53,7 +53,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `PATCH /api/users/{uuid}/`
     fn users_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
         body: Option<types::PatchedUser>,
@@ -62,7 +62,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `POST /api/users/request_email_verification/`
     fn users_request_email_verification_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         body: types::User,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -70,7 +70,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `GET /api/users/{uuid}/`
     fn users_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
     ) -> impl Future<Output = Answer<types::User>> + Send {
@@ -78,7 +78,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `POST /api/users/{uuid}/scene_personalisation/`
     fn users_scene_personalisation_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
         body: types::User,
@@ -87,7 +87,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `GET /api/users/{uuid}/start_2fa_setup/`
     fn users_start_2fa_setup_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -95,7 +95,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `POST /api/users/{uuid}/two_factor_backup_codes/`
     fn users_two_factor_backup_codes_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
         body: types::User,
@@ -104,7 +104,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `POST /api/users/{uuid}/two_factor_disable/`
     fn users_two_factor_disable_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
         body: types::User,
@@ -113,7 +113,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `GET /api/users/{uuid}/two_factor_start_setup/`
     fn users_two_factor_start_setup_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -121,7 +121,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `GET /api/users/{uuid}/two_factor_status/`
     fn users_two_factor_status_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -129,7 +129,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `POST /api/users/{uuid}/two_factor_validate/`
     fn users_two_factor_validate_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
         body: types::User,
@@ -138,7 +138,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `PUT /api/users/{uuid}/`
     fn users_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
         body: types::User,
@@ -147,7 +147,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `POST /api/users/{uuid}/validate_2fa/`
     fn users_validate_2fa_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         uuid: uuid::Uuid,
         body: types::User,
@@ -156,7 +156,7 @@ pub trait UsersApi: Send + Sync + 'static {
     }
     /// `POST /api/users/verify_email/`
     fn users_verify_email_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         body: types::User,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
@@ -181,8 +181,8 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_CANCEL_EMAIL_CHANGE_REQUEST_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (), (), d::MaybeJson(body)| async move {
-                    s.users_cancel_email_change_request_partial_update(cx, body).await
+                |s, cx, (), (), d::MaybeJson(body)| {
+                    s.users_cancel_email_change_request_partial_update(cx, body)
                 },
             ),
         )
@@ -191,7 +191,7 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &USERS_DESTROY,
                 &service,
-                |s, cx, (uuid,), (), ()| async move { s.users_destroy(cx, uuid).await },
+                |s, cx, (uuid,), (), ()| { s.users_destroy(cx, uuid) },
             ),
         )
         .route(
@@ -199,8 +199,8 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_HEDGEHOG_CONFIG_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (uuid,), (), d::MaybeJson(body)| async move {
-                    s.users_hedgehog_config_partial_update(cx, uuid, body).await
+                |s, cx, (uuid,), (), d::MaybeJson(body)| {
+                    s.users_hedgehog_config_partial_update(cx, uuid, body)
                 },
             ),
         )
@@ -209,9 +209,7 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_HEDGEHOG_CONFIG_RETRIEVE,
                 &service,
-                |s, cx, (uuid,), (), ()| async move {
-                    s.users_hedgehog_config_retrieve(cx, uuid).await
-                },
+                |s, cx, (uuid,), (), ()| { s.users_hedgehog_config_retrieve(cx, uuid) },
             ),
         )
         .route(
@@ -219,7 +217,7 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_LIST,
                 &service,
-                |s, cx, (), query, ()| async move { s.users_list(cx, query).await },
+                |s, cx, (), query, ()| { s.users_list(cx, query) },
             ),
         )
         .route(
@@ -227,8 +225,8 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (uuid,), (), d::MaybeJson(body)| async move {
-                    s.users_partial_update(cx, uuid, body).await
+                |s, cx, (uuid,), (), d::MaybeJson(body)| {
+                    s.users_partial_update(cx, uuid, body)
                 },
             ),
         )
@@ -237,8 +235,8 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_REQUEST_EMAIL_VERIFICATION_CREATE,
                 &service,
-                |s, cx, (), (), d::Json(body)| async move {
-                    s.users_request_email_verification_create(cx, body).await
+                |s, cx, (), (), d::Json(body)| {
+                    s.users_request_email_verification_create(cx, body)
                 },
             ),
         )
@@ -247,7 +245,7 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_RETRIEVE,
                 &service,
-                |s, cx, (uuid,), (), ()| async move { s.users_retrieve(cx, uuid).await },
+                |s, cx, (uuid,), (), ()| { s.users_retrieve(cx, uuid) },
             ),
         )
         .route(
@@ -255,8 +253,8 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_SCENE_PERSONALISATION_CREATE,
                 &service,
-                |s, cx, (uuid,), (), d::Json(body)| async move {
-                    s.users_scene_personalisation_create(cx, uuid, body).await
+                |s, cx, (uuid,), (), d::Json(body)| {
+                    s.users_scene_personalisation_create(cx, uuid, body)
                 },
             ),
         )
@@ -265,9 +263,7 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_START_2FA_SETUP_RETRIEVE,
                 &service,
-                |s, cx, (uuid,), (), ()| async move {
-                    s.users_start_2fa_setup_retrieve(cx, uuid).await
-                },
+                |s, cx, (uuid,), (), ()| { s.users_start_2fa_setup_retrieve(cx, uuid) },
             ),
         )
         .route(
@@ -275,8 +271,8 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_TWO_FACTOR_BACKUP_CODES_CREATE,
                 &service,
-                |s, cx, (uuid,), (), d::Json(body)| async move {
-                    s.users_two_factor_backup_codes_create(cx, uuid, body).await
+                |s, cx, (uuid,), (), d::Json(body)| {
+                    s.users_two_factor_backup_codes_create(cx, uuid, body)
                 },
             ),
         )
@@ -285,8 +281,8 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_TWO_FACTOR_DISABLE_CREATE,
                 &service,
-                |s, cx, (uuid,), (), d::Json(body)| async move {
-                    s.users_two_factor_disable_create(cx, uuid, body).await
+                |s, cx, (uuid,), (), d::Json(body)| {
+                    s.users_two_factor_disable_create(cx, uuid, body)
                 },
             ),
         )
@@ -295,8 +291,8 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_TWO_FACTOR_START_SETUP_RETRIEVE,
                 &service,
-                |s, cx, (uuid,), (), ()| async move {
-                    s.users_two_factor_start_setup_retrieve(cx, uuid).await
+                |s, cx, (uuid,), (), ()| {
+                    s.users_two_factor_start_setup_retrieve(cx, uuid)
                 },
             ),
         )
@@ -305,9 +301,7 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_TWO_FACTOR_STATUS_RETRIEVE,
                 &service,
-                |s, cx, (uuid,), (), ()| async move {
-                    s.users_two_factor_status_retrieve(cx, uuid).await
-                },
+                |s, cx, (uuid,), (), ()| { s.users_two_factor_status_retrieve(cx, uuid) },
             ),
         )
         .route(
@@ -315,8 +309,8 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_TWO_FACTOR_VALIDATE_CREATE,
                 &service,
-                |s, cx, (uuid,), (), d::Json(body)| async move {
-                    s.users_two_factor_validate_create(cx, uuid, body).await
+                |s, cx, (uuid,), (), d::Json(body)| {
+                    s.users_two_factor_validate_create(cx, uuid, body)
                 },
             ),
         )
@@ -325,9 +319,7 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_UPDATE,
                 &service,
-                |s, cx, (uuid,), (), d::Json(body)| async move {
-                    s.users_update(cx, uuid, body).await
-                },
+                |s, cx, (uuid,), (), d::Json(body)| { s.users_update(cx, uuid, body) },
             ),
         )
         .route(
@@ -335,8 +327,8 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_VALIDATE_2FA_CREATE,
                 &service,
-                |s, cx, (uuid,), (), d::Json(body)| async move {
-                    s.users_validate_2fa_create(cx, uuid, body).await
+                |s, cx, (uuid,), (), d::Json(body)| {
+                    s.users_validate_2fa_create(cx, uuid, body)
                 },
             ),
         )
@@ -345,9 +337,7 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &USERS_VERIFY_EMAIL_CREATE,
                 &service,
-                |s, cx, (), (), d::Json(body)| async move {
-                    s.users_verify_email_create(cx, body).await
-                },
+                |s, cx, (), (), d::Json(body)| { s.users_verify_email_create(cx, body) },
             ),
         )
 }

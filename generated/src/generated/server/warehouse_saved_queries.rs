@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     /// `GET /api/environments/{project_id}/warehouse_saved_queries/{id}/activity/`
     fn environments_warehouse_saved_queries_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -21,7 +21,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/ancestors/`
     fn environments_warehouse_saved_queries_ancestors_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -31,7 +31,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/cancel/`
     fn environments_warehouse_saved_queries_cancel_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -41,7 +41,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/warehouse_saved_queries/`
     fn environments_warehouse_saved_queries_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::DataWarehouseSavedQuery,
@@ -50,7 +50,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/descendants/`
     fn environments_warehouse_saved_queries_descendants_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -60,7 +60,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/warehouse_saved_queries/{id}/`
     fn environments_warehouse_saved_queries_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -69,7 +69,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/warehouse_saved_queries/`
     fn environments_warehouse_saved_queries_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsWarehouseSavedQueriesListQuery,
@@ -80,7 +80,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/warehouse_saved_queries/{id}/`
     fn environments_warehouse_saved_queries_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -90,7 +90,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/warehouse_saved_queries/{id}/`
     fn environments_warehouse_saved_queries_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -99,7 +99,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/revert_materialization/`
     fn environments_warehouse_saved_queries_revert_materialization_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -111,7 +111,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/run/`
     fn environments_warehouse_saved_queries_run_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -121,7 +121,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/warehouse_saved_queries/{id}/`
     fn environments_warehouse_saved_queries_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -131,7 +131,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/warehouse_saved_queries/{id}/activity/`
     fn warehouse_saved_queries_activity_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -140,7 +140,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/ancestors/`
     fn warehouse_saved_queries_ancestors_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -150,7 +150,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/cancel/`
     fn warehouse_saved_queries_cancel_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -160,7 +160,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/warehouse_saved_queries/`
     fn warehouse_saved_queries_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::DataWarehouseSavedQuery,
@@ -169,7 +169,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/descendants/`
     fn warehouse_saved_queries_descendants_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -179,7 +179,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/warehouse_saved_queries/{id}/`
     fn warehouse_saved_queries_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -188,7 +188,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/warehouse_saved_queries/`
     fn warehouse_saved_queries_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: WarehouseSavedQueriesListQuery,
@@ -199,7 +199,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/warehouse_saved_queries/{id}/`
     fn warehouse_saved_queries_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -209,7 +209,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/warehouse_saved_queries/{id}/`
     fn warehouse_saved_queries_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -218,7 +218,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/revert_materialization/`
     fn warehouse_saved_queries_revert_materialization_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -228,7 +228,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/run/`
     fn warehouse_saved_queries_run_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -238,7 +238,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/warehouse_saved_queries/{id}/`
     fn warehouse_saved_queries_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -271,13 +271,12 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_warehouse_saved_queries_activity_retrieve(
-                            cx,
-                            project_id,
-                            id,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                    )
                 },
             ),
         )
@@ -286,14 +285,13 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_warehouse_saved_queries_ancestors_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -302,14 +300,13 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_warehouse_saved_queries_cancel_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -318,9 +315,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
+                |s, cx, (project_id,), (), d::Json(body)| {
                     s.environments_warehouse_saved_queries_create(cx, project_id, body)
-                        .await
                 },
             ),
         )
@@ -329,14 +325,13 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_warehouse_saved_queries_descendants_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -345,9 +340,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_warehouse_saved_queries_destroy(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -356,9 +350,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
+                |s, cx, (project_id,), query, ()| {
                     s.environments_warehouse_saved_queries_list(cx, project_id, query)
-                        .await
                 },
             ),
         )
@@ -367,14 +360,13 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_warehouse_saved_queries_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -383,9 +375,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
+                |s, cx, (project_id, id), (), ()| {
                     s.environments_warehouse_saved_queries_retrieve(cx, project_id, id)
-                        .await
                 },
             ),
         )
@@ -394,14 +385,13 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_warehouse_saved_queries_revert_materialization_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -410,14 +400,13 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RUN_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_warehouse_saved_queries_run_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -426,14 +415,13 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_warehouse_saved_queries_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -442,8 +430,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.warehouse_saved_queries_activity_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.warehouse_saved_queries_activity_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -452,9 +440,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.warehouse_saved_queries_ancestors_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -463,9 +450,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.warehouse_saved_queries_cancel_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -474,8 +460,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.warehouse_saved_queries_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.warehouse_saved_queries_create(cx, project_id, body)
                 },
             ),
         )
@@ -484,14 +470,13 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.warehouse_saved_queries_descendants_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -500,8 +485,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &WAREHOUSE_SAVED_QUERIES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.warehouse_saved_queries_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.warehouse_saved_queries_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -510,8 +495,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.warehouse_saved_queries_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.warehouse_saved_queries_list(cx, project_id, query)
                 },
             ),
         )
@@ -520,9 +505,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.warehouse_saved_queries_partial_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -531,8 +515,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.warehouse_saved_queries_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.warehouse_saved_queries_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -541,14 +525,13 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.warehouse_saved_queries_revert_materialization_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -557,8 +540,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_RUN_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.warehouse_saved_queries_run_create(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.warehouse_saved_queries_run_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -567,8 +550,8 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_SAVED_QUERIES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.warehouse_saved_queries_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.warehouse_saved_queries_update(cx, project_id, id, body)
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait WarehouseTablesApi: Send + Sync + 'static {
     /// `POST /api/environments/{project_id}/warehouse_tables/`
     fn environments_warehouse_tables_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Table,
@@ -21,7 +21,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/environments/{project_id}/warehouse_tables/{id}/`
     fn environments_warehouse_tables_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -30,7 +30,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/warehouse_tables/file/`
     fn environments_warehouse_tables_file_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Table,
@@ -39,7 +39,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/warehouse_tables/`
     fn environments_warehouse_tables_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: EnvironmentsWarehouseTablesListQuery,
@@ -48,7 +48,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `PATCH /api/environments/{project_id}/warehouse_tables/{id}/`
     fn environments_warehouse_tables_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -58,7 +58,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/warehouse_tables/{id}/refresh_schema/`
     fn environments_warehouse_tables_refresh_schema_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -68,7 +68,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `GET /api/environments/{project_id}/warehouse_tables/{id}/`
     fn environments_warehouse_tables_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -77,7 +77,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `PUT /api/environments/{project_id}/warehouse_tables/{id}/`
     fn environments_warehouse_tables_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -87,7 +87,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `POST /api/environments/{project_id}/warehouse_tables/{id}/update_schema/`
     fn environments_warehouse_tables_update_schema_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -97,7 +97,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/warehouse_tables/`
     fn warehouse_tables_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Table,
@@ -106,7 +106,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/warehouse_tables/{id}/`
     fn warehouse_tables_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -115,7 +115,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/warehouse_tables/file/`
     fn warehouse_tables_file_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::Table,
@@ -124,7 +124,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/warehouse_tables/`
     fn warehouse_tables_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: WarehouseTablesListQuery,
@@ -133,7 +133,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/warehouse_tables/{id}/`
     fn warehouse_tables_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -143,7 +143,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/warehouse_tables/{id}/refresh_schema/`
     fn warehouse_tables_refresh_schema_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -153,7 +153,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/warehouse_tables/{id}/`
     fn warehouse_tables_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -162,7 +162,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/warehouse_tables/{id}/`
     fn warehouse_tables_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -172,7 +172,7 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
     }
     /// `POST /api/projects/{project_id}/warehouse_tables/{id}/update_schema/`
     fn warehouse_tables_update_schema_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: uuid::Uuid,
@@ -207,8 +207,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.environments_warehouse_tables_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.environments_warehouse_tables_create(cx, project_id, body)
                 },
             ),
         )
@@ -217,8 +217,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_warehouse_tables_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_warehouse_tables_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -227,9 +227,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_FILE_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Form(body)| async move {
+                |s, cx, (project_id,), (), d::Form(body)| {
                     s.environments_warehouse_tables_file_create(cx, project_id, body)
-                        .await
                 },
             ),
         )
@@ -238,8 +237,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.environments_warehouse_tables_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.environments_warehouse_tables_list(cx, project_id, query)
                 },
             ),
         )
@@ -248,14 +247,13 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
                     s.environments_warehouse_tables_partial_update(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -264,14 +262,13 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_warehouse_tables_refresh_schema_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -280,8 +277,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.environments_warehouse_tables_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.environments_warehouse_tables_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -290,9 +287,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_warehouse_tables_update(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -301,14 +297,13 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.environments_warehouse_tables_update_schema_create(
-                            cx,
-                            project_id,
-                            id,
-                            body,
-                        )
-                        .await
+                        cx,
+                        project_id,
+                        id,
+                        body,
+                    )
                 },
             ),
         )
@@ -317,8 +312,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_TABLES_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.warehouse_tables_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.warehouse_tables_create(cx, project_id, body)
                 },
             ),
         )
@@ -327,8 +322,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &WAREHOUSE_TABLES_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.warehouse_tables_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.warehouse_tables_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -337,8 +332,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_TABLES_FILE_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Form(body)| async move {
-                    s.warehouse_tables_file_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Form(body)| {
+                    s.warehouse_tables_file_create(cx, project_id, body)
                 },
             ),
         )
@@ -347,8 +342,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_TABLES_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.warehouse_tables_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.warehouse_tables_list(cx, project_id, query)
                 },
             ),
         )
@@ -357,8 +352,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_TABLES_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.warehouse_tables_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.warehouse_tables_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -367,9 +362,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.warehouse_tables_refresh_schema_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )
@@ -378,8 +372,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_TABLES_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.warehouse_tables_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.warehouse_tables_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -388,8 +382,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_TABLES_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.warehouse_tables_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.warehouse_tables_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -398,9 +392,8 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
+                |s, cx, (project_id, id), (), d::Json(body)| {
                     s.warehouse_tables_update_schema_create(cx, project_id, id, body)
-                        .await
                 },
             ),
         )

@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait WebAnalyticsApi: Send + Sync + 'static {
     /// `GET /api/projects/{project_id}/web_analytics/breakdown/`
     fn web_analytics_breakdown_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: WebAnalyticsBreakdownRetrieveQuery,
@@ -21,7 +21,7 @@ pub trait WebAnalyticsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/web_analytics/overview/`
     fn web_analytics_overview_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: WebAnalyticsOverviewRetrieveQuery,
@@ -61,8 +61,8 @@ pub fn routes<S: WebAnalyticsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WEB_ANALYTICS_BREAKDOWN_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.web_analytics_breakdown_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.web_analytics_breakdown_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -71,8 +71,8 @@ pub fn routes<S: WebAnalyticsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WEB_ANALYTICS_OVERVIEW_RETRIEVE,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.web_analytics_overview_retrieve(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.web_analytics_overview_retrieve(cx, project_id, query)
                 },
             ),
         )

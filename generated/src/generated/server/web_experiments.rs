@@ -12,7 +12,7 @@ use crate::server::{Answer, Context, ServerError};
 pub trait WebExperimentsApi: Send + Sync + 'static {
     /// `POST /api/projects/{project_id}/web_experiments/`
     fn web_experiments_create(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         body: types::WebExperimentsApi,
@@ -21,7 +21,7 @@ pub trait WebExperimentsApi: Send + Sync + 'static {
     }
     /// `DELETE /api/projects/{project_id}/web_experiments/{id}/`
     fn web_experiments_destroy(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -30,7 +30,7 @@ pub trait WebExperimentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/web_experiments/`
     fn web_experiments_list(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         query: WebExperimentsListQuery,
@@ -39,7 +39,7 @@ pub trait WebExperimentsApi: Send + Sync + 'static {
     }
     /// `PATCH /api/projects/{project_id}/web_experiments/{id}/`
     fn web_experiments_partial_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -49,7 +49,7 @@ pub trait WebExperimentsApi: Send + Sync + 'static {
     }
     /// `GET /api/projects/{project_id}/web_experiments/{id}/`
     fn web_experiments_retrieve(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -58,7 +58,7 @@ pub trait WebExperimentsApi: Send + Sync + 'static {
     }
     /// `PUT /api/projects/{project_id}/web_experiments/{id}/`
     fn web_experiments_update(
-        &self,
+        self: Arc<Self>,
         cx: Context,
         project_id: String,
         id: i64,
@@ -83,8 +83,8 @@ pub fn routes<S: WebExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WEB_EXPERIMENTS_CREATE,
                 &service,
-                |s, cx, (project_id,), (), d::Json(body)| async move {
-                    s.web_experiments_create(cx, project_id, body).await
+                |s, cx, (project_id,), (), d::Json(body)| {
+                    s.web_experiments_create(cx, project_id, body)
                 },
             ),
         )
@@ -93,8 +93,8 @@ pub fn routes<S: WebExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::empty(
                 &WEB_EXPERIMENTS_DESTROY,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.web_experiments_destroy(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.web_experiments_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -103,8 +103,8 @@ pub fn routes<S: WebExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WEB_EXPERIMENTS_LIST,
                 &service,
-                |s, cx, (project_id,), query, ()| async move {
-                    s.web_experiments_list(cx, project_id, query).await
+                |s, cx, (project_id,), query, ()| {
+                    s.web_experiments_list(cx, project_id, query)
                 },
             ),
         )
@@ -113,8 +113,8 @@ pub fn routes<S: WebExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WEB_EXPERIMENTS_PARTIAL_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| async move {
-                    s.web_experiments_partial_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                    s.web_experiments_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -123,8 +123,8 @@ pub fn routes<S: WebExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WEB_EXPERIMENTS_RETRIEVE,
                 &service,
-                |s, cx, (project_id, id), (), ()| async move {
-                    s.web_experiments_retrieve(cx, project_id, id).await
+                |s, cx, (project_id, id), (), ()| {
+                    s.web_experiments_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -133,8 +133,8 @@ pub fn routes<S: WebExperimentsApi>(service: Arc<S>) -> axum::Router {
             d::json(
                 &WEB_EXPERIMENTS_UPDATE,
                 &service,
-                |s, cx, (project_id, id), (), d::Json(body)| async move {
-                    s.web_experiments_update(cx, project_id, id, body).await
+                |s, cx, (project_id, id), (), d::Json(body)| {
+                    s.web_experiments_update(cx, project_id, id, body)
                 },
             ),
         )
