@@ -4,9 +4,10 @@
 //! serde_derive writes four impls per struct (a field enum, its visitor, the struct visitor with
 //! both `visit_seq` and `visit_map`, and `Deserialize`) and, for `#[serde(untagged)]` enums, a
 //! buffer-and-retry body per variant. Over the ~1,300 types of PostHog's schema that code was
-//! most of the crate's `cargo check` time. This derive writes one visitor with `visit_map` only,
-//! matches keys through a shared table lookup (`crate::codec::FieldIndex`), and tries untagged
-//! variants against one buffered `serde_json::Value`.
+//! most of the crate's `cargo check` time. This derive writes, per struct, one `from_map` (the
+//! `crate::codec::FromMap` trait, which one generic visitor serves), matching keys through a
+//! shared table lookup (`crate::codec::FieldIndex`), and tries untagged variants against one
+//! buffered `serde_json::Value`.
 //!
 //! `Serialize` drops serde_derive's exact length computation (the hint is the field count, an
 //! upper bound once optional fields are skipped; JSON ignores it) and the `skip_field` calls.
@@ -230,7 +231,6 @@ fn deserialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream
             }
         }
     });
-    let expecting = format!("struct {name}");
     let type_name = name.to_string();
 
     quote! {
@@ -238,30 +238,27 @@ fn deserialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream
             fn deserialize<D: ::serde::Deserializer<'de>>(
                 deserializer: D,
             ) -> ::core::result::Result<Self, D::Error> {
-                const FIELDS: &[&str] = &[#(#keys),*];
-                struct Visitor;
-                impl<'de> ::serde::de::Visitor<'de> for Visitor {
-                    type Value = #name;
-                    fn expecting(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                        f.write_str(#expecting)
-                    }
-                    fn visit_map<M: ::serde::de::MapAccess<'de>>(
-                        self,
-                        mut map: M,
-                    ) -> ::core::result::Result<#name, M::Error> {
-                        #(#declarations)*
-                        while let ::core::option::Option::Some(index) =
-                            map.next_key_seed(crate::codec::FieldIndex(FIELDS))?
-                        {
-                            match index {
-                                #(#arms)*
-                                _ => crate::codec::skip(&mut map),
-                            }?;
-                        }
-                        ::core::result::Result::Ok(#name { #(#inits),* })
-                    }
+                crate::codec::deserialize_struct(deserializer)
+            }
+        }
+        impl crate::codec::FromMap for #name {
+            const NAME: &'static str = #type_name;
+            const FIELDS: &'static [&'static str] = &[#(#keys),*];
+            fn from_map<'de, M: ::serde::de::MapAccess<'de>>(
+                mut map: M,
+            ) -> ::core::result::Result<Self, M::Error> {
+                #(#declarations)*
+                let mut next = 0usize;
+                while let ::core::option::Option::Some(index) =
+                    map.next_key_seed(crate::codec::FieldIndex::new(Self::FIELDS, next))?
+                {
+                    next = index.wrapping_add(1);
+                    match index {
+                        #(#arms)*
+                        _ => crate::codec::skip(&mut map),
+                    }?;
                 }
-                deserializer.deserialize_struct(#type_name, FIELDS, Visitor)
+                ::core::result::Result::Ok(#name { #(#inits),* })
             }
         }
     }

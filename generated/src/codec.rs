@@ -3,6 +3,7 @@
 //! decoded field, and a struct writer.
 
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{self, Deserialize, DeserializeSeed, MapAccess, Visitor};
 use serde::ser::{Serialize, SerializeStruct};
@@ -10,13 +11,71 @@ use serde::ser::{Serialize, SerializeStruct};
 // The derives share the traits' names, in the macro namespace, as serde's own do.
 pub use posthog_api_derive::{Deserialize, Serialize};
 
+/// A struct decoded from a map: what the `Deserialize` derive writes per struct, so that one
+/// generic visitor ([`deserialize_struct`]) serves them all.
+pub trait FromMap: Sized {
+    /// The type's name, for "expected struct X" errors.
+    const NAME: &'static str;
+    /// JSON keys of its fields, in declaration order.
+    const FIELDS: &'static [&'static str];
+    /// Reads the struct from the map's entries.
+    fn from_map<'de, M: MapAccess<'de>>(map: M) -> Result<Self, M::Error>;
+}
+
+/// `Deserialize::deserialize` of every generated struct.
+pub fn deserialize_struct<'de, D: de::Deserializer<'de>, T: FromMap>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    deserializer.deserialize_struct(T::NAME, T::FIELDS, StructVisitor(PhantomData))
+}
+
+/// The visitor behind [`deserialize_struct`]: maps only (structs do not decode from arrays).
+struct StructVisitor<T>(PhantomData<T>);
+
+impl<'de, T: FromMap> Visitor<'de> for StructVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "struct {}", T::NAME)
+    }
+
+    fn visit_map<M: MapAccess<'de>>(self, map: M) -> Result<T, M::Error> {
+        T::from_map(map)
+    }
+}
+
 /// Decodes an object key into the index of the field it names in a type's field table, or
 /// `usize::MAX` for a key the type does not declare (PostHog adds fields; they are skipped).
 ///
 /// Keys are compared where the decoder hands them over, borrowed, so decoding allocates nothing
-/// per key.
+/// per key. PostHog writes keys in schema order, so the field after the previous key (`next`) is
+/// tried first and usually matches with one comparison; any other order falls back to a scan.
 #[derive(Clone, Copy)]
-pub struct FieldIndex(pub &'static [&'static str]);
+pub struct FieldIndex {
+    fields: &'static [&'static str],
+    next: usize,
+}
+
+impl FieldIndex {
+    /// A lookup in `fields`, trying `fields[next]` first.
+    pub fn new(fields: &'static [&'static str], next: usize) -> Self {
+        Self { fields, next }
+    }
+
+    fn find(self, key: &[u8]) -> usize {
+        if self
+            .fields
+            .get(self.next)
+            .is_some_and(|field| field.as_bytes() == key)
+        {
+            return self.next;
+        }
+        self.fields
+            .iter()
+            .position(|field| field.as_bytes() == key)
+            .unwrap_or(usize::MAX)
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for FieldIndex {
     type Value = usize;
@@ -34,19 +93,11 @@ impl<'de> Visitor<'de> for FieldIndex {
     }
 
     fn visit_str<E: de::Error>(self, key: &str) -> Result<usize, E> {
-        Ok(self
-            .0
-            .iter()
-            .position(|field| *field == key)
-            .unwrap_or(usize::MAX))
+        Ok(self.find(key.as_bytes()))
     }
 
     fn visit_bytes<E: de::Error>(self, key: &[u8]) -> Result<usize, E> {
-        Ok(self
-            .0
-            .iter()
-            .position(|field| field.as_bytes() == key)
-            .unwrap_or(usize::MAX))
+        Ok(self.find(key))
     }
 }
 
@@ -149,12 +200,15 @@ mod tests {
 
     #[test]
     fn unknown_keys_map_past_every_field() {
-        let fields = FieldIndex(&["id", "key"]);
-        let found: Result<usize, serde_json::Error> = fields.visit_str("key");
-        assert_eq!(found.unwrap(), 1);
-        let unknown: Result<usize, serde_json::Error> = fields.visit_str("added_later");
-        assert_eq!(unknown.unwrap(), usize::MAX);
-        let bytes: Result<usize, serde_json::Error> = fields.visit_bytes(b"id");
-        assert_eq!(bytes.unwrap(), 0);
+        const FIELDS: &[&str] = &["id", "key", "name"];
+        for next in [0, 1, 2, 3, usize::MAX] {
+            let fields = FieldIndex::new(FIELDS, next);
+            let found: Result<usize, serde_json::Error> = fields.visit_str("key");
+            assert_eq!(found.unwrap(), 1, "next = {next}");
+            let unknown: Result<usize, serde_json::Error> = fields.visit_str("added_later");
+            assert_eq!(unknown.unwrap(), usize::MAX, "next = {next}");
+            let bytes: Result<usize, serde_json::Error> = fields.visit_bytes(b"id");
+            assert_eq!(bytes.unwrap(), 0, "next = {next}");
+        }
     }
 }
