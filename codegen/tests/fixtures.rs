@@ -244,6 +244,13 @@ fn unions() {
     let members: Vec<&TypeRef> = variants.iter().map(|v| &v.ty).collect();
     assert_eq!(members, [&named("HogQlQuery")]);
     assert_eq!(fallback, "Object");
+    // A type no operation uses compiles with `unreferenced_types`, and so does every type it
+    // names, beside the tag features of the operations that use those.
+    let features = posthog_codegen::emit::features::type_features(&f.output.api);
+    let of = |name: &str| -> Vec<&str> { features[name].iter().map(String::as_str).collect() };
+    assert_eq!(of("SavedQuery"), ["unreferenced_types"]);
+    assert_eq!(of("HogQlQuery"), ["query", "unreferenced_types"]);
+    assert_eq!(of("EventsQuery"), ["query"]);
 }
 
 #[test]

@@ -36,17 +36,19 @@ use syn_derive as syn;
 /// Derives `serde::Deserialize` for a generated struct with named fields or an untagged enum.
 #[proc_macro_derive(Deserialize, attributes(serde))]
 pub fn derive_deserialize(input: TokenStream) -> TokenStream {
-    let input = syn::parse_macro_input!(input as DeriveInput);
-    expand(&input, Direction::Deserialize)
-        .unwrap_or_else(syn::Error::into_compile_error)
-        .into()
+    derive(input, Direction::Deserialize)
 }
 
 /// Derives `serde::Serialize` for a generated struct with named fields or an untagged enum.
 #[proc_macro_derive(Serialize, attributes(serde))]
 pub fn derive_serialize(input: TokenStream) -> TokenStream {
+    derive(input, Direction::Serialize)
+}
+
+/// Parses the item and expands it, turning refusals into `compile_error!` at their span.
+fn derive(input: TokenStream, direction: Direction) -> TokenStream {
     let input = syn::parse_macro_input!(input as DeriveInput);
-    expand(&input, Direction::Serialize)
+    expand(&input, direction)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }

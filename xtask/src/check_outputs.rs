@@ -33,6 +33,7 @@ const RUNTIME_SRC: &str = "generated/src";
 const RUNTIME_PACKAGE: &str = "posthog-api";
 /// The feature enabling every tag; the generator says which tags an output has.
 const FULL_FEATURE: &str = "full";
+const UNREFERENCED: &str = posthog_codegen::UNREFERENCED_FEATURE;
 /// The command named in `@generated` headers, as `cargo xtask regenerate` names it, so that
 /// fixture outputs match their snapshots byte for byte.
 const HEADER_COMMAND: &str = "cargo xtask regenerate";
@@ -89,9 +90,10 @@ struct Target {
     path: PathBuf,
 }
 
-/// Generates every target, writes the throwaway workspace and runs `cargo check` on it, once
-/// with every feature of the output and once with none (a user who enables no tag still gets a
-/// crate that compiles without warnings).
+/// Generates every target, writes the throwaway workspace and runs `cargo check` on it: with
+/// every feature of the output, with none (a user who enables no tag still gets a crate that
+/// compiles without warnings), and with only `unreferenced_types` (those types name types that
+/// operations use, which must come along).
 pub fn check_outputs(root: &Path, args: &CheckOutputsArgs) -> anyhow::Result<Summary> {
     let targets = targets(root, args)?;
     let work = root.join(WORK_DIR);
@@ -146,6 +148,10 @@ pub fn check_outputs(root: &Path, args: &CheckOutputsArgs) -> anyhow::Result<Sum
     for (label, flags) in [
         ("all features", vec!["--features", everything.as_str()]),
         ("no features", vec!["--no-default-features"]),
+        (
+            "unreferenced types only",
+            vec!["--no-default-features", "--features", UNREFERENCED],
+        ),
     ] {
         let started = Instant::now();
         cargo_check(&workspace, &target_dir, &flags)

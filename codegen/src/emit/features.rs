@@ -27,7 +27,9 @@ pub fn tag_features(api: &Api) -> Vec<String> {
     features.into_iter().collect()
 }
 
-/// For every named type, the tag features whose operations reach it (empty: no operation does).
+/// For every named type, the features that compile it: the tag features whose operations reach
+/// it, plus `unreferenced_types` for the types no operation reaches and everything they use (so
+/// that feature alone compiles: those types name types that operations use too).
 pub fn type_features(api: &Api) -> BTreeMap<&str, BTreeSet<String>> {
     let mut reached: BTreeMap<&str, BTreeSet<String>> = api
         .types
@@ -35,26 +37,41 @@ pub fn type_features(api: &Api) -> BTreeMap<&str, BTreeSet<String>> {
         .map(|name| (name.as_str(), BTreeSet::new()))
         .collect();
     for op in &api.operations {
-        let feature = tag_module(&op.tag);
-        let mut pending: Vec<&str> = Vec::new();
+        let mut roots: Vec<&str> = Vec::new();
         for ty in operation_types(op) {
-            named_in(ty, &mut pending);
+            named_in(ty, &mut roots);
         }
-        while let Some(name) = pending.pop() {
-            let Some(features) = reached.get_mut(name) else {
-                continue;
-            };
-            if !features.insert(feature.clone()) {
-                continue;
-            }
-            if let Some(def) = api.types.get(name) {
-                for ty in kind_types(&def.kind) {
-                    named_in(ty, &mut pending);
-                }
+        mark_reachable(api, &mut reached, roots, &tag_module(&op.tag));
+    }
+    let unreferenced: Vec<&str> = reached
+        .iter()
+        .filter(|(_, features)| features.is_empty())
+        .map(|(name, _)| *name)
+        .collect();
+    mark_reachable(api, &mut reached, unreferenced, UNREFERENCED);
+    reached
+}
+
+/// Adds `feature` to the types in `pending` and to every type they reference, transitively.
+fn mark_reachable<'a>(
+    api: &'a Api,
+    reached: &mut BTreeMap<&'a str, BTreeSet<String>>,
+    mut pending: Vec<&'a str>,
+    feature: &str,
+) {
+    while let Some(name) = pending.pop() {
+        let Some(features) = reached.get_mut(name) else {
+            continue;
+        };
+        if !features.insert(feature.to_owned()) {
+            continue;
+        }
+        if let Some(def) = api.types.get(name) {
+            for ty in kind_types(&def.kind) {
+                named_in(ty, &mut pending);
             }
         }
     }
-    reached
 }
 
 fn operation_types(op: &Operation) -> Vec<&TypeRef> {
@@ -100,8 +117,8 @@ fn named_in<'t>(ty: &'t TypeRef, out: &mut Vec<&'t str>) {
     }
 }
 
-/// `#[cfg(...)]` enabling an item for any of `features` (or `unreferenced_types` when the set is
-/// empty).
+/// `#[cfg(...)]` enabling an item for any of `features` (every type has at least one; an empty set
+/// falls back to `unreferenced_types`).
 pub fn cfg_any(features: &BTreeSet<String>) -> TokenStream {
     match features.len() {
         0 => quote!(#[cfg(feature = #UNREFERENCED)]),

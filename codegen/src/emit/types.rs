@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use crate::emit::features::{cfg_any, type_features};
+use crate::emit::features::{UNREFERENCED, cfg_any, type_features};
 use crate::emit::tokens::{docs, ident, type_tokens};
 use crate::ir::{Api, Field, TypeDef, TypeKind, TypeRef};
 
@@ -32,13 +32,14 @@ pub fn emit_types(api: &Api) -> BTreeMap<String, TokenStream> {
         let items = names
             .iter()
             .filter_map(|name| Some(emit_type(name, api.types.get(*name)?, &defaultable)));
-        let doc = match features.len() {
-            0 => " Types no operation uses, compiled with the `unreferenced_types` feature."
-                .to_owned(),
-            _ => format!(
-                " Types used by operations of: {}.",
+        let only_unreferenced = features.iter().all(|feature| feature == UNREFERENCED);
+        let doc = if only_unreferenced {
+            format!(" Types no operation uses, compiled with the `{UNREFERENCED}` feature.")
+        } else {
+            format!(
+                " Types compiled with any of the features: {}.",
                 features.iter().cloned().collect::<Vec<_>>().join(", ")
-            ),
+            )
         };
         files.insert(
             format!("types/{module}.rs"),
@@ -77,7 +78,7 @@ pub fn emit_types(api: &Api) -> BTreeMap<String, TokenStream> {
 /// several (so a type joining or leaving a set moves only that type).
 fn group_module(features: &BTreeSet<String>) -> String {
     match features.len() {
-        0 => "unused".to_owned(),
+        0 => UNREFERENCED.to_owned(),
         1 => features.iter().next().cloned().unwrap_or_default(),
         _ => {
             let joined = features.iter().cloned().collect::<Vec<_>>().join(",");

@@ -10,10 +10,6 @@ use crate::codec::{Deserialize, Serialize};
 fn none<T>(value: &Option<T>) -> bool {
     value.is_none()
 }
-#[cfg(feature = "unreferenced_types")]
-mod unused;
-#[cfg(feature = "unreferenced_types")]
-pub use unused::*;
 #[cfg(feature = "actions")]
 mod actions;
 #[cfg(feature = "actions")]
@@ -226,10 +222,14 @@ pub use shared_e4c2f88a26::*;
 mod endpoints;
 #[cfg(feature = "endpoints")]
 pub use endpoints::*;
-#[cfg(any(feature = "endpoints", feature = "query"))]
-mod shared_c99213f291;
-#[cfg(any(feature = "endpoints", feature = "query"))]
-pub use shared_c99213f291::*;
+#[cfg(any(feature = "endpoints", feature = "query", feature = "unreferenced_types"))]
+mod shared_ab2880fd0e;
+#[cfg(any(feature = "endpoints", feature = "query", feature = "unreferenced_types"))]
+pub use shared_ab2880fd0e::*;
+#[cfg(any(feature = "endpoints", feature = "unreferenced_types"))]
+mod shared_7d2aeb7c60;
+#[cfg(any(feature = "endpoints", feature = "unreferenced_types"))]
+pub use shared_7d2aeb7c60::*;
 #[cfg(feature = "environments")]
 mod environments;
 #[cfg(feature = "environments")]
@@ -354,6 +354,10 @@ pub use persisted_folder::*;
 mod persons;
 #[cfg(feature = "persons")]
 pub use persons::*;
+#[cfg(any(feature = "persons", feature = "unreferenced_types"))]
+mod shared_444674c458;
+#[cfg(any(feature = "persons", feature = "unreferenced_types"))]
+pub use shared_444674c458::*;
 #[cfg(feature = "plugin_configs")]
 mod plugin_configs;
 #[cfg(feature = "plugin_configs")]
@@ -402,6 +406,10 @@ pub use surveys::*;
 mod tasks;
 #[cfg(feature = "tasks")]
 pub use tasks::*;
+#[cfg(feature = "unreferenced_types")]
+mod unreferenced_types;
+#[cfg(feature = "unreferenced_types")]
+pub use unreferenced_types::*;
 #[cfg(feature = "users")]
 mod users;
 #[cfg(feature = "users")]
