@@ -298,18 +298,10 @@ fn serialize_untagged(name: &syn::Ident, data: &syn::DataEnum) -> syn::Result<To
     let mut arms = Vec::with_capacity(data.variants.len());
     for variant in &data.variants {
         let ident = &variant.ident;
-        arms.push(match &variant.fields {
-            Fields::Unit => {
-                quote!(#name::#ident => ::serde::Serializer::serialize_unit(serializer),)
-            }
-            Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
+        arms.push(match variant_payload(variant)? {
+            None => quote!(#name::#ident => ::serde::Serializer::serialize_unit(serializer),),
+            Some(_) => {
                 quote!(#name::#ident(inner) => ::serde::Serialize::serialize(inner, serializer),)
-            }
-            other => {
-                return Err(syn::Error::new(
-                    other.span(),
-                    "untagged variants must be unit or hold exactly one value",
-                ));
             }
         });
     }
@@ -337,21 +329,14 @@ fn deserialize_untagged(name: &syn::Ident, data: &syn::DataEnum) -> syn::Result<
                 "a variant after a serde_json::Value variant can never match",
             ));
         }
-        if let Some(attr) = variant.attrs.iter().find(|a| a.path().is_ident("serde")) {
-            return Err(syn::Error::new(
-                attr.span(),
-                "variant attributes are not supported by posthog-api-derive",
-            ));
-        }
         let ident = &variant.ident;
-        let attempt = match &variant.fields {
-            Fields::Unit => quote! {
+        let attempt = match variant_payload(variant)? {
+            None => quote! {
                 if value.is_null() {
                     return ::core::result::Result::Ok(#name::#ident);
                 }
             },
-            Fields::Unnamed(fields) if fields.unnamed.len() == 1 => {
-                let ty = &fields.unnamed[0].ty;
+            Some(ty) => {
                 if is_json_value(ty) {
                     catch_all = true;
                     // Any JSON matches: hand over the buffer instead of cloning it. Nothing may
@@ -366,12 +351,6 @@ fn deserialize_untagged(name: &syn::Ident, data: &syn::DataEnum) -> syn::Result<
                         }
                     }
                 }
-            }
-            other => {
-                return Err(syn::Error::new(
-                    other.span(),
-                    "untagged variants must be unit or hold exactly one value",
-                ));
             }
         };
         attempts.push(attempt);
@@ -392,6 +371,19 @@ fn deserialize_untagged(name: &syn::Ident, data: &syn::DataEnum) -> syn::Result<
             }
         }
     })
+}
+
+/// The value an untagged variant holds: `None` for a unit variant (it matches `null`), else its
+/// one field's type; any other shape is refused.
+fn variant_payload(variant: &syn::Variant) -> syn::Result<Option<&Type>> {
+    match &variant.fields {
+        Fields::Unit => Ok(None),
+        Fields::Unnamed(fields) if fields.unnamed.len() == 1 => Ok(Some(&fields.unnamed[0].ty)),
+        other => Err(syn::Error::new(
+            other.span(),
+            "untagged variants must be unit or hold exactly one value",
+        )),
+    }
 }
 
 /// Whether the type is `serde_json::Value` (as the generator spells it).

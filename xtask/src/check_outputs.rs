@@ -33,6 +33,7 @@ const RUNTIME_SRC: &str = "generated/src";
 const RUNTIME_PACKAGE: &str = "posthog-api";
 /// The feature enabling every tag; the generator says which tags an output has.
 const FULL_FEATURE: &str = "full";
+/// The feature of types no operation uses; checked alone because those types name others.
 const UNREFERENCED: &str = posthog_codegen::UNREFERENCED_FEATURE;
 /// The command named in `@generated` headers, as `cargo xtask regenerate` names it, so that
 /// fixture outputs match their snapshots byte for byte.

@@ -172,7 +172,7 @@ pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary>
     let output =
         posthog_codegen::generate(&main_input, public_input.as_ref(), throttle_text, COMMAND)
             .map_err(|diagnostics| anyhow::anyhow!("{diagnostics}no files were written."))?;
-    let mut summary = sync_directory(&root.join(GENERATED_DIR), &output.files, args.check)?;
+    let mut summary = sync_directory(root, GENERATED_DIR, &output.files, args.check)?;
     if sync_features(&root.join(GENERATED_MANIFEST), &output.features, args.check)? {
         summary.changed.push(GENERATED_MANIFEST.to_owned());
     }
@@ -251,13 +251,16 @@ fn report_schema_change(
     Ok(())
 }
 
-/// Makes `dir` hold exactly `files`: writes changed files, deletes strays. With `check`, only
-/// reports what it would do.
+/// Makes `root/dir` hold exactly `files`: writes changed files, deletes strays, and reports them
+/// under `dir`. With `check`, only reports what it would do.
 fn sync_directory(
-    dir: &Path,
+    root: &Path,
+    dir: &str,
     files: &BTreeMap<String, String>,
     check: bool,
 ) -> anyhow::Result<Summary> {
+    let label = dir;
+    let dir = &root.join(dir);
     let mut summary = Summary::default();
     for (relative, text) in files {
         let path = dir.join(relative);
@@ -266,7 +269,7 @@ fn sync_directory(
             summary.unchanged += 1;
             continue;
         }
-        summary.changed.push(format!("{GENERATED_DIR}/{relative}"));
+        summary.changed.push(format!("{label}/{relative}"));
         if !check {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent)
@@ -277,7 +280,7 @@ fn sync_directory(
     }
     for existing in list_files(dir)? {
         if !files.contains_key(&existing) {
-            summary.deleted.push(format!("{GENERATED_DIR}/{existing}"));
+            summary.deleted.push(format!("{label}/{existing}"));
             if !check {
                 let path = dir.join(&existing);
                 std::fs::remove_file(&path)

@@ -117,15 +117,11 @@ fn named_in<'t>(ty: &'t TypeRef, out: &mut Vec<&'t str>) {
     }
 }
 
-/// `#[cfg(...)]` enabling an item for any of `features` (every type has at least one; an empty set
-/// falls back to `unreferenced_types`).
+/// `#[cfg(...)]` enabling an item for any of `features` ([`type_features`] gives every type at
+/// least one).
 pub fn cfg_any(features: &BTreeSet<String>) -> TokenStream {
-    match features.len() {
-        0 => quote!(#[cfg(feature = #UNREFERENCED)]),
-        1 => {
-            let feature = features.iter().next().map(String::as_str).unwrap_or(FULL);
-            quote!(#[cfg(feature = #feature)])
-        }
+    match features.iter().next() {
+        Some(feature) if features.len() == 1 => quote!(#[cfg(feature = #feature)]),
         _ => {
             let features = features.iter();
             quote!(#[cfg(any(#(feature = #features),*))])

@@ -77,9 +77,8 @@ pub fn emit_types(api: &Api) -> BTreeMap<String, TokenStream> {
 /// A stable module name for a feature set: the feature itself for one, a hash of the set for
 /// several (so a type joining or leaving a set moves only that type).
 fn group_module(features: &BTreeSet<String>) -> String {
-    match features.len() {
-        0 => UNREFERENCED.to_owned(),
-        1 => features.iter().next().cloned().unwrap_or_default(),
+    match features.iter().next() {
+        Some(feature) if features.len() == 1 => feature.clone(),
         _ => {
             let joined = features.iter().cloned().collect::<Vec<_>>().join(",");
             let hash = crate::sha256_hex(joined.as_bytes());

@@ -541,14 +541,11 @@ impl<'a> TypeLowering<'a> {
                 // Variants are tried in order and plain JSON matches anything, so a free-form
                 // member listed before typed ones would shadow them (PostHog's
                 // `DataTableNode.response` lists `{}` first). It becomes the fallback instead.
-                let mut fallback = None;
-                variants.retain(|variant| {
-                    if variant.ty != TypeRef::Json {
-                        return true;
-                    }
-                    fallback.get_or_insert_with(|| variant.name.clone());
-                    false
-                });
+                let fallback = variants
+                    .iter()
+                    .find(|variant| variant.ty == TypeRef::Json)
+                    .map(|variant| variant.name.clone());
+                variants.retain(|variant| variant.ty != TypeRef::Json);
                 if fallback.is_some() {
                     self.report.touch(pass::JSON_MEMBER_AS_FALLBACK, pointer);
                 }
