@@ -13,6 +13,12 @@ use crate::retry::RetryPolicy;
 /// PostHog refuses request bodies over 20 MB; the client refuses them before sending.
 pub const MAX_BODY_BYTES: usize = 20 * 1024 * 1024;
 
+/// The default cap on an answer's body, counted after decompression (see
+/// [`ClientBuilder::max_response_bytes`]): far above any JSON page PostHog sends, and room for
+/// sizeable CSV exports, while a hostile or broken server cannot make the client allocate
+/// without bound.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+
 /// Which project a project-scoped call applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum ProjectId {
@@ -76,6 +82,8 @@ pub(crate) struct ClientInner {
     pub(crate) bucket_id: u64,
     /// Secrets to redact from error texts, computed once.
     pub(crate) secrets: Arc<[secrecy::SecretString]>,
+    /// The largest answer body read, after decompression.
+    pub(crate) max_response_bytes: usize,
 }
 
 impl Client {
@@ -95,6 +103,7 @@ impl Client {
             project_token: None,
             limiter: None,
             retry: RetryPolicy::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 
@@ -132,11 +141,12 @@ pub struct ClientBuilder {
     hosts: Hosts,
     credentials: Credentials,
     timeout: Option<Duration>,
-    http: Option<reqwest::Client>,
+    http: Option<reqwest::ClientBuilder>,
     project_id: Option<String>,
     project_token: Option<secrecy::SecretString>,
     limiter: Option<RateLimiter>,
     retry: RetryPolicy,
+    max_response_bytes: usize,
 }
 
 impl ClientBuilder {
@@ -158,17 +168,29 @@ impl ClientBuilder {
         self
     }
 
-    /// Per-request timeout (default 60 s); `None` waits forever. Ignored with [`Self::http_client`].
+    /// Per-request timeout (default 60 s); `None` waits forever. Applies to a client given with
+    /// [`Self::http_client_builder`] too, replacing a timeout set there.
     pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Uses this `reqwest::Client` (for proxies, TLS settings, connection pools). Configure it
-    /// with `redirect::Policy::none()` or a same-host policy: the client cannot strip keys from
-    /// redirects a custom client follows.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
+    /// Builds the HTTP client from this `reqwest::ClientBuilder` (proxies, TLS settings,
+    /// connection pools, ...). The client then replaces two of its settings, because a key must
+    /// never follow a request elsewhere: redirects are followed only within the configured base
+    /// URLs (scheme, host, port and path prefix), and no `Referer` is sent. A built
+    /// `reqwest::Client` is not accepted, since the redirects it follows are invisible here.
+    pub fn http_client_builder(mut self, builder: reqwest::ClientBuilder) -> Self {
+        self.http = Some(builder);
+        self
+    }
+
+    /// The largest answer body the client reads (default [`DEFAULT_MAX_RESPONSE_BYTES`], 64 MiB),
+    /// counted after decompression, so a small gzip body cannot inflate without bound. A longer
+    /// answer is an [`Error::ResponseTooLarge`]. Raise it for very large CSV exports; streamed
+    /// answers (`*_event_stream`) are never buffered and have no cap.
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
         self
     }
 
@@ -209,22 +231,19 @@ impl ClientBuilder {
             )?;
         }
         self.hosts.validate()?;
-        let http = match self.http {
-            Some(http) => http,
-            None => {
-                // No `Referer`: on a followed redirect it would repeat the previous URL, query-string
-                // key included.
-                let mut builder = reqwest::Client::builder()
-                    .referer(false)
-                    .redirect(crate::request::same_origin_redirects());
-                if let Some(timeout) = self.timeout {
-                    builder = builder.timeout(timeout);
-                }
-                builder
-                    .build()
-                    .map_err(|source| Error::transport("build_client", source))?
-            }
-        };
+        // No `Referer`: on a followed redirect it would repeat the previous URL, query-string key
+        // included. Set on the caller's builder too, overriding what it said.
+        let mut builder = self
+            .http
+            .unwrap_or_default()
+            .referer(false)
+            .redirect(crate::request::redirects_within(&self.hosts));
+        if let Some(timeout) = self.timeout {
+            builder = builder.timeout(timeout);
+        }
+        let http = builder
+            .build()
+            .map_err(|source| Error::transport("build_client", source))?;
         let secrets =
             crate::request::redaction_secrets(&self.credentials, self.project_token.as_ref());
         Ok(Client {
@@ -238,6 +257,7 @@ impl ClientBuilder {
                 project_token: self.project_token,
                 limiter: self.limiter.unwrap_or_default(),
                 retry: self.retry,
+                max_response_bytes: self.max_response_bytes,
             }),
         })
     }

@@ -73,7 +73,7 @@ impl fmt::Display for ApiError {
         if self.status.is_redirection() {
             write!(
                 f,
-                "; redirects are followed only within the same host, so credentials are never forwarded to another"
+                "; redirects are followed only within the configured base URL, so credentials are never forwarded elsewhere"
             )?;
         }
         if let Some(after) = self.retry_after {
@@ -164,17 +164,44 @@ pub enum Error {
         /// The raw body, kept so nothing is lost.
         body: String,
     },
-    /// A pagination `next` link pointed somewhere other than the configured host.
+    /// A pagination `next` link pointed somewhere other than the listing itself: another
+    /// host, or another route (or application) on the configured host.
     #[error(
-        "`{operation}`: refused to follow `next` to {origin}, which is not the configured host {expected}"
+        "`{operation}`: refused to follow `next` to {origin}, which is not the listing at {expected}"
     )]
     ForeignNextUrl {
         /// The operation being paginated.
         operation: &'static str,
-        /// Scheme, host and port of the refused link (never the path or query, which may hold data).
+        /// Scheme, host and port of the refused link, followed by its path when only the path
+        /// differs (never the query, which may hold data).
         origin: String,
-        /// Scheme, host and port the client is configured with.
+        /// Scheme, host and port the client is configured with, followed by the listing's path
+        /// when only the path differs.
         expected: String,
+    },
+    /// A pagination `next` link named a page this listing had already fetched: following it
+    /// would fetch the same pages forever.
+    #[error(
+        "`{operation}`: the `next` link {url} repeats a page this listing already fetched; stopped instead of looping"
+    )]
+    PaginationLoop {
+        /// The operation being paginated.
+        operation: &'static str,
+        /// The repeated link, without credentials.
+        url: String,
+    },
+    /// The answer's body was over the client's cap (counted after decompression); reading
+    /// stopped there and nothing of it is kept.
+    #[error(
+        "`{operation}`: the {status} answer is over the {limit} byte limit; raise ClientBuilder::max_response_bytes if it is expected"
+    )]
+    ResponseTooLarge {
+        /// The operation being called.
+        operation: &'static str,
+        /// HTTP status of the answer.
+        status: StatusCode,
+        /// The cap it passed.
+        limit: usize,
     },
     /// Fetching one page of a paginated listing failed; `url` names the page (without
     /// credentials) so the listing can be resumed from it, and `source` says what went wrong.
@@ -238,7 +265,9 @@ impl Error {
             | Error::InvalidArgument { operation, .. }
             | Error::Transport { operation, .. }
             | Error::Decode { operation, .. }
-            | Error::ForeignNextUrl { operation, .. } => operation,
+            | Error::ForeignNextUrl { operation, .. }
+            | Error::PaginationLoop { operation, .. }
+            | Error::ResponseTooLarge { operation, .. } => operation,
             Error::Page { source, .. } => source.operation(),
             other => other.api_error().map_or("", |e| e.operation),
         }
@@ -315,6 +344,21 @@ impl Error {
     pub fn is_authentication(&self) -> bool {
         matches!(self, Error::Authentication(_))
     }
+}
+
+/// `text` without any of `secrets` (the client's own, in every form it sends them: see
+/// `request::redaction_secrets`), nor anything shaped like a PostHog key. Every error text that
+/// holds something a server sent goes through here.
+pub(crate) fn redact(secrets: &[secrecy::SecretString], text: &str) -> String {
+    use secrecy::ExposeSecret as _;
+    let mut text = std::borrow::Cow::Borrowed(text);
+    for secret in secrets {
+        let secret = secret.expose_secret();
+        if !secret.is_empty() && text.contains(secret) {
+            text = std::borrow::Cow::Owned(text.replace(secret, "[redacted]"));
+        }
+    }
+    redact_keys(&text).into_owned()
 }
 
 /// Replaces anything shaped like a PostHog key (`phx_`, `phc_`, `phs_` or `pha_` followed by key

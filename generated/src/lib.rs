@@ -91,7 +91,7 @@ pub mod stream;
 mod generated;
 
 pub use auth::{Credentials, Hosts, KeyPlacement, Region};
-pub use client::{Client, ClientBuilder, MAX_BODY_BYTES, ProjectId};
+pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, MAX_BODY_BYTES, ProjectId};
 pub use error::{ApiError, ApiErrorBody, Error, Result};
 pub use generated::{api, operations, types};
 pub use operation::{HostKind, Operation};

@@ -16,11 +16,19 @@
 //! ```
 //!
 //! Architecture invariant: a `next` link is followed only when it has the scheme, host and port
-//! of the configured base URL, and every page is authenticated afresh by the same pipeline as
-//! the first one (see `RequestBuilder::__follow`).
+//! of the configured base URL and exactly the listing's path (only its query may differ), and
+//! every page is authenticated afresh by the same pipeline as the first one (see
+//! `RequestBuilder::__follow`).
+//!
+//! Architecture invariant: no link handed back (a page's `next`/`previous`, its `Debug` and
+//! `Serialize`, [`Pages::resume_url`], errors) carries credentials, and a listing never fetches
+//! the same page twice: a `next` link back to a page already fetched ends the stream with
+//! [`Error::PaginationLoop`].
 
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
+use std::hash::{BuildHasher as _, Hash as _, Hasher as _, RandomState};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -30,7 +38,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::request::RequestBuilder;
+use crate::request::{RequestBuilder, link_without_credentials};
 
 /// How an operation pages through its results, which decides how a listing is resumed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,7 +50,11 @@ pub enum PaginationStyle {
 }
 
 /// One page of a listing, as PostHog sends it. Members other than these four are ignored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// A server that builds links from the request's query string echoes a query-placed key into
+/// `next` and `previous`; pages fetched by [`Pages`] have such credentials stripped, and `Debug`
+/// and `Serialize` strip them from any page.
+#[derive(Clone, PartialEq, Deserialize)]
 pub struct Page<T> {
     /// Total number of results, on limit/offset listings; cursor listings have none.
     #[serde(default)]
@@ -56,6 +68,31 @@ pub struct Page<T> {
     pub previous: Option<String>,
     /// The items of this page, in the server's order.
     pub results: Vec<T>,
+}
+
+impl<T: fmt::Debug> fmt::Debug for Page<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let link = |link: &Option<String>| link.as_deref().map(link_without_credentials);
+        f.debug_struct("Page")
+            .field("count", &self.count)
+            .field("next", &link(&self.next))
+            .field("previous", &link(&self.previous))
+            .field("results", &self.results)
+            .finish()
+    }
+}
+
+impl<T: Serialize> Serialize for Page<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let link = |link: &Option<String>| link.as_deref().map(link_without_credentials);
+        let mut page = serializer.serialize_struct("Page", 4)?;
+        page.serialize_field("count", &self.count)?;
+        page.serialize_field("next", &link(&self.next))?;
+        page.serialize_field("previous", &link(&self.previous))?;
+        page.serialize_field("results", &self.results)?;
+        page.end()
+    }
 }
 
 impl<T> Page<T> {
@@ -126,6 +163,11 @@ pub struct Pages<T> {
     in_flight: Option<(String, InFlight<T>)>,
     /// URL of the page that failed, kept for [`Self::resume_url`].
     failed: Option<String>,
+    /// Hashes of the pages requested so far (normalized URLs): 8 bytes a page, so even a very
+    /// long listing costs little, while any repeat is caught.
+    visited: HashSet<u64>,
+    /// Keyed per listing, so a server cannot aim collisions at it.
+    hasher: RandomState,
     done: bool,
 }
 
@@ -156,6 +198,8 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
             pending: Some(Target::First),
             in_flight: None,
             failed: None,
+            visited: HashSet::new(),
+            hasher: RandomState::new(),
             done: false,
         }
     }
@@ -235,9 +279,13 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
         match self.pending.as_ref()? {
             Target::First => match self.first_request() {
                 Ok(request) => Some(request.display_url()),
-                Err(_) => self.first.resume_from.clone(),
+                Err(_) => self
+                    .first
+                    .resume_from
+                    .as_deref()
+                    .map(link_without_credentials),
             },
-            Target::Link(link) => Some(link.clone()),
+            Target::Link(link) => Some(link_without_credentials(link)),
         }
     }
 
@@ -273,6 +321,12 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
             Target::Link(link) => self.template.__follow(Some(link))?,
         };
         let url = request.display_url();
+        if !self.visited.insert(self.page_hash(&url)) {
+            return Err(Error::PaginationLoop {
+                operation: self.template.operation().id,
+                url,
+            });
+        }
         let fetch = fetch_page::<T>(request, url.clone()).boxed();
         let in_flight = match tokio::runtime::Handle::try_current() {
             Ok(runtime) if spawn => {
@@ -286,9 +340,29 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
         Ok(())
     }
 
+    /// The hash of a page's URL (already without credentials) with its query parameters in a
+    /// fixed order, so that a link listing them in another order is the same page.
+    fn page_hash(&self, url: &str) -> u64 {
+        let mut hasher = self.hasher.build_hasher();
+        match url::Url::parse(url) {
+            Ok(url) => {
+                let mut pairs: Vec<_> = url.query_pairs().collect();
+                pairs.sort();
+                (url.origin().ascii_serialization(), url.path(), pairs).hash(&mut hasher);
+            }
+            Err(_) => url.hash(&mut hasher),
+        }
+        hasher.finish()
+    }
+
+    /// Ends the stream with `error`; `url` (stripped of credentials) is where to resume, except
+    /// after a loop, where resuming would only loop again.
     fn fail(&mut self, error: Error, url: Option<String>) -> Poll<Option<Result<Page<T>>>> {
         self.done = true;
-        self.failed = url;
+        self.failed = match error {
+            Error::PaginationLoop { .. } => None,
+            _ => url.as_deref().map(link_without_credentials),
+        };
         Poll::Ready(Some(Err(error)))
     }
 }
@@ -352,20 +426,28 @@ impl<T: DeserializeOwned + Send + 'static> Stream for Pages<T> {
     }
 }
 
-/// Fetches and decodes one page; every failure is an [`Error::Page`] naming `url`.
+/// Fetches and decodes one page; every failure is an [`Error::Page`] naming `url`. The page's
+/// links lose any credentials the server echoed into them.
 async fn fetch_page<T: DeserializeOwned>(request: RequestBuilder, url: String) -> Result<Page<T>> {
-    let op = request.operation();
     let decoded = match request.send().await {
         // The fast decoder runs first; only a failure is decoded again with path tracking,
         // so the error names where in the body it happened at no cost to the common case.
         Ok(answer) => serde_json::from_slice::<Page<T>>(&answer.body)
-            .or_else(|_| crate::request::decode_json::<Page<T>>(op, answer.status, &answer.body)),
+            .or_else(|_| answer.decode_json::<Page<T>>()),
         Err(error) => Err(error),
     };
-    decoded.map_err(|source| Error::Page {
-        url,
-        source: Box::new(source),
-    })
+    match decoded {
+        Ok(mut page) => {
+            for link in [&mut page.next, &mut page.previous].into_iter().flatten() {
+                *link = link_without_credentials(link);
+            }
+            Ok(page)
+        }
+        Err(source) => Err(Error::Page {
+            url,
+            source: Box::new(source),
+        }),
+    }
 }
 
 /// A stream of the items of a listing, page after page. See [`Pages`] for memory, errors and

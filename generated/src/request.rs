@@ -17,9 +17,11 @@ use crate::retry::Outcome;
 
 mod credentials;
 mod follow;
+mod multipart;
 
 pub(crate) use credentials::redaction_secrets;
 use credentials::*;
+pub(crate) use follow::link_without_credentials;
 
 /// Characters left as they are in a path segment: RFC 3986's unreserved characters plus `@` and
 /// `:`, which a segment may hold literally and which PostHog routes match literally
@@ -32,9 +34,49 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'@')
     .remove(b':');
 
-/// Percent-encodes one path parameter so that `/` or `?` in a value cannot change the route.
-fn path_segment(value: &dyn std::fmt::Display) -> String {
-    utf8_percent_encode(&value.to_string(), PATH_SEGMENT).to_string()
+/// Percent-encodes one path argument as one segment, so that `/`, `?`, `#` or `\\` in a value
+/// cannot change the route; refuses a value that would still leave it (see [`segment_problem`]).
+fn path_segment(op: &Operation, name: &str, value: &str) -> Result<String> {
+    if let Some(reason) = segment_problem(value) {
+        return Err(Error::InvalidArgument {
+            operation: op.id,
+            field: name.to_owned(),
+            reason: reason.to_owned(),
+        });
+    }
+    Ok(utf8_percent_encode(value, PATH_SEGMENT).to_string())
+}
+
+/// Why `value` cannot be a path segment: empty, or a dot segment (`.`, `..`) either as given or
+/// once percent-decoded. The URL standard resolves `%2e` like `.`, and every server or proxy
+/// that decodes the path once more could turn `%252e` into one, so each decoding is checked
+/// until nothing changes. Encoding `.` would not help: `%2E` is a dot segment too.
+fn segment_problem(value: &str) -> Option<&'static str> {
+    if value.is_empty() {
+        return Some("an empty path segment would address the parent route");
+    }
+    // Decoding only ever turns `%` and hex digits into other characters, so a value holding
+    // anything else can never decode to a dot segment: most values stop here.
+    if !value
+        .chars()
+        .all(|c| c == '.' || c == '%' || c.is_ascii_hexdigit())
+    {
+        return None;
+    }
+    let mut text = std::borrow::Cow::Borrowed(value);
+    loop {
+        if matches!(text.as_ref(), "." | "..") {
+            return Some(
+                "`.` and `..` (also percent-encoded, e.g. `%2e`) would address another route",
+            );
+        }
+        let decoded = percent_encoding::percent_decode_str(&text).decode_utf8_lossy();
+        // A decoding that changes anything shortens the text, so this loop ends.
+        if decoded.len() == text.len() {
+            return None;
+        }
+        text = std::borrow::Cow::Owned(decoded.into_owned());
+    }
 }
 
 /// A path argument. `Sync`, so the temporary slice of them a generated method builds does not
@@ -43,9 +85,11 @@ fn path_segment(value: &dyn std::fmt::Display) -> String {
 #[doc(hidden)]
 pub type PathArg<'a> = &'a (dyn std::fmt::Display + Sync);
 
-/// Fills a path template: `{project_id}` from `project` when given, every other placeholder
-/// from `args` in order, each percent-encoded as one segment.
-fn fill_path(template: &str, project: Option<&str>, args: &[PathArg<'_>]) -> String {
+/// Fills `op`'s path template: `{project_id}` from `project` when given, every other
+/// placeholder from `args` in order, each percent-encoded as one segment. A value that cannot
+/// be one segment is an [`Error::InvalidArgument`] naming its placeholder.
+fn fill_path(op: &Operation, project: Option<&str>, args: &[PathArg<'_>]) -> Result<String> {
+    let template = op.path;
     let mut out = String::with_capacity(template.len() + 16);
     let mut args = args.iter();
     let mut rest = template;
@@ -55,36 +99,46 @@ fn fill_path(template: &str, project: Option<&str>, args: &[PathArg<'_>]) -> Str
             break;
         };
         let name = &rest[start + 1..start + length];
-        match (name, project) {
-            ("project_id", Some(project)) => out.push_str(&path_segment(&project)),
-            _ => {
-                if let Some(arg) = args.next() {
-                    out.push_str(&path_segment(*arg));
-                }
-            }
-        }
+        let value = match (name, project) {
+            ("project_id", Some(project)) => project.to_owned(),
+            _ => args.next().map(ToString::to_string).unwrap_or_default(),
+        };
+        out.push_str(&path_segment(op, name, &value)?);
         rest = &rest[start + length + 1..];
     }
     out.push_str(rest);
-    out
+    Ok(out)
 }
 
-/// A redirect policy that follows only redirects to the same scheme, host and port, so a
-/// redirect can never carry credentials to another host.
-pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let same_origin = attempt
+/// A redirect policy that follows a redirect only when it stays within the configured base URL
+/// the request was sent under (scheme, host, port and path prefix), so a redirect never
+/// carries credentials to another host, nor to another application on the same host.
+pub(crate) fn redirects_within(hosts: &crate::auth::Hosts) -> reqwest::redirect::Policy {
+    let bases = [hosts.private.clone(), hosts.public.clone()];
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let allowed = attempt
             .previous()
             .first()
-            .is_some_and(|first| first.origin() == attempt.url().origin());
+            .and_then(|first| bases.iter().find(|base| within(first, base)))
+            .is_some_and(|base| within(attempt.url(), base));
         if attempt.previous().len() > 5 {
             attempt.error("too many redirects")
-        } else if same_origin {
+        } else if allowed {
             attempt.follow()
         } else {
             attempt.stop()
         }
     })
+}
+
+/// Whether `url` is under `base`: same origin, and a path inside the base's path prefix.
+pub(crate) fn within(url: &url::Url, base: &url::Url) -> bool {
+    let prefix = base.path().trim_end_matches('/');
+    url.origin() == base.origin()
+        && url
+            .path()
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// A request body, kept in a form that can be sent again on retry.
@@ -122,7 +176,7 @@ impl Client {
     /// Starts a request for `op`, filling the path template's placeholders with `args` in order.
     #[doc(hidden)]
     pub fn __op(&self, op: &'static Operation, args: &[PathArg<'_>]) -> RequestBuilder {
-        self.__request_at(op, Ok(fill_path(op.path, None, args)))
+        self.__request_at(op, fill_path(op, None, args))
     }
 
     /// Same as [`Self::__op`] for project-scoped operations: `{project_id}` takes `project`,
@@ -136,7 +190,7 @@ impl Client {
     ) -> RequestBuilder {
         let path = self
             .__project_id(op.id, project)
-            .map(|project| fill_path(op.path, Some(&project), args));
+            .and_then(|project| fill_path(op, Some(&project), args));
         self.__request_at(op, path)
     }
 
@@ -285,33 +339,22 @@ impl RequestBuilder {
 
     /// Sends the request and decodes a JSON answer into `T`.
     pub async fn send_json<T: DeserializeOwned>(self) -> Result<T> {
-        let op = self.op;
-        let answer = self.send().await?;
-        decode_json(op, answer.status, &answer.body)
+        self.send().await?.decode_json()
     }
 
     /// Sends the request and returns the answer as JSON, whatever its shape (an empty body is
     /// `null`): used where the schema documents no response body but servers send one anyway.
     pub async fn send_value(self) -> Result<serde_json::Value> {
-        let op = self.op;
         let answer = self.send().await?;
         if answer.body.iter().all(u8::is_ascii_whitespace) {
             return Ok(serde_json::Value::Null);
         }
-        decode_json(op, answer.status, &answer.body)
+        answer.decode_json()
     }
 
     /// Sends the request and returns the answer as text (`text/csv`).
     pub async fn send_text(self) -> Result<String> {
-        let op = self.op;
-        let answer = self.send().await?;
-        String::from_utf8(answer.body.to_vec()).map_err(|error| Error::Decode {
-            operation: op.id,
-            status: answer.status,
-            path: ".".into(),
-            message: format!("the answer is not UTF-8 text: {error}"),
-            body: String::from_utf8_lossy(&answer.body).into_owned(),
-        })
+        self.send().await?.text()
     }
 
     /// Sends the request and ignores the (empty) answer body.
@@ -330,13 +373,17 @@ impl RequestBuilder {
     /// Sends the request and buffers the whole successful answer.
     pub(crate) async fn send(self) -> Result<Answer> {
         let op = self.op;
+        let limit = self.client.inner.max_response_bytes;
+        let secrets = self.client.inner.secrets.clone();
         let response = self.send_raw().await?;
         let status = response.status();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Error::transport(op.id, e))?;
-        Ok(Answer { status, body })
+        let body = read_capped(op, response, limit).await?;
+        Ok(Answer {
+            op,
+            status,
+            body,
+            secrets,
+        })
     }
 
     /// Sends the request with authentication, rate limiting and retries, and returns the first
@@ -363,7 +410,11 @@ impl RequestBuilder {
             let (outcome, error) = match result {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
-                    let error = answer_error(&prepared, response).await;
+                    let error = answer_error(&prepared, response, inner.max_response_bytes).await;
+                    if matches!(error, Error::ResponseTooLarge { .. }) {
+                        // The same answer would come again, as large.
+                        return Err(error);
+                    }
                     let outcome = match error.api_error() {
                         Some(api) => Outcome::Status(api.status, api.retry_after),
                         // The body broke off while being read: the connection failed.
@@ -411,32 +462,87 @@ impl RequestBuilder {
     }
 }
 
-/// A successful answer, buffered.
+/// A successful answer, buffered, with what its errors must not show.
 pub(crate) struct Answer {
+    op: &'static Operation,
     pub(crate) status: StatusCode,
     pub(crate) body: Bytes,
+    secrets: std::sync::Arc<[SecretString]>,
 }
 
-/// Decodes JSON, naming the path inside the body where it failed.
-pub(crate) fn decode_json<T: DeserializeOwned>(
+impl Answer {
+    /// Decodes JSON, naming the path inside the body where it failed.
+    pub(crate) fn decode_json<T: DeserializeOwned>(&self) -> Result<T> {
+        let mut deserializer = serde_json::Deserializer::from_slice(&self.body);
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            // serde quotes the offending value, which may be a key the answer echoes.
+            let message = error.inner().to_string();
+            self.decode_error(error.path().to_string(), &message)
+        })
+    }
+
+    /// The answer as UTF-8 text.
+    pub(crate) fn text(&self) -> Result<String> {
+        match std::str::from_utf8(&self.body) {
+            Ok(text) => Ok(text.to_owned()),
+            Err(error) => Err(self.decode_error(
+                ".".into(),
+                &format!("the answer is not UTF-8 text: {error}"),
+            )),
+        }
+    }
+
+    /// A decode error keeping the body, with the client's secrets redacted from it and from
+    /// serde's message.
+    fn decode_error(&self, path: String, message: &str) -> Error {
+        Error::Decode {
+            operation: self.op.id,
+            status: self.status,
+            path,
+            message: crate::error::redact(&self.secrets, message),
+            body: crate::error::redact(&self.secrets, &String::from_utf8_lossy(&self.body)),
+        }
+    }
+}
+
+/// Reads a whole answer body, stopping with [`Error::ResponseTooLarge`] past `limit` bytes as
+/// they come out of decompression (a gzip body a thousand times smaller than its content cannot
+/// get around the cap).
+async fn read_capped(
     op: &Operation,
-    status: StatusCode,
-    body: &[u8],
-) -> Result<T> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| Error::Decode {
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<Bytes> {
+    let status = response.status();
+    let too_large = || Error::ResponseTooLarge {
         operation: op.id,
         status,
-        path: error.path().to_string(),
-        // serde quotes the offending value, which may be a key the answer holds.
-        message: crate::error::redact_keys(&error.inner().to_string()).into_owned(),
-        body: crate::error::redact_keys(&String::from_utf8_lossy(body)).into_owned(),
-    })
+        limit,
+    };
+    // Set only for an uncompressed body: refuse it before reading a byte.
+    if response
+        .content_length()
+        .is_some_and(|length| length > limit as u64)
+    {
+        return Err(too_large());
+    }
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Error::transport(op.id, e))?
+    {
+        if chunk.len() > limit - body.len() {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
 }
 
 /// Turns a non-success response into its typed error, keeping the whole body (with any of the
-/// request's keys a server or proxy echoed back redacted).
-async fn answer_error(prepared: &Prepared, response: reqwest::Response) -> Error {
+/// client's secrets a server or proxy echoed back redacted).
+async fn answer_error(prepared: &Prepared, response: reqwest::Response, limit: usize) -> Error {
     let op = prepared.op;
     let status = response.status();
     let retry_after = response
@@ -444,10 +550,10 @@ async fn answer_error(prepared: &Prepared, response: reqwest::Response) -> Error
         .get(header::RETRY_AFTER)
         .and_then(|value| value.to_str().ok())
         .and_then(crate::retry::parse_retry_after);
-    let raw = match response.bytes().await {
+    let raw = match read_capped(op, response, limit).await {
         // A server or proxy echoing the request must not put a key into the error.
-        Ok(bytes) => prepared.redact(&String::from_utf8_lossy(&bytes)),
-        Err(error) => return Error::transport(op.id, error),
+        Ok(bytes) => crate::error::redact(&prepared.secrets, &String::from_utf8_lossy(&bytes)),
+        Err(error) => return error,
     };
     let body = Box::new(serde_json::from_str::<ApiErrorBody>(&raw).unwrap_or_default());
     Error::from_answer(ApiError {

@@ -1,8 +1,10 @@
 //! When to retry a failed request, and how long to wait first.
 //!
-//! A 429 waits what the server's `Retry-After` says (seconds or an HTTP date), capped; a 5xx, a
-//! timeout or a dropped connection backs off exponentially with jitter so that many clients that
-//! failed together do not retry together. Only idempotent methods are retried unless the caller
+//! A 429 or 5xx with `Retry-After` (seconds or an HTTP date) waits exactly what the server says,
+//! never less: when that is longer than the policy allows, the request is not retried and the
+//! error (with its `retry_after`) comes back at once. Other 5xx answers, timeouts and dropped
+//! connections back off exponentially with jitter so that many clients that failed together do
+//! not retry together. Only idempotent methods are retried unless the caller
 //! opts in, because a retried POST may repeat its side effect. Attempts and total time are capped.
 
 use std::hash::{BuildHasher, Hasher};
@@ -32,6 +34,8 @@ pub enum GiveUp {
     Attempts,
     /// Waiting would pass the policy's total-time budget.
     TimeBudget,
+    /// The server's `Retry-After` is longer than [`RetryPolicy::max_retry_after`].
+    RetryAfterTooLong,
 }
 
 /// How much randomness goes into backoff delays.
@@ -46,7 +50,8 @@ pub enum Jitter {
     Full,
 }
 
-/// Retry settings. The default retries idempotent requests up to 3 attempts within 60 s.
+/// Retry settings. The default retries idempotent requests up to 3 attempts within 60 s, and
+/// waits out a `Retry-After` of up to 60 s (within that budget).
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included; 1 disables retries.
@@ -55,8 +60,11 @@ pub struct RetryPolicy {
     pub max_elapsed: Duration,
     /// First backoff delay; each retry doubles it.
     pub base_delay: Duration,
-    /// Longest backoff delay, and cap on a server's `Retry-After`.
+    /// Longest backoff delay. It never shortens a server's `Retry-After`.
     pub max_delay: Duration,
+    /// Longest `Retry-After` the client waits out before retrying; a longer one returns the
+    /// error at once, with [`crate::Error::retry_after`] saying when to come back.
+    pub max_retry_after: Duration,
     /// Retry POST and PATCH as well, which may repeat a side effect.
     pub retry_non_idempotent: bool,
     /// Randomness in backoff delays (not in `Retry-After` waits, which the server chose).
@@ -70,6 +78,7 @@ impl Default for RetryPolicy {
             max_elapsed: Duration::from_secs(60),
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
             retry_non_idempotent: false,
             jitter: Jitter::Equal,
         }
@@ -97,10 +106,17 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets the first backoff delay and the longest delay (also the `Retry-After` cap).
+    /// Sets the first backoff delay and the longest backoff delay.
     pub fn with_delays(mut self, base: Duration, max: Duration) -> Self {
         self.base_delay = base;
         self.max_delay = max.max(base);
+        self
+    }
+
+    /// Sets the longest `Retry-After` to wait out before retrying (see
+    /// [`Self::max_retry_after`]). The wait still counts against [`Self::max_elapsed`].
+    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
         self
     }
 
@@ -136,12 +152,17 @@ impl RetryPolicy {
         outcome: &Outcome,
     ) -> Result<Duration, GiveUp> {
         let delay = match outcome {
-            Outcome::Status(status, retry_after) if status.as_u16() == 429 => {
-                retry_after.map_or_else(|| self.backoff(attempt), |after| after.min(self.max_delay))
+            // The server said when it will take the request again: never sooner.
+            Outcome::Status(status, Some(after))
+                if status.as_u16() == 429 || status.is_server_error() =>
+            {
+                Some(*after)
             }
-            Outcome::Status(status, _) if status.is_server_error() => self.backoff(attempt),
+            Outcome::Status(status, None) if status.as_u16() == 429 || status.is_server_error() => {
+                None
+            }
             Outcome::Status(..) => return Err(GiveUp::NotRetryable),
-            Outcome::Timeout | Outcome::Connection => self.backoff(attempt),
+            Outcome::Timeout | Outcome::Connection => None,
         };
         if !(op.is_idempotent() || self.retry_non_idempotent) {
             return Err(GiveUp::NotIdempotent);
@@ -149,6 +170,11 @@ impl RetryPolicy {
         if attempt >= self.max_attempts {
             return Err(GiveUp::Attempts);
         }
+        let delay = match delay {
+            Some(after) if after > self.max_retry_after => return Err(GiveUp::RetryAfterTooLong),
+            Some(after) => after,
+            None => self.backoff(attempt),
+        };
         if elapsed.saturating_add(delay) > self.max_elapsed {
             return Err(GiveUp::TimeBudget);
         }

@@ -1,5 +1,5 @@
 //! Retries over real HTTP on 127.0.0.1 with tokio's paused clock: `Retry-After` in seconds and as
-//! an HTTP date, the cap, the throttled error that finally escapes, POST only when opted in, the
+//! an HTTP date, never shortened, the maximum beyond which it is handed back, the throttled error that finally escapes, POST only when opted in, the
 //! attempt limit and time budget, exponential backoff in a 5xx storm, and the tracing events.
 
 use std::collections::VecDeque;
@@ -109,14 +109,11 @@ async fn serve(script: Vec<Answer>) -> (Arc<Server>, String) {
 fn client(base: &str, policy: RetryPolicy) -> Client {
     // No idle pool and no timeout: their timers would let the paused clock jump while a
     // request waits for the loopback socket.
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap_or_else(|e| panic!("http client: {e}"));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0);
     let region = Region::self_hosted(base).unwrap_or_else(|e| panic!("region: {e}"));
     Client::builder(region)
         .credentials(Credentials::personal_api_key("phx_retry_test_key"))
-        .http_client(http)
+        .http_client_builder(http)
         .timeout(None)
         .rate_limiter(RateLimiter::disabled())
         .retry_policy(policy)
@@ -254,17 +251,68 @@ async fn retry_after_http_date_is_honoured() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn retry_after_is_capped() {
-    let (server, base) = serve(vec![Answer(429, Some("3600".into())), Answer(200, None)]).await;
-    let policy =
-        RetryPolicy::default().with_delays(Duration::from_millis(100), Duration::from_secs(10));
+async fn retry_after_is_never_shortened_by_max_delay() {
+    // `max_delay` bounds backoff only: the server's 120 s are waited out in full.
+    let (server, base) = serve(vec![Answer(429, Some("120".into())), Answer(200, None)]).await;
+    let policy = RetryPolicy::default()
+        .with_delays(Duration::from_millis(100), Duration::from_secs(10))
+        .with_max_retry_after(Duration::from_secs(180))
+        .with_max_elapsed(Duration::from_secs(300));
     let client = client(&base, policy);
     assert!(get(&client).await.is_ok());
     let gaps = gaps(&server);
+    assert_eq!(gaps.len(), 1);
     assert!(
-        gaps[0] >= Duration::from_secs(10) && gaps[0] < Duration::from_millis(10_100),
+        gaps[0] >= Duration::from_secs(120) && gaps[0] < Duration::from_millis(120_100),
         "{gaps:?}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_5xx_retry_after_is_waited_out_instead_of_backoff() {
+    let (server, base) = serve(vec![Answer(503, Some("7".into())), Answer(200, None)]).await;
+    let client = client(&base, RetryPolicy::default());
+    assert!(get(&client).await.is_ok());
+    let gaps = gaps(&server);
+    assert!(
+        gaps.len() == 1 && gaps[0] >= Duration::from_secs(7),
+        "{gaps:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retry_after_over_the_maximum_returns_throttled_at_once() {
+    let capture = Capture::start();
+    // Default policy: waits out at most 60 s, so 120 s is handed back instead of shortened.
+    let (server, base) = serve(vec![Answer(429, Some("120".into())), Answer(200, None)]).await;
+    let throttled = client(&base, RetryPolicy::default());
+    let started = Instant::now();
+    match get(&throttled).await {
+        Err(Error::Throttled(error)) => {
+            assert_eq!(error.retry_after, Some(Duration::from_secs(120)));
+        }
+        other => panic!("expected Error::Throttled, got {other:?}"),
+    }
+    assert_eq!(
+        seen(&server).len(),
+        1,
+        "no request before the server allows"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "returned at once"
+    );
+    let gave_up = capture.lines("not retrying PostHog request");
+    assert!(
+        gave_up.len() == 1 && gave_up[0].contains("reason=RetryAfterTooLong"),
+        "{gave_up:?}"
+    );
+    // Within the maximum but past the time budget: also at once, never early.
+    let (server, base) = serve(vec![Answer(429, Some("50".into())), Answer(200, None)]).await;
+    let policy = RetryPolicy::default().with_max_elapsed(Duration::from_secs(40));
+    let client = client(&base, policy);
+    assert!(matches!(get(&client).await, Err(Error::Throttled(_))));
+    assert_eq!(seen(&server).len(), 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -31,18 +31,37 @@ impl RequestBuilder {
         }
         // Checked again because a key placed in the body adds to it.
         self.check_size(&body)?;
-        // Compressed last, once for every attempt, so the key placed above is inside it and the
-        // 20 MB limit applies to the JSON the server will decode.
-        if self.gzip
-            && let Body::Json(json) = &body
-        {
-            body = Body::Json(gzip(json).map_err(|error| Error::InvalidArgument {
-                operation: op.id,
-                field: "body".into(),
-                reason: format!("gzip failed: {error}"),
-            })?);
-            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-        }
+        let body = match body {
+            Body::None => None,
+            Body::Json(json) => {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                // Compressed last, once for every attempt, so the key placed above is inside
+                // it and the 20 MB limit applies to the JSON the server will decode.
+                if self.gzip {
+                    headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    Some(gzip(&json).map_err(|error| Error::InvalidArgument {
+                        operation: op.id,
+                        field: "body".into(),
+                        reason: format!("gzip failed: {error}"),
+                    })?)
+                } else {
+                    Some(json)
+                }
+            }
+            Body::Multipart(parts) => {
+                let (bytes, content_type) =
+                    super::multipart::encode(&parts).map_err(|error| Error::InvalidArgument {
+                        operation: op.id,
+                        field: "body".into(),
+                        reason: format!("multipart encoding failed: {error}"),
+                    })?;
+                headers.insert(header::CONTENT_TYPE, content_type);
+                Some(bytes)
+            }
+        };
         Ok(Prepared {
             op,
             method: op.method.clone(),
@@ -191,20 +210,12 @@ pub(super) fn has_query_param(
 }
 
 impl Body {
+    /// The size of the body on the wire, multipart framing included.
     pub(super) fn len(&self) -> usize {
         match self {
             Body::None => 0,
             Body::Json(bytes) => bytes.len(),
-            Body::Multipart(parts) => parts
-                .iter()
-                .map(|(name, value)| {
-                    name.len()
-                        + match value {
-                            MultipartValue::Text(text) => text.len(),
-                            MultipartValue::File(bytes) => bytes.len(),
-                        }
-                })
-                .sum(),
+            Body::Multipart(parts) => super::multipart::encoded_len(parts),
         }
     }
 
@@ -261,23 +272,10 @@ pub(super) struct Prepared {
     pub(super) method: http::Method,
     pub(super) url: url::Url,
     pub(super) headers: http::HeaderMap,
-    pub(super) body: Body,
-    /// Every secret this request carries, in the forms it carries them, for redacting echoes.
+    /// The body's bytes exactly as sent; their media type is among the headers.
+    pub(super) body: Option<Bytes>,
+    /// The client's secrets, in the forms requests carry them, for redacting echoes.
     pub(super) secrets: std::sync::Arc<[SecretString]>,
-}
-
-impl Prepared {
-    /// `text` without this request's secrets, nor anything shaped like a PostHog key.
-    pub(super) fn redact(&self, text: &str) -> String {
-        let mut text = text.to_owned();
-        for secret in self.secrets.iter() {
-            let secret = secret.expose_secret();
-            if !secret.is_empty() && text.contains(secret) {
-                text = text.replace(secret, "[redacted]");
-            }
-        }
-        crate::error::redact_keys(&text).into_owned()
-    }
 }
 
 impl Prepared {
@@ -285,53 +283,56 @@ impl Prepared {
         let mut request = http
             .request(self.method.clone(), self.url.clone())
             .headers(self.headers.clone());
-        request = match &self.body {
-            Body::None => request,
-            Body::Json(bytes) => request
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(bytes.clone()),
-            Body::Multipart(parts) => {
-                let mut form = reqwest::multipart::Form::new();
-                for (name, value) in parts {
-                    form = match value {
-                        MultipartValue::Text(text) => form.text(name.clone(), text.clone()),
-                        MultipartValue::File(bytes) => form.part(
-                            name.clone(),
-                            reqwest::multipart::Part::stream(bytes.clone()).file_name(name.clone()),
-                        ),
-                    };
-                }
-                request.multipart(form)
-            }
-        };
+        if let Some(body) = &self.body {
+            request = request.body(body.clone());
+        }
         request
             .build()
             .map_err(|source| Error::transport(self.op.id, source))
     }
 }
 
-/// What error texts must never show for a client: its configured secrets, and the Basic token
-/// as it appears on the wire. Computed once when the client is built, not per request.
+/// What error texts must never show for a client: its configured secrets, in every form a
+/// request carries them (as given, percent-encoded in a query, escaped in a JSON string, and the
+/// Basic token as it appears on the wire), plus the Basic username. Longest first, so that a
+/// secret inside another is not redacted piecemeal. Computed once when the client is built.
 pub(crate) fn redaction_secrets(
     credentials: &crate::auth::Credentials,
     project_token: Option<&SecretString>,
 ) -> std::sync::Arc<[SecretString]> {
-    let mut secrets: Vec<SecretString> = credentials
+    let mut plain: Vec<String> = credentials
         .project_key
         .iter()
         .chain(project_token)
-        .cloned()
+        .map(|secret| secret.expose_secret().to_owned())
         .collect();
     match &credentials.private {
         PrivateAuth::None => {}
-        PrivateAuth::Personal(key) => secrets.push(key.clone()),
+        PrivateAuth::Personal(key) => plain.push(key.expose_secret().to_owned()),
         PrivateAuth::Basic { username, password } => {
-            secrets.push(password.clone());
-            secrets.push(SecretString::from(basic_token(
-                username,
-                password.expose_secret(),
-            )));
+            plain.push(password.expose_secret().to_owned());
+            plain.push(basic_token(username, password.expose_secret()));
+            // A username of a few characters would shred every error text it occurs in; such a
+            // name identifies little on its own.
+            if username.chars().count() >= 4 {
+                plain.push(username.clone());
+            }
         }
     }
-    secrets.into()
+    let mut forms: Vec<String> = Vec::with_capacity(plain.len() * 3);
+    for secret in plain {
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let escaped = serde_json::to_string(&secret).unwrap_or_default();
+        let escaped = escaped
+            .strip_prefix('"')
+            .and_then(|inner| inner.strip_suffix('"'))
+            .unwrap_or_default()
+            .to_owned();
+        forms.extend([encoded, escaped]);
+        forms.push(secret);
+    }
+    forms.retain(|form| !form.is_empty());
+    forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    forms.dedup();
+    forms.into_iter().map(SecretString::from).collect()
 }

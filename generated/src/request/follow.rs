@@ -13,9 +13,15 @@ impl RequestBuilder {
     /// The URL the request goes to before the query is appended: the pagination link when the
     /// request follows one, else the base URL joined with the path.
     pub(super) fn target_url(&self, base: &url::Url) -> url::Url {
-        if let Some(absolute) = &self.absolute {
-            return absolute.clone();
+        match &self.absolute {
+            Some(absolute) => absolute.clone(),
+            None => self.route_url(base),
         }
+    }
+
+    /// The base URL joined with the filled path template: where this operation lives, whatever
+    /// link the request follows.
+    fn route_url(&self, base: &url::Url) -> url::Url {
         let mut url = base.clone();
         let base_path = url.path().trim_end_matches('/').to_owned();
         url.set_path(&format!("{base_path}{}", self.path));
@@ -97,14 +103,23 @@ impl RequestBuilder {
         }
     }
 
+    /// `next` resolved against the page that named it, if it is a page of this same listing:
+    /// the configured scheme, host and port, and exactly the operation's route (so neither
+    /// another app under the same origin nor another PostHog route, e.g. the parent object,
+    /// ever receives the request). Only the query may differ.
     pub(super) fn checked_link(&self, next: &str) -> Result<url::Url> {
         let base = self.base();
-        // `join` takes an absolute link as it is and resolves a relative one against the base.
-        let url = base.join(next).map_err(|error| Error::InvalidArgument {
-            operation: self.op.id,
-            field: "next".into(),
-            reason: format!("the pagination link is not a URL: {error}"),
-        })?;
+        let route = self.route_url(base);
+        // `join` takes an absolute link as it is and resolves a relative one (and any dot
+        // segments in it) against the page that carried it.
+        let url = self
+            .target_url(base)
+            .join(next)
+            .map_err(|error| Error::InvalidArgument {
+                operation: self.op.id,
+                field: "next".into(),
+                reason: format!("the pagination link is not a URL: {error}"),
+            })?;
         if url.origin() != base.origin() {
             return Err(Error::ForeignNextUrl {
                 operation: self.op.id,
@@ -112,8 +127,28 @@ impl RequestBuilder {
                 expected: base.origin().ascii_serialization(),
             });
         }
+        if !same_path(&url, &route) {
+            return Err(Error::ForeignNextUrl {
+                operation: self.op.id,
+                origin: format!("{}{}", url.origin().ascii_serialization(), url.path()),
+                expected: format!("{}{}", route.origin().ascii_serialization(), route.path()),
+            });
+        }
         Ok(without_credentials(&url))
     }
+}
+
+/// Whether two URLs have the same path segments once percent-decoded, so that a link spelling
+/// a character differently (`%40` for `@`) still counts as the same route, while `a%2Fb` stays
+/// one segment and never matches `a/b`.
+fn same_path(a: &url::Url, b: &url::Url) -> bool {
+    let decoded = |url: &url::Url| -> Vec<Vec<u8>> {
+        url.path()
+            .split('/')
+            .map(|segment| percent_encoding::percent_decode_str(segment).collect())
+            .collect()
+    };
+    decoded(a) == decoded(b)
 }
 
 /// `url` without user info, fragment and credential query parameters. Other parameters keep
@@ -144,5 +179,38 @@ pub(super) fn remove_query_params(url: &mut url::Url, names: &[&str]) {
         url.set_query(None);
     } else {
         url.query_pairs_mut().clear().extend_pairs(kept);
+    }
+}
+
+/// A link as text without user info, fragment and credential query parameters: for links
+/// handed back to the caller (pages, resume URLs, errors). Absolute links go through
+/// [`without_credentials`]; relative ones keep their path and lose only what carries secrets.
+/// A link with nothing to strip is returned as it is.
+pub(crate) fn link_without_credentials(link: &str) -> String {
+    if let Ok(url) = url::Url::parse(link) {
+        let stripped = without_credentials(&url);
+        return if stripped == url {
+            link.to_owned()
+        } else {
+            stripped.to_string()
+        };
+    }
+    let link = link.split_once('#').map_or(link, |(before, _)| before);
+    let Some((path, query)) = link.split_once('?') else {
+        return link.to_owned();
+    };
+    let is_credential = |key: &str| CREDENTIAL_PARAMS.contains(&key);
+    if !url::form_urlencoded::parse(query.as_bytes()).any(|(key, _)| is_credential(&key)) {
+        return link.to_owned();
+    }
+    let kept = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            url::form_urlencoded::parse(query.as_bytes()).filter(|(key, _)| !is_credential(key)),
+        )
+        .finish();
+    if kept.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{kept}")
     }
 }

@@ -1,0 +1,655 @@
+//! Hostile input against the client runtime, over real HTTP on 127.0.0.1 (issue 14): path
+//! arguments that would leave their route, keys echoed into resume URLs and decode errors,
+//! endless `next` chains, redirects and links that leave the configured base URL, oversized
+//! answers and the exact multipart size check.
+
+mod wire;
+
+use std::sync::{Arc, OnceLock};
+
+use futures::StreamExt as _;
+use http::{Method, StatusCode};
+use posthog_api::pagination::{Page, Pages, PaginationStyle};
+use posthog_api::rate_limit::RateLimiter;
+use posthog_api::retry::RetryPolicy;
+use posthog_api::{
+    Client, Credentials, Error, HostKind, KeyPlacement, MAX_BODY_BYTES, Operation, ProjectId,
+    Region,
+};
+use serde_json::{Value, json};
+use wire::{Captured, Server, json_response};
+
+const KEY: &str = "phx_HardeningTestKey0123456789";
+
+static LIST: Operation = Operation {
+    id: "things_list",
+    method: Method::GET,
+    path: "/api/things/",
+    tag: "things",
+    scopes: &[],
+    throttle_scopes: &[],
+    host: HostKind::Private,
+};
+
+static UPLOAD: Operation = Operation {
+    id: "things_upload",
+    method: Method::POST,
+    path: "/api/things/",
+    tag: "things",
+    scopes: &[],
+    throttle_scopes: &[],
+    host: HostKind::Private,
+};
+
+fn builder(base: url::Url, credentials: Credentials) -> posthog_api::ClientBuilder {
+    Client::builder(Region::SelfHosted(base))
+        .credentials(credentials)
+        .rate_limiter(RateLimiter::disabled())
+        .retry_policy(RetryPolicy::never())
+}
+
+fn client(server: &Server, credentials: Credentials) -> Client {
+    builder(server.url(), credentials).build().expect("client")
+}
+
+/// The argument an `InvalidArgument` names, also inside the `Page` error of a listing.
+fn invalid_field(error: &Error) -> Option<&str> {
+    match error {
+        Error::InvalidArgument { field, .. } => Some(field),
+        Error::Page { source, .. } => invalid_field(source),
+        _ => None,
+    }
+}
+
+/// Every way a value could become a dot segment or an empty one, directly or once a server or
+/// proxy percent-decodes it (once or twice).
+const ESCAPES: &[&str] = &[
+    "",
+    ".",
+    "..",
+    "%2e",
+    "%2E",
+    "%2e%2e",
+    "%2E%2e",
+    "%2e%2E",
+    ".%2e",
+    "%2e.",
+    "%2E.",
+    ".%2E",
+    "%252e",
+    "%252e%252e",
+    "%25252e%25252E",
+];
+
+#[tokio::test]
+async fn path_arguments_that_would_leave_their_route_are_refused_before_connecting() {
+    let server = Server::ok().await;
+    let client = client(&server, Credentials::personal_api_key(KEY));
+    for escape in ESCAPES {
+        let error = client
+            .domains_destroy("org1", escape)
+            .await
+            .expect_err("refused");
+        assert_eq!(invalid_field(&error), Some("id"), "{escape:?}: {error}");
+        let error = client
+            .domains_destroy(escape, "d1")
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            invalid_field(&error),
+            Some("organization_id"),
+            "{escape:?}: {error}"
+        );
+        let error = client
+            .feature_flags_destroy(ProjectId::from(*escape), 1)
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            invalid_field(&error),
+            Some("project_id"),
+            "{escape:?}: {error}"
+        );
+        // The pagination companions build their first request the same way.
+        let mut pages = client.domains_list_pages(escape, &Default::default());
+        let error = pages.next().await.expect("an item").expect_err("refused");
+        assert_eq!(
+            invalid_field(&error),
+            Some("organization_id"),
+            "{escape:?}: {error}"
+        );
+    }
+    assert_eq!(server.connections(), 0, "{:#?}", server.requests());
+}
+
+#[tokio::test]
+async fn odd_characters_stay_inside_their_segment_byte_for_byte() {
+    let server = Server::start(|_| json_response(StatusCode::NO_CONTENT, "")).await;
+    let client = client(&server, Credentials::personal_api_key(KEY));
+    let values = [
+        "a/b", "../x", "a?b=c", "a#frag", "a\\b", "\\..", "..\\", "...", "..a", "a b", "ü/..",
+        "@me", "a:b", "%41", "%2f", "a;b", "\u{0}",
+    ];
+    for value in values {
+        client
+            .domains_destroy("org1", value)
+            .await
+            .unwrap_or_else(|error| panic!("{value:?}: {error}"));
+    }
+    let requests = server.requests();
+    assert_eq!(requests.len(), values.len());
+    for (request, value) in requests.iter().zip(values) {
+        let segments: Vec<&str> = request.path.split('/').collect();
+        assert_eq!(
+            segments[..5],
+            ["", "api", "organizations", "org1", "domains"],
+            "{value:?}: {}",
+            request.path
+        );
+        assert_eq!(segments.len(), 7, "{value:?}: {}", request.path);
+        assert_eq!(segments[6], "");
+        let arrived = percent_encoding::percent_decode_str(segments[5]).collect::<Vec<u8>>();
+        assert_eq!(arrived, value.as_bytes(), "{value:?}: {}", request.path);
+    }
+}
+
+/// A server that pages like Django REST framework: `next` is the request's own URL (query
+/// string included, so a query-placed key is echoed) with `page` advanced.
+async fn echoing_pager(pages: u32) -> (Server, Arc<OnceLock<String>>) {
+    let base: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+    let own = base.clone();
+    let server = Server::start(move |request: &Captured| {
+        let page: u32 = request
+            .query_values("page")
+            .first()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let others: Vec<(String, String)> =
+            url::form_urlencoded::parse(request.query.as_deref().unwrap_or("").as_bytes())
+                .filter(|(k, _)| k != "page")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+        let link = |page: u32| {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            query.extend_pairs(others.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            query.append_pair("page", &page.to_string());
+            format!(
+                "{}{}?{}",
+                own.get().map(String::as_str).unwrap_or(""),
+                request.path,
+                query.finish()
+            )
+        };
+        let next = (page < pages).then(|| link(page + 1));
+        let previous = (page > 1).then(|| link(page - 1));
+        json_response(
+            StatusCode::OK,
+            &json!({"count": pages, "next": next, "previous": previous, "results": [page]})
+                .to_string(),
+        )
+    })
+    .await;
+    let _ = base.set(server.url().as_str().trim_end_matches('/').to_owned());
+    (server, base)
+}
+
+fn query_keyed() -> Credentials {
+    Credentials::personal_api_key(KEY).with_placement(KeyPlacement::Query)
+}
+
+fn list_pages(client: &Client) -> Pages<u32> {
+    Pages::new(
+        client.__request(&LIST, "/api/things/".into()),
+        PaginationStyle::LimitOffset,
+    )
+}
+
+#[tokio::test]
+async fn echoed_query_keys_never_reach_pages_resume_urls_or_errors() {
+    let (server, _) = echoing_pager(3).await;
+    let client = client(&server, query_keyed());
+    let mut pages = list_pages(&client);
+    let first: Page<u32> = pages.next().await.expect("a page").expect("page 1");
+    let next = first.next.clone().expect("a next link");
+    assert!(!next.contains(KEY), "{next}");
+    let previous_free = format!("{first:?} {}", serde_json::to_string(&first).expect("json"));
+    assert!(!previous_free.contains(KEY), "{previous_free}");
+    let second = pages.next().await.expect("a page").expect("page 2");
+    for text in [
+        format!("{second:?}"),
+        serde_json::to_string(&second).expect("json"),
+    ] {
+        assert!(!text.contains(KEY), "{text}");
+        assert!(text.contains("page=1") && text.contains("page=3"), "{text}");
+    }
+    let resume = pages.resume_url().expect("a page is left");
+    assert!(!resume.contains(KEY), "{resume}");
+    assert!(!format!("{pages:?}").contains(KEY));
+    drop(pages);
+
+    // A page built by hand with the key in it prints and serializes without it too.
+    let forged: Page<u32> = Page {
+        count: None,
+        next: Some(format!("http://h/a/?personal_api_key={KEY}&page=2")),
+        previous: Some(format!("/a/?token=phc_x&personal_api_key={KEY}")),
+        results: vec![],
+    };
+    for text in [
+        format!("{forged:?}"),
+        serde_json::to_string(&forged).expect("json"),
+    ] {
+        assert!(!text.contains(KEY) && !text.contains("phc_x"), "{text}");
+    }
+
+    // Resuming from the stripped link authenticates afresh: the key is on the wire exactly once.
+    let before = server.requests().len();
+    let rest: Vec<u32> = list_pages(&client)
+        .resume_from(resume)
+        .items()
+        .map(|item| item.expect("item"))
+        .collect()
+        .await;
+    assert_eq!(rest, vec![3]);
+    let resumed = &server.requests()[before];
+    assert_eq!(
+        resumed.query_values("personal_api_key"),
+        vec![KEY.to_owned()]
+    );
+    assert_eq!(resumed.query_values("page"), vec!["3".to_owned()]);
+}
+
+#[tokio::test]
+async fn failed_and_refused_links_are_named_without_credentials() {
+    // The second page's link points to another origin, and echoes the key.
+    let server = Server::start(|request: &Captured| {
+        let next = format!(
+            "http://127.0.0.2:1/api/things/?{}",
+            request.query.as_deref().unwrap_or("")
+        );
+        json_response(
+            StatusCode::OK,
+            &json!({"next": next, "results": [1]}).to_string(),
+        )
+    })
+    .await;
+    let client = client(&server, query_keyed());
+    let mut pages = list_pages(&client);
+    assert!(pages.next().await.expect("page").is_ok());
+    let error = pages.next().await.expect("an error").expect_err("refused");
+    let resume = pages.resume_url().unwrap_or_default();
+    for text in [format!("{error}"), format!("{error:?}"), resume] {
+        assert!(!text.contains(KEY), "{text}");
+    }
+}
+
+/// Keys a client holds that have no recognisable shape: a Basic password and its token, an
+/// unprefixed legacy personal key.
+#[tokio::test]
+async fn decode_errors_of_successful_answers_redact_the_clients_own_secrets() {
+    use base64::Engine as _;
+    const LEGACY: &str = "LegacyKeyWithoutPrefix0123456789";
+    const USER: &str = "robot@example.com";
+    const PASSWORD: &str = "correct horse battery staple";
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let echo = format!("{PASSWORD} {token} {LEGACY} {USER}");
+    let body = json!({"results": echo, "next": null}).to_string();
+    let json_body = body.clone();
+    let server = Server::start(move |request: &Captured| {
+        if request.path.starts_with("/text") {
+            // Not UTF-8, with the secrets around the bad byte.
+            let mut bytes = json_body.clone().into_bytes();
+            bytes.push(0xff);
+            http::Response::builder()
+                .status(StatusCode::OK)
+                .body(axum::body::Body::from(bytes))
+                .expect("response")
+        } else {
+            json_response(StatusCode::OK, &json_body)
+        }
+    })
+    .await;
+    let basic = [PASSWORD, token.as_str(), USER];
+    for (credentials, secrets) in [
+        (Credentials::basic(USER, PASSWORD), &basic[..]),
+        (Credentials::personal_api_key(LEGACY), &[LEGACY][..]),
+        (
+            Credentials::personal_api_key(LEGACY).with_placement(KeyPlacement::Query),
+            &[LEGACY][..],
+        ),
+    ] {
+        let client = client(&server, credentials);
+        let errors = [
+            client
+                .__request(&LIST, "/api/things/".into())
+                .send_json::<Vec<u32>>()
+                .await
+                .expect_err("not a list"),
+            list_pages(&client)
+                .next()
+                .await
+                .expect("a page")
+                .expect_err("results is no list"),
+            client
+                .__request(&LIST, "/text/".into())
+                .send_text()
+                .await
+                .expect_err("not UTF-8"),
+        ];
+        for error in errors {
+            let text = format!("{error} {error:?}");
+            assert!(
+                matches!(&error, Error::Decode { .. } | Error::Page { .. }),
+                "{text}"
+            );
+            for secret in secrets {
+                assert!(!text.contains(secret), "{secret} in {text}");
+            }
+            assert!(text.contains("[redacted]"), "{text}");
+        }
+    }
+}
+
+/// A server whose `next` links go round in a cycle of `cycle` pages.
+async fn cycling_pager(cycle: u32) -> Server {
+    let base: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+    let own = base.clone();
+    let server = Server::start(move |request: &Captured| {
+        let page: u32 = request
+            .query_values("page")
+            .first()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        let next = format!(
+            "{}/api/things/?page={}&personal_api_key={KEY}",
+            own.get().map(String::as_str).unwrap_or(""),
+            (page + 1) % cycle
+        );
+        json_response(
+            StatusCode::OK,
+            &json!({"next": next, "results": [page]}).to_string(),
+        )
+    })
+    .await;
+    let _ = base.set(server.url().as_str().trim_end_matches('/').to_owned());
+    server
+}
+
+#[tokio::test]
+async fn a_next_link_that_repeats_a_page_ends_the_stream_with_an_error() {
+    for (cycle, prefetch) in [(1, false), (2, false), (3, true), (1, true)] {
+        let server = cycling_pager(cycle).await;
+        let client = client(&server, Credentials::personal_api_key(KEY));
+        let first = client
+            .__request(&LIST, "/api/things/".into())
+            .query("page", &0);
+        let outcome: Vec<Result<Page<u32>, Error>> = Pages::new(first, PaginationStyle::Cursor)
+            .prefetch(prefetch)
+            .take(20)
+            .collect()
+            .await;
+        let pages = outcome.iter().filter(|page| page.is_ok()).count();
+        assert_eq!(pages, cycle as usize, "cycle {cycle}: {outcome:?}");
+        let Some(Err(error)) = outcome.last() else {
+            panic!("cycle {cycle}: no error: {outcome:?}");
+        };
+        let Error::PaginationLoop { url, .. } = error else {
+            panic!("cycle {cycle}: {error:?}");
+        };
+        assert!(url.contains("page=0"), "{url}");
+        assert!(!format!("{error} {error:?}").contains(KEY), "{error:?}");
+        assert_eq!(server.requests().len(), cycle as usize);
+    }
+}
+
+#[tokio::test]
+async fn a_next_link_outside_the_listings_route_is_refused() {
+    // Same origin, but another route (or the route's parent, through dot segments).
+    for link in [
+        "/api/organizations/org1/",
+        "/api/things/../organizations/org1/",
+        "/api/things/%2e%2e/x/",
+        "/api/things/sub/",
+        "/api/thing/",
+    ] {
+        let server = Server::start(move |request: &Captured| {
+            let body = if request.path == "/api/things/" {
+                json!({"next": link, "results": [1]})
+            } else {
+                json!({"next": null, "results": [2]})
+            };
+            json_response(StatusCode::OK, &body.to_string())
+        })
+        .await;
+        let client = client(&server, Credentials::personal_api_key(KEY));
+        let outcome: Vec<Result<Page<u32>, Error>> = list_pages(&client).collect().await;
+        assert!(outcome[0].is_ok(), "{link}: {outcome:?}");
+        assert!(
+            matches!(outcome.get(1), Some(Err(Error::ForeignNextUrl { .. }))),
+            "{link}: {outcome:?}"
+        );
+        assert_eq!(server.requests().len(), 1, "{link}");
+    }
+}
+
+#[tokio::test]
+async fn a_base_url_path_prefix_bounds_next_links_and_redirects() {
+    // One origin, two apps: PostHog under /posthog/, something else under /other/.
+    let server = Server::start(|request: &Captured| match request.path.as_str() {
+        "/posthog/api/things/" => json_response(
+            StatusCode::OK,
+            &json!({"next": "/other/api/things/?page=2", "results": [1]}).to_string(),
+        ),
+        "/posthog/api/moved/" => http::Response::builder()
+            .status(StatusCode::TEMPORARY_REDIRECT)
+            .header(http::header::LOCATION, "/other/steal/")
+            .body(axum::body::Body::empty())
+            .expect("response"),
+        _ => json_response(StatusCode::OK, "{}"),
+    })
+    .await;
+    let base = server.url().join("/posthog/").expect("base");
+    for placement in [
+        KeyPlacement::Header,
+        KeyPlacement::Body,
+        KeyPlacement::Query,
+    ] {
+        let client = builder(
+            base.clone(),
+            Credentials::personal_api_key(KEY).with_placement(placement),
+        )
+        .build()
+        .expect("client");
+        let outcome: Vec<Result<Page<u32>, Error>> = list_pages(&client).collect().await;
+        assert!(
+            matches!(outcome.get(1), Some(Err(Error::ForeignNextUrl { .. }))),
+            "{outcome:?}"
+        );
+        let error = client
+            .__request(&UPLOAD, "/api/moved/".into())
+            .json(&json!({"a": 1}))
+            .send_json::<Value>()
+            .await
+            .expect_err("not followed");
+        assert_eq!(error.status(), Some(StatusCode::TEMPORARY_REDIRECT));
+    }
+    let elsewhere: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|request| !request.path.starts_with("/posthog/"))
+        .collect();
+    assert!(elsewhere.is_empty(), "{elsewhere:#?}");
+}
+
+#[tokio::test]
+async fn a_custom_http_client_never_follows_a_redirect_off_the_base_url() {
+    for placement in [
+        KeyPlacement::Header,
+        KeyPlacement::Body,
+        KeyPlacement::Query,
+    ] {
+        let elsewhere = Server::ok().await;
+        let target = elsewhere
+            .url()
+            .join("/api/things/")
+            .expect("joins")
+            .to_string();
+        let redirecting = Server::start(move |_| {
+            http::Response::builder()
+                .status(StatusCode::PERMANENT_REDIRECT)
+                .header(http::header::LOCATION, target.clone())
+                .body(axum::body::Body::empty())
+                .expect("response")
+        })
+        .await;
+        // A user's client that follows every redirect and sends Referer.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .referer(true);
+        let client = builder(
+            redirecting.url(),
+            Credentials::personal_api_key(KEY).with_placement(placement),
+        )
+        .http_client_builder(http)
+        .build()
+        .expect("client");
+        let error = client
+            .__request(&UPLOAD, "/api/things/".into())
+            .json(&json!({"a": 1}))
+            .send_json::<Value>()
+            .await
+            .expect_err("not followed");
+        assert_eq!(
+            error.status(),
+            Some(StatusCode::PERMANENT_REDIRECT),
+            "{error}"
+        );
+        assert_eq!(elsewhere.connections(), 0, "{placement:?}");
+    }
+}
+
+/// Bytes of `multipart/form-data` overhead around one file part called `file`, measured on the
+/// wire.
+async fn multipart_overhead(server: &Server, client: &Client) -> usize {
+    let before = server.requests().len();
+    client
+        .__request(&UPLOAD, "/api/things/".into())
+        .multipart(&json!({"file": "x"}), &["file"])
+        .send_json::<Value>()
+        .await
+        .expect("sent");
+    server.requests()[before].body.len() - 1
+}
+
+#[tokio::test]
+async fn the_multipart_size_check_counts_every_byte_on_the_wire() {
+    let server = Server::ok().await;
+    // Body placement adds a part; the header placement keeps the body exactly the caller's.
+    let client = client(&server, Credentials::personal_api_key(KEY));
+    let overhead = multipart_overhead(&server, &client).await;
+    assert!(overhead > 100, "{overhead}");
+    // Exactly at the limit on the wire: sent, and the server counts the same bytes.
+    let fits = "x".repeat(MAX_BODY_BYTES - overhead);
+    client
+        .__request(&UPLOAD, "/api/things/".into())
+        .multipart(&json!({ "file": fits }), &["file"])
+        .send_json::<Value>()
+        .await
+        .expect("exactly at the limit is sent");
+    assert_eq!(
+        server.requests().last().map(|r| r.body.len()),
+        Some(MAX_BODY_BYTES)
+    );
+    drop(fits);
+    // One byte over: refused unsent, although the part itself is under the limit.
+    let connections = server.connections();
+    let requests = server.requests().len();
+    let over = "x".repeat(MAX_BODY_BYTES - overhead + 1);
+    let error = client
+        .__request(&UPLOAD, "/api/things/".into())
+        .multipart(&json!({ "file": over }), &["file"])
+        .send_json::<Value>()
+        .await
+        .expect_err("refused");
+    match error {
+        Error::RequestTooLarge { size, limit, .. } => {
+            assert_eq!((size, limit), (MAX_BODY_BYTES + 1, MAX_BODY_BYTES));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.requests().len(), requests);
+    assert!(server.connections() <= connections + 1);
+}
+
+/// A `200` whose gzip body inflates to `inflated` bytes of JSON.
+fn gzip_bomb(inflated: usize) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let _ = encoder.write_all(b"[");
+    let chunk = "0,".repeat(64 * 1024);
+    let mut written = 1;
+    while written + chunk.len() < inflated {
+        let _ = encoder.write_all(chunk.as_bytes());
+        written += chunk.len();
+    }
+    let _ = encoder.write_all(b"0]");
+    encoder.finish().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn answers_over_the_size_cap_are_refused_counting_inflated_bytes() {
+    const CAP: usize = 1024 * 1024;
+    let bomb = Arc::new(gzip_bomb(8 * CAP));
+    assert!(
+        bomb.len() < CAP / 8,
+        "the compressed body is small: {}",
+        bomb.len()
+    );
+    let served = bomb.clone();
+    let server = Server::start(move |request: &Captured| {
+        let status = if request.path.contains("error") {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        http::Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .header(http::header::CONTENT_ENCODING, "gzip")
+            .body(axum::body::Body::from(served.as_ref().clone()))
+            .expect("response")
+    })
+    .await;
+    let client = builder(server.url(), Credentials::personal_api_key(KEY))
+        .max_response_bytes(CAP)
+        .build()
+        .expect("client");
+    for path in ["/api/things/", "/api/error/"] {
+        let error = client
+            .__request(&LIST, path.into())
+            .send_json::<Vec<u8>>()
+            .await
+            .expect_err("over the cap");
+        match &error {
+            Error::ResponseTooLarge { limit, .. } => assert_eq!(*limit, CAP),
+            other => panic!("{path}: {other:?}"),
+        }
+        assert!(error.to_string().contains("max_response_bytes"), "{error}");
+    }
+    let error = client
+        .__request(&LIST, "/api/things/".into())
+        .send_text()
+        .await
+        .expect_err("over the cap");
+    assert!(matches!(error, Error::ResponseTooLarge { .. }), "{error:?}");
+
+    // Under the cap, the same answer decodes.
+    let roomy = builder(server.url(), Credentials::personal_api_key(KEY))
+        .max_response_bytes(16 * CAP)
+        .build()
+        .expect("client");
+    let items = roomy
+        .__request(&LIST, "/api/things/".into())
+        .send_json::<Vec<u8>>()
+        .await
+        .expect("fits");
+    assert!(items.len() > 4 * 1024 * 1024 / 2 - 1);
+}
