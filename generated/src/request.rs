@@ -375,9 +375,10 @@ impl RequestBuilder {
         let op = self.op;
         let limit = self.client.inner.max_response_bytes;
         let secrets = self.client.inner.secrets.clone();
+        let echoes = self.query_credentials();
         let response = self.send_raw().await?;
         let status = response.status();
-        let body = read_capped(op, response, limit).await?;
+        let body = strip_echoed_credentials(read_capped(op, response, limit).await?, &echoes);
         Ok(Answer {
             op,
             status,

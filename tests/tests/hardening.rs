@@ -653,3 +653,39 @@ async fn answers_over_the_size_cap_are_refused_counting_inflated_bytes() {
         .expect("fits");
     assert!(items.len() > 4 * 1024 * 1024 / 2 - 1);
 }
+
+#[tokio::test]
+async fn plain_list_answers_lose_echoed_query_credentials() {
+    const TOKEN: &str = "phc_ProjectTokenEchoed";
+    // Django REST framework's `next`: the request's URL with `offset` advanced.
+    let server = Server::start(|request: &Captured| {
+        let next = format!(
+            "http://testserver{}?{}&offset=1",
+            request.path,
+            request.query.as_deref().unwrap_or("")
+        );
+        json_response(
+            StatusCode::OK,
+            &json!({"count": 2, "next": next, "previous": null, "results": []}).to_string(),
+        )
+    })
+    .await;
+    let client = builder(server.url(), query_keyed())
+        .project_token(TOKEN)
+        .build()
+        .expect("client");
+    let list = client
+        .domains_list("org1", &Default::default())
+        .await
+        .expect("a page");
+    let next = list.next.expect("a next link");
+    assert!(!next.contains(KEY) && !next.contains(TOKEN), "{next}");
+    assert!(
+        next.ends_with("/api/organizations/org1/domains/?offset=1"),
+        "{next}"
+    );
+    // The request itself carried both.
+    let sent = server.single();
+    assert_eq!(sent.query_values("personal_api_key"), vec![KEY.to_owned()]);
+    assert_eq!(sent.query_values("token"), vec![TOKEN.to_owned()]);
+}

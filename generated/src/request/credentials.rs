@@ -336,3 +336,52 @@ pub(crate) fn redaction_secrets(
     forms.dedup();
     forms.into_iter().map(SecretString::from).collect()
 }
+
+impl RequestBuilder {
+    /// The credential query parameters this request carries (`name=value` as sent), which a
+    /// server building links from the request's query string echoes into its answer.
+    pub(super) fn query_credentials(&self) -> Vec<String> {
+        let inner = &self.client.inner;
+        let mut pairs: Vec<(&str, &SecretString)> = Vec::new();
+        if self.op.host == HostKind::Private {
+            if let PrivateAuth::Personal(key) = &inner.credentials.private
+                && inner.credentials.placement == KeyPlacement::Query
+            {
+                pairs.push((crate::auth::PERSONAL_API_KEY_FIELD, key));
+            }
+            if let Some(token) = &inner.project_token {
+                pairs.push(("token", token));
+            }
+        }
+        pairs
+            .into_iter()
+            .map(|(name, value)| {
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair(name, value.expose_secret())
+                    .finish()
+            })
+            .collect()
+    }
+}
+
+/// `body` with every echo of the request's query credentials (`needles`, each `name=value`)
+/// removed together with one `&` beside it, so links in the answer (a listing's `next`) no longer
+/// hold them; following such a link applies them afresh. Only UTF-8 bodies can hold a link, and
+/// a body that does not contain a needle is returned untouched, without copying.
+pub(super) fn strip_echoed_credentials(body: Bytes, needles: &[String]) -> Bytes {
+    let Ok(text) = std::str::from_utf8(&body) else {
+        return body;
+    };
+    if !needles.iter().any(|needle| text.contains(needle.as_str())) {
+        return body;
+    }
+    let mut text = text.to_owned();
+    for needle in needles {
+        for pattern in [format!("&{needle}"), format!("{needle}&"), needle.clone()] {
+            if text.contains(&pattern) {
+                text = text.replace(&pattern, "");
+            }
+        }
+    }
+    Bytes::from(text)
+}
