@@ -56,15 +56,21 @@
 //!
 //! **Secrets.** Keys never appear in `Debug` output, error messages or logs: they are held as
 //! [`secrecy`] secrets, `Authorization` is marked sensitive, transport errors drop their URL, and
-//! error bodies that echo a key have it redacted. Redirects are followed only within the same
-//! scheme, host and port, so no key reaches another host, and no `Referer` is sent.
+//! error texts built from an answer (error bodies, decode errors) have the client's secrets
+//! redacted. Query credentials a server echoes into an answer's links are removed, and links
+//! handed back (pages, resume URLs) carry none. Redirects are followed only within the
+//! configured base URL (scheme, host, port and path prefix), also with a caller's
+//! [`reqwest::ClientBuilder`], so no key reaches another host or application, and no `Referer`
+//! is sent.
 //!
 //! # Errors
 //! Every call returns [`Error`]: match on `Authentication` (401), `PermissionDenied` (403, its
 //! message lists the scopes the operation requires), `NotFound`, `Validation` (with PostHog's
 //! `attr`), `Throttled` (with `Retry-After`), `PayloadTooLarge`, `Server` (e.g. 503
 //! `fetch_team_fail`), `Transport`, `Decode`, or the client-side `RequestTooLarge` (bodies over
-//! 20 MB are refused before sending) and `InvalidArgument`. [`Error::code`], [`Error::detail`],
+//! 20 MB are refused before sending), `InvalidArgument` (e.g. a path argument
+//! that is empty or `..`), `ResponseTooLarge`, and the pagination errors `ForeignNextUrl` and
+//! `PaginationLoop`. [`Error::code`], [`Error::detail`],
 //! [`Error::attr`], [`Error::retry_after`] and [`Error::is_retryable`] read PostHog's answer.
 
 pub mod auth;
