@@ -240,7 +240,9 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
 
     /// Starts at a saved `next` link ([`Page::next`], [`Pages::resume_url`] or the `url` of an
     /// [`Error::Page`]), taken as given like any `next` link, and so refused when it points to
-    /// another host. [`page_size`](Self::page_size) replaces its `limit`.
+    /// another host or another route than this listing's. Credentials are applied afresh, so a
+    /// link without them (as every link the client hands back is) works.
+    /// [`page_size`](Self::page_size) replaces its `limit`.
     pub fn resume_from(mut self, next: impl Into<String>) -> Self {
         self.first.resume_from = Some(next.into());
         self

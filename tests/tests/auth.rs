@@ -675,47 +675,55 @@ async fn invalid_configuration_is_refused_at_build() {
     assert!(Region::self_hosted("not a url").is_err());
 }
 
+/// Also with a caller's `reqwest::ClientBuilder` set to follow every redirect and send `Referer`
+/// (issue 14): the client replaces both settings.
 #[tokio::test]
 async fn a_cross_host_redirect_never_carries_credentials() {
-    for placement in [
+    let placements = [
         KeyPlacement::Header,
         KeyPlacement::Body,
         KeyPlacement::Query,
-    ] {
+    ];
+    for (placement, custom) in placements
+        .into_iter()
+        .flat_map(|placement| [(placement, false), (placement, true)])
+    {
         let elsewhere = Server::ok().await;
         let target = elsewhere
             .url()
             .join("/api/projects/1/feature_flags/")
             .expect("joins")
             .to_string();
-        let redirecting = Server::start(move |_| {
-            http::Response::builder()
-                .status(StatusCode::TEMPORARY_REDIRECT)
-                .header(http::header::LOCATION, target.clone())
-                .body(axum::body::Body::empty())
-                .expect("valid response")
-        })
-        .await;
-        let client = client(&redirecting, personal(placement));
+        let status = if custom {
+            StatusCode::PERMANENT_REDIRECT
+        } else {
+            StatusCode::TEMPORARY_REDIRECT
+        };
+        let redirecting = Server::start(move |_| wire::redirect(status, &target)).await;
+        let client = if custom {
+            wire::capture_logs();
+            Client::builder(Region::SelfHosted(redirecting.url()))
+                .credentials(personal(placement))
+                .retry_policy(RetryPolicy::never())
+                .http_client_builder(
+                    reqwest::Client::builder()
+                        .redirect(reqwest::redirect::Policy::limited(10))
+                        .referer(true),
+                )
+                .build()
+                .expect("a valid test client")
+        } else {
+            client(&redirecting, personal(placement))
+        };
         let error = post(&client, &json!({"key": "beta"}))
             .await
             .expect_err("the redirect is not followed");
-        assert_eq!(
-            error.status(),
-            Some(StatusCode::TEMPORARY_REDIRECT),
-            "{error}"
-        );
+        assert_eq!(error.status(), Some(status), "{error}");
         assert_eq!(redirecting.requests().len(), 1);
         assert_eq!(
             elsewhere.connections(),
             0,
-            "{placement:?}: the other host is never contacted"
-        );
-        assert!(
-            !elsewhere
-                .requests()
-                .iter()
-                .any(|request| request.all_text().contains("LeakCanary"))
+            "{placement:?}, custom client {custom}: the other host is never contacted"
         );
     }
 }
@@ -724,11 +732,10 @@ async fn a_cross_host_redirect_never_carries_credentials() {
 async fn a_same_host_redirect_is_followed() {
     let server = Server::start(|request| {
         if request.path == "/old/" {
-            http::Response::builder()
-                .status(StatusCode::TEMPORARY_REDIRECT)
-                .header(http::header::LOCATION, "/api/projects/1/feature_flags/")
-                .body(axum::body::Body::empty())
-                .expect("valid response")
+            wire::redirect(
+                StatusCode::TEMPORARY_REDIRECT,
+                "/api/projects/1/feature_flags/",
+            )
         } else {
             json_response(StatusCode::OK, "{}")
         }

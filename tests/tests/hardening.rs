@@ -17,7 +17,7 @@ use posthog_api::{
     Region,
 };
 use serde_json::{Value, json};
-use wire::{Captured, Server, json_response};
+use wire::{Captured, Server, json_response, redirect};
 
 const KEY: &str = "phx_HardeningTestKey0123456789";
 
@@ -152,17 +152,32 @@ async fn odd_characters_stay_inside_their_segment_byte_for_byte() {
     }
 }
 
-/// A server that pages like Django REST framework: `next` is the request's own URL (query
-/// string included, so a query-placed key is echoed) with `page` advanced.
-async fn echoing_pager(pages: u32) -> (Server, Arc<OnceLock<String>>) {
+/// A loopback server answering each request with `page(request, own base URL, its ?page=)`
+/// (`first` when absent) as JSON.
+async fn pager(
+    first: u32,
+    page: impl Fn(&Captured, &str, u32) -> Value + Send + Sync + 'static,
+) -> Server {
     let base: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
     let own = base.clone();
     let server = Server::start(move |request: &Captured| {
-        let page: u32 = request
+        let number = request
             .query_values("page")
             .first()
             .and_then(|p| p.parse().ok())
-            .unwrap_or(1);
+            .unwrap_or(first);
+        let body = page(request, own.get().map(String::as_str).unwrap_or(""), number);
+        json_response(StatusCode::OK, &body.to_string())
+    })
+    .await;
+    let _ = base.set(server.url().as_str().trim_end_matches('/').to_owned());
+    server
+}
+
+/// A server that pages like Django REST framework: `next` is the request's own URL (query
+/// string included, so a query-placed key is echoed) with `page` advanced.
+async fn echoing_pager(pages: u32) -> Server {
+    pager(1, move |request, base, page| {
         let others: Vec<(String, String)> =
             url::form_urlencoded::parse(request.query.as_deref().unwrap_or("").as_bytes())
                 .filter(|(k, _)| k != "page")
@@ -172,24 +187,13 @@ async fn echoing_pager(pages: u32) -> (Server, Arc<OnceLock<String>>) {
             let mut query = url::form_urlencoded::Serializer::new(String::new());
             query.extend_pairs(others.iter().map(|(k, v)| (k.as_str(), v.as_str())));
             query.append_pair("page", &page.to_string());
-            format!(
-                "{}{}?{}",
-                own.get().map(String::as_str).unwrap_or(""),
-                request.path,
-                query.finish()
-            )
+            format!("{base}{}?{}", request.path, query.finish())
         };
         let next = (page < pages).then(|| link(page + 1));
         let previous = (page > 1).then(|| link(page - 1));
-        json_response(
-            StatusCode::OK,
-            &json!({"count": pages, "next": next, "previous": previous, "results": [page]})
-                .to_string(),
-        )
+        json!({"count": pages, "next": next, "previous": previous, "results": [page]})
     })
-    .await;
-    let _ = base.set(server.url().as_str().trim_end_matches('/').to_owned());
-    (server, base)
+    .await
 }
 
 fn query_keyed() -> Credentials {
@@ -205,7 +209,7 @@ fn list_pages(client: &Client) -> Pages<u32> {
 
 #[tokio::test]
 async fn echoed_query_keys_never_reach_pages_resume_urls_or_errors() {
-    let (server, _) = echoing_pager(3).await;
+    let server = echoing_pager(3).await;
     let client = client(&server, query_keyed());
     let mut pages = list_pages(&client);
     let first: Page<u32> = pages.next().await.expect("a page").expect("page 1");
@@ -350,27 +354,14 @@ async fn decode_errors_of_successful_answers_redact_the_clients_own_secrets() {
 
 /// A server whose `next` links go round in a cycle of `cycle` pages.
 async fn cycling_pager(cycle: u32) -> Server {
-    let base: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
-    let own = base.clone();
-    let server = Server::start(move |request: &Captured| {
-        let page: u32 = request
-            .query_values("page")
-            .first()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
+    pager(0, move |_, base, page| {
         let next = format!(
-            "{}/api/things/?page={}&personal_api_key={KEY}",
-            own.get().map(String::as_str).unwrap_or(""),
+            "{base}/api/things/?page={}&personal_api_key={KEY}",
             (page + 1) % cycle
         );
-        json_response(
-            StatusCode::OK,
-            &json!({"next": next, "results": [page]}).to_string(),
-        )
+        json!({"next": next, "results": [page]})
     })
-    .await;
-    let _ = base.set(server.url().as_str().trim_end_matches('/').to_owned());
-    server
+    .await
 }
 
 #[tokio::test]
@@ -438,11 +429,7 @@ async fn a_base_url_path_prefix_bounds_next_links_and_redirects() {
             StatusCode::OK,
             &json!({"next": "/other/api/things/?page=2", "results": [1]}).to_string(),
         ),
-        "/posthog/api/moved/" => http::Response::builder()
-            .status(StatusCode::TEMPORARY_REDIRECT)
-            .header(http::header::LOCATION, "/other/steal/")
-            .body(axum::body::Body::empty())
-            .expect("response"),
+        "/posthog/api/moved/" => redirect(StatusCode::TEMPORARY_REDIRECT, "/other/steal/"),
         _ => json_response(StatusCode::OK, "{}"),
     })
     .await;
@@ -479,53 +466,6 @@ async fn a_base_url_path_prefix_bounds_next_links_and_redirects() {
     assert!(elsewhere.is_empty(), "{elsewhere:#?}");
 }
 
-#[tokio::test]
-async fn a_custom_http_client_never_follows_a_redirect_off_the_base_url() {
-    for placement in [
-        KeyPlacement::Header,
-        KeyPlacement::Body,
-        KeyPlacement::Query,
-    ] {
-        let elsewhere = Server::ok().await;
-        let target = elsewhere
-            .url()
-            .join("/api/things/")
-            .expect("joins")
-            .to_string();
-        let redirecting = Server::start(move |_| {
-            http::Response::builder()
-                .status(StatusCode::PERMANENT_REDIRECT)
-                .header(http::header::LOCATION, target.clone())
-                .body(axum::body::Body::empty())
-                .expect("response")
-        })
-        .await;
-        // A user's client that follows every redirect and sends Referer.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .referer(true);
-        let client = builder(
-            redirecting.url(),
-            Credentials::personal_api_key(KEY).with_placement(placement),
-        )
-        .http_client_builder(http)
-        .build()
-        .expect("client");
-        let error = client
-            .__request(&UPLOAD, "/api/things/".into())
-            .json(&json!({"a": 1}))
-            .send_json::<Value>()
-            .await
-            .expect_err("not followed");
-        assert_eq!(
-            error.status(),
-            Some(StatusCode::PERMANENT_REDIRECT),
-            "{error}"
-        );
-        assert_eq!(elsewhere.connections(), 0, "{placement:?}");
-    }
-}
-
 /// Bytes of `multipart/form-data` overhead around one file part called `file`, measured on the
 /// wire.
 async fn multipart_overhead(server: &Server, client: &Client) -> usize {
@@ -560,7 +500,6 @@ async fn the_multipart_size_check_counts_every_byte_on_the_wire() {
     );
     drop(fits);
     // One byte over: refused unsent, although the part itself is under the limit.
-    let connections = server.connections();
     let requests = server.requests().len();
     let over = "x".repeat(MAX_BODY_BYTES - overhead + 1);
     let error = client
@@ -576,7 +515,6 @@ async fn the_multipart_size_check_counts_every_byte_on_the_wire() {
         other => panic!("{other:?}"),
     }
     assert_eq!(server.requests().len(), requests);
-    assert!(server.connections() <= connections + 1);
 }
 
 /// A `200` whose gzip body inflates to `inflated` bytes of JSON.
@@ -627,6 +565,8 @@ async fn answers_over_the_size_cap_are_refused_counting_inflated_bytes() {
             .__request(&LIST, path.into())
             .send_json::<Vec<u8>>()
             .await
+            // Only the length, should it decode: the test must not print megabytes.
+            .map(|items| items.len())
             .expect_err("over the cap");
         match &error {
             Error::ResponseTooLarge { limit, .. } => assert_eq!(*limit, CAP),
@@ -638,6 +578,7 @@ async fn answers_over_the_size_cap_are_refused_counting_inflated_bytes() {
         .__request(&LIST, "/api/things/".into())
         .send_text()
         .await
+        .map(|text| text.len())
         .expect_err("over the cap");
     assert!(matches!(error, Error::ResponseTooLarge { .. }), "{error:?}");
 

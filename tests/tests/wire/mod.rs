@@ -155,6 +155,15 @@ pub fn json_response(status: StatusCode, body: &str) -> Response {
         .expect("a static response is valid")
 }
 
+/// A redirect to `location`.
+pub fn redirect(status: StatusCode, location: &str) -> Response {
+    Response::builder()
+        .status(status)
+        .header(http::header::LOCATION, location)
+        .body(Body::empty())
+        .expect("a redirect with a valid location is a valid response")
+}
+
 /// Everything `tracing` (and the `log` crate, through tracing-log) printed in this test binary.
 pub fn captured_logs() -> String {
     String::from_utf8_lossy(
