@@ -630,3 +630,62 @@ async fn plain_list_answers_lose_echoed_query_credentials() {
     assert_eq!(sent.query_values("personal_api_key"), vec![KEY.to_owned()]);
     assert_eq!(sent.query_values("token"), vec![TOKEN.to_owned()]);
 }
+
+#[tokio::test]
+async fn multipart_bodies_round_trip_through_a_standard_parser() {
+    type Parts = Arc<std::sync::Mutex<Vec<(String, Option<String>, Vec<u8>)>>>;
+    let parts: Parts = Arc::default();
+    let seen = parts.clone();
+    let app = axum::Router::new().route(
+        "/api/things/",
+        axum::routing::post(move |mut form: axum::extract::Multipart| {
+            let seen = seen.clone();
+            async move {
+                while let Ok(Some(field)) = form.next_field().await {
+                    let name = field.name().unwrap_or_default().to_owned();
+                    let file = field.file_name().map(str::to_owned);
+                    let bytes = field.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
+                    if let Ok(mut seen) = seen.lock() {
+                        seen.push((name, file, bytes));
+                    }
+                }
+                axum::Json(json!({}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = builder(
+        base.parse().expect("url"),
+        Credentials::personal_api_key(KEY).with_placement(KeyPlacement::Body),
+    )
+    .build()
+    .expect("client");
+    let content = "line\r\n--posthog-api-0000\r\n\r\nend";
+    client
+        .__request(&UPLOAD, "/api/things/".into())
+        .multipart(
+            &json!({"file": content, "title": "ü \"quoted\"", "count": 3}),
+            &["file"],
+        )
+        .send_json::<Value>()
+        .await
+        .expect("accepted");
+    let parts = parts.lock().map(|p| p.clone()).unwrap_or_default();
+    assert_eq!(
+        parts,
+        vec![
+            (
+                "file".to_owned(),
+                Some("file".to_owned()),
+                content.as_bytes().to_vec()
+            ),
+            ("title".to_owned(), None, "ü \"quoted\"".as_bytes().to_vec()),
+            ("count".to_owned(), None, b"3".to_vec()),
+            ("personal_api_key".to_owned(), None, KEY.as_bytes().to_vec()),
+        ]
+    );
+}
