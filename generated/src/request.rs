@@ -34,7 +34,7 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'@')
     .remove(b':');
 
-/// Percent-encodes one path argument as one segment, so that `/`, `?`, `#` or `\\` in a value
+/// Percent-encodes one path argument as one segment, so that `/`, `?`, `#` or `\` in a value
 /// cannot change the route; refuses a value that would still leave it (see [`segment_problem`]).
 fn path_segment(op: &Operation, name: &str, value: &str) -> Result<String> {
     if let Some(reason) = segment_problem(value) {
