@@ -256,3 +256,65 @@ fn colliding_operation_ids_give_distinct_items() {
         }
     }
 }
+
+/// A document nested as deep as the generator allows generates on a test thread's 2 MiB stack,
+/// and one level deeper gets a diagnostic naming the place, for every way schemas nest: the
+/// generator's recursion is bounded by `load::MAX_DEPTH`, not by the stack.
+#[test]
+fn deep_nesting_is_bounded() {
+    for (open, close) in [
+        ("{\"type\": \"array\", \"items\": ", "}"),
+        ("{\"allOf\": [", "]}"),
+        ("{\"type\": \"object\", \"properties\": {\"a\": ", "}}"),
+        ("{\"oneOf\": [{\"type\": \"integer\"}, ", "]}"),
+        ("{\"type\": \"object\", \"additionalProperties\": ", "}"),
+    ] {
+        let document = |levels: usize| {
+            let schema = format!(
+                "{}{{\"type\": \"string\"}}{}",
+                open.repeat(levels),
+                close.repeat(levels)
+            );
+            format!(
+                "{{\"openapi\": \"3.0.3\", \"info\": {{\"title\": \"deep\", \"version\": \"1\"}}, \"paths\": {{}}, \"components\": {{\"schemas\": {{\"Deep\": {schema}}}}}}}"
+            )
+        };
+        // Nesting of a document without brackets inside strings: the deepest bracket.
+        let depth = |text: &str| {
+            let mut level = 0usize;
+            let mut deepest = 0;
+            for c in text.chars() {
+                match c {
+                    '{' | '[' => {
+                        level += 1;
+                        deepest = deepest.max(level);
+                    }
+                    '}' | ']' => level = level.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            deepest
+        };
+        let limit = posthog_codegen::load::MAX_DEPTH;
+        let levels = (1..limit)
+            .rev()
+            .find(|levels| depth(&document(*levels)) <= limit)
+            .unwrap_or(0);
+        let deepest = document(levels);
+        let result =
+            std::panic::catch_unwind(|| support::generate("deep.json", deepest.as_bytes()));
+        assert!(
+            matches!(result, Ok(Ok(_))),
+            "{levels} levels of {open} did not generate"
+        );
+        let deeper = document(levels + 1);
+        let found = diagnostics(&deeper);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].pointer.starts_with("#/components/schemas/Deep/"));
+        assert!(
+            found[0].message.contains("nests deeper than"),
+            "{}",
+            found[0]
+        );
+    }
+}

@@ -470,3 +470,29 @@ fn environments() {
     );
     f.has_anywhere("pub mod environments;");
 }
+
+#[test]
+fn empty_allof() {
+    let f = fixture("empty_allof");
+    assert_eq!(f.count(pass::EMPTY_ALLOF), 6);
+    // Nothing to constrain: free-form JSON wherever it appears, never a type of its own.
+    assert_eq!(
+        f.kind("Anything"),
+        &TypeKind::Alias {
+            target: TypeRef::Json
+        }
+    );
+    assert_eq!(f.field("Thing", "inline").ty, TypeRef::Json);
+    assert_eq!(
+        f.field("Thing", "items").ty,
+        option(TypeRef::Vec(Box::new(TypeRef::Json)))
+    );
+    assert_eq!(f.field("Thing", "named").ty, option(named("Anything")));
+    let body = f.op("things_create").body.as_ref().expect("a body");
+    assert_eq!(body.ty, TypeRef::Json);
+    let TypeKind::UntaggedUnion { variants, fallback } = f.kind("ThingEither") else {
+        panic!("ThingEither is not a union")
+    };
+    assert_eq!(variants.len(), 1);
+    assert_eq!(fallback, "Object");
+}

@@ -383,6 +383,12 @@ impl<'a> TypeLowering<'a> {
                 TypeRef::Json
             }
             SchemaKind::Not { .. } => TypeRef::Json,
+            // JSON Schema wants a non-empty list, but an empty one constrains nothing: it is the
+            // free-form schema `{}`. Naming it instead would loop, as an alias of itself.
+            SchemaKind::AllOf { all_of } if all_of.is_empty() => {
+                self.report.touch(pass::EMPTY_ALLOF, pointer);
+                TypeRef::Json
+            }
             _ => return None,
         })
     }
