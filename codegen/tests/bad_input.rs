@@ -318,3 +318,37 @@ fn deep_nesting_is_bounded() {
         );
     }
 }
+
+/// A path parameter the template does not name would sort first and fill another
+/// placeholder with its value: refused at the parameter.
+#[test]
+fn path_parameter_missing_from_the_template() {
+    let paths = "  /api/widgets/{id}/:\n    get:\n      operationId: widgets_retrieve\n      parameters:\n        - in: path\n          name: id\n          required: true\n          schema:\n            type: string\n        - in: path\n          name: team\n          required: true\n          schema:\n            type: string\n      responses:\n        '204':\n          description: No response body\n";
+    assert_one(
+        &document(paths, "    Unused:\n      type: string\n"),
+        "#/paths/~1api~1widgets~1{id}~1/get/parameters/1",
+        &["`team`", "/api/widgets/{id}/", "does not name"],
+    );
+}
+
+/// The same, declared on the path item.
+#[test]
+fn path_item_parameter_missing_from_the_template() {
+    let paths = "  /api/widgets/:\n    parameters:\n      - in: path\n        name: id\n        required: true\n        schema:\n          type: string\n    get:\n      operationId: widgets_list\n      responses:\n        '204':\n          description: No response body\n";
+    assert_one(
+        &document(paths, "    Unused:\n      type: string\n"),
+        "#/paths/~1api~1widgets~1/parameters/0",
+        &["`id`", "does not name"],
+    );
+}
+
+/// A placeholder named twice would take two arguments for one parameter.
+#[test]
+fn path_placeholder_named_twice() {
+    let paths = "  /api/widgets/{id}/copy/{id}/:\n    get:\n      operationId: widgets_copy\n      parameters:\n        - in: path\n          name: id\n          required: true\n          schema:\n            type: string\n      responses:\n        '204':\n          description: No response body\n";
+    assert_one(
+        &document(paths, "    Unused:\n      type: string\n"),
+        "#/paths/~1api~1widgets~1{id}~1copy~1{id}~1/get",
+        &["`{id}`", "more than once"],
+    );
+}
