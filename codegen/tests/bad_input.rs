@@ -352,3 +352,27 @@ fn path_placeholder_named_twice() {
         &["`{id}`", "more than once"],
     );
 }
+
+/// Aliases that name only each other describe no value, and Rust refuses a type alias that
+/// expands to itself (`type A = Box<B>; type B = Box<A>;`), boxed or not.
+#[test]
+fn ref_alias_cycles() {
+    let input = document(
+        "  {}",
+        "    A:\n      $ref: '#/components/schemas/B'\n    B:\n      $ref: '#/components/schemas/A'\n    C:\n      $ref: '#/components/schemas/C'\n    D:\n      type: array\n      items:\n        $ref: '#/components/schemas/E'\n    E:\n      allOf:\n        - $ref: '#/components/schemas/D'\n      nullable: true\n    Fine:\n      type: object\n      properties:\n        next:\n          $ref: '#/components/schemas/Fine'\n",
+    );
+    let found = diagnostics(&input);
+    let pointers: Vec<&str> = found.iter().map(|d| d.pointer.as_str()).collect();
+    assert_eq!(
+        pointers,
+        [
+            "#/components/schemas/A",
+            "#/components/schemas/C",
+            "#/components/schemas/D"
+        ],
+        "{found:#?}"
+    );
+    assert!(found[0].message.contains("A -> B -> A"), "{}", found[0]);
+    assert!(found[1].message.contains("C -> C"), "{}", found[1]);
+    assert!(found[2].message.contains("D -> E -> D"), "{}", found[2]);
+}

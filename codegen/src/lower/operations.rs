@@ -26,6 +26,9 @@ const ENVIRONMENTS_TAG: &str = "environments";
 /// Lowers every operation of `doc`.
 pub fn lower_operations(doc: &OpenAPI, types: &mut TypeLowering<'_>) -> Vec<Operation> {
     let mut method_names = NameSet::new();
+    for reserved in crate::naming::RESERVED_METHOD_NAMES {
+        method_names.reserve(reserved);
+    }
     let tags_by_route = tags_by_route(doc);
     let mut operations = Vec::new();
     for (path, item) in &doc.paths.paths {
@@ -239,8 +242,9 @@ impl OperationContext<'_> {
             }
         }
         let mut names = NameSet::new();
-        names.reserve("query");
-        names.reserve("body");
+        for reserved in crate::naming::RESERVED_PARAMETER_NAMES {
+            names.reserve(reserved);
+        }
         let placeholders = placeholders(self.path);
         let mut path_params = Vec::new();
         let mut query_params = Vec::new();

@@ -39,20 +39,7 @@ impl<'a> TypeLowering<'a> {
         diagnostics: &'a mut Vec<Diagnostic>,
     ) -> Self {
         let mut names = NameSet::new();
-        for reserved in [
-            "Client",
-            "Result",
-            "Error",
-            "Option",
-            "Vec",
-            "String",
-            "Box",
-            "Value",
-            "Map",
-            // Type modules import the serde derives by these names.
-            "Serialize",
-            "Deserialize",
-        ] {
+        for reserved in crate::naming::RESERVED_TYPE_NAMES {
             names.reserve(reserved);
         }
         let mut component_names = BTreeMap::new();
@@ -137,7 +124,36 @@ impl<'a> TypeLowering<'a> {
                 });
             }
         }
+        for cycle in crate::lower::recursion::alias_cycles(&self.types) {
+            let Some(pointer) = cycle
+                .first()
+                .and_then(|first| self.types.get(first))
+                .map(|def| def.pointer.clone())
+            else {
+                continue;
+            };
+            let names: Vec<String> = cycle
+                .iter()
+                .chain(cycle.first())
+                .map(|name| self.component_key(name))
+                .collect();
+            self.diagnostics.push(Diagnostic::new(
+                pointer,
+                format!(
+                    "these schemas only name each other ({}), so they describe no value: one of them needs a type of its own",
+                    names.join(" -> ")
+                ),
+            ));
+        }
         crate::lower::recursion::box_cycles(&mut self.types, self.report);
+    }
+
+    /// The component key a Rust type name was given to (itself for inline types).
+    fn component_key(&self, rust_name: &str) -> String {
+        self.component_names
+            .iter()
+            .find(|(_, name)| name.as_str() == rust_name)
+            .map_or_else(|| rust_name.to_owned(), |(key, _)| key.clone())
     }
 
     /// The type a `$ref` names.
