@@ -376,3 +376,41 @@ fn ref_alias_cycles() {
     assert!(found[1].message.contains("C -> C"), "{}", found[1]);
     assert!(found[2].message.contains("D -> E -> D"), "{}", found[2]);
 }
+
+/// An `allOf` that merges the component it sits in (found by `cargo xtask fuzz`): merging copies
+/// the component's properties, which hold the same `allOf` again, so lowering recursed until the
+/// stack overflowed. It is refused at the member that closes the cycle.
+#[test]
+fn allof_merging_its_own_component() {
+    let input = document(
+        "  {}",
+        "    Widget:\n      type: object\n      properties:\n        child:\n          allOf:\n            - $ref: '#/components/schemas/Widget'\n            - type: object\n              properties:\n                extra:\n                  type: string\n",
+    );
+    assert_one(
+        &input,
+        "#/components/schemas/Widget/properties/child/allOf/0",
+        &["#/components/schemas/Widget", "merge"],
+    );
+}
+
+/// `allOf` merges bring in the properties of the components they name, so a chain of them
+/// nests lowering deeper than the document itself: bounded too, with a diagnostic.
+#[test]
+fn allof_merge_chains_are_bounded() {
+    let mut schemas = String::new();
+    for index in 0..200 {
+        schemas.push_str(&format!(
+            "    C{index}:\n      type: object\n      properties:\n        p:\n          allOf:\n            - $ref: '#/components/schemas/C{}'\n            - type: object\n",
+            index + 1
+        ));
+    }
+    schemas.push_str(
+        "    C200:\n      type: object\n      properties:\n        end:\n          type: string\n",
+    );
+    let input = document("  {}", &schemas);
+    let found = diagnostics(&input);
+    assert!(
+        found.iter().all(|d| d.message.contains("nest")),
+        "{found:#?}"
+    );
+}

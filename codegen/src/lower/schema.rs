@@ -14,6 +14,10 @@ use crate::report::{Report, pass};
 
 const COMPONENT_PREFIX: &str = "#/components/schemas/";
 
+/// How many inline schemas deep lowering may go: the document allows 40 levels
+/// (`load::MAX_DEPTH`), and each costs ~12 KiB of stack in a debug build.
+const MAX_LOWERING_DEPTH: usize = 64;
+
 /// Lowers schemas into named types, collecting diagnostics instead of stopping at the first.
 pub struct TypeLowering<'a> {
     components: &'a indexmap::IndexMap<String, ReferenceOr<Schema>>,
@@ -25,6 +29,10 @@ pub struct TypeLowering<'a> {
     pub types: BTreeMap<String, TypeDef>,
     /// Enums that appear beside drf's `BlankEnum`, and so get a variant for `""`.
     blankable: BTreeSet<String>,
+    /// Components whose properties are being merged into an `allOf` (as `$ref` strings).
+    merging: Vec<String>,
+    /// How many inline schemas lowering is inside of.
+    depth: usize,
     /// What each pass touched.
     pub report: &'a mut Report,
     /// Problems found.
@@ -57,6 +65,8 @@ impl<'a> TypeLowering<'a> {
             names,
             types: BTreeMap::new(),
             blankable: BTreeSet::new(),
+            merging: Vec::new(),
+            depth: 0,
             report,
             diagnostics,
         }
@@ -260,7 +270,24 @@ impl<'a> TypeLowering<'a> {
         }
     }
 
+    /// Lowers an inline schema, counting how deep lowering has gone. The document's own
+    /// nesting is bounded by `load::MAX_DEPTH`, but `allOf` merges lower the properties of the
+    /// components they name again, one inside the other, so the stack needs its own bound.
     fn lower_inline_inner(&mut self, schema: &Schema, pointer: &str, hint: &str) -> TypeRef {
+        if self.depth >= MAX_LOWERING_DEPTH {
+            self.diagnostics.push(Diagnostic::new(
+                pointer,
+                format!("schemas nest more than {MAX_LOWERING_DEPTH} levels deep here, counting the properties allOf merges bring in"),
+            ));
+            return TypeRef::Json;
+        }
+        self.depth += 1;
+        let ty = self.lower_inline_unbounded(schema, pointer, hint);
+        self.depth -= 1;
+        ty
+    }
+
+    fn lower_inline_unbounded(&mut self, schema: &Schema, pointer: &str, hint: &str) -> TypeRef {
         if let Some(ty) = self.primitive(schema, pointer) {
             return ty;
         }
@@ -580,15 +607,33 @@ impl<'a> TypeLowering<'a> {
     }
 
     fn fields(&mut self, object: &ObjectType, pointer: &str, owner: &str) -> Vec<Field> {
+        let properties: Vec<Property<'_>> = object
+            .properties
+            .iter()
+            .map(|(wire_name, schema)| Property {
+                wire_name,
+                schema,
+                pointer: property_pointer(pointer, wire_name),
+            })
+            .collect();
+        self.fields_of(&properties, &object.required, owner)
+    }
+
+    /// Fields of properties that may come from several schemas (a merged `allOf`), each with
+    /// the pointer of the place it was written.
+    fn fields_of(
+        &mut self,
+        properties: &[Property<'_>],
+        required: &[String],
+        owner: &str,
+    ) -> Vec<Field> {
         let mut rust_names = NameSet::new();
-        let mut fields = Vec::with_capacity(object.properties.len());
-        for (wire_name, schema) in &object.properties {
-            let field_pointer = format!(
-                "{pointer}/properties/{}",
-                crate::diagnostic::escape_segment(wire_name)
-            );
+        let mut fields = Vec::with_capacity(properties.len());
+        for property in properties {
+            let (wire_name, schema) = (property.wire_name, property.schema);
+            let field_pointer = property.pointer.as_str();
             let hint = format!("{owner}{}", type_name(wire_name));
-            let ty = self.lower_boxed_use(schema, &field_pointer, &hint);
+            let ty = self.lower_boxed_use(schema, field_pointer, &hint);
             let (read_only, write_only, nullable, docs) = match schema {
                 ReferenceOr::Item(s) => (
                     s.schema_data.read_only,
@@ -598,7 +643,7 @@ impl<'a> TypeLowering<'a> {
                 ),
                 ReferenceOr::Reference { .. } => (false, false, false, None),
             };
-            let required = object.required.contains(wire_name);
+            let required = required.contains(wire_name);
             // A server-set (readOnly) or request-only (writeOnly) field is absent from one
             // direction, so it can only be required in Rust if it is neither.
             let always_present = required && !read_only && !write_only;
@@ -606,7 +651,7 @@ impl<'a> TypeLowering<'a> {
             let wanted = field_name(wire_name);
             let rust_name = rust_names.claim(&wanted, "_");
             if rust_name != wanted {
-                self.report.touch(pass::RENAME, &field_pointer);
+                self.report.touch(pass::RENAME, field_pointer);
             }
             fields.push(Field {
                 wire_name: wire_name.clone(),
@@ -620,33 +665,77 @@ impl<'a> TypeLowering<'a> {
     }
 
     /// `allOf` of several schemas: the union of their properties, later ones winning.
+    ///
+    /// A member that references a component brings that component's properties, which are
+    /// lowered again here; if one of them holds an `allOf` merging the same component, that
+    /// would never end, so it is refused at the member that closes the cycle.
     fn merged_fields(
         &mut self,
         members: &[ReferenceOr<Schema>],
         pointer: &str,
         owner: &str,
     ) -> Vec<Field> {
-        let mut merged = ObjectType::default();
+        let mut properties: indexmap::IndexMap<&str, Property<'_>> = indexmap::IndexMap::new();
+        let mut required: Vec<String> = Vec::new();
+        let mut entered = Vec::new();
         for (index, member) in members.iter().enumerate() {
-            let schema = match member {
-                ReferenceOr::Item(schema) => Some(schema),
-                ReferenceOr::Reference { reference } => self.component_schema(reference),
+            let member_pointer = format!("{pointer}/allOf/{index}");
+            let (schema, base) = match member {
+                ReferenceOr::Item(schema) => (Some(schema), member_pointer.clone()),
+                ReferenceOr::Reference { reference } => {
+                    if self.merging.contains(reference) {
+                        self.diagnostics.push(Diagnostic::new(
+                            member_pointer,
+                            format!("this allOf is inside `{reference}` and merges it: the merge never ends; give the inner object a component of its own"),
+                        ));
+                        continue;
+                    }
+                    entered.push(reference.clone());
+                    (self.component_schema(reference), reference.clone())
+                }
             };
             match schema.map(|s| &s.schema_kind) {
                 Some(SchemaKind::Type(Type::Object(object))) => {
                     for (key, value) in &object.properties {
-                        merged.properties.insert(key.clone(), value.clone());
+                        properties.insert(
+                            key,
+                            Property {
+                                wire_name: key,
+                                schema: value,
+                                pointer: property_pointer(&base, key),
+                            },
+                        );
                     }
-                    merged.required.extend(object.required.iter().cloned());
+                    required.extend(object.required.iter().cloned());
                 }
                 _ => self.diagnostics.push(Diagnostic::new(
-                    format!("{pointer}/allOf/{index}"),
+                    member_pointer,
                     "allOf members must be object schemas (or references to them) to be merged",
                 )),
             }
         }
-        self.fields(&merged, pointer, owner)
+        let depth = self.merging.len();
+        self.merging.extend(entered);
+        let properties: Vec<Property<'_>> = properties.into_values().collect();
+        let fields = self.fields_of(&properties, &required, owner);
+        self.merging.truncate(depth);
+        fields
     }
+}
+
+/// One property to lower as a field, with the pointer of the place it was written.
+struct Property<'s> {
+    wire_name: &'s String,
+    schema: &'s ReferenceOr<Box<Schema>>,
+    pointer: String,
+}
+
+/// The pointer of property `name` of the schema at `schema_pointer`.
+fn property_pointer(schema_pointer: &str, name: &str) -> String {
+    format!(
+        "{schema_pointer}/properties/{}",
+        crate::diagnostic::escape_segment(name)
+    )
 }
 
 /// The schema with an `Any` kind replaced by the structure it describes (see [`any_as_kind`]).
