@@ -154,11 +154,12 @@ pub fn run(args: FuzzArgs) -> anyhow::Result<()> {
     bail!("{} failing case(s)", summary.failures.len())
 }
 
-/// Runs `cases` cases of `seed` in this process, each on a thread with a stack of `stack_kib`.
-/// Aborts are not caught here (they end the process): the depth limit in the generator is what
-/// keeps them from happening. For tests.
-pub fn run_in_process(seed: u64, start: u64, cases: u64, corpus: bool) -> Summary {
-    let corpus = load_corpus(&crate::workspace_root(), !corpus);
+/// Runs cases `start..start + cases` of `seed` on the calling thread, mutating the real schemas
+/// in `corpus` (paths relative to the workspace root; missing ones are skipped). Aborts are not
+/// caught here (they end the process): the generator's depth limits are what keeps them from
+/// happening. For tests.
+pub fn run_in_process(seed: u64, start: u64, cases: u64, corpus: &[&str]) -> Summary {
+    let corpus = parse_corpus(&crate::workspace_root(), corpus);
     let mut summary = Summary::default();
     for index in start..start + cases {
         let (document, yaml) = case::document(seed, index, &corpus);
@@ -181,7 +182,12 @@ fn load_corpus(root: &Path, skip: bool) -> Vec<mutate::Corpus> {
     if skip {
         return Vec::new();
     }
-    CORPUS
+    parse_corpus(root, CORPUS)
+}
+
+/// The schemas at `paths` (relative to `root`) that exist, parsed.
+fn parse_corpus(root: &Path, paths: &[&str]) -> Vec<mutate::Corpus> {
+    paths
         .iter()
         .filter_map(|path| std::fs::read(root.join(path)).ok())
         .filter_map(|bytes| posthog_codegen::load::parse_value(&bytes).ok())
@@ -263,6 +269,7 @@ fn supervise(args: &FuzzArgs) -> anyhow::Result<Summary> {
         .max(1) as u64;
     let per_job = args.cases.div_ceil(jobs);
     let exe = std::env::current_exe().context("finding the xtask binary")?;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut handles = Vec::new();
     for job in 0..jobs {
         let start = args.start + job * per_job;
@@ -272,9 +279,25 @@ fn supervise(args: &FuzzArgs) -> anyhow::Result<Summary> {
         }
         let args = args.clone();
         let exe = exe.clone();
+        let done = done.clone();
         handles.push(std::thread::spawn(move || {
-            run_range(&exe, &args, start, end)
+            run_range(&exe, &args, start, end, &done)
         }));
+    }
+    // Progress on stderr now and then, for long runs.
+    let started = Instant::now();
+    let mut reported = Instant::now();
+    while !handles.iter().all(|handle| handle.is_finished()) {
+        std::thread::sleep(Duration::from_millis(200));
+        if reported.elapsed() >= Duration::from_secs(30) {
+            reported = Instant::now();
+            let cases = done.load(std::sync::atomic::Ordering::Relaxed);
+            eprintln!(
+                "fuzz: {cases} of {} cases, {:.0} cases/s",
+                args.cases,
+                cases as f64 / started.elapsed().as_secs_f64()
+            );
+        }
     }
     let mut summary = Summary::default();
     for handle in handles {
@@ -294,7 +317,13 @@ fn supervise(args: &FuzzArgs) -> anyhow::Result<Summary> {
 }
 
 /// Runs cases `start..end` in a worker, and in a new one after each case that kills a worker.
-fn run_range(exe: &Path, args: &FuzzArgs, mut start: u64, end: u64) -> anyhow::Result<Summary> {
+fn run_range(
+    exe: &Path,
+    args: &FuzzArgs,
+    mut start: u64,
+    end: u64,
+    done: &std::sync::atomic::AtomicU64,
+) -> anyhow::Result<Summary> {
     let mut summary = Summary::default();
     while start < end {
         let mut command = Command::new(exe);
@@ -330,7 +359,10 @@ fn run_range(exe: &Path, args: &FuzzArgs, mut start: u64, end: u64) -> anyhow::R
                 Ok(Ok(line)) => {
                     let mut words = line.splitn(4, ' ');
                     match (words.next(), words.next(), words.next(), words.next()) {
-                        (Some("case"), Some(index), _, _) => current = index.parse().ok(),
+                        (Some("case"), Some(index), _, _) => {
+                            current = index.parse().ok();
+                            done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
                         (Some("ok"), Some("generated"), _, _) => {
                             summary.cases += 1;
                             summary.generated += 1;
