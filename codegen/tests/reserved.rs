@@ -53,32 +53,29 @@ fn collect_methods(path: &Path, self_type: &str, out: &mut BTreeSet<String>) {
     }
 }
 
+/// Asserts that every name is in `reserved` (called `list` in the message).
+fn assert_reserved<'n>(names: impl IntoIterator<Item = &'n str>, reserved: &[&str], list: &str) {
+    let missing: Vec<&str> = names
+        .into_iter()
+        .filter(|name| !reserved.contains(name))
+        .collect();
+    assert!(missing.is_empty(), "add to {list}: {missing:?}");
+}
+
 #[test]
 fn client_methods_are_reserved() {
     let methods = inherent_methods("Client");
     assert!(methods.contains("builder"), "{methods:?}");
-    let missing: Vec<&String> = methods
-        .iter()
-        .filter(|name| !RESERVED_METHOD_NAMES.contains(&name.as_str()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "add to RESERVED_METHOD_NAMES: {missing:?}"
-    );
+    let names = methods.iter().map(String::as_str);
+    assert_reserved(names, RESERVED_METHOD_NAMES, "RESERVED_METHOD_NAMES");
 }
 
 #[test]
 fn routes_methods_are_reserved() {
     let methods = inherent_methods("Routes");
     assert!(methods.contains("mount"), "{methods:?}");
-    let missing: Vec<&String> = methods
-        .iter()
-        .filter(|name| !RESERVED_MODULE_NAMES.contains(&name.as_str()))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "add to RESERVED_MODULE_NAMES: {missing:?}"
-    );
+    let names = methods.iter().map(String::as_str);
+    assert_reserved(names, RESERVED_MODULE_NAMES, "RESERVED_MODULE_NAMES");
 }
 
 #[test]
@@ -107,12 +104,5 @@ fn hand_written_features_are_reserved() {
     // Declared by the generator, outside the block only in name.
     names.insert(posthog_codegen::emit::features::FULL);
     names.insert(posthog_codegen::UNREFERENCED_FEATURE);
-    let missing: Vec<&&str> = names
-        .iter()
-        .filter(|name| !RESERVED_MODULE_NAMES.contains(name))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "add to RESERVED_MODULE_NAMES: {missing:?}"
-    );
+    assert_reserved(names, RESERVED_MODULE_NAMES, "RESERVED_MODULE_NAMES");
 }
