@@ -11,6 +11,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics, escape_segment};
 pub fn parse_document(bytes: &[u8]) -> Result<openapiv3::OpenAPI, Diagnostics> {
     let mut value = parse_value(bytes)?;
     check_version(&value)?;
+    check_depth(&value)?;
     // drf-spectacular writes `version: null` when a project sets none (posthog-2023-11.yaml);
     // openapiv3 wants a string, and nothing reads it, so null becomes empty.
     if let Some(version) = value.pointer_mut("/info/version").filter(|v| v.is_null()) {
@@ -53,6 +54,51 @@ pub fn parse_value(bytes: &[u8]) -> Result<Value, Diagnostics> {
             Diagnostic::new("#", format!("invalid YAML{place}: {error}")).into()
         })
     }
+}
+
+/// How deep a document may nest (objects and arrays). PostHog's 2025 schema nests 22 levels;
+/// the limit bounds the stack every later phase uses, since they recurse along the document
+/// (openapiv3's deserialization alone takes ~45 KiB a level in a debug build).
+pub const MAX_DEPTH: usize = 40;
+
+/// Refuses a document nested deeper than [`MAX_DEPTH`], naming the first place too deep.
+/// Iterative, so the check itself cannot overflow.
+fn check_depth(value: &Value) -> Result<(), Diagnostics> {
+    /// The members of one object or array still to visit, with their pointer segments.
+    type Members<'v> = Box<dyn Iterator<Item = (String, &'v Value)> + 'v>;
+    fn members(value: &Value) -> Option<Members<'_>> {
+        match value {
+            Value::Object(map) => Some(Box::new(map.iter().map(|(k, v)| (k.clone(), v)))),
+            Value::Array(items) => Some(Box::new(
+                items.iter().enumerate().map(|(i, v)| (i.to_string(), v)),
+            )),
+            _ => None,
+        }
+    }
+    let mut path: Vec<String> = Vec::new();
+    let mut stack: Vec<Members<'_>> = members(value).into_iter().collect();
+    while let Some(top) = stack.last_mut() {
+        let Some((segment, child)) = top.next() else {
+            stack.pop();
+            path.pop();
+            continue;
+        };
+        let Some(grandchildren) = members(child) else {
+            continue;
+        };
+        path.push(segment);
+        if stack.len() >= MAX_DEPTH {
+            return Err(Diagnostic::new(
+                crate::diagnostic::pointer(&path),
+                format!(
+                    "the document nests deeper than {MAX_DEPTH} levels here; schemas this deep are not supported"
+                ),
+            )
+            .into());
+        }
+        stack.push(grandchildren);
+    }
+    Ok(())
 }
 
 fn check_version(value: &Value) -> Result<(), Diagnostics> {

@@ -16,6 +16,139 @@ const KEYWORDS: &[&str] = &[
     "typeof", "union", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
+/// Type names schema types never take (they get a `Schema` suffix): the prelude's types, traits
+/// and variants, which the enum macros and the serde derives name unqualified inside the type
+/// modules, and the names those modules import.
+pub const RESERVED_TYPE_NAMES: &[&str] = &[
+    // The 2024 prelude.
+    "AsMut",
+    "AsRef",
+    "AsyncFn",
+    "AsyncFnMut",
+    "AsyncFnOnce",
+    "Box",
+    "Clone",
+    "Copy",
+    "Default",
+    "DoubleEndedIterator",
+    "Drop",
+    "Eq",
+    "Err",
+    "ExactSizeIterator",
+    "Extend",
+    "Fn",
+    "FnMut",
+    "FnOnce",
+    "From",
+    "FromIterator",
+    "Future",
+    "Into",
+    "IntoFuture",
+    "IntoIterator",
+    "Iterator",
+    "None",
+    "Ok",
+    "Option",
+    "Ord",
+    "PartialEq",
+    "PartialOrd",
+    "Result",
+    "Send",
+    "Sized",
+    "Some",
+    "String",
+    "Sync",
+    "ToOwned",
+    "ToString",
+    "TryFrom",
+    "TryInto",
+    "Unpin",
+    "Vec",
+    // Derived or named by the generated code and the runtime's macros.
+    "Debug",
+    "Hash",
+    "Client",
+    "Error",
+    "Value",
+    "Map",
+    "Serialize",
+    "Deserialize",
+];
+
+/// Tag module names that get a `_tag` suffix. A tag module is also a cargo feature, a module
+/// beside the crates generated code names, and a method of `server::Routes`, so it must not be
+/// one of the crate's own features, one of those crates, a hand-written `Routes` method or a
+/// trait method those calls could resolve to instead.
+pub const RESERVED_MODULE_NAMES: &[&str] = &[
+    // The crate's own cargo features (`default` is also the tag of untagged operations).
+    "default",
+    "full",
+    "server",
+    "unreferenced_types",
+    // Crates the generated code names by path.
+    "alloc",
+    "axum",
+    "chrono",
+    "core",
+    "http",
+    "serde",
+    "serde_json",
+    "std",
+    "uuid",
+    // `server::Routes` methods, hand-written and generated.
+    "new",
+    "empty",
+    "mount",
+    "merge",
+    "rate_limit",
+    "into_router",
+    "serve",
+];
+
+/// Method names operations never take (they get an `_op` suffix): the client's hand-written
+/// methods, methods of traits it implements (an inherent method of the same name would win
+/// method resolution in hand-written code), and names whose upper case is a static of the
+/// operation table.
+pub const RESERVED_METHOD_NAMES: &[&str] = &[
+    // `impl Client` in client.rs, request.rs, public.rs and public/flags.rs.
+    "new",
+    "builder",
+    "hosts",
+    "default_project_id",
+    "rate_limiter",
+    "capture",
+    "batch",
+    "batch_with",
+    "flags",
+    "require_project_key",
+    "__op",
+    "__project_op",
+    "__project_id",
+    "__request",
+    "__request_at",
+    // Trait methods.
+    "clone",
+    "clone_from",
+    "fmt",
+    "eq",
+    "ne",
+    "to_owned",
+    "to_string",
+    "into",
+    "try_into",
+    "borrow",
+    "borrow_mut",
+    "type_id",
+    "default",
+    "hash",
+    // `operations::ALL` and `operations::THROTTLE_LIMITS`.
+    "all",
+    "throttle_limits",
+];
+
+/// Parameter names the server's route closures and trait methods bind beside path parameters.
+pub const RESERVED_PARAMETER_NAMES: &[&str] = &["query", "body", "s", "cx"];
+
 /// Whether `word` is a Rust keyword.
 pub fn is_keyword(word: &str) -> bool {
     KEYWORDS.contains(&word)

@@ -60,6 +60,8 @@ pub mod pass {
     pub const UNWRAP_SINGLE_ALLOF: &str = "unwrap_single_allof";
     /// `allOf` of several object schemas merged into one struct.
     pub const MERGE_ALLOF: &str = "merge_allof";
+    /// `allOf: []` (invalid JSON Schema, but vacuously true) read as free-form JSON.
+    pub const EMPTY_ALLOF: &str = "empty_allof";
     /// Single-value string enums (pydantic `Literal` tags) made strict literal types.
     pub const LITERAL_TAG: &str = "literal_tag";
     /// Enums mixing value types (e.g. `[true, false, "hog"]`) kept as raw JSON.

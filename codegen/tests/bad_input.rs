@@ -256,3 +256,161 @@ fn colliding_operation_ids_give_distinct_items() {
         }
     }
 }
+
+/// A document nested as deep as the generator allows generates on a test thread's 2 MiB stack,
+/// and one level deeper gets a diagnostic naming the place, for every way schemas nest: the
+/// generator's recursion is bounded by `load::MAX_DEPTH`, not by the stack.
+#[test]
+fn deep_nesting_is_bounded() {
+    for (open, close) in [
+        ("{\"type\": \"array\", \"items\": ", "}"),
+        ("{\"allOf\": [", "]}"),
+        ("{\"type\": \"object\", \"properties\": {\"a\": ", "}}"),
+        ("{\"oneOf\": [{\"type\": \"integer\"}, ", "]}"),
+        ("{\"type\": \"object\", \"additionalProperties\": ", "}"),
+    ] {
+        let document = |levels: usize| {
+            let schema = format!(
+                "{}{{\"type\": \"string\"}}{}",
+                open.repeat(levels),
+                close.repeat(levels)
+            );
+            format!(
+                "{{\"openapi\": \"3.0.3\", \"info\": {{\"title\": \"deep\", \"version\": \"1\"}}, \"paths\": {{}}, \"components\": {{\"schemas\": {{\"Deep\": {schema}}}}}}}"
+            )
+        };
+        // Nesting of a document without brackets inside strings: the deepest bracket.
+        let depth = |text: &str| {
+            let mut level = 0usize;
+            let mut deepest = 0;
+            for c in text.chars() {
+                match c {
+                    '{' | '[' => {
+                        level += 1;
+                        deepest = deepest.max(level);
+                    }
+                    '}' | ']' => level = level.saturating_sub(1),
+                    _ => {}
+                }
+            }
+            deepest
+        };
+        let limit = posthog_codegen::load::MAX_DEPTH;
+        let levels = (1..limit)
+            .rev()
+            .find(|levels| depth(&document(*levels)) <= limit)
+            .unwrap_or(0);
+        let deepest = document(levels);
+        let result =
+            std::panic::catch_unwind(|| support::generate("deep.json", deepest.as_bytes()));
+        assert!(
+            matches!(result, Ok(Ok(_))),
+            "{levels} levels of {open} did not generate"
+        );
+        let deeper = document(levels + 1);
+        let found = diagnostics(&deeper);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        assert!(found[0].pointer.starts_with("#/components/schemas/Deep/"));
+        assert!(
+            found[0].message.contains("nests deeper than"),
+            "{}",
+            found[0]
+        );
+    }
+}
+
+/// A path parameter the template does not name would sort first and fill another
+/// placeholder with its value: refused at the parameter.
+#[test]
+fn path_parameter_missing_from_the_template() {
+    let paths = "  /api/widgets/{id}/:\n    get:\n      operationId: widgets_retrieve\n      parameters:\n        - in: path\n          name: id\n          required: true\n          schema:\n            type: string\n        - in: path\n          name: team\n          required: true\n          schema:\n            type: string\n      responses:\n        '204':\n          description: No response body\n";
+    assert_one(
+        &document(paths, "    Unused:\n      type: string\n"),
+        "#/paths/~1api~1widgets~1{id}~1/get/parameters/1",
+        &["`team`", "/api/widgets/{id}/", "does not name"],
+    );
+}
+
+/// The same, declared on the path item.
+#[test]
+fn path_item_parameter_missing_from_the_template() {
+    let paths = "  /api/widgets/:\n    parameters:\n      - in: path\n        name: id\n        required: true\n        schema:\n          type: string\n    get:\n      operationId: widgets_list\n      responses:\n        '204':\n          description: No response body\n";
+    assert_one(
+        &document(paths, "    Unused:\n      type: string\n"),
+        "#/paths/~1api~1widgets~1/parameters/0",
+        &["`id`", "does not name"],
+    );
+}
+
+/// A placeholder named twice would take two arguments for one parameter.
+#[test]
+fn path_placeholder_named_twice() {
+    let paths = "  /api/widgets/{id}/copy/{id}/:\n    get:\n      operationId: widgets_copy\n      parameters:\n        - in: path\n          name: id\n          required: true\n          schema:\n            type: string\n      responses:\n        '204':\n          description: No response body\n";
+    assert_one(
+        &document(paths, "    Unused:\n      type: string\n"),
+        "#/paths/~1api~1widgets~1{id}~1copy~1{id}~1/get",
+        &["`{id}`", "more than once"],
+    );
+}
+
+/// Aliases that name only each other describe no value, and Rust refuses a type alias that
+/// expands to itself (`type A = Box<B>; type B = Box<A>;`), boxed or not.
+#[test]
+fn ref_alias_cycles() {
+    let input = document(
+        "  {}",
+        "    A:\n      $ref: '#/components/schemas/B'\n    B:\n      $ref: '#/components/schemas/A'\n    C:\n      $ref: '#/components/schemas/C'\n    D:\n      type: array\n      items:\n        $ref: '#/components/schemas/E'\n    E:\n      allOf:\n        - $ref: '#/components/schemas/D'\n      nullable: true\n    Fine:\n      type: object\n      properties:\n        next:\n          $ref: '#/components/schemas/Fine'\n",
+    );
+    let found = diagnostics(&input);
+    let pointers: Vec<&str> = found.iter().map(|d| d.pointer.as_str()).collect();
+    assert_eq!(
+        pointers,
+        [
+            "#/components/schemas/A",
+            "#/components/schemas/C",
+            "#/components/schemas/D"
+        ],
+        "{found:#?}"
+    );
+    assert!(found[0].message.contains("A -> B -> A"), "{}", found[0]);
+    assert!(found[1].message.contains("C -> C"), "{}", found[1]);
+    assert!(found[2].message.contains("D -> E -> D"), "{}", found[2]);
+}
+
+/// An `allOf` that merges the component it sits in (found by `cargo xtask fuzz`): merging copies
+/// the component's properties, which hold the same `allOf` again, so lowering recursed until the
+/// stack overflowed. It is refused at the member that closes the cycle.
+#[test]
+fn allof_merging_its_own_component() {
+    let input = document(
+        "  {}",
+        "    Widget:\n      type: object\n      properties:\n        child:\n          allOf:\n            - $ref: '#/components/schemas/Widget'\n            - type: object\n              properties:\n                extra:\n                  type: string\n",
+    );
+    assert_one(
+        &input,
+        "#/components/schemas/Widget/properties/child/allOf/0",
+        &["#/components/schemas/Widget", "merge"],
+    );
+}
+
+/// `allOf` merges bring in the properties of the components they name, so a chain of them
+/// nests lowering deeper than the document itself: bounded too, with a diagnostic.
+#[test]
+fn allof_merge_chains_are_bounded() {
+    let mut schemas = String::new();
+    for index in 0..200 {
+        schemas.push_str(&format!(
+            "    C{index}:\n      type: object\n      properties:\n        p:\n          allOf:\n            - $ref: '#/components/schemas/C{}'\n            - type: object\n",
+            index + 1
+        ));
+    }
+    schemas.push_str(
+        "    C200:\n      type: object\n      properties:\n        end:\n          type: string\n",
+    );
+    let input = document("  {}", &schemas);
+    let found = diagnostics(&input);
+    assert!(
+        found.iter().all(|d| d.message.contains("nest")),
+        "{found:#?}"
+    );
+}

@@ -470,3 +470,96 @@ fn environments() {
     );
     f.has_anywhere("pub mod environments;");
 }
+
+#[test]
+fn empty_allof() {
+    let f = fixture("empty_allof");
+    assert_eq!(f.count(pass::EMPTY_ALLOF), 6);
+    // Nothing to constrain: free-form JSON wherever it appears, never a type of its own.
+    assert_eq!(
+        f.kind("Anything"),
+        &TypeKind::Alias {
+            target: TypeRef::Json
+        }
+    );
+    assert_eq!(f.field("Thing", "inline").ty, TypeRef::Json);
+    assert_eq!(
+        f.field("Thing", "items").ty,
+        option(TypeRef::Vec(Box::new(TypeRef::Json)))
+    );
+    assert_eq!(f.field("Thing", "named").ty, option(named("Anything")));
+    let body = f.op("things_create").body.as_ref().expect("a body");
+    assert_eq!(body.ty, TypeRef::Json);
+    let TypeKind::UntaggedUnion { variants, fallback } = f.kind("ThingEither") else {
+        panic!("ThingEither is not a union")
+    };
+    assert_eq!(variants.len(), 1);
+    assert_eq!(fallback, "Object");
+}
+
+#[test]
+fn reserved_names() {
+    let f = fixture("reserved_names");
+    // Tags that are the crate's own features, `Routes` methods or crate names get a suffix, so
+    // no feature is declared twice and no module shadows a crate.
+    assert_eq!(
+        f.output.features,
+        [
+            "clone",
+            "default_tag",
+            "empty_tag",
+            "full_tag",
+            "into_router_tag",
+            "merge_tag",
+            "methods",
+            "mount_tag",
+            "new_tag",
+            "rate_limit_tag",
+            "serde_json_tag",
+            "serve_tag",
+            "server_tag",
+            "std_tag",
+            "unreferenced_types_tag",
+        ]
+    );
+    assert_eq!(f.op("untagged_list").tag, "default");
+    f.has(
+        "server/mod.rs",
+        "pub fn default_tag<S: default_tag::DefaultTagApi>(",
+    );
+    // Prelude names the macros and derives use unqualified are never taken by a schema type.
+    for name in [
+        "OkSchema",
+        "ErrSchema",
+        "SomeSchema",
+        "NoneSchema",
+        "OptionSchema",
+        "ResultSchema",
+        "VecSchema",
+        "StringSchema",
+        "BoxSchema",
+        "ValueSchema",
+        "DefaultSchema",
+        "CloneSchema",
+        "IntoSchema",
+    ] {
+        f.kind(name);
+    }
+    // operationIds that are `Client` methods, trait methods or the operation table's statics.
+    let method = |id: &str| f.op(id).method_name.clone();
+    assert_eq!(method("all"), "all_op");
+    assert_eq!(method("throttle_limits"), "throttle_limits_op");
+    assert_eq!(method("builder"), "builder_op");
+    assert_eq!(method("clone"), "clone_op");
+    assert_eq!(method("new"), "new_op");
+    // Path parameters the server's route closure binds beside them.
+    let params: Vec<&str> = f
+        .op("clone")
+        .path_params
+        .iter()
+        .map(|p| p.rust_name.as_str())
+        .collect();
+    assert_eq!(params, ["s_param", "cx_param"]);
+    // A query type named like the trait the server implements for it.
+    f.has("server/methods.rs", "impl d::FromQuery for FromQuery {");
+}

@@ -21,6 +21,8 @@ enum Command {
     Bench(xtask::bench::BenchArgs),
     /// Compile every fixture's generated output (and the older real schemas') with deny(warnings).
     CheckOutputs(xtask::check_outputs::CheckOutputsArgs),
+    /// Fuzz the generator: generated and mutated schemas, minimized failures.
+    Fuzz(xtask::fuzz::FuzzArgs),
 }
 
 /// Prints an error as its chain of causes, without a backtrace, and exits with code 1.
@@ -41,5 +43,6 @@ fn run(command: Command) -> anyhow::Result<()> {
         Command::Changelog(args) => xtask::changelog::run(args),
         Command::Bench(args) => xtask::bench::run(args),
         Command::CheckOutputs(args) => xtask::check_outputs::run(args),
+        Command::Fuzz(args) => xtask::fuzz::run(args),
     }
 }

@@ -8,11 +8,17 @@ use quote::quote;
 use crate::emit::tokens::{docs, ident, op_const, query_type_ident, type_tokens};
 use crate::emit::types::has_default;
 use crate::ir::{Api, BodyEncoding, Operation, PaginationStyle, Param, Response, TypeRef};
-use crate::naming::field_name;
+use crate::naming::{RESERVED_MODULE_NAMES, field_name};
 
-/// The module name of a tag (`LLM Gateway` and `llm_gateway` share one).
+/// The module name of a tag (`LLM Gateway` and `llm_gateway` share one), which is also its
+/// cargo feature and its `Routes` method: a name the crate already uses gets a `_tag` suffix.
 pub fn tag_module(tag: &str) -> String {
-    field_name(tag)
+    let name = field_name(tag);
+    if RESERVED_MODULE_NAMES.contains(&name.as_str()) {
+        format!("{name}_tag")
+    } else {
+        name
+    }
 }
 
 /// Operations grouped by their tag's module, in module order.

@@ -145,7 +145,7 @@ fn emit_module(module: &str, operations: &[&Operation]) -> TokenStream {
         #query_import
         use crate::generated::operations::*;
         use crate::generated::types;
-        use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+        use crate::server::dispatch as d;
         use crate::server::{Answer, Context, ServerError};
 
         #[doc = #doc]
@@ -222,8 +222,9 @@ fn emit_from_query(op: &Operation) -> TokenStream {
         }
     });
     quote! {
-        impl FromQuery for #name {
-            fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+        // Through `d::`, since an operation named `from` has a query type named `FromQuery`.
+        impl d::FromQuery for #name {
+            fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
                 Ok(Self { #(#fields),* })
             }
         }

@@ -3,6 +3,7 @@
 mod operations;
 pub mod recursion;
 mod schema;
+mod shapes;
 
 pub use operations::HOST_EXTENSION;
 

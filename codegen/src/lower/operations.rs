@@ -26,6 +26,9 @@ const ENVIRONMENTS_TAG: &str = "environments";
 /// Lowers every operation of `doc`.
 pub fn lower_operations(doc: &OpenAPI, types: &mut TypeLowering<'_>) -> Vec<Operation> {
     let mut method_names = NameSet::new();
+    for reserved in crate::naming::RESERVED_METHOD_NAMES {
+        method_names.reserve(reserved);
+    }
     let tags_by_route = tags_by_route(doc);
     let mut operations = Vec::new();
     for (path, item) in &doc.paths.paths {
@@ -239,8 +242,10 @@ impl OperationContext<'_> {
             }
         }
         let mut names = NameSet::new();
-        names.reserve("query");
-        names.reserve("body");
+        for reserved in crate::naming::RESERVED_PARAMETER_NAMES {
+            names.reserve(reserved);
+        }
+        let placeholders = placeholders(self.path);
         let mut path_params = Vec::new();
         let mut query_params = Vec::new();
         for (pointer, parameter) in merged {
@@ -261,6 +266,17 @@ impl OperationContext<'_> {
                 docs: data.description.clone(),
             };
             match parameter {
+                // Arguments fill placeholders in order, so a parameter the template does not
+                // name would put its value in another's place.
+                Parameter::Path { .. } if !placeholders.contains(&data.name) => {
+                    types.diagnostics.push(Diagnostic::new(
+                        pointer,
+                        format!(
+                            "path parameter `{}` is declared, but the path `{}` does not name `{{{}}}`",
+                            data.name, self.path, data.name
+                        ),
+                    ))
+                }
                 Parameter::Path { .. } => path_params.push(param(ty, &mut names)),
                 Parameter::Query { .. } => {
                     let ty = if data.required { ty } else { ty.optional() };
@@ -278,8 +294,14 @@ impl OperationContext<'_> {
             }
         }
         // Path parameters in the order the template names them.
-        let placeholders = placeholders(self.path);
-        for placeholder in &placeholders {
+        for (index, placeholder) in placeholders.iter().enumerate() {
+            if placeholders[..index].contains(placeholder) {
+                types.diagnostics.push(Diagnostic::new(
+                    &self.pointer,
+                    format!("the path names `{{{placeholder}}}` more than once"),
+                ));
+                continue;
+            }
             if !path_params.iter().any(|p| &p.wire_name == placeholder) {
                 types.diagnostics.push(Diagnostic::new(
                     &self.pointer,

@@ -42,6 +42,71 @@ pub fn box_cycles(types: &mut BTreeMap<String, TypeDef>, report: &mut Report) {
     }
 }
 
+/// Cycles made only of aliases, each as its member names in order, starting from the smallest
+/// (`["A", "B"]` for `A -> B -> A`). Rust expands a type alias eagerly, so such a cycle does not
+/// compile whatever wraps the references (`Box`, `Vec`, `Option`); only a struct or enum on the
+/// way breaks it. In a schema, these are `$ref`s (or `allOf` wrappers) that name only each other.
+pub fn alias_cycles(types: &BTreeMap<String, TypeDef>) -> Vec<Vec<String>> {
+    let graph: BTreeMap<&str, BTreeSet<&str>> = types
+        .iter()
+        .filter_map(|(name, def)| match &def.kind {
+            TypeKind::Alias { target } => {
+                let mut edges = BTreeSet::new();
+                all_names(target, &mut edges);
+                edges.retain(|to| {
+                    matches!(
+                        types.get(*to).map(|d| &d.kind),
+                        Some(TypeKind::Alias { .. })
+                    )
+                });
+                Some((name.as_str(), edges))
+            }
+            _ => None,
+        })
+        .collect();
+    let component_of = strongly_connected(&graph);
+    let mut members: BTreeMap<usize, Vec<&str>> = BTreeMap::new();
+    for (name, component) in &component_of {
+        members.entry(*component).or_default().push(name);
+    }
+    let mut cycles = Vec::new();
+    for names in members.values() {
+        let Some(&start) = names.first() else {
+            continue;
+        };
+        if !is_in_cycle(start, &graph, &component_of) {
+            continue;
+        }
+        // Walk from the smallest name along edges inside the component, for a readable path.
+        let mut path = vec![start.to_owned()];
+        let mut at = start;
+        while let Some(next) = graph.get(at).and_then(|edges| {
+            edges.iter().find(|to| {
+                component_of.get(*to) == component_of.get(at) && !path.iter().any(|p| p == *to)
+            })
+        }) {
+            path.push((*next).to_owned());
+            at = next;
+        }
+        cycles.push(path);
+    }
+    cycles
+}
+
+/// Every name a type reference mentions, through any wrapper.
+fn all_names<'t>(ty: &'t TypeRef, out: &mut BTreeSet<&'t str>) {
+    match ty {
+        TypeRef::Named(name) => {
+            out.insert(name);
+        }
+        TypeRef::Option(inner)
+        | TypeRef::Boxed(inner)
+        | TypeRef::Vec(inner)
+        | TypeRef::Map(inner) => all_names(inner, out),
+        _ => {}
+    }
+}
+
 fn is_in_cycle(
     name: &str,
     graph: &BTreeMap<&str, BTreeSet<&str>>,

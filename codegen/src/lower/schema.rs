@@ -3,16 +3,22 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use openapiv3::{
-    AdditionalProperties, IntegerType, ObjectType, ReferenceOr, Schema, SchemaKind, StringFormat,
-    StringType, Type, VariantOrUnknownOrEmpty,
+    AdditionalProperties, ObjectType, ReferenceOr, Schema, SchemaKind, StringType, Type,
 };
 
 use crate::diagnostic::Diagnostic;
 use crate::ir::{EnumVariant, Field, TypeDef, TypeKind, TypeRef, UnionVariant};
+use crate::lower::shapes::{
+    docs_of, integer_type, normalized, primitive_variant_name, string_type,
+};
 use crate::naming::{NameSet, field_name, type_name};
 use crate::report::{Report, pass};
 
 const COMPONENT_PREFIX: &str = "#/components/schemas/";
+
+/// How many inline schemas deep lowering may go: the document allows 40 levels
+/// (`load::MAX_DEPTH`), and each costs ~12 KiB of stack in a debug build.
+const MAX_LOWERING_DEPTH: usize = 64;
 
 /// Lowers schemas into named types, collecting diagnostics instead of stopping at the first.
 pub struct TypeLowering<'a> {
@@ -25,6 +31,10 @@ pub struct TypeLowering<'a> {
     pub types: BTreeMap<String, TypeDef>,
     /// Enums that appear beside drf's `BlankEnum`, and so get a variant for `""`.
     blankable: BTreeSet<String>,
+    /// Components whose properties are being merged into an `allOf` (as `$ref` strings).
+    merging: Vec<String>,
+    /// How many inline schemas lowering is inside of.
+    depth: usize,
     /// What each pass touched.
     pub report: &'a mut Report,
     /// Problems found.
@@ -39,20 +49,7 @@ impl<'a> TypeLowering<'a> {
         diagnostics: &'a mut Vec<Diagnostic>,
     ) -> Self {
         let mut names = NameSet::new();
-        for reserved in [
-            "Client",
-            "Result",
-            "Error",
-            "Option",
-            "Vec",
-            "String",
-            "Box",
-            "Value",
-            "Map",
-            // Type modules import the serde derives by these names.
-            "Serialize",
-            "Deserialize",
-        ] {
+        for reserved in crate::naming::RESERVED_TYPE_NAMES {
             names.reserve(reserved);
         }
         let mut component_names = BTreeMap::new();
@@ -70,6 +67,8 @@ impl<'a> TypeLowering<'a> {
             names,
             types: BTreeMap::new(),
             blankable: BTreeSet::new(),
+            merging: Vec::new(),
+            depth: 0,
             report,
             diagnostics,
         }
@@ -137,7 +136,36 @@ impl<'a> TypeLowering<'a> {
                 });
             }
         }
+        for cycle in crate::lower::recursion::alias_cycles(&self.types) {
+            let Some(pointer) = cycle
+                .first()
+                .and_then(|first| self.types.get(first))
+                .map(|def| def.pointer.clone())
+            else {
+                continue;
+            };
+            let names: Vec<String> = cycle
+                .iter()
+                .chain(cycle.first())
+                .map(|name| self.component_key(name))
+                .collect();
+            self.diagnostics.push(Diagnostic::new(
+                pointer,
+                format!(
+                    "these schemas only name each other ({}), so they describe no value: one of them needs a type of its own",
+                    names.join(" -> ")
+                ),
+            ));
+        }
         crate::lower::recursion::box_cycles(&mut self.types, self.report);
+    }
+
+    /// The component key a Rust type name was given to (itself for inline types).
+    fn component_key(&self, rust_name: &str) -> String {
+        self.component_names
+            .iter()
+            .find(|(_, name)| name.as_str() == rust_name)
+            .map_or_else(|| rust_name.to_owned(), |(key, _)| key.clone())
     }
 
     /// The type a `$ref` names.
@@ -244,7 +272,24 @@ impl<'a> TypeLowering<'a> {
         }
     }
 
+    /// Lowers an inline schema, counting how deep lowering has gone. The document's own
+    /// nesting is bounded by `load::MAX_DEPTH`, but `allOf` merges lower the properties of the
+    /// components they name again, one inside the other, so the stack needs its own bound.
     fn lower_inline_inner(&mut self, schema: &Schema, pointer: &str, hint: &str) -> TypeRef {
+        if self.depth >= MAX_LOWERING_DEPTH {
+            self.diagnostics.push(Diagnostic::new(
+                pointer,
+                format!("schemas nest more than {MAX_LOWERING_DEPTH} levels deep here, counting the properties allOf merges bring in"),
+            ));
+            return TypeRef::Json;
+        }
+        self.depth += 1;
+        let ty = self.lower_inline_unbounded(schema, pointer, hint);
+        self.depth -= 1;
+        ty
+    }
+
+    fn lower_inline_unbounded(&mut self, schema: &Schema, pointer: &str, hint: &str) -> TypeRef {
         if let Some(ty) = self.primitive(schema, pointer) {
             return ty;
         }
@@ -383,6 +428,12 @@ impl<'a> TypeLowering<'a> {
                 TypeRef::Json
             }
             SchemaKind::Not { .. } => TypeRef::Json,
+            // JSON Schema wants a non-empty list, but an empty one constrains nothing: it is the
+            // free-form schema `{}`. Naming it instead would loop, as an alias of itself.
+            SchemaKind::AllOf { all_of } if all_of.is_empty() => {
+                self.report.touch(pass::EMPTY_ALLOF, pointer);
+                TypeRef::Json
+            }
             _ => return None,
         })
     }
@@ -558,15 +609,33 @@ impl<'a> TypeLowering<'a> {
     }
 
     fn fields(&mut self, object: &ObjectType, pointer: &str, owner: &str) -> Vec<Field> {
+        let properties: Vec<Property<'_>> = object
+            .properties
+            .iter()
+            .map(|(wire_name, schema)| Property {
+                wire_name,
+                schema,
+                pointer: property_pointer(pointer, wire_name),
+            })
+            .collect();
+        self.fields_of(&properties, &object.required, owner)
+    }
+
+    /// Fields of properties that may come from several schemas (a merged `allOf`), each with
+    /// the pointer of the place it was written.
+    fn fields_of(
+        &mut self,
+        properties: &[Property<'_>],
+        required: &[String],
+        owner: &str,
+    ) -> Vec<Field> {
         let mut rust_names = NameSet::new();
-        let mut fields = Vec::with_capacity(object.properties.len());
-        for (wire_name, schema) in &object.properties {
-            let field_pointer = format!(
-                "{pointer}/properties/{}",
-                crate::diagnostic::escape_segment(wire_name)
-            );
+        let mut fields = Vec::with_capacity(properties.len());
+        for property in properties {
+            let (wire_name, schema) = (property.wire_name, property.schema);
+            let field_pointer = property.pointer.as_str();
             let hint = format!("{owner}{}", type_name(wire_name));
-            let ty = self.lower_boxed_use(schema, &field_pointer, &hint);
+            let ty = self.lower_boxed_use(schema, field_pointer, &hint);
             let (read_only, write_only, nullable, docs) = match schema {
                 ReferenceOr::Item(s) => (
                     s.schema_data.read_only,
@@ -576,7 +645,7 @@ impl<'a> TypeLowering<'a> {
                 ),
                 ReferenceOr::Reference { .. } => (false, false, false, None),
             };
-            let required = object.required.contains(wire_name);
+            let required = required.contains(wire_name);
             // A server-set (readOnly) or request-only (writeOnly) field is absent from one
             // direction, so it can only be required in Rust if it is neither.
             let always_present = required && !read_only && !write_only;
@@ -584,7 +653,7 @@ impl<'a> TypeLowering<'a> {
             let wanted = field_name(wire_name);
             let rust_name = rust_names.claim(&wanted, "_");
             if rust_name != wanted {
-                self.report.touch(pass::RENAME, &field_pointer);
+                self.report.touch(pass::RENAME, field_pointer);
             }
             fields.push(Field {
                 wire_name: wire_name.clone(),
@@ -598,137 +667,80 @@ impl<'a> TypeLowering<'a> {
     }
 
     /// `allOf` of several schemas: the union of their properties, later ones winning.
+    ///
+    /// A member that references a component brings that component's properties, which are
+    /// lowered again here; if one of them holds an `allOf` merging the same component, that
+    /// would never end, so it is refused at the member that closes the cycle.
     fn merged_fields(
         &mut self,
         members: &[ReferenceOr<Schema>],
         pointer: &str,
         owner: &str,
     ) -> Vec<Field> {
-        let mut merged = ObjectType::default();
+        let mut properties: indexmap::IndexMap<&str, Property<'_>> = indexmap::IndexMap::new();
+        let mut required: Vec<String> = Vec::new();
+        let mut entered = Vec::new();
         for (index, member) in members.iter().enumerate() {
-            let schema = match member {
-                ReferenceOr::Item(schema) => Some(schema),
-                ReferenceOr::Reference { reference } => self.component_schema(reference),
+            let member_pointer = format!("{pointer}/allOf/{index}");
+            let (schema, base) = match member {
+                ReferenceOr::Item(schema) => (Some(schema), member_pointer.clone()),
+                ReferenceOr::Reference { reference } => {
+                    if self.merging.contains(reference) {
+                        self.diagnostics.push(Diagnostic::new(
+                            member_pointer,
+                            format!("this allOf is inside `{reference}` and merges it: the merge never ends; give the inner object a component of its own"),
+                        ));
+                        continue;
+                    }
+                    entered.push(reference.clone());
+                    (self.component_schema(reference), reference.clone())
+                }
             };
             match schema.map(|s| &s.schema_kind) {
                 Some(SchemaKind::Type(Type::Object(object))) => {
                     for (key, value) in &object.properties {
-                        merged.properties.insert(key.clone(), value.clone());
+                        properties.insert(
+                            key,
+                            Property {
+                                wire_name: key,
+                                schema: value,
+                                pointer: property_pointer(&base, key),
+                            },
+                        );
                     }
-                    merged.required.extend(object.required.iter().cloned());
+                    required.extend(object.required.iter().cloned());
                 }
                 _ => self.diagnostics.push(Diagnostic::new(
-                    format!("{pointer}/allOf/{index}"),
+                    member_pointer,
                     "allOf members must be object schemas (or references to them) to be merged",
                 )),
             }
         }
-        self.fields(&merged, pointer, owner)
+        let depth = self.merging.len();
+        self.merging.extend(entered);
+        let properties: Vec<Property<'_>> = properties.into_values().collect();
+        let fields = self.fields_of(&properties, &required, owner);
+        self.merging.truncate(depth);
+        fields
     }
 }
 
-/// The schema with an `Any` kind replaced by the structure it describes (see [`any_as_kind`]).
-fn normalized(schema: &Schema) -> std::borrow::Cow<'_, Schema> {
-    match any_as_kind(schema) {
-        Some(kind) => std::borrow::Cow::Owned(Schema {
-            schema_data: schema.schema_data.clone(),
-            schema_kind: kind,
-        }),
-        None => std::borrow::Cow::Borrowed(schema),
-    }
+/// One property to lower as a field, with the pointer of the place it was written.
+struct Property<'s> {
+    wire_name: &'s String,
+    schema: &'s ReferenceOr<Box<Schema>>,
+    pointer: String,
 }
 
-/// `openapiv3` keeps schemas that mix keywords (say `type: object` beside `oneOf`) as
-/// `SchemaKind::Any`; this picks the structure that matters for code generation.
-fn any_as_kind(schema: &Schema) -> Option<SchemaKind> {
-    let SchemaKind::Any(any) = &schema.schema_kind else {
-        return None;
-    };
-    if !any.one_of.is_empty() {
-        return Some(SchemaKind::OneOf {
-            one_of: any.one_of.clone(),
-        });
-    }
-    if !any.any_of.is_empty() {
-        return Some(SchemaKind::AnyOf {
-            any_of: any.any_of.clone(),
-        });
-    }
-    if !any.all_of.is_empty() {
-        return Some(SchemaKind::AllOf {
-            all_of: any.all_of.clone(),
-        });
-    }
-    if !any.properties.is_empty() || any.typ.as_deref() == Some("object") {
-        return Some(SchemaKind::Type(Type::Object(ObjectType {
-            properties: any.properties.clone(),
-            required: any.required.clone(),
-            additional_properties: any.additional_properties.clone(),
-            ..ObjectType::default()
-        })));
-    }
-    if any.items.is_some() || any.typ.as_deref() == Some("array") {
-        return Some(SchemaKind::Type(Type::Array(openapiv3::ArrayType {
-            items: any.items.clone(),
-            min_items: None,
-            max_items: None,
-            unique_items: false,
-        })));
-    }
-    None
+/// The pointer of property `name` of the schema at `schema_pointer`.
+fn property_pointer(schema_pointer: &str, name: &str) -> String {
+    format!(
+        "{schema_pointer}/properties/{}",
+        crate::diagnostic::escape_segment(name)
+    )
 }
 
 enum BlankOrNull {
     Blank,
     Null,
-}
-
-fn integer_type(integer: &IntegerType) -> TypeRef {
-    match &integer.format {
-        VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int32) => return TypeRef::I32,
-        VariantOrUnknownOrEmpty::Item(openapiv3::IntegerFormat::Int64) => return TypeRef::I64,
-        _ => {}
-    }
-    match (integer.minimum, integer.maximum) {
-        (Some(min), Some(max)) if min >= 0 && max <= i64::from(u32::MAX) => TypeRef::U32,
-        (Some(min), _) if min >= 0 => TypeRef::U64,
-        (Some(min), Some(max)) if min >= i64::from(i32::MIN) && max <= i64::from(i32::MAX) => {
-            TypeRef::I32
-        }
-        _ => TypeRef::I64,
-    }
-}
-
-fn string_type(string: &StringType) -> TypeRef {
-    match &string.format {
-        VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => TypeRef::DateTime,
-        VariantOrUnknownOrEmpty::Item(StringFormat::Date) => TypeRef::Date,
-        VariantOrUnknownOrEmpty::Unknown(format) if format == "uuid" => TypeRef::Uuid,
-        _ => TypeRef::String,
-    }
-}
-
-fn primitive_variant_name(ty: &TypeRef) -> &'static str {
-    match ty {
-        TypeRef::Bool => "Boolean",
-        TypeRef::I32 | TypeRef::I64 | TypeRef::U32 | TypeRef::U64 => "Integer",
-        TypeRef::F64 => "Number",
-        TypeRef::String | TypeRef::Date | TypeRef::DateTime | TypeRef::Uuid => "String",
-        TypeRef::Vec(_) => "Array",
-        TypeRef::Map(_) | TypeRef::Json => "Object",
-        TypeRef::Option(inner) | TypeRef::Boxed(inner) => primitive_variant_name(inner),
-        TypeRef::Named(_) => "Variant",
-    }
-}
-
-/// Documentation from a schema's title and description.
-pub fn docs_of(schema: &Schema) -> Option<String> {
-    let data = &schema.schema_data;
-    match (&data.title, &data.description) {
-        (_, Some(description)) if !description.trim().is_empty() => {
-            Some(description.trim().to_owned())
-        }
-        (Some(title), _) if !title.trim().is_empty() => Some(title.trim().to_owned()),
-        _ => None,
-    }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::actions::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `actions`: implement the ones your server answers; the others answer 501.
 pub trait ActionsApi: Send + Sync + 'static {
@@ -72,18 +72,18 @@ pub trait ActionsApi: Send + Sync + 'static {
         d::unimplemented(&ACTIONS_UPDATE)
     }
 }
-impl FromQuery for ActionsCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for ActionsCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for ActionsDestroyQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for ActionsDestroyQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for ActionsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for ActionsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             format: q.get("format")?,
             limit: q.get("limit")?,
@@ -91,18 +91,18 @@ impl FromQuery for ActionsListQuery {
         })
     }
 }
-impl FromQuery for ActionsPartialUpdateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for ActionsPartialUpdateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for ActionsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for ActionsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for ActionsUpdateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for ActionsUpdateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::agents::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `agents`: implement the ones your server answers; the others answer 501.
 pub trait AgentsApi: Send + Sync + 'static {
@@ -33,8 +33,8 @@ pub trait AgentsApi: Send + Sync + 'static {
         d::unimplemented(&AGENTS_RETRIEVE)
     }
 }
-impl FromQuery for AgentsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for AgentsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::annotations::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `annotations`: implement the ones your server answers; the others answer 501.
 pub trait AnnotationsApi: Send + Sync + 'static {
@@ -67,8 +67,8 @@ pub trait AnnotationsApi: Send + Sync + 'static {
         d::unimplemented(&ANNOTATIONS_UPDATE)
     }
 }
-impl FromQuery for AnnotationsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for AnnotationsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

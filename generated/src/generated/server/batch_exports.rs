@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::batch_exports::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `batch_exports`: implement the ones your server answers; the others answer 501.
 pub trait BatchExportsApi: Send + Sync + 'static {
@@ -563,56 +563,56 @@ pub trait BatchExportsApi: Send + Sync + 'static {
         d::unimplemented(&ENVIRONMENTS_BATCH_EXPORTS_UPDATE)
     }
 }
-impl FromQuery for BatchExportsBackfillsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for BatchExportsBackfillsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             cursor: q.get("cursor")?,
             ordering: q.get("ordering")?,
         })
     }
 }
-impl FromQuery for BatchExportsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for BatchExportsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for BatchExportsList2Query {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for BatchExportsList2Query {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for BatchExportsRunsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for BatchExportsRunsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             cursor: q.get("cursor")?,
             ordering: q.get("ordering")?,
         })
     }
 }
-impl FromQuery for EnvironmentsBatchExportsBackfillsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsBatchExportsBackfillsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             cursor: q.get("cursor")?,
             ordering: q.get("ordering")?,
         })
     }
 }
-impl FromQuery for EnvironmentsBatchExportsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsBatchExportsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for EnvironmentsBatchExportsRunsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsBatchExportsRunsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             cursor: q.get("cursor")?,
             ordering: q.get("ordering")?,

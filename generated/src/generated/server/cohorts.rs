@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::cohorts::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `cohorts`: implement the ones your server answers; the others answer 501.
 pub trait CohortsApi: Send + Sync + 'static {
@@ -134,16 +134,16 @@ pub trait CohortsApi: Send + Sync + 'static {
         d::unimplemented(&COHORTS_UPDATE)
     }
 }
-impl FromQuery for CohortsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for CohortsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for CohortsPersonsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for CohortsPersonsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }

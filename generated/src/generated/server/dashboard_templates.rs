@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::dashboard_templates::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `dashboard_templates`: implement the ones your server answers; the others answer 501.
 pub trait DashboardTemplatesApi: Send + Sync + 'static {
@@ -75,8 +75,8 @@ pub trait DashboardTemplatesApi: Send + Sync + 'static {
         d::unimplemented(&DASHBOARD_TEMPLATES_UPDATE)
     }
 }
-impl FromQuery for DashboardTemplatesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for DashboardTemplatesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::dataset_items::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `dataset_items`: implement the ones your server answers; the others answer 501.
 pub trait DatasetItemsApi: Send + Sync + 'static {
@@ -123,8 +123,8 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
         d::unimplemented(&ENVIRONMENTS_DATASET_ITEMS_UPDATE)
     }
 }
-impl FromQuery for DatasetItemsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for DatasetItemsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             dataset: q.get("dataset")?,
             limit: q.get("limit")?,
@@ -132,8 +132,8 @@ impl FromQuery for DatasetItemsListQuery {
         })
     }
 }
-impl FromQuery for EnvironmentsDatasetItemsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsDatasetItemsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             dataset: q.get("dataset")?,
             limit: q.get("limit")?,

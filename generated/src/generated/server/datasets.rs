@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::datasets::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `datasets`: implement the ones your server answers; the others answer 501.
 pub trait DatasetsApi: Send + Sync + 'static {
@@ -123,8 +123,8 @@ pub trait DatasetsApi: Send + Sync + 'static {
         d::unimplemented(&ENVIRONMENTS_DATASETS_UPDATE)
     }
 }
-impl FromQuery for DatasetsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for DatasetsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             id_in: q.csv("id__in")?,
             limit: q.get("limit")?,
@@ -134,8 +134,8 @@ impl FromQuery for DatasetsListQuery {
         })
     }
 }
-impl FromQuery for EnvironmentsDatasetsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsDatasetsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             id_in: q.csv("id__in")?,
             limit: q.get("limit")?,

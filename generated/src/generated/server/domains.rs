@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::domains::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `domains`: implement the ones your server answers; the others answer 501.
 pub trait DomainsApi: Send + Sync + 'static {
@@ -77,8 +77,8 @@ pub trait DomainsApi: Send + Sync + 'static {
         d::unimplemented(&DOMAINS_VERIFY_CREATE)
     }
 }
-impl FromQuery for DomainsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for DomainsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

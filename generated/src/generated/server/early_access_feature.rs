@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::early_access_feature::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `early_access_feature`: implement the ones your server answers; the others answer 501.
 pub trait EarlyAccessFeatureApi: Send + Sync + 'static {
@@ -69,8 +69,8 @@ pub trait EarlyAccessFeatureApi: Send + Sync + 'static {
         d::unimplemented(&EARLY_ACCESS_FEATURE_UPDATE)
     }
 }
-impl FromQuery for EarlyAccessFeatureListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EarlyAccessFeatureListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

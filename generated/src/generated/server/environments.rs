@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::environments::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `environments`: implement the ones your server answers; the others answer 501.
 pub trait EnvironmentsApi: Send + Sync + 'static {
@@ -737,56 +737,56 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         d::unimplemented(&ENVIRONMENTS_WEB_VITALS_RETRIEVE)
     }
 }
-impl FromQuery for EnvironmentsErrorTrackingAssignmentRulesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsErrorTrackingAssignmentRulesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for EnvironmentsErrorTrackingFingerprintsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsErrorTrackingFingerprintsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for EnvironmentsErrorTrackingGroupingRulesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsErrorTrackingGroupingRulesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for EnvironmentsErrorTrackingReleasesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsErrorTrackingReleasesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for EnvironmentsErrorTrackingSuppressionRulesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsErrorTrackingSuppressionRulesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for EnvironmentsErrorTrackingSymbolSetsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsErrorTrackingSymbolSetsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for EnvironmentsEvaluationsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsEvaluationsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             enabled: q.get("enabled")?,
             id_in: q.csv("id__in")?,
@@ -797,24 +797,24 @@ impl FromQuery for EnvironmentsEvaluationsListQuery {
         })
     }
 }
-impl FromQuery for EnvironmentsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for EnvironmentsUserInterviewsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsUserInterviewsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for EnvironmentsWebVitalsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsWebVitalsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             pathname: q.get("pathname")?,
         })

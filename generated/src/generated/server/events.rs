@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::events::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `events`: implement the ones your server answers; the others answer 501.
 pub trait EventsApi: Send + Sync + 'static {
@@ -67,8 +67,8 @@ pub trait EventsApi: Send + Sync + 'static {
         d::unimplemented(&EVENTS_VALUES_RETRIEVE)
     }
 }
-impl FromQuery for EnvironmentsEventsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsEventsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             after: q.get("after")?,
             before: q.get("before")?,
@@ -84,18 +84,18 @@ impl FromQuery for EnvironmentsEventsListQuery {
         })
     }
 }
-impl FromQuery for EnvironmentsEventsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsEventsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsEventsValuesRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsEventsValuesRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EventsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EventsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             after: q.get("after")?,
             before: q.get("before")?,
@@ -111,13 +111,13 @@ impl FromQuery for EventsListQuery {
         })
     }
 }
-impl FromQuery for EventsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EventsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EventsValuesRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EventsValuesRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::experiment_saved_metrics::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `experiment_saved_metrics`: implement the ones your server answers; the others answer 501.
 pub trait ExperimentSavedMetricsApi: Send + Sync + 'static {
@@ -67,8 +67,8 @@ pub trait ExperimentSavedMetricsApi: Send + Sync + 'static {
         d::unimplemented(&EXPERIMENT_SAVED_METRICS_UPDATE)
     }
 }
-impl FromQuery for ExperimentSavedMetricsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for ExperimentSavedMetricsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

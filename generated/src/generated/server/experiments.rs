@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::experiments::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `experiments`: implement the ones your server answers; the others answer 501.
 pub trait ExperimentsApi: Send + Sync + 'static {
@@ -122,8 +122,8 @@ pub trait ExperimentsApi: Send + Sync + 'static {
         d::unimplemented(&EXPERIMENTS_UPDATE)
     }
 }
-impl FromQuery for ExperimentsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for ExperimentsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

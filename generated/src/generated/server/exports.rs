@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::exports::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `exports`: implement the ones your server answers; the others answer 501.
 pub trait ExportsApi: Send + Sync + 'static {
@@ -83,16 +83,16 @@ pub trait ExportsApi: Send + Sync + 'static {
         d::unimplemented(&EXPORTS_RETRIEVE)
     }
 }
-impl FromQuery for EnvironmentsExportsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsExportsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for ExportsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for ExportsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

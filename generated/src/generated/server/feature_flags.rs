@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::feature_flags::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `feature_flags`: implement the ones your server answers; the others answer 501.
 pub trait FeatureFlagsApi: Send + Sync + 'static {
@@ -174,8 +174,8 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
         d::unimplemented(&FEATURE_FLAGS_USER_BLAST_RADIUS_CREATE)
     }
 }
-impl FromQuery for FeatureFlagsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for FeatureFlagsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             active: q.get("active")?,
             created_by_id: q.get("created_by_id")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::file_system::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `file_system`: implement the ones your server answers; the others answer 501.
 pub trait FileSystemApi: Send + Sync + 'static {
@@ -235,8 +235,8 @@ pub trait FileSystemApi: Send + Sync + 'static {
         d::unimplemented(&FILE_SYSTEM_UPDATE)
     }
 }
-impl FromQuery for EnvironmentsFileSystemListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsFileSystemListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
@@ -244,8 +244,8 @@ impl FromQuery for EnvironmentsFileSystemListQuery {
         })
     }
 }
-impl FromQuery for FileSystemListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for FileSystemListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

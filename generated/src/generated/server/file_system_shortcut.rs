@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::file_system_shortcut::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `file_system_shortcut`: implement the ones your server answers; the others answer 501.
 pub trait FileSystemShortcutApi: Send + Sync + 'static {
@@ -123,16 +123,16 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
         d::unimplemented(&FILE_SYSTEM_SHORTCUT_UPDATE)
     }
 }
-impl FromQuery for EnvironmentsFileSystemShortcutListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsFileSystemShortcutListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for FileSystemShortcutListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for FileSystemShortcutListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

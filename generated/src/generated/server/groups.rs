@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::groups::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `groups`: implement the ones your server answers; the others answer 501.
 pub trait GroupsApi: Send + Sync + 'static {
@@ -173,32 +173,32 @@ pub trait GroupsApi: Send + Sync + 'static {
         d::unimplemented(&GROUPS_UPDATE_PROPERTY_CREATE)
     }
 }
-impl FromQuery for EnvironmentsGroupsActivityRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsGroupsActivityRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             group_type_index: q.get("group_type_index")?,
             id: q.get("id")?,
         })
     }
 }
-impl FromQuery for EnvironmentsGroupsDeletePropertyCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsGroupsDeletePropertyCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             group_key: q.get("group_key")?,
             group_type_index: q.get("group_type_index")?,
         })
     }
 }
-impl FromQuery for EnvironmentsGroupsFindRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsGroupsFindRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             group_key: q.get("group_key")?,
             group_type_index: q.get("group_type_index")?,
         })
     }
 }
-impl FromQuery for EnvironmentsGroupsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsGroupsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             cursor: q.get("cursor")?,
             group_type_index: q.get("group_type_index")?,
@@ -206,48 +206,48 @@ impl FromQuery for EnvironmentsGroupsListQuery {
         })
     }
 }
-impl FromQuery for EnvironmentsGroupsRelatedRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsGroupsRelatedRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             group_type_index: q.get("group_type_index")?,
             id: q.get("id")?,
         })
     }
 }
-impl FromQuery for EnvironmentsGroupsUpdatePropertyCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsGroupsUpdatePropertyCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             group_key: q.get("group_key")?,
             group_type_index: q.get("group_type_index")?,
         })
     }
 }
-impl FromQuery for GroupsActivityRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for GroupsActivityRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             group_type_index: q.get("group_type_index")?,
             id: q.get("id")?,
         })
     }
 }
-impl FromQuery for GroupsDeletePropertyCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for GroupsDeletePropertyCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             group_key: q.get("group_key")?,
             group_type_index: q.get("group_type_index")?,
         })
     }
 }
-impl FromQuery for GroupsFindRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for GroupsFindRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             group_key: q.get("group_key")?,
             group_type_index: q.get("group_type_index")?,
         })
     }
 }
-impl FromQuery for GroupsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for GroupsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             cursor: q.get("cursor")?,
             group_type_index: q.get("group_type_index")?,
@@ -255,16 +255,16 @@ impl FromQuery for GroupsListQuery {
         })
     }
 }
-impl FromQuery for GroupsRelatedRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for GroupsRelatedRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             group_type_index: q.get("group_type_index")?,
             id: q.get("id")?,
         })
     }
 }
-impl FromQuery for GroupsUpdatePropertyCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for GroupsUpdatePropertyCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             group_key: q.get("group_key")?,
             group_type_index: q.get("group_type_index")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::groups_types::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `groups_types`: implement the ones your server answers; the others answer 501.
 pub trait GroupsTypesApi: Send + Sync + 'static {
@@ -117,8 +117,8 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
         d::unimplemented(&GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE)
     }
 }
-impl FromQuery for GroupsTypesMetricsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for GroupsTypesMetricsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::hog_functions::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `hog_functions`: implement the ones your server answers; the others answer 501.
 pub trait HogFunctionsApi: Send + Sync + 'static {
@@ -267,8 +267,8 @@ pub trait HogFunctionsApi: Send + Sync + 'static {
         d::unimplemented(&HOG_FUNCTIONS_UPDATE)
     }
 }
-impl FromQuery for EnvironmentsHogFunctionsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsHogFunctionsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             created_at: q.get("created_at")?,
             created_by: q.get("created_by")?,
@@ -282,8 +282,8 @@ impl FromQuery for EnvironmentsHogFunctionsListQuery {
         })
     }
 }
-impl FromQuery for HogFunctionsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for HogFunctionsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             created_at: q.get("created_at")?,
             created_by: q.get("created_by")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::integrations::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `integrations`: implement the ones your server answers; the others answer 501.
 pub trait IntegrationsApi: Send + Sync + 'static {
@@ -319,16 +319,16 @@ pub trait IntegrationsApi: Send + Sync + 'static {
         d::unimplemented(&INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE)
     }
 }
-impl FromQuery for EnvironmentsIntegrationsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsIntegrationsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for IntegrationsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for IntegrationsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::invites::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `invites`: implement the ones your server answers; the others answer 501.
 pub trait InvitesApi: Send + Sync + 'static {
@@ -47,8 +47,8 @@ pub trait InvitesApi: Send + Sync + 'static {
         d::unimplemented(&INVITES_LIST)
     }
 }
-impl FromQuery for InvitesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for InvitesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::llm_gateway::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `llm_gateway`: implement the ones your server answers; the others answer 501.
 pub trait LlmGatewayApi: Send + Sync + 'static {
@@ -35,13 +35,13 @@ pub trait LlmGatewayApi: Send + Sync + 'static {
         d::unimplemented(&LLM_GATEWAY_V1_MESSAGES_CREATE)
     }
 }
-impl FromQuery for LlmGatewayV1ChatCompletionsCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for LlmGatewayV1ChatCompletionsCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for LlmGatewayV1MessagesCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for LlmGatewayV1MessagesCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }

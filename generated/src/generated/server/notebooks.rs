@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::notebooks::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `notebooks`: implement the ones your server answers; the others answer 501.
 pub trait NotebooksApi: Send + Sync + 'static {
@@ -92,8 +92,8 @@ pub trait NotebooksApi: Send + Sync + 'static {
         d::unimplemented(&NOTEBOOKS_UPDATE)
     }
 }
-impl FromQuery for NotebooksListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for NotebooksListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             contains: q.get("contains")?,
             created_by: q.get("created_by")?,

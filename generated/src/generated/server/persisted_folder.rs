@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::persisted_folder::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `persisted_folder`: implement the ones your server answers; the others answer 501.
 pub trait PersistedFolderApi: Send + Sync + 'static {
@@ -123,16 +123,16 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
         d::unimplemented(&PERSISTED_FOLDER_UPDATE)
     }
 }
-impl FromQuery for EnvironmentsPersistedFolderListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersistedFolderListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for PersistedFolderListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersistedFolderListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

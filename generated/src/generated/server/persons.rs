@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::persons::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `persons`: implement the ones your server answers; the others answer 501.
 pub trait PersonsApi: Send + Sync + 'static {
@@ -487,18 +487,18 @@ pub trait PersonsApi: Send + Sync + 'static {
         d::unimplemented(&PERSONS_VALUES_RETRIEVE)
     }
 }
-impl FromQuery for EnvironmentsPersonsActivityRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsActivityRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsActivityRetrieve2Query {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsActivityRetrieve2Query {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsBulkDeleteCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsBulkDeleteCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             delete_events: q.get("delete_events")?,
             distinct_ids: q.get("distinct_ids")?,
@@ -507,64 +507,64 @@ impl FromQuery for EnvironmentsPersonsBulkDeleteCreateQuery {
         })
     }
 }
-impl FromQuery for EnvironmentsPersonsCohortsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsCohortsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsDeleteEventsCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsDeleteEventsCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsDeletePropertyCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsDeletePropertyCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             dollar_unset: q.get("$unset")?,
             format: q.get("format")?,
         })
     }
 }
-impl FromQuery for EnvironmentsPersonsDeleteRecordingsCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsDeleteRecordingsCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsDestroyQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsDestroyQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             delete_events: q.get("delete_events")?,
             format: q.get("format")?,
         })
     }
 }
-impl FromQuery for EnvironmentsPersonsFunnelCorrelationCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsFunnelCorrelationCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsFunnelCorrelationRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsFunnelCorrelationRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsFunnelCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsFunnelCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsFunnelRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsFunnelRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsLifecycleRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsLifecycleRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             distinct_id: q.get("distinct_id")?,
             email: q.get("email")?,
@@ -576,48 +576,48 @@ impl FromQuery for EnvironmentsPersonsListQuery {
         })
     }
 }
-impl FromQuery for EnvironmentsPersonsPartialUpdateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsPartialUpdateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsPropertiesTimelineRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsPropertiesTimelineRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsResetPersonDistinctIdCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsResetPersonDistinctIdCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsSplitCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsSplitCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsStickinessRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsStickinessRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsTrendsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsTrendsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsUpdateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsUpdateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for EnvironmentsPersonsUpdatePropertyCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsUpdatePropertyCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             format: q.get("format")?,
             key: q.get("key")?,
@@ -625,23 +625,23 @@ impl FromQuery for EnvironmentsPersonsUpdatePropertyCreateQuery {
         })
     }
 }
-impl FromQuery for EnvironmentsPersonsValuesRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPersonsValuesRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsActivityRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsActivityRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsActivityRetrieve2Query {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsActivityRetrieve2Query {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsBulkDeleteCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsBulkDeleteCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             delete_events: q.get("delete_events")?,
             distinct_ids: q.get("distinct_ids")?,
@@ -650,64 +650,64 @@ impl FromQuery for PersonsBulkDeleteCreateQuery {
         })
     }
 }
-impl FromQuery for PersonsCohortsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsCohortsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsDeleteEventsCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsDeleteEventsCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsDeletePropertyCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsDeletePropertyCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             dollar_unset: q.get("$unset")?,
             format: q.get("format")?,
         })
     }
 }
-impl FromQuery for PersonsDeleteRecordingsCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsDeleteRecordingsCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsDestroyQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsDestroyQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             delete_events: q.get("delete_events")?,
             format: q.get("format")?,
         })
     }
 }
-impl FromQuery for PersonsFunnelCorrelationCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsFunnelCorrelationCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsFunnelCorrelationRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsFunnelCorrelationRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsFunnelCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsFunnelCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsFunnelRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsFunnelRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsLifecycleRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsLifecycleRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             distinct_id: q.get("distinct_id")?,
             email: q.get("email")?,
@@ -719,48 +719,48 @@ impl FromQuery for PersonsListQuery {
         })
     }
 }
-impl FromQuery for PersonsPartialUpdateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsPartialUpdateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsPropertiesTimelineRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsPropertiesTimelineRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsResetPersonDistinctIdCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsResetPersonDistinctIdCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsSplitCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsSplitCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsStickinessRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsStickinessRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsTrendsRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsTrendsRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsUpdateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsUpdateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }
-impl FromQuery for PersonsUpdatePropertyCreateQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsUpdatePropertyCreateQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             format: q.get("format")?,
             key: q.get("key")?,
@@ -768,8 +768,8 @@ impl FromQuery for PersonsUpdatePropertyCreateQuery {
         })
     }
 }
-impl FromQuery for PersonsValuesRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PersonsValuesRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { format: q.get("format")? })
     }
 }

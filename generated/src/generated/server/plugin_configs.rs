@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::plugin_configs::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `plugin_configs`: implement the ones your server answers; the others answer 501.
 pub trait PluginConfigsApi: Send + Sync + 'static {
@@ -31,16 +31,16 @@ pub trait PluginConfigsApi: Send + Sync + 'static {
         d::unimplemented(&PLUGIN_CONFIGS_LOGS_LIST)
     }
 }
-impl FromQuery for EnvironmentsPluginConfigsLogsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsPluginConfigsLogsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for PluginConfigsLogsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PluginConfigsLogsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

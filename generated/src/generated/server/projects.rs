@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::projects::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `projects`: implement the ones your server answers; the others answer 501.
 pub trait ProjectsApi: Send + Sync + 'static {
@@ -147,8 +147,8 @@ pub trait ProjectsApi: Send + Sync + 'static {
         d::unimplemented(&UPDATE_2)
     }
 }
-impl FromQuery for List2Query {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for List2Query {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

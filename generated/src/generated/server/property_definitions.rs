@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::property_definitions::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `property_definitions`: implement the ones your server answers; the others answer 501.
 pub trait PropertyDefinitionsApi: Send + Sync + 'static {
@@ -66,8 +66,8 @@ pub trait PropertyDefinitionsApi: Send + Sync + 'static {
         d::unimplemented(&PROPERTY_DEFINITIONS_UPDATE)
     }
 }
-impl FromQuery for PropertyDefinitionsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PropertyDefinitionsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             event_names: q.get("event_names")?,
             exclude_core_properties: q.get("exclude_core_properties")?,

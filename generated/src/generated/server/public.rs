@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::public::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `public`: implement the ones your server answers; the others answer 501.
 pub trait PublicApi: Send + Sync + 'static {
@@ -53,13 +53,13 @@ pub trait PublicApi: Send + Sync + 'static {
         d::unimplemented(&PUBLIC_FLAGS)
     }
 }
-impl FromQuery for PublicDecideQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PublicDecideQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self { v: q.get("v")? })
     }
 }
-impl FromQuery for PublicFlagsQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for PublicFlagsQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             v: q.get("v")?,
             config: q.get("config")?,

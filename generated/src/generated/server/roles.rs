@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::roles::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `roles`: implement the ones your server answers; the others answer 501.
 pub trait RolesApi: Send + Sync + 'static {
@@ -97,16 +97,16 @@ pub trait RolesApi: Send + Sync + 'static {
         d::unimplemented(&ROLES_UPDATE)
     }
 }
-impl FromQuery for RolesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for RolesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for RolesRoleMembershipsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for RolesRoleMembershipsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::session_recording_playlists::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `session_recording_playlists`: implement the ones your server answers; the others answer 501.
 pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
@@ -187,8 +187,8 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
         d::unimplemented(&SESSION_RECORDING_PLAYLISTS_UPDATE)
     }
 }
-impl FromQuery for EnvironmentsSessionRecordingPlaylistsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsSessionRecordingPlaylistsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             created_by: q.get("created_by")?,
             limit: q.get("limit")?,
@@ -197,8 +197,8 @@ impl FromQuery for EnvironmentsSessionRecordingPlaylistsListQuery {
         })
     }
 }
-impl FromQuery for SessionRecordingPlaylistsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for SessionRecordingPlaylistsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             created_by: q.get("created_by")?,
             limit: q.get("limit")?,

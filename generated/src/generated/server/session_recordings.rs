@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::session_recordings::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `session_recordings`: implement the ones your server answers; the others answer 501.
 pub trait SessionRecordingsApi: Send + Sync + 'static {
@@ -183,16 +183,16 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
         d::unimplemented(&SESSION_RECORDINGS_UPDATE)
     }
 }
-impl FromQuery for EnvironmentsSessionRecordingsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsSessionRecordingsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for SessionRecordingsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for SessionRecordingsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

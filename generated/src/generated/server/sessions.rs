@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `sessions`: implement the ones your server answers; the others answer 501.
 pub trait SessionsApi: Send + Sync + 'static {

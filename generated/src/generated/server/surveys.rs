@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::surveys::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `surveys`: implement the ones your server answers; the others answer 501.
 pub trait SurveysApi: Send + Sync + 'static {
@@ -129,8 +129,8 @@ pub trait SurveysApi: Send + Sync + 'static {
         d::unimplemented(&SURVEYS_UPDATE)
     }
 }
-impl FromQuery for SurveysListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for SurveysListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::tasks::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `tasks`: implement the ones your server answers; the others answer 501.
 pub trait TasksApi: Send + Sync + 'static {
@@ -156,16 +156,16 @@ pub trait TasksApi: Send + Sync + 'static {
         d::unimplemented(&TASKS_UPDATE_POSITION_PARTIAL_UPDATE)
     }
 }
-impl FromQuery for TasksListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for TasksListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
         })
     }
 }
-impl FromQuery for TasksRunsListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for TasksRunsListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::users::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `users`: implement the ones your server answers; the others answer 501.
 pub trait UsersApi: Send + Sync + 'static {
@@ -163,8 +163,8 @@ pub trait UsersApi: Send + Sync + 'static {
         d::unimplemented(&USERS_VERIFY_EMAIL_CREATE)
     }
 }
-impl FromQuery for UsersListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for UsersListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             email: q.get("email")?,
             is_staff: q.get("is_staff")?,

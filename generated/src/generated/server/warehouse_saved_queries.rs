@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::warehouse_saved_queries::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `warehouse_saved_queries`: implement the ones your server answers; the others answer 501.
 pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
@@ -247,16 +247,16 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
         d::unimplemented(&WAREHOUSE_SAVED_QUERIES_UPDATE)
     }
 }
-impl FromQuery for EnvironmentsWarehouseSavedQueriesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsWarehouseSavedQueriesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             page: q.get("page")?,
             search: q.get("search")?,
         })
     }
 }
-impl FromQuery for WarehouseSavedQueriesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for WarehouseSavedQueriesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             page: q.get("page")?,
             search: q.get("search")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::warehouse_tables::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `warehouse_tables`: implement the ones your server answers; the others answer 501.
 pub trait WarehouseTablesApi: Send + Sync + 'static {
@@ -181,8 +181,8 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
         d::unimplemented(&WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE)
     }
 }
-impl FromQuery for EnvironmentsWarehouseTablesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for EnvironmentsWarehouseTablesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,
@@ -190,8 +190,8 @@ impl FromQuery for EnvironmentsWarehouseTablesListQuery {
         })
     }
 }
-impl FromQuery for WarehouseTablesListQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for WarehouseTablesListQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             limit: q.get("limit")?,
             offset: q.get("offset")?,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::generated::api::web_analytics::*;
 use crate::generated::operations::*;
 use crate::generated::types;
-use crate::server::dispatch::{self as d, FromQuery, QueryMap};
+use crate::server::dispatch as d;
 use crate::server::{Answer, Context, ServerError};
 /// Operations tagged `web_analytics`: implement the ones your server answers; the others answer 501.
 pub trait WebAnalyticsApi: Send + Sync + 'static {
@@ -29,8 +29,8 @@ pub trait WebAnalyticsApi: Send + Sync + 'static {
         d::unimplemented(&WEB_ANALYTICS_OVERVIEW_RETRIEVE)
     }
 }
-impl FromQuery for WebAnalyticsBreakdownRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for WebAnalyticsBreakdownRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             apply_path_cleaning: q.get("apply_path_cleaning")?,
             breakdown_by: q.get("breakdown_by")?,
@@ -43,8 +43,8 @@ impl FromQuery for WebAnalyticsBreakdownRetrieveQuery {
         })
     }
 }
-impl FromQuery for WebAnalyticsOverviewRetrieveQuery {
-    fn from_query(q: &QueryMap) -> Result<Self, ServerError> {
+impl d::FromQuery for WebAnalyticsOverviewRetrieveQuery {
+    fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
         Ok(Self {
             date_from: q.get("date_from")?,
             date_to: q.get("date_to")?,
