@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use posthog_api::rate_limit::{RateLimiter, ScopeLimit, SharedStore};
+use posthog_api::rate_limit::{Acquire, RateLimiter, ScopeLimit, SharedStore, StoreError};
 use tokio::time::Instant;
 
 const LIMITS: &[ScopeLimit] = &[
@@ -67,6 +67,7 @@ async fn ten_thousand_requests_never_exceed_any_window() {
         let limiter = RateLimiter::builder()
             .limits(LIMITS)
             .burst_fraction(fraction)
+            .margin(Duration::ZERO)
             .build();
         let start = Instant::now();
         let log: Arc<Mutex<Vec<(usize, Duration)>>> = Arc::default();
@@ -78,7 +79,7 @@ async fn ten_thousand_requests_never_exceed_any_window() {
             tasks.push(tokio::spawn(async move {
                 for i in 0..500usize {
                     let set = (task * 7 + i * 3) % SETS.len();
-                    limiter.acquire(1, SETS[set]).await;
+                    limiter.acquire(1, SETS[set]).await.expect("acquire");
                     let at = start.elapsed();
                     log.lock().map(|mut log| log.push((set, at))).ok();
                 }
@@ -119,6 +120,57 @@ async fn ten_thousand_requests_never_exceed_any_window() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_exact_limiter_never_exceeds_any_window_and_wastes_none() {
+    let limiter = RateLimiter::builder()
+        .limits(LIMITS)
+        .margin(Duration::ZERO)
+        .build();
+    let start = Instant::now();
+    let log: Arc<Mutex<Vec<(usize, Duration)>>> = Arc::default();
+    let mut tasks = Vec::new();
+    for task in 0..20usize {
+        let limiter = limiter.clone();
+        let log = Arc::clone(&log);
+        tasks.push(tokio::spawn(async move {
+            for i in 0..500usize {
+                let set = (task * 7 + i * 3) % SETS.len();
+                limiter.acquire(1, SETS[set]).await.expect("acquire");
+                let at = start.elapsed();
+                log.lock().map(|mut log| log.push((set, at))).ok();
+            }
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.is_ok());
+    }
+    let log = log.lock().map(|log| log.clone()).unwrap_or_default();
+    assert_eq!(log.len(), 10_000);
+    for limit in LIMITS {
+        let times: Vec<Duration> = log
+            .iter()
+            .filter(|(set, _)| SETS[*set].contains(&limit.scope))
+            .map(|(_, at)| *at)
+            .collect();
+        assert_windows(limit.scope, limit, times);
+    }
+    // The run is no longer than the busiest scope needs when it sends its whole budget every
+    // period: `ceil(count / requests) - 1` periods.
+    let mut needed = Duration::ZERO;
+    for limit in LIMITS {
+        let count = log
+            .iter()
+            .filter(|(set, _)| SETS[*set].contains(&limit.scope))
+            .count() as u32;
+        needed = needed.max(limit.period * (count.div_ceil(limit.requests) - 1));
+    }
+    assert!(
+        start.elapsed() <= needed + needed / 20,
+        "took {:?}, needed {needed:?}",
+        start.elapsed()
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn two_clones_share_one_budget() {
     let limiter = RateLimiter::builder()
         .limits(&[ScopeLimit {
@@ -131,15 +183,15 @@ async fn two_clones_share_one_budget() {
     let other = limiter.clone();
     let start = Instant::now();
     for _ in 0..5 {
-        limiter.acquire(42, &["s"]).await;
-        other.acquire(42, &["s"]).await;
+        limiter.acquire(42, &["s"]).await.expect("acquire");
+        other.acquire(42, &["s"]).await.expect("acquire");
     }
     assert_eq!(
         start.elapsed(),
         Duration::ZERO,
         "the first ten fit in the burst"
     );
-    other.acquire(42, &["s"]).await;
+    other.acquire(42, &["s"]).await.expect("acquire");
     assert!(
         start.elapsed() >= Duration::from_secs(60),
         "the eleventh waited: {:?}",
@@ -159,13 +211,13 @@ async fn two_credentials_do_not_share() {
         .build();
     let start = Instant::now();
     for _ in 0..10 {
-        limiter.acquire(1, &["s"]).await;
+        limiter.acquire(1, &["s"]).await.expect("acquire");
     }
     for _ in 0..10 {
-        limiter.acquire(2, &["s"]).await;
+        limiter.acquire(2, &["s"]).await.expect("acquire");
     }
     assert_eq!(start.elapsed(), Duration::ZERO);
-    limiter.acquire(2, &["s"]).await;
+    limiter.acquire(2, &["s"]).await.expect("acquire");
     assert!(start.elapsed() >= Duration::from_secs(60));
 }
 
@@ -187,9 +239,9 @@ async fn a_request_waits_for_all_its_scopes() {
         .burst_fraction(1.0)
         .build();
     let start = Instant::now();
-    limiter.acquire(1, &["roomy", "tight"]).await;
-    limiter.acquire(1, &["roomy", "tight"]).await;
-    limiter.acquire(1, &["roomy", "tight"]).await;
+    limiter.acquire(1, &["roomy", "tight"]).await.expect("acquire");
+    limiter.acquire(1, &["roomy", "tight"]).await.expect("acquire");
+    limiter.acquire(1, &["roomy", "tight"]).await.expect("acquire");
     assert!(
         start.elapsed() >= Duration::from_secs(10),
         "{:?}",
@@ -197,7 +249,7 @@ async fn a_request_waits_for_all_its_scopes() {
     );
     // `roomy` alone is still free: waiting on `tight` did not hold it.
     let before = Instant::now();
-    limiter.acquire(1, &["roomy"]).await;
+    limiter.acquire(1, &["roomy"]).await.expect("acquire");
     assert_eq!(before.elapsed(), Duration::ZERO);
 }
 
@@ -219,11 +271,11 @@ async fn raised_limit_overrides_the_default() {
         .build();
     let start = Instant::now();
     for _ in 0..1200 {
-        raised.acquire(1, &["query"]).await;
+        raised.acquire(1, &["query"]).await.expect("acquire");
     }
     assert_eq!(start.elapsed(), Duration::ZERO);
     for _ in 0..121 {
-        default.acquire(1, &["query"]).await;
+        default.acquire(1, &["query"]).await.expect("acquire");
     }
     assert!(start.elapsed() >= Duration::from_secs(3600));
 }
@@ -234,7 +286,7 @@ async fn off_switch_and_unknown_scopes_never_wait() {
     let off = RateLimiter::disabled();
     assert!(!off.is_enabled());
     for _ in 0..10_000 {
-        off.acquire(1, &["burst"]).await;
+        off.acquire(1, &["burst"]).await.expect("acquire");
     }
     let unlimited = RateLimiter::builder()
         .limits(&[ScopeLimit {
@@ -245,7 +297,7 @@ async fn off_switch_and_unknown_scopes_never_wait() {
         .unlimited("s")
         .build();
     for _ in 0..100 {
-        unlimited.acquire(1, &["s", "never_declared"]).await;
+        unlimited.acquire(1, &["s", "never_declared"]).await.expect("acquire");
     }
     // Default uses the generated THROTTLE_LIMITS, so it is enabled whatever they hold.
     assert!(RateLimiter::default().is_enabled());
@@ -264,25 +316,24 @@ impl SharedStore for CountingStore {
     fn try_acquire<'a>(
         &'a self,
         credential: u64,
-        scopes: &'a [&'static str],
-    ) -> Pin<Box<dyn Future<Output = Result<(), Duration>> + Send + 'a>> {
+        limits: &'a [ScopeLimit],
+    ) -> Pin<Box<dyn Future<Output = Result<Acquire, StoreError>> + Send + 'a>> {
         Box::pin(async move {
             self.calls.fetch_add(1, Ordering::Relaxed);
             let Ok(mut taken) = self.taken.lock() else {
-                return Ok(());
+                return Ok(Acquire::Taken);
             };
-            if scopes
-                .iter()
-                .any(|scope| taken.get(&(credential, *scope)).copied().unwrap_or(0) >= 3)
-            {
+            if limits.iter().any(|limit| {
+                taken.get(&(credential, limit.scope)).copied().unwrap_or(0) >= limit.requests
+            }) {
                 // Pretend the window rolls over after a second.
                 taken.clear();
-                return Err(Duration::from_secs(1));
+                return Ok(Acquire::Wait(Duration::from_secs(1)));
             }
-            for scope in scopes {
-                *taken.entry((credential, *scope)).or_default() += 1;
+            for limit in limits {
+                *taken.entry((credential, limit.scope)).or_default() += 1;
             }
-            Ok(())
+            Ok(Acquire::Taken)
         })
     }
 }
@@ -290,15 +341,49 @@ impl SharedStore for CountingStore {
 #[tokio::test(start_paused = true)]
 async fn a_shared_store_plugs_in_through_its_trait() {
     let store = Arc::new(CountingStore::default());
-    let first = RateLimiter::shared(store.clone());
-    let second = RateLimiter::builder().shared_store(store.clone()).build();
+    let three = [ScopeLimit {
+        scope: "s",
+        requests: 3,
+        period: Duration::from_secs(1),
+    }];
+    let first = RateLimiter::builder()
+        .limits(&three)
+        .shared_store(store.clone())
+        .build();
+    let second = RateLimiter::builder()
+        .limits(&three)
+        .shared_store(store.clone())
+        .build();
     let start = Instant::now();
     for _ in 0..3 {
-        first.acquire(9, &["s"]).await;
+        first.acquire(9, &["s"]).await.expect("acquire");
     }
     assert_eq!(start.elapsed(), Duration::ZERO);
     // Another "process" using the same store sees the spent budget and waits.
-    second.acquire(9, &["s"]).await;
+    second.acquire(9, &["s"]).await.expect("acquire");
     assert_eq!(start.elapsed(), Duration::from_secs(1));
     assert_eq!(store.calls.load(Ordering::Relaxed), 5);
+    // Scopes without a known limit never reach the store.
+    second.acquire(9, &["unknown"]).await.expect("acquire");
+    assert_eq!(store.calls.load(Ordering::Relaxed), 5);
+}
+
+#[test]
+fn bucket_ids_are_stable_across_processes_and_releases() {
+    use posthog_api::Credentials;
+    // SHA-256 over a domain tag and length-prefixed parts, computed independently (Python's
+    // hashlib): the same in every build, unlike `DefaultHasher`.
+    assert_eq!(
+        Credentials::personal_api_key("phx_stable_key").bucket_id(),
+        0x770e_36ec_4d1e_3a98
+    );
+    assert_eq!(Credentials::basic("alice", "pw").bucket_id(), 0x7bae_1a3a_0205_03c1);
+    assert_eq!(Credentials::none().bucket_id(), 0x5fb9_1865_f592_6d5e);
+    // The id names the credential alone, not where it travels.
+    assert_eq!(
+        Credentials::personal_api_key("phx_stable_key")
+            .with_placement(posthog_api::KeyPlacement::Query)
+            .bucket_id(),
+        0x770e_36ec_4d1e_3a98
+    );
 }
