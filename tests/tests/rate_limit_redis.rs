@@ -335,6 +335,15 @@ async fn a_redis_restart_follows_the_configured_policy() {
     drop(redis);
 }
 
+#[test]
+fn a_store_builds_outside_a_runtime() {
+    // Building connects nothing (the first acquire does), so it needs no Tokio runtime; a bad
+    // URL is the one thing it refuses.
+    assert!(RedisStore::new("redis://127.0.0.1:1/").is_ok());
+    let error = RedisStore::new("not a url").expect_err("a bad URL");
+    assert_eq!(error.store, "redis");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_credential_change_gets_its_own_budget_in_redis() {
     let (url, _own) = redis().await;

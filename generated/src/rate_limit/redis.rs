@@ -53,7 +53,11 @@ return 0
 /// A [`SharedStore`] in Redis (feature `redis`). Cheap to share behind an `Arc`; one connection,
 /// multiplexed, reconnecting by itself after a Redis restart.
 pub struct RedisStore {
-    connection: ConnectionManager,
+    client: redis::Client,
+    config: ConnectionManagerConfig,
+    /// Made on first use: the manager spawns a task, which needs the Tokio runtime that every
+    /// acquire runs in but building the store may not.
+    connection: tokio::sync::OnceCell<ConnectionManager>,
     script: redis::Script,
     prefix: String,
     /// Makes members unique across processes: two admissions in the same microsecond are two
@@ -120,7 +124,8 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// Builds the store; fails only on a URL that does not parse.
+    /// Builds the store (anywhere, in a Tokio runtime or not); fails only on a URL that does not
+    /// parse.
     pub fn build(self) -> Result<RedisStore, StoreError> {
         let client = redis::Client::open(self.url.as_str()).map_err(unavailable)?;
         // Reconnection is left to the next acquire (which falls back meanwhile), so retries
@@ -130,10 +135,10 @@ impl RedisStoreBuilder {
             .set_response_timeout(Some(self.timeout))
             .set_number_of_retries(1)
             .set_max_delay(self.timeout);
-        let connection =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
         Ok(RedisStore {
-            connection,
+            client,
+            config,
+            connection: tokio::sync::OnceCell::new(),
             script: redis::Script::new(ACQUIRE),
             prefix: self.prefix,
             instance: uuid::Uuid::new_v4().simple().to_string(),
@@ -168,7 +173,17 @@ impl SharedStore for RedisStore {
                     .min(1 << 53);
                 invocation.arg(limit.requests).arg(period);
             }
-            let mut connection = self.connection.clone();
+            let mut connection = self
+                .connection
+                .get_or_try_init(|| async {
+                    ConnectionManager::new_lazy_with_config(
+                        self.client.clone(),
+                        self.config.clone(),
+                    )
+                })
+                .await
+                .map_err(unavailable)?
+                .clone();
             let wait: i64 = invocation
                 .invoke_async(&mut connection)
                 .await
