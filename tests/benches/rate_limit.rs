@@ -196,7 +196,10 @@ fn report(name: &str, outcome: &Outcome, budget_per_window: u64) {
 fn simulated_hours() {
     let hour = Duration::from_secs(3600);
     let strategies: [(&str, fn() -> RateLimiter); 3] = [
-        ("in-process, no limiter (retries only)", RateLimiter::disabled),
+        (
+            "in-process, no limiter (retries only)",
+            RateLimiter::disabled,
+        ),
         ("in-process, GCRA 0.2", || {
             RateLimiter::builder().burst_fraction(0.2).build()
         }),
@@ -363,9 +366,10 @@ async fn ten_thousand(client: Arc<Client>) {
 fn loopback_throughput(c: &mut Criterion) {
     let rt = runtime();
     let base = rt.block_on(serve());
-    let on = Arc::new(rt.block_on(async {
-        loopback_client(&base, RateLimiter::builder().limits(FAR).build())
-    }));
+    let on =
+        Arc::new(rt.block_on(async {
+            loopback_client(&base, RateLimiter::builder().limits(FAR).build())
+        }));
     let off = Arc::new(loopback_client(&base, RateLimiter::disabled()));
     let mut group = c.benchmark_group("10k_loopback_requests");
     group

@@ -239,9 +239,18 @@ async fn a_request_waits_for_all_its_scopes() {
         .burst_fraction(1.0)
         .build();
     let start = Instant::now();
-    limiter.acquire(1, &["roomy", "tight"]).await.expect("acquire");
-    limiter.acquire(1, &["roomy", "tight"]).await.expect("acquire");
-    limiter.acquire(1, &["roomy", "tight"]).await.expect("acquire");
+    limiter
+        .acquire(1, &["roomy", "tight"])
+        .await
+        .expect("acquire");
+    limiter
+        .acquire(1, &["roomy", "tight"])
+        .await
+        .expect("acquire");
+    limiter
+        .acquire(1, &["roomy", "tight"])
+        .await
+        .expect("acquire");
     assert!(
         start.elapsed() >= Duration::from_secs(10),
         "{:?}",
@@ -297,7 +306,10 @@ async fn off_switch_and_unknown_scopes_never_wait() {
         .unlimited("s")
         .build();
     for _ in 0..100 {
-        unlimited.acquire(1, &["s", "never_declared"]).await.expect("acquire");
+        unlimited
+            .acquire(1, &["s", "never_declared"])
+            .await
+            .expect("acquire");
     }
     // Default uses the generated THROTTLE_LIMITS, so it is enabled whatever they hold.
     assert!(RateLimiter::default().is_enabled());
@@ -377,7 +389,10 @@ fn bucket_ids_are_stable_across_processes_and_releases() {
         Credentials::personal_api_key("phx_stable_key").bucket_id(),
         0x770e_36ec_4d1e_3a98
     );
-    assert_eq!(Credentials::basic("alice", "pw").bucket_id(), 0x7bae_1a3a_0205_03c1);
+    assert_eq!(
+        Credentials::basic("alice", "pw").bucket_id(),
+        0x7bae_1a3a_0205_03c1
+    );
     assert_eq!(Credentials::none().bucket_id(), 0x5fb9_1865_f592_6d5e);
     // The id names the credential alone, not where it travels.
     assert_eq!(
@@ -386,4 +401,86 @@ fn bucket_ids_are_stable_across_processes_and_releases() {
             .bucket_id(),
         0x770e_36ec_4d1e_3a98
     );
+}
+
+/// A store that is always down, counting how often it is asked.
+#[derive(Debug, Default)]
+struct DownStore {
+    calls: AtomicU32,
+}
+
+impl SharedStore for DownStore {
+    fn try_acquire<'a>(
+        &'a self,
+        _: u64,
+        _: &'a [ScopeLimit],
+    ) -> Pin<Box<dyn Future<Output = Result<Acquire, StoreError>> + Send + 'a>> {
+        Box::pin(async move {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            Err(StoreError {
+                store: "down",
+                source: "connection refused".into(),
+            })
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_store_is_asked_once_a_second_and_the_policy_applies() {
+    use posthog_api::rate_limit::StoreFailure;
+    let limits = [ScopeLimit {
+        scope: "s",
+        requests: 5,
+        period: Duration::from_secs(60),
+    }];
+    let store = Arc::new(DownStore::default());
+    let lenient = RateLimiter::builder()
+        .limits(&limits)
+        .margin(Duration::ZERO)
+        .shared_store(store.clone())
+        .build();
+    let start = Instant::now();
+    // UseLocal (the default): the in-process limiter takes over, with the same limits.
+    for _ in 0..5 {
+        lenient.acquire(1, &["s"]).await.expect("falls back");
+    }
+    assert_eq!(start.elapsed(), Duration::ZERO);
+    assert_eq!(
+        store.calls.load(Ordering::Relaxed),
+        1,
+        "asked once, then left alone"
+    );
+    lenient.acquire(1, &["s"]).await.expect("falls back");
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(60),
+        "the local window applies"
+    );
+    assert_eq!(store.calls.load(Ordering::Relaxed), 1);
+    lenient.acquire(1, &["s"]).await.expect("falls back");
+    assert_eq!(
+        store.calls.load(Ordering::Relaxed),
+        2,
+        "asked again a second later"
+    );
+
+    let strict = RateLimiter::builder()
+        .limits(&limits)
+        .shared_store(store.clone())
+        .on_store_failure(StoreFailure::FailRequest)
+        .build();
+    let error = strict.acquire(1, &["s"]).await.expect_err("FailRequest");
+    let posthog_api::Error::RateLimitStore(error) = error else {
+        panic!("{error:?}");
+    };
+    assert_eq!(error.store, "down");
+    assert_eq!(
+        error.to_string(),
+        "the shared rate-limit store (down) is unavailable: connection refused"
+    );
+    assert!(
+        strict.acquire(1, &["s"]).await.is_err(),
+        "still down, not asked"
+    );
+    assert_eq!(store.calls.load(Ordering::Relaxed), 3);
 }

@@ -115,7 +115,10 @@ async fn one_scope_driven_continuously_gets_every_window_and_no_429() {
     let counts = sampler.await.expect("sampler");
     assert_eq!(server.stats().refused, 0, "{:?}", server.stats());
     for (k, count) in counts.iter().enumerate() {
-        assert!(*count >= 60 * 99 / 100, "window {k}: {count} of 60 ({counts:?})");
+        assert!(
+            *count >= 60 * 99 / 100,
+            "window {k}: {count} of 60 ({counts:?})"
+        );
     }
 }
 

@@ -111,7 +111,9 @@ async fn wait_for_redis(url: &str) {
         match answer {
             Ok(_) => return,
             Err(error) if started.elapsed() > Duration::from_secs(5) => {
-                panic!("Redis at {url} ({URL_ENV} or our own redis-server) does not answer: {error}")
+                panic!(
+                    "Redis at {url} ({URL_ENV} or our own redis-server) does not answer: {error}"
+                )
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
@@ -230,7 +232,12 @@ async fn four_processes_share_one_budget_through_redis() {
     let mut children = Vec::new();
     for _ in 0..4 {
         let child = Command::new(&exe)
-            .args(["--exact", "worker_process_role", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "worker_process_role",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(
                 WORKER_ENV,
                 format!("{} {url} {prefix} {}", fake.base_url(), run.as_millis()),
@@ -252,7 +259,10 @@ async fn four_processes_share_one_budget_through_redis() {
     }
     let took = started.elapsed();
     let stats = server.stats();
-    assert_eq!(failed, 0, "workers failed (their stderr is above); {stats:?}");
+    assert_eq!(
+        failed, 0,
+        "workers failed (their stderr is above); {stats:?}"
+    );
     assert_eq!(stats.refused, 0, "429s at the server: {stats:?}");
     // 60 per 2 s over the 6 s run; workers start a little apart, so count the windows the run
     // could fill.
@@ -325,7 +335,9 @@ async fn a_redis_restart_follows_the_configured_policy() {
             Err(error) => panic!("strict client after the restart: {error}"),
         }
     }
-    me(&lenient).await.expect("lenient client after the restart");
+    me(&lenient)
+        .await
+        .expect("lenient client after the restart");
     assert_eq!(
         keys(&url, &format!("{prefix}:*")).await.len(),
         1,

@@ -99,9 +99,7 @@ impl fmt::Debug for GcraStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut names: Vec<&str> = self.scopes.keys().copied().collect();
         names.sort_unstable();
-        f.debug_struct("GcraStore")
-            .field("scopes", &names)
-            .finish()
+        f.debug_struct("GcraStore").field("scopes", &names).finish()
     }
 }
 
@@ -190,7 +188,12 @@ impl GcraStore {
         // slack keeps every dropped cell truly idle.
         let idle_before = Nanos::from(self.clock.now().saturating_sub(Duration::from_millis(1)));
         for bucket in self.scopes.values() {
-            let mut tats = bucket.cells.0.tats.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut tats = bucket
+                .cells
+                .0
+                .tats
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             tats.retain(|_, tat| *tat > idle_before);
         }
     }
@@ -200,7 +203,15 @@ impl GcraStore {
     fn cells(&self) -> usize {
         self.scopes
             .values()
-            .map(|bucket| bucket.cells.0.tats.lock().map(|tats| tats.len()).unwrap_or(0))
+            .map(|bucket| {
+                bucket
+                    .cells
+                    .0
+                    .tats
+                    .lock()
+                    .map(|tats| tats.len())
+                    .unwrap_or(0)
+            })
             .sum()
     }
 }
@@ -269,6 +280,10 @@ mod tests {
         assert_eq!(store.cells(), SWEEP_EVERY as usize - 1);
         tokio::time::advance(Duration::from_secs(2)).await;
         assert!(store.try_acquire(u64::MAX, &["s"]).is_ok());
-        assert_eq!(store.cells(), 1, "only the credential that just sent keeps a cell");
+        assert_eq!(
+            store.cells(),
+            1,
+            "only the credential that just sent keeps a cell"
+        );
     }
 }

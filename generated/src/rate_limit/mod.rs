@@ -26,8 +26,7 @@ mod window;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 #[cfg(feature = "redis")]
@@ -165,9 +164,17 @@ struct Shared {
     on_failure: StoreFailure,
     /// The in-process limiter used while the store is down (with [`StoreFailure::UseLocal`]).
     fallback: Local,
-    /// Set while the store is down, so the outage is logged once, not per request.
-    down: AtomicBool,
+    /// While the store is down: when to ask it again, and why it failed. Until then requests
+    /// skip it, so a store that times out costs one timeout per [`STORE_RETRY`], not one per
+    /// request.
+    down: Mutex<Option<Down>>,
 }
+
+/// When to ask a failed store again, which store, and why it failed.
+type Down = (tokio::time::Instant, &'static str, Arc<str>);
+
+/// How long a store that failed is left alone before it is asked again.
+const STORE_RETRY: Duration = Duration::from_secs(1);
 
 impl Shared {
     async fn acquire(&self, credential: u64, scopes: &[&'static str]) -> Result<(), StoreError> {
@@ -180,31 +187,64 @@ impl Shared {
             return Ok(());
         }
         loop {
+            if let Some(down) = self.still_down() {
+                return self.store_failed(credential, scopes, down).await;
+            }
             match self.store.try_acquire(credential, &limits).await {
                 Ok(Acquire::Taken) => {
-                    if self.down.swap(false, Ordering::Relaxed) {
+                    if self.lock_down().take().is_some() {
                         tracing::info!("the shared rate-limit store answers again");
                     }
                     return Ok(());
                 }
                 Ok(Acquire::Wait(wait)) => wait_for("shared", wait).await,
                 Err(error) => {
-                    if !self.down.swap(true, Ordering::Relaxed) {
+                    let down = (
+                        tokio::time::Instant::now() + STORE_RETRY,
+                        error.store,
+                        Arc::from(error.source.to_string()),
+                    );
+                    let was_down = self.lock_down().replace(down.clone()).is_some();
+                    if !was_down {
                         tracing::warn!(
                             %error,
                             policy = ?self.on_failure,
                             "the shared rate-limit store is unavailable"
                         );
                     }
-                    return match self.on_failure {
-                        StoreFailure::UseLocal => {
-                            self.fallback.acquire(credential, scopes).await;
-                            Ok(())
-                        }
-                        StoreFailure::FailRequest => Err(error),
-                    };
+                    return self.store_failed(credential, scopes, down).await;
                 }
             }
+        }
+    }
+
+    fn lock_down(&self) -> std::sync::MutexGuard<'_, Option<Down>> {
+        self.down.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How the store failed, if it did less than [`STORE_RETRY`] ago.
+    fn still_down(&self) -> Option<Down> {
+        self.lock_down()
+            .clone()
+            .filter(|(retry_at, ..)| tokio::time::Instant::now() < *retry_at)
+    }
+
+    /// Applies the policy for an unreachable store.
+    async fn store_failed(
+        &self,
+        credential: u64,
+        scopes: &[&'static str],
+        (_, store, reason): Down,
+    ) -> Result<(), StoreError> {
+        match self.on_failure {
+            StoreFailure::UseLocal => {
+                self.fallback.acquire(credential, scopes).await;
+                Ok(())
+            }
+            StoreFailure::FailRequest => Err(StoreError {
+                store,
+                source: reason.to_string().into(),
+            }),
         }
     }
 }
@@ -421,7 +461,7 @@ impl RateLimiterBuilder {
                 limits,
                 on_failure: self.on_store_failure,
                 fallback: local,
-                down: AtomicBool::new(false),
+                down: Mutex::new(None),
             })),
             None => Backend::Local(Arc::new(local)),
         };

@@ -165,7 +165,10 @@ impl SharedStore for RedisStore {
             let mut invocation = self.script.prepare_invoke();
             invocation.arg(format!("{}:{call}", self.instance));
             for limit in limits {
-                invocation.key(format!("{}:{{{credential:016x}}}:{}", self.prefix, limit.scope));
+                invocation.key(format!(
+                    "{}:{{{credential:016x}}}:{}",
+                    self.prefix, limit.scope
+                ));
                 // Microseconds, rounded up so a window is never shorter than configured.
                 let period = u64::try_from(limit.period.as_nanos().div_ceil(1000))
                     .unwrap_or(u64::MAX)

@@ -304,7 +304,10 @@ mod tests {
         for _ in 0..3 {
             assert_eq!(limiter.check_id(1, &["burst"]), None);
         }
-        assert_eq!(limiter.check_id(1, &["burst"]), Some(Duration::from_secs(10)));
+        assert_eq!(
+            limiter.check_id(1, &["burst"]),
+            Some(Duration::from_secs(10))
+        );
         // Another key has its own logs; unknown scopes do not limit.
         assert_eq!(limiter.check_id(2, both), None);
         assert_eq!(limiter.check_id(1, &["elsewhere"]), None);
