@@ -412,3 +412,32 @@ async fn a_credential_change_gets_its_own_budget_in_redis() {
     assert_eq!(server.stats().refused, 0);
     assert_eq!(server.stats().admitted, 10);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_builder_shares_the_default_budget_through_redis() {
+    let (url, _own) = redis().await;
+    let key = format!("phx_{}", uuid::Uuid::new_v4().simple());
+    let fake = FakePostHog::default()
+        .key(&key, &["*"])
+        .serve()
+        .await
+        .expect("fake");
+    let store = RedisStore::new(&url).expect("store");
+    let client = Client::builder(Region::SelfHosted(fake.base_url().clone()))
+        .credentials(Credentials::personal_api_key(key.as_str()))
+        .shared_rate_limit(Arc::new(store))
+        .build()
+        .expect("client");
+    me(&client).await.expect("through Redis");
+    let bucket = Credentials::personal_api_key(key.as_str()).bucket_id();
+    let mut found = keys(&url, &format!("posthog-api:rl:{{{bucket:016x}}}:*")).await;
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            format!("posthog-api:rl:{{{bucket:016x}}}:burst"),
+            format!("posthog-api:rl:{{{bucket:016x}}}:sustained"),
+        ],
+        "PostHog's default pair, keyed by the credential's hash"
+    );
+}
