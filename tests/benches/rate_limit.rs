@@ -191,11 +191,14 @@ fn report(name: &str, outcome: &Outcome, budget_per_window: u64) {
     );
 }
 
+/// Builds a fresh limiter inside the runtime that drives it.
+type MakeLimiter = fn() -> RateLimiter;
+
 /// Three simulated hours per limiter, in one process, on the paused clock: the first hour starts
 /// with a full budget, the later ones show the steady state (where GCRA's spacing costs).
 fn simulated_hours() {
     let hour = Duration::from_secs(3600);
-    let strategies: [(&str, fn() -> RateLimiter); 3] = [
+    let strategies: [(&str, MakeLimiter); 3] = [
         (
             "in-process, no limiter (retries only)",
             RateLimiter::disabled,
