@@ -34,17 +34,6 @@ static OP: Operation = Operation {
     host: HostKind::Private,
 };
 
-/// `GET /api/users/@me/` on the fake, under PostHog's default pair of scopes.
-static ME: Operation = Operation {
-    id: "users_me_retrieve",
-    method: http::Method::GET,
-    path: "/api/users/@me/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
-
 /// PostHog's default pair, raised so far that no request in the benchmark ever waits. The short
 /// periods keep the exact limiter's logs small however many iterations criterion runs.
 const FAR: &[ScopeLimit] = &[
@@ -111,7 +100,7 @@ struct Outcome {
     windows: Vec<u64>,
 }
 
-/// Drives `ME` from `clients` (four tasks each) until `run` has passed, sampling the server's
+/// Drives `users/@me` from `clients` (four tasks each) until `run` has passed, sampling the server's
 /// admitted count at every multiple of `window`.
 async fn export(
     clients: Vec<Client>,
@@ -145,10 +134,7 @@ async fn export(
             tasks.push(tokio::spawn(async move {
                 while tokio::time::Instant::now() < until {
                     // Errors (retries exhausted on 429s) are counted by the server; keep going.
-                    let _ = client
-                        .__request(&ME, ME.path.into())
-                        .send_json::<serde_json::Value>()
-                        .await;
+                    let _ = client.users_retrieve("@me").await;
                 }
             }));
         }

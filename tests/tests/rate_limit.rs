@@ -61,70 +61,9 @@ fn assert_windows(scope: &str, limit: &ScopeLimit, mut times: Vec<Duration>) {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn ten_thousand_requests_never_exceed_any_window() {
-    for fraction in [0.1, 0.5, 1.0] {
-        let limiter = RateLimiter::builder()
-            .limits(LIMITS)
-            .burst_fraction(fraction)
-            .margin(Duration::ZERO)
-            .build();
-        let start = Instant::now();
-        let log: Arc<Mutex<Vec<(usize, Duration)>>> = Arc::default();
-        let mut tasks = Vec::new();
-        // 20 tasks of 500 requests: concurrent callers, as clones of one client would be.
-        for task in 0..20usize {
-            let limiter = limiter.clone();
-            let log = Arc::clone(&log);
-            tasks.push(tokio::spawn(async move {
-                for i in 0..500usize {
-                    let set = (task * 7 + i * 3) % SETS.len();
-                    limiter.acquire(1, SETS[set]).await.expect("acquire");
-                    let at = start.elapsed();
-                    log.lock().map(|mut log| log.push((set, at))).ok();
-                }
-            }));
-        }
-        for task in tasks {
-            assert!(task.await.is_ok());
-        }
-        let log = log.lock().map(|log| log.clone()).unwrap_or_default();
-        assert_eq!(log.len(), 10_000);
-        for limit in LIMITS {
-            let times: Vec<Duration> = log
-                .iter()
-                .filter(|(set, _)| SETS[*set].contains(&limit.scope))
-                .map(|(_, at)| *at)
-                .collect();
-            assert!(times.len() > 1000, "{}: {}", limit.scope, times.len());
-            assert_windows(limit.scope, limit, times);
-        }
-        // The limiter does not over-wait: the run takes about what the busiest scope needs once
-        // its burst is spent (burst, then one request per interval), not more.
-        let mut needed = Duration::ZERO;
-        for limit in LIMITS {
-            let count = log
-                .iter()
-                .filter(|(set, _)| SETS[*set].contains(&limit.scope))
-                .count() as u32;
-            let burst = ((f64::from(limit.requests) * fraction) as u32).clamp(1, limit.requests);
-            let interval = limit.period / (limit.requests - burst + 1);
-            needed = needed.max(interval * count.saturating_sub(burst));
-        }
-        let took = start.elapsed();
-        assert!(
-            took <= needed + needed / 10 + Duration::from_secs(1),
-            "{fraction}: took {took:?}, needed {needed:?}"
-        );
-    }
-}
-
-#[tokio::test(start_paused = true)]
-async fn the_exact_limiter_never_exceeds_any_window_and_wastes_none() {
-    let limiter = RateLimiter::builder()
-        .limits(LIMITS)
-        .margin(Duration::ZERO)
-        .build();
+/// 20 tasks of 500 requests cycling through `SETS`, as clones of one client would send them;
+/// returns each request's set and when it was let through.
+async fn drive_sets(limiter: &RateLimiter) -> Vec<(usize, Duration)> {
     let start = Instant::now();
     let log: Arc<Mutex<Vec<(usize, Duration)>>> = Arc::default();
     let mut tasks = Vec::new();
@@ -145,22 +84,70 @@ async fn the_exact_limiter_never_exceeds_any_window_and_wastes_none() {
     }
     let log = log.lock().map(|log| log.clone()).unwrap_or_default();
     assert_eq!(log.len(), 10_000);
+    log
+}
+
+/// When the requests under `scope` were let through.
+fn times_of(log: &[(usize, Duration)], scope: &str) -> Vec<Duration> {
+    log.iter()
+        .filter(|(set, _)| SETS[*set].contains(&scope))
+        .map(|(_, at)| *at)
+        .collect()
+}
+
+/// Checks every scope's windows on the recorded times.
+fn assert_all_windows(log: &[(usize, Duration)]) {
     for limit in LIMITS {
-        let times: Vec<Duration> = log
-            .iter()
-            .filter(|(set, _)| SETS[*set].contains(&limit.scope))
-            .map(|(_, at)| *at)
-            .collect();
-        assert_windows(limit.scope, limit, times);
+        assert_windows(limit.scope, limit, times_of(log, limit.scope));
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn ten_thousand_requests_never_exceed_any_window() {
+    for fraction in [0.1, 0.5, 1.0] {
+        let limiter = RateLimiter::builder()
+            .limits(LIMITS)
+            .burst_fraction(fraction)
+            .margin(Duration::ZERO)
+            .build();
+        let start = Instant::now();
+        let log = drive_sets(&limiter).await;
+        for limit in LIMITS {
+            let count = times_of(&log, limit.scope).len();
+            assert!(count > 1000, "{}: {count}", limit.scope);
+        }
+        assert_all_windows(&log);
+        // The limiter does not over-wait: the run takes about what the busiest scope needs once
+        // its burst is spent (burst, then one request per interval), not more.
+        let mut needed = Duration::ZERO;
+        for limit in LIMITS {
+            let count = times_of(&log, limit.scope).len() as u32;
+            let burst = ((f64::from(limit.requests) * fraction) as u32).clamp(1, limit.requests);
+            let interval = limit.period / (limit.requests - burst + 1);
+            needed = needed.max(interval * count.saturating_sub(burst));
+        }
+        let took = start.elapsed();
+        assert!(
+            took <= needed + needed / 10 + Duration::from_secs(1),
+            "{fraction}: took {took:?}, needed {needed:?}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_exact_limiter_never_exceeds_any_window_and_wastes_none() {
+    let limiter = RateLimiter::builder()
+        .limits(LIMITS)
+        .margin(Duration::ZERO)
+        .build();
+    let start = Instant::now();
+    let log = drive_sets(&limiter).await;
+    assert_all_windows(&log);
     // The run is no longer than the busiest scope needs when it sends its whole budget every
     // period: `ceil(count / requests) - 1` periods.
     let mut needed = Duration::ZERO;
     for limit in LIMITS {
-        let count = log
-            .iter()
-            .filter(|(set, _)| SETS[*set].contains(&limit.scope))
-            .count() as u32;
+        let count = times_of(&log, limit.scope).len() as u32;
         needed = needed.max(limit.period * (count.div_ceil(limit.requests) - 1));
     }
     assert!(

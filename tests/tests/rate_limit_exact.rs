@@ -10,19 +10,8 @@ use posthog_api::rate_limit::{RateLimiter, ScopeLimit};
 use posthog_api::retry::RetryPolicy;
 use posthog_api::server::ServerRateLimiter;
 use posthog_api::server::fake::{FAKE_PERSONAL_API_KEY, FakePostHog, RunningFake};
-use posthog_api::{Client, Credentials, HostKind, Operation, Region};
+use posthog_api::{Client, Credentials, Region};
 use tokio::time::Instant;
-
-/// `GET /api/users/@me/`, which the fake serves under PostHog's default pair of scopes.
-static ME: Operation = Operation {
-    id: "users_me_retrieve",
-    method: http::Method::GET,
-    path: "/api/users/@me/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
 
 const SECOND_KEY: &str = "phx_second_personal_api_key";
 
@@ -56,8 +45,7 @@ async fn drive(client: Client, tasks: usize, until: Instant) {
         handles.push(tokio::spawn(async move {
             while Instant::now() < until {
                 client
-                    .__request(&ME, ME.path.into())
-                    .send_json::<serde_json::Value>()
+                    .users_retrieve("@me")
                     .await
                     .expect("no request fails, 429s included");
             }
@@ -86,6 +74,28 @@ async fn admitted_per_window(
     counts
 }
 
+/// Drives one client with eight tasks for `windows` windows of `period` against a fake with
+/// the same `limits`; returns what the server admitted per window, after checking it refused
+/// nothing.
+async fn run_continuously(limits: &[ScopeLimit], period: Duration, windows: u32) -> Vec<u64> {
+    let (fake, server) = fake(limits).await;
+    let limiter = RateLimiter::builder()
+        .limits(limits)
+        .margin(Duration::from_millis(1))
+        .build();
+    let start = Instant::now();
+    let sampler = tokio::spawn(admitted_per_window(server.clone(), start, period, windows));
+    drive(
+        client(&fake, FAKE_PERSONAL_API_KEY, &limiter),
+        8,
+        start + period * windows,
+    )
+    .await;
+    let counts = sampler.await.expect("sampler");
+    assert_eq!(server.stats().refused, 0, "{:?}", server.stats());
+    counts
+}
+
 #[tokio::test(start_paused = true)]
 async fn one_scope_driven_continuously_gets_every_window_and_no_429() {
     let limits = [ScopeLimit {
@@ -93,27 +103,7 @@ async fn one_scope_driven_continuously_gets_every_window_and_no_429() {
         requests: 60,
         period: Duration::from_secs(2),
     }];
-    let (fake, server) = fake(&limits).await;
-    let limiter = RateLimiter::builder()
-        .limits(&limits)
-        .margin(Duration::from_millis(1))
-        .build();
-    let start = Instant::now();
-    let windows = 10;
-    let sampler = tokio::spawn(admitted_per_window(
-        server.clone(),
-        start,
-        Duration::from_secs(2),
-        windows,
-    ));
-    drive(
-        client(&fake, FAKE_PERSONAL_API_KEY, &limiter),
-        8,
-        start + Duration::from_secs(2) * windows,
-    )
-    .await;
-    let counts = sampler.await.expect("sampler");
-    assert_eq!(server.stats().refused, 0, "{:?}", server.stats());
+    let counts = run_continuously(&limits, Duration::from_secs(2), 10).await;
     for (k, count) in counts.iter().enumerate() {
         assert!(
             *count >= 60 * 99 / 100,
@@ -136,27 +126,7 @@ async fn burst_and_sustained_at_once_get_the_binding_budget_and_no_429() {
             period: Duration::from_secs(5),
         },
     ];
-    let (fake, server) = fake(&limits).await;
-    let limiter = RateLimiter::builder()
-        .limits(&limits)
-        .margin(Duration::from_millis(1))
-        .build();
-    let start = Instant::now();
-    let windows = 6;
-    let sampler = tokio::spawn(admitted_per_window(
-        server.clone(),
-        start,
-        Duration::from_secs(5),
-        windows,
-    ));
-    drive(
-        client(&fake, FAKE_PERSONAL_API_KEY, &limiter),
-        8,
-        start + Duration::from_secs(5) * windows,
-    )
-    .await;
-    let counts = sampler.await.expect("sampler");
-    assert_eq!(server.stats().refused, 0, "{:?}", server.stats());
+    let counts = run_continuously(&limits, Duration::from_secs(5), 6).await;
     // `sustained` binds: 100 per 5 s window, taken as 30 + 30 + 30 + 10 under `burst`.
     for (k, count) in counts.iter().enumerate() {
         assert!(*count >= 99, "window {k}: {count} of 100 ({counts:?})");
@@ -195,25 +165,13 @@ async fn a_credential_change_gets_its_own_budget() {
     let second = client(&fake, SECOND_KEY, &limiter);
     let start = Instant::now();
     for _ in 0..20 {
-        first
-            .__request(&ME, ME.path.into())
-            .send_json::<serde_json::Value>()
-            .await
-            .expect("first key");
+        first.users_retrieve("@me").await.expect("first key");
     }
     for _ in 0..20 {
-        second
-            .__request(&ME, ME.path.into())
-            .send_json::<serde_json::Value>()
-            .await
-            .expect("second key");
+        second.users_retrieve("@me").await.expect("second key");
     }
     assert_eq!(start.elapsed(), Duration::ZERO, "neither key waited");
-    first
-        .__request(&ME, ME.path.into())
-        .send_json::<serde_json::Value>()
-        .await
-        .expect("first key again");
+    first.users_retrieve("@me").await.expect("first key again");
     assert!(
         start.elapsed() >= Duration::from_secs(60),
         "the first key's 21st waited for its window: {:?}",

@@ -15,18 +15,8 @@ use posthog_api::rate_limit::{RateLimiter, RedisStore, ScopeLimit, StoreFailure}
 use posthog_api::retry::RetryPolicy;
 use posthog_api::server::ServerRateLimiter;
 use posthog_api::server::fake::{FAKE_PERSONAL_API_KEY, FakePostHog, RunningFake};
-use posthog_api::{Client, Credentials, Error, HostKind, Operation, Region};
+use posthog_api::{Client, Credentials, Error, Region};
 use tokio::time::Instant;
-
-static ME: Operation = Operation {
-    id: "users_me_retrieve",
-    method: http::Method::GET,
-    path: "/api/users/@me/",
-    tag: "users",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
 
 /// The budget the multi-process test shares: 60 requests per 2 s.
 const SHARED: &[ScopeLimit] = &[ScopeLimit {
@@ -167,11 +157,8 @@ fn client(base: &url::Url, key: &str, limiter: RateLimiter) -> Client {
         .expect("client")
 }
 
-async fn me(client: &Client) -> Result<serde_json::Value, Error> {
-    client
-        .__request(&ME, ME.path.into())
-        .send_json::<serde_json::Value>()
-        .await
+async fn me(client: &Client) -> Result<posthog_api::types::User, Error> {
+    client.users_retrieve("@me").await
 }
 
 async fn throttling_fake(limits: &[ScopeLimit]) -> (RunningFake, ServerRateLimiter) {

@@ -21,7 +21,7 @@
 mod gcra;
 #[cfg(feature = "redis")]
 mod redis;
-mod window;
+pub(crate) mod window;
 
 use std::fmt;
 use std::future::Future;

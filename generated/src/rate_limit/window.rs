@@ -24,15 +24,16 @@ struct Limit {
     period: u64,
 }
 
-/// Admission times (nanoseconds since the store's origin) inside one window, oldest first.
+/// Admission times (nanoseconds since an origin) inside one window, oldest first: PostHog's
+/// (Django REST framework's) log of one key and scope. Also the server layer's log.
 #[derive(Debug, Default)]
-struct Log {
+pub(crate) struct Log {
     times: VecDeque<u64>,
 }
 
 impl Log {
     /// Drops entries at or before `now - period`: PostHog no longer counts them.
-    fn expire(&mut self, now: u64, period: u64) {
+    pub(crate) fn expire(&mut self, now: u64, period: u64) {
         while self
             .times
             .front()
@@ -42,23 +43,50 @@ impl Log {
         }
     }
 
-    /// How long until one more request fits, or `None` if it fits now. Call after `expire`.
-    fn wait(&self, now: u64, limit: &Limit) -> Option<u64> {
+    /// How long until one more request fits under `requests`, or `None` if it fits now. Call
+    /// after `expire`.
+    pub(crate) fn wait(&self, now: u64, requests: usize, period: u64) -> Option<u64> {
         let len = self.times.len();
-        if len < limit.requests {
+        if len < requests {
             return None;
         }
         // `len - requests + 1` entries must leave; the last of them is at this index.
-        let leaving = self.times.get(len - limit.requests)?;
-        Some(leaving.saturating_add(limit.period).saturating_sub(now))
+        let leaving = self.times.get(len - requests)?;
+        Some(leaving.saturating_add(period).saturating_sub(now))
+    }
+
+    /// Logs an admission at `now` (never earlier than the newest entry).
+    pub(crate) fn push(&mut self, now: u64) {
+        self.times.push_back(now);
     }
 
     /// Whether every entry has left the window: the log admits as a missing one would.
-    fn is_idle(&self, now: u64, period: u64) -> bool {
+    pub(crate) fn is_idle(&self, now: u64, period: u64) -> bool {
         self.times
             .back()
             .is_none_or(|&at| at.saturating_add(period) <= now)
     }
+
+    /// Entries held.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.times.len()
+    }
+}
+
+/// Nanoseconds from `origin` to now on tokio's clock (a paused test clock included).
+pub(crate) fn nanos_since(origin: tokio::time::Instant) -> u64 {
+    let since = tokio::time::Instant::now().saturating_duration_since(origin);
+    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The period of scope `index` in `periods`; an unknown index never lets entries leave.
+pub(crate) fn period_of(periods: &[u64], index: u32) -> u64 {
+    usize::try_from(index)
+        .ok()
+        .and_then(|index| periods.get(index))
+        .copied()
+        .unwrap_or(u64::MAX)
 }
 
 type Logs = HashMap<(u64, u32), Log, BuildHasherDefault<PreHashed>>;
@@ -122,8 +150,7 @@ impl ExactStore {
 
     /// tokio's clock, so a paused test clock drives the logs too.
     fn now(&self) -> u64 {
-        let since = tokio::time::Instant::now().saturating_duration_since(self.origin);
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+        nanos_since(self.origin)
     }
 
     /// Takes one request from every known scope, or nothing and says which scope waits longest
@@ -145,7 +172,7 @@ impl ExactStore {
                 continue;
             };
             log.expire(now, limit.period);
-            if let Some(wait) = log.wait(now, limit)
+            if let Some(wait) = log.wait(now, limit.requests, limit.period)
                 && longest.is_none_or(|(_, known)| wait > known)
             {
                 longest = Some((scope, wait));
@@ -160,8 +187,7 @@ impl ExactStore {
                     .logs
                     .entry((credential, limit.index))
                     .or_default()
-                    .times
-                    .push_back(now);
+                    .push(now);
             }
         }
         state.since_sweep += 1;
@@ -174,14 +200,9 @@ impl ExactStore {
     /// Removes logs with nothing left in their window.
     fn sweep(&self, state: &mut State, now: u64) {
         let periods = &self.periods;
-        state.logs.retain(|&(_, index), log| {
-            let period = usize::try_from(index)
-                .ok()
-                .and_then(|index| periods.get(index))
-                .copied()
-                .unwrap_or(u64::MAX);
-            !log.is_idle(now, period)
-        });
+        state
+            .logs
+            .retain(|&(_, index), log| !log.is_idle(now, period_of(periods, index)));
         state.since_sweep = 0;
         state.after_sweep = state.logs.len();
     }
@@ -190,7 +211,7 @@ impl ExactStore {
     #[cfg(test)]
     fn footprint(&self) -> (usize, usize) {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let entries = state.logs.values().map(|log| log.times.len()).sum();
+        let entries = state.logs.values().map(Log::len).sum();
         (state.logs.len(), entries)
     }
 }

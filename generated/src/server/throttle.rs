@@ -16,13 +16,14 @@
 //! the least recently used sixteenth is evicted at once (amortized, so a flood of new keys costs
 //! constant time per request). Eviction can only give a key a fresh budget, never refuse one.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::auth::KeySource;
 use crate::rate_limit::ScopeLimit;
+use crate::rate_limit::window::{Log, nanos_since, period_of};
 use crate::server::ServerError;
 
 /// Logs kept at most by default (each holds at most its scope's `requests` timestamps).
@@ -66,17 +67,17 @@ struct Limit {
     period: u64,
 }
 
-/// Admission times (nanoseconds since `origin`) inside the window, oldest first.
+/// One key's log of one scope, and when the key last asked (for eviction at the cap).
 #[derive(Default)]
-struct Log {
-    times: VecDeque<u64>,
+struct Entry {
+    log: Log,
     last_used: u64,
 }
 
 #[derive(Default)]
 struct State {
     /// Keyed by (key hash, scope index); std's randomly seeded hasher, as keys are hostile.
-    logs: HashMap<(u64, u32), Log>,
+    logs: HashMap<(u64, u32), Entry>,
     since_sweep: u32,
 }
 
@@ -181,8 +182,7 @@ impl ServerRateLimiter {
     /// The wait of the longest-refusing scope, or `None` when every scope admits.
     fn check_id(&self, id: u64, scopes: &[&'static str]) -> Option<Duration> {
         let inner = &*self.inner;
-        let since = tokio::time::Instant::now().saturating_duration_since(inner.origin);
-        let now = u64::try_from(since.as_nanos()).unwrap_or(u64::MAX);
+        let now = nanos_since(inner.origin);
         let mut state = self.lock();
         let mut longest: Option<u64> = None;
         for (i, scope) in scopes.iter().enumerate() {
@@ -196,21 +196,12 @@ impl ServerRateLimiter {
             if !state.logs.contains_key(&key) {
                 self.make_room(&mut state, now);
             }
-            let log = state.logs.entry(key).or_default();
-            log.last_used = now;
-            while log
-                .times
-                .front()
-                .is_some_and(|&at| at.saturating_add(limit.period) <= now)
-            {
-                log.times.pop_front();
-            }
-            let len = log.times.len();
-            if len < limit.requests {
-                log.times.push_back(now);
-            } else if let Some(&leaving) = log.times.get(len - limit.requests) {
-                let wait = leaving.saturating_add(limit.period).saturating_sub(now);
-                longest = Some(longest.map_or(wait, |known| known.max(wait)));
+            let entry = state.logs.entry(key).or_default();
+            entry.last_used = now;
+            entry.log.expire(now, limit.period);
+            match entry.log.wait(now, limit.requests, limit.period) {
+                None => entry.log.push(now),
+                Some(wait) => longest = Some(longest.map_or(wait, |known| known.max(wait))),
             }
         }
         state.since_sweep += 1;
@@ -229,16 +220,9 @@ impl ServerRateLimiter {
     /// Drops logs with nothing left in their window.
     fn sweep(&self, state: &mut State, now: u64) {
         let periods = &self.inner.periods;
-        state.logs.retain(|&(_, index), log| {
-            let period = usize::try_from(index)
-                .ok()
-                .and_then(|index| periods.get(index))
-                .copied()
-                .unwrap_or(u64::MAX);
-            log.times
-                .back()
-                .is_some_and(|&at| at.saturating_add(period) > now)
-        });
+        state
+            .logs
+            .retain(|&(_, index), entry| !entry.log.is_idle(now, period_of(periods, index)));
         state.since_sweep = 0;
     }
 
@@ -254,11 +238,11 @@ impl ServerRateLimiter {
             return;
         }
         let evict = (max / 16).max(1).min(state.logs.len());
-        let mut last_used: Vec<u64> = state.logs.values().map(|log| log.last_used).collect();
+        let mut last_used: Vec<u64> = state.logs.values().map(|entry| entry.last_used).collect();
         let (_, &mut cutoff, _) = last_used.select_nth_unstable(evict - 1);
         let mut left = evict;
-        state.logs.retain(|_, log| {
-            if left > 0 && log.last_used <= cutoff {
+        state.logs.retain(|_, entry| {
+            if left > 0 && entry.last_used <= cutoff {
                 left -= 1;
                 false
             } else {
