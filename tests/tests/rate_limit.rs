@@ -471,3 +471,14 @@ async fn an_unreachable_store_is_asked_once_a_second_and_the_policy_applies() {
     );
     assert_eq!(store.calls.load(Ordering::Relaxed), 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn debug_output_stays_short_whatever_was_sent() {
+    let limiter = RateLimiter::builder().limits(LIMITS).build();
+    for credential in 0..1_000 {
+        limiter.acquire(credential, &["fast"]).await.expect("acquire");
+    }
+    let debug = format!("{limiter:?}");
+    assert!(debug.len() < 300, "{debug}");
+    assert!(debug.contains("fast"), "{debug}");
+}
