@@ -476,7 +476,10 @@ async fn an_unreachable_store_is_asked_once_a_second_and_the_policy_applies() {
 async fn debug_output_stays_short_whatever_was_sent() {
     let limiter = RateLimiter::builder().limits(LIMITS).build();
     for credential in 0..1_000 {
-        limiter.acquire(credential, &["fast"]).await.expect("acquire");
+        limiter
+            .acquire(credential, &["fast"])
+            .await
+            .expect("acquire");
     }
     let debug = format!("{limiter:?}");
     assert!(debug.len() < 300, "{debug}");
