@@ -8,7 +8,6 @@
 //! see the personal key.
 
 use std::fmt;
-use std::hash::{Hash, Hasher};
 
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
@@ -121,16 +120,17 @@ impl Credentials {
         self.project_key.is_some()
     }
 
-    /// A stable identifier of the private credential, for keying rate-limit buckets. It is a
-    /// hash, so it can be logged without revealing the key.
+    /// A stable identifier of the private credential, for keying rate-limit buckets: the same
+    /// credential gives the same id in every process, build and Rust release (a truncated
+    /// SHA-256 with a domain tag, not `DefaultHasher`, whose output may change between releases),
+    /// so workers sharing a budget through a store agree on it. It is a one-way hash of a
+    /// high-entropy key, so it can be logged and used in store keys without revealing the key.
     pub fn bucket_id(&self) -> u64 {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
         match &self.private {
-            PrivateAuth::Personal(key) => ("personal", key.expose_secret()).hash(&mut hasher),
-            PrivateAuth::Basic { username, .. } => ("basic", username).hash(&mut hasher),
-            PrivateAuth::None => "anonymous".hash(&mut hasher),
+            PrivateAuth::Personal(key) => stable_id(b"personal", key.expose_secret().as_bytes()),
+            PrivateAuth::Basic { username, .. } => stable_id(b"basic", username.as_bytes()),
+            PrivateAuth::None => stable_id(b"anonymous", b""),
         }
-        hasher.finish()
     }
 
     /// Checks the credentials once, when the client is built, so that a mistake fails early and
@@ -184,6 +184,22 @@ pub(crate) fn check_project_key(field: &str, key: &str) -> Result<(), Error> {
         field: field.to_owned(),
         reason: reason.to_owned(),
     })
+}
+
+/// A stable 64-bit id of `(kind, value)`: the first eight bytes of SHA-256 over a versioned
+/// domain tag and length-prefixed parts, so no two different inputs share a preimage layout.
+pub(crate) fn stable_id(kind: &[u8], value: &[u8]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"posthog-api/rate-limit-bucket/v1\0");
+    for part in [kind, value] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
 }
 
 /// Keys are opaque tokens: anything with whitespace or control characters is a copy-paste

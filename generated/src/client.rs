@@ -213,6 +213,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Shares PostHog's budget with every process using the same key through `store` (e.g. a
+    /// `rate_limit::RedisStore`, feature `redis`), with the default limits and store-failure
+    /// policy; use [`RateLimiter::builder`] with [`Self::rate_limiter`] to change them.
+    pub fn shared_rate_limit(self, store: Arc<dyn crate::rate_limit::SharedStore>) -> Self {
+        self.rate_limiter(RateLimiter::shared(store))
+    }
+
     /// Replaces the retry policy.
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;

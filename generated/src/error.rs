@@ -203,6 +203,10 @@ pub enum Error {
         /// The cap it passed.
         limit: usize,
     },
+    /// The shared rate-limit store (e.g. Redis) could not be reached and the limiter is set to
+    /// [`crate::rate_limit::StoreFailure::FailRequest`]: the request was not sent.
+    #[error(transparent)]
+    RateLimitStore(#[from] crate::rate_limit::StoreError),
     /// Fetching one page of a paginated listing failed; `url` names the page (without
     /// credentials) so the listing can be resumed from it, and `source` says what went wrong.
     #[error("page {url}: {source}")]

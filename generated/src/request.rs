@@ -405,7 +405,7 @@ impl RequestBuilder {
                 inner
                     .limiter
                     .acquire(bucket, prepared.op.throttle_scopes)
-                    .await;
+                    .await?;
             }
             let result = inner.http.execute(prepared.build(&inner.http)?).await;
             let (outcome, error) = match result {

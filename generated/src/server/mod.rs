@@ -62,7 +62,7 @@ use crate::operation::Operation;
 pub use crate::generated::server::*;
 pub use error::ServerError;
 pub use routes::{Routes, RunningServer};
-pub use throttle::ServerRateLimiter;
+pub use throttle::{DEFAULT_MAX_LOGS, ServerRateLimiter, ThrottleStats};
 
 /// What an operation method answers: a typed reply, or PostHog's error body.
 pub type Answer<T> = Result<Reply<T>, ServerError>;
