@@ -25,8 +25,12 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+mod capture_queue;
 mod flags;
 
+pub use capture_queue::{
+    BeforeSend, CaptureQueue, CaptureQueueConfig, Captured, DropReason, Overflow, QueueStats,
+};
 pub use flags::{FLAGS_API_VERSION, Flag, FlagValue, Flags, FlagsEndpoint, FlagsOptions};
 
 use crate::client::{Client, MAX_BODY_BYTES};
