@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 mod capture_queue;
 mod flags;
+pub mod local_flags;
 
 pub use capture_queue::{
     BeforeSend, CaptureQueue, CaptureQueueConfig, Captured, DropReason, Overflow, QueueStats,
