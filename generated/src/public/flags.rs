@@ -269,6 +269,21 @@ impl FlagsOptions {
         self
     }
 
+    /// The groups given (type to key).
+    pub(crate) fn groups_map(&self) -> &BTreeMap<String, String> {
+        &self.groups
+    }
+
+    /// The person properties given.
+    pub(crate) fn person_properties_map(&self) -> &BTreeMap<String, Value> {
+        &self.person_properties
+    }
+
+    /// The group properties given, per group type.
+    pub(crate) fn group_properties_map(&self) -> &BTreeMap<String, BTreeMap<String, Value>> {
+        &self.group_properties
+    }
+
     fn request(&self, distinct_id: &str) -> types::FlagsRequest {
         types::FlagsRequest {
             api_key: None,

@@ -33,6 +33,8 @@ use serde_json::{Map, Value};
 
 pub use called::FlagCalledCache;
 pub use definitions::{FlagDefinition, FlagDefinitions};
+pub use local::{LocalFlags, LocalFlagsConfig, LocalValue, Source};
+pub use poller::{DefinitionsPoll, DefinitionsSource};
 
 use crate::public::FlagValue;
 
