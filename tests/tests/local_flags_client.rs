@@ -247,3 +247,40 @@ async fn feature_flag_called_is_sent_once_per_user_flag_and_value() {
         "the secret key stays off capture"
     );
 }
+
+#[tokio::test]
+async fn the_secret_key_goes_to_the_private_host_only() {
+    use posthog_api::server::fake_public::FakePublic;
+    use posthog_api::{Client, Credentials, Region};
+    const PROJECT: &str = "phc_TwoHostsProjectKey0123456789";
+    let public = FakePublic::new(PROJECT);
+    let private = FakePublic::new(PROJECT);
+    private.definitions_key(FAKE_PROJECT_SECRET_KEY);
+    private.set_definitions(&definitions());
+    let public_server = public.serve("127.0.0.1:0").await.expect("bind");
+    let private_server = private.serve("127.0.0.1:0").await.expect("bind");
+    let client = Client::builder(Region::SelfHosted(private_server.base_url().clone()))
+        .public_base_url(public_server.base_url().clone())
+        .credentials(Credentials::project_api_key(PROJECT))
+        .build()
+        .expect("client");
+    let queue = client.capture_queue(CaptureQueueConfig::new()).expect("queue");
+    let flags = client
+        .local_flags(FAKE_PROJECT_SECRET_KEY, LocalFlagsConfig::new(), Some(queue.clone()))
+        .await
+        .expect("definitions load from the private host");
+    flags
+        .get_flag("pro-only", "u", &FlagsOptions::new().person_property("plan", "pro"))
+        .await
+        .expect("evaluated");
+    flags
+        .get_flag("static-cohort-flag", "u", &FlagsOptions::new())
+        .await
+        .expect("asked remotely");
+    queue.shutdown().await;
+    let paths: Vec<String> = public.requests().into_iter().map(|r| r.path).collect();
+    assert!(paths.contains(&"/batch/".to_owned()) && paths.contains(&"/flags".to_owned()), "{paths:?}");
+    assert!(public.requests().iter().all(|r| !r.personal_key), "{:?}", public.requests());
+    assert_eq!(public.definitions_requests(), 0);
+    assert_eq!(private.definitions_requests(), 1);
+}

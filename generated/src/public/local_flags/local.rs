@@ -62,8 +62,10 @@ impl LocalFlagsConfig {
         self
     }
 
-    /// Where the definitions are fetched; the client's public host by default, where PostHog
-    /// serves them (as its SDKs fetch them).
+    /// Where the definitions are fetched. By default the client's private host, so the secret
+    /// key never travels to the public capture host (PostHog's SDKs send it to their one host,
+    /// the ingestion host; a private host without `/flags/definitions` answers the older
+    /// `/api/feature_flag/local_evaluation/`, which this falls back to).
     pub fn base_url(mut self, url: Url) -> Self {
         self.base_url = Some(url);
         self
@@ -132,7 +134,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Client {
     /// Starts local evaluation: loads the definitions with `secret_key` (a project secret key
-    /// `phs_...` or a personal API key, sent only to the definitions request) and polls them
+    /// `phs_...` or a personal API key, sent only on the definitions request, to the private
+    /// host unless [`LocalFlagsConfig::base_url`] says otherwise) and polls them
     /// in the background. `queue` carries the `$feature_flag_called` events (none are sent
     /// without one). Needs the project API key and a tokio runtime.
     pub async fn local_flags(
@@ -145,7 +148,7 @@ impl Client {
         let base = config
             .base_url
             .clone()
-            .unwrap_or_else(|| self.inner.hosts.public.clone());
+            .unwrap_or_else(|| self.inner.hosts.private.clone());
         let inner = Arc::new(Inner {
             client: self.clone(),
             secret,
