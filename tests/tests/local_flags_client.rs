@@ -264,13 +264,23 @@ async fn the_secret_key_goes_to_the_private_host_only() {
         .credentials(Credentials::project_api_key(PROJECT))
         .build()
         .expect("client");
-    let queue = client.capture_queue(CaptureQueueConfig::new()).expect("queue");
+    let queue = client
+        .capture_queue(CaptureQueueConfig::new())
+        .expect("queue");
     let flags = client
-        .local_flags(FAKE_PROJECT_SECRET_KEY, LocalFlagsConfig::new(), Some(queue.clone()))
+        .local_flags(
+            FAKE_PROJECT_SECRET_KEY,
+            LocalFlagsConfig::new(),
+            Some(queue.clone()),
+        )
         .await
         .expect("definitions load from the private host");
     flags
-        .get_flag("pro-only", "u", &FlagsOptions::new().person_property("plan", "pro"))
+        .get_flag(
+            "pro-only",
+            "u",
+            &FlagsOptions::new().person_property("plan", "pro"),
+        )
         .await
         .expect("evaluated");
     flags
@@ -279,8 +289,15 @@ async fn the_secret_key_goes_to_the_private_host_only() {
         .expect("asked remotely");
     queue.shutdown().await;
     let paths: Vec<String> = public.requests().into_iter().map(|r| r.path).collect();
-    assert!(paths.contains(&"/batch/".to_owned()) && paths.contains(&"/flags".to_owned()), "{paths:?}");
-    assert!(public.requests().iter().all(|r| !r.personal_key), "{:?}", public.requests());
+    assert!(
+        paths.contains(&"/batch/".to_owned()) && paths.contains(&"/flags".to_owned()),
+        "{paths:?}"
+    );
+    assert!(
+        public.requests().iter().all(|r| !r.personal_key),
+        "{:?}",
+        public.requests()
+    );
     assert_eq!(public.definitions_requests(), 0);
     assert_eq!(private.definitions_requests(), 1);
 }
