@@ -22,6 +22,8 @@ pub(super) struct Definitions {
     pub(super) cohorts: HashMap<String, Value>,
     /// Group type index (as text) to its name.
     pub(super) group_types: HashMap<String, String>,
+    /// How `exact` reads boolean-like filters (1 unless the answer says otherwise).
+    pub(super) property_matching_version: i64,
 }
 
 /// One flag as the definitions describe it.
@@ -184,6 +186,10 @@ impl FlagDefinitions {
                 .filter_map(|(index, name)| Some((index.clone(), name.as_str()?.to_owned())))
                 .collect();
         }
+        definitions.property_matching_version = object
+            .get("property_matching_version")
+            .and_then(Value::as_i64)
+            .unwrap_or(1);
         Ok(Self {
             inner: Arc::new(definitions),
         })
@@ -205,6 +211,11 @@ impl FlagDefinitions {
     /// How many flags are defined.
     pub fn len(&self) -> usize {
         self.inner.flags.len()
+    }
+
+    /// The `property_matching_version` the definitions ask for (1 by default).
+    pub fn property_matching_version(&self) -> i64 {
+        self.inner.property_matching_version
     }
 
     /// Whether no flag is defined.

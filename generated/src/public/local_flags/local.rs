@@ -316,11 +316,13 @@ impl LocalFlags {
             }
             group_properties.insert(group.clone(), Value::Object(properties));
         }
+        let definitions = self.definitions();
         let input = EvaluationInput::new(distinct_id)
             .groups(groups)
             .person_properties(&person)
-            .group_properties(&group_properties);
-        self.definitions().evaluate(key, &input)
+            .group_properties(&group_properties)
+            .property_matching_version(definitions.property_matching_version());
+        definitions.evaluate(key, &input)
     }
 
     fn report_call(
