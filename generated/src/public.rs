@@ -1,6 +1,6 @@
 //! Ergonomics over the generated public endpoints: capture one event, send a batch split into
 //! requests under PostHog's 20 MB limit, identify / alias / group events, and typed flag values
-//! from `/flags?v=2` with a fallback to `/decide/?v=3`.
+//! from `/flags?v=4` with a fallback to `/decide/?v=3`.
 //!
 //! These calls go to the public host with only the project API key (see [`crate::auth`]), so the
 //! client needs [`crate::Credentials::with_project_api_key`]. Every event gets a UUID and a
@@ -25,9 +25,14 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+mod capture_queue;
 mod flags;
+pub mod local_flags;
 
-pub use flags::{Flag, FlagValue, Flags, FlagsEndpoint, FlagsOptions};
+pub use capture_queue::{
+    BeforeSend, CaptureQueue, CaptureQueueConfig, Captured, DropReason, Overflow, QueueStats,
+};
+pub use flags::{FLAGS_API_VERSION, Flag, FlagValue, Flags, FlagsEndpoint, FlagsOptions};
 
 use crate::client::{Client, MAX_BODY_BYTES};
 use crate::error::{Error, Result};
@@ -240,6 +245,8 @@ impl Event {
             properties: Self::properties_value(self.properties),
             timestamp: self.timestamp,
             uuid: self.uuid,
+            dollar_set: None,
+            dollar_set_once: None,
         }
     }
 
@@ -250,6 +257,8 @@ impl Event {
             properties: Self::properties_value(self.properties),
             timestamp: self.timestamp,
             uuid: self.uuid,
+            dollar_set: None,
+            dollar_set_once: None,
         }
     }
 }

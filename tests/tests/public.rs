@@ -333,7 +333,7 @@ async fn flags_have_boolean_and_multivariate_values_with_payloads() {
     ));
     let requests = fake.requests();
     assert_eq!(requests[0].path, "/flags");
-    assert_eq!(requests[0].query.as_deref(), Some("v=2"));
+    assert_eq!(requests[0].query.as_deref(), Some("v=4"));
 }
 
 #[tokio::test]
@@ -362,7 +362,7 @@ async fn flags_fall_back_to_decide_when_the_server_has_no_flags_endpoint() {
     assert_eq!(
         paths,
         [
-            ("/flags".to_owned(), Some("v=2".to_owned())),
+            ("/flags".to_owned(), Some("v=4".to_owned())),
             ("/decide/".to_owned(), Some("v=3".to_owned()))
         ]
     );
@@ -375,7 +375,7 @@ async fn flags_config_asks_for_configuration() {
         .flags("u", &FlagsOptions::new().config(true))
         .await
         .expect("evaluated");
-    assert_eq!(fake.requests()[0].query.as_deref(), Some("v=2&config=true"));
+    assert_eq!(fake.requests()[0].query.as_deref(), Some("v=4&config=true"));
 }
 
 #[tokio::test]

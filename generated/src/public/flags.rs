@@ -1,5 +1,5 @@
-//! Flag evaluation for one distinct id: `/flags?v=2` with a fallback to `/decide/?v=3`, both
-//! answers turned into one typed [`Flags`].
+//! Flag evaluation for one distinct id: `/flags?v=4` (what PostHog's SDKs send today) with a
+//! fallback to `/decide/?v=3`, both answers turned into one typed [`Flags`].
 
 use std::collections::BTreeMap;
 
@@ -10,6 +10,9 @@ use crate::error::{Error, Result};
 use crate::generated::api::public::{PublicDecideQuery, PublicFlagsQuery};
 use crate::generated::operations::PUBLIC_FLAGS;
 use crate::generated::types;
+
+/// The `/flags` answer version PostHog's SDKs ask for (posthog-python 7.91 posts `/flags/?v=4`).
+pub const FLAGS_API_VERSION: i64 = 4;
 
 /// The value a flag has for one distinct id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,10 +55,48 @@ pub struct Flag {
     pub reason: Option<String>,
 }
 
+impl Flag {
+    /// One entry of a `/flags` answer. A `v=4` entry's typed `value` decides: a boolean is
+    /// on/off, a string the variant, a number or object is on with itself as the payload, and a
+    /// `failed` entry is off without a payload (as posthog-python 7.91 reads them). An entry
+    /// without `value` is a `v=2` one: `enabled` and `variant`.
+    fn from_detail(key: String, detail: types::FlagDetail) -> Self {
+        let failed = detail.failed == Some(true);
+        let reason = detail.reason.and_then(|reason| reason.code);
+        let stored_payload = detail
+            .metadata
+            .and_then(|metadata| metadata.payload)
+            .and_then(decode_payload);
+        let (value, payload) = match (failed, detail.value) {
+            (true, _) => (FlagValue::Boolean(false), None),
+            (false, Some(Value::Bool(enabled))) => (
+                FlagValue::Boolean(enabled),
+                stored_payload.filter(|_| enabled),
+            ),
+            (false, Some(Value::String(variant))) => (FlagValue::Variant(variant), stored_payload),
+            (false, Some(Value::Null)) => (FlagValue::Boolean(false), None),
+            (false, Some(typed)) => (FlagValue::Boolean(true), Some(typed)),
+            (false, None) => {
+                let value = match detail.variant {
+                    Some(variant) if detail.enabled => FlagValue::Variant(variant),
+                    _ => FlagValue::Boolean(detail.enabled),
+                };
+                (value, stored_payload)
+            }
+        };
+        Self {
+            key,
+            value,
+            payload,
+            reason,
+        }
+    }
+}
+
 /// Which endpoint answered [`Client::flags`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FlagsEndpoint {
-    /// `/flags?v=2`.
+    /// `/flags?v=4`.
     Flags,
     /// `/decide/?v=3`, because the server had no `/flags` (404).
     Decide,
@@ -116,19 +157,7 @@ impl Flags {
             .flags
             .into_iter()
             .map(|(key, detail)| {
-                let value = match detail.variant {
-                    Some(variant) if detail.enabled => FlagValue::Variant(variant),
-                    _ => FlagValue::Boolean(detail.enabled),
-                };
-                let flag = Flag {
-                    key: key.clone(),
-                    value,
-                    payload: detail
-                        .metadata
-                        .and_then(|metadata| metadata.payload)
-                        .and_then(decode_payload),
-                    reason: detail.reason.and_then(|reason| reason.code),
-                };
+                let flag = Flag::from_detail(key.clone(), detail);
                 (key, flag)
             })
             .collect();
@@ -240,6 +269,21 @@ impl FlagsOptions {
         self
     }
 
+    /// The groups given (type to key).
+    pub(crate) fn groups_map(&self) -> &BTreeMap<String, String> {
+        &self.groups
+    }
+
+    /// The person properties given.
+    pub(crate) fn person_properties_map(&self) -> &BTreeMap<String, Value> {
+        &self.person_properties
+    }
+
+    /// The group properties given, per group type.
+    pub(crate) fn group_properties_map(&self) -> &BTreeMap<String, BTreeMap<String, Value>> {
+        &self.group_properties
+    }
+
     fn request(&self, distinct_id: &str) -> types::FlagsRequest {
         types::FlagsRequest {
             api_key: None,
@@ -256,7 +300,7 @@ impl FlagsOptions {
 }
 
 impl Client {
-    /// Evaluates every flag for `distinct_id` with `/flags?v=2`, or with `/decide/?v=3` when
+    /// Evaluates every flag for `distinct_id` with `/flags?v=4`, or with `/decide/?v=3` when
     /// the server has no `/flags` (it answers 404).
     pub async fn flags(&self, distinct_id: &str, options: &FlagsOptions) -> Result<Flags> {
         let operation = PUBLIC_FLAGS.id;
@@ -270,7 +314,7 @@ impl Client {
         }
         let body = options.request(distinct_id);
         let query = PublicFlagsQuery {
-            v: 2,
+            v: FLAGS_API_VERSION,
             config: options.config.then_some(true),
         };
         match self.public_flags(&query, &body).await {

@@ -45,6 +45,13 @@ pub const FAKE_PERSONAL_API_KEY: &str = "phx_fake_personal_api_key";
 /// The fake's project.
 pub const FAKE_PROJECT_ID: &str = "1";
 
+/// The project API key the fake's public endpoints accept (`phc_...`).
+pub const FAKE_PROJECT_API_KEY: &str = "phc_fake_project_api_key";
+
+/// The project secret key the fake serves flag definitions to (`phs_...`); the personal key
+/// works there too.
+pub const FAKE_PROJECT_SECRET_KEY: &str = "phs_fake_project_secret_key";
+
 /// `POST /api/projects/{project_id}/query/`, which the 2025 schema does not list.
 static QUERY_CREATE: Operation = Operation {
     id: "query_create",
@@ -74,6 +81,8 @@ pub struct FakePostHog {
     persons: usize,
     feature_flags: usize,
     limiter: Option<ServerRateLimiter>,
+    #[cfg(feature = "public")]
+    public: crate::server::fake_public::FakePublic,
 }
 
 impl Default for FakePostHog {
@@ -83,6 +92,13 @@ impl Default for FakePostHog {
             persons: 2_500,
             feature_flags: 0,
             limiter: None,
+            #[cfg(feature = "public")]
+            public: {
+                let public = crate::server::fake_public::FakePublic::new(FAKE_PROJECT_API_KEY);
+                public.definitions_key(FAKE_PROJECT_SECRET_KEY);
+                public.definitions_key(FAKE_PERSONAL_API_KEY);
+                public
+            },
         }
     }
 }
@@ -120,6 +136,12 @@ impl FakePostHog {
         self
     }
 
+    /// The public half (capture, flags, definitions): add flags, read what was captured.
+    #[cfg(feature = "public")]
+    pub fn public(&self) -> &crate::server::fake_public::FakePublic {
+        &self.public
+    }
+
     /// The routes of this fake, to serve or wrap yourself.
     pub fn routes(self) -> Routes {
         let state = Arc::new(State::new(self.keys, self.persons, self.feature_flags));
@@ -148,6 +170,8 @@ impl FakePostHog {
             .query(Arc::clone(&state))
             .users(state)
             .merge(extra);
+        #[cfg(feature = "public")]
+        let routes = self.public.mount(routes);
         match self.limiter {
             Some(limiter) => routes.rate_limit(limiter),
             None => routes,
@@ -156,8 +180,14 @@ impl FakePostHog {
 
     /// Starts serving on a random loopback port.
     pub async fn serve(self) -> std::io::Result<RunningFake> {
+        #[cfg(feature = "public")]
+        let public = self.public.clone();
         let server = self.routes().serve("127.0.0.1:0").await?;
-        Ok(RunningFake { server })
+        Ok(RunningFake {
+            server,
+            #[cfg(feature = "public")]
+            public,
+        })
     }
 }
 
@@ -165,6 +195,8 @@ impl FakePostHog {
 #[derive(Debug)]
 pub struct RunningFake {
     server: RunningServer,
+    #[cfg(feature = "public")]
+    public: crate::server::fake_public::FakePublic,
 }
 
 impl RunningFake {
@@ -183,10 +215,19 @@ impl RunningFake {
         FAKE_PERSONAL_API_KEY
     }
 
-    /// A client for this fake: its URL, key and project, and no client-side rate limit (the
-    /// fake throttles only when asked to).
+    /// The public endpoints' recorded events, flags and definitions (same base URL).
+    #[cfg(feature = "public")]
+    pub fn public(&self) -> &crate::server::fake_public::FakePublic {
+        &self.public
+    }
+
+    /// A client for this fake: its URL, keys (the project key too, with the `public`
+    /// feature) and project, and no client-side rate limit (the fake throttles only when asked to).
     pub fn client(&self) -> crate::Result<Client> {
-        self.client_with(Credentials::personal_api_key(FAKE_PERSONAL_API_KEY))
+        let credentials = Credentials::personal_api_key(FAKE_PERSONAL_API_KEY);
+        #[cfg(feature = "public")]
+        let credentials = credentials.with_project_api_key(FAKE_PROJECT_API_KEY);
+        self.client_with(credentials)
     }
 
     /// A client for this fake with other credentials.

@@ -1,6 +1,7 @@
-//! The public endpoints of the fake PostHog (`/capture/`, `/batch/`, `/flags`, `/decide/`),
-//! on the generated `PublicApi` stubs: it records every event it receives, so tests can assert on
-//! them, and evaluates simple boolean and multivariate flags it was given.
+//! The public endpoints of the fake PostHog, on the generated `PublicApi` stubs plus the other
+//! paths PostHog serves them on ([`aliases`]: `/flags/`, `/e/`, `/i/v0/e/`, capture v1) and the
+//! flag definitions for local evaluation ([`definitions`]): it records every event it receives,
+//! so tests can assert on them, and evaluates simple boolean and multivariate flags it was given.
 //!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
@@ -38,6 +39,9 @@ use crate::generated::types;
 use crate::server::public::PublicApi;
 use crate::server::{Answer, Context, Reply, Routes, RunningServer, ServerError};
 
+pub mod aliases;
+pub mod definitions;
+
 /// The header the decoding layer uses to tell the handler which recorded request it is in.
 const REQUEST_ID_HEADER: &str = "x-posthog-fake-request";
 
@@ -50,6 +54,10 @@ pub struct CapturedEvent {
     pub distinct_id: Option<String>,
     /// The event properties.
     pub properties: Map<String, Value>,
+    /// `$set` sent as a top-level member of the event (as posthog-python's `set()` does).
+    pub set: Option<Map<String, Value>>,
+    /// `$set_once` sent as a top-level member of the event.
+    pub set_once: Option<Map<String, Value>>,
     /// The timestamp, if the event had one.
     pub timestamp: Option<DateTime<FixedOffset>>,
     /// The UUID, if the event had one.
@@ -62,6 +70,24 @@ impl CapturedEvent {
     /// Whether PostHog would skip the person profile for it (`$process_person_profile: false`).
     pub fn is_anonymous(&self) -> bool {
         self.properties.get("$process_person_profile") == Some(&Value::Bool(false))
+    }
+
+    /// The person properties the event sets: `properties.$set`, then the top-level `$set` over
+    /// it (`"$set_once"` for the other kind).
+    pub fn person_updates(&self, kind: &str) -> Map<String, Value> {
+        let mut merged = match self.properties.get(kind) {
+            Some(Value::Object(members)) => members.clone(),
+            _ => Map::new(),
+        };
+        let top = match kind {
+            "$set" => self.set.as_ref(),
+            "$set_once" => self.set_once.as_ref(),
+            _ => None,
+        };
+        if let Some(top) = top {
+            merged.extend(top.clone());
+        }
+        merged
     }
 }
 
@@ -203,6 +229,12 @@ struct Recorded {
     flags: BTreeMap<String, FakeFlag>,
     failures: VecDeque<ServerError>,
     without_flags_endpoint: bool,
+    /// The flag definitions' JSON text and its ETag (`None`: no flags).
+    definitions: Option<(String, String)>,
+    /// Bearer keys accepted for the definitions.
+    definition_keys: Vec<String>,
+    definitions_requests: usize,
+    definitions_not_modified: usize,
 }
 
 /// The fake's public endpoints. Cheap to clone: clones share the recorded events and flags.
@@ -243,6 +275,75 @@ impl FakePublic {
         self.lock().failures.push_back(error);
     }
 
+    /// Accepts `key` (a project secret key `phs_...` or a personal API key) as the Bearer
+    /// token of the flag definitions.
+    pub fn definitions_key(&self, key: impl Into<String>) {
+        self.lock().definition_keys.push(key.into());
+    }
+
+    /// Serves `definitions` (PostHog's answer: `flags`, `group_type_mapping`, `cohorts`) for
+    /// local evaluation; its ETag changes when they do.
+    pub fn set_definitions(&self, definitions: &Value) {
+        let text = definitions.to_string();
+        let tag = definitions::etag(&text);
+        self.lock().definitions = Some((text, tag));
+    }
+
+    /// How many times the definitions were asked for (304 answers included).
+    pub fn definitions_requests(&self) -> usize {
+        self.lock().definitions_requests
+    }
+
+    /// Every `$feature_flag_called` event received: (distinct id, flag key, response value).
+    pub fn flag_calls(&self) -> Vec<(String, String, Value)> {
+        self.lock()
+            .events
+            .iter()
+            .filter(|event| event.event == "$feature_flag_called")
+            .map(|event| {
+                let property = |name: &str| event.properties.get(name).cloned();
+                (
+                    event.distinct_id.clone().unwrap_or_default(),
+                    property("$feature_flag")
+                        .and_then(|flag| flag.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    property("$feature_flag_response").unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    }
+
+    fn project_api_key(&self) -> &str {
+        &self.project_api_key
+    }
+
+    fn accepts_definitions_key(&self, key: &str) -> bool {
+        self.lock().definition_keys.iter().any(|known| known == key)
+    }
+
+    fn definitions_body(&self) -> (String, String) {
+        self.lock().definitions.clone().unwrap_or_else(|| {
+            let text = definitions::empty().to_string();
+            let tag = definitions::etag(&text);
+            (text, tag)
+        })
+    }
+
+    fn count_definitions_request(&self, not_modified: bool) {
+        let mut state = self.lock();
+        state.definitions_requests += 1;
+        state.definitions_not_modified += usize::from(not_modified);
+    }
+
+    /// How many definitions requests were answered 304 Not Modified.
+    pub fn definitions_not_modified(&self) -> usize {
+        self.lock().definitions_not_modified
+    }
+
+    fn take_failure(&self) -> Option<ServerError> {
+        self.lock().failures.pop_front()
+    }
+
     /// Every event received so far, in the order received.
     pub fn events(&self) -> Vec<CapturedEvent> {
         self.lock().events.clone()
@@ -265,11 +366,15 @@ impl FakePublic {
         state.requests.clear();
     }
 
-    /// The public routes, with gzip decoding and request recording in front of them.
+    /// The public routes and their other paths, with gzip decoding and request recording in
+    /// front of them.
     pub fn router(&self) -> axum::Router {
-        crate::server::public::routes(Arc::new(self.clone())).layer(
-            axum::middleware::from_fn_with_state(self.clone(), decode_and_record),
-        )
+        let stubs = crate::server::public::routes(Arc::new(self.clone()));
+        let routes = definitions::add(aliases::add(stubs, self.clone()), self.clone());
+        routes.layer(axum::middleware::from_fn_with_state(
+            self.clone(),
+            decode_and_record,
+        ))
     }
 
     /// Adds the public routes to `routes` (e.g. the rest of a fake PostHog).
@@ -287,7 +392,7 @@ impl FakePublic {
 
     /// The injected failure if one is queued, else 401 unless the body carries the project key.
     fn admit(&self, api_key: Option<&str>) -> Result<(), ServerError> {
-        if let Some(error) = self.lock().failures.pop_front() {
+        if let Some(error) = self.take_failure() {
             return Err(error);
         }
         match api_key {
@@ -297,9 +402,16 @@ impl FakePublic {
     }
 
     fn record(&self, cx: &Context, events: Vec<CapturedEvent>) {
-        let request = request_index(cx);
+        self.record_events(request_index(&cx.headers), cx.key.is_some(), events);
+    }
+
+    /// Records events of a request not answered through the stubs (capture v1).
+    fn record_request(&self, headers: &http::HeaderMap, events: Vec<CapturedEvent>) {
+        self.record_events(request_index(headers), false, events);
+    }
+
+    fn record_events(&self, request: Option<usize>, personal: bool, events: Vec<CapturedEvent>) {
         let mut state = self.lock();
-        let personal = cx.key.is_some();
         if let Some(record) = request.and_then(|index| state.requests.get_mut(index)) {
             record.events += events.len();
             record.personal_key |= personal;
@@ -325,8 +437,8 @@ impl FakePublic {
     }
 }
 
-fn request_index(cx: &Context) -> Option<usize> {
-    cx.headers
+fn request_index(headers: &http::HeaderMap) -> Option<usize> {
+    headers
         .get(REQUEST_ID_HEADER)
         .and_then(|value| value.to_str().ok())
         .and_then(|text| text.parse().ok())
@@ -410,6 +522,8 @@ impl PublicApi for FakePublic {
             event: body.event,
             distinct_id: Some(body.distinct_id),
             properties: object(body.properties),
+            set: body.dollar_set.map(|set| set.into_iter().collect()),
+            set_once: body.dollar_set_once.map(|set| set.into_iter().collect()),
             timestamp: body.timestamp,
             uuid: body.uuid,
             request: 0,
@@ -445,6 +559,8 @@ impl PublicApi for FakePublic {
                 event: item.event,
                 distinct_id,
                 properties,
+                set: item.dollar_set.map(|set| set.into_iter().collect()),
+                set_once: item.dollar_set_once.map(|set| set.into_iter().collect()),
                 timestamp: item.timestamp,
                 uuid: item.uuid,
                 request: 0,
@@ -457,9 +573,10 @@ impl PublicApi for FakePublic {
     async fn public_flags(
         self: Arc<Self>,
         cx: Context,
-        _query: PublicFlagsQuery,
+        query: PublicFlagsQuery,
         body: types::FlagsRequest,
     ) -> Answer<types::FlagsResponse> {
+        let typed = query.v >= 4;
         if self.lock().without_flags_endpoint {
             return Err(ServerError::not_found());
         }
@@ -479,10 +596,17 @@ impl PublicApi for FakePublic {
                 } else {
                     "no_condition_match"
                 };
+                // v4 entries carry the typed value; the SDKs read it before `enabled`.
+                let value = typed.then(|| match &variant {
+                    Some(variant) => Value::String(variant.clone()),
+                    None => Value::Bool(enabled),
+                });
                 let detail = types::FlagDetail {
                     key: flag.key.clone(),
                     enabled,
                     variant,
+                    value,
+                    failed: typed.then_some(false),
                     reason: Some(types::FlagReason {
                         code: Some(reason.into()),
                         condition_index: Some(0),
@@ -559,15 +683,23 @@ async fn decode_and_record(
         url::form_urlencoded::parse(query.as_bytes())
             .any(|(name, value)| name == "compression" && value.starts_with("gzip"))
     });
-    let decoded = if encoding.as_deref() == Some("gzip") || gzip_query {
-        match gunzip(&bytes) {
-            Ok(decoded) => decoded,
-            Err(error) => return error.into_response(),
-        }
-    } else {
-        bytes.to_vec()
+    let decoded = match encoding.as_deref() {
+        Some("gzip") => inflate(flate2::read::GzDecoder::new(&bytes[..])),
+        Some("deflate") => inflate(flate2::read::ZlibDecoder::new(&bytes[..])),
+        _ if gzip_query => inflate(flate2::read::GzDecoder::new(&bytes[..])),
+        _ => Ok(bytes.to_vec()),
     };
-    let personal_key = parts.headers.contains_key(header::AUTHORIZATION)
+    let decoded = match decoded {
+        Ok(decoded) => decoded,
+        Err(error) => return error.into_response(),
+    };
+    // Capture v1 sends the project key as its Bearer token; only another key is a leak.
+    let project_bearer = format!("Bearer {}", fake.project_api_key);
+    let foreign_authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .is_some_and(|value| value.as_bytes() != project_bearer.as_bytes());
+    let personal_key = foreign_authorization
         || query
             .as_deref()
             .is_some_and(|query| query.contains(crate::auth::PERSONAL_API_KEY_FIELD))
@@ -604,17 +736,17 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
         .any(|window| window == needle)
 }
 
-/// Decompresses a gzip body, refusing one that expands past the 20 MB limit.
-fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, ServerError> {
-    let mut decoded = Vec::with_capacity(bytes.len().saturating_mul(8).min(MAX_BODY_BYTES));
+/// Decompresses a gzip or deflate body, refusing one that expands past the 20 MB limit.
+fn inflate(decoder: impl std::io::Read) -> Result<Vec<u8>, ServerError> {
+    let mut decoded = Vec::new();
     let limit = u64::try_from(MAX_BODY_BYTES).unwrap_or(u64::MAX) + 1;
-    flate2::read::GzDecoder::new(bytes)
+    decoder
         .take(limit)
         .read_to_end(&mut decoded)
         .map_err(|error| {
             invalid_payload(
                 format!(
-                    "Malformed request data: the gzip body could not be decompressed ({error})."
+                    "Malformed request data: the compressed body could not be decompressed ({error})."
                 ),
                 None,
             )
