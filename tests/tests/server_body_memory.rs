@@ -3,7 +3,8 @@
 //! into a `serde_json::Value` whenever it held the member's name or any `\u` escape, about 40
 //! times the body; it now reads the body as a stream and builds only the member.
 //!
-//! One test per binary: the allocator counts the whole process.
+//! One test per binary: the allocator counts the whole process. Before the change an 8 MB body
+//! peaked at 453 MB more.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,6 +73,7 @@ async fn a_key_in_a_large_json_body_is_found_without_building_the_body() {
     // Typed decoding refuses the body (no `key`); what matters is what reading it cost.
     assert_eq!(answer.status(), 400);
     let extra = PEAK.load(Ordering::Relaxed).saturating_sub(before);
+    println!("an {} MB body: peak {} MB more", size >> 20, extra >> 20);
     // The body in the client, in the server, and a copy while it streams: a few times its size.
     // As a `Value` it took over 40 times.
     assert!(
