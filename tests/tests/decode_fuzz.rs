@@ -394,7 +394,7 @@ fn env_number(name: &str) -> Option<u64> {
 #[test]
 fn random_and_adversarial_json_never_panics_or_overflows_the_stack() {
     let cases = env_number("POSTHOG_DECODE_FUZZ_CASES").unwrap_or(600);
-    let seed = env_number("POSTHOG_DECODE_FUZZ_SEED").unwrap_or(0x5eed_14);
+    let seed = env_number("POSTHOG_DECODE_FUZZ_SEED").unwrap_or(0x5eed);
     run(seed, usize::try_from(cases).unwrap_or(usize::MAX));
 }
 

@@ -221,9 +221,12 @@ async fn a_client_stalling_inside_its_headers_is_disconnected() {
         );
     }
     // A complete request on a fresh connection is still served.
-    let answer = reqwest::get(format!("{}api/projects/1/feature_flags/", server.base_url()))
-        .await
-        .expect("answer");
+    let answer = reqwest::get(format!(
+        "{}api/projects/1/feature_flags/",
+        server.base_url()
+    ))
+    .await
+    .expect("answer");
     assert_eq!(answer.status(), 501);
     server.shutdown().await.expect("shutdown");
 }
