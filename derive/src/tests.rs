@@ -69,7 +69,7 @@ fn attributes_it_does_not_implement_are_refused() {
         #[serde(untagged)]
         pub enum Value {
             #[serde(rename = "text")]
-            Text(String),
+            Text(Box<Text>),
         }
     };
     for direction in [Direction::Deserialize, Direction::Serialize] {
@@ -78,10 +78,7 @@ fn attributes_it_does_not_implement_are_refused() {
         let error = expanded(container.clone(), direction).unwrap_err();
         assert!(error.contains("unsupported container attribute"), "{error}");
         let error = expanded(variant.clone(), direction).unwrap_err();
-        assert!(
-            error.contains("variant attributes are not supported"),
-            "{error}"
-        );
+        assert!(error.contains("unsupported variant attribute"), "{error}");
     }
 }
 
@@ -105,9 +102,16 @@ fn a_json_variant_must_come_last() {
         }
     };
     let code = expanded(fallback_last, Direction::Deserialize).unwrap();
-    // The buffer is handed to the fallback, and no "did not match" error remains.
-    assert!(code.contains("Response :: Other (value)"), "{code}");
-    assert!(!code.contains("did not match"), "{code}");
+    // The buffer is handed to the fallback, which is no attempt of its own.
+    assert!(
+        code.contains("FALLBACK : :: core :: option :: Option < fn (:: serde_json :: Value) -> Self > = :: core :: option :: Option :: Some (Response :: Other)"),
+        "{code}"
+    );
+    assert_eq!(
+        code.matches("crate :: codec :: Attempt {").count(),
+        1,
+        "{code}"
+    );
 }
 
 #[test]
@@ -151,5 +155,86 @@ fn shapes_it_does_not_generate_are_refused() {
             let error = expanded(input.clone(), direction).unwrap_err();
             assert!(error.contains(expected), "{direction:?}: {error}");
         }
+    }
+}
+
+#[test]
+fn tagged_variants_are_tried_only_when_their_tag_matches() {
+    let input: DeriveInput = syn::parse_quote! {
+        #[serde(untagged)]
+        pub enum Query {
+            #[serde(tag = "kind", literal = "HogQLMetadata")]
+            Metadata(Box<HogQlMetadata>),
+            Loose(Loose),
+            #[serde(tag = "kind", literal = "HogQLAutocomplete")]
+            Autocomplete(Box<HogQlAutocomplete>),
+            Other(serde_json::Value),
+        }
+    };
+    let code = expanded(input.clone(), Direction::Deserialize).unwrap();
+    // Each tagged attempt carries its literal; the untagged one none.
+    assert!(
+        code.contains("tag : :: core :: option :: Option :: Some ((\"kind\" , \"HogQLMetadata\"))"),
+        "{code}"
+    );
+    assert!(
+        code.contains(
+            "tag : :: core :: option :: Option :: Some ((\"kind\" , \"HogQLAutocomplete\"))"
+        ),
+        "{code}"
+    );
+    assert_eq!(
+        code.matches("tag : :: core :: option :: Option :: None")
+            .count(),
+        1,
+        "{code}"
+    );
+    // Order is kept: the untagged variant is tried between the two tagged ones.
+    let metadata = code.find("Box < HogQlMetadata >").unwrap();
+    let loose = code.find("< Loose , Self >").unwrap();
+    let autocomplete = code.find("Box < HogQlAutocomplete >").unwrap();
+    assert!(metadata < loose && loose < autocomplete, "{code}");
+    // Encoding ignores the tags: the payload carries its own `kind`.
+    let code = expanded(input, Direction::Serialize).unwrap();
+    assert!(!code.contains("HogQLMetadata\""), "{code}");
+}
+
+#[test]
+fn variant_tags_come_whole_and_only_on_typed_variants() {
+    let cases: [(DeriveInput, &str); 3] = [
+        (
+            syn::parse_quote! {
+                #[serde(untagged)]
+                pub enum Query {
+                    #[serde(tag = "kind")]
+                    Metadata(HogQlMetadata),
+                }
+            },
+            "come together",
+        ),
+        (
+            syn::parse_quote! {
+                #[serde(untagged)]
+                pub enum Query {
+                    #[serde(tag = "kind", literal = "Null")]
+                    Nothing,
+                }
+            },
+            "has no tag",
+        ),
+        (
+            syn::parse_quote! {
+                #[serde(untagged)]
+                pub enum Query {
+                    #[serde(tag = "kind", literal = "Any")]
+                    Other(serde_json::Value),
+                }
+            },
+            "has no tag",
+        ),
+    ];
+    for (input, expected) in cases {
+        let error = expanded(input, Direction::Deserialize).unwrap_err();
+        assert!(error.contains(expected), "{error}");
     }
 }

@@ -124,6 +124,86 @@ pub fn skip<'de, M: MapAccess<'de>>(map: &mut M) -> Result<(), M::Error> {
     map.next_value::<de::IgnoredAny>().map(|_| ())
 }
 
+/// An untagged union decoded from one buffered JSON value: what the `Deserialize` derive writes
+/// per `#[serde(untagged)]` enum, so that one function ([`deserialize_untagged`]) serves them
+/// all. Its variants are a table, not code in the union's own `deserialize`: the body is then
+/// compiled once rather than per deserializer type, and a debug build's stack frame for one
+/// level of nesting holds one candidate value, not one per variant (PostHog's query unions
+/// have 40 variants, and nest through `sourceQuery` up to serde_json's recursion limit).
+pub trait Untagged: Sized + 'static {
+    /// The type's name, for the "did not match" error.
+    const NAME: &'static str;
+    /// Typed variants in declaration order.
+    const ATTEMPTS: &'static [Attempt<Self>];
+    /// The variant holding any JSON the others do not match, when the union has one.
+    const FALLBACK: Option<fn(serde_json::Value) -> Self>;
+}
+
+/// One typed variant of an [`Untagged`] union.
+pub struct Attempt<T> {
+    /// `(member, literal)`: the variant is tried only when the value's `member` is the string
+    /// `literal` (its struct's pydantic `Literal` tag). Variants without one are always tried.
+    pub tag: Option<(&'static str, &'static str)>,
+    /// Decodes the variant from the buffered value, `None` when it does not fit.
+    pub decode: fn(&serde_json::Value) -> Option<T>,
+}
+
+/// `Deserialize::deserialize` of every generated untagged union: buffers the value once, then
+/// tries the variants its tags allow, in order, by reference, and hands the buffer to the
+/// fallback variant when none fits. With the tags, a value is decoded by at most the one variant
+/// its `kind` names plus the untagged ones, so nested unions decode in time linear in the nesting
+/// (tried one by one, two recursive variants doubled the work per level).
+pub fn deserialize_untagged<'de, D: de::Deserializer<'de>, T: Untagged>(
+    deserializer: D,
+) -> Result<T, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    pick(value).map_err(|()| {
+        <D::Error as de::Error>::custom(format_args!(
+            "data did not match any variant of untagged enum {}",
+            T::NAME
+        ))
+    })
+}
+
+/// The variant of `T` that `value` decodes as (see [`deserialize_untagged`]).
+fn pick<T: Untagged>(value: serde_json::Value) -> Result<T, ()> {
+    // Variants share their tag member (`kind`, or `type` for property filters): look it up once
+    // per member in a row.
+    let mut looked_up: Option<(&str, Option<&str>)> = None;
+    for attempt in T::ATTEMPTS {
+        if let Some((member, literal)) = attempt.tag {
+            let found = match looked_up {
+                Some((known, found)) if known == member => found,
+                _ => {
+                    let found = value.get(member).and_then(serde_json::Value::as_str);
+                    looked_up = Some((member, found));
+                    found
+                }
+            };
+            if found != Some(literal) {
+                continue;
+            }
+        }
+        if let Some(decoded) = (attempt.decode)(&value) {
+            return Ok(decoded);
+        }
+    }
+    T::FALLBACK.map(|fallback| fallback(value)).ok_or(())
+}
+
+/// An [`Attempt::decode`] of a variant holding a `V`.
+pub fn variant<V: de::DeserializeOwned, T>(
+    value: &serde_json::Value,
+    wrap: fn(V) -> T,
+) -> Option<T> {
+    V::deserialize(value).ok().map(wrap)
+}
+
+/// An [`Attempt::decode`] of a unit variant: it matches `null`.
+pub fn null_variant<T>(value: &serde_json::Value, unit: T) -> Option<T> {
+    value.is_null().then_some(unit)
+}
+
 /// Writes a struct's fields one call each, keeping the first error and skipping the rest once
 /// one happened, so a generated `Serialize` needs no `?` per field.
 pub struct StructWriter<S: SerializeStruct> {

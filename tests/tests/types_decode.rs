@@ -4,7 +4,8 @@
 //! behaviour to what serde's derive did.
 
 use posthog_api::types::{
-    ConversionGoalFilter1SchemaMapValue, DataTableNodeResponse, FeatureFlag, QueryStatus,
+    ConversionGoalFilter1SchemaMapValue, DataTableNodeResponse, FeatureFlag,
+    HogQlMetadataSourceQuery, QueryStatus,
 };
 use serde_json::json;
 
@@ -141,4 +142,34 @@ fn a_free_form_member_listed_first_does_not_shadow_typed_ones() {
 
     let free: DataTableNodeResponse = decode(json!({ "anything": 1 })).unwrap();
     assert!(matches!(free, DataTableNodeResponse::Object(_)), "{free:?}");
+}
+
+#[test]
+fn a_query_union_picks_the_variant_its_kind_names_wherever_kind_is() {
+    // `kind` after `sourceQuery`: tried in order, HogQLMetadata decoded the whole subtree before
+    // its `kind` refused it. The literal tag now picks HogQLAutocomplete directly.
+    let autocomplete = json!({
+        "endPosition": 3, "language": "hogQL", "query": "sel", "startPosition": 0,
+        "sourceQuery": { "query": "select 1", "kind": "HogQLQuery" },
+        "kind": "HogQLAutocomplete",
+    });
+    let decoded: HogQlMetadataSourceQuery = decode(autocomplete.clone()).unwrap();
+    let HogQlMetadataSourceQuery::HogQlAutocomplete(inner) = &decoded else {
+        panic!("expected HogQLAutocomplete, got {decoded:?}");
+    };
+    assert_eq!(inner.end_position, 3);
+    assert_eq!(serde_json::to_value(&decoded).unwrap(), autocomplete);
+}
+
+#[test]
+fn a_query_node_without_its_kind_or_failing_its_variant_is_kept_whole() {
+    // No `kind`: no tagged variant is tried, and the JSON is kept as is (PostHog always writes
+    // `kind`; a value without it is not silently read as the first variant that fits).
+    let kindless = json!({ "language": "hogQL", "query": "select 1" });
+    let decoded: HogQlMetadataSourceQuery = decode(kindless.clone()).unwrap();
+    assert_eq!(decoded, HogQlMetadataSourceQuery::Other(kindless));
+    // The kind names a variant the rest does not fit (a required member missing): fallback too.
+    let broken = json!({ "kind": "HogQLMetadata", "query": "select 1" });
+    let decoded: HogQlMetadataSourceQuery = decode(broken.clone()).unwrap();
+    assert_eq!(decoded, HogQlMetadataSourceQuery::Other(broken));
 }

@@ -29,9 +29,14 @@ pub fn emit_types(api: &Api) -> BTreeMap<String, TokenStream> {
             #cfg
             pub use #module_ident::*;
         });
-        let items = names
-            .iter()
-            .filter_map(|name| Some(emit_type(name, api.types.get(*name)?, &defaultable)));
+        let items = names.iter().filter_map(|name| {
+            Some(emit_type(
+                name,
+                api.types.get(*name)?,
+                &api.types,
+                &defaultable,
+            ))
+        });
         let only_unreferenced = features.iter().all(|feature| feature == UNREFERENCED);
         let doc = if only_unreferenced {
             format!(" Types no operation uses, compiled with the `{UNREFERENCED}` feature.")
@@ -87,7 +92,12 @@ fn group_module(features: &BTreeSet<String>) -> String {
     }
 }
 
-fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenStream {
+fn emit_type(
+    name: &str,
+    def: &TypeDef,
+    types: &BTreeMap<String, TypeDef>,
+    defaultable: &BTreeSet<&str>,
+) -> TokenStream {
     let doc = docs(def.docs.as_deref());
     let name_ident = ident(name);
     let none = TokenStream::new();
@@ -144,7 +154,7 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
         TypeKind::TaggedUnion { tag, variants } => {
             let variants = variants.iter().map(|v| {
                 let variant = ident(&v.name);
-                let ty = type_tokens(&v.ty, &none);
+                let ty = type_tokens(&boxed_if_struct(&v.ty, types), &none);
                 let tags = &v.tags;
                 quote!(#variant(#ty) = [#(#tags),*],)
             });
@@ -162,8 +172,10 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
             let fallback = ident(fallback);
             let variants = variants.iter().map(|v| {
                 let variant = ident(&v.name);
-                let ty = type_tokens(&v.ty, &none);
-                quote!(#variant(#ty),)
+                let ty = type_tokens(&boxed_if_struct(&v.ty, types), &none);
+                let tag = literal_tag(&v.ty, types)
+                    .map(|(key, literal)| quote!(#[serde(tag = #key, literal = #literal)]));
+                quote!(#tag #variant(#ty),)
             });
             quote! {
                 #doc
@@ -183,6 +195,72 @@ fn emit_type(name: &str, def: &TypeDef, defaultable: &BTreeSet<&str>) -> TokenSt
                 pub type #name_ident = #target;
             }
         }
+    }
+}
+
+/// A union variant's payload as emitted: a struct is boxed, so the union is as small as its
+/// scalar variants instead of as large as its largest struct (PostHog's query unions were 9 KB,
+/// every `Option<Box<union>>` allocation and every stack frame decoding one paid that, and 128
+/// levels of nested `sourceQuery` overflowed a 2 MiB thread in a debug build).
+fn boxed_if_struct(ty: &TypeRef, types: &BTreeMap<String, TypeDef>) -> TypeRef {
+    match ty {
+        TypeRef::Named(_) if struct_fields(ty, types, 0).is_some() => {
+            TypeRef::Boxed(Box::new(ty.clone()))
+        }
+        other => other.clone(),
+    }
+}
+
+/// The literal tag of an untagged union's variant: the wire name and value of the first field of
+/// its struct whose type is a [`TypeKind::Literal`] (required fields first, then optional ones,
+/// each in schema order). The union's derive then tries the variant only on values whose member
+/// holds that string, which keeps decoding linear where two variants hold the same recursive
+/// union (PostHog's `HogQLMetadata` and `HogQLAutocomplete` with their `sourceQuery`): tried one
+/// after the other, each level of nesting was decoded twice. For a literal field that is
+/// optional in the schema this means the union needs the tag to pick the variant (pydantic
+/// always writes it); without it the value lands in the fallback variant, unchanged.
+fn literal_tag(ty: &TypeRef, types: &BTreeMap<String, TypeDef>) -> Option<(String, String)> {
+    let fields = struct_fields(ty, types, 0)?;
+    let literal_of = |field: &Field| {
+        let inner = match &field.ty {
+            TypeRef::Option(inner) => inner,
+            other => other,
+        };
+        match struct_target(inner) {
+            TypeRef::Named(name) => match &types.get(name)?.kind {
+                TypeKind::Literal { value } => Some((field.wire_name.clone(), value.clone())),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let required = fields.iter().filter(|field| !field.ty.is_option());
+    let optional = fields.iter().filter(|field| field.ty.is_option());
+    required.chain(optional).find_map(literal_of)
+}
+
+/// The fields of the struct a type names, through boxes and aliases (alias chains are bounded so
+/// that a cycle cannot loop).
+fn struct_fields<'a>(
+    ty: &TypeRef,
+    types: &'a BTreeMap<String, TypeDef>,
+    depth: usize,
+) -> Option<&'a [Field]> {
+    let TypeRef::Named(name) = struct_target(ty) else {
+        return None;
+    };
+    match &types.get(name)?.kind {
+        TypeKind::Struct { fields } => Some(fields),
+        TypeKind::Alias { target } if depth < 8 => struct_fields(target, types, depth + 1),
+        _ => None,
+    }
+}
+
+/// The type inside any boxes.
+fn struct_target(ty: &TypeRef) -> &TypeRef {
+    match ty {
+        TypeRef::Boxed(inner) => struct_target(inner),
+        other => other,
     }
 }
 

@@ -25,8 +25,9 @@ use crate::operation::Operation;
 use crate::server::text::{Text, Values};
 use crate::server::{Answer, Context, Reply, ServerError, ServerRateLimiter};
 
-/// Query parameters as sent, in order, percent-decoded.
-#[derive(Debug, Clone, Default)]
+/// Query parameters as sent, in order, percent-decoded. Its `Debug` redacts credentials (see
+/// [`crate::server::Context`]).
+#[derive(Clone, Default)]
 pub struct QueryMap {
     pairs: Vec<(String, String)>,
 }
@@ -290,6 +291,7 @@ async fn prepare(
     kind: BodyKind,
 ) -> Result<Prepared, ServerError> {
     let (mut parts, body) = request.into_parts();
+    crate::server::context::mark_sensitive_headers(&mut parts.headers);
     let params = RawPathParams::from_request_parts(&mut parts, &())
         .await
         .map_err(|_| ServerError::validation(None, "The path parameters could not be read."))?;
@@ -318,7 +320,7 @@ async fn prepare(
         Some(key) => Some(key),
         None => {
             let json = if is_json && may_hold_key(&raw.bytes) {
-                serde_json::from_slice(&raw.bytes).ok()
+                body_key_member(&raw.bytes)
             } else {
                 None
             };
@@ -354,6 +356,98 @@ fn may_hold_key(bytes: &[u8]) -> bool {
     let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|window| window == needle);
     !bytes.is_empty()
         && (contains(crate::auth::PERSONAL_API_KEY_FIELD.as_bytes()) || contains(b"\\u"))
+}
+
+/// `{"personal_api_key": value}` when the body is a JSON object with that member (the last one
+/// when it repeats, as Django's parsed `request.data` keeps). The body is read as a stream and
+/// nothing but the member is built: parsing a 20 MB body into a `Value` to look at one member
+/// took about 40 times the body in memory. A value that is not a string matches no key (PostHog
+/// then fails authentication), so an array or object is kept only as an empty one.
+fn body_key_member(bytes: &[u8]) -> Option<serde_json::Value> {
+    use serde::de::{Deserializer as _, IgnoredAny, MapAccess, Visitor};
+
+    struct FindKey;
+
+    impl<'de> Visitor<'de> for FindKey {
+        type Value = Option<serde_json::Value>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if name == crate::auth::PERSONAL_API_KEY_FIELD {
+                    found = Some(map.next_value::<KeyValue>()?.0);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+
+    /// The member's value: strings and scalars as they are, arrays and objects skipped.
+    struct KeyValue(serde_json::Value);
+
+    impl<'de> serde::Deserialize<'de> for KeyValue {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(KeyValueVisitor)
+        }
+    }
+
+    struct KeyValueVisitor;
+
+    impl<'de> Visitor<'de> for KeyValueVisitor {
+        type Value = KeyValue;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<KeyValue, E> {
+            Ok(KeyValue(text.into()))
+        }
+
+        fn visit_bool<E: serde::de::Error>(self, value: bool) -> Result<KeyValue, E> {
+            Ok(KeyValue(value.into()))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<KeyValue, E> {
+            Ok(KeyValue(value.into()))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<KeyValue, E> {
+            Ok(KeyValue(value.into()))
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<KeyValue, E> {
+            Ok(KeyValue(value.into()))
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<KeyValue, E> {
+            Ok(KeyValue(serde_json::Value::Null))
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<KeyValue, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(KeyValue(serde_json::Value::Array(Vec::new())))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<KeyValue, A::Error> {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Ok(KeyValue(serde_json::Value::Object(serde_json::Map::new())))
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let member = deserializer.deserialize_map(FindKey).ok()??;
+    // Trailing bytes make the body invalid JSON, which PostHog's parser refuses as a whole.
+    deserializer.end().ok()?;
+    let mut object = serde_json::Map::new();
+    object.insert(crate::auth::PERSONAL_API_KEY_FIELD.to_owned(), member);
+    Some(serde_json::Value::Object(object))
 }
 
 /// Refuses a body whose declared length is over the limit before reading any of it.

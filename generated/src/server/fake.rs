@@ -396,6 +396,17 @@ impl State {
     }
 }
 
+/// The version a flag gets on update: one more than it had. A version the client sent that
+/// cannot grow (`i64::MAX`) is a 400 naming `version`, not an overflow.
+fn next_version(current: Option<i64>) -> Result<i64, ServerError> {
+    current.unwrap_or(1).checked_add(1).ok_or_else(|| {
+        ServerError::validation(
+            Some("version".into()),
+            "Ensure this value is less than or equal to 9223372036854775806.",
+        )
+    })
+}
+
 /// `next`/`previous` of a page: the request's URL with its paging parameters replaced.
 fn page_link(cx: &Context, params: &[(&str, String)]) -> String {
     let host = cx
@@ -424,14 +435,15 @@ fn paginate<T: Clone>(
     offset: Option<i64>,
 ) -> (Vec<T>, Option<String>, Option<String>) {
     let limit = limit.unwrap_or(100).clamp(1, 1000) as usize;
-    let offset = offset.unwrap_or(0).max(0) as usize;
+    // Past the end is an empty page; nothing here may overflow or truncate on 32-bit targets.
+    let offset = usize::try_from(offset.unwrap_or(0).max(0)).unwrap_or(usize::MAX);
     let page: Vec<T> = items.iter().skip(offset).take(limit).cloned().collect();
-    let next = (offset + limit < items.len()).then(|| {
+    let next = (offset.saturating_add(limit) < items.len()).then(|| {
         page_link(
             cx,
             &[
                 ("limit", limit.to_string()),
-                ("offset", (offset + limit).to_string()),
+                ("offset", offset.saturating_add(limit).to_string()),
             ],
         )
     });
@@ -524,7 +536,7 @@ impl FeatureFlagsApi for State {
         Self::check_key(&flags, &body.key, Some(id))?;
         let flag = types::FeatureFlag {
             id: Some(id),
-            version: Some(version.unwrap_or(1) + 1),
+            version: Some(next_version(version)?),
             ..body
         };
         flags.insert(id, flag.clone());
@@ -550,7 +562,7 @@ impl FeatureFlagsApi for State {
             .map_err(|error| ServerError::validation(None, error.to_string()))?;
         Self::check_key(&flags, &flag.key, Some(id))?;
         flag.id = Some(id);
-        flag.version = Some(flag.version.unwrap_or(1) + 1);
+        flag.version = Some(next_version(flag.version)?);
         flags.insert(id, flag.clone());
         Ok(Reply::ok(flag))
     }
@@ -620,15 +632,17 @@ impl PersonsApi for State {
                     })?,
             };
             let limit = query.limit.unwrap_or(100).clamp(1, 1000) as usize;
+            // A cursor is any position the client sends back: one past every page is refused,
+            // not wrapped or left to overflow.
+            let end = start
+                .checked_add(limit)
+                .ok_or_else(|| ServerError::validation(Some("cursor".into()), "Invalid cursor"))?;
             let results: Vec<types::Person> =
                 persons.iter().skip(start).take(limit).cloned().collect();
-            let next = (start + limit < persons.len()).then(|| {
+            let next = (end < persons.len()).then(|| {
                 page_link(
                     &cx,
-                    &[
-                        ("limit", limit.to_string()),
-                        ("cursor", format!("p{}", start + limit)),
-                    ],
+                    &[("limit", limit.to_string()), ("cursor", format!("p{end}"))],
                 )
             });
             return Ok(Reply::ok(types::PaginatedPersonList {

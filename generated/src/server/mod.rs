@@ -39,6 +39,7 @@
 //! Architecture invariant: generated server code only declares (traits, routes, query
 //! decoding); everything that looks at bytes on the wire is here, hand-written.
 
+mod context;
 pub mod dispatch;
 mod error;
 #[cfg(all(
@@ -54,14 +55,12 @@ mod routes;
 mod text;
 mod throttle;
 
-use http::{HeaderMap, StatusCode};
-
-use crate::auth::KeySource;
-use crate::operation::Operation;
+use http::StatusCode;
 
 pub use crate::generated::server::*;
+pub use context::Context;
 pub use error::ServerError;
-pub use routes::{Routes, RunningServer};
+pub use routes::{DEFAULT_HEADER_READ_TIMEOUT, Routes, RunningServer};
 pub use throttle::{DEFAULT_MAX_LOGS, ServerRateLimiter, ThrottleStats};
 
 /// What an operation method answers: a typed reply, or PostHog's error body.
@@ -110,27 +109,5 @@ impl Reply<()> {
             status: StatusCode::NO_CONTENT,
             body: (),
         }
-    }
-}
-
-/// What an implementation learns about a request besides its typed inputs.
-#[derive(Debug)]
-pub struct Context {
-    /// The operation being answered.
-    pub operation: &'static Operation,
-    /// The personal API key, from the first place PostHog looks that holds one.
-    pub key: Option<KeySource>,
-    /// The request's path and query, as sent (e.g. for building `next` links).
-    pub uri: http::Uri,
-    /// The request headers.
-    pub headers: HeaderMap,
-    /// Every query parameter as sent, including ones the schema does not list.
-    pub query: dispatch::QueryMap,
-}
-
-impl Context {
-    /// The key's text, when the request carried one.
-    pub fn key_text(&self) -> Option<&str> {
-        self.key.as_ref().map(KeySource::expose_key)
     }
 }

@@ -152,24 +152,41 @@ pub enum EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItemPrope
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItem {
-    Variant0(EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    Variant5(EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    Variant0(Box<EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    Variant5(Box<EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -390,24 +407,45 @@ pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdo
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItem {
-    Variant0(EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    Variant5(EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    Variant0(
+        Box<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0>,
+    ),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    Variant5(
+        Box<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5>,
+    ),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }

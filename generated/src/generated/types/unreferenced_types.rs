@@ -50,24 +50,41 @@ pub struct ActionsNode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActionsNodeFixedPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -98,24 +115,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActionsNodePropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -175,7 +209,7 @@ pub struct ActorsPropertyTaxonomyQueryResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActorsPropertyTaxonomyQueryResponseResults {
-    ActorsPropertyTaxonomyResponse(ActorsPropertyTaxonomyResponse),
+    ActorsPropertyTaxonomyResponse(Box<ActorsPropertyTaxonomyResponse>),
     Array(Vec<ActorsPropertyTaxonomyResponse>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
@@ -232,9 +266,12 @@ pub struct ActorsQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQueryFixedPropertiesItem {
-    PersonPropertyFilter(PersonPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
@@ -247,16 +284,19 @@ crate::literal! {
 #[serde(untagged)]
 pub enum ActorsQueryProperties {
     Array(Vec<ActorsQueryPropertiesVariant0Item>),
-    PropertyGroupFilterValue(PropertyGroupFilterValue),
+    PropertyGroupFilterValue(Box<PropertyGroupFilterValue>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQueryPropertiesVariant0Item {
-    PersonPropertyFilter(PersonPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
@@ -293,11 +333,16 @@ pub struct ActorsQueryResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ActorsQuerySource {
-    InsightActorsQuery(InsightActorsQuery),
-    FunnelsActorsQuery(FunnelsActorsQuery),
-    FunnelCorrelationActorsQuery(FunnelCorrelationActorsQuery),
-    StickinessActorsQuery(StickinessActorsQuery),
-    HogQlQuery(HogQlQuery),
+    #[serde(tag = "kind", literal = "InsightActorsQuery")]
+    InsightActorsQuery(Box<InsightActorsQuery>),
+    #[serde(tag = "kind", literal = "FunnelsActorsQuery")]
+    FunnelsActorsQuery(Box<FunnelsActorsQuery>),
+    #[serde(tag = "kind", literal = "FunnelCorrelationActorsQuery")]
+    FunnelCorrelationActorsQuery(Box<FunnelCorrelationActorsQuery>),
+    #[serde(tag = "kind", literal = "StickinessActorsQuery")]
+    StickinessActorsQuery(Box<StickinessActorsQuery>),
+    #[serde(tag = "kind", literal = "HogQLQuery")]
+    HogQlQuery(Box<HogQlQuery>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -486,8 +531,8 @@ pub struct CalendarHeatmapQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -499,40 +544,60 @@ crate::literal! {
 #[serde(untagged)]
 pub enum CalendarHeatmapQueryProperties {
     Array(Vec<CalendarHeatmapQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(PropertyGroupFilter),
+    PropertyGroupFilter(Box<PropertyGroupFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQueryPropertiesVariant0Item {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQuerySeriesItem {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    DataWarehouseNode(DataWarehouseNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "DataWarehouseNode")]
+    DataWarehouseNode(Box<DataWarehouseNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -746,24 +811,41 @@ pub struct ConversionGoalFilter1 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1FixedPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -794,24 +876,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1PropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -869,24 +968,41 @@ pub struct ConversionGoalFilter2 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter2FixedPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -917,24 +1033,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter2PropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -998,24 +1131,41 @@ pub struct ConversionGoalFilter3 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter3FixedPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -1046,24 +1196,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter3PropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -1172,24 +1339,41 @@ pub struct DashboardFilter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DashboardFilterPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -1306,28 +1490,31 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataTableNodeResponse {
-    Response(Response),
-    Response1(Response1),
-    Response2(Response2),
-    Response3(Response3),
-    Response4(Response4),
-    Response5(Response5),
-    Response6(Response6),
-    Response8(Response8),
-    Response9(Response9),
-    Response10(Response10),
-    Response11(Response11),
-    Response12(Response12),
-    Response13(Response13),
-    Response14(Response14),
-    Response15(Response15),
-    Response17(Response17),
-    Response18(Response18),
-    Response19(Response19),
-    Response20(Response20),
-    Response21(Response21),
-    Response22(Response22),
-    Response23(Response23),
+    Response(Box<Response>),
+    Response1(Box<Response1>),
+    #[serde(tag = "kind", literal = "GroupsQuery")]
+    Response2(Box<Response2>),
+    Response3(Box<Response3>),
+    Response4(Box<Response4>),
+    Response5(Box<Response5>),
+    Response6(Box<Response6>),
+    Response8(Box<Response8>),
+    Response9(Box<Response9>),
+    Response10(Box<Response10>),
+    Response11(Box<Response11>),
+    Response12(Box<Response12>),
+    Response13(Box<Response13>),
+    Response14(Box<Response14>),
+    Response15(Box<Response15>),
+    Response17(Box<Response17>),
+    Response18(Box<Response18>),
+    Response19(Box<Response19>),
+    Response20(Box<Response20>),
+    #[serde(tag = "kind", literal = "ExperimentFunnelsQuery")]
+    Response21(Box<Response21>),
+    #[serde(tag = "kind", literal = "ExperimentTrendsQuery")]
+    Response22(Box<Response22>),
+    Response23(Box<Response23>),
     /// Any JSON the variants above do not match, kept as is.
     Object(serde_json::Value),
 }
@@ -1344,34 +1531,62 @@ pub enum DataTableNodeShowPropertyFilter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataTableNodeSource {
-    EventsNode(EventsNode),
-    EventsQuery(EventsQuery),
-    PersonsNode(PersonsNode),
-    ActorsQuery(ActorsQuery),
-    GroupsQuery(GroupsQuery),
-    HogQlQuery(HogQlQuery),
-    WebOverviewQuery(WebOverviewQuery),
-    WebStatsTableQuery(WebStatsTableQuery),
-    WebExternalClicksTableQuery(WebExternalClicksTableQuery),
-    WebGoalsQuery(WebGoalsQuery),
-    WebVitalsQuery(WebVitalsQuery),
-    WebVitalsPathBreakdownQuery(WebVitalsPathBreakdownQuery),
-    SessionAttributionExplorerQuery(SessionAttributionExplorerQuery),
-    RevenueAnalyticsGrossRevenueQuery(RevenueAnalyticsGrossRevenueQuery),
-    RevenueAnalyticsMetricsQuery(RevenueAnalyticsMetricsQuery),
-    RevenueAnalyticsMrrQuery(RevenueAnalyticsMrrQuery),
-    RevenueAnalyticsOverviewQuery(RevenueAnalyticsOverviewQuery),
-    RevenueAnalyticsTopCustomersQuery(RevenueAnalyticsTopCustomersQuery),
-    RevenueExampleEventsQuery(RevenueExampleEventsQuery),
-    RevenueExampleDataWarehouseTablesQuery(RevenueExampleDataWarehouseTablesQuery),
-    MarketingAnalyticsTableQuery(MarketingAnalyticsTableQuery),
-    MarketingAnalyticsAggregatedQuery(MarketingAnalyticsAggregatedQuery),
-    ErrorTrackingQuery(ErrorTrackingQuery),
-    ErrorTrackingIssueCorrelationQuery(ErrorTrackingIssueCorrelationQuery),
-    ExperimentFunnelsQuery(ExperimentFunnelsQuery),
-    ExperimentTrendsQuery(ExperimentTrendsQuery),
-    TracesQuery(TracesQuery),
-    TraceQuery(TraceQuery),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "EventsQuery")]
+    EventsQuery(Box<EventsQuery>),
+    #[serde(tag = "kind", literal = "PersonsNode")]
+    PersonsNode(Box<PersonsNode>),
+    #[serde(tag = "kind", literal = "ActorsQuery")]
+    ActorsQuery(Box<ActorsQuery>),
+    #[serde(tag = "kind", literal = "GroupsQuery")]
+    GroupsQuery(Box<GroupsQuery>),
+    #[serde(tag = "kind", literal = "HogQLQuery")]
+    HogQlQuery(Box<HogQlQuery>),
+    #[serde(tag = "kind", literal = "WebOverviewQuery")]
+    WebOverviewQuery(Box<WebOverviewQuery>),
+    #[serde(tag = "kind", literal = "WebStatsTableQuery")]
+    WebStatsTableQuery(Box<WebStatsTableQuery>),
+    #[serde(tag = "kind", literal = "WebExternalClicksTableQuery")]
+    WebExternalClicksTableQuery(Box<WebExternalClicksTableQuery>),
+    #[serde(tag = "kind", literal = "WebGoalsQuery")]
+    WebGoalsQuery(Box<WebGoalsQuery>),
+    #[serde(tag = "kind", literal = "WebVitalsQuery")]
+    WebVitalsQuery(Box<WebVitalsQuery>),
+    #[serde(tag = "kind", literal = "WebVitalsPathBreakdownQuery")]
+    WebVitalsPathBreakdownQuery(Box<WebVitalsPathBreakdownQuery>),
+    #[serde(tag = "kind", literal = "SessionAttributionExplorerQuery")]
+    SessionAttributionExplorerQuery(Box<SessionAttributionExplorerQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsGrossRevenueQuery")]
+    RevenueAnalyticsGrossRevenueQuery(Box<RevenueAnalyticsGrossRevenueQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsMetricsQuery")]
+    RevenueAnalyticsMetricsQuery(Box<RevenueAnalyticsMetricsQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsMRRQuery")]
+    RevenueAnalyticsMrrQuery(Box<RevenueAnalyticsMrrQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsOverviewQuery")]
+    RevenueAnalyticsOverviewQuery(Box<RevenueAnalyticsOverviewQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsTopCustomersQuery")]
+    RevenueAnalyticsTopCustomersQuery(Box<RevenueAnalyticsTopCustomersQuery>),
+    #[serde(tag = "kind", literal = "RevenueExampleEventsQuery")]
+    RevenueExampleEventsQuery(Box<RevenueExampleEventsQuery>),
+    #[serde(tag = "kind", literal = "RevenueExampleDataWarehouseTablesQuery")]
+    RevenueExampleDataWarehouseTablesQuery(Box<RevenueExampleDataWarehouseTablesQuery>),
+    #[serde(tag = "kind", literal = "MarketingAnalyticsTableQuery")]
+    MarketingAnalyticsTableQuery(Box<MarketingAnalyticsTableQuery>),
+    #[serde(tag = "kind", literal = "MarketingAnalyticsAggregatedQuery")]
+    MarketingAnalyticsAggregatedQuery(Box<MarketingAnalyticsAggregatedQuery>),
+    #[serde(tag = "kind", literal = "ErrorTrackingQuery")]
+    ErrorTrackingQuery(Box<ErrorTrackingQuery>),
+    #[serde(tag = "kind", literal = "ErrorTrackingIssueCorrelationQuery")]
+    ErrorTrackingIssueCorrelationQuery(Box<ErrorTrackingIssueCorrelationQuery>),
+    #[serde(tag = "kind", literal = "ExperimentFunnelsQuery")]
+    ExperimentFunnelsQuery(Box<ExperimentFunnelsQuery>),
+    #[serde(tag = "kind", literal = "ExperimentTrendsQuery")]
+    ExperimentTrendsQuery(Box<ExperimentTrendsQuery>),
+    #[serde(tag = "kind", literal = "TracesQuery")]
+    TracesQuery(Box<TracesQuery>),
+    #[serde(tag = "kind", literal = "TraceQuery")]
+    TraceQuery(Box<TraceQuery>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -1461,24 +1676,41 @@ pub struct DataWarehouseNode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehouseNodeFixedPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -1509,24 +1741,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DataWarehouseNodePropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -1707,13 +1956,20 @@ pub struct DatabaseSchemaQueryResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum DatabaseSchemaQueryResponseTablesValue {
-    DatabaseSchemaPostHogTable(DatabaseSchemaPostHogTable),
-    DatabaseSchemaSystemTable(DatabaseSchemaSystemTable),
-    DatabaseSchemaDataWarehouseTable(DatabaseSchemaDataWarehouseTable),
-    DatabaseSchemaViewTable(DatabaseSchemaViewTable),
-    DatabaseSchemaManagedViewTable(DatabaseSchemaManagedViewTable),
-    DatabaseSchemaBatchExportTable(DatabaseSchemaBatchExportTable),
-    DatabaseSchemaMaterializedViewTable(DatabaseSchemaMaterializedViewTable),
+    #[serde(tag = "type", literal = "posthog")]
+    DatabaseSchemaPostHogTable(Box<DatabaseSchemaPostHogTable>),
+    #[serde(tag = "type", literal = "system")]
+    DatabaseSchemaSystemTable(Box<DatabaseSchemaSystemTable>),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DatabaseSchemaDataWarehouseTable(Box<DatabaseSchemaDataWarehouseTable>),
+    #[serde(tag = "type", literal = "view")]
+    DatabaseSchemaViewTable(Box<DatabaseSchemaViewTable>),
+    #[serde(tag = "type", literal = "managed_view")]
+    DatabaseSchemaManagedViewTable(Box<DatabaseSchemaManagedViewTable>),
+    #[serde(tag = "type", literal = "batch_export")]
+    DatabaseSchemaBatchExportTable(Box<DatabaseSchemaBatchExportTable>),
+    #[serde(tag = "type", literal = "materialized_view")]
+    DatabaseSchemaMaterializedViewTable(Box<DatabaseSchemaMaterializedViewTable>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -1944,13 +2200,20 @@ pub struct EndpointRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EndpointRequestQuery {
-    HogQlQuery(HogQlQuery),
-    TrendsQuery(TrendsQuery),
-    FunnelsQuery(FunnelsQuery),
-    RetentionQuery(RetentionQuery),
-    PathsQuery(PathsQuery),
-    StickinessQuery(StickinessQuery),
-    LifecycleQuery(LifecycleQuery),
+    #[serde(tag = "kind", literal = "HogQLQuery")]
+    HogQlQuery(Box<HogQlQuery>),
+    #[serde(tag = "kind", literal = "TrendsQuery")]
+    TrendsQuery(Box<TrendsQuery>),
+    #[serde(tag = "kind", literal = "FunnelsQuery")]
+    FunnelsQuery(Box<FunnelsQuery>),
+    #[serde(tag = "kind", literal = "RetentionQuery")]
+    RetentionQuery(Box<RetentionQuery>),
+    #[serde(tag = "kind", literal = "PathsQuery")]
+    PathsQuery(Box<PathsQuery>),
+    #[serde(tag = "kind", literal = "StickinessQuery")]
+    StickinessQuery(Box<StickinessQuery>),
+    #[serde(tag = "kind", literal = "LifecycleQuery")]
+    LifecycleQuery(Box<LifecycleQuery>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -2405,24 +2668,41 @@ pub struct EventsNode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventsNodeFixedPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -2453,24 +2733,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventsNodePropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -2531,26 +2828,43 @@ pub struct EventsQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventsQueryFixedPropertiesItem {
-    PropertyGroupFilter(PropertyGroupFilter),
-    PropertyGroupFilterValue(PropertyGroupFilterValue),
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    PropertyGroupFilter(Box<PropertyGroupFilter>),
+    PropertyGroupFilterValue(Box<PropertyGroupFilterValue>),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -2560,24 +2874,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EventsQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -2652,24 +2983,41 @@ pub struct ExperimentDataWarehouseNode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentDataWarehouseNodeFixedPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -2701,24 +3049,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentDataWarehouseNodePropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -2742,24 +3107,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentEventExposureConfigPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -2777,8 +3159,10 @@ pub struct ExperimentExposureCriteria {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentExposureCriteriaExposureConfig {
-    ExperimentEventExposureConfig(ExperimentEventExposureConfig),
-    ActionsNode(ActionsNode),
+    #[serde(tag = "kind", literal = "ExperimentEventExposureConfig")]
+    ExperimentEventExposureConfig(Box<ExperimentEventExposureConfig>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -2873,8 +3257,10 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentFunnelMetricSeriesItem {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -2988,9 +3374,12 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentMeanMetricSource {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    ExperimentDataWarehouseNode(ExperimentDataWarehouseNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "ExperimentDataWarehouseNode")]
+    ExperimentDataWarehouseNode(Box<ExperimentDataWarehouseNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3031,9 +3420,12 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentQueryMetric {
-    ExperimentMeanMetric(ExperimentMeanMetric),
-    ExperimentFunnelMetric(ExperimentFunnelMetric),
-    ExperimentRatioMetric(ExperimentRatioMetric),
+    #[serde(tag = "kind", literal = "ExperimentMetric")]
+    ExperimentMeanMetric(Box<ExperimentMeanMetric>),
+    #[serde(tag = "kind", literal = "ExperimentMetric")]
+    ExperimentFunnelMetric(Box<ExperimentFunnelMetric>),
+    #[serde(tag = "kind", literal = "ExperimentMetric")]
+    ExperimentRatioMetric(Box<ExperimentRatioMetric>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3072,9 +3464,12 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentQueryResponseMetric {
-    ExperimentMeanMetric(ExperimentMeanMetric),
-    ExperimentFunnelMetric(ExperimentFunnelMetric),
-    ExperimentRatioMetric(ExperimentRatioMetric),
+    #[serde(tag = "kind", literal = "ExperimentMetric")]
+    ExperimentMeanMetric(Box<ExperimentMeanMetric>),
+    #[serde(tag = "kind", literal = "ExperimentMetric")]
+    ExperimentFunnelMetric(Box<ExperimentFunnelMetric>),
+    #[serde(tag = "kind", literal = "ExperimentMetric")]
+    ExperimentRatioMetric(Box<ExperimentRatioMetric>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3131,9 +3526,12 @@ pub struct ExperimentRatioMetric {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentRatioMetricDenominator {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    ExperimentDataWarehouseNode(ExperimentDataWarehouseNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "ExperimentDataWarehouseNode")]
+    ExperimentDataWarehouseNode(Box<ExperimentDataWarehouseNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3147,9 +3545,12 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ExperimentRatioMetricNumerator {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    ExperimentDataWarehouseNode(ExperimentDataWarehouseNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "ExperimentDataWarehouseNode")]
+    ExperimentDataWarehouseNode(Box<ExperimentDataWarehouseNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3349,24 +3750,41 @@ pub struct FeatureFlagGroupType {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FeatureFlagGroupTypePropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3438,33 +3856,53 @@ pub struct FunnelCorrelationActorsQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelCorrelationActorsQueryFunnelCorrelationPersonEntity {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    DataWarehouseNode(DataWarehouseNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "DataWarehouseNode")]
+    DataWarehouseNode(Box<DataWarehouseNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelCorrelationActorsQueryFunnelCorrelationPropertyValuesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3601,24 +4039,41 @@ pub struct FunnelExclusionActionsNode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionActionsNodeFixedPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3649,24 +4104,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionActionsNodePropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3722,24 +4194,41 @@ pub struct FunnelExclusionEventsNode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionEventsNodeFixedPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3770,24 +4259,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelExclusionEventsNodePropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3926,8 +4432,10 @@ pub struct FunnelsFilter {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsFilterExclusionsItem {
-    FunnelExclusionEventsNode(FunnelExclusionEventsNode),
-    FunnelExclusionActionsNode(FunnelExclusionActionsNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    FunnelExclusionEventsNode(Box<FunnelExclusionEventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    FunnelExclusionActionsNode(Box<FunnelExclusionActionsNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -3979,31 +4487,48 @@ crate::literal! {
 #[serde(untagged)]
 pub enum FunnelsQueryProperties {
     Array(Vec<FunnelsQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(PropertyGroupFilter),
+    PropertyGroupFilter(Box<PropertyGroupFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsQueryPropertiesVariant0Item {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -4032,9 +4557,12 @@ pub struct FunnelsQueryResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FunnelsQuerySeriesItem {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    DataWarehouseNode(DataWarehouseNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "DataWarehouseNode")]
+    DataWarehouseNode(Box<DataWarehouseNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -4084,8 +4612,10 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum GroupsQueryPropertiesItem {
-    GroupPropertyFilter(GroupPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -4179,49 +4709,92 @@ pub struct HogQlAutocompleteResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HogQlAutocompleteSourceQuery {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    PersonsNode(PersonsNode),
-    EventsQuery(EventsQuery),
-    ActorsQuery(ActorsQuery),
-    GroupsQuery(GroupsQuery),
-    InsightActorsQuery(InsightActorsQuery),
-    InsightActorsQueryOptions(InsightActorsQueryOptions),
-    SessionsTimelineQuery(SessionsTimelineQuery),
-    HogQuery(HogQuery),
-    HogQlQuery(HogQlQuery),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "PersonsNode")]
+    PersonsNode(Box<PersonsNode>),
+    #[serde(tag = "kind", literal = "EventsQuery")]
+    EventsQuery(Box<EventsQuery>),
+    #[serde(tag = "kind", literal = "ActorsQuery")]
+    ActorsQuery(Box<ActorsQuery>),
+    #[serde(tag = "kind", literal = "GroupsQuery")]
+    GroupsQuery(Box<GroupsQuery>),
+    #[serde(tag = "kind", literal = "InsightActorsQuery")]
+    InsightActorsQuery(Box<InsightActorsQuery>),
+    #[serde(tag = "kind", literal = "InsightActorsQueryOptions")]
+    InsightActorsQueryOptions(Box<InsightActorsQueryOptions>),
+    #[serde(tag = "kind", literal = "SessionsTimelineQuery")]
+    SessionsTimelineQuery(Box<SessionsTimelineQuery>),
+    #[serde(tag = "kind", literal = "HogQuery")]
+    HogQuery(Box<HogQuery>),
+    #[serde(tag = "kind", literal = "HogQLQuery")]
+    HogQlQuery(Box<HogQlQuery>),
+    #[serde(tag = "kind", literal = "HogQLMetadata")]
     HogQlMetadata(Box<HogQlMetadata>),
+    #[serde(tag = "kind", literal = "HogQLAutocomplete")]
     HogQlAutocomplete(Box<HogQlAutocomplete>),
-    RevenueAnalyticsGrossRevenueQuery(RevenueAnalyticsGrossRevenueQuery),
-    RevenueAnalyticsMetricsQuery(RevenueAnalyticsMetricsQuery),
-    RevenueAnalyticsMrrQuery(RevenueAnalyticsMrrQuery),
-    RevenueAnalyticsOverviewQuery(RevenueAnalyticsOverviewQuery),
-    RevenueAnalyticsTopCustomersQuery(RevenueAnalyticsTopCustomersQuery),
-    MarketingAnalyticsTableQuery(MarketingAnalyticsTableQuery),
-    MarketingAnalyticsAggregatedQuery(MarketingAnalyticsAggregatedQuery),
-    WebOverviewQuery(WebOverviewQuery),
-    WebStatsTableQuery(WebStatsTableQuery),
-    WebExternalClicksTableQuery(WebExternalClicksTableQuery),
-    WebGoalsQuery(WebGoalsQuery),
-    WebVitalsQuery(WebVitalsQuery),
-    WebVitalsPathBreakdownQuery(WebVitalsPathBreakdownQuery),
-    WebPageUrlSearchQuery(WebPageUrlSearchQuery),
-    WebTrendsQuery(WebTrendsQuery),
-    WebAnalyticsExternalSummaryQuery(WebAnalyticsExternalSummaryQuery),
-    SessionAttributionExplorerQuery(SessionAttributionExplorerQuery),
-    RevenueExampleEventsQuery(RevenueExampleEventsQuery),
-    RevenueExampleDataWarehouseTablesQuery(RevenueExampleDataWarehouseTablesQuery),
-    ErrorTrackingQuery(ErrorTrackingQuery),
-    ErrorTrackingIssueCorrelationQuery(ErrorTrackingIssueCorrelationQuery),
-    LogsQuery(LogsQuery),
-    ExperimentFunnelsQuery(ExperimentFunnelsQuery),
-    ExperimentTrendsQuery(ExperimentTrendsQuery),
-    CalendarHeatmapQuery(CalendarHeatmapQuery),
-    RecordingsQuery(RecordingsQuery),
-    TracesQuery(TracesQuery),
-    TraceQuery(TraceQuery),
-    VectorSearchQuery(VectorSearchQuery),
-    UsageMetricsQuery(UsageMetricsQuery),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsGrossRevenueQuery")]
+    RevenueAnalyticsGrossRevenueQuery(Box<RevenueAnalyticsGrossRevenueQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsMetricsQuery")]
+    RevenueAnalyticsMetricsQuery(Box<RevenueAnalyticsMetricsQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsMRRQuery")]
+    RevenueAnalyticsMrrQuery(Box<RevenueAnalyticsMrrQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsOverviewQuery")]
+    RevenueAnalyticsOverviewQuery(Box<RevenueAnalyticsOverviewQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsTopCustomersQuery")]
+    RevenueAnalyticsTopCustomersQuery(Box<RevenueAnalyticsTopCustomersQuery>),
+    #[serde(tag = "kind", literal = "MarketingAnalyticsTableQuery")]
+    MarketingAnalyticsTableQuery(Box<MarketingAnalyticsTableQuery>),
+    #[serde(tag = "kind", literal = "MarketingAnalyticsAggregatedQuery")]
+    MarketingAnalyticsAggregatedQuery(Box<MarketingAnalyticsAggregatedQuery>),
+    #[serde(tag = "kind", literal = "WebOverviewQuery")]
+    WebOverviewQuery(Box<WebOverviewQuery>),
+    #[serde(tag = "kind", literal = "WebStatsTableQuery")]
+    WebStatsTableQuery(Box<WebStatsTableQuery>),
+    #[serde(tag = "kind", literal = "WebExternalClicksTableQuery")]
+    WebExternalClicksTableQuery(Box<WebExternalClicksTableQuery>),
+    #[serde(tag = "kind", literal = "WebGoalsQuery")]
+    WebGoalsQuery(Box<WebGoalsQuery>),
+    #[serde(tag = "kind", literal = "WebVitalsQuery")]
+    WebVitalsQuery(Box<WebVitalsQuery>),
+    #[serde(tag = "kind", literal = "WebVitalsPathBreakdownQuery")]
+    WebVitalsPathBreakdownQuery(Box<WebVitalsPathBreakdownQuery>),
+    #[serde(tag = "kind", literal = "WebPageURLSearchQuery")]
+    WebPageUrlSearchQuery(Box<WebPageUrlSearchQuery>),
+    #[serde(tag = "kind", literal = "WebTrendsQuery")]
+    WebTrendsQuery(Box<WebTrendsQuery>),
+    #[serde(tag = "kind", literal = "WebAnalyticsExternalSummaryQuery")]
+    WebAnalyticsExternalSummaryQuery(Box<WebAnalyticsExternalSummaryQuery>),
+    #[serde(tag = "kind", literal = "SessionAttributionExplorerQuery")]
+    SessionAttributionExplorerQuery(Box<SessionAttributionExplorerQuery>),
+    #[serde(tag = "kind", literal = "RevenueExampleEventsQuery")]
+    RevenueExampleEventsQuery(Box<RevenueExampleEventsQuery>),
+    #[serde(tag = "kind", literal = "RevenueExampleDataWarehouseTablesQuery")]
+    RevenueExampleDataWarehouseTablesQuery(Box<RevenueExampleDataWarehouseTablesQuery>),
+    #[serde(tag = "kind", literal = "ErrorTrackingQuery")]
+    ErrorTrackingQuery(Box<ErrorTrackingQuery>),
+    #[serde(tag = "kind", literal = "ErrorTrackingIssueCorrelationQuery")]
+    ErrorTrackingIssueCorrelationQuery(Box<ErrorTrackingIssueCorrelationQuery>),
+    #[serde(tag = "kind", literal = "LogsQuery")]
+    LogsQuery(Box<LogsQuery>),
+    #[serde(tag = "kind", literal = "ExperimentFunnelsQuery")]
+    ExperimentFunnelsQuery(Box<ExperimentFunnelsQuery>),
+    #[serde(tag = "kind", literal = "ExperimentTrendsQuery")]
+    ExperimentTrendsQuery(Box<ExperimentTrendsQuery>),
+    #[serde(tag = "kind", literal = "CalendarHeatmapQuery")]
+    CalendarHeatmapQuery(Box<CalendarHeatmapQuery>),
+    #[serde(tag = "kind", literal = "RecordingsQuery")]
+    RecordingsQuery(Box<RecordingsQuery>),
+    #[serde(tag = "kind", literal = "TracesQuery")]
+    TracesQuery(Box<TracesQuery>),
+    #[serde(tag = "kind", literal = "TraceQuery")]
+    TraceQuery(Box<TraceQuery>),
+    #[serde(tag = "kind", literal = "VectorSearchQuery")]
+    VectorSearchQuery(Box<VectorSearchQuery>),
+    #[serde(tag = "kind", literal = "UsageMetricsQuery")]
+    UsageMetricsQuery(Box<UsageMetricsQuery>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -4238,24 +4811,41 @@ pub struct HogQlFilters {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HogQlFiltersPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -4315,49 +4905,92 @@ pub struct HogQlMetadataResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum HogQlMetadataSourceQuery {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    PersonsNode(PersonsNode),
-    EventsQuery(EventsQuery),
-    ActorsQuery(ActorsQuery),
-    GroupsQuery(GroupsQuery),
-    InsightActorsQuery(InsightActorsQuery),
-    InsightActorsQueryOptions(InsightActorsQueryOptions),
-    SessionsTimelineQuery(SessionsTimelineQuery),
-    HogQuery(HogQuery),
-    HogQlQuery(HogQlQuery),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "PersonsNode")]
+    PersonsNode(Box<PersonsNode>),
+    #[serde(tag = "kind", literal = "EventsQuery")]
+    EventsQuery(Box<EventsQuery>),
+    #[serde(tag = "kind", literal = "ActorsQuery")]
+    ActorsQuery(Box<ActorsQuery>),
+    #[serde(tag = "kind", literal = "GroupsQuery")]
+    GroupsQuery(Box<GroupsQuery>),
+    #[serde(tag = "kind", literal = "InsightActorsQuery")]
+    InsightActorsQuery(Box<InsightActorsQuery>),
+    #[serde(tag = "kind", literal = "InsightActorsQueryOptions")]
+    InsightActorsQueryOptions(Box<InsightActorsQueryOptions>),
+    #[serde(tag = "kind", literal = "SessionsTimelineQuery")]
+    SessionsTimelineQuery(Box<SessionsTimelineQuery>),
+    #[serde(tag = "kind", literal = "HogQuery")]
+    HogQuery(Box<HogQuery>),
+    #[serde(tag = "kind", literal = "HogQLQuery")]
+    HogQlQuery(Box<HogQlQuery>),
+    #[serde(tag = "kind", literal = "HogQLMetadata")]
     HogQlMetadata(Box<HogQlMetadata>),
+    #[serde(tag = "kind", literal = "HogQLAutocomplete")]
     HogQlAutocomplete(Box<HogQlAutocomplete>),
-    RevenueAnalyticsGrossRevenueQuery(RevenueAnalyticsGrossRevenueQuery),
-    RevenueAnalyticsMetricsQuery(RevenueAnalyticsMetricsQuery),
-    RevenueAnalyticsMrrQuery(RevenueAnalyticsMrrQuery),
-    RevenueAnalyticsOverviewQuery(RevenueAnalyticsOverviewQuery),
-    RevenueAnalyticsTopCustomersQuery(RevenueAnalyticsTopCustomersQuery),
-    MarketingAnalyticsTableQuery(MarketingAnalyticsTableQuery),
-    MarketingAnalyticsAggregatedQuery(MarketingAnalyticsAggregatedQuery),
-    WebOverviewQuery(WebOverviewQuery),
-    WebStatsTableQuery(WebStatsTableQuery),
-    WebExternalClicksTableQuery(WebExternalClicksTableQuery),
-    WebGoalsQuery(WebGoalsQuery),
-    WebVitalsQuery(WebVitalsQuery),
-    WebVitalsPathBreakdownQuery(WebVitalsPathBreakdownQuery),
-    WebPageUrlSearchQuery(WebPageUrlSearchQuery),
-    WebTrendsQuery(WebTrendsQuery),
-    WebAnalyticsExternalSummaryQuery(WebAnalyticsExternalSummaryQuery),
-    SessionAttributionExplorerQuery(SessionAttributionExplorerQuery),
-    RevenueExampleEventsQuery(RevenueExampleEventsQuery),
-    RevenueExampleDataWarehouseTablesQuery(RevenueExampleDataWarehouseTablesQuery),
-    ErrorTrackingQuery(ErrorTrackingQuery),
-    ErrorTrackingIssueCorrelationQuery(ErrorTrackingIssueCorrelationQuery),
-    LogsQuery(LogsQuery),
-    ExperimentFunnelsQuery(ExperimentFunnelsQuery),
-    ExperimentTrendsQuery(ExperimentTrendsQuery),
-    CalendarHeatmapQuery(CalendarHeatmapQuery),
-    RecordingsQuery(RecordingsQuery),
-    TracesQuery(TracesQuery),
-    TraceQuery(TraceQuery),
-    VectorSearchQuery(VectorSearchQuery),
-    UsageMetricsQuery(UsageMetricsQuery),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsGrossRevenueQuery")]
+    RevenueAnalyticsGrossRevenueQuery(Box<RevenueAnalyticsGrossRevenueQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsMetricsQuery")]
+    RevenueAnalyticsMetricsQuery(Box<RevenueAnalyticsMetricsQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsMRRQuery")]
+    RevenueAnalyticsMrrQuery(Box<RevenueAnalyticsMrrQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsOverviewQuery")]
+    RevenueAnalyticsOverviewQuery(Box<RevenueAnalyticsOverviewQuery>),
+    #[serde(tag = "kind", literal = "RevenueAnalyticsTopCustomersQuery")]
+    RevenueAnalyticsTopCustomersQuery(Box<RevenueAnalyticsTopCustomersQuery>),
+    #[serde(tag = "kind", literal = "MarketingAnalyticsTableQuery")]
+    MarketingAnalyticsTableQuery(Box<MarketingAnalyticsTableQuery>),
+    #[serde(tag = "kind", literal = "MarketingAnalyticsAggregatedQuery")]
+    MarketingAnalyticsAggregatedQuery(Box<MarketingAnalyticsAggregatedQuery>),
+    #[serde(tag = "kind", literal = "WebOverviewQuery")]
+    WebOverviewQuery(Box<WebOverviewQuery>),
+    #[serde(tag = "kind", literal = "WebStatsTableQuery")]
+    WebStatsTableQuery(Box<WebStatsTableQuery>),
+    #[serde(tag = "kind", literal = "WebExternalClicksTableQuery")]
+    WebExternalClicksTableQuery(Box<WebExternalClicksTableQuery>),
+    #[serde(tag = "kind", literal = "WebGoalsQuery")]
+    WebGoalsQuery(Box<WebGoalsQuery>),
+    #[serde(tag = "kind", literal = "WebVitalsQuery")]
+    WebVitalsQuery(Box<WebVitalsQuery>),
+    #[serde(tag = "kind", literal = "WebVitalsPathBreakdownQuery")]
+    WebVitalsPathBreakdownQuery(Box<WebVitalsPathBreakdownQuery>),
+    #[serde(tag = "kind", literal = "WebPageURLSearchQuery")]
+    WebPageUrlSearchQuery(Box<WebPageUrlSearchQuery>),
+    #[serde(tag = "kind", literal = "WebTrendsQuery")]
+    WebTrendsQuery(Box<WebTrendsQuery>),
+    #[serde(tag = "kind", literal = "WebAnalyticsExternalSummaryQuery")]
+    WebAnalyticsExternalSummaryQuery(Box<WebAnalyticsExternalSummaryQuery>),
+    #[serde(tag = "kind", literal = "SessionAttributionExplorerQuery")]
+    SessionAttributionExplorerQuery(Box<SessionAttributionExplorerQuery>),
+    #[serde(tag = "kind", literal = "RevenueExampleEventsQuery")]
+    RevenueExampleEventsQuery(Box<RevenueExampleEventsQuery>),
+    #[serde(tag = "kind", literal = "RevenueExampleDataWarehouseTablesQuery")]
+    RevenueExampleDataWarehouseTablesQuery(Box<RevenueExampleDataWarehouseTablesQuery>),
+    #[serde(tag = "kind", literal = "ErrorTrackingQuery")]
+    ErrorTrackingQuery(Box<ErrorTrackingQuery>),
+    #[serde(tag = "kind", literal = "ErrorTrackingIssueCorrelationQuery")]
+    ErrorTrackingIssueCorrelationQuery(Box<ErrorTrackingIssueCorrelationQuery>),
+    #[serde(tag = "kind", literal = "LogsQuery")]
+    LogsQuery(Box<LogsQuery>),
+    #[serde(tag = "kind", literal = "ExperimentFunnelsQuery")]
+    ExperimentFunnelsQuery(Box<ExperimentFunnelsQuery>),
+    #[serde(tag = "kind", literal = "ExperimentTrendsQuery")]
+    ExperimentTrendsQuery(Box<ExperimentTrendsQuery>),
+    #[serde(tag = "kind", literal = "CalendarHeatmapQuery")]
+    CalendarHeatmapQuery(Box<CalendarHeatmapQuery>),
+    #[serde(tag = "kind", literal = "RecordingsQuery")]
+    RecordingsQuery(Box<RecordingsQuery>),
+    #[serde(tag = "kind", literal = "TracesQuery")]
+    TracesQuery(Box<TracesQuery>),
+    #[serde(tag = "kind", literal = "TraceQuery")]
+    TraceQuery(Box<TraceQuery>),
+    #[serde(tag = "kind", literal = "VectorSearchQuery")]
+    VectorSearchQuery(Box<VectorSearchQuery>),
+    #[serde(tag = "kind", literal = "UsageMetricsQuery")]
+    UsageMetricsQuery(Box<UsageMetricsQuery>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -4683,19 +5316,24 @@ pub struct InsightActorsQueryOptionsResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum InsightActorsQueryOptionsSource {
-    InsightActorsQuery(InsightActorsQuery),
-    FunnelsActorsQuery(FunnelsActorsQuery),
-    FunnelCorrelationActorsQuery(FunnelCorrelationActorsQuery),
-    StickinessActorsQuery(StickinessActorsQuery),
+    #[serde(tag = "kind", literal = "InsightActorsQuery")]
+    InsightActorsQuery(Box<InsightActorsQuery>),
+    #[serde(tag = "kind", literal = "FunnelsActorsQuery")]
+    FunnelsActorsQuery(Box<FunnelsActorsQuery>),
+    #[serde(tag = "kind", literal = "FunnelCorrelationActorsQuery")]
+    FunnelCorrelationActorsQuery(Box<FunnelCorrelationActorsQuery>),
+    #[serde(tag = "kind", literal = "StickinessActorsQuery")]
+    StickinessActorsQuery(Box<StickinessActorsQuery>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::tagged_union! {
-    #[doc = " Source"] pub enum InsightActorsQuerySource { tag "kind";
-    TrendsQuery(TrendsQuery) = ["TrendsQuery"], FunnelsQuery(FunnelsQuery) =
-    ["FunnelsQuery"], RetentionQuery(RetentionQuery) = ["RetentionQuery"],
-    PathsQuery(PathsQuery) = ["PathsQuery"], StickinessQuery(StickinessQuery) =
-    ["StickinessQuery"], LifecycleQuery(LifecycleQuery) = ["LifecycleQuery"], }
+    #[doc = " Source"] pub enum InsightActorsQuerySource { tag "kind"; TrendsQuery(Box <
+    TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery >) =
+    ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
+    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
+    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
+    ["LifecycleQuery"], }
 }
 /// InsightVizNode
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -4747,11 +5385,12 @@ crate::literal! {
     #[doc = " Kind"] pub struct InsightVizNodeKind = "InsightVizNode";
 }
 crate::tagged_union! {
-    #[doc = " Source"] pub enum InsightVizNodeSource { tag "kind";
-    TrendsQuery(TrendsQuery) = ["TrendsQuery"], FunnelsQuery(FunnelsQuery) =
-    ["FunnelsQuery"], RetentionQuery(RetentionQuery) = ["RetentionQuery"],
-    PathsQuery(PathsQuery) = ["PathsQuery"], StickinessQuery(StickinessQuery) =
-    ["StickinessQuery"], LifecycleQuery(LifecycleQuery) = ["LifecycleQuery"], }
+    #[doc = " Source"] pub enum InsightVizNodeSource { tag "kind"; TrendsQuery(Box <
+    TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery >) =
+    ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
+    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
+    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
+    ["LifecycleQuery"], }
 }
 /// IntegrationFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4845,31 +5484,48 @@ crate::literal! {
 #[serde(untagged)]
 pub enum LifecycleQueryProperties {
     Array(Vec<LifecycleQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(PropertyGroupFilter),
+    PropertyGroupFilter(Box<PropertyGroupFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LifecycleQueryPropertiesVariant0Item {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -4896,9 +5552,12 @@ pub struct LifecycleQueryResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum LifecycleQuerySeriesItem {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    DataWarehouseNode(DataWarehouseNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "DataWarehouseNode")]
+    DataWarehouseNode(Box<DataWarehouseNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5074,8 +5733,8 @@ pub struct MarketingAnalyticsAggregatedQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsAggregatedQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5083,9 +5742,12 @@ pub enum MarketingAnalyticsAggregatedQueryConversionGoal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsAggregatedQueryDraftConversionGoal {
-    ConversionGoalFilter1(ConversionGoalFilter1),
-    ConversionGoalFilter2(ConversionGoalFilter2),
-    ConversionGoalFilter3(ConversionGoalFilter3),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    ConversionGoalFilter1(Box<ConversionGoalFilter1>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ConversionGoalFilter2(Box<ConversionGoalFilter2>),
+    #[serde(tag = "kind", literal = "DataWarehouseNode")]
+    ConversionGoalFilter3(Box<ConversionGoalFilter3>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5096,9 +5758,12 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsAggregatedQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5218,8 +5883,8 @@ pub struct MarketingAnalyticsTableQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5227,9 +5892,12 @@ pub enum MarketingAnalyticsTableQueryConversionGoal {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryDraftConversionGoal {
-    ConversionGoalFilter1(ConversionGoalFilter1),
-    ConversionGoalFilter2(ConversionGoalFilter2),
-    ConversionGoalFilter3(ConversionGoalFilter3),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    ConversionGoalFilter1(Box<ConversionGoalFilter1>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ConversionGoalFilter2(Box<ConversionGoalFilter2>),
+    #[serde(tag = "kind", literal = "DataWarehouseNode")]
+    ConversionGoalFilter3(Box<ConversionGoalFilter3>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5248,9 +5916,12 @@ pub enum MarketingAnalyticsTableQueryOrderByItemItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MarketingAnalyticsTableQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5485,31 +6156,48 @@ crate::literal! {
 #[serde(untagged)]
 pub enum PathsQueryProperties {
     Array(Vec<PathsQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(PropertyGroupFilter),
+    PropertyGroupFilter(Box<PropertyGroupFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PathsQueryPropertiesVariant0Item {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5591,24 +6279,41 @@ pub struct PersonsNode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PersonsNodeFixedPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5618,24 +6323,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PersonsNodePropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5669,25 +6391,42 @@ pub struct PropertyGroupFilterValue {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum PropertyGroupFilterValueValuesItem {
-    PropertyGroupFilterValue(PropertyGroupFilterValue),
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    PropertyGroupFilterValue(Box<PropertyGroupFilterValue>),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -5768,143 +6507,147 @@ crate::tagged_union! {
     " {\"query\": {\"kind\": \"HogQLQuery\", \"query\": \"select * from events limit 100\"}}"]
     #[doc = " "] #[doc = " ```"] #[doc = " "] #[doc =
     " For more details on HogQL queries, see the [PostHog HogQL documentation](/docs/hogql#api-access)."]
-    pub enum QueryRequestQuery { tag "kind"; EventsNode(EventsNode) = ["EventsNode"],
-    ActionsNode(ActionsNode) = ["ActionsNode"], PersonsNode(PersonsNode) =
-    ["PersonsNode"], DataWarehouseNode(DataWarehouseNode) = ["DataWarehouseNode"],
-    EventsQuery(EventsQuery) = ["EventsQuery"], ActorsQuery(ActorsQuery) =
-    ["ActorsQuery"], GroupsQuery(GroupsQuery) = ["GroupsQuery"],
-    InsightActorsQuery(InsightActorsQuery) = ["InsightActorsQuery"],
-    InsightActorsQueryOptions(InsightActorsQueryOptions) = ["InsightActorsQueryOptions"],
-    SessionsTimelineQuery(SessionsTimelineQuery) = ["SessionsTimelineQuery"],
-    HogQuery(HogQuery) = ["HogQuery"], HogQlQuery(HogQlQuery) = ["HogQLQuery"],
-    HogQlMetadata(HogQlMetadata) = ["HogQLMetadata"],
-    HogQlAutocomplete(HogQlAutocomplete) = ["HogQLAutocomplete"],
-    HogQlastQuery(HogQlastQuery) = ["HogQLASTQuery"],
-    SessionAttributionExplorerQuery(SessionAttributionExplorerQuery) =
-    ["SessionAttributionExplorerQuery"],
-    RevenueExampleEventsQuery(RevenueExampleEventsQuery) = ["RevenueExampleEventsQuery"],
-    RevenueExampleDataWarehouseTablesQuery(RevenueExampleDataWarehouseTablesQuery) =
-    ["RevenueExampleDataWarehouseTablesQuery"], ErrorTrackingQuery(ErrorTrackingQuery) =
-    ["ErrorTrackingQuery"],
-    ErrorTrackingIssueCorrelationQuery(ErrorTrackingIssueCorrelationQuery) =
-    ["ErrorTrackingIssueCorrelationQuery"],
-    ExperimentFunnelsQuery(ExperimentFunnelsQuery) = ["ExperimentFunnelsQuery"],
-    ExperimentTrendsQuery(ExperimentTrendsQuery) = ["ExperimentTrendsQuery"],
-    ExperimentQuery(ExperimentQuery) = ["ExperimentQuery"],
-    ExperimentExposureQuery(ExperimentExposureQuery) = ["ExperimentExposureQuery"],
-    DocumentSimilarityQuery(DocumentSimilarityQuery) = ["DocumentSimilarityQuery"],
-    WebOverviewQuery(WebOverviewQuery) = ["WebOverviewQuery"],
-    WebStatsTableQuery(WebStatsTableQuery) = ["WebStatsTableQuery"],
-    WebExternalClicksTableQuery(WebExternalClicksTableQuery) =
-    ["WebExternalClicksTableQuery"], WebGoalsQuery(WebGoalsQuery) = ["WebGoalsQuery"],
-    WebVitalsQuery(WebVitalsQuery) = ["WebVitalsQuery"],
-    WebVitalsPathBreakdownQuery(WebVitalsPathBreakdownQuery) =
-    ["WebVitalsPathBreakdownQuery"], WebPageUrlSearchQuery(WebPageUrlSearchQuery) =
-    ["WebPageURLSearchQuery"],
-    WebAnalyticsExternalSummaryQuery(WebAnalyticsExternalSummaryQuery) =
-    ["WebAnalyticsExternalSummaryQuery"],
-    RevenueAnalyticsGrossRevenueQuery(RevenueAnalyticsGrossRevenueQuery) =
-    ["RevenueAnalyticsGrossRevenueQuery"],
-    RevenueAnalyticsMetricsQuery(RevenueAnalyticsMetricsQuery) =
-    ["RevenueAnalyticsMetricsQuery"], RevenueAnalyticsMrrQuery(RevenueAnalyticsMrrQuery)
-    = ["RevenueAnalyticsMRRQuery"],
-    RevenueAnalyticsOverviewQuery(RevenueAnalyticsOverviewQuery) =
-    ["RevenueAnalyticsOverviewQuery"],
-    RevenueAnalyticsTopCustomersQuery(RevenueAnalyticsTopCustomersQuery) =
-    ["RevenueAnalyticsTopCustomersQuery"],
-    MarketingAnalyticsTableQuery(MarketingAnalyticsTableQuery) =
-    ["MarketingAnalyticsTableQuery"],
-    MarketingAnalyticsAggregatedQuery(MarketingAnalyticsAggregatedQuery) =
-    ["MarketingAnalyticsAggregatedQuery"], DataVisualizationNode(DataVisualizationNode) =
-    ["DataVisualizationNode"], DataTableNode(DataTableNode) = ["DataTableNode"],
-    SavedInsightNode(SavedInsightNode) = ["SavedInsightNode"],
-    InsightVizNode(InsightVizNode) = ["InsightVizNode"], TrendsQuery(TrendsQuery) =
-    ["TrendsQuery"], FunnelsQuery(FunnelsQuery) = ["FunnelsQuery"],
-    RetentionQuery(RetentionQuery) = ["RetentionQuery"], PathsQuery(PathsQuery) =
-    ["PathsQuery"], StickinessQuery(StickinessQuery) = ["StickinessQuery"],
-    LifecycleQuery(LifecycleQuery) = ["LifecycleQuery"],
-    FunnelCorrelationQuery(FunnelCorrelationQuery) = ["FunnelCorrelationQuery"],
-    DatabaseSchemaQuery(DatabaseSchemaQuery) = ["DatabaseSchemaQuery"],
-    LogsQuery(LogsQuery) = ["LogsQuery"],
-    SuggestedQuestionsQuery(SuggestedQuestionsQuery) = ["SuggestedQuestionsQuery"],
-    TeamTaxonomyQuery(TeamTaxonomyQuery) = ["TeamTaxonomyQuery"],
-    EventTaxonomyQuery(EventTaxonomyQuery) = ["EventTaxonomyQuery"],
-    ActorsPropertyTaxonomyQuery(ActorsPropertyTaxonomyQuery) =
-    ["ActorsPropertyTaxonomyQuery"], TracesQuery(TracesQuery) = ["TracesQuery"],
-    TraceQuery(TraceQuery) = ["TraceQuery"], VectorSearchQuery(VectorSearchQuery) =
-    ["VectorSearchQuery"], UsageMetricsQuery(UsageMetricsQuery) = ["UsageMetricsQuery"],
-    }
+    pub enum QueryRequestQuery { tag "kind"; EventsNode(Box < EventsNode >) =
+    ["EventsNode"], ActionsNode(Box < ActionsNode >) = ["ActionsNode"], PersonsNode(Box <
+    PersonsNode >) = ["PersonsNode"], DataWarehouseNode(Box < DataWarehouseNode >) =
+    ["DataWarehouseNode"], EventsQuery(Box < EventsQuery >) = ["EventsQuery"],
+    ActorsQuery(Box < ActorsQuery >) = ["ActorsQuery"], GroupsQuery(Box < GroupsQuery >)
+    = ["GroupsQuery"], InsightActorsQuery(Box < InsightActorsQuery >) =
+    ["InsightActorsQuery"], InsightActorsQueryOptions(Box < InsightActorsQueryOptions >)
+    = ["InsightActorsQueryOptions"], SessionsTimelineQuery(Box < SessionsTimelineQuery >)
+    = ["SessionsTimelineQuery"], HogQuery(Box < HogQuery >) = ["HogQuery"],
+    HogQlQuery(Box < HogQlQuery >) = ["HogQLQuery"], HogQlMetadata(Box < HogQlMetadata >)
+    = ["HogQLMetadata"], HogQlAutocomplete(Box < HogQlAutocomplete >) =
+    ["HogQLAutocomplete"], HogQlastQuery(Box < HogQlastQuery >) = ["HogQLASTQuery"],
+    SessionAttributionExplorerQuery(Box < SessionAttributionExplorerQuery >) =
+    ["SessionAttributionExplorerQuery"], RevenueExampleEventsQuery(Box <
+    RevenueExampleEventsQuery >) = ["RevenueExampleEventsQuery"],
+    RevenueExampleDataWarehouseTablesQuery(Box < RevenueExampleDataWarehouseTablesQuery
+    >) = ["RevenueExampleDataWarehouseTablesQuery"], ErrorTrackingQuery(Box <
+    ErrorTrackingQuery >) = ["ErrorTrackingQuery"],
+    ErrorTrackingIssueCorrelationQuery(Box < ErrorTrackingIssueCorrelationQuery >) =
+    ["ErrorTrackingIssueCorrelationQuery"], ExperimentFunnelsQuery(Box <
+    ExperimentFunnelsQuery >) = ["ExperimentFunnelsQuery"], ExperimentTrendsQuery(Box <
+    ExperimentTrendsQuery >) = ["ExperimentTrendsQuery"], ExperimentQuery(Box <
+    ExperimentQuery >) = ["ExperimentQuery"], ExperimentExposureQuery(Box <
+    ExperimentExposureQuery >) = ["ExperimentExposureQuery"], DocumentSimilarityQuery(Box
+    < DocumentSimilarityQuery >) = ["DocumentSimilarityQuery"], WebOverviewQuery(Box <
+    WebOverviewQuery >) = ["WebOverviewQuery"], WebStatsTableQuery(Box <
+    WebStatsTableQuery >) = ["WebStatsTableQuery"], WebExternalClicksTableQuery(Box <
+    WebExternalClicksTableQuery >) = ["WebExternalClicksTableQuery"], WebGoalsQuery(Box <
+    WebGoalsQuery >) = ["WebGoalsQuery"], WebVitalsQuery(Box < WebVitalsQuery >) =
+    ["WebVitalsQuery"], WebVitalsPathBreakdownQuery(Box < WebVitalsPathBreakdownQuery >)
+    = ["WebVitalsPathBreakdownQuery"], WebPageUrlSearchQuery(Box < WebPageUrlSearchQuery
+    >) = ["WebPageURLSearchQuery"], WebAnalyticsExternalSummaryQuery(Box <
+    WebAnalyticsExternalSummaryQuery >) = ["WebAnalyticsExternalSummaryQuery"],
+    RevenueAnalyticsGrossRevenueQuery(Box < RevenueAnalyticsGrossRevenueQuery >) =
+    ["RevenueAnalyticsGrossRevenueQuery"], RevenueAnalyticsMetricsQuery(Box <
+    RevenueAnalyticsMetricsQuery >) = ["RevenueAnalyticsMetricsQuery"],
+    RevenueAnalyticsMrrQuery(Box < RevenueAnalyticsMrrQuery >) =
+    ["RevenueAnalyticsMRRQuery"], RevenueAnalyticsOverviewQuery(Box <
+    RevenueAnalyticsOverviewQuery >) = ["RevenueAnalyticsOverviewQuery"],
+    RevenueAnalyticsTopCustomersQuery(Box < RevenueAnalyticsTopCustomersQuery >) =
+    ["RevenueAnalyticsTopCustomersQuery"], MarketingAnalyticsTableQuery(Box <
+    MarketingAnalyticsTableQuery >) = ["MarketingAnalyticsTableQuery"],
+    MarketingAnalyticsAggregatedQuery(Box < MarketingAnalyticsAggregatedQuery >) =
+    ["MarketingAnalyticsAggregatedQuery"], DataVisualizationNode(Box <
+    DataVisualizationNode >) = ["DataVisualizationNode"], DataTableNode(Box <
+    DataTableNode >) = ["DataTableNode"], SavedInsightNode(Box < SavedInsightNode >) =
+    ["SavedInsightNode"], InsightVizNode(Box < InsightVizNode >) = ["InsightVizNode"],
+    TrendsQuery(Box < TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery
+    >) = ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
+    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
+    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
+    ["LifecycleQuery"], FunnelCorrelationQuery(Box < FunnelCorrelationQuery >) =
+    ["FunnelCorrelationQuery"], DatabaseSchemaQuery(Box < DatabaseSchemaQuery >) =
+    ["DatabaseSchemaQuery"], LogsQuery(Box < LogsQuery >) = ["LogsQuery"],
+    SuggestedQuestionsQuery(Box < SuggestedQuestionsQuery >) =
+    ["SuggestedQuestionsQuery"], TeamTaxonomyQuery(Box < TeamTaxonomyQuery >) =
+    ["TeamTaxonomyQuery"], EventTaxonomyQuery(Box < EventTaxonomyQuery >) =
+    ["EventTaxonomyQuery"], ActorsPropertyTaxonomyQuery(Box < ActorsPropertyTaxonomyQuery
+    >) = ["ActorsPropertyTaxonomyQuery"], TracesQuery(Box < TracesQuery >) =
+    ["TracesQuery"], TraceQuery(Box < TraceQuery >) = ["TraceQuery"],
+    VectorSearchQuery(Box < VectorSearchQuery >) = ["VectorSearchQuery"],
+    UsageMetricsQuery(Box < UsageMetricsQuery >) = ["UsageMetricsQuery"], }
 }
 /// QueryResponseAlternative
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative {
-    QueryResponseAlternative1(QueryResponseAlternative1),
-    QueryResponseAlternative2(QueryResponseAlternative2),
-    QueryResponseAlternative3(QueryResponseAlternative3),
-    QueryResponseAlternative4(QueryResponseAlternative4),
-    QueryResponseAlternative5(QueryResponseAlternative5),
-    QueryResponseAlternative6(QueryResponseAlternative6),
-    QueryResponseAlternative7(QueryResponseAlternative7),
-    QueryResponseAlternative8(QueryResponseAlternative8),
-    QueryResponseAlternative9(QueryResponseAlternative9),
-    QueryResponseAlternative10(QueryResponseAlternative10),
-    QueryResponseAlternative13(QueryResponseAlternative13),
-    QueryResponseAlternative14(QueryResponseAlternative14),
-    QueryResponseAlternative15(QueryResponseAlternative15),
-    QueryResponseAlternative16(QueryResponseAlternative16),
-    QueryResponseAlternative17(QueryResponseAlternative17),
-    QueryResponseAlternative18(QueryResponseAlternative18),
-    QueryResponseAlternative19(QueryResponseAlternative19),
-    QueryResponseAlternative20(QueryResponseAlternative20),
-    QueryResponseAlternative21(QueryResponseAlternative21),
-    QueryResponseAlternative22(QueryResponseAlternative22),
-    QueryResponseAlternative24(QueryResponseAlternative24),
-    QueryResponseAlternative25(QueryResponseAlternative25),
-    QueryResponseAlternative26(QueryResponseAlternative26),
-    QueryResponseAlternative27(QueryResponseAlternative27),
-    QueryResponseAlternative28(QueryResponseAlternative28),
-    QueryResponseAlternative29(QueryResponseAlternative29),
-    QueryResponseAlternative30(QueryResponseAlternative30),
-    QueryResponseAlternative31(QueryResponseAlternative31),
-    QueryResponseAlternative32(QueryResponseAlternative32),
-    QueryResponseAlternative33(QueryResponseAlternative33),
-    QueryResponseAlternative34(QueryResponseAlternative34),
-    QueryResponseAlternative35(QueryResponseAlternative35),
-    QueryResponseAlternative36(QueryResponseAlternative36),
-    QueryResponseAlternative37(QueryResponseAlternative37),
-    QueryResponseAlternative38(QueryResponseAlternative38),
-    QueryResponseAlternative39(QueryResponseAlternative39),
-    QueryResponseAlternative40(QueryResponseAlternative40),
-    QueryResponseAlternative42(QueryResponseAlternative42),
-    QueryResponseAlternative43(QueryResponseAlternative43),
-    QueryResponseAlternative44(QueryResponseAlternative44),
-    QueryResponseAlternative45(QueryResponseAlternative45),
-    QueryResponseAlternative46(QueryResponseAlternative46),
-    QueryResponseAlternative47(QueryResponseAlternative47),
-    QueryResponseAlternative48(QueryResponseAlternative48),
-    QueryResponseAlternative49(QueryResponseAlternative49),
-    QueryResponseAlternative51(QueryResponseAlternative51),
-    QueryResponseAlternative52(QueryResponseAlternative52),
-    QueryResponseAlternative53(QueryResponseAlternative53),
-    QueryResponseAlternative55(QueryResponseAlternative55),
-    QueryResponseAlternative56(QueryResponseAlternative56),
-    QueryResponseAlternative57(QueryResponseAlternative57),
-    QueryResponseAlternative58(QueryResponseAlternative58),
-    QueryResponseAlternative59(QueryResponseAlternative59),
-    QueryResponseAlternative60(QueryResponseAlternative60),
-    QueryResponseAlternative61(QueryResponseAlternative61),
-    QueryResponseAlternative62(QueryResponseAlternative62),
-    QueryResponseAlternative64(QueryResponseAlternative64),
-    QueryResponseAlternative65(QueryResponseAlternative65),
-    QueryResponseAlternative66(QueryResponseAlternative66),
-    QueryResponseAlternative67(QueryResponseAlternative67),
-    QueryResponseAlternative68(QueryResponseAlternative68),
-    QueryResponseAlternative69(QueryResponseAlternative69),
-    QueryResponseAlternative70(QueryResponseAlternative70),
-    QueryResponseAlternative71(QueryResponseAlternative71),
-    QueryResponseAlternative73(QueryResponseAlternative73),
-    QueryResponseAlternative74(QueryResponseAlternative74),
+    QueryResponseAlternative1(Box<QueryResponseAlternative1>),
+    QueryResponseAlternative2(Box<QueryResponseAlternative2>),
+    #[serde(tag = "kind", literal = "GroupsQuery")]
+    QueryResponseAlternative3(Box<QueryResponseAlternative3>),
+    QueryResponseAlternative4(Box<QueryResponseAlternative4>),
+    QueryResponseAlternative5(Box<QueryResponseAlternative5>),
+    QueryResponseAlternative6(Box<QueryResponseAlternative6>),
+    QueryResponseAlternative7(Box<QueryResponseAlternative7>),
+    QueryResponseAlternative8(Box<QueryResponseAlternative8>),
+    QueryResponseAlternative9(Box<QueryResponseAlternative9>),
+    QueryResponseAlternative10(Box<QueryResponseAlternative10>),
+    QueryResponseAlternative13(Box<QueryResponseAlternative13>),
+    QueryResponseAlternative14(Box<QueryResponseAlternative14>),
+    #[serde(tag = "kind", literal = "ExperimentFunnelsQuery")]
+    QueryResponseAlternative15(Box<QueryResponseAlternative15>),
+    #[serde(tag = "kind", literal = "ExperimentTrendsQuery")]
+    QueryResponseAlternative16(Box<QueryResponseAlternative16>),
+    #[serde(tag = "kind", literal = "ExperimentQuery")]
+    QueryResponseAlternative17(Box<QueryResponseAlternative17>),
+    #[serde(tag = "kind", literal = "ExperimentExposureQuery")]
+    QueryResponseAlternative18(Box<QueryResponseAlternative18>),
+    QueryResponseAlternative19(Box<QueryResponseAlternative19>),
+    QueryResponseAlternative20(Box<QueryResponseAlternative20>),
+    QueryResponseAlternative21(Box<QueryResponseAlternative21>),
+    QueryResponseAlternative22(Box<QueryResponseAlternative22>),
+    QueryResponseAlternative24(Box<QueryResponseAlternative24>),
+    QueryResponseAlternative25(Box<QueryResponseAlternative25>),
+    QueryResponseAlternative26(Box<QueryResponseAlternative26>),
+    QueryResponseAlternative27(Box<QueryResponseAlternative27>),
+    QueryResponseAlternative28(Box<QueryResponseAlternative28>),
+    QueryResponseAlternative29(Box<QueryResponseAlternative29>),
+    QueryResponseAlternative30(Box<QueryResponseAlternative30>),
+    QueryResponseAlternative31(Box<QueryResponseAlternative31>),
+    QueryResponseAlternative32(Box<QueryResponseAlternative32>),
+    QueryResponseAlternative33(Box<QueryResponseAlternative33>),
+    QueryResponseAlternative34(Box<QueryResponseAlternative34>),
+    QueryResponseAlternative35(Box<QueryResponseAlternative35>),
+    #[serde(tag = "kind", literal = "GroupsQuery")]
+    QueryResponseAlternative36(Box<QueryResponseAlternative36>),
+    QueryResponseAlternative37(Box<QueryResponseAlternative37>),
+    QueryResponseAlternative38(Box<QueryResponseAlternative38>),
+    QueryResponseAlternative39(Box<QueryResponseAlternative39>),
+    QueryResponseAlternative40(Box<QueryResponseAlternative40>),
+    QueryResponseAlternative42(Box<QueryResponseAlternative42>),
+    QueryResponseAlternative43(Box<QueryResponseAlternative43>),
+    QueryResponseAlternative44(Box<QueryResponseAlternative44>),
+    QueryResponseAlternative45(Box<QueryResponseAlternative45>),
+    QueryResponseAlternative46(Box<QueryResponseAlternative46>),
+    QueryResponseAlternative47(Box<QueryResponseAlternative47>),
+    QueryResponseAlternative48(Box<QueryResponseAlternative48>),
+    QueryResponseAlternative49(Box<QueryResponseAlternative49>),
+    QueryResponseAlternative51(Box<QueryResponseAlternative51>),
+    QueryResponseAlternative52(Box<QueryResponseAlternative52>),
+    QueryResponseAlternative53(Box<QueryResponseAlternative53>),
+    #[serde(tag = "kind", literal = "ExperimentFunnelsQuery")]
+    QueryResponseAlternative55(Box<QueryResponseAlternative55>),
+    #[serde(tag = "kind", literal = "ExperimentTrendsQuery")]
+    QueryResponseAlternative56(Box<QueryResponseAlternative56>),
+    QueryResponseAlternative57(Box<QueryResponseAlternative57>),
+    QueryResponseAlternative58(Box<QueryResponseAlternative58>),
+    QueryResponseAlternative59(Box<QueryResponseAlternative59>),
+    QueryResponseAlternative60(Box<QueryResponseAlternative60>),
+    QueryResponseAlternative61(Box<QueryResponseAlternative61>),
+    QueryResponseAlternative62(Box<QueryResponseAlternative62>),
+    QueryResponseAlternative64(Box<QueryResponseAlternative64>),
+    QueryResponseAlternative65(Box<QueryResponseAlternative65>),
+    QueryResponseAlternative66(Box<QueryResponseAlternative66>),
+    QueryResponseAlternative67(Box<QueryResponseAlternative67>),
+    QueryResponseAlternative68(Box<QueryResponseAlternative68>),
+    QueryResponseAlternative69(Box<QueryResponseAlternative69>),
+    QueryResponseAlternative70(Box<QueryResponseAlternative70>),
+    QueryResponseAlternative71(Box<QueryResponseAlternative71>),
+    QueryResponseAlternative73(Box<QueryResponseAlternative73>),
+    QueryResponseAlternative74(Box<QueryResponseAlternative74>),
     /// Any JSON the variants above do not match, kept as is.
     Object(serde_json::Value),
 }
@@ -6099,9 +6842,12 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative17Metric {
-    ExperimentMeanMetric(ExperimentMeanMetric),
-    ExperimentFunnelMetric(ExperimentFunnelMetric),
-    ExperimentRatioMetric(ExperimentRatioMetric),
+    #[serde(tag = "kind", literal = "ExperimentMetric")]
+    ExperimentMeanMetric(Box<ExperimentMeanMetric>),
+    #[serde(tag = "kind", literal = "ExperimentMetric")]
+    ExperimentFunnelMetric(Box<ExperimentFunnelMetric>),
+    #[serde(tag = "kind", literal = "ExperimentMetric")]
+    ExperimentRatioMetric(Box<ExperimentRatioMetric>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -7289,13 +8035,20 @@ pub struct QueryResponseAlternative65 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative65TablesValue {
-    DatabaseSchemaPostHogTable(DatabaseSchemaPostHogTable),
-    DatabaseSchemaSystemTable(DatabaseSchemaSystemTable),
-    DatabaseSchemaDataWarehouseTable(DatabaseSchemaDataWarehouseTable),
-    DatabaseSchemaViewTable(DatabaseSchemaViewTable),
-    DatabaseSchemaManagedViewTable(DatabaseSchemaManagedViewTable),
-    DatabaseSchemaBatchExportTable(DatabaseSchemaBatchExportTable),
-    DatabaseSchemaMaterializedViewTable(DatabaseSchemaMaterializedViewTable),
+    #[serde(tag = "type", literal = "posthog")]
+    DatabaseSchemaPostHogTable(Box<DatabaseSchemaPostHogTable>),
+    #[serde(tag = "type", literal = "system")]
+    DatabaseSchemaSystemTable(Box<DatabaseSchemaSystemTable>),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DatabaseSchemaDataWarehouseTable(Box<DatabaseSchemaDataWarehouseTable>),
+    #[serde(tag = "type", literal = "view")]
+    DatabaseSchemaViewTable(Box<DatabaseSchemaViewTable>),
+    #[serde(tag = "type", literal = "managed_view")]
+    DatabaseSchemaManagedViewTable(Box<DatabaseSchemaManagedViewTable>),
+    #[serde(tag = "type", literal = "batch_export")]
+    DatabaseSchemaBatchExportTable(Box<DatabaseSchemaBatchExportTable>),
+    #[serde(tag = "type", literal = "materialized_view")]
+    DatabaseSchemaMaterializedViewTable(Box<DatabaseSchemaMaterializedViewTable>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -7439,7 +8192,7 @@ pub struct QueryResponseAlternative70 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryResponseAlternative70Results {
-    ActorsPropertyTaxonomyResponse(ActorsPropertyTaxonomyResponse),
+    ActorsPropertyTaxonomyResponse(Box<ActorsPropertyTaxonomyResponse>),
     Array(Vec<ActorsPropertyTaxonomyResponse>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
@@ -7598,72 +8351,68 @@ pub struct QueryUpgradeRequest {
     pub query: QueryUpgradeRequestQuery,
 }
 crate::tagged_union! {
-    #[doc = " Query"] pub enum QueryUpgradeRequestQuery { tag "kind";
-    EventsNode(EventsNode) = ["EventsNode"], ActionsNode(ActionsNode) = ["ActionsNode"],
-    PersonsNode(PersonsNode) = ["PersonsNode"], DataWarehouseNode(DataWarehouseNode) =
-    ["DataWarehouseNode"], EventsQuery(EventsQuery) = ["EventsQuery"],
-    ActorsQuery(ActorsQuery) = ["ActorsQuery"], GroupsQuery(GroupsQuery) =
-    ["GroupsQuery"], InsightActorsQuery(InsightActorsQuery) = ["InsightActorsQuery"],
-    InsightActorsQueryOptions(InsightActorsQueryOptions) = ["InsightActorsQueryOptions"],
-    SessionsTimelineQuery(SessionsTimelineQuery) = ["SessionsTimelineQuery"],
-    HogQuery(HogQuery) = ["HogQuery"], HogQlQuery(HogQlQuery) = ["HogQLQuery"],
-    HogQlMetadata(HogQlMetadata) = ["HogQLMetadata"],
-    HogQlAutocomplete(HogQlAutocomplete) = ["HogQLAutocomplete"],
-    HogQlastQuery(HogQlastQuery) = ["HogQLASTQuery"],
-    SessionAttributionExplorerQuery(SessionAttributionExplorerQuery) =
-    ["SessionAttributionExplorerQuery"],
-    RevenueExampleEventsQuery(RevenueExampleEventsQuery) = ["RevenueExampleEventsQuery"],
-    RevenueExampleDataWarehouseTablesQuery(RevenueExampleDataWarehouseTablesQuery) =
-    ["RevenueExampleDataWarehouseTablesQuery"], ErrorTrackingQuery(ErrorTrackingQuery) =
-    ["ErrorTrackingQuery"],
-    ErrorTrackingIssueCorrelationQuery(ErrorTrackingIssueCorrelationQuery) =
-    ["ErrorTrackingIssueCorrelationQuery"],
-    ExperimentFunnelsQuery(ExperimentFunnelsQuery) = ["ExperimentFunnelsQuery"],
-    ExperimentTrendsQuery(ExperimentTrendsQuery) = ["ExperimentTrendsQuery"],
-    ExperimentQuery(ExperimentQuery) = ["ExperimentQuery"],
-    ExperimentExposureQuery(ExperimentExposureQuery) = ["ExperimentExposureQuery"],
-    DocumentSimilarityQuery(DocumentSimilarityQuery) = ["DocumentSimilarityQuery"],
-    WebOverviewQuery(WebOverviewQuery) = ["WebOverviewQuery"],
-    WebStatsTableQuery(WebStatsTableQuery) = ["WebStatsTableQuery"],
-    WebExternalClicksTableQuery(WebExternalClicksTableQuery) =
-    ["WebExternalClicksTableQuery"], WebGoalsQuery(WebGoalsQuery) = ["WebGoalsQuery"],
-    WebVitalsQuery(WebVitalsQuery) = ["WebVitalsQuery"],
-    WebVitalsPathBreakdownQuery(WebVitalsPathBreakdownQuery) =
-    ["WebVitalsPathBreakdownQuery"], WebPageUrlSearchQuery(WebPageUrlSearchQuery) =
-    ["WebPageURLSearchQuery"],
-    WebAnalyticsExternalSummaryQuery(WebAnalyticsExternalSummaryQuery) =
-    ["WebAnalyticsExternalSummaryQuery"],
-    RevenueAnalyticsGrossRevenueQuery(RevenueAnalyticsGrossRevenueQuery) =
-    ["RevenueAnalyticsGrossRevenueQuery"],
-    RevenueAnalyticsMetricsQuery(RevenueAnalyticsMetricsQuery) =
-    ["RevenueAnalyticsMetricsQuery"], RevenueAnalyticsMrrQuery(RevenueAnalyticsMrrQuery)
-    = ["RevenueAnalyticsMRRQuery"],
-    RevenueAnalyticsOverviewQuery(RevenueAnalyticsOverviewQuery) =
-    ["RevenueAnalyticsOverviewQuery"],
-    RevenueAnalyticsTopCustomersQuery(RevenueAnalyticsTopCustomersQuery) =
-    ["RevenueAnalyticsTopCustomersQuery"],
-    MarketingAnalyticsTableQuery(MarketingAnalyticsTableQuery) =
-    ["MarketingAnalyticsTableQuery"],
-    MarketingAnalyticsAggregatedQuery(MarketingAnalyticsAggregatedQuery) =
-    ["MarketingAnalyticsAggregatedQuery"], DataVisualizationNode(DataVisualizationNode) =
-    ["DataVisualizationNode"], DataTableNode(DataTableNode) = ["DataTableNode"],
-    SavedInsightNode(SavedInsightNode) = ["SavedInsightNode"],
-    InsightVizNode(InsightVizNode) = ["InsightVizNode"], TrendsQuery(TrendsQuery) =
-    ["TrendsQuery"], FunnelsQuery(FunnelsQuery) = ["FunnelsQuery"],
-    RetentionQuery(RetentionQuery) = ["RetentionQuery"], PathsQuery(PathsQuery) =
-    ["PathsQuery"], StickinessQuery(StickinessQuery) = ["StickinessQuery"],
-    LifecycleQuery(LifecycleQuery) = ["LifecycleQuery"],
-    FunnelCorrelationQuery(FunnelCorrelationQuery) = ["FunnelCorrelationQuery"],
-    DatabaseSchemaQuery(DatabaseSchemaQuery) = ["DatabaseSchemaQuery"],
-    LogsQuery(LogsQuery) = ["LogsQuery"],
-    SuggestedQuestionsQuery(SuggestedQuestionsQuery) = ["SuggestedQuestionsQuery"],
-    TeamTaxonomyQuery(TeamTaxonomyQuery) = ["TeamTaxonomyQuery"],
-    EventTaxonomyQuery(EventTaxonomyQuery) = ["EventTaxonomyQuery"],
-    ActorsPropertyTaxonomyQuery(ActorsPropertyTaxonomyQuery) =
-    ["ActorsPropertyTaxonomyQuery"], TracesQuery(TracesQuery) = ["TracesQuery"],
-    TraceQuery(TraceQuery) = ["TraceQuery"], VectorSearchQuery(VectorSearchQuery) =
-    ["VectorSearchQuery"], UsageMetricsQuery(UsageMetricsQuery) = ["UsageMetricsQuery"],
-    }
+    #[doc = " Query"] pub enum QueryUpgradeRequestQuery { tag "kind"; EventsNode(Box <
+    EventsNode >) = ["EventsNode"], ActionsNode(Box < ActionsNode >) = ["ActionsNode"],
+    PersonsNode(Box < PersonsNode >) = ["PersonsNode"], DataWarehouseNode(Box <
+    DataWarehouseNode >) = ["DataWarehouseNode"], EventsQuery(Box < EventsQuery >) =
+    ["EventsQuery"], ActorsQuery(Box < ActorsQuery >) = ["ActorsQuery"], GroupsQuery(Box
+    < GroupsQuery >) = ["GroupsQuery"], InsightActorsQuery(Box < InsightActorsQuery >) =
+    ["InsightActorsQuery"], InsightActorsQueryOptions(Box < InsightActorsQueryOptions >)
+    = ["InsightActorsQueryOptions"], SessionsTimelineQuery(Box < SessionsTimelineQuery >)
+    = ["SessionsTimelineQuery"], HogQuery(Box < HogQuery >) = ["HogQuery"],
+    HogQlQuery(Box < HogQlQuery >) = ["HogQLQuery"], HogQlMetadata(Box < HogQlMetadata >)
+    = ["HogQLMetadata"], HogQlAutocomplete(Box < HogQlAutocomplete >) =
+    ["HogQLAutocomplete"], HogQlastQuery(Box < HogQlastQuery >) = ["HogQLASTQuery"],
+    SessionAttributionExplorerQuery(Box < SessionAttributionExplorerQuery >) =
+    ["SessionAttributionExplorerQuery"], RevenueExampleEventsQuery(Box <
+    RevenueExampleEventsQuery >) = ["RevenueExampleEventsQuery"],
+    RevenueExampleDataWarehouseTablesQuery(Box < RevenueExampleDataWarehouseTablesQuery
+    >) = ["RevenueExampleDataWarehouseTablesQuery"], ErrorTrackingQuery(Box <
+    ErrorTrackingQuery >) = ["ErrorTrackingQuery"],
+    ErrorTrackingIssueCorrelationQuery(Box < ErrorTrackingIssueCorrelationQuery >) =
+    ["ErrorTrackingIssueCorrelationQuery"], ExperimentFunnelsQuery(Box <
+    ExperimentFunnelsQuery >) = ["ExperimentFunnelsQuery"], ExperimentTrendsQuery(Box <
+    ExperimentTrendsQuery >) = ["ExperimentTrendsQuery"], ExperimentQuery(Box <
+    ExperimentQuery >) = ["ExperimentQuery"], ExperimentExposureQuery(Box <
+    ExperimentExposureQuery >) = ["ExperimentExposureQuery"], DocumentSimilarityQuery(Box
+    < DocumentSimilarityQuery >) = ["DocumentSimilarityQuery"], WebOverviewQuery(Box <
+    WebOverviewQuery >) = ["WebOverviewQuery"], WebStatsTableQuery(Box <
+    WebStatsTableQuery >) = ["WebStatsTableQuery"], WebExternalClicksTableQuery(Box <
+    WebExternalClicksTableQuery >) = ["WebExternalClicksTableQuery"], WebGoalsQuery(Box <
+    WebGoalsQuery >) = ["WebGoalsQuery"], WebVitalsQuery(Box < WebVitalsQuery >) =
+    ["WebVitalsQuery"], WebVitalsPathBreakdownQuery(Box < WebVitalsPathBreakdownQuery >)
+    = ["WebVitalsPathBreakdownQuery"], WebPageUrlSearchQuery(Box < WebPageUrlSearchQuery
+    >) = ["WebPageURLSearchQuery"], WebAnalyticsExternalSummaryQuery(Box <
+    WebAnalyticsExternalSummaryQuery >) = ["WebAnalyticsExternalSummaryQuery"],
+    RevenueAnalyticsGrossRevenueQuery(Box < RevenueAnalyticsGrossRevenueQuery >) =
+    ["RevenueAnalyticsGrossRevenueQuery"], RevenueAnalyticsMetricsQuery(Box <
+    RevenueAnalyticsMetricsQuery >) = ["RevenueAnalyticsMetricsQuery"],
+    RevenueAnalyticsMrrQuery(Box < RevenueAnalyticsMrrQuery >) =
+    ["RevenueAnalyticsMRRQuery"], RevenueAnalyticsOverviewQuery(Box <
+    RevenueAnalyticsOverviewQuery >) = ["RevenueAnalyticsOverviewQuery"],
+    RevenueAnalyticsTopCustomersQuery(Box < RevenueAnalyticsTopCustomersQuery >) =
+    ["RevenueAnalyticsTopCustomersQuery"], MarketingAnalyticsTableQuery(Box <
+    MarketingAnalyticsTableQuery >) = ["MarketingAnalyticsTableQuery"],
+    MarketingAnalyticsAggregatedQuery(Box < MarketingAnalyticsAggregatedQuery >) =
+    ["MarketingAnalyticsAggregatedQuery"], DataVisualizationNode(Box <
+    DataVisualizationNode >) = ["DataVisualizationNode"], DataTableNode(Box <
+    DataTableNode >) = ["DataTableNode"], SavedInsightNode(Box < SavedInsightNode >) =
+    ["SavedInsightNode"], InsightVizNode(Box < InsightVizNode >) = ["InsightVizNode"],
+    TrendsQuery(Box < TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery
+    >) = ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
+    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
+    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
+    ["LifecycleQuery"], FunnelCorrelationQuery(Box < FunnelCorrelationQuery >) =
+    ["FunnelCorrelationQuery"], DatabaseSchemaQuery(Box < DatabaseSchemaQuery >) =
+    ["DatabaseSchemaQuery"], LogsQuery(Box < LogsQuery >) = ["LogsQuery"],
+    SuggestedQuestionsQuery(Box < SuggestedQuestionsQuery >) =
+    ["SuggestedQuestionsQuery"], TeamTaxonomyQuery(Box < TeamTaxonomyQuery >) =
+    ["TeamTaxonomyQuery"], EventTaxonomyQuery(Box < EventTaxonomyQuery >) =
+    ["EventTaxonomyQuery"], ActorsPropertyTaxonomyQuery(Box < ActorsPropertyTaxonomyQuery
+    >) = ["ActorsPropertyTaxonomyQuery"], TracesQuery(Box < TracesQuery >) =
+    ["TracesQuery"], TraceQuery(Box < TraceQuery >) = ["TraceQuery"],
+    VectorSearchQuery(Box < VectorSearchQuery >) = ["VectorSearchQuery"],
+    UsageMetricsQuery(Box < UsageMetricsQuery >) = ["UsageMetricsQuery"], }
 }
 /// QueryUpgradeResponse
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -7671,72 +8420,68 @@ pub struct QueryUpgradeResponse {
     pub query: QueryUpgradeResponseQuery,
 }
 crate::tagged_union! {
-    #[doc = " Query"] pub enum QueryUpgradeResponseQuery { tag "kind";
-    EventsNode(EventsNode) = ["EventsNode"], ActionsNode(ActionsNode) = ["ActionsNode"],
-    PersonsNode(PersonsNode) = ["PersonsNode"], DataWarehouseNode(DataWarehouseNode) =
-    ["DataWarehouseNode"], EventsQuery(EventsQuery) = ["EventsQuery"],
-    ActorsQuery(ActorsQuery) = ["ActorsQuery"], GroupsQuery(GroupsQuery) =
-    ["GroupsQuery"], InsightActorsQuery(InsightActorsQuery) = ["InsightActorsQuery"],
-    InsightActorsQueryOptions(InsightActorsQueryOptions) = ["InsightActorsQueryOptions"],
-    SessionsTimelineQuery(SessionsTimelineQuery) = ["SessionsTimelineQuery"],
-    HogQuery(HogQuery) = ["HogQuery"], HogQlQuery(HogQlQuery) = ["HogQLQuery"],
-    HogQlMetadata(HogQlMetadata) = ["HogQLMetadata"],
-    HogQlAutocomplete(HogQlAutocomplete) = ["HogQLAutocomplete"],
-    HogQlastQuery(HogQlastQuery) = ["HogQLASTQuery"],
-    SessionAttributionExplorerQuery(SessionAttributionExplorerQuery) =
-    ["SessionAttributionExplorerQuery"],
-    RevenueExampleEventsQuery(RevenueExampleEventsQuery) = ["RevenueExampleEventsQuery"],
-    RevenueExampleDataWarehouseTablesQuery(RevenueExampleDataWarehouseTablesQuery) =
-    ["RevenueExampleDataWarehouseTablesQuery"], ErrorTrackingQuery(ErrorTrackingQuery) =
-    ["ErrorTrackingQuery"],
-    ErrorTrackingIssueCorrelationQuery(ErrorTrackingIssueCorrelationQuery) =
-    ["ErrorTrackingIssueCorrelationQuery"],
-    ExperimentFunnelsQuery(ExperimentFunnelsQuery) = ["ExperimentFunnelsQuery"],
-    ExperimentTrendsQuery(ExperimentTrendsQuery) = ["ExperimentTrendsQuery"],
-    ExperimentQuery(ExperimentQuery) = ["ExperimentQuery"],
-    ExperimentExposureQuery(ExperimentExposureQuery) = ["ExperimentExposureQuery"],
-    DocumentSimilarityQuery(DocumentSimilarityQuery) = ["DocumentSimilarityQuery"],
-    WebOverviewQuery(WebOverviewQuery) = ["WebOverviewQuery"],
-    WebStatsTableQuery(WebStatsTableQuery) = ["WebStatsTableQuery"],
-    WebExternalClicksTableQuery(WebExternalClicksTableQuery) =
-    ["WebExternalClicksTableQuery"], WebGoalsQuery(WebGoalsQuery) = ["WebGoalsQuery"],
-    WebVitalsQuery(WebVitalsQuery) = ["WebVitalsQuery"],
-    WebVitalsPathBreakdownQuery(WebVitalsPathBreakdownQuery) =
-    ["WebVitalsPathBreakdownQuery"], WebPageUrlSearchQuery(WebPageUrlSearchQuery) =
-    ["WebPageURLSearchQuery"],
-    WebAnalyticsExternalSummaryQuery(WebAnalyticsExternalSummaryQuery) =
-    ["WebAnalyticsExternalSummaryQuery"],
-    RevenueAnalyticsGrossRevenueQuery(RevenueAnalyticsGrossRevenueQuery) =
-    ["RevenueAnalyticsGrossRevenueQuery"],
-    RevenueAnalyticsMetricsQuery(RevenueAnalyticsMetricsQuery) =
-    ["RevenueAnalyticsMetricsQuery"], RevenueAnalyticsMrrQuery(RevenueAnalyticsMrrQuery)
-    = ["RevenueAnalyticsMRRQuery"],
-    RevenueAnalyticsOverviewQuery(RevenueAnalyticsOverviewQuery) =
-    ["RevenueAnalyticsOverviewQuery"],
-    RevenueAnalyticsTopCustomersQuery(RevenueAnalyticsTopCustomersQuery) =
-    ["RevenueAnalyticsTopCustomersQuery"],
-    MarketingAnalyticsTableQuery(MarketingAnalyticsTableQuery) =
-    ["MarketingAnalyticsTableQuery"],
-    MarketingAnalyticsAggregatedQuery(MarketingAnalyticsAggregatedQuery) =
-    ["MarketingAnalyticsAggregatedQuery"], DataVisualizationNode(DataVisualizationNode) =
-    ["DataVisualizationNode"], DataTableNode(DataTableNode) = ["DataTableNode"],
-    SavedInsightNode(SavedInsightNode) = ["SavedInsightNode"],
-    InsightVizNode(InsightVizNode) = ["InsightVizNode"], TrendsQuery(TrendsQuery) =
-    ["TrendsQuery"], FunnelsQuery(FunnelsQuery) = ["FunnelsQuery"],
-    RetentionQuery(RetentionQuery) = ["RetentionQuery"], PathsQuery(PathsQuery) =
-    ["PathsQuery"], StickinessQuery(StickinessQuery) = ["StickinessQuery"],
-    LifecycleQuery(LifecycleQuery) = ["LifecycleQuery"],
-    FunnelCorrelationQuery(FunnelCorrelationQuery) = ["FunnelCorrelationQuery"],
-    DatabaseSchemaQuery(DatabaseSchemaQuery) = ["DatabaseSchemaQuery"],
-    LogsQuery(LogsQuery) = ["LogsQuery"],
-    SuggestedQuestionsQuery(SuggestedQuestionsQuery) = ["SuggestedQuestionsQuery"],
-    TeamTaxonomyQuery(TeamTaxonomyQuery) = ["TeamTaxonomyQuery"],
-    EventTaxonomyQuery(EventTaxonomyQuery) = ["EventTaxonomyQuery"],
-    ActorsPropertyTaxonomyQuery(ActorsPropertyTaxonomyQuery) =
-    ["ActorsPropertyTaxonomyQuery"], TracesQuery(TracesQuery) = ["TracesQuery"],
-    TraceQuery(TraceQuery) = ["TraceQuery"], VectorSearchQuery(VectorSearchQuery) =
-    ["VectorSearchQuery"], UsageMetricsQuery(UsageMetricsQuery) = ["UsageMetricsQuery"],
-    }
+    #[doc = " Query"] pub enum QueryUpgradeResponseQuery { tag "kind"; EventsNode(Box <
+    EventsNode >) = ["EventsNode"], ActionsNode(Box < ActionsNode >) = ["ActionsNode"],
+    PersonsNode(Box < PersonsNode >) = ["PersonsNode"], DataWarehouseNode(Box <
+    DataWarehouseNode >) = ["DataWarehouseNode"], EventsQuery(Box < EventsQuery >) =
+    ["EventsQuery"], ActorsQuery(Box < ActorsQuery >) = ["ActorsQuery"], GroupsQuery(Box
+    < GroupsQuery >) = ["GroupsQuery"], InsightActorsQuery(Box < InsightActorsQuery >) =
+    ["InsightActorsQuery"], InsightActorsQueryOptions(Box < InsightActorsQueryOptions >)
+    = ["InsightActorsQueryOptions"], SessionsTimelineQuery(Box < SessionsTimelineQuery >)
+    = ["SessionsTimelineQuery"], HogQuery(Box < HogQuery >) = ["HogQuery"],
+    HogQlQuery(Box < HogQlQuery >) = ["HogQLQuery"], HogQlMetadata(Box < HogQlMetadata >)
+    = ["HogQLMetadata"], HogQlAutocomplete(Box < HogQlAutocomplete >) =
+    ["HogQLAutocomplete"], HogQlastQuery(Box < HogQlastQuery >) = ["HogQLASTQuery"],
+    SessionAttributionExplorerQuery(Box < SessionAttributionExplorerQuery >) =
+    ["SessionAttributionExplorerQuery"], RevenueExampleEventsQuery(Box <
+    RevenueExampleEventsQuery >) = ["RevenueExampleEventsQuery"],
+    RevenueExampleDataWarehouseTablesQuery(Box < RevenueExampleDataWarehouseTablesQuery
+    >) = ["RevenueExampleDataWarehouseTablesQuery"], ErrorTrackingQuery(Box <
+    ErrorTrackingQuery >) = ["ErrorTrackingQuery"],
+    ErrorTrackingIssueCorrelationQuery(Box < ErrorTrackingIssueCorrelationQuery >) =
+    ["ErrorTrackingIssueCorrelationQuery"], ExperimentFunnelsQuery(Box <
+    ExperimentFunnelsQuery >) = ["ExperimentFunnelsQuery"], ExperimentTrendsQuery(Box <
+    ExperimentTrendsQuery >) = ["ExperimentTrendsQuery"], ExperimentQuery(Box <
+    ExperimentQuery >) = ["ExperimentQuery"], ExperimentExposureQuery(Box <
+    ExperimentExposureQuery >) = ["ExperimentExposureQuery"], DocumentSimilarityQuery(Box
+    < DocumentSimilarityQuery >) = ["DocumentSimilarityQuery"], WebOverviewQuery(Box <
+    WebOverviewQuery >) = ["WebOverviewQuery"], WebStatsTableQuery(Box <
+    WebStatsTableQuery >) = ["WebStatsTableQuery"], WebExternalClicksTableQuery(Box <
+    WebExternalClicksTableQuery >) = ["WebExternalClicksTableQuery"], WebGoalsQuery(Box <
+    WebGoalsQuery >) = ["WebGoalsQuery"], WebVitalsQuery(Box < WebVitalsQuery >) =
+    ["WebVitalsQuery"], WebVitalsPathBreakdownQuery(Box < WebVitalsPathBreakdownQuery >)
+    = ["WebVitalsPathBreakdownQuery"], WebPageUrlSearchQuery(Box < WebPageUrlSearchQuery
+    >) = ["WebPageURLSearchQuery"], WebAnalyticsExternalSummaryQuery(Box <
+    WebAnalyticsExternalSummaryQuery >) = ["WebAnalyticsExternalSummaryQuery"],
+    RevenueAnalyticsGrossRevenueQuery(Box < RevenueAnalyticsGrossRevenueQuery >) =
+    ["RevenueAnalyticsGrossRevenueQuery"], RevenueAnalyticsMetricsQuery(Box <
+    RevenueAnalyticsMetricsQuery >) = ["RevenueAnalyticsMetricsQuery"],
+    RevenueAnalyticsMrrQuery(Box < RevenueAnalyticsMrrQuery >) =
+    ["RevenueAnalyticsMRRQuery"], RevenueAnalyticsOverviewQuery(Box <
+    RevenueAnalyticsOverviewQuery >) = ["RevenueAnalyticsOverviewQuery"],
+    RevenueAnalyticsTopCustomersQuery(Box < RevenueAnalyticsTopCustomersQuery >) =
+    ["RevenueAnalyticsTopCustomersQuery"], MarketingAnalyticsTableQuery(Box <
+    MarketingAnalyticsTableQuery >) = ["MarketingAnalyticsTableQuery"],
+    MarketingAnalyticsAggregatedQuery(Box < MarketingAnalyticsAggregatedQuery >) =
+    ["MarketingAnalyticsAggregatedQuery"], DataVisualizationNode(Box <
+    DataVisualizationNode >) = ["DataVisualizationNode"], DataTableNode(Box <
+    DataTableNode >) = ["DataTableNode"], SavedInsightNode(Box < SavedInsightNode >) =
+    ["SavedInsightNode"], InsightVizNode(Box < InsightVizNode >) = ["InsightVizNode"],
+    TrendsQuery(Box < TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery
+    >) = ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
+    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
+    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
+    ["LifecycleQuery"], FunnelCorrelationQuery(Box < FunnelCorrelationQuery >) =
+    ["FunnelCorrelationQuery"], DatabaseSchemaQuery(Box < DatabaseSchemaQuery >) =
+    ["DatabaseSchemaQuery"], LogsQuery(Box < LogsQuery >) = ["LogsQuery"],
+    SuggestedQuestionsQuery(Box < SuggestedQuestionsQuery >) =
+    ["SuggestedQuestionsQuery"], TeamTaxonomyQuery(Box < TeamTaxonomyQuery >) =
+    ["TeamTaxonomyQuery"], EventTaxonomyQuery(Box < EventTaxonomyQuery >) =
+    ["EventTaxonomyQuery"], ActorsPropertyTaxonomyQuery(Box < ActorsPropertyTaxonomyQuery
+    >) = ["ActorsPropertyTaxonomyQuery"], TracesQuery(Box < TracesQuery >) =
+    ["TracesQuery"], TraceQuery(Box < TraceQuery >) = ["TraceQuery"],
+    VectorSearchQuery(Box < VectorSearchQuery >) = ["VectorSearchQuery"],
+    UsageMetricsQuery(Box < UsageMetricsQuery >) = ["UsageMetricsQuery"], }
 }
 crate::string_enum! {
     #[doc = " RecordingOrder"] pub enum RecordingOrder { Duration = "duration",
@@ -7804,24 +8549,41 @@ pub struct RecordingsQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RecordingsQueryHavingPredicatesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -7831,24 +8593,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RecordingsQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -8536,24 +9315,41 @@ crate::string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RetentionEntityPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -8635,31 +9431,48 @@ crate::literal! {
 #[serde(untagged)]
 pub enum RetentionQueryProperties {
     Array(Vec<RetentionQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(PropertyGroupFilter),
+    PropertyGroupFilter(Box<PropertyGroupFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum RetentionQueryPropertiesVariant0Item {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -9605,31 +10418,48 @@ crate::literal! {
 #[serde(untagged)]
 pub enum StickinessQueryProperties {
     Array(Vec<StickinessQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(PropertyGroupFilter),
+    PropertyGroupFilter(Box<PropertyGroupFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StickinessQueryPropertiesVariant0Item {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -9656,9 +10486,12 @@ pub struct StickinessQueryResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum StickinessQuerySeriesItem {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    DataWarehouseNode(DataWarehouseNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "DataWarehouseNode")]
+    DataWarehouseNode(Box<DataWarehouseNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -9808,24 +10641,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TraceQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -9894,24 +10744,41 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TracesQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10075,8 +10942,8 @@ pub struct TrendsQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10088,31 +10955,48 @@ crate::literal! {
 #[serde(untagged)]
 pub enum TrendsQueryProperties {
     Array(Vec<TrendsQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(PropertyGroupFilter),
+    PropertyGroupFilter(Box<PropertyGroupFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQueryPropertiesVariant0Item {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    ElementPropertyFilter(ElementPropertyFilter),
-    EventMetadataPropertyFilter(EventMetadataPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
-    CohortPropertyFilter(CohortPropertyFilter),
-    RecordingPropertyFilter(RecordingPropertyFilter),
-    LogEntryPropertyFilter(LogEntryPropertyFilter),
-    GroupPropertyFilter(GroupPropertyFilter),
-    FeaturePropertyFilter(FeaturePropertyFilter),
-    FlagPropertyFilter(FlagPropertyFilter),
-    HogQlPropertyFilter(HogQlPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "element")]
+    ElementPropertyFilter(Box<ElementPropertyFilter>),
+    #[serde(tag = "type", literal = "event_metadata")]
+    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
+    #[serde(tag = "key", literal = "id")]
+    CohortPropertyFilter(Box<CohortPropertyFilter>),
+    #[serde(tag = "type", literal = "recording")]
+    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
+    #[serde(tag = "type", literal = "log_entry")]
+    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
+    #[serde(tag = "type", literal = "group")]
+    GroupPropertyFilter(Box<GroupPropertyFilter>),
+    #[serde(tag = "type", literal = "feature")]
+    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
+    #[serde(tag = "operator", literal = "flag_evaluates_to")]
+    FlagPropertyFilter(Box<FlagPropertyFilter>),
+    #[serde(tag = "type", literal = "hogql")]
+    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
     EmptyPropertyFilter(EmptyPropertyFilter),
-    DataWarehousePropertyFilter(DataWarehousePropertyFilter),
-    DataWarehousePersonPropertyFilter(DataWarehousePersonPropertyFilter),
-    ErrorTrackingIssueFilter(ErrorTrackingIssueFilter),
-    LogPropertyFilter(LogPropertyFilter),
-    RevenueAnalyticsPropertyFilter(RevenueAnalyticsPropertyFilter),
+    #[serde(tag = "type", literal = "data_warehouse")]
+    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
+    #[serde(tag = "type", literal = "data_warehouse_person_property")]
+    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
+    #[serde(tag = "type", literal = "error_tracking_issue")]
+    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
+    #[serde(tag = "type", literal = "log")]
+    LogPropertyFilter(Box<LogPropertyFilter>),
+    #[serde(tag = "type", literal = "revenue_analytics")]
+    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10142,9 +11026,12 @@ pub struct TrendsQueryResponse {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TrendsQuerySeriesItem {
-    EventsNode(EventsNode),
-    ActionsNode(ActionsNode),
-    DataWarehouseNode(DataWarehouseNode),
+    #[serde(tag = "kind", literal = "EventsNode")]
+    EventsNode(Box<EventsNode>),
+    #[serde(tag = "kind", literal = "ActionsNode")]
+    ActionsNode(Box<ActionsNode>),
+    #[serde(tag = "kind", literal = "DataWarehouseNode")]
+    DataWarehouseNode(Box<DataWarehouseNode>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10315,9 +11202,12 @@ crate::literal! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebAnalyticsExternalSummaryQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10397,8 +11287,8 @@ pub struct WebExternalClicksTableQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebExternalClicksTableQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10417,9 +11307,12 @@ pub enum WebExternalClicksTableQueryOrderByItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebExternalClicksTableQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10495,8 +11388,8 @@ pub struct WebGoalsQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebGoalsQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10514,9 +11407,12 @@ pub enum WebGoalsQueryOrderByItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebGoalsQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10606,8 +11502,8 @@ pub struct WebOverviewQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebOverviewQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10625,9 +11521,12 @@ pub enum WebOverviewQueryOrderByItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebOverviewQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10703,8 +11602,8 @@ pub struct WebPageUrlSearchQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebPageUrlSearchQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10722,9 +11621,12 @@ pub enum WebPageUrlSearchQueryOrderByItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebPageUrlSearchQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10813,8 +11715,8 @@ pub struct WebStatsTableQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebStatsTableQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10832,9 +11734,12 @@ pub enum WebStatsTableQueryOrderByItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebStatsTableQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10927,8 +11832,8 @@ pub struct WebTrendsQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebTrendsQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -10946,9 +11851,12 @@ pub enum WebTrendsQueryOrderByItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebTrendsQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -11044,8 +11952,8 @@ pub struct WebVitalsPathBreakdownQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsPathBreakdownQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -11064,9 +11972,12 @@ pub enum WebVitalsPathBreakdownQueryOrderByItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsPathBreakdownQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -11146,8 +12057,8 @@ pub struct WebVitalsQuery {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsQueryConversionGoal {
-    ActionConversionGoal(ActionConversionGoal),
-    CustomEventConversionGoal(CustomEventConversionGoal),
+    ActionConversionGoal(Box<ActionConversionGoal>),
+    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
@@ -11165,18 +12076,22 @@ pub enum WebVitalsQueryOrderByItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum WebVitalsQueryPropertiesItem {
-    EventPropertyFilter(EventPropertyFilter),
-    PersonPropertyFilter(PersonPropertyFilter),
-    SessionPropertyFilter(SessionPropertyFilter),
+    #[serde(tag = "type", literal = "event")]
+    EventPropertyFilter(Box<EventPropertyFilter>),
+    #[serde(tag = "type", literal = "person")]
+    PersonPropertyFilter(Box<PersonPropertyFilter>),
+    #[serde(tag = "type", literal = "session")]
+    SessionPropertyFilter(Box<SessionPropertyFilter>),
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
 crate::tagged_union! {
-    #[doc = " Source"] pub enum WebVitalsQuerySource { tag "kind";
-    TrendsQuery(TrendsQuery) = ["TrendsQuery"], FunnelsQuery(FunnelsQuery) =
-    ["FunnelsQuery"], RetentionQuery(RetentionQuery) = ["RetentionQuery"],
-    PathsQuery(PathsQuery) = ["PathsQuery"], StickinessQuery(StickinessQuery) =
-    ["StickinessQuery"], LifecycleQuery(LifecycleQuery) = ["LifecycleQuery"], }
+    #[doc = " Source"] pub enum WebVitalsQuerySource { tag "kind"; TrendsQuery(Box <
+    TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery >) =
+    ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
+    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
+    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
+    ["LifecycleQuery"], }
 }
 crate::string_enum! {
     #[doc = " YAxisPosition"] pub enum YAxisPosition { Left = "left", Right = "right", }
