@@ -231,6 +231,7 @@ impl ClientBuilder {
             )?;
         }
         self.hosts.validate()?;
+        tls::check(&self.hosts)?;
         // No `Referer`: on a followed redirect it would repeat the previous URL, query-string key
         // included. Set on the caller's builder too, overriding what it said.
         let mut builder = self
@@ -260,5 +261,43 @@ impl ClientBuilder {
                 max_response_bytes: self.max_response_bytes,
             }),
         })
+    }
+}
+
+/// The TLS stack the crate's features chose (see the crate docs, "TLS").
+mod tls {
+    use crate::auth::Hosts;
+    use crate::error::Result;
+
+    /// Readies TLS for building a `reqwest::Client`. Under `rustls` (ring) reqwest takes the
+    /// process's default rustls provider, so ring is installed as that default unless the
+    /// program installed one already (which is then kept).
+    #[cfg(any(feature = "rustls", feature = "rustls-aws-lc-rs", feature = "native-tls"))]
+    pub(super) fn check(_hosts: &Hosts) -> Result<()> {
+        #[cfg(all(feature = "rustls", not(feature = "rustls-aws-lc-rs")))]
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Fails only when another thread installed a provider first, which then serves.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        Ok(())
+    }
+
+    /// Without a TLS feature only `http://` base URLs work: an `https://` one is refused here,
+    /// naming the features, instead of failing at the first request.
+    #[cfg(not(any(feature = "rustls", feature = "rustls-aws-lc-rs", feature = "native-tls")))]
+    pub(super) fn check(hosts: &Hosts) -> Result<()> {
+        for (field, url) in [
+            ("private_base_url", &hosts.private),
+            ("public_base_url", &hosts.public),
+        ] {
+            if url.scheme() == "https" {
+                return Err(crate::error::Error::InvalidArgument {
+                    operation: "build_client",
+                    field: field.into(),
+                    reason: "an https base URL needs TLS, and posthog-api was built without a TLS feature; enable `rustls` (the default), `rustls-aws-lc-rs` or `native-tls`".into(),
+                });
+            }
+        }
+        Ok(())
     }
 }

@@ -63,6 +63,21 @@
 //! [`reqwest::ClientBuilder`], so no key reaches another host or application, and no `Referer`
 //! is sent.
 //!
+//! # TLS
+//! The cargo features choose the TLS stack for `https://` base URLs (every PostHog Cloud region):
+//!
+//! - `rustls` (default): rustls with the *ring* crypto provider and the platform's certificate
+//!   verifier. Ring is installed as the process's default rustls provider when the client is
+//!   built, unless the program installed one first (which is then used).
+//! - `rustls-aws-lc-rs`: rustls with the aws-lc-rs provider (post-quantum key exchange, a FIPS
+//!   build option); its C library takes several times longer to build than ring.
+//! - `native-tls`: the platform's TLS library (OpenSSL on Linux, Security.framework on macOS,
+//!   SChannel on Windows); when enabled together with a rustls feature, reqwest uses it.
+//!
+//! With `default-features = false` and none of them, the client speaks plain HTTP only (a local
+//! proxy, tests): [`ClientBuilder::build`] refuses an `https://` base URL with an
+//! [`Error::InvalidArgument`] naming these features.
+//!
 //! # Errors
 //! Every call returns [`Error`]: match on `Authentication` (401), `PermissionDenied` (403, its
 //! message lists the scopes the operation requires), `NotFound`, `Validation` (with PostHog's
@@ -101,3 +116,5 @@ pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, MAX_BODY_BYT
 pub use error::{ApiError, ApiErrorBody, Error, Result};
 pub use generated::{api, operations, types};
 pub use operation::{HostKind, Operation};
+/// The URL type [`ClientBuilder::private_base_url`] and [`ClientBuilder::public_base_url`] take.
+pub use url::Url;
