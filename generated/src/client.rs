@@ -67,6 +67,8 @@ impl From<u64> for ProjectId {
 #[derive(Clone, Debug)]
 pub struct Client {
     pub(crate) inner: Arc<ClientInner>,
+    /// Per-call options of a view made by [`Client::with_options`]; `None` on a built client.
+    pub(crate) options: Option<Arc<crate::request::RequestOptions>>,
 }
 
 #[derive(Debug)]
@@ -260,6 +262,7 @@ impl ClientBuilder {
                 retry: self.retry,
                 max_response_bytes: self.max_response_bytes,
             }),
+            options: None,
         })
     }
 }

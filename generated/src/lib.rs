@@ -100,7 +100,6 @@ pub mod pagination;
 #[cfg(feature = "public")]
 pub mod public;
 pub mod rate_limit;
-#[doc(hidden)]
 pub mod request;
 pub mod retry;
 #[cfg(feature = "server")]
@@ -113,7 +112,7 @@ mod generated;
 
 pub use auth::{Credentials, Hosts, KeyPlacement, Region};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, MAX_BODY_BYTES, ProjectId};
-pub use error::{ApiError, ApiErrorBody, Error, Result};
+pub use error::{ApiError, ApiErrorBody, Error, RequestInfo, Result};
 pub use generated::{api, operations, types};
 pub use operation::{HostKind, Operation};
 /// The URL type [`ClientBuilder::private_base_url`] and [`ClientBuilder::public_base_url`] take.
