@@ -86,7 +86,32 @@
 //! 20 MB are refused before sending), `InvalidArgument` (e.g. a path argument
 //! that is empty or `..`), `ResponseTooLarge`, and the pagination errors `ForeignNextUrl` and
 //! `PaginationLoop`. [`Error::code`], [`Error::detail`],
-//! [`Error::attr`], [`Error::retry_after`] and [`Error::is_retryable`] read PostHog's answer.
+//! [`Error::attr`], [`Error::retry_after`] and [`Error::is_retryable`] read PostHog's answer;
+//! [`Error::method`], [`Error::path_template`] (never the filled path) and
+//! [`Error::request_id`] say which request it answered.
+//!
+//! # Per-call options, response metadata, and the raw layer
+//! ```no_run
+//! use std::time::Duration;
+//! use posthog_api::request::{Method, RequestOptions};
+//! # async fn run(client: posthog_api::Client) -> posthog_api::Result<()> {
+//! // Any generated method, on a cheap view of the client with its own options.
+//! let slow = client.with_options(RequestOptions::new().timeout(Duration::from_secs(120)));
+//! let me = slow.users_retrieve("@me").await?;
+//! // The value and the answer's status, headers and request id, from any method.
+//! let (me, meta) = client.with_meta(|c| async move { c.users_retrieve("@me").await }).await?;
+//! // Any path, any body, through the same auth, hosts, limits, retries and redaction.
+//! let answer = client
+//!     .request(Method::GET, "/api/projects/{project_id}/feature_flags/{id}/")
+//!     .arg("id", 7)
+//!     .send()
+//!     .await?;
+//! println!("{} {:?}", answer.status(), answer.request_id());
+//! let flag: serde_json::Value = answer.error_for_status()?.json()?;
+//! # Ok(()) }
+//! ```
+//! See [`request`] for the options and [`Client::request`], [`Client::operation`] and
+//! [`request::RawRequest::pages`] for the raw layer.
 
 pub mod auth;
 pub mod client;

@@ -144,10 +144,17 @@ enum Target {
 /// A stream of the pages of a listing, following `next` until it is null.
 ///
 /// At most one page is held at a time, two when [`prefetch`](Self::prefetch) is on; dropping
-/// the stream cancels any fetch under way. A failed page ends the stream with an
-/// [`Error::Page`] that names the page's URL; [`resume_url`](Self::resume_url) (or that URL)
-/// fed to [`resume_from`](Self::resume_from) continues exactly where the listing stopped,
-/// without repeating or skipping items. Retries of a failing page follow the client's
+/// the stream cancels any fetch under way. A page that was requested and failed (transport,
+/// status, decoding) ends the stream with an [`Error::Page`] that names the page's URL;
+/// [`resume_url`](Self::resume_url) (or that URL) fed to [`resume_from`](Self::resume_from)
+/// continues exactly where the listing stopped, without repeating or skipping items.
+///
+/// A `next` link the client refuses to follow ends the stream with the bare
+/// [`Error::ForeignNextUrl`] or [`Error::PaginationLoop`] instead (and an unparseable one with
+/// [`Error::InvalidArgument`] for `next`), on purpose: no page was requested, resuming from that
+/// link would only be refused again, and a foreign link's query (which may hold data) is not
+/// repeated in an error. [`resume_url`](Self::resume_url) then names the refused link without
+/// credentials, or nothing after a loop. Retries of a failing page follow the client's
 /// [`RetryPolicy`](crate::retry::RetryPolicy) and happen before anything of the page is
 /// yielded.
 pub struct Pages<T> {
