@@ -272,12 +272,12 @@ mod tls {
     use crate::auth::Hosts;
     use crate::error::Result;
 
-    /// Readies TLS for building a `reqwest::Client`. Under `rustls` (ring) reqwest takes the
+    /// Readies TLS for building a `reqwest::Client`. Under `rustls-ring` alone reqwest takes the
     /// process's default rustls provider, so ring is installed as that default unless the
     /// program installed one already (which is then kept).
-    #[cfg(any(feature = "rustls", feature = "rustls-aws-lc-rs", feature = "native-tls"))]
+    #[cfg(any(feature = "rustls", feature = "rustls-ring", feature = "native-tls"))]
     pub(super) fn check(_hosts: &Hosts) -> Result<()> {
-        #[cfg(all(feature = "rustls", not(feature = "rustls-aws-lc-rs")))]
+        #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
         if rustls::crypto::CryptoProvider::get_default().is_none() {
             // Fails only when another thread installed a provider first, which then serves.
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -287,7 +287,7 @@ mod tls {
 
     /// Without a TLS feature only `http://` base URLs work: an `https://` one is refused here,
     /// naming the features, instead of failing at the first request.
-    #[cfg(not(any(feature = "rustls", feature = "rustls-aws-lc-rs", feature = "native-tls")))]
+    #[cfg(not(any(feature = "rustls", feature = "rustls-ring", feature = "native-tls")))]
     pub(super) fn check(hosts: &Hosts) -> Result<()> {
         for (field, url) in [
             ("private_base_url", &hosts.private),
@@ -297,7 +297,7 @@ mod tls {
                 return Err(crate::error::Error::InvalidArgument {
                     operation: "build_client",
                     field: field.into(),
-                    reason: "an https base URL needs TLS, and posthog-api was built without a TLS feature; enable `rustls` (the default), `rustls-aws-lc-rs` or `native-tls`".into(),
+                    reason: "an https base URL needs TLS, and posthog-api was built without a TLS feature; enable `rustls` (the default), `rustls-ring` or `native-tls`".into(),
                 });
             }
         }

@@ -66,11 +66,15 @@
 //! # TLS
 //! The cargo features choose the TLS stack for `https://` base URLs (every PostHog Cloud region):
 //!
-//! - `rustls` (default): rustls with the *ring* crypto provider and the platform's certificate
-//!   verifier. Ring is installed as the process's default rustls provider when the client is
-//!   built, unless the program installed one first (which is then used).
-//! - `rustls-aws-lc-rs`: rustls with the aws-lc-rs provider (post-quantum key exchange, a FIPS
-//!   build option); its C library takes several times longer to build than ring.
+//! - `rustls` (default): rustls with the aws-lc-rs crypto provider (reqwest's own `rustls`)
+//!   and the platform's certificate verifier.
+//! - `rustls-ring`: rustls with the *ring* provider, which builds several times faster than
+//!   aws-lc-rs's C library (no post-quantum key exchange, no FIPS mode). reqwest then has no
+//!   built-in provider, so [`ClientBuilder::build`] installs ring as the process's default
+//!   rustls provider unless the program installed one first. Another `reqwest::Client` built
+//!   in the same program *before* any posthog-api client, by code that enables no rustls
+//!   provider of its own, would find none and panic inside reqwest: install one at start-up
+//!   (`rustls::crypto::ring::default_provider().install_default()`) in such programs.
 //! - `native-tls`: the platform's TLS library (OpenSSL on Linux, Security.framework on macOS,
 //!   SChannel on Windows); when enabled together with a rustls feature, reqwest uses it.
 //!
