@@ -622,7 +622,14 @@ async fn answer_error(prepared: &Prepared, response: reqwest::Response, limit: u
     let status = response.status();
     let headers = response.headers().clone();
     match read_capped(prepared.op, response, limit).await {
-        Ok(bytes) => classify(prepared.op, &prepared.info, status, &headers, &bytes, &prepared.secrets),
+        Ok(bytes) => classify(
+            prepared.op,
+            &prepared.info,
+            status,
+            &headers,
+            &bytes,
+            &prepared.secrets,
+        ),
         Err(error) => error,
     }
 }

@@ -44,7 +44,10 @@ async fn raw_request_sends_any_json_body_to_a_path_the_schema_lacks() {
     let client = client_for(&server);
     let body = json!({"anything": [1, {"nested": null}], "dry_run": true});
     let answer = client
-        .request(Method::POST, "/api/projects/{project_id}/not_in_schema/{id}/run/")
+        .request(
+            Method::POST,
+            "/api/projects/{project_id}/not_in_schema/{id}/run/",
+        )
         .arg("id", "a b/c")
         .query("verbose", &true)
         .json(&body)
@@ -55,7 +58,10 @@ async fn raw_request_sends_any_json_body_to_a_path_the_schema_lacks() {
     let request = server.single();
     assert_eq!(request.method, Method::POST);
     // The project comes from the default; the argument stays one segment.
-    assert_eq!(request.path, "/api/projects/42/not_in_schema/a%20b%2Fc/run/");
+    assert_eq!(
+        request.path,
+        "/api/projects/42/not_in_schema/a%20b%2Fc/run/"
+    );
     assert_eq!(request.query_values("verbose"), ["true"]);
     assert_eq!(request.json(), Some(body));
     assert_eq!(
@@ -70,10 +76,9 @@ async fn raw_request_sends_any_json_body_to_a_path_the_schema_lacks() {
 
 #[tokio::test]
 async fn raw_response_reads_status_headers_request_id_and_body() {
-    let server = Server::start(|_| {
-        answer_with_id(StatusCode::ACCEPTED, r#"{"queued": 3}"#, "req-abc-123")
-    })
-    .await;
+    let server =
+        Server::start(|_| answer_with_id(StatusCode::ACCEPTED, r#"{"queued": 3}"#, "req-abc-123"))
+            .await;
     let client = client_for(&server);
     let answer = client
         .request(Method::GET, "/api/projects/{project_id}/queue/")
@@ -126,7 +131,10 @@ async fn raw_request_refuses_dot_segments_and_unknown_placeholders_unsent() {
     let client = client_for(&server);
     for value in ["..", ".", "%2e%2E", ""] {
         let error = client
-            .request(Method::GET, "/api/projects/{project_id}/feature_flags/{id}/")
+            .request(
+                Method::GET,
+                "/api/projects/{project_id}/feature_flags/{id}/",
+            )
             .arg("id", value)
             .send()
             .await
@@ -205,13 +213,19 @@ async fn raw_layer_pages_follow_next_links() {
 #[tokio::test]
 async fn extra_header_and_query_parameter_arrive_on_a_generated_method() {
     let server = Server::start(|_| {
-        json_response(StatusCode::OK, r#"{"count": 0, "next": null, "results": []}"#)
+        json_response(
+            StatusCode::OK,
+            r#"{"count": 0, "next": null, "results": []}"#,
+        )
     })
     .await;
     let client = client_for(&server);
     let options = RequestOptions::new()
         .header("Idempotency-Key", "abc-1")
-        .header("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
         .query("mode", "fast")
         .query("limit", "5");
     let query = posthog_api::api::feature_flags::FeatureFlagsListQuery {

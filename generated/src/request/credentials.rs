@@ -18,12 +18,18 @@ impl RequestBuilder {
         // A per-call parameter replaces one of the same name, also in a followed `next` link
         // (which repeats the parameters of the first page).
         if let Some(options) = options.filter(|options| !options.query.is_empty()) {
-            let names: Vec<&str> = options.query.iter().map(|(name, _)| name.as_str()).collect();
+            let names: Vec<&str> = options
+                .query
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect();
             query.retain(|(name, _)| !names.contains(&name.as_ref()));
             super::follow::remove_query_params(&mut url, &names);
             url.query_pairs_mut().extend_pairs(&options.query);
         }
-        let mut headers = options.map(|options| options.headers.clone()).unwrap_or_default();
+        let mut headers = options
+            .map(|options| options.headers.clone())
+            .unwrap_or_default();
         let mut body = self.body.clone();
         headers.insert(header::ACCEPT, HeaderValue::from_static(self.accept));
         // Refuse an oversized body before anything else looks at it (placement scans JSON).

@@ -80,7 +80,9 @@ impl RequestOptions {
     /// ...) and names or values that are not valid HTTP make every call fail unsent with
     /// [`Error::InvalidArgument`].
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        let parsed = HeaderName::try_from(name).ok().zip(HeaderValue::try_from(value).ok());
+        let parsed = HeaderName::try_from(name)
+            .ok()
+            .zip(HeaderValue::try_from(value).ok());
         match parsed {
             Some((name, _)) if RESERVED_HEADERS.contains(&name) => self.failed(
                 format!("header `{name}`"),
@@ -232,7 +234,11 @@ impl Client {
         Fut: std::future::Future<Output = Result<T>>,
     {
         let slot = MetaSlot::new();
-        let options = self.options().cloned().unwrap_or_default().record_meta(&slot);
+        let options = self
+            .options()
+            .cloned()
+            .unwrap_or_default()
+            .record_meta(&slot);
         let value = call(self.with_options(options)).await?;
         match slot.take() {
             Some(meta) => Ok((value, meta)),

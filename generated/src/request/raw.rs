@@ -203,9 +203,9 @@ impl RawRequest {
                     used[index] = true;
                     self.args[index].1.clone()
                 }
-                None if name == "project_id" => self
-                    .client
-                    .__project_id(self.op.id, self.project.clone())?,
+                None if name == "project_id" => {
+                    self.client.__project_id(self.op.id, self.project.clone())?
+                }
                 None => {
                     return Err(self.invalid(
                         name,
