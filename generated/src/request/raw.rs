@@ -181,10 +181,10 @@ impl RawRequest {
                 None => (rest, None),
             };
             // The template is the caller's, yet a dot segment in it would still leave the route
-            // it names once a proxy normalizes the path.
+            // it names once a proxy normalizes the path; URLs of http(s) also split on `\`.
             if literal.contains('}')
                 || literal
-                    .split('/')
+                    .split(['/', '\\'])
                     .any(|segment| !segment.is_empty() && segment_problem(segment).is_some())
             {
                 return Err(self.invalid(
