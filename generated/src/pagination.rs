@@ -3,7 +3,8 @@
 //! prefetch).
 //!
 //! Generated `*_pages` methods build the first request exactly like the plain method and hand
-//! it to [`Pages::new`]; `*_stream` methods return [`Pages::items`].
+//! it to `Pages::new`; `*_stream` methods return [`Pages::items`]. For a listing the schema
+//! lacks, [`crate::request::RawRequest::pages`] builds the same stream from the raw layer.
 //!
 //! ```no_run
 //! # use futures::TryStreamExt as _;
@@ -194,7 +195,9 @@ impl<T> fmt::Debug for Pages<T> {
 }
 
 impl<T: DeserializeOwned + Send + 'static> Pages<T> {
-    /// The pages of the listing whose first page `request` asks for. Called by generated code.
+    /// The pages of the listing whose first page `request` asks for. Called by generated code;
+    /// callers build pages of any listing with [`crate::request::RawRequest::pages`].
+    #[doc(hidden)]
     pub fn new(request: RequestBuilder, style: PaginationStyle) -> Self {
         Self {
             template: request,
