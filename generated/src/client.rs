@@ -67,6 +67,8 @@ impl From<u64> for ProjectId {
 #[derive(Clone, Debug)]
 pub struct Client {
     pub(crate) inner: Arc<ClientInner>,
+    /// Per-call options of a view made by [`Client::with_options`]; `None` on a built client.
+    pub(crate) options: Option<Arc<crate::request::RequestOptions>>,
 }
 
 #[derive(Debug)]
@@ -238,6 +240,7 @@ impl ClientBuilder {
             )?;
         }
         self.hosts.validate()?;
+        tls::check(&self.hosts)?;
         // No `Referer`: on a followed redirect it would repeat the previous URL, query-string key
         // included. Set on the caller's builder too, overriding what it said.
         let mut builder = self
@@ -266,6 +269,45 @@ impl ClientBuilder {
                 retry: self.retry,
                 max_response_bytes: self.max_response_bytes,
             }),
+            options: None,
         })
+    }
+}
+
+/// The TLS stack the crate's features chose (see the crate docs, "TLS").
+mod tls {
+    use crate::auth::Hosts;
+    use crate::error::Result;
+
+    /// Readies TLS for building a `reqwest::Client`. Under `rustls-ring` alone reqwest takes the
+    /// process's default rustls provider, so ring is installed as that default unless the
+    /// program installed one already (which is then kept).
+    #[cfg(any(feature = "rustls", feature = "rustls-ring", feature = "native-tls"))]
+    pub(super) fn check(_hosts: &Hosts) -> Result<()> {
+        #[cfg(all(feature = "rustls-ring", not(feature = "rustls")))]
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            // Fails only when another thread installed a provider first, which then serves.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        Ok(())
+    }
+
+    /// Without a TLS feature only `http://` base URLs work: an `https://` one is refused here,
+    /// naming the features, instead of failing at the first request.
+    #[cfg(not(any(feature = "rustls", feature = "rustls-ring", feature = "native-tls")))]
+    pub(super) fn check(hosts: &Hosts) -> Result<()> {
+        for (field, url) in [
+            ("private_base_url", &hosts.private),
+            ("public_base_url", &hosts.public),
+        ] {
+            if url.scheme() == "https" {
+                return Err(crate::error::Error::InvalidArgument {
+                    operation: "build_client",
+                    field: field.into(),
+                    reason: "an https base URL needs TLS, and posthog-api was built without a TLS feature; enable `rustls` (the default), `rustls-ring` or `native-tls`".into(),
+                });
+            }
+        }
+        Ok(())
     }
 }

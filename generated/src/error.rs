@@ -26,11 +26,27 @@ pub struct ApiErrorBody {
     pub attr: Option<String>,
 }
 
+/// Which request an answer was to: method, path template and PostHog's request id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestInfo {
+    /// The HTTP method.
+    pub method: http::Method,
+    /// The path template (`/api/projects/{project_id}/feature_flags/{id}/`), never the filled
+    /// path, whose arguments may be data the caller does not want in logs.
+    pub path: std::borrow::Cow<'static, str>,
+    /// PostHog's request id (the `X-Request-Id` answer header), when the answer carried one:
+    /// quote it when asking PostHog about a failure.
+    pub request_id: Option<String>,
+}
+
 /// A non-success HTTP answer, with everything PostHog said about it.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// The operation that failed (its `operationId`).
+    /// The operation that failed (its `operationId`; `request` for a raw request to a path no
+    /// operation has).
     pub operation: &'static str,
+    /// The method, path template and request id (boxed to keep [`Error`] small).
+    pub request: Box<RequestInfo>,
     /// HTTP status of the answer.
     pub status: StatusCode,
     /// PostHog's error body when the answer carried one (boxed to keep [`Error`] small).
@@ -45,7 +61,11 @@ pub struct ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "`{}` answered {}", self.operation, self.status)?;
+        write!(
+            f,
+            "`{}` ({} {}) answered {}",
+            self.operation, self.request.method, self.request.path, self.status
+        )?;
         if let Some(kind) = &self.body.kind {
             write!(f, " {kind}")?;
         }
@@ -78,6 +98,9 @@ impl fmt::Display for ApiError {
         }
         if let Some(after) = self.retry_after {
             write!(f, "; retry after {}s", after.as_secs())?;
+        }
+        if let Some(id) = &self.request.request_id {
+            write!(f, "; request id {id}")?;
         }
         Ok(())
     }
@@ -239,6 +262,22 @@ impl Error {
     /// HTTP status of the answer, when there was one.
     pub fn status(&self) -> Option<StatusCode> {
         self.api_error().map(|e| e.status)
+    }
+
+    /// The HTTP method of the request that got a non-success answer.
+    pub fn method(&self) -> Option<&http::Method> {
+        self.api_error().map(|e| &e.request.method)
+    }
+
+    /// The path template of the request that got a non-success answer (never the filled path).
+    pub fn path_template(&self) -> Option<&str> {
+        self.api_error().map(|e| e.request.path.as_ref())
+    }
+
+    /// PostHog's request id for a non-success answer, when it sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.api_error()
+            .and_then(|e| e.request.request_id.as_deref())
     }
 
     /// Classifies a non-success answer into its variant.

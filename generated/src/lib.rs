@@ -63,6 +63,25 @@
 //! [`reqwest::ClientBuilder`], so no key reaches another host or application, and no `Referer`
 //! is sent.
 //!
+//! # TLS
+//! The cargo features choose the TLS stack for `https://` base URLs (every PostHog Cloud region):
+//!
+//! - `rustls` (default): rustls with the aws-lc-rs crypto provider (reqwest's own `rustls`)
+//!   and the platform's certificate verifier.
+//! - `rustls-ring`: rustls with the *ring* provider, which builds several times faster than
+//!   aws-lc-rs's C library (no post-quantum key exchange, no FIPS mode). reqwest then has no
+//!   built-in provider, so [`ClientBuilder::build`] installs ring as the process's default
+//!   rustls provider unless the program installed one first. Another `reqwest::Client` built
+//!   in the same program *before* any posthog-api client, by code that enables no rustls
+//!   provider of its own, would find none and panic inside reqwest: install one at start-up
+//!   (`rustls::crypto::ring::default_provider().install_default()`) in such programs.
+//! - `native-tls`: the platform's TLS library (OpenSSL on Linux, Security.framework on macOS,
+//!   SChannel on Windows); when enabled together with a rustls feature, reqwest uses it.
+//!
+//! With `default-features = false` and none of them, the client speaks plain HTTP only (a local
+//! proxy, tests): [`ClientBuilder::build`] refuses an `https://` base URL with an
+//! [`Error::InvalidArgument`] naming these features.
+//!
 //! # Errors
 //! Every call returns [`Error`]: match on `Authentication` (401), `PermissionDenied` (403, its
 //! message lists the scopes the operation requires), `NotFound`, `Validation` (with PostHog's
@@ -71,7 +90,32 @@
 //! 20 MB are refused before sending), `InvalidArgument` (e.g. a path argument
 //! that is empty or `..`), `ResponseTooLarge`, and the pagination errors `ForeignNextUrl` and
 //! `PaginationLoop`. [`Error::code`], [`Error::detail`],
-//! [`Error::attr`], [`Error::retry_after`] and [`Error::is_retryable`] read PostHog's answer.
+//! [`Error::attr`], [`Error::retry_after`] and [`Error::is_retryable`] read PostHog's answer;
+//! [`Error::method`], [`Error::path_template`] (never the filled path) and
+//! [`Error::request_id`] say which request it answered.
+//!
+//! # Per-call options, response metadata, and the raw layer
+//! ```no_run
+//! use std::time::Duration;
+//! use posthog_api::request::{Method, RequestOptions};
+//! # async fn run(client: posthog_api::Client) -> posthog_api::Result<()> {
+//! // Any generated method, on a cheap view of the client with its own options.
+//! let slow = client.with_options(RequestOptions::new().timeout(Duration::from_secs(120)));
+//! let me = slow.users_retrieve("@me").await?;
+//! // The value and the answer's status, headers and request id, from any method.
+//! let (me, meta) = client.with_meta(|c| async move { c.users_retrieve("@me").await }).await?;
+//! // Any path, any body, through the same auth, hosts, limits, retries and redaction.
+//! let answer = client
+//!     .request(Method::GET, "/api/projects/{project_id}/feature_flags/{id}/")
+//!     .arg("id", 7)
+//!     .send()
+//!     .await?;
+//! println!("{} {:?}", answer.status(), answer.request_id());
+//! let flag: serde_json::Value = answer.error_for_status()?.json()?;
+//! # Ok(()) }
+//! ```
+//! See [`request`] for the options and [`Client::request`], [`Client::operation`] and
+//! [`request::RawRequest::pages`] for the raw layer.
 
 pub mod auth;
 pub mod client;
@@ -85,7 +129,6 @@ pub mod pagination;
 #[cfg(feature = "public")]
 pub mod public;
 pub mod rate_limit;
-#[doc(hidden)]
 pub mod request;
 pub mod retry;
 #[cfg(feature = "server")]
@@ -98,6 +141,8 @@ mod generated;
 
 pub use auth::{Credentials, Hosts, KeyPlacement, Region};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, MAX_BODY_BYTES, ProjectId};
-pub use error::{ApiError, ApiErrorBody, Error, Result};
+pub use error::{ApiError, ApiErrorBody, Error, RequestInfo, Result};
 pub use generated::{api, operations, types};
 pub use operation::{HostKind, Operation};
+/// The URL type [`ClientBuilder::private_base_url`] and [`ClientBuilder::public_base_url`] take.
+pub use url::Url;

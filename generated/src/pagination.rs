@@ -3,7 +3,8 @@
 //! prefetch).
 //!
 //! Generated `*_pages` methods build the first request exactly like the plain method and hand
-//! it to [`Pages::new`]; `*_stream` methods return [`Pages::items`].
+//! it to `Pages::new`; `*_stream` methods return [`Pages::items`]. For a listing the schema
+//! lacks, [`crate::request::RawRequest::pages`] builds the same stream from the raw layer.
 //!
 //! ```no_run
 //! # use futures::TryStreamExt as _;
@@ -144,10 +145,17 @@ enum Target {
 /// A stream of the pages of a listing, following `next` until it is null.
 ///
 /// At most one page is held at a time, two when [`prefetch`](Self::prefetch) is on; dropping
-/// the stream cancels any fetch under way. A failed page ends the stream with an
-/// [`Error::Page`] that names the page's URL; [`resume_url`](Self::resume_url) (or that URL)
-/// fed to [`resume_from`](Self::resume_from) continues exactly where the listing stopped,
-/// without repeating or skipping items. Retries of a failing page follow the client's
+/// the stream cancels any fetch under way. A page that was requested and failed (transport,
+/// status, decoding) ends the stream with an [`Error::Page`] that names the page's URL;
+/// [`resume_url`](Self::resume_url) (or that URL) fed to [`resume_from`](Self::resume_from)
+/// continues exactly where the listing stopped, without repeating or skipping items.
+///
+/// A `next` link the client refuses to follow ends the stream with the bare
+/// [`Error::ForeignNextUrl`] or [`Error::PaginationLoop`] instead (and an unparseable one with
+/// [`Error::InvalidArgument`] for `next`), on purpose: no page was requested, resuming from that
+/// link would only be refused again, and a foreign link's query (which may hold data) is not
+/// repeated in an error. [`resume_url`](Self::resume_url) then names the refused link without
+/// credentials, or nothing after a loop. Retries of a failing page follow the client's
 /// [`RetryPolicy`](crate::retry::RetryPolicy) and happen before anything of the page is
 /// yielded.
 pub struct Pages<T> {
@@ -187,7 +195,9 @@ impl<T> fmt::Debug for Pages<T> {
 }
 
 impl<T: DeserializeOwned + Send + 'static> Pages<T> {
-    /// The pages of the listing whose first page `request` asks for. Called by generated code.
+    /// The pages of the listing whose first page `request` asks for. Called by generated code;
+    /// callers build pages of any listing with [`crate::request::RawRequest::pages`].
+    #[doc(hidden)]
     pub fn new(request: RequestBuilder, style: PaginationStyle) -> Self {
         Self {
             template: request,

@@ -1,5 +1,8 @@
 //! The request pipeline every generated method runs through: encode, authenticate, limit,
-//! send, retry, and decode or classify the answer.
+//! send, retry, and decode or classify the answer; and its documented doors: per-call
+//! [`RequestOptions`] with [`ResponseMeta`] (see [`Client::with_options`],
+//! [`Client::with_meta`]), and the raw layer ([`Client::request`], [`Client::operation`]) for
+//! what the schema lacks. The `__`-prefixed items are for generated code.
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -18,6 +21,12 @@ use crate::retry::Outcome;
 mod credentials;
 mod follow;
 mod multipart;
+mod options;
+mod raw;
+
+pub use http::Method;
+pub use options::{MetaSlot, REQUEST_ID_HEADER, RequestOptions, ResponseMeta};
+pub use raw::{RawRequest, RawResponse};
 
 pub(crate) use credentials::redaction_secrets;
 use credentials::*;
@@ -161,8 +170,10 @@ enum MultipartValue {
 pub struct RequestBuilder {
     client: Client,
     op: &'static Operation,
+    /// The path template errors name, when it is not `op.path` (a raw request's own).
+    template: Option<std::sync::Arc<str>>,
     path: String,
-    query: Vec<(&'static str, String)>,
+    query: Vec<(std::borrow::Cow<'static, str>, String)>,
     body: Body,
     accept: &'static str,
     error: Option<Error>,
@@ -170,6 +181,9 @@ pub struct RequestBuilder {
     absolute: Option<url::Url>,
     /// Send the JSON body gzip-compressed (see [`Self::__gzip`]).
     gzip: bool,
+    /// Hand back a non-success answer (after retries) instead of turning it into an error: the
+    /// raw layer's `send`.
+    keep_answer: bool,
 }
 
 impl Client {
@@ -211,6 +225,7 @@ impl Client {
         RequestBuilder {
             client: self.clone(),
             op,
+            template: None,
             path,
             query: Vec::new(),
             body: Body::None,
@@ -218,6 +233,7 @@ impl Client {
             error,
             absolute: None,
             gzip: false,
+            keep_answer: false,
         }
     }
 }
@@ -235,7 +251,13 @@ impl RequestBuilder {
         self
     }
 
-    fn push_query<T: Serialize + ?Sized>(&mut self, name: &'static str, value: &T, explode: bool) {
+    fn push_query<T: Serialize + ?Sized>(
+        &mut self,
+        name: impl Into<std::borrow::Cow<'static, str>>,
+        value: &T,
+        explode: bool,
+    ) {
+        let name = name.into();
         match serde_json::to_value(value) {
             Ok(serde_json::Value::Null) => {}
             // drf reads arrays of objects (e.g. `properties` filters) as one JSON-encoded value.
@@ -247,7 +269,7 @@ impl RequestBuilder {
             }
             Ok(serde_json::Value::Array(items)) if explode => {
                 for item in items {
-                    self.query.push((name, scalar_text(item)));
+                    self.query.push((name.clone(), scalar_text(item)));
                 }
             }
             Ok(serde_json::Value::Array(items)) => {
@@ -255,7 +277,7 @@ impl RequestBuilder {
                 self.query.push((name, joined.join(",")));
             }
             Ok(other) => self.query.push((name, scalar_text(other))),
-            Err(error) => self.fail(name, error.to_string()),
+            Err(error) => self.fail(&name, error.to_string()),
         }
     }
 
@@ -388,13 +410,27 @@ impl RequestBuilder {
     }
 
     /// Sends the request with authentication, rate limiting and retries, and returns the first
-    /// successful response; non-success answers become [`Error`]s.
+    /// successful response; non-success answers become [`Error`]s (or, for the raw layer, the
+    /// last one is returned as it is).
     async fn send_raw(self) -> Result<reqwest::Response> {
         if let Some(error) = self.error {
             return Err(error);
         }
+        let options = self.client.options.clone();
+        if let Some(options) = &options {
+            options.check(self.op.id)?;
+        }
         let prepared = self.prepare()?;
         let inner = &self.client.inner;
+        let retry = options
+            .as_ref()
+            .and_then(|options| options.retry.as_ref())
+            .unwrap_or(&inner.retry);
+        let record = |response: &reqwest::Response| {
+            if let Some(slot) = options.as_ref().and_then(|options| options.meta.as_ref()) {
+                slot.record(ResponseMeta::new(response.status(), response.headers()));
+            }
+        };
         // tokio's clock, not std's, so the time budget follows a paused test clock too.
         let started = tokio::time::Instant::now();
         let bucket = inner.bucket_id;
@@ -408,8 +444,18 @@ impl RequestBuilder {
                     .await?;
             }
             let result = inner.http.execute(prepared.build(&inner.http)?).await;
-            let (outcome, error) = match result {
-                Ok(response) if response.status().is_success() => return Ok(response),
+            let (outcome, error, kept) = match result {
+                Ok(response) if response.status().is_success() => {
+                    record(&response);
+                    return Ok(response);
+                }
+                // The raw layer decides on status and `Retry-After` alone and keeps the body
+                // unread for the caller.
+                Ok(response) if self.keep_answer => {
+                    let outcome =
+                        Outcome::Status(response.status(), retry_after(response.headers()));
+                    (outcome, None, Some(response))
+                }
                 Ok(response) => {
                     let error = answer_error(&prepared, response, inner.max_response_bytes).await;
                     if matches!(error, Error::ResponseTooLarge { .. }) {
@@ -421,7 +467,7 @@ impl RequestBuilder {
                         // The body broke off while being read: the connection failed.
                         None => Outcome::Connection,
                     };
-                    (outcome, error)
+                    (outcome, Some(error), None)
                 }
                 Err(source) => {
                     let outcome = if source.is_timeout() {
@@ -429,13 +475,14 @@ impl RequestBuilder {
                     } else {
                         Outcome::Connection
                     };
-                    (outcome, Error::transport(prepared.op.id, source))
+                    (
+                        outcome,
+                        Some(Error::transport(prepared.op.id, source)),
+                        None,
+                    )
                 }
             };
-            match inner
-                .retry
-                .decide(prepared.op, attempt, started.elapsed(), &outcome)
-            {
+            match retry.decide(prepared.op, attempt, started.elapsed(), &outcome) {
                 Ok(delay) => {
                     tracing::warn!(
                         operation = prepared.op.id,
@@ -456,11 +503,39 @@ impl RequestBuilder {
                             "not retrying PostHog request"
                         );
                     }
-                    return Err(error);
+                    return match (kept, error) {
+                        (Some(response), _) => {
+                            record(&response);
+                            Ok(response)
+                        }
+                        (None, Some(error)) => Err(error),
+                        // Every arm above sets one of the two.
+                        (None, None) => Err(Error::InvalidArgument {
+                            operation: prepared.op.id,
+                            field: "request".into(),
+                            reason: "no answer".into(),
+                        }),
+                    };
                 }
             }
         }
     }
+
+    /// The path template errors name: the raw request's own, or the operation's.
+    pub(crate) fn path_template(&self) -> std::borrow::Cow<'static, str> {
+        match &self.template {
+            Some(template) => std::borrow::Cow::Owned(template.to_string()),
+            None => std::borrow::Cow::Borrowed(self.op.path),
+        }
+    }
+}
+
+/// The `Retry-After` of an answer, when it has a readable one.
+fn retry_after(headers: &http::HeaderMap) -> Option<std::time::Duration> {
+    headers
+        .get(header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(crate::retry::parse_retry_after)
 }
 
 /// A successful answer, buffered, with what its errors must not show.
@@ -544,26 +619,44 @@ async fn read_capped(
 /// Turns a non-success response into its typed error, keeping the whole body (with any of the
 /// client's secrets a server or proxy echoed back redacted).
 async fn answer_error(prepared: &Prepared, response: reqwest::Response, limit: usize) -> Error {
-    let op = prepared.op;
     let status = response.status();
-    let retry_after = response
-        .headers()
-        .get(header::RETRY_AFTER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(crate::retry::parse_retry_after);
-    let raw = match read_capped(op, response, limit).await {
-        // A server or proxy echoing the request must not put a key into the error.
-        Ok(bytes) => crate::error::redact(&prepared.secrets, &String::from_utf8_lossy(&bytes)),
-        Err(error) => return error,
-    };
-    let body = Box::new(serde_json::from_str::<ApiErrorBody>(&raw).unwrap_or_default());
+    let headers = response.headers().clone();
+    match read_capped(prepared.op, response, limit).await {
+        Ok(bytes) => classify(
+            prepared.op,
+            &prepared.info,
+            status,
+            &headers,
+            &bytes,
+            &prepared.secrets,
+        ),
+        Err(error) => error,
+    }
+}
+
+/// The typed error for a non-success answer: PostHog's error body when it is one, the raw body
+/// (secrets redacted) always, and which request it answered.
+pub(crate) fn classify(
+    op: &'static Operation,
+    info: &crate::error::RequestInfo,
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    secrets: &[SecretString],
+) -> Error {
+    // A server or proxy echoing the request must not put a key into the error.
+    let raw = crate::error::redact(secrets, &String::from_utf8_lossy(body));
+    let parsed = Box::new(serde_json::from_str::<ApiErrorBody>(&raw).unwrap_or_default());
+    let mut info = info.clone();
+    info.request_id = options::request_id(headers);
     Error::from_answer(ApiError {
         operation: op.id,
+        request: Box::new(info),
         status,
-        body,
+        body: parsed,
         raw,
         required_scopes: op.scopes,
-        retry_after,
+        retry_after: retry_after(headers),
     })
 }
 

@@ -14,7 +14,22 @@ impl RequestBuilder {
         };
         let mut url = self.target_url(base);
         let mut query = self.query.clone();
-        let mut headers = http::HeaderMap::new();
+        let options = self.client.options.as_deref();
+        // A per-call parameter replaces one of the same name, also in a followed `next` link
+        // (which repeats the parameters of the first page).
+        if let Some(options) = options.filter(|options| !options.query.is_empty()) {
+            let names: Vec<&str> = options
+                .query
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect();
+            query.retain(|(name, _)| !names.contains(&name.as_ref()));
+            super::follow::remove_query_params(&mut url, &names);
+            url.query_pairs_mut().extend_pairs(&options.query);
+        }
+        let mut headers = options
+            .map(|options| options.headers.clone())
+            .unwrap_or_default();
         let mut body = self.body.clone();
         headers.insert(header::ACCEPT, HeaderValue::from_static(self.accept));
         // Refuse an oversized body before anything else looks at it (placement scans JSON).
@@ -27,7 +42,7 @@ impl RequestBuilder {
         }
         if !query.is_empty() {
             url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+                .extend_pairs(query.iter().map(|(k, v)| (k.as_ref(), v.as_str())));
         }
         // Checked again because a key placed in the body adds to it.
         self.check_size(&body)?;
@@ -64,6 +79,12 @@ impl RequestBuilder {
         };
         Ok(Prepared {
             op,
+            info: crate::error::RequestInfo {
+                method: op.method.clone(),
+                path: self.path_template(),
+                request_id: None,
+            },
+            timeout: options.and_then(|options| options.timeout),
             method: op.method.clone(),
             url,
             headers,
@@ -90,7 +111,7 @@ impl RequestBuilder {
     pub(super) fn authenticate_private(
         &self,
         url: &url::Url,
-        query: &mut Vec<(&'static str, String)>,
+        query: &mut Vec<(std::borrow::Cow<'static, str>, String)>,
         headers: &mut http::HeaderMap,
         body: &mut Body,
     ) -> Result<()> {
@@ -127,7 +148,7 @@ impl RequestBuilder {
                 }
                 KeyPlacement::Query => {
                     crate::auth::warn_query_placement_once();
-                    query.push((field, key.expose_secret().to_owned()));
+                    query.push((field.into(), key.expose_secret().to_owned()));
                 }
             },
             PrivateAuth::Basic { username, password } => {
@@ -142,7 +163,7 @@ impl RequestBuilder {
         if let Some(token) = &inner.project_token
             && !has_query_param(url, query, "token")
         {
-            query.push(("token", token.expose_secret().to_owned()));
+            query.push(("token".into(), token.expose_secret().to_owned()));
         }
         Ok(())
     }
@@ -153,7 +174,7 @@ impl RequestBuilder {
     pub(super) fn authenticate_public(
         &self,
         url: &url::Url,
-        query: &mut Vec<(&'static str, String)>,
+        query: &mut Vec<(std::borrow::Cow<'static, str>, String)>,
         body: &mut Body,
     ) -> Result<()> {
         let inner = &self.client.inner;
@@ -167,7 +188,7 @@ impl RequestBuilder {
         };
         if matches!(self.op.method, http::Method::GET | http::Method::HEAD) {
             if !has_query_param(url, query, "token") && !has_query_param(url, query, "api_key") {
-                query.push(("token", key.expose_secret().to_owned()));
+                query.push(("token".into(), key.expose_secret().to_owned()));
             }
         } else if !["api_key", "token", "$token"]
             .iter()
@@ -203,10 +224,10 @@ impl RequestBuilder {
 /// Whether the request's query (the builder's parameters or a followed link's) has `name`.
 pub(super) fn has_query_param(
     url: &url::Url,
-    query: &[(&'static str, String)],
+    query: &[(std::borrow::Cow<'static, str>, String)],
     name: &str,
 ) -> bool {
-    query.iter().any(|(key, _)| *key == name) || url.query_pairs().any(|(key, _)| key == name)
+    query.iter().any(|(key, _)| key == name) || url.query_pairs().any(|(key, _)| key == name)
 }
 
 impl Body {
@@ -269,6 +290,10 @@ pub(super) fn basic_token(user: &str, password: &str) -> String {
 /// A request ready to send, rebuilt into a fresh `reqwest::Request` for every attempt.
 pub(super) struct Prepared {
     pub(super) op: &'static Operation,
+    /// Method and path template, for errors.
+    pub(super) info: crate::error::RequestInfo,
+    /// A per-call timeout replacing the client's.
+    pub(super) timeout: Option<std::time::Duration>,
     pub(super) method: http::Method,
     pub(super) url: url::Url,
     pub(super) headers: http::HeaderMap,
@@ -285,6 +310,9 @@ impl Prepared {
             .headers(self.headers.clone());
         if let Some(body) = &self.body {
             request = request.body(body.clone());
+        }
+        if let Some(timeout) = self.timeout {
+            request = request.timeout(timeout);
         }
         request
             .build()

@@ -60,6 +60,7 @@ impl RequestBuilder {
         Ok(RequestBuilder {
             client: self.client.clone(),
             op: self.op,
+            template: self.template.clone(),
             path: self.path.clone(),
             query,
             body: self.body.clone(),
@@ -67,6 +68,7 @@ impl RequestBuilder {
             error,
             absolute,
             gzip: self.gzip,
+            keep_answer: false,
         })
     }
 
@@ -87,7 +89,7 @@ impl RequestBuilder {
         let mut url = self.target_url(self.base());
         if !self.query.is_empty() {
             url.query_pairs_mut()
-                .extend_pairs(self.query.iter().map(|(k, v)| (*k, v.as_str())));
+                .extend_pairs(self.query.iter().map(|(k, v)| (k.as_ref(), v.as_str())));
         }
         without_credentials(&url).to_string()
     }

@@ -80,7 +80,7 @@ pub(super) async fn fetch(
         .append_pair("token", project_key.expose_secret())
         .append_key_only("send_cohorts");
     let bucket = crate::Credentials::personal_api_key(secret.expose_secret()).bucket_id();
-    client.inner.limiter.acquire(bucket, SCOPE).await;
+    client.inner.limiter.acquire(bucket, SCOPE).await?;
     let mut request = client
         .inner
         .http
