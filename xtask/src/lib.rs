@@ -7,6 +7,7 @@ pub mod bench;
 pub mod changelog;
 pub mod check_outputs;
 pub mod fetch_schema;
+pub mod overlays;
 pub mod pin;
 pub mod regenerate;
 pub mod schema_file;
