@@ -74,6 +74,8 @@ pub mod client;
 mod codec;
 mod enums;
 pub mod error;
+#[cfg(feature = "query")]
+pub mod hogql;
 pub mod operation;
 pub mod pagination;
 #[cfg(feature = "public")]
