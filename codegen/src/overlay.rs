@@ -267,7 +267,10 @@ fn unknown_keys(
         if !known.contains(&key.as_str()) && !key.starts_with("x-") {
             diagnostics.push(Diagnostic::new(
                 format!("{pointer}/{}", crate::diagnostic::escape_segment(key)),
-                format!("unknown member `{key}`; expected one of {}", known.join(", ")),
+                format!(
+                    "unknown member `{key}`; expected one of {}",
+                    known.join(", ")
+                ),
             ));
         }
     }
@@ -344,10 +347,11 @@ fn remove_all(doc: &mut Value, pointers: &[String]) -> Result<(), String> {
         }
     }
     places.sort_by(|(pa, ka), (pb, kb)| {
-        pa.cmp(pb).then_with(|| match (ka.parse::<usize>(), kb.parse::<usize>()) {
-            (Ok(a), Ok(b)) => b.cmp(&a),
-            _ => ka.cmp(kb),
-        })
+        pa.cmp(pb)
+            .then_with(|| match (ka.parse::<usize>(), kb.parse::<usize>()) {
+                (Ok(a), Ok(b)) => b.cmp(&a),
+                _ => ka.cmp(kb),
+            })
     });
     for (parent, key) in places {
         // A node inside one removed earlier is already gone.
@@ -378,7 +382,10 @@ mod tests {
     fn update_merges_objects_and_appends_to_arrays() {
         let mut target = json!({"a": 1, "o": {"x": 1, "y": [1]}, "l": [1]});
         merge(&mut target, &json!({"b": 2, "o": {"x": 2, "y": [2]}}));
-        assert_eq!(target, json!({"a": 1, "o": {"x": 2, "y": [1, 2]}, "l": [1], "b": 2}));
+        assert_eq!(
+            target,
+            json!({"a": 1, "o": {"x": 2, "y": [1, 2]}, "l": [1], "b": 2})
+        );
         let mut list = json!([1]);
         merge(&mut list, &json!({"k": 1}));
         assert_eq!(list, json!([1, {"k": 1}]));

@@ -50,8 +50,10 @@ const HEAD: &str = "overlay: 1.0.0\ninfo: {title: t, version: '1'}\nactions:\n";
 #[test]
 fn overlaid_fixture_ir() {
     let overlay = fixture_overlay();
-    let output = match overlaid(&[("codegen/tests/fixtures/overlays/request_bodies.yaml", &overlay)])
-    {
+    let output = match overlaid(&[(
+        "codegen/tests/fixtures/overlays/request_bodies.yaml",
+        &overlay,
+    )]) {
         Ok(output) => output,
         Err(diagnostics) => panic!("{diagnostics}"),
     };
@@ -79,9 +81,8 @@ fn overlaid_fixture_ir() {
     assert_eq!(output.report.overlays[0].actions, 5);
     let header = output.files.values().next().map(|text| text.lines().next());
     assert!(
-        header
-            .flatten()
-            .is_some_and(|line| line.contains("with codegen/tests/fixtures/overlays/request_bodies.yaml (sha256 ")),
+        header.flatten().is_some_and(|line| line
+            .contains("with codegen/tests/fixtures/overlays/request_bodies.yaml (sha256 ")),
         "{header:?}"
     );
     let mut snapshot = format!("{}\n", output.report.overlays[0].source);
@@ -114,7 +115,8 @@ fn invalid_jsonpath_is_reported_before_anything_is_applied() {
     let problems = problems(&[("a.yaml", &good), ("b.yaml", &bad)]);
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
-        problems[0].starts_with("b.yaml#/actions/0/target: `$.paths[?` is not a valid RFC 9535 JSONPath"),
+        problems[0]
+            .starts_with("b.yaml#/actions/0/target: `$.paths[?` is not a valid RFC 9535 JSONPath"),
         "{problems:?}"
     );
 }
@@ -132,13 +134,21 @@ fn a_document_that_is_not_an_overlay_is_refused() {
         "{joined}"
     );
     assert!(
-        joined.contains("schema/overlays/not-one.yaml#/actions: an overlay needs a non-empty `actions` list"),
+        joined.contains(
+            "schema/overlays/not-one.yaml#/actions: an overlay needs a non-empty `actions` list"
+        ),
         "{joined}"
     );
     let list = problems(&[("list.yaml", "- 1\n- 2\n")]);
-    assert!(list[0].starts_with("list.yaml#: not an overlay"), "{list:?}");
+    assert!(
+        list[0].starts_with("list.yaml#: not an overlay"),
+        "{list:?}"
+    );
     let version = problems_of_version();
-    assert!(version[0].contains("Overlay \"2.0.0\" is not supported"), "{version:?}");
+    assert!(
+        version[0].contains("Overlay \"2.0.0\" is not supported"),
+        "{version:?}"
+    );
 }
 
 fn problems_of_version() -> Vec<String> {
@@ -160,7 +170,10 @@ fn every_action_needs_a_description_and_one_change() {
         "o.yaml#/actions/3: target `$.paths`: the action has neither `update` nor `remove: true`",
         "o.yaml#/actions/4/updates: unknown member `updates`",
     ] {
-        assert!(joined.contains(expected), "missing {expected:?} in\n{joined}");
+        assert!(
+            joined.contains(expected),
+            "missing {expected:?} in\n{joined}"
+        );
     }
 }
 
@@ -186,7 +199,12 @@ fn overlays_apply_in_order_and_later_ones_see_earlier_changes() {
         Ok(output) => output,
         Err(diagnostics) => panic!("{diagnostics}"),
     };
-    let sources: Vec<_> = output.report.overlays.iter().map(|o| o.source.as_str()).collect();
+    let sources: Vec<_> = output
+        .report
+        .overlays
+        .iter()
+        .map(|o| o.source.as_str())
+        .collect();
     assert_eq!(sources, ["1.yaml", "2.yaml"]);
     assert!(output.report.to_string().contains("overlay 1.yaml"));
 }

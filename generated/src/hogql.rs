@@ -112,8 +112,12 @@ impl<'a> HogQl<'a> {
             query: types::HogQlQueryRequestQuery {
                 kind: Default::default(),
                 query,
-                values: (!self.values.is_empty())
-                    .then(|| self.values.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+                values: (!self.values.is_empty()).then(|| {
+                    self.values
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect()
+                }),
                 ..Default::default()
             },
             client_query_id: self.client_query_id.clone(),
@@ -123,7 +127,10 @@ impl<'a> HogQl<'a> {
         }
     }
 
-    async fn send(&self, body: &types::HogQlQueryRequest) -> Result<types::HogQlQueryResult, HogQlError> {
+    async fn send(
+        &self,
+        body: &types::HogQlQueryRequest,
+    ) -> Result<types::HogQlQueryResult, HogQlError> {
         if let Some(invalid) = &self.invalid {
             return Err(invalid.clone());
         }
@@ -156,8 +163,7 @@ impl<'a> HogQl<'a> {
     /// stable. At most one page is held.
     pub fn stream(self, page_size: u32) -> impl Stream<Item = Result<Row, HogQlError>> + Send + 'a {
         use futures::StreamExt as _;
-        self.pages(page_size)
-            .map(|item| item.map(|(_, row)| row))
+        self.pages(page_size).map(|item| item.map(|(_, row)| row))
     }
 
     /// [`HogQl::stream`], each row decoded into `T` by column name.

@@ -1,6 +1,6 @@
 //! HogQL queries and the overlaid operations over HTTP on 127.0.0.1: the exact JSON a query
 //! with a placeholder sends, typed rows, the background path (poll until done, cancel with
-//! DELETE), typed errors, `bulk_keys`' `{"ids": [...]}` body, persons by cursor, and the same
+//! DELETE), typed errors, `bulk_keys`' `{"ids": [...]}` body, and the same
 //! round trip against the fake PostHog.
 
 use std::sync::{Arc, Mutex};
@@ -11,10 +11,9 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use futures::TryStreamExt as _;
-use posthog_api::api::persons::PersonsListQuery;
 use posthog_api::hogql::HogQlError;
-use posthog_api::server::fake::{FakePostHog, HogQlAnswer};
 use posthog_api::rate_limit::RateLimiter;
+use posthog_api::server::fake::{FakePostHog, HogQlAnswer};
 use posthog_api::{Client, Credentials, Region, types};
 use serde_json::{Value, json};
 
@@ -29,7 +28,8 @@ struct Seen {
 type Shared = Arc<Mutex<Seen>>;
 
 fn seen_lock(seen: &Shared) -> std::sync::MutexGuard<'_, Seen> {
-    seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    seen.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A PostHog-shaped query endpoint: answers `select event, count() ...` with two rows, a
@@ -114,7 +114,9 @@ async fn serve(seen: Shared) -> url::Url {
             ),
         )
         .with_state(seen);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     url::Url::parse(&format!("http://{addr}")).expect("url")
@@ -182,7 +184,11 @@ async fn a_placeholder_goes_in_values_and_rows_come_back_typed() {
 async fn a_background_query_is_polled_until_done_and_cancel_sends_delete() {
     let seen = Shared::default();
     let client = client(serve(Arc::clone(&seen)).await);
-    let pending = client.hogql("select 1 as n").submit().await.expect("submit");
+    let pending = client
+        .hogql("select 1 as n")
+        .submit()
+        .await
+        .expect("submit");
     assert_eq!(pending.id(), "q-123");
     assert_eq!(seen_lock(&seen).bodies[0]["refresh"], json!("async"));
     let result = pending.clone().wait().await.expect("done");
@@ -218,38 +224,11 @@ async fn bulk_keys_sends_ids() {
     let seen = Shared::default();
     let client = client(serve(Arc::clone(&seen)).await);
     let answer = client
-        .feature_flags_bulk_keys_create(
-            "7",
-            &types::FeatureFlagBulkKeysRequest { ids: vec![1, 2] },
-        )
+        .feature_flags_bulk_keys_create("7", &types::FeatureFlagBulkKeysRequest { ids: vec![1, 2] })
         .await
         .expect("bulk_keys");
     assert_eq!(seen_lock(&seen).bodies[0], json!({"ids": [1, 2]}));
     assert_eq!(answer.keys.get("2").map(String::as_str), Some("beta"));
-}
-
-#[tokio::test]
-async fn the_persons_stream_follows_cursor_links() {
-    let fake = FakePostHog::default().persons(250).serve().await.expect("fake");
-    let client = fake.client().expect("client");
-    let query = PersonsListQuery {
-        cursor: Some(String::new()),
-        limit: Some(100),
-        ..Default::default()
-    };
-    let mut pages = client.persons_list_pages(fake.project_id(), &query);
-    let mut sizes = Vec::new();
-    let mut total = 0;
-    while let Some(page) = pages.try_next().await.expect("page") {
-        assert_eq!(page.count, None);
-        sizes.push(page.next_cursor());
-        total += page.results.len();
-    }
-    assert_eq!(total, 250);
-    assert_eq!(
-        sizes,
-        [Some("p100".to_owned()), Some("p200".to_owned()), None]
-    );
 }
 
 #[tokio::test]
@@ -291,7 +270,11 @@ async fn hogql_against_the_fake() {
         .expect("stream");
     assert_eq!(ids, (1..=30).collect::<Vec<i64>>());
 
-    let pending = client.hogql("select count() from persons").submit().await.expect("submit");
+    let pending = client
+        .hogql("select count() from persons")
+        .submit()
+        .await
+        .expect("submit");
     let done = pending.wait().await.expect("wait");
     assert_eq!(done.rows, [vec![json!(30)]]);
 

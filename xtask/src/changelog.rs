@@ -58,7 +58,8 @@ pub fn run(args: ChangelogArgs) -> anyhow::Result<()> {
     } else {
         let overlays = crate::overlays::read_overlays(&crate::workspace_root())?;
         let read = |path: &std::path::Path| -> anyhow::Result<openapiv3::OpenAPI> {
-            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             crate::overlays::overlaid_openapi(&bytes, &path.display().to_string(), &overlays)
         };
         (read(&args.old)?, read(&args.new)?)

@@ -43,7 +43,8 @@ pub fn read_overlays(root: &Path) -> anyhow::Result<Vec<OverlayFile>> {
         .into_iter()
         .map(|name| {
             let path = dir.join(&name);
-            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             Ok(OverlayFile {
                 source: format!("{OVERLAY_DIR}/{name}"),
                 bytes,
@@ -67,7 +68,12 @@ pub fn inputs(overlays: &[OverlayFile]) -> Vec<posthog_codegen::Input<'_>> {
 pub fn hashes(overlays: &[OverlayFile]) -> BTreeMap<String, String> {
     overlays
         .iter()
-        .map(|overlay| (overlay.source.clone(), crate::pin::sha256_hex(&overlay.bytes)))
+        .map(|overlay| {
+            (
+                overlay.source.clone(),
+                crate::pin::sha256_hex(&overlay.bytes),
+            )
+        })
         .collect()
 }
 
@@ -86,6 +92,7 @@ pub fn overlaid_openapi(
     overlays: &[OverlayFile],
 ) -> anyhow::Result<openapiv3::OpenAPI> {
     let mut schema = crate::schema_file::SchemaFile::parse(bytes, origin)?;
-    apply(&mut schema.value, overlays).with_context(|| format!("applying the overlays to {origin}"))?;
+    apply(&mut schema.value, overlays)
+        .with_context(|| format!("applying the overlays to {origin}"))?;
     schema.to_openapi(origin)
 }

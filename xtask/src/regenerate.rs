@@ -256,7 +256,9 @@ fn report_schema_change(
     let old = match crate::overlays::overlaid_openapi(&old_bytes, "the pinned schema", overlays) {
         Ok(old) => old,
         Err(error) => {
-            println!("The overlays do not apply to the pinned schema ({error:#}); comparing it as published.");
+            println!(
+                "The overlays do not apply to the pinned schema ({error:#}); comparing it as published."
+            );
             crate::schema_file::SchemaFile::parse(&old_bytes, "the pinned schema")?
                 .to_openapi("the pinned schema")?
         }

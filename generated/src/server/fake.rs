@@ -150,12 +150,12 @@ impl FakePostHog {
         ));
         let me = Arc::clone(&state);
         let extra = axum::Router::new().route(
-                USERS_ME.path,
-                dispatch::json(&USERS_ME, &me, |s, cx, (), (), ()| async move {
-                    s.authorize(&cx, None)?;
-                    Ok(Reply::ok(s.me.clone()))
-                }),
-            );
+            USERS_ME.path,
+            dispatch::json(&USERS_ME, &me, |s, cx, (), (), ()| async move {
+                s.authorize(&cx, None)?;
+                Ok(Reply::ok(s.me.clone()))
+            }),
+        );
         let routes = Routes::new()
             .feature_flags(Arc::clone(&state))
             .persons(Arc::clone(&state))

@@ -156,30 +156,46 @@ impl State {
             let pending = json!({"cache_key": format!("cache_{id}"), "query_status": status});
             return Ok(Reply::with_status(StatusCode::ACCEPTED, typed(pending)?));
         }
-        answer["query_status"] = json!({"id": id, "team_id": 1, "complete": true, "query_async": true});
+        answer["query_status"] =
+            json!({"id": id, "team_id": 1, "complete": true, "query_async": true});
         Ok(Reply::ok(typed(answer)?))
     }
 
     fn query_status(&self, cx: &Context, project_id: &str, id: &str) -> Result<Value, ServerError> {
         self.authorize(cx, Some(project_id))?;
         let mut queries = self.queries();
-        let run = queries.runs.get_mut(id).ok_or_else(ServerError::not_found)?;
+        let run = queries
+            .runs
+            .get_mut(id)
+            .ok_or_else(ServerError::not_found)?;
         if run.cancelled {
-            return Ok(json!({"id": id, "team_id": 1, "complete": true, "error": true,
-                "error_message": "Query cancelled", "query_async": true}));
+            return Ok(
+                json!({"id": id, "team_id": 1, "complete": true, "error": true,
+                "error_message": "Query cancelled", "query_async": true}),
+            );
         }
         if run.polls_left > 0 {
             run.polls_left -= 1;
             return Ok(json!({"id": id, "team_id": 1, "complete": false, "query_async": true}));
         }
-        Ok(json!({"id": id, "team_id": 1, "complete": true, "query_async": true,
-            "results": run.response}))
+        Ok(
+            json!({"id": id, "team_id": 1, "complete": true, "query_async": true,
+            "results": run.response}),
+        )
     }
 
-    fn cancel(&self, cx: &Context, project_id: &str, id: &str) -> Answer<types::QueryCancelResponse> {
+    fn cancel(
+        &self,
+        cx: &Context,
+        project_id: &str,
+        id: &str,
+    ) -> Answer<types::QueryCancelResponse> {
         self.authorize(cx, Some(project_id))?;
         let mut queries = self.queries();
-        let run = queries.runs.get_mut(id).ok_or_else(ServerError::not_found)?;
+        let run = queries
+            .runs
+            .get_mut(id)
+            .ok_or_else(ServerError::not_found)?;
         run.cancelled = true;
         Ok(Reply::ok(types::QueryCancelResponse {
             message: Some("Query cancelled".to_owned()),
@@ -272,7 +288,10 @@ impl QueryApi for State {
         } else {
             StatusCode::ACCEPTED
         };
-        Ok(Reply::with_status(code, typed(json!({ "query_status": status }))?))
+        Ok(Reply::with_status(
+            code,
+            typed(json!({ "query_status": status }))?,
+        ))
     }
 
     async fn query_destroy(
