@@ -63,7 +63,7 @@ impl State {
     }
 
     /// The answer to a HogQL text: registered results first, then the shapes the fake knows.
-    fn evaluate(&self, text: &str, values: &BTreeMap<String, Value>) -> Result<Value, ServerError> {
+    fn evaluate(&self, text: &str) -> Result<Value, ServerError> {
         let key = normalize(text);
         let registered = self.queries().registered.get(&key).cloned();
         if let Some(answer) = registered {
@@ -96,7 +96,7 @@ impl State {
         }
         // `select * from (<q>) limit N offset M`: the paging wrapper of `HogQl::stream`.
         if let Some((inner, limit, offset)) = paged(&key) {
-            let mut page = self.evaluate(inner, values)?;
+            let mut page = self.evaluate(inner)?;
             if let Some(Value::Array(rows)) = page.get_mut("results") {
                 let kept: Vec<Value> = rows.drain(..).skip(offset).take(limit).collect();
                 *rows = kept;
@@ -129,8 +129,7 @@ impl State {
         body: types::HogQlQueryRequest,
     ) -> Answer<types::HogQlQueryResult> {
         self.authorize(cx, Some(project_id))?;
-        let values = body.query.values.clone().unwrap_or_default();
-        let mut answer = self.evaluate(&body.query.query, &values)?;
+        let mut answer = self.evaluate(&body.query.query)?;
         let id = body
             .client_query_id
             .clone()
