@@ -76,6 +76,7 @@ mod enums;
 pub mod error;
 #[cfg(feature = "query")]
 pub mod hogql;
+pub mod multipart;
 pub mod operation;
 pub mod pagination;
 #[cfg(feature = "public")]

@@ -703,6 +703,7 @@ fn string_type(string: &StringType) -> TypeRef {
     match &string.format {
         VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => TypeRef::DateTime,
         VariantOrUnknownOrEmpty::Item(StringFormat::Date) => TypeRef::Date,
+        VariantOrUnknownOrEmpty::Item(StringFormat::Binary) => TypeRef::File,
         VariantOrUnknownOrEmpty::Unknown(format) if format == "uuid" => TypeRef::Uuid,
         _ => TypeRef::String,
     }
@@ -714,6 +715,7 @@ fn primitive_variant_name(ty: &TypeRef) -> &'static str {
         TypeRef::I32 | TypeRef::I64 | TypeRef::U32 | TypeRef::U64 => "Integer",
         TypeRef::F64 => "Number",
         TypeRef::String | TypeRef::Date | TypeRef::DateTime | TypeRef::Uuid => "String",
+        TypeRef::File => "File",
         TypeRef::Vec(_) => "Array",
         TypeRef::Map(_) | TypeRef::Json => "Object",
         TypeRef::Option(inner) | TypeRef::Boxed(inner) => primitive_variant_name(inner),

@@ -202,6 +202,7 @@ impl Body {
                         + match value {
                             MultipartValue::Text(text) => text.len(),
                             MultipartValue::File(bytes) => bytes.len(),
+                            MultipartValue::FilePart(file) => file.bytes().len(),
                         }
                 })
                 .sum(),
@@ -299,6 +300,19 @@ impl Prepared {
                             name.clone(),
                             reqwest::multipart::Part::stream(bytes.clone()).file_name(name.clone()),
                         ),
+                        MultipartValue::FilePart(file) => {
+                            let part = || {
+                                reqwest::multipart::Part::stream(file.bytes().clone())
+                                    .file_name(file.file_name().to_owned())
+                            };
+                            // `file_part` refused invalid content types; the fallback is unreachable.
+                            form.part(
+                                name.clone(),
+                                part()
+                                    .mime_str(file.content_type())
+                                    .unwrap_or_else(|_| part()),
+                            )
+                        }
                     };
                 }
                 request.multipart(form)
