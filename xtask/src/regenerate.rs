@@ -38,6 +38,10 @@ pub struct RegenerateArgs {
     /// Fail if `generated/` is not what the pinned schema generates; write nothing.
     #[arg(long)]
     pub check: bool,
+    /// Do not apply `schema/overlays/` (for a schema they were not written for, e.g. an older
+    /// PostHog's, where their actions would match nothing).
+    #[arg(long)]
+    pub no_overlays: bool,
 }
 
 /// What a run did.
@@ -169,7 +173,11 @@ pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary>
         source: PUBLIC_SCHEMA.to_owned(),
         bytes,
     });
-    let overlays = crate::overlays::read_overlays(root)?;
+    let overlays = if args.no_overlays {
+        Vec::new()
+    } else {
+        crate::overlays::read_overlays(root)?
+    };
     let output = posthog_codegen::generate_with_overlays(
         &main_input,
         &crate::overlays::inputs(&overlays),
