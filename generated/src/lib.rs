@@ -74,7 +74,8 @@ pub mod client;
 mod codec;
 mod enums;
 pub mod error;
-#[cfg(feature = "query")]
+// `hogql` is the tag of the overlaid `POST /query/` (schema/overlays/10-query.yaml).
+#[cfg(all(feature = "hogql", feature = "query"))]
 pub mod hogql;
 pub mod multipart;
 pub mod operation;

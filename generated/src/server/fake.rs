@@ -160,6 +160,7 @@ impl FakePostHog {
             .feature_flags(Arc::clone(&state))
             .persons(Arc::clone(&state))
             .query(Arc::clone(&state))
+            .hogql(Arc::clone(&state))
             .users(state)
             .merge(extra);
         match self.limiter {

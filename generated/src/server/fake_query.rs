@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{State, typed};
 use crate::generated::types;
+use crate::server::hogql::HogqlApi;
 use crate::server::query::QueryApi;
 use crate::server::{Answer, Context, Reply, ServerError};
 
@@ -253,7 +254,7 @@ fn paged(query: &str) -> Option<(&str, usize, usize)> {
     Some((inner, limit, offset))
 }
 
-impl QueryApi for State {
+impl HogqlApi for State {
     async fn query_create(
         self: Arc<Self>,
         cx: Context,
@@ -271,7 +272,9 @@ impl QueryApi for State {
     ) -> Answer<types::HogQlQueryResult> {
         self.run_query(&cx, &project_id, body)
     }
+}
 
+impl QueryApi for State {
     async fn query_retrieve(
         self: Arc<Self>,
         cx: Context,

@@ -43,6 +43,7 @@ pub mod dispatch;
 mod error;
 #[cfg(all(
     feature = "feature_flags",
+    feature = "hogql",
     feature = "persons",
     feature = "query",
     feature = "users"
