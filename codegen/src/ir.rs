@@ -50,6 +50,9 @@ pub enum TypeRef {
     Uuid,
     /// Any JSON value.
     Json,
+    /// A file (`format: binary`): bytes with a file name and content type, sent as a multipart
+    /// file part.
+    File,
     /// A named type of [`Api::types`].
     Named(String),
     /// A list.

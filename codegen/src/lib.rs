@@ -1,6 +1,7 @@
 //! Turns drf-spectacular OpenAPI documents into a typed Rust client for PostHog's API.
 //!
-//! The pipeline: [`load`] parses JSON or YAML into `openapiv3`; [`lower`] normalizes
+//! The pipeline: [`load`] reads JSON or YAML; [`overlay`] applies our reviewed corrections to
+//! the raw document; [`load`] parses it into `openapiv3`; [`lower`] normalizes
 //! drf-spectacular's quirks (each pass counted in a [`report::Report`]) into the [`ir`]; [`emit`]
 //! writes formatted Rust from the IR alone. Every phase collects [`diagnostic::Diagnostics`]
 //! with JSON pointers into the schema and stops the pipeline if there are any.
@@ -12,6 +13,7 @@ pub mod load;
 pub mod lower;
 pub mod merge;
 pub mod naming;
+pub mod overlay;
 pub mod report;
 pub mod throttle;
 
@@ -53,7 +55,20 @@ pub fn generate(
     throttle_table: Option<&str>,
     header_command: &str,
 ) -> Result<Output, Diagnostics> {
-    let mut doc = load::parse_document(main.bytes)?;
+    generate_with_overlays(main, &[], public, throttle_table, header_command)
+}
+
+/// [`generate`] with overlays (OpenAPI Overlay 1.0 documents) applied, in the order given, to
+/// the main document's raw JSON before it is parsed. Their hashes join the `@generated` header.
+pub fn generate_with_overlays(
+    main: &Input<'_>,
+    overlays: &[Input<'_>],
+    public: Option<&Input<'_>>,
+    throttle_table: Option<&str>,
+    header_command: &str,
+) -> Result<Output, Diagnostics> {
+    let mut overlay_report = report::Report::default();
+    let mut doc = load::parse_document_overlaid(main.bytes, overlays, &mut overlay_report)?;
     if let Some(public) = public {
         let public_doc = load::parse_document(public.bytes)?;
         merge::merge_public(&mut doc, public_doc)?;
@@ -67,8 +82,9 @@ pub fn generate(
         })?),
         None => None,
     };
-    let (api, report) = lower::lower(&doc, table.as_ref())?;
-    let header = header_line(main, public, header_command);
+    let (api, mut report) = lower::lower(&doc, table.as_ref())?;
+    report.overlays = overlay_report.overlays;
+    let header = header_line(main, overlays, public, header_command);
     let files = emit::emit(&api, &header)?;
     let features = emit::features::tag_features(&api);
     Ok(Output {
@@ -80,8 +96,20 @@ pub fn generate(
 }
 
 /// The `@generated` line every file starts with.
-fn header_line(main: &Input<'_>, public: Option<&Input<'_>>, command: &str) -> String {
+fn header_line(
+    main: &Input<'_>,
+    overlays: &[Input<'_>],
+    public: Option<&Input<'_>>,
+    command: &str,
+) -> String {
     let mut sources = format!("{} (sha256 {})", main.source, sha256_hex(main.bytes));
+    for overlay in overlays {
+        sources.push_str(&format!(
+            " with {} (sha256 {})",
+            overlay.source,
+            sha256_hex(overlay.bytes)
+        ));
+    }
     if let Some(public) = public {
         sources.push_str(&format!(
             " and {} (sha256 {})",

@@ -9,7 +9,11 @@ use crate::diagnostic::{Diagnostic, Diagnostics, escape_segment};
 /// Swagger 2.0 and OpenAPI 3.1 are refused with a diagnostic at `#/swagger` or `#/openapi`;
 /// a document that does not fit the OpenAPI 3.0 model gets a diagnostic at the failing member.
 pub fn parse_document(bytes: &[u8]) -> Result<openapiv3::OpenAPI, Diagnostics> {
-    let mut value = parse_value(bytes)?;
+    document_from_value(parse_value(bytes)?)
+}
+
+/// Parses an OpenAPI 3.0 document already read into JSON (the overlay step works on that form).
+pub fn document_from_value(mut value: Value) -> Result<openapiv3::OpenAPI, Diagnostics> {
     check_version(&value)?;
     check_depth(&value)?;
     // drf-spectacular writes `version: null` when a project sets none (posthog-2023-11.yaml);
@@ -25,6 +29,22 @@ pub fn parse_document(bytes: &[u8]) -> Result<openapiv3::OpenAPI, Diagnostics> {
         )
         .into()
     })
+}
+
+/// Parses the main document with `overlays` applied to its raw JSON first (see [`crate::overlay`]),
+/// recording what each overlay did in `report`.
+pub fn parse_document_overlaid(
+    bytes: &[u8],
+    overlays: &[crate::Input<'_>],
+    report: &mut crate::report::Report,
+) -> Result<openapiv3::OpenAPI, Diagnostics> {
+    let mut value = parse_value(bytes)?;
+    if !overlays.is_empty() {
+        // A document that is not even an object gets the version diagnostic, not an overlay's.
+        check_version(&value)?;
+        crate::overlay::apply_overlays(&mut value, overlays, report)?;
+    }
+    document_from_value(value)
 }
 
 /// Parses JSON or YAML into a JSON value, whichever the bytes are.

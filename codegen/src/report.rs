@@ -17,6 +17,8 @@ pub struct PassReport {
 pub struct Report {
     /// Pass name to what it touched.
     pub passes: BTreeMap<&'static str, PassReport>,
+    /// What each overlay did, in the order they were applied.
+    pub overlays: Vec<crate::overlay::OverlayReport>,
 }
 
 /// How many example pointers a pass keeps.
@@ -40,6 +42,13 @@ impl Report {
 
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for overlay in &self.overlays {
+            writeln!(
+                f,
+                "overlay {:<36} {:>3} actions, {:>3} nodes",
+                overlay.source, overlay.actions, overlay.nodes
+            )?;
+        }
         for (name, pass) in &self.passes {
             writeln!(
                 f,

@@ -349,6 +349,15 @@ fn request_bodies() {
     );
     f.has("api/annotations.rs", ".json_opt(body)");
     f.has("api/uploaded_media.rs", ".multipart(body, &[\"image\"])");
+    // A `format: binary` member is a file part (bytes, file name, content type), not a String.
+    assert_eq!(
+        f.field("UploadedMediaCreateBody", "image").ty,
+        TypeRef::File
+    );
+    f.has(
+        "api/uploaded_media.rs",
+        ".file_part(\"image\", &body.image)",
+    );
     // `*/*` is sent as JSON.
     let any = f
         .op("annotations_notify_create")

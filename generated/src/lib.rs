@@ -124,6 +124,10 @@ pub mod client;
 mod codec;
 mod enums;
 pub mod error;
+// `hogql` is the tag of the overlaid `POST /query/` (schema/overlays/10-query.yaml).
+#[cfg(all(feature = "hogql", feature = "query"))]
+pub mod hogql;
+pub mod multipart;
 pub mod operation;
 pub mod pagination;
 #[cfg(feature = "public")]

@@ -162,6 +162,8 @@ enum Body {
 enum MultipartValue {
     Text(String),
     File(Bytes),
+    /// A `format: binary` member, with its file name and content type.
+    FilePart(crate::multipart::FilePart),
 }
 
 /// One request being built by a generated method.
@@ -327,6 +329,28 @@ impl RequestBuilder {
             parts.push((name, part));
         }
         self.body = Body::Multipart(parts);
+        self
+    }
+
+    /// Adds the file parts of a `format: binary` body member (after [`Self::multipart`]).
+    pub fn file_part<P: crate::multipart::FileParts + ?Sized>(
+        mut self,
+        name: &'static str,
+        parts: &P,
+    ) -> Self {
+        let mut files = Vec::new();
+        parts.file_parts(&mut files);
+        for file in files {
+            if reqwest::multipart::Part::bytes(Vec::new())
+                .mime_str(file.content_type())
+                .is_err()
+            {
+                return self.failed(name, "the file's content type is not a valid media type");
+            }
+            if let Body::Multipart(body) = &mut self.body {
+                body.push((name.to_owned(), MultipartValue::FilePart(file.clone())));
+            }
+        }
         self
     }
 

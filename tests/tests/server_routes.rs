@@ -22,6 +22,31 @@ fn load_schema() -> Value {
     let mut schema: Value =
         serde_json::from_slice(&std::fs::read(SCHEMA).expect("the shared 2025 schema"))
             .expect("JSON");
+    // The generator's view: PostHog's document with our overlays applied.
+    let overlay_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schema/overlays");
+    let mut names: Vec<_> = std::fs::read_dir(&overlay_dir)
+        .expect("schema/overlays")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .collect();
+    names.sort();
+    let overlays: Vec<(String, Vec<u8>)> = names
+        .iter()
+        .map(|path| {
+            (
+                path.display().to_string(),
+                std::fs::read(path).expect("overlay"),
+            )
+        })
+        .collect();
+    let inputs: Vec<posthog_codegen::Input<'_>> = overlays
+        .iter()
+        .map(|(source, bytes)| posthog_codegen::Input {
+            source: source.clone(),
+            bytes,
+        })
+        .collect();
+    posthog_codegen::overlay::apply_overlays(&mut schema, &inputs, &mut Default::default())
+        .expect("the overlays apply");
     let public: Value =
         serde_yaml::from_slice(&std::fs::read(PUBLIC).expect("the public endpoints"))
             .expect("YAML");

@@ -45,12 +45,25 @@ pub struct ChangelogArgs {
     /// Print JSON instead of Markdown.
     #[arg(long)]
     pub json: bool,
+    /// Compare the documents as published, without applying `schema/overlays/` (by default
+    /// both are overlaid, as the generator sees them).
+    #[arg(long)]
+    pub raw: bool,
 }
 
 /// The command: read both schemas and print the changelog.
 pub fn run(args: ChangelogArgs) -> anyhow::Result<()> {
-    let old = read_openapi(&args.old)?;
-    let new = read_openapi(&args.new)?;
+    let (old, new) = if args.raw {
+        (read_openapi(&args.old)?, read_openapi(&args.new)?)
+    } else {
+        let overlays = crate::overlays::read_overlays(&crate::workspace_root())?;
+        let read = |path: &std::path::Path| -> anyhow::Result<openapiv3::OpenAPI> {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            crate::overlays::overlaid_openapi(&bytes, &path.display().to_string(), &overlays)
+        };
+        (read(&args.old)?, read(&args.new)?)
+    };
     let log = changelog(&old, &new);
     let text = if args.json {
         log.to_json() + "\n"

@@ -178,10 +178,14 @@ pub fn run(args: FetchSchemaArgs) -> anyhow::Result<()> {
                 previous.sha256, previous.source
             ),
             Some(old) => {
-                let old = SchemaFile::parse(&old, "the previous schema")?
-                    .to_openapi("the previous schema")?;
-                let new = SchemaFile::parse(&outcome.canonical, "the fetched schema")?
-                    .to_openapi("the fetched schema")?;
+                let overlays = crate::overlays::read_overlays(&root)?;
+                let old =
+                    crate::overlays::overlaid_openapi(&old, "the previous schema", &overlays)?;
+                let new = crate::overlays::overlaid_openapi(
+                    &outcome.canonical,
+                    "the fetched schema",
+                    &overlays,
+                )?;
                 print!("{}", crate::changelog::changelog(&old, &new).to_markdown());
             }
         },
@@ -278,6 +282,7 @@ pub fn fetch_and_pin_with_key(
         source: source.pin_source(workspace_root),
         sha256,
         operations: schema.operations,
+        overlays: crate::overlays::hashes(&crate::overlays::read_overlays(workspace_root)?),
         fetched_at,
     };
     // Re-reading an unchanged schema from the same URL keeps the old timestamp, so the pin

@@ -8,6 +8,7 @@ pub mod changelog;
 pub mod check_outputs;
 pub mod fetch_schema;
 pub mod fuzz;
+pub mod overlays;
 pub mod pin;
 pub mod regenerate;
 pub mod schema_file;

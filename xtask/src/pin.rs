@@ -5,6 +5,7 @@
 //! `target/schema-cache/<sha256>.json` keeps the canonical JSON of every schema fetched, so
 //! that the next fetch or regenerate can diff against the previous pin without network.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,9 @@ pub struct Pin {
     pub sha256: String,
     /// How many operations (method + path) the schema declares.
     pub operations: usize,
+    /// The overlays (`schema/overlays/*`) applied to it: file to sha256 of its bytes.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overlays: BTreeMap<String, String>,
     /// When the schema was downloaded (RFC 3339), or `null` for a local file, whose content
     /// the sha256 already identifies; leaving it out keeps the pin reproducible in CI.
     pub fetched_at: Option<String>,
@@ -150,12 +154,13 @@ mod tests {
             source: "../shared/schemas/posthog-2025.json".into(),
             sha256: "ab".into(),
             operations: 772,
+            overlays: BTreeMap::from([("schema/overlays/10-query.yaml".into(), "cd".into())]),
             fetched_at: None,
         };
         let text = String::from_utf8(pin.to_bytes()?)?;
         assert_eq!(
             text,
-            "{\n  \"source\": \"../shared/schemas/posthog-2025.json\",\n  \"sha256\": \"ab\",\n  \"operations\": 772,\n  \"fetched_at\": null\n}\n"
+            "{\n  \"source\": \"../shared/schemas/posthog-2025.json\",\n  \"sha256\": \"ab\",\n  \"operations\": 772,\n  \"overlays\": {\n    \"schema/overlays/10-query.yaml\": \"cd\"\n  },\n  \"fetched_at\": null\n}\n"
         );
         Ok(())
     }

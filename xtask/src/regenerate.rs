@@ -38,6 +38,10 @@ pub struct RegenerateArgs {
     /// Fail if `generated/` is not what the pinned schema generates; write nothing.
     #[arg(long)]
     pub check: bool,
+    /// Do not apply `schema/overlays/` (for a schema they were not written for, e.g. an older
+    /// PostHog's, where their actions would match nothing).
+    #[arg(long)]
+    pub no_overlays: bool,
 }
 
 /// What a run did.
@@ -169,15 +173,25 @@ pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary>
         source: PUBLIC_SCHEMA.to_owned(),
         bytes,
     });
-    let output =
-        posthog_codegen::generate(&main_input, public_input.as_ref(), throttle_text, COMMAND)
-            .map_err(|diagnostics| anyhow::anyhow!("{diagnostics}no files were written."))?;
+    let overlays = if args.no_overlays {
+        Vec::new()
+    } else {
+        crate::overlays::read_overlays(root)?
+    };
+    let output = posthog_codegen::generate_with_overlays(
+        &main_input,
+        &crate::overlays::inputs(&overlays),
+        public_input.as_ref(),
+        throttle_text,
+        COMMAND,
+    )
+    .map_err(|diagnostics| anyhow::anyhow!("{diagnostics}no files were written."))?;
     let mut summary = sync_directory(root, GENERATED_DIR, &output.files, args.check)?;
     if sync_features(&root.join(GENERATED_MANIFEST), &output.features, args.check)? {
         summary.changed.push(GENERATED_MANIFEST.to_owned());
     }
     if !args.check {
-        report_schema_change(root, pin.as_ref(), &schema, &sha)?;
+        report_schema_change(root, pin.as_ref(), &schema, &sha, &overlays)?;
         let operations = output
             .api
             .operations
@@ -188,6 +202,7 @@ pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary>
             source: schema.source.clone(),
             sha256: sha.clone(),
             operations,
+            overlays: crate::overlays::hashes(&overlays),
             fetched_at: pin
                 .as_ref()
                 .filter(|p| p.sha256 == sha)
@@ -225,6 +240,7 @@ fn report_schema_change(
     pin: Option<&Pin>,
     schema: &Schema,
     sha: &str,
+    overlays: &[crate::overlays::OverlayFile],
 ) -> anyhow::Result<()> {
     pin::cache_schema(root, sha, &schema.bytes)?;
     let Some(pin) = pin else { return Ok(()) };
@@ -242,10 +258,19 @@ fn report_schema_change(
         );
         return Ok(());
     };
-    let old = posthog_codegen::load::parse_document(&old_bytes)
-        .map_err(|d| anyhow::anyhow!("the pinned schema: {d}"))?;
-    let new = posthog_codegen::load::parse_document(&schema.bytes)
-        .map_err(|d| anyhow::anyhow!("the new schema: {d}"))?;
+    // Both sides overlaid, as the generator sees them. The pinned schema may predate an
+    // overlay (an action that matches nothing there); then it is compared as published.
+    let new = crate::overlays::overlaid_openapi(&schema.bytes, "the new schema", overlays)?;
+    let old = match crate::overlays::overlaid_openapi(&old_bytes, "the pinned schema", overlays) {
+        Ok(old) => old,
+        Err(error) => {
+            println!(
+                "The overlays do not apply to the pinned schema ({error:#}); comparing it as published."
+            );
+            crate::schema_file::SchemaFile::parse(&old_bytes, "the pinned schema")?
+                .to_openapi("the pinned schema")?
+        }
+    };
     let changelog = crate::changelog::changelog(&old, &new);
     println!("{}", changelog.to_markdown());
     Ok(())

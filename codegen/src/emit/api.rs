@@ -7,7 +7,9 @@ use quote::quote;
 
 use crate::emit::tokens::{docs, ident, op_const, query_type_ident, type_tokens};
 use crate::emit::types::has_default;
-use crate::ir::{Api, BodyEncoding, Operation, PaginationStyle, Param, Response, TypeRef};
+use crate::ir::{
+    Api, BodyEncoding, Operation, PaginationStyle, Param, Response, TypeDef, TypeKind, TypeRef,
+};
 use crate::naming::{RESERVED_MODULE_NAMES, field_name};
 
 /// The module name of a tag (`LLM Gateway` and `llm_gateway` share one), which is also its
@@ -41,7 +43,12 @@ pub fn emit_api(
     let by_module = operations_by_module(api);
     let modules = by_module
         .iter()
-        .map(|(module, operations)| (module.clone(), emit_module(operations, defaultable)))
+        .map(|(module, operations)| {
+            (
+                module.clone(),
+                emit_module(operations, defaultable, &api.types),
+            )
+        })
         .collect();
     let declarations = by_module.iter().map(|(module, operations)| {
         let name = ident(module);
@@ -66,7 +73,11 @@ pub fn emit_api(
     (index, modules)
 }
 
-fn emit_module(operations: &[&Operation], defaultable: &BTreeSet<&str>) -> TokenStream {
+fn emit_module(
+    operations: &[&Operation],
+    defaultable: &BTreeSet<&str>,
+    types: &BTreeMap<String, TypeDef>,
+) -> TokenStream {
     // Descriptions shared by several operations (a viewset's docstring) are said once, here.
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for op in operations {
@@ -90,7 +101,7 @@ fn emit_module(operations: &[&Operation], defaultable: &BTreeSet<&str>) -> Token
         .collect();
     let methods = operations.iter().map(|op| {
         let own_description = op.description.as_deref().filter(|d| counts[d] == 1);
-        emit_methods(op, own_description)
+        emit_methods(op, own_description, types)
     });
     let query_types = operations
         .iter()
@@ -166,7 +177,7 @@ struct RequestParts {
     build: TokenStream,
 }
 
-fn request_parts(op: &Operation) -> RequestParts {
+fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestParts {
     let op_const = op_const(op);
     let mut arguments = Vec::new();
     let mut format_args = Vec::new();
@@ -217,13 +228,53 @@ fn request_parts(op: &Operation) -> RequestParts {
             (BodyEncoding::Multipart, true) => quote!(.multipart(body, &[#(#files),*])),
             (BodyEncoding::Multipart, false) => quote!(.multipart_opt(body, &[#(#files),*])),
         });
+        // `format: binary` members travel as file parts with their name and content type.
+        if body.encoding == BodyEncoding::Multipart {
+            for (wire, field) in file_members(types, &body.ty) {
+                chain.push(if body.required {
+                    quote!(.file_part(#wire, &body.#field))
+                } else {
+                    quote!(.file_part(#wire, &body.map(|body| &body.#field)))
+                });
+            }
+        }
     }
     let build = quote!(#start #(#chain)*);
     RequestParts { arguments, build }
 }
 
-fn emit_methods(op: &Operation, description: Option<&str>) -> TokenStream {
-    let RequestParts { arguments, build } = request_parts(op);
+/// The `(wire name, field)` of each file member of a multipart body's struct.
+fn file_members(
+    types: &BTreeMap<String, TypeDef>,
+    body: &TypeRef,
+) -> Vec<(String, proc_macro2::Ident)> {
+    let TypeRef::Named(name) = body else {
+        return Vec::new();
+    };
+    let Some(TypeKind::Struct { fields }) = types.get(name).map(|def| &def.kind) else {
+        return Vec::new();
+    };
+    let is_file = |ty: &TypeRef| match ty {
+        TypeRef::File => true,
+        TypeRef::Option(inner) | TypeRef::Vec(inner) | TypeRef::Boxed(inner) => {
+            matches!(&**inner, TypeRef::File)
+                || matches!(&**inner, TypeRef::Vec(item) | TypeRef::Option(item) if **item == TypeRef::File)
+        }
+        _ => false,
+    };
+    fields
+        .iter()
+        .filter(|field| is_file(&field.ty))
+        .map(|field| (field.wire_name.clone(), ident(&field.rust_name)))
+        .collect()
+}
+
+fn emit_methods(
+    op: &Operation,
+    description: Option<&str>,
+    types: &BTreeMap<String, TypeDef>,
+) -> TokenStream {
+    let RequestParts { arguments, build } = request_parts(op, types);
     let name = ident(&op.method_name);
     let mut doc_text = String::new();
     for text in [op.summary.as_deref(), description].into_iter().flatten() {

@@ -43,6 +43,7 @@ pub fn type_tokens(ty: &TypeRef, prefix: &TokenStream) -> TokenStream {
         TypeRef::Date => quote!(chrono::NaiveDate),
         TypeRef::Uuid => quote!(uuid::Uuid),
         TypeRef::Json => quote!(serde_json::Value),
+        TypeRef::File => quote!(crate::multipart::FilePart),
         TypeRef::Named(name) => {
             let name = ident(name);
             quote!(#prefix #name)

@@ -79,6 +79,7 @@ pub(super) fn string_type(string: &StringType) -> TypeRef {
     match &string.format {
         VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => TypeRef::DateTime,
         VariantOrUnknownOrEmpty::Item(StringFormat::Date) => TypeRef::Date,
+        VariantOrUnknownOrEmpty::Item(StringFormat::Binary) => TypeRef::File,
         VariantOrUnknownOrEmpty::Unknown(format) if format == "uuid" => TypeRef::Uuid,
         _ => TypeRef::String,
     }
@@ -89,6 +90,7 @@ pub(super) fn primitive_variant_name(ty: &TypeRef) -> &'static str {
         TypeRef::Bool => "Boolean",
         TypeRef::I32 | TypeRef::I64 | TypeRef::U32 | TypeRef::U64 => "Integer",
         TypeRef::F64 => "Number",
+        TypeRef::File => "File",
         TypeRef::String | TypeRef::Date | TypeRef::DateTime | TypeRef::Uuid => "String",
         TypeRef::Vec(_) => "Array",
         TypeRef::Map(_) | TypeRef::Json => "Object",

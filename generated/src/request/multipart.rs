@@ -12,9 +12,9 @@ pub(super) fn encoded_len(parts: &[(String, MultipartValue)]) -> usize {
     let framing = |header: usize, value: usize| 2 + BOUNDARY_LEN + 2 + header + 2 + value + 2;
     parts
         .iter()
-        .map(|(name, value)| match value {
-            MultipartValue::Text(text) => framing(part_header(name, false).len(), text.len()),
-            MultipartValue::File(bytes) => framing(part_header(name, true).len(), bytes.len()),
+        .map(|(name, value)| {
+            let (kind, content) = part_content(value);
+            framing(part_header(name, kind).len(), content.len())
         })
         .sum::<usize>()
         + 2
@@ -23,21 +23,19 @@ pub(super) fn encoded_len(parts: &[(String, MultipartValue)]) -> usize {
 }
 
 /// The body and its `Content-Type` (with the boundary). Text parts carry their value; file
-/// parts are named after their member and typed `application/octet-stream`.
+/// parts carry their file name and content type (`FilePart`), or are named after their member
+/// and typed `application/octet-stream`.
 pub(super) fn encode(
     parts: &[(String, MultipartValue)],
 ) -> Result<(Bytes, HeaderValue), http::header::InvalidHeaderValue> {
     let boundary = boundary();
     let mut out = Vec::with_capacity(encoded_len(parts));
     for (name, value) in parts {
-        let (file, content) = match value {
-            MultipartValue::Text(text) => (false, text.as_bytes()),
-            MultipartValue::File(bytes) => (true, bytes.as_ref()),
-        };
+        let (kind, content) = part_content(value);
         out.extend_from_slice(b"--");
         out.extend_from_slice(boundary.as_bytes());
         out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(part_header(name, file).as_bytes());
+        out.extend_from_slice(part_header(name, kind).as_bytes());
         out.extend_from_slice(b"\r\n");
         out.extend_from_slice(content);
         out.extend_from_slice(b"\r\n");
@@ -49,19 +47,61 @@ pub(super) fn encode(
     Ok((Bytes::from(out), content_type))
 }
 
-/// A part's header lines, each ending in CRLF. Names are escaped as browsers do (`"`, CR and
-/// LF percent-encoded), so a name cannot end its header or start another.
-fn part_header(name: &str, file: bool) -> String {
-    let name = name
-        .replace('"', "%22")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A");
-    if file {
-        format!(
-            "Content-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n"
-        )
-    } else {
-        format!("Content-Disposition: form-data; name=\"{name}\"\r\n")
+/// What a part's header says beyond its name: nothing for text, else a file name and a
+/// content type.
+enum PartKind<'a> {
+    Text,
+    File { file_name: &'a str, content_type: &'a str },
+}
+
+/// A part's header kind and its content bytes.
+fn part_content<'a>(value: &'a MultipartValue) -> (PartKind<'a>, &'a [u8]) {
+    match value {
+        MultipartValue::Text(text) => (PartKind::Text, text.as_bytes()),
+        MultipartValue::File(bytes) => (
+            PartKind::File {
+                file_name: "",
+                content_type: "application/octet-stream",
+            },
+            bytes.as_ref(),
+        ),
+        MultipartValue::FilePart(file) => (
+            PartKind::File {
+                file_name: file.file_name(),
+                content_type: file.content_type(),
+            },
+            file.bytes().as_ref(),
+        ),
+    }
+}
+
+/// A part's header lines, each ending in CRLF. Names and file names are escaped as browsers do
+/// (`"`, CR and LF percent-encoded), so a name cannot end its header or start another; a file
+/// without a name of its own is named after its member. Content types were checked to be media
+/// types (no CR or LF) when the part was added.
+fn part_header(name: &str, kind: PartKind<'_>) -> String {
+    let escape = |text: &str| {
+        text.replace('"', "%22")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let name = escape(name);
+    match kind {
+        PartKind::Text => format!("Content-Disposition: form-data; name=\"{name}\"\r\n"),
+        PartKind::File {
+            file_name,
+            content_type,
+        } => {
+            let file_name = if file_name.is_empty() {
+                name.clone()
+            } else {
+                escape(file_name)
+            };
+            let content_type = content_type.replace(['\r', '\n'], "");
+            format!(
+                "Content-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: {content_type}\r\n"
+            )
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! A ready in-memory fake PostHog built on the server stubs, for users' own tests: feature flags
 //! (create, list, retrieve, update, partial update, delete), persons listed with limit/offset
-//! or cursor pagination, a HogQL-shaped query endpoint, and `users/@me`. Every other operation
+//! or cursor pagination, HogQL queries (see [`HogQlAnswer`]), and `users/@me`. Every other operation
 //! answers the stubs' 501.
 //!
 //! ```no_run
@@ -16,7 +16,7 @@
 //! projects 404.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use http::{Method, StatusCode};
 use serde::Serialize;
@@ -30,14 +30,17 @@ use crate::generated::api::persons::{PersonsListQuery, PersonsRetrieveQuery};
 use crate::generated::types;
 use crate::operation::{HostKind, Operation};
 use crate::rate_limit::RateLimiter;
-use crate::server::dispatch::{self, Json};
+use crate::server::dispatch;
 use crate::server::feature_flags::FeatureFlagsApi;
 use crate::server::persons::PersonsApi;
-use crate::server::query::QueryApi;
 use crate::server::users::UsersApi;
 use crate::server::{
     Answer, Context, Reply, Routes, RunningServer, ServerError, ServerRateLimiter,
 };
+
+#[path = "fake_query.rs"]
+mod hogql;
+pub use hogql::HogQlAnswer;
 
 /// The personal API key the fake accepts by default, with every scope.
 pub const FAKE_PERSONAL_API_KEY: &str = "phx_fake_personal_api_key";
@@ -51,17 +54,6 @@ pub const FAKE_PROJECT_API_KEY: &str = "phc_fake_project_api_key";
 /// The project secret key the fake serves flag definitions to (`phs_...`); the personal key
 /// works there too.
 pub const FAKE_PROJECT_SECRET_KEY: &str = "phs_fake_project_secret_key";
-
-/// `POST /api/projects/{project_id}/query/`, which the 2025 schema does not list.
-static QUERY_CREATE: Operation = Operation {
-    id: "query_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/query/",
-    tag: "query",
-    scopes: &["query:read"],
-    throttle_scopes: &["query"],
-    host: HostKind::Private,
-};
 
 /// `GET /api/users/@me/`: the schema types `{uuid}` as a UUID, which `@me` is not.
 static USERS_ME: Operation = Operation {
@@ -83,6 +75,8 @@ pub struct FakePostHog {
     limiter: Option<ServerRateLimiter>,
     #[cfg(feature = "public")]
     public: crate::server::fake_public::FakePublic,
+    hogql: BTreeMap<String, HogQlAnswer>,
+    async_polls: u32,
 }
 
 impl Default for FakePostHog {
@@ -99,6 +93,8 @@ impl Default for FakePostHog {
                 public.definitions_key(FAKE_PERSONAL_API_KEY);
                 public
             },
+            hogql: BTreeMap::new(),
+            async_polls: 0,
         }
     }
 }
@@ -142,32 +138,51 @@ impl FakePostHog {
         &self.public
     }
 
+    /// Answers the HogQL query `query` (whitespace aside) with these columns and rows.
+    pub fn hogql_result(self, query: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> Self {
+        let columns = columns.iter().map(|c| (*c).to_owned()).collect();
+        self.hogql_answer(query, HogQlAnswer::Rows { columns, rows })
+    }
+
+    /// Answers the HogQL query `query` (whitespace aside) with `answer`.
+    pub fn hogql_answer(mut self, query: &str, answer: HogQlAnswer) -> Self {
+        self.hogql.insert(hogql::normalize(query), answer);
+        self
+    }
+
+    /// Background queries (`refresh: async`) complete after this many polls (0, the default:
+    /// at once).
+    pub fn async_polls(mut self, polls: u32) -> Self {
+        self.async_polls = polls;
+        self
+    }
+
     /// The routes of this fake, to serve or wrap yourself.
     pub fn routes(self) -> Routes {
-        let state = Arc::new(State::new(self.keys, self.persons, self.feature_flags));
+        let queries = hogql::Queries {
+            registered: self.hogql,
+            async_polls: self.async_polls,
+            ..Default::default()
+        };
+        let state = Arc::new(State::new(
+            self.keys,
+            self.persons,
+            self.feature_flags,
+            queries,
+        ));
         let me = Arc::clone(&state);
-        let extra = axum::Router::new()
-            .route(
-                QUERY_CREATE.path,
-                dispatch::json(
-                    &QUERY_CREATE,
-                    &state,
-                    |s, cx, (project_id,): (String,), (), Json(body): Json<Value>| async move {
-                        s.query(&cx, &project_id, &body)
-                    },
-                ),
-            )
-            .route(
-                USERS_ME.path,
-                dispatch::json(&USERS_ME, &me, |s, cx, (), (), ()| async move {
-                    s.authorize(&cx, None)?;
-                    Ok(Reply::ok(s.me.clone()))
-                }),
-            );
+        let extra = axum::Router::new().route(
+            USERS_ME.path,
+            dispatch::json(&USERS_ME, &me, |s, cx, (), (), ()| async move {
+                s.authorize(&cx, None)?;
+                Ok(Reply::ok(s.me.clone()))
+            }),
+        );
         let routes = Routes::new()
             .feature_flags(Arc::clone(&state))
             .persons(Arc::clone(&state))
             .query(Arc::clone(&state))
+            .hogql(Arc::clone(&state))
             .users(state)
             .merge(extra);
         #[cfg(feature = "public")]
@@ -250,7 +265,7 @@ struct State {
     keys: HashMap<String, Vec<String>>,
     flags: RwLock<BTreeMap<i64, types::FeatureFlag>>,
     persons: Vec<types::Person>,
-    queries: RwLock<BTreeMap<String, Value>>,
+    queries: Mutex<hogql::Queries>,
     me: types::User,
 }
 
@@ -264,7 +279,12 @@ fn to_json<T: Serialize>(value: &T) -> Result<Value, ServerError> {
 }
 
 impl State {
-    fn new(keys: HashMap<String, Vec<String>>, persons: usize, flags: usize) -> Self {
+    fn new(
+        keys: HashMap<String, Vec<String>>,
+        persons: usize,
+        flags: usize,
+        queries: hogql::Queries,
+    ) -> Self {
         let person = |i: usize| {
             serde_json::from_value(json!({
                 "id": i,
@@ -300,7 +320,7 @@ impl State {
             keys,
             flags: RwLock::new((1..=flags as i64).map(|i| (i, flag(i))).collect()),
             persons: (1..=persons).map(person).collect(),
-            queries: RwLock::new(BTreeMap::new()),
+            queries: Mutex::new(queries),
             me,
         }
     }
@@ -359,40 +379,6 @@ impl State {
             ));
         }
         Ok(())
-    }
-
-    fn query(&self, cx: &Context, project_id: &str, body: &Value) -> Answer<Value> {
-        self.authorize(cx, Some(project_id))?;
-        let query = &body["query"];
-        let Some(text) = query["query"].as_str() else {
-            return Err(ServerError::validation(
-                Some("query".into()),
-                "A HogQLQuery with a `query` string is required.",
-            ));
-        };
-        let lower = text.to_lowercase();
-        let (columns, results) = if lower.contains("count()") && lower.contains("persons") {
-            (json!(["count()"]), json!([[self.persons.len()]]))
-        } else if lower.contains("persons") {
-            let rows: Vec<Value> = self
-                .persons
-                .iter()
-                .take(100)
-                .map(|p| json!([p.id, p.name]))
-                .collect();
-            (json!(["id", "name"]), Value::Array(rows))
-        } else {
-            (json!([]), json!([]))
-        };
-        let id = format!("{:032x}", uuid::Uuid::new_v4().as_u128());
-        let status = json!({"id": id, "team_id": 1, "complete": true, "query_async": false});
-        let answer =
-            json!({"columns": columns, "results": results, "hogql": text, "query_status": status});
-        self.queries
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, answer.clone());
-        Ok(Reply::ok(answer))
     }
 }
 
@@ -685,26 +671,5 @@ impl UsersApi for State {
         } else {
             Err(ServerError::not_found())
         }
-    }
-}
-
-impl QueryApi for State {
-    async fn query_retrieve(
-        self: Arc<Self>,
-        cx: Context,
-        project_id: String,
-        id: String,
-    ) -> Answer<types::QueryRetrieveResponse> {
-        self.authorize(&cx, Some(&project_id))?;
-        let answer = self
-            .queries
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&id)
-            .cloned()
-            .ok_or_else(ServerError::not_found)?;
-        let mut status = answer["query_status"].clone();
-        status["results"] = answer["results"].clone();
-        Ok(Reply::ok(typed(json!({ "query_status": status }))?))
     }
 }

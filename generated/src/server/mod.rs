@@ -44,6 +44,7 @@ pub mod dispatch;
 mod error;
 #[cfg(all(
     feature = "feature_flags",
+    feature = "hogql",
     feature = "persons",
     feature = "query",
     feature = "users"
