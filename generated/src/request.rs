@@ -31,6 +31,7 @@ pub use raw::{RawRequest, RawResponse};
 pub(crate) use credentials::redaction_secrets;
 use credentials::*;
 pub(crate) use follow::link_without_credentials;
+pub(crate) use options::request_id;
 
 /// Characters left as they are in a path segment: RFC 3986's unreserved characters plus `@` and
 /// `:`, which a segment may hold literally and which PostHog routes match literally

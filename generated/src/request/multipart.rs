@@ -51,7 +51,10 @@ pub(super) fn encode(
 /// content type.
 enum PartKind<'a> {
     Text,
-    File { file_name: &'a str, content_type: &'a str },
+    File {
+        file_name: &'a str,
+        content_type: &'a str,
+    },
 }
 
 /// A part's header kind and its content bytes.

@@ -108,6 +108,7 @@ pub(super) async fn fetch(
         .get(header::RETRY_AFTER)
         .and_then(|value| value.to_str().ok())
         .and_then(crate::retry::parse_retry_after);
+    let request_id = crate::request::request_id(response.headers());
     let bytes = response
         .bytes()
         .await
@@ -119,6 +120,11 @@ pub(super) async fn fetch(
         let body = Box::new(serde_json::from_str::<ApiErrorBody>(&raw).unwrap_or_default());
         return Err(Error::from_answer(ApiError {
             operation: OPERATION,
+            request: Box::new(crate::error::RequestInfo {
+                method: http::Method::GET,
+                path: std::borrow::Cow::Owned(format!("/{}", source.path())),
+                request_id,
+            }),
             status,
             body,
             raw,
