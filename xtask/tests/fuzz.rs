@@ -1,6 +1,6 @@
-//! A fixed-seed run of the generator fuzzer (`cargo xtask fuzz`) inside `cargo test`: a few
-//! thousand generated and mutated documents, none of which may panic the generator, make it
-//! emit code that does not parse, or give different output twice.
+//! A fixed-seed run of the generator fuzzer (`cargo xtask fuzz`) inside `cargo test`: a
+//! thousand generated and mutated documents (the command runs millions), none of which may
+//! panic the generator, make it emit code that does not parse, or give different output twice.
 
 /// The seed and size of the run; `cargo xtask fuzz --seed 20251129 --cases 1000` repeats it
 /// (mutating every real schema, so its mutants differ).
