@@ -31,6 +31,8 @@ pub use raw::{RawRequest, RawResponse};
 pub(crate) use credentials::redaction_secrets;
 use credentials::*;
 pub(crate) use follow::link_without_credentials;
+// The flag-definitions poller reads the request id of its own requests.
+#[cfg(feature = "public")]
 pub(crate) use options::request_id;
 
 /// Characters left as they are in a path segment: RFC 3986's unreserved characters plus `@` and
