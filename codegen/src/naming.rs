@@ -85,6 +85,10 @@ pub const RESERVED_MODULE_NAMES: &[&str] = &[
     "full",
     "server",
     "unreferenced_types",
+    "redis",
+    "rustls",
+    "rustls-ring",
+    "native-tls",
     // Crates the generated code names by path.
     "alloc",
     "axum",
@@ -103,6 +107,7 @@ pub const RESERVED_MODULE_NAMES: &[&str] = &[
     "rate_limit",
     "into_router",
     "serve",
+    "header_read_timeout",
 ];
 
 /// Method names operations never take (they get an `_op` suffix): the client's hand-written
@@ -110,7 +115,8 @@ pub const RESERVED_MODULE_NAMES: &[&str] = &[
 /// method resolution in hand-written code), and names whose upper case is a static of the
 /// operation table.
 pub const RESERVED_METHOD_NAMES: &[&str] = &[
-    // `impl Client` in client.rs, request.rs, public.rs and public/flags.rs.
+    // `impl Client` in client.rs, request.rs, request/options.rs, request/raw.rs, hogql.rs,
+    // public.rs, public/flags.rs, public/capture_queue.rs and public/local_flags/.
     "new",
     "builder",
     "hosts",
@@ -126,6 +132,14 @@ pub const RESERVED_METHOD_NAMES: &[&str] = &[
     "__project_id",
     "__request",
     "__request_at",
+    "request",
+    "operation",
+    "options",
+    "with_options",
+    "with_meta",
+    "hogql",
+    "capture_queue",
+    "local_flags",
     // Trait methods.
     "clone",
     "clone_from",
