@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use posthog_api::public::local_flags::{DefinitionsPoll, LocalFlagsConfig, Source};
-use posthog_api::public::{CaptureQueueConfig, FlagValue, FlagsOptions};
+use posthog_api::Client;
+use posthog_api::public::local_flags::{DefinitionsPoll, LocalFlags, LocalFlagsConfig, Source};
+use posthog_api::public::{CaptureQueue, CaptureQueueConfig, FlagValue, FlagsOptions};
 use posthog_api::server::fake::{FAKE_PROJECT_SECRET_KEY, FakePostHog, RunningFake};
 use posthog_api::server::fake_public::FakeFlag;
 use serde_json::{Value, json};
@@ -42,6 +43,15 @@ fn definitions() -> Value {
     })
 }
 
+/// `LocalFlags` for `client` with the fake's secret key and default settings, its
+/// `$feature_flag_called` events going through `queue` when one is given.
+async fn local_flags(client: &Client, queue: Option<CaptureQueue>) -> LocalFlags {
+    client
+        .local_flags(FAKE_PROJECT_SECRET_KEY, LocalFlagsConfig::new(), queue)
+        .await
+        .expect("definitions load")
+}
+
 async fn fake() -> RunningFake {
     let fake = FakePostHog::start().await.expect("fake");
     fake.public().set_definitions(&definitions());
@@ -54,10 +64,7 @@ async fn fake() -> RunningFake {
 async fn flags_are_decided_locally_without_a_flags_request() {
     let fake = fake().await;
     let client = fake.client().expect("client");
-    let flags = client
-        .local_flags(FAKE_PROJECT_SECRET_KEY, LocalFlagsConfig::new(), None)
-        .await
-        .expect("definitions load");
+    let flags = local_flags(&client, None).await;
     assert_eq!(flags.definitions().len(), 3);
     let pro = FlagsOptions::new().person_property("plan", "pro");
     let value = flags
@@ -108,10 +115,7 @@ async fn flags_are_decided_locally_without_a_flags_request() {
 async fn inconclusive_flags_fall_back_to_the_remote_call() {
     let fake = fake().await;
     let client = fake.client().expect("client");
-    let flags = client
-        .local_flags(FAKE_PROJECT_SECRET_KEY, LocalFlagsConfig::new(), None)
-        .await
-        .expect("definitions load");
+    let flags = local_flags(&client, None).await;
     // A static cohort (not in the definitions) needs the server.
     let value = flags
         .get_flag("static-cohort-flag", "user-1", &FlagsOptions::new())
@@ -150,10 +154,7 @@ async fn inconclusive_flags_fall_back_to_the_remote_call() {
 async fn definitions_are_polled_with_their_etag() {
     let fake = fake().await;
     let client = fake.client().expect("client");
-    let flags = client
-        .local_flags(FAKE_PROJECT_SECRET_KEY, LocalFlagsConfig::new(), None)
-        .await
-        .expect("definitions load");
+    let flags = local_flags(&client, None).await;
     assert!(matches!(
         flags.reload().await.expect("reload"),
         DefinitionsPoll::NotModified
@@ -198,14 +199,7 @@ async fn feature_flag_called_is_sent_once_per_user_flag_and_value() {
     let queue = client
         .capture_queue(CaptureQueueConfig::new().flush_interval(Duration::from_secs(3600)))
         .expect("queue");
-    let flags = client
-        .local_flags(
-            FAKE_PROJECT_SECRET_KEY,
-            LocalFlagsConfig::new(),
-            Some(queue.clone()),
-        )
-        .await
-        .expect("definitions load");
+    let flags = local_flags(&client, Some(queue.clone())).await;
     let pro = FlagsOptions::new().person_property("plan", "pro");
     for _ in 0..3 {
         flags
@@ -267,14 +261,7 @@ async fn the_secret_key_goes_to_the_private_host_only() {
     let queue = client
         .capture_queue(CaptureQueueConfig::new())
         .expect("queue");
-    let flags = client
-        .local_flags(
-            FAKE_PROJECT_SECRET_KEY,
-            LocalFlagsConfig::new(),
-            Some(queue.clone()),
-        )
-        .await
-        .expect("definitions load from the private host");
+    let flags = local_flags(&client, Some(queue.clone())).await;
     flags
         .get_flag(
             "pro-only",
