@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 /// A whole API, lowered from one or more documents.
 #[derive(Debug, Clone, Default)]
 pub struct Api {
+    /// The main document's `info.title`, for reports (the changelog names both sides by it).
+    pub title: String,
+    /// The main document's `info.version`.
+    pub version: String,
     /// Operations in emission order (tag, then operation id).
     pub operations: Vec<Operation>,
     /// Named types by Rust name.
@@ -14,7 +18,8 @@ pub struct Api {
     pub throttle_limits: Vec<ThrottleLimit>,
 }
 
-/// One throttle scope's budget.
+/// One throttle scope's budget, as the throttle table states it and the generated
+/// `THROTTLE_LIMITS` holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThrottleLimit {
     /// PostHog's scope name.
@@ -77,6 +82,71 @@ impl TypeRef {
     /// Whether this is `Option<_>`.
     pub fn is_option(&self) -> bool {
         matches!(self, TypeRef::Option(_))
+    }
+
+    /// Pushes every named type this reference mentions, through any wrapper (`Option`, `Box`,
+    /// `Vec`, maps), in order.
+    pub fn names<'t>(&'t self, out: &mut Vec<&'t str>) {
+        match self {
+            TypeRef::Named(name) => out.push(name),
+            TypeRef::Option(inner)
+            | TypeRef::Boxed(inner)
+            | TypeRef::Vec(inner)
+            | TypeRef::Map(inner) => inner.names(out),
+            _ => {}
+        }
+    }
+}
+
+impl TypeKind {
+    /// The type references a named type holds, in declaration order: its fields', variants' or
+    /// alias target. The one walk of the reference graph: feature reachability, cycle boxing
+    /// and the changelog's flows all go through it.
+    pub fn type_refs(&self) -> Vec<&TypeRef> {
+        match self {
+            TypeKind::Struct { fields } => fields.iter().map(|f| &f.ty).collect(),
+            TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants, .. } => {
+                variants.iter().map(|v| &v.ty).collect()
+            }
+            TypeKind::Alias { target } => vec![target],
+            TypeKind::StringEnum { .. }
+            | TypeKind::IntegerEnum { .. }
+            | TypeKind::Literal { .. } => Vec::new(),
+        }
+    }
+
+    /// [`TypeKind::type_refs`], mutable and in the same order (cycle boxing rewrites them).
+    pub fn type_refs_mut(&mut self) -> Vec<&mut TypeRef> {
+        match self {
+            TypeKind::Struct { fields } => fields.iter_mut().map(|f| &mut f.ty).collect(),
+            TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants, .. } => {
+                variants.iter_mut().map(|v| &mut v.ty).collect()
+            }
+            TypeKind::Alias { target } => vec![target],
+            TypeKind::StringEnum { .. }
+            | TypeKind::IntegerEnum { .. }
+            | TypeKind::Literal { .. } => Vec::new(),
+        }
+    }
+}
+
+impl Operation {
+    /// The type references an operation holds: path and query parameters and body (what the
+    /// client sends), then the JSON answer and the pagination item (what it receives).
+    pub fn type_refs(&self) -> (Vec<&TypeRef>, Vec<&TypeRef>) {
+        let mut sent: Vec<&TypeRef> = self
+            .path_params
+            .iter()
+            .chain(&self.query_params)
+            .map(|p| &p.ty)
+            .collect();
+        sent.extend(self.body.as_ref().map(|body| &body.ty));
+        let mut received = Vec::new();
+        if let Response::Json(ty) = &self.response {
+            received.push(ty);
+        }
+        received.extend(self.pagination.as_ref().map(|p| &p.item));
+        (sent, received)
     }
 }
 
@@ -173,8 +243,25 @@ pub struct Field {
     pub ty: TypeRef,
     /// Serialize `None` as `null` (required nullable fields) instead of omitting it.
     pub serialize_null: bool,
+    /// What the schema says of presence and direction, which `ty` folds into one `Option`:
+    /// the changelog needs them apart (a field made nullable breaks readers, one made
+    /// required breaks writers, a read-only one never travels in a request).
+    pub presence: Presence,
     /// Documentation.
     pub docs: Option<String>,
+}
+
+/// A field's presence as the schema states it, before the lowering folds it into `Option`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Presence {
+    /// Listed in the object's `required`.
+    pub required: bool,
+    /// `null` is a value (`nullable: true`, or a `NullEnum` member folded away).
+    pub nullable: bool,
+    /// `readOnly`: only in responses.
+    pub read_only: bool,
+    /// `writeOnly`: only in requests.
+    pub write_only: bool,
 }
 
 /// Which host serves an operation.

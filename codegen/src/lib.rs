@@ -67,6 +67,28 @@ pub fn generate_with_overlays(
     throttle_table: Option<&str>,
     header_command: &str,
 ) -> Result<Output, Diagnostics> {
+    let (api, report) = lower_inputs(main, overlays, public, throttle_table)?;
+    let header = header_line(main, overlays, public, header_command);
+    let files = emit::emit(&api, &header)?;
+    let features = emit::features::tag_features(&api);
+    Ok(Output {
+        files,
+        report,
+        api,
+        features,
+    })
+}
+
+/// The front end every reader of a schema shares: load, overlays, the public-endpoints merge,
+/// the throttle table and lowering, up to the [`ir::Api`] the emitters read. The generator emits
+/// from it, and the changelog ([`diff`]) compares two of them, so both see the same names,
+/// folds and overlays.
+pub fn lower_inputs(
+    main: &Input<'_>,
+    overlays: &[Input<'_>],
+    public: Option<&Input<'_>>,
+    throttle_table: Option<&str>,
+) -> Result<(ir::Api, report::Report), Diagnostics> {
     let mut overlay_report = report::Report::default();
     let mut doc = load::parse_document_overlaid(main.bytes, overlays, &mut overlay_report)?;
     if let Some(public) = public {
@@ -84,15 +106,7 @@ pub fn generate_with_overlays(
     };
     let (api, mut report) = lower::lower(&doc, table.as_ref())?;
     report.overlays = overlay_report.overlays;
-    let header = header_line(main, overlays, public, header_command);
-    let files = emit::emit(&api, &header)?;
-    let features = emit::features::tag_features(&api);
-    Ok(Output {
-        files,
-        report,
-        api,
-        features,
-    })
+    Ok((api, report))
 }
 
 /// The `@generated` line every file starts with.

@@ -7,27 +7,18 @@
 
 use std::collections::BTreeSet;
 
+use crate::ir::ThrottleLimit;
+
 use serde::Deserialize;
 use toml::Spanned;
 
 /// Where the table lives, relative to the workspace root.
 pub const TABLE_PATH: &str = "schema/throttle-scopes.toml";
 
-/// The budget of one scope, as the generated `THROTTLE_LIMITS` needs it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScopeLimitDef {
-    /// PostHog's scope name, e.g. `burst`, `clickhouse_sustained`, `query`.
-    pub scope: String,
-    /// Requests allowed per period.
-    pub requests: u32,
-    /// The period, in seconds.
-    pub period_seconds: u64,
-}
-
 /// A parsed and validated throttle table.
 #[derive(Debug, Clone)]
 pub struct ThrottleTable {
-    limits: Vec<ScopeLimitDef>,
+    limits: Vec<ThrottleLimit>,
     rules: Vec<Rule>,
     default_scopes: Vec<String>,
 }
@@ -211,7 +202,7 @@ impl ThrottleTable {
             if !declared.insert(name.clone()) {
                 return Err(ThrottleTableError::DuplicateScope { scope: name, line });
             }
-            limits.push(ScopeLimitDef {
+            limits.push(ThrottleLimit {
                 scope: name,
                 requests: scope.requests,
                 period_seconds: scope.period_seconds,
@@ -268,7 +259,7 @@ impl ThrottleTable {
     }
 
     /// Every scope's budget, in table order.
-    pub fn limits(&self) -> &[ScopeLimitDef] {
+    pub fn limits(&self) -> &[ThrottleLimit] {
         &self.limits
     }
 

@@ -173,8 +173,26 @@ fn path_param_type(param: &Param) -> TokenStream {
 
 /// The method arguments and the expression that builds the request.
 struct RequestParts {
-    arguments: Vec<TokenStream>,
+    arguments: Vec<Argument>,
     build: TokenStream,
+}
+
+/// One method argument, its name kept apart from its type so that companions can pass it on.
+struct Argument {
+    name: proc_macro2::Ident,
+    ty: TokenStream,
+}
+
+impl Argument {
+    fn new(name: proc_macro2::Ident, ty: TokenStream) -> Self {
+        Self { name, ty }
+    }
+
+    /// `name: Type`, as the method signature declares it.
+    fn declaration(&self) -> TokenStream {
+        let Argument { name, ty } = self;
+        quote!(#name: #ty)
+    }
 }
 
 fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestParts {
@@ -185,12 +203,11 @@ fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestPa
     for param in &op.path_params {
         let name = ident(&param.rust_name);
         if param.wire_name == "project_id" && param.ty == TypeRef::String {
-            arguments.push(quote!(#name: impl Into<ProjectId>));
             project = Some(quote!(#name.into()));
+            arguments.push(Argument::new(name, quote!(impl Into<ProjectId>)));
         } else {
-            let ty = path_param_type(param);
-            arguments.push(quote!(#name: #ty));
             format_args.push(quote!(&#name));
+            arguments.push(Argument::new(name, path_param_type(param)));
         }
     }
     let start = match project {
@@ -200,7 +217,7 @@ fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestPa
     let mut chain = Vec::new();
     if !op.query_params.is_empty() {
         let query_type = query_type_name(op);
-        arguments.push(quote!(query: &#query_type));
+        arguments.push(Argument::new(ident("query"), quote!(&#query_type)));
         for param in &op.query_params {
             let wire = &param.wire_name;
             let field = ident(&param.rust_name);
@@ -220,7 +237,7 @@ fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestPa
         } else {
             quote!(Option<&#ty>)
         };
-        arguments.push(quote!(body: #ty));
+        arguments.push(Argument::new(ident("body"), ty));
         let files = &body.file_fields;
         chain.push(match (body.encoding, body.required) {
             (BodyEncoding::Json, true) => quote!(.json(body)),
@@ -274,7 +291,11 @@ fn emit_methods(
     description: Option<&str>,
     types: &BTreeMap<String, TypeDef>,
 ) -> TokenStream {
-    let RequestParts { arguments, build } = request_parts(op, types);
+    let RequestParts {
+        arguments: parts,
+        build,
+    } = request_parts(op, types);
+    let arguments: Vec<TokenStream> = parts.iter().map(Argument::declaration).collect();
     let name = ident(&op.method_name);
     let mut doc_text = String::new();
     for text in [op.summary.as_deref(), description].into_iter().flatten() {
@@ -318,7 +339,7 @@ fn emit_methods(
         };
         let pages_ident = ident(pages);
         let items_ident = ident(items);
-        let argument_names: Vec<TokenStream> = arguments.iter().map(argument_name).collect();
+        let argument_names = parts.iter().map(|argument| &argument.name);
         let pages_doc = format!(
             " Every page of [`Client::{}`], following `next` links.",
             op.method_name
@@ -368,15 +389,4 @@ fn emit_methods(
         });
     }
     quote!(#(#out)*)
-}
-
-/// The name half of a `name: Type` argument.
-fn argument_name(argument: &TokenStream) -> TokenStream {
-    argument
-        .clone()
-        .into_iter()
-        .take_while(
-            |token| !matches!(token, proc_macro2::TokenTree::Punct(p) if p.as_char() == ':'),
-        )
-        .collect()
 }

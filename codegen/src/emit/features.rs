@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::emit::api::tag_module;
-use crate::ir::{Api, Operation, TypeKind, TypeRef};
+use crate::ir::Api;
 
 /// The feature that enables every tag.
 pub const FULL: &str = "full";
@@ -38,8 +38,9 @@ pub fn type_features(api: &Api) -> BTreeMap<&str, BTreeSet<String>> {
         .collect();
     for op in &api.operations {
         let mut roots: Vec<&str> = Vec::new();
-        for ty in operation_types(op) {
-            named_in(ty, &mut roots);
+        let (sent, received) = op.type_refs();
+        for ty in sent.into_iter().chain(received) {
+            ty.names(&mut roots);
         }
         mark_reachable(api, &mut reached, roots, &tag_module(&op.tag));
     }
@@ -67,53 +68,10 @@ fn mark_reachable<'a>(
             continue;
         }
         if let Some(def) = api.types.get(name) {
-            for ty in kind_types(&def.kind) {
-                named_in(ty, &mut pending);
+            for ty in def.kind.type_refs() {
+                ty.names(&mut pending);
             }
         }
-    }
-}
-
-fn operation_types(op: &Operation) -> Vec<&TypeRef> {
-    let mut out: Vec<&TypeRef> = op
-        .path_params
-        .iter()
-        .chain(&op.query_params)
-        .map(|p| &p.ty)
-        .collect();
-    if let Some(body) = &op.body {
-        out.push(&body.ty);
-    }
-    if let crate::ir::Response::Json(ty) = &op.response {
-        out.push(ty);
-    }
-    if let Some(pagination) = &op.pagination {
-        out.push(&pagination.item);
-    }
-    out
-}
-
-fn kind_types(kind: &TypeKind) -> Vec<&TypeRef> {
-    match kind {
-        TypeKind::Struct { fields } => fields.iter().map(|f| &f.ty).collect(),
-        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants, .. } => {
-            variants.iter().map(|v| &v.ty).collect()
-        }
-        TypeKind::Alias { target } => vec![target],
-        TypeKind::StringEnum { .. } | TypeKind::IntegerEnum { .. } | TypeKind::Literal { .. } => {
-            Vec::new()
-        }
-    }
-}
-
-fn named_in<'t>(ty: &'t TypeRef, out: &mut Vec<&'t str>) {
-    match ty {
-        TypeRef::Named(name) => out.push(name),
-        TypeRef::Vec(inner)
-        | TypeRef::Map(inner)
-        | TypeRef::Option(inner)
-        | TypeRef::Boxed(inner) => named_in(inner, out),
-        _ => {}
     }
 }
 

@@ -34,7 +34,7 @@ pub fn emit(api: &Api, header: &str) -> Result<BTreeMap<String, String>, Diagnos
         pub mod types;
     };
     files.insert("mod.rs".to_owned(), format_file(root, header, "mod.rs")?);
-    for (path, tokens) in types::emit_types(api) {
+    for (path, tokens) in types::emit_types(api, &defaultable) {
         let text = format_file(tokens, header, &path)?;
         files.insert(path, text);
     }

@@ -11,8 +11,7 @@ use crate::ir::{Api, Field, TypeDef, TypeKind, TypeRef};
 
 /// The `types` module and its submodules: types are grouped by the set of features that reach
 /// them, one private module per set behind one `cfg`, all re-exported from `types`.
-pub fn emit_types(api: &Api) -> BTreeMap<String, TokenStream> {
-    let defaultable = defaultable_types(&api.types);
+pub fn emit_types(api: &Api, defaultable: &BTreeSet<&str>) -> BTreeMap<String, TokenStream> {
     let mut groups: BTreeMap<BTreeSet<String>, Vec<&str>> = BTreeMap::new();
     for (name, features) in type_features(api) {
         groups.entry(features).or_default().push(name);
@@ -34,7 +33,7 @@ pub fn emit_types(api: &Api) -> BTreeMap<String, TokenStream> {
                 name,
                 api.types.get(*name)?,
                 &api.types,
-                &defaultable,
+                defaultable,
             ))
         });
         let only_unreferenced = features.iter().all(|feature| feature == UNREFERENCED);

@@ -10,7 +10,7 @@ pub use operations::HOST_EXTENSION;
 use openapiv3::OpenAPI;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::ir::{Api, ThrottleLimit};
+use crate::ir::Api;
 use crate::report::Report;
 use crate::throttle::ThrottleTable;
 
@@ -39,15 +39,7 @@ pub fn lower(
                 }
             };
         }
-        throttle_limits = table
-            .limits()
-            .iter()
-            .map(|limit| ThrottleLimit {
-                scope: limit.scope.clone(),
-                requests: limit.requests,
-                period_seconds: limit.period_seconds,
-            })
-            .collect();
+        throttle_limits = table.limits().to_vec();
     }
     if !diagnostics.is_empty() {
         diagnostics.sort();
@@ -56,6 +48,8 @@ pub fn lower(
     }
     Ok((
         Api {
+            title: doc.info.title.clone(),
+            version: doc.info.version.clone(),
             operations,
             types: types_map,
             throttle_limits,

@@ -13,7 +13,7 @@ pub fn box_cycles(types: &mut BTreeMap<String, TypeDef>, report: &mut Report) {
         .iter()
         .map(|(name, def)| {
             let mut edges = BTreeSet::new();
-            for ty in direct_refs(&def.kind) {
+            for ty in def.kind.type_refs() {
                 by_value_names(ty, &mut edges);
             }
             (name.as_str(), edges)
@@ -23,7 +23,7 @@ pub fn box_cycles(types: &mut BTreeMap<String, TypeDef>, report: &mut Report) {
     let mut to_box: Vec<(String, usize)> = Vec::new();
     for (name, def) in types.iter() {
         let own = component_of.get(name.as_str());
-        for (index, ty) in direct_refs(&def.kind).into_iter().enumerate() {
+        for (index, ty) in def.kind.type_refs().into_iter().enumerate() {
             let mut targets = BTreeSet::new();
             by_value_names(ty, &mut targets);
             let cyclic = targets.iter().any(|target| component_of.get(target) == own);
@@ -35,7 +35,7 @@ pub fn box_cycles(types: &mut BTreeMap<String, TypeDef>, report: &mut Report) {
     for (name, index) in to_box {
         if let Some(def) = types.get_mut(&name) {
             report.touch(pass::BOX_RECURSION, &def.pointer);
-            if let Some(ty) = direct_refs_mut(&mut def.kind).into_iter().nth(index) {
+            if let Some(ty) = def.kind.type_refs_mut().into_iter().nth(index) {
                 box_in_place(ty);
             }
         }
@@ -51,8 +51,9 @@ pub fn alias_cycles(types: &BTreeMap<String, TypeDef>) -> Vec<Vec<String>> {
         .iter()
         .filter_map(|(name, def)| match &def.kind {
             TypeKind::Alias { target } => {
-                let mut edges = BTreeSet::new();
-                all_names(target, &mut edges);
+                let mut names = Vec::new();
+                target.names(&mut names);
+                let mut edges: BTreeSet<&str> = names.into_iter().collect();
                 edges.retain(|to| {
                     matches!(
                         types.get(*to).map(|d| &d.kind),
@@ -93,20 +94,6 @@ pub fn alias_cycles(types: &BTreeMap<String, TypeDef>) -> Vec<Vec<String>> {
     cycles
 }
 
-/// Every name a type reference mentions, through any wrapper.
-fn all_names<'t>(ty: &'t TypeRef, out: &mut BTreeSet<&'t str>) {
-    match ty {
-        TypeRef::Named(name) => {
-            out.insert(name);
-        }
-        TypeRef::Option(inner)
-        | TypeRef::Boxed(inner)
-        | TypeRef::Vec(inner)
-        | TypeRef::Map(inner) => all_names(inner, out),
-        _ => {}
-    }
-}
-
 fn is_in_cycle(
     name: &str,
     graph: &BTreeMap<&str, BTreeSet<&str>>,
@@ -115,28 +102,6 @@ fn is_in_cycle(
     let own = component_of.get(name);
     let members = component_of.values().filter(|c| Some(*c) == own).count();
     members > 1 || graph.get(name).is_some_and(|edges| edges.contains(name))
-}
-
-fn direct_refs(kind: &TypeKind) -> Vec<&TypeRef> {
-    match kind {
-        TypeKind::Struct { fields } => fields.iter().map(|f| &f.ty).collect(),
-        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants, .. } => {
-            variants.iter().map(|v| &v.ty).collect()
-        }
-        TypeKind::Alias { target } => vec![target],
-        _ => Vec::new(),
-    }
-}
-
-fn direct_refs_mut(kind: &mut TypeKind) -> Vec<&mut TypeRef> {
-    match kind {
-        TypeKind::Struct { fields } => fields.iter_mut().map(|f| &mut f.ty).collect(),
-        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants, .. } => {
-            variants.iter_mut().map(|v| &mut v.ty).collect()
-        }
-        TypeKind::Alias { target } => vec![target],
-        _ => Vec::new(),
-    }
 }
 
 /// Names reached without passing through an allocation.

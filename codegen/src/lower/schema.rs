@@ -7,7 +7,7 @@ use openapiv3::{
 };
 
 use crate::diagnostic::Diagnostic;
-use crate::ir::{EnumVariant, Field, TypeDef, TypeKind, TypeRef, UnionVariant};
+use crate::ir::{EnumVariant, Field, Presence, TypeDef, TypeKind, TypeRef, UnionVariant};
 use crate::lower::shapes::{
     docs_of, integer_type, normalized, primitive_variant_name, string_type,
 };
@@ -646,6 +646,12 @@ impl<'a> TypeLowering<'a> {
                 ReferenceOr::Reference { .. } => (false, false, false, None),
             };
             let required = required.contains(wire_name);
+            let presence = Presence {
+                required,
+                nullable: nullable || ty.is_option(),
+                read_only,
+                write_only,
+            };
             // A server-set (readOnly) or request-only (writeOnly) field is absent from one
             // direction, so it can only be required in Rust if it is neither.
             let always_present = required && !read_only && !write_only;
@@ -659,6 +665,7 @@ impl<'a> TypeLowering<'a> {
                 wire_name: wire_name.clone(),
                 rust_name,
                 serialize_null: required && nullable && !read_only,
+                presence,
                 ty,
                 docs,
             });
