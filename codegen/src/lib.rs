@@ -7,6 +7,7 @@
 //! with JSON pointers into the schema and stops the pipeline if there are any.
 
 pub mod diagnostic;
+pub mod diff;
 pub mod emit;
 pub mod ir;
 pub mod load;

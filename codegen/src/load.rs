@@ -4,6 +4,12 @@ use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, escape_segment};
 
+/// The HTTP methods a path item can hold, in the order OpenAPI lists them (the fetcher counts
+/// operations with it, as the lowering finds them).
+pub const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
 /// Parses an OpenAPI 3.0 document from JSON or YAML bytes.
 ///
 /// Swagger 2.0 and OpenAPI 3.1 are refused with a diagnostic at `#/swagger` or `#/openapi`;

@@ -179,14 +179,15 @@ pub fn run(args: FetchSchemaArgs) -> anyhow::Result<()> {
             ),
             Some(old) => {
                 let overlays = crate::overlays::read_overlays(&root)?;
-                let old =
-                    crate::overlays::overlaid_openapi(&old, "the previous schema", &overlays)?;
-                let new = crate::overlays::overlaid_openapi(
-                    &outcome.canonical,
-                    "the fetched schema",
-                    &overlays,
-                )?;
-                print!("{}", crate::changelog::changelog(&old, &new).to_markdown());
+                let old = crate::changelog::Schema {
+                    origin: "the previous schema".to_owned(),
+                    bytes: old,
+                };
+                let new = crate::changelog::Schema {
+                    origin: "the fetched schema".to_owned(),
+                    bytes: outcome.canonical.clone(),
+                };
+                print!("{}", crate::changelog::review(&old, &new, &overlays));
             }
         },
     }

@@ -258,21 +258,15 @@ fn report_schema_change(
         );
         return Ok(());
     };
-    // Both sides overlaid, as the generator sees them. The pinned schema may predate an
-    // overlay (an action that matches nothing there); then it is compared as published.
-    let new = crate::overlays::overlaid_openapi(&schema.bytes, "the new schema", overlays)?;
-    let old = match crate::overlays::overlaid_openapi(&old_bytes, "the pinned schema", overlays) {
-        Ok(old) => old,
-        Err(error) => {
-            println!(
-                "The overlays do not apply to the pinned schema ({error:#}); comparing it as published."
-            );
-            crate::schema_file::SchemaFile::parse(&old_bytes, "the pinned schema")?
-                .to_openapi("the pinned schema")?
-        }
+    let old = crate::changelog::Schema {
+        origin: "the pinned schema".to_owned(),
+        bytes: old_bytes,
     };
-    let changelog = crate::changelog::changelog(&old, &new);
-    println!("{}", changelog.to_markdown());
+    let new = crate::changelog::Schema {
+        origin: "the new schema".to_owned(),
+        bytes: schema.bytes.clone(),
+    };
+    println!("{}", crate::changelog::review(&old, &new, overlays));
     Ok(())
 }
 

@@ -4,10 +4,8 @@
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-/// The HTTP methods a path item can hold, in the order OpenAPI lists them.
-pub const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+use posthog_codegen::diagnostic::escape_segment as pointer_escape;
+use posthog_codegen::load::METHODS;
 
 /// A schema read from bytes: its JSON value and how many operations it declares.
 #[derive(Debug, Clone)]
@@ -74,47 +72,6 @@ impl SchemaFile {
         bytes.push(b'\n');
         Ok(bytes)
     }
-
-    /// The typed document, for the changelog.
-    pub fn to_openapi(&self, origin: &str) -> anyhow::Result<openapiv3::OpenAPI> {
-        let mut value = self.value.clone();
-        // Published schemas have been seen with `info.version: null` (posthog-2023-11.yaml);
-        // the version is only a label, so an empty one beats refusing the whole document.
-        for key in ["title", "version"] {
-            if let Some(slot) = value.pointer_mut(&format!("/info/{key}"))
-                && slot.is_null()
-            {
-                *slot = Value::String(String::new());
-            }
-        }
-        serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(value).map_err(|error| {
-            let pointer = error
-                .path()
-                .iter()
-                .map(|segment| match segment {
-                    serde_path_to_error::Segment::Seq { index } => format!("/{index}"),
-                    serde_path_to_error::Segment::Map { key } => {
-                        format!("/{}", pointer_escape(key))
-                    }
-                    serde_path_to_error::Segment::Enum { variant } => {
-                        format!("/{}", pointer_escape(variant))
-                    }
-                    serde_path_to_error::Segment::Unknown => "/?".to_owned(),
-                })
-                .collect::<String>();
-            anyhow::anyhow!(
-                "{origin} does not match the OpenAPI 3.0 model at #{pointer}: {}",
-                error.inner()
-            )
-        })
-    }
-}
-
-/// Reads a schema file (JSON or YAML) into the typed document.
-pub fn read_openapi(path: &std::path::Path) -> anyhow::Result<openapiv3::OpenAPI> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let origin = path.display().to_string();
-    SchemaFile::parse(&bytes, &origin)?.to_openapi(&origin)
 }
 
 /// Checks the top level of an OpenAPI 3 document and counts its operations.
@@ -175,11 +132,6 @@ fn html_title(text: &str) -> Option<String> {
         .collect::<Vec<_>>()
         .join(" ");
     (!title.is_empty()).then(|| title.chars().take(80).collect())
-}
-
-/// Escapes a key for a JSON pointer (RFC 6901).
-pub fn pointer_escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
 }
 
 /// Converts YAML to JSON, turning scalar keys into strings (YAML allows `200:` as a key) and

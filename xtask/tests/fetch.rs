@@ -415,9 +415,18 @@ fn the_pin_detects_a_changed_file() -> anyhow::Result<()> {
     let old_bytes = previous
         .schema_bytes(root.path())
         .ok_or_else(|| anyhow::anyhow!("the previous schema is not cached"))?;
-    let old = SchemaFile::parse(&old_bytes, "old")?.to_openapi("old")?;
-    let new = SchemaFile::parse(&after.canonical, "new")?.to_openapi("new")?;
-    let log = xtask::changelog::changelog(&old, &new);
+    let schema = |origin: &str, bytes: &[u8]| xtask::changelog::Schema {
+        origin: origin.to_owned(),
+        bytes: bytes.to_vec(),
+    };
+    let comparison = xtask::changelog::compare(
+        &schema("old", &old_bytes),
+        &schema("new", &after.canonical),
+        &[],
+    );
+    let log = comparison
+        .changelog()
+        .ok_or_else(|| anyhow::anyhow!("{}", comparison.to_markdown()))?;
     assert!(log.operation("POST", "/api/b/").is_some());
     Ok(())
 }

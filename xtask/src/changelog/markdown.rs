@@ -1,8 +1,10 @@
-//! Renders a [`Changelog`] as Markdown: a summary, operations by tag, then types.
+//! Renders a [`Changelog`] as Markdown: a summary, operations by module, then types.
 
 use std::fmt::Write as _;
 
-use super::{Change, ChangeKind, Changelog, DocSummary, OperationChanges, Severity, Usage};
+use super::{
+    ApiSummary, CannotCompare, Change, ChangeKind, Changelog, OperationChanges, Severity, Usage,
+};
 
 /// Writing to a String cannot fail, so the `fmt::Result`s below are dropped with `let _`.
 pub(super) fn render(log: &Changelog) -> String {
@@ -22,7 +24,7 @@ pub(super) fn render(log: &Changelog) -> String {
         let _ = writeln!(out, "No changes a client user can see.");
         return out;
     }
-    let ops = log.tags.values().flatten();
+    let ops = log.modules.values().flatten();
     let (mut added, mut removed, mut changed) = (0, 0, 0);
     for op in ops {
         match op.changes.first().map(|c| c.kind) {
@@ -44,15 +46,16 @@ pub(super) fn render(log: &Changelog) -> String {
     let _ = writeln!(
         out,
         "A **breaking** change can stop code written against the old client from compiling or \
-         working; the others keep it working. Changes inside a shared type are listed once, \
-         under Types.\n"
+         working; the others keep it working. Operations are listed under their module of \
+         `posthog_api::api`, which is also their cargo feature; changes inside a type are listed \
+         once, under Types, by the type's Rust name.\n"
     );
 
-    if !log.tags.is_empty() {
+    if !log.modules.is_empty() {
         let _ = writeln!(out, "## Operations\n");
     }
-    for (tag, ops) in &log.tags {
-        let _ = writeln!(out, "### {tag}\n");
+    for (module, ops) in &log.modules {
+        let _ = writeln!(out, "### {module}\n");
         for op in ops {
             operation(&mut out, op);
         }
@@ -96,12 +99,7 @@ pub(super) fn render(log: &Changelog) -> String {
 }
 
 fn operation(out: &mut String, op: &OperationChanges) {
-    let id = op
-        .operation_id
-        .as_deref()
-        .map(|id| format!(" (`{id}`)"))
-        .unwrap_or_default();
-    let head = format!("`{} {}`{id}", op.method, op.path);
+    let head = format!("`{} {}` (`{}`)", op.method, op.path, op.method_name);
     match op.changes.as_slice() {
         [only] if only.kind == ChangeKind::OperationAdded => {
             let _ = writeln!(out, "- added {head}");
@@ -177,7 +175,7 @@ fn lines(changes: &[Change]) -> Vec<String> {
 /// `request body field `name``, `field `name``, or the body itself.
 fn target(change: &Change) -> String {
     let (place, name) = (change.place.as_str(), change.name.as_str());
-    if place.ends_with("parameter") {
+    if place.ends_with("parameter") || place == "variant" {
         format!("{place} `{name}`")
     } else if name.is_empty() {
         if place.is_empty() {
@@ -213,6 +211,17 @@ fn sentence(change: &Change) -> String {
     match change.kind {
         ChangeKind::OperationAdded => "operation added".to_owned(),
         ChangeKind::OperationRemoved => "operation removed".to_owned(),
+        ChangeKind::MethodRenamed => format!("method renamed: `{old}` -> `{new}`"),
+        ChangeKind::OperationMoved => {
+            format!("moved from module and feature `{old}` to `{new}`")
+        }
+        ChangeKind::OperationDeprecated => "deprecated".to_owned(),
+        ChangeKind::CompanionAdded => format!("method `{}` added", change.name),
+        ChangeKind::CompanionRemoved => format!("method `{}` removed", change.name),
+        ChangeKind::VariantAdded => format!("{target} added (`{new}`)"),
+        ChangeKind::VariantRemoved => format!("{target} removed (was `{old}`)"),
+        ChangeKind::FieldMadeNullable => format!("{target} is now nullable"),
+        ChangeKind::FieldMadeNonNullable => format!("{target} is no longer nullable"),
         ChangeKind::ParameterAdded | ChangeKind::FieldAdded | ChangeKind::BodyAdded => {
             format!("{target} added ({required}`{new}`)")
         }
@@ -227,8 +236,6 @@ fn sentence(change: &Change) -> String {
         ChangeKind::ParameterRetyped | ChangeKind::FieldRetyped => {
             format!("{target} retyped: `{old}` -> `{new}`")
         }
-        ChangeKind::ResponseAdded => format!("response `{}` added", change.name),
-        ChangeKind::ResponseRemoved => format!("response `{}` removed", change.name),
         ChangeKind::EnumValueAdded => format!("{}enum value `{new}` added", about(change)),
         ChangeKind::EnumValueRemoved => format!("{}enum value `{old}` removed", about(change)),
     }
@@ -242,7 +249,25 @@ fn code_list(names: &[String]) -> String {
         .join(", ")
 }
 
-fn doc_name(doc: &DocSummary) -> String {
+/// The report when one side cannot be lowered.
+pub(super) fn cannot_compare(refused: &CannotCompare) -> String {
+    let which = if refused.side == "old" {
+        "older"
+    } else {
+        "newer"
+    };
+    let mut out = format!(
+        "# API changelog\n\nCannot compare: the {which} schema ({}) fails today's lowering, so \
+         there is no API to compare it with. The generator would refuse it for the same reasons:\n\n",
+        refused.origin
+    );
+    for diagnostic in &refused.diagnostics {
+        let _ = writeln!(out, "- {diagnostic}");
+    }
+    out
+}
+
+fn doc_name(doc: &ApiSummary) -> String {
     match (doc.title.trim(), doc.version.trim()) {
         ("", "") => "**(untitled)**".to_owned(),
         (title, "") => format!("**{title}**"),
