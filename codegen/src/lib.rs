@@ -20,7 +20,7 @@ pub mod throttle;
 
 use std::collections::BTreeMap;
 
-use diagnostic::Diagnostics;
+use diagnostic::{Ctxt, Diagnostic, Diagnostics, Source};
 
 /// The cargo feature, beside one per tag, that the generated crate must declare (outside `full`):
 /// it enables the types no operation uses.
@@ -90,24 +90,50 @@ pub fn lower_inputs(
     public: Option<&Input<'_>>,
     throttle_table: Option<&str>,
 ) -> Result<(ir::Api, report::Report), Diagnostics> {
-    let mut overlay_report = report::Report::default();
-    let mut doc = load::parse_document_overlaid(main.bytes, overlays, &mut overlay_report)?;
+    let mut cx = Ctxt::new();
+    let api = lower_phases(main, overlays, public, throttle_table, &mut cx);
+    let report = cx.check()?;
+    match api {
+        Some(api) => Ok((api, report)),
+        None => Err(Diagnostic::bug("lower_inputs", "a phase stopped without a diagnostic").into()),
+    }
+}
+
+/// The phases of [`lower_inputs`], each stopping the run (`None`) when it recorded diagnostics.
+fn lower_phases(
+    main: &Input<'_>,
+    overlays: &[Input<'_>],
+    public: Option<&Input<'_>>,
+    throttle_table: Option<&str>,
+    cx: &mut Ctxt,
+) -> Option<ir::Api> {
+    let parsed = load::parse_document_overlaid(main.bytes, overlays, cx.report());
+    let mut doc = cx.take(parsed)?;
+    let mut public_places = merge::PublicPlaces::default();
     if let Some(public) = public {
-        let public_doc = load::parse_document(public.bytes)?;
-        merge::merge_public(&mut doc, public_doc)?;
+        let public_doc = cx.take(
+            load::parse_document(public.bytes).map_err(|d| d.with_source(Source::PublicDocument)),
+        )?;
+        public_places = merge::PublicPlaces::of(&public_doc);
+        cx.take(merge::merge_public(&mut doc, public_doc))?;
     }
     let table = match throttle_table {
-        Some(text) => Some(throttle::ThrottleTable::parse(text).map_err(|error| {
-            Diagnostics::from(diagnostic::Diagnostic::new(
-                "schema/throttle-scopes.toml",
-                error.to_string(),
-            ))
-        })?),
+        Some(text) => Some(
+            cx.take(throttle::ThrottleTable::parse(text).map_err(|error| {
+                Diagnostics::from(Diagnostic::in_source(
+                    Source::ThrottleTable { line: error.line() },
+                    "",
+                    error.to_string(),
+                ))
+            }))?,
+        ),
         None => None,
     };
-    let (api, mut report) = lower::lower(&doc, table.as_ref())?;
-    report.overlays = overlay_report.overlays;
-    Ok((api, report))
+    let api = lower::lower(&doc, table.as_ref(), cx);
+    for diagnostic in cx.parts().0.iter_mut() {
+        public_places.attribute(diagnostic);
+    }
+    api
 }
 
 /// The `@generated` line every file starts with.

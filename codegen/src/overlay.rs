@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use serde_json_path::JsonPath;
 
 use crate::Input;
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::{Diagnostic, Diagnostics, Source};
 use crate::report::Report;
 
 /// What one overlay document did.
@@ -58,9 +58,11 @@ pub fn apply_overlays(
     let mut diagnostics = Vec::new();
     let mut parsed = Vec::with_capacity(overlays.len());
     for input in overlays {
+        let first = diagnostics.len();
         if let Some(overlay) = validate(input, &mut diagnostics) {
             parsed.push(overlay);
         }
+        attribute(&mut diagnostics[first..], &input.source);
     }
     if !diagnostics.is_empty() {
         return Err(Diagnostics(diagnostics));
@@ -70,6 +72,7 @@ pub fn apply_overlays(
             source: overlay.source.to_owned(),
             ..OverlayReport::default()
         };
+        let first = diagnostics.len();
         for action in &overlay.actions {
             match apply_action(doc, action) {
                 Ok(nodes) => {
@@ -77,11 +80,12 @@ pub fn apply_overlays(
                     done.nodes += nodes;
                 }
                 Err(message) => diagnostics.push(Diagnostic::new(
-                    action_pointer(overlay.source, action.index),
+                    action_pointer(action.index),
                     format!("target `{}`: {message}", action.target),
                 )),
             }
         }
+        attribute(&mut diagnostics[first..], overlay.source);
         report.overlays.push(done);
     }
     if diagnostics.is_empty() {
@@ -91,14 +95,22 @@ pub fn apply_overlays(
     }
 }
 
-fn action_pointer(source: &str, index: usize) -> String {
-    format!("{source}#/actions/{index}")
+/// The pointer of action `index` inside its overlay document.
+fn action_pointer(index: usize) -> String {
+    format!("#/actions/{index}")
+}
+
+/// Points diagnostics made with pointers into the overlay `file` at that file and its action.
+fn attribute(diagnostics: &mut [Diagnostic], file: &str) {
+    for diagnostic in diagnostics {
+        diagnostic.source = Source::overlay(file, &diagnostic.pointer);
+    }
 }
 
 /// Checks that `input` is an Overlay 1.0 document whose every action is usable.
 fn validate<'a>(input: &'a Input<'_>, diagnostics: &mut Vec<Diagnostic>) -> Option<Overlay<'a>> {
     let source = input.source.as_str();
-    let at = |pointer: &str| format!("{source}#{pointer}");
+    let at = |pointer: &str| format!("#{pointer}");
     let value = match crate::load::parse_value(input.bytes) {
         Ok(value) => value,
         Err(errors) => {
@@ -154,7 +166,7 @@ fn validate<'a>(input: &'a Input<'_>, diagnostics: &mut Vec<Diagnostic>) -> Opti
     };
     let mut valid = Vec::with_capacity(actions.len());
     for (index, action) in actions.iter().enumerate() {
-        if let Some(action) = validate_action(source, index, action, diagnostics) {
+        if let Some(action) = validate_action(index, action, diagnostics) {
             valid.push(action);
         }
     }
@@ -165,12 +177,11 @@ fn validate<'a>(input: &'a Input<'_>, diagnostics: &mut Vec<Diagnostic>) -> Opti
 }
 
 fn validate_action(
-    source: &str,
     index: usize,
     action: &Value,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<Action> {
-    let pointer = action_pointer(source, index);
+    let pointer = action_pointer(index);
     let Some(action) = action.as_object() else {
         diagnostics.push(Diagnostic::new(
             pointer,

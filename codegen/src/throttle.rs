@@ -32,11 +32,14 @@ pub struct Resolution<'a> {
     pub scopes: &'a [String],
 }
 
-/// Why a table could not be used. Every variant names the rule or scope and its line.
+/// Why a table could not be used. Every variant names the rule or scope, and [`line`] its line
+/// (the diagnostic's source names the file and line, so the messages do not repeat them).
+///
+/// [`line`]: ThrottleTableError::line
 #[derive(Debug, thiserror::Error)]
 pub enum ThrottleTableError {
     /// The text is not TOML of the expected shape.
-    #[error("{TABLE_PATH}:{line}: {message}")]
+    #[error("{message}")]
     Syntax {
         /// 1-based line of the problem, 0 when TOML did not say.
         line: usize,
@@ -44,13 +47,13 @@ pub enum ThrottleTableError {
         message: String,
     },
     /// The table declares a version this code does not understand.
-    #[error("{TABLE_PATH}: version {found} is not supported (expected 1)")]
+    #[error("version {found} is not supported (expected 1)")]
     Version {
         /// The version written in the file.
         found: u32,
     },
     /// Two scopes share a name.
-    #[error("{TABLE_PATH}:{line}: scope `{scope}` is declared twice")]
+    #[error("scope `{scope}` is declared twice")]
     DuplicateScope {
         /// The repeated name.
         scope: String,
@@ -58,7 +61,7 @@ pub enum ThrottleTableError {
         line: usize,
     },
     /// A scope allows zero requests or has a zero-length period.
-    #[error("{TABLE_PATH}:{line}: scope `{scope}` needs requests > 0 and period_seconds > 0")]
+    #[error("scope `{scope}` needs requests > 0 and period_seconds > 0")]
     EmptyBudget {
         /// The scope at fault.
         scope: String,
@@ -66,7 +69,7 @@ pub enum ThrottleTableError {
         line: usize,
     },
     /// Two rules share a name, so snapshots and diagnostics could not tell them apart.
-    #[error("{TABLE_PATH}:{line}: rule `{rule}` is declared twice")]
+    #[error("rule `{rule}` is declared twice")]
     DuplicateRule {
         /// The repeated name.
         rule: String,
@@ -74,7 +77,7 @@ pub enum ThrottleTableError {
         line: usize,
     },
     /// A rule (or the default, named `default`) refers to a scope the table does not declare.
-    #[error("{TABLE_PATH}:{line}: rule `{rule}` uses undeclared scope `{scope}`")]
+    #[error("rule `{rule}` uses undeclared scope `{scope}`")]
     UnknownScope {
         /// The rule at fault.
         rule: String,
@@ -84,7 +87,7 @@ pub enum ThrottleTableError {
         line: usize,
     },
     /// A rule selects nothing: it has neither `paths` nor `operation_ids`.
-    #[error("{TABLE_PATH}:{line}: rule `{rule}` has neither paths nor operation_ids")]
+    #[error("rule `{rule}` has neither paths nor operation_ids")]
     EmptyRule {
         /// The rule at fault.
         rule: String,
@@ -92,7 +95,7 @@ pub enum ThrottleTableError {
         line: usize,
     },
     /// A path pattern cannot be compiled.
-    #[error("{TABLE_PATH}:{line}: rule `{rule}` has an invalid path pattern `{pattern}`: {reason}")]
+    #[error("rule `{rule}` has an invalid path pattern `{pattern}`: {reason}")]
     BadPattern {
         /// The rule at fault.
         rule: String,
@@ -105,8 +108,24 @@ pub enum ThrottleTableError {
     },
     /// The default names no scope: every operation must be throttled by something unless a rule
     /// says otherwise explicitly.
-    #[error("{TABLE_PATH}: [default] must list at least one scope")]
+    #[error("[default] must list at least one scope")]
     EmptyDefault,
+}
+
+impl ThrottleTableError {
+    /// The 1-based line of the problem, when there is one.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ThrottleTableError::Syntax { line, .. }
+            | ThrottleTableError::DuplicateScope { line, .. }
+            | ThrottleTableError::EmptyBudget { line, .. }
+            | ThrottleTableError::DuplicateRule { line, .. }
+            | ThrottleTableError::UnknownScope { line, .. }
+            | ThrottleTableError::EmptyRule { line, .. }
+            | ThrottleTableError::BadPattern { line, .. } => Some(*line).filter(|line| *line > 0),
+            ThrottleTableError::Version { .. } | ThrottleTableError::EmptyDefault => None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -424,14 +443,12 @@ source = "x"
             "scopes = [\"a\"]\nsource = \"x\"\n[default]",
             "scopes = [\"b\"]\nsource = \"x\"\n[default]",
         );
-        let message = ThrottleTable::parse(&bad)
+        let found = ThrottleTable::parse(&bad)
             .map(|_| ())
-            .map_err(|e| e.to_string());
+            .map_err(|e| (e.line(), e.to_string()));
         assert_eq!(
-            message,
-            Err(format!(
-                "{TABLE_PATH}:9: rule `r` uses undeclared scope `b`"
-            ))
+            found,
+            Err((Some(9), "rule `r` uses undeclared scope `b`".to_owned()))
         );
         let bad = SMALL.replace("/**", "/**/x");
         assert!(matches!(

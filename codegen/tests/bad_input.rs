@@ -3,7 +3,8 @@
 
 mod support;
 
-use posthog_codegen::diagnostic::Diagnostic;
+use posthog_codegen::Input;
+use posthog_codegen::diagnostic::{Diagnostic, Kind, Source};
 
 /// A minimal valid document around `paths` and `schemas` (YAML fragments indented to fit).
 fn document(paths: &str, schemas: &str) -> String {
@@ -413,4 +414,135 @@ fn allof_merge_chains_are_bounded() {
         found.iter().all(|d| d.message.contains("nest")),
         "{found:#?}"
     );
+}
+
+/// Runs the generator with a public-endpoints document and a throttle table beside `main`,
+/// returning the diagnostics.
+fn diagnostics_with(main: &str, public: Option<&str>, throttle: Option<&str>) -> Vec<Diagnostic> {
+    let input = |source: &str, text: &'static str| Input {
+        source: source.to_owned(),
+        bytes: text.as_bytes(),
+    };
+    let main: &'static str = Box::leak(main.to_owned().into_boxed_str());
+    let public = public.map(|text| input("schema/public-api.yaml", Box::leak(text.into())));
+    let result =
+        posthog_codegen::generate(&input("main.yaml", main), public.as_ref(), throttle, "test");
+    match result {
+        Ok(_) => panic!("the generator accepted the input"),
+        Err(diagnostics) => diagnostics.0,
+    }
+}
+
+const FINE_PATH: &str = "  /api/a/:\n    get:\n      operationId: a_get\n      responses:\n        '200': {description: ok}";
+
+/// Issue 20: after the merge, a pointer into `schema/public-api.yaml` read like one into
+/// PostHog's schema. The lowering's diagnostics at a place the public document brought name it.
+#[test]
+fn a_problem_in_the_public_document_names_that_document() {
+    let public = "openapi: 3.0.3\ninfo: {title: public, version: '1'}\npaths:\n  /capture/:\n    post:\n      operationId: capture\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/Missing'}\n";
+    let found = diagnostics_with(
+        &document(FINE_PATH, "    A: {type: string}"),
+        Some(public),
+        None,
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].source, Source::PublicDocument, "{}", found[0]);
+    assert_eq!(found[0].kind, Kind::Input);
+    assert!(
+        found[0].pointer.starts_with("#/paths/~1capture~1/post"),
+        "{}",
+        found[0]
+    );
+    assert!(
+        found[0]
+            .to_string()
+            .starts_with("schema/public-api.yaml#/paths/~1capture~1/post"),
+        "{}",
+        found[0]
+    );
+    // The same problem in the main document keeps reading as before.
+    let main = document(
+        "  /capture/:\n    post:\n      operationId: capture\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/Missing'}",
+        "    A: {type: string}",
+    );
+    let found = diagnostics_with(&main, None, None);
+    assert_eq!(found[0].source, Source::Schema);
+    assert!(
+        found[0].to_string().starts_with("#/paths/~1capture~1/post"),
+        "{}",
+        found[0]
+    );
+}
+
+/// Issue 20: throttle-table errors put a file path in the pointer field. Now the source is the
+/// table and its line, and the pointer is empty.
+#[test]
+fn a_problem_in_the_throttle_table_names_the_file_and_line() {
+    let table = "version = 1\n[[scope]]\nname = \"burst\"\nrequests = 480\nperiod_seconds = 60\nsource = \"x\"\n[[scope]]\nname = \"burst\"\nrequests = 1\nperiod_seconds = 1\nsource = \"x\"\n[default]\nscopes = [\"burst\"]\nsource = \"x\"\n";
+    let found = diagnostics_with(
+        &document(FINE_PATH, "    A: {type: string}"),
+        None,
+        Some(table),
+    );
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let Source::ThrottleTable { line: Some(line) } = found[0].source else {
+        panic!("not the throttle table's line: {:?}", found[0]);
+    };
+    assert_eq!(line, 8);
+    assert_eq!(found[0].pointer, "");
+    assert_eq!(
+        found[0].to_string(),
+        format!("schema/throttle-scopes.toml:{line}: scope `burst` is declared twice")
+    );
+}
+
+/// An overlay's problem names the overlay file and the action, apart from the pointer.
+#[test]
+fn a_problem_in_an_overlay_names_the_file_and_action() {
+    let overlay = "overlay: 1.0.0\ninfo: {title: t, version: '1'}\nactions:\n  - target: $.components\n    description: ok\n    update: {}\n  - target: \"$.paths['/api/nowhere/']\"\n    description: gone\n    update: {x-a: 1}\n";
+    let main = document(FINE_PATH, "    A: {type: string}");
+    let result = posthog_codegen::generate_with_overlays(
+        &Input {
+            source: "main.yaml".to_owned(),
+            bytes: main.as_bytes(),
+        },
+        &[Input {
+            source: "schema/overlays/50-x.yaml".to_owned(),
+            bytes: overlay.as_bytes(),
+        }],
+        None,
+        None,
+        "test",
+    );
+    let found = result.err().map(|d| d.0).unwrap_or_default();
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(
+        found[0].source,
+        Source::Overlay {
+            file: "schema/overlays/50-x.yaml".to_owned(),
+            action: Some(1)
+        }
+    );
+    assert_eq!(found[0].pointer, "#/actions/1");
+}
+
+/// A generator bug is its own kind, told apart from input problems without reading messages
+/// (the fuzzer relies on it), and says it is not the schema's fault.
+#[test]
+fn a_generator_bug_is_its_own_kind() {
+    let bug = Diagnostic::bug("api/things.rs", "the generated file does not parse: ...");
+    assert_eq!(bug.kind, Kind::GeneratorBug);
+    assert_eq!(bug.source, Source::Generator);
+    assert!(
+        bug.to_string().contains("generator bug at api/things.rs"),
+        "{bug}"
+    );
+    assert!(
+        bug.to_string().contains("not a problem of the schema"),
+        "{bug}"
+    );
+    // Other helpers' diagnostics keep the two-argument constructor: the main schema, input kind.
+    let plain = Diagnostic::new("#/paths", "x");
+    assert_eq!((plain.kind, &plain.source), (Kind::Input, &Source::Schema));
+    assert_eq!(plain.to_string(), "#/paths: x");
 }

@@ -62,9 +62,9 @@ pub fn emit(api: &Api, header: &str) -> Result<BTreeMap<String, String>, Diagnos
 /// as a diagnostic instead of a panic.
 fn format_file(tokens: TokenStream, header: &str, path: &str) -> Result<String, Diagnostics> {
     let file: syn::File = syn::parse2(tokens).map_err(|error| {
-        Diagnostics::from(Diagnostic::new(
-            "#",
-            format!("internal error: generated {path} does not parse: {error}"),
+        Diagnostics::from(Diagnostic::bug(
+            path,
+            format!("the generated file does not parse: {error}"),
         ))
     })?;
     let body = prettyplease::unparse(&file);

@@ -9,21 +9,17 @@ pub use operations::HOST_EXTENSION;
 
 use openapiv3::OpenAPI;
 
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::Ctxt;
 use crate::ir::Api;
-use crate::report::Report;
 use crate::throttle::ThrottleTable;
 
-/// Lowers a document to the IR. All problems are collected; any of them fails the phase.
-pub fn lower(
-    doc: &OpenAPI,
-    throttle: Option<&ThrottleTable>,
-) -> Result<(Api, Report), Diagnostics> {
-    let mut report = Report::default();
-    let mut diagnostics: Vec<Diagnostic> = Vec::new();
+/// Lowers a document to the IR, recording diagnostics and pass counts in `cx`. All problems
+/// are collected; any of them fails the phase (`None`).
+pub fn lower(doc: &OpenAPI, throttle: Option<&ThrottleTable>, cx: &mut Ctxt) -> Option<Api> {
     let empty = indexmap::IndexMap::new();
     let components = doc.components.as_ref().map_or(&empty, |c| &c.schemas);
-    let mut types = schema::TypeLowering::new(components, &mut report, &mut diagnostics);
+    let (diagnostics, report) = cx.parts();
+    let mut types = schema::TypeLowering::new(components, report, diagnostics);
     types.lower_components();
     let mut operations = operations::lower_operations(doc, &mut types);
     types.finish();
@@ -41,19 +37,14 @@ pub fn lower(
         }
         throttle_limits = table.limits().to_vec();
     }
-    if !diagnostics.is_empty() {
-        diagnostics.sort();
-        diagnostics.dedup();
-        return Err(Diagnostics(diagnostics));
+    if cx.has_diagnostics() {
+        return None;
     }
-    Ok((
-        Api {
-            title: doc.info.title.clone(),
-            version: doc.info.version.clone(),
-            operations,
-            types: types_map,
-            throttle_limits,
-        },
-        report,
-    ))
+    Some(Api {
+        title: doc.info.title.clone(),
+        version: doc.info.version.clone(),
+        operations,
+        types: types_map,
+        throttle_limits,
+    })
 }

@@ -16,7 +16,8 @@ use super::mutate::Corpus;
 pub enum Failure {
     /// The generator panicked (message and location).
     Panic(String),
-    /// The generator reported an internal error: it emitted code that does not parse.
+    /// The generator reported a bug of its own (`Kind::GeneratorBug`): e.g. it emitted code
+    /// that does not parse.
     InternalError(String),
     /// Two runs on the same bytes gave different output.
     Nondeterministic,
@@ -150,7 +151,7 @@ pub fn check(bytes: &[u8], twice: bool) -> Result<Passed, Failure> {
             if let Some(internal) = diagnostics
                 .0
                 .iter()
-                .find(|d| d.message.contains("internal error"))
+                .find(|d| d.kind == posthog_codegen::diagnostic::Kind::GeneratorBug)
             {
                 return Err(Failure::InternalError(internal.to_string()));
             }
