@@ -164,10 +164,12 @@ impl Diagnostics {
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let count = self.0.len();
+        let only_schema = self.0.iter().all(|d| d.source == Source::Schema);
         writeln!(
             f,
-            "{count} problem{} in the schema:",
-            if count == 1 { "" } else { "s" }
+            "{count} problem{} in the {}:",
+            if count == 1 { "" } else { "s" },
+            if only_schema { "schema" } else { "inputs" }
         )?;
         for diagnostic in &self.0 {
             writeln!(f, "  {diagnostic}")?;
