@@ -18,193 +18,17 @@
 //!   because the generated enums and unions keep what they do not know in a fallback variant.
 
 mod flows;
+mod model;
 mod shapes;
+
+pub use model::*;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
-
 use crate::emit::tag_module;
-use crate::ir::{Api, Operation, Presence, TypeKind, TypeRef};
+use crate::ir::{Api, EnumVariant, Field, Operation, Presence, TypeKind, TypeRef, UnionVariant};
 use flows::{Flow, Flows};
 use shapes::{body_shape, display, inner, kind_name, response_shape};
-
-/// Whether a change can break code written against the old client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// It may stop compiling or working.
-    Breaking,
-    /// It keeps working.
-    Compatible,
-}
-
-/// What changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[allow(missing_docs)]
-pub enum ChangeKind {
-    OperationAdded,
-    OperationRemoved,
-    /// The operation's method has another name (its `operationId` changed).
-    MethodRenamed,
-    /// The operation is filed under another module and cargo feature.
-    OperationMoved,
-    OperationDeprecated,
-    CompanionAdded,
-    CompanionRemoved,
-    ParameterAdded,
-    ParameterRemoved,
-    ParameterMadeRequired,
-    ParameterMadeOptional,
-    ParameterRetyped,
-    BodyAdded,
-    BodyRemoved,
-    FieldAdded,
-    FieldRemoved,
-    FieldRetyped,
-    FieldMadeRequired,
-    FieldMadeOptional,
-    FieldMadeNullable,
-    FieldMadeNonNullable,
-    EnumValueAdded,
-    EnumValueRemoved,
-    VariantAdded,
-    VariantRemoved,
-}
-
-/// Which way a type's values travel, which decides whether a change to it is breaking.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Usage {
-    /// Only sent.
-    Request,
-    /// Only received.
-    Response,
-    /// Sent and received.
-    Both,
-    /// No operation reaches the type (it is still generated, behind `unreferenced_types`).
-    Unused,
-}
-
-/// One change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Change {
-    /// Breaking or compatible.
-    pub severity: Severity,
-    /// What changed.
-    pub kind: ChangeKind,
-    /// The part of an operation or type the change is in (`path parameter`, `query parameter`,
-    /// `request body`, `response`, `variant`, `method`, `module`); empty for a field of a type or
-    /// the type itself.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub place: String,
-    /// The parameter, field (wire name), variant or companion method the change is about; empty
-    /// for the body, answer or type itself.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub name: String,
-    /// The old type, name or removed value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub old: Option<String>,
-    /// The new type, name or added value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub new: Option<String>,
-    /// For an added parameter, field or body: whether it is required.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub required: Option<bool>,
-}
-
-/// The changes of one operation.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct OperationChanges {
-    /// Upper-case HTTP method.
-    pub method: String,
-    /// The path in the newer schema (the older one for a removed operation).
-    pub path: String,
-    /// The schema's `operationId`.
-    pub operation_id: String,
-    /// The `Client` method.
-    pub method_name: String,
-    /// The module of `posthog_api::api` it is in, which is also its cargo feature.
-    pub module: String,
-    /// What changed.
-    pub changes: Vec<Change>,
-}
-
-/// The changes inside one named type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TypeChanges {
-    /// Its Rust name.
-    pub name: String,
-    /// Which way its values travel.
-    pub usage: Usage,
-    /// What changed.
-    pub changes: Vec<Change>,
-}
-
-/// What an API is, in a line.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ApiSummary {
-    /// `info.title`.
-    pub title: String,
-    /// `info.version`.
-    pub version: String,
-    /// Operations (methods, without companions).
-    pub operations: usize,
-    /// Named types, the inline shapes that needed a name included.
-    pub types: usize,
-}
-
-/// The changelog between two APIs.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Changelog {
-    /// The older API.
-    pub old: ApiSummary,
-    /// The newer API.
-    pub new: ApiSummary,
-    /// Breaking changes, removed types included.
-    pub breaking: usize,
-    /// Compatible changes, added types included.
-    pub compatible: usize,
-    /// Operations with changes, by module (= cargo feature) in the newer API.
-    pub modules: BTreeMap<String, Vec<OperationChanges>>,
-    /// Types only in the newer API (compatible).
-    pub types_added: Vec<String>,
-    /// Types only in the older API (breaking).
-    pub types_removed: Vec<String>,
-    /// Types in both whose shape changed.
-    pub types: Vec<TypeChanges>,
-}
-
-impl Changelog {
-    /// Whether the two APIs differ in nothing a client user can see.
-    pub fn is_empty(&self) -> bool {
-        self.modules.is_empty()
-            && self.types_added.is_empty()
-            && self.types_removed.is_empty()
-            && self.types.is_empty()
-    }
-
-    /// All changes, from operations and types.
-    pub fn changes(&self) -> impl Iterator<Item = &Change> {
-        let in_operations = self.modules.values().flatten().flat_map(|op| &op.changes);
-        let in_types = self.types.iter().flat_map(|ty| &ty.changes);
-        in_operations.chain(in_types)
-    }
-
-    /// The changes of the operation `method path` (as in the newer API), if any.
-    pub fn operation(&self, method: &str, path: &str) -> Option<&OperationChanges> {
-        self.modules
-            .values()
-            .flatten()
-            .find(|op| op.method.eq_ignore_ascii_case(method) && op.path == path)
-    }
-
-    /// The changes inside the type `name`, if any.
-    pub fn type_changes(&self, name: &str) -> Option<&TypeChanges> {
-        self.types.iter().find(|ty| ty.name == name)
-    }
-}
 
 /// Compares two lowered APIs.
 pub fn diff(old: &Api, new: &Api) -> Changelog {
@@ -395,43 +219,49 @@ impl Changes {
         &mut self.0[last]
     }
 
-    fn replaced(
+    /// A breaking `kind` from `old` to `new` when they differ: a type, name or module that code
+    /// written against the old client spells.
+    fn retyped(&mut self, kind: ChangeKind, place: &str, name: &str, old: String, new: String) {
+        if old != new {
+            let change = self.push(Severity::Breaking, kind, place, name);
+            change.old = Some(old);
+            change.new = Some(new);
+        }
+    }
+
+    /// A yes/no property (required, nullable) that turned on (`on`: its kind, and whether that
+    /// hurts) or off (`off`).
+    fn flag(
         &mut self,
-        severity: Severity,
-        kind: ChangeKind,
+        (before, after): (bool, bool),
         place: &str,
         name: &str,
-        old: Option<String>,
-        new: Option<String>,
+        on: (ChangeKind, bool),
+        off: (ChangeKind, bool),
     ) {
-        let change = self.push(severity, kind, place, name);
-        change.old = old;
-        change.new = new;
+        let (kind, hurts) = match (before, after) {
+            (false, true) => on,
+            (true, false) => off,
+            _ => return,
+        };
+        self.push(breaking_if(hurts), kind, place, name);
     }
 
     fn operation(&mut self, before: &Operation, after: &Operation) {
-        if before.method_name != after.method_name {
-            let (old, new) = (before.method_name.clone(), after.method_name.clone());
-            self.replaced(
-                Severity::Breaking,
-                ChangeKind::MethodRenamed,
-                "method",
-                "",
-                Some(old),
-                Some(new),
-            );
-        }
-        let (old_module, new_module) = (tag_module(&before.tag), tag_module(&after.tag));
-        if old_module != new_module {
-            self.replaced(
-                Severity::Breaking,
-                ChangeKind::OperationMoved,
-                "module",
-                "",
-                Some(old_module),
-                Some(new_module),
-            );
-        }
+        self.retyped(
+            ChangeKind::MethodRenamed,
+            "method",
+            "",
+            before.method_name.clone(),
+            after.method_name.clone(),
+        );
+        self.retyped(
+            ChangeKind::OperationMoved,
+            "module",
+            "",
+            tag_module(&before.tag),
+            tag_module(&after.tag),
+        );
         if !before.deprecated && after.deprecated {
             self.push(
                 Severity::Compatible,
@@ -454,33 +284,24 @@ impl Changes {
         let count = before.path_params.len().max(after.path_params.len());
         for index in 0..count {
             match (before.path_params.get(index), after.path_params.get(index)) {
-                (Some(a), Some(b)) if display(&a.ty) != display(&b.ty) => self.replaced(
-                    Severity::Breaking,
+                (Some(a), Some(b)) => self.retyped(
                     ChangeKind::ParameterRetyped,
                     place,
                     &b.wire_name,
-                    Some(display(&a.ty)),
-                    Some(display(&b.ty)),
+                    display(&a.ty),
+                    display(&b.ty),
                 ),
                 (Some(a), None) => {
-                    self.push(
-                        Severity::Breaking,
-                        ChangeKind::ParameterRemoved,
-                        place,
-                        &a.wire_name,
-                    );
+                    let kind = ChangeKind::ParameterRemoved;
+                    self.push(Severity::Breaking, kind, place, &a.wire_name);
                 }
                 (None, Some(b)) => {
-                    let change = self.push(
-                        Severity::Breaking,
-                        ChangeKind::ParameterAdded,
-                        place,
-                        &b.wire_name,
-                    );
+                    let kind = ChangeKind::ParameterAdded;
+                    let change = self.push(Severity::Breaking, kind, place, &b.wire_name);
                     change.new = Some(display(&b.ty));
                     change.required = Some(true);
                 }
-                _ => {}
+                (None, None) => {}
             }
         }
     }
@@ -488,17 +309,14 @@ impl Changes {
     /// Query parameters are fields of the operation's query struct, by wire name.
     fn query_parameters(&mut self, before: &Operation, after: &Operation) {
         let place = "query parameter";
-        let old: BTreeMap<&str, &TypeRef> = before
-            .query_params
-            .iter()
-            .map(|p| (p.wire_name.as_str(), &p.ty))
-            .collect();
-        let new: BTreeMap<&str, &TypeRef> = after
-            .query_params
-            .iter()
-            .map(|p| (p.wire_name.as_str(), &p.ty))
-            .collect();
-        let names: BTreeSet<&str> = old.keys().chain(new.keys()).copied().collect();
+        let by_name = |op: &Operation| -> BTreeMap<String, TypeRef> {
+            op.query_params
+                .iter()
+                .map(|p| (p.wire_name.clone(), p.ty.clone()))
+                .collect()
+        };
+        let (old, new) = (by_name(before), by_name(after));
+        let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
         for name in names {
             match (old.get(name), new.get(name)) {
                 (Some(_), None) => {
@@ -511,46 +329,21 @@ impl Changes {
                 }
                 (None, Some(ty)) => {
                     let required = !ty.is_option();
-                    let change = self.push(
-                        breaking_if(required),
-                        ChangeKind::ParameterAdded,
-                        place,
-                        name,
-                    );
+                    let kind = ChangeKind::ParameterAdded;
+                    let change = self.push(breaking_if(required), kind, place, name);
                     change.new = Some(display(inner(ty)));
                     change.required = Some(required);
                 }
                 (Some(a), Some(b)) => {
-                    match (a.is_option(), b.is_option()) {
-                        (true, false) => {
-                            self.push(
-                                Severity::Breaking,
-                                ChangeKind::ParameterMadeRequired,
-                                place,
-                                name,
-                            );
-                        }
-                        (false, true) => {
-                            self.push(
-                                Severity::Compatible,
-                                ChangeKind::ParameterMadeOptional,
-                                place,
-                                name,
-                            );
-                        }
-                        _ => {}
-                    }
-                    let (a, b) = (display(inner(a)), display(inner(b)));
-                    if a != b {
-                        self.replaced(
-                            Severity::Breaking,
-                            ChangeKind::ParameterRetyped,
-                            place,
-                            name,
-                            Some(a),
-                            Some(b),
-                        );
-                    }
+                    self.flag(
+                        (!a.is_option(), !b.is_option()),
+                        place,
+                        name,
+                        (ChangeKind::ParameterMadeRequired, true),
+                        (ChangeKind::ParameterMadeOptional, false),
+                    );
+                    let kind = ChangeKind::ParameterRetyped;
+                    self.retyped(kind, place, name, display(inner(a)), display(inner(b)));
                 }
                 (None, None) => {}
             }
@@ -565,54 +358,35 @@ impl Changes {
                 self.push(Severity::Breaking, ChangeKind::BodyRemoved, place, "");
             }
             (None, Some(body)) => {
-                let change =
-                    self.push(breaking_if(body.required), ChangeKind::BodyAdded, place, "");
+                let kind = ChangeKind::BodyAdded;
+                let change = self.push(breaking_if(body.required), kind, place, "");
                 change.new = Some(body_shape(body));
                 change.required = Some(body.required);
             }
             (Some(a), Some(b)) => {
-                if !a.required && b.required {
-                    self.push(Severity::Breaking, ChangeKind::FieldMadeRequired, place, "");
-                } else if a.required && !b.required {
-                    self.push(
-                        Severity::Compatible,
-                        ChangeKind::FieldMadeOptional,
-                        place,
-                        "",
-                    );
-                }
-                let (a, b) = (body_shape(a), body_shape(b));
-                if a != b {
-                    self.replaced(
-                        Severity::Breaking,
-                        ChangeKind::FieldRetyped,
-                        place,
-                        "",
-                        Some(a),
-                        Some(b),
-                    );
-                }
+                self.flag(
+                    (a.required, b.required),
+                    place,
+                    "",
+                    (ChangeKind::FieldMadeRequired, true),
+                    (ChangeKind::FieldMadeOptional, false),
+                );
+                let kind = ChangeKind::FieldRetyped;
+                self.retyped(kind, place, "", body_shape(a), body_shape(b));
             }
         }
     }
 
+    /// The method's return type: any change to it is one the caller's code sees, including an
+    /// answer that lost (or gained) its documented type.
     fn response(&mut self, before: &Operation, after: &Operation) {
-        // The method's return type: any change to it is one the caller's code sees, including
-        // an answer that lost (or gained) its documented type.
-        let (a, b) = (
+        self.retyped(
+            ChangeKind::FieldRetyped,
+            "response",
+            "",
             response_shape(&before.response),
             response_shape(&after.response),
         );
-        if a != b {
-            self.replaced(
-                Severity::Breaking,
-                ChangeKind::FieldRetyped,
-                "response",
-                "",
-                Some(a),
-                Some(b),
-            );
-        }
     }
 
     /// Pages, items, CSV and event-stream companion methods.
@@ -648,37 +422,36 @@ impl Changes {
     fn kind(&mut self, before: &TypeKind, after: &TypeKind, flow: Flow) {
         match (before, after) {
             (TypeKind::Struct { fields: a }, TypeKind::Struct { fields: b }) => {
-                let old: BTreeMap<&str, (&TypeRef, Presence)> = a
-                    .iter()
-                    .map(|f| (f.wire_name.as_str(), (&f.ty, f.presence)))
-                    .collect();
-                let new: BTreeMap<&str, (&TypeRef, Presence)> = b
-                    .iter()
-                    .map(|f| (f.wire_name.as_str(), (&f.ty, f.presence)))
-                    .collect();
-                let names: BTreeSet<&str> = old.keys().chain(new.keys()).copied().collect();
+                let by_name = |fields: &[Field]| -> BTreeMap<String, (TypeRef, Presence)> {
+                    fields
+                        .iter()
+                        .map(|f| (f.wire_name.clone(), (f.ty.clone(), f.presence)))
+                        .collect()
+                };
+                let (old, new) = (by_name(a), by_name(b));
+                let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
                 for name in names {
-                    self.field(name, old.get(name).copied(), new.get(name).copied(), flow);
+                    self.field(name, old.get(name), new.get(name), flow);
                 }
             }
             (
                 TypeKind::StringEnum { variants: a, .. },
                 TypeKind::StringEnum { variants: b, .. },
             ) => {
-                let quote = |v: &String| serde_json::to_string(v).unwrap_or_default();
-                self.values(
-                    a.iter().map(|v| quote(&v.value)).collect(),
-                    b.iter().map(|v| quote(&v.value)).collect(),
-                );
+                let quoted = |variants: &[EnumVariant<String>]| -> Vec<String> {
+                    let quote = |v: &String| serde_json::to_string(v).unwrap_or_default();
+                    variants.iter().map(|v| quote(&v.value)).collect()
+                };
+                self.values(&quoted(a), &quoted(b));
             }
             (
                 TypeKind::IntegerEnum { variants: a, .. },
                 TypeKind::IntegerEnum { variants: b, .. },
             ) => {
-                self.values(
-                    a.iter().map(|v| v.value.to_string()).collect(),
-                    b.iter().map(|v| v.value.to_string()).collect(),
-                );
+                let spelled = |variants: &[EnumVariant<i64>]| -> Vec<String> {
+                    variants.iter().map(|v| v.value.to_string()).collect()
+                };
+                self.values(&spelled(a), &spelled(b));
             }
             (
                 TypeKind::TaggedUnion { variants: a, .. },
@@ -687,58 +460,39 @@ impl Changes {
             | (
                 TypeKind::UntaggedUnion { variants: a, .. },
                 TypeKind::UntaggedUnion { variants: b, .. },
-            ) => {
-                let old: BTreeMap<&str, &TypeRef> =
-                    a.iter().map(|v| (v.name.as_str(), &v.ty)).collect();
-                let new: BTreeMap<&str, &TypeRef> =
-                    b.iter().map(|v| (v.name.as_str(), &v.ty)).collect();
-                let names: BTreeSet<&str> = old.keys().chain(new.keys()).copied().collect();
-                for name in names {
-                    match (old.get(name), new.get(name)) {
-                        (Some(ty), None) => {
-                            let change = self.push(
-                                Severity::Breaking,
-                                ChangeKind::VariantRemoved,
-                                "variant",
-                                name,
-                            );
-                            change.old = Some(display(ty));
-                        }
-                        (None, Some(ty)) => {
-                            let change = self.push(
-                                Severity::Compatible,
-                                ChangeKind::VariantAdded,
-                                "variant",
-                                name,
-                            );
-                            change.new = Some(display(ty));
-                        }
-                        (Some(x), Some(y)) if display(x) != display(y) => {
-                            self.replaced(
-                                Severity::Breaking,
-                                ChangeKind::FieldRetyped,
-                                "variant",
-                                name,
-                                Some(display(x)),
-                                Some(display(y)),
-                            );
-                        }
-                        _ => {}
-                    }
+            ) => self.variants(a, b),
+            (a, b) => self.retyped(ChangeKind::FieldRetyped, "", "", kind_name(a), kind_name(b)),
+        }
+    }
+
+    /// Union variants by name: a new one is compatible (unions keep unknown shapes in their
+    /// fallback variant), a removed or retyped one breaking.
+    fn variants(&mut self, before: &[UnionVariant], after: &[UnionVariant]) {
+        let by_name = |variants: &[UnionVariant]| -> BTreeMap<String, String> {
+            variants
+                .iter()
+                .map(|v| (v.name.clone(), display(&v.ty)))
+                .collect()
+        };
+        let (old, new) = (by_name(before), by_name(after));
+        let names: BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+        for name in names {
+            match (old.get(name), new.get(name)) {
+                (Some(ty), None) => {
+                    let kind = ChangeKind::VariantRemoved;
+                    let change = self.push(Severity::Breaking, kind, "variant", name);
+                    change.old = Some(ty.clone());
                 }
-            }
-            (a, b) => {
-                let (a, b) = (kind_name(a), kind_name(b));
-                if a != b {
-                    self.replaced(
-                        Severity::Breaking,
-                        ChangeKind::FieldRetyped,
-                        "",
-                        "",
-                        Some(a),
-                        Some(b),
-                    );
+                (None, Some(ty)) => {
+                    let kind = ChangeKind::VariantAdded;
+                    let change = self.push(Severity::Compatible, kind, "variant", name);
+                    change.new = Some(ty.clone());
                 }
+                (Some(x), Some(y)) => {
+                    let kind = ChangeKind::FieldRetyped;
+                    self.retyped(kind, "variant", name, x.clone(), y.clone());
+                }
+                (None, None) => {}
             }
         }
     }
@@ -746,7 +500,7 @@ impl Changes {
     /// Added values are compatible in either direction: a server accepts more, and the
     /// generated enums decode values they do not know. A removed value is breaking even in a
     /// response, since its variant disappears from the generated enum.
-    fn values(&mut self, old: Vec<String>, new: Vec<String>) {
+    fn values(&mut self, old: &[String], new: &[String]) {
         for value in new.iter().filter(|v| !old.contains(v)) {
             let change = self.push(Severity::Compatible, ChangeKind::EnumValueAdded, "", "");
             change.new = Some(value.clone());
@@ -761,79 +515,42 @@ impl Changes {
     fn field(
         &mut self,
         name: &str,
-        old: Option<(&TypeRef, Presence)>,
-        new: Option<(&TypeRef, Presence)>,
+        old: Option<&(TypeRef, Presence)>,
+        new: Option<&(TypeRef, Presence)>,
         flow: Flow,
     ) {
         match (old, new) {
             (Some((ty, presence)), None) => {
-                let used = flow.for_field(presence).usage() != Usage::Unused;
+                let used = flow.for_field(*presence).usage() != Usage::Unused;
                 let change = self.push(breaking_if(used), ChangeKind::FieldRemoved, "", name);
                 change.old = Some(display(inner(ty)));
             }
             (None, Some((ty, presence))) => {
-                let sent = flow.for_field(presence).request;
-                let change = self.push(
-                    breaking_if(presence.required && sent),
-                    ChangeKind::FieldAdded,
-                    "",
-                    name,
-                );
+                let hurts = presence.required && flow.for_field(*presence).request;
+                let change = self.push(breaking_if(hurts), ChangeKind::FieldAdded, "", name);
                 change.new = Some(display(inner(ty)));
                 change.required = Some(presence.required);
             }
             (Some((a, pa)), Some((b, pb))) => {
-                let flow = flow.for_field(pb);
-                match (pa.required, pb.required) {
-                    (false, true) => {
-                        self.push(
-                            breaking_if(flow.request),
-                            ChangeKind::FieldMadeRequired,
-                            "",
-                            name,
-                        );
-                    }
-                    (true, false) => {
-                        self.push(
-                            breaking_if(flow.response),
-                            ChangeKind::FieldMadeOptional,
-                            "",
-                            name,
-                        );
-                    }
-                    _ => {}
-                }
+                let flow = flow.for_field(*pb);
+                // Requiring a field hurts writers, dropping the requirement hurts readers.
+                self.flag(
+                    (pa.required, pb.required),
+                    "",
+                    name,
+                    (ChangeKind::FieldMadeRequired, flow.request),
+                    (ChangeKind::FieldMadeOptional, flow.response),
+                );
                 // Allowing null hurts readers; forbidding it hurts writers.
-                match (pa.nullable, pb.nullable) {
-                    (false, true) => {
-                        self.push(
-                            breaking_if(flow.response),
-                            ChangeKind::FieldMadeNullable,
-                            "",
-                            name,
-                        );
-                    }
-                    (true, false) => {
-                        self.push(
-                            breaking_if(flow.request),
-                            ChangeKind::FieldMadeNonNullable,
-                            "",
-                            name,
-                        );
-                    }
-                    _ => {}
-                }
+                self.flag(
+                    (pa.nullable, pb.nullable),
+                    "",
+                    name,
+                    (ChangeKind::FieldMadeNullable, flow.response),
+                    (ChangeKind::FieldMadeNonNullable, flow.request),
+                );
                 let (a, b) = (display(inner(a)), display(inner(b)));
-                if a != b {
-                    self.replaced(
-                        Severity::Breaking,
-                        ChangeKind::FieldRetyped,
-                        "",
-                        name,
-                        Some(a),
-                        Some(b),
-                    );
-                }
+                self.retyped(ChangeKind::FieldRetyped, "", name, a, b);
             }
             (None, None) => {}
         }

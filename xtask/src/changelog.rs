@@ -49,10 +49,7 @@ pub fn run(args: ChangelogArgs) -> anyhow::Result<()> {
     };
     let read = |path: &std::path::Path| -> anyhow::Result<Schema> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-        Ok(Schema {
-            origin: path.display().to_string(),
-            bytes,
-        })
+        Ok(Schema::new(path.display().to_string(), bytes))
     };
     let comparison = compare(&read(&args.old)?, &read(&args.new)?, &overlays);
     let text = if args.json {
@@ -90,6 +87,16 @@ pub struct Schema {
     pub origin: String,
     /// JSON or YAML.
     pub bytes: Vec<u8>,
+}
+
+impl Schema {
+    /// A schema's bytes, named `origin` in messages.
+    pub fn new(origin: impl Into<String>, bytes: Vec<u8>) -> Self {
+        Schema {
+            origin: origin.into(),
+            bytes,
+        }
+    }
 }
 
 /// The result of comparing two schemas.

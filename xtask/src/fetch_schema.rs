@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
+use crate::changelog::Schema;
 use crate::pin::{self, Pin};
 use crate::schema_file::SchemaFile;
 
@@ -179,14 +180,8 @@ pub fn run(args: FetchSchemaArgs) -> anyhow::Result<()> {
             ),
             Some(old) => {
                 let overlays = crate::overlays::read_overlays(&root)?;
-                let old = crate::changelog::Schema {
-                    origin: "the previous schema".to_owned(),
-                    bytes: old,
-                };
-                let new = crate::changelog::Schema {
-                    origin: "the fetched schema".to_owned(),
-                    bytes: outcome.canonical.clone(),
-                };
+                let old = Schema::new("the previous schema", old);
+                let new = Schema::new("the fetched schema", outcome.canonical.clone());
                 print!("{}", crate::changelog::review(&old, &new, &overlays));
             }
         },

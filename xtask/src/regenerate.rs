@@ -258,14 +258,8 @@ fn report_schema_change(
         );
         return Ok(());
     };
-    let old = crate::changelog::Schema {
-        origin: "the pinned schema".to_owned(),
-        bytes: old_bytes,
-    };
-    let new = crate::changelog::Schema {
-        origin: "the new schema".to_owned(),
-        bytes: schema.bytes.clone(),
-    };
+    let old = crate::changelog::Schema::new("the pinned schema", old_bytes);
+    let new = crate::changelog::Schema::new("the new schema", schema.bytes.clone());
     println!("{}", crate::changelog::review(&old, &new, overlays));
     Ok(())
 }

@@ -11,17 +11,14 @@ use xtask::overlays::{OverlayFile, read_overlays};
 
 fn shared_schema(name: &str) -> anyhow::Result<Schema> {
     let path = xtask::workspace_root().join("../shared/schemas").join(name);
-    Ok(Schema {
-        origin: format!("../shared/schemas/{name}"),
-        bytes: std::fs::read(path)?,
-    })
+    Ok(Schema::new(
+        format!("../shared/schemas/{name}"),
+        std::fs::read(path)?,
+    ))
 }
 
 fn inline_schema(yaml: &str) -> Schema {
-    Schema {
-        origin: "fixture".to_owned(),
-        bytes: yaml.as_bytes().to_vec(),
-    }
+    Schema::new("fixture", yaml.as_bytes().to_vec())
 }
 
 fn overlays() -> anyhow::Result<Vec<OverlayFile>> {

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use xtask::changelog::Schema;
 use xtask::fetch_schema::{FetchSchemaArgs, Format, fetch_and_pin, fetch_and_pin_with_key};
 use xtask::pin::{self, PIN_PATH, Pin};
 use xtask::schema_file::SchemaFile;
@@ -415,13 +416,9 @@ fn the_pin_detects_a_changed_file() -> anyhow::Result<()> {
     let old_bytes = previous
         .schema_bytes(root.path())
         .ok_or_else(|| anyhow::anyhow!("the previous schema is not cached"))?;
-    let schema = |origin: &str, bytes: &[u8]| xtask::changelog::Schema {
-        origin: origin.to_owned(),
-        bytes: bytes.to_vec(),
-    };
     let comparison = xtask::changelog::compare(
-        &schema("old", &old_bytes),
-        &schema("new", &after.canonical),
+        &Schema::new("old", old_bytes),
+        &Schema::new("new", after.canonical.clone()),
         &[],
     );
     let log = comparison
