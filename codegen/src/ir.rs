@@ -408,3 +408,57 @@ pub struct Companions {
     /// The answer as an event stream (`{op}_event_stream`).
     pub event_stream: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Cycle boxing finds a reference with `type_refs` and rewrites the one at the same index
+    /// of `type_refs_mut`: the two walks must agree, for every kind.
+    #[test]
+    fn the_shared_and_mutable_walks_agree() {
+        let named = |name: &str| TypeRef::Named(name.to_owned());
+        let field = |ty: TypeRef| Field {
+            wire_name: String::new(),
+            rust_name: String::new(),
+            ty,
+            serialize_null: false,
+            presence: Presence::default(),
+            docs: None,
+        };
+        let variant = |ty: TypeRef| UnionVariant {
+            name: String::new(),
+            ty,
+            tags: Vec::new(),
+        };
+        let mut kinds = vec![
+            TypeKind::Struct {
+                fields: vec![field(named("A")), field(TypeRef::Vec(Box::new(named("B"))))],
+            },
+            TypeKind::UntaggedUnion {
+                variants: vec![variant(named("C")), variant(TypeRef::String)],
+                fallback: "Other".to_owned(),
+            },
+            TypeKind::Alias {
+                target: TypeRef::Map(Box::new(named("D"))),
+            },
+            TypeKind::Literal {
+                value: "x".to_owned(),
+            },
+        ];
+        for kind in &mut kinds {
+            let shared: Vec<TypeRef> = kind.type_refs().into_iter().cloned().collect();
+            let mutable: Vec<TypeRef> = kind
+                .type_refs_mut()
+                .into_iter()
+                .map(|t| t.clone())
+                .collect();
+            assert_eq!(shared, mutable);
+        }
+        let mut names = Vec::new();
+        for ty in kinds[0].type_refs() {
+            ty.names(&mut names);
+        }
+        assert_eq!(names, ["A", "B"]);
+    }
+}
