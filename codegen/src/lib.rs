@@ -13,6 +13,8 @@ pub mod load;
 pub mod lower;
 pub mod merge;
 pub mod naming;
+pub mod openapi31;
+pub mod options;
 pub mod overlay;
 pub mod report;
 pub mod throttle;
@@ -20,6 +22,7 @@ pub mod throttle;
 use std::collections::BTreeMap;
 
 use diagnostic::Diagnostics;
+pub use options::{ExternalRefs, Options};
 
 /// The cargo feature, beside one per tag, that the generated crate must declare (outside `full`):
 /// it enables the types no operation uses.
@@ -67,8 +70,28 @@ pub fn generate_with_overlays(
     throttle_table: Option<&str>,
     header_command: &str,
 ) -> Result<Output, Diagnostics> {
-    let mut overlay_report = report::Report::default();
-    let mut doc = load::parse_document_overlaid(main.bytes, overlays, &mut overlay_report)?;
+    generate_with_options(
+        main,
+        overlays,
+        public,
+        throttle_table,
+        header_command,
+        &Options::default(),
+    )
+}
+
+/// [`generate_with_overlays`] with the opt-ins of [`Options`] (`--skip-unsupported`,
+/// `--external-refs=json`).
+pub fn generate_with_options(
+    main: &Input<'_>,
+    overlays: &[Input<'_>],
+    public: Option<&Input<'_>>,
+    throttle_table: Option<&str>,
+    header_command: &str,
+    options: &Options,
+) -> Result<Output, Diagnostics> {
+    let mut load_report = report::Report::default();
+    let mut doc = load::parse_document_overlaid(main.bytes, overlays, &mut load_report)?;
     if let Some(public) = public {
         let public_doc = load::parse_document(public.bytes)?;
         merge::merge_public(&mut doc, public_doc)?;
@@ -82,8 +105,8 @@ pub fn generate_with_overlays(
         })?),
         None => None,
     };
-    let (api, mut report) = lower::lower(&doc, table.as_ref())?;
-    report.overlays = overlay_report.overlays;
+    let (api, mut report) = lower::lower(&doc, table.as_ref(), options)?;
+    report.absorb(load_report);
     let header = header_line(main, overlays, public, header_command);
     let files = emit::emit(&api, &header)?;
     let features = emit::features::tag_features(&api);

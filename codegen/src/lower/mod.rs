@@ -18,14 +18,21 @@ use crate::throttle::ThrottleTable;
 pub fn lower(
     doc: &OpenAPI,
     throttle: Option<&ThrottleTable>,
+    options: &crate::Options,
 ) -> Result<(Api, Report), Diagnostics> {
     let mut report = Report::default();
     let mut diagnostics: Vec<Diagnostic> = Vec::new();
     let empty = indexmap::IndexMap::new();
     let components = doc.components.as_ref().map_or(&empty, |c| &c.schemas);
-    let mut types = schema::TypeLowering::new(components, &mut report, &mut diagnostics);
+    let mut types = schema::TypeLowering::new(
+        components,
+        &mut report,
+        &mut diagnostics,
+        options.external_refs,
+    );
     types.lower_components();
-    let mut operations = operations::lower_operations(doc, &mut types);
+    let (mut operations, skipped) =
+        operations::lower_operations(doc, &mut types, options.skip_unsupported);
     types.finish();
     let types_map = std::mem::take(&mut types.types);
     drop(types);
@@ -49,6 +56,7 @@ pub fn lower(
             })
             .collect();
     }
+    report.skipped = skipped.clone();
     if !diagnostics.is_empty() {
         diagnostics.sort();
         diagnostics.dedup();
@@ -59,6 +67,7 @@ pub fn lower(
             operations,
             types: types_map,
             throttle_limits,
+            skipped,
         },
         report,
     ))
