@@ -201,17 +201,7 @@ impl<'a> TypeLowering<'a> {
             let kind = self.member_kind(member);
             match schema.map(|s| &s.schema_kind) {
                 Some(SchemaKind::Type(Type::Object(object))) => {
-                    for (key, value) in &object.properties {
-                        merge.properties.insert(
-                            key,
-                            Property {
-                                wire_name: key,
-                                schema: value,
-                                pointer: property_pointer(&base, key),
-                            },
-                        );
-                    }
-                    merge.required.extend(object.required.iter().cloned());
+                    merge.add(&object.properties, &object.required, &base);
                 }
                 Some(SchemaKind::AllOf { all_of }) => {
                     self.report.touch(pass::NESTED_ALLOF, &member_pointer);
@@ -230,17 +220,7 @@ impl<'a> TypeLowering<'a> {
                     if let Some(schema) = schema
                         && let SchemaKind::Any(any) = &schema.schema_kind
                     {
-                        for (key, value) in &any.properties {
-                            merge.properties.insert(
-                                key,
-                                Property {
-                                    wire_name: key,
-                                    schema: value,
-                                    pointer: property_pointer(&base, key),
-                                },
-                            );
-                        }
-                        merge.required.extend(any.required.iter().cloned());
+                        merge.add(&any.properties, &any.required, &base);
                     }
                 }
                 _ => self.conflict(members, index, pointer),
@@ -256,6 +236,28 @@ struct Merge<'a> {
     required: Vec<String>,
     /// Components whose properties were brought in (as `$ref` strings).
     entered: Vec<String>,
+}
+
+impl<'m> Merge<'m> {
+    /// Adds the properties of one object member written at `base`, replacing earlier ones.
+    fn add(
+        &mut self,
+        properties: &'m indexmap::IndexMap<String, ReferenceOr<Box<Schema>>>,
+        required: &[String],
+        base: &str,
+    ) {
+        for (key, value) in properties {
+            self.properties.insert(
+                key,
+                Property {
+                    wire_name: key,
+                    schema: value,
+                    pointer: property_pointer(base, key),
+                },
+            );
+        }
+        self.required.extend(required.iter().cloned());
+    }
 }
 
 /// What a schema is, for messages.
