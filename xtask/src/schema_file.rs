@@ -75,7 +75,7 @@ impl SchemaFile {
         Ok(bytes)
     }
 
-    /// The typed document, for the changelog.
+    /// The typed document, for the changelog (a 3.1 document rewritten to the 3.0 model first).
     pub fn to_openapi(&self, origin: &str) -> anyhow::Result<openapiv3::OpenAPI> {
         let mut value = self.value.clone();
         // Published schemas have been seen with `info.version: null` (posthog-2023-11.yaml);
@@ -86,6 +86,19 @@ impl SchemaFile {
             {
                 *slot = Value::String(String::new());
             }
+        }
+        // The generator reads 3.1 through its rewrite to the 3.0 model; so does the changelog,
+        // or a 3.1 schema would stop `regenerate` after writing.
+        if value
+            .get("openapi")
+            .and_then(Value::as_str)
+            .is_some_and(|version| version.starts_with("3.1"))
+        {
+            posthog_codegen::openapi31::downgrade(
+                &mut value,
+                &mut posthog_codegen::report::Report::default(),
+            )
+            .map_err(|diagnostics| anyhow::anyhow!("{origin}: {diagnostics}"))?;
         }
         serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(value).map_err(|error| {
             let pointer = error
@@ -249,6 +262,15 @@ mod tests {
         let from_json = SchemaFile::parse(json, "json")?;
         assert_eq!(from_yaml.operations, 1);
         assert_eq!(from_yaml.canonical_bytes()?, from_json.canonical_bytes()?);
+        Ok(())
+    }
+
+    /// The changelog reads a 3.1 schema as the generator does: rewritten to the 3.0 model.
+    #[test]
+    fn openapi_31_reads_as_the_generator_reads_it() -> anyhow::Result<()> {
+        let yaml = b"openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a/:\n    get:\n      responses:\n        200:\n          description: ok\n          content:\n            application/json:\n              schema: {type: [string, 'null']}\n";
+        let document = SchemaFile::parse(yaml, "yaml")?.to_openapi("yaml")?;
+        assert_eq!(document.openapi, "3.0.3");
         Ok(())
     }
 
