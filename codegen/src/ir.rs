@@ -16,6 +16,19 @@ pub struct Api {
     pub types: BTreeMap<String, TypeDef>,
     /// Throttle scope budgets, from the throttle table.
     pub throttle_limits: Vec<ThrottleLimit>,
+    /// Operations left out under `--skip-unsupported`, in document order.
+    pub skipped: Vec<SkippedOperation>,
+}
+
+/// An operation (or a whole path item) that could not be lowered and was left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedOperation {
+    /// `METHOD /path (operationId)`, or the path of a path item.
+    pub operation: String,
+    /// JSON pointer of the operation (or path item).
+    pub pointer: String,
+    /// The diagnostics that would have failed the run.
+    pub reasons: Vec<crate::diagnostic::Diagnostic>,
 }
 
 /// One throttle scope's budget, as the throttle table states it and the generated

@@ -14,6 +14,8 @@ pub mod load;
 pub mod lower;
 pub mod merge;
 pub mod naming;
+pub mod openapi31;
+pub mod options;
 pub mod overlay;
 pub mod report;
 pub mod throttle;
@@ -21,6 +23,7 @@ pub mod throttle;
 use std::collections::BTreeMap;
 
 use diagnostic::{Ctxt, Diagnostic, Diagnostics, Source};
+pub use options::{ExternalRefs, Options};
 
 /// The cargo feature, beside one per tag, that the generated crate must declare (outside `full`):
 /// it enables the types no operation uses.
@@ -68,7 +71,27 @@ pub fn generate_with_overlays(
     throttle_table: Option<&str>,
     header_command: &str,
 ) -> Result<Output, Diagnostics> {
-    let (api, report) = lower_inputs(main, overlays, public, throttle_table)?;
+    generate_with_options(
+        main,
+        overlays,
+        public,
+        throttle_table,
+        header_command,
+        &Options::default(),
+    )
+}
+
+/// [`generate_with_overlays`] with the opt-ins of [`Options`] (`--skip-unsupported`,
+/// `--external-refs=json`).
+pub fn generate_with_options(
+    main: &Input<'_>,
+    overlays: &[Input<'_>],
+    public: Option<&Input<'_>>,
+    throttle_table: Option<&str>,
+    header_command: &str,
+    options: &Options,
+) -> Result<Output, Diagnostics> {
+    let (api, report) = lower_inputs(main, overlays, public, throttle_table, options)?;
     let header = header_line(main, overlays, public, header_command);
     let files = emit::emit(&api, &header)?;
     let features = emit::features::tag_features(&api);
@@ -89,9 +112,10 @@ pub fn lower_inputs(
     overlays: &[Input<'_>],
     public: Option<&Input<'_>>,
     throttle_table: Option<&str>,
+    options: &Options,
 ) -> Result<(ir::Api, report::Report), Diagnostics> {
     let mut cx = Ctxt::new();
-    let api = lower_phases(main, overlays, public, throttle_table, &mut cx);
+    let api = lower_phases(main, overlays, public, throttle_table, options, &mut cx);
     let report = cx.check()?;
     match api {
         Some(api) => Ok((api, report)),
@@ -105,6 +129,7 @@ fn lower_phases(
     overlays: &[Input<'_>],
     public: Option<&Input<'_>>,
     throttle_table: Option<&str>,
+    options: &Options,
     cx: &mut Ctxt,
 ) -> Option<ir::Api> {
     let parsed = load::parse_document_overlaid(main.bytes, overlays, cx.report());
@@ -129,7 +154,7 @@ fn lower_phases(
         ),
         None => None,
     };
-    let api = lower::lower(&doc, table.as_ref(), cx);
+    let api = lower::lower(&doc, table.as_ref(), options, cx);
     for diagnostic in cx.parts().0.iter_mut() {
         public_places.attribute(diagnostic);
     }

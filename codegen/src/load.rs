@@ -10,18 +10,30 @@ pub const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// Parses an OpenAPI 3.0 document from JSON or YAML bytes.
+/// Parses an OpenAPI 3.0 or 3.1 document from JSON or YAML bytes.
 ///
-/// Swagger 2.0 and OpenAPI 3.1 are refused with a diagnostic at `#/swagger` or `#/openapi`;
-/// a document that does not fit the OpenAPI 3.0 model gets a diagnostic at the failing member.
+/// Swagger 2.0 and other versions are refused with a diagnostic at `#/swagger` or `#/openapi`;
+/// a 3.1 document is first rewritten into the 3.0 model ([`crate::openapi31`]); a document that
+/// does not fit the OpenAPI 3.0 model gets a diagnostic at the failing member.
 pub fn parse_document(bytes: &[u8]) -> Result<openapiv3::OpenAPI, Diagnostics> {
     document_from_value(parse_value(bytes)?)
 }
 
-/// Parses an OpenAPI 3.0 document already read into JSON (the overlay step works on that form).
-pub fn document_from_value(mut value: Value) -> Result<openapiv3::OpenAPI, Diagnostics> {
-    check_version(&value)?;
+/// Parses an OpenAPI document already read into JSON (the overlay step works on that form).
+pub fn document_from_value(value: Value) -> Result<openapiv3::OpenAPI, Diagnostics> {
+    document_from_value_reported(value, &mut crate::report::Report::default())
+}
+
+/// [`document_from_value`], counting the 3.1 rewrites in `report`.
+pub fn document_from_value_reported(
+    mut value: Value,
+    report: &mut crate::report::Report,
+) -> Result<openapiv3::OpenAPI, Diagnostics> {
+    let version = check_version(&value)?;
     check_depth(&value)?;
+    if version == Version::V3_1 {
+        crate::openapi31::downgrade(&mut value, report)?;
+    }
     // drf-spectacular writes `version: null` when a project sets none (posthog-2023-11.yaml);
     // openapiv3 wants a string, and nothing reads it, so null becomes empty.
     if let Some(version) = value.pointer_mut("/info/version").filter(|v| v.is_null()) {
@@ -50,7 +62,7 @@ pub fn parse_document_overlaid(
         check_version(&value)?;
         crate::overlay::apply_overlays(&mut value, overlays, report)?;
     }
-    document_from_value(value)
+    document_from_value_reported(value, report)
 }
 
 /// Parses JSON or YAML into a JSON value, whichever the bytes are.
@@ -127,7 +139,14 @@ fn check_depth(value: &Value) -> Result<(), Diagnostics> {
     Ok(())
 }
 
-fn check_version(value: &Value) -> Result<(), Diagnostics> {
+/// The OpenAPI versions read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    V3_0,
+    V3_1,
+}
+
+fn check_version(value: &Value) -> Result<Version, Diagnostics> {
     let Some(root) = value.as_object() else {
         return Err(Diagnostic::new(
             "#",
@@ -143,11 +162,12 @@ fn check_version(value: &Value) -> Result<(), Diagnostics> {
         .into());
     }
     match root.get("openapi").and_then(Value::as_str) {
-        Some(version) if version.starts_with("3.0") => Ok(()),
+        Some(version) if version.starts_with("3.0") => Ok(Version::V3_0),
+        Some(version) if version.starts_with("3.1") => Ok(Version::V3_1),
         Some(version) => Err(Diagnostic::new(
             "#/openapi",
             format!(
-                "OpenAPI {version} is not supported; expected 3.0.x (drf-spectacular's output)"
+                "OpenAPI {version} is not supported; expected 3.0.x or 3.1.x (drf-spectacular's output)"
             ),
         )
         .into()),

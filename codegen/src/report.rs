@@ -19,6 +19,10 @@ pub struct Report {
     pub passes: BTreeMap<&'static str, PassReport>,
     /// What each overlay did, in the order they were applied.
     pub overlays: Vec<crate::overlay::OverlayReport>,
+    /// What an opt-in accepted that the default would have refused (`--external-refs=json`).
+    pub warnings: Vec<crate::diagnostic::Diagnostic>,
+    /// Operations left out under `--skip-unsupported`, with why.
+    pub skipped: Vec<crate::ir::SkippedOperation>,
 }
 
 /// How many example pointers a pass keeps.
@@ -32,6 +36,19 @@ impl Report {
         if entry.examples.len() < EXAMPLES {
             entry.examples.push(pointer.to_owned());
         }
+    }
+
+    /// Adds what an earlier phase (loading, overlays) recorded.
+    pub fn absorb(&mut self, earlier: Report) {
+        for (name, pass) in earlier.passes {
+            let entry = self.passes.entry(name).or_default();
+            entry.touched += pass.touched;
+            entry.examples.extend(pass.examples);
+            entry.examples.truncate(EXAMPLES);
+        }
+        self.overlays.extend(earlier.overlays);
+        self.warnings.extend(earlier.warnings);
+        self.skipped.extend(earlier.skipped);
     }
 
     /// How many places `pass` touched.
@@ -56,6 +73,22 @@ impl fmt::Display for Report {
                 pass.touched,
                 pass.examples.first().map_or("", String::as_str)
             )?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "warning: {warning}")?;
+        }
+        if !self.skipped.is_empty() {
+            writeln!(
+                f,
+                "skipped {} operations (--skip-unsupported):",
+                self.skipped.len()
+            )?;
+            for skipped in &self.skipped {
+                writeln!(f, "  {} at {}", skipped.operation, skipped.pointer)?;
+                for reason in &skipped.reasons {
+                    writeln!(f, "    {reason}")?;
+                }
+            }
         }
         Ok(())
     }
@@ -98,4 +131,36 @@ pub mod pass {
     pub const PAGINATION: &str = "pagination";
     /// Rust name collisions and keywords resolved.
     pub const RENAME: &str = "rename";
+    /// `allOf` members that only annotate (a description, bounds, `readOnly`) set aside, so a
+    /// primitive or a single reference refined by them is that type.
+    pub const ALLOF_ANNOTATION_MEMBER: &str = "allof_annotation_member";
+    /// `allOf` members that are themselves `allOf` (inline or a component) merged level by level.
+    pub const NESTED_ALLOF: &str = "nested_allof";
+    /// `$ref`s to another document typed as free-form JSON (`--external-refs=json`).
+    pub const EXTERNAL_REF_AS_JSON: &str = "external_ref_as_json";
+
+    // OpenAPI 3.1 documents are converted to the 3.0 model before parsing (`crate::openapi31`),
+    // one pass per difference, as drf-spectacular's OAS_VERSION=3.1.0 output shows them.
+
+    /// `type: [T, "null"]` to `type: T` with `nullable: true` (several types: an `anyOf`).
+    pub const OAS31_TYPE_ARRAY: &str = "oas31_type_array";
+    /// A `{type: "null"}` member of `oneOf`/`anyOf` removed, its schema made `nullable`.
+    pub const OAS31_NULL_MEMBER: &str = "oas31_null_member";
+    /// `type: "null"` alone (drf's `NullEnum`) to 3.0's `enum: [null]`.
+    pub const OAS31_NULL_TYPE: &str = "oas31_null_type";
+    /// Numeric `exclusiveMinimum`/`exclusiveMaximum` to a bound with the boolean flag.
+    pub const OAS31_EXCLUSIVE_BOUND: &str = "oas31_exclusive_bound";
+    /// `const` to a one-value `enum` (typed after the value when the schema has no `type`).
+    pub const OAS31_CONST: &str = "oas31_const";
+    /// A schema's `examples` list to 3.0's single `example`.
+    pub const OAS31_EXAMPLES: &str = "oas31_examples";
+    /// `$ref` with sibling keywords wrapped in a one-member `allOf`, as 3.0 needs.
+    pub const OAS31_REF_SIBLINGS: &str = "oas31_ref_siblings";
+    /// Boolean schemas (`true`, `false`) to `{}` and `{not: {}}`.
+    pub const OAS31_BOOLEAN_SCHEMA: &str = "oas31_boolean_schema";
+    /// 3.1-only members the client does not use (`webhooks`, `jsonSchemaDialect`,
+    /// `components/pathItems`, `info/summary`, `license/identifier`) removed.
+    pub const OAS31_UNUSED_MEMBER: &str = "oas31_unused_member";
+    /// `contentMediaType` on a string without a format read as 3.0's `format: binary`.
+    pub const OAS31_CONTENT_MEDIA_TYPE: &str = "oas31_content_media_type";
 }

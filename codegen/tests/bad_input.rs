@@ -79,11 +79,36 @@ fn swagger_2() {
 }
 
 #[test]
-fn openapi_3_1() {
+fn openapi_3_2() {
     assert_one(
-        "openapi: 3.1.0\ninfo:\n  title: new\n  version: '1'\npaths: {}\n",
+        "openapi: 3.2.0\ninfo:\n  title: new\n  version: '1'\npaths: {}\n",
         "#/openapi",
-        &["3.1.0", "3.0"],
+        &["3.2.0", "3.0", "3.1"],
+    );
+}
+
+/// 3.1 documents are converted to the 3.0 model; what the conversion cannot read is named.
+#[test]
+fn openapi_3_1_bad_type_list() {
+    let input = "openapi: 3.1.0\ninfo:\n  title: new\n  version: '1'\npaths: {}\ncomponents:\n  schemas:\n    Odd:\n      type: [string, 42]\n";
+    assert_one(
+        input,
+        "#/components/schemas/Odd/type/1",
+        &["type", "string"],
+    );
+}
+
+/// `allOf` members that cannot describe one value together: a string and an object.
+#[test]
+fn allof_of_a_primitive_and_an_object() {
+    let input = document(
+        "  {}",
+        "    Odd:\n      allOf:\n        - type: string\n        - type: object\n          properties:\n            a:\n              type: string\n",
+    );
+    assert_one(
+        &input,
+        "#/components/schemas/Odd/allOf/0",
+        &["allOf", "string", "object"],
     );
 }
 
@@ -151,11 +176,26 @@ fn dangling_ref_in_a_request_body() {
 
 #[test]
 fn ref_outside_components() {
+    let input = document("  {}", "    Widget:\n      $ref: '#/definitions/Widget'\n");
+    assert_one(
+        &input,
+        "#/components/schemas/Widget",
+        &["not supported", "#/definitions/Widget"],
+    );
+}
+
+/// A reference to another document is refused by default, naming the opt-in.
+#[test]
+fn ref_to_another_document() {
     let input = document("  {}", "    Widget:\n      $ref: 'other.yaml#/Widget'\n");
     assert_one(
         &input,
         "#/components/schemas/Widget",
-        &["not supported", "other.yaml#/Widget"],
+        &[
+            "another document",
+            "other.yaml#/Widget",
+            "--external-refs=json",
+        ],
     );
 }
 

@@ -5,13 +5,16 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use support::{fixtures_dir, generate_ok, read, schemas_dir};
+use support::{fixtures_dir, generate_ok_with, read, schemas_dir};
 
-/// Generates `bytes` on a fresh thread, whose hash seeds differ from every other thread's.
+/// Generates `bytes` (with the flags a fixture names) on a fresh thread, whose hash seeds differ
+/// from every other thread's.
 fn generate_on_a_new_thread(source: &str, bytes: &[u8]) -> BTreeMap<String, String> {
+    let options = posthog_codegen::Options::from_fixture(bytes)
+        .unwrap_or_else(|error| panic!("{source}: {error}"));
     std::thread::scope(|scope| {
         scope
-            .spawn(|| generate_ok(source, bytes).files)
+            .spawn(|| generate_ok_with(source, bytes, &options).files)
             .join()
             .unwrap_or_else(|_| panic!("generating {source} panicked"))
     })

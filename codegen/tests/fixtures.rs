@@ -12,13 +12,21 @@ use posthog_codegen::ir::{
     AlternateResponse, BodyEncoding, Field, Operation, PaginationStyle, Response, TypeKind, TypeRef,
 };
 use posthog_codegen::report::pass;
-use support::{concatenated, fixtures_dir, generate_ok, read};
+use support::{concatenated, fixtures_dir, generate_ok_with, read};
 
 /// Generates `fixtures/<name>.yaml`, snapshots every file it produces (after the report, so a
 /// reviewer sees which passes fired) and returns the output for the fixture's own assertions.
 fn fixture(name: &str) -> Fixture {
     let bytes = read(&fixtures_dir().join(format!("{name}.yaml")));
-    let output = generate_ok(&format!("codegen/tests/fixtures/{name}.yaml"), &bytes);
+    // A fixture names the `regenerate` flags it needs in a `# regenerate flags:` line, which
+    // `cargo xtask check-outputs` reads too.
+    let options = posthog_codegen::Options::from_fixture(&bytes)
+        .unwrap_or_else(|error| panic!("{name}.yaml: {error}"));
+    let output = generate_ok_with(
+        &format!("codegen/tests/fixtures/{name}.yaml"),
+        &bytes,
+        &options,
+    );
     let mut snapshot = String::from("// ---- report ----\n");
     for line in output.report.to_string().lines() {
         snapshot.push_str(&format!("// {}\n", line.trim_end()));
@@ -571,4 +579,197 @@ fn reserved_names() {
     assert_eq!(params, ["s_param", "cx_param"]);
     // A query type named like the trait the server implements for it.
     f.has("server/methods.rs", "impl d::FromQuery for FromQuery {");
+}
+
+/// Every generated file without its `@generated` line (which names the source and its hash).
+fn without_headers(output: &Output) -> Vec<(String, String)> {
+    output
+        .files
+        .iter()
+        .map(|(path, text)| {
+            let body = text.split_once('\n').map_or("", |(_, rest)| rest);
+            (path.clone(), body.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn openapi31() {
+    let f = fixture("openapi31");
+    let twin = fixture("openapi31_as_30");
+    // The same API written as drf-spectacular writes 3.1 and as it writes 3.0: the same code.
+    assert_eq!(without_headers(&f.output), without_headers(&twin.output));
+    for (pass, count) in [
+        (pass::OAS31_TYPE_ARRAY, 5),
+        (pass::OAS31_NULL_MEMBER, 3),
+        (pass::OAS31_NULL_TYPE, 1),
+        (pass::OAS31_EXCLUSIVE_BOUND, 3),
+        (pass::OAS31_CONST, 1),
+        (pass::OAS31_EXAMPLES, 2),
+        (pass::OAS31_REF_SIBLINGS, 1),
+        (pass::OAS31_BOOLEAN_SCHEMA, 1),
+        (pass::OAS31_UNUSED_MEMBER, 4),
+    ] {
+        assert_eq!(f.count(pass), count, "{pass}: {}", f.output.report);
+        assert_eq!(twin.count(pass), 0, "{pass} on the 3.0 twin");
+    }
+    assert_eq!(f.field("Widget", "nickname").ty, option(TypeRef::String));
+    assert_eq!(f.field("Widget", "owner").ty, option(named("User")));
+    assert_eq!(f.field("Widget", "parent").ty, named("User"));
+    assert_eq!(f.field("Widget", "color").ty, option(named("ColorEnum")));
+    assert_eq!(f.field("Widget", "kind").ty, named("WidgetKind"));
+}
+
+#[test]
+fn allof_members() {
+    let f = fixture("allof_members");
+    assert_eq!(
+        f.kind("Slug"),
+        &TypeKind::Alias {
+            target: TypeRef::String
+        }
+    );
+    assert_eq!(f.field("Part", "quantity").ty, TypeRef::I32);
+    // readOnly on a member refines nothing the field's presence depends on: only the wrapper's
+    // own `readOnly` does, as with drf's one-member wrappers.
+    assert_eq!(f.field("Part", "status").ty, named("StatusEnum"));
+    assert_eq!(f.field("Part", "note").ty, option(TypeRef::Json));
+    let wires = |name: &str| -> Vec<String> {
+        match f.kind(name) {
+            TypeKind::Struct { fields } => fields.iter().map(|f| f.wire_name.clone()).collect(),
+            other => panic!("`{name}` is not a struct: {other:?}"),
+        }
+    };
+    assert_eq!(wires("PartBase"), ["id"]);
+    assert_eq!(wires("PartNested"), ["id", "inner", "outer"]);
+    assert_eq!(f.field("PartNested", "outer").ty, TypeRef::Bool);
+    // A reference to a component that is itself an allOf brings that component's members.
+    assert_eq!(wires("Middle"), ["id", "middle"]);
+    assert_eq!(wires("Extended"), ["id", "middle", "extra"]);
+    assert_eq!(f.count(pass::ALLOF_ANNOTATION_MEMBER), 3);
+    assert_eq!(f.count(pass::NESTED_ALLOF), 2);
+}
+
+#[test]
+fn external_refs() {
+    let f = fixture("external_refs");
+    assert_eq!(f.count(pass::EXTERNAL_REF_AS_JSON), 3);
+    assert_eq!(f.field("Place", "point").ty, TypeRef::Json);
+    assert_eq!(f.field("Place", "area").ty, option(TypeRef::Json));
+    let body = f.op("places_create").body.as_ref().expect("a body");
+    assert_eq!(body.ty, TypeRef::Json);
+    // Each is a warning in the report, with its pointer.
+    let warnings: Vec<String> = f
+        .output
+        .report
+        .warnings
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(warnings.len(), 3, "{warnings:#?}");
+    assert!(
+        warnings.iter().any(|w| w.starts_with(
+            "#/components/schemas/Place/properties/point: `$ref: https://example.com/schemas/geo.json#/Point`"
+        )),
+        "{warnings:#?}"
+    );
+    assert!(f.output.report.to_string().contains("warning: "));
+}
+
+/// Without `--external-refs=json`, each external reference is a diagnostic naming where it is
+/// and the flag that would accept it.
+#[test]
+fn external_refs_are_refused_by_default() {
+    let bytes = read(&fixtures_dir().join("external_refs.yaml"));
+    let diagnostics = support::generate("external_refs.yaml", &bytes)
+        .expect_err("external references are refused by default");
+    let pointers: Vec<&str> = diagnostics.0.iter().map(|d| d.pointer.as_str()).collect();
+    assert_eq!(
+        pointers,
+        [
+            "#/components/schemas/Place/properties/area/allOf/0",
+            "#/components/schemas/Place/properties/point",
+            "#/paths/~1api~1projects~1{project_id}~1places~1/post/requestBody/content/application~1json/schema",
+        ]
+    );
+    for diagnostic in &diagnostics.0 {
+        assert!(
+            diagnostic.message.contains("another document")
+                && diagnostic.message.contains("--external-refs=json"),
+            "{diagnostic}"
+        );
+    }
+}
+
+#[test]
+fn skip_unsupported() {
+    let f = fixture("skip_unsupported");
+    let skipped: Vec<(&str, &str)> = f
+        .output
+        .api
+        .skipped
+        .iter()
+        .map(|s| (s.pointer.as_str(), s.operation.as_str()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (
+                "#/paths/~1api~1projects~1{project_id}~1gone~1/get",
+                "GET /api/projects/{project_id}/gone/ (gone_list)"
+            ),
+            (
+                "#/paths/~1api~1projects~1{project_id}~1other~1",
+                "/api/projects/{project_id}/other/"
+            ),
+            (
+                "#/paths/~1api~1projects~1{project_id}~1things~1/post",
+                "POST /api/projects/{project_id}/things/ (things_create)"
+            ),
+            (
+                "#/paths/~1api~1projects~1{project_id}~1things~1import~1/post",
+                "POST /api/projects/{project_id}/things/import/ (things_import_create)"
+            ),
+        ]
+    );
+    for skipped in &f.output.api.skipped {
+        assert!(!skipped.reasons.is_empty());
+        for reason in &skipped.reasons {
+            assert!(reason.pointer.starts_with(&skipped.pointer), "{reason}");
+        }
+    }
+    // The rest is generated; the skipped operation's inline types are not left behind.
+    let ids: Vec<&str> = f
+        .output
+        .api
+        .operations
+        .iter()
+        .map(|op| op.id.as_str())
+        .collect();
+    assert_eq!(ids, ["things_list"]);
+    assert!(
+        f.output
+            .api
+            .types
+            .keys()
+            .all(|name| !name.starts_with("ThingsImportCreate")),
+        "{:?}",
+        f.output.api.types.keys()
+    );
+    // Listed in the report and in the generated module docs, with pointer and reason.
+    let report = f.output.report.to_string();
+    assert!(report.contains("skipped 4 operations"), "{report}");
+    assert!(report.contains("application/xml"), "{report}");
+    f.has("api/mod.rs", "things_import_create");
+    f.has("api/mod.rs", "does not name `{id}`");
+    assert!(!f.output.files.contains_key("api/gone.rs"));
+}
+
+/// Without `--skip-unsupported`, the same schema fails as before, naming every problem.
+#[test]
+fn unsupported_operations_fail_by_default() {
+    let bytes = read(&fixtures_dir().join("skip_unsupported.yaml"));
+    let diagnostics = support::generate("skip_unsupported.yaml", &bytes)
+        .expect_err("unsupported operations fail by default");
+    assert!(diagnostics.0.len() >= 4, "{diagnostics}");
 }

@@ -154,8 +154,14 @@ pub fn lower(schema: &Schema, overlays: &[OverlayFile]) -> Result<Api, Diagnosti
         source: schema.origin.clone(),
         bytes: &schema.bytes,
     };
-    posthog_codegen::lower_inputs(&input, &crate::overlays::inputs(overlays), None, None)
-        .map(|(api, _report)| api)
+    posthog_codegen::lower_inputs(
+        &input,
+        &crate::overlays::inputs(overlays),
+        None,
+        None,
+        &posthog_codegen::Options::default(),
+    )
+    .map(|(api, _report)| api)
 }
 
 /// Lowers both schemas and compares them.

@@ -107,14 +107,19 @@ pub fn check_outputs(root: &Path, args: &CheckOutputsArgs) -> anyhow::Result<Sum
     for target in &targets {
         let bytes = std::fs::read(&target.path)
             .with_context(|| format!("reading {}", target.path.display()))?;
-        let output = posthog_codegen::generate(
+        // A fixture names the `regenerate` flags it is generated with (`# regenerate flags:`).
+        let options = posthog_codegen::Options::from_fixture(&bytes)
+            .map_err(|error| anyhow::anyhow!("{}: {error}", target.source))?;
+        let output = posthog_codegen::generate_with_options(
             &posthog_codegen::Input {
                 source: target.source.clone(),
                 bytes: &bytes,
             },
+            &[],
             None,
             None,
             HEADER_COMMAND,
+            &options,
         )
         .map_err(|diagnostics| {
             anyhow::anyhow!("{} does not generate:\n{diagnostics}", target.source)

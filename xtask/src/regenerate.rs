@@ -42,6 +42,38 @@ pub struct RegenerateArgs {
     /// PostHog's, where their actions would match nothing).
     #[arg(long)]
     pub no_overlays: bool,
+    /// Generate the rest when an operation cannot be lowered: each one left out is listed, with
+    /// its JSON pointer and reason, here and in the generated `api` module's docs. Pass it to
+    /// `--check` too.
+    #[arg(long)]
+    pub skip_unsupported: bool,
+    /// What to make of a `$ref` to another document (a URL or a file): `refuse` (a diagnostic)
+    /// or `json` (typed as `serde_json::Value`, with a warning).
+    #[arg(long, value_enum, default_value_t = ExternalRefs::Refuse)]
+    pub external_refs: ExternalRefs,
+}
+
+/// `--external-refs`: how `$ref`s to other documents are treated.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExternalRefs {
+    /// A diagnostic naming each one.
+    #[default]
+    Refuse,
+    /// Free-form JSON, with a warning in the report.
+    Json,
+}
+
+impl RegenerateArgs {
+    /// The generator options these flags ask for.
+    pub fn options(&self) -> posthog_codegen::Options {
+        posthog_codegen::Options {
+            skip_unsupported: self.skip_unsupported,
+            external_refs: match self.external_refs {
+                ExternalRefs::Refuse => posthog_codegen::ExternalRefs::Refuse,
+                ExternalRefs::Json => posthog_codegen::ExternalRefs::Json,
+            },
+        }
+    }
 }
 
 /// What a run did.
@@ -178,14 +210,36 @@ pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary>
     } else {
         crate::overlays::read_overlays(root)?
     };
-    let output = posthog_codegen::generate_with_overlays(
+    let options = args.options();
+    let output = posthog_codegen::generate_with_options(
         &main_input,
         &crate::overlays::inputs(&overlays),
         public_input.as_ref(),
         throttle_text,
         COMMAND,
+        &options,
     )
-    .map_err(|diagnostics| anyhow::anyhow!("{diagnostics}no files were written."))?;
+    .map_err(|diagnostics| {
+        let hint = if options.skip_unsupported {
+            ""
+        } else {
+            "Pass --skip-unsupported to generate the other operations (listing those left out), and the same flag to --check.\n"
+        };
+        anyhow::anyhow!("{diagnostics}{hint}no files were written.")
+    })?;
+    if args.check {
+        // The report is printed only when writing; what the opt-ins let through is worth
+        // seeing in a check too.
+        for warning in &output.report.warnings {
+            println!("warning: {warning}");
+        }
+        if !output.report.skipped.is_empty() {
+            println!(
+                "{} operations left out (--skip-unsupported).",
+                output.report.skipped.len()
+            );
+        }
+    }
     let mut summary = sync_directory(root, GENERATED_DIR, &output.files, args.check)?;
     if sync_features(&root.join(GENERATED_MANIFEST), &output.features, args.check)? {
         summary.changed.push(GENERATED_MANIFEST.to_owned());

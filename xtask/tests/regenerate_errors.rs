@@ -50,8 +50,8 @@ fn bad_schemas_fail_with_a_pointer_and_write_nothing() {
             "#/swagger",
         ),
         (
-            "v31.yaml",
-            "openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths: {}\n",
+            "v32.yaml",
+            "openapi: 3.2.0\ninfo: {title: x, version: '1'}\npaths: {}\n",
             "#/openapi",
         ),
         (

@@ -65,12 +65,48 @@ pub fn emit_api(
             pub mod #name;
         }
     });
+    let skipped = skipped_docs(api);
     let index = quote! {
         //! The client's operations, one module per schema tag. Each module documents its
         //! operations' methods on [`crate::Client`] and holds their query parameter types.
+        #(#![doc = #skipped])*
         #(#declarations)*
     };
     (index, modules)
+}
+
+/// Doc lines listing the operations left out under `--skip-unsupported`, with their pointers and
+/// reasons (none when nothing was skipped, so the default output is unchanged).
+fn skipped_docs(api: &Api) -> Vec<String> {
+    if api.skipped.is_empty() {
+        return Vec::new();
+    }
+    // One line per doc attribute, schema text on one line: prettyplease writes a multi-line doc
+    // as a block comment, which schema text could close.
+    let one_line = |text: String| text.replace(['\n', '\r'], " ");
+    let mut lines = vec![
+        String::new(),
+        " # Operations left out".to_owned(),
+        String::new(),
+        format!(
+            " Generated with `--skip-unsupported`: these {} operations (or path items) of the schema could not be lowered and have no method.",
+            api.skipped.len()
+        ),
+        String::new(),
+    ];
+    for skipped in &api.skipped {
+        lines.push(one_line(format!(
+            " - `{}` at `{}`:",
+            skipped.operation, skipped.pointer
+        )));
+        for reason in &skipped.reasons {
+            lines.push(one_line(format!(
+                "   - `{}`: {}",
+                reason.pointer, reason.message
+            )));
+        }
+    }
+    lines
 }
 
 fn emit_module(

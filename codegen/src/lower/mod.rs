@@ -15,13 +15,20 @@ use crate::throttle::ThrottleTable;
 
 /// Lowers a document to the IR, recording diagnostics and pass counts in `cx`. All problems
 /// are collected; any of them fails the phase (`None`).
-pub fn lower(doc: &OpenAPI, throttle: Option<&ThrottleTable>, cx: &mut Ctxt) -> Option<Api> {
+pub fn lower(
+    doc: &OpenAPI,
+    throttle: Option<&ThrottleTable>,
+    options: &crate::Options,
+    cx: &mut Ctxt,
+) -> Option<Api> {
     let empty = indexmap::IndexMap::new();
     let components = doc.components.as_ref().map_or(&empty, |c| &c.schemas);
     let (diagnostics, report) = cx.parts();
-    let mut types = schema::TypeLowering::new(components, report, diagnostics);
+    let mut types =
+        schema::TypeLowering::new(components, report, diagnostics, options.external_refs);
     types.lower_components();
-    let mut operations = operations::lower_operations(doc, &mut types);
+    let (mut operations, skipped) =
+        operations::lower_operations(doc, &mut types, options.skip_unsupported);
     types.finish();
     let types_map = std::mem::take(&mut types.types);
     drop(types);
@@ -37,6 +44,7 @@ pub fn lower(doc: &OpenAPI, throttle: Option<&ThrottleTable>, cx: &mut Ctxt) -> 
         }
         throttle_limits = table.limits().to_vec();
     }
+    cx.report().skipped = skipped.clone();
     if cx.has_diagnostics() {
         return None;
     }
@@ -46,5 +54,6 @@ pub fn lower(doc: &OpenAPI, throttle: Option<&ThrottleTable>, cx: &mut Ctxt) -> 
         operations,
         types: types_map,
         throttle_limits,
+        skipped,
     })
 }

@@ -11,7 +11,7 @@ use openapiv3::{
 use crate::diagnostic::{Diagnostic, escape_segment};
 use crate::ir::{
     AlternateResponse, BodyEncoding, Companions, Host, Operation, Pagination, PaginationStyle,
-    Param, RequestBody, Response, TypeKind, TypeRef,
+    Param, RequestBody, Response, SkippedOperation, TypeKind, TypeRef,
 };
 use crate::lower::schema::TypeLowering;
 use crate::naming::{NameSet, field_name, type_name};
@@ -23,28 +23,44 @@ pub const HOST_EXTENSION: &str = "x-posthog-host";
 /// Tag that drf-spectacular puts on every `/api/environments/` operation, next to the real one.
 const ENVIRONMENTS_TAG: &str = "environments";
 
-/// Lowers every operation of `doc`.
-pub fn lower_operations(doc: &OpenAPI, types: &mut TypeLowering<'_>) -> Vec<Operation> {
+/// Lowers every operation of `doc`. With `skip_unsupported`, an operation (or path item) whose
+/// lowering reports diagnostics is left out and returned, with them, instead of failing the run.
+pub fn lower_operations(
+    doc: &OpenAPI,
+    types: &mut TypeLowering<'_>,
+    skip_unsupported: bool,
+) -> (Vec<Operation>, Vec<SkippedOperation>) {
     let mut method_names = NameSet::new();
     for reserved in crate::naming::RESERVED_METHOD_NAMES {
         method_names.reserve(reserved);
     }
     let tags_by_route = tags_by_route(doc);
     let mut operations = Vec::new();
+    let mut skipped = Vec::new();
     for (path, item) in &doc.paths.paths {
         let path_pointer = format!("#/paths/{}", escape_segment(path));
         let item = match item {
             ReferenceOr::Item(item) => item,
             ReferenceOr::Reference { reference } => {
-                types.diagnostics.push(Diagnostic::new(
+                let reason = Diagnostic::new(
                     &path_pointer,
                     format!("path item references (`$ref: {reference}`) are not supported"),
-                ));
+                );
+                if skip_unsupported {
+                    skipped.push(SkippedOperation {
+                        operation: path.clone(),
+                        pointer: path_pointer,
+                        reasons: vec![reason],
+                    });
+                } else {
+                    types.diagnostics.push(reason);
+                }
                 continue;
             }
         };
         for (method, op) in item.iter() {
             let pointer = format!("{path_pointer}/{method}");
+            let (diagnostics_mark, types_mark) = (types.diagnostics.len(), types.types_mark());
             let context = OperationContext {
                 doc,
                 path,
@@ -54,11 +70,27 @@ pub fn lower_operations(doc: &OpenAPI, types: &mut TypeLowering<'_>) -> Vec<Oper
                 pointer,
                 tags_by_route: &tags_by_route,
             };
-            if let Some(operation) = context.lower(types, &mut method_names) {
+            let operation = context.lower(types, &mut method_names);
+            if skip_unsupported && types.diagnostics.len() > diagnostics_mark {
+                let reasons = types.diagnostics.split_off(diagnostics_mark);
+                types.forget_types_since(types_mark);
+                let id = op
+                    .operation_id
+                    .as_deref()
+                    .map_or_else(String::new, |id| format!(" ({id})"));
+                skipped.push(SkippedOperation {
+                    operation: format!("{} {path}{id}", method.to_uppercase()),
+                    pointer: context.pointer,
+                    reasons,
+                });
+                continue;
+            }
+            if let Some(operation) = operation {
                 operations.push(operation);
             }
         }
     }
+    skipped.sort_by(|a, b| a.pointer.cmp(&b.pointer));
     for operation in &mut operations {
         let base = operation.method_name.clone();
         let mut claim =
@@ -81,7 +113,7 @@ pub fn lower_operations(doc: &OpenAPI, types: &mut TypeLowering<'_>) -> Vec<Oper
         }
     }
     operations.sort_by(|a, b| (&a.tag, &a.method_name).cmp(&(&b.tag, &b.method_name)));
-    operations
+    (operations, skipped)
 }
 
 /// Tags of every `(method, path)`, for finding an environment operation's project twin.
@@ -327,6 +359,13 @@ impl OperationContext<'_> {
                     .and_then(|key| self.doc.components.as_ref()?.parameters.get(key));
                 match found {
                     Some(ReferenceOr::Item(parameter)) => Some(parameter),
+                    _ if !reference.starts_with('#') => {
+                        types.diagnostics.push(Diagnostic::new(
+                            pointer,
+                            format!("parameter `$ref: {reference}` names another document, which the generator does not read: copy the parameter into components/parameters"),
+                        ));
+                        None
+                    }
                     _ => {
                         types.diagnostics.push(Diagnostic::new(
                             pointer,
@@ -344,6 +383,14 @@ impl OperationContext<'_> {
         let body: &OaRequestBody = match self.op.request_body.as_ref()? {
             ReferenceOr::Item(body) => body,
             ReferenceOr::Reference { reference } => {
+                if let Some(ty) = types.external_ref(reference, &pointer) {
+                    return Some(RequestBody {
+                        ty,
+                        encoding: BodyEncoding::Json,
+                        required: true,
+                        file_fields: Vec::new(),
+                    });
+                }
                 let found = reference
                     .strip_prefix("#/components/requestBodies/")
                     .and_then(|key| self.doc.components.as_ref()?.request_bodies.get(key));
@@ -435,6 +482,9 @@ impl OperationContext<'_> {
         let response = match response {
             ReferenceOr::Item(response) => response,
             ReferenceOr::Reference { reference } => {
+                if let Some(ty) = types.external_ref(reference, &pointer) {
+                    return (Response::Json(ty), Vec::new());
+                }
                 let found = reference
                     .strip_prefix("#/components/responses/")
                     .and_then(|key| self.doc.components.as_ref()?.responses.get(key));

@@ -1,5 +1,7 @@
 //! Lowering of JSON schemas to named Rust types, with drf-spectacular's shapes folded.
 
+mod allof;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use openapiv3::{
@@ -13,6 +15,7 @@ use crate::lower::shapes::{
 };
 use crate::naming::{NameSet, field_name, type_name};
 use crate::report::{Report, pass};
+use allof::AllOfShape;
 
 const COMPONENT_PREFIX: &str = "#/components/schemas/";
 
@@ -35,6 +38,11 @@ pub struct TypeLowering<'a> {
     merging: Vec<String>,
     /// How many inline schemas lowering is inside of.
     depth: usize,
+    /// How `$ref`s to other documents are treated.
+    external_refs: crate::ExternalRefs,
+    /// Names of the inline types lowered so far, in order, so that the types of an operation
+    /// left out (`--skip-unsupported`) can be taken back.
+    created: Vec<String>,
     /// What each pass touched.
     pub report: &'a mut Report,
     /// Problems found.
@@ -47,6 +55,7 @@ impl<'a> TypeLowering<'a> {
         components: &'a indexmap::IndexMap<String, ReferenceOr<Schema>>,
         report: &'a mut Report,
         diagnostics: &'a mut Vec<Diagnostic>,
+        external_refs: crate::ExternalRefs,
     ) -> Self {
         let mut names = NameSet::new();
         for reserved in crate::naming::RESERVED_TYPE_NAMES {
@@ -69,6 +78,8 @@ impl<'a> TypeLowering<'a> {
             blankable: BTreeSet::new(),
             merging: Vec::new(),
             depth: 0,
+            external_refs,
+            created: Vec::new(),
             report,
             diagnostics,
         }
@@ -168,8 +179,45 @@ impl<'a> TypeLowering<'a> {
             .map_or_else(|| rust_name.to_owned(), |(key, _)| key.clone())
     }
 
+    /// How many inline types have been lowered: a mark for [`Self::forget_types_since`].
+    pub fn types_mark(&self) -> usize {
+        self.created.len()
+    }
+
+    /// Takes back the inline types lowered since `mark` (an operation left out).
+    pub fn forget_types_since(&mut self, mark: usize) {
+        for name in self.created.drain(mark.min(self.created.len())..) {
+            self.types.remove(&name);
+        }
+    }
+
+    /// A `$ref` to another document (a URL or a file): a diagnostic, or with
+    /// `--external-refs=json` free-form JSON and a warning. `None` for a reference into this one.
+    pub fn external_ref(&mut self, reference: &str, pointer: &str) -> Option<TypeRef> {
+        if reference.starts_with('#') {
+            return None;
+        }
+        match self.external_refs {
+            crate::ExternalRefs::Refuse => self.diagnostics.push(Diagnostic::new(
+                pointer,
+                format!("`$ref: {reference}` names another document, which the generator does not read (it works offline, on one document): copy the schema into components, or pass --external-refs=json to type it as serde_json::Value"),
+            )),
+            crate::ExternalRefs::Json => {
+                self.report.touch(pass::EXTERNAL_REF_AS_JSON, pointer);
+                self.report.warnings.push(Diagnostic::new(
+                    pointer,
+                    format!("`$ref: {reference}` names another document: typed as serde_json::Value (--external-refs=json)"),
+                ));
+            }
+        }
+        Some(TypeRef::Json)
+    }
+
     /// The type a `$ref` names.
     pub fn resolve_ref(&mut self, reference: &str, pointer: &str) -> TypeRef {
+        if let Some(external) = self.external_ref(reference, pointer) {
+            return external;
+        }
         let Some(key) = reference.strip_prefix(COMPONENT_PREFIX) else {
             self.diagnostics.push(Diagnostic::new(
                 pointer,
@@ -312,6 +360,10 @@ impl<'a> TypeLowering<'a> {
                 self.report.touch(pass::UNWRAP_SINGLE_ALLOF, pointer);
                 self.lower_use(&all_of[0], &format!("{pointer}/allOf/0"), hint)
             }
+            SchemaKind::AllOf { all_of } => match self.allof_shape(all_of) {
+                AllOfShape::Merge => self.named_inline(schema, pointer, hint),
+                shape => self.lower_allof_member(shape, all_of, pointer, hint),
+            },
             SchemaKind::OneOf { one_of: members } | SchemaKind::AnyOf { any_of: members } => {
                 if let Some(folded) = self.fold_blank_null(members, pointer, hint) {
                     return folded;
@@ -339,6 +391,7 @@ impl<'a> TypeLowering<'a> {
                 kind,
             },
         );
+        self.created.push(name.clone());
         TypeRef::Named(name)
     }
 
@@ -469,12 +522,39 @@ impl<'a> TypeLowering<'a> {
                     fallback: variants_names.claim("Other", "Value"),
                 }
             }
-            SchemaKind::AllOf { all_of } if all_of.len() > 1 => {
-                self.report.touch(pass::MERGE_ALLOF, pointer);
-                TypeKind::Struct {
-                    fields: self.merged_fields(all_of, pointer, name),
+            SchemaKind::AllOf { all_of } if all_of.len() > 1 => match self.allof_shape(all_of) {
+                AllOfShape::Merge => {
+                    self.report.touch(pass::MERGE_ALLOF, pointer);
+                    TypeKind::Struct {
+                        fields: self.merged_fields(all_of, pointer, name),
+                    }
                 }
-            }
+                // One inline typed member: the component keeps its name for that member's type.
+                AllOfShape::Single(index) if !allof::nullable_annotation(all_of) => {
+                    match &all_of[index] {
+                        ReferenceOr::Item(member) => {
+                            self.report.touch(pass::ALLOF_ANNOTATION_MEMBER, pointer);
+                            self.lower_named_kind(member, &format!("{pointer}/allOf/{index}"), name)
+                        }
+                        ReferenceOr::Reference { .. } => TypeKind::Alias {
+                            target: self.lower_allof_member(
+                                AllOfShape::Single(index),
+                                all_of,
+                                pointer,
+                                &format!("{name}Inner"),
+                            ),
+                        },
+                    }
+                }
+                shape => TypeKind::Alias {
+                    target: self.lower_allof_member(
+                        shape,
+                        all_of,
+                        pointer,
+                        &format!("{name}Inner"),
+                    ),
+                },
+            },
             SchemaKind::OneOf { one_of: members } | SchemaKind::AnyOf { any_of: members } => {
                 self.union(schema, members, pointer, name)
             }
@@ -670,64 +750,6 @@ impl<'a> TypeLowering<'a> {
                 docs,
             });
         }
-        fields
-    }
-
-    /// `allOf` of several schemas: the union of their properties, later ones winning.
-    ///
-    /// A member that references a component brings that component's properties, which are
-    /// lowered again here; if one of them holds an `allOf` merging the same component, that
-    /// would never end, so it is refused at the member that closes the cycle.
-    fn merged_fields(
-        &mut self,
-        members: &[ReferenceOr<Schema>],
-        pointer: &str,
-        owner: &str,
-    ) -> Vec<Field> {
-        let mut properties: indexmap::IndexMap<&str, Property<'_>> = indexmap::IndexMap::new();
-        let mut required: Vec<String> = Vec::new();
-        let mut entered = Vec::new();
-        for (index, member) in members.iter().enumerate() {
-            let member_pointer = format!("{pointer}/allOf/{index}");
-            let (schema, base) = match member {
-                ReferenceOr::Item(schema) => (Some(schema), member_pointer.clone()),
-                ReferenceOr::Reference { reference } => {
-                    if self.merging.contains(reference) {
-                        self.diagnostics.push(Diagnostic::new(
-                            member_pointer,
-                            format!("this allOf is inside `{reference}` and merges it: the merge never ends; give the inner object a component of its own"),
-                        ));
-                        continue;
-                    }
-                    entered.push(reference.clone());
-                    (self.component_schema(reference), reference.clone())
-                }
-            };
-            match schema.map(|s| &s.schema_kind) {
-                Some(SchemaKind::Type(Type::Object(object))) => {
-                    for (key, value) in &object.properties {
-                        properties.insert(
-                            key,
-                            Property {
-                                wire_name: key,
-                                schema: value,
-                                pointer: property_pointer(&base, key),
-                            },
-                        );
-                    }
-                    required.extend(object.required.iter().cloned());
-                }
-                _ => self.diagnostics.push(Diagnostic::new(
-                    member_pointer,
-                    "allOf members must be object schemas (or references to them) to be merged",
-                )),
-            }
-        }
-        let depth = self.merging.len();
-        self.merging.extend(entered);
-        let properties: Vec<Property<'_>> = properties.into_values().collect();
-        let fields = self.fields_of(&properties, &required, owner);
-        self.merging.truncate(depth);
         fields
     }
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use posthog_codegen::diagnostic::Diagnostics;
-use posthog_codegen::{Input, Output};
+use posthog_codegen::{Input, Options, Output};
 
 /// The command named in every `@generated` header, as `cargo xtask regenerate` names it.
 pub const COMMAND: &str = "cargo xtask regenerate";
@@ -49,9 +49,29 @@ pub fn generate(source: &str, bytes: &[u8]) -> Result<Output, Diagnostics> {
     )
 }
 
+/// [`generate`] with `regenerate`'s options (`--skip-unsupported`, `--external-refs`).
+pub fn generate_with(source: &str, bytes: &[u8], options: &Options) -> Result<Output, Diagnostics> {
+    posthog_codegen::generate_with_options(
+        &Input {
+            source: source.to_owned(),
+            bytes,
+        },
+        &[],
+        None,
+        None,
+        COMMAND,
+        options,
+    )
+}
+
 /// Same as [`generate`] for input that must generate; the diagnostics are the failure message.
 pub fn generate_ok(source: &str, bytes: &[u8]) -> Output {
-    generate(source, bytes)
+    generate_ok_with(source, bytes, &Options::default())
+}
+
+/// Same as [`generate_with`] for input that must generate.
+pub fn generate_ok_with(source: &str, bytes: &[u8], options: &Options) -> Output {
+    generate_with(source, bytes, options)
         .unwrap_or_else(|diagnostics| panic!("{source} does not generate:\n{diagnostics}"))
 }
 
