@@ -39,6 +39,11 @@ pub fn document_from_value_reported(
     if let Some(version) = value.pointer_mut("/info/version").filter(|v| v.is_null()) {
         *version = Value::from("");
     }
+    // Tracking the path of every member costs an allocation per key; a valid document (the
+    // usual case) needs none, so the path is found by a second, tracked pass only on failure.
+    if let Ok(document) = <openapiv3::OpenAPI as serde::Deserialize>::deserialize(&value) {
+        return Ok(document);
+    }
     serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(value).map_err(|error| {
         let pointer = path_to_pointer(error.path());
         Diagnostic::new(
@@ -103,17 +108,27 @@ pub const MAX_DEPTH: usize = 40;
 /// Iterative, so the check itself cannot overflow.
 fn check_depth(value: &Value) -> Result<(), Diagnostics> {
     /// The members of one object or array still to visit, with their pointer segments.
-    type Members<'v> = Box<dyn Iterator<Item = (String, &'v Value)> + 'v>;
+    /// A pointer segment, spelled out only for the diagnostic (most documents need none).
+    enum Segment<'v> {
+        Key(&'v str),
+        Index(usize),
+    }
+    type Members<'v> = Box<dyn Iterator<Item = (Segment<'v>, &'v Value)> + 'v>;
     fn members(value: &Value) -> Option<Members<'_>> {
         match value {
-            Value::Object(map) => Some(Box::new(map.iter().map(|(k, v)| (k.clone(), v)))),
+            Value::Object(map) => Some(Box::new(
+                map.iter().map(|(k, v)| (Segment::Key(k.as_str()), v)),
+            )),
             Value::Array(items) => Some(Box::new(
-                items.iter().enumerate().map(|(i, v)| (i.to_string(), v)),
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| (Segment::Index(i), v)),
             )),
             _ => None,
         }
     }
-    let mut path: Vec<String> = Vec::new();
+    let mut path: Vec<Segment<'_>> = Vec::new();
     let mut stack: Vec<Members<'_>> = members(value).into_iter().collect();
     while let Some(top) = stack.last_mut() {
         let Some((segment, child)) = top.next() else {
@@ -126,6 +141,13 @@ fn check_depth(value: &Value) -> Result<(), Diagnostics> {
         };
         path.push(segment);
         if stack.len() >= MAX_DEPTH {
+            let path: Vec<String> = path
+                .iter()
+                .map(|segment| match segment {
+                    Segment::Key(key) => (*key).to_owned(),
+                    Segment::Index(index) => index.to_string(),
+                })
+                .collect();
             return Err(Diagnostic::new(
                 crate::diagnostic::pointer(&path),
                 format!(

@@ -43,6 +43,10 @@ pub struct TypeLowering<'a> {
     /// Names of the inline types lowered so far, in order, so that the types of an operation
     /// left out (`--skip-unsupported`) can be taken back.
     created: Vec<String>,
+    /// Property wire name to its type-name and field-name forms. Components repeat the same
+    /// property names (`id`, `name`, `created_at`, ...), and converting their case anew for
+    /// every property was a tenth of a run. Only looked up, never iterated.
+    wire_names: std::collections::HashMap<String, (String, String)>,
     /// What each pass touched.
     pub report: &'a mut Report,
     /// Problems found.
@@ -80,6 +84,7 @@ impl<'a> TypeLowering<'a> {
             depth: 0,
             external_refs,
             created: Vec::new(),
+            wire_names: std::collections::HashMap::new(),
             report,
             diagnostics,
         }
@@ -714,7 +719,8 @@ impl<'a> TypeLowering<'a> {
         for property in properties {
             let (wire_name, schema) = (property.wire_name, property.schema);
             let field_pointer = property.pointer.as_str();
-            let hint = format!("{owner}{}", type_name(wire_name));
+            let (type_part, wanted) = self.wire_name_forms(wire_name);
+            let hint = format!("{owner}{type_part}");
             let ty = self.lower_boxed_use(schema, field_pointer, &hint);
             let (read_only, write_only, nullable, docs) = match schema {
                 ReferenceOr::Item(s) => (
@@ -736,7 +742,6 @@ impl<'a> TypeLowering<'a> {
             // direction, so it can only be required in Rust if it is neither.
             let always_present = required && !read_only && !write_only;
             let ty = if always_present { ty } else { ty.optional() };
-            let wanted = field_name(wire_name);
             let rust_name = rust_names.claim(&wanted, "_");
             if rust_name != wanted {
                 self.report.touch(pass::RENAME, field_pointer);
@@ -751,6 +756,16 @@ impl<'a> TypeLowering<'a> {
             });
         }
         fields
+    }
+
+    /// [`type_name`] and [`field_name`] of a property's wire name, converted once per run.
+    fn wire_name_forms(&mut self, wire_name: &str) -> (String, String) {
+        if let Some(forms) = self.wire_names.get(wire_name) {
+            return forms.clone();
+        }
+        let forms = (type_name(wire_name), field_name(wire_name));
+        self.wire_names.insert(wire_name.to_owned(), forms.clone());
+        forms
     }
 }
 
