@@ -14,6 +14,7 @@ pub mod lower;
 pub mod merge;
 pub mod naming;
 pub mod overlay;
+pub mod overlay_files;
 pub mod report;
 pub mod throttle;
 
