@@ -424,10 +424,7 @@ fn pagination() {
     );
     // Declaring `cursor` beside `offset` keeps resuming by offset.
     let style = |id: &str| f.op(id).pagination.as_ref().map(|p| p.style);
-    assert_eq!(
-        style("persons_list"),
-        Some(PaginationStyle::OffsetOrCursor)
-    );
+    assert_eq!(style("persons_list"), Some(PaginationStyle::OffsetOrCursor));
     assert_eq!(style("cohorts_activity"), Some(PaginationStyle::PageNumber));
     f.has("api/cohorts.rs", "crate::pagination::Pages<types::Cohort>");
     f.has("api/cohorts.rs", "pub fn cohorts_list_stream(");

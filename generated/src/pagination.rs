@@ -250,7 +250,10 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
         if !self.style.takes_offset() {
             self.set_up_failed("offset", "this operation does not page by offset");
         } else if self.first.cursor.is_some() {
-            self.set_up_failed("offset", "a listing starts at an offset or a cursor, not both");
+            self.set_up_failed(
+                "offset",
+                "a listing starts at an offset or a cursor, not both",
+            );
         }
         self.first.offset = Some(offset);
         self
@@ -261,7 +264,10 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
         if !self.style.takes_cursor() {
             self.set_up_failed("cursor", "this operation does not page by cursor");
         } else if self.first.offset.is_some() {
-            self.set_up_failed("cursor", "a listing starts at an offset or a cursor, not both");
+            self.set_up_failed(
+                "cursor",
+                "a listing starts at an offset or a cursor, not both",
+            );
         }
         self.first.cursor = Some(cursor.into());
         self
