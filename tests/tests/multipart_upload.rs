@@ -54,6 +54,23 @@ fn parts(content_type: &str, body: &[u8]) -> Vec<Part> {
     out
 }
 
+/// Serves `app` on a loopback port and returns a client of project 1 for it.
+async fn serve(app: Router) -> Client {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Client::builder(Region::SelfHosted(
+        url::Url::parse(&format!("http://{addr}")).expect("url"),
+    ))
+    .credentials(Credentials::personal_api_key("phx_test"))
+    .project_id("1")
+    .rate_limiter(RateLimiter::disabled())
+    .build()
+    .expect("client")
+}
+
 #[tokio::test]
 async fn a_5_mb_file_arrives_byte_exact_with_name_and_content_type() {
     type Seen = Arc<Mutex<Vec<(String, Bytes)>>>;
@@ -79,19 +96,7 @@ async fn a_5_mb_file_arrives_byte_exact_with_name_and_content_type() {
         // axum buffers at most 2 MB by default; PostHog takes files up to 50 MB.
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(Arc::clone(&seen));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let client = Client::builder(Region::SelfHosted(
-        url::Url::parse(&format!("http://{addr}")).expect("url"),
-    ))
-    .credentials(Credentials::personal_api_key("phx_test"))
-    .project_id("1")
-    .rate_limiter(RateLimiter::disabled())
-    .build()
-    .expect("client");
+    let client = serve(app).await;
 
     // Every byte value, CRLFs and the boundary's dashes included, over 5 MB.
     let bytes: Vec<u8> = (0..5 * 1024 * 1024 + 17)
@@ -205,19 +210,7 @@ async fn symbol_set_uploads_send_their_file_parts() {
             axum::routing::put(record(axum::http::StatusCode::NO_CONTENT, None)),
         )
         .with_state(Arc::clone(&seen));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let client = Client::builder(Region::SelfHosted(
-        url::Url::parse(&format!("http://{addr}")).expect("url"),
-    ))
-    .credentials(Credentials::personal_api_key("phx_test"))
-    .project_id("1")
-    .rate_limiter(RateLimiter::disabled())
-    .build()
-    .expect("client");
+    let client = serve(app).await;
 
     let data: Vec<u8> = b"posthog_error_tracking\x01\0\0\0\x02\0\0\0\r\n--".to_vec();
     let ok = client
