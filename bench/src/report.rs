@@ -112,7 +112,8 @@ impl Report {
         let regen = &self.regen;
         let _ = writeln!(
             out,
-            "| regenerate, in-process, median | {} | {} | {} | <= 1 s |",
+            "| regenerate, in-process ({} overlay files applied), median | {} | {} | {} | <= 1 s |",
+            regen.overlays,
             regen.times.describe(),
             prog.map_or_else(
                 || "-".to_owned(),
@@ -326,7 +327,7 @@ fn method_notes(out: &mut String) {
     let _ = writeln!(
         out,
         "## How these were measured\n\n\
-         - Regenerate: `posthog_codegen::generate` called in-process (release build) on the schema, public-API and throttle files `cargo xtask regenerate` reads; parse, normalize, lower, emit and format, no file I/O.\n\
+         - Regenerate: `posthog_codegen::generate_with_overlays` called in-process (release build) on the schema, `schema/overlays/`, public-API and throttle files `cargo xtask regenerate` reads; apply the overlays, parse, normalize, lower, emit and format, no file I/O.\n\
          - Lines: every `.rs` file under `generated/src/generated/`, `server/` counted separately; progenitor's is its one `lib.rs` after prettyplease. Non-blank lines in brackets.\n\
          - `cargo check` from scratch: a dedicated `CARGO_TARGET_DIR` under `target/bench/`, dependencies built once untimed, then `cargo clean -p <crate>` and a timed `cargo check -p <crate>` per run; configurations run round-robin, one at a time. Wall time includes cargo's start-up.\n\
          - Peak rustc RSS: cargo runs this benchmark binary as `RUSTC_WORKSPACE_WRAPPER`; it starts the crate's rustc, waits, and reads `getrusage(RUSAGE_CHILDREN).ru_maxrss` (its only child), the same figure as `/usr/bin/time -v`'s \"Maximum resident set size\".\n\

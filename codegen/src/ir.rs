@@ -399,13 +399,17 @@ pub struct Pagination {
     pub item: TypeRef,
 }
 
-/// The two pagination styles PostHog uses.
+/// How a listing pages, read from the query parameters it declares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaginationStyle {
     /// `limit`/`offset` query parameters.
     LimitOffset,
     /// `cursor` query parameter.
     Cursor,
+    /// Both `offset` and `cursor`: it resumes from either.
+    OffsetOrCursor,
+    /// A `page` number and no `offset` or `cursor`: it resumes only from a saved link.
+    PageNumber,
 }
 
 /// Method names of an operation's companions, claimed after every primary name so that a

@@ -17,6 +17,7 @@ pub mod naming;
 pub mod openapi31;
 pub mod options;
 pub mod overlay;
+pub mod overlay_files;
 pub mod report;
 pub mod throttle;
 

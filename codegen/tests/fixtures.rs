@@ -411,7 +411,7 @@ fn responses() {
 #[test]
 fn pagination() {
     let f = fixture("pagination");
-    assert_eq!(f.count(pass::PAGINATION), 2);
+    assert_eq!(f.count(pass::PAGINATION), 4);
     let cohorts = f
         .op("cohorts_list")
         .pagination
@@ -430,6 +430,10 @@ fn pagination() {
         (recordings.style, &recordings.item),
         (PaginationStyle::Cursor, &named("Recording"))
     );
+    // Declaring `cursor` beside `offset` keeps resuming by offset.
+    let style = |id: &str| f.op(id).pagination.as_ref().map(|p| p.style);
+    assert_eq!(style("persons_list"), Some(PaginationStyle::OffsetOrCursor));
+    assert_eq!(style("cohorts_activity"), Some(PaginationStyle::PageNumber));
     f.has("api/cohorts.rs", "crate::pagination::Pages<types::Cohort>");
     f.has("api/cohorts.rs", "pub fn cohorts_list_stream(");
     f.has(

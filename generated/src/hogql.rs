@@ -12,6 +12,17 @@
 //! let counts: Vec<Count> = result.rows_as()?;
 //! # Ok(()) }
 //! ```
+//!
+//! A syntax error's position: [`HogQlError::Syntax`] has `start`/`end` fields, but PostHog's
+//! `POST /query/` does not send a position, so against PostHog they are `None`. Checked in
+//! PostHog's server code: `posthog/api/query.py` (`QueryViewSet.create`) answers an
+//! `ExposedHogQLError` with `ValidationError(str(e), e.code_name)`, a body of `type`, `code`
+//! (`hogql_syntax_error`), `detail` (the message) and `attr` (null); the exception's
+//! `start`/`end` (`BaseHogQLError` in `posthog/hogql/errors.py`) are not part of `str(e)` and
+//! never reach the answer. The offsets are kept when a server does send `start`/`end` members.
+//! PostHog reports positions only for a `HogQLMetadata` query (its `errors` are `HogQLNotice`s
+//! with `start`, `end`, `message`, `fix`), which a caller can send through
+//! [`Client::request`](crate::Client::request); it counts against the same `query` throttle.
 
 mod error;
 mod pending;

@@ -42,12 +42,33 @@ use crate::error::{Error, Result};
 use crate::request::{RequestBuilder, link_without_credentials};
 
 /// How an operation pages through its results, which decides how a listing is resumed.
+///
+/// Every style follows `next` links as they come, whatever position they carry; the style
+/// only decides which saved positions [`Pages::offset`] and [`Pages::cursor`] accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PaginationStyle {
     /// `limit` and `offset` query parameters; pages carry `count`.
     LimitOffset,
     /// An opaque `cursor` query parameter; pages carry no `count`.
     Cursor,
+    /// A listing that takes both an `offset` and a `cursor` (its `next` links may carry
+    /// either): it resumes from a saved offset or a saved cursor.
+    OffsetOrCursor,
+    /// A listing numbered by a `page` parameter (PostHog's activity logs): it resumes only from
+    /// a saved link ([`Pages::resume_from`]).
+    PageNumber,
+}
+
+impl PaginationStyle {
+    /// Whether the listing takes an `offset` to resume from.
+    pub fn takes_offset(self) -> bool {
+        matches!(self, Self::LimitOffset | Self::OffsetOrCursor)
+    }
+
+    /// Whether the listing takes a `cursor` to resume from.
+    pub fn takes_cursor(self) -> bool {
+        matches!(self, Self::Cursor | Self::OffsetOrCursor)
+    }
 }
 
 /// One page of a listing, as PostHog sends it. Members other than these four are ignored.
@@ -226,10 +247,12 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
 
     /// Starts at `offset` (limit/offset listings), e.g. a saved [`Page::next_offset`].
     pub fn offset(mut self, offset: u64) -> Self {
-        if self.style != PaginationStyle::LimitOffset {
+        if !self.style.takes_offset() {
+            self.set_up_failed("offset", "this operation does not page by offset");
+        } else if self.first.cursor.is_some() {
             self.set_up_failed(
                 "offset",
-                "this operation pages with a cursor, not an offset",
+                "a listing starts at an offset or a cursor, not both",
             );
         }
         self.first.offset = Some(offset);
@@ -238,10 +261,12 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
 
     /// Starts at `cursor` (cursor listings), e.g. a saved [`Page::next_cursor`].
     pub fn cursor(mut self, cursor: impl Into<String>) -> Self {
-        if self.style != PaginationStyle::Cursor {
+        if !self.style.takes_cursor() {
+            self.set_up_failed("cursor", "this operation does not page by cursor");
+        } else if self.first.offset.is_some() {
             self.set_up_failed(
                 "cursor",
-                "this operation pages with limit/offset, not a cursor",
+                "a listing starts at an offset or a cursor, not both",
             );
         }
         self.first.cursor = Some(cursor.into());
@@ -307,11 +332,17 @@ impl<T: DeserializeOwned + Send + 'static> Pages<T> {
         if let Some(size) = self.first.page_size {
             request = request.__replace_query("limit", &size);
         }
+        // One position at a time: on a listing that takes both, a saved one replaces whichever
+        // the request or link carried, so the server never sees two that disagree.
         if let Some(offset) = self.first.offset {
-            request = request.__replace_query("offset", &offset);
+            request = request
+                .without_query("cursor")
+                .__replace_query("offset", &offset);
         }
         if let Some(cursor) = &self.first.cursor {
-            request = request.__replace_query("cursor", cursor);
+            request = request
+                .without_query("offset")
+                .__replace_query("cursor", cursor);
         }
         Ok(request)
     }

@@ -54,6 +54,23 @@ fn parts(content_type: &str, body: &[u8]) -> Vec<Part> {
     out
 }
 
+/// Serves `app` on a loopback port and returns a client of project 1 for it.
+async fn serve(app: Router) -> Client {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Client::builder(Region::SelfHosted(
+        url::Url::parse(&format!("http://{addr}")).expect("url"),
+    ))
+    .credentials(Credentials::personal_api_key("phx_test"))
+    .project_id("1")
+    .rate_limiter(RateLimiter::disabled())
+    .build()
+    .expect("client")
+}
+
 #[tokio::test]
 async fn a_5_mb_file_arrives_byte_exact_with_name_and_content_type() {
     type Seen = Arc<Mutex<Vec<(String, Bytes)>>>;
@@ -79,19 +96,7 @@ async fn a_5_mb_file_arrives_byte_exact_with_name_and_content_type() {
         // axum buffers at most 2 MB by default; PostHog takes files up to 50 MB.
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(Arc::clone(&seen));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let client = Client::builder(Region::SelfHosted(
-        url::Url::parse(&format!("http://{addr}")).expect("url"),
-    ))
-    .credentials(Credentials::personal_api_key("phx_test"))
-    .project_id("1")
-    .rate_limiter(RateLimiter::disabled())
-    .build()
-    .expect("client");
+    let client = serve(app).await;
 
     // Every byte value, CRLFs and the boundary's dashes included, over 5 MB.
     let bytes: Vec<u8> = (0..5 * 1024 * 1024 + 17)
@@ -165,5 +170,122 @@ async fn an_invalid_content_type_fails_before_sending() {
     assert!(
         matches!(error, posthog_api::Error::InvalidArgument { ref field, .. } if field == "file"),
         "{error:?}"
+    );
+}
+
+/// Error tracking symbol sets (overlaid from PostHog's ErrorTrackingSymbolSetViewSet): `create`
+/// sends the file as the `file` part with `chunk_id` in the query and decodes `{"ok": true}`;
+/// `update` sends `minified` and `source_map` parts and takes the 204.
+#[tokio::test]
+async fn symbol_set_uploads_send_their_file_parts() {
+    type Seen = Arc<Mutex<Vec<(String, String, Bytes)>>>;
+    let seen = Seen::default();
+    let record = |status: axum::http::StatusCode, answer: Option<serde_json::Value>| {
+        move |State(seen): State<Seen>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes| async move {
+            let content_type = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            seen.lock()
+                .expect("lock")
+                .push((uri.to_string(), content_type, body));
+            match answer {
+                Some(answer) => (status, axum::Json(answer)).into_response(),
+                None => status.into_response(),
+            }
+        }
+    };
+    use axum::response::IntoResponse as _;
+    let app = Router::new()
+        .route(
+            "/api/environments/{project}/error_tracking/symbol_sets/",
+            post(record(
+                axum::http::StatusCode::CREATED,
+                Some(json!({"ok": true})),
+            )),
+        )
+        .route(
+            "/api/environments/{project}/error_tracking/symbol_sets/{id}/",
+            axum::routing::put(record(axum::http::StatusCode::NO_CONTENT, None)),
+        )
+        .with_state(Arc::clone(&seen));
+    let client = serve(app).await;
+
+    let data: Vec<u8> = b"posthog_error_tracking\x01\0\0\0\x02\0\0\0\r\n--".to_vec();
+    let ok = client
+        .environments_error_tracking_symbol_sets_create(
+            "1",
+            &posthog_api::api::environments::EnvironmentsErrorTrackingSymbolSetsCreateQuery {
+                chunk_id: "chunk-1".into(),
+                multipart: Some(true),
+                ..Default::default()
+            },
+            &types::SymbolSetFileUpload {
+                file: FilePart::new(data.clone(), "chunk-1", "application/octet-stream"),
+            },
+        )
+        .await
+        .expect("create");
+    assert!(ok.ok);
+    client
+        .environments_error_tracking_symbol_sets_update(
+            "1",
+            "0197a0c2-7b1e-7000-8000-00000000abcd",
+            &types::SymbolSetSourceMapUpload {
+                minified: FilePart::new(b"function a(){}".to_vec(), "a.min.js", "text/javascript"),
+                source_map: FilePart::new(
+                    b"{\"version\":3}".to_vec(),
+                    "a.min.js.map",
+                    "application/json",
+                ),
+            },
+        )
+        .await
+        .expect("update");
+
+    let seen = seen.lock().expect("lock");
+    let (target, content_type, body) = &seen[0];
+    assert_eq!(
+        target,
+        "/api/environments/1/error_tracking/symbol_sets/?chunk_id=chunk-1&multipart=true"
+    );
+    let create = parts(content_type, body);
+    assert_eq!(create.len(), 1, "{create:?}");
+    assert!(
+        create[0].headers.contains("name=\"file\""),
+        "{}",
+        create[0].headers
+    );
+    assert!(
+        create[0].headers.contains("filename=\"chunk-1\""),
+        "{}",
+        create[0].headers
+    );
+    assert_eq!(create[0].body, data);
+
+    let (target, content_type, body) = &seen[1];
+    assert_eq!(
+        target,
+        "/api/environments/1/error_tracking/symbol_sets/0197a0c2-7b1e-7000-8000-00000000abcd/"
+    );
+    let update = parts(content_type, body);
+    let part = |name: &str| {
+        update
+            .iter()
+            .find(|p| p.headers.contains(&format!("name=\"{name}\"")))
+            .unwrap_or_else(|| panic!("the {name} part in {update:?}"))
+    };
+    assert_eq!(part("minified").body, b"function a(){}");
+    assert!(
+        part("minified")
+            .headers
+            .contains("content-type: text/javascript")
+    );
+    assert_eq!(part("source_map").body, b"{\"version\":3}");
+    assert!(
+        part("source_map")
+            .headers
+            .contains("filename=\"a.min.js.map\"")
     );
 }

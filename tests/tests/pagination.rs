@@ -35,6 +35,8 @@ const PROJECT_TOKEN: &str = "phc_project_token";
 struct Scenario {
     total: u64,
     cursor: bool,
+    /// Takes an `offset` or a `cursor` (the cursor wins), and links with cursors.
+    both: bool,
     /// Scheme, host and port put in `next` links; the server's own address when `None`.
     next_base: Option<String>,
     /// From this offset on, `next` links point elsewhere.
@@ -119,7 +121,9 @@ async fn list(
         });
     }
     let scenario = &server.scenario;
-    let offset = if scenario.cursor {
+    let by_cursor = scenario.cursor || (scenario.both && param(&query, "cursor").is_some());
+    let cursor_links = scenario.cursor || scenario.both;
+    let offset = if by_cursor {
         match param(&query, "cursor").map(|c| {
             c.strip_prefix("cD0")
                 .map(|hex| u64::from_str_radix(hex, 16))
@@ -164,7 +168,7 @@ async fn list(
     };
     let end = (offset + size).min(scenario.total);
     let mut body = String::with_capacity(64 * (end.saturating_sub(offset) as usize) + 256);
-    if !scenario.cursor {
+    if !cursor_links {
         body.push_str(&format!(r#"{{"count":{},"#, scenario.total));
     } else {
         body.push('{');
@@ -183,7 +187,7 @@ async fn list(
                 .unwrap_or_else(|| server.base.clone()),
         };
         // Like Django REST framework: the request's own query with the position replaced.
-        let (name, value) = if scenario.cursor {
+        let (name, value) = if cursor_links {
             ("cursor", format!("cD0{end:x}"))
         } else {
             ("offset", end.to_string())
@@ -192,11 +196,11 @@ async fn list(
         {
             let mut pairs = next.query_pairs_mut();
             for (key, old) in &query {
-                if key != name && (scenario.cursor || key != "limit") {
+                if key != name && key != "offset" && (cursor_links || key != "limit") {
                     pairs.append_pair(key, old);
                 }
             }
-            if !scenario.cursor {
+            if !cursor_links {
                 pairs.append_pair("limit", &limit.to_string());
             }
             pairs.append_pair(name, &value);
@@ -727,6 +731,100 @@ async fn listings_resume_from_a_saved_offset_cursor_or_link() {
         &ids_of(pages(&client, PaginationStyle::Cursor).resume_from(link)).await,
         100..3000,
     );
+}
+
+/// A listing that takes both an offset and a cursor (`OffsetOrCursor`, what lowering makes of
+/// one declaring both): it follows the cursor links it is given, and resumes from a saved
+/// offset or a saved cursor, sending only that position.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_taking_offset_and_cursor_follows_cursor_links_and_resumes_from_either() {
+    let server = serve(Scenario {
+        total: 1000,
+        both: true,
+        ..Scenario::default()
+    })
+    .await;
+    let client = keyed_client(&server);
+    let mut first = pages::<Person>(&client, PaginationStyle::OffsetOrCursor).page_size(100);
+    let page = first.next().await.expect("a page").expect("page");
+    let cursor = page.next_cursor().expect("next links carry a cursor");
+    assert_eq!(cursor, "cD064");
+    drop(first);
+    assert_ids(
+        &ids_of(pages(&client, PaginationStyle::OffsetOrCursor).page_size(100)).await,
+        0..1000,
+    );
+
+    let before = server.seen().len();
+    assert_ids(
+        &ids_of(pages(&client, PaginationStyle::OffsetOrCursor).offset(900)).await,
+        900..1000,
+    );
+    let by_offset = &server.seen()[before];
+    assert_eq!(param(&by_offset.query, "offset"), Some("900"));
+    assert_eq!(param(&by_offset.query, "cursor"), None);
+
+    let before = server.seen().len();
+    assert_ids(
+        &ids_of(
+            pages(&client, PaginationStyle::OffsetOrCursor)
+                .page_size(100)
+                .cursor(cursor),
+        )
+        .await,
+        100..1000,
+    );
+    let seen = server.seen();
+    let by_cursor = &seen[before];
+    assert_eq!(param(&by_cursor.query, "cursor"), Some("cD064"));
+    assert_eq!(param(&by_cursor.query, "offset"), None);
+    assert!(
+        seen[before + 1..]
+            .iter()
+            .all(|s| param(&s.query, "cursor").is_some() && param(&s.query, "offset").is_none()),
+        "the following pages are the server's cursor links"
+    );
+
+    // One position only: both at once is refused before anything is sent.
+    let before = server.seen().len();
+    let mut both = pages::<Person>(&client, PaginationStyle::OffsetOrCursor)
+        .offset(5)
+        .cursor("cD0a")
+        .items();
+    assert!(matches!(
+        both.next().await,
+        Some(Err(Error::InvalidArgument { ref field, .. })) if field == "cursor"
+    ));
+    assert_eq!(server.seen().len(), before);
+}
+
+/// A page-numbered listing (PostHog's activity logs) follows its `next` links and refuses an
+/// offset or a cursor, which its server would ignore and so restart from the first page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_numbered_listing_refuses_offsets_and_cursors() {
+    let server = serve(Scenario {
+        total: 300,
+        ..Scenario::default()
+    })
+    .await;
+    let client = keyed_client(&server);
+    assert_ids(
+        &ids_of(pages(&client, PaginationStyle::PageNumber)).await,
+        0..300,
+    );
+    for mut refused in [
+        pages::<Person>(&client, PaginationStyle::PageNumber)
+            .offset(5)
+            .items(),
+        pages::<Person>(&client, PaginationStyle::PageNumber)
+            .cursor("cD0a")
+            .items(),
+    ] {
+        assert!(matches!(
+            refused.next().await,
+            Some(Err(Error::InvalidArgument { .. }))
+        ));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -390,7 +390,7 @@ async fn with_meta_returns_value_and_metadata_of_any_method() {
         // A generated method.
         .with_meta(|client| async move {
             client
-                .feature_flags_activity_retrieve(ProjectId::Default)
+                .feature_flags_activity_retrieve(ProjectId::Default, &Default::default())
                 .await
         })
         .await

@@ -372,6 +372,8 @@ fn emit_methods(
         let style = match pagination.style {
             PaginationStyle::LimitOffset => quote!(LimitOffset),
             PaginationStyle::Cursor => quote!(Cursor),
+            PaginationStyle::OffsetOrCursor => quote!(OffsetOrCursor),
+            PaginationStyle::PageNumber => quote!(PageNumber),
         };
         let pages_ident = ident(pages);
         let items_ident = ident(items);

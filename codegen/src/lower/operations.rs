@@ -545,7 +545,9 @@ fn is_json(media: &str) -> bool {
 }
 
 /// Recognises a paginated list: a JSON answer with `results` (a list) and `next`, and the
-/// `limit`/`offset` or `cursor` query parameters that drive it.
+/// `limit`/`offset`, `cursor` or `page` query parameters that drive it. A listing may declare
+/// both `offset` and `cursor`; it is then resumable from either, and never narrowed to one
+/// (declaring `cursor` must not take away resuming by offset).
 fn pagination(
     response: &Response,
     query: &[Param],
@@ -570,12 +572,11 @@ fn pagination(
             _ => None,
         })?;
     let has_param = |name: &str| query.iter().any(|p| p.wire_name == name);
-    let style = if has_param("cursor") {
-        PaginationStyle::Cursor
-    } else if has_param("offset") || has_param("limit") || has_next {
-        PaginationStyle::LimitOffset
-    } else {
-        return None;
+    let style = match (has_param("offset"), has_param("cursor")) {
+        (true, true) => PaginationStyle::OffsetOrCursor,
+        (false, true) => PaginationStyle::Cursor,
+        (false, false) if has_param("page") => PaginationStyle::PageNumber,
+        _ => PaginationStyle::LimitOffset,
     };
     has_next.then_some(Pagination { style, item })
 }

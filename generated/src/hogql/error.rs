@@ -8,7 +8,8 @@ use http::StatusCode;
 #[non_exhaustive]
 pub enum HogQlError {
     /// The query is not valid HogQL (`hogql_syntax_error`). `start`/`end` are character
-    /// offsets into the query when the answer carries them.
+    /// offsets into the query when the answer carries them; PostHog's `POST /query/` does not
+    /// (see the [module docs](crate::hogql)), so against PostHog they are `None`.
     #[error("HogQL syntax error{}: {message}", span(*.start, *.end))]
     Syntax {
         /// PostHog's message.

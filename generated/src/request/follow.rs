@@ -75,12 +75,18 @@ impl RequestBuilder {
     /// Sets a query parameter, replacing any value it already has (in the builder's query or
     /// in a followed link): used for page size and resume positions.
     #[doc(hidden)]
-    pub fn __replace_query<T: Serialize + ?Sized>(mut self, name: &'static str, value: &T) -> Self {
+    pub fn __replace_query<T: Serialize + ?Sized>(self, name: &'static str, value: &T) -> Self {
+        let mut request = self.without_query(name);
+        request.push_query(name, value, true);
+        request
+    }
+
+    /// Drops the query parameter `name` from the request (and from the link it follows).
+    pub(crate) fn without_query(mut self, name: &'static str) -> Self {
         self.query.retain(|(key, _)| *key != name);
         if let Some(url) = &mut self.absolute {
             remove_query_params(url, &[name]);
         }
-        self.push_query(name, value, true);
         self
     }
 
