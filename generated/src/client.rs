@@ -124,8 +124,12 @@ impl Client {
         &self.inner.limiter
     }
 
-    #[doc(hidden)]
-    pub fn __project_id(&self, operation: &'static str, project: ProjectId) -> Result<String> {
+    /// `project`, or the client's default project; an error naming `operation` without one.
+    pub(crate) fn __project_id(
+        &self,
+        operation: &'static str,
+        project: ProjectId,
+    ) -> Result<String> {
         match project {
             ProjectId::Id(id) => Ok(id),
             ProjectId::Default => self.inner.project_id.clone().ok_or_else(|| Error::InvalidArgument {

@@ -122,7 +122,12 @@ pub mod client;
 // With no tag feature on, no generated type uses it.
 #[allow(dead_code)]
 mod codec;
+// Only generated types use its macros; with some tag features off, some go unused.
+#[cfg_attr(not(feature = "full"), allow(unused_macros))]
 mod enums;
+// What generated code declares its enums, literals and unions with (`crate::string_enum!`, ...).
+#[allow(unused_imports)]
+pub(crate) use enums::{integer_enum, literal, string_enum, tagged_union};
 pub mod error;
 // `hogql` is the tag of the overlaid `POST /query/` (schema/overlays/10-query.yaml).
 #[cfg(all(feature = "hogql", feature = "query"))]

@@ -13,18 +13,17 @@ use futures::StreamExt as _;
 use posthog_api::pagination::{Page, Pages, PaginationStyle};
 use posthog_api::rate_limit::RateLimiter;
 use posthog_api::retry::RetryPolicy;
-use posthog_api::{Client, Credentials, Error, HostKind, KeyPlacement, Operation, Region};
+use posthog_api::{Client, Credentials, Error, KeyPlacement, Operation, Region};
 use serde::Deserialize;
 
-static OP: Operation = Operation {
-    id: "persons_list",
-    method: http::Method::GET,
-    path: "/api/projects/{project_id}/persons/",
-    tag: "persons",
-    scopes: &["person:read"],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static OP: Operation = Operation::private(
+    "persons_list",
+    http::Method::GET,
+    "/api/projects/{project_id}/persons/",
+    "persons",
+    &["person:read"],
+    &[],
+);
 
 const PATH: &str = "/api/projects/1/persons/";
 const KEY: &str = "phx_secret_key";
@@ -251,7 +250,7 @@ fn pages<T: serde::de::DeserializeOwned + Send + 'static>(
     client: &Client,
     style: PaginationStyle,
 ) -> Pages<T> {
-    Pages::new(client.__request(&OP, PATH.into()), style)
+    client.operation(&OP).project("1").pages(style)
 }
 
 /// Asserts the ids are exactly `range`, in order (so no duplicates and no gaps).

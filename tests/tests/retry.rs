@@ -12,28 +12,26 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use posthog_api::rate_limit::RateLimiter;
 use posthog_api::retry::{Jitter, RetryPolicy};
-use posthog_api::{Client, Credentials, Error, HostKind, Operation, Region};
+use posthog_api::{Client, Credentials, Error, Operation, Region};
 use tokio::time::Instant;
 
-static GET_OP: Operation = Operation {
-    id: "things_retrieve",
-    method: http::Method::GET,
-    path: "/api/things/",
-    tag: "things",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static GET_OP: Operation = Operation::private(
+    "things_retrieve",
+    http::Method::GET,
+    "/api/things/",
+    "things",
+    &[],
+    &[],
+);
 
-static POST_OP: Operation = Operation {
-    id: "things_create",
-    method: http::Method::POST,
-    path: "/api/things/",
-    tag: "things",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static POST_OP: Operation = Operation::private(
+    "things_create",
+    http::Method::POST,
+    "/api/things/",
+    "things",
+    &[],
+    &[],
+);
 
 /// One scripted answer: status and an optional `Retry-After` value.
 #[derive(Clone)]
@@ -202,17 +200,21 @@ impl Capture {
 
 async fn get(client: &Client) -> posthog_api::Result<serde_json::Value> {
     client
-        .__request(&GET_OP, "/api/things/".into())
-        .send_json::<serde_json::Value>()
-        .await
+        .operation(&GET_OP)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
 }
 
 async fn post(client: &Client) -> posthog_api::Result<serde_json::Value> {
     client
-        .__request(&POST_OP, "/api/things/".into())
+        .operation(&POST_OP)
         .json(&serde_json::json!({"name": "x"}))
-        .send_json::<serde_json::Value>()
-        .await
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
 }
 
 #[tokio::test(start_paused = true)]
