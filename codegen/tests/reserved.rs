@@ -235,3 +235,18 @@ fn sealed_seam() {
         problems.join("\n")
     );
 }
+
+/// Every hand-written runtime module opens with a `//!` note saying what it is for (generated
+/// files open with their `@generated` header instead).
+#[test]
+fn runtime_modules_open_with_a_note() {
+    let missing: Vec<String> = crate_sources(false)
+        .into_iter()
+        .filter(|path| !support::read(path).starts_with(b"//!"))
+        .map(|path| path.display().to_string())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "start these with a `//!` line: {missing:?}"
+    );
+}
