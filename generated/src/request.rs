@@ -92,15 +92,15 @@ fn segment_problem(value: &str) -> Option<&'static str> {
     }
 }
 
-// Only generated code calls this; with some tag features off, parts of it go unused.
-#[cfg_attr(not(feature = "full"), allow(dead_code))]
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 /// A path argument. `Sync`, so the temporary slice of them a generated method builds does not
 /// stop the method's future from being `Send` (users spawn these futures on multi-threaded
 /// runtimes).
 pub(crate) type PathArg<'a> = &'a (dyn std::fmt::Display + Sync);
 
-// Only generated code calls this; with some tag features off, parts of it go unused.
-#[cfg_attr(not(feature = "full"), allow(dead_code))]
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 /// Fills `op`'s path template: `{project_id}` from `project` when given, every other
 /// placeholder from `args` in order, each percent-encoded as one segment. A value that cannot
 /// be one segment is an [`Error::InvalidArgument`] naming its placeholder.
@@ -157,8 +157,8 @@ pub(crate) fn within(url: &url::Url, base: &url::Url) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-// Only generated code calls this; with some tag features off, parts of it go unused.
-#[cfg_attr(not(feature = "full"), allow(dead_code))]
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 /// A request body, kept in a form that can be sent again on retry.
 #[derive(Debug, Clone)]
 enum Body {
@@ -167,8 +167,8 @@ enum Body {
     Multipart(Vec<(String, MultipartValue)>),
 }
 
-// Only generated code calls this; with some tag features off, parts of it go unused.
-#[cfg_attr(not(feature = "full"), allow(dead_code))]
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 #[derive(Debug, Clone)]
 enum MultipartValue {
     Text(String),
@@ -198,8 +198,8 @@ pub(crate) struct RequestBuilder {
     keep_answer: bool,
 }
 
-// Only generated code calls this; with some tag features off, parts of it go unused.
-#[cfg_attr(not(feature = "full"), allow(dead_code))]
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 impl Client {
     /// Starts a request for `op`, filling the path template's placeholders with `args` in order.
     pub(crate) fn __op(&self, op: &'static Operation, args: &[PathArg<'_>]) -> RequestBuilder {
@@ -252,8 +252,8 @@ impl Client {
     }
 }
 
-// Only generated code calls this; with some tag features off, parts of it go unused.
-#[cfg_attr(not(feature = "full"), allow(dead_code))]
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 impl RequestBuilder {
     /// Adds a query parameter; `None` adds nothing, arrays repeat the name (`explode`).
     pub fn query<T: Serialize + ?Sized>(mut self, name: &'static str, value: &T) -> Self {

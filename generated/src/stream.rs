@@ -17,7 +17,7 @@ pub struct ByteStream {
 
 impl ByteStream {
     // Only generated `text/event-stream` methods call this.
-    #[cfg_attr(not(feature = "full"), allow(dead_code))]
+    #[allow(dead_code)]
     pub(crate) fn new(operation: &'static str, response: reqwest::Response) -> Self {
         Self {
             operation,

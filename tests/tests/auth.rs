@@ -58,7 +58,18 @@ fn client(server: &Server, credentials: Credentials) -> Client {
 }
 
 fn personal(placement: KeyPlacement) -> Credentials {
-    Credentials::personal_api_key(PERSONAL_KEY).with_placement(placement)
+    Credentials::builder()
+        .personal_api_key(PERSONAL_KEY)
+        .placement(placement)
+        .build()
+}
+
+/// The personal key in the header and the project key.
+fn personal_and_project() -> Credentials {
+    Credentials::builder()
+        .personal_api_key(PERSONAL_KEY)
+        .project_api_key(PROJECT_KEY)
+        .build()
 }
 
 async fn get(client: &Client) -> Result<Value, Error> {
@@ -466,7 +477,7 @@ async fn public_operations_get_the_project_key_on_the_public_host_and_never_the_
     let public = Server::ok().await;
     let client = Client::builder(Region::SelfHosted(private.url()))
         .public_base_url(public.url())
-        .credentials(personal(KeyPlacement::Header).with_project_api_key(PROJECT_KEY))
+        .credentials(personal_and_project())
         .retry_policy(RetryPolicy::never())
         .build()
         .expect("valid");
@@ -765,11 +776,14 @@ async fn keys_never_print() {
     .await;
     let mut printed = Vec::new();
     for credentials in [
-        personal(KeyPlacement::Header).with_project_api_key(PROJECT_KEY),
+        personal_and_project(),
         personal(KeyPlacement::Body),
         personal(KeyPlacement::Query),
         Credentials::personal_api_key(LEGACY_KEY),
-        Credentials::basic("ada", PASSWORD).with_project_api_key(PROJECT_KEY),
+        Credentials::builder()
+            .basic("ada", PASSWORD)
+            .project_api_key(PROJECT_KEY)
+            .build(),
     ] {
         printed.push(format!("{credentials:?}"));
         let builder = Client::builder(Region::SelfHosted(echo.url()))
@@ -797,7 +811,7 @@ async fn keys_never_print() {
         .credentials(credentials)
         .project_token(PROJECT_KEY)
         .retry_policy(RetryPolicy::never())
-        .timeout(Some(Duration::from_secs(5)))
+        .timeout(Duration::from_secs(5))
         .build()
         .expect("valid");
         let error = get(&dead).await.expect_err("nothing listens on port 9");

@@ -187,7 +187,10 @@ async fn echoing_pager(pages: u32) -> Server {
 }
 
 fn query_keyed() -> Credentials {
-    Credentials::personal_api_key(KEY).with_placement(KeyPlacement::Query)
+    Credentials::builder()
+        .personal_api_key(KEY)
+        .placement(KeyPlacement::Query)
+        .build()
 }
 
 fn list_pages(client: &Client) -> Pages<u32> {
@@ -303,7 +306,10 @@ async fn decode_errors_of_successful_answers_redact_the_clients_own_secrets() {
         (Credentials::basic(USER, PASSWORD), &basic[..]),
         (Credentials::personal_api_key(LEGACY), &[LEGACY][..]),
         (
-            Credentials::personal_api_key(LEGACY).with_placement(KeyPlacement::Query),
+            Credentials::builder()
+                .personal_api_key(LEGACY)
+                .placement(KeyPlacement::Query)
+                .build(),
             &[LEGACY][..],
         ),
     ] {
@@ -427,7 +433,10 @@ async fn a_base_url_path_prefix_bounds_next_links_and_redirects() {
     ] {
         let client = builder(
             base.clone(),
-            Credentials::personal_api_key(KEY).with_placement(placement),
+            Credentials::builder()
+                .personal_api_key(KEY)
+                .placement(placement)
+                .build(),
         )
         .build()
         .expect("client");
@@ -648,7 +657,10 @@ async fn multipart_bodies_round_trip_through_a_standard_parser() {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let client = builder(
         base.parse().expect("url"),
-        Credentials::personal_api_key(KEY).with_placement(KeyPlacement::Body),
+        Credentials::builder()
+            .personal_api_key(KEY)
+            .placement(KeyPlacement::Body)
+            .build(),
     )
     .build()
     .expect("client");

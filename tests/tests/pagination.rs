@@ -458,7 +458,10 @@ async fn failing_page_ends_the_stream_naming_it_and_resumes_without_gaps() {
     })
     .await;
     // Keys in the query make the page URL sensitive: the error must not carry them.
-    let credentials = Credentials::personal_api_key(KEY).with_placement(KeyPlacement::Query);
+    let credentials = Credentials::builder()
+        .personal_api_key(KEY)
+        .placement(KeyPlacement::Query)
+        .build();
     let client = Client::builder(Region::SelfHosted(server.base.parse().expect("base URL")))
         .credentials(credentials)
         .project_token(PROJECT_TOKEN)

@@ -226,11 +226,13 @@ impl RunningFake {
         &self.public
     }
 
-    /// A client for this fake: its URL, keys (the project key too, with the `public`
-    /// feature) and project, and no client-side rate limit (the fake throttles only when asked to).
+    /// A client for this fake: its URL, both keys and project, and no client-side rate limit
+    /// (the fake throttles only when asked to).
     pub fn client(&self) -> crate::Result<Client> {
-        let credentials = Credentials::personal_api_key(FAKE_PERSONAL_API_KEY);
-        let credentials = credentials.with_project_api_key(FAKE_PROJECT_API_KEY);
+        let credentials = Credentials::builder()
+            .personal_api_key(FAKE_PERSONAL_API_KEY)
+            .project_api_key(FAKE_PROJECT_API_KEY)
+            .build();
         self.client_with(credentials)
     }
 
