@@ -84,6 +84,7 @@ pub const RESERVED_MODULE_NAMES: &[&str] = &[
     "default",
     "full",
     "server",
+    "fake",
     "unreferenced_types",
     "redis",
     "rustls",

@@ -29,7 +29,7 @@
 //! decode from arrays, a repeated key keeps its last value instead of failing, and formats that
 //! need an exact struct length (bincode, postcard) are not supported.
 //!
-//! The expansion names `crate::de`, so the derive works inside posthog-api only.
+//! The expansion names `crate::codec`, so the derive works inside posthog-api only.
 
 use proc_macro::TokenStream;
 use proc_macro2::{Span, TokenStream as TokenStream2};

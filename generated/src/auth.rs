@@ -53,7 +53,18 @@ pub(crate) enum PrivateAuth {
 /// error messages or logs.
 ///
 /// A client holds at most one private credential (a personal API key or Basic), plus optionally
-/// the project API key for the public endpoints.
+/// the project API key for the public endpoints. The constructors cover one credential each;
+/// [`Credentials::builder`] combines them:
+///
+/// ```
+/// use posthog_api::{Credentials, KeyPlacement};
+/// let both = Credentials::builder()
+///     .personal_api_key("phx_...")
+///     .project_api_key("phc_...")
+///     .placement(KeyPlacement::Body)
+///     .build();
+/// assert!(both.has_private_credential() && both.has_project_api_key());
+/// ```
 #[derive(Clone, Default)]
 pub struct Credentials {
     pub(crate) private: PrivateAuth,
@@ -67,8 +78,8 @@ impl Credentials {
         Self::default()
     }
 
-    /// A personal API key (`phx_...`), sent as `Authorization: Bearer` unless
-    /// [`Credentials::with_placement`] says otherwise.
+    /// A personal API key (`phx_...`), sent as `Authorization: Bearer` (see
+    /// [`CredentialsBuilder::placement`] for the other places).
     pub fn personal_api_key(key: impl Into<String>) -> Self {
         Self {
             private: PrivateAuth::Personal(SecretString::from(key.into())),
@@ -89,20 +100,13 @@ impl Credentials {
 
     /// Only the project API key (`phc_...`), for clients that call public endpoints alone.
     pub fn project_api_key(key: impl Into<String>) -> Self {
-        Self::none().with_project_api_key(key)
+        Self::builder().project_api_key(key).build()
     }
 
-    /// Moves the personal API key to another place in the request. Basic credentials always
-    /// travel in the `Authorization` header and ignore this.
-    pub fn with_placement(mut self, placement: KeyPlacement) -> Self {
-        self.placement = placement;
-        self
-    }
-
-    /// Adds the project API key (`phc_...`) used by the public endpoints.
-    pub fn with_project_api_key(mut self, key: impl Into<String>) -> Self {
-        self.project_key = Some(SecretString::from(key.into()));
-        self
+    /// Combines credentials: a private one (personal API key or Basic), the project API key,
+    /// and where the personal key goes.
+    pub fn builder() -> CredentialsBuilder {
+        CredentialsBuilder::default()
     }
 
     /// Where the personal API key goes.
@@ -206,6 +210,56 @@ pub(crate) fn stable_id(kind: &[u8], value: &[u8]) -> u64 {
 /// mistake, and could not travel in a header anyway.
 fn is_sendable_key(key: &str) -> bool {
     !key.is_empty() && !key.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Builds [`Credentials`] (see [`Credentials::builder`]). A private credential given twice
+/// replaces the first: a client holds at most one.
+#[derive(Default)]
+pub struct CredentialsBuilder {
+    credentials: Credentials,
+}
+
+impl CredentialsBuilder {
+    /// The personal API key (`phx_...`) for the private API.
+    pub fn personal_api_key(mut self, key: impl Into<String>) -> Self {
+        self.credentials.private = PrivateAuth::Personal(SecretString::from(key.into()));
+        self
+    }
+
+    /// Legacy HTTP Basic authentication instead of a personal API key.
+    pub fn basic(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.credentials.private = PrivateAuth::Basic {
+            username: username.into(),
+            password: SecretString::from(password.into()),
+        };
+        self
+    }
+
+    /// The project API key (`phc_...`) used by the public endpoints.
+    pub fn project_api_key(mut self, key: impl Into<String>) -> Self {
+        self.credentials.project_key = Some(SecretString::from(key.into()));
+        self
+    }
+
+    /// Where the personal API key goes in a request (default: the `Authorization` header).
+    /// Basic credentials always travel in the `Authorization` header and ignore this.
+    pub fn placement(mut self, placement: KeyPlacement) -> Self {
+        self.credentials.placement = placement;
+        self
+    }
+
+    /// The credentials.
+    pub fn build(self) -> Credentials {
+        self.credentials
+    }
+}
+
+impl fmt::Debug for CredentialsBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CredentialsBuilder")
+            .field("credentials", &self.credentials)
+            .finish()
+    }
 }
 
 impl fmt::Debug for Credentials {

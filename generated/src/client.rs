@@ -124,8 +124,12 @@ impl Client {
         &self.inner.limiter
     }
 
-    #[doc(hidden)]
-    pub fn __project_id(&self, operation: &'static str, project: ProjectId) -> Result<String> {
+    /// `project`, or the client's default project; an error naming `operation` without one.
+    pub(crate) fn __project_id(
+        &self,
+        operation: &'static str,
+        project: ProjectId,
+    ) -> Result<String> {
         match project {
             ProjectId::Id(id) => Ok(id),
             ProjectId::Default => self.inner.project_id.clone().ok_or_else(|| Error::InvalidArgument {
@@ -170,10 +174,17 @@ impl ClientBuilder {
         self
     }
 
-    /// Per-request timeout (default 60 s); `None` waits forever. Applies to a client given with
+    /// Per-request timeout (default 60 s). Applies to a client given with
     /// [`Self::http_client_builder`] too, replacing a timeout set there.
-    pub fn timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.timeout = timeout;
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// No per-request timeout: a request waits as long as the server takes (streams, long
+    /// exports). Also replaces a timeout set on [`Self::http_client_builder`]'s builder.
+    pub fn no_timeout(mut self) -> Self {
+        self.timeout = None;
         self
     }
 

@@ -1,12 +1,10 @@
 //! Open enums: schema choices that still decode values PostHog adds after the client was built.
 //!
-//! Generated code declares each enum with [`string_enum!`](crate::string_enum) or
-//! [`integer_enum!`](crate::integer_enum). A value the schema did not list decodes into the
+//! Generated code declares each enum with `crate::string_enum!` or `crate::integer_enum!`
+//! (crate-private macros, re-exported at the crate root for it). A value the schema did not list decodes into the
 //! fallback variant, which keeps it verbatim and serializes it back unchanged.
 
 /// Declares a string enum with a fallback variant holding unknown values.
-#[doc(hidden)]
-#[macro_export]
 macro_rules! string_enum {
     (
         $(#[$meta:meta])*
@@ -67,8 +65,6 @@ macro_rules! string_enum {
 }
 
 /// Declares an integer enum with a fallback variant holding unknown values.
-#[doc(hidden)]
-#[macro_export]
 macro_rules! integer_enum {
     (
         $(#[$meta:meta])*
@@ -126,8 +122,6 @@ macro_rules! integer_enum {
 
 /// Declares a constant string type (a pydantic `Literal` tag): it decodes only its one value,
 /// which is what lets an untagged union tell its variants apart.
-#[doc(hidden)]
-#[macro_export]
 macro_rules! literal {
     ($(#[$meta:meta])* $vis:vis struct $name:ident = $value:literal;) => {
         $(#[$meta])*
@@ -163,8 +157,6 @@ macro_rules! literal {
 
 /// Declares a union chosen by a discriminator property. A tag the client does not know lands in
 /// `Other` with the raw JSON, so new variants PostHog adds never fail decoding.
-#[doc(hidden)]
-#[macro_export]
 macro_rules! tagged_union {
     (
         $(#[$meta:meta])*
@@ -206,3 +198,5 @@ macro_rules! tagged_union {
         }
     };
 }
+
+pub(crate) use {integer_enum, literal, string_enum, tagged_union};

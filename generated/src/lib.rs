@@ -23,12 +23,12 @@
 //! // EU Cloud, with the project key for the public endpoints too.
 //! let eu = Client::new(
 //!     Region::Eu,
-//!     Credentials::personal_api_key("phx_...").with_project_api_key("phc_..."),
+//!     Credentials::builder().personal_api_key("phx_...").project_api_key("phc_...").build(),
 //! )?;
 //! // Self-hosted: one base URL for both halves; here behind a proxy that strips `Authorization`.
 //! let own = Client::new(
 //!     Region::self_hosted("https://posthog.example.com")?,
-//!     Credentials::personal_api_key("phx_...").with_placement(KeyPlacement::Body),
+//!     Credentials::builder().personal_api_key("phx_...").placement(KeyPlacement::Body).build(),
 //! )?;
 //! # Ok(()) }
 //! ```
@@ -122,7 +122,12 @@ pub mod client;
 // With no tag feature on, no generated type uses it.
 #[allow(dead_code)]
 mod codec;
+// Only generated types use its macros; which ones depends on the schema and the tag features.
+#[allow(unused_macros)]
 mod enums;
+// What generated code declares its enums, literals and unions with (`crate::string_enum!`, ...).
+#[allow(unused_imports)]
+pub(crate) use enums::{integer_enum, literal, string_enum, tagged_union};
 pub mod error;
 // `hogql` is the tag of the overlaid `POST /query/` (schema/overlays/10-query.yaml).
 #[cfg(all(feature = "hogql", feature = "query"))]
@@ -143,7 +148,7 @@ pub mod stream;
 #[rustfmt::skip]
 mod generated;
 
-pub use auth::{Credentials, Hosts, KeyPlacement, Region};
+pub use auth::{Credentials, CredentialsBuilder, Hosts, KeyPlacement, Region};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, MAX_BODY_BYTES, ProjectId};
 pub use error::{ApiError, ApiErrorBody, Error, RequestInfo, Result};
 pub use generated::{api, operations, types};

@@ -218,8 +218,7 @@ impl<T> fmt::Debug for Pages<T> {
 impl<T: DeserializeOwned + Send + 'static> Pages<T> {
     /// The pages of the listing whose first page `request` asks for. Called by generated code;
     /// callers build pages of any listing with [`crate::request::RawRequest::pages`].
-    #[doc(hidden)]
-    pub fn new(request: RequestBuilder, style: PaginationStyle) -> Self {
+    pub(crate) fn new(request: RequestBuilder, style: PaginationStyle) -> Self {
         Self {
             template: request,
             style,

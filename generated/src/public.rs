@@ -3,7 +3,7 @@
 //! from `/flags?v=4` with a fallback to `/decide/?v=3`.
 //!
 //! These calls go to the public host with only the project API key (see [`crate::auth`]), so the
-//! client needs [`crate::Credentials::with_project_api_key`]. Every event gets a UUID and a
+//! client needs [`crate::CredentialsBuilder::project_api_key`]. Every event gets a UUID and a
 //! timestamp when it has none, before anything is sent, so that PostHog can recognise an event
 //! a retried request sends twice.
 //!
@@ -493,7 +493,7 @@ impl Client {
         Err(Error::InvalidArgument {
             operation,
             field: "project_api_key".into(),
-            reason: "public endpoints authenticate with the project API key; add it with Credentials::with_project_api_key".into(),
+            reason: "public endpoints authenticate with the project API key; add it with Credentials::builder().project_api_key(..)".into(),
         })
     }
 }

@@ -2,7 +2,8 @@
 //! send, retry, and decode or classify the answer; and its documented doors: per-call
 //! [`RequestOptions`] with [`ResponseMeta`] (see [`Client::with_options`],
 //! [`Client::with_meta`]), and the raw layer ([`Client::request`], [`Client::operation`]) for
-//! what the schema lacks. The `__`-prefixed items are for generated code.
+//! what the schema lacks. What generated methods call (`RequestBuilder`, `Client::__op` and
+//! the other `__` constructors) is crate-private: all generated code lives in this crate.
 
 use bytes::Bytes;
 use http::StatusCode;
@@ -91,12 +92,15 @@ fn segment_problem(value: &str) -> Option<&'static str> {
     }
 }
 
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 /// A path argument. `Sync`, so the temporary slice of them a generated method builds does not
 /// stop the method's future from being `Send` (users spawn these futures on multi-threaded
 /// runtimes).
-#[doc(hidden)]
-pub type PathArg<'a> = &'a (dyn std::fmt::Display + Sync);
+pub(crate) type PathArg<'a> = &'a (dyn std::fmt::Display + Sync);
 
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 /// Fills `op`'s path template: `{project_id}` from `project` when given, every other
 /// placeholder from `args` in order, each percent-encoded as one segment. A value that cannot
 /// be one segment is an [`Error::InvalidArgument`] naming its placeholder.
@@ -153,6 +157,8 @@ pub(crate) fn within(url: &url::Url, base: &url::Url) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 /// A request body, kept in a form that can be sent again on retry.
 #[derive(Debug, Clone)]
 enum Body {
@@ -161,6 +167,8 @@ enum Body {
     Multipart(Vec<(String, MultipartValue)>),
 }
 
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 #[derive(Debug, Clone)]
 enum MultipartValue {
     Text(String),
@@ -170,9 +178,8 @@ enum MultipartValue {
 }
 
 /// One request being built by a generated method.
-#[doc(hidden)]
 #[derive(Debug)]
-pub struct RequestBuilder {
+pub(crate) struct RequestBuilder {
     client: Client,
     op: &'static Operation,
     /// The path template errors name, when it is not `op.path` (a raw request's own).
@@ -191,17 +198,17 @@ pub struct RequestBuilder {
     keep_answer: bool,
 }
 
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 impl Client {
     /// Starts a request for `op`, filling the path template's placeholders with `args` in order.
-    #[doc(hidden)]
-    pub fn __op(&self, op: &'static Operation, args: &[PathArg<'_>]) -> RequestBuilder {
+    pub(crate) fn __op(&self, op: &'static Operation, args: &[PathArg<'_>]) -> RequestBuilder {
         self.__request_at(op, fill_path(op, None, args))
     }
 
     /// Same as [`Self::__op`] for project-scoped operations: `{project_id}` takes `project`,
     /// or the client's default project.
-    #[doc(hidden)]
-    pub fn __project_op(
+    pub(crate) fn __project_op(
         &self,
         op: &'static Operation,
         project: crate::client::ProjectId,
@@ -214,15 +221,17 @@ impl Client {
     }
 
     /// Starts a request for `op` at `path` (relative to the operation's host).
-    #[doc(hidden)]
-    pub fn __request(&self, op: &'static Operation, path: String) -> RequestBuilder {
+    pub(crate) fn __request(&self, op: &'static Operation, path: String) -> RequestBuilder {
         self.__request_at(op, Ok(path))
     }
 
     /// Starts a request for `op`; generated methods pass the path they built, or the error
     /// that stopped them building it (reported when the request is sent).
-    #[doc(hidden)]
-    pub fn __request_at(&self, op: &'static Operation, path: Result<String>) -> RequestBuilder {
+    pub(crate) fn __request_at(
+        &self,
+        op: &'static Operation,
+        path: Result<String>,
+    ) -> RequestBuilder {
         let (path, error) = match path {
             Ok(path) => (path, None),
             Err(error) => (String::new(), Some(error)),
@@ -243,6 +252,8 @@ impl Client {
     }
 }
 
+// Only generated code calls this; what it uses depends on the schema and the tag features.
+#[allow(dead_code)]
 impl RequestBuilder {
     /// Adds a query parameter; `None` adds nothing, arrays repeat the name (`explode`).
     pub fn query<T: Serialize + ?Sized>(mut self, name: &'static str, value: &T) -> Self {
@@ -359,8 +370,7 @@ impl RequestBuilder {
 
     /// Sends the JSON body gzip-compressed with `Content-Encoding: gzip`, for endpoints that
     /// accept it (PostHog's capture and batch endpoints). Other bodies are sent as they are.
-    #[doc(hidden)]
-    pub fn __gzip(mut self) -> Self {
+    pub(crate) fn __gzip(mut self) -> Self {
         self.gzip = true;
         self
     }
@@ -691,5 +701,38 @@ fn scalar_text(value: serde_json::Value) -> String {
     match value {
         serde_json::Value::String(text) => text,
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Credentials, Region};
+
+    /// What a multipart body's members become before they are encoded (the encoding itself is
+    /// checked on the wire by `tests/tests/hardening.rs`): strings stay text, members named as
+    /// files become file parts, other values become their JSON text, and `null` sends nothing.
+    #[test]
+    fn multipart_members_become_text_file_and_json_text_parts() {
+        static UPLOAD: Operation =
+            Operation::private("upload", http::Method::POST, "/up/", "t", &[], &[]);
+        let client =
+            Client::new(Region::Us, Credentials::personal_api_key("phx_unit")).expect("client");
+        let body = serde_json::json!({"file": "x", "title": "t", "count": 3, "gone": null});
+        let builder = client
+            .__request(&UPLOAD, "/up/".into())
+            .multipart(&body, &["file"]);
+        let Body::Multipart(parts) = builder.body else {
+            panic!("{:?}", builder.body);
+        };
+        let parts: Vec<String> = parts
+            .iter()
+            .map(|(name, value)| match value {
+                MultipartValue::Text(text) => format!("{name}=text:{text}"),
+                MultipartValue::File(bytes) => format!("{name}=file:{bytes:?}"),
+                MultipartValue::FilePart(_) => format!("{name}=part"),
+            })
+            .collect();
+        assert_eq!(parts, ["file=file:b\"x\"", "title=text:t", "count=text:3"]);
     }
 }

@@ -95,27 +95,27 @@ impl RetryPolicy {
     }
 
     /// Sets the number of attempts in all (the first included).
-    pub fn with_max_attempts(mut self, attempts: u32) -> Self {
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.max_attempts = attempts.max(1);
         self
     }
 
     /// Sets the total-time budget.
-    pub fn with_max_elapsed(mut self, budget: Duration) -> Self {
+    pub fn max_elapsed(mut self, budget: Duration) -> Self {
         self.max_elapsed = budget;
         self
     }
 
     /// Sets the first backoff delay and the longest backoff delay.
-    pub fn with_delays(mut self, base: Duration, max: Duration) -> Self {
+    pub fn delays(mut self, base: Duration, max: Duration) -> Self {
         self.base_delay = base;
         self.max_delay = max.max(base);
         self
     }
 
-    /// Sets the longest `Retry-After` to wait out before retrying (see
-    /// [`Self::max_retry_after`]). The wait still counts against [`Self::max_elapsed`].
-    pub fn with_max_retry_after(mut self, max: Duration) -> Self {
+    /// Sets the longest `Retry-After` to wait out before retrying; a longer one returns the
+    /// error at once. The wait still counts against the `max_elapsed` budget.
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
         self.max_retry_after = max;
         self
     }
@@ -127,7 +127,7 @@ impl RetryPolicy {
     }
 
     /// Sets the backoff jitter.
-    pub fn with_jitter(mut self, jitter: Jitter) -> Self {
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
         self.jitter = jitter;
         self
     }
@@ -270,7 +270,7 @@ mod tests {
     #[test]
     fn equal_jitter_stays_in_the_upper_half() {
         let policy =
-            RetryPolicy::default().with_delays(Duration::from_millis(100), Duration::from_secs(10));
+            RetryPolicy::default().delays(Duration::from_millis(100), Duration::from_secs(10));
         for attempt in 1..8 {
             let exponential = Duration::from_millis(100) * (1 << (attempt - 1));
             let delay = policy.backoff(attempt);

@@ -16,6 +16,8 @@ pub struct ByteStream {
 }
 
 impl ByteStream {
+    // Only generated `text/event-stream` methods call this.
+    #[allow(dead_code)]
     pub(crate) fn new(operation: &'static str, response: reqwest::Response) -> Self {
         Self {
             operation,

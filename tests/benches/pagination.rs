@@ -17,7 +17,7 @@ use futures::StreamExt as _;
 use posthog_api::pagination::{Pages, PaginationStyle};
 use posthog_api::rate_limit::RateLimiter;
 use posthog_api::retry::RetryPolicy;
-use posthog_api::{Client, Credentials, HostKind, Operation, Region};
+use posthog_api::{Client, Credentials, Operation, Region};
 use serde::Deserialize;
 
 /// Counts live heap bytes and their peak, so memory can be compared across item counts.
@@ -63,15 +63,14 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-static OP: Operation = Operation {
-    id: "persons_list",
-    method: http::Method::GET,
-    path: "/api/projects/{project_id}/persons/",
-    tag: "persons",
-    scopes: &["person:read"],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static OP: Operation = Operation::private(
+    "persons_list",
+    http::Method::GET,
+    "/api/projects/{project_id}/persons/",
+    "persons",
+    &["person:read"],
+    &[],
+);
 
 const PATH: &str = "/api/projects/1/persons/";
 /// PostHog's default page size.
@@ -161,10 +160,10 @@ fn client(base: &str) -> Client {
 }
 
 async fn stream(client: &Client, prefetch: bool) -> u64 {
-    let pages: Pages<Person> = Pages::new(
-        client.__request(&OP, PATH.into()),
-        PaginationStyle::LimitOffset,
-    );
+    let pages: Pages<Person> = client
+        .operation(&OP)
+        .project("1")
+        .pages(PaginationStyle::LimitOffset);
     let mut items = pages.prefetch(prefetch).items();
     let mut count = 0;
     while let Some(item) = items.next().await {

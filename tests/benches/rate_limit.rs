@@ -22,17 +22,16 @@ use posthog_api::rate_limit::{RateLimiter, RedisStore, ScopeLimit, StoreFailure}
 use posthog_api::retry::RetryPolicy;
 use posthog_api::server::ServerRateLimiter;
 use posthog_api::server::fake::{FAKE_PERSONAL_API_KEY, FakePostHog};
-use posthog_api::{Client, Credentials, HostKind, Operation, Region};
+use posthog_api::{Client, Credentials, Operation, Region};
 
-static OP: Operation = Operation {
-    id: "things_list",
-    method: http::Method::GET,
-    path: "/api/things/",
-    tag: "things",
-    scopes: &[],
-    throttle_scopes: &["burst", "sustained"],
-    host: HostKind::Private,
-};
+static OP: Operation = Operation::private(
+    "things_list",
+    http::Method::GET,
+    "/api/things/",
+    "things",
+    &[],
+    &["burst", "sustained"],
+);
 
 /// PostHog's default pair, raised so far that no request in the benchmark ever waits. The short
 /// periods keep the exact limiter's logs small however many iterations criterion runs.
@@ -341,10 +340,8 @@ async fn ten_thousand(client: Arc<Client>) {
         .map(|_| {
             let client = Arc::clone(&client);
             async move {
-                client
-                    .__request(&OP, "/api/things/".into())
-                    .send_json::<serde_json::Value>()
-                    .await
+                let answer = client.operation(&OP).send().await?;
+                answer.error_for_status()?.json::<serde_json::Value>()
             }
         })
         .buffer_unordered(32)

@@ -8,9 +8,9 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use posthog_api::auth::{KeyPlacement, extract_personal_api_key};
 use posthog_api::retry::RetryPolicy;
-use posthog_api::{Client, Credentials, Error, HostKind, Operation, Region};
+use posthog_api::{Client, Credentials, Error, Operation, Region};
 use serde_json::{Value, json};
-use wire::{Captured, Server, json_response};
+use wire::{Captured, SendAs as _, Server, json_response};
 
 /// Distinctive keys: any of these in captured output is a leak.
 const PERSONAL_KEY: &str = "phx_LeakCanaryPersonal0123456789abcdef";
@@ -18,45 +18,33 @@ const PROJECT_KEY: &str = "phc_LeakCanaryProject0123456789abcdef";
 const LEGACY_KEY: &str = "LegacyLeakCanary0123456789abcdef";
 const PASSWORD: &str = "BasicLeakCanaryPassword";
 
-static LIST: Operation = Operation {
-    id: "feature_flags_list",
-    method: Method::GET,
-    path: "/api/projects/{project_id}/feature_flags/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:read"],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static LIST: Operation = Operation::private(
+    "feature_flags_list",
+    Method::GET,
+    "/api/projects/{project_id}/feature_flags/",
+    "feature_flags",
+    &["feature_flag:read"],
+    &[],
+);
 
-static CREATE: Operation = Operation {
-    id: "feature_flags_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/feature_flags/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:write"],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static CREATE: Operation = Operation::private(
+    "feature_flags_create",
+    Method::POST,
+    "/api/projects/{project_id}/feature_flags/",
+    "feature_flags",
+    &["feature_flag:write"],
+    &[],
+);
 
-static PUBLIC_GET: Operation = Operation {
-    id: "flags_remote_config",
-    method: Method::GET,
-    path: "/api/feature_flag/local_evaluation",
-    tag: "public",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Public,
-};
+static PUBLIC_GET: Operation = Operation::public(
+    "flags_remote_config",
+    Method::GET,
+    "/api/feature_flag/local_evaluation",
+    "public",
+);
 
-static PUBLIC_POST: Operation = Operation {
-    id: "capture_batch",
-    method: Method::POST,
-    path: "/batch/",
-    tag: "public",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Public,
-};
+static PUBLIC_POST: Operation =
+    Operation::public("capture_batch", Method::POST, "/batch/", "public");
 
 fn client(server: &Server, credentials: Credentials) -> Client {
     // Every test that may send a key logs through the capturing subscriber, so that the
@@ -70,19 +58,32 @@ fn client(server: &Server, credentials: Credentials) -> Client {
 }
 
 fn personal(placement: KeyPlacement) -> Credentials {
-    Credentials::personal_api_key(PERSONAL_KEY).with_placement(placement)
+    Credentials::builder()
+        .personal_api_key(PERSONAL_KEY)
+        .placement(placement)
+        .build()
+}
+
+/// The personal key in the header and the project key.
+fn personal_and_project() -> Credentials {
+    Credentials::builder()
+        .personal_api_key(PERSONAL_KEY)
+        .project_api_key(PROJECT_KEY)
+        .build()
 }
 
 async fn get(client: &Client) -> Result<Value, Error> {
     client
-        .__request(&LIST, "/api/projects/1/feature_flags/".into())
+        .operation(&LIST)
+        .project("1")
         .send_json::<Value>()
         .await
 }
 
 async fn post(client: &Client, body: &Value) -> Result<Value, Error> {
     client
-        .__request(&CREATE, "/api/projects/1/feature_flags/".into())
+        .operation(&CREATE)
+        .project("1")
         .json(body)
         .send_json::<Value>()
         .await
@@ -453,7 +454,8 @@ async fn a_second_personal_key_in_the_request_is_refused_unsent() {
             "{error:?}"
         );
         let error = client
-            .__request(&LIST, "/api/projects/1/feature_flags/".into())
+            .operation(&LIST)
+            .project("1")
             .query("personal_api_key", "phx_other")
             .send_json::<Value>()
             .await
@@ -475,17 +477,17 @@ async fn public_operations_get_the_project_key_on_the_public_host_and_never_the_
     let public = Server::ok().await;
     let client = Client::builder(Region::SelfHosted(private.url()))
         .public_base_url(public.url())
-        .credentials(personal(KeyPlacement::Header).with_project_api_key(PROJECT_KEY))
+        .credentials(personal_and_project())
         .retry_policy(RetryPolicy::never())
         .build()
         .expect("valid");
     client
-        .__request(&PUBLIC_GET, "/api/feature_flag/local_evaluation".into())
+        .operation(&PUBLIC_GET)
         .send_json::<Value>()
         .await
         .expect("200");
     client
-        .__request(&PUBLIC_POST, "/batch/".into())
+        .operation(&PUBLIC_POST)
         .json(&json!({"batch": [{"event": "$pageview"}]}))
         .send_json::<Value>()
         .await
@@ -528,7 +530,7 @@ async fn public_operations_keep_a_project_key_the_caller_supplied() {
     let client = client(&server, Credentials::project_api_key(PROJECT_KEY));
     let body = json!({"token": "phc_caller", "event": "x"});
     client
-        .__request(&PUBLIC_POST, "/batch/".into())
+        .operation(&PUBLIC_POST)
         .json(&body)
         .send_json::<Value>()
         .await
@@ -597,7 +599,8 @@ async fn project_token_selects_the_project_unless_the_call_overrides_it() {
         .expect("valid");
     get(&client).await.expect("200");
     client
-        .__request(&LIST, "/api/projects/1/feature_flags/".into())
+        .operation(&LIST)
+        .project("1")
         .query("token", "phc_other")
         .send_json::<Value>()
         .await
@@ -743,7 +746,7 @@ async fn a_same_host_redirect_is_followed() {
     .await;
     let client = client(&server, personal(KeyPlacement::Header));
     client
-        .__request(&LIST, "/old/".into())
+        .request(Method::GET, "/old/")
         .send_json::<Value>()
         .await
         .expect("followed");
@@ -773,11 +776,14 @@ async fn keys_never_print() {
     .await;
     let mut printed = Vec::new();
     for credentials in [
-        personal(KeyPlacement::Header).with_project_api_key(PROJECT_KEY),
+        personal_and_project(),
         personal(KeyPlacement::Body),
         personal(KeyPlacement::Query),
         Credentials::personal_api_key(LEGACY_KEY),
-        Credentials::basic("ada", PASSWORD).with_project_api_key(PROJECT_KEY),
+        Credentials::builder()
+            .basic("ada", PASSWORD)
+            .project_api_key(PROJECT_KEY)
+            .build(),
     ] {
         printed.push(format!("{credentials:?}"));
         let builder = Client::builder(Region::SelfHosted(echo.url()))
@@ -805,7 +811,7 @@ async fn keys_never_print() {
         .credentials(credentials)
         .project_token(PROJECT_KEY)
         .retry_policy(RetryPolicy::never())
-        .timeout(Some(Duration::from_secs(5)))
+        .timeout(Duration::from_secs(5))
         .build()
         .expect("valid");
         let error = get(&dead).await.expect_err("nothing listens on port 9");

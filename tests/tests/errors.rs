@@ -7,19 +7,18 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 use posthog_api::retry::RetryPolicy;
-use posthog_api::{Client, Credentials, Error, HostKind, MAX_BODY_BYTES, Operation, Region};
+use posthog_api::{Client, Credentials, Error, MAX_BODY_BYTES, Operation, Region};
 use serde_json::{Value, json};
-use wire::{Server, json_response};
+use wire::{SendAs as _, Server, json_response};
 
-static FLAGS_CREATE: Operation = Operation {
-    id: "feature_flags_create",
-    method: Method::POST,
-    path: "/api/projects/{project_id}/feature_flags/",
-    tag: "feature_flags",
-    scopes: &["feature_flag:write"],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static FLAGS_CREATE: Operation = Operation::private(
+    "feature_flags_create",
+    Method::POST,
+    "/api/projects/{project_id}/feature_flags/",
+    "feature_flags",
+    &["feature_flag:write"],
+    &[],
+);
 
 /// A client for a server that answers every request with `status`, `body` and `headers`.
 async fn answering(
@@ -50,7 +49,8 @@ async fn answering(
 
 async fn call(client: &Client) -> Error {
     client
-        .__request(&FLAGS_CREATE, "/api/projects/1/feature_flags/".into())
+        .operation(&FLAGS_CREATE)
+        .project("1")
         .json(&json!({"key": "beta"}))
         .send_json::<Value>()
         .await
@@ -235,7 +235,8 @@ async fn an_answer_that_does_not_decode_is_decode_with_its_path() {
         results: Vec<Flag>,
     }
     let error = client
-        .__request(&FLAGS_CREATE, "/api/projects/1/feature_flags/".into())
+        .operation(&FLAGS_CREATE)
+        .project("1")
         .json(&json!({}))
         .send_json::<Page>()
         .await
@@ -283,7 +284,8 @@ async fn an_oversized_body_fails_before_any_byte_is_sent() {
         .expect("valid");
     let big = json!({ "blob": "x".repeat(MAX_BODY_BYTES) });
     let error = client
-        .__request(&FLAGS_CREATE, "/api/projects/1/feature_flags/".into())
+        .operation(&FLAGS_CREATE)
+        .project("1")
         .json(&big)
         .send_json::<Value>()
         .await
@@ -302,7 +304,8 @@ async fn an_oversized_body_fails_before_any_byte_is_sent() {
     assert_eq!(server.connections(), 0, "no connection was opened");
     // The same server does see a request under the limit, so the count above means something.
     client
-        .__request(&FLAGS_CREATE, "/api/projects/1/feature_flags/".into())
+        .operation(&FLAGS_CREATE)
+        .project("1")
         .json(&json!({"blob": "small"}))
         .send_json::<Value>()
         .await

@@ -233,7 +233,12 @@ async fn personal_api_key_precedence_header_then_body_then_query() {
         KeyPlacement::Query,
     ] {
         let client = fake
-            .client_with(Credentials::personal_api_key(good).with_placement(placement))
+            .client_with(
+                Credentials::builder()
+                    .personal_api_key(good)
+                    .placement(placement)
+                    .build(),
+            )
             .expect("client");
         let flags = client
             .feature_flags_list(fake.project_id(), &FeatureFlagsListQuery::default())

@@ -9,37 +9,27 @@ use std::sync::{Arc, OnceLock};
 
 use futures::StreamExt as _;
 use http::{Method, StatusCode};
+use posthog_api::multipart::FilePart;
 use posthog_api::pagination::{Page, Pages, PaginationStyle};
 use posthog_api::rate_limit::RateLimiter;
 use posthog_api::retry::RetryPolicy;
+use posthog_api::types;
 use posthog_api::{
-    Client, Credentials, Error, HostKind, KeyPlacement, MAX_BODY_BYTES, Operation, ProjectId,
-    Region,
+    Client, Credentials, Error, KeyPlacement, MAX_BODY_BYTES, Operation, ProjectId, Region,
 };
 use serde_json::{Value, json};
-use wire::{Captured, Server, json_response, redirect};
+use wire::{Captured, SendAs as _, Server, json_response, redirect};
 
 const KEY: &str = "phx_HardeningTestKey0123456789";
 
-static LIST: Operation = Operation {
-    id: "things_list",
-    method: Method::GET,
-    path: "/api/things/",
-    tag: "things",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
-
-static UPLOAD: Operation = Operation {
-    id: "things_upload",
-    method: Method::POST,
-    path: "/api/things/",
-    tag: "things",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static LIST: Operation = Operation::private(
+    "things_list",
+    Method::GET,
+    "/api/things/",
+    "things",
+    &[],
+    &[],
+);
 
 fn builder(base: url::Url, credentials: Credentials) -> posthog_api::ClientBuilder {
     Client::builder(Region::SelfHosted(base))
@@ -197,14 +187,14 @@ async fn echoing_pager(pages: u32) -> Server {
 }
 
 fn query_keyed() -> Credentials {
-    Credentials::personal_api_key(KEY).with_placement(KeyPlacement::Query)
+    Credentials::builder()
+        .personal_api_key(KEY)
+        .placement(KeyPlacement::Query)
+        .build()
 }
 
 fn list_pages(client: &Client) -> Pages<u32> {
-    Pages::new(
-        client.__request(&LIST, "/api/things/".into()),
-        PaginationStyle::LimitOffset,
-    )
+    client.operation(&LIST).pages(PaginationStyle::LimitOffset)
 }
 
 #[tokio::test]
@@ -316,14 +306,17 @@ async fn decode_errors_of_successful_answers_redact_the_clients_own_secrets() {
         (Credentials::basic(USER, PASSWORD), &basic[..]),
         (Credentials::personal_api_key(LEGACY), &[LEGACY][..]),
         (
-            Credentials::personal_api_key(LEGACY).with_placement(KeyPlacement::Query),
+            Credentials::builder()
+                .personal_api_key(LEGACY)
+                .placement(KeyPlacement::Query)
+                .build(),
             &[LEGACY][..],
         ),
     ] {
         let client = client(&server, credentials);
         let errors = [
             client
-                .__request(&LIST, "/api/things/".into())
+                .operation(&LIST)
                 .send_json::<Vec<u32>>()
                 .await
                 .expect_err("not a list"),
@@ -333,7 +326,7 @@ async fn decode_errors_of_successful_answers_redact_the_clients_own_secrets() {
                 .expect("a page")
                 .expect_err("results is no list"),
             client
-                .__request(&LIST, "/text/".into())
+                .request(Method::GET, "/text/")
                 .send_text()
                 .await
                 .expect_err("not UTF-8"),
@@ -369,10 +362,9 @@ async fn a_next_link_that_repeats_a_page_ends_the_stream_with_an_error() {
     for (cycle, prefetch) in [(1, false), (2, false), (3, true), (1, true)] {
         let server = cycling_pager(cycle).await;
         let client = client(&server, Credentials::personal_api_key(KEY));
-        let first = client
-            .__request(&LIST, "/api/things/".into())
-            .query("page", &0);
-        let outcome: Vec<Result<Page<u32>, Error>> = Pages::new(first, PaginationStyle::Cursor)
+        let first = client.operation(&LIST).query("page", &0);
+        let outcome: Vec<Result<Page<u32>, Error>> = first
+            .pages(PaginationStyle::Cursor)
             .prefetch(prefetch)
             .take(20)
             .collect()
@@ -441,7 +433,10 @@ async fn a_base_url_path_prefix_bounds_next_links_and_redirects() {
     ] {
         let client = builder(
             base.clone(),
-            Credentials::personal_api_key(KEY).with_placement(placement),
+            Credentials::builder()
+                .personal_api_key(KEY)
+                .placement(placement)
+                .build(),
         )
         .build()
         .expect("client");
@@ -451,7 +446,7 @@ async fn a_base_url_path_prefix_bounds_next_links_and_redirects() {
             "{outcome:?}"
         );
         let error = client
-            .__request(&UPLOAD, "/api/moved/".into())
+            .request(Method::POST, "/api/moved/")
             .json(&json!({"a": 1}))
             .send_json::<Value>()
             .await
@@ -466,16 +461,25 @@ async fn a_base_url_path_prefix_bounds_next_links_and_redirects() {
     assert!(elsewhere.is_empty(), "{elsewhere:#?}");
 }
 
+/// Uploads `content` as the file of a multipart operation (`warehouse_tables_file_create`).
+/// The servers here answer `{}`, which is no table: what matters is what was sent, so a
+/// decode error counts as sent.
+async fn upload(client: &Client, content: Vec<u8>) -> Result<(), Error> {
+    let body = types::TableFileUpload {
+        file: FilePart::new(content, "file", "application/octet-stream"),
+        ..Default::default()
+    };
+    match client.warehouse_tables_file_create("1", &body).await {
+        Ok(_) | Err(Error::Decode { .. }) => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 /// Bytes of `multipart/form-data` overhead around one file part called `file`, measured on the
 /// wire.
 async fn multipart_overhead(server: &Server, client: &Client) -> usize {
     let before = server.requests().len();
-    client
-        .__request(&UPLOAD, "/api/things/".into())
-        .multipart(&json!({"file": "x"}), &["file"])
-        .send_json::<Value>()
-        .await
-        .expect("sent");
+    upload(client, b"x".to_vec()).await.expect("sent");
     server.requests()[before].body.len() - 1
 }
 
@@ -488,24 +492,17 @@ async fn the_multipart_size_check_counts_every_byte_on_the_wire() {
     assert!(overhead > 100, "{overhead}");
     // Exactly at the limit on the wire: sent, and the server counts the same bytes.
     let fits = "x".repeat(MAX_BODY_BYTES - overhead);
-    client
-        .__request(&UPLOAD, "/api/things/".into())
-        .multipart(&json!({ "file": fits }), &["file"])
-        .send_json::<Value>()
+    upload(&client, fits.into_bytes())
         .await
         .expect("exactly at the limit is sent");
     assert_eq!(
         server.requests().last().map(|r| r.body.len()),
         Some(MAX_BODY_BYTES)
     );
-    drop(fits);
     // One byte over: refused unsent, although the part itself is under the limit.
     let requests = server.requests().len();
     let over = "x".repeat(MAX_BODY_BYTES - overhead + 1);
-    let error = client
-        .__request(&UPLOAD, "/api/things/".into())
-        .multipart(&json!({ "file": over }), &["file"])
-        .send_json::<Value>()
+    let error = upload(&client, over.into_bytes())
         .await
         .expect_err("refused");
     match error {
@@ -562,7 +559,7 @@ async fn answers_over_the_size_cap_are_refused_counting_inflated_bytes() {
         .expect("client");
     for path in ["/api/things/", "/api/error/"] {
         let error = client
-            .__request(&LIST, path.into())
+            .request(Method::GET, path)
             .send_json::<Vec<u8>>()
             .await
             // Only the length, should it decode: the test must not print megabytes.
@@ -575,7 +572,7 @@ async fn answers_over_the_size_cap_are_refused_counting_inflated_bytes() {
         assert!(error.to_string().contains("max_response_bytes"), "{error}");
     }
     let error = client
-        .__request(&LIST, "/api/things/".into())
+        .operation(&LIST)
         .send_text()
         .await
         .map(|text| text.len())
@@ -588,7 +585,7 @@ async fn answers_over_the_size_cap_are_refused_counting_inflated_bytes() {
         .build()
         .expect("client");
     let items = roomy
-        .__request(&LIST, "/api/things/".into())
+        .operation(&LIST)
         .send_json::<Vec<u8>>()
         .await
         .expect("fits");
@@ -637,7 +634,7 @@ async fn multipart_bodies_round_trip_through_a_standard_parser() {
     let parts: Parts = Arc::default();
     let seen = parts.clone();
     let app = axum::Router::new().route(
-        "/api/things/",
+        "/api/projects/1/warehouse_tables/file/",
         axum::routing::post(move |mut form: axum::extract::Multipart| {
             let seen = seen.clone();
             async move {
@@ -660,31 +657,34 @@ async fn multipart_bodies_round_trip_through_a_standard_parser() {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let client = builder(
         base.parse().expect("url"),
-        Credentials::personal_api_key(KEY).with_placement(KeyPlacement::Body),
+        Credentials::builder()
+            .personal_api_key(KEY)
+            .placement(KeyPlacement::Body)
+            .build(),
     )
     .build()
     .expect("client");
     let content = "line\r\n--posthog-api-0000\r\n\r\nend";
+    let body = types::TableFileUpload {
+        file: FilePart::new(content, "people.csv", "text/csv"),
+        name: Some("ü \"quoted\"".into()),
+        format: None,
+    };
     client
-        .__request(&UPLOAD, "/api/things/".into())
-        .multipart(
-            &json!({"file": content, "title": "ü \"quoted\"", "count": 3}),
-            &["file"],
-        )
-        .send_json::<Value>()
+        .warehouse_tables_file_create("1", &body)
         .await
-        .expect("accepted");
-    let parts = parts.lock().map(|p| p.clone()).unwrap_or_default();
+        .expect_err("`{}` is no table");
+    let mut parts = parts.lock().map(|p| p.clone()).unwrap_or_default();
+    parts.sort();
     assert_eq!(
         parts,
         vec![
             (
                 "file".to_owned(),
-                Some("file".to_owned()),
+                Some("people.csv".to_owned()),
                 content.as_bytes().to_vec()
             ),
-            ("title".to_owned(), None, "ü \"quoted\"".as_bytes().to_vec()),
-            ("count".to_owned(), None, b"3".to_vec()),
+            ("name".to_owned(), None, "ü \"quoted\"".as_bytes().to_vec()),
             ("personal_api_key".to_owned(), None, KEY.as_bytes().to_vec()),
         ]
     );

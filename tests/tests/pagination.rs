@@ -13,18 +13,17 @@ use futures::StreamExt as _;
 use posthog_api::pagination::{Page, Pages, PaginationStyle};
 use posthog_api::rate_limit::RateLimiter;
 use posthog_api::retry::RetryPolicy;
-use posthog_api::{Client, Credentials, Error, HostKind, KeyPlacement, Operation, Region};
+use posthog_api::{Client, Credentials, Error, KeyPlacement, Operation, Region};
 use serde::Deserialize;
 
-static OP: Operation = Operation {
-    id: "persons_list",
-    method: http::Method::GET,
-    path: "/api/projects/{project_id}/persons/",
-    tag: "persons",
-    scopes: &["person:read"],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static OP: Operation = Operation::private(
+    "persons_list",
+    http::Method::GET,
+    "/api/projects/{project_id}/persons/",
+    "persons",
+    &["person:read"],
+    &[],
+);
 
 const PATH: &str = "/api/projects/1/persons/";
 const KEY: &str = "phx_secret_key";
@@ -255,7 +254,7 @@ fn pages<T: serde::de::DeserializeOwned + Send + 'static>(
     client: &Client,
     style: PaginationStyle,
 ) -> Pages<T> {
-    Pages::new(client.__request(&OP, PATH.into()), style)
+    client.operation(&OP).project("1").pages(style)
 }
 
 /// Asserts the ids are exactly `range`, in order (so no duplicates and no gaps).
@@ -463,7 +462,10 @@ async fn failing_page_ends_the_stream_naming_it_and_resumes_without_gaps() {
     })
     .await;
     // Keys in the query make the page URL sensitive: the error must not carry them.
-    let credentials = Credentials::personal_api_key(KEY).with_placement(KeyPlacement::Query);
+    let credentials = Credentials::builder()
+        .personal_api_key(KEY)
+        .placement(KeyPlacement::Query)
+        .build();
     let client = Client::builder(Region::SelfHosted(server.base.parse().expect("base URL")))
         .credentials(credentials)
         .project_token(PROJECT_TOKEN)

@@ -507,9 +507,11 @@ async fn the_personal_key_never_reaches_the_public_host() {
     ] {
         let client = client_with(
             &server,
-            Credentials::personal_api_key(PERSONAL_KEY)
-                .with_placement(placement)
-                .with_project_api_key(PROJECT_KEY),
+            Credentials::builder()
+                .personal_api_key(PERSONAL_KEY)
+                .placement(placement)
+                .project_api_key(PROJECT_KEY)
+                .build(),
         );
         client
             .capture(Event::new("e", "u"))
@@ -557,7 +559,10 @@ async fn public_endpoints_mount_into_the_whole_fake_posthog() {
         .expect("bind 127.0.0.1");
     let client = client_with(
         &server,
-        Credentials::personal_api_key(FAKE_PERSONAL_API_KEY).with_project_api_key(PROJECT_KEY),
+        Credentials::builder()
+            .personal_api_key(FAKE_PERSONAL_API_KEY)
+            .project_api_key(PROJECT_KEY)
+            .build(),
     );
     client
         .feature_flags_list(

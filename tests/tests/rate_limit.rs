@@ -383,8 +383,10 @@ fn bucket_ids_are_stable_across_processes_and_releases() {
     assert_eq!(Credentials::none().bucket_id(), 0x5fb9_1865_f592_6d5e);
     // The id names the credential alone, not where it travels.
     assert_eq!(
-        Credentials::personal_api_key("phx_stable_key")
-            .with_placement(posthog_api::KeyPlacement::Query)
+        Credentials::builder()
+            .personal_api_key("phx_stable_key")
+            .placement(posthog_api::KeyPlacement::Query)
+            .build()
             .bucket_id(),
         0x770e_36ec_4d1e_3a98
     );

@@ -317,7 +317,7 @@ async fn per_call_timeout_fires_while_the_client_default_does_not() {
     let url = slow_server(Duration::from_millis(600)).await;
     let client = Client::builder(Region::SelfHosted(url))
         .credentials(Credentials::personal_api_key(KEY))
-        .timeout(Some(Duration::from_secs(30)))
+        .timeout(Duration::from_secs(30))
         .retry_policy(RetryPolicy::never())
         .build()
         .expect("valid");
@@ -351,8 +351,8 @@ async fn per_call_retry_policy_replaces_the_clients() {
     let server = Server::start(|_| json_response(StatusCode::SERVICE_UNAVAILABLE, "{}")).await;
     let client = client_for(&server);
     let policy = RetryPolicy::default()
-        .with_max_attempts(3)
-        .with_delays(Duration::from_millis(1), Duration::from_millis(1));
+        .max_attempts(3)
+        .delays(Duration::from_millis(1), Duration::from_millis(1));
     let error = client
         .with_options(RequestOptions::new().retry_policy(policy))
         .users_retrieve("@me")

@@ -12,28 +12,26 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use posthog_api::rate_limit::RateLimiter;
 use posthog_api::retry::{Jitter, RetryPolicy};
-use posthog_api::{Client, Credentials, Error, HostKind, Operation, Region};
+use posthog_api::{Client, Credentials, Error, Operation, Region};
 use tokio::time::Instant;
 
-static GET_OP: Operation = Operation {
-    id: "things_retrieve",
-    method: http::Method::GET,
-    path: "/api/things/",
-    tag: "things",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static GET_OP: Operation = Operation::private(
+    "things_retrieve",
+    http::Method::GET,
+    "/api/things/",
+    "things",
+    &[],
+    &[],
+);
 
-static POST_OP: Operation = Operation {
-    id: "things_create",
-    method: http::Method::POST,
-    path: "/api/things/",
-    tag: "things",
-    scopes: &[],
-    throttle_scopes: &[],
-    host: HostKind::Private,
-};
+static POST_OP: Operation = Operation::private(
+    "things_create",
+    http::Method::POST,
+    "/api/things/",
+    "things",
+    &[],
+    &[],
+);
 
 /// One scripted answer: status and an optional `Retry-After` value.
 #[derive(Clone)]
@@ -114,7 +112,7 @@ fn client(base: &str, policy: RetryPolicy) -> Client {
     Client::builder(region)
         .credentials(Credentials::personal_api_key("phx_retry_test_key"))
         .http_client_builder(http)
-        .timeout(None)
+        .no_timeout()
         .rate_limiter(RateLimiter::disabled())
         .retry_policy(policy)
         .build()
@@ -202,17 +200,21 @@ impl Capture {
 
 async fn get(client: &Client) -> posthog_api::Result<serde_json::Value> {
     client
-        .__request(&GET_OP, "/api/things/".into())
-        .send_json::<serde_json::Value>()
-        .await
+        .operation(&GET_OP)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
 }
 
 async fn post(client: &Client) -> posthog_api::Result<serde_json::Value> {
     client
-        .__request(&POST_OP, "/api/things/".into())
+        .operation(&POST_OP)
         .json(&serde_json::json!({"name": "x"}))
-        .send_json::<serde_json::Value>()
-        .await
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
 }
 
 #[tokio::test(start_paused = true)]
@@ -255,9 +257,9 @@ async fn retry_after_is_never_shortened_by_max_delay() {
     // `max_delay` bounds backoff only: the server's 120 s are waited out in full.
     let (server, base) = serve(vec![Answer(429, Some("120".into())), Answer(200, None)]).await;
     let policy = RetryPolicy::default()
-        .with_delays(Duration::from_millis(100), Duration::from_secs(10))
-        .with_max_retry_after(Duration::from_secs(180))
-        .with_max_elapsed(Duration::from_secs(300));
+        .delays(Duration::from_millis(100), Duration::from_secs(10))
+        .max_retry_after(Duration::from_secs(180))
+        .max_elapsed(Duration::from_secs(300));
     let client = client(&base, policy);
     assert!(get(&client).await.is_ok());
     let gaps = gaps(&server);
@@ -309,7 +311,7 @@ async fn a_retry_after_over_the_maximum_returns_throttled_at_once() {
     );
     // Within the maximum but past the time budget: also at once, never early.
     let (server, base) = serve(vec![Answer(429, Some("50".into())), Answer(200, None)]).await;
-    let policy = RetryPolicy::default().with_max_elapsed(Duration::from_secs(40));
+    let policy = RetryPolicy::default().max_elapsed(Duration::from_secs(40));
     let client = client(&base, policy);
     assert!(matches!(get(&client).await, Err(Error::Throttled(_))));
     assert_eq!(seen(&server).len(), 1);
@@ -318,7 +320,7 @@ async fn a_retry_after_over_the_maximum_returns_throttled_at_once() {
 #[tokio::test(start_paused = true)]
 async fn the_last_429_escapes_as_throttled_with_retry_after() {
     let (server, base) = serve(vec![Answer(429, Some("2".into()))]).await;
-    let client = client(&base, RetryPolicy::default().with_max_attempts(3));
+    let client = client(&base, RetryPolicy::default().max_attempts(3));
     match get(&client).await {
         Err(Error::Throttled(error)) => {
             assert_eq!(error.retry_after, Some(Duration::from_secs(2)));
@@ -350,8 +352,8 @@ async fn retries_stop_at_the_attempt_limit() {
     let client = client(
         &base,
         RetryPolicy::default()
-            .with_max_attempts(4)
-            .with_max_elapsed(Duration::from_secs(600)),
+            .max_attempts(4)
+            .max_elapsed(Duration::from_secs(600)),
     );
     assert!(matches!(get(&client).await, Err(Error::Server(_))));
     assert_eq!(seen(&server).len(), 4);
@@ -368,10 +370,10 @@ async fn a_5xx_storm_backs_off_exponentially() {
     let (server, base) = serve(vec![Answer(503, None)]).await;
     let base_delay = Duration::from_millis(100);
     let policy = RetryPolicy::default()
-        .with_max_attempts(7)
-        .with_max_elapsed(Duration::from_secs(600))
-        .with_delays(base_delay, Duration::from_secs(60))
-        .with_jitter(Jitter::Equal);
+        .max_attempts(7)
+        .max_elapsed(Duration::from_secs(600))
+        .delays(base_delay, Duration::from_secs(60))
+        .jitter(Jitter::Equal);
     let client = client(&base, policy);
     assert!(matches!(get(&client).await, Err(Error::Server(_))));
     let gaps = gaps(&server);
@@ -392,10 +394,10 @@ async fn a_5xx_storm_backs_off_exponentially() {
 async fn the_time_budget_stops_retries() {
     let (server, base) = serve(vec![Answer(502, None)]).await;
     let policy = RetryPolicy::default()
-        .with_max_attempts(10)
-        .with_max_elapsed(Duration::from_secs(1))
-        .with_delays(Duration::from_millis(400), Duration::from_secs(10))
-        .with_jitter(Jitter::None);
+        .max_attempts(10)
+        .max_elapsed(Duration::from_secs(1))
+        .delays(Duration::from_millis(400), Duration::from_secs(10))
+        .jitter(Jitter::None);
     let client = client(&base, policy);
     assert!(matches!(get(&client).await, Err(Error::Server(_))));
     // Waits of 400 ms then 800 ms: the second would end past the 1 s budget.
@@ -414,7 +416,7 @@ async fn connection_failures_are_retried_for_idempotent_requests() {
     drop(listener);
     let client = client(
         &format!("http://{addr}"),
-        RetryPolicy::default().with_max_attempts(3),
+        RetryPolicy::default().max_attempts(3),
     );
     assert!(matches!(get(&client).await, Err(Error::Transport { .. })));
     let retries = capture.lines("retrying PostHog request");

@@ -158,7 +158,7 @@ async fn every_schema_operation_reaches_its_501_stub() {
     let mut answers: BTreeMap<u16, usize> = BTreeMap::new();
     let mut failures = Vec::new();
     for op in ALL {
-        let documented = &schema["paths"][op.path][op.method.as_str().to_lowercase()];
+        let documented = &schema["paths"][op.path()][op.method().as_str().to_lowercase()];
         let parameters = documented["parameters"]
             .as_array()
             .cloned()
@@ -173,7 +173,7 @@ async fn every_schema_operation_reaches_its_501_stub() {
             )
         };
         let mut path = String::new();
-        let mut rest = op.path;
+        let mut rest = op.path();
         while let Some(start) = rest.find('{') {
             let end = rest[start..]
                 .find('}')
@@ -199,7 +199,7 @@ async fn every_schema_operation_reaches_its_501_stub() {
                     .append_pair(param["name"].as_str().unwrap_or(""), &text(&value));
             }
         }
-        let mut request = http.request(op.method.clone(), url);
+        let mut request = http.request(op.method().clone(), url);
         let content = &documented["requestBody"]["content"];
         if let Some(body) = content.get("application/json") {
             request = request.json(&example(&schema, &body["schema"], 0));
@@ -220,7 +220,9 @@ async fn every_schema_operation_reaches_its_501_stub() {
         if status != 501 || !body.contains("not_implemented") {
             failures.push(format!(
                 "{} {} ({}): {status} {body}",
-                op.method, op.path, op.id
+                op.method(),
+                op.path(),
+                op.id()
             ));
         }
     }

@@ -290,13 +290,16 @@ impl RuntimeManifest {
 
     /// The `--features` that turn on everything an output has: the runtime's own features
     /// (`server`, ...) and `full` (every tag of the output), but not the runtime's tags the
-    /// output lacks, whose gated modules would name types the output does not have.
+    /// output lacks, whose gated modules would name types the output does not have, nor a
+    /// feature that enables some of them (`fake`, built on the 2025 schema's operations).
     fn everything(&self) -> String {
         let mut enabled: Vec<&str> = self
             .features
-            .keys()
-            .map(String::as_str)
-            .filter(|name| *name != "default")
+            .iter()
+            .filter(|(name, enables)| {
+                *name != "default" && !enables.iter().any(|f| self.runtime_tags.contains(f))
+            })
+            .map(|(name, _)| name.as_str())
             .collect();
         enabled.push(FULL_FEATURE);
         enabled.join(",")

@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context as _;
-
 pub use posthog_codegen::overlay_files::{OverlayFile, inputs};
 
 /// Every overlay file of the workspace, in the order they are applied

@@ -109,6 +109,26 @@ fn skipped_docs(api: &Api) -> Vec<String> {
     lines
 }
 
+/// The module's documentation page lists its operations, linking to their methods on `Client`:
+/// the methods are inherent methods of one type, so without this list a tag's page would show
+/// only its query types. Doc lines cost `cargo check` next to nothing, unlike a trait or a
+/// handle type per tag.
+fn operation_list(operations: &[&Operation]) -> Vec<String> {
+    let mut lines = vec![" # Operations".to_owned(), String::new()];
+    for op in operations {
+        let summary = op
+            .summary
+            .as_deref()
+            .map(|summary| format!(": {}", summary.trim().replace('\n', " ")))
+            .unwrap_or_default();
+        lines.push(format!(
+            " - [`Client::{}`] `{} {}`{summary}",
+            op.method_name, op.method, op.path
+        ));
+    }
+    lines
+}
+
 fn emit_module(
     operations: &[&Operation],
     defaultable: &BTreeSet<&str>,
@@ -130,11 +150,15 @@ fn emit_module(
             shared.push(description);
         }
     }
-    let module_doc = shared.join("\n\n");
-    let module_doc: Vec<String> = module_doc
+    let mut module_doc: Vec<String> = shared
+        .join("\n\n")
         .lines()
         .map(|line| format!(" {}", line.trim()))
         .collect();
+    if !module_doc.is_empty() {
+        module_doc.push(String::new());
+    }
+    module_doc.extend(operation_list(operations));
     let methods = operations.iter().map(|op| {
         let own_description = op.description.as_deref().filter(|d| counts[d] == 1);
         emit_methods(op, own_description, types)

@@ -33,8 +33,7 @@ impl RequestBuilder {
     /// configured base URL, so a foreign link never receives credentials; credential query
     /// parameters and user info in it are dropped because `prepare` applies authentication
     /// afresh, exactly as for the first page.
-    #[doc(hidden)]
-    pub fn __follow(&self, next: Option<&str>) -> Result<RequestBuilder> {
+    pub(crate) fn __follow(&self, next: Option<&str>) -> Result<RequestBuilder> {
         let (absolute, query) = match next {
             Some(next) => (Some(self.checked_link(next)?), Vec::new()),
             None => (self.absolute.clone(), self.query.clone()),
@@ -74,8 +73,11 @@ impl RequestBuilder {
 
     /// Sets a query parameter, replacing any value it already has (in the builder's query or
     /// in a followed link): used for page size and resume positions.
-    #[doc(hidden)]
-    pub fn __replace_query<T: Serialize + ?Sized>(self, name: &'static str, value: &T) -> Self {
+    pub(crate) fn __replace_query<T: Serialize + ?Sized>(
+        self,
+        name: &'static str,
+        value: &T,
+    ) -> Self {
         let mut request = self.without_query(name);
         request.push_query(name, value, true);
         request

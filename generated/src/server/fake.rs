@@ -1,4 +1,5 @@
-//! A ready in-memory fake PostHog built on the server stubs, for users' own tests: feature flags
+//! A ready in-memory fake PostHog built on the server stubs, for users' own tests (cargo feature
+//! `fake`, which enables `server` and the tags below): feature flags
 //! (create, list, retrieve, update, partial update, delete), persons listed with limit/offset
 //! or cursor pagination, HogQL queries (see [`HogQlAnswer`]), and `users/@me`. Every other operation
 //! answers the stubs' 501.
@@ -73,7 +74,6 @@ pub struct FakePostHog {
     persons: usize,
     feature_flags: usize,
     limiter: Option<ServerRateLimiter>,
-    #[cfg(feature = "public")]
     public: crate::server::fake_public::FakePublic,
     hogql: BTreeMap<String, HogQlAnswer>,
     async_polls: u32,
@@ -86,7 +86,6 @@ impl Default for FakePostHog {
             persons: 2_500,
             feature_flags: 0,
             limiter: None,
-            #[cfg(feature = "public")]
             public: {
                 let public = crate::server::fake_public::FakePublic::new(FAKE_PROJECT_API_KEY);
                 public.definitions_key(FAKE_PROJECT_SECRET_KEY);
@@ -133,7 +132,6 @@ impl FakePostHog {
     }
 
     /// The public half (capture, flags, definitions): add flags, read what was captured.
-    #[cfg(feature = "public")]
     pub fn public(&self) -> &crate::server::fake_public::FakePublic {
         &self.public
     }
@@ -185,7 +183,6 @@ impl FakePostHog {
             .hogql(Arc::clone(&state))
             .users(state)
             .merge(extra);
-        #[cfg(feature = "public")]
         let routes = self.public.mount(routes);
         match self.limiter {
             Some(limiter) => routes.rate_limit(limiter),
@@ -195,14 +192,9 @@ impl FakePostHog {
 
     /// Starts serving on a random loopback port.
     pub async fn serve(self) -> std::io::Result<RunningFake> {
-        #[cfg(feature = "public")]
         let public = self.public.clone();
         let server = self.routes().serve("127.0.0.1:0").await?;
-        Ok(RunningFake {
-            server,
-            #[cfg(feature = "public")]
-            public,
-        })
+        Ok(RunningFake { server, public })
     }
 }
 
@@ -210,7 +202,6 @@ impl FakePostHog {
 #[derive(Debug)]
 pub struct RunningFake {
     server: RunningServer,
-    #[cfg(feature = "public")]
     public: crate::server::fake_public::FakePublic,
 }
 
@@ -231,17 +222,17 @@ impl RunningFake {
     }
 
     /// The public endpoints' recorded events, flags and definitions (same base URL).
-    #[cfg(feature = "public")]
     pub fn public(&self) -> &crate::server::fake_public::FakePublic {
         &self.public
     }
 
-    /// A client for this fake: its URL, keys (the project key too, with the `public`
-    /// feature) and project, and no client-side rate limit (the fake throttles only when asked to).
+    /// A client for this fake: its URL, both keys and project, and no client-side rate limit
+    /// (the fake throttles only when asked to).
     pub fn client(&self) -> crate::Result<Client> {
-        let credentials = Credentials::personal_api_key(FAKE_PERSONAL_API_KEY);
-        #[cfg(feature = "public")]
-        let credentials = credentials.with_project_api_key(FAKE_PROJECT_API_KEY);
+        let credentials = Credentials::builder()
+            .personal_api_key(FAKE_PERSONAL_API_KEY)
+            .project_api_key(FAKE_PROJECT_API_KEY)
+            .build();
         self.client_with(credentials)
     }
 

@@ -42,15 +42,9 @@
 mod context;
 pub mod dispatch;
 mod error;
-#[cfg(all(
-    feature = "feature_flags",
-    feature = "hogql",
-    feature = "persons",
-    feature = "query",
-    feature = "users"
-))]
+#[cfg(feature = "fake")]
 pub mod fake;
-#[cfg(feature = "public")]
+#[cfg(feature = "fake")]
 pub mod fake_public;
 mod routes;
 mod text;

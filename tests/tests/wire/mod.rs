@@ -207,3 +207,24 @@ impl std::io::Write for BufferWriter {
         Ok(())
     }
 }
+
+/// Sends a raw request ([`posthog_api::Client::operation`], [`posthog_api::Client::request`])
+/// and reads a success the way a generated method does, for tests that exercise the pipeline
+/// with operations of their own.
+#[allow(async_fn_in_trait)] // Only these test binaries call it.
+pub trait SendAs {
+    /// A success decoded as JSON into `T`; a non-success as its typed error.
+    async fn send_json<T: serde::de::DeserializeOwned>(self) -> posthog_api::Result<T>;
+    /// A success as UTF-8 text; a non-success as its typed error.
+    async fn send_text(self) -> posthog_api::Result<String>;
+}
+
+impl SendAs for posthog_api::request::RawRequest {
+    async fn send_json<T: serde::de::DeserializeOwned>(self) -> posthog_api::Result<T> {
+        self.send().await?.error_for_status()?.json()
+    }
+
+    async fn send_text(self) -> posthog_api::Result<String> {
+        self.send().await?.error_for_status()?.text()
+    }
+}

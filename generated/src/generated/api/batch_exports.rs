@@ -22,6 +22,66 @@
 //! a run is the same as backfilling one run.
 //!
 //! Unpause a BatchExport.
+//!
+//! # Operations
+//!
+//! - [`Client::batch_exports_backfill_create`] `POST /api/organizations/{organization_id}/batch_exports/{id}/backfill/`
+//! - [`Client::batch_exports_backfill_create_2`] `POST /api/projects/{project_id}/batch_exports/{id}/backfill/`
+//! - [`Client::batch_exports_backfills_cancel_create`] `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/cancel/`
+//! - [`Client::batch_exports_backfills_create`] `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/`
+//! - [`Client::batch_exports_backfills_list`] `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/`
+//! - [`Client::batch_exports_backfills_retrieve`] `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/`
+//! - [`Client::batch_exports_create`] `POST /api/organizations/{organization_id}/batch_exports/`
+//! - [`Client::batch_exports_create_2`] `POST /api/projects/{project_id}/batch_exports/`
+//! - [`Client::batch_exports_destroy`] `DELETE /api/organizations/{organization_id}/batch_exports/{id}/`
+//! - [`Client::batch_exports_destroy_2`] `DELETE /api/projects/{project_id}/batch_exports/{id}/`
+//! - [`Client::batch_exports_list`] `GET /api/organizations/{organization_id}/batch_exports/`
+//! - [`Client::batch_exports_list_2`] `GET /api/projects/{project_id}/batch_exports/`
+//! - [`Client::batch_exports_logs_retrieve`] `GET /api/organizations/{organization_id}/batch_exports/{id}/logs/`
+//! - [`Client::batch_exports_logs_retrieve_2`] `GET /api/projects/{project_id}/batch_exports/{id}/logs/`
+//! - [`Client::batch_exports_partial_update`] `PATCH /api/organizations/{organization_id}/batch_exports/{id}/`
+//! - [`Client::batch_exports_partial_update_2`] `PATCH /api/projects/{project_id}/batch_exports/{id}/`
+//! - [`Client::batch_exports_pause_create`] `POST /api/organizations/{organization_id}/batch_exports/{id}/pause/`
+//! - [`Client::batch_exports_pause_create_2`] `POST /api/projects/{project_id}/batch_exports/{id}/pause/`
+//! - [`Client::batch_exports_retrieve`] `GET /api/organizations/{organization_id}/batch_exports/{id}/`
+//! - [`Client::batch_exports_retrieve_2`] `GET /api/projects/{project_id}/batch_exports/{id}/`
+//! - [`Client::batch_exports_run_test_step_create`] `POST /api/organizations/{organization_id}/batch_exports/{id}/run_test_step/`
+//! - [`Client::batch_exports_run_test_step_create_2`] `POST /api/projects/{project_id}/batch_exports/{id}/run_test_step/`
+//! - [`Client::batch_exports_run_test_step_new_create`] `POST /api/organizations/{organization_id}/batch_exports/run_test_step_new/`
+//! - [`Client::batch_exports_run_test_step_new_create_2`] `POST /api/projects/{project_id}/batch_exports/run_test_step_new/`
+//! - [`Client::batch_exports_runs_cancel_create`] `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/cancel/`
+//! - [`Client::batch_exports_runs_list`] `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/`
+//! - [`Client::batch_exports_runs_logs_retrieve`] `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/`
+//! - [`Client::batch_exports_runs_retrieve`] `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/`
+//! - [`Client::batch_exports_runs_retry_create`] `POST /api/projects/{project_id}/batch_exports/{batch_export_id}/runs/{id}/retry/`
+//! - [`Client::batch_exports_test_retrieve`] `GET /api/organizations/{organization_id}/batch_exports/test/`
+//! - [`Client::batch_exports_test_retrieve_2`] `GET /api/projects/{project_id}/batch_exports/test/`
+//! - [`Client::batch_exports_unpause_create`] `POST /api/organizations/{organization_id}/batch_exports/{id}/unpause/`
+//! - [`Client::batch_exports_unpause_create_2`] `POST /api/projects/{project_id}/batch_exports/{id}/unpause/`
+//! - [`Client::batch_exports_update`] `PUT /api/organizations/{organization_id}/batch_exports/{id}/`
+//! - [`Client::batch_exports_update_2`] `PUT /api/projects/{project_id}/batch_exports/{id}/`
+//! - [`Client::environments_batch_exports_backfill_create`] `POST /api/environments/{project_id}/batch_exports/{id}/backfill/`
+//! - [`Client::environments_batch_exports_backfills_cancel_create`] `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/cancel/`
+//! - [`Client::environments_batch_exports_backfills_create`] `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/`
+//! - [`Client::environments_batch_exports_backfills_list`] `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/`
+//! - [`Client::environments_batch_exports_backfills_retrieve`] `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/`
+//! - [`Client::environments_batch_exports_create`] `POST /api/environments/{project_id}/batch_exports/`
+//! - [`Client::environments_batch_exports_destroy`] `DELETE /api/environments/{project_id}/batch_exports/{id}/`
+//! - [`Client::environments_batch_exports_list`] `GET /api/environments/{project_id}/batch_exports/`
+//! - [`Client::environments_batch_exports_logs_retrieve`] `GET /api/environments/{project_id}/batch_exports/{id}/logs/`
+//! - [`Client::environments_batch_exports_partial_update`] `PATCH /api/environments/{project_id}/batch_exports/{id}/`
+//! - [`Client::environments_batch_exports_pause_create`] `POST /api/environments/{project_id}/batch_exports/{id}/pause/`
+//! - [`Client::environments_batch_exports_retrieve`] `GET /api/environments/{project_id}/batch_exports/{id}/`
+//! - [`Client::environments_batch_exports_run_test_step_create`] `POST /api/environments/{project_id}/batch_exports/{id}/run_test_step/`
+//! - [`Client::environments_batch_exports_run_test_step_new_create`] `POST /api/environments/{project_id}/batch_exports/run_test_step_new/`
+//! - [`Client::environments_batch_exports_runs_cancel_create`] `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/cancel/`
+//! - [`Client::environments_batch_exports_runs_list`] `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/`
+//! - [`Client::environments_batch_exports_runs_logs_retrieve`] `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/`
+//! - [`Client::environments_batch_exports_runs_retrieve`] `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/`
+//! - [`Client::environments_batch_exports_runs_retry_create`] `POST /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/retry/`
+//! - [`Client::environments_batch_exports_test_retrieve`] `GET /api/environments/{project_id}/batch_exports/test/`
+//! - [`Client::environments_batch_exports_unpause_create`] `POST /api/environments/{project_id}/batch_exports/{id}/unpause/`
+//! - [`Client::environments_batch_exports_update`] `PUT /api/environments/{project_id}/batch_exports/{id}/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

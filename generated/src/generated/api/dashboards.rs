@@ -7,6 +7,41 @@
 //! Delete a password from the sharing configuration.
 //!
 //! Stream dashboard metadata and tiles via Server-Sent Events. Sends metadata first, then tiles as they are rendered.
+//!
+//! # Operations
+//!
+//! - [`Client::dashboards_collaborators_create`] `POST /api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/`
+//! - [`Client::dashboards_collaborators_destroy`] `DELETE /api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/{user__uuid}/`
+//! - [`Client::dashboards_collaborators_list`] `GET /api/projects/{project_id}/dashboards/{dashboard_id}/collaborators/`
+//! - [`Client::dashboards_create`] `POST /api/projects/{project_id}/dashboards/`
+//! - [`Client::dashboards_create_from_template_json_create`] `POST /api/projects/{project_id}/dashboards/create_from_template_json/`
+//! - [`Client::dashboards_destroy`] `DELETE /api/projects/{project_id}/dashboards/{id}/`
+//! - [`Client::dashboards_list`] `GET /api/projects/{project_id}/dashboards/`
+//! - [`Client::dashboards_move_tile_partial_update`] `PATCH /api/projects/{project_id}/dashboards/{id}/move_tile/`
+//! - [`Client::dashboards_partial_update`] `PATCH /api/projects/{project_id}/dashboards/{id}/`
+//! - [`Client::dashboards_retrieve`] `GET /api/projects/{project_id}/dashboards/{id}/`
+//! - [`Client::dashboards_sharing_list`] `GET /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/`
+//! - [`Client::dashboards_sharing_passwords_create`] `POST /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/passwords/`
+//! - [`Client::dashboards_sharing_passwords_destroy`] `DELETE /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/passwords/{password_id}/`
+//! - [`Client::dashboards_sharing_refresh_create`] `POST /api/projects/{project_id}/dashboards/{dashboard_id}/sharing/refresh/`
+//! - [`Client::dashboards_stream_tiles_retrieve`] `GET /api/projects/{project_id}/dashboards/{id}/stream_tiles/`
+//! - [`Client::dashboards_update`] `PUT /api/projects/{project_id}/dashboards/{id}/`
+//! - [`Client::environments_dashboards_collaborators_create`] `POST /api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/`
+//! - [`Client::environments_dashboards_collaborators_destroy`] `DELETE /api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/{user__uuid}/`
+//! - [`Client::environments_dashboards_collaborators_list`] `GET /api/environments/{project_id}/dashboards/{dashboard_id}/collaborators/`
+//! - [`Client::environments_dashboards_create`] `POST /api/environments/{project_id}/dashboards/`
+//! - [`Client::environments_dashboards_create_from_template_json_create`] `POST /api/environments/{project_id}/dashboards/create_from_template_json/`
+//! - [`Client::environments_dashboards_destroy`] `DELETE /api/environments/{project_id}/dashboards/{id}/`
+//! - [`Client::environments_dashboards_list`] `GET /api/environments/{project_id}/dashboards/`
+//! - [`Client::environments_dashboards_move_tile_partial_update`] `PATCH /api/environments/{project_id}/dashboards/{id}/move_tile/`
+//! - [`Client::environments_dashboards_partial_update`] `PATCH /api/environments/{project_id}/dashboards/{id}/`
+//! - [`Client::environments_dashboards_retrieve`] `GET /api/environments/{project_id}/dashboards/{id}/`
+//! - [`Client::environments_dashboards_sharing_list`] `GET /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/`
+//! - [`Client::environments_dashboards_sharing_passwords_create`] `POST /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/passwords/`
+//! - [`Client::environments_dashboards_sharing_passwords_destroy`] `DELETE /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/passwords/{password_id}/`
+//! - [`Client::environments_dashboards_sharing_refresh_create`] `POST /api/environments/{project_id}/dashboards/{dashboard_id}/sharing/refresh/`
+//! - [`Client::environments_dashboards_stream_tiles_retrieve`] `GET /api/environments/{project_id}/dashboards/{id}/stream_tiles/`
+//! - [`Client::environments_dashboards_update`] `PUT /api/environments/{project_id}/dashboards/{id}/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

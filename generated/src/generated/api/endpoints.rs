@@ -3,6 +3,15 @@
 //! Get the last execution times in the past 6 monthsfor multiple endpoints.
 //!
 //! Update an existing endpoint. Parameters are optional.
+//!
+//! # Operations
+//!
+//! - [`Client::endpoints_last_execution_times_create`] `POST /api/projects/{project_id}/endpoints/last_execution_times/`
+//! - [`Client::endpoints_run_create`] `POST /api/projects/{project_id}/endpoints/{name}/run/`
+//! - [`Client::endpoints_run_retrieve`] `GET /api/projects/{project_id}/endpoints/{name}/run/`
+//! - [`Client::environments_endpoints_last_execution_times_create`] `POST /api/environments/{project_id}/endpoints/last_execution_times/`
+//! - [`Client::environments_endpoints_run_create`] `POST /api/environments/{project_id}/endpoints/{name}/run/`
+//! - [`Client::environments_endpoints_run_retrieve`] `GET /api/environments/{project_id}/endpoints/{name}/run/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

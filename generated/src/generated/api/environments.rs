@@ -5,6 +5,85 @@
 //! Manage default evaluation tags for a team
 //!
 //! Hard delete of this model is not allowed. Use a patch API call to set "deleted" to true
+//!
+//! # Operations
+//!
+//! - [`Client::create_session_summaries`] `POST /api/environments/{project_id}/session_summaries/create_session_summaries/`
+//! - [`Client::create_session_summaries_individually`] `POST /api/environments/{project_id}/session_summaries/create_session_summaries_individually/`
+//! - [`Client::environments_activity_retrieve`] `GET /api/projects/{project_id}/environments/{id}/activity/`
+//! - [`Client::environments_add_product_intent_partial_update`] `PATCH /api/projects/{project_id}/environments/{id}/add_product_intent/`
+//! - [`Client::environments_complete_product_onboarding_partial_update`] `PATCH /api/projects/{project_id}/environments/{id}/complete_product_onboarding/`
+//! - [`Client::environments_create`] `POST /api/projects/{project_id}/environments/`
+//! - [`Client::environments_default_evaluation_tags_create`] `POST /api/projects/{project_id}/environments/{id}/default_evaluation_tags/`
+//! - [`Client::environments_default_evaluation_tags_destroy`] `DELETE /api/projects/{project_id}/environments/{id}/default_evaluation_tags/`
+//! - [`Client::environments_default_evaluation_tags_retrieve`] `GET /api/projects/{project_id}/environments/{id}/default_evaluation_tags/`
+//! - [`Client::environments_delete_secret_token_backup_partial_update`] `PATCH /api/projects/{project_id}/environments/{id}/delete_secret_token_backup/`
+//! - [`Client::environments_destroy`] `DELETE /api/projects/{project_id}/environments/{id}/`
+//! - [`Client::environments_error_tracking_assignment_rules_create`] `POST /api/environments/{project_id}/error_tracking/assignment_rules/`
+//! - [`Client::environments_error_tracking_assignment_rules_destroy`] `DELETE /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
+//! - [`Client::environments_error_tracking_assignment_rules_list`] `GET /api/environments/{project_id}/error_tracking/assignment_rules/`
+//! - [`Client::environments_error_tracking_assignment_rules_partial_update`] `PATCH /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
+//! - [`Client::environments_error_tracking_assignment_rules_reorder_partial_update`] `PATCH /api/environments/{project_id}/error_tracking/assignment_rules/reorder/`
+//! - [`Client::environments_error_tracking_assignment_rules_retrieve`] `GET /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
+//! - [`Client::environments_error_tracking_assignment_rules_update`] `PUT /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
+//! - [`Client::environments_error_tracking_fingerprints_destroy`] `DELETE /api/environments/{project_id}/error_tracking/fingerprints/{id}/`
+//! - [`Client::environments_error_tracking_fingerprints_list`] `GET /api/environments/{project_id}/error_tracking/fingerprints/`
+//! - [`Client::environments_error_tracking_fingerprints_retrieve`] `GET /api/environments/{project_id}/error_tracking/fingerprints/{id}/`
+//! - [`Client::environments_error_tracking_git_provider_file_links_resolve_github_retrieve`] `GET /api/environments/{project_id}/error_tracking/git-provider-file-links/resolve_github/`
+//! - [`Client::environments_error_tracking_grouping_rules_create`] `POST /api/environments/{project_id}/error_tracking/grouping_rules/`
+//! - [`Client::environments_error_tracking_grouping_rules_destroy`] `DELETE /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
+//! - [`Client::environments_error_tracking_grouping_rules_list`] `GET /api/environments/{project_id}/error_tracking/grouping_rules/`
+//! - [`Client::environments_error_tracking_grouping_rules_partial_update`] `PATCH /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
+//! - [`Client::environments_error_tracking_grouping_rules_reorder_partial_update`] `PATCH /api/environments/{project_id}/error_tracking/grouping_rules/reorder/`
+//! - [`Client::environments_error_tracking_grouping_rules_retrieve`] `GET /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
+//! - [`Client::environments_error_tracking_grouping_rules_update`] `PUT /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
+//! - [`Client::environments_error_tracking_releases_create`] `POST /api/environments/{project_id}/error_tracking/releases/`
+//! - [`Client::environments_error_tracking_releases_destroy`] `DELETE /api/environments/{project_id}/error_tracking/releases/{id}/`
+//! - [`Client::environments_error_tracking_releases_hash_retrieve`] `GET /api/environments/{project_id}/error_tracking/releases/hash/{hash_id}/`
+//! - [`Client::environments_error_tracking_releases_list`] `GET /api/environments/{project_id}/error_tracking/releases/`
+//! - [`Client::environments_error_tracking_releases_partial_update`] `PATCH /api/environments/{project_id}/error_tracking/releases/{id}/`
+//! - [`Client::environments_error_tracking_releases_retrieve`] `GET /api/environments/{project_id}/error_tracking/releases/{id}/`
+//! - [`Client::environments_error_tracking_releases_update`] `PUT /api/environments/{project_id}/error_tracking/releases/{id}/`
+//! - [`Client::environments_error_tracking_suppression_rules_create`] `POST /api/environments/{project_id}/error_tracking/suppression_rules/`
+//! - [`Client::environments_error_tracking_suppression_rules_destroy`] `DELETE /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
+//! - [`Client::environments_error_tracking_suppression_rules_list`] `GET /api/environments/{project_id}/error_tracking/suppression_rules/`
+//! - [`Client::environments_error_tracking_suppression_rules_partial_update`] `PATCH /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
+//! - [`Client::environments_error_tracking_suppression_rules_reorder_partial_update`] `PATCH /api/environments/{project_id}/error_tracking/suppression_rules/reorder/`
+//! - [`Client::environments_error_tracking_suppression_rules_retrieve`] `GET /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
+//! - [`Client::environments_error_tracking_suppression_rules_update`] `PUT /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
+//! - [`Client::environments_error_tracking_symbol_sets_bulk_finish_upload_create`] `POST /api/environments/{project_id}/error_tracking/symbol_sets/bulk_finish_upload/`
+//! - [`Client::environments_error_tracking_symbol_sets_bulk_start_upload_create`] `POST /api/environments/{project_id}/error_tracking/symbol_sets/bulk_start_upload/`
+//! - [`Client::environments_error_tracking_symbol_sets_create`] `POST /api/environments/{project_id}/error_tracking/symbol_sets/`
+//! - [`Client::environments_error_tracking_symbol_sets_destroy`] `DELETE /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
+//! - [`Client::environments_error_tracking_symbol_sets_finish_upload_update`] `PUT /api/environments/{project_id}/error_tracking/symbol_sets/{id}/finish_upload/`
+//! - [`Client::environments_error_tracking_symbol_sets_list`] `GET /api/environments/{project_id}/error_tracking/symbol_sets/`
+//! - [`Client::environments_error_tracking_symbol_sets_partial_update`] `PATCH /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
+//! - [`Client::environments_error_tracking_symbol_sets_retrieve`] `GET /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
+//! - [`Client::environments_error_tracking_symbol_sets_start_upload_create`] `POST /api/environments/{project_id}/error_tracking/symbol_sets/start_upload/`
+//! - [`Client::environments_error_tracking_symbol_sets_update`] `PUT /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
+//! - [`Client::environments_evaluation_runs_create`] `POST /api/environments/{project_id}/evaluation_runs/`
+//! - [`Client::environments_evaluations_create`] `POST /api/environments/{project_id}/evaluations/`
+//! - [`Client::environments_evaluations_destroy`] `DELETE /api/environments/{project_id}/evaluations/{id}/`
+//! - [`Client::environments_evaluations_list`] `GET /api/environments/{project_id}/evaluations/`
+//! - [`Client::environments_evaluations_partial_update`] `PATCH /api/environments/{project_id}/evaluations/{id}/`
+//! - [`Client::environments_evaluations_retrieve`] `GET /api/environments/{project_id}/evaluations/{id}/`
+//! - [`Client::environments_evaluations_update`] `PUT /api/environments/{project_id}/evaluations/{id}/`
+//! - [`Client::environments_event_ingestion_restrictions_retrieve`] `GET /api/projects/{project_id}/environments/{id}/event_ingestion_restrictions/`
+//! - [`Client::environments_is_generating_demo_data_retrieve`] `GET /api/projects/{project_id}/environments/{id}/is_generating_demo_data/`
+//! - [`Client::environments_list`] `GET /api/projects/{project_id}/environments/`
+//! - [`Client::environments_max_tools_create_and_query_insight_create`] `POST /api/environments/{project_id}/max_tools/create_and_query_insight/`
+//! - [`Client::environments_partial_update`] `PATCH /api/projects/{project_id}/environments/{id}/`
+//! - [`Client::environments_reset_token_partial_update`] `PATCH /api/projects/{project_id}/environments/{id}/reset_token/`
+//! - [`Client::environments_retrieve`] `GET /api/projects/{project_id}/environments/{id}/`
+//! - [`Client::environments_rotate_secret_token_partial_update`] `PATCH /api/projects/{project_id}/environments/{id}/rotate_secret_token/`
+//! - [`Client::environments_update`] `PUT /api/projects/{project_id}/environments/{id}/`
+//! - [`Client::environments_user_interviews_create`] `POST /api/environments/{project_id}/user_interviews/`
+//! - [`Client::environments_user_interviews_destroy`] `DELETE /api/environments/{project_id}/user_interviews/{id}/`
+//! - [`Client::environments_user_interviews_list`] `GET /api/environments/{project_id}/user_interviews/`
+//! - [`Client::environments_user_interviews_partial_update`] `PATCH /api/environments/{project_id}/user_interviews/{id}/`
+//! - [`Client::environments_user_interviews_retrieve`] `GET /api/environments/{project_id}/user_interviews/{id}/`
+//! - [`Client::environments_user_interviews_update`] `PUT /api/environments/{project_id}/user_interviews/{id}/`
+//! - [`Client::environments_web_vitals_retrieve`] `GET /api/environments/{project_id}/web_vitals/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

@@ -5,6 +5,15 @@
 //! If you ever ask about it you will be advised to not use it...
 //! If you want to ad-hoc list or aggregate events, use the Query endpoint instead.
 //! If you want to export all events or many pages of events you should use our CDP/Batch Exports products instead.
+//!
+//! # Operations
+//!
+//! - [`Client::environments_events_list`] `GET /api/environments/{project_id}/events/`
+//! - [`Client::environments_events_retrieve`] `GET /api/environments/{project_id}/events/{id}/`
+//! - [`Client::environments_events_values_retrieve`] `GET /api/environments/{project_id}/events/values/`
+//! - [`Client::events_list`] `GET /api/projects/{project_id}/events/`
+//! - [`Client::events_retrieve`] `GET /api/projects/{project_id}/events/{id}/`
+//! - [`Client::events_values_retrieve`] `GET /api/projects/{project_id}/events/values/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

@@ -3,6 +3,27 @@
 //! Create, read, update and delete feature flags. [See docs](https://posthog.com/docs/feature-flags) for more information on feature flags.
 //!
 //! If you're looking to use feature flags on your application, you can either use our JavaScript Library or our dedicated endpoint to check if feature flags are enabled for a given user.
+//!
+//! # Operations
+//!
+//! - [`Client::feature_flags_activity_retrieve`] `GET /api/projects/{project_id}/feature_flags/activity/`
+//! - [`Client::feature_flags_activity_retrieve_2`] `GET /api/projects/{project_id}/feature_flags/{id}/activity/`
+//! - [`Client::feature_flags_bulk_keys_create`] `POST /api/projects/{project_id}/feature_flags/bulk_keys/`
+//! - [`Client::feature_flags_create`] `POST /api/projects/{project_id}/feature_flags/`
+//! - [`Client::feature_flags_create_static_cohort_for_flag_create`] `POST /api/projects/{project_id}/feature_flags/{id}/create_static_cohort_for_flag/`
+//! - [`Client::feature_flags_dashboard_create`] `POST /api/projects/{project_id}/feature_flags/{id}/dashboard/`
+//! - [`Client::feature_flags_destroy`] `DELETE /api/projects/{project_id}/feature_flags/{id}/`
+//! - [`Client::feature_flags_enrich_usage_dashboard_create`] `POST /api/projects/{project_id}/feature_flags/{id}/enrich_usage_dashboard/`
+//! - [`Client::feature_flags_evaluation_reasons_retrieve`] `GET /api/projects/{project_id}/feature_flags/evaluation_reasons/`
+//! - [`Client::feature_flags_list`] `GET /api/projects/{project_id}/feature_flags/`
+//! - [`Client::feature_flags_local_evaluation_retrieve`] `GET /api/projects/{project_id}/feature_flags/local_evaluation/`
+//! - [`Client::feature_flags_my_flags_retrieve`] `GET /api/projects/{project_id}/feature_flags/my_flags/`
+//! - [`Client::feature_flags_partial_update`] `PATCH /api/projects/{project_id}/feature_flags/{id}/`
+//! - [`Client::feature_flags_remote_config_retrieve`] `GET /api/projects/{project_id}/feature_flags/{id}/remote_config/`
+//! - [`Client::feature_flags_retrieve`] `GET /api/projects/{project_id}/feature_flags/{id}/`
+//! - [`Client::feature_flags_status_retrieve`] `GET /api/projects/{project_id}/feature_flags/{id}/status/`
+//! - [`Client::feature_flags_update`] `PUT /api/projects/{project_id}/feature_flags/{id}/`
+//! - [`Client::feature_flags_user_blast_radius_create`] `POST /api/projects/{project_id}/feature_flags/user_blast_radius/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

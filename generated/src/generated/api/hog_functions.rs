@@ -5,6 +5,37 @@
 //! Hard delete of this model is not allowed. Use a patch API call to set "deleted" to true
 //!
 //! Update the execution order of multiple HogFunctions.
+//!
+//! # Operations
+//!
+//! - [`Client::environments_hog_functions_broadcast_create`] `POST /api/environments/{project_id}/hog_functions/{id}/broadcast/`
+//! - [`Client::environments_hog_functions_create`] `POST /api/environments/{project_id}/hog_functions/`
+//! - [`Client::environments_hog_functions_destroy`] `DELETE /api/environments/{project_id}/hog_functions/{id}/`
+//! - [`Client::environments_hog_functions_icon_retrieve`] `GET /api/environments/{project_id}/hog_functions/icon/`
+//! - [`Client::environments_hog_functions_icons_retrieve`] `GET /api/environments/{project_id}/hog_functions/icons/`
+//! - [`Client::environments_hog_functions_invocations_create`] `POST /api/environments/{project_id}/hog_functions/{id}/invocations/`
+//! - [`Client::environments_hog_functions_list`] `GET /api/environments/{project_id}/hog_functions/`
+//! - [`Client::environments_hog_functions_logs_retrieve`] `GET /api/environments/{project_id}/hog_functions/{id}/logs/`
+//! - [`Client::environments_hog_functions_metrics_retrieve`] `GET /api/environments/{project_id}/hog_functions/{id}/metrics/`
+//! - [`Client::environments_hog_functions_metrics_totals_retrieve`] `GET /api/environments/{project_id}/hog_functions/{id}/metrics/totals/`
+//! - [`Client::environments_hog_functions_partial_update`] `PATCH /api/environments/{project_id}/hog_functions/{id}/`
+//! - [`Client::environments_hog_functions_rearrange_partial_update`] `PATCH /api/environments/{project_id}/hog_functions/rearrange/`
+//! - [`Client::environments_hog_functions_retrieve`] `GET /api/environments/{project_id}/hog_functions/{id}/`
+//! - [`Client::environments_hog_functions_update`] `PUT /api/environments/{project_id}/hog_functions/{id}/`
+//! - [`Client::hog_functions_broadcast_create`] `POST /api/projects/{project_id}/hog_functions/{id}/broadcast/`
+//! - [`Client::hog_functions_create`] `POST /api/projects/{project_id}/hog_functions/`
+//! - [`Client::hog_functions_destroy`] `DELETE /api/projects/{project_id}/hog_functions/{id}/`
+//! - [`Client::hog_functions_icon_retrieve`] `GET /api/projects/{project_id}/hog_functions/icon/`
+//! - [`Client::hog_functions_icons_retrieve`] `GET /api/projects/{project_id}/hog_functions/icons/`
+//! - [`Client::hog_functions_invocations_create`] `POST /api/projects/{project_id}/hog_functions/{id}/invocations/`
+//! - [`Client::hog_functions_list`] `GET /api/projects/{project_id}/hog_functions/`
+//! - [`Client::hog_functions_logs_retrieve`] `GET /api/projects/{project_id}/hog_functions/{id}/logs/`
+//! - [`Client::hog_functions_metrics_retrieve`] `GET /api/projects/{project_id}/hog_functions/{id}/metrics/`
+//! - [`Client::hog_functions_metrics_totals_retrieve`] `GET /api/projects/{project_id}/hog_functions/{id}/metrics/totals/`
+//! - [`Client::hog_functions_partial_update`] `PATCH /api/projects/{project_id}/hog_functions/{id}/`
+//! - [`Client::hog_functions_rearrange_partial_update`] `PATCH /api/projects/{project_id}/hog_functions/rearrange/`
+//! - [`Client::hog_functions_retrieve`] `GET /api/projects/{project_id}/hog_functions/{id}/`
+//! - [`Client::hog_functions_update`] `PUT /api/projects/{project_id}/hog_functions/{id}/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

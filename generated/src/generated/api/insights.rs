@@ -12,6 +12,39 @@
 //!
 //! Update insight view timestamps.
 //! Expects: {"insight_ids": [1, 2, 3, ...]}
+//!
+//! # Operations
+//!
+//! - [`Client::environments_insights_activity_retrieve`] `GET /api/environments/{project_id}/insights/activity/`
+//! - [`Client::environments_insights_activity_retrieve_2`] `GET /api/environments/{project_id}/insights/{id}/activity/`
+//! - [`Client::environments_insights_cancel_create`] `POST /api/environments/{project_id}/insights/cancel/`
+//! - [`Client::environments_insights_create`] `POST /api/environments/{project_id}/insights/`
+//! - [`Client::environments_insights_destroy`] `DELETE /api/environments/{project_id}/insights/{id}/`
+//! - [`Client::environments_insights_list`] `GET /api/environments/{project_id}/insights/`
+//! - [`Client::environments_insights_my_last_viewed_retrieve`] `GET /api/environments/{project_id}/insights/my_last_viewed/`
+//! - [`Client::environments_insights_partial_update`] `PATCH /api/environments/{project_id}/insights/{id}/`
+//! - [`Client::environments_insights_retrieve`] `GET /api/environments/{project_id}/insights/{id}/`
+//! - [`Client::environments_insights_sharing_list`] `GET /api/environments/{project_id}/insights/{insight_id}/sharing/`
+//! - [`Client::environments_insights_sharing_passwords_create`] `POST /api/environments/{project_id}/insights/{insight_id}/sharing/passwords/`
+//! - [`Client::environments_insights_sharing_passwords_destroy`] `DELETE /api/environments/{project_id}/insights/{insight_id}/sharing/passwords/{password_id}/`
+//! - [`Client::environments_insights_sharing_refresh_create`] `POST /api/environments/{project_id}/insights/{insight_id}/sharing/refresh/`
+//! - [`Client::environments_insights_update`] `PUT /api/environments/{project_id}/insights/{id}/`
+//! - [`Client::environments_insights_viewed_create`] `POST /api/environments/{project_id}/insights/viewed/`
+//! - [`Client::insights_activity_retrieve`] `GET /api/projects/{project_id}/insights/activity/`
+//! - [`Client::insights_activity_retrieve_2`] `GET /api/projects/{project_id}/insights/{id}/activity/`
+//! - [`Client::insights_cancel_create`] `POST /api/projects/{project_id}/insights/cancel/`
+//! - [`Client::insights_create`] `POST /api/projects/{project_id}/insights/`
+//! - [`Client::insights_destroy`] `DELETE /api/projects/{project_id}/insights/{id}/`
+//! - [`Client::insights_list`] `GET /api/projects/{project_id}/insights/`
+//! - [`Client::insights_my_last_viewed_retrieve`] `GET /api/projects/{project_id}/insights/my_last_viewed/`
+//! - [`Client::insights_partial_update`] `PATCH /api/projects/{project_id}/insights/{id}/`
+//! - [`Client::insights_retrieve`] `GET /api/projects/{project_id}/insights/{id}/`
+//! - [`Client::insights_sharing_list`] `GET /api/projects/{project_id}/insights/{insight_id}/sharing/`
+//! - [`Client::insights_sharing_passwords_create`] `POST /api/projects/{project_id}/insights/{insight_id}/sharing/passwords/`
+//! - [`Client::insights_sharing_passwords_destroy`] `DELETE /api/projects/{project_id}/insights/{insight_id}/sharing/passwords/{password_id}/`
+//! - [`Client::insights_sharing_refresh_create`] `POST /api/projects/{project_id}/insights/{insight_id}/sharing/refresh/`
+//! - [`Client::insights_update`] `PUT /api/projects/{project_id}/insights/{id}/`
+//! - [`Client::insights_viewed_create`] `POST /api/projects/{project_id}/insights/viewed/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

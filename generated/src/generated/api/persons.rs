@@ -15,6 +15,57 @@
 //! Only for setting properties on the person. "properties" from the request data will be updated via a "$set" event.
 //! This means that only the properties listed will be updated, but other properties won't be removed nor updated.
 //! If you would like to remove a property use the `delete_property` endpoint.
+//!
+//! # Operations
+//!
+//! - [`Client::environments_persons_activity_retrieve`] `GET /api/environments/{project_id}/persons/activity/`
+//! - [`Client::environments_persons_activity_retrieve_2`] `GET /api/environments/{project_id}/persons/{id}/activity/`
+//! - [`Client::environments_persons_bulk_delete_create`] `POST /api/environments/{project_id}/persons/bulk_delete/`
+//! - [`Client::environments_persons_cohorts_retrieve`] `GET /api/environments/{project_id}/persons/cohorts/`
+//! - [`Client::environments_persons_delete_events_create`] `POST /api/environments/{project_id}/persons/{id}/delete_events/`
+//! - [`Client::environments_persons_delete_property_create`] `POST /api/environments/{project_id}/persons/{id}/delete_property/`
+//! - [`Client::environments_persons_delete_recordings_create`] `POST /api/environments/{project_id}/persons/{id}/delete_recordings/`
+//! - [`Client::environments_persons_destroy`] `DELETE /api/environments/{project_id}/persons/{id}/`
+//! - [`Client::environments_persons_funnel_correlation_create`] `POST /api/environments/{project_id}/persons/funnel/correlation/`
+//! - [`Client::environments_persons_funnel_correlation_retrieve`] `GET /api/environments/{project_id}/persons/funnel/correlation/`
+//! - [`Client::environments_persons_funnel_create`] `POST /api/environments/{project_id}/persons/funnel/`
+//! - [`Client::environments_persons_funnel_retrieve`] `GET /api/environments/{project_id}/persons/funnel/`
+//! - [`Client::environments_persons_lifecycle_retrieve`] `GET /api/environments/{project_id}/persons/lifecycle/`
+//! - [`Client::environments_persons_list`] `GET /api/environments/{project_id}/persons/`
+//! - [`Client::environments_persons_partial_update`] `PATCH /api/environments/{project_id}/persons/{id}/`
+//! - [`Client::environments_persons_properties_timeline_retrieve`] `GET /api/environments/{project_id}/persons/{id}/properties_timeline/`
+//! - [`Client::environments_persons_reset_person_distinct_id_create`] `POST /api/environments/{project_id}/persons/reset_person_distinct_id/`
+//! - [`Client::environments_persons_retrieve`] `GET /api/environments/{project_id}/persons/{id}/`
+//! - [`Client::environments_persons_split_create`] `POST /api/environments/{project_id}/persons/{id}/split/`
+//! - [`Client::environments_persons_stickiness_retrieve`] `GET /api/environments/{project_id}/persons/stickiness/`
+//! - [`Client::environments_persons_trends_retrieve`] `GET /api/environments/{project_id}/persons/trends/`
+//! - [`Client::environments_persons_update`] `PUT /api/environments/{project_id}/persons/{id}/`
+//! - [`Client::environments_persons_update_property_create`] `POST /api/environments/{project_id}/persons/{id}/update_property/`
+//! - [`Client::environments_persons_values_retrieve`] `GET /api/environments/{project_id}/persons/values/`
+//! - [`Client::persons_activity_retrieve`] `GET /api/projects/{project_id}/persons/activity/`
+//! - [`Client::persons_activity_retrieve_2`] `GET /api/projects/{project_id}/persons/{id}/activity/`
+//! - [`Client::persons_bulk_delete_create`] `POST /api/projects/{project_id}/persons/bulk_delete/`
+//! - [`Client::persons_cohorts_retrieve`] `GET /api/projects/{project_id}/persons/cohorts/`
+//! - [`Client::persons_delete_events_create`] `POST /api/projects/{project_id}/persons/{id}/delete_events/`
+//! - [`Client::persons_delete_property_create`] `POST /api/projects/{project_id}/persons/{id}/delete_property/`
+//! - [`Client::persons_delete_recordings_create`] `POST /api/projects/{project_id}/persons/{id}/delete_recordings/`
+//! - [`Client::persons_destroy`] `DELETE /api/projects/{project_id}/persons/{id}/`
+//! - [`Client::persons_funnel_correlation_create`] `POST /api/projects/{project_id}/persons/funnel/correlation/`
+//! - [`Client::persons_funnel_correlation_retrieve`] `GET /api/projects/{project_id}/persons/funnel/correlation/`
+//! - [`Client::persons_funnel_create`] `POST /api/projects/{project_id}/persons/funnel/`
+//! - [`Client::persons_funnel_retrieve`] `GET /api/projects/{project_id}/persons/funnel/`
+//! - [`Client::persons_lifecycle_retrieve`] `GET /api/projects/{project_id}/persons/lifecycle/`
+//! - [`Client::persons_list`] `GET /api/projects/{project_id}/persons/`
+//! - [`Client::persons_partial_update`] `PATCH /api/projects/{project_id}/persons/{id}/`
+//! - [`Client::persons_properties_timeline_retrieve`] `GET /api/projects/{project_id}/persons/{id}/properties_timeline/`
+//! - [`Client::persons_reset_person_distinct_id_create`] `POST /api/projects/{project_id}/persons/reset_person_distinct_id/`
+//! - [`Client::persons_retrieve`] `GET /api/projects/{project_id}/persons/{id}/`
+//! - [`Client::persons_split_create`] `POST /api/projects/{project_id}/persons/{id}/split/`
+//! - [`Client::persons_stickiness_retrieve`] `GET /api/projects/{project_id}/persons/stickiness/`
+//! - [`Client::persons_trends_retrieve`] `GET /api/projects/{project_id}/persons/trends/`
+//! - [`Client::persons_update`] `PUT /api/projects/{project_id}/persons/{id}/`
+//! - [`Client::persons_update_property_create`] `POST /api/projects/{project_id}/persons/{id}/update_property/`
+//! - [`Client::persons_values_retrieve`] `GET /api/projects/{project_id}/persons/values/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

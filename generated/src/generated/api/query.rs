@@ -3,6 +3,19 @@
 //! (Experimental)
 //!
 //! Get query log details from query_log_archive table for a specific query_id, the query must have been issued in last 24 hours.
+//!
+//! # Operations
+//!
+//! - [`Client::environments_query_check_auth_for_async_create`] `POST /api/environments/{project_id}/query/check_auth_for_async/`
+//! - [`Client::environments_query_destroy`] `DELETE /api/environments/{project_id}/query/{id}/`
+//! - [`Client::environments_query_draft_sql_retrieve`] `GET /api/environments/{project_id}/query/draft_sql/`
+//! - [`Client::environments_query_log_retrieve`] `GET /api/environments/{project_id}/query/{id}/log/`
+//! - [`Client::environments_query_retrieve`] `GET /api/environments/{project_id}/query/{id}/`
+//! - [`Client::query_check_auth_for_async_create`] `POST /api/projects/{project_id}/query/check_auth_for_async/`
+//! - [`Client::query_destroy`] `DELETE /api/projects/{project_id}/query/{id}/`
+//! - [`Client::query_draft_sql_retrieve`] `GET /api/projects/{project_id}/query/draft_sql/`
+//! - [`Client::query_log_retrieve`] `GET /api/projects/{project_id}/query/{id}/log/`
+//! - [`Client::query_retrieve`] `GET /api/projects/{project_id}/query/{id}/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

@@ -5,6 +5,27 @@
 //! Hard delete of this model is not allowed. Use a patch API call to set "deleted" to true
 //!
 //! Override list to include synthetic playlists
+//!
+//! # Operations
+//!
+//! - [`Client::environments_session_recording_playlists_create`] `POST /api/environments/{project_id}/session_recording_playlists/`
+//! - [`Client::environments_session_recording_playlists_destroy`] `DELETE /api/environments/{project_id}/session_recording_playlists/{short_id}/`
+//! - [`Client::environments_session_recording_playlists_list`] `GET /api/environments/{project_id}/session_recording_playlists/`
+//! - [`Client::environments_session_recording_playlists_partial_update`] `PATCH /api/environments/{project_id}/session_recording_playlists/{short_id}/`
+//! - [`Client::environments_session_recording_playlists_recordings_create`] `POST /api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
+//! - [`Client::environments_session_recording_playlists_recordings_destroy`] `DELETE /api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
+//! - [`Client::environments_session_recording_playlists_recordings_retrieve`] `GET /api/environments/{project_id}/session_recording_playlists/{short_id}/recordings/`
+//! - [`Client::environments_session_recording_playlists_retrieve`] `GET /api/environments/{project_id}/session_recording_playlists/{short_id}/`
+//! - [`Client::environments_session_recording_playlists_update`] `PUT /api/environments/{project_id}/session_recording_playlists/{short_id}/`
+//! - [`Client::session_recording_playlists_create`] `POST /api/projects/{project_id}/session_recording_playlists/`
+//! - [`Client::session_recording_playlists_destroy`] `DELETE /api/projects/{project_id}/session_recording_playlists/{short_id}/`
+//! - [`Client::session_recording_playlists_list`] `GET /api/projects/{project_id}/session_recording_playlists/`
+//! - [`Client::session_recording_playlists_partial_update`] `PATCH /api/projects/{project_id}/session_recording_playlists/{short_id}/`
+//! - [`Client::session_recording_playlists_recordings_create`] `POST /api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
+//! - [`Client::session_recording_playlists_recordings_destroy`] `DELETE /api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/{session_recording_id}/`
+//! - [`Client::session_recording_playlists_recordings_retrieve`] `GET /api/projects/{project_id}/session_recording_playlists/{short_id}/recordings/`
+//! - [`Client::session_recording_playlists_retrieve`] `GET /api/projects/{project_id}/session_recording_playlists/{short_id}/`
+//! - [`Client::session_recording_playlists_update`] `PUT /api/projects/{project_id}/session_recording_playlists/{short_id}/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

@@ -3,6 +3,27 @@
 //! Create a new password for the sharing configuration.
 //!
 //! Delete a password from the sharing configuration.
+//!
+//! # Operations
+//!
+//! - [`Client::environments_session_recordings_destroy`] `DELETE /api/environments/{project_id}/session_recordings/{id}/`
+//! - [`Client::environments_session_recordings_list`] `GET /api/environments/{project_id}/session_recordings/`
+//! - [`Client::environments_session_recordings_partial_update`] `PATCH /api/environments/{project_id}/session_recordings/{id}/`
+//! - [`Client::environments_session_recordings_retrieve`] `GET /api/environments/{project_id}/session_recordings/{id}/`
+//! - [`Client::environments_session_recordings_sharing_list`] `GET /api/environments/{project_id}/session_recordings/{recording_id}/sharing/`
+//! - [`Client::environments_session_recordings_sharing_passwords_create`] `POST /api/environments/{project_id}/session_recordings/{recording_id}/sharing/passwords/`
+//! - [`Client::environments_session_recordings_sharing_passwords_destroy`] `DELETE /api/environments/{project_id}/session_recordings/{recording_id}/sharing/passwords/{password_id}/`
+//! - [`Client::environments_session_recordings_sharing_refresh_create`] `POST /api/environments/{project_id}/session_recordings/{recording_id}/sharing/refresh/`
+//! - [`Client::environments_session_recordings_update`] `PUT /api/environments/{project_id}/session_recordings/{id}/`
+//! - [`Client::session_recordings_destroy`] `DELETE /api/projects/{project_id}/session_recordings/{id}/`
+//! - [`Client::session_recordings_list`] `GET /api/projects/{project_id}/session_recordings/`
+//! - [`Client::session_recordings_partial_update`] `PATCH /api/projects/{project_id}/session_recordings/{id}/`
+//! - [`Client::session_recordings_retrieve`] `GET /api/projects/{project_id}/session_recordings/{id}/`
+//! - [`Client::session_recordings_sharing_list`] `GET /api/projects/{project_id}/session_recordings/{recording_id}/sharing/`
+//! - [`Client::session_recordings_sharing_passwords_create`] `POST /api/projects/{project_id}/session_recordings/{recording_id}/sharing/passwords/`
+//! - [`Client::session_recordings_sharing_passwords_destroy`] `DELETE /api/projects/{project_id}/session_recordings/{recording_id}/sharing/passwords/{password_id}/`
+//! - [`Client::session_recordings_sharing_refresh_create`] `POST /api/projects/{project_id}/session_recordings/{recording_id}/sharing/refresh/`
+//! - [`Client::session_recordings_update`] `PUT /api/projects/{project_id}/session_recordings/{id}/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

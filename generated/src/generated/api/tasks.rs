@@ -3,6 +3,23 @@
 //! API for managing tasks within a project. Tasks represent units of work to be performed by an agent.
 //!
 //! API for managing task runs. Each run represents an execution of a task.
+//!
+//! # Operations
+//!
+//! - [`Client::tasks_create`] `POST /api/projects/{project_id}/tasks/`
+//! - [`Client::tasks_destroy`] `DELETE /api/projects/{project_id}/tasks/{id}/`
+//! - [`Client::tasks_list`] `GET /api/projects/{project_id}/tasks/`
+//! - [`Client::tasks_partial_update`] `PATCH /api/projects/{project_id}/tasks/{id}/`
+//! - [`Client::tasks_retrieve`] `GET /api/projects/{project_id}/tasks/{id}/`
+//! - [`Client::tasks_run_create`] `POST /api/projects/{project_id}/tasks/{id}/run/`: Run task
+//! - [`Client::tasks_runs_append_log_create`] `POST /api/projects/{project_id}/tasks/{task_id}/runs/{id}/append_log/`: Append log entries
+//! - [`Client::tasks_runs_create`] `POST /api/projects/{project_id}/tasks/{task_id}/runs/`
+//! - [`Client::tasks_runs_list`] `GET /api/projects/{project_id}/tasks/{task_id}/runs/`
+//! - [`Client::tasks_runs_partial_update`] `PATCH /api/projects/{project_id}/tasks/{task_id}/runs/{id}/`
+//! - [`Client::tasks_runs_retrieve`] `GET /api/projects/{project_id}/tasks/{task_id}/runs/{id}/`
+//! - [`Client::tasks_runs_set_output_partial_update`] `PATCH /api/projects/{project_id}/tasks/{task_id}/runs/{id}/set_output/`: Set run output
+//! - [`Client::tasks_update`] `PUT /api/projects/{project_id}/tasks/{id}/`
+//! - [`Client::tasks_update_position_partial_update`] `PATCH /api/projects/{project_id}/tasks/{id}/update_position/`: Update task position
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;

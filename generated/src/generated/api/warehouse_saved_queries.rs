@@ -20,6 +20,33 @@
 //! (i.e. delete the materialized table and the schedule)
 //!
 //! Run this saved query.
+//!
+//! # Operations
+//!
+//! - [`Client::environments_warehouse_saved_queries_activity_retrieve`] `GET /api/environments/{project_id}/warehouse_saved_queries/{id}/activity/`
+//! - [`Client::environments_warehouse_saved_queries_ancestors_create`] `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/ancestors/`
+//! - [`Client::environments_warehouse_saved_queries_cancel_create`] `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/cancel/`
+//! - [`Client::environments_warehouse_saved_queries_create`] `POST /api/environments/{project_id}/warehouse_saved_queries/`
+//! - [`Client::environments_warehouse_saved_queries_descendants_create`] `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/descendants/`
+//! - [`Client::environments_warehouse_saved_queries_destroy`] `DELETE /api/environments/{project_id}/warehouse_saved_queries/{id}/`
+//! - [`Client::environments_warehouse_saved_queries_list`] `GET /api/environments/{project_id}/warehouse_saved_queries/`
+//! - [`Client::environments_warehouse_saved_queries_partial_update`] `PATCH /api/environments/{project_id}/warehouse_saved_queries/{id}/`
+//! - [`Client::environments_warehouse_saved_queries_retrieve`] `GET /api/environments/{project_id}/warehouse_saved_queries/{id}/`
+//! - [`Client::environments_warehouse_saved_queries_revert_materialization_create`] `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/revert_materialization/`
+//! - [`Client::environments_warehouse_saved_queries_run_create`] `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/run/`
+//! - [`Client::environments_warehouse_saved_queries_update`] `PUT /api/environments/{project_id}/warehouse_saved_queries/{id}/`
+//! - [`Client::warehouse_saved_queries_activity_retrieve`] `GET /api/projects/{project_id}/warehouse_saved_queries/{id}/activity/`
+//! - [`Client::warehouse_saved_queries_ancestors_create`] `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/ancestors/`
+//! - [`Client::warehouse_saved_queries_cancel_create`] `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/cancel/`
+//! - [`Client::warehouse_saved_queries_create`] `POST /api/projects/{project_id}/warehouse_saved_queries/`
+//! - [`Client::warehouse_saved_queries_descendants_create`] `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/descendants/`
+//! - [`Client::warehouse_saved_queries_destroy`] `DELETE /api/projects/{project_id}/warehouse_saved_queries/{id}/`
+//! - [`Client::warehouse_saved_queries_list`] `GET /api/projects/{project_id}/warehouse_saved_queries/`
+//! - [`Client::warehouse_saved_queries_partial_update`] `PATCH /api/projects/{project_id}/warehouse_saved_queries/{id}/`
+//! - [`Client::warehouse_saved_queries_retrieve`] `GET /api/projects/{project_id}/warehouse_saved_queries/{id}/`
+//! - [`Client::warehouse_saved_queries_revert_materialization_create`] `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/revert_materialization/`
+//! - [`Client::warehouse_saved_queries_run_create`] `POST /api/projects/{project_id}/warehouse_saved_queries/{id}/run/`
+//! - [`Client::warehouse_saved_queries_update`] `PUT /api/projects/{project_id}/warehouse_saved_queries/{id}/`
 #![allow(unused_imports)]
 use crate::client::{Client, ProjectId};
 use crate::error::Result;
