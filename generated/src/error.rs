@@ -1,4 +1,6 @@
-//! The error every client call returns, shaped after PostHog's `{type, code, detail, attr}` bodies.
+//! The error every client call returns, shaped after PostHog's `{type, code, detail, attr}` bodies
+//! (and RFC 9457 `application/problem+json` ones, whose `type`, `title` and `detail` land in the
+//! same fields).
 
 use std::fmt;
 use std::time::Duration;
@@ -10,6 +12,8 @@ use serde::{Deserialize, Serialize};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// PostHog's error body. Every member is optional because older endpoints answer only `detail`.
+/// An RFC 9457 problem (`application/problem+json`) decodes into it too: its `type` URI into
+/// `kind`, `title` and `detail` as they are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiErrorBody {
     /// Error class, e.g. `authentication_error`, `validation_error`, `throttled`.
@@ -24,6 +28,9 @@ pub struct ApiErrorBody {
     /// The request field the error is about, for validation errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attr: Option<String>,
+    /// A short summary of the problem type (RFC 9457 `title`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
 }
 
 /// Which request an answer was to: method, path template and PostHog's request id.
@@ -73,7 +80,7 @@ impl fmt::Display for ApiError {
             write!(f, "/{code}")?;
         }
         match (
-            &self.body.detail,
+            self.body.detail.as_ref().or(self.body.title.as_ref()),
             self.body.kind.is_some() || self.body.code.is_some(),
         ) {
             (Some(detail), _) => write!(f, ": {detail}")?,
@@ -90,7 +97,7 @@ impl fmt::Display for ApiError {
                 self.required_scopes.join(", ")
             )?;
         }
-        if self.status.is_redirection() {
+        if self.status.is_redirection() && self.status != StatusCode::NOT_MODIFIED {
             write!(
                 f,
                 "; redirects are followed only within the configured base URL, so credentials are never forwarded elsewhere"
@@ -139,6 +146,11 @@ pub enum Error {
     /// the project; [`Error::is_retryable`] is true.
     #[error("server error: {0}")]
     Server(ApiError),
+    /// 304: the resource has not changed since the `If-None-Match` / `If-Modified-Since` the
+    /// request carried (a per-call header). Methods whose schema declares those parameters
+    /// return [`crate::request::Conditional`] instead, with the validators to send next time.
+    #[error("not modified: {0}")]
+    NotModified(ApiError),
     /// Any other non-success status.
     #[error("unexpected answer: {0}")]
     Api(ApiError),
@@ -253,6 +265,7 @@ impl Error {
             | Error::Throttled(e)
             | Error::PayloadTooLarge(e)
             | Error::Server(e)
+            | Error::NotModified(e)
             | Error::Api(e) => Some(e),
             Error::Page { source, .. } => source.api_error(),
             _ => None,
@@ -289,6 +302,7 @@ impl Error {
             400 | 422 => Error::Validation(error),
             413 => Error::PayloadTooLarge(error),
             429 => Error::Throttled(error),
+            304 => Error::NotModified(error),
             500..=599 => Error::Server(error),
             _ => Error::Api(error),
         }

@@ -37,6 +37,7 @@ impl ServerError {
                 code: Some(code.to_owned()),
                 detail: Some(detail.into()),
                 attr,
+                title: None,
             },
             retry_after: None,
         }
