@@ -139,8 +139,7 @@ fn emit_query_type(op: &Operation, defaultable: &BTreeSet<&str>) -> TokenStream 
         )
     };
     let types_prefix = quote!(types::);
-    let derive_default = if op.struct_params().all(|p| has_default(&p.ty, defaultable))
-    {
+    let derive_default = if op.struct_params().all(|p| has_default(&p.ty, defaultable)) {
         quote!(Default,)
     } else {
         quote!()

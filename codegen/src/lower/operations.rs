@@ -273,8 +273,10 @@ impl OperationContext<'_> {
                 types.report.touch(pass::IGNORED_HEADER_PARAM, &pointer);
                 continue;
             }
-            if matches!(parameter, Parameter::Header { .. } | Parameter::Cookie { .. })
-                && !is_token(&data.name)
+            if matches!(
+                parameter,
+                Parameter::Header { .. } | Parameter::Cookie { .. }
+            ) && !is_token(&data.name)
             {
                 types.diagnostics.push(Diagnostic::new(
                     pointer,
@@ -443,8 +445,9 @@ impl OperationContext<'_> {
             (Some(schema), BodyEncoding::Multipart) => binary_fields(self.doc, schema),
             _ => Vec::new(),
         };
-        let media_type = (encoding == BodyEncoding::Json && is_json(media) && !is_plain_json(media))
-            .then(|| media.clone());
+        let media_type =
+            (encoding == BodyEncoding::Json && is_json(media) && !is_plain_json(media))
+                .then(|| media.clone());
         Some(RequestBody {
             ty,
             encoding,
@@ -533,7 +536,11 @@ impl OperationContext<'_> {
                 }
             }
             None if has("text/event-stream") => Response::EventStream,
-            None if response.content.keys().all(|media| media.starts_with("text/")) => {
+            None if response
+                .content
+                .keys()
+                .all(|media| media.starts_with("text/")) =>
+            {
                 if !has("text/csv") {
                     accept = response.content.keys().next().cloned();
                 }
