@@ -331,10 +331,8 @@ impl RequestBuilder {
     /// Sets a `multipart/form-data` body: each top-level member of `body` becomes a part, strings
     /// as text and other values as JSON text, and members named in `files` as file parts.
     pub fn multipart<T: Serialize + ?Sized>(mut self, body: &T, files: &[&str]) -> Self {
-        let members = match serde_json::to_value(body) {
-            Ok(serde_json::Value::Object(members)) => members,
-            Ok(_) => return self.failed("body", "a multipart body must be an object"),
-            Err(error) => return self.failed("body", &error.to_string()),
+        let Some(members) = self.body_members(body, "a multipart body must be an object") else {
+            return self;
         };
         let mut parts = Vec::with_capacity(members.len());
         for (name, value) in members {
@@ -350,6 +348,26 @@ impl RequestBuilder {
         }
         self.body = Body::Multipart(parts);
         self
+    }
+
+    /// The top-level members of a multipart or form body; `None` (with the failure recorded)
+    /// when it is not an object.
+    fn body_members<T: Serialize + ?Sized>(
+        &mut self,
+        body: &T,
+        not_object: &str,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        match serde_json::to_value(body) {
+            Ok(serde_json::Value::Object(members)) => Some(members),
+            Ok(_) => {
+                self.fail("body", not_object.to_owned());
+                None
+            }
+            Err(error) => {
+                self.fail("body", error.to_string());
+                None
+            }
+        }
     }
 
     /// Adds the file parts of a `format: binary` body member (after [`Self::multipart`]).

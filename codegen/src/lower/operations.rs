@@ -626,17 +626,24 @@ fn is_plain_json(media: &str) -> bool {
     essence.eq_ignore_ascii_case("application/json")
 }
 
-/// Whether `schema` is `type: string, format: binary` (directly or through a component).
-fn is_binary_schema(doc: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>) -> bool {
-    let schema = match schema {
+/// A schema, or the component it references (one level; `None` when dangling).
+fn resolve_schema<'d>(
+    doc: &'d OpenAPI,
+    schema: &'d ReferenceOr<openapiv3::Schema>,
+) -> Option<&'d openapiv3::Schema> {
+    match schema {
         ReferenceOr::Item(schema) => Some(schema),
         ReferenceOr::Reference { reference } => reference
             .strip_prefix("#/components/schemas/")
             .and_then(|key| doc.components.as_ref()?.schemas.get(key))
             .and_then(|s| s.as_item()),
-    };
+    }
+}
+
+/// Whether `schema` is `type: string, format: binary` (directly or through a component).
+fn is_binary_schema(doc: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>) -> bool {
     matches!(
-        schema.map(|s| &s.schema_kind),
+        resolve_schema(doc, schema).map(|s| &s.schema_kind),
         Some(SchemaKind::Type(Type::String(s))) if s.format == VariantOrUnknownOrEmpty::Item(StringFormat::Binary)
     )
 }
@@ -706,14 +713,9 @@ pub fn placeholders(path: &str) -> Vec<String> {
 
 /// Members of a multipart body with `format: binary`, sent as file parts.
 fn binary_fields(doc: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>) -> Vec<String> {
-    let schema = match schema {
-        ReferenceOr::Item(schema) => Some(schema),
-        ReferenceOr::Reference { reference } => reference
-            .strip_prefix("#/components/schemas/")
-            .and_then(|key| doc.components.as_ref()?.schemas.get(key))
-            .and_then(|s| s.as_item()),
-    };
-    let Some(SchemaKind::Type(Type::Object(object))) = schema.map(|s| &s.schema_kind) else {
+    let Some(SchemaKind::Type(Type::Object(object))) =
+        resolve_schema(doc, schema).map(|s| &s.schema_kind)
+    else {
         return Vec::new();
     };
     object

@@ -102,10 +102,8 @@ impl RequestBuilder {
     /// field, arrays repeat the name (Django's `QueryDict.getlist`), objects are JSON text and
     /// `null` is left out, as in multipart bodies.
     pub fn form<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
-        let members = match serde_json::to_value(body) {
-            Ok(serde_json::Value::Object(members)) => members,
-            Ok(_) => return self.failed("body", "a form body must be an object"),
-            Err(error) => return self.failed("body", &error.to_string()),
+        let Some(members) = self.body_members(body, "a form body must be an object") else {
+            return self;
         };
         let mut pairs = Vec::with_capacity(members.len());
         for (name, value) in members {
