@@ -13,8 +13,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// PostHog's error body. Every member is optional because older endpoints answer only `detail`.
 /// An RFC 9457 problem (`application/problem+json`) decodes into it too: its `type` URI into
-/// `kind`, `title` and `detail` as they are.
+/// `kind`, its `detail` as it is, or its `title` when it has no `detail` (the whole body stays in
+/// [`ApiError::raw`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WireErrorBody")]
 pub struct ApiErrorBody {
     /// Error class, e.g. `authentication_error`, `validation_error`, `throttled`.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -28,9 +30,34 @@ pub struct ApiErrorBody {
     /// The request field the error is about, for validation errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attr: Option<String>,
-    /// A short summary of the problem type (RFC 9457 `title`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+}
+
+/// An error body as it arrives: PostHog's members plus an RFC 9457 `title`, which fills
+/// `detail` when that is missing. A separate type rather than a fifth member, which would make
+/// every `Result<_, ServerError>` too large for clippy's `result_large_err`.
+#[derive(Deserialize)]
+struct WireErrorBody {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default)]
+    attr: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+impl From<WireErrorBody> for ApiErrorBody {
+    fn from(wire: WireErrorBody) -> Self {
+        Self {
+            kind: wire.kind,
+            code: wire.code,
+            detail: wire.detail.or(wire.title),
+            attr: wire.attr,
+        }
+    }
 }
 
 /// Which request an answer was to: method, path template and PostHog's request id.
@@ -80,7 +107,7 @@ impl fmt::Display for ApiError {
             write!(f, "/{code}")?;
         }
         match (
-            self.body.detail.as_ref().or(self.body.title.as_ref()),
+            &self.body.detail,
             self.body.kind.is_some() || self.body.code.is_some(),
         ) {
             (Some(detail), _) => write!(f, ": {detail}")?,

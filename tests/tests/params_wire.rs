@@ -318,11 +318,18 @@ async fn a_304_to_a_method_without_a_conditional_answer_is_error_not_modified() 
 
 #[tokio::test]
 async fn problem_json_error_bodies_decode_into_the_typed_error() {
-    let server = Server::start(|_| {
-        let mut response = json_response(
-            StatusCode::BAD_REQUEST,
-            r#"{"type": "https://example.com/probs/invalid-user", "title": "Invalid user", "status": 400, "detail": "userName is required"}"#,
-        );
+    let server = Server::start(|request| {
+        let body = if request.path.ends_with("/8/") {
+            r#"{"type": "about:blank", "title": "Conflict", "status": 409}"#
+        } else {
+            r#"{"type": "https://example.com/probs/invalid-user", "title": "Invalid user", "status": 400, "detail": "userName is required"}"#
+        };
+        let status = if request.path.ends_with("/8/") {
+            StatusCode::CONFLICT
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        let mut response = json_response(status, body);
         response.headers_mut().insert(
             "content-type",
             http::HeaderValue::from_static("application/problem+json"),
@@ -345,13 +352,22 @@ async fn problem_json_error_bodies_decode_into_the_typed_error() {
         error.error_type(),
         Some("https://example.com/probs/invalid-user")
     );
-    assert_eq!(
-        error.api_error().and_then(|e| e.body.title.as_deref()),
-        Some("Invalid user")
+    assert!(
+        error
+            .api_error()
+            .is_some_and(|e| e.raw.contains("Invalid user"))
     );
     let request = server.single();
     assert_eq!(header(&request, "content-type"), ["application/scim+json"]);
     assert_eq!(header(&request, "accept"), ["application/scim+json"]);
+    // A problem without `detail`: its `title` says what happened.
+    let error = client
+        .__op(&GET_ORG, &[&8])
+        .send_json::<Value>()
+        .await
+        .expect_err("409");
+    assert_eq!(error.detail(), Some("Conflict"), "{error}");
+    assert!(error.to_string().contains("Conflict"), "{error}");
 }
 
 #[tokio::test]

@@ -37,7 +37,6 @@ impl ServerError {
                 code: Some(code.to_owned()),
                 detail: Some(detail.into()),
                 attr,
-                title: None,
             },
             retry_after: None,
         }
