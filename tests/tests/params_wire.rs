@@ -106,6 +106,7 @@ async fn header_values_with_cr_or_lf_are_refused_unsent_naming_the_parameter() {
         ("acme\r\nX-Injected: 1", "header"),
         ("acme\nX-Injected: 1", "header"),
         ("a\u{0}b", "header"),
+        ("café", "header"),
         ("tok; admin=1", "cookie"),
         ("tok\r\nX-Injected: 1", "cookie"),
     ] {

@@ -35,14 +35,19 @@ impl RequestBuilder {
             Ok(parsed) => parsed,
             Err(_) => return self.failed(name, "not a valid HTTP header name"),
         };
-        match HeaderValue::from_str(&text) {
-            Ok(mut value) => {
+        // `HeaderValue` takes bytes past ASCII as opaque `obs-text`; servers read them in
+        // different charsets (the stubs refuse them), so only ASCII is sent.
+        match HeaderValue::from_str(&text)
+            .ok()
+            .filter(|_| text.is_ascii())
+        {
+            Some(mut value) => {
                 // Header parameters carry CSRF tokens and the like: kept out of `Debug`.
                 value.set_sensitive(true);
                 self.headers.push((parsed, value));
                 self
             }
-            Err(_) => self.failed(
+            None => self.failed(
                 name,
                 "a header value must be visible ASCII, without CR, LF or other control characters",
             ),
