@@ -311,10 +311,21 @@ pub struct Operation {
     pub path_params: Vec<Param>,
     /// Query parameters in schema order.
     pub query_params: Vec<Param>,
+    /// Header parameters in schema order, without those the client sets itself (`Accept`,
+    /// `Content-Type`, `Authorization`, framing).
+    pub header_params: Vec<Param>,
+    /// Cookie parameters in schema order, sent together in one `Cookie` header.
+    pub cookie_params: Vec<Param>,
     /// The request body the client sends.
     pub body: Option<RequestBody>,
     /// The success answer.
     pub response: Response,
+    /// Whether the answer may be `304 Not Modified` (the operation takes `If-None-Match` or
+    /// `If-Modified-Since`, or documents a 304): the client returns a `Conditional`.
+    pub conditional: bool,
+    /// The media type to ask for (`Accept`) when it is not the default of the answer's kind
+    /// (`application/json` for JSON, `text/csv` for text), e.g. `application/scim+json`.
+    pub accept: Option<String>,
     /// Other representations of the success answer the client can ask for.
     pub alternate_responses: Vec<AlternateResponse>,
     /// Personal API key scopes from `security`.
@@ -329,7 +340,24 @@ pub struct Operation {
     pub pointer: String,
 }
 
-/// A path or query parameter.
+impl Operation {
+    /// Whether the operation takes a parameter struct: query, header or cookie parameters.
+    pub fn has_params_struct(&self) -> bool {
+        !(self.query_params.is_empty()
+            && self.header_params.is_empty()
+            && self.cookie_params.is_empty())
+    }
+
+    /// Every parameter of the parameter struct: query, then header, then cookie parameters.
+    pub fn struct_params(&self) -> impl Iterator<Item = &Param> {
+        self.query_params
+            .iter()
+            .chain(&self.header_params)
+            .chain(&self.cookie_params)
+    }
+}
+
+/// A path, query, header or cookie parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Param {
     /// Name on the wire.
@@ -351,6 +379,8 @@ pub enum BodyEncoding {
     Json,
     /// `multipart/form-data`
     Multipart,
+    /// `application/x-www-form-urlencoded`, where it is the only option.
+    Form,
 }
 
 /// A request body.
@@ -364,6 +394,8 @@ pub struct RequestBody {
     pub required: bool,
     /// Members sent as file parts (`format: binary`) in multipart bodies.
     pub file_fields: Vec<String>,
+    /// The `Content-Type` of a JSON body when it is not `application/json` (a `+json` type).
+    pub media_type: Option<String>,
 }
 
 /// The success answer of an operation.
@@ -379,6 +411,8 @@ pub enum Response {
     Text,
     /// A stream (`text/event-stream`) only.
     EventStream,
+    /// Bytes (`application/octet-stream`, `application/zip`, spreadsheets, `*/*` binary).
+    Binary,
 }
 
 /// Another representation of an answer, offered as a companion method.

@@ -114,6 +114,15 @@ pub mod pass {
     pub const PICK_JSON_BODY: &str = "pick_json_body";
     /// Multipart bodies kept where multipart is the only structured option.
     pub const MULTIPART_ONLY_BODY: &str = "multipart_only_body";
+    /// `application/x-www-form-urlencoded` bodies kept where neither JSON nor multipart is offered.
+    pub const FORM_ONLY_BODY: &str = "form_only_body";
+    /// Header parameters the client sets itself (`Accept`, `Content-Type`, `Authorization`,
+    /// which OpenAPI says to ignore, and framing headers such as `Host`) left out.
+    pub const IGNORED_HEADER_PARAM: &str = "ignored_header_param";
+    /// Answers that may be `304 Not Modified` (conditional parameters or a documented 304).
+    pub const CONDITIONAL_RESPONSE: &str = "conditional_response";
+    /// Binary answers (octet-stream, zip, spreadsheets, `*/*` binary) returned as bytes.
+    pub const BINARY_RESPONSE: &str = "binary_response";
     /// `200 "No response body"` answers returned as raw JSON instead of dropped.
     pub const UNDOCUMENTED_RESPONSE: &str = "undocumented_response";
     /// `text/csv` / `text/event-stream` twins of JSON answers offered as companion methods.

@@ -220,13 +220,24 @@ fn unsupported_request_body_media_type() {
 }
 
 #[test]
-fn header_parameter() {
-    let paths = "  /api/widgets/:\n    get:\n      operationId: widgets_list\n      parameters:\n        - in: header\n          name: X-Team\n          schema:\n            type: string\n      responses:\n        '204':\n          description: No response body\n";
-    assert_one(
-        &document(paths, "    Unused:\n      type: string\n"),
-        "#/paths/~1api~1widgets~1/get/parameters/0",
-        &["header", "X-Team"],
-    );
+fn header_and_cookie_names_that_are_not_tokens() {
+    // A name that could end the header and start another, or add a cookie, from a hostile
+    // schema: refused at generation, naming the parameter.
+    for (place, name) in [
+        ("header", "\"X-Team\\r\\nX-Injected: 1\""),
+        ("header", "\"X Team\""),
+        ("cookie", "\"session;admin\""),
+        ("cookie", "\"\""),
+    ] {
+        let paths = format!(
+            "  /api/widgets/:\n    get:\n      operationId: widgets_list\n      parameters:\n        - in: {place}\n          name: {name}\n          schema:\n            type: string\n      responses:\n        '204':\n          description: No response body\n"
+        );
+        assert_one(
+            &document(&paths, "    Unused:\n      type: string\n"),
+            "#/paths/~1api~1widgets~1/get/parameters/0",
+            &["header or cookie name", "HTTP token"],
+        );
+    }
 }
 
 #[test]

@@ -777,3 +777,118 @@ fn unsupported_operations_fail_by_default() {
         .expect_err("unsupported operations fail by default");
     assert!(diagnostics.0.len() >= 4, "{diagnostics}");
 }
+
+#[test]
+fn header_cookie_params() {
+    let f = fixture("header_cookie_params");
+    let get = f.op("organizations_retrieve");
+    // The path item's header comes first, then the operation's; typed like query parameters.
+    let headers: Vec<(&str, &str, &TypeRef)> = get
+        .header_params
+        .iter()
+        .map(|p| (p.wire_name.as_str(), p.rust_name.as_str(), &p.ty))
+        .collect();
+    assert_eq!(
+        headers,
+        [
+            ("X-Organization", "x_organization", &TypeRef::String),
+            ("If-None-Match", "if_none_match", &option(TypeRef::String)),
+            (
+                "If-Modified-Since",
+                "if_modified_since",
+                &option(TypeRef::String)
+            ),
+            (
+                "X-Request-Ids",
+                "x_request_ids",
+                &option(TypeRef::Vec(Box::new(TypeRef::I64)))
+            ),
+        ]
+    );
+    // `Accept`, `Authorization` (OpenAPI: ignored) and `Host` (the client's own) are left out.
+    assert_eq!(f.count(pass::IGNORED_HEADER_PARAM), 4);
+    assert!(get.conditional);
+    f.has(
+        "api/organizations.rs",
+        ".header(\"If-None-Match\", &query.if_none_match)",
+    );
+    f.has(
+        "api/organizations.rs",
+        "-> Result<crate::request::Conditional<types::Organization>>",
+    );
+    let patch = f.op("organizations_partial_update");
+    assert!(!patch.conditional);
+    let cookies: Vec<&str> = patch
+        .cookie_params
+        .iter()
+        .map(|p| p.wire_name.as_str())
+        .collect();
+    assert_eq!(cookies, ["csrftoken", "sessionid"]);
+    assert_eq!(patch.cookie_params[1].ty, option(TypeRef::String));
+    f.has(
+        "api/organizations.rs",
+        ".cookie(\"csrftoken\", &query.csrftoken)",
+    );
+    f.has(
+        "api/organizations.rs",
+        ".header(\"X-CSRFToken\", &query.x_csrf_token)",
+    );
+    // The server reads them from the request's headers.
+    f.has(
+        "server/organizations.rs",
+        "csrftoken: h.cookie(\"csrftoken\")?",
+    );
+}
+
+#[test]
+fn form_body() {
+    let f = fixture("form_body");
+    assert_eq!(f.count(pass::FORM_ONLY_BODY), 2);
+    let login = f.op("login_create").body.as_ref().expect("a body");
+    assert_eq!((login.encoding, login.required), (BodyEncoding::Form, true));
+    assert_eq!(login.ty, named("Login"));
+    f.has("api/login.rs", ".form(body)");
+    f.has("api/login.rs", ".form_opt(body)");
+    // With multipart beside it, multipart is kept (files need it).
+    let avatar = f.op("login_avatar_create").body.as_ref().expect("a body");
+    assert_eq!(avatar.encoding, BodyEncoding::Multipart);
+    f.has("server/login.rs", "d::UrlEncoded(body)");
+}
+
+#[test]
+fn media_types() {
+    let f = fixture("media_types");
+    // `+json` is JSON, sent and asked for under its own media type.
+    let scim = f.op("scim_users_update");
+    assert_eq!(scim.response, Response::Json(named("ScimUser")));
+    assert_eq!(scim.accept.as_deref(), Some("application/scim+json"));
+    let body = scim.body.as_ref().expect("a body");
+    assert_eq!(body.encoding, BodyEncoding::Json);
+    assert_eq!(body.media_type.as_deref(), Some("application/scim+json"));
+    f.has("api/scim.rs", ".content_type(\"application/scim+json\")");
+    f.has("api/scim.rs", ".accept(\"application/scim+json\")");
+    // Plain `application/json` is preferred when offered beside a vendor type.
+    let widgets = f.op("widgets_list");
+    assert_eq!(widgets.accept, None);
+    // Binary answers are bytes, asked for under their own media types.
+    for id in [
+        "exports_xlsx_retrieve",
+        "exports_archive_retrieve",
+        "exports_raw_retrieve",
+    ] {
+        assert_eq!(f.op(id).response, Response::Binary, "{id}");
+    }
+    assert_eq!(
+        f.op("exports_archive_retrieve").accept.as_deref(),
+        Some("application/zip, application/octet-stream")
+    );
+    assert_eq!(f.count(pass::BINARY_RESPONSE), 3);
+    f.has("api/exports.rs", "-> Result<bytes::Bytes>");
+    // `*/*` with a schema is JSON; `text/plain` is text asked for as such.
+    assert_eq!(
+        f.op("exports_any_retrieve").response,
+        Response::Json(named("ScimUser"))
+    );
+    assert_eq!(f.op("exports_readme_retrieve").response, Response::Text);
+    f.has("api/exports.rs", ".accept(\"text/plain\")");
+}

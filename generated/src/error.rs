@@ -1,4 +1,6 @@
-//! The error every client call returns, shaped after PostHog's `{type, code, detail, attr}` bodies.
+//! The error every client call returns, shaped after PostHog's `{type, code, detail, attr}` bodies
+//! (and RFC 9457 `application/problem+json` ones, whose `type`, `title` and `detail` land in the
+//! same fields).
 
 use std::fmt;
 use std::time::Duration;
@@ -10,7 +12,11 @@ use serde::{Deserialize, Serialize};
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// PostHog's error body. Every member is optional because older endpoints answer only `detail`.
+/// An RFC 9457 problem (`application/problem+json`) decodes into it too: its `type` URI into
+/// `kind`, its `detail` as it is, or its `title` when it has no `detail` (the whole body stays in
+/// [`ApiError::raw`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WireErrorBody")]
 pub struct ApiErrorBody {
     /// Error class, e.g. `authentication_error`, `validation_error`, `throttled`.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
@@ -24,6 +30,34 @@ pub struct ApiErrorBody {
     /// The request field the error is about, for validation errors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attr: Option<String>,
+}
+
+/// An error body as it arrives: PostHog's members plus an RFC 9457 `title`, which fills
+/// `detail` when that is missing. A separate type rather than a fifth member, which would make
+/// every `Result<_, ServerError>` too large for clippy's `result_large_err`.
+#[derive(Deserialize)]
+struct WireErrorBody {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    detail: Option<String>,
+    #[serde(default)]
+    attr: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+}
+
+impl From<WireErrorBody> for ApiErrorBody {
+    fn from(wire: WireErrorBody) -> Self {
+        Self {
+            kind: wire.kind,
+            code: wire.code,
+            detail: wire.detail.or(wire.title),
+            attr: wire.attr,
+        }
+    }
 }
 
 /// Which request an answer was to: method, path template and PostHog's request id.
@@ -90,7 +124,7 @@ impl fmt::Display for ApiError {
                 self.required_scopes.join(", ")
             )?;
         }
-        if self.status.is_redirection() {
+        if self.status.is_redirection() && self.status != StatusCode::NOT_MODIFIED {
             write!(
                 f,
                 "; redirects are followed only within the configured base URL, so credentials are never forwarded elsewhere"
@@ -139,6 +173,11 @@ pub enum Error {
     /// the project; [`Error::is_retryable`] is true.
     #[error("server error: {0}")]
     Server(ApiError),
+    /// 304: the resource has not changed since the `If-None-Match` / `If-Modified-Since` the
+    /// request carried (a per-call header). Methods whose schema declares those parameters
+    /// return [`crate::request::Conditional`] instead, with the validators to send next time.
+    #[error("not modified: {0}")]
+    NotModified(ApiError),
     /// Any other non-success status.
     #[error("unexpected answer: {0}")]
     Api(ApiError),
@@ -253,6 +292,7 @@ impl Error {
             | Error::Throttled(e)
             | Error::PayloadTooLarge(e)
             | Error::Server(e)
+            | Error::NotModified(e)
             | Error::Api(e) => Some(e),
             Error::Page { source, .. } => source.api_error(),
             _ => None,
@@ -289,6 +329,7 @@ impl Error {
             400 | 422 => Error::Validation(error),
             413 => Error::PayloadTooLarge(error),
             429 => Error::Throttled(error),
+            304 => Error::NotModified(error),
             500..=599 => Error::Server(error),
             _ => Error::Api(error),
         }

@@ -19,12 +19,15 @@ use crate::error::{ApiError, ApiErrorBody, Error, Result};
 use crate::operation::{HostKind, Operation};
 use crate::retry::Outcome;
 
+mod conditional;
 mod credentials;
 mod follow;
 mod multipart;
 mod options;
+mod params;
 mod raw;
 
+pub use conditional::{Conditional, Validators};
 pub use http::Method;
 pub use options::{MetaSlot, REQUEST_ID_HEADER, RequestOptions, ResponseMeta};
 pub use raw::{RawRequest, RawResponse};
@@ -165,6 +168,8 @@ enum Body {
     None,
     Json(Bytes),
     Multipart(Vec<(String, MultipartValue)>),
+    /// `application/x-www-form-urlencoded` fields, in order.
+    Form(Vec<(String, String)>),
 }
 
 // Only generated code calls this; what it uses depends on the schema and the tag features.
@@ -188,6 +193,14 @@ pub(crate) struct RequestBuilder {
     query: Vec<(std::borrow::Cow<'static, str>, String)>,
     body: Body,
     accept: &'static str,
+    /// Header parameters, checked (see [`Self::header`]).
+    headers: Vec<(http::HeaderName, HeaderValue)>,
+    /// Cookie parameters as `name=value`, checked (see [`Self::cookie`]).
+    cookies: Vec<String>,
+    /// The JSON body's media type when it is not `application/json`.
+    content_type: Option<HeaderValue>,
+    /// Take `304 Not Modified` as an answer rather than an error ([`Conditional`]).
+    not_modified_ok: bool,
     error: Option<Error>,
     /// A pagination `next` link that replaces base URL, path and query (see [`Self::__follow`]).
     absolute: Option<url::Url>,
@@ -244,6 +257,10 @@ impl Client {
             query: Vec::new(),
             body: Body::None,
             accept: "application/json",
+            headers: Vec::new(),
+            cookies: Vec::new(),
+            content_type: None,
+            not_modified_ok: false,
             error,
             absolute: None,
             gzip: false,
@@ -325,10 +342,8 @@ impl RequestBuilder {
     /// Sets a `multipart/form-data` body: each top-level member of `body` becomes a part, strings
     /// as text and other values as JSON text, and members named in `files` as file parts.
     pub fn multipart<T: Serialize + ?Sized>(mut self, body: &T, files: &[&str]) -> Self {
-        let members = match serde_json::to_value(body) {
-            Ok(serde_json::Value::Object(members)) => members,
-            Ok(_) => return self.failed("body", "a multipart body must be an object"),
-            Err(error) => return self.failed("body", &error.to_string()),
+        let Some(members) = self.body_members(body, "a multipart body must be an object") else {
+            return self;
         };
         let mut parts = Vec::with_capacity(members.len());
         for (name, value) in members {
@@ -344,6 +359,26 @@ impl RequestBuilder {
         }
         self.body = Body::Multipart(parts);
         self
+    }
+
+    /// The top-level members of a multipart or form body; `None` (with the failure recorded)
+    /// when it is not an object.
+    fn body_members<T: Serialize + ?Sized>(
+        &mut self,
+        body: &T,
+        not_object: &str,
+    ) -> Option<serde_json::Map<String, serde_json::Value>> {
+        match serde_json::to_value(body) {
+            Ok(serde_json::Value::Object(members)) => Some(members),
+            Ok(_) => {
+                self.fail("body", not_object.to_owned());
+                None
+            }
+            Err(error) => {
+                self.fail("body", error.to_string());
+                None
+            }
+        }
     }
 
     /// Adds the file parts of a `format: binary` body member (after [`Self::multipart`]).
@@ -404,11 +439,13 @@ impl RequestBuilder {
     /// Sends the request and returns the answer as JSON, whatever its shape (an empty body is
     /// `null`): used where the schema documents no response body but servers send one anyway.
     pub async fn send_value(self) -> Result<serde_json::Value> {
-        let answer = self.send().await?;
-        if answer.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(serde_json::Value::Null);
-        }
-        answer.decode_json()
+        self.send().await?.value()
+    }
+
+    /// Sends the request and returns the answer's bytes as they came (binary downloads:
+    /// spreadsheets, archives, `application/octet-stream`), within `max_response_bytes`.
+    pub async fn send_bytes(self) -> Result<Bytes> {
+        Ok(self.send().await?.body)
     }
 
     /// Sends the request and returns the answer as text (`text/csv`).
@@ -431,19 +468,19 @@ impl RequestBuilder {
 
     /// Sends the request and buffers the whole successful answer.
     pub(crate) async fn send(self) -> Result<Answer> {
-        let op = self.op;
-        let limit = self.client.inner.max_response_bytes;
-        let secrets = self.client.inner.secrets.clone();
-        let echoes = self.query_credentials();
+        let reader = self.reader();
         let response = self.send_raw().await?;
-        let status = response.status();
-        let body = strip_echoed_credentials(read_capped(op, response, limit).await?, &echoes);
-        Ok(Answer {
-            op,
-            status,
-            body,
-            secrets,
-        })
+        reader.read(response).await
+    }
+
+    /// What reading this request's answer needs once the builder is spent.
+    fn reader(&self) -> AnswerReader {
+        AnswerReader {
+            op: self.op,
+            limit: self.client.inner.max_response_bytes,
+            secrets: self.client.inner.secrets.clone(),
+            echoes: self.query_credentials(),
+        }
     }
 
     /// Sends the request with authentication, rate limiting and retries, and returns the first
@@ -482,7 +519,11 @@ impl RequestBuilder {
             }
             let result = inner.http.execute(prepared.build(&inner.http)?).await;
             let (outcome, error, kept) = match result {
-                Ok(response) if response.status().is_success() => {
+                Ok(response)
+                    if response.status().is_success()
+                        || (self.not_modified_ok
+                            && response.status() == StatusCode::NOT_MODIFIED) =>
+                {
                     record(&response);
                     return Ok(response);
                 }
@@ -575,6 +616,27 @@ fn retry_after(headers: &http::HeaderMap) -> Option<std::time::Duration> {
         .and_then(crate::retry::parse_retry_after)
 }
 
+/// Reads a successful answer: within the size cap, with echoed query credentials removed.
+struct AnswerReader {
+    op: &'static Operation,
+    limit: usize,
+    secrets: std::sync::Arc<[SecretString]>,
+    echoes: Vec<String>,
+}
+
+impl AnswerReader {
+    async fn read(self, response: reqwest::Response) -> Result<Answer> {
+        let status = response.status();
+        let body = read_capped(self.op, response, self.limit).await?;
+        Ok(Answer {
+            op: self.op,
+            status,
+            body: strip_echoed_credentials(body, &self.echoes),
+            secrets: self.secrets,
+        })
+    }
+}
+
 /// A successful answer, buffered, with what its errors must not show.
 pub(crate) struct Answer {
     op: &'static Operation,
@@ -592,6 +654,14 @@ impl Answer {
             let message = error.inner().to_string();
             self.decode_error(error.path().to_string(), &message)
         })
+    }
+
+    /// The answer as JSON, whatever its shape; an empty body is `null`.
+    pub(crate) fn value(&self) -> Result<serde_json::Value> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(serde_json::Value::Null);
+        }
+        self.decode_json()
     }
 
     /// The answer as UTF-8 text.

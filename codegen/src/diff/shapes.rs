@@ -39,6 +39,7 @@ pub(super) fn body_shape(body: &RequestBody) -> String {
     match body.encoding {
         BodyEncoding::Json => display(&body.ty),
         BodyEncoding::Multipart => format!("{} (multipart)", display(&body.ty)),
+        BodyEncoding::Form => format!("{} (form-urlencoded)", display(&body.ty)),
     }
 }
 
@@ -50,6 +51,7 @@ pub(super) fn response_shape(response: &Response) -> String {
         Response::Empty => "()".to_owned(),
         Response::Text => "String (text/csv)".to_owned(),
         Response::EventStream => "ByteStream (text/event-stream)".to_owned(),
+        Response::Binary => "Bytes (binary)".to_owned(),
     }
 }
 

@@ -165,7 +165,7 @@ fn emit_module(
     });
     let query_types = operations
         .iter()
-        .filter(|op| !op.query_params.is_empty())
+        .filter(|op| op.has_params_struct())
         .map(|op| emit_query_type(op, defaultable));
     quote! {
         #(#![doc = #module_doc])*
@@ -190,19 +190,42 @@ fn query_type_name(op: &Operation) -> proc_macro2::Ident {
 
 fn emit_query_type(op: &Operation, defaultable: &BTreeSet<&str>) -> TokenStream {
     let name = query_type_name(op);
-    let doc = format!(" Query parameters of [`Client::{}`].", op.method_name);
+    let doc = if op.header_params.is_empty() && op.cookie_params.is_empty() {
+        format!(" Query parameters of [`Client::{}`].", op.method_name)
+    } else {
+        format!(
+            " Query, header and cookie parameters of [`Client::{}`].",
+            op.method_name
+        )
+    };
     let types_prefix = quote!(types::);
-    let derive_default = if op
-        .query_params
-        .iter()
-        .all(|p| has_default(&p.ty, defaultable))
-    {
+    let derive_default = if op.struct_params().all(|p| has_default(&p.ty, defaultable)) {
         quote!(Default,)
     } else {
         quote!()
     };
-    let fields = op.query_params.iter().map(|param| {
-        let field_doc = docs(param.docs.as_deref());
+    fn located<'p>(params: &'p [Param], place: &str) -> Vec<(Option<String>, &'p Param)> {
+        params
+            .iter()
+            .map(|param| {
+                let sent = format!("Sent as the `{}` {place}.", param.wire_name);
+                let doc = match &param.docs {
+                    Some(text) => format!("{sent}\n\n{text}"),
+                    None => sent,
+                };
+                (Some(doc), param)
+            })
+            .collect()
+    }
+    let mut documented: Vec<(Option<String>, &Param)> = op
+        .query_params
+        .iter()
+        .map(|param| (param.docs.clone(), param))
+        .collect();
+    documented.extend(located(&op.header_params, "header"));
+    documented.extend(located(&op.cookie_params, "cookie"));
+    let fields = documented.iter().map(|(doc, param)| {
+        let field_doc = docs(doc.as_deref());
         let field = ident(&param.rust_name);
         let ty = type_tokens(&param.ty, &types_prefix);
         quote! {
@@ -275,7 +298,7 @@ fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestPa
         None => quote!(self.__op(&#op_const, &[#(#format_args),*])),
     };
     let mut chain = Vec::new();
-    if !op.query_params.is_empty() {
+    if op.has_params_struct() {
         let query_type = query_type_name(op);
         arguments.push(Argument::new(ident("query"), quote!(&#query_type)));
         for param in &op.query_params {
@@ -288,6 +311,16 @@ fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestPa
             } else {
                 chain.push(quote!(.query(#wire, &query.#field)));
             }
+        }
+        for param in &op.header_params {
+            let wire = &param.wire_name;
+            let field = ident(&param.rust_name);
+            chain.push(quote!(.header(#wire, &query.#field)));
+        }
+        for param in &op.cookie_params {
+            let wire = &param.wire_name;
+            let field = ident(&param.rust_name);
+            chain.push(quote!(.cookie(#wire, &query.#field)));
         }
     }
     if let Some(body) = &op.body {
@@ -304,7 +337,12 @@ fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestPa
             (BodyEncoding::Json, false) => quote!(.json_opt(body)),
             (BodyEncoding::Multipart, true) => quote!(.multipart(body, &[#(#files),*])),
             (BodyEncoding::Multipart, false) => quote!(.multipart_opt(body, &[#(#files),*])),
+            (BodyEncoding::Form, true) => quote!(.form(body)),
+            (BodyEncoding::Form, false) => quote!(.form_opt(body)),
         });
+        if let Some(media) = &body.media_type {
+            chain.push(quote!(.content_type(#media)));
+        }
         // `format: binary` members travel as file parts with their name and content type.
         if body.encoding == BodyEncoding::Multipart {
             for (wire, field) in file_members(types, &body.ty) {
@@ -372,21 +410,37 @@ fn emit_methods(
     } else {
         quote!()
     };
-    let (return_type, send) = match &op.response {
-        Response::Json(ty) => (type_tokens(ty, &quote!(types::)), quote!(send_json().await)),
-        Response::Undocumented => (quote!(serde_json::Value), quote!(send_value().await)),
-        Response::Empty => (quote!(()), quote!(send_empty().await)),
-        Response::Text => (quote!(String), quote!(accept("text/csv").send_text().await)),
+    let (value_type, send, default_accept) = match &op.response {
+        Response::Json(ty) => (type_tokens(ty, &quote!(types::)), "json", None),
+        Response::Undocumented => (quote!(serde_json::Value), "value", None),
+        Response::Empty => (quote!(()), "empty", None),
+        Response::Text => (quote!(String), "text", Some("text/csv")),
         Response::EventStream => (
             quote!(crate::stream::ByteStream),
-            quote!(accept("text/event-stream").send_stream().await),
+            "stream",
+            Some("text/event-stream"),
         ),
+        Response::Binary => (quote!(bytes::Bytes), "bytes", None),
+    };
+    let accept = match op.accept.as_deref().or(default_accept) {
+        Some(media) => quote!(.accept(#media)),
+        None => quote!(),
+    };
+    let (return_type, send) = if op.conditional {
+        let send = quote::format_ident!("send_conditional_{send}");
+        (
+            quote!(crate::request::Conditional<#value_type>),
+            quote!(#accept.#send().await),
+        )
+    } else {
+        let send = quote::format_ident!("send_{send}");
+        (value_type, quote!(#accept.#send().await))
     };
     let mut out = vec![quote! {
         #doc
         #deprecated
         pub async fn #name(&self, #(#arguments),*) -> Result<#return_type> {
-            #build.#send
+            #build #send
         }
     }];
     if let (Some(pagination), Some(pages), Some(items)) =

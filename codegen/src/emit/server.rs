@@ -125,10 +125,10 @@ fn emit_module(module: &str, operations: &[&Operation]) -> TokenStream {
     let methods = operations.iter().map(|op| emit_method(op));
     let query_impls = operations
         .iter()
-        .filter(|op| !op.query_params.is_empty())
+        .filter(|op| op.has_params_struct())
         .map(|op| emit_from_query(op));
     let routes = operations.iter().map(|op| emit_route(op));
-    let has_queries = operations.iter().any(|op| !op.query_params.is_empty());
+    let has_queries = operations.iter().any(|op| op.has_params_struct());
     let query_import = if has_queries {
         let module = ident(module);
         quote!(use crate::generated::api::#module::*;)
@@ -170,6 +170,7 @@ fn answer_type(op: &Operation) -> TokenStream {
         Response::Empty => quote!(()),
         Response::Text => quote!(String),
         Response::EventStream => quote!(crate::server::EventStream),
+        Response::Binary => quote!(bytes::Bytes),
     }
 }
 
@@ -182,7 +183,7 @@ fn emit_method(op: &Operation) -> TokenStream {
         let ty = type_tokens(&param.ty, &quote!(types::));
         arguments.push(quote!(#param_name: #ty));
     }
-    if !op.query_params.is_empty() {
+    if op.has_params_struct() {
         let query = query_type(op);
         arguments.push(quote!(query: #query));
     }
@@ -212,19 +213,46 @@ fn emit_method(op: &Operation) -> TokenStream {
 
 fn emit_from_query(op: &Operation) -> TokenStream {
     let name = query_type(op);
-    let fields = op.query_params.iter().map(|param| {
-        let field = ident(&param.rust_name);
-        let wire = &param.wire_name;
-        if param.explode {
-            quote!(#field: q.get(#wire)?)
-        } else {
-            quote!(#field: q.csv(#wire)?)
-        }
-    });
+    let mut fields: Vec<TokenStream> = op
+        .query_params
+        .iter()
+        .map(|param| {
+            let field = ident(&param.rust_name);
+            let wire = &param.wire_name;
+            if param.explode {
+                quote!(#field: q.get(#wire)?)
+            } else {
+                quote!(#field: q.csv(#wire)?)
+            }
+        })
+        .collect();
+    if op.header_params.is_empty() && op.cookie_params.is_empty() {
+        return quote! {
+            // Through `d::`, since an operation named `from` has a query type named `FromQuery`.
+            impl d::FromQuery for #name {
+                fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
+                    Ok(Self { #(#fields),* })
+                }
+            }
+        };
+    }
+    for (params, read) in [
+        (&op.header_params, quote!(header)),
+        (&op.cookie_params, quote!(cookie)),
+    ] {
+        fields.extend(params.iter().map(|param| {
+            let field = ident(&param.rust_name);
+            let wire = &param.wire_name;
+            quote!(#field: h.#read(#wire)?)
+        }));
+    }
     quote! {
-        // Through `d::`, since an operation named `from` has a query type named `FromQuery`.
         impl d::FromQuery for #name {
             fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
+                Self::from_request(q, &d::HeaderParams::default())
+            }
+
+            fn from_request(q: &d::QueryMap, h: &d::HeaderParams<'_>) -> Result<Self, ServerError> {
                 Ok(Self { #(#fields),* })
             }
         }
@@ -240,6 +268,7 @@ fn emit_route(op: &Operation) -> TokenStream {
         Response::Empty => quote!(empty),
         Response::Text => quote!(text),
         Response::EventStream => quote!(events),
+        Response::Binary => quote!(binary),
     };
     let names: Vec<Ident> = op
         .path_params
@@ -252,7 +281,7 @@ fn emit_route(op: &Operation) -> TokenStream {
         many => quote!((#(#many),*)),
     };
     let mut call_args: Vec<TokenStream> = names.iter().map(|name| quote!(#name)).collect();
-    let query_pattern = if op.query_params.is_empty() {
+    let query_pattern = if !op.has_params_struct() {
         quote!(())
     } else {
         call_args.push(quote!(query));
@@ -267,6 +296,8 @@ fn emit_route(op: &Operation) -> TokenStream {
                 (BodyEncoding::Json, false) => quote!(d::MaybeJson(body)),
                 (BodyEncoding::Multipart, true) => quote!(d::Form(body)),
                 (BodyEncoding::Multipart, false) => quote!(d::MaybeForm(body)),
+                (BodyEncoding::Form, true) => quote!(d::UrlEncoded(body)),
+                (BodyEncoding::Form, false) => quote!(d::MaybeUrlEncoded(body)),
             }
         }
     };

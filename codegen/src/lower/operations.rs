@@ -8,6 +8,8 @@ use openapiv3::{
     Type, VariantOrUnknownOrEmpty,
 };
 
+use indexmap::IndexMap;
+
 use crate::diagnostic::{Diagnostic, escape_segment};
 use crate::ir::{
     AlternateResponse, BodyEncoding, Companions, Host, Operation, Pagination, PaginationStyle,
@@ -154,10 +156,25 @@ impl OperationContext<'_> {
             types.report.touch(pass::RENAME, &self.pointer);
         }
         let type_prefix = type_name(&id);
-        let (path_params, query_params) = self.parameters(types, &type_prefix);
+        let params = self.parameters(types, &type_prefix);
         let body = self.request_body(types, &type_prefix);
-        let (response, alternate_responses) = self.response(types, &type_prefix);
-        let pagination = pagination(&response, &query_params, types);
+        let (response, alternate_responses, accept) = self.response(types, &type_prefix);
+        let pagination = pagination(&response, &params.query, types);
+        let conditional = response != Response::EventStream
+            && (params
+                .header
+                .iter()
+                .any(|p| is_conditional_header(&p.wire_name))
+                || self
+                    .op
+                    .responses
+                    .responses
+                    .contains_key(&StatusCode::Code(304)));
+        if conditional {
+            types
+                .report
+                .touch(pass::CONDITIONAL_RESPONSE, &self.pointer);
+        }
         if pagination.is_some() {
             types.report.touch(pass::PAGINATION, &self.pointer);
         }
@@ -180,10 +197,14 @@ impl OperationContext<'_> {
             summary: clean(self.op.summary.as_deref()),
             description: clean(self.op.description.as_deref()),
             deprecated: self.op.deprecated,
-            path_params,
-            query_params,
+            path_params: params.path,
+            query_params: params.query,
+            header_params: params.header,
+            cookie_params: params.cookie,
             body,
             response,
+            conditional,
+            accept,
             alternate_responses,
             scopes: self.scopes(),
             throttle_scopes: Vec::new(),
@@ -242,11 +263,7 @@ impl OperationContext<'_> {
         scopes.into_iter().collect()
     }
 
-    fn parameters(
-        &self,
-        types: &mut TypeLowering<'_>,
-        type_prefix: &str,
-    ) -> (Vec<Param>, Vec<Param>) {
+    fn parameters(&self, types: &mut TypeLowering<'_>, type_prefix: &str) -> Parameters {
         // Operation parameters override path-item ones with the same name and location.
         let mut merged: Vec<(String, &Parameter)> = Vec::new();
         let sources = [
@@ -280,8 +297,28 @@ impl OperationContext<'_> {
         let placeholders = placeholders(self.path);
         let mut path_params = Vec::new();
         let mut query_params = Vec::new();
+        let mut header_params = Vec::new();
+        let mut cookie_params = Vec::new();
         for (pointer, parameter) in merged {
             let data = parameter.parameter_data_ref();
+            if matches!(parameter, Parameter::Header { .. }) && is_owned_header(&data.name) {
+                types.report.touch(pass::IGNORED_HEADER_PARAM, &pointer);
+                continue;
+            }
+            if matches!(
+                parameter,
+                Parameter::Header { .. } | Parameter::Cookie { .. }
+            ) && !is_token(&data.name)
+            {
+                types.diagnostics.push(Diagnostic::new(
+                    pointer,
+                    format!(
+                        "`{}` cannot be sent as a header or cookie name: it must be an HTTP token (letters, digits and !#$%&'*+-.^_`|~)",
+                        data.name.escape_debug()
+                    ),
+                ));
+                continue;
+            }
             let ty = match &data.format {
                 ParameterSchemaOrContent::Schema(schema) => types.lower_use(
                     schema,
@@ -314,14 +351,13 @@ impl OperationContext<'_> {
                     let ty = if data.required { ty } else { ty.optional() };
                     query_params.push(param(ty, &mut names));
                 }
-                Parameter::Header { .. } | Parameter::Cookie { .. } => {
-                    types.diagnostics.push(Diagnostic::new(
-                        pointer,
-                        format!(
-                            "header and cookie parameters are not supported (`{}`)",
-                            data.name
-                        ),
-                    ))
+                Parameter::Header { .. } => {
+                    let ty = if data.required { ty } else { ty.optional() };
+                    header_params.push(param(ty, &mut names));
+                }
+                Parameter::Cookie { .. } => {
+                    let ty = if data.required { ty } else { ty.optional() };
+                    cookie_params.push(param(ty, &mut names));
                 }
             }
         }
@@ -342,7 +378,12 @@ impl OperationContext<'_> {
             }
         }
         path_params.sort_by_key(|p| placeholders.iter().position(|name| name == &p.wire_name));
-        (path_params, query_params)
+        Parameters {
+            path: path_params,
+            query: query_params,
+            header: header_params,
+            cookie: cookie_params,
+        }
     }
 
     fn resolve_parameter<'p>(
@@ -389,6 +430,7 @@ impl OperationContext<'_> {
                         encoding: BodyEncoding::Json,
                         required: true,
                         file_fields: Vec::new(),
+                        media_type: None,
                     });
                 }
                 let found = reference
@@ -406,32 +448,36 @@ impl OperationContext<'_> {
                 }
             }
         };
-        let json = body.content.iter().find(|(media, _)| is_json(media));
-        let multipart = body
-            .content
-            .iter()
-            .find(|(media, _)| media.as_str() == "multipart/form-data");
-        let any = body
-            .content
-            .iter()
-            .find(|(media, _)| media.as_str() == "*/*");
-        let (media, content, encoding) = match (json, multipart, any) {
-            (Some((media, content)), _, _) => {
+        let json = find_json(&body.content);
+        let find = |wanted: &str| {
+            body.content
+                .iter()
+                .find(|(media, _)| media.as_str() == wanted)
+        };
+        let multipart = find("multipart/form-data");
+        let form = find("application/x-www-form-urlencoded");
+        let any = find("*/*");
+        let (media, content, encoding) = match (json, multipart, form, any) {
+            (Some((media, content)), ..) => {
                 if body.content.len() > 1 {
                     types.report.touch(pass::PICK_JSON_BODY, &pointer);
                 }
                 (media, content, BodyEncoding::Json)
             }
-            (None, Some((media, content)), _) => {
+            (None, Some((media, content)), ..) => {
                 types.report.touch(pass::MULTIPART_ONLY_BODY, &pointer);
                 (media, content, BodyEncoding::Multipart)
             }
-            (None, None, Some((media, content))) => (media, content, BodyEncoding::Json),
-            (None, None, None) => {
+            (None, None, Some((media, content)), _) => {
+                types.report.touch(pass::FORM_ONLY_BODY, &pointer);
+                (media, content, BodyEncoding::Form)
+            }
+            (None, None, None, Some((media, content))) => (media, content, BodyEncoding::Json),
+            (None, None, None, None) => {
                 let found: Vec<&String> = body.content.keys().collect();
                 types.diagnostics.push(Diagnostic::new(
                     &pointer,
-                    format!("no supported request body media type among {found:?}; expected application/json or multipart/form-data"),
+                    format!("no supported request body media type among {found:?}; expected JSON (`application/json` or any `+json`), multipart/form-data or application/x-www-form-urlencoded"),
                 ));
                 return None;
             }
@@ -447,11 +493,15 @@ impl OperationContext<'_> {
             (Some(schema), BodyEncoding::Multipart) => binary_fields(self.doc, schema),
             _ => Vec::new(),
         };
+        let media_type =
+            (encoding == BodyEncoding::Json && is_json(media) && !is_plain_json(media))
+                .then(|| media.clone());
         Some(RequestBody {
             ty,
             encoding,
             required: body.required,
             file_fields,
+            media_type,
         })
     }
 
@@ -459,7 +509,7 @@ impl OperationContext<'_> {
         &self,
         types: &mut TypeLowering<'_>,
         type_prefix: &str,
-    ) -> (Response, Vec<AlternateResponse>) {
+    ) -> (Response, Vec<AlternateResponse>, Option<String>) {
         let mut success: Vec<(u16, &ReferenceOr<OaResponse>)> = self
             .op
             .responses
@@ -476,14 +526,14 @@ impl OperationContext<'_> {
             types
                 .report
                 .touch(pass::UNDOCUMENTED_RESPONSE, &self.pointer);
-            return (Response::Undocumented, Vec::new());
+            return (Response::Undocumented, Vec::new(), None);
         };
         let pointer = format!("{}/responses/{code}", self.pointer);
         let response = match response {
             ReferenceOr::Item(response) => response,
             ReferenceOr::Reference { reference } => {
                 if let Some(ty) = types.external_ref(reference, &pointer) {
-                    return (Response::Json(ty), Vec::new());
+                    return (Response::Json(ty), Vec::new(), None);
                 }
                 let found = reference
                     .strip_prefix("#/components/responses/")
@@ -495,23 +545,37 @@ impl OperationContext<'_> {
                             pointer,
                             format!("dangling response `$ref: {reference}`"),
                         ));
-                        return (Response::Undocumented, Vec::new());
+                        return (Response::Undocumented, Vec::new(), None);
                     }
                 }
             }
         };
         if response.content.is_empty() {
             if *code == 204 {
-                return (Response::Empty, Vec::new());
+                return (Response::Empty, Vec::new(), None);
             }
             types.report.touch(pass::UNDOCUMENTED_RESPONSE, &pointer);
-            return (Response::Undocumented, Vec::new());
+            return (Response::Undocumented, Vec::new(), None);
         }
         let mut alternates = Vec::new();
         let has = |media: &str| response.content.contains_key(media);
-        let json = response.content.iter().find(|(media, _)| is_json(media));
+        // `*/*` with a schema that is not binary is JSON, as drf-spectacular writes it for views
+        // whose renderer it cannot name.
+        let any_json = response.content.get("*/*").filter(|content| {
+            content
+                .schema
+                .as_ref()
+                .is_some_and(|schema| !is_binary_schema(self.doc, schema))
+        });
+        let json = find_json(&response.content)
+            .map(|(media, content)| (media.as_str(), content))
+            .or(any_json.map(|content| ("*/*", content)));
+        let mut accept = None;
         let main = match json {
             Some((media, content)) => {
+                if media != "*/*" && !is_plain_json(media) {
+                    accept = Some(media.to_owned());
+                }
                 let content_pointer = format!("{pointer}/content/{}/schema", escape_segment(media));
                 match &content.schema {
                     Some(schema) => Response::Json(types.lower_use(
@@ -523,7 +587,22 @@ impl OperationContext<'_> {
                 }
             }
             None if has("text/event-stream") => Response::EventStream,
-            None => Response::Text,
+            None if response
+                .content
+                .keys()
+                .all(|media| media.starts_with("text/")) =>
+            {
+                if !has("text/csv") {
+                    accept = response.content.keys().next().cloned();
+                }
+                Response::Text
+            }
+            None => {
+                types.report.touch(pass::BINARY_RESPONSE, &pointer);
+                let media: Vec<&str> = response.content.keys().map(String::as_str).collect();
+                accept = Some(media.join(", "));
+                Response::Binary
+            }
         };
         if matches!(main, Response::Json(_) | Response::Undocumented) {
             if has("text/csv") {
@@ -536,12 +615,101 @@ impl OperationContext<'_> {
                 types.report.touch(pass::ALTERNATE_MEDIA, &pointer);
             }
         }
-        (main, alternates)
+        (main, alternates, accept)
     }
 }
 
+/// The parameters of one operation, by location.
+struct Parameters {
+    path: Vec<Param>,
+    query: Vec<Param>,
+    header: Vec<Param>,
+    cookie: Vec<Param>,
+}
+
+/// Headers the client sets itself, lowercase: OpenAPI says to ignore `Accept`, `Content-Type`
+/// and `Authorization` parameters, and the others are credentials or framing, which the
+/// runtime refuses to take from a parameter (`RequestBuilder::header` in `posthog-api`).
+const OWNED_HEADERS: &[&str] = &[
+    "accept",
+    "authorization",
+    "connection",
+    "content-encoding",
+    "content-length",
+    "content-type",
+    "cookie",
+    "host",
+    "proxy-authorization",
+    "transfer-encoding",
+];
+
+fn is_owned_header(name: &str) -> bool {
+    OWNED_HEADERS
+        .iter()
+        .any(|owned| owned.eq_ignore_ascii_case(name))
+}
+
+/// Request headers that make an answer `304 Not Modified` possible.
+fn is_conditional_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("if-none-match") || name.eq_ignore_ascii_case("if-modified-since")
+}
+
+/// Whether `name` is an RFC 9110 token, the syntax of header and cookie names.
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// The JSON member of a content map: `application/json` when offered, else the first `+json`.
+fn find_json(
+    content: &IndexMap<String, openapiv3::MediaType>,
+) -> Option<(&String, &openapiv3::MediaType)> {
+    content
+        .iter()
+        .find(|(media, _)| is_plain_json(media))
+        .or_else(|| content.iter().find(|(media, _)| is_json(media)))
+}
+
+fn is_plain_json(media: &str) -> bool {
+    let essence = media.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+}
+
+/// A schema, or the component it references (one level; `None` when dangling).
+fn resolve_schema<'d>(
+    doc: &'d OpenAPI,
+    schema: &'d ReferenceOr<openapiv3::Schema>,
+) -> Option<&'d openapiv3::Schema> {
+    match schema {
+        ReferenceOr::Item(schema) => Some(schema),
+        ReferenceOr::Reference { reference } => reference
+            .strip_prefix("#/components/schemas/")
+            .and_then(|key| doc.components.as_ref()?.schemas.get(key))
+            .and_then(|s| s.as_item()),
+    }
+}
+
+/// Whether `schema` is `type: string, format: binary` (directly or through a component).
+fn is_binary_schema(doc: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>) -> bool {
+    matches!(
+        resolve_schema(doc, schema).map(|s| &s.schema_kind),
+        Some(SchemaKind::Type(Type::String(s))) if s.format == VariantOrUnknownOrEmpty::Item(StringFormat::Binary)
+    )
+}
+
+/// Whether a media type is JSON: `application/json` or any `+json` structured syntax suffix
+/// (RFC 6839: `application/vnd.x+json`, `application/scim+json`, `application/problem+json`),
+/// with or without parameters.
 fn is_json(media: &str) -> bool {
-    media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+    let essence = media
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || (essence.contains('/') && essence.ends_with("+json"))
 }
 
 /// Recognises a paginated list: a JSON answer with `results` (a list) and `next`, and the
@@ -597,14 +765,9 @@ pub fn placeholders(path: &str) -> Vec<String> {
 
 /// Members of a multipart body with `format: binary`, sent as file parts.
 fn binary_fields(doc: &OpenAPI, schema: &ReferenceOr<openapiv3::Schema>) -> Vec<String> {
-    let schema = match schema {
-        ReferenceOr::Item(schema) => Some(schema),
-        ReferenceOr::Reference { reference } => reference
-            .strip_prefix("#/components/schemas/")
-            .and_then(|key| doc.components.as_ref()?.schemas.get(key))
-            .and_then(|s| s.as_item()),
-    };
-    let Some(SchemaKind::Type(Type::Object(object))) = schema.map(|s| &s.schema_kind) else {
+    let Some(SchemaKind::Type(Type::Object(object))) =
+        resolve_schema(doc, schema).map(|s| &s.schema_kind)
+    else {
         return Vec::new();
     };
     object

@@ -30,6 +30,25 @@ impl RequestBuilder {
         let mut headers = options
             .map(|options| options.headers.clone())
             .unwrap_or_default();
+        // Header parameters replace a per-call header of the same name; neither can be one the
+        // pipeline sets below (both are checked when given).
+        for (name, _) in &self.headers {
+            headers.remove(name);
+        }
+        for (name, value) in &self.headers {
+            headers.append(name.clone(), value.clone());
+        }
+        if !self.cookies.is_empty() {
+            let mut cookie = HeaderValue::try_from(self.cookies.join("; ")).map_err(|_| {
+                Error::InvalidArgument {
+                    operation: op.id,
+                    field: "cookie".into(),
+                    reason: "the cookies cannot be sent in an HTTP header".into(),
+                }
+            })?;
+            cookie.set_sensitive(true);
+            headers.insert(header::COOKIE, cookie);
+        }
         let mut body = self.body.clone();
         headers.insert(header::ACCEPT, HeaderValue::from_static(self.accept));
         // Refuse an oversized body before anything else looks at it (placement scans JSON).
@@ -51,7 +70,9 @@ impl RequestBuilder {
             Body::Json(json) => {
                 headers.insert(
                     header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
+                    self.content_type
+                        .clone()
+                        .unwrap_or(HeaderValue::from_static("application/json")),
                 );
                 // Compressed last, once for every attempt, so the key placed above is inside
                 // it and the 20 MB limit applies to the JSON the server will decode.
@@ -75,6 +96,13 @@ impl RequestBuilder {
                     })?;
                 headers.insert(header::CONTENT_TYPE, content_type);
                 Some(bytes)
+            }
+            Body::Form(pairs) => {
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/x-www-form-urlencoded"),
+                );
+                Some(super::params::encode_form(&pairs))
             }
         };
         Ok(Prepared {
@@ -237,6 +265,7 @@ impl Body {
             Body::None => 0,
             Body::Json(bytes) => bytes.len(),
             Body::Multipart(parts) => super::multipart::encoded_len(parts),
+            Body::Form(pairs) => super::params::encode_form(pairs).len(),
         }
     }
 
@@ -246,6 +275,7 @@ impl Body {
             Body::None => false,
             Body::Json(bytes) => crate::auth::json_has_member(bytes, name),
             Body::Multipart(parts) => parts.iter().any(|(part, _)| part == name),
+            Body::Form(pairs) => pairs.iter().any(|(field, _)| field == name),
         }
     }
 
@@ -264,6 +294,11 @@ impl Body {
                 let mut parts = parts.clone();
                 parts.push((name.to_owned(), MultipartValue::Text(value.to_owned())));
                 Some(Body::Multipart(parts))
+            }
+            Body::Form(pairs) => {
+                let mut pairs = pairs.clone();
+                pairs.push((name.to_owned(), value.to_owned()));
+                Some(Body::Form(pairs))
             }
         }
     }

@@ -64,6 +64,11 @@ impl RequestBuilder {
             query,
             body: self.body.clone(),
             accept: self.accept,
+            // Every page carries the first one's header and cookie parameters.
+            headers: self.headers.clone(),
+            cookies: self.cookies.clone(),
+            content_type: self.content_type.clone(),
+            not_modified_ok: false,
             error,
             absolute,
             gzip: self.gzip,

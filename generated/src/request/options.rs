@@ -24,7 +24,7 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Headers the pipeline owns: credentials, framing and the body's encoding. An extra header
 /// may not replace them, since that could send a second identity or a body the server reads
 /// differently from what the client built.
-const RESERVED_HEADERS: &[HeaderName] = &[
+pub(super) const RESERVED_HEADERS: &[HeaderName] = &[
     header::AUTHORIZATION,
     header::PROXY_AUTHORIZATION,
     header::COOKIE,

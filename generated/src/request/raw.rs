@@ -93,9 +93,25 @@ pub struct RawRequest {
     project: ProjectId,
     args: Vec<(String, String)>,
     query: Vec<(String, serde_json::Value)>,
-    body: Option<serde_json::Value>,
+    params: Vec<RawParam>,
+    body: Option<RawBody>,
+    content_type: Option<&'static str>,
     accept: &'static str,
     error: Option<Error>,
+}
+
+/// A header or cookie parameter of a [`RawRequest`], checked as generated methods check theirs.
+#[derive(Debug)]
+enum RawParam {
+    Header(&'static str, serde_json::Value),
+    Cookie(&'static str, serde_json::Value),
+}
+
+/// A [`RawRequest`]'s body and its encoding.
+#[derive(Debug)]
+enum RawBody {
+    Json(serde_json::Value),
+    Form(serde_json::Value),
 }
 
 impl RawRequest {
@@ -107,7 +123,9 @@ impl RawRequest {
             project: ProjectId::Default,
             args: Vec::new(),
             query: Vec::new(),
+            params: Vec::new(),
             body: None,
+            content_type: None,
             accept: "application/json",
             error: None,
         }
@@ -148,12 +166,51 @@ impl RawRequest {
         self
     }
 
+    /// Adds a header parameter; `None` adds nothing, arrays are joined with commas. The value
+    /// must be visible ASCII and the name may not be a header the client sets itself
+    /// (credentials, `Accept`, `Content-Type`, framing): either is an
+    /// [`Error::InvalidArgument`] naming the header, and nothing is sent.
+    pub fn header<T: Serialize + ?Sized>(mut self, name: &'static str, value: &T) -> Self {
+        match serde_json::to_value(value) {
+            Ok(value) => self.params.push(RawParam::Header(name, value)),
+            Err(error) => self.fail(name, error.to_string()),
+        }
+        self
+    }
+
+    /// Adds a cookie, sent with the others in one `Cookie` header; `None` adds nothing. A value
+    /// that is not RFC 6265 cookie octets (a `;`, a space, ...) is refused like a bad header.
+    pub fn cookie<T: Serialize + ?Sized>(mut self, name: &'static str, value: &T) -> Self {
+        match serde_json::to_value(value) {
+            Ok(value) => self.params.push(RawParam::Cookie(name, value)),
+            Err(error) => self.fail(name, error.to_string()),
+        }
+        self
+    }
+
     /// Sets a JSON body: any value, whatever the schema says of the operation.
     pub fn json<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
         match serde_json::to_value(body) {
-            Ok(body) => self.body = Some(body),
+            Ok(body) => self.body = Some(RawBody::Json(body)),
             Err(error) => self.fail("body", error.to_string()),
         }
+        self
+    }
+
+    /// Sets an `application/x-www-form-urlencoded` body from an object's members (arrays repeat
+    /// the name, as Django reads lists).
+    pub fn form<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
+        match serde_json::to_value(body) {
+            Ok(body) => self.body = Some(RawBody::Form(body)),
+            Err(error) => self.fail("body", error.to_string()),
+        }
+        self
+    }
+
+    /// Sends the JSON body under another JSON media type (`application/scim+json`, ...); anything
+    /// but a JSON type is refused before sending.
+    pub fn content_type(mut self, media_type: &'static str) -> Self {
+        self.content_type = Some(media_type);
         self
     }
 
@@ -237,10 +294,29 @@ impl RawRequest {
         for (name, value) in &self.query {
             builder.push_query(name.clone(), value, true);
         }
+        for param in &self.params {
+            builder = match param {
+                RawParam::Header(name, value) => builder.header(name, value),
+                RawParam::Cookie(name, value) => builder.cookie(name, value),
+            };
+        }
+        if let Some(media_type) = self.content_type {
+            builder = builder.content_type(media_type);
+        }
         match &self.body {
-            Some(body) => builder.json(body),
+            Some(RawBody::Json(body)) => builder.json(body),
+            Some(RawBody::Form(body)) => builder.form(body),
             None => builder,
         }
+    }
+
+    /// Sends a conditional request (with `If-None-Match` / `If-Modified-Since` set through
+    /// [`header`](Self::header)): a `304` is [`Conditional::NotModified`], any other success is
+    /// decoded as JSON into `T`; both carry the answer's validators for the next call.
+    pub async fn send_conditional_json<T: serde::de::DeserializeOwned>(
+        self,
+    ) -> Result<super::Conditional<T>> {
+        self.into_builder().send_conditional_json().await
     }
 
     /// Sends the request (retrying like a generated method would) and returns the answer,

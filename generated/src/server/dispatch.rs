@@ -91,11 +91,80 @@ impl QueryMap {
     }
 }
 
-/// An operation's query parameter type, decoded from the query string. Implemented by generated
-/// code for every `*Query` type; `()` for operations without parameters.
+/// An operation's query parameter type, decoded from the query string (and, for operations
+/// that declare them, header and cookie parameters). Implemented by generated code for every
+/// `*Query` type; `()` for operations without parameters.
 pub trait FromQuery: Sized {
-    /// Decodes every field.
+    /// Decodes every field from the query string alone (header and cookie parameters absent).
     fn from_query(query: &QueryMap) -> Result<Self, ServerError>;
+
+    /// Decodes every field from the query string and the request's headers; what routes call.
+    /// Types with header or cookie parameters implement it; the others read the query only.
+    fn from_request(query: &QueryMap, headers: &HeaderParams<'_>) -> Result<Self, ServerError> {
+        let _ = headers;
+        Self::from_query(query)
+    }
+}
+
+/// The header and cookie parameters of a request, read by name into a field's type: arrays
+/// as one comma-joined value (OpenAPI's `simple` style) or repeated headers; 400 naming the
+/// parameter when the value does not fit, or a required one is missing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HeaderParams<'a> {
+    headers: Option<&'a HeaderMap>,
+}
+
+impl<'a> HeaderParams<'a> {
+    /// The parameters of a request with these headers.
+    pub fn new(headers: &'a HeaderMap) -> Self {
+        Self {
+            headers: Some(headers),
+        }
+    }
+
+    /// Decodes header `name`; every occurrence counts, joined as HTTP joins them.
+    pub fn header<T: DeserializeOwned>(&self, name: &'static str) -> Result<T, ServerError> {
+        let mut values = Vec::new();
+        for value in self.all(name) {
+            match value.to_str() {
+                Ok(text) => values.push(text),
+                Err(_) => {
+                    return Err(ServerError::validation(
+                        Some(name.to_owned()),
+                        "The header value must be visible ASCII.",
+                    ));
+                }
+            }
+        }
+        decode_values(name, &values)
+    }
+
+    /// Decodes cookie `name` from the `Cookie` headers (the last one when it repeats).
+    pub fn cookie<T: DeserializeOwned>(&self, name: &'static str) -> Result<T, ServerError> {
+        let values: Vec<&str> = self
+            .all(header::COOKIE.as_str())
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|line| line.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .filter(|(key, _)| *key == name)
+            .map(|(_, value)| value.trim_matches('"'))
+            .collect();
+        decode_values(name, &values)
+    }
+
+    fn all(&self, name: &str) -> impl Iterator<Item = &'a HeaderValue> {
+        self.headers
+            .into_iter()
+            .flat_map(move |headers| headers.get_all(name).iter())
+    }
+}
+
+fn decode_values<T: DeserializeOwned>(name: &str, values: &[&str]) -> Result<T, ServerError> {
+    T::deserialize(Values {
+        values,
+        comma_separated: true,
+    })
+    .map_err(|error| ServerError::validation(Some(name.to_owned()), error.to_string()))
 }
 
 impl FromQuery for () {
@@ -153,6 +222,8 @@ pub enum BodyKind {
     Json,
     /// `multipart/form-data`.
     Form,
+    /// `application/x-www-form-urlencoded`.
+    UrlEncoded,
 }
 
 /// An operation's request body, decoded.
@@ -163,7 +234,7 @@ pub trait FromBody: Sized {
     fn from_body(body: &RawBody) -> Result<Self, ServerError>;
 }
 
-/// The body as read: JSON bytes, or multipart parts as text.
+/// The body as read: JSON bytes, or multipart or form fields as text.
 #[derive(Debug, Default)]
 pub struct RawBody {
     bytes: Bytes,
@@ -230,6 +301,57 @@ impl<T: DeserializeOwned> FromBody for MaybeForm<T> {
         }
         decode_form(&body.parts).map(|value| MaybeForm(Some(value)))
     }
+}
+
+/// A required `application/x-www-form-urlencoded` body (a repeated name is an array).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlEncoded<T>(pub T);
+
+/// An optional `application/x-www-form-urlencoded` body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaybeUrlEncoded<T>(pub Option<T>);
+
+impl<T: DeserializeOwned> FromBody for UrlEncoded<T> {
+    const KIND: BodyKind = BodyKind::UrlEncoded;
+
+    fn from_body(body: &RawBody) -> Result<Self, ServerError> {
+        decode_fields(&body.parts).map(UrlEncoded)
+    }
+}
+
+impl<T: DeserializeOwned> FromBody for MaybeUrlEncoded<T> {
+    const KIND: BodyKind = BodyKind::UrlEncoded;
+
+    fn from_body(body: &RawBody) -> Result<Self, ServerError> {
+        if body.parts.is_empty() {
+            return Ok(MaybeUrlEncoded(None));
+        }
+        decode_fields(&body.parts).map(|value| MaybeUrlEncoded(Some(value)))
+    }
+}
+
+/// Decodes form fields, each name with every value it was given, so a repeated name fills an
+/// array (and a scalar takes the last, as Django's `QueryDict` reads it).
+fn decode_fields<T: DeserializeOwned>(parts: &[(String, String)]) -> Result<T, ServerError> {
+    let mut fields: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (name, value) in parts {
+        match fields.iter_mut().find(|(field, _)| field == name) {
+            Some((_, values)) => values.push(value),
+            None => fields.push((name, vec![value])),
+        }
+    }
+    let deserializer = serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(
+        fields.iter().map(|(name, values)| {
+            (
+                *name,
+                Values {
+                    values,
+                    comma_separated: false,
+                },
+            )
+        }),
+    );
+    serde_path_to_error::deserialize(deserializer).map_err(path_error)
 }
 
 /// Decodes JSON, naming the field at fault the way DRF does in `attr` (`filters.groups[0]`).
@@ -313,6 +435,11 @@ async fn prepare(
         check_length(&parts.headers)?;
         let request = Request::from_parts(parts.clone(), body);
         raw.parts = read_form(request).await?;
+    } else if kind == BodyKind::UrlEncoded
+        && content_type.starts_with("application/x-www-form-urlencoded")
+    {
+        let bytes = read_limited(&parts.headers, body).await?;
+        raw.parts = url::form_urlencoded::parse(&bytes).into_owned().collect();
     } else if read_json {
         raw.bytes = read_limited(&parts.headers, body).await?;
     }
@@ -578,6 +705,25 @@ where
     })
 }
 
+/// Mounts an operation answering bytes (`application/octet-stream`, archives, spreadsheets).
+pub fn binary<S, P, Q, B, F, Fut>(op: &'static Operation, service: &Arc<S>, call: F) -> MethodRouter
+where
+    S: Send + Sync + 'static,
+    P: FromPath + Send + 'static,
+    Q: FromQuery + Send + 'static,
+    B: FromBody + Send + 'static,
+    F: Fn(Arc<S>, Context, P, Q, B) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Answer<Bytes>> + Send + 'static,
+{
+    handler(op, service, call, |reply: Reply<Bytes>| {
+        encoded(
+            reply.status,
+            "application/octet-stream",
+            Body::from(reply.body),
+        )
+    })
+}
+
 /// Mounts an operation answering without a body.
 pub fn empty<S, P, Q, B, F, Fut>(op: &'static Operation, service: &Arc<S>, call: F) -> MethodRouter
 where
@@ -650,7 +796,10 @@ where
             };
             let params: Vec<(&str, &str)> = prepared.params.iter().collect();
             let inputs = P::from_path(&params)
-                .and_then(|path| Ok((path, Q::from_query(&prepared.cx.query)?)))
+                .and_then(|path| {
+                    let headers = HeaderParams::new(&prepared.cx.headers);
+                    Ok((path, Q::from_request(&prepared.cx.query, &headers)?))
+                })
                 .and_then(|(path, query)| Ok((path, query, B::from_body(&prepared.body)?)));
             let (path, query, body) = match inputs {
                 Ok(inputs) => inputs,

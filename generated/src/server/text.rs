@@ -182,6 +182,14 @@ macro_rules! forward_single {
     };
 }
 
+impl<'a, 'de> IntoDeserializer<'de, Error> for Values<'a, 'de> {
+    type Deserializer = Self;
+
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
 impl<'de> de::Deserializer<'de> for Values<'_, 'de> {
     type Error = Error;
 

@@ -217,6 +217,8 @@ pub trait SendAs {
     async fn send_json<T: serde::de::DeserializeOwned>(self) -> posthog_api::Result<T>;
     /// A success as UTF-8 text; a non-success as its typed error.
     async fn send_text(self) -> posthog_api::Result<String>;
+    /// A success's bytes as they came; a non-success as its typed error.
+    async fn send_bytes(self) -> posthog_api::Result<Vec<u8>>;
 }
 
 impl SendAs for posthog_api::request::RawRequest {
@@ -226,5 +228,9 @@ impl SendAs for posthog_api::request::RawRequest {
 
     async fn send_text(self) -> posthog_api::Result<String> {
         self.send().await?.error_for_status()?.text()
+    }
+
+    async fn send_bytes(self) -> posthog_api::Result<Vec<u8>> {
+        Ok(self.send().await?.error_for_status()?.bytes().to_vec())
     }
 }
