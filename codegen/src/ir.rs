@@ -59,8 +59,12 @@ pub enum TypeRef {
     Vec(Box<TypeRef>),
     /// A map with string keys.
     Map(Box<TypeRef>),
-    /// May be absent or null.
+    /// May be absent or null, the two not told apart (a required nullable field, or an optional
+    /// field that is not nullable).
     Option(Box<TypeRef>),
+    /// An optional nullable field: absent, null and a value are three different things
+    /// (`crate::Nullable`), so a PATCH can clear a field and an answer's null stays null.
+    Nullable(Box<TypeRef>),
     /// Boxed to break a recursive cycle.
     Boxed(Box<TypeRef>),
 }
@@ -77,6 +81,24 @@ impl TypeRef {
     /// Whether this is `Option<_>`.
     pub fn is_option(&self) -> bool {
         matches!(self, TypeRef::Option(_))
+    }
+
+    /// Whether a field of this type may be missing from an object (`Option` or `Nullable`).
+    pub fn may_be_absent(&self) -> bool {
+        matches!(self, TypeRef::Option(_) | TypeRef::Nullable(_))
+    }
+
+    /// Appends the named types this reference mentions, through any wrapper.
+    pub fn names_into<'t>(&'t self, out: &mut Vec<&'t str>) {
+        match self {
+            TypeRef::Named(name) => out.push(name),
+            TypeRef::Vec(inner)
+            | TypeRef::Map(inner)
+            | TypeRef::Option(inner)
+            | TypeRef::Nullable(inner)
+            | TypeRef::Boxed(inner) => inner.names_into(out),
+            _ => {}
+        }
     }
 }
 
@@ -142,6 +164,23 @@ pub enum TypeKind {
     },
 }
 
+impl TypeKind {
+    /// The type references a type of this kind holds directly (fields, variants, an alias's
+    /// target).
+    pub fn type_refs(&self) -> Vec<&TypeRef> {
+        match self {
+            TypeKind::Struct { fields } => fields.iter().map(|f| &f.ty).collect(),
+            TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants, .. } => {
+                variants.iter().map(|v| &v.ty).collect()
+            }
+            TypeKind::Alias { target } => vec![target],
+            TypeKind::StringEnum { .. }
+            | TypeKind::IntegerEnum { .. }
+            | TypeKind::Literal { .. } => Vec::new(),
+        }
+    }
+}
+
 /// One variant of a union.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnionVariant {
@@ -169,10 +208,16 @@ pub struct Field {
     pub wire_name: String,
     /// Rust field name (snake case, keyword-safe).
     pub rust_name: String,
-    /// Field type; `Option` when the value may be absent or null.
+    /// Field type; `Option` when the value may be absent or null, `Nullable` when it may be
+    /// absent, null or a value and the three differ.
     pub ty: TypeRef,
     /// Serialize `None` as `null` (required nullable fields) instead of omitting it.
     pub serialize_null: bool,
+    /// The schema marks it `readOnly`: the server sets it and ignores it in requests.
+    pub read_only: bool,
+    /// Optional, nullable and writable: in a request, absent, null and a value are three
+    /// different things (`lower::request_types` makes it `Nullable` in types requests use).
+    pub three_state: bool,
     /// Documentation.
     pub docs: Option<String>,
 }

@@ -98,4 +98,8 @@ pub mod pass {
     pub const PAGINATION: &str = "pagination";
     /// Rust name collisions and keywords resolved.
     pub const RENAME: &str = "rename";
+    /// Optional nullable fields made three-state (`Nullable`: absent, null or a value).
+    pub const THREE_STATE_FIELD: &str = "three_state_field";
+    /// `readOnly` fields left out of types only request bodies use (drf's `Patched*`).
+    pub const READ_ONLY_IN_REQUEST: &str = "read_only_in_request";
 }

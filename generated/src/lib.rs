@@ -128,6 +128,7 @@ pub mod error;
 #[cfg(all(feature = "hogql", feature = "query"))]
 pub mod hogql;
 pub mod multipart;
+mod nullable;
 pub mod operation;
 pub mod pagination;
 #[cfg(feature = "public")]
@@ -147,6 +148,7 @@ pub use auth::{Credentials, Hosts, KeyPlacement, Region};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, MAX_BODY_BYTES, ProjectId};
 pub use error::{ApiError, ApiErrorBody, Error, RequestInfo, Result};
 pub use generated::{api, operations, types};
+pub use nullable::Nullable;
 pub use operation::{HostKind, Operation};
 /// The URL type [`ClientBuilder::private_base_url`] and [`ClientBuilder::public_base_url`] take.
 pub use url::Url;

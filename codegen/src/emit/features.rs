@@ -7,7 +7,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use crate::emit::api::tag_module;
-use crate::ir::{Api, Operation, TypeKind, TypeRef};
+use crate::ir::{Api, Operation, TypeRef};
 
 /// The feature that enables every tag.
 pub const FULL: &str = "full";
@@ -39,7 +39,7 @@ pub fn type_features(api: &Api) -> BTreeMap<&str, BTreeSet<String>> {
     for op in &api.operations {
         let mut roots: Vec<&str> = Vec::new();
         for ty in operation_types(op) {
-            named_in(ty, &mut roots);
+            ty.names_into(&mut roots);
         }
         mark_reachable(api, &mut reached, roots, &tag_module(&op.tag));
     }
@@ -67,8 +67,8 @@ fn mark_reachable<'a>(
             continue;
         }
         if let Some(def) = api.types.get(name) {
-            for ty in kind_types(&def.kind) {
-                named_in(ty, &mut pending);
+            for ty in def.kind.type_refs() {
+                ty.names_into(&mut pending);
             }
         }
     }
@@ -91,30 +91,6 @@ fn operation_types(op: &Operation) -> Vec<&TypeRef> {
         out.push(&pagination.item);
     }
     out
-}
-
-fn kind_types(kind: &TypeKind) -> Vec<&TypeRef> {
-    match kind {
-        TypeKind::Struct { fields } => fields.iter().map(|f| &f.ty).collect(),
-        TypeKind::TaggedUnion { variants, .. } | TypeKind::UntaggedUnion { variants, .. } => {
-            variants.iter().map(|v| &v.ty).collect()
-        }
-        TypeKind::Alias { target } => vec![target],
-        TypeKind::StringEnum { .. } | TypeKind::IntegerEnum { .. } | TypeKind::Literal { .. } => {
-            Vec::new()
-        }
-    }
-}
-
-fn named_in<'t>(ty: &'t TypeRef, out: &mut Vec<&'t str>) {
-    match ty {
-        TypeRef::Named(name) => out.push(name),
-        TypeRef::Vec(inner)
-        | TypeRef::Map(inner)
-        | TypeRef::Option(inner)
-        | TypeRef::Boxed(inner) => named_in(inner, out),
-        _ => {}
-    }
 }
 
 /// `#[cfg(...)]` enabling an item for any of `features` ([`type_features`] gives every type at

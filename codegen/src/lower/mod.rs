@@ -2,6 +2,7 @@
 
 mod operations;
 pub mod recursion;
+mod request_types;
 mod schema;
 mod shapes;
 
@@ -27,8 +28,9 @@ pub fn lower(
     types.lower_components();
     let mut operations = operations::lower_operations(doc, &mut types);
     types.finish();
-    let types_map = std::mem::take(&mut types.types);
+    let mut types_map = std::mem::take(&mut types.types);
     drop(types);
+    request_types::shape_request_types(&operations, &mut types_map, &mut report);
     let mut throttle_limits = Vec::new();
     if let Some(table) = throttle {
         for operation in &mut operations {

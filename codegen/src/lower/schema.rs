@@ -649,6 +649,10 @@ impl<'a> TypeLowering<'a> {
             // A server-set (readOnly) or request-only (writeOnly) field is absent from one
             // direction, so it can only be required in Rust if it is neither.
             let always_present = required && !read_only && !write_only;
+            // Optional and nullable: absent ("leave it"), null ("clear it") and a value are three
+            // different requests (`lower::request_types` makes such fields of request types
+            // `Nullable`).
+            let three_state = !required && !read_only && ty.is_option();
             let ty = if always_present { ty } else { ty.optional() };
             let wanted = field_name(wire_name);
             let rust_name = rust_names.claim(&wanted, "_");
@@ -659,6 +663,8 @@ impl<'a> TypeLowering<'a> {
                 wire_name: wire_name.clone(),
                 rust_name,
                 serialize_null: required && nullable && !read_only,
+                read_only,
+                three_state,
                 ty,
                 docs,
             });

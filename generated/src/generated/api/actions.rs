@@ -47,11 +47,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &ActionsCreateQuery,
-        body: Option<&types::Action>,
+        body: &types::Action,
     ) -> Result<types::Action> {
         self.__project_op(&ACTIONS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -60,11 +60,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &ActionsCreateQuery,
-        body: Option<&types::Action>,
+        body: &types::Action,
     ) -> Result<String> {
         self.__project_op(&ACTIONS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -140,11 +140,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &ActionsPartialUpdateQuery,
-        body: Option<&types::PatchedAction>,
+        body: &types::PatchedAction,
     ) -> Result<types::Action> {
         self.__project_op(&ACTIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -154,11 +154,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &ActionsPartialUpdateQuery,
-        body: Option<&types::PatchedAction>,
+        body: &types::PatchedAction,
     ) -> Result<String> {
         self.__project_op(&ACTIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -194,11 +194,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &ActionsUpdateQuery,
-        body: Option<&types::Action>,
+        body: &types::Action,
     ) -> Result<types::Action> {
         self.__project_op(&ACTIONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -208,11 +208,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &ActionsUpdateQuery,
-        body: Option<&types::Action>,
+        body: &types::Action,
     ) -> Result<String> {
         self.__project_op(&ACTIONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await

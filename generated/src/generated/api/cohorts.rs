@@ -45,14 +45,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedAddPersonsToStaticCohortRequest>,
+        body: &types::PatchedAddPersonsToStaticCohortRequest,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &COHORTS_ADD_PERSONS_TO_STATIC_COHORT_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -74,10 +74,10 @@ impl Client {
     pub async fn cohorts_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::Cohort>,
+        body: &types::Cohort,
     ) -> Result<types::Cohort> {
         self.__project_op(&COHORTS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -149,10 +149,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedCohort>,
+        body: &types::PatchedCohort,
     ) -> Result<types::Cohort> {
         self.__project_op(&COHORTS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -173,14 +173,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedRemovePersonRequest>,
+        body: &types::PatchedRemovePersonRequest,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &COHORTS_REMOVE_PERSON_FROM_STATIC_COHORT_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -197,10 +197,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::Cohort>,
+        body: &types::Cohort,
     ) -> Result<types::Cohort> {
         self.__project_op(&COHORTS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -19,10 +19,10 @@ impl Client {
     pub async fn dashboard_templates_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::DashboardTemplate>,
+        body: &types::DashboardTemplate,
     ) -> Result<types::DashboardTemplate> {
         self.__project_op(&DASHBOARD_TEMPLATES_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -91,10 +91,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedDashboardTemplate>,
+        body: &types::PatchedDashboardTemplate,
     ) -> Result<types::DashboardTemplate> {
         self.__project_op(&DASHBOARD_TEMPLATES_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -113,10 +113,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::DashboardTemplate>,
+        body: &types::DashboardTemplate,
     ) -> Result<types::DashboardTemplate> {
         self.__project_op(&DASHBOARD_TEMPLATES_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

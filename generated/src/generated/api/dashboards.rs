@@ -162,11 +162,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &DashboardsCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(&DASHBOARDS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -175,11 +175,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &DashboardsCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(&DASHBOARDS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await
@@ -189,7 +189,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &DashboardsCreateFromTemplateJsonCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE,
@@ -197,7 +197,7 @@ impl Client {
                 &[],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -270,7 +270,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &DashboardsMoveTilePartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE,
@@ -278,7 +278,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -288,11 +288,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &DashboardsPartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(&DASHBOARDS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -302,11 +302,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &DashboardsPartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(&DASHBOARDS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await
@@ -351,14 +351,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &DASHBOARDS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&dashboard_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -382,14 +382,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &DASHBOARDS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&dashboard_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -411,11 +411,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &DashboardsUpdateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(&DASHBOARDS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -425,11 +425,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &DashboardsUpdateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(&DASHBOARDS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await
@@ -484,11 +484,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDashboardsCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(&ENVIRONMENTS_DASHBOARDS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -497,11 +497,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDashboardsCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(&ENVIRONMENTS_DASHBOARDS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await
@@ -511,7 +511,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDashboardsCreateFromTemplateJsonCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE,
@@ -519,7 +519,7 @@ impl Client {
                 &[],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -592,7 +592,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsDashboardsMoveTilePartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE,
@@ -600,7 +600,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -610,7 +610,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsDashboardsPartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE,
@@ -618,7 +618,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -628,7 +628,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsDashboardsPartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE,
@@ -636,7 +636,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await
@@ -685,14 +685,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&dashboard_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -716,14 +716,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&dashboard_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -749,11 +749,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsDashboardsUpdateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(&ENVIRONMENTS_DASHBOARDS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -763,11 +763,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsDashboardsUpdateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(&ENVIRONMENTS_DASHBOARDS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await

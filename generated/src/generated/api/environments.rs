@@ -146,14 +146,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ADD_PRODUCT_INTENT_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -162,14 +162,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -177,10 +177,10 @@ impl Client {
     pub async fn environments_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::Team>,
+        body: &types::Team,
     ) -> Result<types::Team> {
         self.__project_op(&ENVIRONMENTS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -189,14 +189,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::Team>,
+        body: &types::Team,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_CREATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -233,14 +233,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -332,14 +332,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedErrorTrackingAssignmentRule>,
+        body: &types::PatchedErrorTrackingAssignmentRule,
     ) -> Result<types::ErrorTrackingAssignmentRule> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -347,14 +347,14 @@ impl Client {
     pub async fn environments_error_tracking_assignment_rules_reorder_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedErrorTrackingAssignmentRule>,
+        body: &types::PatchedErrorTrackingAssignmentRule,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_REORDER_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -551,14 +551,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedErrorTrackingAssignmentRule>,
+        body: &types::PatchedErrorTrackingAssignmentRule,
     ) -> Result<types::ErrorTrackingGroupingRule> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -566,14 +566,14 @@ impl Client {
     pub async fn environments_error_tracking_grouping_rules_reorder_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedErrorTrackingAssignmentRule>,
+        body: &types::PatchedErrorTrackingAssignmentRule,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_REORDER_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -698,14 +698,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedErrorTrackingRelease>,
+        body: &types::PatchedErrorTrackingRelease,
     ) -> Result<types::ErrorTrackingRelease> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -817,14 +817,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedErrorTrackingSuppressionRule>,
+        body: &types::PatchedErrorTrackingSuppressionRule,
     ) -> Result<types::ErrorTrackingSuppressionRule> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -832,14 +832,14 @@ impl Client {
     pub async fn environments_error_tracking_suppression_rules_reorder_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedErrorTrackingSuppressionRule>,
+        body: &types::PatchedErrorTrackingSuppressionRule,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_REORDER_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1136,14 +1136,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedEvaluation>,
+        body: &types::PatchedEvaluation,
     ) -> Result<types::Evaluation> {
         self.__project_op(
                 &ENVIRONMENTS_EVALUATIONS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1250,10 +1250,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<types::Team> {
         self.__project_op(&ENVIRONMENTS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1262,14 +1262,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_RESET_TOKEN_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1288,14 +1288,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ROTATE_SECRET_TOKEN_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1304,10 +1304,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::Team>,
+        body: &types::Team,
     ) -> Result<types::Team> {
         self.__project_op(&ENVIRONMENTS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1380,14 +1380,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedUserInterview>,
+        body: &types::PatchedUserInterview,
     ) -> Result<types::UserInterview> {
         self.__project_op(
                 &ENVIRONMENTS_USER_INTERVIEWS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -51,14 +51,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_BROADCAST_CREATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -66,10 +66,10 @@ impl Client {
     pub async fn environments_hog_functions_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -114,14 +114,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_INVOCATIONS_CREATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -225,14 +225,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedHogFunction>,
+        body: &types::PatchedHogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -240,14 +240,14 @@ impl Client {
     pub async fn environments_hog_functions_rearrange_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedHogFunction>,
+        body: &types::PatchedHogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -270,10 +270,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -282,10 +282,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(&HOG_FUNCTIONS_BROADCAST_CREATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -293,10 +293,10 @@ impl Client {
     pub async fn hog_functions_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(&HOG_FUNCTIONS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -333,10 +333,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(&HOG_FUNCTIONS_INVOCATIONS_CREATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -428,10 +428,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedHogFunction>,
+        body: &types::PatchedHogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(&HOG_FUNCTIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -439,14 +439,14 @@ impl Client {
     pub async fn hog_functions_rearrange_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedHogFunction>,
+        body: &types::PatchedHogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -465,10 +465,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(&HOG_FUNCTIONS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -229,11 +229,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsCancelCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_CANCEL_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -242,11 +242,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<types::Insight> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -255,11 +255,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<String> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -360,7 +360,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsInsightsPartialUpdateQuery,
-        body: Option<&types::PatchedInsight>,
+        body: &types::PatchedInsight,
     ) -> Result<types::Insight> {
         self.__project_op(
                 &ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE,
@@ -368,7 +368,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -378,7 +378,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsInsightsPartialUpdateQuery,
-        body: Option<&types::PatchedInsight>,
+        body: &types::PatchedInsight,
     ) -> Result<String> {
         self.__project_op(
                 &ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE,
@@ -386,7 +386,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -439,14 +439,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         insight_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&insight_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -470,14 +470,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         insight_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_INSIGHTS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&insight_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -487,11 +487,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsInsightsUpdateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<types::Insight> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -501,11 +501,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsInsightsUpdateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<String> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -515,11 +515,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsViewedCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_VIEWED_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -551,11 +551,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &InsightsCancelCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<serde_json::Value> {
         self.__project_op(&INSIGHTS_CANCEL_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -564,11 +564,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &InsightsCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<types::Insight> {
         self.__project_op(&INSIGHTS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -577,11 +577,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &InsightsCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<String> {
         self.__project_op(&INSIGHTS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -678,11 +678,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &InsightsPartialUpdateQuery,
-        body: Option<&types::PatchedInsight>,
+        body: &types::PatchedInsight,
     ) -> Result<types::Insight> {
         self.__project_op(&INSIGHTS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -692,11 +692,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &InsightsPartialUpdateQuery,
-        body: Option<&types::PatchedInsight>,
+        body: &types::PatchedInsight,
     ) -> Result<String> {
         self.__project_op(&INSIGHTS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -745,14 +745,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         insight_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &INSIGHTS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&insight_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -776,14 +776,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         insight_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &INSIGHTS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&insight_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -793,11 +793,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &InsightsUpdateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<types::Insight> {
         self.__project_op(&INSIGHTS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -807,11 +807,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &InsightsUpdateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<String> {
         self.__project_op(&INSIGHTS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -821,11 +821,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &InsightsViewedCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<serde_json::Value> {
         self.__project_op(&INSIGHTS_VIEWED_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }

@@ -55,10 +55,10 @@ impl Client {
     pub async fn notebooks_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::Notebook>,
+        body: &types::Notebook,
     ) -> Result<types::Notebook> {
         self.__project_op(&NOTEBOOKS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -124,10 +124,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         short_id: &str,
-        body: Option<&types::PatchedNotebook>,
+        body: &types::PatchedNotebook,
     ) -> Result<types::Notebook> {
         self.__project_op(&NOTEBOOKS_PARTIAL_UPDATE, project_id.into(), &[&short_id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -155,10 +155,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         short_id: &str,
-        body: Option<&types::Notebook>,
+        body: &types::Notebook,
     ) -> Result<types::Notebook> {
         self.__project_op(&NOTEBOOKS_UPDATE, project_id.into(), &[&short_id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

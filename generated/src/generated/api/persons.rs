@@ -350,7 +350,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsBulkDeleteCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_BULK_DELETE_CREATE,
@@ -361,7 +361,7 @@ impl Client {
             .query("distinct_ids", &query.distinct_ids)
             .query("format", &query.format)
             .query("ids", &query.ids)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -382,7 +382,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsDeleteEventsCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_DELETE_EVENTS_CREATE,
@@ -390,7 +390,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -400,7 +400,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsDeletePropertyCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_DELETE_PROPERTY_CREATE,
@@ -409,7 +409,7 @@ impl Client {
             )
             .query("$unset", &query.dollar_unset)
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -419,7 +419,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsDeleteRecordingsCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_DELETE_RECORDINGS_CREATE,
@@ -427,7 +427,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -449,7 +449,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsFunnelCorrelationCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_CREATE,
@@ -457,7 +457,7 @@ impl Client {
                 &[],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -481,11 +481,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsFunnelCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_PERSONS_FUNNEL_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -584,7 +584,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsPartialUpdateQuery,
-        body: Option<&types::PatchedPerson>,
+        body: &types::PatchedPerson,
     ) -> Result<types::Person> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_PARTIAL_UPDATE,
@@ -592,7 +592,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -602,7 +602,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsPartialUpdateQuery,
-        body: Option<&types::PatchedPerson>,
+        body: &types::PatchedPerson,
     ) -> Result<String> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_PARTIAL_UPDATE,
@@ -610,7 +610,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -636,7 +636,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsResetPersonDistinctIdCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_RESET_PERSON_DISTINCT_ID_CREATE,
@@ -644,7 +644,7 @@ impl Client {
                 &[],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -679,11 +679,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsSplitCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_PERSONS_SPLIT_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -719,11 +719,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsUpdateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<types::Person> {
         self.__project_op(&ENVIRONMENTS_PERSONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -733,11 +733,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsUpdateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<String> {
         self.__project_op(&ENVIRONMENTS_PERSONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -748,7 +748,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsUpdatePropertyCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_UPDATE_PROPERTY_CREATE,
@@ -758,7 +758,7 @@ impl Client {
             .query("format", &query.format)
             .query("key", &query.key)
             .query("value", &query.value)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -801,14 +801,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &PersonsBulkDeleteCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_BULK_DELETE_CREATE, project_id.into(), &[])
             .query("delete_events", &query.delete_events)
             .query("distinct_ids", &query.distinct_ids)
             .query("format", &query.format)
             .query("ids", &query.ids)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -829,11 +829,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsDeleteEventsCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_DELETE_EVENTS_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -843,12 +843,12 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsDeletePropertyCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_DELETE_PROPERTY_CREATE, project_id.into(), &[&id])
             .query("$unset", &query.dollar_unset)
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -858,11 +858,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsDeleteRecordingsCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_DELETE_RECORDINGS_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -884,11 +884,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &PersonsFunnelCorrelationCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_FUNNEL_CORRELATION_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -908,11 +908,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &PersonsFunnelCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_FUNNEL_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1007,11 +1007,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsPartialUpdateQuery,
-        body: Option<&types::PatchedPerson>,
+        body: &types::PatchedPerson,
     ) -> Result<types::Person> {
         self.__project_op(&PERSONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1021,11 +1021,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsPartialUpdateQuery,
-        body: Option<&types::PatchedPerson>,
+        body: &types::PatchedPerson,
     ) -> Result<String> {
         self.__project_op(&PERSONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -1051,7 +1051,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &PersonsResetPersonDistinctIdCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &PERSONS_RESET_PERSON_DISTINCT_ID_CREATE,
@@ -1059,7 +1059,7 @@ impl Client {
                 &[],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1094,11 +1094,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsSplitCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_SPLIT_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1130,11 +1130,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsUpdateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<types::Person> {
         self.__project_op(&PERSONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1144,11 +1144,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsUpdateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<String> {
         self.__project_op(&PERSONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -1159,13 +1159,13 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsUpdatePropertyCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_UPDATE_PROPERTY_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .query("key", &query.key)
             .query("value", &query.value)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }

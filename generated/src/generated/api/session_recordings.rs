@@ -84,14 +84,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedSessionRecording>,
+        body: &types::PatchedSessionRecording,
     ) -> Result<types::SessionRecording> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDINGS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -128,14 +128,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         recording_id: &str,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&recording_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -159,14 +159,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         recording_id: &str,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDINGS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&recording_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -175,14 +175,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::SessionRecording>,
+        body: &types::SessionRecording,
     ) -> Result<types::SessionRecording> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDINGS_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -236,10 +236,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedSessionRecording>,
+        body: &types::PatchedSessionRecording,
     ) -> Result<types::SessionRecording> {
         self.__project_op(&SESSION_RECORDINGS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -272,14 +272,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         recording_id: &str,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&recording_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -303,14 +303,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         recording_id: &str,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &SESSION_RECORDINGS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&recording_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -319,10 +319,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::SessionRecording>,
+        body: &types::SessionRecording,
     ) -> Result<types::SessionRecording> {
         self.__project_op(&SESSION_RECORDINGS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -6053,6 +6053,14 @@ pub struct PatchedErrorTrackingGroupingRule {
     #[serde(default, skip_serializing_if = "none")]
     pub disabled_data: Option<serde_json::Value>,
 }
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PatchedSessionRecordingPlaylistRecordingsCountsValueValue {
+    Integer(i64),
+    Boolean(bool),
+    /// Any JSON the variants above do not match, kept as is.
+    Other(serde_json::Value),
+}
 /// PathCleaningFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PathCleaningFilter {
