@@ -77,8 +77,12 @@ pub enum TypeRef {
     Vec(Box<TypeRef>),
     /// A map with string keys.
     Map(Box<TypeRef>),
-    /// May be absent or null.
+    /// May be absent or null, the two not told apart (a required nullable field, or an optional
+    /// field that is not nullable).
     Option(Box<TypeRef>),
+    /// An optional nullable field: absent, null and a value are three different things
+    /// (`crate::Nullable`), so a PATCH can clear a field and an answer's null stays null.
+    Nullable(Box<TypeRef>),
     /// Boxed to break a recursive cycle.
     Boxed(Box<TypeRef>),
 }
@@ -97,12 +101,18 @@ impl TypeRef {
         matches!(self, TypeRef::Option(_))
     }
 
+    /// Whether a field of this type may be missing from an object (`Option` or `Nullable`).
+    pub fn may_be_absent(&self) -> bool {
+        matches!(self, TypeRef::Option(_) | TypeRef::Nullable(_))
+    }
+
     /// Pushes every named type this reference mentions, through any wrapper (`Option`, `Box`,
     /// `Vec`, maps), in order.
     pub fn names<'t>(&'t self, out: &mut Vec<&'t str>) {
         match self {
             TypeRef::Named(name) => out.push(name),
             TypeRef::Option(inner)
+            | TypeRef::Nullable(inner)
             | TypeRef::Boxed(inner)
             | TypeRef::Vec(inner)
             | TypeRef::Map(inner) => inner.names(out),
@@ -252,7 +262,8 @@ pub struct Field {
     pub wire_name: String,
     /// Rust field name (snake case, keyword-safe).
     pub rust_name: String,
-    /// Field type; `Option` when the value may be absent or null.
+    /// Field type; `Option` when the value may be absent or null, `Nullable` when it may be
+    /// absent, null or a value and the three differ.
     pub ty: TypeRef,
     /// Serialize `None` as `null` (required nullable fields) instead of omitting it.
     pub serialize_null: bool,
@@ -260,6 +271,9 @@ pub struct Field {
     /// the changelog needs them apart (a field made nullable breaks readers, one made
     /// required breaks writers, a read-only one never travels in a request).
     pub presence: Presence,
+    /// Optional, nullable and writable: in a request, absent, null and a value are three
+    /// different things (`lower::request_types` makes it `Nullable` in types requests use).
+    pub three_state: bool,
     /// Documentation.
     pub docs: Option<String>,
 }
@@ -475,6 +489,7 @@ mod tests {
             ty,
             serialize_null: false,
             presence: Presence::default(),
+            three_state: false,
             docs: None,
         };
         let variant = |ty: TypeRef| UnionVariant {

@@ -73,6 +73,8 @@ pub const RESERVED_TYPE_NAMES: &[&str] = &[
     "Map",
     "Serialize",
     "Deserialize",
+    // The derive treats a field type whose last segment is `Nullable` as the three-state field.
+    "Nullable",
 ];
 
 /// Tag module names that get a `_tag` suffix. A tag module is also a cargo feature, a module

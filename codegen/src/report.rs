@@ -172,4 +172,8 @@ pub mod pass {
     pub const OAS31_UNUSED_MEMBER: &str = "oas31_unused_member";
     /// `contentMediaType` on a string without a format read as 3.0's `format: binary`.
     pub const OAS31_CONTENT_MEDIA_TYPE: &str = "oas31_content_media_type";
+    /// Optional nullable fields made three-state (`Nullable`: absent, null or a value).
+    pub const THREE_STATE_FIELD: &str = "three_state_field";
+    /// `readOnly` fields left out of types only request bodies use (drf's `Patched*`).
+    pub const READ_ONLY_IN_REQUEST: &str = "read_only_in_request";
 }

@@ -351,11 +351,37 @@ fn request_bodies() {
         .as_ref()
         .expect("partial update has a body");
     assert!(!patch.required);
+    // Every member of a Patched body is optional: it is taken by reference and always sent.
+    f.has("api/annotations.rs", "body: &types::PatchedAnnotation");
+    f.has("api/annotations.rs", ".json(body)");
+    // A free-form optional body stays optional.
     f.has(
         "api/annotations.rs",
-        "body: Option<&types::PatchedAnnotation>",
+        "body: Option<&std::collections::BTreeMap<String, serde_json::Value>>",
     );
-    f.has("api/annotations.rs", ".json_opt(body)");
+    // Optional nullable fields of types requests use are three-state; readOnly ones are not,
+    // and a request-only type has none; types only answers use keep `Option`.
+    let nullable_string = TypeRef::Nullable(Box::new(TypeRef::String));
+    assert_eq!(f.field("Annotation", "content").ty, nullable_string);
+    assert_eq!(f.field("PatchedAnnotation", "content").ty, nullable_string);
+    assert_eq!(
+        f.field("Annotation", "deleted_at").ty,
+        TypeRef::Option(Box::new(TypeRef::DateTime))
+    );
+    let TypeKind::Struct { fields } = f.kind("PatchedAnnotation") else {
+        panic!("PatchedAnnotation is a struct");
+    };
+    let names: Vec<&str> = fields
+        .iter()
+        .map(|field| field.wire_name.as_str())
+        .collect();
+    assert_eq!(names, ["content"]);
+    assert_eq!(f.count(pass::READ_ONLY_IN_REQUEST), 2);
+    assert_eq!(f.count(pass::THREE_STATE_FIELD), 2);
+    assert_eq!(
+        f.field("UploadedMediaCreateResponse", "expires_at").ty,
+        TypeRef::Option(Box::new(TypeRef::DateTime))
+    );
     f.has("api/uploaded_media.rs", ".multipart(body, &[\"image\"])");
     // A `format: binary` member is a file part (bytes, file name, content type), not a String.
     assert_eq!(

@@ -25,6 +25,10 @@
 //! - variant of an untagged enum: `tag = "member"` with `literal = "value"`;
 //! - field: `rename = "..."`, `default`, and `skip_serializing_if = "path"`.
 //!
+//! A field typed `Option<..>` or `Nullable<..>` (posthog-api's three-state field) may be missing
+//! without `default`: it starts as `None` / `Absent`; `null` is `None` for the first and `Null`
+//! for the second.
+//!
 //! Behaviour differs from serde_derive only where JSON from PostHog never goes: structs do not
 //! decode from arrays, a repeated key keeps its last value instead of failing, and formats that
 //! need an exact struct length (bincode, postcard) are not supported.
@@ -199,12 +203,22 @@ fn field_spec(field: &syn::Field) -> syn::Result<FieldSpec<'_>> {
 /// Whether the type is spelled `Option<...>` (any path ending in `Option`), which, as with
 /// serde_derive, makes a missing key decode as `None`.
 fn is_option(ty: &Type) -> bool {
+    last_segment_is(ty, "Option")
+}
+
+/// Whether the type is spelled `Nullable<...>` (posthog-api's three-state field): a missing key
+/// leaves it `Absent`, and its own `Deserialize` turns `null` into `Null`.
+fn is_nullable(ty: &Type) -> bool {
+    last_segment_is(ty, "Nullable")
+}
+
+fn last_segment_is(ty: &Type, name: &str) -> bool {
     match ty {
         Type::Path(path) if path.qself.is_none() => path
             .path
             .segments
             .last()
-            .is_some_and(|segment| segment.ident == "Option"),
+            .is_some_and(|segment| segment.ident == name),
         _ => false,
     }
 }
@@ -218,11 +232,14 @@ fn deserialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream
         .collect::<Vec<_>>();
 
     // An `Option<T>` field keeps its own `Option` as the slot, so `null` and a missing key both
-    // end as `None` with no second layer; other fields wait in an `Option` until the end.
+    // end as `None` with no second layer; a `Nullable<T>` is its own slot too, starting absent,
+    // so `null` stays distinct; other fields wait in an `Option` until the end.
     let declarations = specs.iter().zip(&slots).map(|(spec, slot)| {
         let ty = spec.ty;
         if is_option(ty) {
             quote!(let mut #slot: #ty = ::core::option::Option::None;)
+        } else if is_nullable(ty) {
+            quote!(let mut #slot: #ty = ::core::default::Default::default();)
         } else {
             quote!(let mut #slot: ::core::option::Option<#ty> = ::core::option::Option::None;)
         }
@@ -234,6 +251,8 @@ fn deserialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream
         .map(|(index, (spec, slot))| {
             if is_option(spec.ty) {
                 quote!(#index => crate::codec::fill_nullable(&mut map, &mut #slot),)
+            } else if is_nullable(spec.ty) {
+                quote!(#index => crate::codec::fill_in_place(&mut map, &mut #slot),)
             } else {
                 quote!(#index => crate::codec::fill(&mut map, &mut #slot),)
             }
@@ -241,7 +260,7 @@ fn deserialize_struct(name: &syn::Ident, specs: &[FieldSpec<'_>]) -> TokenStream
     let inits = specs.iter().zip(&slots).map(|(spec, slot)| {
         let ident = spec.ident;
         let key = &spec.key;
-        if is_option(spec.ty) {
+        if is_option(spec.ty) || is_nullable(spec.ty) {
             quote!(#ident: #slot)
         } else if spec.default {
             quote!(#ident: #slot.unwrap_or_default())

@@ -238,3 +238,35 @@ fn variant_tags_come_whole_and_only_on_typed_variants() {
         assert!(error.contains(expected), "{error}");
     }
 }
+
+#[test]
+fn nullable_fields_are_their_own_slot_and_never_missing() {
+    let input: DeriveInput = syn::parse_quote! {
+        pub struct Flag {
+            pub key: String,
+            #[serde(skip_serializing_if = "absent")]
+            pub ensure_experience_continuity: crate::Nullable<bool>,
+        }
+    };
+    let code = expanded(input.clone(), Direction::Deserialize).unwrap();
+    // Decoded in place over a slot that starts absent, so `null` is kept as `Null` and a
+    // missing key needs no `default`.
+    assert!(
+        code.contains("let mut field1 : crate :: Nullable < bool > = :: core :: default :: Default :: default ()"),
+        "{code}"
+    );
+    assert!(
+        code.contains("1usize => crate :: codec :: fill_in_place (& mut map , & mut field1)"),
+        "{code}"
+    );
+    assert!(
+        code.contains("ensure_experience_continuity : field1"),
+        "{code}"
+    );
+    assert_eq!(code.matches("missing_field").count(), 1, "{code}");
+    let code = expanded(input, Direction::Serialize).unwrap();
+    assert!(
+        code.contains("if ! absent (& self . ensure_experience_continuity)"),
+        "{code}"
+    );
+}

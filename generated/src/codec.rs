@@ -119,6 +119,16 @@ pub fn fill_nullable<'de, M: MapAccess<'de>, T: Deserialize<'de>>(
     Ok(())
 }
 
+/// Decodes the value of a key over a field that starts with its own "missing" value (a
+/// `Nullable` starts `Absent`; `null` decodes as `Null`).
+pub fn fill_in_place<'de, M: MapAccess<'de>, T: Deserialize<'de>>(
+    map: &mut M,
+    slot: &mut T,
+) -> Result<(), M::Error> {
+    *slot = map.next_value()?;
+    Ok(())
+}
+
 /// Skips the value of a key the type does not declare.
 pub fn skip<'de, M: MapAccess<'de>>(map: &mut M) -> Result<(), M::Error> {
     map.next_value::<de::IgnoredAny>().map(|_| ())

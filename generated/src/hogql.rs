@@ -36,6 +36,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use crate::Nullable;
 use crate::client::{Client, ProjectId};
 use crate::generated::types;
 
@@ -123,17 +124,17 @@ impl<'a> HogQl<'a> {
             query: types::HogQlQueryRequestQuery {
                 kind: Default::default(),
                 query,
-                values: (!self.values.is_empty()).then(|| {
+                values: Nullable::value_or_absent((!self.values.is_empty()).then(|| {
                     self.values
                         .iter()
                         .map(|(k, v)| (k.clone(), v.clone()))
                         .collect()
-                }),
+                })),
                 ..Default::default()
             },
-            client_query_id: self.client_query_id.clone(),
-            refresh: self.refresh.clone(),
-            name: self.name.clone(),
+            client_query_id: Nullable::value_or_absent(self.client_query_id.clone()),
+            refresh: Nullable::value_or_absent(self.refresh.clone()),
+            name: Nullable::value_or_absent(self.name.clone()),
             ..Default::default()
         }
     }

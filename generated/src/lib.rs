@@ -133,6 +133,7 @@ pub mod error;
 #[cfg(all(feature = "hogql", feature = "query"))]
 pub mod hogql;
 pub mod multipart;
+mod nullable;
 pub mod operation;
 pub mod pagination;
 #[cfg(feature = "public")]
@@ -152,6 +153,13 @@ pub use auth::{Credentials, CredentialsBuilder, Hosts, KeyPlacement, Region};
 pub use client::{Client, ClientBuilder, DEFAULT_MAX_RESPONSE_BYTES, MAX_BODY_BYTES, ProjectId};
 pub use error::{ApiError, ApiErrorBody, Error, RequestInfo, Result};
 pub use generated::{api, operations, types};
+pub use nullable::Nullable;
+
+// The workspace README's Rust examples compile as doctests (`cargo test --doc` with the features
+// they use), so they cannot drift from the API.
+#[cfg(all(doctest, feature = "full", feature = "redis"))]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
 pub use operation::{HostKind, Operation};
 /// The URL type [`ClientBuilder::private_base_url`] and [`ClientBuilder::public_base_url`] take.
 pub use url::Url;

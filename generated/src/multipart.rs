@@ -121,6 +121,14 @@ impl<T: FileParts> FileParts for Option<T> {
     }
 }
 
+impl<T: FileParts> FileParts for crate::Nullable<T> {
+    fn file_parts<'a>(&'a self, out: &mut Vec<&'a FilePart>) {
+        if let crate::Nullable::Value(inner) = self {
+            inner.file_parts(out);
+        }
+    }
+}
+
 impl<T: FileParts> FileParts for Vec<T> {
     fn file_parts<'a>(&'a self, out: &mut Vec<&'a FilePart>) {
         for inner in self {

@@ -234,7 +234,7 @@ async fn unknown_enum_values_are_kept_and_round_trip() {
     let export = &page.results[0];
     assert_eq!(
         export.model,
-        Some(ModelEnum::Other("brand_new_model".into()))
+        posthog_api::Nullable::Value(ModelEnum::Other("brand_new_model".into()))
     );
     assert_eq!(
         export.interval,

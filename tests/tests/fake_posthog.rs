@@ -52,7 +52,7 @@ async fn feature_flags_create_retrieve_update_patch_list_and_delete() {
         ..Default::default()
     };
     let patched = client
-        .feature_flags_partial_update(pid, id, Some(&patch))
+        .feature_flags_partial_update(pid, id, &patch)
         .await
         .expect("patch");
     assert_eq!(

@@ -233,8 +233,8 @@ async fn bulk_symbol_set_upload_sends_its_chunks_and_decodes_the_upload_targets(
             &types::SymbolSetBulkStartUploadRequest {
                 symbol_sets: Some(vec![types::SymbolSetUploadChunk {
                     chunk_id: "chunk-1".into(),
-                    release_id: None,
-                    content_hash: Some("9f8e".into()),
+                    release_id: posthog_api::Nullable::Absent,
+                    content_hash: posthog_api::Nullable::Value("9f8e".into()),
                 }]),
                 ..Default::default()
             },

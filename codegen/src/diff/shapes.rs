@@ -21,6 +21,7 @@ pub(super) fn display(ty: &TypeRef) -> String {
         TypeRef::Vec(inner) => format!("Vec<{}>", display(inner)),
         TypeRef::Map(inner) => format!("BTreeMap<String, {}>", display(inner)),
         TypeRef::Option(inner) => format!("Option<{}>", display(inner)),
+        TypeRef::Nullable(inner) => format!("Nullable<{}>", display(inner)),
         TypeRef::Boxed(inner) => format!("Box<{}>", display(inner)),
     }
 }
@@ -29,7 +30,7 @@ pub(super) fn display(ty: &TypeRef) -> String {
 /// on its own: required, nullable).
 pub(super) fn inner(ty: &TypeRef) -> &TypeRef {
     match ty {
-        TypeRef::Option(inner) => inner,
+        TypeRef::Option(inner) | TypeRef::Nullable(inner) => inner,
         other => other,
     }
 }

@@ -325,14 +325,19 @@ fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestPa
     }
     if let Some(body) = &op.body {
         let ty = type_tokens(&body.ty, &quote!(types::));
-        let ty = if body.required {
+        // A JSON body the schema leaves optional because every member is (drf's `Patched*`) is
+        // taken by reference and always sent: `{}` means what no body means, and
+        // `&PatchedX { .., ..Default::default() }` reads better than `Some(&..)`.
+        let required =
+            body.required || (body.encoding == BodyEncoding::Json && all_optional(types, &body.ty));
+        let ty = if required {
             quote!(&#ty)
         } else {
             quote!(Option<&#ty>)
         };
         arguments.push(Argument::new(ident("body"), ty));
         let files = &body.file_fields;
-        chain.push(match (body.encoding, body.required) {
+        chain.push(match (body.encoding, required) {
             (BodyEncoding::Json, true) => quote!(.json(body)),
             (BodyEncoding::Json, false) => quote!(.json_opt(body)),
             (BodyEncoding::Multipart, true) => quote!(.multipart(body, &[#(#files),*])),
@@ -358,6 +363,18 @@ fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestPa
     RequestParts { arguments, build }
 }
 
+/// Whether the type is a struct every field of which may be left out (so it has a `Default`
+/// that encodes as `{}`).
+fn all_optional(types: &BTreeMap<String, TypeDef>, ty: &TypeRef) -> bool {
+    let TypeRef::Named(name) = ty else {
+        return false;
+    };
+    matches!(
+        types.get(name).map(|def| &def.kind),
+        Some(TypeKind::Struct { fields }) if fields.iter().all(|field| field.ty.may_be_absent())
+    )
+}
+
 /// The `(wire name, field)` of each file member of a multipart body's struct.
 fn file_members(
     types: &BTreeMap<String, TypeDef>,
@@ -371,7 +388,10 @@ fn file_members(
     };
     let is_file = |ty: &TypeRef| match ty {
         TypeRef::File => true,
-        TypeRef::Option(inner) | TypeRef::Vec(inner) | TypeRef::Boxed(inner) => {
+        TypeRef::Option(inner)
+        | TypeRef::Nullable(inner)
+        | TypeRef::Vec(inner)
+        | TypeRef::Boxed(inner) => {
             matches!(&**inner, TypeRef::File)
                 || matches!(&**inner, TypeRef::Vec(item) | TypeRef::Option(item) if **item == TypeRef::File)
         }

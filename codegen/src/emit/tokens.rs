@@ -60,6 +60,10 @@ pub fn type_tokens(ty: &TypeRef, prefix: &TokenStream) -> TokenStream {
             let inner = type_tokens(inner, prefix);
             quote!(Option<#inner>)
         }
+        TypeRef::Nullable(inner) => {
+            let inner = type_tokens(inner, prefix);
+            quote!(crate::Nullable<#inner>)
+        }
         TypeRef::Boxed(inner) => {
             let inner = type_tokens(inner, prefix);
             quote!(Box<#inner>)

@@ -72,6 +72,12 @@ pub fn emit_types(api: &Api, defaultable: &BTreeSet<&str>) -> BTreeMap<String, T
                 value.is_none()
             }
 
+            /// Whether a three-state field is left out of the JSON: absent, unlike null.
+            #[allow(dead_code)]
+            fn absent<T>(value: &crate::Nullable<T>) -> bool {
+                value.is_absent()
+            }
+
             #(#declarations)*
         },
     );
@@ -222,7 +228,7 @@ fn literal_tag(ty: &TypeRef, types: &BTreeMap<String, TypeDef>) -> Option<(Strin
     let fields = struct_fields(ty, types, 0)?;
     let literal_of = |field: &Field| {
         let inner = match &field.ty {
-            TypeRef::Option(inner) => inner,
+            TypeRef::Option(inner) | TypeRef::Nullable(inner) => inner,
             other => other,
         };
         match struct_target(inner) {
@@ -233,8 +239,8 @@ fn literal_tag(ty: &TypeRef, types: &BTreeMap<String, TypeDef>) -> Option<(Strin
             _ => None,
         }
     };
-    let required = fields.iter().filter(|field| !field.ty.is_option());
-    let optional = fields.iter().filter(|field| field.ty.is_option());
+    let required = fields.iter().filter(|field| !field.ty.may_be_absent());
+    let optional = fields.iter().filter(|field| field.ty.may_be_absent());
     required.chain(optional).find_map(literal_of)
 }
 
@@ -277,11 +283,16 @@ fn emit_field(field: &Field) -> TokenStream {
         let wire = &field.wire_name;
         serde_args.push(quote!(rename = #wire));
     }
-    if field.ty.is_option() {
-        serde_args.push(quote!(default));
-        if !field.serialize_null {
-            serde_args.push(quote!(skip_serializing_if = "none"));
+    match &field.ty {
+        TypeRef::Option(_) => {
+            serde_args.push(quote!(default));
+            if !field.serialize_null {
+                serde_args.push(quote!(skip_serializing_if = "none"));
+            }
         }
+        // The derive starts a `Nullable` field as absent, as it starts an `Option` as `None`.
+        TypeRef::Nullable(_) => serde_args.push(quote!(skip_serializing_if = "absent")),
+        _ => {}
     }
     let serde_attr = if serde_args.is_empty() {
         quote!()

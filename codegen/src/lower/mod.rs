@@ -2,6 +2,7 @@
 
 mod operations;
 pub mod recursion;
+mod request_types;
 mod schema;
 mod shapes;
 
@@ -30,8 +31,9 @@ pub fn lower(
     let (mut operations, skipped) =
         operations::lower_operations(doc, &mut types, options.skip_unsupported);
     types.finish();
-    let types_map = std::mem::take(&mut types.types);
+    let mut types_map = std::mem::take(&mut types.types);
     drop(types);
+    request_types::shape_request_types(&operations, &mut types_map, cx.report());
     let mut throttle_limits = Vec::new();
     if let Some(table) = throttle {
         for operation in &mut operations {

@@ -733,7 +733,7 @@ fn pagination(
         .find(|f| f.wire_name == "results")
         .and_then(|f| match &f.ty {
             TypeRef::Vec(item) => Some((**item).clone()),
-            TypeRef::Option(inner) => match &**inner {
+            TypeRef::Option(inner) | TypeRef::Nullable(inner) => match &**inner {
                 TypeRef::Vec(item) => Some((**item).clone()),
                 _ => None,
             },

@@ -110,14 +110,14 @@ fn by_value_names<'t>(ty: &'t TypeRef, out: &mut BTreeSet<&'t str>) {
         TypeRef::Named(name) => {
             out.insert(name);
         }
-        TypeRef::Option(inner) => by_value_names(inner, out),
+        TypeRef::Option(inner) | TypeRef::Nullable(inner) => by_value_names(inner, out),
         _ => {}
     }
 }
 
 fn box_in_place(ty: &mut TypeRef) {
     match ty {
-        TypeRef::Option(inner) => box_in_place(inner),
+        TypeRef::Option(inner) | TypeRef::Nullable(inner) => box_in_place(inner),
         TypeRef::Named(_) => {
             let named = std::mem::replace(ty, TypeRef::Json);
             *ty = TypeRef::Boxed(Box::new(named));

@@ -94,7 +94,9 @@ pub(super) fn primitive_variant_name(ty: &TypeRef) -> &'static str {
         TypeRef::String | TypeRef::Date | TypeRef::DateTime | TypeRef::Uuid => "String",
         TypeRef::Vec(_) => "Array",
         TypeRef::Map(_) | TypeRef::Json => "Object",
-        TypeRef::Option(inner) | TypeRef::Boxed(inner) => primitive_variant_name(inner),
+        TypeRef::Option(inner) | TypeRef::Nullable(inner) | TypeRef::Boxed(inner) => {
+            primitive_variant_name(inner)
+        }
         TypeRef::Named(_) => "Variant",
     }
 }

@@ -530,10 +530,11 @@ impl FeatureFlagsApi for State {
         self.authorize(&cx, Some(&project_id))?;
         let mut flags = self.flags_write();
         let current = flags.get(&id).ok_or_else(ServerError::not_found)?;
-        // A patch replaces the members it sends; absent members stay as they are.
+        // A patch replaces the members it sends, `null` included (it clears the field);
+        // absent members stay as they are.
         let mut merged = to_json(current)?;
         if let (Value::Object(target), Value::Object(patch)) = (&mut merged, to_json(&body)?) {
-            target.extend(patch.into_iter().filter(|(_, value)| !value.is_null()));
+            target.extend(patch);
         }
         let mut flag: types::FeatureFlag = serde_json::from_value(merged)
             .map_err(|error| ServerError::validation(None, error.to_string()))?;

@@ -9,6 +9,7 @@ use http::StatusCode;
 use serde_json::{Value, json};
 
 use super::{State, typed};
+use crate::Nullable;
 use crate::generated::types;
 use crate::server::hogql::HogqlApi;
 use crate::server::query::QueryApi;
@@ -133,12 +134,13 @@ impl State {
         let mut answer = self.evaluate(&body.query.query)?;
         let id = body
             .client_query_id
-            .clone()
+            .value()
+            .cloned()
             .unwrap_or_else(|| format!("{:032x}", uuid::Uuid::new_v4().as_u128()));
-        let background = body.r#async == Some(true)
+        let background = body.r#async == Nullable::Value(true)
             || matches!(
                 body.refresh,
-                Some(types::RefreshType::Async | types::RefreshType::ForceAsync)
+                Nullable::Value(types::RefreshType::Async | types::RefreshType::ForceAsync)
             );
         let mut queries = self.queries();
         let polls_left = if background { queries.async_polls } else { 0 };

@@ -56,11 +56,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &ActionsCreateQuery,
-        body: Option<&types::Action>,
+        body: &types::Action,
     ) -> Result<types::Action> {
         self.__project_op(&ACTIONS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -69,11 +69,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &ActionsCreateQuery,
-        body: Option<&types::Action>,
+        body: &types::Action,
     ) -> Result<String> {
         self.__project_op(&ACTIONS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -149,11 +149,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &ActionsPartialUpdateQuery,
-        body: Option<&types::PatchedAction>,
+        body: &types::PatchedAction,
     ) -> Result<types::Action> {
         self.__project_op(&ACTIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -163,11 +163,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &ActionsPartialUpdateQuery,
-        body: Option<&types::PatchedAction>,
+        body: &types::PatchedAction,
     ) -> Result<String> {
         self.__project_op(&ACTIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -203,11 +203,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &ActionsUpdateQuery,
-        body: Option<&types::Action>,
+        body: &types::Action,
     ) -> Result<types::Action> {
         self.__project_op(&ACTIONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -217,11 +217,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &ActionsUpdateQuery,
-        body: Option<&types::Action>,
+        body: &types::Action,
     ) -> Result<String> {
         self.__project_op(&ACTIONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await

@@ -31,10 +31,10 @@ impl Client {
     pub async fn annotations_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::Annotation>,
+        body: &types::Annotation,
     ) -> Result<types::Annotation> {
         self.__project_op(&ANNOTATIONS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -92,10 +92,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedAnnotation>,
+        body: &types::PatchedAnnotation,
     ) -> Result<types::Annotation> {
         self.__project_op(&ANNOTATIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -114,10 +114,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::Annotation>,
+        body: &types::Annotation,
     ) -> Result<types::Annotation> {
         self.__project_op(&ANNOTATIONS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

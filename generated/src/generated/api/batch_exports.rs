@@ -399,10 +399,10 @@ impl Client {
         &self,
         organization_id: &str,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedBatchExport>,
+        body: &types::PatchedBatchExport,
     ) -> Result<types::BatchExport> {
         self.__op(&BATCH_EXPORTS_PARTIAL_UPDATE, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -411,10 +411,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedBatchExport>,
+        body: &types::PatchedBatchExport,
     ) -> Result<types::BatchExport> {
         self.__project_op(&BATCH_EXPORTS_PARTIAL_UPDATE_2, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -882,14 +882,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedBatchExport>,
+        body: &types::PatchedBatchExport,
     ) -> Result<types::BatchExport> {
         self.__project_op(
                 &ENVIRONMENTS_BATCH_EXPORTS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

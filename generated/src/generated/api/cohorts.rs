@@ -135,14 +135,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedAddPersonsToStaticCohortRequest>,
+        body: &types::PatchedAddPersonsToStaticCohortRequest,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &COHORTS_ADD_PERSONS_TO_STATIC_COHORT_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -164,10 +164,10 @@ impl Client {
     pub async fn cohorts_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::Cohort>,
+        body: &types::Cohort,
     ) -> Result<types::Cohort> {
         self.__project_op(&COHORTS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -239,10 +239,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedCohort>,
+        body: &types::PatchedCohort,
     ) -> Result<types::Cohort> {
         self.__project_op(&COHORTS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -263,14 +263,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedRemovePersonRequest>,
+        body: &types::PatchedRemovePersonRequest,
     ) -> Result<types::SuccessResponse> {
         self.__project_op(
                 &COHORTS_REMOVE_PERSON_FROM_STATIC_COHORT_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -287,10 +287,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::Cohort>,
+        body: &types::Cohort,
     ) -> Result<types::Cohort> {
         self.__project_op(&COHORTS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

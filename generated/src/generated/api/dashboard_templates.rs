@@ -28,10 +28,10 @@ impl Client {
     pub async fn dashboard_templates_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::DashboardTemplate>,
+        body: &types::DashboardTemplate,
     ) -> Result<types::DashboardTemplate> {
         self.__project_op(&DASHBOARD_TEMPLATES_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -100,10 +100,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedDashboardTemplate>,
+        body: &types::PatchedDashboardTemplate,
     ) -> Result<types::DashboardTemplate> {
         self.__project_op(&DASHBOARD_TEMPLATES_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -122,10 +122,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::DashboardTemplate>,
+        body: &types::DashboardTemplate,
     ) -> Result<types::DashboardTemplate> {
         self.__project_op(&DASHBOARD_TEMPLATES_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -197,11 +197,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &DashboardsCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(&DASHBOARDS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -210,11 +210,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &DashboardsCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(&DASHBOARDS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await
@@ -224,7 +224,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &DashboardsCreateFromTemplateJsonCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE,
@@ -232,7 +232,7 @@ impl Client {
                 &[],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -305,7 +305,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &DashboardsMoveTilePartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE,
@@ -313,7 +313,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -323,11 +323,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &DashboardsPartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(&DASHBOARDS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -337,11 +337,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &DashboardsPartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(&DASHBOARDS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await
@@ -386,14 +386,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &DASHBOARDS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&dashboard_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -417,14 +417,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &DASHBOARDS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&dashboard_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -446,11 +446,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &DashboardsUpdateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(&DASHBOARDS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -460,11 +460,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &DashboardsUpdateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(&DASHBOARDS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await
@@ -519,11 +519,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDashboardsCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(&ENVIRONMENTS_DASHBOARDS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -532,11 +532,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDashboardsCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(&ENVIRONMENTS_DASHBOARDS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await
@@ -546,7 +546,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDashboardsCreateFromTemplateJsonCreateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE,
@@ -554,7 +554,7 @@ impl Client {
                 &[],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -627,7 +627,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsDashboardsMoveTilePartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE,
@@ -635,7 +635,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -645,7 +645,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsDashboardsPartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE,
@@ -653,7 +653,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -663,7 +663,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsDashboardsPartialUpdateQuery,
-        body: Option<&types::PatchedDashboard>,
+        body: &types::PatchedDashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE,
@@ -671,7 +671,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await
@@ -720,14 +720,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&dashboard_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -751,14 +751,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_DASHBOARDS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&dashboard_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -784,11 +784,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsDashboardsUpdateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<types::Dashboard> {
         self.__project_op(&ENVIRONMENTS_DASHBOARDS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -798,11 +798,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsDashboardsUpdateQuery,
-        body: Option<&types::Dashboard>,
+        body: &types::Dashboard,
     ) -> Result<crate::stream::ByteStream> {
         self.__project_op(&ENVIRONMENTS_DASHBOARDS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/event-stream")
             .send_stream()
             .await

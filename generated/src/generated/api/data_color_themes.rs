@@ -98,10 +98,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedDataColorTheme>,
+        body: &types::PatchedDataColorTheme,
     ) -> Result<types::DataColorTheme> {
         self.__project_op(&DATA_COLOR_THEMES_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -196,14 +196,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedDataColorTheme>,
+        body: &types::PatchedDataColorTheme,
     ) -> Result<types::DataColorTheme> {
         self.__project_op(
                 &ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

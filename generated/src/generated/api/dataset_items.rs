@@ -106,10 +106,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedDatasetItem>,
+        body: &types::PatchedDatasetItem,
     ) -> Result<types::DatasetItem> {
         self.__project_op(&DATASET_ITEMS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -202,14 +202,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedDatasetItem>,
+        body: &types::PatchedDatasetItem,
     ) -> Result<types::DatasetItem> {
         self.__project_op(
                 &ENVIRONMENTS_DATASET_ITEMS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

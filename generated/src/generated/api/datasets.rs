@@ -128,10 +128,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedDataset>,
+        body: &types::PatchedDataset,
     ) -> Result<types::Dataset> {
         self.__project_op(&DATASETS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -224,14 +224,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedDataset>,
+        body: &types::PatchedDataset,
     ) -> Result<types::Dataset> {
         self.__project_op(
                 &ENVIRONMENTS_DATASETS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

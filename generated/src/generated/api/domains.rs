@@ -80,10 +80,10 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedOrganizationDomain>,
+        body: &types::PatchedOrganizationDomain,
     ) -> Result<types::OrganizationDomain> {
         self.__op(&DOMAINS_PARTIAL_UPDATE, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

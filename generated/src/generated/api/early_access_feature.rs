@@ -86,14 +86,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedEarlyAccessFeature>,
+        body: &types::PatchedEarlyAccessFeature,
     ) -> Result<types::EarlyAccessFeature> {
         self.__project_op(
                 &EARLY_ACCESS_FEATURE_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -35,10 +35,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         name: &str,
-        body: Option<&types::EndpointsRunCreateBody>,
+        body: &types::EndpointsRunCreateBody,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENDPOINTS_RUN_CREATE, project_id.into(), &[&name])
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -72,14 +72,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         name: &str,
-        body: Option<&types::EnvironmentsEndpointsRunCreateBody>,
+        body: &types::EnvironmentsEndpointsRunCreateBody,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ENDPOINTS_RUN_CREATE,
                 project_id.into(),
                 &[&name],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }

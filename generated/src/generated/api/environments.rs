@@ -243,14 +243,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ADD_PRODUCT_INTENT_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -259,14 +259,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -274,10 +274,10 @@ impl Client {
     pub async fn environments_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::Team>,
+        body: &types::Team,
     ) -> Result<types::Team> {
         self.__project_op(&ENVIRONMENTS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -286,14 +286,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::Team>,
+        body: &types::Team,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_CREATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -330,14 +330,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -429,14 +429,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedErrorTrackingAssignmentRule>,
+        body: &types::PatchedErrorTrackingAssignmentRule,
     ) -> Result<types::ErrorTrackingAssignmentRule> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -444,14 +444,14 @@ impl Client {
     pub async fn environments_error_tracking_assignment_rules_reorder_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedErrorTrackingAssignmentRule>,
+        body: &types::PatchedErrorTrackingAssignmentRule,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_REORDER_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -648,14 +648,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedErrorTrackingAssignmentRule>,
+        body: &types::PatchedErrorTrackingAssignmentRule,
     ) -> Result<types::ErrorTrackingGroupingRule> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -663,14 +663,14 @@ impl Client {
     pub async fn environments_error_tracking_grouping_rules_reorder_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedErrorTrackingAssignmentRule>,
+        body: &types::PatchedErrorTrackingAssignmentRule,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_REORDER_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -795,14 +795,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedErrorTrackingRelease>,
+        body: &types::PatchedErrorTrackingRelease,
     ) -> Result<types::ErrorTrackingRelease> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -914,14 +914,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedErrorTrackingSuppressionRule>,
+        body: &types::PatchedErrorTrackingSuppressionRule,
     ) -> Result<types::ErrorTrackingSuppressionRule> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -929,14 +929,14 @@ impl Client {
     pub async fn environments_error_tracking_suppression_rules_reorder_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedErrorTrackingSuppressionRule>,
+        body: &types::PatchedErrorTrackingSuppressionRule,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_REORDER_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1243,14 +1243,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedEvaluation>,
+        body: &types::PatchedEvaluation,
     ) -> Result<types::Evaluation> {
         self.__project_op(
                 &ENVIRONMENTS_EVALUATIONS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1357,10 +1357,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<types::Team> {
         self.__project_op(&ENVIRONMENTS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1369,14 +1369,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_RESET_TOKEN_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1395,14 +1395,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedTeam>,
+        body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_ROTATE_SECRET_TOKEN_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1411,10 +1411,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::Team>,
+        body: &types::Team,
     ) -> Result<types::Team> {
         self.__project_op(&ENVIRONMENTS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1487,14 +1487,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedUserInterview>,
+        body: &types::PatchedUserInterview,
     ) -> Result<types::UserInterview> {
         self.__project_op(
                 &ENVIRONMENTS_USER_INTERVIEWS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

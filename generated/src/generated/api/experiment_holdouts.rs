@@ -84,10 +84,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedExperimentHoldout>,
+        body: &types::PatchedExperimentHoldout,
     ) -> Result<types::ExperimentHoldout> {
         self.__project_op(&EXPERIMENT_HOLDOUTS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

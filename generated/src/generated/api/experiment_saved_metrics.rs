@@ -84,14 +84,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedExperimentSavedMetric>,
+        body: &types::PatchedExperimentSavedMetric,
     ) -> Result<types::ExperimentSavedMetric> {
         self.__project_op(
                 &EXPERIMENT_SAVED_METRICS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -148,10 +148,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedExperiment>,
+        body: &types::PatchedExperiment,
     ) -> Result<types::Experiment> {
         self.__project_op(&EXPERIMENTS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

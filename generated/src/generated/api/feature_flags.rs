@@ -331,10 +331,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedFeatureFlag>,
+        body: &types::PatchedFeatureFlag,
     ) -> Result<types::FeatureFlag> {
         self.__project_op(&FEATURE_FLAGS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -196,14 +196,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedFileSystem>,
+        body: &types::PatchedFileSystem,
     ) -> Result<types::FileSystem> {
         self.__project_op(
                 &ENVIRONMENTS_FILE_SYSTEM_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -363,10 +363,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedFileSystem>,
+        body: &types::PatchedFileSystem,
     ) -> Result<types::FileSystem> {
         self.__project_op(&FILE_SYSTEM_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -114,14 +114,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedFileSystemShortcut>,
+        body: &types::PatchedFileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
         self.__project_op(
                 &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -216,14 +216,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedFileSystemShortcut>,
+        body: &types::PatchedFileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
         self.__project_op(
                 &FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -32,14 +32,14 @@ impl Client {
     pub async fn groups_types_create_detail_dashboard_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::GroupType>,
+        body: &types::GroupType,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &GROUPS_TYPES_CREATE_DETAIL_DASHBOARD_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -143,14 +143,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         group_type_index: i32,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedGroupUsageMetric>,
+        body: &types::PatchedGroupUsageMetric,
     ) -> Result<types::GroupUsageMetric> {
         self.__project_op(
                 &GROUPS_TYPES_METRICS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&group_type_index, &id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -190,14 +190,14 @@ impl Client {
     pub async fn groups_types_set_default_columns_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::GroupType>,
+        body: &types::GroupType,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &GROUPS_TYPES_SET_DEFAULT_COLUMNS_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -205,14 +205,14 @@ impl Client {
     pub async fn groups_types_update_metadata_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedGroupType>,
+        body: &types::PatchedGroupType,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }

@@ -82,14 +82,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_BROADCAST_CREATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -97,10 +97,10 @@ impl Client {
     pub async fn environments_hog_functions_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -145,14 +145,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_INVOCATIONS_CREATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -256,14 +256,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedHogFunction>,
+        body: &types::PatchedHogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -271,14 +271,14 @@ impl Client {
     pub async fn environments_hog_functions_rearrange_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedHogFunction>,
+        body: &types::PatchedHogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -301,10 +301,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -313,10 +313,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(&HOG_FUNCTIONS_BROADCAST_CREATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -324,10 +324,10 @@ impl Client {
     pub async fn hog_functions_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(&HOG_FUNCTIONS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -364,10 +364,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(&HOG_FUNCTIONS_INVOCATIONS_CREATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -459,10 +459,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedHogFunction>,
+        body: &types::PatchedHogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(&HOG_FUNCTIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -470,14 +470,14 @@ impl Client {
     pub async fn hog_functions_rearrange_partial_update(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::PatchedHogFunction>,
+        body: &types::PatchedHogFunction,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -496,10 +496,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::HogFunction>,
+        body: &types::HogFunction,
     ) -> Result<types::HogFunction> {
         self.__project_op(&HOG_FUNCTIONS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -341,11 +341,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsCancelCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_CANCEL_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -354,11 +354,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<types::Insight> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -367,11 +367,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<String> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -472,7 +472,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsInsightsPartialUpdateQuery,
-        body: Option<&types::PatchedInsight>,
+        body: &types::PatchedInsight,
     ) -> Result<types::Insight> {
         self.__project_op(
                 &ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE,
@@ -480,7 +480,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -490,7 +490,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsInsightsPartialUpdateQuery,
-        body: Option<&types::PatchedInsight>,
+        body: &types::PatchedInsight,
     ) -> Result<String> {
         self.__project_op(
                 &ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE,
@@ -498,7 +498,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -551,14 +551,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         insight_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_INSIGHTS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&insight_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -582,14 +582,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         insight_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_INSIGHTS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&insight_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -599,11 +599,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsInsightsUpdateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<types::Insight> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -613,11 +613,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsInsightsUpdateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<String> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -627,11 +627,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsViewedCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_INSIGHTS_VIEWED_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -721,11 +721,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &InsightsCancelCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<serde_json::Value> {
         self.__project_op(&INSIGHTS_CANCEL_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -734,11 +734,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &InsightsCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<types::Insight> {
         self.__project_op(&INSIGHTS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -747,11 +747,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &InsightsCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<String> {
         self.__project_op(&INSIGHTS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -848,11 +848,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &InsightsPartialUpdateQuery,
-        body: Option<&types::PatchedInsight>,
+        body: &types::PatchedInsight,
     ) -> Result<types::Insight> {
         self.__project_op(&INSIGHTS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -862,11 +862,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &InsightsPartialUpdateQuery,
-        body: Option<&types::PatchedInsight>,
+        body: &types::PatchedInsight,
     ) -> Result<String> {
         self.__project_op(&INSIGHTS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -915,14 +915,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         insight_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &INSIGHTS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&insight_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -946,14 +946,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         insight_id: i64,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &INSIGHTS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&insight_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -963,11 +963,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &InsightsUpdateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<types::Insight> {
         self.__project_op(&INSIGHTS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -977,11 +977,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &InsightsUpdateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<String> {
         self.__project_op(&INSIGHTS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -991,11 +991,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &InsightsViewedCreateQuery,
-        body: Option<&types::Insight>,
+        body: &types::Insight,
     ) -> Result<serde_json::Value> {
         self.__project_op(&INSIGHTS_VIEWED_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }

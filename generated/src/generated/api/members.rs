@@ -70,10 +70,10 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         user_uuid: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedOrganizationMember>,
+        body: &types::PatchedOrganizationMember,
     ) -> Result<types::OrganizationMember> {
         self.__op(&MEMBERS_PARTIAL_UPDATE, &[&organization_id, &user_uuid])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -92,10 +92,10 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         user_uuid: impl std::fmt::Display + Sync,
-        body: Option<&types::OrganizationMember>,
+        body: &types::OrganizationMember,
     ) -> Result<types::OrganizationMember> {
         self.__op(&MEMBERS_UPDATE, &[&organization_id, &user_uuid])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -67,10 +67,10 @@ impl Client {
     pub async fn notebooks_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::Notebook>,
+        body: &types::Notebook,
     ) -> Result<types::Notebook> {
         self.__project_op(&NOTEBOOKS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -136,10 +136,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         short_id: &str,
-        body: Option<&types::PatchedNotebook>,
+        body: &types::PatchedNotebook,
     ) -> Result<types::Notebook> {
         self.__project_op(&NOTEBOOKS_PARTIAL_UPDATE, project_id.into(), &[&short_id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -167,10 +167,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         short_id: &str,
-        body: Option<&types::Notebook>,
+        body: &types::Notebook,
     ) -> Result<types::Notebook> {
         self.__project_op(&NOTEBOOKS_UPDATE, project_id.into(), &[&short_id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

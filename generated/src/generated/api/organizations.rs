@@ -70,9 +70,9 @@ impl Client {
     pub async fn partial_update(
         &self,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedOrganization>,
+        body: &types::PatchedOrganization,
     ) -> Result<types::Organization> {
-        self.__op(&PARTIAL_UPDATE, &[&id]).json_opt(body).send_json().await
+        self.__op(&PARTIAL_UPDATE, &[&id]).json(body).send_json().await
     }
     /// `GET /api/organizations/{id}/` · scopes: `organization:read`
     pub async fn retrieve(

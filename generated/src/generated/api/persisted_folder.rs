@@ -106,14 +106,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedPersistedFolder>,
+        body: &types::PatchedPersistedFolder,
     ) -> Result<types::PersistedFolder> {
         self.__project_op(
                 &ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -208,10 +208,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedPersistedFolder>,
+        body: &types::PatchedPersistedFolder,
     ) -> Result<types::PersistedFolder> {
         self.__project_op(&PERSISTED_FOLDER_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -488,7 +488,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsBulkDeleteCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_BULK_DELETE_CREATE,
@@ -499,7 +499,7 @@ impl Client {
             .query("distinct_ids", &query.distinct_ids)
             .query("format", &query.format)
             .query("ids", &query.ids)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -521,7 +521,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsDeleteEventsCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_DELETE_EVENTS_CREATE,
@@ -529,7 +529,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -557,7 +557,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsDeleteRecordingsCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_DELETE_RECORDINGS_CREATE,
@@ -565,7 +565,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -587,7 +587,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsFunnelCorrelationCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_CREATE,
@@ -595,7 +595,7 @@ impl Client {
                 &[],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -619,11 +619,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsFunnelCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&ENVIRONMENTS_PERSONS_FUNNEL_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -722,7 +722,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsPartialUpdateQuery,
-        body: Option<&types::PatchedPerson>,
+        body: &types::PatchedPerson,
     ) -> Result<types::Person> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_PARTIAL_UPDATE,
@@ -730,7 +730,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -740,7 +740,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsPartialUpdateQuery,
-        body: Option<&types::PatchedPerson>,
+        body: &types::PatchedPerson,
     ) -> Result<String> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_PARTIAL_UPDATE,
@@ -748,7 +748,7 @@ impl Client {
                 &[&id],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -774,7 +774,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsResetPersonDistinctIdCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_RESET_PERSON_DISTINCT_ID_CREATE,
@@ -782,7 +782,7 @@ impl Client {
                 &[],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -817,11 +817,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsSplitCreateQuery,
-        body: Option<&types::PersonSplitRequest>,
+        body: &types::PersonSplitRequest,
     ) -> Result<types::SuccessResponse> {
         self.__project_op(&ENVIRONMENTS_PERSONS_SPLIT_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -857,11 +857,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsUpdateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<types::Person> {
         self.__project_op(&ENVIRONMENTS_PERSONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -871,11 +871,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsUpdateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<String> {
         self.__project_op(&ENVIRONMENTS_PERSONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -886,7 +886,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &EnvironmentsPersonsUpdatePropertyCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_PERSONS_UPDATE_PROPERTY_CREATE,
@@ -896,7 +896,7 @@ impl Client {
             .query("format", &query.format)
             .query("key", &query.key)
             .query("value", &query.value)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -999,14 +999,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &PersonsBulkDeleteCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_BULK_DELETE_CREATE, project_id.into(), &[])
             .query("delete_events", &query.delete_events)
             .query("distinct_ids", &query.distinct_ids)
             .query("format", &query.format)
             .query("ids", &query.ids)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1028,11 +1028,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsDeleteEventsCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_DELETE_EVENTS_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1056,11 +1056,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsDeleteRecordingsCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_DELETE_RECORDINGS_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1082,11 +1082,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &PersonsFunnelCorrelationCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_FUNNEL_CORRELATION_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1106,11 +1106,11 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &PersonsFunnelCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_FUNNEL_CREATE, project_id.into(), &[])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1205,11 +1205,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsPartialUpdateQuery,
-        body: Option<&types::PatchedPerson>,
+        body: &types::PatchedPerson,
     ) -> Result<types::Person> {
         self.__project_op(&PERSONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1219,11 +1219,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsPartialUpdateQuery,
-        body: Option<&types::PatchedPerson>,
+        body: &types::PatchedPerson,
     ) -> Result<String> {
         self.__project_op(&PERSONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -1249,7 +1249,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         query: &PersonsResetPersonDistinctIdCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &PERSONS_RESET_PERSON_DISTINCT_ID_CREATE,
@@ -1257,7 +1257,7 @@ impl Client {
                 &[],
             )
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -1292,11 +1292,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsSplitCreateQuery,
-        body: Option<&types::PersonSplitRequest>,
+        body: &types::PersonSplitRequest,
     ) -> Result<types::SuccessResponse> {
         self.__project_op(&PERSONS_SPLIT_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1328,11 +1328,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsUpdateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<types::Person> {
         self.__project_op(&PERSONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -1342,11 +1342,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsUpdateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<String> {
         self.__project_op(&PERSONS_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
-            .json_opt(body)
+            .json(body)
             .accept("text/csv")
             .send_text()
             .await
@@ -1357,13 +1357,13 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
         query: &PersonsUpdatePropertyCreateQuery,
-        body: Option<&types::Person>,
+        body: &types::Person,
     ) -> Result<serde_json::Value> {
         self.__project_op(&PERSONS_UPDATE_PROPERTY_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .query("key", &query.key)
             .query("value", &query.value)
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }

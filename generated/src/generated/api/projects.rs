@@ -46,10 +46,10 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
-        body: Option<&types::PatchedProjectBackwardCompat>,
+        body: &types::PatchedProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&ADD_PRODUCT_INTENT_PARTIAL_UPDATE, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -58,10 +58,10 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
-        body: Option<&types::ProjectBackwardCompat>,
+        body: &types::ProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&CHANGE_ORGANIZATION_CREATE, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -70,10 +70,10 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
-        body: Option<&types::PatchedProjectBackwardCompat>,
+        body: &types::PatchedProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -81,19 +81,19 @@ impl Client {
     pub async fn create_2(
         &self,
         organization_id: impl std::fmt::Display + Sync,
-        body: Option<&types::ProjectBackwardCompat>,
+        body: &types::ProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
-        self.__op(&CREATE_2, &[&organization_id]).json_opt(body).send_json().await
+        self.__op(&CREATE_2, &[&organization_id]).json(body).send_json().await
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/delete_secret_token_backup/`
     pub async fn delete_secret_token_backup_partial_update(
         &self,
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
-        body: Option<&types::PatchedProjectBackwardCompat>,
+        body: &types::PatchedProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -155,10 +155,10 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
-        body: Option<&types::PatchedProjectBackwardCompat>,
+        body: &types::PatchedProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&PARTIAL_UPDATE_2, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -167,10 +167,10 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
-        body: Option<&types::PatchedProjectBackwardCompat>,
+        body: &types::PatchedProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&RESET_TOKEN_PARTIAL_UPDATE, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -187,10 +187,10 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
-        body: Option<&types::PatchedProjectBackwardCompat>,
+        body: &types::PatchedProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
         self.__op(&ROTATE_SECRET_TOKEN_PARTIAL_UPDATE, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -199,8 +199,8 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
-        body: Option<&types::ProjectBackwardCompat>,
+        body: &types::ProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
-        self.__op(&UPDATE_2, &[&organization_id, &id]).json_opt(body).send_json().await
+        self.__op(&UPDATE_2, &[&organization_id, &id]).json(body).send_json().await
     }
 }

@@ -122,14 +122,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedPropertyDefinition>,
+        body: &types::PatchedPropertyDefinition,
     ) -> Result<types::PropertyDefinition> {
         self.__project_op(
                 &PROPERTY_DEFINITIONS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -82,10 +82,10 @@ impl Client {
         &self,
         organization_id: &str,
         id: &str,
-        body: Option<&types::PatchedProxyRecord>,
+        body: &types::PatchedProxyRecord,
     ) -> Result<types::ProxyRecord> {
         self.__op(&PROXY_RECORDS_PARTIAL_UPDATE, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

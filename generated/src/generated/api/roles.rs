@@ -90,10 +90,10 @@ impl Client {
         &self,
         organization_id: impl std::fmt::Display + Sync,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedRole>,
+        body: &types::PatchedRole,
     ) -> Result<types::Role> {
         self.__op(&ROLES_PARTIAL_UPDATE, &[&organization_id, &id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -57,14 +57,14 @@ impl Client {
     pub async fn environments_session_recording_playlists_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::SessionRecordingPlaylist>,
+        body: &types::SessionRecordingPlaylist,
     ) -> Result<types::SessionRecordingPlaylist> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_CREATE,
                 project_id.into(),
                 &[],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -135,14 +135,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         short_id: &str,
-        body: Option<&types::PatchedSessionRecordingPlaylist>,
+        body: &types::PatchedSessionRecordingPlaylist,
     ) -> Result<types::SessionRecordingPlaylist> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&short_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -152,14 +152,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         short_id: &str,
         session_recording_id: &str,
-        body: Option<&types::SessionRecordingPlaylist>,
+        body: &types::SessionRecordingPlaylist,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE,
                 project_id.into(),
                 &[&short_id, &session_recording_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -211,14 +211,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         short_id: &str,
-        body: Option<&types::SessionRecordingPlaylist>,
+        body: &types::SessionRecordingPlaylist,
     ) -> Result<types::SessionRecordingPlaylist> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_UPDATE,
                 project_id.into(),
                 &[&short_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -226,10 +226,10 @@ impl Client {
     pub async fn session_recording_playlists_create(
         &self,
         project_id: impl Into<ProjectId>,
-        body: Option<&types::SessionRecordingPlaylist>,
+        body: &types::SessionRecordingPlaylist,
     ) -> Result<types::SessionRecordingPlaylist> {
         self.__project_op(&SESSION_RECORDING_PLAYLISTS_CREATE, project_id.into(), &[])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -295,14 +295,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         short_id: &str,
-        body: Option<&types::PatchedSessionRecordingPlaylist>,
+        body: &types::PatchedSessionRecordingPlaylist,
     ) -> Result<types::SessionRecordingPlaylist> {
         self.__project_op(
                 &SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&short_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -312,14 +312,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         short_id: &str,
         session_recording_id: &str,
-        body: Option<&types::SessionRecordingPlaylist>,
+        body: &types::SessionRecordingPlaylist,
     ) -> Result<serde_json::Value> {
         self.__project_op(
                 &SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE,
                 project_id.into(),
                 &[&short_id, &session_recording_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -371,14 +371,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         short_id: &str,
-        body: Option<&types::SessionRecordingPlaylist>,
+        body: &types::SessionRecordingPlaylist,
     ) -> Result<types::SessionRecordingPlaylist> {
         self.__project_op(
                 &SESSION_RECORDING_PLAYLISTS_UPDATE,
                 project_id.into(),
                 &[&short_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -105,14 +105,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedSessionRecording>,
+        body: &types::PatchedSessionRecording,
     ) -> Result<types::SessionRecording> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDINGS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -149,14 +149,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         recording_id: &str,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&recording_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -180,14 +180,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         recording_id: &str,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDINGS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&recording_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -196,14 +196,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::SessionRecording>,
+        body: &types::SessionRecording,
     ) -> Result<types::SessionRecording> {
         self.__project_op(
                 &ENVIRONMENTS_SESSION_RECORDINGS_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -257,10 +257,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedSessionRecording>,
+        body: &types::PatchedSessionRecording,
     ) -> Result<types::SessionRecording> {
         self.__project_op(&SESSION_RECORDINGS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -293,14 +293,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         recording_id: &str,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &SESSION_RECORDINGS_SHARING_PASSWORDS_CREATE,
                 project_id.into(),
                 &[&recording_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -324,14 +324,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         recording_id: &str,
-        body: Option<&types::SharingConfiguration>,
+        body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
         self.__project_op(
                 &SESSION_RECORDINGS_SHARING_REFRESH_CREATE,
                 project_id.into(),
                 &[&recording_id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -340,10 +340,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::SessionRecording>,
+        body: &types::SessionRecording,
     ) -> Result<types::SessionRecording> {
         self.__project_op(&SESSION_RECORDINGS_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

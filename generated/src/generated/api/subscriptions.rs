@@ -104,14 +104,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedSubscription>,
+        body: &types::PatchedSubscription,
     ) -> Result<types::Subscription> {
         self.__project_op(
                 &ENVIRONMENTS_SUBSCRIPTIONS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -202,10 +202,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedSubscription>,
+        body: &types::PatchedSubscription,
     ) -> Result<types::Subscription> {
         self.__project_op(&SUBSCRIPTIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

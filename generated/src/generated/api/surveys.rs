@@ -209,10 +209,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedSurveySerializerCreateUpdateOnly>,
+        body: &types::PatchedSurveySerializerCreateUpdateOnly,
     ) -> Result<types::SurveySerializerCreateUpdateOnly> {
         self.__project_op(&SURVEYS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

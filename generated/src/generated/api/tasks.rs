@@ -102,10 +102,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedTask>,
+        body: &types::PatchedTask,
     ) -> Result<types::Task> {
         self.__project_op(&TASKS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -155,10 +155,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         task_id: impl std::fmt::Display + Sync,
-        body: Option<&types::TaskRunDetail>,
+        body: &types::TaskRunDetail,
     ) -> Result<types::TaskRunDetail> {
         self.__project_op(&TASKS_RUNS_CREATE, project_id.into(), &[&task_id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -206,14 +206,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         task_id: impl std::fmt::Display + Sync,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedTaskRunDetail>,
+        body: &types::PatchedTaskRunDetail,
     ) -> Result<types::TaskRunDetail> {
         self.__project_op(
                 &TASKS_RUNS_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&task_id, &id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -268,14 +268,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedTaskUpdatePositionRequest>,
+        body: &types::PatchedTaskUpdatePositionRequest,
     ) -> Result<types::Task> {
         self.__project_op(
                 &TASKS_UPDATE_POSITION_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -40,10 +40,10 @@ impl Client {
     /// `PATCH /api/users/cancel_email_change_request/`
     pub async fn users_cancel_email_change_request_partial_update(
         &self,
-        body: Option<&types::PatchedUser>,
+        body: &types::PatchedUser,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_CANCEL_EMAIL_CHANGE_REQUEST_PARTIAL_UPDATE, &[])
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -58,10 +58,10 @@ impl Client {
     pub async fn users_hedgehog_config_partial_update(
         &self,
         uuid: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedUser>,
+        body: &types::PatchedUser,
     ) -> Result<serde_json::Value> {
         self.__op(&USERS_HEDGEHOG_CONFIG_PARTIAL_UPDATE, &[&uuid])
-            .json_opt(body)
+            .json(body)
             .send_value()
             .await
     }
@@ -112,9 +112,9 @@ impl Client {
     pub async fn users_partial_update(
         &self,
         uuid: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedUser>,
+        body: &types::PatchedUser,
     ) -> Result<types::User> {
-        self.__op(&USERS_PARTIAL_UPDATE, &[&uuid]).json_opt(body).send_json().await
+        self.__op(&USERS_PARTIAL_UPDATE, &[&uuid]).json(body).send_json().await
     }
     /// `POST /api/users/request_email_verification/`
     pub async fn users_request_email_verification_create(

@@ -209,14 +209,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedDataWarehouseSavedQuery>,
+        body: &types::PatchedDataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -405,14 +405,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedDataWarehouseSavedQuery>,
+        body: &types::PatchedDataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
         self.__project_op(
                 &WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

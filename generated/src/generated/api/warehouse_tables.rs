@@ -136,14 +136,14 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedTable>,
+        body: &types::PatchedTable,
     ) -> Result<types::Table> {
         self.__project_op(
                 &ENVIRONMENTS_WAREHOUSE_TABLES_PARTIAL_UPDATE,
                 project_id.into(),
                 &[&id],
             )
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }
@@ -284,10 +284,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
-        body: Option<&types::PatchedTable>,
+        body: &types::PatchedTable,
     ) -> Result<types::Table> {
         self.__project_op(&WAREHOUSE_TABLES_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

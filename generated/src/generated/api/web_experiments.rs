@@ -86,10 +86,10 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
         id: i64,
-        body: Option<&types::PatchedWebExperimentsApi>,
+        body: &types::PatchedWebExperimentsApi,
     ) -> Result<types::WebExperimentsApi> {
         self.__project_op(&WEB_EXPERIMENTS_PARTIAL_UPDATE, project_id.into(), &[&id])
-            .json_opt(body)
+            .json(body)
             .send_json()
             .await
     }

@@ -8,8 +8,8 @@ use super::*;
 pub struct Action {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -36,8 +36,8 @@ pub struct Action {
     pub is_action: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub bytecode_error: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub pinned_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub pinned_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub creation_context: Option<String>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
@@ -48,26 +48,28 @@ pub struct Action {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActionStepJson {
-    #[serde(default, skip_serializing_if = "none")]
-    pub event: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub properties: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub selector: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub tag_name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub text_matching: Option<UrlMatchingEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub href: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub href_matching: Option<UrlMatchingEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub url: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub url_matching: Option<UrlMatchingEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub event: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub properties: crate::Nullable<
+        Vec<std::collections::BTreeMap<String, serde_json::Value>>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub selector: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub tag_name: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub text: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub text_matching: crate::Nullable<UrlMatchingEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub href: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub href_matching: crate::Nullable<UrlMatchingEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub url: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub url_matching: crate::Nullable<UrlMatchingEnum>,
 }
 crate::string_enum! {
     pub enum ActionsCreateFormat { Csv = "csv", Json = "json", } fallback Other;
@@ -99,10 +101,8 @@ pub struct PaginatedActionList {
 /// Serializer mixin that resolves appropriate response for tags depending on license.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedAction {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -114,30 +114,13 @@ pub struct PatchedAction {
     #[serde(default, skip_serializing_if = "none")]
     pub steps: Option<Vec<ActionStepJson>>,
     #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
-    pub is_calculating: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
     pub last_calculated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub team_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_action: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub bytecode_error: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub pinned_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub creation_context: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub pinned_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
-    /// The effective access level the user has for this object
-    #[serde(default, skip_serializing_if = "none")]
-    pub user_access_level: Option<String>,
 }
 crate::string_enum! {
     #[doc = " * `contains` - contains"] #[doc = " * `regex` - regex"] #[doc =

@@ -7,14 +7,14 @@ use super::*;
 pub struct Annotation {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub content: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub date_marker: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub content: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub date_marker: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub creation_type: Option<CreationTypeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_item: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub dashboard_item: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub dashboard_id: Option<i64>,
     #[serde(default, skip_serializing_if = "none")]
@@ -58,32 +58,14 @@ pub struct PaginatedAnnotationList {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedAnnotation {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub content: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub date_marker: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub content: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub date_marker: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub creation_type: Option<CreationTypeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_item: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub insight_short_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub insight_name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub insight_derived_name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub dashboard_item: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]

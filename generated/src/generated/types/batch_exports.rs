@@ -18,8 +18,8 @@ pub struct BatchExport {
     /// * `events` - Events
     /// * `persons` - Persons
     /// * `sessions` - Sessions
-    #[serde(default, skip_serializing_if = "none")]
-    pub model: Option<ModelEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub model: crate::Nullable<ModelEnum>,
     pub destination: BatchExportDestination,
     pub interval: IntervalEnum,
     /// Whether this BatchExport is paused or not.
@@ -32,14 +32,14 @@ pub struct BatchExport {
     #[serde(default, skip_serializing_if = "none")]
     pub last_updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// The timestamp at which this BatchExport was last paused.
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_paused_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub last_paused_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     /// Time before which any Batch Export runs won't be triggered.
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub start_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     /// Time after which any Batch Export runs won't be triggered.
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub end_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub latest_runs: Option<Vec<BatchExportRun>>,
     #[serde(default, skip_serializing_if = "none")]
@@ -47,8 +47,8 @@ pub struct BatchExport {
     /// A schema of custom fields to select when exporting data.
     #[serde(default, skip_serializing_if = "none")]
     pub schema: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub filters: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub filters: crate::Nullable<serde_json::Value>,
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BatchExportBackfill {
@@ -57,11 +57,11 @@ pub struct BatchExportBackfill {
     #[serde(default, skip_serializing_if = "none")]
     pub progress: Option<String>,
     /// The start of the data interval.
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub start_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     /// The end of the data interval.
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub end_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     /// The status of this backfill.
     ///
     /// * `Cancelled` - Cancelled
@@ -78,8 +78,8 @@ pub struct BatchExportBackfill {
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// The timestamp at which this BatchExportBackfill finished, successfully or not.
-    #[serde(default, skip_serializing_if = "none")]
-    pub finished_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub finished_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     /// The timestamp at which this BatchExportBackfill was last updated.
     #[serde(default, skip_serializing_if = "none")]
     pub last_updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
@@ -116,10 +116,10 @@ pub struct BatchExportDestination {
     #[serde(default, skip_serializing_if = "none")]
     pub config: Option<serde_json::Value>,
     /// The integration for this destination.
-    #[serde(default, skip_serializing_if = "none")]
-    pub integration: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub integration_id: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub integration: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub integration_id: crate::Nullable<i64>,
 }
 crate::string_enum! {
     #[doc = " * `S3` - S3"] #[doc = " * `Snowflake` - Snowflake"] #[doc =
@@ -149,40 +149,40 @@ pub struct BatchExportRun {
     /// * `Starting` - Starting
     pub status: BatchExportRunStatusEnum,
     /// The number of records that have been exported.
-    #[serde(default, skip_serializing_if = "none")]
-    pub records_completed: Option<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub records_completed: crate::Nullable<i32>,
     /// The latest error that occurred during this run.
-    #[serde(default, skip_serializing_if = "none")]
-    pub latest_error: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub latest_error: crate::Nullable<String>,
     /// The start of the data interval.
-    #[serde(default, skip_serializing_if = "none")]
-    pub data_interval_start: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub data_interval_start: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     /// The end of the data interval.
     pub data_interval_end: chrono::DateTime<chrono::FixedOffset>,
     /// An opaque cursor that may be used to resume.
-    #[serde(default, skip_serializing_if = "none")]
-    pub cursor: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub cursor: crate::Nullable<String>,
     /// The timestamp at which this BatchExportRun was created.
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// The timestamp at which this BatchExportRun finished, successfully or not.
-    #[serde(default, skip_serializing_if = "none")]
-    pub finished_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub finished_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     /// The timestamp at which this BatchExportRun was last updated.
     #[serde(default, skip_serializing_if = "none")]
     pub last_updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// The total count of records that should be exported in this BatchExportRun.
-    #[serde(default, skip_serializing_if = "none")]
-    pub records_total_count: Option<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub records_total_count: crate::Nullable<i32>,
     /// The number of bytes that have been exported in this BatchExportRun.
-    #[serde(default, skip_serializing_if = "none")]
-    pub bytes_exported: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub bytes_exported: crate::Nullable<i64>,
     /// The BatchExport this run belongs to.
     #[serde(default, skip_serializing_if = "none")]
     pub batch_export: Option<uuid::Uuid>,
     /// The backfill this run belongs to.
-    #[serde(default, skip_serializing_if = "none")]
-    pub backfill: Option<uuid::Uuid>,
+    #[serde(skip_serializing_if = "absent")]
+    pub backfill: crate::Nullable<uuid::Uuid>,
 }
 crate::string_enum! {
     #[doc = " * `Cancelled` - Cancelled"] #[doc = " * `Completed` - Completed"] #[doc =
@@ -235,11 +235,6 @@ pub struct PaginatedBatchExportRunList {
 /// Serializer for a BatchExport model.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedBatchExport {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    /// The team this belongs to.
-    #[serde(default, skip_serializing_if = "none")]
-    pub team_id: Option<i64>,
     /// A human-readable name for this BatchExport.
     #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
@@ -248,8 +243,8 @@ pub struct PatchedBatchExport {
     /// * `events` - Events
     /// * `persons` - Persons
     /// * `sessions` - Sessions
-    #[serde(default, skip_serializing_if = "none")]
-    pub model: Option<ModelEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub model: crate::Nullable<ModelEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub destination: Option<BatchExportDestination>,
     #[serde(default, skip_serializing_if = "none")]
@@ -257,28 +252,17 @@ pub struct PatchedBatchExport {
     /// Whether this BatchExport is paused or not.
     #[serde(default, skip_serializing_if = "none")]
     pub paused: Option<bool>,
-    /// The timestamp at which this BatchExport was created.
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// The timestamp at which this BatchExport was last updated.
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// The timestamp at which this BatchExport was last paused.
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_paused_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub last_paused_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     /// Time before which any Batch Export runs won't be triggered.
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub start_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     /// Time after which any Batch Export runs won't be triggered.
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub latest_runs: Option<Vec<BatchExportRun>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub end_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub hogql_query: Option<String>,
-    /// A schema of custom fields to select when exporting data.
-    #[serde(default, skip_serializing_if = "none")]
-    pub schema: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub filters: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub filters: crate::Nullable<serde_json::Value>,
 }

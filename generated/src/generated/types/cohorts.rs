@@ -23,10 +23,8 @@ pub struct PatchedAddPersonsToStaticCohortRequest {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedCohort {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -86,22 +84,10 @@ pub struct PatchedCohort {
     /// }]
     /// }
     /// }
-    #[serde(default, skip_serializing_if = "none")]
-    pub filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub query: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_calculating: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_calculation: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub errors_calculating: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub count: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub filters: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub query: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub is_static: Option<bool>,
     /// Type of cohort based on filter complexity
@@ -110,10 +96,8 @@ pub struct PatchedCohort {
     /// * `person_property` - person_property
     /// * `behavioral` - behavioral
     /// * `analytical` - analytical
-    #[serde(default, skip_serializing_if = "none")]
-    pub cohort_type: Option<CohortTypeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub experiment_set: Option<Vec<i64>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub cohort_type: crate::Nullable<CohortTypeEnum>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
     #[serde(rename = "_create_static_person_ids", default, skip_serializing_if = "none")]

@@ -7,32 +7,32 @@ use super::*;
 pub struct DashboardTemplate {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub template_name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_description: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub tags: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub tiles: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub variables: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub template_name: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub dashboard_description: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub dashboard_filters: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub tags: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub tiles: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub variables: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub image_url: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub created_by: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub image_url: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub team_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub scope: Option<DashboardTemplateScopeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub availability_contexts: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub scope: crate::Nullable<DashboardTemplateScopeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub availability_contexts: crate::Nullable<Vec<String>>,
 }
 crate::string_enum! {
     #[doc = " * `team` - Only team"] #[doc = " * `global` - Global"] #[doc =
@@ -51,32 +51,26 @@ pub struct PaginatedDashboardTemplateList {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDashboardTemplate {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub template_name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_description: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub tags: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub tiles: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub variables: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub image_url: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub team_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub scope: Option<DashboardTemplateScopeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub availability_contexts: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub template_name: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub dashboard_description: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub dashboard_filters: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub tags: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub tiles: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub variables: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub created_by: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub image_url: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub scope: crate::Nullable<DashboardTemplateScopeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub availability_contexts: crate::Nullable<Vec<String>>,
 }

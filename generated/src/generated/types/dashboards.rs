@@ -13,8 +13,8 @@ crate::string_enum! {
 pub struct Dashboard {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -23,8 +23,8 @@ pub struct Dashboard {
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_accessed_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub last_accessed_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub is_shared: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
@@ -37,8 +37,8 @@ pub struct Dashboard {
     pub variables: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown_colors: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub data_color_theme_id: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub data_color_theme_id: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub tags: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
@@ -52,8 +52,8 @@ pub struct Dashboard {
     pub user_access_level: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub access_control_version: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_refresh: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub last_refresh: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub persisted_filters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
@@ -66,8 +66,8 @@ pub struct Dashboard {
     pub tiles: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
     #[serde(default, skip_serializing_if = "none")]
     pub use_template: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub use_dashboard: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub use_dashboard: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub delete_insights: Option<bool>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
@@ -214,63 +214,30 @@ pub struct PaginatedDashboardBasicList {
 /// Serializer mixin that resolves appropriate response for tags depending on license.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDashboard {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub pinned: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_accessed_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_shared: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub last_accessed_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
-    pub creation_mode: Option<CreationModeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub filters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub variables: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "none")]
     pub breakdown_colors: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub data_color_theme_id: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub data_color_theme_id: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub tags: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
     pub restriction_level: Option<DashboardRestrictionLevel>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub effective_restriction_level: Option<EffectiveRestrictionLevelEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub effective_privilege_level: Option<EffectivePrivilegeLevelEnum>,
-    /// The effective access level the user has for this object
-    #[serde(default, skip_serializing_if = "none")]
-    pub user_access_level: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub access_control_version: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_refresh: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub persisted_filters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub persisted_variables: Option<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub team_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub tiles: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub last_refresh: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub use_template: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub use_dashboard: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub use_dashboard: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub delete_insights: Option<bool>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]

@@ -29,15 +29,7 @@ pub struct PaginatedDataColorThemeList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDataColorTheme {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub colors: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_global: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
 }

@@ -8,20 +8,20 @@ pub struct DatasetItem {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
     pub dataset: uuid::Uuid,
-    #[serde(default, skip_serializing_if = "none")]
-    pub input: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub output: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metadata: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ref_trace_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ref_timestamp: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ref_source_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub input: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub output: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub metadata: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ref_trace_id: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ref_timestamp: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ref_source_id: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
@@ -43,29 +43,19 @@ pub struct PaginatedDatasetItemList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDatasetItem {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub dataset: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub input: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub output: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metadata: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ref_trace_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ref_timestamp: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ref_source_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub team: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub input: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub output: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub metadata: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ref_trace_id: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ref_timestamp: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ref_source_id: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
 }

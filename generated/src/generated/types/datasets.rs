@@ -8,16 +8,16 @@ pub struct Dataset {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
     pub name: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metadata: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub metadata: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<UserBasic>,
     #[serde(default, skip_serializing_if = "none")]
@@ -45,21 +45,11 @@ pub struct PaginatedDatasetList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDataset {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metadata: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub team: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub metadata: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
 }

@@ -22,12 +22,12 @@ pub struct OrganizationDomain {
     /// Returns whether SAML is configured for the instance. Does not validate the user has the required license (that check is performed in other places).
     #[serde(default, skip_serializing_if = "none")]
     pub has_saml: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub saml_entity_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub saml_acs_url: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub saml_x509_cert: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub saml_entity_id: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub saml_acs_url: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub saml_x509_cert: crate::Nullable<String>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedOrganizationDomainList {
@@ -41,27 +41,15 @@ pub struct PaginatedOrganizationDomainList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedOrganizationDomain {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub domain: Option<String>,
-    /// Determines whether a domain is verified or not.
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_verified: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub verified_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub verification_challenge: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub jit_provisioning_enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub sso_enforcement: Option<String>,
-    /// Returns whether SAML is configured for the instance. Does not validate the user has the required license (that check is performed in other places).
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_saml: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub saml_entity_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub saml_acs_url: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub saml_x509_cert: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub saml_entity_id: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub saml_acs_url: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub saml_x509_cert: crate::Nullable<String>,
 }

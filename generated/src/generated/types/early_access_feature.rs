@@ -49,10 +49,6 @@ pub struct PaginatedEarlyAccessFeatureList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedEarlyAccessFeature {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub feature_flag: Option<MinimalFeatureFlag>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
@@ -60,8 +56,6 @@ pub struct PatchedEarlyAccessFeature {
     pub stage: Option<StageEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub documentation_url: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 crate::string_enum! {
     #[doc = " * `draft` - draft"] #[doc = " * `concept` - concept"] #[doc =

@@ -57,53 +57,57 @@ pub struct EndpointsLastExecutionTimesCreateResponseQueryStatus {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBody {
     /// Client provided query ID. Can be used to retrieve the status or cancel the query.
-    #[serde(default, skip_serializing_if = "none")]
-    pub client_query_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub client_query_id: crate::Nullable<String>,
     /// DashboardFilter
     #[serde(default, skip_serializing_if = "none")]
     pub filters_override: Option<EndpointsRunCreateBodyFiltersOverride>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub query_override: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub query_override: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub refresh: Option<RefreshType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub variables_override: Option<
+    #[serde(skip_serializing_if = "absent")]
+    pub variables_override: crate::Nullable<
         std::collections::BTreeMap<String, serde_json::Value>,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub variables_values: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub variables_values: crate::Nullable<serde_json::Value>,
 }
 /// DashboardFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverride {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown_filter: Option<EndpointsRunCreateBodyFiltersOverrideBreakdownFilter>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub date_from: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub date_to: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub properties: Option<Vec<EndpointsRunCreateBodyFiltersOverridePropertiesItem>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub date_from: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub date_to: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub properties: crate::Nullable<
+        Vec<EndpointsRunCreateBodyFiltersOverridePropertiesItem>,
+    >,
 }
 /// BreakdownFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilter {
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown: Option<EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_group_type_index: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_hide_other_aggregation: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_histogram_bin_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_limit: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_normalize_url: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown: crate::Nullable<
+        EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown_group_type_index: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown_hide_other_aggregation: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown_histogram_bin_count: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown_limit: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown_normalize_url: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown_type: Option<BreakdownType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdowns: Option<
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdowns: crate::Nullable<
         Vec<EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem>,
     >,
 }
@@ -130,12 +134,12 @@ pub enum EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownVariant1It
 /// Breakdown
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem {
-    #[serde(default, skip_serializing_if = "none")]
-    pub group_type_index: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub histogram_bin_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub normalize_url: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub group_type_index: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub histogram_bin_count: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub normalize_url: crate::Nullable<bool>,
     pub property: EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItemProperty,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<MultipleBreakdownType>,
@@ -194,15 +198,17 @@ pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItem {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0 {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub operator: Option<PropertyOperator>,
     /// Event properties
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<
+        EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value,
+    >,
 }
 crate::literal! {
     #[doc = " Event properties"] pub struct
@@ -233,12 +239,12 @@ pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0ValueVariant
 /// CohortPropertyFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5 {
-    #[serde(default, skip_serializing_if = "none")]
-    pub cohort_name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub cohort_name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub key: Option<EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Key>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub operator: Option<PropertyOperator>,
     #[serde(default, skip_serializing_if = "none")]
@@ -302,21 +308,21 @@ pub struct EnvironmentsEndpointsLastExecutionTimesCreateResponseQueryStatus {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBody {
     /// Client provided query ID. Can be used to retrieve the status or cancel the query.
-    #[serde(default, skip_serializing_if = "none")]
-    pub client_query_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub client_query_id: crate::Nullable<String>,
     /// DashboardFilter
     #[serde(default, skip_serializing_if = "none")]
     pub filters_override: Option<EnvironmentsEndpointsRunCreateBodyFiltersOverride>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub query_override: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub query_override: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub refresh: Option<RefreshType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub variables_override: Option<
+    #[serde(skip_serializing_if = "absent")]
+    pub variables_override: crate::Nullable<
         std::collections::BTreeMap<String, serde_json::Value>,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub variables_values: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub variables_values: crate::Nullable<serde_json::Value>,
 }
 /// DashboardFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -325,36 +331,36 @@ pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverride {
     pub breakdown_filter: Option<
         EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilter,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub date_from: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub date_to: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub properties: Option<
+    #[serde(skip_serializing_if = "absent")]
+    pub date_from: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub date_to: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub properties: crate::Nullable<
         Vec<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItem>,
     >,
 }
 /// BreakdownFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilter {
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown: Option<
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown: crate::Nullable<
         EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_group_type_index: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_hide_other_aggregation: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_histogram_bin_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_limit: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_normalize_url: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown_group_type_index: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown_hide_other_aggregation: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown_histogram_bin_count: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown_limit: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdown_normalize_url: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown_type: Option<BreakdownType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdowns: Option<
+    #[serde(skip_serializing_if = "absent")]
+    pub breakdowns: crate::Nullable<
         Vec<
             EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem,
         >,
@@ -385,12 +391,12 @@ pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdo
 /// Breakdown
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem {
-    #[serde(default, skip_serializing_if = "none")]
-    pub group_type_index: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub histogram_bin_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub normalize_url: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub group_type_index: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub histogram_bin_count: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub normalize_url: crate::Nullable<bool>,
     pub property: EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItemProperty,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<MultipleBreakdownType>,
@@ -453,8 +459,8 @@ pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItem {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0 {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub operator: Option<PropertyOperator>,
     /// Event properties
@@ -462,8 +468,8 @@ pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVarian
     pub r#type: Option<
         EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<
         EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value,
     >,
 }
@@ -499,14 +505,14 @@ pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0
 /// CohortPropertyFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5 {
-    #[serde(default, skip_serializing_if = "none")]
-    pub cohort_name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub cohort_name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub key: Option<
         EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Key,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub operator: Option<PropertyOperator>,
     #[serde(default, skip_serializing_if = "none")]

@@ -103,8 +103,8 @@ pub struct ErrorTrackingAssignmentRule {
     #[serde(default, skip_serializing_if = "none")]
     pub assignee: Option<String>,
     pub order_key: i32,
-    #[serde(default, skip_serializing_if = "none")]
-    pub disabled_data: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub disabled_data: crate::Nullable<serde_json::Value>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingFingerprint {
@@ -122,8 +122,8 @@ pub struct ErrorTrackingGroupingRule {
     #[serde(default, skip_serializing_if = "none")]
     pub assignee: Option<String>,
     pub order_key: i32,
-    #[serde(default, skip_serializing_if = "none")]
-    pub disabled_data: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub disabled_data: crate::Nullable<serde_json::Value>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingRelease {
@@ -134,8 +134,8 @@ pub struct ErrorTrackingRelease {
     pub team_id: Option<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metadata: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub metadata: crate::Nullable<serde_json::Value>,
     pub version: String,
     pub project: String,
 }
@@ -265,28 +265,18 @@ pub struct PaginatedUserInterviewList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedErrorTrackingAssignmentRule {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
-    pub assignee: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
     pub order_key: Option<i32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub disabled_data: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub disabled_data: crate::Nullable<serde_json::Value>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedErrorTrackingRelease {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub hash_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub team_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metadata: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub metadata: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -295,16 +285,12 @@ pub struct PatchedErrorTrackingRelease {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedErrorTrackingSuppressionRule {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub order_key: Option<i32>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedEvaluation {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -316,186 +302,139 @@ pub struct PatchedEvaluation {
     #[serde(default, skip_serializing_if = "none")]
     pub conditions: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedTeam {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub uuid: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub access_control: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
-    pub organization: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub project_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub api_token: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub secret_api_token: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub secret_api_token_backup: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ingested_event: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_modifiers: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub person_on_events_querying_enabled: Option<bool>,
-    /// The effective access level the user has for this object
-    #[serde(default, skip_serializing_if = "none")]
-    pub user_access_level: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
     pub app_urls: Option<Vec<Option<String>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub slack_incoming_webhook: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub slack_incoming_webhook: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub anonymize_ips: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub completed_snippet_onboarding: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub test_account_filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub test_account_filters_default_checked: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub path_cleaning_filters: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub test_account_filters_default_checked: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub path_cleaning_filters: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub is_demo: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub timezone: Option<TimezoneEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub data_attributes: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub person_display_name_properties: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub correlation_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_opt_out: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_exceptions_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_web_vitals_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_web_vitals_allowed_metrics: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_exceptions_errors_to_ignore: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub capture_console_log_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub capture_performance_opt_in: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub person_display_name_properties: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub correlation_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_opt_out: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_exceptions_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_web_vitals_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_web_vitals_allowed_metrics: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_exceptions_errors_to_ignore: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub capture_console_log_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub capture_performance_opt_in: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub session_recording_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_sample_rate: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_minimum_duration_milliseconds: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_linked_flag: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_network_payload_capture_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_masking_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_url_trigger_config: Option<Vec<Option<serde_json::Value>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_url_blocklist_config: Option<Vec<Option<serde_json::Value>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_event_trigger_config: Option<Vec<Option<String>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_trigger_match_type_config: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_sample_rate: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_minimum_duration_milliseconds: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_linked_flag: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_network_payload_capture_config: crate::Nullable<
+        serde_json::Value,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_masking_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_url_trigger_config: crate::Nullable<
+        Vec<Option<serde_json::Value>>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_url_blocklist_config: crate::Nullable<
+        Vec<Option<serde_json::Value>>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_event_trigger_config: crate::Nullable<Vec<Option<String>>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_trigger_match_type_config: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub session_recording_retention_period: Option<SessionRecordingRetentionPeriodEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_replay_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub survey_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub week_start_day: Option<WeekStartDayEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub primary_dashboard: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub live_events_columns: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub recording_domains: Option<Vec<Option<String>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub cookieless_server_hash_mode: Option<CookielessServerHashModeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub human_friendly_comparison_periods: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub inject_web_apps: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub extra_settings: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub modifiers: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_completed_onboarding_for: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub surveys_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub heatmaps_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub flags_persistence_default: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub feature_flag_confirmation_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub feature_flag_confirmation_message: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_replay_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub survey_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub week_start_day: crate::Nullable<WeekStartDayEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub primary_dashboard: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub live_events_columns: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub recording_domains: crate::Nullable<Vec<Option<String>>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub cookieless_server_hash_mode: crate::Nullable<CookielessServerHashModeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub human_friendly_comparison_periods: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub inject_web_apps: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub extra_settings: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub modifiers: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_completed_onboarding_for: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub surveys_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub heatmaps_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub flags_persistence_default: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub feature_flag_confirmation_enabled: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub feature_flag_confirmation_message: crate::Nullable<String>,
     /// Whether to automatically apply default evaluation environments to new feature flags
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_evaluation_environments_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub capture_dead_clicks: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_data_theme: Option<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub default_evaluation_environments_enabled: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub capture_dead_clicks: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub default_data_theme: crate::Nullable<i32>,
     #[serde(default, skip_serializing_if = "none")]
     pub revenue_analytics_config: Option<TeamRevenueAnalyticsConfig>,
     #[serde(default, skip_serializing_if = "none")]
     pub marketing_analytics_config: Option<TeamMarketingAnalyticsConfig>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub onboarding_tasks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub onboarding_tasks: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub base_currency: Option<BaseCurrencyEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub web_analytics_pre_aggregated_tables_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub web_analytics_pre_aggregated_tables_enabled: crate::Nullable<bool>,
     /// Time of day (UTC) when experiment metrics should be recalculated. If not set, uses the default recalculation time.
-    #[serde(default, skip_serializing_if = "none")]
-    pub experiment_recalculation_time: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub effective_membership_level: Option<EffectiveMembershipLevelEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_group_types: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub group_types: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub live_events_token: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub product_intents: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub managed_viewsets: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub experiment_recalculation_time: crate::Nullable<String>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedUserInterview {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
     pub interviewee_emails: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub transcript: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub summary: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -537,8 +476,8 @@ pub struct SymbolSetBulkStartUploadRequest {
     #[serde(default, skip_serializing_if = "none")]
     pub chunk_ids: Option<Vec<String>>,
     /// The release of `chunk_ids`.
-    #[serde(default, skip_serializing_if = "none")]
-    pub release_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub release_id: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub symbol_sets: Option<Vec<SymbolSetUploadChunk>>,
 }
@@ -584,11 +523,11 @@ pub struct SymbolSetSuccess {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SymbolSetUploadChunk {
     pub chunk_id: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub release_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub release_id: crate::Nullable<String>,
     /// Lets the server skip chunks it already holds with this content.
-    #[serde(default, skip_serializing_if = "none")]
-    pub content_hash: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub content_hash: crate::Nullable<String>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Team {
@@ -625,118 +564,124 @@ pub struct Team {
     pub user_access_level: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub app_urls: Option<Vec<Option<String>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub slack_incoming_webhook: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub slack_incoming_webhook: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub anonymize_ips: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub completed_snippet_onboarding: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub test_account_filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub test_account_filters_default_checked: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub path_cleaning_filters: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub test_account_filters_default_checked: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub path_cleaning_filters: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub is_demo: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub timezone: Option<TimezoneEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub data_attributes: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub person_display_name_properties: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub correlation_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_opt_out: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_exceptions_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_web_vitals_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_web_vitals_allowed_metrics: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_exceptions_errors_to_ignore: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub capture_console_log_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub capture_performance_opt_in: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub person_display_name_properties: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub correlation_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_opt_out: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_exceptions_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_web_vitals_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_web_vitals_allowed_metrics: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_exceptions_errors_to_ignore: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub capture_console_log_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub capture_performance_opt_in: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub session_recording_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_sample_rate: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_minimum_duration_milliseconds: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_linked_flag: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_network_payload_capture_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_masking_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_url_trigger_config: Option<Vec<Option<serde_json::Value>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_url_blocklist_config: Option<Vec<Option<serde_json::Value>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_event_trigger_config: Option<Vec<Option<String>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_trigger_match_type_config: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_sample_rate: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_minimum_duration_milliseconds: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_linked_flag: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_network_payload_capture_config: crate::Nullable<
+        serde_json::Value,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_masking_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_url_trigger_config: crate::Nullable<
+        Vec<Option<serde_json::Value>>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_url_blocklist_config: crate::Nullable<
+        Vec<Option<serde_json::Value>>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_event_trigger_config: crate::Nullable<Vec<Option<String>>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_trigger_match_type_config: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub session_recording_retention_period: Option<SessionRecordingRetentionPeriodEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_replay_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub survey_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub week_start_day: Option<WeekStartDayEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub primary_dashboard: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub live_events_columns: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub recording_domains: Option<Vec<Option<String>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub cookieless_server_hash_mode: Option<CookielessServerHashModeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub human_friendly_comparison_periods: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub inject_web_apps: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub extra_settings: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub modifiers: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_completed_onboarding_for: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub surveys_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub heatmaps_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub flags_persistence_default: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub feature_flag_confirmation_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub feature_flag_confirmation_message: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_replay_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub survey_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub week_start_day: crate::Nullable<WeekStartDayEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub primary_dashboard: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub live_events_columns: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub recording_domains: crate::Nullable<Vec<Option<String>>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub cookieless_server_hash_mode: crate::Nullable<CookielessServerHashModeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub human_friendly_comparison_periods: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub inject_web_apps: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub extra_settings: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub modifiers: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_completed_onboarding_for: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub surveys_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub heatmaps_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub flags_persistence_default: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub feature_flag_confirmation_enabled: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub feature_flag_confirmation_message: crate::Nullable<String>,
     /// Whether to automatically apply default evaluation environments to new feature flags
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_evaluation_environments_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub capture_dead_clicks: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_data_theme: Option<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub default_evaluation_environments_enabled: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub capture_dead_clicks: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub default_data_theme: crate::Nullable<i32>,
     #[serde(default, skip_serializing_if = "none")]
     pub revenue_analytics_config: Option<TeamRevenueAnalyticsConfig>,
     #[serde(default, skip_serializing_if = "none")]
     pub marketing_analytics_config: Option<TeamMarketingAnalyticsConfig>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub onboarding_tasks: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub onboarding_tasks: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub base_currency: Option<BaseCurrencyEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub web_analytics_pre_aggregated_tables_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub web_analytics_pre_aggregated_tables_enabled: crate::Nullable<bool>,
     /// Time of day (UTC) when experiment metrics should be recalculated. If not set, uses the default recalculation time.
-    #[serde(default, skip_serializing_if = "none")]
-    pub experiment_recalculation_time: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub experiment_recalculation_time: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub effective_membership_level: Option<EffectiveMembershipLevelEnum>,
     #[serde(default, skip_serializing_if = "none")]

@@ -15,17 +15,9 @@ pub struct PaginatedExperimentHoldoutList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedExperimentHoldout {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }

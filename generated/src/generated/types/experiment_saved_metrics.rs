@@ -9,8 +9,8 @@ pub struct ExperimentSavedMetric {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
     pub name: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
     pub query: serde_json::Value,
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<UserBasic>,
@@ -34,19 +34,11 @@ pub struct PaginatedExperimentSavedMetricList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedExperimentSavedMetric {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub query: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub tags: Option<Vec<serde_json::Value>>,
 }

@@ -16,61 +16,61 @@ pub struct Experiment {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
     pub name: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub end_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     pub feature_flag_key: String,
     #[serde(default, skip_serializing_if = "none")]
     pub feature_flag: Option<MinimalFeatureFlag>,
     #[serde(default, skip_serializing_if = "none")]
     pub holdout: Option<ExperimentHoldout>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub holdout_id: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub holdout_id: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub exposure_cohort: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub parameters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub secondary_metrics: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub parameters: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub secondary_metrics: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub saved_metrics: Option<Vec<ExperimentToSavedMetric>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub saved_metrics_ids: Option<Vec<serde_json::Value>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub saved_metrics_ids: crate::Nullable<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub archived: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<UserBasic>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#type: Option<ExperimentTypeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub exposure_criteria: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metrics: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metrics_secondary: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub stats_config: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub r#type: crate::Nullable<ExperimentTypeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub exposure_criteria: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub metrics: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub metrics_secondary: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub stats_config: crate::Nullable<serde_json::Value>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub conclusion: Option<ConclusionEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub conclusion_comment: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub primary_metrics_ordered_uuids: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub secondary_metrics_ordered_uuids: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub conclusion: crate::Nullable<ConclusionEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub conclusion_comment: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub primary_metrics_ordered_uuids: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub secondary_metrics_ordered_uuids: crate::Nullable<serde_json::Value>,
     /// The effective access level the user has for this object
     #[serde(default, skip_serializing_if = "none")]
     pub user_access_level: Option<String>,
@@ -107,66 +107,47 @@ pub struct PaginatedExperimentList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedExperiment {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub end_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub feature_flag_key: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub feature_flag: Option<MinimalFeatureFlag>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub holdout: Option<ExperimentHoldout>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub holdout_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub exposure_cohort: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub parameters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub secondary_metrics: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub saved_metrics: Option<Vec<ExperimentToSavedMetric>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub saved_metrics_ids: Option<Vec<serde_json::Value>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub holdout_id: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub parameters: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub secondary_metrics: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub saved_metrics_ids: crate::Nullable<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub archived: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#type: Option<ExperimentTypeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub exposure_criteria: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metrics: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metrics_secondary: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub stats_config: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub r#type: crate::Nullable<ExperimentTypeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub exposure_criteria: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub metrics: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub metrics_secondary: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub stats_config: crate::Nullable<serde_json::Value>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub conclusion: Option<ConclusionEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub conclusion_comment: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub primary_metrics_ordered_uuids: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub secondary_metrics_ordered_uuids: Option<serde_json::Value>,
-    /// The effective access level the user has for this object
-    #[serde(default, skip_serializing_if = "none")]
-    pub user_access_level: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub conclusion: crate::Nullable<ConclusionEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub conclusion_comment: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub primary_metrics_ordered_uuids: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub secondary_metrics_ordered_uuids: crate::Nullable<serde_json::Value>,
 }

@@ -20,21 +20,21 @@ crate::string_enum! {
 pub struct ExportedAsset {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub insight: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub dashboard: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub insight: crate::Nullable<i64>,
     pub export_format: ExportFormatEnum,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub has_content: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub export_context: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub export_context: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub filename: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub expires_after: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub expires_after: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub exception: Option<String>,
 }

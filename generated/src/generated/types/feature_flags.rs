@@ -41,18 +41,18 @@ pub struct FeatureFlag {
     pub is_simple_flag: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub rollout_percentage: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ensure_experience_continuity: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ensure_experience_continuity: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub experiment_set: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub surveys: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
     pub features: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub rollback_conditions: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub performed_rollback: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub rollback_conditions: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub performed_rollback: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub can_edit: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
@@ -63,8 +63,8 @@ pub struct FeatureFlag {
     pub usage_dashboard: Option<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub analytics_dashboards: Option<Vec<i64>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_enriched_analytics: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_enriched_analytics: crate::Nullable<bool>,
     /// The effective access level the user has for this object
     #[serde(default, skip_serializing_if = "none")]
     pub user_access_level: Option<String>,
@@ -77,10 +77,10 @@ pub struct FeatureFlag {
     /// * `web_experiments` - web_experiments
     #[serde(default, skip_serializing_if = "none")]
     pub creation_context: Option<CreationContextEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_remote_configuration: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_encrypted_payloads: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub is_remote_configuration: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_encrypted_payloads: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub status: Option<String>,
     /// Specifies where this feature flag should be evaluated
@@ -88,11 +88,11 @@ pub struct FeatureFlag {
     /// * `server` - Server
     /// * `client` - Client
     /// * `all` - All
-    #[serde(default, skip_serializing_if = "none")]
-    pub evaluation_runtime: Option<EvaluationRuntimeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub evaluation_runtime: crate::Nullable<EvaluationRuntimeEnum>,
     /// Last time this feature flag was called (from $feature_flag_called events)
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_called_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub last_called_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
     #[serde(
@@ -155,8 +155,8 @@ pub struct FeatureFlagStatusResponse {
 pub struct FeatureFlagUserBlastRadiusRequest {
     /// A release condition (properties, rollout_percentage, ...).
     pub condition: std::collections::BTreeMap<String, serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub group_type_index: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub group_type_index: crate::Nullable<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FeatureFlagUserBlastRadiusResponse {
@@ -187,8 +187,6 @@ pub struct PaginatedFeatureFlagList {
 /// Serializer mixin that resolves appropriate response for tags depending on license.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedFeatureFlag {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
     /// contains the description for the flag (field name `name` is kept for backwards-compatibility)
     #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
@@ -201,46 +199,23 @@ pub struct PatchedFeatureFlag {
     #[serde(default, skip_serializing_if = "none")]
     pub active: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
     pub version: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_modified_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_simple_flag: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub rollout_percentage: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ensure_experience_continuity: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub experiment_set: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub surveys: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub features: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub rollback_conditions: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub performed_rollback: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub can_edit: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ensure_experience_continuity: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub rollback_conditions: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub performed_rollback: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub tags: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
     pub evaluation_tags: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
-    pub usage_dashboard: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
     pub analytics_dashboards: Option<Vec<i64>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_enriched_analytics: Option<bool>,
-    /// The effective access level the user has for this object
-    #[serde(default, skip_serializing_if = "none")]
-    pub user_access_level: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_enriched_analytics: crate::Nullable<bool>,
     /// Indicates the origin product of the feature flag. Choices: 'feature_flags', 'experiments', 'surveys', 'early_access_features', 'web_experiments'.
     ///
     /// * `feature_flags` - feature_flags
@@ -250,22 +225,20 @@ pub struct PatchedFeatureFlag {
     /// * `web_experiments` - web_experiments
     #[serde(default, skip_serializing_if = "none")]
     pub creation_context: Option<CreationContextEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_remote_configuration: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_encrypted_payloads: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub status: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub is_remote_configuration: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_encrypted_payloads: crate::Nullable<bool>,
     /// Specifies where this feature flag should be evaluated
     ///
     /// * `server` - Server
     /// * `client` - Client
     /// * `all` - All
-    #[serde(default, skip_serializing_if = "none")]
-    pub evaluation_runtime: Option<EvaluationRuntimeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub evaluation_runtime: crate::Nullable<EvaluationRuntimeEnum>,
     /// Last time this feature flag was called (from $feature_flag_called events)
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_called_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub last_called_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
     #[serde(

@@ -12,14 +12,14 @@ pub struct FileSystem {
     pub depth: Option<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#ref: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub href: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub meta: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub shortcut: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub r#ref: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub href: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub meta: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub shortcut: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
@@ -37,23 +37,15 @@ pub struct PaginatedFileSystemList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedFileSystem {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
-    pub depth: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#ref: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub href: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub meta: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub shortcut: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_viewed_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub r#ref: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub href: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub meta: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub shortcut: crate::Nullable<bool>,
 }

@@ -10,10 +10,10 @@ pub struct FileSystemShortcut {
     pub path: String,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#ref: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub href: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub r#ref: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub href: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
@@ -29,15 +29,11 @@ pub struct PaginatedFileSystemShortcutList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedFileSystemShortcut {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#ref: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub href: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub r#ref: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub href: crate::Nullable<String>,
 }

@@ -7,8 +7,8 @@ use super::*;
 pub struct CreateGroup {
     pub group_type_index: i32,
     pub group_key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub group_properties: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub group_properties: crate::Nullable<serde_json::Value>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Group {

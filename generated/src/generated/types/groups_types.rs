@@ -13,16 +13,16 @@ pub struct GroupType {
     pub group_type: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub group_type_index: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name_singular: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name_plural: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub detail_dashboard: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_columns: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name_singular: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name_plural: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub detail_dashboard: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub default_columns: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub created_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GroupUsageMetric {
@@ -54,25 +54,19 @@ pub struct PaginatedGroupUsageMetricList {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedGroupType {
-    #[serde(default, skip_serializing_if = "none")]
-    pub group_type: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub group_type_index: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name_singular: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name_plural: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub detail_dashboard: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_columns: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name_singular: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name_plural: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub detail_dashboard: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub default_columns: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub created_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedGroupUsageMetric {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "none")]

@@ -7,10 +7,10 @@ use super::*;
 pub struct HogFunction {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#type: Option<HogFunctionTypeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub r#type: crate::Nullable<HogFunctionTypeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -35,20 +35,20 @@ pub struct HogFunction {
     pub inputs: Option<std::collections::BTreeMap<String, InputsItem>>,
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<HogFunctionFilters>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub masking: Option<HogFunctionMasking>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub mappings: Option<Vec<Mappings>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub icon_url: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub masking: crate::Nullable<HogFunctionMasking>,
+    #[serde(skip_serializing_if = "absent")]
+    pub mappings: crate::Nullable<Vec<Mappings>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub icon_url: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub template: Option<HogFunctionTemplate>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub template_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub template_id: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub status: Option<HogFunctionStatus>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub execution_order: Option<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub execution_order: crate::Nullable<u32>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }
@@ -62,8 +62,8 @@ pub struct HogFunctionFilters {
     pub events: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
     #[serde(default, skip_serializing_if = "none")]
     pub properties: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub bytecode: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub bytecode: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub transpiled: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
@@ -79,23 +79,23 @@ crate::string_enum! {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogFunctionMappingTemplate {
     pub name: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub include_by_default: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub inputs: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub inputs_schema: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub include_by_default: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub filters: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub inputs: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub inputs_schema: crate::Nullable<serde_json::Value>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogFunctionMasking {
     pub ttl: u32,
-    #[serde(default, skip_serializing_if = "none")]
-    pub threshold: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub threshold: crate::Nullable<i64>,
     pub hash: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub bytecode: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub bytecode: crate::Nullable<serde_json::Value>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogFunctionMinimal {
@@ -137,8 +137,8 @@ pub struct HogFunctionStatus {
 pub struct HogFunctionTemplate {
     pub id: String,
     pub name: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
     pub code: String,
     #[serde(default, skip_serializing_if = "none")]
     pub code_language: Option<String>,
@@ -150,14 +150,14 @@ pub struct HogFunctionTemplate {
     pub category: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub free: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub icon_url: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub masking: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub mapping_templates: Option<Vec<HogFunctionMappingTemplate>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub icon_url: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub filters: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub masking: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub mapping_templates: crate::Nullable<Vec<HogFunctionMappingTemplate>>,
 }
 crate::string_enum! {
     #[doc = " * `destination` - Destination"] #[doc =
@@ -255,20 +255,12 @@ pub struct PaginatedHogFunctionMinimalList {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedHogFunction {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#type: Option<HogFunctionTypeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub r#type: crate::Nullable<HogFunctionTypeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
@@ -276,29 +268,21 @@ pub struct PatchedHogFunction {
     #[serde(default, skip_serializing_if = "none")]
     pub hog: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
-    pub bytecode: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub transpiled: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
     pub inputs_schema: Option<Vec<InputsSchemaItem>>,
     #[serde(default, skip_serializing_if = "none")]
     pub inputs: Option<std::collections::BTreeMap<String, InputsItem>>,
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<HogFunctionFilters>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub masking: Option<HogFunctionMasking>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub mappings: Option<Vec<Mappings>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub icon_url: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub template: Option<HogFunctionTemplate>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub template_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub status: Option<HogFunctionStatus>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub execution_order: Option<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub masking: crate::Nullable<HogFunctionMasking>,
+    #[serde(skip_serializing_if = "absent")]
+    pub mappings: crate::Nullable<Vec<Mappings>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub icon_url: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub template_id: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub execution_order: crate::Nullable<u32>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }

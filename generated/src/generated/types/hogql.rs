@@ -8,17 +8,17 @@ use super::*;
 pub struct HogQlQueryRequest {
     pub query: HogQlQueryRequestQuery,
     /// Client provided query ID. Can be used to retrieve the status or cancel the query.
-    #[serde(default, skip_serializing_if = "none")]
-    pub client_query_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub client_query_id: crate::Nullable<String>,
     /// Whether results are calculated synchronously (`blocking`, the default) or in the background (`async`: the answer carries a `query_status` to poll), and how much the cache is relied on.
-    #[serde(default, skip_serializing_if = "none")]
-    pub refresh: Option<RefreshType>,
+    #[serde(skip_serializing_if = "absent")]
+    pub refresh: crate::Nullable<RefreshType>,
     /// Legacy form of `refresh: async`.
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#async: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub r#async: crate::Nullable<bool>,
     /// Name given to the query, to find it in the query log (up to 128 characters).
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
 }
 /// A HogQLQuery node.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -26,22 +26,26 @@ pub struct HogQlQueryRequestQuery {
     pub kind: HogQlQueryRequestQueryKind,
     pub query: String,
     /// Constant values that can be referenced with the {placeholder} syntax in the query.
-    #[serde(default, skip_serializing_if = "none")]
-    pub values: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub values: crate::Nullable<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Client provided name of the query.
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub explain: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub explain: crate::Nullable<bool>,
     /// HogQLQueryModifiers, kept as JSON.
-    #[serde(default, skip_serializing_if = "none")]
-    pub modifiers: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub modifiers: crate::Nullable<
+        std::collections::BTreeMap<String, serde_json::Value>,
+    >,
     /// HogQLFilters, kept as JSON.
-    #[serde(default, skip_serializing_if = "none")]
-    pub filters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub filters: crate::Nullable<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Variables to be substituted into the query.
-    #[serde(default, skip_serializing_if = "none")]
-    pub variables: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub variables: crate::Nullable<
+        std::collections::BTreeMap<String, serde_json::Value>,
+    >,
 }
 crate::literal! {
     pub struct HogQlQueryRequestQueryKind = "HogQLQuery";

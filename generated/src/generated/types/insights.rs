@@ -9,8 +9,8 @@ pub struct DashboardTileBasic {
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub dashboard_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
 }
 crate::string_enum! {
     pub enum EnvironmentsInsightsActivityRetrieve2Format { Csv = "csv", Json = "json", }
@@ -75,14 +75,14 @@ pub struct Insight {
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub short_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub derived_name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub query: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub order: Option<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub derived_name: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub query: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub order: crate::Nullable<i32>,
     #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
     /// DEPRECATED. Will be removed in a future release. Use dashboard_tiles instead.
@@ -115,8 +115,8 @@ pub struct Insight {
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
@@ -214,86 +214,26 @@ pub struct PaginatedInsightList {
 /// Simplified serializer to speed response times when loading large amounts of objects.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedInsight {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub short_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub derived_name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub query: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub order: Option<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub derived_name: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub query: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub order: crate::Nullable<i32>,
     #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
     /// DEPRECATED. Will be removed in a future release. Use dashboard_tiles instead.
     /// A dashboard ID for each of the dashboards that this insight is displayed on.
     #[serde(default, skip_serializing_if = "none")]
     pub dashboards: Option<Vec<i64>>,
-    /// A dashboard tile ID and dashboard_id for each of the dashboards that this insight is displayed on.
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_tiles: Option<Vec<DashboardTileBasic>>,
-    /// The datetime this insight's results were generated.
-    /// If added to one or more dashboards the insight can be refreshed separately on each.
-    /// Returns the appropriate last_refresh datetime for the context the insight is viewed in
-    /// (see from_dashboard query parameter).
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_refresh: Option<String>,
-    /// The target age of the cached results for this insight.
-    #[serde(default, skip_serializing_if = "none")]
-    pub cache_target_age: Option<String>,
-    /// The earliest possible datetime at which we'll allow the cached results for this insight to be refreshed
-    /// by querying the database.
-    #[serde(default, skip_serializing_if = "none")]
-    pub next_allowed_client_refresh: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub result: Option<String>,
-    #[serde(rename = "hasMore", default, skip_serializing_if = "none")]
-    pub has_more: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub columns: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub tags: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
     pub favorited: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_modified_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_modified_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_sample: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub effective_restriction_level: Option<EffectiveRestrictionLevelEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub effective_privilege_level: Option<EffectivePrivilegeLevelEnum>,
-    /// The effective access level the user has for this object
-    #[serde(default, skip_serializing_if = "none")]
-    pub user_access_level: Option<String>,
-    /// The timezone this chart is displayed in.
-    #[serde(default, skip_serializing_if = "none")]
-    pub timezone: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_cached: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub query_status: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub hogql: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub types: Option<String>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub alerts: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_viewed_at: Option<String>,
 }

@@ -23,11 +23,11 @@ pub struct OrganizationInvite {
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub message: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub message: crate::Nullable<String>,
     /// List of team IDs and corresponding access levels to private projects.
-    #[serde(default, skip_serializing_if = "none")]
-    pub private_project_access: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub private_project_access: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub send_email: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]

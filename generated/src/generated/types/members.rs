@@ -15,19 +15,5 @@ pub struct PaginatedOrganizationMemberList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedOrganizationMember {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub user: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
     pub level: Option<OrganizationMembershipLevel>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub joined_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_2fa_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_social_auth: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_login: Option<chrono::DateTime<chrono::FixedOffset>>,
 }

@@ -10,6 +10,11 @@ use crate::codec::{Deserialize, Serialize};
 fn none<T>(value: &Option<T>) -> bool {
     value.is_none()
 }
+/// Whether a three-state field is left out of the JSON: absent, unlike null.
+#[allow(dead_code)]
+fn absent<T>(value: &crate::Nullable<T>) -> bool {
+    value.is_absent()
+}
 #[cfg(feature = "actions")]
 mod actions;
 #[cfg(feature = "actions")]

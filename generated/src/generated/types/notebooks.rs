@@ -9,12 +9,12 @@ pub struct Notebook {
     pub id: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "none")]
     pub short_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub content: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub text_content: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub title: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub content: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub text_content: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<i32>,
     #[serde(default, skip_serializing_if = "none")]
@@ -68,31 +68,16 @@ pub struct PaginatedNotebookMinimalList {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedNotebook {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub short_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub content: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub text_content: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub title: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub content: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub text_content: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<i32>,
     #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_modified_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_modified_by: Option<UserBasic>,
-    /// The effective access level the user has for this object
-    #[serde(default, skip_serializing_if = "none")]
-    pub user_access_level: Option<String>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }

@@ -15,52 +15,30 @@ pub struct PaginatedOrganizationList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedOrganization {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub slug: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub logo_media_id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub membership_level: Option<MembershipLevelEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub plugins_access_level: Option<PluginsAccessLevelEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub teams: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub projects: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub available_product_features: Option<Vec<serde_json::Value>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub logo_media_id: crate::Nullable<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "none")]
     pub is_member_join_email_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub metadata: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub customer_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub enforce_2fa: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub members_can_invite: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub enforce_2fa: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub members_can_invite: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub members_can_use_personal_api_keys: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub allow_publicly_shared_resources: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub member_count: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_ai_data_processing_approved: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub is_ai_data_processing_approved: crate::Nullable<bool>,
     /// Default statistical method for new experiments in this organization.
     ///
     /// * `bayesian` - Bayesian
     /// * `frequentist` - Frequentist
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_experiment_stats_method: Option<DefaultExperimentStatsMethodEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub default_experiment_stats_method: crate::Nullable<
+        DefaultExperimentStatsMethodEnum,
+    >,
     /// ID of the role to automatically assign to new members joining the organization
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_role_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub default_role_id: crate::Nullable<String>,
 }

@@ -15,17 +15,11 @@ pub struct PaginatedPersistedFolderList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedPersistedFolder {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<PersistedFolderTypeEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub protocol: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub path: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PersistedFolder {

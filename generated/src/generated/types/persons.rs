@@ -113,17 +113,7 @@ pub struct PaginatedPersonList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedPerson {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub distinct_ids: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
     pub properties: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub uuid: Option<uuid::Uuid>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PersonCohortsResponse {
@@ -144,8 +134,8 @@ pub struct PersonPropertyValue {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PersonSplitRequest {
     /// The distinct ID that keeps the person; the others become persons of their own.
-    #[serde(default, skip_serializing_if = "none")]
-    pub main_distinct_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub main_distinct_id: crate::Nullable<String>,
 }
 crate::string_enum! {
     pub enum PersonsActivityRetrieve2Format { Csv = "csv", Json = "json", } fallback

@@ -19,119 +19,89 @@ pub struct PaginatedProjectBackwardCompatBasicList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedProjectBackwardCompat {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub organization: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub product_description: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub effective_membership_level: Option<EffectiveMembershipLevelEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_group_types: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub group_types: Option<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub live_events_token: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub uuid: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub api_token: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub product_description: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub app_urls: Option<Vec<Option<String>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub slack_incoming_webhook: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub slack_incoming_webhook: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub anonymize_ips: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub completed_snippet_onboarding: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
-    pub ingested_event: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
     pub test_account_filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub test_account_filters_default_checked: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub path_cleaning_filters: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub test_account_filters_default_checked: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub path_cleaning_filters: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub is_demo: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub timezone: Option<TimezoneEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub data_attributes: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub person_display_name_properties: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub correlation_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_opt_out: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_exceptions_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_web_vitals_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_web_vitals_allowed_metrics: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_exceptions_errors_to_ignore: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub capture_console_log_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub capture_performance_opt_in: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub person_display_name_properties: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub correlation_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_opt_out: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_exceptions_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_web_vitals_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_web_vitals_allowed_metrics: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_exceptions_errors_to_ignore: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub capture_console_log_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub capture_performance_opt_in: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub session_recording_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_sample_rate: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_minimum_duration_milliseconds: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_linked_flag: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_network_payload_capture_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_masking_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_replay_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub survey_config: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_sample_rate: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_minimum_duration_milliseconds: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_linked_flag: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_network_payload_capture_config: crate::Nullable<
+        serde_json::Value,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_masking_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_replay_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub survey_config: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub access_control: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub week_start_day: Option<WeekStartDayEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub primary_dashboard: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub live_events_columns: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub recording_domains: Option<Vec<Option<String>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub person_on_events_querying_enabled: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub inject_web_apps: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub extra_settings: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub modifiers: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_modifiers: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_completed_onboarding_for: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub surveys_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub heatmaps_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub product_intents: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub flags_persistence_default: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub secret_api_token: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub secret_api_token_backup: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub week_start_day: crate::Nullable<WeekStartDayEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub primary_dashboard: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub live_events_columns: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub recording_domains: crate::Nullable<Vec<Option<String>>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub inject_web_apps: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub extra_settings: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub modifiers: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_completed_onboarding_for: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub surveys_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub heatmaps_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub flags_persistence_default: crate::Nullable<bool>,
 }
 /// Like `ProjectBasicSerializer`, but also works as a drop-in replacement for `TeamBasicSerializer` by way of
 /// passthrough fields. This allows the meaning of `Team` to change from "project" to "environment" without breaking
@@ -145,8 +115,8 @@ pub struct ProjectBackwardCompat {
     pub organization: Option<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub product_description: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub product_description: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
@@ -165,8 +135,8 @@ pub struct ProjectBackwardCompat {
     pub api_token: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub app_urls: Option<Vec<Option<String>>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub slack_incoming_webhook: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub slack_incoming_webhook: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub anonymize_ips: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
@@ -175,80 +145,82 @@ pub struct ProjectBackwardCompat {
     pub ingested_event: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub test_account_filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub test_account_filters_default_checked: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub path_cleaning_filters: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub test_account_filters_default_checked: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub path_cleaning_filters: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub is_demo: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub timezone: Option<TimezoneEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub data_attributes: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub person_display_name_properties: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub correlation_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_opt_out: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_exceptions_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_web_vitals_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_web_vitals_allowed_metrics: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub autocapture_exceptions_errors_to_ignore: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub capture_console_log_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub capture_performance_opt_in: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub person_display_name_properties: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub correlation_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_opt_out: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_exceptions_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_web_vitals_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_web_vitals_allowed_metrics: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub autocapture_exceptions_errors_to_ignore: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub capture_console_log_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub capture_performance_opt_in: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub session_recording_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_sample_rate: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_minimum_duration_milliseconds: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_linked_flag: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_network_payload_capture_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_recording_masking_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub session_replay_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub survey_config: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_sample_rate: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_minimum_duration_milliseconds: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_linked_flag: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_network_payload_capture_config: crate::Nullable<
+        serde_json::Value,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_recording_masking_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub session_replay_config: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub survey_config: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub access_control: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub week_start_day: Option<WeekStartDayEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub primary_dashboard: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub live_events_columns: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub recording_domains: Option<Vec<Option<String>>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub week_start_day: crate::Nullable<WeekStartDayEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub primary_dashboard: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub live_events_columns: crate::Nullable<Vec<String>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub recording_domains: crate::Nullable<Vec<Option<String>>>,
     #[serde(default, skip_serializing_if = "none")]
     pub person_on_events_querying_enabled: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub inject_web_apps: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub extra_settings: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub modifiers: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub inject_web_apps: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub extra_settings: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub modifiers: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub default_modifiers: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_completed_onboarding_for: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub surveys_opt_in: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub heatmaps_opt_in: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_completed_onboarding_for: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub surveys_opt_in: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub heatmaps_opt_in: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub product_intents: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub flags_persistence_default: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub flags_persistence_default: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub secret_api_token: Option<String>,
     #[serde(default, skip_serializing_if = "none")]

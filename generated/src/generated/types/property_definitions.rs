@@ -16,17 +16,13 @@ pub struct PaginatedPropertyDefinitionList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedPropertyDefinition {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub is_numerical: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub property_type: Option<PropertyTypeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub property_type: crate::Nullable<PropertyTypeEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub tags: Option<Vec<serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_seen_on_filtered_events: Option<String>,
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -36,8 +32,8 @@ pub struct PropertyDefinition {
     pub name: String,
     #[serde(default, skip_serializing_if = "none")]
     pub is_numerical: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub property_type: Option<PropertyTypeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub property_type: crate::Nullable<PropertyTypeEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub tags: Option<Vec<serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]

@@ -15,21 +15,7 @@ pub struct PaginatedProxyRecordList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedProxyRecord {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub domain: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub target_cname: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub status: Option<ProxyRecordStatusEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<i64>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ProxyRecord {

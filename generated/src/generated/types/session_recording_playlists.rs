@@ -14,55 +14,20 @@ pub struct PaginatedSessionRecordingPlaylistList {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedSessionRecordingPlaylist {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub short_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub derived_name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub derived_name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub pinned: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_modified_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_modified_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub recordings_counts: Option<
-        std::collections::BTreeMap<
-            String,
-            std::collections::BTreeMap<
-                String,
-                Option<PatchedSessionRecordingPlaylistRecordingsCountsValueValue>,
-            >,
-        >,
-    >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#type: Option<SessionRecordingPlaylistTypeEnum>,
-    /// Return whether this is a synthetic playlist
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_synthetic: Option<bool>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PatchedSessionRecordingPlaylistRecordingsCountsValueValue {
-    Integer(i64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionRecordingPlaylist {
@@ -70,10 +35,10 @@ pub struct SessionRecordingPlaylist {
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub short_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub derived_name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub derived_name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "none")]

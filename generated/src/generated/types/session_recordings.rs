@@ -30,53 +30,7 @@ pub struct PaginatedSessionRecordingList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedSessionRecording {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub distinct_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub viewed: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub viewers: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub recording_duration: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub active_seconds: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub inactive_seconds: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub click_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub keypress_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub mouse_activity_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub console_log_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub console_warn_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub console_error_count: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_url: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
     pub person: Option<MinimalPerson>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub storage: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub retention_period_days: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub expiry_time: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub recording_ttl: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub snapshot_source: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ongoing: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub activity_score: Option<f64>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionRecording {

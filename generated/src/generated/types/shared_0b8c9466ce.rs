@@ -23,19 +23,19 @@ pub struct MinimalFeatureFlag {
     pub deleted: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub active: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub ensure_experience_continuity: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_encrypted_payloads: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub version: Option<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub ensure_experience_continuity: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_encrypted_payloads: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub version: crate::Nullable<i32>,
     /// Specifies where this feature flag should be evaluated
     ///
     /// * `server` - Server
     /// * `client` - Client
     /// * `all` - All
-    #[serde(default, skip_serializing_if = "none")]
-    pub evaluation_runtime: Option<EvaluationRuntimeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub evaluation_runtime: crate::Nullable<EvaluationRuntimeEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub evaluation_tags: Option<Vec<String>>,
 }

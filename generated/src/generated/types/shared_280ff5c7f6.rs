@@ -11,8 +11,8 @@ pub struct SharingConfiguration {
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub access_token: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub settings: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub settings: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub password_required: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]

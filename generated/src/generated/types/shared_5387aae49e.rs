@@ -7,8 +7,8 @@ use super::*;
 pub struct Cohort {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub name: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -68,10 +68,10 @@ pub struct Cohort {
     /// }]
     /// }
     /// }
-    #[serde(default, skip_serializing_if = "none")]
-    pub filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub query: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub filters: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub query: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub is_calculating: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
@@ -92,8 +92,8 @@ pub struct Cohort {
     /// * `person_property` - person_property
     /// * `behavioral` - behavioral
     /// * `analytical` - analytical
-    #[serde(default, skip_serializing_if = "none")]
-    pub cohort_type: Option<CohortTypeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub cohort_type: crate::Nullable<CohortTypeEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub experiment_set: Option<Vec<i64>>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]

@@ -14,13 +14,13 @@ crate::string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataWarehousePersonPropertyFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<DataWarehousePersonPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<DataWarehousePersonPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<DataWarehousePersonPropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct DataWarehousePersonPropertyFilterType =
@@ -50,13 +50,13 @@ pub enum DataWarehousePersonPropertyFilterValueVariant0Item {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DataWarehousePropertyFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<DataWarehousePropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<DataWarehousePropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<DataWarehousePropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct DataWarehousePropertyFilterType = "data_warehouse";
@@ -89,13 +89,13 @@ crate::string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ElementPropertyFilter {
     pub key: Key,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<ElementPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<ElementPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<ElementPropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct ElementPropertyFilterType = "element";
@@ -126,13 +126,13 @@ pub type EmptyPropertyFilter = serde_json::Value;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorTrackingIssueFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<ErrorTrackingIssueFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<ErrorTrackingIssueFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<ErrorTrackingIssueFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct ErrorTrackingIssueFilterType = "error_tracking_issue";
@@ -161,13 +161,13 @@ pub enum ErrorTrackingIssueFilterValueVariant0Item {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventMetadataPropertyFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<EventMetadataPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<EventMetadataPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<EventMetadataPropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct EventMetadataPropertyFilterType = "event_metadata";
@@ -196,14 +196,14 @@ pub enum EventMetadataPropertyFilterValueVariant0Item {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeaturePropertyFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     /// Event property with "$feature/" prepended
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<FeaturePropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<FeaturePropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<FeaturePropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Event property with \"$feature/\" prepended"] pub struct
@@ -234,8 +234,8 @@ pub enum FeaturePropertyFilterValueVariant0Item {
 pub struct FlagPropertyFilter {
     /// The key should be the flag ID
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     /// Only flag_evaluates_to operator is allowed for flag dependencies
     #[serde(default, skip_serializing_if = "none")]
     pub operator: Option<FlagPropertyFilterOperator>,
@@ -264,16 +264,16 @@ pub enum FlagPropertyFilterValue {
 /// GroupPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupPropertyFilter {
-    #[serde(default, skip_serializing_if = "none")]
-    pub group_type_index: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub group_type_index: crate::Nullable<i64>,
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<GroupPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<GroupPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<GroupPropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct GroupPropertyFilterType = "group";
@@ -302,12 +302,12 @@ pub enum GroupPropertyFilterValueVariant0Item {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlPropertyFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<HogQlPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<HogQlPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<HogQlPropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct HogQlPropertyFilterType = "hogql";
@@ -340,13 +340,13 @@ crate::string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogEntryPropertyFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<LogEntryPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<LogEntryPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<LogEntryPropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct LogEntryPropertyFilterType = "log_entry";
@@ -375,13 +375,13 @@ pub enum LogEntryPropertyFilterValueVariant0Item {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogPropertyFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<LogPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<LogPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<LogPropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct LogPropertyFilterType = "log";
@@ -416,14 +416,14 @@ crate::string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PersonPropertyFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     /// Person properties
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<PersonPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<PersonPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<PersonPropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Person properties"] pub struct PersonPropertyFilterType = "person";
@@ -462,13 +462,13 @@ crate::string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecordingPropertyFilter {
     pub key: RecordingPropertyFilterKey,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<RecordingPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<RecordingPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<RecordingPropertyFilterValue>,
 }
 /// Key
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -506,13 +506,13 @@ pub enum RecordingPropertyFilterValueVariant0Item {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueAnalyticsPropertyFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<RevenueAnalyticsPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<RevenueAnalyticsPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<RevenueAnalyticsPropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct RevenueAnalyticsPropertyFilterType = "revenue_analytics";
@@ -541,13 +541,13 @@ pub enum RevenueAnalyticsPropertyFilterValueVariant0Item {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionPropertyFilter {
     pub key: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub label: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub label: crate::Nullable<String>,
     pub operator: PropertyOperator,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<SessionPropertyFilterType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub value: Option<SessionPropertyFilterValue>,
+    #[serde(skip_serializing_if = "absent")]
+    pub value: crate::Nullable<SessionPropertyFilterValue>,
 }
 crate::literal! {
     #[doc = " Type"] pub struct SessionPropertyFilterType = "session";

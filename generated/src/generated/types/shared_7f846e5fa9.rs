@@ -9,18 +9,18 @@ pub struct UserBasic {
     pub id: Option<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub uuid: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub distinct_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub distinct_id: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub first_name: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub last_name: Option<String>,
     /// Email address
     pub email: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_email_verified: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub is_email_verified: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub hedgehog_config: Option<std::collections::BTreeMap<String, serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub role_at_organization: Option<RoleAtOrganizationEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub role_at_organization: crate::Nullable<RoleAtOrganizationEnum>,
 }

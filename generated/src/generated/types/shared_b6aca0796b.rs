@@ -18,8 +18,8 @@ pub struct Organization {
     pub name: String,
     #[serde(default, skip_serializing_if = "none")]
     pub slug: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub logo_media_id: Option<uuid::Uuid>,
+    #[serde(skip_serializing_if = "absent")]
+    pub logo_media_id: crate::Nullable<uuid::Uuid>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
@@ -40,27 +40,29 @@ pub struct Organization {
     pub metadata: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub customer_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub enforce_2fa: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub members_can_invite: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub enforce_2fa: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub members_can_invite: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub members_can_use_personal_api_keys: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub allow_publicly_shared_resources: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub member_count: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_ai_data_processing_approved: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub is_ai_data_processing_approved: crate::Nullable<bool>,
     /// Default statistical method for new experiments in this organization.
     ///
     /// * `bayesian` - Bayesian
     /// * `frequentist` - Frequentist
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_experiment_stats_method: Option<DefaultExperimentStatsMethodEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub default_experiment_stats_method: crate::Nullable<
+        DefaultExperimentStatsMethodEnum,
+    >,
     /// ID of the role to automatically assign to new members joining the organization
-    #[serde(default, skip_serializing_if = "none")]
-    pub default_role_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub default_role_id: crate::Nullable<String>,
 }
 crate::integer_enum! {
     #[doc = " * `0` - none"] #[doc = " * `3` - config"] #[doc = " * `6` - install"] #[doc

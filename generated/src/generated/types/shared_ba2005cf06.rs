@@ -8,8 +8,8 @@ pub struct ExperimentHoldout {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
     pub name: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub description: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub description: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub filters: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]

@@ -29,12 +29,10 @@ pub struct PaginatedSubscriptionList {
 /// Standard Subscription serializer.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedSubscription {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub insight: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub dashboard: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub insight: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub target_type: Option<TargetTypeEnum>,
     #[serde(default, skip_serializing_if = "none")]
@@ -43,68 +41,60 @@ pub struct PatchedSubscription {
     pub frequency: Option<FrequencyEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub interval: Option<i32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub byweekday: Option<Vec<ByweekdayEnum>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub bysetpos: Option<i32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub count: Option<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub byweekday: crate::Nullable<Vec<ByweekdayEnum>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub bysetpos: crate::Nullable<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub count: crate::Nullable<i32>,
     #[serde(default, skip_serializing_if = "none")]
     pub start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub until_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
+    #[serde(skip_serializing_if = "absent")]
+    pub until_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub title: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub summary: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub next_delivery_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub invite_message: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub title: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub invite_message: crate::Nullable<String>,
 }
 /// Standard Subscription serializer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Subscription {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub insight: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub dashboard: crate::Nullable<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub insight: crate::Nullable<i64>,
     pub target_type: TargetTypeEnum,
     pub target_value: String,
     pub frequency: FrequencyEnum,
     #[serde(default, skip_serializing_if = "none")]
     pub interval: Option<i32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub byweekday: Option<Vec<ByweekdayEnum>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub bysetpos: Option<i32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub count: Option<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub byweekday: crate::Nullable<Vec<ByweekdayEnum>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub bysetpos: crate::Nullable<i32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub count: crate::Nullable<i32>,
     pub start_date: chrono::DateTime<chrono::FixedOffset>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub until_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub until_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<UserBasic>,
     #[serde(default, skip_serializing_if = "none")]
     pub deleted: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub title: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub title: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub summary: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub next_delivery_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub invite_message: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub invite_message: crate::Nullable<String>,
 }
 crate::string_enum! {
     #[doc = " * `email` - Email"] #[doc = " * `slack` - Slack"] #[doc =

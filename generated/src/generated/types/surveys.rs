@@ -15,29 +15,21 @@ pub struct PaginatedSurveyList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedSurveySerializerCreateUpdateOnly {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<SurveyType>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub schedule: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub linked_flag: Option<MinimalFeatureFlag>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub linked_flag_id: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub schedule: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub linked_flag_id: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub targeting_flag_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub targeting_flag: Option<MinimalFeatureFlag>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub internal_targeting_flag: Option<MinimalFeatureFlag>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub targeting_flag_filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub remove_targeting_flag: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub targeting_flag_filters: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub remove_targeting_flag: crate::Nullable<bool>,
     /// The `array` of questions included in the survey. Each question must conform to one of the defined question types: Basic, Link, Rating, or Multiple Choice.
     ///
     /// Basic (open-ended question)
@@ -121,48 +113,50 @@ pub struct PatchedSurveySerializerCreateUpdateOnly {
     ///             "index": 2
     ///         }
     /// ```
-    #[serde(default, skip_serializing_if = "none")]
-    pub questions: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub conditions: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub appearance: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub questions: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub conditions: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub appearance: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub end_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub archived: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub responses_limit: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub iteration_count: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub iteration_frequency_days: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub iteration_start_dates: Option<
+    #[serde(skip_serializing_if = "absent")]
+    pub responses_limit: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub iteration_count: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub iteration_frequency_days: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub iteration_start_dates: crate::Nullable<
         Vec<Option<chrono::DateTime<chrono::FixedOffset>>>,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub current_iteration: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub current_iteration_start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_interval_type: Option<ResponseSamplingIntervalTypeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_interval: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_limit: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_daily_limits: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub enable_partial_responses: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub current_iteration: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub current_iteration_start_date: crate::Nullable<
+        chrono::DateTime<chrono::FixedOffset>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_start_date: crate::Nullable<
+        chrono::DateTime<chrono::FixedOffset>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_interval_type: crate::Nullable<
+        ResponseSamplingIntervalTypeEnum,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_interval: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_limit: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_daily_limits: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub enable_partial_responses: crate::Nullable<bool>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }
@@ -180,12 +174,12 @@ pub struct Survey {
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     pub r#type: SurveyType,
-    #[serde(default, skip_serializing_if = "none")]
-    pub schedule: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub schedule: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub linked_flag: Option<MinimalFeatureFlag>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub linked_flag_id: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub linked_flag_id: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub targeting_flag: Option<MinimalFeatureFlag>,
     #[serde(default, skip_serializing_if = "none")]
@@ -273,50 +267,56 @@ pub struct Survey {
     ///             "index": 2
     ///         }
     /// ```
-    #[serde(default, skip_serializing_if = "none")]
-    pub questions: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub questions: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub conditions: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub appearance: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub appearance: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub end_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub archived: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub responses_limit: Option<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub responses_limit: crate::Nullable<u32>,
     #[serde(default, skip_serializing_if = "none")]
     pub feature_flag_keys: Option<Vec<serde_json::Value>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub iteration_count: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub iteration_frequency_days: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub iteration_start_dates: Option<
+    #[serde(skip_serializing_if = "absent")]
+    pub iteration_count: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub iteration_frequency_days: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub iteration_start_dates: crate::Nullable<
         Vec<Option<chrono::DateTime<chrono::FixedOffset>>>,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub current_iteration: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub current_iteration_start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_interval_type: Option<ResponseSamplingIntervalTypeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_interval: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_limit: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_daily_limits: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub enable_partial_responses: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub current_iteration: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub current_iteration_start_date: crate::Nullable<
+        chrono::DateTime<chrono::FixedOffset>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_start_date: crate::Nullable<
+        chrono::DateTime<chrono::FixedOffset>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_interval_type: crate::Nullable<
+        ResponseSamplingIntervalTypeEnum,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_interval: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_limit: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_daily_limits: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub enable_partial_responses: crate::Nullable<bool>,
     /// The effective access level the user has for this object
     #[serde(default, skip_serializing_if = "none")]
     pub user_access_level: Option<String>,
@@ -329,22 +329,22 @@ pub struct SurveySerializerCreateUpdateOnly {
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
     pub r#type: SurveyType,
-    #[serde(default, skip_serializing_if = "none")]
-    pub schedule: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub schedule: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub linked_flag: Option<MinimalFeatureFlag>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub linked_flag_id: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub linked_flag_id: crate::Nullable<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub targeting_flag_id: Option<i64>,
     #[serde(default, skip_serializing_if = "none")]
     pub targeting_flag: Option<MinimalFeatureFlag>,
     #[serde(default, skip_serializing_if = "none")]
     pub internal_targeting_flag: Option<MinimalFeatureFlag>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub targeting_flag_filters: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub remove_targeting_flag: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub targeting_flag_filters: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub remove_targeting_flag: crate::Nullable<bool>,
     /// The `array` of questions included in the survey. Each question must conform to one of the defined question types: Basic, Link, Rating, or Multiple Choice.
     ///
     /// Basic (open-ended question)
@@ -428,48 +428,54 @@ pub struct SurveySerializerCreateUpdateOnly {
     ///             "index": 2
     ///         }
     /// ```
-    #[serde(default, skip_serializing_if = "none")]
-    pub questions: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub conditions: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub appearance: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub questions: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub conditions: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub appearance: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_date: Option<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
+    #[serde(skip_serializing_if = "absent")]
+    pub end_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub archived: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub responses_limit: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub iteration_count: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub iteration_frequency_days: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub iteration_start_dates: Option<
+    #[serde(skip_serializing_if = "absent")]
+    pub responses_limit: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub iteration_count: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub iteration_frequency_days: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub iteration_start_dates: crate::Nullable<
         Vec<Option<chrono::DateTime<chrono::FixedOffset>>>,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub current_iteration: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub current_iteration_start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_start_date: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_interval_type: Option<ResponseSamplingIntervalTypeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_interval: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_limit: Option<u32>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub response_sampling_daily_limits: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub enable_partial_responses: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub current_iteration: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub current_iteration_start_date: crate::Nullable<
+        chrono::DateTime<chrono::FixedOffset>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_start_date: crate::Nullable<
+        chrono::DateTime<chrono::FixedOffset>,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_interval_type: crate::Nullable<
+        ResponseSamplingIntervalTypeEnum,
+    >,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_interval: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_limit: crate::Nullable<u32>,
+    #[serde(skip_serializing_if = "absent")]
+    pub response_sampling_daily_limits: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub enable_partial_responses: crate::Nullable<bool>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }

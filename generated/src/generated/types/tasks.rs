@@ -33,12 +33,6 @@ pub struct PaginatedTaskRunDetailList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedTask {
     #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub task_number: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub slug: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
     pub title: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub description: Option<String>,
@@ -47,54 +41,34 @@ pub struct PatchedTask {
     #[serde(default, skip_serializing_if = "none")]
     pub position: Option<i32>,
     /// GitHub integration for this task
-    #[serde(default, skip_serializing_if = "none")]
-    pub github_integration: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub github_integration: crate::Nullable<i64>,
     /// Repository configuration with organization and repository fields
     #[serde(default, skip_serializing_if = "none")]
     pub repository_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub repository_list: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub primary_repository: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub latest_run: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedTaskRunDetail {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub task: Option<uuid::Uuid>,
     /// Current stage for this run (e.g., 'backlog', 'in_progress', 'done')
-    #[serde(default, skip_serializing_if = "none")]
-    pub stage: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub stage: crate::Nullable<String>,
     /// Branch name for the run
-    #[serde(default, skip_serializing_if = "none")]
-    pub branch: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub branch: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub status: Option<TaskRunDetailStatusEnum>,
     /// Live output from Claude Code execution
     #[serde(default, skip_serializing_if = "none")]
     pub log: Option<serde_json::Value>,
     /// Error message if execution failed
-    #[serde(default, skip_serializing_if = "none")]
-    pub error_message: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub error_message: crate::Nullable<String>,
     /// Run output data (e.g., PR URL, commit SHA, etc.)
-    #[serde(default, skip_serializing_if = "none")]
-    pub output: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub output: crate::Nullable<serde_json::Value>,
     /// Run state data for resuming or tracking execution state
     #[serde(default, skip_serializing_if = "none")]
     pub state: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub completed_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedTaskUpdatePositionRequest {
@@ -117,8 +91,8 @@ pub struct Task {
     #[serde(default, skip_serializing_if = "none")]
     pub position: Option<i32>,
     /// GitHub integration for this task
-    #[serde(default, skip_serializing_if = "none")]
-    pub github_integration: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub github_integration: crate::Nullable<i64>,
     /// Repository configuration with organization and repository fields
     #[serde(default, skip_serializing_if = "none")]
     pub repository_config: Option<serde_json::Value>,
@@ -145,22 +119,22 @@ pub struct TaskRunDetail {
     #[serde(default, skip_serializing_if = "none")]
     pub task: Option<uuid::Uuid>,
     /// Current stage for this run (e.g., 'backlog', 'in_progress', 'done')
-    #[serde(default, skip_serializing_if = "none")]
-    pub stage: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub stage: crate::Nullable<String>,
     /// Branch name for the run
-    #[serde(default, skip_serializing_if = "none")]
-    pub branch: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub branch: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub status: Option<TaskRunDetailStatusEnum>,
     /// Live output from Claude Code execution
     #[serde(default, skip_serializing_if = "none")]
     pub log: Option<serde_json::Value>,
     /// Error message if execution failed
-    #[serde(default, skip_serializing_if = "none")]
-    pub error_message: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub error_message: crate::Nullable<String>,
     /// Run output data (e.g., PR URL, commit SHA, etc.)
-    #[serde(default, skip_serializing_if = "none")]
-    pub output: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub output: crate::Nullable<serde_json::Value>,
     /// Run state data for resuming or tracking execution state
     #[serde(default, skip_serializing_if = "none")]
     pub state: Option<serde_json::Value>,

@@ -6068,6 +6068,14 @@ pub struct PatchedErrorTrackingSymbolSet {
     #[serde(default, skip_serializing_if = "none")]
     pub failure_reason: Option<String>,
 }
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PatchedSessionRecordingPlaylistRecordingsCountsValueValue {
+    Integer(i64),
+    Boolean(bool),
+    /// Any JSON the variants above do not match, kept as is.
+    Other(serde_json::Value),
+}
 /// PathCleaningFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PathCleaningFilter {

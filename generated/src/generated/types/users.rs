@@ -30,50 +30,23 @@ pub struct PaginatedUserList {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedUser {
     #[serde(default, skip_serializing_if = "none")]
-    pub date_joined: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub uuid: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub distinct_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
     pub first_name: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub last_name: Option<String>,
     /// Email address
     #[serde(default, skip_serializing_if = "none")]
     pub email: Option<String>,
-    /// Pending email address awaiting verification
-    #[serde(default, skip_serializing_if = "none")]
-    pub pending_email: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_email_verified: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub notification_settings: Option<
         std::collections::BTreeMap<String, serde_json::Value>,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub anonymize_data: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub toolbar_mode: Option<ToolbarModeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_password: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub anonymize_data: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub toolbar_mode: crate::Nullable<ToolbarModeEnum>,
     /// Designates whether the user can log into this admin site.
     #[serde(default, skip_serializing_if = "none")]
     pub is_staff: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_impersonated: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_impersonated_until: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub sensitive_session_expires_at: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub team: Option<TeamBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub organization: Option<Organization>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub organizations: Option<Vec<OrganizationBasic>>,
     #[serde(default, skip_serializing_if = "none")]
     pub set_current_organization: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
@@ -84,28 +57,20 @@ pub struct PatchedUser {
     pub current_password: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub events_column_config: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_2fa_enabled: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_social_auth: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_sso_enforcement: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_seen_product_intro_for: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub scene_personalisation: Option<Vec<ScenePersonalisationBasic>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub theme_mode: Option<ThemeModeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub hedgehog_config: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_seen_product_intro_for: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub theme_mode: crate::Nullable<ThemeModeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub hedgehog_config: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub role_at_organization: Option<RoleAtOrganizationEnum>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ScenePersonalisationBasic {
     pub scene: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard: Option<i64>,
+    #[serde(skip_serializing_if = "absent")]
+    pub dashboard: crate::Nullable<i64>,
 }
 crate::string_enum! {
     #[doc = " * `light` - Light"] #[doc = " * `dark` - Dark"] #[doc =
@@ -140,10 +105,10 @@ pub struct User {
     pub notification_settings: Option<
         std::collections::BTreeMap<String, serde_json::Value>,
     >,
-    #[serde(default, skip_serializing_if = "none")]
-    pub anonymize_data: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub toolbar_mode: Option<ToolbarModeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub anonymize_data: crate::Nullable<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub toolbar_mode: crate::Nullable<ToolbarModeEnum>,
     #[serde(default, skip_serializing_if = "none")]
     pub has_password: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
@@ -179,14 +144,14 @@ pub struct User {
     pub has_social_auth: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub has_sso_enforcement: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub has_seen_product_intro_for: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub has_seen_product_intro_for: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub scene_personalisation: Option<Vec<ScenePersonalisationBasic>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub theme_mode: Option<ThemeModeEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub hedgehog_config: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub theme_mode: crate::Nullable<ThemeModeEnum>,
+    #[serde(skip_serializing_if = "absent")]
+    pub hedgehog_config: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub role_at_organization: Option<RoleAtOrganizationEnum>,
 }

@@ -7,12 +7,12 @@ use super::*;
 pub struct DataWarehouseSavedQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
     pub name: String,
     /// HogQL query
-    #[serde(default, skip_serializing_if = "none")]
-    pub query: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub query: crate::Nullable<serde_json::Value>,
     #[serde(default, skip_serializing_if = "none")]
     pub created_by: Option<UserBasic>,
     #[serde(default, skip_serializing_if = "none")]
@@ -34,12 +34,12 @@ pub struct DataWarehouseSavedQuery {
     pub last_run_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(default, skip_serializing_if = "none")]
     pub latest_error: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub edited_history_id: Option<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub edited_history_id: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub latest_history_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub soft_update: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub soft_update: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub is_materialized: Option<bool>,
 }
@@ -61,42 +61,15 @@ pub struct PaginatedDataWarehouseSavedQueryList {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedDataWarehouseSavedQuery {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
     /// HogQL query
-    #[serde(default, skip_serializing_if = "none")]
-    pub query: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub sync_frequency: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub columns: Option<String>,
-    /// The status of when this SavedQuery last ran.
-    ///
-    /// * `Cancelled` - Cancelled
-    /// * `Modified` - Modified
-    /// * `Completed` - Completed
-    /// * `Failed` - Failed
-    /// * `Running` - Running
-    #[serde(default, skip_serializing_if = "none")]
-    pub status: Option<DataWarehouseSavedQueryStatusEnum>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub last_run_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub latest_error: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub edited_history_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub latest_history_id: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub soft_update: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub is_materialized: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub query: crate::Nullable<serde_json::Value>,
+    #[serde(skip_serializing_if = "absent")]
+    pub edited_history_id: crate::Nullable<String>,
+    #[serde(skip_serializing_if = "absent")]
+    pub soft_update: crate::Nullable<bool>,
 }

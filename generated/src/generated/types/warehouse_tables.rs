@@ -27,28 +27,16 @@ pub struct PaginatedTableList {
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PatchedTable {
-    #[serde(default, skip_serializing_if = "none")]
-    pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
     #[serde(default, skip_serializing_if = "none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub format: Option<TableFormatEnum>,
     #[serde(default, skip_serializing_if = "none")]
-    pub created_by: Option<UserBasic>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
     pub url_pattern: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub credential: Option<Credential>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub columns: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub external_data_source: Option<SimpleExternalDataSourceSerializers>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub external_schema: Option<String>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SimpleExternalDataSourceSerializers {
@@ -91,8 +79,8 @@ crate::string_enum! {
 pub struct Table {
     #[serde(default, skip_serializing_if = "none")]
     pub id: Option<uuid::Uuid>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub deleted: Option<bool>,
+    #[serde(skip_serializing_if = "absent")]
+    pub deleted: crate::Nullable<bool>,
     pub name: String,
     pub format: TableFormatEnum,
     #[serde(default, skip_serializing_if = "none")]
