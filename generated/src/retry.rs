@@ -55,20 +55,20 @@ pub enum Jitter {
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included; 1 disables retries.
-    pub max_attempts: u32,
+    max_attempts: u32,
     /// No retry starts later than this after the first attempt, waits included.
-    pub max_elapsed: Duration,
+    max_elapsed: Duration,
     /// First backoff delay; each retry doubles it.
-    pub base_delay: Duration,
+    base_delay: Duration,
     /// Longest backoff delay. It never shortens a server's `Retry-After`.
-    pub max_delay: Duration,
+    max_delay: Duration,
     /// Longest `Retry-After` the client waits out before retrying; a longer one returns the
     /// error at once, with [`crate::Error::retry_after`] saying when to come back.
-    pub max_retry_after: Duration,
+    max_retry_after: Duration,
     /// Retry POST and PATCH as well, which may repeat a side effect.
-    pub retry_non_idempotent: bool,
+    retry_non_idempotent: bool,
     /// Randomness in backoff delays (not in `Retry-After` waits, which the server chose).
-    pub jitter: Jitter,
+    jitter: Jitter,
 }
 
 impl Default for RetryPolicy {

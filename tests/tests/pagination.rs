@@ -535,11 +535,9 @@ async fn retried_page_yields_no_duplicates_and_skips_nothing() {
         ..Scenario::default()
     })
     .await;
-    let retry = RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(1),
-        ..RetryPolicy::default()
-    };
+    let retry = RetryPolicy::default()
+        .max_attempts(3)
+        .delays(Duration::from_millis(1), Duration::from_secs(30));
     let client = client_for(&server, Credentials::personal_api_key(KEY), retry);
     let ids = ids_of(
         pages(&client, PaginationStyle::LimitOffset)
