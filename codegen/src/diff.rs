@@ -94,13 +94,15 @@ pub fn diff(old: &Api, new: &Api) -> Changelog {
         .cloned()
         .collect();
     let mut types = Vec::new();
-    for (name, before) in &old.types {
-        let Some(after) = new.types.get(name) else {
+    // Shapes as the schema wrote them: an inline copy merged into a same-shape type compares by
+    // its own shape, so which copy comes first is never reported as a change.
+    for name in old.types.keys() {
+        let (Some(before), Some(after)) = (old.own_shape(name), new.own_shape(name)) else {
             continue;
         };
         let flow = flows.of(name);
         let mut changes = Changes::default();
-        changes.kind(&before.kind, &after.kind, flow);
+        changes.kind(before, after, flow);
         if !changes.0.is_empty() {
             types.push(TypeChanges {
                 name: name.clone(),

@@ -14,10 +14,24 @@ pub struct Api {
     pub operations: Vec<Operation>,
     /// Named types by Rust name.
     pub types: BTreeMap<String, TypeDef>,
+    /// Inline types made aliases of a same-shape type (`same_shape_inline_type`), with the shape
+    /// each had: the names it referred to compile wherever the alias does, and the changelog
+    /// compares the shape ([`Api::own_shape`]).
+    pub merged_shapes: BTreeMap<String, TypeKind>,
     /// Throttle scope budgets, from the throttle table.
     pub throttle_limits: Vec<ThrottleLimit>,
     /// Operations left out under `--skip-unsupported`, in document order.
     pub skipped: Vec<SkippedOperation>,
+}
+
+impl Api {
+    /// A named type's shape as the schema wrote it: for an inline copy merged into a same-shape
+    /// type, the copy's own shape rather than its alias.
+    pub fn own_shape(&self, name: &str) -> Option<&TypeKind> {
+        self.merged_shapes
+            .get(name)
+            .or_else(|| self.types.get(name).map(|def| &def.kind))
+    }
 }
 
 /// An operation (or a whole path item) that could not be lowered and was left out.

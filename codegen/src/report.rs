@@ -176,4 +176,6 @@ pub mod pass {
     pub const THREE_STATE_FIELD: &str = "three_state_field";
     /// `readOnly` fields left out of types only request bodies use (drf's `Patched*`).
     pub const READ_ONLY_IN_REQUEST: &str = "read_only_in_request";
+    /// Inline schemas with the same shape as an earlier one made aliases of it.
+    pub const SAME_SHAPE_INLINE_TYPE: &str = "same_shape_inline_type";
 }

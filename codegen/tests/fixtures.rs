@@ -918,3 +918,51 @@ fn media_types() {
     assert_eq!(f.op("exports_readme_retrieve").response, Response::Text);
     f.has("api/exports.rs", ".accept(\"text/plain\")");
 }
+
+#[test]
+fn same_shape() {
+    let f = fixture("same_shape");
+    let alias_of = |name: &str| TypeKind::Alias {
+        target: named(name),
+    };
+    // Copies of one inline union, of a union holding a copy (the second round), of an inline
+    // enum and of a parameter's enum are aliases of the first by name.
+    assert_eq!(
+        f.kind("TrendsQueryPropertiesItem"),
+        &alias_of("FunnelsQueryFilterGroupVariant0Item")
+    );
+    assert_eq!(
+        f.kind("TrendsQueryFilterGroup"),
+        &alias_of("FunnelsQueryFilterGroup")
+    );
+    assert_eq!(
+        f.kind("TrendsQueryInterval"),
+        &alias_of("FunnelsQueryInterval")
+    );
+    assert_eq!(
+        f.kind("InsightsListOrder"),
+        &alias_of("InsightsCreateOrder")
+    );
+    assert!(matches!(
+        f.kind("FunnelsQueryFilterGroupVariant0Item"),
+        TypeKind::UntaggedUnion { .. }
+    ));
+    // Components are names PostHog chose: the same members are still two types.
+    assert!(matches!(f.kind("ActionFilter"), TypeKind::Struct { .. }));
+    assert!(matches!(f.kind("EventFilter"), TypeKind::Struct { .. }));
+    // Fields keep naming the copy, so the docs show the name the schema's place suggests.
+    assert_eq!(
+        f.field("TrendsQuery", "properties").ty,
+        option(TypeRef::Vec(Box::new(named("TrendsQueryPropertiesItem"))))
+    );
+    f.has(
+        "types/insights.rs",
+        "/// Filters described their own way.\npub type TrendsQueryDescribed",
+    );
+    // A copy's member that only the copy named still compiles with the operations' feature.
+    f.has(
+        "types/insights.rs",
+        "pub type TrendsQueryFilterGroupVariant0Item = FunnelsQueryFilterGroupVariant0Item;",
+    );
+    assert_eq!(f.count(pass::SAME_SHAPE_INLINE_TYPE), 7);
+}

@@ -69,10 +69,10 @@ impl Flows {
                     let flow = by_name.entry(name.to_owned()).or_default();
                     flow.request |= direction.request;
                     flow.response |= direction.response;
-                    let Some(def) = api.types.get(name) else {
+                    let Some(shape) = api.own_shape(name) else {
                         continue;
                     };
-                    match &def.kind {
+                    match shape {
                         // A read-only field never travels in a request, a write-only one never
                         // in an answer: the types they hold do not travel that way through them.
                         TypeKind::Struct { fields } => {

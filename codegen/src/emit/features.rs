@@ -72,6 +72,11 @@ fn mark_reachable<'a>(
                 ty.names(&mut pending);
             }
         }
+        if let Some(own) = api.merged_shapes.get(name) {
+            for ty in own.type_refs() {
+                ty.names(&mut pending);
+            }
+        }
     }
 }
 

@@ -317,9 +317,14 @@ pub fn defaultable_types(types: &BTreeMap<String, TypeDef>) -> BTreeSet<&str> {
     loop {
         let before = out.len();
         for (name, def) in types {
-            if let TypeKind::Struct { fields } = &def.kind
-                && fields.iter().all(|f| has_default(&f.ty, &out))
-            {
+            let defaultable = match &def.kind {
+                TypeKind::Struct { fields } => fields.iter().all(|f| has_default(&f.ty, &out)),
+                // An alias has its target's `Default`: a struct holding one derives it as it
+                // would holding the target.
+                TypeKind::Alias { target } => has_default(target, &out),
+                _ => false,
+            };
+            if defaultable {
                 out.insert(name);
             }
         }

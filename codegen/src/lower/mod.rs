@@ -3,6 +3,7 @@
 mod operations;
 pub mod recursion;
 mod request_types;
+mod same_shape;
 mod schema;
 mod shapes;
 
@@ -34,6 +35,7 @@ pub fn lower(
     let mut types_map = std::mem::take(&mut types.types);
     drop(types);
     request_types::shape_request_types(&operations, &mut types_map, cx.report());
+    let merged_shapes = same_shape::alias_same_shapes(&mut types_map, cx.report());
     let mut throttle_limits = Vec::new();
     if let Some(table) = throttle {
         for operation in &mut operations {
@@ -55,6 +57,7 @@ pub fn lower(
         version: doc.info.version.clone(),
         operations,
         types: types_map,
+        merged_shapes,
         throttle_limits,
         skipped,
     })

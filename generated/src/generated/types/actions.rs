@@ -71,24 +71,11 @@ pub struct ActionStepJson {
     #[serde(skip_serializing_if = "absent")]
     pub url_matching: crate::Nullable<UrlMatchingEnum>,
 }
-crate::string_enum! {
-    pub enum ActionsCreateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum ActionsDestroyFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum ActionsListFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum ActionsPartialUpdateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum ActionsRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum ActionsUpdateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
+pub type ActionsDestroyFormat = ActionsCreateFormat;
+pub type ActionsListFormat = ActionsCreateFormat;
+pub type ActionsPartialUpdateFormat = ActionsCreateFormat;
+pub type ActionsRetrieveFormat = ActionsCreateFormat;
+pub type ActionsUpdateFormat = ActionsCreateFormat;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedActionList {
     pub count: i64,

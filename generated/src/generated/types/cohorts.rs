@@ -3,9 +3,7 @@
 //! Types compiled with any of the features: cohorts.
 #![allow(unused_imports)]
 use super::*;
-crate::string_enum! {
-    pub enum CohortsPersonsRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
-}
+pub type CohortsPersonsRetrieveFormat = ActionsCreateFormat;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedCohortList {
     pub count: i64,

@@ -135,73 +135,23 @@ crate::integer_enum! {
     " * `37` - Only those invited to this dashboard can edit"] pub enum
     DashboardRestrictionLevel { V21 = 21, V37 = 37, } fallback Other;
 }
-crate::string_enum! {
-    pub enum DashboardsCreateFormat { Json = "json", Txt = "txt", } fallback Other;
-}
-crate::string_enum! {
-    pub enum DashboardsCreateFromTemplateJsonCreateFormat { Json = "json", Txt = "txt", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum DashboardsDestroyFormat { Json = "json", Txt = "txt", } fallback Other;
-}
-crate::string_enum! {
-    pub enum DashboardsListFormat { Json = "json", Txt = "txt", } fallback Other;
-}
-crate::string_enum! {
-    pub enum DashboardsMoveTilePartialUpdateFormat { Json = "json", Txt = "txt", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum DashboardsPartialUpdateFormat { Json = "json", Txt = "txt", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum DashboardsRetrieveFormat { Json = "json", Txt = "txt", } fallback Other;
-}
-crate::string_enum! {
-    pub enum DashboardsStreamTilesRetrieveFormat { Json = "json", Txt = "txt", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum DashboardsUpdateFormat { Json = "json", Txt = "txt", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsDashboardsCreateFormat { Json = "json", Txt = "txt", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsDashboardsCreateFromTemplateJsonCreateFormat { Json = "json",
-    Txt = "txt", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsDashboardsDestroyFormat { Json = "json", Txt = "txt", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsDashboardsListFormat { Json = "json", Txt = "txt", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsDashboardsMoveTilePartialUpdateFormat { Json = "json", Txt =
-    "txt", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsDashboardsPartialUpdateFormat { Json = "json", Txt = "txt", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsDashboardsRetrieveFormat { Json = "json", Txt = "txt", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsDashboardsStreamTilesRetrieveFormat { Json = "json", Txt =
-    "txt", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsDashboardsUpdateFormat { Json = "json", Txt = "txt", } fallback
-    Other;
-}
+pub type DashboardsCreateFromTemplateJsonCreateFormat = DashboardsCreateFormat;
+pub type DashboardsDestroyFormat = DashboardsCreateFormat;
+pub type DashboardsListFormat = DashboardsCreateFormat;
+pub type DashboardsMoveTilePartialUpdateFormat = DashboardsCreateFormat;
+pub type DashboardsPartialUpdateFormat = DashboardsCreateFormat;
+pub type DashboardsRetrieveFormat = DashboardsCreateFormat;
+pub type DashboardsStreamTilesRetrieveFormat = DashboardsCreateFormat;
+pub type DashboardsUpdateFormat = DashboardsCreateFormat;
+pub type EnvironmentsDashboardsCreateFormat = DashboardsCreateFormat;
+pub type EnvironmentsDashboardsCreateFromTemplateJsonCreateFormat = DashboardsCreateFormat;
+pub type EnvironmentsDashboardsDestroyFormat = DashboardsCreateFormat;
+pub type EnvironmentsDashboardsListFormat = DashboardsCreateFormat;
+pub type EnvironmentsDashboardsMoveTilePartialUpdateFormat = DashboardsCreateFormat;
+pub type EnvironmentsDashboardsPartialUpdateFormat = DashboardsCreateFormat;
+pub type EnvironmentsDashboardsRetrieveFormat = DashboardsCreateFormat;
+pub type EnvironmentsDashboardsStreamTilesRetrieveFormat = DashboardsCreateFormat;
+pub type EnvironmentsDashboardsUpdateFormat = DashboardsCreateFormat;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedDashboardBasicList {
     pub count: i64,

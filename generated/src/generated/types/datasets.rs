@@ -28,11 +28,7 @@ crate::string_enum! {
     "-updated_at", CreatedAtV = "created_at", UpdatedAtV = "updated_at", } fallback
     Other;
 }
-crate::string_enum! {
-    pub enum EnvironmentsDatasetsListOrderByItem { CreatedAt = "-created_at", UpdatedAt =
-    "-updated_at", CreatedAtV = "created_at", UpdatedAtV = "updated_at", } fallback
-    Other;
-}
+pub type EnvironmentsDatasetsListOrderByItem = DatasetsListOrderByItem;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedDatasetList {
     pub count: i64,

@@ -8,51 +8,6 @@ use super::*;
 pub struct EndpointLastExecutionTimesRequest {
     pub names: Vec<String>,
 }
-/// QueryStatusResponse
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct EndpointsLastExecutionTimesCreateResponse {
-    pub query_status: EndpointsLastExecutionTimesCreateResponseQueryStatus,
-}
-/// QueryStatus
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct EndpointsLastExecutionTimesCreateResponseQueryStatus {
-    /// Whether the query is still running. Will be true if the query is complete, even if it errored. Either result or error will be set.
-    #[serde(default, skip_serializing_if = "none")]
-    pub complete: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_id: Option<i64>,
-    /// When did the query execution task finish (whether successfully or not).
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// If the query failed, this will be set to true. More information can be found in the error_message field.
-    #[serde(default, skip_serializing_if = "none")]
-    pub error: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub error_message: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub expiration_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    pub id: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub insight_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub labels: Option<Vec<String>>,
-    /// When was the query execution task picked up by a worker.
-    #[serde(default, skip_serializing_if = "none")]
-    pub pickup_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// ONLY async queries use QueryStatus.
-    #[serde(default, skip_serializing_if = "none")]
-    pub query_async: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub query_progress: Option<ClickhouseQueryProgress>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub results: Option<serde_json::Value>,
-    /// When was query execution task enqueued.
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub task_id: Option<String>,
-    pub team_id: i64,
-}
 /// EndpointRunRequest
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBody {
@@ -112,25 +67,8 @@ pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilter {
     >,
 }
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown {
-    String(String),
-    Array(
-        Vec<EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownVariant1Item>,
-    ),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownVariant1Item {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown = BreakdownFilterBreakdown;
+pub type EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownVariant1Item = BreakdownFilterBreakdownVariant1Item;
 /// Breakdown
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem {
@@ -145,14 +83,7 @@ pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem {
     pub r#type: Option<MultipleBreakdownType>,
 }
 /// Property
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItemProperty {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItemProperty = BreakdownFilterBreakdownVariant1Item;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItem {
@@ -215,27 +146,8 @@ crate::literal! {
     EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type = "event";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value {
-    Array(
-        Vec<EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0ValueVariant0Item>,
-    ),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0ValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value = DataWarehousePersonPropertyFilterValue;
+pub type EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0ValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// CohortPropertyFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5 {
@@ -260,50 +172,9 @@ crate::literal! {
     EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Type = "cohort";
 }
 /// QueryStatusResponse
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct EnvironmentsEndpointsLastExecutionTimesCreateResponse {
-    pub query_status: EnvironmentsEndpointsLastExecutionTimesCreateResponseQueryStatus,
-}
+pub type EnvironmentsEndpointsLastExecutionTimesCreateResponse = EndpointsLastExecutionTimesCreateResponse;
 /// QueryStatus
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct EnvironmentsEndpointsLastExecutionTimesCreateResponseQueryStatus {
-    /// Whether the query is still running. Will be true if the query is complete, even if it errored. Either result or error will be set.
-    #[serde(default, skip_serializing_if = "none")]
-    pub complete: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_id: Option<i64>,
-    /// When did the query execution task finish (whether successfully or not).
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// If the query failed, this will be set to true. More information can be found in the error_message field.
-    #[serde(default, skip_serializing_if = "none")]
-    pub error: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub error_message: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub expiration_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    pub id: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub insight_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub labels: Option<Vec<String>>,
-    /// When was the query execution task picked up by a worker.
-    #[serde(default, skip_serializing_if = "none")]
-    pub pickup_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// ONLY async queries use QueryStatus.
-    #[serde(default, skip_serializing_if = "none")]
-    pub query_async: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub query_progress: Option<ClickhouseQueryProgress>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub results: Option<serde_json::Value>,
-    /// When was query execution task enqueued.
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub task_id: Option<String>,
-    pub team_id: i64,
-}
+pub type EnvironmentsEndpointsLastExecutionTimesCreateResponseQueryStatus = EndpointsLastExecutionTimesCreateResponseQueryStatus;
 /// EndpointRunRequest
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBody {
@@ -341,75 +212,14 @@ pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverride {
     >,
 }
 /// BreakdownFilter
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilter {
-    #[serde(skip_serializing_if = "absent")]
-    pub breakdown: crate::Nullable<
-        EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown,
-    >,
-    #[serde(skip_serializing_if = "absent")]
-    pub breakdown_group_type_index: crate::Nullable<i64>,
-    #[serde(skip_serializing_if = "absent")]
-    pub breakdown_hide_other_aggregation: crate::Nullable<bool>,
-    #[serde(skip_serializing_if = "absent")]
-    pub breakdown_histogram_bin_count: crate::Nullable<i64>,
-    #[serde(skip_serializing_if = "absent")]
-    pub breakdown_limit: crate::Nullable<i64>,
-    #[serde(skip_serializing_if = "absent")]
-    pub breakdown_normalize_url: crate::Nullable<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_type: Option<BreakdownType>,
-    #[serde(skip_serializing_if = "absent")]
-    pub breakdowns: crate::Nullable<
-        Vec<
-            EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem,
-        >,
-    >,
-}
+pub type EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilter = EndpointsRunCreateBodyFiltersOverrideBreakdownFilter;
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown {
-    String(String),
-    Array(
-        Vec<
-            EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownVariant1Item,
-        >,
-    ),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownVariant1Item {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown = BreakdownFilterBreakdown;
+pub type EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownVariant1Item = BreakdownFilterBreakdownVariant1Item;
 /// Breakdown
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem {
-    #[serde(skip_serializing_if = "absent")]
-    pub group_type_index: crate::Nullable<i64>,
-    #[serde(skip_serializing_if = "absent")]
-    pub histogram_bin_count: crate::Nullable<i64>,
-    #[serde(skip_serializing_if = "absent")]
-    pub normalize_url: crate::Nullable<bool>,
-    pub property: EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItemProperty,
-    #[serde(default, skip_serializing_if = "none")]
-    pub r#type: Option<MultipleBreakdownType>,
-}
+pub type EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem = EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem;
 /// Property
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItemProperty {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItemProperty = BreakdownFilterBreakdownVariant1Item;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItem {
@@ -479,29 +289,8 @@ crate::literal! {
     "event";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value {
-    Array(
-        Vec<
-            EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0ValueVariant0Item,
-        >,
-    ),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0ValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value = DataWarehousePersonPropertyFilterValue;
+pub type EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0ValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// CohortPropertyFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5 {

@@ -22,26 +22,12 @@ pub struct ClickhouseEvent {
     #[serde(default, skip_serializing_if = "none")]
     pub elements_chain: Option<String>,
 }
-crate::string_enum! {
-    pub enum EnvironmentsEventsListFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsEventsRetrieveFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsEventsValuesRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EventsListFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EventsRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EventsValuesRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
-}
+pub type EnvironmentsEventsListFormat = ActionsCreateFormat;
+pub type EnvironmentsEventsRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsEventsValuesRetrieveFormat = ActionsCreateFormat;
+pub type EventsListFormat = ActionsCreateFormat;
+pub type EventsRetrieveFormat = ActionsCreateFormat;
+pub type EventsValuesRetrieveFormat = ActionsCreateFormat;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedClickhouseEventList {
     #[serde(default, skip_serializing_if = "none")]

@@ -12,62 +12,24 @@ pub struct DashboardTileBasic {
     #[serde(skip_serializing_if = "absent")]
     pub deleted: crate::Nullable<bool>,
 }
-crate::string_enum! {
-    pub enum EnvironmentsInsightsActivityRetrieve2Format { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsInsightsActivityRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsInsightsCancelCreateFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsInsightsCreateFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsInsightsDestroyFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsInsightsListFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
+pub type EnvironmentsInsightsActivityRetrieve2Format = ActionsCreateFormat;
+pub type EnvironmentsInsightsActivityRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsInsightsCancelCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsInsightsCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsInsightsDestroyFormat = ActionsCreateFormat;
+pub type EnvironmentsInsightsListFormat = ActionsCreateFormat;
 crate::string_enum! {
     pub enum EnvironmentsInsightsListRefresh { Async = "async", AsyncExceptOnCacheMiss =
     "async_except_on_cache_miss", Blocking = "blocking", ForceAsync = "force_async",
     ForceBlocking = "force_blocking", ForceCache = "force_cache", LazyAsync =
     "lazy_async", } fallback Other;
 }
-crate::string_enum! {
-    pub enum EnvironmentsInsightsMyLastViewedRetrieveFormat { Csv = "csv", Json = "json",
-    } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsInsightsPartialUpdateFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsInsightsRetrieveFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsInsightsRetrieveRefresh { Async = "async",
-    AsyncExceptOnCacheMiss = "async_except_on_cache_miss", Blocking = "blocking",
-    ForceAsync = "force_async", ForceBlocking = "force_blocking", ForceCache =
-    "force_cache", LazyAsync = "lazy_async", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsInsightsUpdateFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsInsightsViewedCreateFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
+pub type EnvironmentsInsightsMyLastViewedRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsInsightsPartialUpdateFormat = ActionsCreateFormat;
+pub type EnvironmentsInsightsRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsInsightsRetrieveRefresh = EnvironmentsInsightsListRefresh;
+pub type EnvironmentsInsightsUpdateFormat = ActionsCreateFormat;
+pub type EnvironmentsInsightsViewedCreateFormat = ActionsCreateFormat;
 /// Simplified serializer to speed response times when loading large amounts of objects.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Insight {
@@ -154,54 +116,19 @@ pub struct Insight {
     #[serde(default, skip_serializing_if = "none")]
     pub last_viewed_at: Option<String>,
 }
-crate::string_enum! {
-    pub enum InsightsActivityRetrieve2Format { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum InsightsActivityRetrieveFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum InsightsCancelCreateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum InsightsCreateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum InsightsDestroyFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum InsightsListFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum InsightsListRefresh { Async = "async", AsyncExceptOnCacheMiss =
-    "async_except_on_cache_miss", Blocking = "blocking", ForceAsync = "force_async",
-    ForceBlocking = "force_blocking", ForceCache = "force_cache", LazyAsync =
-    "lazy_async", } fallback Other;
-}
-crate::string_enum! {
-    pub enum InsightsMyLastViewedRetrieveFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum InsightsPartialUpdateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum InsightsRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum InsightsRetrieveRefresh { Async = "async", AsyncExceptOnCacheMiss =
-    "async_except_on_cache_miss", Blocking = "blocking", ForceAsync = "force_async",
-    ForceBlocking = "force_blocking", ForceCache = "force_cache", LazyAsync =
-    "lazy_async", } fallback Other;
-}
-crate::string_enum! {
-    pub enum InsightsUpdateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum InsightsViewedCreateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
+pub type InsightsActivityRetrieve2Format = ActionsCreateFormat;
+pub type InsightsActivityRetrieveFormat = ActionsCreateFormat;
+pub type InsightsCancelCreateFormat = ActionsCreateFormat;
+pub type InsightsCreateFormat = ActionsCreateFormat;
+pub type InsightsDestroyFormat = ActionsCreateFormat;
+pub type InsightsListFormat = ActionsCreateFormat;
+pub type InsightsListRefresh = EnvironmentsInsightsListRefresh;
+pub type InsightsMyLastViewedRetrieveFormat = ActionsCreateFormat;
+pub type InsightsPartialUpdateFormat = ActionsCreateFormat;
+pub type InsightsRetrieveFormat = ActionsCreateFormat;
+pub type InsightsRetrieveRefresh = EnvironmentsInsightsListRefresh;
+pub type InsightsUpdateFormat = ActionsCreateFormat;
+pub type InsightsViewedCreateFormat = ActionsCreateFormat;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedInsightList {
     pub count: i64,

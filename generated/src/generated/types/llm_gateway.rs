@@ -252,14 +252,8 @@ pub struct ChatCompletionUsage {
     #[serde(default, skip_serializing_if = "none")]
     pub prompt_tokens_details: Option<serde_json::Value>,
 }
-crate::string_enum! {
-    pub enum LlmGatewayV1ChatCompletionsCreateFormat { Json = "json", Txt = "txt", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum LlmGatewayV1MessagesCreateFormat { Json = "json", Txt = "txt", } fallback
-    Other;
-}
+pub type LlmGatewayV1ChatCompletionsCreateFormat = DashboardsCreateFormat;
+pub type LlmGatewayV1MessagesCreateFormat = DashboardsCreateFormat;
 crate::string_enum! {
     #[doc = " * `text` - text"] #[doc = " * `audio` - audio"] pub enum ModalitiesEnum {
     Text = "text", Audio = "audio", } fallback Other;

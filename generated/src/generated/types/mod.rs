@@ -145,6 +145,26 @@ mod shared_7f846e5fa9;
     )
 )]
 pub use shared_7f846e5fa9::*;
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "cohorts",
+        feature = "events",
+        feature = "insights",
+        feature = "persons"
+    )
+)]
+mod shared_115814e09a;
+#[cfg(
+    any(
+        feature = "actions",
+        feature = "cohorts",
+        feature = "events",
+        feature = "insights",
+        feature = "persons"
+    )
+)]
+pub use shared_115814e09a::*;
 #[cfg(feature = "activity_log")]
 mod activity_log;
 #[cfg(feature = "activity_log")]
@@ -231,6 +251,10 @@ pub use shared_47614689b8::*;
 mod shared_280ff5c7f6;
 #[cfg(any(feature = "dashboards", feature = "insights", feature = "session_recordings"))]
 pub use shared_280ff5c7f6::*;
+#[cfg(any(feature = "dashboards", feature = "llm_gateway"))]
+mod shared_3f2ff49e80;
+#[cfg(any(feature = "dashboards", feature = "llm_gateway"))]
+pub use shared_3f2ff49e80::*;
 #[cfg(feature = "data_color_themes")]
 mod data_color_themes;
 #[cfg(feature = "data_color_themes")]
@@ -295,6 +319,10 @@ pub use shared_76a2ea3424::*;
 mod shared_ab473e7c22;
 #[cfg(any(feature = "endpoints", feature = "hogql", feature = "unreferenced_types"))]
 pub use shared_ab473e7c22::*;
+#[cfg(any(feature = "endpoints", feature = "query"))]
+mod shared_c99213f291;
+#[cfg(any(feature = "endpoints", feature = "query"))]
+pub use shared_c99213f291::*;
 #[cfg(any(feature = "endpoints", feature = "unreferenced_types"))]
 mod shared_7d2aeb7c60;
 #[cfg(any(feature = "endpoints", feature = "unreferenced_types"))]

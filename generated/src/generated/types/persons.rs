@@ -3,102 +3,30 @@
 //! Types compiled with any of the features: persons.
 #![allow(unused_imports)]
 use super::*;
-crate::string_enum! {
-    pub enum EnvironmentsPersonsActivityRetrieve2Format { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsActivityRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsBulkDeleteCreateFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsCohortsRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsDeleteEventsCreateFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsDeletePropertyCreateFormat { Csv = "csv", Json = "json",
-    } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsDeleteRecordingsCreateFormat { Csv = "csv", Json =
-    "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsDestroyFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsFunnelCorrelationCreateFormat { Csv = "csv", Json =
-    "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsFunnelCorrelationRetrieveFormat { Csv = "csv", Json =
-    "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsFunnelCreateFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsFunnelRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsLifecycleRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsListFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsPartialUpdateFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsPropertiesTimelineRetrieveFormat { Csv = "csv", Json =
-    "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsResetPersonDistinctIdCreateFormat { Csv = "csv", Json =
-    "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsRetrieveFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsSplitCreateFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsStickinessRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsTrendsRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsUpdateFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsUpdatePropertyCreateFormat { Csv = "csv", Json = "json",
-    } fallback Other;
-}
-crate::string_enum! {
-    pub enum EnvironmentsPersonsValuesRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
+pub type EnvironmentsPersonsActivityRetrieve2Format = ActionsCreateFormat;
+pub type EnvironmentsPersonsActivityRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsBulkDeleteCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsCohortsRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsDeleteEventsCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsDeletePropertyCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsDeleteRecordingsCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsDestroyFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsFunnelCorrelationCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsFunnelCorrelationRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsFunnelCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsFunnelRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsLifecycleRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsListFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsPartialUpdateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsPropertiesTimelineRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsResetPersonDistinctIdCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsSplitCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsStickinessRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsTrendsRetrieveFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsUpdateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsUpdatePropertyCreateFormat = ActionsCreateFormat;
+pub type EnvironmentsPersonsValuesRetrieveFormat = ActionsCreateFormat;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedPersonList {
     #[serde(default, skip_serializing_if = "none")]
@@ -137,88 +65,27 @@ pub struct PersonSplitRequest {
     #[serde(skip_serializing_if = "absent")]
     pub main_distinct_id: crate::Nullable<String>,
 }
-crate::string_enum! {
-    pub enum PersonsActivityRetrieve2Format { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum PersonsActivityRetrieveFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum PersonsBulkDeleteCreateFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum PersonsCohortsRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsDeleteEventsCreateFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum PersonsDeletePropertyCreateFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum PersonsDeleteRecordingsCreateFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum PersonsDestroyFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsFunnelCorrelationCreateFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsFunnelCorrelationRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsFunnelCreateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsFunnelRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsLifecycleRetrieveFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum PersonsListFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsPartialUpdateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsPropertiesTimelineRetrieveFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsResetPersonDistinctIdCreateFormat { Csv = "csv", Json = "json", }
-    fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsSplitCreateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsStickinessRetrieveFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum PersonsTrendsRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsUpdateFormat { Csv = "csv", Json = "json", } fallback Other;
-}
-crate::string_enum! {
-    pub enum PersonsUpdatePropertyCreateFormat { Csv = "csv", Json = "json", } fallback
-    Other;
-}
-crate::string_enum! {
-    pub enum PersonsValuesRetrieveFormat { Csv = "csv", Json = "json", } fallback Other;
-}
+pub type PersonsActivityRetrieve2Format = ActionsCreateFormat;
+pub type PersonsActivityRetrieveFormat = ActionsCreateFormat;
+pub type PersonsBulkDeleteCreateFormat = ActionsCreateFormat;
+pub type PersonsCohortsRetrieveFormat = ActionsCreateFormat;
+pub type PersonsDeleteEventsCreateFormat = ActionsCreateFormat;
+pub type PersonsDeletePropertyCreateFormat = ActionsCreateFormat;
+pub type PersonsDeleteRecordingsCreateFormat = ActionsCreateFormat;
+pub type PersonsDestroyFormat = ActionsCreateFormat;
+pub type PersonsFunnelCorrelationCreateFormat = ActionsCreateFormat;
+pub type PersonsFunnelCorrelationRetrieveFormat = ActionsCreateFormat;
+pub type PersonsFunnelCreateFormat = ActionsCreateFormat;
+pub type PersonsFunnelRetrieveFormat = ActionsCreateFormat;
+pub type PersonsLifecycleRetrieveFormat = ActionsCreateFormat;
+pub type PersonsListFormat = ActionsCreateFormat;
+pub type PersonsPartialUpdateFormat = ActionsCreateFormat;
+pub type PersonsPropertiesTimelineRetrieveFormat = ActionsCreateFormat;
+pub type PersonsResetPersonDistinctIdCreateFormat = ActionsCreateFormat;
+pub type PersonsRetrieveFormat = ActionsCreateFormat;
+pub type PersonsSplitCreateFormat = ActionsCreateFormat;
+pub type PersonsStickinessRetrieveFormat = ActionsCreateFormat;
+pub type PersonsTrendsRetrieveFormat = ActionsCreateFormat;
+pub type PersonsUpdateFormat = ActionsCreateFormat;
+pub type PersonsUpdatePropertyCreateFormat = ActionsCreateFormat;
+pub type PersonsValuesRetrieveFormat = ActionsCreateFormat;

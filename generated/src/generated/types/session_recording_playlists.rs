@@ -29,6 +29,14 @@ pub struct PatchedSessionRecordingPlaylist {
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PatchedSessionRecordingPlaylistRecordingsCountsValueValue {
+    Integer(i64),
+    Boolean(bool),
+    /// Any JSON the variants above do not match, kept as is.
+    Other(serde_json::Value),
+}
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionRecordingPlaylist {
     #[serde(default, skip_serializing_if = "none")]
@@ -73,14 +81,7 @@ pub struct SessionRecordingPlaylist {
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SessionRecordingPlaylistRecordingsCountsValueValue {
-    Integer(i64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type SessionRecordingPlaylistRecordingsCountsValueValue = PatchedSessionRecordingPlaylistRecordingsCountsValueValue;
 crate::string_enum! {
     #[doc = " * `collection` - Collection"] #[doc = " * `filters` - Filters"] pub enum
     SessionRecordingPlaylistTypeEnum { Collection = "collection", Filters = "filters", }

@@ -3,6 +3,24 @@
 //! Types compiled with any of the features: endpoints, unreferenced_types.
 #![allow(unused_imports)]
 use super::*;
+/// Breakdown
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BreakdownFilterBreakdown {
+    String(String),
+    Array(Vec<BreakdownFilterBreakdownVariant1Item>),
+    Integer(i64),
+    /// Any JSON the variants above do not match, kept as is.
+    Other(serde_json::Value),
+}
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum BreakdownFilterBreakdownVariant1Item {
+    String(String),
+    Integer(i64),
+    /// Any JSON the variants above do not match, kept as is.
+    Other(serde_json::Value),
+}
 crate::string_enum! {
     #[doc = " BreakdownType"] pub enum BreakdownType { Cohort = "cohort", Person =
     "person", Event = "event", EventMetadata = "event_metadata", Group = "group", Session
@@ -62,25 +80,8 @@ crate::literal! {
     #[doc = " Type"] pub struct DataWarehousePropertyFilterType = "data_warehouse";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum DataWarehousePropertyFilterValue {
-    Array(Vec<DataWarehousePropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum DataWarehousePropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type DataWarehousePropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type DataWarehousePropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 crate::string_enum! {
     #[doc = " DurationType"] pub enum DurationType { Duration = "duration", ActiveSeconds
     = "active_seconds", InactiveSeconds = "inactive_seconds", } fallback Other;
@@ -101,25 +102,8 @@ crate::literal! {
     #[doc = " Type"] pub struct ElementPropertyFilterType = "element";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ElementPropertyFilterValue {
-    Array(Vec<ElementPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ElementPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ElementPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type ElementPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// EmptyPropertyFilter
 pub type EmptyPropertyFilter = serde_json::Value;
 /// ErrorTrackingIssueFilter
@@ -138,25 +122,8 @@ crate::literal! {
     #[doc = " Type"] pub struct ErrorTrackingIssueFilterType = "error_tracking_issue";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ErrorTrackingIssueFilterValue {
-    Array(Vec<ErrorTrackingIssueFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ErrorTrackingIssueFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ErrorTrackingIssueFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type ErrorTrackingIssueFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// EventMetadataPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventMetadataPropertyFilter {
@@ -173,25 +140,8 @@ crate::literal! {
     #[doc = " Type"] pub struct EventMetadataPropertyFilterType = "event_metadata";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EventMetadataPropertyFilterValue {
-    Array(Vec<EventMetadataPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EventMetadataPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EventMetadataPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type EventMetadataPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// FeaturePropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FeaturePropertyFilter {
@@ -210,25 +160,8 @@ crate::literal! {
     FeaturePropertyFilterType = "feature";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FeaturePropertyFilterValue {
-    Array(Vec<FeaturePropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FeaturePropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type FeaturePropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type FeaturePropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// FlagPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FlagPropertyFilter {
@@ -279,25 +212,8 @@ crate::literal! {
     #[doc = " Type"] pub struct GroupPropertyFilterType = "group";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum GroupPropertyFilterValue {
-    Array(Vec<GroupPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum GroupPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type GroupPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type GroupPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// HogQLPropertyFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlPropertyFilter {
@@ -313,25 +229,8 @@ crate::literal! {
     #[doc = " Type"] pub struct HogQlPropertyFilterType = "hogql";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum HogQlPropertyFilterValue {
-    Array(Vec<HogQlPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum HogQlPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type HogQlPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type HogQlPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 crate::string_enum! {
     #[doc = " Key"] pub enum Key { TagName = "tag_name", Text = "text", Href = "href",
     Selector = "selector", } fallback Other;
@@ -352,25 +251,8 @@ crate::literal! {
     #[doc = " Type"] pub struct LogEntryPropertyFilterType = "log_entry";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum LogEntryPropertyFilterValue {
-    Array(Vec<LogEntryPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum LogEntryPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type LogEntryPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type LogEntryPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// LogPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LogPropertyFilter {
@@ -387,25 +269,8 @@ crate::literal! {
     #[doc = " Type"] pub struct LogPropertyFilterType = "log";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum LogPropertyFilterValue {
-    Array(Vec<LogPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum LogPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type LogPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type LogPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 crate::string_enum! {
     #[doc = " MultipleBreakdownType"] pub enum MultipleBreakdownType { Cohort = "cohort",
     Person = "person", Event = "event", EventMetadata = "event_metadata", Group =
@@ -429,25 +294,8 @@ crate::literal! {
     #[doc = " Person properties"] pub struct PersonPropertyFilterType = "person";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PersonPropertyFilterValue {
-    Array(Vec<PersonPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PersonPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type PersonPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type PersonPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 crate::string_enum! {
     #[doc = " PropertyOperator"] pub enum PropertyOperator { Exact = "exact", IsNot =
     "is_not", Icontains = "icontains", NotIcontains = "not_icontains", Regex = "regex",
@@ -483,25 +331,8 @@ crate::literal! {
     #[doc = " Type"] pub struct RecordingPropertyFilterType = "recording";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RecordingPropertyFilterValue {
-    Array(Vec<RecordingPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RecordingPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type RecordingPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type RecordingPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// RevenueAnalyticsPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RevenueAnalyticsPropertyFilter {
@@ -518,25 +349,8 @@ crate::literal! {
     #[doc = " Type"] pub struct RevenueAnalyticsPropertyFilterType = "revenue_analytics";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RevenueAnalyticsPropertyFilterValue {
-    Array(Vec<RevenueAnalyticsPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RevenueAnalyticsPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type RevenueAnalyticsPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type RevenueAnalyticsPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// SessionPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SessionPropertyFilter {
@@ -553,22 +367,5 @@ crate::literal! {
     #[doc = " Type"] pub struct SessionPropertyFilterType = "session";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SessionPropertyFilterValue {
-    Array(Vec<SessionPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SessionPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type SessionPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type SessionPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;

@@ -112,47 +112,7 @@ crate::literal! {
 crate::literal! {
     pub struct ActionsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ActionsNodePropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ActionsNodePropertiesItem = ActionsNodeFixedPropertiesItem;
 /// ActionsPie
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActionsPie {
@@ -288,19 +248,7 @@ pub enum ActorsQueryProperties {
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ActorsQueryPropertiesVariant0Item {
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ActorsQueryPropertiesVariant0Item = ActorsQueryFixedPropertiesItem;
 /// ActorsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ActorsQueryResponse {
@@ -434,24 +382,6 @@ pub struct BreakdownFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdowns: Option<Vec<Breakdown>>,
 }
-/// Breakdown
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum BreakdownFilterBreakdown {
-    String(String),
-    Array(Vec<BreakdownFilterBreakdownVariant1Item>),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum BreakdownFilterBreakdownVariant1Item {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
 /// BreakdownItem
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BreakdownItem {
@@ -459,23 +389,9 @@ pub struct BreakdownItem {
     pub value: BreakdownItemValue,
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum BreakdownItemValue {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type BreakdownItemValue = BreakdownFilterBreakdownVariant1Item;
 /// Property
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum BreakdownProperty {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type BreakdownProperty = BreakdownFilterBreakdownVariant1Item;
 /// CalendarHeatmapFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CalendarHeatmapFilter {
@@ -548,47 +464,7 @@ pub enum CalendarHeatmapQueryProperties {
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum CalendarHeatmapQueryPropertiesVariant0Item {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type CalendarHeatmapQueryPropertiesVariant0Item = ActionsNodeFixedPropertiesItem;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CalendarHeatmapQuerySeriesItem {
@@ -808,47 +684,7 @@ pub struct ConversionGoalFilter1 {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ConversionGoalFilter1FixedPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ConversionGoalFilter1FixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct ConversionGoalFilter1Kind = "EventsNode";
 }
@@ -873,47 +709,7 @@ crate::literal! {
 crate::literal! {
     pub struct ConversionGoalFilter1MathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ConversionGoalFilter1PropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ConversionGoalFilter1PropertiesItem = ActionsNodeFixedPropertiesItem;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum ConversionGoalFilter1SchemaMapValue {
@@ -965,47 +761,7 @@ pub struct ConversionGoalFilter2 {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ConversionGoalFilter2FixedPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ConversionGoalFilter2FixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct ConversionGoalFilter2Kind = "ActionsNode";
 }
@@ -1030,54 +786,8 @@ crate::literal! {
 crate::literal! {
     pub struct ConversionGoalFilter2MathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ConversionGoalFilter2PropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ConversionGoalFilter2SchemaMapValue {
-    String(String),
-    /// Any JSON the variants above do not match, kept as is.
-    Object(serde_json::Value),
-}
+pub type ConversionGoalFilter2PropertiesItem = ActionsNodeFixedPropertiesItem;
+pub type ConversionGoalFilter2SchemaMapValue = ConversionGoalFilter1SchemaMapValue;
 /// ConversionGoalFilter3
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ConversionGoalFilter3 {
@@ -1128,47 +838,7 @@ pub struct ConversionGoalFilter3 {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ConversionGoalFilter3FixedPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ConversionGoalFilter3FixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct ConversionGoalFilter3Kind = "DataWarehouseNode";
 }
@@ -1193,54 +863,8 @@ crate::literal! {
 crate::literal! {
     pub struct ConversionGoalFilter3MathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ConversionGoalFilter3PropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ConversionGoalFilter3SchemaMapValue {
-    String(String),
-    /// Any JSON the variants above do not match, kept as is.
-    Object(serde_json::Value),
-}
+pub type ConversionGoalFilter3PropertiesItem = ActionsNodeFixedPropertiesItem;
+pub type ConversionGoalFilter3SchemaMapValue = ConversionGoalFilter1SchemaMapValue;
 crate::string_enum! {
     #[doc = " CorrelationType"] pub enum CorrelationType { Success = "success", Failure =
     "failure", } fallback Other;
@@ -1336,47 +960,7 @@ pub struct DashboardFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub properties: Option<Vec<DashboardFilterPropertiesItem>>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum DashboardFilterPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type DashboardFilterPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::string_enum! {
     #[doc = " DataColorToken"] pub enum DataColorToken { Preset1 = "preset-1", Preset2 =
     "preset-2", Preset3 = "preset-3", Preset4 = "preset-4", Preset5 = "preset-5", Preset6
@@ -1673,47 +1257,7 @@ pub struct DataWarehouseNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum DataWarehouseNodeFixedPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type DataWarehouseNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct DataWarehouseNodeKind = "DataWarehouseNode";
 }
@@ -1738,47 +1282,7 @@ crate::literal! {
 crate::literal! {
     pub struct DataWarehouseNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum DataWarehouseNodePropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type DataWarehouseNodePropertiesItem = ActionsNodeFixedPropertiesItem;
 /// DataWarehouseViewLink
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DataWarehouseViewLink {
@@ -1858,14 +1362,7 @@ pub struct DatabaseSchemaField {
     pub table: Option<String>,
     pub r#type: DatabaseSerializedFieldType,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum DatabaseSchemaFieldChainItem {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type DatabaseSchemaFieldChainItem = BreakdownFilterBreakdownVariant1Item;
 /// DatabaseSchemaManagedViewTable
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DatabaseSchemaManagedViewTable {
@@ -2322,14 +1819,7 @@ pub struct ErrorTrackingIssueAssignee {
     pub r#type: ErrorTrackingIssueAssigneeType,
 }
 /// Id
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ErrorTrackingIssueAssigneeId {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ErrorTrackingIssueAssigneeId = BreakdownFilterBreakdownVariant1Item;
 crate::string_enum! {
     #[doc = " ErrorTrackingIssueAssigneeType"] pub enum ErrorTrackingIssueAssigneeType {
     User = "user", Role = "role", } fallback Other;
@@ -2498,25 +1988,8 @@ crate::literal! {
     #[doc = " Event properties"] pub struct EventPropertyFilterType = "event";
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EventPropertyFilterValue {
-    Array(Vec<EventPropertyFilterValueVariant0Item>),
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EventPropertyFilterValueVariant0Item {
-    String(String),
-    Number(f64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EventPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
+pub type EventPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 /// EventTaxonomyItem
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventTaxonomyItem {
@@ -2665,47 +2138,7 @@ pub struct EventsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EventsNodeFixedPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EventsNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct EventsNodeKind = "EventsNode";
 }
@@ -2730,47 +2163,7 @@ crate::literal! {
 crate::literal! {
     pub struct EventsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EventsNodePropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EventsNodePropertiesItem = ActionsNodeFixedPropertiesItem;
 /// EventsQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventsQuery {
@@ -2871,47 +2264,7 @@ pub enum EventsQueryFixedPropertiesItem {
 crate::literal! {
     #[doc = " Kind"] pub struct EventsQueryKind = "EventsQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum EventsQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type EventsQueryPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// EventsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EventsQueryResponse {
@@ -2980,47 +2333,7 @@ pub struct ExperimentDataWarehouseNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ExperimentDataWarehouseNodeFixedPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ExperimentDataWarehouseNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct ExperimentDataWarehouseNodeKind =
     "ExperimentDataWarehouseNode";
@@ -3046,47 +2359,7 @@ crate::literal! {
 crate::literal! {
     pub struct ExperimentDataWarehouseNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ExperimentDataWarehouseNodePropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ExperimentDataWarehouseNodePropertiesItem = ActionsNodeFixedPropertiesItem;
 /// ExperimentEventExposureConfig
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentEventExposureConfig {
@@ -3104,47 +2377,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentEventExposureConfigKind =
     "ExperimentEventExposureConfig";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ExperimentEventExposureConfigPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ExperimentEventExposureConfigPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// ExperimentExposureCriteria
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ExperimentExposureCriteria {
@@ -3461,18 +2694,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct ExperimentQueryResponseKind = "ExperimentQuery";
 }
 /// Metric
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ExperimentQueryResponseMetric {
-    #[serde(tag = "kind", literal = "ExperimentMetric")]
-    ExperimentMeanMetric(Box<ExperimentMeanMetric>),
-    #[serde(tag = "kind", literal = "ExperimentMetric")]
-    ExperimentFunnelMetric(Box<ExperimentFunnelMetric>),
-    #[serde(tag = "kind", literal = "ExperimentMetric")]
-    ExperimentRatioMetric(Box<ExperimentRatioMetric>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ExperimentQueryResponseMetric = ExperimentQueryMetric;
 /// Variant Results
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -3523,18 +2745,7 @@ pub struct ExperimentRatioMetric {
     pub version: Option<f64>,
 }
 /// Denominator
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ExperimentRatioMetricDenominator {
-    #[serde(tag = "kind", literal = "EventsNode")]
-    EventsNode(Box<EventsNode>),
-    #[serde(tag = "kind", literal = "ActionsNode")]
-    ActionsNode(Box<ActionsNode>),
-    #[serde(tag = "kind", literal = "ExperimentDataWarehouseNode")]
-    ExperimentDataWarehouseNode(Box<ExperimentDataWarehouseNode>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ExperimentRatioMetricDenominator = ExperimentMeanMetricSource;
 crate::literal! {
     #[doc = " Kind"] pub struct ExperimentRatioMetricKind = "ExperimentMetric";
 }
@@ -3542,18 +2753,7 @@ crate::literal! {
     #[doc = " Metric Type"] pub struct ExperimentRatioMetricMetricType = "ratio";
 }
 /// Numerator
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum ExperimentRatioMetricNumerator {
-    #[serde(tag = "kind", literal = "EventsNode")]
-    EventsNode(Box<EventsNode>),
-    #[serde(tag = "kind", literal = "ActionsNode")]
-    ActionsNode(Box<ActionsNode>),
-    #[serde(tag = "kind", literal = "ExperimentDataWarehouseNode")]
-    ExperimentDataWarehouseNode(Box<ExperimentDataWarehouseNode>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type ExperimentRatioMetricNumerator = ExperimentMeanMetricSource;
 crate::string_enum! {
     #[doc = " ExperimentSignificanceCode"] pub enum ExperimentSignificanceCode {
     Significant = "significant", NotEnoughExposure = "not_enough_exposure",
@@ -3747,47 +2947,7 @@ pub struct FeatureFlagGroupType {
     #[serde(default, skip_serializing_if = "none")]
     pub variant: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FeatureFlagGroupTypePropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type FeatureFlagGroupTypePropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::string_enum! {
     #[doc = " FilterLogicalOperator"] pub enum FilterLogicalOperator { And = "AND", Or =
     "OR", } fallback Other;
@@ -3853,59 +3013,8 @@ pub struct FunnelCorrelationActorsQuery {
     pub version: Option<f64>,
 }
 /// Funnelcorrelationpersonentity
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FunnelCorrelationActorsQueryFunnelCorrelationPersonEntity {
-    #[serde(tag = "kind", literal = "EventsNode")]
-    EventsNode(Box<EventsNode>),
-    #[serde(tag = "kind", literal = "ActionsNode")]
-    ActionsNode(Box<ActionsNode>),
-    #[serde(tag = "kind", literal = "DataWarehouseNode")]
-    DataWarehouseNode(Box<DataWarehouseNode>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FunnelCorrelationActorsQueryFunnelCorrelationPropertyValuesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type FunnelCorrelationActorsQueryFunnelCorrelationPersonEntity = CalendarHeatmapQuerySeriesItem;
+pub type FunnelCorrelationActorsQueryFunnelCorrelationPropertyValuesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct FunnelCorrelationActorsQueryKind =
     "FunnelCorrelationActorsQuery";
@@ -4036,47 +3145,7 @@ pub struct FunnelExclusionActionsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FunnelExclusionActionsNodeFixedPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type FunnelExclusionActionsNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct FunnelExclusionActionsNodeKind = "ActionsNode";
 }
@@ -4101,47 +3170,7 @@ crate::literal! {
 crate::literal! {
     pub struct FunnelExclusionActionsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FunnelExclusionActionsNodePropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type FunnelExclusionActionsNodePropertiesItem = ActionsNodeFixedPropertiesItem;
 /// FunnelExclusionEventsNode
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelExclusionEventsNode {
@@ -4191,47 +3220,7 @@ pub struct FunnelExclusionEventsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FunnelExclusionEventsNodeFixedPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type FunnelExclusionEventsNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct FunnelExclusionEventsNodeKind = "EventsNode";
 }
@@ -4256,47 +3245,7 @@ crate::literal! {
 crate::literal! {
     pub struct FunnelExclusionEventsNodeMathVariant7 = "hogql";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FunnelExclusionEventsNodePropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type FunnelExclusionEventsNodePropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::string_enum! {
     #[doc = " FunnelLayout"] pub enum FunnelLayout { Horizontal = "horizontal", Vertical
     = "vertical", } fallback Other;
@@ -4483,55 +3432,8 @@ crate::literal! {
     #[doc = " Kind"] pub struct FunnelsQueryKind = "FunnelsQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FunnelsQueryProperties {
-    Array(Vec<FunnelsQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(Box<PropertyGroupFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FunnelsQueryPropertiesVariant0Item {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type FunnelsQueryProperties = CalendarHeatmapQueryProperties;
+pub type FunnelsQueryPropertiesVariant0Item = ActionsNodeFixedPropertiesItem;
 /// FunnelsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FunnelsQueryResponse {
@@ -4554,18 +3456,7 @@ pub struct FunnelsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum FunnelsQuerySeriesItem {
-    #[serde(tag = "kind", literal = "EventsNode")]
-    EventsNode(Box<EventsNode>),
-    #[serde(tag = "kind", literal = "ActionsNode")]
-    ActionsNode(Box<ActionsNode>),
-    #[serde(tag = "kind", literal = "DataWarehouseNode")]
-    DataWarehouseNode(Box<DataWarehouseNode>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type FunnelsQuerySeriesItem = CalendarHeatmapQuerySeriesItem;
 /// GoalLine
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GoalLine {
@@ -4808,47 +3699,7 @@ pub struct HogQlFilters {
     #[serde(default, skip_serializing_if = "none")]
     pub properties: Option<Vec<HogQlFiltersPropertiesItem>>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum HogQlFiltersPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type HogQlFiltersPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// HogQLMetadata
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HogQlMetadata {
@@ -4902,98 +3753,7 @@ pub struct HogQlMetadataResponse {
     pub warnings: Vec<HogQlNotice>,
 }
 /// Query within which "expr" and "template" are validated. Defaults to "select * from events"
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum HogQlMetadataSourceQuery {
-    #[serde(tag = "kind", literal = "EventsNode")]
-    EventsNode(Box<EventsNode>),
-    #[serde(tag = "kind", literal = "ActionsNode")]
-    ActionsNode(Box<ActionsNode>),
-    #[serde(tag = "kind", literal = "PersonsNode")]
-    PersonsNode(Box<PersonsNode>),
-    #[serde(tag = "kind", literal = "EventsQuery")]
-    EventsQuery(Box<EventsQuery>),
-    #[serde(tag = "kind", literal = "ActorsQuery")]
-    ActorsQuery(Box<ActorsQuery>),
-    #[serde(tag = "kind", literal = "GroupsQuery")]
-    GroupsQuery(Box<GroupsQuery>),
-    #[serde(tag = "kind", literal = "InsightActorsQuery")]
-    InsightActorsQuery(Box<InsightActorsQuery>),
-    #[serde(tag = "kind", literal = "InsightActorsQueryOptions")]
-    InsightActorsQueryOptions(Box<InsightActorsQueryOptions>),
-    #[serde(tag = "kind", literal = "SessionsTimelineQuery")]
-    SessionsTimelineQuery(Box<SessionsTimelineQuery>),
-    #[serde(tag = "kind", literal = "HogQuery")]
-    HogQuery(Box<HogQuery>),
-    #[serde(tag = "kind", literal = "HogQLQuery")]
-    HogQlQuery(Box<HogQlQuery>),
-    #[serde(tag = "kind", literal = "HogQLMetadata")]
-    HogQlMetadata(Box<HogQlMetadata>),
-    #[serde(tag = "kind", literal = "HogQLAutocomplete")]
-    HogQlAutocomplete(Box<HogQlAutocomplete>),
-    #[serde(tag = "kind", literal = "RevenueAnalyticsGrossRevenueQuery")]
-    RevenueAnalyticsGrossRevenueQuery(Box<RevenueAnalyticsGrossRevenueQuery>),
-    #[serde(tag = "kind", literal = "RevenueAnalyticsMetricsQuery")]
-    RevenueAnalyticsMetricsQuery(Box<RevenueAnalyticsMetricsQuery>),
-    #[serde(tag = "kind", literal = "RevenueAnalyticsMRRQuery")]
-    RevenueAnalyticsMrrQuery(Box<RevenueAnalyticsMrrQuery>),
-    #[serde(tag = "kind", literal = "RevenueAnalyticsOverviewQuery")]
-    RevenueAnalyticsOverviewQuery(Box<RevenueAnalyticsOverviewQuery>),
-    #[serde(tag = "kind", literal = "RevenueAnalyticsTopCustomersQuery")]
-    RevenueAnalyticsTopCustomersQuery(Box<RevenueAnalyticsTopCustomersQuery>),
-    #[serde(tag = "kind", literal = "MarketingAnalyticsTableQuery")]
-    MarketingAnalyticsTableQuery(Box<MarketingAnalyticsTableQuery>),
-    #[serde(tag = "kind", literal = "MarketingAnalyticsAggregatedQuery")]
-    MarketingAnalyticsAggregatedQuery(Box<MarketingAnalyticsAggregatedQuery>),
-    #[serde(tag = "kind", literal = "WebOverviewQuery")]
-    WebOverviewQuery(Box<WebOverviewQuery>),
-    #[serde(tag = "kind", literal = "WebStatsTableQuery")]
-    WebStatsTableQuery(Box<WebStatsTableQuery>),
-    #[serde(tag = "kind", literal = "WebExternalClicksTableQuery")]
-    WebExternalClicksTableQuery(Box<WebExternalClicksTableQuery>),
-    #[serde(tag = "kind", literal = "WebGoalsQuery")]
-    WebGoalsQuery(Box<WebGoalsQuery>),
-    #[serde(tag = "kind", literal = "WebVitalsQuery")]
-    WebVitalsQuery(Box<WebVitalsQuery>),
-    #[serde(tag = "kind", literal = "WebVitalsPathBreakdownQuery")]
-    WebVitalsPathBreakdownQuery(Box<WebVitalsPathBreakdownQuery>),
-    #[serde(tag = "kind", literal = "WebPageURLSearchQuery")]
-    WebPageUrlSearchQuery(Box<WebPageUrlSearchQuery>),
-    #[serde(tag = "kind", literal = "WebTrendsQuery")]
-    WebTrendsQuery(Box<WebTrendsQuery>),
-    #[serde(tag = "kind", literal = "WebAnalyticsExternalSummaryQuery")]
-    WebAnalyticsExternalSummaryQuery(Box<WebAnalyticsExternalSummaryQuery>),
-    #[serde(tag = "kind", literal = "SessionAttributionExplorerQuery")]
-    SessionAttributionExplorerQuery(Box<SessionAttributionExplorerQuery>),
-    #[serde(tag = "kind", literal = "RevenueExampleEventsQuery")]
-    RevenueExampleEventsQuery(Box<RevenueExampleEventsQuery>),
-    #[serde(tag = "kind", literal = "RevenueExampleDataWarehouseTablesQuery")]
-    RevenueExampleDataWarehouseTablesQuery(Box<RevenueExampleDataWarehouseTablesQuery>),
-    #[serde(tag = "kind", literal = "ErrorTrackingQuery")]
-    ErrorTrackingQuery(Box<ErrorTrackingQuery>),
-    #[serde(tag = "kind", literal = "ErrorTrackingIssueCorrelationQuery")]
-    ErrorTrackingIssueCorrelationQuery(Box<ErrorTrackingIssueCorrelationQuery>),
-    #[serde(tag = "kind", literal = "LogsQuery")]
-    LogsQuery(Box<LogsQuery>),
-    #[serde(tag = "kind", literal = "ExperimentFunnelsQuery")]
-    ExperimentFunnelsQuery(Box<ExperimentFunnelsQuery>),
-    #[serde(tag = "kind", literal = "ExperimentTrendsQuery")]
-    ExperimentTrendsQuery(Box<ExperimentTrendsQuery>),
-    #[serde(tag = "kind", literal = "CalendarHeatmapQuery")]
-    CalendarHeatmapQuery(Box<CalendarHeatmapQuery>),
-    #[serde(tag = "kind", literal = "RecordingsQuery")]
-    RecordingsQuery(Box<RecordingsQuery>),
-    #[serde(tag = "kind", literal = "TracesQuery")]
-    TracesQuery(Box<TracesQuery>),
-    #[serde(tag = "kind", literal = "TraceQuery")]
-    TraceQuery(Box<TraceQuery>),
-    #[serde(tag = "kind", literal = "VectorSearchQuery")]
-    VectorSearchQuery(Box<VectorSearchQuery>),
-    #[serde(tag = "kind", literal = "UsageMetricsQuery")]
-    UsageMetricsQuery(Box<UsageMetricsQuery>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type HogQlMetadataSourceQuery = HogQlAutocompleteSourceQuery;
 /// HogQLNotice
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogQlNotice {
@@ -5267,14 +4027,7 @@ pub enum InsightActorsQueryBreakdown {
     Other(serde_json::Value),
 }
 /// Day
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum InsightActorsQueryDay {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type InsightActorsQueryDay = BreakdownFilterBreakdownVariant1Item;
 crate::literal! {
     #[doc = " Kind"] pub struct InsightActorsQueryKind = "InsightActorsQuery";
 }
@@ -5384,14 +4137,8 @@ pub struct InsightVizNode {
 crate::literal! {
     #[doc = " Kind"] pub struct InsightVizNodeKind = "InsightVizNode";
 }
-crate::tagged_union! {
-    #[doc = " Source"] pub enum InsightVizNodeSource { tag "kind"; TrendsQuery(Box <
-    TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery >) =
-    ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
-    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
-    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
-    ["LifecycleQuery"], }
-}
+/// Source
+pub type InsightVizNodeSource = InsightActorsQuerySource;
 /// IntegrationFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct IntegrationFilter {
@@ -5480,55 +4227,8 @@ crate::literal! {
     #[doc = " Kind"] pub struct LifecycleQueryKind = "LifecycleQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum LifecycleQueryProperties {
-    Array(Vec<LifecycleQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(Box<PropertyGroupFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum LifecycleQueryPropertiesVariant0Item {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type LifecycleQueryProperties = CalendarHeatmapQueryProperties;
+pub type LifecycleQueryPropertiesVariant0Item = ActionsNodeFixedPropertiesItem;
 /// LifecycleQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct LifecycleQueryResponse {
@@ -5549,18 +4249,7 @@ pub struct LifecycleQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum LifecycleQuerySeriesItem {
-    #[serde(tag = "kind", literal = "EventsNode")]
-    EventsNode(Box<EventsNode>),
-    #[serde(tag = "kind", literal = "ActionsNode")]
-    ActionsNode(Box<ActionsNode>),
-    #[serde(tag = "kind", literal = "DataWarehouseNode")]
-    DataWarehouseNode(Box<DataWarehouseNode>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type LifecycleQuerySeriesItem = CalendarHeatmapQuerySeriesItem;
 crate::string_enum! {
     #[doc = " LifecycleToggle"] pub enum LifecycleToggle { New = "new", Resurrecting =
     "resurrecting", Returning = "returning", Dormant = "dormant", } fallback Other;
@@ -5730,14 +4419,7 @@ pub struct MarketingAnalyticsAggregatedQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MarketingAnalyticsAggregatedQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type MarketingAnalyticsAggregatedQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 /// Draft conversion goal that can be set in the UI without saving
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -5815,14 +4497,7 @@ pub enum MarketingAnalyticsItemPrevious {
     Other(serde_json::Value),
 }
 /// Value
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MarketingAnalyticsItemValue {
-    Number(f64),
-    String(String),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type MarketingAnalyticsItemValue = MarketingAnalyticsItemPrevious;
 crate::string_enum! {
     #[doc = " MarketingAnalyticsOrderByEnum"] pub enum MarketingAnalyticsOrderByEnum {
     Asc = "ASC", Desc = "DESC", } fallback Other;
@@ -5880,27 +4555,9 @@ pub struct MarketingAnalyticsTableQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MarketingAnalyticsTableQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type MarketingAnalyticsTableQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 /// Draft conversion goal that can be set in the UI without saving
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MarketingAnalyticsTableQueryDraftConversionGoal {
-    #[serde(tag = "kind", literal = "EventsNode")]
-    ConversionGoalFilter1(Box<ConversionGoalFilter1>),
-    #[serde(tag = "kind", literal = "ActionsNode")]
-    ConversionGoalFilter2(Box<ConversionGoalFilter2>),
-    #[serde(tag = "kind", literal = "DataWarehouseNode")]
-    ConversionGoalFilter3(Box<ConversionGoalFilter3>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type MarketingAnalyticsTableQueryDraftConversionGoal = MarketingAnalyticsAggregatedQueryDraftConversionGoal;
 crate::literal! {
     #[doc = " Kind"] pub struct MarketingAnalyticsTableQueryKind =
     "MarketingAnalyticsTableQuery";
@@ -5913,18 +4570,7 @@ pub enum MarketingAnalyticsTableQueryOrderByItemItem {
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum MarketingAnalyticsTableQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type MarketingAnalyticsTableQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// MarketingAnalyticsTableQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MarketingAnalyticsTableQueryResponse {
@@ -6068,14 +4714,6 @@ pub struct PatchedErrorTrackingSymbolSet {
     #[serde(default, skip_serializing_if = "none")]
     pub failure_reason: Option<String>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PatchedSessionRecordingPlaylistRecordingsCountsValueValue {
-    Integer(i64),
-    Boolean(bool),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
 /// PathCleaningFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PathCleaningFilter {
@@ -6175,55 +4813,8 @@ crate::literal! {
     #[doc = " Kind"] pub struct PathsQueryKind = "PathsQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PathsQueryProperties {
-    Array(Vec<PathsQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(Box<PropertyGroupFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PathsQueryPropertiesVariant0Item {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type PathsQueryProperties = CalendarHeatmapQueryProperties;
+pub type PathsQueryPropertiesVariant0Item = ActionsNodeFixedPropertiesItem;
 /// PathsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PathsQueryResponse {
@@ -6299,91 +4890,11 @@ pub struct PersonsNode {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PersonsNodeFixedPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type PersonsNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct PersonsNodeKind = "PersonsNode";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum PersonsNodePropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type PersonsNodePropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::string_enum! {
     #[doc = " PersonsOnEventsMode"] pub enum PersonsOnEventsMode { Disabled = "disabled",
     PersonIdNoOverridePropertiesOnEvents = "person_id_no_override_properties_on_events",
@@ -6862,36 +5373,11 @@ crate::literal! {
     #[doc = " Kind"] pub struct QueryResponseAlternative17Kind = "ExperimentQuery";
 }
 /// Metric
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum QueryResponseAlternative17Metric {
-    #[serde(tag = "kind", literal = "ExperimentMetric")]
-    ExperimentMeanMetric(Box<ExperimentMeanMetric>),
-    #[serde(tag = "kind", literal = "ExperimentMetric")]
-    ExperimentFunnelMetric(Box<ExperimentFunnelMetric>),
-    #[serde(tag = "kind", literal = "ExperimentMetric")]
-    ExperimentRatioMetric(Box<ExperimentRatioMetric>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type QueryResponseAlternative17Metric = ExperimentQueryMetric;
 /// Variant Results
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum QueryResponseAlternative17VariantResults {
-    Array(Vec<ExperimentVariantResultFrequentist>),
-    ArrayVariant(Vec<ExperimentVariantResultBayesian>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type QueryResponseAlternative17VariantResults = ExperimentQueryResponseVariantResults;
 /// Variants
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum QueryResponseAlternative17Variants {
-    Array(Vec<ExperimentVariantTrendsBaseStats>),
-    ArrayVariant(Vec<ExperimentVariantFunnelsBaseStats>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type QueryResponseAlternative17Variants = ExperimentQueryResponseVariants;
 /// QueryResponseAlternative18
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative18 {
@@ -8055,26 +6541,7 @@ pub struct QueryResponseAlternative65 {
         QueryResponseAlternative65TablesValue,
     >,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum QueryResponseAlternative65TablesValue {
-    #[serde(tag = "type", literal = "posthog")]
-    DatabaseSchemaPostHogTable(Box<DatabaseSchemaPostHogTable>),
-    #[serde(tag = "type", literal = "system")]
-    DatabaseSchemaSystemTable(Box<DatabaseSchemaSystemTable>),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DatabaseSchemaDataWarehouseTable(Box<DatabaseSchemaDataWarehouseTable>),
-    #[serde(tag = "type", literal = "view")]
-    DatabaseSchemaViewTable(Box<DatabaseSchemaViewTable>),
-    #[serde(tag = "type", literal = "managed_view")]
-    DatabaseSchemaManagedViewTable(Box<DatabaseSchemaManagedViewTable>),
-    #[serde(tag = "type", literal = "batch_export")]
-    DatabaseSchemaBatchExportTable(Box<DatabaseSchemaBatchExportTable>),
-    #[serde(tag = "type", literal = "materialized_view")]
-    DatabaseSchemaMaterializedViewTable(Box<DatabaseSchemaMaterializedViewTable>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type QueryResponseAlternative65TablesValue = DatabaseSchemaQueryResponseTablesValue;
 /// QueryResponseAlternative66
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative66 {
@@ -8212,14 +6679,7 @@ pub struct QueryResponseAlternative70 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 /// Results
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum QueryResponseAlternative70Results {
-    ActorsPropertyTaxonomyResponse(Box<ActorsPropertyTaxonomyResponse>),
-    Array(Vec<ActorsPropertyTaxonomyResponse>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type QueryResponseAlternative70Results = ActorsPropertyTaxonomyQueryResponseResults;
 /// QueryResponseAlternative71
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative71 {
@@ -8333,139 +6793,15 @@ pub struct QueryTiming {
 pub struct QueryUpgradeRequest {
     pub query: QueryUpgradeRequestQuery,
 }
-crate::tagged_union! {
-    #[doc = " Query"] pub enum QueryUpgradeRequestQuery { tag "kind"; EventsNode(Box <
-    EventsNode >) = ["EventsNode"], ActionsNode(Box < ActionsNode >) = ["ActionsNode"],
-    PersonsNode(Box < PersonsNode >) = ["PersonsNode"], DataWarehouseNode(Box <
-    DataWarehouseNode >) = ["DataWarehouseNode"], EventsQuery(Box < EventsQuery >) =
-    ["EventsQuery"], ActorsQuery(Box < ActorsQuery >) = ["ActorsQuery"], GroupsQuery(Box
-    < GroupsQuery >) = ["GroupsQuery"], InsightActorsQuery(Box < InsightActorsQuery >) =
-    ["InsightActorsQuery"], InsightActorsQueryOptions(Box < InsightActorsQueryOptions >)
-    = ["InsightActorsQueryOptions"], SessionsTimelineQuery(Box < SessionsTimelineQuery >)
-    = ["SessionsTimelineQuery"], HogQuery(Box < HogQuery >) = ["HogQuery"],
-    HogQlQuery(Box < HogQlQuery >) = ["HogQLQuery"], HogQlMetadata(Box < HogQlMetadata >)
-    = ["HogQLMetadata"], HogQlAutocomplete(Box < HogQlAutocomplete >) =
-    ["HogQLAutocomplete"], HogQlastQuery(Box < HogQlastQuery >) = ["HogQLASTQuery"],
-    SessionAttributionExplorerQuery(Box < SessionAttributionExplorerQuery >) =
-    ["SessionAttributionExplorerQuery"], RevenueExampleEventsQuery(Box <
-    RevenueExampleEventsQuery >) = ["RevenueExampleEventsQuery"],
-    RevenueExampleDataWarehouseTablesQuery(Box < RevenueExampleDataWarehouseTablesQuery
-    >) = ["RevenueExampleDataWarehouseTablesQuery"], ErrorTrackingQuery(Box <
-    ErrorTrackingQuery >) = ["ErrorTrackingQuery"],
-    ErrorTrackingIssueCorrelationQuery(Box < ErrorTrackingIssueCorrelationQuery >) =
-    ["ErrorTrackingIssueCorrelationQuery"], ExperimentFunnelsQuery(Box <
-    ExperimentFunnelsQuery >) = ["ExperimentFunnelsQuery"], ExperimentTrendsQuery(Box <
-    ExperimentTrendsQuery >) = ["ExperimentTrendsQuery"], ExperimentQuery(Box <
-    ExperimentQuery >) = ["ExperimentQuery"], ExperimentExposureQuery(Box <
-    ExperimentExposureQuery >) = ["ExperimentExposureQuery"], DocumentSimilarityQuery(Box
-    < DocumentSimilarityQuery >) = ["DocumentSimilarityQuery"], WebOverviewQuery(Box <
-    WebOverviewQuery >) = ["WebOverviewQuery"], WebStatsTableQuery(Box <
-    WebStatsTableQuery >) = ["WebStatsTableQuery"], WebExternalClicksTableQuery(Box <
-    WebExternalClicksTableQuery >) = ["WebExternalClicksTableQuery"], WebGoalsQuery(Box <
-    WebGoalsQuery >) = ["WebGoalsQuery"], WebVitalsQuery(Box < WebVitalsQuery >) =
-    ["WebVitalsQuery"], WebVitalsPathBreakdownQuery(Box < WebVitalsPathBreakdownQuery >)
-    = ["WebVitalsPathBreakdownQuery"], WebPageUrlSearchQuery(Box < WebPageUrlSearchQuery
-    >) = ["WebPageURLSearchQuery"], WebAnalyticsExternalSummaryQuery(Box <
-    WebAnalyticsExternalSummaryQuery >) = ["WebAnalyticsExternalSummaryQuery"],
-    RevenueAnalyticsGrossRevenueQuery(Box < RevenueAnalyticsGrossRevenueQuery >) =
-    ["RevenueAnalyticsGrossRevenueQuery"], RevenueAnalyticsMetricsQuery(Box <
-    RevenueAnalyticsMetricsQuery >) = ["RevenueAnalyticsMetricsQuery"],
-    RevenueAnalyticsMrrQuery(Box < RevenueAnalyticsMrrQuery >) =
-    ["RevenueAnalyticsMRRQuery"], RevenueAnalyticsOverviewQuery(Box <
-    RevenueAnalyticsOverviewQuery >) = ["RevenueAnalyticsOverviewQuery"],
-    RevenueAnalyticsTopCustomersQuery(Box < RevenueAnalyticsTopCustomersQuery >) =
-    ["RevenueAnalyticsTopCustomersQuery"], MarketingAnalyticsTableQuery(Box <
-    MarketingAnalyticsTableQuery >) = ["MarketingAnalyticsTableQuery"],
-    MarketingAnalyticsAggregatedQuery(Box < MarketingAnalyticsAggregatedQuery >) =
-    ["MarketingAnalyticsAggregatedQuery"], DataVisualizationNode(Box <
-    DataVisualizationNode >) = ["DataVisualizationNode"], DataTableNode(Box <
-    DataTableNode >) = ["DataTableNode"], SavedInsightNode(Box < SavedInsightNode >) =
-    ["SavedInsightNode"], InsightVizNode(Box < InsightVizNode >) = ["InsightVizNode"],
-    TrendsQuery(Box < TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery
-    >) = ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
-    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
-    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
-    ["LifecycleQuery"], FunnelCorrelationQuery(Box < FunnelCorrelationQuery >) =
-    ["FunnelCorrelationQuery"], DatabaseSchemaQuery(Box < DatabaseSchemaQuery >) =
-    ["DatabaseSchemaQuery"], LogsQuery(Box < LogsQuery >) = ["LogsQuery"],
-    SuggestedQuestionsQuery(Box < SuggestedQuestionsQuery >) =
-    ["SuggestedQuestionsQuery"], TeamTaxonomyQuery(Box < TeamTaxonomyQuery >) =
-    ["TeamTaxonomyQuery"], EventTaxonomyQuery(Box < EventTaxonomyQuery >) =
-    ["EventTaxonomyQuery"], ActorsPropertyTaxonomyQuery(Box < ActorsPropertyTaxonomyQuery
-    >) = ["ActorsPropertyTaxonomyQuery"], TracesQuery(Box < TracesQuery >) =
-    ["TracesQuery"], TraceQuery(Box < TraceQuery >) = ["TraceQuery"],
-    VectorSearchQuery(Box < VectorSearchQuery >) = ["VectorSearchQuery"],
-    UsageMetricsQuery(Box < UsageMetricsQuery >) = ["UsageMetricsQuery"], }
-}
+/// Query
+pub type QueryUpgradeRequestQuery = QueryRequestQuery;
 /// QueryUpgradeResponse
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QueryUpgradeResponse {
     pub query: QueryUpgradeResponseQuery,
 }
-crate::tagged_union! {
-    #[doc = " Query"] pub enum QueryUpgradeResponseQuery { tag "kind"; EventsNode(Box <
-    EventsNode >) = ["EventsNode"], ActionsNode(Box < ActionsNode >) = ["ActionsNode"],
-    PersonsNode(Box < PersonsNode >) = ["PersonsNode"], DataWarehouseNode(Box <
-    DataWarehouseNode >) = ["DataWarehouseNode"], EventsQuery(Box < EventsQuery >) =
-    ["EventsQuery"], ActorsQuery(Box < ActorsQuery >) = ["ActorsQuery"], GroupsQuery(Box
-    < GroupsQuery >) = ["GroupsQuery"], InsightActorsQuery(Box < InsightActorsQuery >) =
-    ["InsightActorsQuery"], InsightActorsQueryOptions(Box < InsightActorsQueryOptions >)
-    = ["InsightActorsQueryOptions"], SessionsTimelineQuery(Box < SessionsTimelineQuery >)
-    = ["SessionsTimelineQuery"], HogQuery(Box < HogQuery >) = ["HogQuery"],
-    HogQlQuery(Box < HogQlQuery >) = ["HogQLQuery"], HogQlMetadata(Box < HogQlMetadata >)
-    = ["HogQLMetadata"], HogQlAutocomplete(Box < HogQlAutocomplete >) =
-    ["HogQLAutocomplete"], HogQlastQuery(Box < HogQlastQuery >) = ["HogQLASTQuery"],
-    SessionAttributionExplorerQuery(Box < SessionAttributionExplorerQuery >) =
-    ["SessionAttributionExplorerQuery"], RevenueExampleEventsQuery(Box <
-    RevenueExampleEventsQuery >) = ["RevenueExampleEventsQuery"],
-    RevenueExampleDataWarehouseTablesQuery(Box < RevenueExampleDataWarehouseTablesQuery
-    >) = ["RevenueExampleDataWarehouseTablesQuery"], ErrorTrackingQuery(Box <
-    ErrorTrackingQuery >) = ["ErrorTrackingQuery"],
-    ErrorTrackingIssueCorrelationQuery(Box < ErrorTrackingIssueCorrelationQuery >) =
-    ["ErrorTrackingIssueCorrelationQuery"], ExperimentFunnelsQuery(Box <
-    ExperimentFunnelsQuery >) = ["ExperimentFunnelsQuery"], ExperimentTrendsQuery(Box <
-    ExperimentTrendsQuery >) = ["ExperimentTrendsQuery"], ExperimentQuery(Box <
-    ExperimentQuery >) = ["ExperimentQuery"], ExperimentExposureQuery(Box <
-    ExperimentExposureQuery >) = ["ExperimentExposureQuery"], DocumentSimilarityQuery(Box
-    < DocumentSimilarityQuery >) = ["DocumentSimilarityQuery"], WebOverviewQuery(Box <
-    WebOverviewQuery >) = ["WebOverviewQuery"], WebStatsTableQuery(Box <
-    WebStatsTableQuery >) = ["WebStatsTableQuery"], WebExternalClicksTableQuery(Box <
-    WebExternalClicksTableQuery >) = ["WebExternalClicksTableQuery"], WebGoalsQuery(Box <
-    WebGoalsQuery >) = ["WebGoalsQuery"], WebVitalsQuery(Box < WebVitalsQuery >) =
-    ["WebVitalsQuery"], WebVitalsPathBreakdownQuery(Box < WebVitalsPathBreakdownQuery >)
-    = ["WebVitalsPathBreakdownQuery"], WebPageUrlSearchQuery(Box < WebPageUrlSearchQuery
-    >) = ["WebPageURLSearchQuery"], WebAnalyticsExternalSummaryQuery(Box <
-    WebAnalyticsExternalSummaryQuery >) = ["WebAnalyticsExternalSummaryQuery"],
-    RevenueAnalyticsGrossRevenueQuery(Box < RevenueAnalyticsGrossRevenueQuery >) =
-    ["RevenueAnalyticsGrossRevenueQuery"], RevenueAnalyticsMetricsQuery(Box <
-    RevenueAnalyticsMetricsQuery >) = ["RevenueAnalyticsMetricsQuery"],
-    RevenueAnalyticsMrrQuery(Box < RevenueAnalyticsMrrQuery >) =
-    ["RevenueAnalyticsMRRQuery"], RevenueAnalyticsOverviewQuery(Box <
-    RevenueAnalyticsOverviewQuery >) = ["RevenueAnalyticsOverviewQuery"],
-    RevenueAnalyticsTopCustomersQuery(Box < RevenueAnalyticsTopCustomersQuery >) =
-    ["RevenueAnalyticsTopCustomersQuery"], MarketingAnalyticsTableQuery(Box <
-    MarketingAnalyticsTableQuery >) = ["MarketingAnalyticsTableQuery"],
-    MarketingAnalyticsAggregatedQuery(Box < MarketingAnalyticsAggregatedQuery >) =
-    ["MarketingAnalyticsAggregatedQuery"], DataVisualizationNode(Box <
-    DataVisualizationNode >) = ["DataVisualizationNode"], DataTableNode(Box <
-    DataTableNode >) = ["DataTableNode"], SavedInsightNode(Box < SavedInsightNode >) =
-    ["SavedInsightNode"], InsightVizNode(Box < InsightVizNode >) = ["InsightVizNode"],
-    TrendsQuery(Box < TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery
-    >) = ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
-    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
-    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
-    ["LifecycleQuery"], FunnelCorrelationQuery(Box < FunnelCorrelationQuery >) =
-    ["FunnelCorrelationQuery"], DatabaseSchemaQuery(Box < DatabaseSchemaQuery >) =
-    ["DatabaseSchemaQuery"], LogsQuery(Box < LogsQuery >) = ["LogsQuery"],
-    SuggestedQuestionsQuery(Box < SuggestedQuestionsQuery >) =
-    ["SuggestedQuestionsQuery"], TeamTaxonomyQuery(Box < TeamTaxonomyQuery >) =
-    ["TeamTaxonomyQuery"], EventTaxonomyQuery(Box < EventTaxonomyQuery >) =
-    ["EventTaxonomyQuery"], ActorsPropertyTaxonomyQuery(Box < ActorsPropertyTaxonomyQuery
-    >) = ["ActorsPropertyTaxonomyQuery"], TracesQuery(Box < TracesQuery >) =
-    ["TracesQuery"], TraceQuery(Box < TraceQuery >) = ["TraceQuery"],
-    VectorSearchQuery(Box < VectorSearchQuery >) = ["VectorSearchQuery"],
-    UsageMetricsQuery(Box < UsageMetricsQuery >) = ["UsageMetricsQuery"], }
-}
+/// Query
+pub type QueryUpgradeResponseQuery = QueryRequestQuery;
 crate::string_enum! {
     #[doc = " RecordingOrder"] pub enum RecordingOrder { Duration = "duration",
     RecordingDuration = "recording_duration", InactiveSeconds = "inactive_seconds",
@@ -8529,91 +6865,11 @@ pub struct RecordingsQuery {
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RecordingsQueryHavingPredicatesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type RecordingsQueryHavingPredicatesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
     #[doc = " Kind"] pub struct RecordingsQueryKind = "RecordingsQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RecordingsQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type RecordingsQueryPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// RecordingsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RecordingsQueryResponse {
@@ -9295,47 +7551,7 @@ crate::string_enum! {
     #[doc = " RetentionEntityKind"] pub enum RetentionEntityKind { ActionsNode =
     "ActionsNode", EventsNode = "EventsNode", } fallback Other;
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RetentionEntityPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type RetentionEntityPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// RetentionFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RetentionFilter {
@@ -9410,55 +7626,8 @@ crate::literal! {
     #[doc = " Kind"] pub struct RetentionQueryKind = "RetentionQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RetentionQueryProperties {
-    Array(Vec<RetentionQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(Box<PropertyGroupFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RetentionQueryPropertiesVariant0Item {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type RetentionQueryProperties = CalendarHeatmapQueryProperties;
+pub type RetentionQueryPropertiesVariant0Item = ActionsNodeFixedPropertiesItem;
 /// RetentionQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct RetentionQueryResponse {
@@ -9494,14 +7663,7 @@ pub struct RetentionResult {
     pub values: Vec<RetentionValue>,
 }
 /// Optional breakdown value for retention cohorts
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum RetentionResultBreakdownValue {
-    String(String),
-    Number(f64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type RetentionResultBreakdownValue = RetentionEntityId;
 crate::string_enum! {
     #[doc = " RetentionType"] pub enum RetentionType { RetentionRecurring =
     "retention_recurring", RetentionFirstTime = "retention_first_time",
@@ -10024,14 +8186,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct SavedInsightNodeKind = "SavedInsightNode";
 }
 /// Include a property filter above the table
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum SavedInsightNodeShowPropertyFilter {
-    Boolean(bool),
-    Array(Vec<TaxonomicFilterGroupType>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type SavedInsightNodeShowPropertyFilter = DataTableNodeShowPropertyFilter;
 crate::string_enum! {
     #[doc = " Scale"] pub enum Scale { Linear = "linear", Logarithmic = "logarithmic", }
     fallback Other;
@@ -10296,14 +8451,7 @@ pub struct StickinessActorsQuery {
     pub version: Option<f64>,
 }
 /// Day
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum StickinessActorsQueryDay {
-    String(String),
-    Integer(i64),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type StickinessActorsQueryDay = BreakdownFilterBreakdownVariant1Item;
 crate::literal! {
     #[doc = " Kind"] pub struct StickinessActorsQueryKind = "StickinessActorsQuery";
 }
@@ -10397,55 +8545,8 @@ crate::literal! {
     #[doc = " Kind"] pub struct StickinessQueryKind = "StickinessQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum StickinessQueryProperties {
-    Array(Vec<StickinessQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(Box<PropertyGroupFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum StickinessQueryPropertiesVariant0Item {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type StickinessQueryProperties = CalendarHeatmapQueryProperties;
+pub type StickinessQueryPropertiesVariant0Item = ActionsNodeFixedPropertiesItem;
 /// StickinessQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct StickinessQueryResponse {
@@ -10466,18 +8567,7 @@ pub struct StickinessQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum StickinessQuerySeriesItem {
-    #[serde(tag = "kind", literal = "EventsNode")]
-    EventsNode(Box<EventsNode>),
-    #[serde(tag = "kind", literal = "ActionsNode")]
-    ActionsNode(Box<ActionsNode>),
-    #[serde(tag = "kind", literal = "DataWarehouseNode")]
-    DataWarehouseNode(Box<DataWarehouseNode>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type StickinessQuerySeriesItem = CalendarHeatmapQuerySeriesItem;
 crate::string_enum! {
     #[doc = " Storage"] pub enum Storage { ObjectStorageLts = "object_storage_lts",
     ObjectStorage = "object_storage", } fallback Other;
@@ -10621,47 +8711,7 @@ pub struct TraceQuery {
 crate::literal! {
     #[doc = " Kind"] pub struct TraceQueryKind = "TraceQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TraceQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type TraceQueryPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// TraceQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TraceQueryResponse {
@@ -10724,47 +8774,7 @@ pub struct TracesQuery {
 crate::literal! {
     #[doc = " Kind"] pub struct TracesQueryKind = "TracesQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TracesQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type TracesQueryPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// TracesQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TracesQueryResponse {
@@ -10860,14 +8870,7 @@ pub struct TrendsFilter {
     pub y_axis_scale_type: Option<YAxisScaleType>,
 }
 /// Customizations for the appearance of result datasets.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TrendsFilterResultCustomizations {
-    Object(std::collections::BTreeMap<String, ResultCustomizationByValue>),
-    ObjectVariant(std::collections::BTreeMap<String, ResultCustomizationByPosition>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type TrendsFilterResultCustomizations = StickinessFilterResultCustomizations;
 /// TrendsFormulaNode
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TrendsFormulaNode {
@@ -10922,67 +8925,13 @@ pub struct TrendsQuery {
     pub version: Option<f64>,
 }
 /// Whether we should be comparing against a specific conversion goal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TrendsQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type TrendsQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
     #[doc = " Kind"] pub struct TrendsQueryKind = "TrendsQuery";
 }
 /// Property filters for all series
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TrendsQueryProperties {
-    Array(Vec<TrendsQueryPropertiesVariant0Item>),
-    PropertyGroupFilter(Box<PropertyGroupFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TrendsQueryPropertiesVariant0Item {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "element")]
-    ElementPropertyFilter(Box<ElementPropertyFilter>),
-    #[serde(tag = "type", literal = "event_metadata")]
-    EventMetadataPropertyFilter(Box<EventMetadataPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    #[serde(tag = "key", literal = "id")]
-    CohortPropertyFilter(Box<CohortPropertyFilter>),
-    #[serde(tag = "type", literal = "recording")]
-    RecordingPropertyFilter(Box<RecordingPropertyFilter>),
-    #[serde(tag = "type", literal = "log_entry")]
-    LogEntryPropertyFilter(Box<LogEntryPropertyFilter>),
-    #[serde(tag = "type", literal = "group")]
-    GroupPropertyFilter(Box<GroupPropertyFilter>),
-    #[serde(tag = "type", literal = "feature")]
-    FeaturePropertyFilter(Box<FeaturePropertyFilter>),
-    #[serde(tag = "operator", literal = "flag_evaluates_to")]
-    FlagPropertyFilter(Box<FlagPropertyFilter>),
-    #[serde(tag = "type", literal = "hogql")]
-    HogQlPropertyFilter(Box<HogQlPropertyFilter>),
-    EmptyPropertyFilter(EmptyPropertyFilter),
-    #[serde(tag = "type", literal = "data_warehouse")]
-    DataWarehousePropertyFilter(Box<DataWarehousePropertyFilter>),
-    #[serde(tag = "type", literal = "data_warehouse_person_property")]
-    DataWarehousePersonPropertyFilter(Box<DataWarehousePersonPropertyFilter>),
-    #[serde(tag = "type", literal = "error_tracking_issue")]
-    ErrorTrackingIssueFilter(Box<ErrorTrackingIssueFilter>),
-    #[serde(tag = "type", literal = "log")]
-    LogPropertyFilter(Box<LogPropertyFilter>),
-    #[serde(tag = "type", literal = "revenue_analytics")]
-    RevenueAnalyticsPropertyFilter(Box<RevenueAnalyticsPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type TrendsQueryProperties = CalendarHeatmapQueryProperties;
+pub type TrendsQueryPropertiesVariant0Item = ActionsNodeFixedPropertiesItem;
 /// TrendsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct TrendsQueryResponse {
@@ -11006,18 +8955,7 @@ pub struct TrendsQueryResponse {
     #[serde(default, skip_serializing_if = "none")]
     pub timings: Option<Vec<QueryTiming>>,
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum TrendsQuerySeriesItem {
-    #[serde(tag = "kind", literal = "EventsNode")]
-    EventsNode(Box<EventsNode>),
-    #[serde(tag = "kind", literal = "ActionsNode")]
-    ActionsNode(Box<ActionsNode>),
-    #[serde(tag = "kind", literal = "DataWarehouseNode")]
-    DataWarehouseNode(Box<DataWarehouseNode>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type TrendsQuerySeriesItem = CalendarHeatmapQuerySeriesItem;
 /// UsageMetric
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageMetric {
@@ -11182,18 +9120,7 @@ crate::literal! {
     #[doc = " Kind"] pub struct WebAnalyticsExternalSummaryQueryKind =
     "WebAnalyticsExternalSummaryQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebAnalyticsExternalSummaryQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebAnalyticsExternalSummaryQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// WebAnalyticsExternalSummaryQueryResponse
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WebAnalyticsExternalSummaryQueryResponse {
@@ -11267,14 +9194,7 @@ pub struct WebExternalClicksTableQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebExternalClicksTableQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebExternalClicksTableQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
     #[doc = " Kind"] pub struct WebExternalClicksTableQueryKind =
     "WebExternalClicksTableQuery";
@@ -11287,18 +9207,7 @@ pub enum WebExternalClicksTableQueryOrderByItem {
     /// Any JSON the variants above do not match, kept as is.
     Other(serde_json::Value),
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebExternalClicksTableQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebExternalClicksTableQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// WebExternalClicksTableQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebExternalClicksTableQueryResponse {
@@ -11368,37 +9277,12 @@ pub struct WebGoalsQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebGoalsQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebGoalsQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
     #[doc = " Kind"] pub struct WebGoalsQueryKind = "WebGoalsQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebGoalsQueryOrderByItem {
-    WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
-    WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebGoalsQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebGoalsQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
+pub type WebGoalsQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// WebGoalsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebGoalsQueryResponse {
@@ -11482,37 +9366,12 @@ pub struct WebOverviewQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebOverviewQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebOverviewQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
     #[doc = " Kind"] pub struct WebOverviewQueryKind = "WebOverviewQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebOverviewQueryOrderByItem {
-    WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
-    WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebOverviewQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebOverviewQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
+pub type WebOverviewQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// WebOverviewQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebOverviewQueryResponse {
@@ -11582,37 +9441,12 @@ pub struct WebPageUrlSearchQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebPageUrlSearchQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebPageUrlSearchQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
     #[doc = " Kind"] pub struct WebPageUrlSearchQueryKind = "WebPageURLSearchQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebPageUrlSearchQueryOrderByItem {
-    WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
-    WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebPageUrlSearchQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebPageUrlSearchQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
+pub type WebPageUrlSearchQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// WebPageURLSearchQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebPageUrlSearchQueryResponse {
@@ -11695,37 +9529,12 @@ pub struct WebStatsTableQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebStatsTableQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebStatsTableQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
     #[doc = " Kind"] pub struct WebStatsTableQueryKind = "WebStatsTableQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebStatsTableQueryOrderByItem {
-    WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
-    WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebStatsTableQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebStatsTableQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
+pub type WebStatsTableQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// WebStatsTableQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebStatsTableQueryResponse {
@@ -11812,37 +9621,12 @@ pub struct WebTrendsQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebTrendsQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebTrendsQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
     #[doc = " Kind"] pub struct WebTrendsQueryKind = "WebTrendsQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebTrendsQueryOrderByItem {
-    WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
-    WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebTrendsQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebTrendsQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
+pub type WebTrendsQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// WebTrendsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebTrendsQueryResponse {
@@ -11932,38 +9716,13 @@ pub struct WebVitalsPathBreakdownQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebVitalsPathBreakdownQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebVitalsPathBreakdownQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
     #[doc = " Kind"] pub struct WebVitalsPathBreakdownQueryKind =
     "WebVitalsPathBreakdownQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebVitalsPathBreakdownQueryOrderByItem {
-    WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
-    WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebVitalsPathBreakdownQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebVitalsPathBreakdownQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
+pub type WebVitalsPathBreakdownQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// WebVitalsPathBreakdownQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebVitalsPathBreakdownQueryResponse {
@@ -12037,45 +9796,14 @@ pub struct WebVitalsQuery {
     pub version: Option<f64>,
 }
 /// Conversiongoal
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebVitalsQueryConversionGoal {
-    ActionConversionGoal(Box<ActionConversionGoal>),
-    CustomEventConversionGoal(Box<CustomEventConversionGoal>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
+pub type WebVitalsQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
     #[doc = " Kind"] pub struct WebVitalsQueryKind = "WebVitalsQuery";
 }
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebVitalsQueryOrderByItem {
-    WebAnalyticsOrderByFields(WebAnalyticsOrderByFields),
-    WebAnalyticsOrderByDirection(WebAnalyticsOrderByDirection),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum WebVitalsQueryPropertiesItem {
-    #[serde(tag = "type", literal = "event")]
-    EventPropertyFilter(Box<EventPropertyFilter>),
-    #[serde(tag = "type", literal = "person")]
-    PersonPropertyFilter(Box<PersonPropertyFilter>),
-    #[serde(tag = "type", literal = "session")]
-    SessionPropertyFilter(Box<SessionPropertyFilter>),
-    /// Any JSON the variants above do not match, kept as is.
-    Other(serde_json::Value),
-}
-crate::tagged_union! {
-    #[doc = " Source"] pub enum WebVitalsQuerySource { tag "kind"; TrendsQuery(Box <
-    TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery >) =
-    ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
-    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
-    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
-    ["LifecycleQuery"], }
-}
+pub type WebVitalsQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
+pub type WebVitalsQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
+/// Source
+pub type WebVitalsQuerySource = InsightActorsQuerySource;
 crate::string_enum! {
     #[doc = " YAxisPosition"] pub enum YAxisPosition { Left = "left", Right = "right", }
     fallback Other;
