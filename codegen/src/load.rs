@@ -1,5 +1,7 @@
 //! Parsing: JSON or YAML bytes into an `openapiv3` document, refusing what we do not support.
 
+mod in_parts;
+
 use serde_json::Value;
 
 use crate::diagnostic::{Diagnostic, Diagnostics, escape_segment};
@@ -40,8 +42,9 @@ pub fn document_from_value_reported(
         *version = Value::from("");
     }
     // Tracking the path of every member costs an allocation per key; a valid document (the
-    // usual case) needs none, so the path is found by a second, tracked pass only on failure.
-    if let Ok(document) = <openapiv3::OpenAPI as serde::Deserialize>::deserialize(&value) {
+    // usual case) needs none, so it is read by parts, and the path is found by a second, tracked
+    // pass over the whole document only on failure.
+    if let Some(document) = in_parts::read(&value) {
         return Ok(document);
     }
     serde_path_to_error::deserialize::<_, openapiv3::OpenAPI>(value).map_err(|error| {
