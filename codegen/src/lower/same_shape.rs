@@ -12,7 +12,8 @@
 //! copies by their own shapes, so which copy comes first is never reported as a change.
 //!
 //! Only inline schemas are merged. A component schema is a name PostHog chose, and two of them
-//! with the same members are still two types (a user may implement a trait for each). Shapes are
+//! with the same members are still two types (a user may implement a trait for each); an inline
+//! copy of a component's shape becomes an alias of the component (`QueryStatus`). Shapes are
 //! compared with every reference read through the aliases made so far, and the pass repeats
 //! until nothing changes, so unions of merged copies merge in turn (the 12 `*ConversionGoal`
 //! unions). Literal types stay apart: a unit-like literal cannot be built through an alias.
@@ -22,8 +23,8 @@ use std::collections::BTreeMap;
 use crate::ir::{TypeDef, TypeKind, TypeRef};
 use crate::report::{Report, pass};
 
-/// Makes every inline type whose shape an earlier inline type (by name) already has an alias of
-/// that type. Returns, per alias made, the shape it had ([`crate::ir::Api::merged_shapes`]).
+/// Makes every inline type whose shape a component, or else an earlier inline type (by name),
+/// already has an alias of that type. Returns, per alias made, the shape it had ([`crate::ir::Api::merged_shapes`]).
 pub fn alias_same_shapes(
     types: &mut BTreeMap<String, TypeDef>,
     report: &mut Report,
@@ -34,10 +35,18 @@ pub fn alias_same_shapes(
     loop {
         let mut first_of_shape: BTreeMap<String, &str> = BTreeMap::new();
         let mut merged = Vec::new();
-        for (name, def) in types.iter() {
-            if canonical.contains_key(name) || !is_inline(def) || !mergeable(&def.kind) {
-                continue;
-            }
+        // Components first, so an inline copy of a component's shape names the component.
+        let candidates = types
+            .iter()
+            .filter(|(name, def)| !canonical.contains_key(*name) && mergeable(&def.kind));
+        let (inline, components): (Vec<_>, Vec<_>) =
+            candidates.partition(|(_, def)| is_inline(def));
+        for (name, def) in components {
+            first_of_shape
+                .entry(shape_key(&def.kind, &canonical))
+                .or_insert(name);
+        }
+        for (name, def) in inline {
             let shape = shape_key(&def.kind, &canonical);
             match first_of_shape.get(&shape) {
                 Some(first) => merged.push((name.clone(), (*first).to_owned())),

@@ -174,7 +174,7 @@ crate::literal! {
 /// QueryStatusResponse
 pub type EnvironmentsEndpointsLastExecutionTimesCreateResponse = EndpointsLastExecutionTimesCreateResponse;
 /// QueryStatus
-pub type EnvironmentsEndpointsLastExecutionTimesCreateResponseQueryStatus = EndpointsLastExecutionTimesCreateResponseQueryStatus;
+pub type EnvironmentsEndpointsLastExecutionTimesCreateResponseQueryStatus = QueryStatus;
 /// EndpointRunRequest
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBody {

@@ -18,16 +18,11 @@ pub type EnvironmentsInsightsCancelCreateFormat = ActionsCreateFormat;
 pub type EnvironmentsInsightsCreateFormat = ActionsCreateFormat;
 pub type EnvironmentsInsightsDestroyFormat = ActionsCreateFormat;
 pub type EnvironmentsInsightsListFormat = ActionsCreateFormat;
-crate::string_enum! {
-    pub enum EnvironmentsInsightsListRefresh { Async = "async", AsyncExceptOnCacheMiss =
-    "async_except_on_cache_miss", Blocking = "blocking", ForceAsync = "force_async",
-    ForceBlocking = "force_blocking", ForceCache = "force_cache", LazyAsync =
-    "lazy_async", } fallback Other;
-}
+pub type EnvironmentsInsightsListRefresh = RefreshType;
 pub type EnvironmentsInsightsMyLastViewedRetrieveFormat = ActionsCreateFormat;
 pub type EnvironmentsInsightsPartialUpdateFormat = ActionsCreateFormat;
 pub type EnvironmentsInsightsRetrieveFormat = ActionsCreateFormat;
-pub type EnvironmentsInsightsRetrieveRefresh = EnvironmentsInsightsListRefresh;
+pub type EnvironmentsInsightsRetrieveRefresh = RefreshType;
 pub type EnvironmentsInsightsUpdateFormat = ActionsCreateFormat;
 pub type EnvironmentsInsightsViewedCreateFormat = ActionsCreateFormat;
 /// Simplified serializer to speed response times when loading large amounts of objects.
@@ -122,11 +117,11 @@ pub type InsightsCancelCreateFormat = ActionsCreateFormat;
 pub type InsightsCreateFormat = ActionsCreateFormat;
 pub type InsightsDestroyFormat = ActionsCreateFormat;
 pub type InsightsListFormat = ActionsCreateFormat;
-pub type InsightsListRefresh = EnvironmentsInsightsListRefresh;
+pub type InsightsListRefresh = RefreshType;
 pub type InsightsMyLastViewedRetrieveFormat = ActionsCreateFormat;
 pub type InsightsPartialUpdateFormat = ActionsCreateFormat;
 pub type InsightsRetrieveFormat = ActionsCreateFormat;
-pub type InsightsRetrieveRefresh = EnvironmentsInsightsListRefresh;
+pub type InsightsRetrieveRefresh = RefreshType;
 pub type InsightsUpdateFormat = ActionsCreateFormat;
 pub type InsightsViewedCreateFormat = ActionsCreateFormat;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -301,6 +301,24 @@ pub use endpoints::*;
     any(
         feature = "endpoints",
         feature = "hogql",
+        feature = "insights",
+        feature = "unreferenced_types"
+    )
+)]
+mod shared_48296b19ff;
+#[cfg(
+    any(
+        feature = "endpoints",
+        feature = "hogql",
+        feature = "insights",
+        feature = "unreferenced_types"
+    )
+)]
+pub use shared_48296b19ff::*;
+#[cfg(
+    any(
+        feature = "endpoints",
+        feature = "hogql",
         feature = "query",
         feature = "unreferenced_types"
     )
@@ -315,10 +333,6 @@ mod shared_76a2ea3424;
     )
 )]
 pub use shared_76a2ea3424::*;
-#[cfg(any(feature = "endpoints", feature = "hogql", feature = "unreferenced_types"))]
-mod shared_ab473e7c22;
-#[cfg(any(feature = "endpoints", feature = "hogql", feature = "unreferenced_types"))]
-pub use shared_ab473e7c22::*;
 #[cfg(any(feature = "endpoints", feature = "query"))]
 mod shared_c99213f291;
 #[cfg(any(feature = "endpoints", feature = "query"))]
@@ -411,10 +425,6 @@ pub use hog_functions::*;
 mod hogql;
 #[cfg(feature = "hogql")]
 pub use hogql::*;
-#[cfg(any(feature = "hogql", feature = "unreferenced_types"))]
-mod shared_27b1d77b76;
-#[cfg(any(feature = "hogql", feature = "unreferenced_types"))]
-pub use shared_27b1d77b76::*;
 #[cfg(feature = "insights")]
 mod insights;
 #[cfg(feature = "insights")]

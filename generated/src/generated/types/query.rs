@@ -16,7 +16,7 @@ pub struct EnvironmentsQueryDraftSqlRetrieveResponse {
 /// QueryStatusResponse
 pub type EnvironmentsQueryRetrieveResponse = EndpointsLastExecutionTimesCreateResponse;
 /// QueryStatus
-pub type EnvironmentsQueryRetrieveResponseQueryStatus = EndpointsLastExecutionTimesCreateResponseQueryStatus;
+pub type EnvironmentsQueryRetrieveResponseQueryStatus = QueryStatus;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryCancelResponse {
     #[serde(default, skip_serializing_if = "none")]
@@ -27,4 +27,4 @@ pub type QueryDraftSqlRetrieveResponse = EnvironmentsQueryDraftSqlRetrieveRespon
 /// QueryStatusResponse
 pub type QueryRetrieveResponse = EndpointsLastExecutionTimesCreateResponse;
 /// QueryStatus
-pub type QueryRetrieveResponseQueryStatus = EndpointsLastExecutionTimesCreateResponseQueryStatus;
+pub type QueryRetrieveResponseQueryStatus = QueryStatus;

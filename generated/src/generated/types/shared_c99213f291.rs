@@ -9,42 +9,4 @@ pub struct EndpointsLastExecutionTimesCreateResponse {
     pub query_status: EndpointsLastExecutionTimesCreateResponseQueryStatus,
 }
 /// QueryStatus
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct EndpointsLastExecutionTimesCreateResponseQueryStatus {
-    /// Whether the query is still running. Will be true if the query is complete, even if it errored. Either result or error will be set.
-    #[serde(default, skip_serializing_if = "none")]
-    pub complete: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub dashboard_id: Option<i64>,
-    /// When did the query execution task finish (whether successfully or not).
-    #[serde(default, skip_serializing_if = "none")]
-    pub end_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// If the query failed, this will be set to true. More information can be found in the error_message field.
-    #[serde(default, skip_serializing_if = "none")]
-    pub error: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub error_message: Option<String>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub expiration_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    pub id: String,
-    #[serde(default, skip_serializing_if = "none")]
-    pub insight_id: Option<i64>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub labels: Option<Vec<String>>,
-    /// When was the query execution task picked up by a worker.
-    #[serde(default, skip_serializing_if = "none")]
-    pub pickup_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    /// ONLY async queries use QueryStatus.
-    #[serde(default, skip_serializing_if = "none")]
-    pub query_async: Option<bool>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub query_progress: Option<ClickhouseQueryProgress>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub results: Option<serde_json::Value>,
-    /// When was query execution task enqueued.
-    #[serde(default, skip_serializing_if = "none")]
-    pub start_time: Option<chrono::DateTime<chrono::FixedOffset>>,
-    #[serde(default, skip_serializing_if = "none")]
-    pub task_id: Option<String>,
-    pub team_id: i64,
-}
+pub type EndpointsLastExecutionTimesCreateResponseQueryStatus = QueryStatus;
