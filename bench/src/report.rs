@@ -331,7 +331,7 @@ fn method_notes(out: &mut String) {
          - Lines: every `.rs` file under `generated/src/generated/`, `server/` counted separately; progenitor's is its one `lib.rs` after prettyplease. Non-blank lines in brackets.\n\
          - `cargo check` from scratch: a dedicated `CARGO_TARGET_DIR` under `target/bench/`, dependencies built once untimed, then `cargo clean -p <crate>` and a timed `cargo check -p <crate>` per run; configurations run round-robin, one at a time. Wall time includes cargo's start-up.\n\
          - Peak rustc RSS: cargo runs this benchmark binary as `RUSTC_WORKSPACE_WRAPPER`; it starts the crate's rustc, waits, and reads `getrusage(RUSAGE_CHILDREN).ru_maxrss` (its only child), the same figure as `/usr/bin/time -v`'s \"Maximum resident set size\".\n\
-         - progenitor: 0.15 as a library (`InterfaceStyle::Positional`) on the rewritten schema, written to `target/bench/progenitor-client/` with its own `[workspace]` and lock file."
+         - progenitor: 0.15 as a library (`InterfaceStyle::Positional`) on the rewritten schema; its regenerate time runs from the rewritten document's JSON text to formatted code (read into `openapiv3`, `generate_tokens`, prettyplease), as ours runs from the schema's bytes; the rewrites are not timed. Written to `target/bench/progenitor-client/` with its own `[workspace]` and lock file."
     );
 }
 
