@@ -85,12 +85,7 @@ impl Server {
         let respond: Responder = Arc::new(respond);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let addr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
+        let (listener, addr) = bind().await;
         let counter = connections.clone();
         let listener = listener.tap_io(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
@@ -164,14 +159,20 @@ impl Server {
 
 /// Serves `app` on a fresh port of 127.0.0.1 for the rest of the test; its base URL.
 pub async fn serve(app: axum::Router) -> Url {
+    let (listener, addr) = bind().await;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Url::parse(&format!("http://{addr}")).expect("a socket address makes a URL")
+}
+
+/// A listener on a fresh port of 127.0.0.1, and its address.
+async fn bind() -> (tokio::net::TcpListener, SocketAddr) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind a loopback port");
     let addr = listener
         .local_addr()
         .expect("a bound listener has an address");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Url::parse(&format!("http://{addr}")).expect("a socket address makes a URL")
+    (listener, addr)
 }
 
 /// A response with a JSON content type.
