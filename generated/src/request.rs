@@ -780,7 +780,7 @@ mod tests {
     use crate::auth::{Credentials, Region};
 
     /// What a multipart body's members become before they are encoded (the encoding itself is
-    /// checked on the wire by `tests/tests/hardening.rs`): strings stay text, members named as
+    /// checked on the wire by `tests/tests/integration/hardening.rs`): strings stay text, members named as
     /// files become file parts, other values become their JSON text, and `null` sends nothing.
     #[test]
     fn multipart_members_become_text_file_and_json_text_parts() {

@@ -2,7 +2,7 @@
 
 Run PostHog's test suite from the installed wheel with this plugin to write
 tests/fixtures/posthog_python_local_evaluation.json, the conformance table of
-tests/tests/local_flags.rs:
+tests/tests/integration/local_flags.rs:
 
     pip install posthog==7.91.1 pytest parameterized freezegun python-dateutil pydantic
     cd tests/python && python -m pytest -q -p no:cacheprovider -p record_local_evaluation_cases \

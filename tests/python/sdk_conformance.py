@@ -1,4 +1,4 @@
-"""Drives PostHog's official Python SDK against the fake PostHog (tests/tests/python_sdk.rs).
+"""Drives PostHog's official Python SDK against the fake PostHog (tests/tests/integration/python_sdk.rs).
 
 Usage: sdk_conformance.py <base url> <project api key> <project secret key>
 

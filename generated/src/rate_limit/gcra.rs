@@ -5,7 +5,7 @@
 //! `T`, any window of length `T * m` admits at most `b + m - 1` requests. Each scope therefore
 //! gets a burst of `requests * burst_fraction` and an emission interval of
 //! `period / (requests - burst + 1)`, which keeps every window of `period` at or under
-//! `requests` (the property `tests/tests/rate_limit.rs` checks on recorded timestamps). The price
+//! `requests` (the property `tests/tests/integration/rate_limit.rs` checks on recorded timestamps). The price
 //! is that long-run throughput is `requests - burst + 1` per period. Buckets are `governor` GCRA
 //! cells driven by tokio's clock, so tests with a paused clock never really sleep.
 

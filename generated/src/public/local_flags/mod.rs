@@ -3,7 +3,7 @@
 //! PostHog's exact semantics, and only a flag they cannot decide goes to `/flags`.
 //!
 //! The semantics are posthog-python 7.91's (`feature_flags.py`, `client.py`); the test
-//! `tests/tests/local_flags.rs` replays the cases its own test suite checks.
+//! `tests/tests/integration/local_flags.rs` replays the cases its own test suite checks.
 //!
 //! ```no_run
 //! use posthog_api::public::local_flags::{EvaluationInput, FlagDefinitions};

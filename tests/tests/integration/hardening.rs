@@ -3,8 +3,6 @@
 //! endless `next` chains, redirects and links that leave the configured base URL, oversized
 //! answers and the exact multipart size check.
 
-mod wire;
-
 use std::sync::{Arc, OnceLock};
 
 use futures::StreamExt as _;
@@ -18,7 +16,8 @@ use posthog_api::{
     Client, Credentials, Error, KeyPlacement, MAX_BODY_BYTES, Operation, ProjectId, Region,
 };
 use serde_json::{Value, json};
-use wire::{Captured, SendAs as _, Server, json_response, redirect};
+
+use crate::wire::{self, Captured, SendAs as _, Server, json_response, redirect};
 
 const KEY: &str = "phx_HardeningTestKey0123456789";
 
@@ -650,13 +649,8 @@ async fn multipart_bodies_round_trip_through_a_standard_parser() {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
     let client = builder(
-        base.parse().expect("url"),
+        wire::serve(app).await,
         Credentials::builder()
             .personal_api_key(KEY)
             .placement(KeyPlacement::Body)

@@ -5,8 +5,9 @@
 //!
 //! `cargo test` runs a fixed-seed set of a few thousand cases. For more:
 //! `POSTHOG_DECODE_FUZZ_CASES=200000 POSTHOG_DECODE_FUZZ_SEED=7 cargo test -p posthog-api-tests
-//! --test decode_fuzz --release -- --nocapture` (each run prints its case count and seed;
-//! `POSTHOG_DECODE_FUZZ_TRACE=1` prints each case before decoding it, to find one that aborts).
+//! --test integration --release -- decode_fuzz:: --nocapture` (each run prints its case count
+//! and seed; `POSTHOG_DECODE_FUZZ_TRACE=1` prints each case before decoding it, to find one that
+//! aborts).
 
 use std::fmt::Write as _;
 use std::panic::{AssertUnwindSafe, catch_unwind};

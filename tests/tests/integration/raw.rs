@@ -2,8 +2,6 @@
 //! back), per-call options on a client view, response metadata, and errors that name the
 //! method, path template and request id.
 
-mod wire;
-
 use std::time::Duration;
 
 use futures::TryStreamExt as _;
@@ -13,7 +11,8 @@ use posthog_api::request::RequestOptions;
 use posthog_api::retry::RetryPolicy;
 use posthog_api::{Client, Credentials, Error, ProjectId, Region};
 use serde_json::{Value, json};
-use wire::{Server, json_response};
+
+use crate::wire::{self, Server, json_response};
 
 const KEY: &str = "phx_RawLayerTestKey0123456789";
 
@@ -300,16 +299,11 @@ async fn per_call_options_refuse_reserved_headers_and_a_second_key_unsent() {
 
 /// A server whose every answer takes `delay`.
 async fn slow_server(delay: Duration) -> url::Url {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("address");
     let app = axum::Router::new().fallback(move || async move {
         tokio::time::sleep(delay).await;
         json_response(StatusCode::OK, r#"{"ok": true}"#)
     });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url::Url::parse(&format!("http://{addr}")).expect("url")
+    wire::serve(app).await
 }
 
 #[tokio::test]

@@ -18,6 +18,8 @@ use posthog_api::server::fake::{FAKE_PERSONAL_API_KEY, FakePostHog, RunningFake}
 use posthog_api::{Client, Credentials, Error, Region};
 use tokio::time::Instant;
 
+use crate::wire;
+
 /// The budget the multi-process test shares: 60 requests per 2 s.
 const SHARED: &[ScopeLimit] = &[ScopeLimit {
     scope: "burst",
@@ -221,7 +223,7 @@ async fn four_processes_share_one_budget_through_redis() {
         let child = Command::new(&exe)
             .args([
                 "--exact",
-                "worker_process_role",
+                &wire::test_name(module_path!(), "worker_process_role"),
                 "--nocapture",
                 "--test-threads=1",
             ])

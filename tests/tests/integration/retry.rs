@@ -3,7 +3,6 @@
 //! attempt limit and time budget, exponential backoff in a 5xx storm, and the tracing events.
 
 use std::collections::VecDeque;
-use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +13,8 @@ use posthog_api::rate_limit::RateLimiter;
 use posthog_api::retry::{Jitter, RetryPolicy};
 use posthog_api::{Client, Credentials, Error, Operation, Region};
 use tokio::time::Instant;
+
+use crate::wire;
 
 static GET_OP: Operation = Operation::private(
     "things_retrieve",
@@ -92,16 +93,11 @@ async fn serve(script: Vec<Answer>) -> (Arc<Server>, String) {
     if let Ok(mut start) = server.start.lock() {
         *start = Some(Instant::now());
     }
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await;
-    let listener = listener.unwrap_or_else(|e| panic!("bind: {e}"));
-    let addr = listener
-        .local_addr()
-        .unwrap_or_else(|e| panic!("addr: {e}"));
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(Arc::clone(&server));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (server, format!("http://{addr}"))
+    let base = wire::serve(app).await;
+    (server, base.into())
 }
 
 fn client(base: &str, policy: RetryPolicy) -> Client {
@@ -128,76 +124,6 @@ fn gaps(server: &Server) -> Vec<Duration> {
     times.windows(2).map(|w| w[1] - w[0]).collect()
 }
 
-/// Collects tracing events as `message field=value ...` lines, per test thread.
-///
-/// One global subscriber routes each event to the capture of the thread that emitted it: scoped
-/// (`set_default`) subscribers in tests running in parallel race on tracing's callsite-interest
-/// cache and can miss events. The tests run on current-thread runtimes, so a request's events
-/// stay on its test's thread.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<String>>>);
-
-thread_local! {
-    static CAPTURE: std::cell::RefCell<Option<Capture>> = const { std::cell::RefCell::new(None) };
-}
-
-struct Router;
-
-struct Line(String);
-
-impl tracing::field::Visit for Line {
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn Debug) {
-        self.0.push_str(&format!(" {}={value:?}", field.name()));
-    }
-}
-
-impl tracing::Subscriber for Router {
-    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
-        true
-    }
-    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
-        tracing::span::Id::from_u64(1)
-    }
-    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
-    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
-    fn event(&self, event: &tracing::Event<'_>) {
-        let mut line = Line(String::new());
-        event.record(&mut line);
-        CAPTURE.with(|capture| {
-            if let Some(Capture(lines)) = &*capture.borrow()
-                && let Ok(mut lines) = lines.lock()
-            {
-                lines.push(line.0);
-            }
-        });
-    }
-    fn enter(&self, _: &tracing::span::Id) {}
-    fn exit(&self, _: &tracing::span::Id) {}
-}
-
-impl Capture {
-    /// Starts capturing this thread's events.
-    fn start() -> Capture {
-        static GLOBAL: std::sync::Once = std::sync::Once::new();
-        GLOBAL.call_once(|| {
-            let _ = tracing::subscriber::set_global_default(Router);
-        });
-        let capture = Capture::default();
-        CAPTURE.with(|slot| *slot.borrow_mut() = Some(capture.clone()));
-        capture
-    }
-
-    /// Captured events whose message is exactly `message`.
-    fn lines(&self, message: &str) -> Vec<String> {
-        let prefix = format!(" message={message} ");
-        let lines = self.0.lock().map(|l| l.clone()).unwrap_or_default();
-        lines
-            .into_iter()
-            .filter(|l| l.starts_with(&prefix))
-            .collect()
-    }
-}
-
 async fn get(client: &Client) -> posthog_api::Result<serde_json::Value> {
     client
         .operation(&GET_OP)
@@ -219,7 +145,7 @@ async fn post(client: &Client) -> posthog_api::Result<serde_json::Value> {
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_seconds_waits_then_succeeds() {
-    let capture = Capture::start();
+    let capture = wire::ThreadLogs::start();
     let (server, base) = serve(vec![Answer(429, Some("3".into())), Answer(200, None)]).await;
     let client = client(&base, RetryPolicy::default());
     let answer = get(&client).await;
@@ -284,7 +210,7 @@ async fn a_5xx_retry_after_is_waited_out_instead_of_backoff() {
 
 #[tokio::test(start_paused = true)]
 async fn a_retry_after_over_the_maximum_returns_throttled_at_once() {
-    let capture = Capture::start();
+    let capture = wire::ThreadLogs::start();
     // Default policy: waits out at most 60 s, so 120 s is handed back instead of shortened.
     let (server, base) = serve(vec![Answer(429, Some("120".into())), Answer(200, None)]).await;
     let throttled = client(&base, RetryPolicy::default());
@@ -347,7 +273,7 @@ async fn post_is_not_retried_unless_opted_in() {
 
 #[tokio::test(start_paused = true)]
 async fn retries_stop_at_the_attempt_limit() {
-    let capture = Capture::start();
+    let capture = wire::ThreadLogs::start();
     let (server, base) = serve(vec![Answer(500, None)]).await;
     let client = client(
         &base,
@@ -406,7 +332,7 @@ async fn the_time_budget_stops_retries() {
 
 #[tokio::test(start_paused = true)]
 async fn connection_failures_are_retried_for_idempotent_requests() {
-    let capture = Capture::start();
+    let capture = wire::ThreadLogs::start();
     // A port that was just free: nothing listens there, so every connection is refused.
     let listener =
         std::net::TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("bind: {e}"));

@@ -15,6 +15,8 @@ use posthog_api::types::{self, IntervalEnum, ModelEnum};
 use posthog_api::{Client, Credentials, ProjectId, Region};
 use serde_json::{Value, json};
 
+use crate::wire;
+
 /// What the server saw, for assertions on the wire.
 #[derive(Default)]
 struct Seen {
@@ -136,14 +138,7 @@ async fn serve(seen: Shared) -> url::Url {
             ),
         )
         .with_state(seen);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let address = listener.local_addr().expect("local address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    url::Url::parse(&format!("http://{address}")).expect("loopback URL")
+    wire::serve(app).await
 }
 
 async fn client(seen: &Shared) -> Client {
@@ -313,15 +308,7 @@ async fn path_values_are_one_segment_each_and_at_signs_stay_literal() {
             axum::Json(json!({}))
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind loopback");
-    let address = listener.local_addr().expect("local address");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let base = url::Url::parse(&format!("http://{address}")).expect("loopback URL");
-    let client = Client::builder(Region::SelfHosted(base))
+    let client = Client::builder(Region::SelfHosted(wire::serve(app).await))
         .build()
         .expect("client builds");
     let _ = client.users_retrieve("@me").await;

@@ -1,8 +1,6 @@
 //! Authentication and hosts over real HTTP on 127.0.0.1: where each key lands on the wire,
 //! PostHog's precedence, host routing, `?token=` selection, redirects and redaction.
 
-mod wire;
-
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -10,31 +8,14 @@ use posthog_api::auth::{KeyPlacement, extract_personal_api_key};
 use posthog_api::retry::RetryPolicy;
 use posthog_api::{Client, Credentials, Error, Operation, Region};
 use serde_json::{Value, json};
-use wire::{Captured, SendAs as _, Server, json_response};
+
+use crate::wire::{self, Captured, FLAGS_CREATE, FLAGS_LIST, SendAs as _, Server, json_response};
 
 /// Distinctive keys: any of these in captured output is a leak.
 const PERSONAL_KEY: &str = "phx_LeakCanaryPersonal0123456789abcdef";
 const PROJECT_KEY: &str = "phc_LeakCanaryProject0123456789abcdef";
 const LEGACY_KEY: &str = "LegacyLeakCanary0123456789abcdef";
 const PASSWORD: &str = "BasicLeakCanaryPassword";
-
-static LIST: Operation = Operation::private(
-    "feature_flags_list",
-    Method::GET,
-    "/api/projects/{project_id}/feature_flags/",
-    "feature_flags",
-    &["feature_flag:read"],
-    &[],
-);
-
-static CREATE: Operation = Operation::private(
-    "feature_flags_create",
-    Method::POST,
-    "/api/projects/{project_id}/feature_flags/",
-    "feature_flags",
-    &["feature_flag:write"],
-    &[],
-);
 
 static PUBLIC_GET: Operation = Operation::public(
     "flags_remote_config",
@@ -47,8 +28,8 @@ static PUBLIC_POST: Operation =
     Operation::public("capture_batch", Method::POST, "/batch/", "public");
 
 fn client(server: &Server, credentials: Credentials) -> Client {
-    // Every test that may send a key logs through the capturing subscriber, so that the
-    // process-wide "query placement" warning lands in the buffer whichever test fires it first.
+    // Every test that may send a key logs through the capturing subscriber, so that
+    // `keys_never_print` searches what all of them logged.
     wire::capture_logs();
     Client::builder(Region::SelfHosted(server.url()))
         .credentials(credentials)
@@ -74,7 +55,7 @@ fn personal_and_project() -> Credentials {
 
 async fn get(client: &Client) -> Result<Value, Error> {
     client
-        .operation(&LIST)
+        .operation(&FLAGS_LIST)
         .project("1")
         .send_json::<Value>()
         .await
@@ -82,7 +63,7 @@ async fn get(client: &Client) -> Result<Value, Error> {
 
 async fn post(client: &Client, body: &Value) -> Result<Value, Error> {
     client
-        .operation(&CREATE)
+        .operation(&FLAGS_CREATE)
         .project("1")
         .json(body)
         .send_json::<Value>()
@@ -192,6 +173,14 @@ async fn body_placement_refuses_a_non_object_body_unsent() {
 
 #[tokio::test]
 async fn query_placement_puts_the_key_only_in_the_query_and_warns_once() {
+    // The warning is logged once per process, and other tests of this binary use query
+    // placement too: counting it means a process where this test runs alone.
+    if !wire::run_alone(
+        module_path!(),
+        "query_placement_puts_the_key_only_in_the_query_and_warns_once",
+    ) {
+        return;
+    }
     wire::capture_logs();
     let server = Server::ok().await;
     let client = client(&server, personal(KeyPlacement::Query));
@@ -454,7 +443,7 @@ async fn a_second_personal_key_in_the_request_is_refused_unsent() {
             "{error:?}"
         );
         let error = client
-            .operation(&LIST)
+            .operation(&FLAGS_LIST)
             .project("1")
             .query("personal_api_key", "phx_other")
             .send_json::<Value>()
@@ -599,7 +588,7 @@ async fn project_token_selects_the_project_unless_the_call_overrides_it() {
         .expect("valid");
     get(&client).await.expect("200");
     client
-        .operation(&LIST)
+        .operation(&FLAGS_LIST)
         .project("1")
         .query("token", "phc_other")
         .send_json::<Value>()

@@ -1,24 +1,14 @@
 //! Every error PostHog documents, served over real HTTP on 127.0.0.1 and decoded to its variant,
 //! with PostHog's `type`/`code`/`detail`/`attr` preserved; plus the client-side refusals.
 
-mod wire;
-
 use std::time::Duration;
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use posthog_api::retry::RetryPolicy;
-use posthog_api::{Client, Credentials, Error, MAX_BODY_BYTES, Operation, Region};
+use posthog_api::{Client, Credentials, Error, MAX_BODY_BYTES, Region};
 use serde_json::{Value, json};
-use wire::{SendAs as _, Server, json_response};
 
-static FLAGS_CREATE: Operation = Operation::private(
-    "feature_flags_create",
-    Method::POST,
-    "/api/projects/{project_id}/feature_flags/",
-    "feature_flags",
-    &["feature_flag:write"],
-    &[],
-);
+use crate::wire::{FLAGS_CREATE, SendAs as _, Server, json_response};
 
 /// A client for a server that answers every request with `status`, `body` and `headers`.
 async fn answering(

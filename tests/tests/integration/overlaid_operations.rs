@@ -2,100 +2,34 @@
 //! each sends on the wire (method, path, query, body) and that PostHog's answer, as its view
 //! code writes it, decodes.
 
-use std::sync::{Arc, Mutex};
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use http::{Method, StatusCode};
 use posthog_api::api::environments::EnvironmentsErrorTrackingSymbolSetsStartUploadCreateQuery;
 use posthog_api::api::persons::{PersonsActivityRetrieveQuery, PersonsDeletePropertyCreateQuery};
 use posthog_api::rate_limit::RateLimiter;
 use posthog_api::{Client, Credentials, Region, types};
 use serde_json::{Value, json};
 
-/// One request as the server saw it.
-#[derive(Debug, Clone)]
-struct Seen {
-    method: Method,
-    /// Path and query, as sent.
-    target: String,
-    content_type: Option<String>,
-    body: Bytes,
-}
+use crate::wire::{Server, json_response};
 
-/// Answers every request with the canned answer of its path (404 otherwise) and records it.
-#[derive(Default)]
-struct Server {
-    answers: Vec<(&'static str, StatusCode, Value)>,
-    seen: Mutex<Vec<Seen>>,
-}
-
-impl Server {
-    fn seen(&self) -> Vec<Seen> {
-        self.seen
-            .lock()
-            .map(|seen| seen.clone())
-            .unwrap_or_default()
-    }
-}
-
-async fn answer(
-    State(server): State<Arc<Server>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> (StatusCode, axum::Json<Value>) {
-    if let Ok(mut seen) = server.seen.lock() {
-        seen.push(Seen {
-            method,
-            target: uri
-                .path_and_query()
-                .map(ToString::to_string)
-                .unwrap_or_default(),
-            content_type: headers
-                .get("content-type")
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned),
-            body,
-        });
-    }
-    server
-        .answers
-        .iter()
-        .find(|(path, _, _)| *path == uri.path())
-        .map_or_else(
-            || {
-                (
-                    StatusCode::NOT_FOUND,
-                    axum::Json(json!({"detail": "Not found."})),
-                )
-            },
-            |(_, status, body)| (*status, axum::Json(body.clone())),
-        )
-}
-
-async fn serve(answers: Vec<(&'static str, StatusCode, Value)>) -> (Arc<Server>, Client) {
-    let server = Arc::new(Server {
-        answers,
-        ..Server::default()
-    });
-    let app = axum::Router::new()
-        .fallback(answer)
-        .with_state(Arc::clone(&server));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let client = Client::builder(Region::SelfHosted(
-        url::Url::parse(&format!("http://{addr}")).expect("url"),
-    ))
-    .credentials(Credentials::personal_api_key("phx_test"))
-    .project_id("7")
-    .rate_limiter(RateLimiter::disabled())
-    .build()
-    .expect("client");
+/// A server answering each request with the canned answer of its path (404 otherwise), and a
+/// client for project 7 on it.
+async fn serve(answers: Vec<(&'static str, StatusCode, Value)>) -> (Server, Client) {
+    let server = Server::start(move |request| {
+        answers
+            .iter()
+            .find(|(path, _, _)| *path == request.path)
+            .map_or_else(
+                || json_response(StatusCode::NOT_FOUND, r#"{"detail": "Not found."}"#),
+                |(_, status, body)| json_response(*status, &body.to_string()),
+            )
+    })
+    .await;
+    let client = Client::builder(Region::SelfHosted(server.url()))
+        .credentials(Credentials::personal_api_key("phx_test"))
+        .project_id("7")
+        .rate_limiter(RateLimiter::disabled())
+        .build()
+        .expect("client");
     (server, client)
 }
 
@@ -140,17 +74,17 @@ async fn feature_flag_dashboard_and_static_cohort_send_no_body_and_decode_their_
     assert_eq!(cohort.id, Some(41));
     assert_eq!(cohort.is_static, Some(true));
 
-    let seen = server.seen();
+    let seen = server.requests();
     assert_eq!(seen.len(), 2);
     for (request, path) in seen.iter().zip([
         "/api/projects/7/feature_flags/12/dashboard/",
         "/api/projects/7/feature_flags/12/create_static_cohort_for_flag/",
     ]) {
         assert_eq!(request.method, Method::POST);
-        assert_eq!(request.target, path);
+        assert_eq!(request.target(), path);
         // PostHog reads no body here; the FeatureFlag drf documented is not sent.
         assert!(request.body.is_empty(), "{:?}", request.body);
-        assert_eq!(request.content_type, None);
+        assert_eq!(request.headers.get(http::header::CONTENT_TYPE), None);
     }
 }
 
@@ -207,10 +141,10 @@ async fn symbol_set_start_upload_sends_its_query_and_no_body_and_decodes_the_pre
         Some("symbolsets/0197a0c2")
     );
 
-    let seen = server.seen();
+    let seen = server.requests();
     assert_eq!(seen[0].method, Method::POST);
     assert_eq!(
-        seen[0].target,
+        seen[0].target(),
         "/api/environments/7/error_tracking/symbol_sets/start_upload/?chunk_id=chunk-1&release_id=rel+2"
     );
     assert!(seen[0].body.is_empty());
@@ -242,7 +176,7 @@ async fn bulk_symbol_set_upload_sends_its_chunks_and_decodes_the_upload_targets(
         .await
         .expect("bulk start");
     assert!(targets.id_map.contains_key("chunk-1"));
-    let body: Value = serde_json::from_slice(&server.seen()[0].body).expect("JSON body");
+    let body: Value = serde_json::from_slice(&server.requests()[0].body).expect("JSON body");
     assert_eq!(
         body,
         json!({"symbol_sets": [{"chunk_id": "chunk-1", "content_hash": "9f8e"}]})
@@ -269,8 +203,11 @@ async fn person_delete_property_sends_unset_in_the_body() {
         .await
         .expect("delete property");
     assert!(done.success);
-    let seen = server.seen();
-    assert_eq!(seen[0].target, "/api/projects/7/persons/3/delete_property/");
+    let seen = server.requests();
+    assert_eq!(
+        seen[0].target(),
+        "/api/projects/7/persons/3/delete_property/"
+    );
     let body: Value = serde_json::from_slice(&seen[0].body).expect("JSON body");
     assert_eq!(body, json!({"$unset": "plan"}));
 }
@@ -306,7 +243,7 @@ async fn activity_log_pages_are_numbered_and_decode() {
     assert_eq!(page.total_count, Some(1));
     assert_eq!(page.results[0].activity, "deleted");
     assert_eq!(
-        server.seen()[0].target,
+        server.requests()[0].target(),
         "/api/projects/7/persons/activity/?limit=5&page=2"
     );
 }

@@ -1,10 +1,18 @@
 //! A loopback HTTP server that records every request byte for byte, for the auth and error
-//! tests to assert on what crossed the wire.
-#![allow(dead_code)] // Each test binary uses a different part of this helper.
+//! tests to assert on what crossed the wire; the process-wide log capture (`logs`), a child
+//! process for a test that must run alone (`alone`) and operations sent by hand (`ops`).
+
+mod alone;
+mod logs;
+mod ops;
+
+pub use alone::{run_alone, test_name};
+pub use logs::{ThreadLogs, capture_logs, captured_logs};
+pub use ops::{FLAGS_CREATE, FLAGS_LIST};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::response::Response;
@@ -45,6 +53,14 @@ impl Captured {
         )
     }
 
+    /// The path and query as sent.
+    pub fn target(&self) -> String {
+        match &self.query {
+            Some(query) => format!("{}?{query}", self.path),
+            None => self.path.clone(),
+        }
+    }
+
     /// The values of query parameter `name`, decoded.
     pub fn query_values(&self, name: &str) -> Vec<String> {
         url::form_urlencoded::parse(self.query.as_deref().unwrap_or("").as_bytes())
@@ -69,12 +85,7 @@ impl Server {
         let respond: Responder = Arc::new(respond);
         let requests = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let addr = listener
-            .local_addr()
-            .expect("a bound listener has an address");
+        let (listener, addr) = bind().await;
         let counter = connections.clone();
         let listener = listener.tap_io(move |_| {
             counter.fetch_add(1, Ordering::SeqCst);
@@ -146,6 +157,24 @@ impl Server {
     }
 }
 
+/// Serves `app` on a fresh port of 127.0.0.1 for the rest of the test; its base URL.
+pub async fn serve(app: axum::Router) -> Url {
+    let (listener, addr) = bind().await;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Url::parse(&format!("http://{addr}")).expect("a socket address makes a URL")
+}
+
+/// A listener on a fresh port of 127.0.0.1, and its address.
+async fn bind() -> (tokio::net::TcpListener, SocketAddr) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
+    (listener, addr)
+}
+
 /// A response with a JSON content type.
 pub fn json_response(status: StatusCode, body: &str) -> Response {
     Response::builder()
@@ -164,54 +193,10 @@ pub fn redirect(status: StatusCode, location: &str) -> Response {
         .expect("a redirect with a valid location is a valid response")
 }
 
-/// Everything `tracing` (and the `log` crate, through tracing-log) printed in this test binary.
-pub fn captured_logs() -> String {
-    String::from_utf8_lossy(
-        &log_buffer()
-            .lock()
-            .expect("the log buffer is never poisoned"),
-    )
-    .into_owned()
-}
-
-/// Installs, once per test binary, a global subscriber at TRACE level writing into a buffer, so
-/// that every test's logs, from every thread, can be searched for a key.
-pub fn capture_logs() {
-    static INSTALLED: OnceLock<()> = OnceLock::new();
-    INSTALLED.get_or_init(|| {
-        let _ = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(|| BufferWriter)
-            .try_init();
-    });
-}
-
-fn log_buffer() -> &'static Mutex<Vec<u8>> {
-    static BUFFER: OnceLock<Mutex<Vec<u8>>> = OnceLock::new();
-    BUFFER.get_or_init(|| Mutex::new(Vec::new()))
-}
-
-struct BufferWriter;
-
-impl std::io::Write for BufferWriter {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        log_buffer()
-            .lock()
-            .expect("the log buffer is never poisoned")
-            .extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Sends a raw request ([`posthog_api::Client::operation`], [`posthog_api::Client::request`])
 /// and reads a success the way a generated method does, for tests that exercise the pipeline
 /// with operations of their own.
-#[allow(async_fn_in_trait)] // Only these test binaries call it.
+#[allow(async_fn_in_trait)] // Only these tests call it.
 pub trait SendAs {
     /// A success decoded as JSON into `T`; a non-success as its typed error.
     async fn send_json<T: serde::de::DeserializeOwned>(self) -> posthog_api::Result<T>;

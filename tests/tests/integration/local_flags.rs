@@ -18,7 +18,7 @@ use posthog_api::public::local_flags::{
 };
 use serde_json::{Map, Value, json};
 
-const FIXTURE: &str = include_str!("../fixtures/posthog_python_local_evaluation.json");
+const FIXTURE: &str = include_str!("../../fixtures/posthog_python_local_evaluation.json");
 
 fn reason(text: &str) -> Option<Unresolved> {
     Some(match text.rsplit('.').next()? {

@@ -13,6 +13,8 @@ use posthog_api::rate_limit::RateLimiter;
 use posthog_api::{Client, Credentials, Region, types};
 use serde_json::json;
 
+use crate::wire;
+
 /// One part of a multipart body as received: its headers (lower-cased) and bytes.
 #[derive(Debug)]
 struct Part {
@@ -56,19 +58,12 @@ fn parts(content_type: &str, body: &[u8]) -> Vec<Part> {
 
 /// Serves `app` on a loopback port and returns a client of project 1 for it.
 async fn serve(app: Router) -> Client {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Client::builder(Region::SelfHosted(
-        url::Url::parse(&format!("http://{addr}")).expect("url"),
-    ))
-    .credentials(Credentials::personal_api_key("phx_test"))
-    .project_id("1")
-    .rate_limiter(RateLimiter::disabled())
-    .build()
-    .expect("client")
+    Client::builder(Region::SelfHosted(wire::serve(app).await))
+        .credentials(Credentials::personal_api_key("phx_test"))
+        .project_id("1")
+        .rate_limiter(RateLimiter::disabled())
+        .build()
+        .expect("client")
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ use posthog_api::server::fake::{FakePostHog, HogQlAnswer};
 use posthog_api::{Client, Credentials, Region, types};
 use serde_json::{Value, json};
 
+use crate::wire;
+
 /// What the server saw: `METHOD path` lines and JSON bodies.
 #[derive(Default)]
 struct Seen {
@@ -114,12 +116,7 @@ async fn serve(seen: Shared) -> url::Url {
             ),
         )
         .with_state(seen);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url::Url::parse(&format!("http://{addr}")).expect("url")
+    wire::serve(app).await
 }
 
 fn client(base: url::Url) -> Client {

@@ -4,8 +4,6 @@
 //! has none of these), asserted on what crosses the wire; and the server runtime decoding the
 //! same parameters and bodies for generated stubs.
 
-mod wire;
-
 use std::sync::Arc;
 
 use http::{Method, StatusCode};
@@ -16,7 +14,8 @@ use posthog_api::server::dispatch as d;
 use posthog_api::server::{Answer, Context, Reply, Routes, ServerError};
 use posthog_api::{Client, Credentials, Error, Region};
 use serde_json::{Value, json};
-use wire::{SendAs, Server, json_response};
+
+use crate::wire::{self, SendAs, Server, json_response};
 
 const KEY: &str = "phx_ParamsWireTestKey0123456789";
 

@@ -2,15 +2,14 @@
 //! told to and nothing when absent, an answer's `null` decodes as null rather than absent, and
 //! fields the schema marks `readOnly` are not sent in bodies that only requests use.
 
-mod wire;
-
 use http::{Method, StatusCode};
 use posthog_api::retry::RetryPolicy;
 use posthog_api::server::fake::FakePostHog;
 use posthog_api::types::{FeatureFlag, PatchedFeatureFlag};
 use posthog_api::{Client, Credentials, Nullable, ProjectId, Region};
 use serde_json::json;
-use wire::{Server, json_response};
+
+use crate::wire::{Server, json_response};
 
 fn client_for(server: &Server) -> Client {
     Client::builder(Region::SelfHosted(server.url()))
