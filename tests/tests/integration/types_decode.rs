@@ -173,3 +173,30 @@ fn a_query_node_without_its_kind_or_failing_its_variant_is_kept_whole() {
     let decoded: HogQlMetadataSourceQuery = decode(broken.clone()).unwrap();
     assert_eq!(decoded, HogQlMetadataSourceQuery::Other(broken));
 }
+
+/// drf-spectacular writes one property-filter union out at every use; each copy keeps its name as
+/// an alias of the first, so a value decoded under one name is a value of every other, and each
+/// is built, matched and encoded through its own name.
+#[test]
+fn same_shape_copies_are_one_type_under_each_name() {
+    use posthog_api::types::{
+        ActionsNodePropertiesItem, ConversionGoalFilter1PropertiesItem, EventPropertyFilter,
+        TrendsQueryPropertiesVariant0Item,
+    };
+    let wire = json!({ "type": "event", "key": "$browser", "value": "Chrome" });
+    let decoded: ActionsNodePropertiesItem = decode(wire.clone()).unwrap();
+    let same: &ConversionGoalFilter1PropertiesItem = &decoded;
+    let TrendsQueryPropertiesVariant0Item::EventPropertyFilter(filter) = same else {
+        panic!("an event filter decodes as the event variant: {same:?}");
+    };
+    assert_eq!(filter.key, "$browser");
+    let built =
+        ConversionGoalFilter1PropertiesItem::EventPropertyFilter(Box::new(EventPropertyFilter {
+            key: "$browser".into(),
+            r#type: Some(Default::default()),
+            value: Some(decode(json!("Chrome")).unwrap()),
+            ..Default::default()
+        }));
+    assert_eq!(&built, same);
+    assert_eq!(serde_json::to_value(&built).unwrap(), wire);
+}
