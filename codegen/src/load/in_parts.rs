@@ -121,12 +121,11 @@ mod tests {
         );
         let mut compared = 0;
         for file in &files {
-            let Ok(bytes) = std::fs::read(file) else {
-                continue;
-            };
-            let Ok(mut value) = super::super::parse_value(&bytes) else {
-                continue;
-            };
+            // A missing or unreadable document fails the test: the real schemas are the point.
+            let bytes = std::fs::read(file)
+                .unwrap_or_else(|error| panic!("reading {}: {error}", file.display()));
+            let mut value = super::super::parse_value(&bytes)
+                .unwrap_or_else(|error| panic!("parsing {}: {error}", file.display()));
             if let Some(version) = value.pointer_mut("/info/version").filter(|v| v.is_null()) {
                 *version = Value::from("");
             }
@@ -136,7 +135,8 @@ mod tests {
             assert_eq!(read(&value), whole(&value), "{}", file.display());
             compared += 1;
         }
-        assert!(compared >= 20, "only {compared} documents compared");
+        // Every document but the 3.1 fixture, which is rewritten to 3.0 before it is read.
+        assert_eq!(compared, files.len() - 1, "3.0 documents compared");
     }
 
     #[test]
