@@ -18,7 +18,7 @@
 //! until nothing changes, so unions of merged copies merge in turn (the 12 `*ConversionGoal`
 //! unions). Literal types stay apart: a unit-like literal cannot be built through an alias.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::ir::{TypeDef, TypeKind, TypeRef};
 use crate::report::{Report, pass};
@@ -32,23 +32,37 @@ pub fn alias_same_shapes(
     // What each merged copy now stands for.
     let mut canonical: BTreeMap<String, String> = BTreeMap::new();
     let mut own_shapes = BTreeMap::new();
+    // Each candidate's shape key, kept across rounds: a key changes only when the type names a
+    // copy merged in the round before, and rebuilding every key every round was most of the pass.
+    let mut keys: HashMap<String, String> = HashMap::new();
+    let mut merged_last_round: HashSet<String> = HashSet::new();
     loop {
-        let mut first_of_shape: BTreeMap<String, &str> = BTreeMap::new();
+        let candidates: Vec<_> = types
+            .iter()
+            .filter(|(name, def)| !canonical.contains_key(*name) && mergeable(&def.kind))
+            .collect();
+        for (name, def) in &candidates {
+            let stale = !keys.contains_key(*name)
+                || def
+                    .kind
+                    .type_refs()
+                    .into_iter()
+                    .any(|ty| names_any(ty, &merged_last_round));
+            if stale {
+                keys.insert((*name).clone(), shape_key(&def.kind, &canonical));
+            }
+        }
+        let mut first_of_shape: HashMap<&str, &str> = HashMap::new();
         let mut merged = Vec::new();
         // Components first, so an inline copy of a component's shape names the component.
-        let candidates = types
-            .iter()
-            .filter(|(name, def)| !canonical.contains_key(*name) && mergeable(&def.kind));
         let (inline, components): (Vec<_>, Vec<_>) =
-            candidates.partition(|(_, def)| is_inline(def));
-        for (name, def) in components {
-            first_of_shape
-                .entry(shape_key(&def.kind, &canonical))
-                .or_insert(name);
+            candidates.into_iter().partition(|(_, def)| is_inline(def));
+        for (name, _) in components {
+            first_of_shape.entry(&keys[name]).or_insert(name);
         }
-        for (name, def) in inline {
-            let shape = shape_key(&def.kind, &canonical);
-            match first_of_shape.get(&shape) {
+        for (name, _) in inline {
+            let shape = &keys[name];
+            match first_of_shape.get(shape.as_str()) {
                 Some(first) => merged.push((name.clone(), (*first).to_owned())),
                 None => {
                     first_of_shape.insert(shape, name);
@@ -58,6 +72,7 @@ pub fn alias_same_shapes(
         if merged.is_empty() {
             return own_shapes;
         }
+        merged_last_round.clear();
         for (copy, first) in merged {
             if let Some(def) = types.get_mut(&copy) {
                 let own = std::mem::replace(
@@ -69,8 +84,23 @@ pub fn alias_same_shapes(
                 own_shapes.insert(copy.clone(), own);
                 report.touch(pass::SAME_SHAPE_INLINE_TYPE, &def.pointer);
             }
+            keys.remove(&copy);
+            merged_last_round.insert(copy.clone());
             canonical.insert(copy, first);
         }
+    }
+}
+
+/// Whether a reference names (through options, boxes, lists and maps) one of `names`.
+fn names_any(ty: &TypeRef, names: &HashSet<String>) -> bool {
+    match ty {
+        TypeRef::Named(name) => names.contains(name),
+        TypeRef::Option(inner)
+        | TypeRef::Nullable(inner)
+        | TypeRef::Boxed(inner)
+        | TypeRef::Vec(inner)
+        | TypeRef::Map(inner) => names_any(inner, names),
+        _ => false,
     }
 }
 
