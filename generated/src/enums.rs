@@ -162,7 +162,7 @@ macro_rules! tagged_union {
         $(#[$meta:meta])*
         $vis:vis enum $name:ident {
             tag $tag:literal;
-            $( $variant:ident($ty:ty) = [$($value:literal),*], )*
+            $( $variant:ident($ty:ty) = [$($value:literal),* $(,)?], )*
         }
     ) => {
         $(#[$meta])*

@@ -2,10 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use proc_macro2::TokenStream;
-use quote::quote;
-
-use crate::emit::tokens::{docs, ident, op_const, query_type_ident, type_tokens};
+use crate::emit::code::{Code, ident, lit, op_const, query_type_name, type_text};
 use crate::emit::types::has_default;
 use crate::ir::{
     Api, BodyEncoding, Operation, PaginationStyle, Param, Response, TypeDef, TypeKind, TypeRef,
@@ -35,11 +32,8 @@ pub fn operations_by_module(api: &Api) -> BTreeMap<String, Vec<&Operation>> {
     by_module
 }
 
-/// One module per tag, as `(module name, tokens)`, plus the `api` module listing them.
-pub fn emit_api(
-    api: &Api,
-    defaultable: &BTreeSet<&str>,
-) -> (TokenStream, BTreeMap<String, TokenStream>) {
+/// One module per tag, as `(module name, text)`, plus the `api` module listing them.
+pub fn emit_api(api: &Api, defaultable: &BTreeSet<&str>) -> (String, BTreeMap<String, String>) {
     let by_module = operations_by_module(api);
     let modules = by_module
         .iter()
@@ -50,29 +44,24 @@ pub fn emit_api(
             )
         })
         .collect();
-    let declarations = by_module.iter().map(|(module, operations)| {
-        let name = ident(module);
+    let mut index = Code::new();
+    index.inner_doc("The client's operations, one module per schema tag. Each module documents its");
+    index.inner_doc("operations' methods on [`crate::Client`] and holds their query parameter types.");
+    for line in skipped_docs(api) {
+        index.inner_doc(&line);
+    }
+    for (module, operations) in &by_module {
         let tags: BTreeSet<&str> = operations.iter().map(|op| op.tag.as_str()).collect();
         let tags: Vec<&str> = tags.into_iter().collect();
-        let doc = format!(
-            " Operations tagged `{}` ({} operations; cargo feature `{module}`).",
+        index.doc(&format!(
+            "Operations tagged `{}` ({} operations; cargo feature `{module}`).",
             tags.join("`, `"),
             operations.len()
-        );
-        quote! {
-            #[doc = #doc]
-            #[cfg(feature = #module)]
-            pub mod #name;
-        }
-    });
-    let skipped = skipped_docs(api);
-    let index = quote! {
-        //! The client's operations, one module per schema tag. Each module documents its
-        //! operations' methods on [`crate::Client`] and holds their query parameter types.
-        #(#![doc = #skipped])*
-        #(#declarations)*
-    };
-    (index, modules)
+        ));
+        index.line(format_args!("#[cfg(feature = {})]", lit(module)));
+        index.line(format_args!("pub mod {};", ident(module)));
+    }
+    (index.into_string(), modules)
 }
 
 /// Doc lines listing the operations left out under `--skip-unsupported`, with their pointers and
@@ -81,27 +70,26 @@ fn skipped_docs(api: &Api) -> Vec<String> {
     if api.skipped.is_empty() {
         return Vec::new();
     }
-    // One line per doc attribute, schema text on one line: prettyplease writes a multi-line doc
-    // as a block comment, which schema text could close.
+    // Schema text on one line: each entry of the list is one doc line.
     let one_line = |text: String| text.replace(['\n', '\r'], " ");
     let mut lines = vec![
         String::new(),
-        " # Operations left out".to_owned(),
+        "# Operations left out".to_owned(),
         String::new(),
         format!(
-            " Generated with `--skip-unsupported`: these {} operations (or path items) of the schema could not be lowered and have no method.",
+            "Generated with `--skip-unsupported`: these {} operations (or path items) of the schema could not be lowered and have no method.",
             api.skipped.len()
         ),
         String::new(),
     ];
     for skipped in &api.skipped {
         lines.push(one_line(format!(
-            " - `{}` at `{}`:",
+            "- `{}` at `{}`:",
             skipped.operation, skipped.pointer
         )));
         for reason in &skipped.reasons {
             lines.push(one_line(format!(
-                "   - `{}`: {}",
+                "  - `{}`: {}",
                 reason.pointer, reason.message
             )));
         }
@@ -114,7 +102,7 @@ fn skipped_docs(api: &Api) -> Vec<String> {
 /// only its query types. Doc lines cost `cargo check` next to nothing, unlike a trait or a
 /// handle type per tag.
 fn operation_list(operations: &[&Operation]) -> Vec<String> {
-    let mut lines = vec![" # Operations".to_owned(), String::new()];
+    let mut lines = vec!["# Operations".to_owned(), String::new()];
     for op in operations {
         let summary = op
             .summary
@@ -122,7 +110,7 @@ fn operation_list(operations: &[&Operation]) -> Vec<String> {
             .map(|summary| format!(": {}", summary.trim().replace('\n', " ")))
             .unwrap_or_default();
         lines.push(format!(
-            " - [`Client::{}`] `{} {}`{summary}",
+            "- [`Client::{}`] `{} {}`{summary}",
             op.method_name, op.method, op.path
         ));
     }
@@ -133,7 +121,7 @@ fn emit_module(
     operations: &[&Operation],
     defaultable: &BTreeSet<&str>,
     types: &BTreeMap<String, TypeDef>,
-) -> TokenStream {
+) -> String {
     // Descriptions shared by several operations (a viewset's docstring) are said once, here.
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
     for op in operations {
@@ -153,57 +141,49 @@ fn emit_module(
     let mut module_doc: Vec<String> = shared
         .join("\n\n")
         .lines()
-        .map(|line| format!(" {}", line.trim()))
+        .map(|line| line.trim().to_owned())
         .collect();
     if !module_doc.is_empty() {
         module_doc.push(String::new());
     }
     module_doc.extend(operation_list(operations));
-    let methods = operations.iter().map(|op| {
-        let own_description = op.description.as_deref().filter(|d| counts[d] == 1);
-        emit_methods(op, own_description, types)
-    });
-    let query_types = operations
-        .iter()
-        .filter(|op| op.has_params_struct())
-        .map(|op| emit_query_type(op, defaultable));
-    quote! {
-        #(#![doc = #module_doc])*
-        #![allow(unused_imports)]
-        use crate::client::{Client, ProjectId};
-        use crate::error::Result;
-        use crate::generated::operations::*;
-        use crate::generated::types;
-        use crate::request::RequestBuilder;
-
-        #(#query_types)*
-
-        impl Client {
-            #(#methods)*
-        }
+    let mut code = Code::new();
+    for line in &module_doc {
+        code.inner_doc(line);
     }
+    code.line("#![allow(unused_imports)]");
+    code.line("use crate::client::{Client, ProjectId};");
+    code.line("use crate::error::Result;");
+    code.line("use crate::generated::operations::*;");
+    code.line("use crate::generated::types;");
+    code.line("use crate::request::RequestBuilder;");
+    for op in operations.iter().filter(|op| op.has_params_struct()) {
+        emit_query_type(&mut code, op, defaultable);
+    }
+    code.open("impl Client {");
+    for op in operations {
+        let own_description = op.description.as_deref().filter(|d| counts[d] == 1);
+        emit_methods(&mut code, op, own_description, types);
+    }
+    code.close("}");
+    code.into_string()
 }
 
-fn query_type_name(op: &Operation) -> proc_macro2::Ident {
-    query_type_ident(op)
-}
-
-fn emit_query_type(op: &Operation, defaultable: &BTreeSet<&str>) -> TokenStream {
-    let name = query_type_name(op);
-    let doc = if op.header_params.is_empty() && op.cookie_params.is_empty() {
-        format!(" Query parameters of [`Client::{}`].", op.method_name)
+fn emit_query_type(code: &mut Code, op: &Operation, defaultable: &BTreeSet<&str>) {
+    if op.header_params.is_empty() && op.cookie_params.is_empty() {
+        code.doc(&format!("Query parameters of [`Client::{}`].", op.method_name));
     } else {
-        format!(
-            " Query, header and cookie parameters of [`Client::{}`].",
+        code.doc(&format!(
+            "Query, header and cookie parameters of [`Client::{}`].",
             op.method_name
-        )
-    };
-    let types_prefix = quote!(types::);
-    let derive_default = if op.struct_params().all(|p| has_default(&p.ty, defaultable)) {
-        quote!(Default,)
+        ));
+    }
+    let default = if op.struct_params().all(|p| has_default(&p.ty, defaultable)) {
+        ", Default"
     } else {
-        quote!()
+        ""
     };
+    code.line(format_args!("#[derive(Debug, Clone, PartialEq{default})]"));
     fn located<'p>(params: &'p [Param], place: &str) -> Vec<(Option<String>, &'p Param)> {
         params
             .iter()
@@ -224,143 +204,183 @@ fn emit_query_type(op: &Operation, defaultable: &BTreeSet<&str>) -> TokenStream 
         .collect();
     documented.extend(located(&op.header_params, "header"));
     documented.extend(located(&op.cookie_params, "cookie"));
-    let fields = documented.iter().map(|(doc, param)| {
-        let field_doc = docs(doc.as_deref());
-        let field = ident(&param.rust_name);
-        let ty = type_tokens(&param.ty, &types_prefix);
-        quote! {
-            #field_doc
-            pub #field: #ty,
-        }
-    });
-    quote! {
-        #[doc = #doc]
-        #[derive(Debug, Clone, PartialEq, #derive_default)]
-        pub struct #name { #(#fields)* }
+    code.open(format_args!("pub struct {} {{", query_type_name(op)));
+    for (doc, param) in &documented {
+        code.docs(doc.as_deref());
+        code.line(format_args!(
+            "pub {}: {},",
+            ident(&param.rust_name),
+            type_text(&param.ty, "types::")
+        ));
     }
+    code.close("}");
 }
 
 /// How a method receives a path parameter.
-fn path_param_type(param: &Param) -> TokenStream {
+fn path_param_type(param: &Param) -> String {
     match &param.ty {
-        TypeRef::String => quote!(&str),
+        TypeRef::String => "&str".to_owned(),
         // A UUID, or an alias PostHog accepts in its place (`/api/users/@me/`).
-        TypeRef::Uuid => quote!(impl std::fmt::Display + Sync),
-        TypeRef::Named(_) | TypeRef::Json => {
-            let ty = type_tokens(&param.ty, &quote!(types::));
-            quote!(&#ty)
-        }
-        other => type_tokens(other, &quote!(types::)),
+        TypeRef::Uuid => "impl std::fmt::Display + Sync".to_owned(),
+        TypeRef::Named(_) | TypeRef::Json => format!("&{}", type_text(&param.ty, "types::")),
+        other => type_text(other, "types::"),
     }
 }
 
 /// The method arguments and the expression that builds the request.
 struct RequestParts {
     arguments: Vec<Argument>,
-    build: TokenStream,
+    /// The call that starts the request (`self.__op`), before its arguments.
+    start: &'static str,
+    start_arguments: Vec<String>,
+    /// The builder calls after it, one per line (`.query("limit", &query.limit)`).
+    chain: Vec<String>,
+}
+
+impl RequestParts {
+    /// The request expression after `lead` (`let request = `), then the `extra` calls, then
+    /// `end` (`;`).
+    fn write(&self, code: &mut Code, lead: &str, extra: &[&str], end: &str) {
+        let calls: Vec<&str> = self
+            .chain
+            .iter()
+            .map(String::as_str)
+            .chain(extra.iter().copied())
+            .collect();
+        let Some((last, middle)) = calls.split_last() else {
+            code.list(&format!("{lead}{}", self.start), &self.start_arguments, end);
+            return;
+        };
+        let head = format!("{lead}{}", self.start);
+        if code.fits(&head, &self.start_arguments, "") {
+            code.list(&head, &self.start_arguments, "");
+            code.indent();
+        } else {
+            // The arguments one level deeper than the calls that follow their `)`.
+            code.line(format_args!("{head}("));
+            code.indent();
+            code.indent();
+            for argument in &self.start_arguments {
+                code.line(format_args!("{argument},"));
+            }
+            code.dedent();
+            code.line(")");
+        }
+        for call in middle {
+            code.line(call);
+        }
+        code.line(format_args!("{last}{end}"));
+        code.dedent();
+    }
 }
 
 /// One method argument, its name kept apart from its type so that companions can pass it on.
 struct Argument {
-    name: proc_macro2::Ident,
-    ty: TokenStream,
+    name: String,
+    ty: String,
 }
 
 impl Argument {
-    fn new(name: proc_macro2::Ident, ty: TokenStream) -> Self {
+    fn new(name: String, ty: String) -> Self {
         Self { name, ty }
     }
 
     /// `name: Type`, as the method signature declares it.
-    fn declaration(&self) -> TokenStream {
-        let Argument { name, ty } = self;
-        quote!(#name: #ty)
+    fn declaration(&self) -> String {
+        format!("{}: {}", self.name, self.ty)
     }
 }
 
 fn request_parts(op: &Operation, types: &BTreeMap<String, TypeDef>) -> RequestParts {
-    let op_const = op_const(op);
     let mut arguments = Vec::new();
     let mut format_args = Vec::new();
     let mut project = None;
     for param in &op.path_params {
         let name = ident(&param.rust_name);
         if param.wire_name == "project_id" && param.ty == TypeRef::String {
-            project = Some(quote!(#name.into()));
-            arguments.push(Argument::new(name, quote!(impl Into<ProjectId>)));
+            project = Some(format!("{name}.into()"));
+            arguments.push(Argument::new(name, "impl Into<ProjectId>".to_owned()));
         } else {
-            format_args.push(quote!(&#name));
-            arguments.push(Argument::new(name, path_param_type(param)));
+            format_args.push(format!("&{name}"));
+            let ty = path_param_type(param);
+            arguments.push(Argument::new(name, ty));
         }
     }
-    let start = match project {
-        Some(project) => quote!(self.__project_op(&#op_const, #project, &[#(#format_args),*])),
-        None => quote!(self.__op(&#op_const, &[#(#format_args),*])),
+    let path_values = format!("&[{}]", format_args.join(", "));
+    let op_static = format!("&{}", op_const(op));
+    let (start, start_arguments) = match project {
+        Some(project) => ("self.__project_op", vec![op_static, project, path_values]),
+        None => ("self.__op", vec![op_static, path_values]),
     };
     let mut chain = Vec::new();
     if op.has_params_struct() {
-        let query_type = query_type_name(op);
-        arguments.push(Argument::new(ident("query"), quote!(&#query_type)));
+        arguments.push(Argument::new(
+            "query".to_owned(),
+            format!("&{}", query_type_name(op)),
+        ));
         for param in &op.query_params {
-            let wire = &param.wire_name;
+            let wire = lit(&param.wire_name);
             let field = ident(&param.rust_name);
             let is_list = matches!(&param.ty, TypeRef::Vec(_))
                 || matches!(&param.ty, TypeRef::Option(inner) if matches!(**inner, TypeRef::Vec(_)));
             if is_list && !param.explode {
-                chain.push(quote!(.query_csv(#wire, &query.#field)));
+                chain.push(format!(".query_csv({wire}, &query.{field})"));
             } else {
-                chain.push(quote!(.query(#wire, &query.#field)));
+                chain.push(format!(".query({wire}, &query.{field})"));
             }
         }
-        for param in &op.header_params {
-            let wire = &param.wire_name;
-            let field = ident(&param.rust_name);
-            chain.push(quote!(.header(#wire, &query.#field)));
-        }
-        for param in &op.cookie_params {
-            let wire = &param.wire_name;
-            let field = ident(&param.rust_name);
-            chain.push(quote!(.cookie(#wire, &query.#field)));
+        for (params, place) in [(&op.header_params, "header"), (&op.cookie_params, "cookie")] {
+            for param in params {
+                let wire = lit(&param.wire_name);
+                let field = ident(&param.rust_name);
+                chain.push(format!(".{place}({wire}, &query.{field})"));
+            }
         }
     }
     if let Some(body) = &op.body {
-        let ty = type_tokens(&body.ty, &quote!(types::));
+        let ty = type_text(&body.ty, "types::");
         // A JSON body the schema leaves optional because every member is (drf's `Patched*`) is
         // taken by reference and always sent: `{}` means what no body means, and
         // `&PatchedX { .., ..Default::default() }` reads better than `Some(&..)`.
         let required =
             body.required || (body.encoding == BodyEncoding::Json && all_optional(types, &body.ty));
         let ty = if required {
-            quote!(&#ty)
+            format!("&{ty}")
         } else {
-            quote!(Option<&#ty>)
+            format!("Option<&{ty}>")
         };
-        arguments.push(Argument::new(ident("body"), ty));
-        let files = &body.file_fields;
+        arguments.push(Argument::new("body".to_owned(), ty));
+        let files: Vec<String> = body.file_fields.iter().map(|file| lit(file)).collect();
+        let files = files.join(", ");
         chain.push(match (body.encoding, required) {
-            (BodyEncoding::Json, true) => quote!(.json(body)),
-            (BodyEncoding::Json, false) => quote!(.json_opt(body)),
-            (BodyEncoding::Multipart, true) => quote!(.multipart(body, &[#(#files),*])),
-            (BodyEncoding::Multipart, false) => quote!(.multipart_opt(body, &[#(#files),*])),
-            (BodyEncoding::Form, true) => quote!(.form(body)),
-            (BodyEncoding::Form, false) => quote!(.form_opt(body)),
+            (BodyEncoding::Json, true) => ".json(body)".to_owned(),
+            (BodyEncoding::Json, false) => ".json_opt(body)".to_owned(),
+            (BodyEncoding::Multipart, true) => format!(".multipart(body, &[{files}])"),
+            (BodyEncoding::Multipart, false) => format!(".multipart_opt(body, &[{files}])"),
+            (BodyEncoding::Form, true) => ".form(body)".to_owned(),
+            (BodyEncoding::Form, false) => ".form_opt(body)".to_owned(),
         });
         if let Some(media) = &body.media_type {
-            chain.push(quote!(.content_type(#media)));
+            chain.push(format!(".content_type({})", lit(media)));
         }
         // `format: binary` members travel as file parts with their name and content type.
         if body.encoding == BodyEncoding::Multipart {
             for (wire, field) in file_members(types, &body.ty) {
+                let wire = lit(&wire);
                 chain.push(if body.required {
-                    quote!(.file_part(#wire, &body.#field))
+                    format!(".file_part({wire}, &body.{field})")
                 } else {
-                    quote!(.file_part(#wire, &body.map(|body| &body.#field)))
+                    format!(".file_part({wire}, &body.map(|body| &body.{field}))")
                 });
             }
         }
     }
-    let build = quote!(#start #(#chain)*);
-    RequestParts { arguments, build }
+    RequestParts {
+        arguments,
+        start,
+        start_arguments,
+        chain,
+    }
 }
 
 /// Whether the type is a struct every field of which may be left out (so it has a `Default`
@@ -379,7 +399,7 @@ fn all_optional(types: &BTreeMap<String, TypeDef>, ty: &TypeRef) -> bool {
 fn file_members(
     types: &BTreeMap<String, TypeDef>,
     body: &TypeRef,
-) -> Vec<(String, proc_macro2::Ident)> {
+) -> Vec<(String, String)> {
     let TypeRef::Named(name) = body else {
         return Vec::new();
     };
@@ -405,15 +425,14 @@ fn file_members(
 }
 
 fn emit_methods(
+    code: &mut Code,
     op: &Operation,
     description: Option<&str>,
     types: &BTreeMap<String, TypeDef>,
-) -> TokenStream {
-    let RequestParts {
-        arguments: parts,
-        build,
-    } = request_parts(op, types);
-    let arguments: Vec<TokenStream> = parts.iter().map(Argument::declaration).collect();
+) {
+    let parts = request_parts(op, types);
+    let mut arguments = vec!["&self".to_owned()];
+    arguments.extend(parts.arguments.iter().map(Argument::declaration));
     let name = ident(&op.method_name);
     let mut doc_text = String::new();
     for text in [op.summary.as_deref(), description].into_iter().flatten() {
@@ -424,105 +443,121 @@ fn emit_methods(
     if !op.scopes.is_empty() {
         doc_text.push_str(&format!(" · scopes: `{}`", op.scopes.join("`, `")));
     }
-    let doc = docs(Some(&doc_text));
-    let deprecated = if op.deprecated {
-        quote!(#[deprecated])
-    } else {
-        quote!()
+    let deprecated = |code: &mut Code| {
+        if op.deprecated {
+            code.line("#[deprecated]");
+        }
     };
     let (value_type, send, default_accept) = match &op.response {
-        Response::Json(ty) => (type_tokens(ty, &quote!(types::)), "json", None),
-        Response::Undocumented => (quote!(serde_json::Value), "value", None),
-        Response::Empty => (quote!(()), "empty", None),
-        Response::Text => (quote!(String), "text", Some("text/csv")),
+        Response::Json(ty) => (type_text(ty, "types::"), "json", None),
+        Response::Undocumented => ("serde_json::Value".to_owned(), "value", None),
+        Response::Empty => ("()".to_owned(), "empty", None),
+        Response::Text => ("String".to_owned(), "text", Some("text/csv")),
         Response::EventStream => (
-            quote!(crate::stream::ByteStream),
+            "crate::stream::ByteStream".to_owned(),
             "stream",
             Some("text/event-stream"),
         ),
-        Response::Binary => (quote!(bytes::Bytes), "bytes", None),
+        Response::Binary => ("bytes::Bytes".to_owned(), "bytes", None),
     };
-    let accept = match op.accept.as_deref().or(default_accept) {
-        Some(media) => quote!(.accept(#media)),
-        None => quote!(),
-    };
+    let accept = op
+        .accept
+        .as_deref()
+        .or(default_accept)
+        .map(|media| format!(".accept({})", lit(media)));
     let (return_type, send) = if op.conditional {
-        let send = quote::format_ident!("send_conditional_{send}");
         (
-            quote!(crate::request::Conditional<#value_type>),
-            quote!(#accept.#send().await),
+            format!("crate::request::Conditional<{value_type}>"),
+            format!(".send_conditional_{send}()"),
         )
     } else {
-        let send = quote::format_ident!("send_{send}");
-        (value_type, quote!(#accept.#send().await))
+        (value_type, format!(".send_{send}()"))
     };
-    let mut out = vec![quote! {
-        #doc
-        #deprecated
-        pub async fn #name(&self, #(#arguments),*) -> Result<#return_type> {
-            #build #send
-        }
-    }];
+    let mut finish: Vec<&str> = accept.as_deref().into_iter().collect();
+    finish.extend([send.as_str(), ".await"]);
+    code.docs(Some(&doc_text));
+    deprecated(code);
+    code.open_list(
+        &format!("pub async fn {name}"),
+        &arguments,
+        &format!(" -> Result<{return_type}> {{"),
+    );
+    parts.write(code, "", &finish, "");
+    code.close("}");
     if let (Some(pagination), Some(pages), Some(items)) =
         (&op.pagination, &op.companions.pages, &op.companions.items)
     {
-        let item = type_tokens(&pagination.item, &quote!(types::));
+        let item = type_text(&pagination.item, "types::");
         let style = match pagination.style {
-            PaginationStyle::LimitOffset => quote!(LimitOffset),
-            PaginationStyle::Cursor => quote!(Cursor),
-            PaginationStyle::OffsetOrCursor => quote!(OffsetOrCursor),
-            PaginationStyle::PageNumber => quote!(PageNumber),
+            PaginationStyle::LimitOffset => "LimitOffset",
+            PaginationStyle::Cursor => "Cursor",
+            PaginationStyle::OffsetOrCursor => "OffsetOrCursor",
+            PaginationStyle::PageNumber => "PageNumber",
         };
-        let pages_ident = ident(pages);
-        let items_ident = ident(items);
-        let argument_names = parts.iter().map(|argument| &argument.name);
-        let pages_doc = format!(
-            " Every page of [`Client::{}`], following `next` links.",
+        let pages = ident(pages);
+        code.doc(&format!(
+            "Every page of [`Client::{}`], following `next` links.",
             op.method_name
+        ));
+        deprecated(code);
+        code.open_list(
+            &format!("pub fn {pages}"),
+            &arguments,
+            &format!(" -> crate::pagination::Pages<{item}> {{"),
         );
-        let items_doc = format!(
-            " Every item of [`Client::{}`], across pages.",
+        parts.write(code, "let request = ", &[], ";");
+        code.line(format_args!(
+            "crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::{style})"
+        ));
+        code.close("}");
+        code.doc(&format!(
+            "Every item of [`Client::{}`], across pages.",
             op.method_name
+        ));
+        deprecated(code);
+        code.open_list(
+            &format!("pub fn {}", ident(items)),
+            &arguments,
+            &format!(" -> crate::pagination::Items<{item}> {{"),
         );
-        out.push(quote! {
-            #[doc = #pages_doc]
-            #deprecated
-            pub fn #pages_ident(&self, #(#arguments),*) -> crate::pagination::Pages<#item> {
-                crate::pagination::Pages::new({ #build }, crate::pagination::PaginationStyle::#style)
-            }
-
-            #[doc = #items_doc]
-            #deprecated
-            pub fn #items_ident(&self, #(#arguments),*) -> crate::pagination::Items<#item> {
-                self.#pages_ident(#(#argument_names),*).items()
-            }
-        });
+        let names: Vec<&str> = parts.arguments.iter().map(|a| a.name.as_str()).collect();
+        code.line(format_args!("self.{pages}({}).items()", names.join(", ")));
+        code.close("}");
     }
     if let Some(csv) = &op.companions.csv {
-        let csv_ident = ident(csv);
-        let csv_doc = format!(
-            " [`Client::{}`] as CSV text (`Accept: text/csv`).",
+        code.doc(&format!(
+            "[`Client::{}`] as CSV text (`Accept: text/csv`).",
             op.method_name
+        ));
+        code.open_list(
+            &format!("pub async fn {}", ident(csv)),
+            &arguments,
+            " -> Result<String> {",
         );
-        out.push(quote! {
-            #[doc = #csv_doc]
-            pub async fn #csv_ident(&self, #(#arguments),*) -> Result<String> {
-                #build.accept("text/csv").send_text().await
-            }
-        });
+        parts.write(
+            code,
+            "",
+            &[".accept(\"text/csv\")", ".send_text()", ".await"],
+            "",
+        );
+        code.close("}");
     }
     if let Some(stream) = &op.companions.event_stream {
-        let stream_ident = ident(stream);
-        let stream_doc = format!(
-            " [`Client::{}`] as a server-sent event stream.",
+        code.doc(&format!(
+            "[`Client::{}`] as a server-sent event stream.",
             op.method_name
+        ));
+        code.open_list(
+            &format!("pub async fn {}", ident(stream)),
+            &arguments,
+            " -> Result<crate::stream::ByteStream> {",
         );
-        out.push(quote! {
-            #[doc = #stream_doc]
-            pub async fn #stream_ident(&self, #(#arguments),*) -> Result<crate::stream::ByteStream> {
-                #build.accept("text/event-stream").send_stream().await
-            }
-        });
+        parts.write(
+            code,
+            "",
+            &[".accept(\"text/event-stream\")", ".send_stream()", ".await"],
+            "",
+        );
+        code.close("}");
     }
-    quote!(#(#out)*)
 }

@@ -3,10 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use proc_macro2::TokenStream;
-use quote::quote;
-
 use crate::emit::api::tag_module;
+use crate::emit::code::{Code, lit};
 use crate::ir::Api;
 
 /// The feature that enables every tag.
@@ -82,12 +80,17 @@ fn mark_reachable<'a>(
 
 /// `#[cfg(...)]` enabling an item for any of `features` ([`type_features`] gives every type at
 /// least one).
-pub fn cfg_any(features: &BTreeSet<String>) -> TokenStream {
+pub fn cfg_any(code: &mut Code, features: &BTreeSet<String>) {
     match features.iter().next() {
-        Some(feature) if features.len() == 1 => quote!(#[cfg(feature = #feature)]),
+        Some(feature) if features.len() == 1 => {
+            code.line(format_args!("#[cfg(feature = {})]", lit(feature)));
+        }
         _ => {
-            let features = features.iter();
-            quote!(#[cfg(any(#(feature = #features),*))])
+            let features: Vec<String> = features
+                .iter()
+                .map(|feature| format!("feature = {}", lit(feature)))
+                .collect();
+            code.list("#[cfg(any", &features, ")]");
         }
     }
 }

@@ -1,18 +1,16 @@
 //! Emission: the IR to formatted Rust files, deterministic byte for byte.
 
 mod api;
+pub(crate) mod code;
 pub mod features;
 mod operations;
 mod server;
-pub(crate) mod tokens;
 mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use proc_macro2::TokenStream;
-use quote::quote;
-
-use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::diagnostic::Diagnostics;
+use crate::emit::code::Code;
 use crate::ir::Api;
 
 pub use api::tag_module;
@@ -21,15 +19,14 @@ pub use api::tag_module;
 ///
 /// `header` is the first line of every file (the `@generated` marker naming the schema).
 ///
-/// Building tokens and formatting them are most of a run, and files are independent, so the
-/// types and the operation table are made on a second thread while this one makes the rest
-/// (tokens are not `Send`: each thread formats what it built). Files are keyed by path, so the
-/// output does not depend on which thread finishes first, and a failure is reported in the
-/// same order as one thread would find it.
+/// Files are written as text in their final layout (ARCHITECTURE.md says why not through syn
+/// and prettyplease). Files are independent, so the types and the operation table are written
+/// on a second thread while this one writes the rest. Files are keyed by path, so the output
+/// does not depend on which thread finishes first.
 pub fn emit(api: &Api, header: &str) -> Result<BTreeMap<String, String>, Diagnostics> {
     let defaultable = types::defaultable_types(&api.types);
     let defaultable = &defaultable;
-    let (first, rest) = std::thread::scope(|scope| {
+    let (mut files, rest) = std::thread::scope(|scope| {
         let spawned = std::thread::Builder::new()
             .name("emit-types".to_owned())
             .spawn_scoped(scope, || emit_types_and_table(api, header, defaultable));
@@ -43,72 +40,55 @@ pub fn emit(api: &Api, header: &str) -> Result<BTreeMap<String, String>, Diagnos
         };
         (first, rest)
     });
-    let mut files = first?;
-    files.extend(rest?);
+    files.extend(rest);
     Ok(files)
 }
 
-/// The `types` module and the operation table, formatted.
+/// The `types` module and the operation table.
 fn emit_types_and_table(
     api: &Api,
     header: &str,
     defaultable: &BTreeSet<&str>,
-) -> Result<BTreeMap<String, String>, Diagnostics> {
-    let mut files = BTreeMap::new();
-    for (path, tokens) in types::emit_types(api, defaultable) {
-        let text = format_file(tokens, header, &path)?;
-        files.insert(path, text);
-    }
+) -> BTreeMap<String, String> {
+    let mut files: BTreeMap<String, String> = types::emit_types(api, defaultable)
+        .into_iter()
+        .map(|(path, text)| (path, with_header(header, &text)))
+        .collect();
     files.insert(
         "operations.rs".to_owned(),
-        format_file(operations::emit_operations(api), header, "operations.rs")?,
+        with_header(header, &operations::emit_operations(api)),
     );
-    Ok(files)
+    files
 }
 
-/// The root module, the client methods per tag and the server stubs, formatted.
+/// The root module, the client methods per tag and the server stubs.
 fn emit_modules(
     api: &Api,
     header: &str,
     defaultable: &BTreeSet<&str>,
-) -> Result<BTreeMap<String, String>, Diagnostics> {
+) -> BTreeMap<String, String> {
     let mut files = BTreeMap::new();
     let (api_index, modules) = api::emit_api(api, defaultable);
-    let root = quote! {
-        //! Code generated from the schema: types, the operation table and the client methods.
-        #![allow(clippy::all, clippy::pedantic, deprecated, missing_docs, rustdoc::all)]
-        pub mod api;
-        pub mod operations;
-        #[cfg(feature = "server")]
-        pub mod server;
-        pub mod types;
-    };
-    files.insert("mod.rs".to_owned(), format_file(root, header, "mod.rs")?);
-    files.insert(
-        "api/mod.rs".to_owned(),
-        format_file(api_index, header, "api/mod.rs")?,
-    );
-    for (path, tokens) in server::emit_server(api) {
-        let text = format_file(tokens, header, &path)?;
-        files.insert(path, text);
+    let mut root = Code::new();
+    root.inner_doc("Code generated from the schema: types, the operation table and the client methods.");
+    root.line("#![allow(clippy::all, clippy::pedantic, deprecated, missing_docs, rustdoc::all)]");
+    root.line("pub mod api;");
+    root.line("pub mod operations;");
+    root.line("#[cfg(feature = \"server\")]");
+    root.line("pub mod server;");
+    root.line("pub mod types;");
+    files.insert("mod.rs".to_owned(), with_header(header, &root.into_string()));
+    files.insert("api/mod.rs".to_owned(), with_header(header, &api_index));
+    for (path, text) in server::emit_server(api) {
+        files.insert(path, with_header(header, &text));
     }
-    for (module, tokens) in modules {
-        let path = format!("api/{module}.rs");
-        let text = format_file(tokens, header, &path)?;
-        files.insert(path, text);
+    for (module, text) in modules {
+        files.insert(format!("api/{module}.rs"), with_header(header, &text));
     }
-    Ok(files)
+    files
 }
 
-/// Parses tokens as a file and pretty-prints it. A parse failure is a generator bug, reported
-/// as a diagnostic instead of a panic.
-fn format_file(tokens: TokenStream, header: &str, path: &str) -> Result<String, Diagnostics> {
-    let file: syn::File = syn::parse2(tokens).map_err(|error| {
-        Diagnostics::from(Diagnostic::bug(
-            path,
-            format!("the generated file does not parse: {error}"),
-        ))
-    })?;
-    let body = prettyplease::unparse(&file);
-    Ok(format!("{header}\n\n{body}"))
+/// A file's text under the `@generated` header line.
+fn with_header(header: &str, body: &str) -> String {
+    format!("{header}\n\n{body}")
 }

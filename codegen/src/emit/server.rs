@@ -8,17 +8,14 @@
 
 use std::collections::BTreeMap;
 
-use proc_macro2::{Ident, TokenStream};
-use quote::{format_ident, quote};
-
 use crate::emit::api::operations_by_module;
-use crate::emit::tokens::{docs, ident, op_const, query_type_ident, type_tokens};
+use crate::emit::code::{Code, ident, lit, op_const, query_type_name, type_text};
 use crate::ir::{Api, BodyEncoding, Operation, Response};
 use crate::naming::type_name;
 
-/// Server files as `(path relative to the generated directory, tokens)`: `server/mod.rs` and
+/// Server files as `(path relative to the generated directory, text)`: `server/mod.rs` and
 /// one `server/<tag module>.rs` per tag module.
-pub fn emit_server(api: &Api) -> BTreeMap<String, TokenStream> {
+pub fn emit_server(api: &Api) -> BTreeMap<String, String> {
     let by_module = operations_by_module(api);
     let mut files = BTreeMap::new();
     files.insert("server/mod.rs".to_owned(), emit_index(&by_module));
@@ -32,278 +29,275 @@ pub fn emit_server(api: &Api) -> BTreeMap<String, TokenStream> {
 }
 
 /// The trait of a tag module: `feature_flags` gives `FeatureFlagsApi`.
-fn trait_ident(module: &str) -> Ident {
-    format_ident!("{}Api", type_name(module))
+fn trait_name(module: &str) -> String {
+    format!("{}Api", type_name(module))
 }
 
-/// The client's query parameter type of an operation (same rule as the client emitter).
-fn query_type(op: &Operation) -> Ident {
-    query_type_ident(op)
-}
-
-fn emit_index(by_module: &BTreeMap<String, Vec<&Operation>>) -> TokenStream {
+fn emit_index(by_module: &BTreeMap<String, Vec<&Operation>>) -> String {
+    let mut code = Code::new();
+    code.inner_doc("Server stubs: a trait per tag whose methods answer 501 unless implemented, and the");
+    code.inner_doc("routes that mount every operation at its method and path.");
+    code.line("use std::sync::Arc;");
+    code.line("use crate::server::Routes;");
     // Each tag module exists only under its cargo feature, like the client's `api` modules.
-    let declarations = by_module.iter().map(|(module, operations)| {
-        let name = ident(module);
-        let doc = format!(
-            " Server stubs of the operations tagged `{module}` ({} operations).",
+    let cfg = |module: &str| format!("#[cfg(feature = {})]", lit(module));
+    for (module, operations) in by_module {
+        code.doc(&format!(
+            "Server stubs of the operations tagged `{module}` ({} operations).",
             operations.len()
-        );
-        quote! {
-            #[doc = #doc]
-            #[cfg(feature = #module)]
-            pub mod #name;
-        }
-    });
-    let unimplemented = by_module.keys().map(|module| {
-        let name = ident(module);
-        let tr = trait_ident(module);
-        quote! {
-            #[cfg(feature = #module)]
-            impl #name::#tr for Unimplemented {}
-        }
-    });
-    let defaults = by_module.keys().map(|module| {
-        let name = ident(module);
-        quote! {
-            #[cfg(feature = #module)]
-            let routes = routes.#name(service.clone());
-        }
-    });
-    let mounts = by_module.keys().map(|module| {
-        let name = ident(module);
-        let tr = trait_ident(module);
-        let doc = format!(
-            " Serves the operations tagged `{module}` with `service`, replacing their 501 stubs."
-        );
-        quote! {
-            #[doc = #doc]
-            #[cfg(feature = #module)]
-            pub fn #name<S: #name::#tr>(self, service: Arc<S>) -> Self {
-                self.mount(#module, #name::routes(service))
-            }
-        }
-    });
-    quote! {
-        //! Server stubs: a trait per tag whose methods answer 501 unless implemented, and the
-        //! routes that mount every operation at its method and path.
-        use std::sync::Arc;
-
-        use crate::server::Routes;
-
-        #(#declarations)*
-
-        /// Implements every tag's trait with the default answers (501): the service of the tags
-        /// a server does not implement.
-        #[derive(Debug, Clone, Copy, Default)]
-        pub struct Unimplemented;
-
-        #(#unimplemented)*
-
-        impl Routes {
-            /// Every operation of the enabled tags, answering 501 until its tag is given a
-            /// service with the method named after the tag module.
-            pub fn new() -> Self {
-                // Unused when the server is built without any tag feature.
-                #[allow(unused_variables)]
-                let service = Arc::new(Unimplemented);
-                let routes = Self::empty();
-                #(#defaults)*
-                routes
-            }
-
-            #(#mounts)*
-        }
+        ));
+        code.line(cfg(module));
+        code.line(format_args!("pub mod {};", ident(module)));
     }
+    code.doc("Implements every tag's trait with the default answers (501): the service of the tags");
+    code.doc("a server does not implement.");
+    code.line("#[derive(Debug, Clone, Copy, Default)]");
+    code.line("pub struct Unimplemented;");
+    for module in by_module.keys() {
+        code.line(cfg(module));
+        code.line(format_args!(
+            "impl {}::{} for Unimplemented {{}}",
+            ident(module),
+            trait_name(module)
+        ));
+    }
+    code.open("impl Routes {");
+    code.doc("Every operation of the enabled tags, answering 501 until its tag is given a");
+    code.doc("service with the method named after the tag module.");
+    code.open("pub fn new() -> Self {");
+    code.line("// Unused when the server is built without any tag feature.");
+    code.line("#[allow(unused_variables)]");
+    code.line("let service = Arc::new(Unimplemented);");
+    code.line("let routes = Self::empty();");
+    for module in by_module.keys() {
+        code.line(cfg(module));
+        code.line(format_args!(
+            "let routes = routes.{}(service.clone());",
+            ident(module)
+        ));
+    }
+    code.line("routes");
+    code.close("}");
+    for module in by_module.keys() {
+        let name = ident(module);
+        code.doc(&format!(
+            "Serves the operations tagged `{module}` with `service`, replacing their 501 stubs."
+        ));
+        code.line(cfg(module));
+        code.open(format_args!(
+            "pub fn {name}<S: {name}::{}>(self, service: Arc<S>) -> Self {{",
+            trait_name(module)
+        ));
+        code.line(format_args!("self.mount({}, {name}::routes(service))", lit(module)));
+        code.close("}");
+    }
+    code.close("}");
+    code.into_string()
 }
 
-fn emit_module(module: &str, operations: &[&Operation]) -> TokenStream {
-    let trait_name = trait_ident(module);
-    let doc = format!(
-        " Operations tagged `{module}`: implement the ones your server answers; the others answer 501."
-    );
-    let methods = operations.iter().map(|op| emit_method(op));
-    let query_impls = operations
-        .iter()
-        .filter(|op| op.has_params_struct())
-        .map(|op| emit_from_query(op));
-    let routes = operations.iter().map(|op| emit_route(op));
-    let has_queries = operations.iter().any(|op| op.has_params_struct());
-    let query_import = if has_queries {
-        let module = ident(module);
-        quote!(use crate::generated::api::#module::*;)
-    } else {
-        quote!()
-    };
-    let routes_doc =
-        format!(" The routes of the operations tagged `{module}`, answered by `service`.");
-    quote! {
-        #![allow(unused_imports, unused_variables)]
-        use std::future::Future;
-        use std::sync::Arc;
-
-        #query_import
-        use crate::generated::operations::*;
-        use crate::generated::types;
-        use crate::server::dispatch as d;
-        use crate::server::{Answer, Context, ServerError};
-
-        #[doc = #doc]
-        pub trait #trait_name: Send + Sync + 'static {
-            #(#methods)*
-        }
-
-        #(#query_impls)*
-
-        #[doc = #routes_doc]
-        pub fn routes<S: #trait_name>(service: Arc<S>) -> axum::Router {
-            axum::Router::new() #(#routes)*
-        }
+fn emit_module(module: &str, operations: &[&Operation]) -> String {
+    let trait_name = trait_name(module);
+    let mut code = Code::new();
+    code.line("#![allow(unused_imports, unused_variables)]");
+    code.line("use std::future::Future;");
+    code.line("use std::sync::Arc;");
+    if operations.iter().any(|op| op.has_params_struct()) {
+        code.line(format_args!("use crate::generated::api::{}::*;", ident(module)));
     }
+    code.line("use crate::generated::operations::*;");
+    code.line("use crate::generated::types;");
+    code.line("use crate::server::dispatch as d;");
+    code.line("use crate::server::{Answer, Context, ServerError};");
+    code.doc(&format!(
+        "Operations tagged `{module}`: implement the ones your server answers; the others answer 501."
+    ));
+    code.open(format_args!("pub trait {trait_name}: Send + Sync + 'static {{"));
+    for op in operations {
+        emit_method(&mut code, op);
+    }
+    code.close("}");
+    for op in operations.iter().filter(|op| op.has_params_struct()) {
+        emit_from_query(&mut code, op);
+    }
+    code.doc(&format!(
+        "The routes of the operations tagged `{module}`, answered by `service`."
+    ));
+    code.open(format_args!(
+        "pub fn routes<S: {trait_name}>(service: Arc<S>) -> axum::Router {{"
+    ));
+    code.line("axum::Router::new()");
+    code.indent();
+    for op in operations {
+        emit_route(&mut code, op);
+    }
+    code.dedent();
+    code.close("}");
+    code.into_string()
 }
 
 /// The Rust type an operation answers with.
-fn answer_type(op: &Operation) -> TokenStream {
+fn answer_type(op: &Operation) -> String {
     match &op.response {
-        Response::Json(ty) => type_tokens(ty, &quote!(types::)),
-        Response::Undocumented => quote!(serde_json::Value),
-        Response::Empty => quote!(()),
-        Response::Text => quote!(String),
-        Response::EventStream => quote!(crate::server::EventStream),
-        Response::Binary => quote!(bytes::Bytes),
+        Response::Json(ty) => type_text(ty, "types::"),
+        Response::Undocumented => "serde_json::Value".to_owned(),
+        Response::Empty => "()".to_owned(),
+        Response::Text => "String".to_owned(),
+        Response::EventStream => "crate::server::EventStream".to_owned(),
+        Response::Binary => "bytes::Bytes".to_owned(),
     }
 }
 
-fn emit_method(op: &Operation) -> TokenStream {
-    let name = ident(&op.method_name);
-    let op_const = op_const(op);
-    let mut arguments = Vec::new();
+fn emit_method(code: &mut Code, op: &Operation) {
+    let mut arguments = vec!["self: Arc<Self>".to_owned(), "cx: Context".to_owned()];
     for param in &op.path_params {
-        let param_name = ident(&param.rust_name);
-        let ty = type_tokens(&param.ty, &quote!(types::));
-        arguments.push(quote!(#param_name: #ty));
+        arguments.push(format!(
+            "{}: {}",
+            ident(&param.rust_name),
+            type_text(&param.ty, "types::")
+        ));
     }
     if op.has_params_struct() {
-        let query = query_type(op);
-        arguments.push(quote!(query: #query));
+        arguments.push(format!("query: {}", query_type_name(op)));
     }
     if let Some(body) = &op.body {
-        let ty = type_tokens(&body.ty, &quote!(types::));
+        let ty = type_text(&body.ty, "types::");
         arguments.push(if body.required {
-            quote!(body: #ty)
+            format!("body: {ty}")
         } else {
-            quote!(body: Option<#ty>)
+            format!("body: Option<{ty}>")
         });
     }
-    let answer = answer_type(op);
     let mut doc_text = String::new();
     if let Some(summary) = &op.summary {
         doc_text.push_str(summary);
         doc_text.push_str("\n\n");
     }
     doc_text.push_str(&format!("`{} {}`", op.method, op.path));
-    let doc = docs(Some(&doc_text));
-    quote! {
-        #doc
-        fn #name(self: Arc<Self>, cx: Context, #(#arguments),*) -> impl Future<Output = Answer<#answer>> + Send {
-            d::unimplemented(&#op_const)
-        }
-    }
+    code.docs(Some(&doc_text));
+    code.open_list(
+        &format!("fn {}", ident(&op.method_name)),
+        &arguments,
+        &format!(
+            " -> impl Future<Output = Answer<{}>> + Send {{",
+            answer_type(op)
+        ),
+    );
+    code.line(format_args!("d::unimplemented(&{})", op_const(op)));
+    code.close("}");
 }
 
-fn emit_from_query(op: &Operation) -> TokenStream {
-    let name = query_type(op);
-    let mut fields: Vec<TokenStream> = op
+fn emit_from_query(code: &mut Code, op: &Operation) {
+    let mut fields: Vec<String> = op
         .query_params
         .iter()
         .map(|param| {
             let field = ident(&param.rust_name);
-            let wire = &param.wire_name;
+            let wire = lit(&param.wire_name);
             if param.explode {
-                quote!(#field: q.get(#wire)?)
+                format!("{field}: q.get({wire})?")
             } else {
-                quote!(#field: q.csv(#wire)?)
+                format!("{field}: q.csv({wire})?")
             }
         })
         .collect();
+    // Through `d::`, since an operation named `from` has a query type named `FromQuery`.
+    code.open(format_args!(
+        "impl d::FromQuery for {} {{",
+        query_type_name(op)
+    ));
     if op.header_params.is_empty() && op.cookie_params.is_empty() {
-        return quote! {
-            // Through `d::`, since an operation named `from` has a query type named `FromQuery`.
-            impl d::FromQuery for #name {
-                fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-                    Ok(Self { #(#fields),* })
-                }
-            }
-        };
-    }
-    for (params, read) in [
-        (&op.header_params, quote!(header)),
-        (&op.cookie_params, quote!(cookie)),
-    ] {
-        fields.extend(params.iter().map(|param| {
-            let field = ident(&param.rust_name);
-            let wire = &param.wire_name;
-            quote!(#field: h.#read(#wire)?)
-        }));
-    }
-    quote! {
-        impl d::FromQuery for #name {
-            fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-                Self::from_request(q, &d::HeaderParams::default())
-            }
-
-            fn from_request(q: &d::QueryMap, h: &d::HeaderParams<'_>) -> Result<Self, ServerError> {
-                Ok(Self { #(#fields),* })
-            }
+        code.open("fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {");
+    } else {
+        code.open("fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {");
+        code.line("Self::from_request(q, &d::HeaderParams::default())");
+        code.close("}");
+        code.open(
+            "fn from_request(q: &d::QueryMap, h: &d::HeaderParams<'_>) -> Result<Self, ServerError> {",
+        );
+        for (params, read) in [(&op.header_params, "header"), (&op.cookie_params, "cookie")] {
+            fields.extend(params.iter().map(|param| {
+                format!(
+                    "{}: h.{read}({})?",
+                    ident(&param.rust_name),
+                    lit(&param.wire_name)
+                )
+            }));
         }
     }
+    if fields.is_empty() {
+        code.line("Ok(Self {})");
+    } else if code.fits("Ok(Self { ", &fields, " })") {
+        code.line(format_args!("Ok(Self {{ {} }})", fields.join(", ")));
+    } else {
+        code.open("Ok(Self {");
+        for field in &fields {
+            code.line(format_args!("{field},"));
+        }
+        code.close("})");
+    }
+    code.close("}");
+    code.close("}");
 }
 
-fn emit_route(op: &Operation) -> TokenStream {
-    let path = &op.path;
-    let op_const = op_const(op);
-    let method = ident(&op.method_name);
+fn emit_route(code: &mut Code, op: &Operation) {
     let kind = match op.response {
-        Response::Json(_) | Response::Undocumented => quote!(json),
-        Response::Empty => quote!(empty),
-        Response::Text => quote!(text),
-        Response::EventStream => quote!(events),
-        Response::Binary => quote!(binary),
+        Response::Json(_) | Response::Undocumented => "json",
+        Response::Empty => "empty",
+        Response::Text => "text",
+        Response::EventStream => "events",
+        Response::Binary => "binary",
     };
-    let names: Vec<Ident> = op
+    let names: Vec<String> = op
         .path_params
         .iter()
         .map(|param| ident(&param.rust_name))
         .collect();
     // A one-element tuple pattern needs its trailing comma.
     let path_pattern = match names.as_slice() {
-        [one] => quote!((#one,)),
-        many => quote!((#(#many),*)),
+        [one] => format!("({one},)"),
+        many => format!("({})", many.join(", ")),
     };
-    let mut call_args: Vec<TokenStream> = names.iter().map(|name| quote!(#name)).collect();
-    let query_pattern = if !op.has_params_struct() {
-        quote!(())
+    let mut call_args = vec!["cx".to_owned()];
+    call_args.extend(names.iter().cloned());
+    let query_pattern = if op.has_params_struct() {
+        call_args.push("query".to_owned());
+        "query"
     } else {
-        call_args.push(quote!(query));
-        quote!(query)
+        "()"
     };
     let body_pattern = match &op.body {
-        None => quote!(()),
+        None => "()",
         Some(body) => {
-            call_args.push(quote!(body));
+            call_args.push("body".to_owned());
             match (body.encoding, body.required) {
-                (BodyEncoding::Json, true) => quote!(d::Json(body)),
-                (BodyEncoding::Json, false) => quote!(d::MaybeJson(body)),
-                (BodyEncoding::Multipart, true) => quote!(d::Form(body)),
-                (BodyEncoding::Multipart, false) => quote!(d::MaybeForm(body)),
-                (BodyEncoding::Form, true) => quote!(d::UrlEncoded(body)),
-                (BodyEncoding::Form, false) => quote!(d::MaybeUrlEncoded(body)),
+                (BodyEncoding::Json, true) => "d::Json(body)",
+                (BodyEncoding::Json, false) => "d::MaybeJson(body)",
+                (BodyEncoding::Multipart, true) => "d::Form(body)",
+                (BodyEncoding::Multipart, false) => "d::MaybeForm(body)",
+                (BodyEncoding::Form, true) => "d::UrlEncoded(body)",
+                (BodyEncoding::Form, false) => "d::MaybeUrlEncoded(body)",
             }
         }
     };
-    quote! {
-        .route(#path, d::#kind(&#op_const, &service, |s, cx, #path_pattern, #query_pattern, #body_pattern| {
-            s.#method(cx, #(#call_args),*)
-        }))
+    let head = format!("d::{kind}");
+    let closure = format!("|s, cx, {path_pattern}, {query_pattern}, {body_pattern}| {{");
+    let handler = [format!("&{}", op_const(op)), "&service".to_owned()];
+    code.open(".route(");
+    code.line(format_args!("{},", lit(&op.path)));
+    let all = [handler[0].clone(), handler[1].clone(), closure.clone()];
+    if code.fits(&head, &all, "") {
+        code.open(format_args!("{head}({}, {}, {closure}", handler[0], handler[1]));
+        code.list(&format!("s.{}", ident(&op.method_name)), &call_args, "");
+        code.close("}),");
+    } else {
+        code.open(format_args!("{head}("));
+        for argument in &handler {
+            code.line(format_args!("{argument},"));
+        }
+        code.open(closure);
+        code.list(&format!("s.{}", ident(&op.method_name)), &call_args, "");
+        code.close("},");
+        code.close("),");
     }
+    code.close(")");
 }

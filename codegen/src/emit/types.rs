@@ -2,85 +2,72 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use proc_macro2::TokenStream;
-use quote::quote;
-
+use crate::emit::code::{Code, ident, lit, type_text};
 use crate::emit::features::{UNREFERENCED, cfg_any, type_features};
-use crate::emit::tokens::{docs, ident, type_tokens};
 use crate::ir::{Api, Field, TypeDef, TypeKind, TypeRef};
 
 /// The `types` module and its submodules: types are grouped by the set of features that reach
 /// them, one private module per set behind one `cfg`, all re-exported from `types`.
-pub fn emit_types(api: &Api, defaultable: &BTreeSet<&str>) -> BTreeMap<String, TokenStream> {
+pub fn emit_types(api: &Api, defaultable: &BTreeSet<&str>) -> BTreeMap<String, String> {
     let mut groups: BTreeMap<BTreeSet<String>, Vec<&str>> = BTreeMap::new();
     for (name, features) in type_features(api) {
         groups.entry(features).or_default().push(name);
     }
     let mut files = BTreeMap::new();
-    let mut declarations = Vec::new();
+    let mut index = Code::new();
+    index.inner_doc(
+        "Types of PostHog's schema, one per component schema plus the inline shapes that needed",
+    );
+    index.inner_doc(
+        "a name. Responses accept fields the schema does not list; enums keep values they do",
+    );
+    index.inner_doc(
+        "not know in a fallback variant. Each type compiles when a feature that uses it is on.",
+    );
+    index.line("// Every type module imports `super::*`, and with it these derives.");
+    index.line("#[allow(unused_imports)]");
+    index.line("use crate::codec::{Deserialize, Serialize};");
+    index.doc(
+        "Whether an optional field is left out of the JSON (a short name keeps attributes on one line).",
+    );
+    index.line("#[allow(dead_code)]");
+    index.open("fn none<T>(value: &Option<T>) -> bool {");
+    index.line("value.is_none()");
+    index.close("}");
+    index.doc("Whether a three-state field is left out of the JSON: absent, unlike null.");
+    index.line("#[allow(dead_code)]");
+    index.open("fn absent<T>(value: &crate::Nullable<T>) -> bool {");
+    index.line("value.is_absent()");
+    index.close("}");
     for (features, names) in &groups {
         let module = group_module(features);
         let module_ident = ident(&module);
-        let cfg = cfg_any(features);
-        declarations.push(quote! {
-            #cfg
-            mod #module_ident;
-            #cfg
-            pub use #module_ident::*;
-        });
-        let items = names.iter().filter_map(|name| {
-            Some(emit_type(
-                name,
-                api.types.get(*name)?,
-                &api.types,
-                defaultable,
-            ))
-        });
+        cfg_any(&mut index, features);
+        index.line(format_args!("mod {module_ident};"));
+        cfg_any(&mut index, features);
+        index.line(format_args!("pub use {module_ident}::*;"));
         let only_unreferenced = features.iter().all(|feature| feature == UNREFERENCED);
-        let doc = if only_unreferenced {
-            format!(" Types no operation uses, compiled with the `{UNREFERENCED}` feature.")
+        let mut code = Code::new();
+        if only_unreferenced {
+            code.inner_doc(&format!(
+                "Types no operation uses, compiled with the `{UNREFERENCED}` feature."
+            ));
         } else {
-            format!(
-                " Types compiled with any of the features: {}.",
+            code.inner_doc(&format!(
+                "Types compiled with any of the features: {}.",
                 features.iter().cloned().collect::<Vec<_>>().join(", ")
-            )
-        };
-        files.insert(
-            format!("types/{module}.rs"),
-            quote! {
-                #![doc = #doc]
-                #![allow(unused_imports)]
-                use super::*;
-                #(#items)*
-            },
-        );
+            ));
+        }
+        code.line("#![allow(unused_imports)]");
+        code.line("use super::*;");
+        for name in names {
+            if let Some(def) = api.types.get(*name) {
+                emit_type(&mut code, name, def, &api.types, defaultable);
+            }
+        }
+        files.insert(format!("types/{module}.rs"), code.into_string());
     }
-    files.insert(
-        "types/mod.rs".to_owned(),
-        quote! {
-            //! Types of PostHog's schema, one per component schema plus the inline shapes that needed
-            //! a name. Responses accept fields the schema does not list; enums keep values they do
-            //! not know in a fallback variant. Each type compiles when a feature that uses it is on.
-
-            // Every type module imports `super::*`, and with it these derives.
-            #[allow(unused_imports)]
-            use crate::codec::{Deserialize, Serialize};
-
-            /// Whether an optional field is left out of the JSON (a short name keeps attributes on one line).
-            #[allow(dead_code)]
-            fn none<T>(value: &Option<T>) -> bool {
-                value.is_none()
-            }
-
-            /// Whether a three-state field is left out of the JSON: absent, unlike null.
-            #[allow(dead_code)]
-            fn absent<T>(value: &crate::Nullable<T>) -> bool {
-                value.is_absent()
-            }
-
-            #(#declarations)*
-        },
-    );
+    files.insert("types/mod.rs".to_owned(), index.into_string());
     files
 }
 
@@ -98,109 +85,110 @@ fn group_module(features: &BTreeSet<String>) -> String {
 }
 
 fn emit_type(
+    code: &mut Code,
     name: &str,
     def: &TypeDef,
     types: &BTreeMap<String, TypeDef>,
     defaultable: &BTreeSet<&str>,
-) -> TokenStream {
-    let doc = docs(def.docs.as_deref());
-    let name_ident = ident(name);
-    let none = TokenStream::new();
+) {
+    let name = ident(name);
     match &def.kind {
         TypeKind::Struct { fields } => {
-            let derive_default = if defaultable.contains(name) {
-                quote!(Default,)
+            code.docs(def.docs.as_deref());
+            let default = if defaultable.contains(name.as_str()) {
+                "Default, "
             } else {
-                quote!()
+                ""
             };
-            let fields = fields.iter().map(emit_field);
-            quote! {
-                #doc
-                #[derive(Debug, Clone, PartialEq, #derive_default Serialize, Deserialize)]
-                pub struct #name_ident { #(#fields)* }
+            code.line(format_args!(
+                "#[derive(Debug, Clone, PartialEq, {default}Serialize, Deserialize)]"
+            ));
+            if fields.is_empty() {
+                code.line(format_args!("pub struct {name} {{}}"));
+            } else {
+                code.open(format_args!("pub struct {name} {{"));
+                for field in fields {
+                    emit_field(code, field);
+                }
+                code.close("}");
             }
         }
         TypeKind::StringEnum { variants, fallback } => {
-            let variants = variants.iter().map(|v| {
-                let variant = ident(&v.name);
-                let value = &v.value;
-                quote!(#variant = #value,)
-            });
-            let fallback = ident(fallback);
-            quote! {
-                crate::string_enum! {
-                    #doc
-                    pub enum #name_ident { #(#variants)* }
-                    fallback #fallback;
-                }
-            }
+            let variants = variants
+                .iter()
+                .map(|v| format!("{} = {},", ident(&v.name), lit(&v.value)));
+            enum_macro(code, "string_enum", def, &name, variants, fallback);
         }
         TypeKind::IntegerEnum { variants, fallback } => {
-            let variants = variants.iter().map(|v| {
-                let variant = ident(&v.name);
-                let value = proc_macro2::Literal::i64_unsuffixed(v.value);
-                quote!(#variant = #value,)
-            });
-            let fallback = ident(fallback);
-            quote! {
-                crate::integer_enum! {
-                    #doc
-                    pub enum #name_ident { #(#variants)* }
-                    fallback #fallback;
-                }
-            }
+            let variants = variants
+                .iter()
+                .map(|v| format!("{} = {},", ident(&v.name), v.value));
+            enum_macro(code, "integer_enum", def, &name, variants, fallback);
         }
-        TypeKind::Literal { value } => quote! {
-            crate::literal! {
-                #doc
-                pub struct #name_ident = #value;
-            }
-        },
+        TypeKind::Literal { value } => {
+            code.open("crate::literal! {");
+            code.docs(def.docs.as_deref());
+            code.line(format_args!("pub struct {name} = {};", lit(value)));
+            code.close("}");
+        }
         TypeKind::TaggedUnion { tag, variants } => {
-            let variants = variants.iter().map(|v| {
-                let variant = ident(&v.name);
-                let ty = type_tokens(&boxed_if_struct(&v.ty, types), &none);
-                let tags = &v.tags;
-                quote!(#variant(#ty) = [#(#tags),*],)
-            });
-            quote! {
-                crate::tagged_union! {
-                    #doc
-                    pub enum #name_ident {
-                        tag #tag;
-                        #(#variants)*
-                    }
-                }
+            code.open("crate::tagged_union! {");
+            code.docs(def.docs.as_deref());
+            code.open(format_args!("pub enum {name} {{"));
+            code.line(format_args!("tag {};", lit(tag)));
+            for v in variants {
+                let ty = type_text(&boxed_if_struct(&v.ty, types), "");
+                let tags: Vec<String> = v.tags.iter().map(|tag| lit(tag)).collect();
+                code.array(&format!("{}({ty}) = ", ident(&v.name)), &tags, ",");
             }
+            code.close("}");
+            code.close("}");
         }
         TypeKind::UntaggedUnion { variants, fallback } => {
-            let fallback = ident(fallback);
-            let variants = variants.iter().map(|v| {
-                let variant = ident(&v.name);
-                let ty = type_tokens(&boxed_if_struct(&v.ty, types), &none);
-                let tag = literal_tag(&v.ty, types)
-                    .map(|(key, literal)| quote!(#[serde(tag = #key, literal = #literal)]));
-                quote!(#tag #variant(#ty),)
-            });
-            quote! {
-                #doc
-                #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-                #[serde(untagged)]
-                pub enum #name_ident {
-                    #(#variants)*
-                    /// Any JSON the variants above do not match, kept as is.
-                    #fallback(serde_json::Value),
+            code.docs(def.docs.as_deref());
+            code.line("#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]");
+            code.line("#[serde(untagged)]");
+            code.open(format_args!("pub enum {name} {{"));
+            for v in variants {
+                if let Some((key, literal)) = literal_tag(&v.ty, types) {
+                    code.line(format_args!(
+                        "#[serde(tag = {}, literal = {})]",
+                        lit(&key),
+                        lit(&literal)
+                    ));
                 }
+                let ty = type_text(&boxed_if_struct(&v.ty, types), "");
+                code.line(format_args!("{}({ty}),", ident(&v.name)));
             }
+            code.doc("Any JSON the variants above do not match, kept as is.");
+            code.line(format_args!("{}(serde_json::Value),", ident(fallback)));
+            code.close("}");
         }
         TypeKind::Alias { target } => {
-            let target = type_tokens(target, &none);
-            quote! {
-                #doc
-                pub type #name_ident = #target;
-            }
+            code.docs(def.docs.as_deref());
+            code.line(format_args!("pub type {name} = {};", type_text(target, "")));
         }
     }
+}
+
+/// An open enum, written as a call of the runtime's macro that expands it.
+fn enum_macro(
+    code: &mut Code,
+    macro_name: &str,
+    def: &TypeDef,
+    name: &str,
+    variants: impl Iterator<Item = String>,
+    fallback: &str,
+) {
+    code.open(format_args!("crate::{macro_name}! {{"));
+    code.docs(def.docs.as_deref());
+    code.open(format_args!("pub enum {name} {{"));
+    for variant in variants {
+        code.line(variant);
+    }
+    code.close("}");
+    code.line(format_args!("fallback {};", ident(fallback)));
+    code.close("}");
 }
 
 /// A union variant's payload as emitted: a struct is boxed, so the union is as small as its
@@ -269,41 +257,35 @@ fn struct_target(ty: &TypeRef) -> &TypeRef {
     }
 }
 
-fn emit_field(field: &Field) -> TokenStream {
-    let doc = docs(
-        field
-            .docs
-            .as_deref()
-            .filter(|text| !restates_name(text, &field.wire_name)),
-    );
-    let name = ident(&field.rust_name);
-    let ty = type_tokens(&field.ty, &TokenStream::new());
+fn emit_field(code: &mut Code, field: &Field) {
+    let docs = field
+        .docs
+        .as_deref()
+        .filter(|text| !restates_name(text, &field.wire_name));
+    code.docs(docs);
     let mut serde_args = Vec::new();
     if field.rust_name != field.wire_name {
-        let wire = &field.wire_name;
-        serde_args.push(quote!(rename = #wire));
+        serde_args.push(format!("rename = {}", lit(&field.wire_name)));
     }
     match &field.ty {
         TypeRef::Option(_) => {
-            serde_args.push(quote!(default));
+            serde_args.push("default".to_owned());
             if !field.serialize_null {
-                serde_args.push(quote!(skip_serializing_if = "none"));
+                serde_args.push("skip_serializing_if = \"none\"".to_owned());
             }
         }
         // The derive starts a `Nullable` field as absent, as it starts an `Option` as `None`.
-        TypeRef::Nullable(_) => serde_args.push(quote!(skip_serializing_if = "absent")),
+        TypeRef::Nullable(_) => serde_args.push("skip_serializing_if = \"absent\"".to_owned()),
         _ => {}
     }
-    let serde_attr = if serde_args.is_empty() {
-        quote!()
-    } else {
-        quote!(#[serde(#(#serde_args),*)])
-    };
-    quote! {
-        #doc
-        #serde_attr
-        pub #name: #ty,
+    if !serde_args.is_empty() {
+        code.line(format_args!("#[serde({})]", serde_args.join(", ")));
     }
+    code.line(format_args!(
+        "pub {}: {},",
+        ident(&field.rust_name),
+        type_text(&field.ty, "")
+    ));
 }
 
 /// Struct types whose every field has a default, computed to a fixed point because structs

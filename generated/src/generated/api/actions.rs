@@ -111,15 +111,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &ActionsListQuery,
     ) -> crate::pagination::Pages<types::Action> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ACTIONS_LIST, project_id.into(), &[])
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ACTIONS_LIST, project_id.into(), &[])
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::actions_list`], across pages.
     pub fn actions_list_stream(

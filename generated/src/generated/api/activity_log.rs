@@ -15,6 +15,8 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<types::PaginatedActivityLogList> {
-        self.__project_op(&ACTIVITY_LOG_LIST, project_id.into(), &[]).send_json().await
+        self.__project_op(&ACTIVITY_LOG_LIST, project_id.into(), &[])
+            .send_json()
+            .await
     }
 }

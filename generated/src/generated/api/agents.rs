@@ -41,14 +41,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &AgentsListQuery,
     ) -> crate::pagination::Pages<types::AgentListResponse> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&AGENTS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&AGENTS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::agents_list`], across pages.
     pub fn agents_list_stream(
@@ -68,6 +64,8 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: &str,
     ) -> Result<types::AgentDefinition> {
-        self.__project_op(&AGENTS_RETRIEVE, project_id.into(), &[&id]).send_json().await
+        self.__project_op(&AGENTS_RETRIEVE, project_id.into(), &[&id])
+            .send_json()
+            .await
     }
 }

@@ -69,15 +69,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &AnnotationsListQuery,
     ) -> crate::pagination::Pages<types::Annotation> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ANNOTATIONS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ANNOTATIONS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::annotations_list`], across pages.
     pub fn annotations_list_stream(

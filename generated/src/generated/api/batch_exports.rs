@@ -193,11 +193,7 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         body: &types::BatchExportBackfill,
     ) -> Result<types::BatchExportBackfill> {
-        self.__project_op(
-                &BATCH_EXPORTS_BACKFILLS_CREATE,
-                project_id.into(),
-                &[&batch_export_id],
-            )
+        self.__project_op(&BATCH_EXPORTS_BACKFILLS_CREATE, project_id.into(), &[&batch_export_id])
             .json(body)
             .send_json()
             .await
@@ -209,11 +205,7 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsBackfillsListQuery,
     ) -> Result<types::PaginatedBatchExportBackfillList> {
-        self.__project_op(
-                &BATCH_EXPORTS_BACKFILLS_LIST,
-                project_id.into(),
-                &[&batch_export_id],
-            )
+        self.__project_op(&BATCH_EXPORTS_BACKFILLS_LIST, project_id.into(), &[&batch_export_id])
             .query("cursor", &query.cursor)
             .query("ordering", &query.ordering)
             .send_json()
@@ -226,18 +218,14 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsBackfillsListQuery,
     ) -> crate::pagination::Pages<types::BatchExportBackfill> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &BATCH_EXPORTS_BACKFILLS_LIST,
-                        project_id.into(),
-                        &[&batch_export_id],
-                    )
-                    .query("cursor", &query.cursor)
-                    .query("ordering", &query.ordering)
-            },
-            crate::pagination::PaginationStyle::Cursor,
-        )
+        let request = self.__project_op(
+                &BATCH_EXPORTS_BACKFILLS_LIST,
+                project_id.into(),
+                &[&batch_export_id],
+            )
+            .query("cursor", &query.cursor)
+            .query("ordering", &query.ordering);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::Cursor)
     }
     /// Every item of [`Client::batch_exports_backfills_list`], across pages.
     pub fn batch_exports_backfills_list_stream(
@@ -246,8 +234,7 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsBackfillsListQuery,
     ) -> crate::pagination::Items<types::BatchExportBackfill> {
-        self.batch_exports_backfills_list_pages(project_id, batch_export_id, query)
-            .items()
+        self.batch_exports_backfills_list_pages(project_id, batch_export_id, query).items()
     }
     /// `GET /api/projects/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/` · scopes: `batch_export:read`
     pub async fn batch_exports_backfills_retrieve(
@@ -292,7 +279,9 @@ impl Client {
         organization_id: &str,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__op(&BATCH_EXPORTS_DESTROY, &[&organization_id, &id]).send_empty().await
+        self.__op(&BATCH_EXPORTS_DESTROY, &[&organization_id, &id])
+            .send_empty()
+            .await
     }
     /// `DELETE /api/projects/{project_id}/batch_exports/{id}/` · scopes: `batch_export:write`
     pub async fn batch_exports_destroy_2(
@@ -322,14 +311,10 @@ impl Client {
         organization_id: &str,
         query: &BatchExportsListQuery,
     ) -> crate::pagination::Pages<types::BatchExport> {
-        crate::pagination::Pages::new(
-            {
-                self.__op(&BATCH_EXPORTS_LIST, &[&organization_id])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__op(&BATCH_EXPORTS_LIST, &[&organization_id])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::batch_exports_list`], across pages.
     pub fn batch_exports_list_stream(
@@ -357,14 +342,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &BatchExportsList2Query,
     ) -> crate::pagination::Pages<types::BatchExport> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&BATCH_EXPORTS_LIST_2, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&BATCH_EXPORTS_LIST_2, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::batch_exports_list_2`], across pages.
     pub fn batch_exports_list_2_stream(
@@ -448,7 +429,9 @@ impl Client {
         organization_id: &str,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::BatchExport> {
-        self.__op(&BATCH_EXPORTS_RETRIEVE, &[&organization_id, &id]).send_json().await
+        self.__op(&BATCH_EXPORTS_RETRIEVE, &[&organization_id, &id])
+            .send_json()
+            .await
     }
     /// `GET /api/projects/{project_id}/batch_exports/{id}/` · scopes: `batch_export:read`
     pub async fn batch_exports_retrieve_2(
@@ -479,11 +462,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &BATCH_EXPORTS_RUN_TEST_STEP_CREATE_2,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&BATCH_EXPORTS_RUN_TEST_STEP_CREATE_2, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -505,11 +484,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE_2,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE_2, project_id.into(), &[])
             .json(body)
             .send_value()
             .await
@@ -538,11 +513,7 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsRunsListQuery,
     ) -> Result<types::PaginatedBatchExportRunList> {
-        self.__project_op(
-                &BATCH_EXPORTS_RUNS_LIST,
-                project_id.into(),
-                &[&batch_export_id],
-            )
+        self.__project_op(&BATCH_EXPORTS_RUNS_LIST, project_id.into(), &[&batch_export_id])
             .query("cursor", &query.cursor)
             .query("ordering", &query.ordering)
             .send_json()
@@ -555,18 +526,14 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         query: &BatchExportsRunsListQuery,
     ) -> crate::pagination::Pages<types::BatchExportRun> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &BATCH_EXPORTS_RUNS_LIST,
-                        project_id.into(),
-                        &[&batch_export_id],
-                    )
-                    .query("cursor", &query.cursor)
-                    .query("ordering", &query.ordering)
-            },
-            crate::pagination::PaginationStyle::Cursor,
-        )
+        let request = self.__project_op(
+                &BATCH_EXPORTS_RUNS_LIST,
+                project_id.into(),
+                &[&batch_export_id],
+            )
+            .query("cursor", &query.cursor)
+            .query("ordering", &query.ordering);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::Cursor)
     }
     /// Every item of [`Client::batch_exports_runs_list`], across pages.
     pub fn batch_exports_runs_list_stream(
@@ -599,11 +566,7 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::BatchExportRun> {
-        self.__project_op(
-                &BATCH_EXPORTS_RUNS_RETRIEVE,
-                project_id.into(),
-                &[&batch_export_id, &id],
-            )
+        self.__project_op(&BATCH_EXPORTS_RUNS_RETRIEVE, project_id.into(), &[&batch_export_id, &id])
             .send_json()
             .await
     }
@@ -629,7 +592,9 @@ impl Client {
         &self,
         organization_id: &str,
     ) -> Result<serde_json::Value> {
-        self.__op(&BATCH_EXPORTS_TEST_RETRIEVE, &[&organization_id]).send_value().await
+        self.__op(&BATCH_EXPORTS_TEST_RETRIEVE, &[&organization_id])
+            .send_value()
+            .await
     }
     /// `GET /api/projects/{project_id}/batch_exports/test/` · scopes: `INTERNAL`
     pub async fn batch_exports_test_retrieve_2(
@@ -695,11 +660,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_BATCH_EXPORTS_BACKFILL_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_BATCH_EXPORTS_BACKFILL_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -761,18 +722,14 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         query: &EnvironmentsBatchExportsBackfillsListQuery,
     ) -> crate::pagination::Pages<types::BatchExportBackfill> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_LIST,
-                        project_id.into(),
-                        &[&batch_export_id],
-                    )
-                    .query("cursor", &query.cursor)
-                    .query("ordering", &query.ordering)
-            },
-            crate::pagination::PaginationStyle::Cursor,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_BATCH_EXPORTS_BACKFILLS_LIST,
+                project_id.into(),
+                &[&batch_export_id],
+            )
+            .query("cursor", &query.cursor)
+            .query("ordering", &query.ordering);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::Cursor)
     }
     /// Every item of [`Client::environments_batch_exports_backfills_list`], across pages.
     pub fn environments_batch_exports_backfills_list_stream(
@@ -781,12 +738,7 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         query: &EnvironmentsBatchExportsBackfillsListQuery,
     ) -> crate::pagination::Items<types::BatchExportBackfill> {
-        self.environments_batch_exports_backfills_list_pages(
-                project_id,
-                batch_export_id,
-                query,
-            )
-            .items()
+        self.environments_batch_exports_backfills_list_pages(project_id, batch_export_id, query).items()
     }
     /// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/backfills/{id}/` · scopes: `batch_export:read`
     pub async fn environments_batch_exports_backfills_retrieve(
@@ -842,18 +794,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsBatchExportsListQuery,
     ) -> crate::pagination::Pages<types::BatchExport> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_BATCH_EXPORTS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_BATCH_EXPORTS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_batch_exports_list`], across pages.
     pub fn environments_batch_exports_list_stream(
@@ -869,11 +813,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_BATCH_EXPORTS_LOGS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_BATCH_EXPORTS_LOGS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -884,11 +824,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedBatchExport,
     ) -> Result<types::BatchExport> {
-        self.__project_op(
-                &ENVIRONMENTS_BATCH_EXPORTS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_BATCH_EXPORTS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -900,11 +836,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_BATCH_EXPORTS_PAUSE_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_BATCH_EXPORTS_PAUSE_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -915,11 +847,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::BatchExport> {
-        self.__project_op(
-                &ENVIRONMENTS_BATCH_EXPORTS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_BATCH_EXPORTS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -995,18 +923,14 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         query: &EnvironmentsBatchExportsRunsListQuery,
     ) -> crate::pagination::Pages<types::BatchExportRun> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_BATCH_EXPORTS_RUNS_LIST,
-                        project_id.into(),
-                        &[&batch_export_id],
-                    )
-                    .query("cursor", &query.cursor)
-                    .query("ordering", &query.ordering)
-            },
-            crate::pagination::PaginationStyle::Cursor,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_BATCH_EXPORTS_RUNS_LIST,
+                project_id.into(),
+                &[&batch_export_id],
+            )
+            .query("cursor", &query.cursor)
+            .query("ordering", &query.ordering);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::Cursor)
     }
     /// Every item of [`Client::environments_batch_exports_runs_list`], across pages.
     pub fn environments_batch_exports_runs_list_stream(
@@ -1015,12 +939,7 @@ impl Client {
         batch_export_id: impl std::fmt::Display + Sync,
         query: &EnvironmentsBatchExportsRunsListQuery,
     ) -> crate::pagination::Items<types::BatchExportRun> {
-        self.environments_batch_exports_runs_list_pages(
-                project_id,
-                batch_export_id,
-                query,
-            )
-            .items()
+        self.environments_batch_exports_runs_list_pages(project_id, batch_export_id, query).items()
     }
     /// `GET /api/environments/{project_id}/batch_exports/{batch_export_id}/runs/{id}/logs/`
     pub async fn environments_batch_exports_runs_logs_retrieve(
@@ -1074,11 +993,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_BATCH_EXPORTS_TEST_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_BATCH_EXPORTS_TEST_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -1089,11 +1004,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::BatchExport,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_BATCH_EXPORTS_UNPAUSE_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_BATCH_EXPORTS_UNPAUSE_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await

@@ -71,14 +71,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &CohortsActivityRetrieveQuery,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&COHORTS_ACTIVITY_RETRIEVE, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(&COHORTS_ACTIVITY_RETRIEVE, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::cohorts_activity_retrieve`], across pages.
     pub fn cohorts_activity_retrieve_stream(
@@ -108,18 +104,10 @@ impl Client {
         id: i64,
         query: &CohortsActivityRetrieve2Query,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &COHORTS_ACTIVITY_RETRIEVE_2,
-                        project_id.into(),
-                        &[&id],
-                    )
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(&COHORTS_ACTIVITY_RETRIEVE_2, project_id.into(), &[&id])
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::cohorts_activity_retrieve_2`], across pages.
     pub fn cohorts_activity_retrieve_2_stream(
@@ -152,11 +140,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &COHORTS_CALCULATION_HISTORY_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&COHORTS_CALCULATION_HISTORY_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -179,7 +163,9 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(&COHORTS_DESTROY, project_id.into(), &[&id]).send_value().await
+        self.__project_op(&COHORTS_DESTROY, project_id.into(), &[&id])
+            .send_value()
+            .await
     }
     /// Duplicate as static cohort
     ///
@@ -191,11 +177,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &COHORTS_DUPLICATE_AS_STATIC_COHORT_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&COHORTS_DUPLICATE_AS_STATIC_COHORT_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -217,14 +199,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &CohortsListQuery,
     ) -> crate::pagination::Pages<types::Cohort> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&COHORTS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&COHORTS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::cohorts_list`], across pages.
     pub fn cohorts_list_stream(
@@ -280,7 +258,9 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::Cohort> {
-        self.__project_op(&COHORTS_RETRIEVE, project_id.into(), &[&id]).send_json().await
+        self.__project_op(&COHORTS_RETRIEVE, project_id.into(), &[&id])
+            .send_json()
+            .await
     }
     /// `PUT /api/projects/{project_id}/cohorts/{id}/` · scopes: `cohort:write`
     pub async fn cohorts_update(

@@ -52,11 +52,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &DASHBOARD_TEMPLATES_JSON_SCHEMA_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&DASHBOARD_TEMPLATES_JSON_SCHEMA_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -78,14 +74,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &DashboardTemplatesListQuery,
     ) -> crate::pagination::Pages<types::DashboardTemplate> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&DASHBOARD_TEMPLATES_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&DASHBOARD_TEMPLATES_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::dashboard_templates_list`], across pages.
     pub fn dashboard_templates_list_stream(

@@ -154,11 +154,7 @@ impl Client {
         dashboard_id: i64,
         body: &types::DashboardCollaborator,
     ) -> Result<types::DashboardCollaborator> {
-        self.__project_op(
-                &DASHBOARDS_COLLABORATORS_CREATE,
-                project_id.into(),
-                &[&dashboard_id],
-            )
+        self.__project_op(&DASHBOARDS_COLLABORATORS_CREATE, project_id.into(), &[&dashboard_id])
             .json(body)
             .send_json()
             .await
@@ -184,11 +180,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         dashboard_id: i64,
     ) -> Result<Vec<types::DashboardCollaborator>> {
-        self.__project_op(
-                &DASHBOARDS_COLLABORATORS_LIST,
-                project_id.into(),
-                &[&dashboard_id],
-            )
+        self.__project_op(&DASHBOARDS_COLLABORATORS_LIST, project_id.into(), &[&dashboard_id])
             .send_json()
             .await
     }
@@ -226,11 +218,7 @@ impl Client {
         query: &DashboardsCreateFromTemplateJsonCreateQuery,
         body: &types::Dashboard,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE, project_id.into(), &[])
             .query("format", &query.format)
             .json(body)
             .send_value()
@@ -267,15 +255,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &DashboardsListQuery,
     ) -> crate::pagination::Pages<types::DashboardBasic> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&DASHBOARDS_LIST, project_id.into(), &[])
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&DASHBOARDS_LIST, project_id.into(), &[])
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::dashboards_list`], across pages.
     pub fn dashboards_list_stream(
@@ -307,11 +291,7 @@ impl Client {
         query: &DashboardsMoveTilePartialUpdateQuery,
         body: &types::PatchedDashboard,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .json(body)
             .send_value()
@@ -388,11 +368,7 @@ impl Client {
         dashboard_id: i64,
         body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
-        self.__project_op(
-                &DASHBOARDS_SHARING_PASSWORDS_CREATE,
-                project_id.into(),
-                &[&dashboard_id],
-            )
+        self.__project_op(&DASHBOARDS_SHARING_PASSWORDS_CREATE, project_id.into(), &[&dashboard_id])
             .json(body)
             .send_json()
             .await
@@ -419,11 +395,7 @@ impl Client {
         dashboard_id: i64,
         body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
-        self.__project_op(
-                &DASHBOARDS_SHARING_REFRESH_CREATE,
-                project_id.into(),
-                &[&dashboard_id],
-            )
+        self.__project_op(&DASHBOARDS_SHARING_REFRESH_CREATE, project_id.into(), &[&dashboard_id])
             .json(body)
             .send_json()
             .await
@@ -589,15 +561,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDashboardsListQuery,
     ) -> crate::pagination::Pages<types::DashboardBasic> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ENVIRONMENTS_DASHBOARDS_LIST, project_id.into(), &[])
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_DASHBOARDS_LIST, project_id.into(), &[])
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_dashboards_list`], across pages.
     pub fn environments_dashboards_list_stream(
@@ -647,11 +615,7 @@ impl Client {
         query: &EnvironmentsDashboardsPartialUpdateQuery,
         body: &types::PatchedDashboard,
     ) -> Result<types::Dashboard> {
-        self.__project_op(
-                &ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .json(body)
             .send_json()
@@ -665,11 +629,7 @@ impl Client {
         query: &EnvironmentsDashboardsPartialUpdateQuery,
         body: &types::PatchedDashboard,
     ) -> Result<crate::stream::ByteStream> {
-        self.__project_op(
-                &ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .json(body)
             .accept("text/event-stream")
@@ -769,11 +729,7 @@ impl Client {
         id: i64,
         query: &EnvironmentsDashboardsStreamTilesRetrieveQuery,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_DASHBOARDS_STREAM_TILES_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DASHBOARDS_STREAM_TILES_RETRIEVE, project_id.into(), &[&id])
             .query("format", &query.format)
             .send_value()
             .await

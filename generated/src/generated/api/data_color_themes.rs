@@ -76,14 +76,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &DataColorThemesListQuery,
     ) -> crate::pagination::Pages<types::DataColorTheme> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&DATA_COLOR_THEMES_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&DATA_COLOR_THEMES_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::data_color_themes_list`], across pages.
     pub fn data_color_themes_list_stream(
@@ -144,11 +140,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<()> {
-        self.__project_op(
-                &ENVIRONMENTS_DATA_COLOR_THEMES_DESTROY,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DATA_COLOR_THEMES_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -170,18 +162,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDataColorThemesListQuery,
     ) -> crate::pagination::Pages<types::DataColorTheme> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_DATA_COLOR_THEMES_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_DATA_COLOR_THEMES_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_data_color_themes_list`], across pages.
     pub fn environments_data_color_themes_list_stream(
@@ -198,11 +186,7 @@ impl Client {
         id: i64,
         body: &types::PatchedDataColorTheme,
     ) -> Result<types::DataColorTheme> {
-        self.__project_op(
-                &ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -213,11 +197,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::DataColorTheme> {
-        self.__project_op(
-                &ENVIRONMENTS_DATA_COLOR_THEMES_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DATA_COLOR_THEMES_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -228,11 +208,7 @@ impl Client {
         id: i64,
         body: &types::DataColorTheme,
     ) -> Result<types::DataColorTheme> {
-        self.__project_op(
-                &ENVIRONMENTS_DATA_COLOR_THEMES_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DATA_COLOR_THEMES_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

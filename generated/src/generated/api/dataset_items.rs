@@ -83,15 +83,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &DatasetItemsListQuery,
     ) -> crate::pagination::Pages<types::DatasetItem> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&DATASET_ITEMS_LIST, project_id.into(), &[])
-                    .query("dataset", &query.dataset)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&DATASET_ITEMS_LIST, project_id.into(), &[])
+            .query("dataset", &query.dataset)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::dataset_items_list`], across pages.
     pub fn dataset_items_list_stream(
@@ -175,19 +171,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDatasetItemsListQuery,
     ) -> crate::pagination::Pages<types::DatasetItem> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_DATASET_ITEMS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("dataset", &query.dataset)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_DATASET_ITEMS_LIST, project_id.into(), &[])
+            .query("dataset", &query.dataset)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_dataset_items_list`], across pages.
     pub fn environments_dataset_items_list_stream(
@@ -204,11 +192,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedDatasetItem,
     ) -> Result<types::DatasetItem> {
-        self.__project_op(
-                &ENVIRONMENTS_DATASET_ITEMS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DATASET_ITEMS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -219,11 +203,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::DatasetItem> {
-        self.__project_op(
-                &ENVIRONMENTS_DATASET_ITEMS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DATASET_ITEMS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }

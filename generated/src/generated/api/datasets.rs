@@ -103,17 +103,13 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &DatasetsListQuery,
     ) -> crate::pagination::Pages<types::Dataset> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&DATASETS_LIST, project_id.into(), &[])
-                    .query_csv("id__in", &query.id_in)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query_csv("order_by", &query.order_by)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&DATASETS_LIST, project_id.into(), &[])
+            .query_csv("id__in", &query.id_in)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query_csv("order_by", &query.order_by)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::datasets_list`], across pages.
     pub fn datasets_list_stream(
@@ -199,17 +195,13 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsDatasetsListQuery,
     ) -> crate::pagination::Pages<types::Dataset> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ENVIRONMENTS_DATASETS_LIST, project_id.into(), &[])
-                    .query_csv("id__in", &query.id_in)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query_csv("order_by", &query.order_by)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_DATASETS_LIST, project_id.into(), &[])
+            .query_csv("id__in", &query.id_in)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query_csv("order_by", &query.order_by)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_datasets_list`], across pages.
     pub fn environments_datasets_list_stream(
@@ -226,11 +218,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedDataset,
     ) -> Result<types::Dataset> {
-        self.__project_op(
-                &ENVIRONMENTS_DATASETS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DATASETS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

@@ -30,7 +30,10 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         body: &types::OrganizationDomain,
     ) -> Result<types::OrganizationDomain> {
-        self.__op(&DOMAINS_CREATE, &[&organization_id]).json(body).send_json().await
+        self.__op(&DOMAINS_CREATE, &[&organization_id])
+            .json(body)
+            .send_json()
+            .await
     }
     /// `DELETE /api/organizations/{organization_id}/domains/{id}/` · scopes: `organization:write`
     pub async fn domains_destroy(
@@ -38,7 +41,9 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__op(&DOMAINS_DESTROY, &[&organization_id, &id]).send_empty().await
+        self.__op(&DOMAINS_DESTROY, &[&organization_id, &id])
+            .send_empty()
+            .await
     }
     /// `GET /api/organizations/{organization_id}/domains/` · scopes: `organization:read`
     pub async fn domains_list(
@@ -58,14 +63,10 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         query: &DomainsListQuery,
     ) -> crate::pagination::Pages<types::OrganizationDomain> {
-        crate::pagination::Pages::new(
-            {
-                self.__op(&DOMAINS_LIST, &[&organization_id])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__op(&DOMAINS_LIST, &[&organization_id])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::domains_list`], across pages.
     pub fn domains_list_stream(
@@ -93,7 +94,9 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::OrganizationDomain> {
-        self.__op(&DOMAINS_RETRIEVE, &[&organization_id, &id]).send_json().await
+        self.__op(&DOMAINS_RETRIEVE, &[&organization_id, &id])
+            .send_json()
+            .await
     }
     /// `PUT /api/organizations/{organization_id}/domains/{id}/` · scopes: `organization:write`
     pub async fn domains_update(
@@ -102,7 +105,10 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::OrganizationDomain,
     ) -> Result<types::OrganizationDomain> {
-        self.__op(&DOMAINS_UPDATE, &[&organization_id, &id]).json(body).send_json().await
+        self.__op(&DOMAINS_UPDATE, &[&organization_id, &id])
+            .json(body)
+            .send_json()
+            .await
     }
     /// `POST /api/organizations/{organization_id}/domains/{id}/verify/`
     pub async fn domains_verify_create(

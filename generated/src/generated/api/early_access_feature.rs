@@ -64,14 +64,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EarlyAccessFeatureListQuery,
     ) -> crate::pagination::Pages<types::EarlyAccessFeature> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&EARLY_ACCESS_FEATURE_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&EARLY_ACCESS_FEATURE_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::early_access_feature_list`], across pages.
     pub fn early_access_feature_list_stream(
@@ -88,11 +84,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedEarlyAccessFeature,
     ) -> Result<types::EarlyAccessFeature> {
-        self.__project_op(
-                &EARLY_ACCESS_FEATURE_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&EARLY_ACCESS_FEATURE_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

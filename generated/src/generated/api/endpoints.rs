@@ -74,11 +74,7 @@ impl Client {
         name: &str,
         body: &types::EnvironmentsEndpointsRunCreateBody,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_ENDPOINTS_RUN_CREATE,
-                project_id.into(),
-                &[&name],
-            )
+        self.__project_op(&ENVIRONMENTS_ENDPOINTS_RUN_CREATE, project_id.into(), &[&name])
             .json(body)
             .send_value()
             .await
@@ -89,11 +85,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         name: &str,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_ENDPOINTS_RUN_RETRIEVE,
-                project_id.into(),
-                &[&name],
-            )
+        self.__project_op(&ENVIRONMENTS_ENDPOINTS_RUN_RETRIEVE, project_id.into(), &[&name])
             .send_value()
             .await
     }

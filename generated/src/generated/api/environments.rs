@@ -288,11 +288,7 @@ impl Client {
         id: i64,
         body: &types::Team,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -303,11 +299,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<()> {
-        self.__project_op(
-                &ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_DESTROY,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -317,11 +309,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -402,18 +390,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingAssignmentRulesListQuery,
     ) -> crate::pagination::Pages<types::ErrorTrackingAssignmentRule> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_error_tracking_assignment_rules_list`], across pages.
     pub fn environments_error_tracking_assignment_rules_list_stream(
@@ -421,8 +405,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingAssignmentRulesListQuery,
     ) -> crate::pagination::Items<types::ErrorTrackingAssignmentRule> {
-        self.environments_error_tracking_assignment_rules_list_pages(project_id, query)
-            .items()
+        self.environments_error_tracking_assignment_rules_list_pages(project_id, query).items()
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/assignment_rules/{id}/` · scopes: `error_tracking:write`
     pub async fn environments_error_tracking_assignment_rules_partial_update(
@@ -505,11 +488,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingFingerprintsListQuery,
     ) -> Result<types::PaginatedErrorTrackingFingerprintList> {
-        self.__project_op(
-                &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -521,18 +500,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingFingerprintsListQuery,
     ) -> crate::pagination::Pages<types::ErrorTrackingFingerprint> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_error_tracking_fingerprints_list`], across pages.
     pub fn environments_error_tracking_fingerprints_list_stream(
@@ -540,8 +515,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingFingerprintsListQuery,
     ) -> crate::pagination::Items<types::ErrorTrackingFingerprint> {
-        self.environments_error_tracking_fingerprints_list_pages(project_id, query)
-            .items()
+        self.environments_error_tracking_fingerprints_list_pages(project_id, query).items()
     }
     /// `GET /api/environments/{project_id}/error_tracking/fingerprints/{id}/` · scopes: `error_tracking:read`
     pub async fn environments_error_tracking_fingerprints_retrieve(
@@ -605,11 +579,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingGroupingRulesListQuery,
     ) -> Result<types::PaginatedErrorTrackingGroupingRuleList> {
-        self.__project_op(
-                &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -621,18 +591,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingGroupingRulesListQuery,
     ) -> crate::pagination::Pages<types::ErrorTrackingGroupingRule> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_error_tracking_grouping_rules_list`], across pages.
     pub fn environments_error_tracking_grouping_rules_list_stream(
@@ -640,8 +606,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingGroupingRulesListQuery,
     ) -> crate::pagination::Items<types::ErrorTrackingGroupingRule> {
-        self.environments_error_tracking_grouping_rules_list_pages(project_id, query)
-            .items()
+        self.environments_error_tracking_grouping_rules_list_pages(project_id, query).items()
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/grouping_rules/{id}/` · scopes: `error_tracking:write`
     pub async fn environments_error_tracking_grouping_rules_partial_update(
@@ -710,11 +675,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::ErrorTrackingRelease,
     ) -> Result<types::ErrorTrackingRelease> {
-        self.__project_op(
-                &ENVIRONMENTS_ERROR_TRACKING_RELEASES_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_ERROR_TRACKING_RELEASES_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -725,11 +686,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__project_op(
-                &ENVIRONMENTS_ERROR_TRACKING_RELEASES_DESTROY,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_ERROR_TRACKING_RELEASES_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -753,11 +710,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingReleasesListQuery,
     ) -> Result<types::PaginatedErrorTrackingReleaseList> {
-        self.__project_op(
-                &ENVIRONMENTS_ERROR_TRACKING_RELEASES_LIST,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_ERROR_TRACKING_RELEASES_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -769,18 +722,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingReleasesListQuery,
     ) -> crate::pagination::Pages<types::ErrorTrackingRelease> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_ERROR_TRACKING_RELEASES_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_ERROR_TRACKING_RELEASES_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_error_tracking_releases_list`], across pages.
     pub fn environments_error_tracking_releases_list_stream(
@@ -812,11 +761,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::ErrorTrackingRelease> {
-        self.__project_op(
-                &ENVIRONMENTS_ERROR_TRACKING_RELEASES_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_ERROR_TRACKING_RELEASES_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -827,11 +772,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::ErrorTrackingRelease,
     ) -> Result<types::ErrorTrackingRelease> {
-        self.__project_op(
-                &ENVIRONMENTS_ERROR_TRACKING_RELEASES_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_ERROR_TRACKING_RELEASES_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -887,18 +828,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingSuppressionRulesListQuery,
     ) -> crate::pagination::Pages<types::ErrorTrackingSuppressionRule> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_error_tracking_suppression_rules_list`], across pages.
     pub fn environments_error_tracking_suppression_rules_list_stream(
@@ -906,8 +843,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingSuppressionRulesListQuery,
     ) -> crate::pagination::Items<types::ErrorTrackingSuppressionRule> {
-        self.environments_error_tracking_suppression_rules_list_pages(project_id, query)
-            .items()
+        self.environments_error_tracking_suppression_rules_list_pages(project_id, query).items()
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/suppression_rules/{id}/` · scopes: `error_tracking:write`
     pub async fn environments_error_tracking_suppression_rules_partial_update(
@@ -1007,11 +943,7 @@ impl Client {
         query: &EnvironmentsErrorTrackingSymbolSetsCreateQuery,
         body: &types::SymbolSetFileUpload,
     ) -> Result<types::SymbolSetOk> {
-        self.__project_op(
-                &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_CREATE, project_id.into(), &[])
             .query("chunk_id", &query.chunk_id)
             .query("release_id", &query.release_id)
             .query("multipart", &query.multipart)
@@ -1056,11 +988,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingSymbolSetsListQuery,
     ) -> Result<types::PaginatedErrorTrackingSymbolSetList> {
-        self.__project_op(
-                &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_LIST,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -1072,18 +1000,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingSymbolSetsListQuery,
     ) -> crate::pagination::Pages<types::ErrorTrackingSymbolSet> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_error_tracking_symbol_sets_list`], across pages.
     pub fn environments_error_tracking_symbol_sets_list_stream(
@@ -1091,8 +1015,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsErrorTrackingSymbolSetsListQuery,
     ) -> crate::pagination::Items<types::ErrorTrackingSymbolSet> {
-        self.environments_error_tracking_symbol_sets_list_pages(project_id, query)
-            .items()
+        self.environments_error_tracking_symbol_sets_list_pages(project_id, query).items()
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
     pub async fn environments_error_tracking_symbol_sets_partial_update(
@@ -1217,18 +1140,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsEvaluationsListQuery,
     ) -> crate::pagination::Pages<types::Evaluation> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ENVIRONMENTS_EVALUATIONS_LIST, project_id.into(), &[])
-                    .query("enabled", &query.enabled)
-                    .query_csv("id__in", &query.id_in)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query_csv("order_by", &query.order_by)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_EVALUATIONS_LIST, project_id.into(), &[])
+            .query("enabled", &query.enabled)
+            .query_csv("id__in", &query.id_in)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query_csv("order_by", &query.order_by)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_evaluations_list`], across pages.
     pub fn environments_evaluations_list_stream(
@@ -1245,11 +1164,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedEvaluation,
     ) -> Result<types::Evaluation> {
-        self.__project_op(
-                &ENVIRONMENTS_EVALUATIONS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_EVALUATIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -1296,11 +1211,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_IS_GENERATING_DEMO_DATA_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_IS_GENERATING_DEMO_DATA_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -1322,14 +1233,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsListQuery,
     ) -> crate::pagination::Pages<types::TeamBasic> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ENVIRONMENTS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_list`], across pages.
     pub fn environments_list_stream(
@@ -1371,11 +1278,7 @@ impl Client {
         id: i64,
         body: &types::PatchedTeam,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_RESET_TOKEN_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_RESET_TOKEN_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -1435,11 +1338,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__project_op(
-                &ENVIRONMENTS_USER_INTERVIEWS_DESTROY,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_USER_INTERVIEWS_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -1461,18 +1360,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsUserInterviewsListQuery,
     ) -> crate::pagination::Pages<types::UserInterview> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_USER_INTERVIEWS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_USER_INTERVIEWS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_user_interviews_list`], across pages.
     pub fn environments_user_interviews_list_stream(
@@ -1489,11 +1380,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedUserInterview,
     ) -> Result<types::UserInterview> {
-        self.__project_op(
-                &ENVIRONMENTS_USER_INTERVIEWS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_USER_INTERVIEWS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -1504,11 +1391,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::UserInterview> {
-        self.__project_op(
-                &ENVIRONMENTS_USER_INTERVIEWS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_USER_INTERVIEWS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -1519,11 +1402,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::UserInterview,
     ) -> Result<types::UserInterview> {
-        self.__project_op(
-                &ENVIRONMENTS_USER_INTERVIEWS_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_USER_INTERVIEWS_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

@@ -20,6 +20,9 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::Organization,
     ) -> Result<types::Organization> {
-        self.__op(&ENVIRONMENTS_ROLLBACK_CREATE, &[&id]).json(body).send_json().await
+        self.__op(&ENVIRONMENTS_ROLLBACK_CREATE, &[&id])
+            .json(body)
+            .send_json()
+            .await
     }
 }

@@ -118,23 +118,19 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsEventsListQuery,
     ) -> crate::pagination::Pages<types::ClickhouseEvent> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ENVIRONMENTS_EVENTS_LIST, project_id.into(), &[])
-                    .query("after", &query.after)
-                    .query("before", &query.before)
-                    .query("distinct_id", &query.distinct_id)
-                    .query("event", &query.event)
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("person_id", &query.person_id)
-                    .query("properties", &query.properties)
-                    .query("select", &query.select)
-                    .query("where", &query.r#where)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_EVENTS_LIST, project_id.into(), &[])
+            .query("after", &query.after)
+            .query("before", &query.before)
+            .query("distinct_id", &query.distinct_id)
+            .query("event", &query.event)
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("person_id", &query.person_id)
+            .query("properties", &query.properties)
+            .query("select", &query.select)
+            .query("where", &query.r#where);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_events_list`], across pages.
     pub fn environments_events_list_stream(
@@ -229,23 +225,19 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EventsListQuery,
     ) -> crate::pagination::Pages<types::ClickhouseEvent> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&EVENTS_LIST, project_id.into(), &[])
-                    .query("after", &query.after)
-                    .query("before", &query.before)
-                    .query("distinct_id", &query.distinct_id)
-                    .query("event", &query.event)
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("person_id", &query.person_id)
-                    .query("properties", &query.properties)
-                    .query("select", &query.select)
-                    .query("where", &query.r#where)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&EVENTS_LIST, project_id.into(), &[])
+            .query("after", &query.after)
+            .query("before", &query.before)
+            .query("distinct_id", &query.distinct_id)
+            .query("event", &query.event)
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("person_id", &query.person_id)
+            .query("properties", &query.properties)
+            .query("select", &query.select)
+            .query("where", &query.r#where);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::events_list`], across pages.
     pub fn events_list_stream(

@@ -62,14 +62,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &ExperimentHoldoutsListQuery,
     ) -> crate::pagination::Pages<types::ExperimentHoldout> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&EXPERIMENT_HOLDOUTS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&EXPERIMENT_HOLDOUTS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::experiment_holdouts_list`], across pages.
     pub fn experiment_holdouts_list_stream(

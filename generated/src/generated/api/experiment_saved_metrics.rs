@@ -62,14 +62,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &ExperimentSavedMetricsListQuery,
     ) -> crate::pagination::Pages<types::ExperimentSavedMetric> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&EXPERIMENT_SAVED_METRICS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&EXPERIMENT_SAVED_METRICS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::experiment_saved_metrics_list`], across pages.
     pub fn experiment_saved_metrics_list_stream(
@@ -86,11 +82,7 @@ impl Client {
         id: i64,
         body: &types::PatchedExperimentSavedMetric,
     ) -> Result<types::ExperimentSavedMetric> {
-        self.__project_op(
-                &EXPERIMENT_SAVED_METRICS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&EXPERIMENT_SAVED_METRICS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

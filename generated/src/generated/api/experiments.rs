@@ -100,11 +100,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &EXPERIMENTS_ELIGIBLE_FEATURE_FLAGS_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&EXPERIMENTS_ELIGIBLE_FEATURE_FLAGS_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -126,14 +122,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &ExperimentsListQuery,
     ) -> crate::pagination::Pages<types::Experiment> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&EXPERIMENTS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&EXPERIMENTS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::experiments_list`], across pages.
     pub fn experiments_list_stream(
@@ -168,11 +160,7 @@ impl Client {
         id: i64,
         body: &types::Experiment,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &EXPERIMENTS_RECALCULATE_TIMESERIES_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&EXPERIMENTS_RECALCULATE_TIMESERIES_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -213,11 +201,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &EXPERIMENTS_TIMESERIES_RESULTS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&EXPERIMENTS_TIMESERIES_RESULTS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }

@@ -39,11 +39,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_EXPORTS_CONTENT_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_EXPORTS_CONTENT_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -76,14 +72,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsExportsListQuery,
     ) -> crate::pagination::Pages<types::ExportedAsset> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ENVIRONMENTS_EXPORTS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_EXPORTS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_exports_list`], across pages.
     pub fn environments_exports_list_stream(
@@ -142,14 +134,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &ExportsListQuery,
     ) -> crate::pagination::Pages<types::ExportedAsset> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&EXPORTS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&EXPORTS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::exports_list`], across pages.
     pub fn exports_list_stream(
@@ -165,6 +153,8 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::ExportedAsset> {
-        self.__project_op(&EXPORTS_RETRIEVE, project_id.into(), &[&id]).send_json().await
+        self.__project_op(&EXPORTS_RETRIEVE, project_id.into(), &[&id])
+            .send_json()
+            .await
     }
 }

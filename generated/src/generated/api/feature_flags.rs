@@ -99,18 +99,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &FeatureFlagsActivityRetrieveQuery,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &FEATURE_FLAGS_ACTIVITY_RETRIEVE,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(&FEATURE_FLAGS_ACTIVITY_RETRIEVE, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::feature_flags_activity_retrieve`], across pages.
     pub fn feature_flags_activity_retrieve_stream(
@@ -140,18 +132,14 @@ impl Client {
         id: i64,
         query: &FeatureFlagsActivityRetrieve2Query,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &FEATURE_FLAGS_ACTIVITY_RETRIEVE_2,
-                        project_id.into(),
-                        &[&id],
-                    )
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(
+                &FEATURE_FLAGS_ACTIVITY_RETRIEVE_2,
+                project_id.into(),
+                &[&id],
+            )
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::feature_flags_activity_retrieve_2`], across pages.
     pub fn feature_flags_activity_retrieve_2_stream(
@@ -229,11 +217,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::FeatureFlagDashboardResponse> {
-        self.__project_op(
-                &FEATURE_FLAGS_ENRICH_USAGE_DASHBOARD_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&FEATURE_FLAGS_ENRICH_USAGE_DASHBOARD_CREATE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -243,11 +227,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &FeatureFlagsEvaluationReasonsRetrieveQuery,
     ) -> Result<std::collections::BTreeMap<String, types::FeatureFlagEvaluationReason>> {
-        self.__project_op(
-                &FEATURE_FLAGS_EVALUATION_REASONS_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&FEATURE_FLAGS_EVALUATION_REASONS_RETRIEVE, project_id.into(), &[])
             .query("distinct_id", &query.distinct_id)
             .query("groups", &query.groups)
             .send_json()
@@ -278,21 +258,17 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &FeatureFlagsListQuery,
     ) -> crate::pagination::Pages<types::FeatureFlag> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&FEATURE_FLAGS_LIST, project_id.into(), &[])
-                    .query("active", &query.active)
-                    .query("created_by_id", &query.created_by_id)
-                    .query("evaluation_runtime", &query.evaluation_runtime)
-                    .query("excluded_properties", &query.excluded_properties)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("search", &query.search)
-                    .query("tags", &query.tags)
-                    .query("type", &query.r#type)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&FEATURE_FLAGS_LIST, project_id.into(), &[])
+            .query("active", &query.active)
+            .query("created_by_id", &query.created_by_id)
+            .query("evaluation_runtime", &query.evaluation_runtime)
+            .query("excluded_properties", &query.excluded_properties)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("search", &query.search)
+            .query("tags", &query.tags)
+            .query("type", &query.r#type);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::feature_flags_list`], across pages.
     pub fn feature_flags_list_stream(
@@ -307,11 +283,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &FEATURE_FLAGS_LOCAL_EVALUATION_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&FEATURE_FLAGS_LOCAL_EVALUATION_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -344,11 +316,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &FEATURE_FLAGS_REMOTE_CONFIG_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&FEATURE_FLAGS_REMOTE_CONFIG_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -390,11 +358,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::FeatureFlagUserBlastRadiusRequest,
     ) -> Result<types::FeatureFlagUserBlastRadiusResponse> {
-        self.__project_op(
-                &FEATURE_FLAGS_USER_BLAST_RADIUS_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&FEATURE_FLAGS_USER_BLAST_RADIUS_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await

@@ -61,11 +61,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_COUNT_BY_PATH_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_COUNT_BY_PATH_CREATE, project_id.into(), &[])
             .json(body)
             .send_value()
             .await
@@ -77,11 +73,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_COUNT_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_COUNT_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -114,11 +106,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_LINK_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_LINK_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -142,15 +130,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsFileSystemListQuery,
     ) -> crate::pagination::Pages<types::FileSystem> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_file_system_list`], across pages.
     pub fn environments_file_system_list_stream(
@@ -166,11 +150,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_LOG_VIEW_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_LOG_VIEW_CREATE, project_id.into(), &[])
             .json(body)
             .send_value()
             .await
@@ -182,11 +162,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::FileSystem,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_MOVE_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_MOVE_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -198,11 +174,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedFileSystem,
     ) -> Result<types::FileSystem> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -222,11 +194,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_UNFILED_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_UNFILED_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -317,15 +285,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &FileSystemListQuery,
     ) -> crate::pagination::Pages<types::FileSystem> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&FILE_SYSTEM_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&FILE_SYSTEM_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::file_system_list`], across pages.
     pub fn file_system_list_stream(

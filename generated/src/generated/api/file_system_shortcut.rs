@@ -43,11 +43,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::FileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -58,11 +54,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_DESTROY,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -72,11 +64,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsFileSystemShortcutListQuery,
     ) -> Result<types::PaginatedFileSystemShortcutList> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST, project_id.into(), &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -88,18 +76,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsFileSystemShortcutListQuery,
     ) -> crate::pagination::Pages<types::FileSystemShortcut> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_file_system_shortcut_list`], across pages.
     pub fn environments_file_system_shortcut_list_stream(
@@ -131,11 +115,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::FileSystemShortcut> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -146,11 +126,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::FileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
-        self.__project_op(
-                &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -194,14 +170,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &FileSystemShortcutListQuery,
     ) -> crate::pagination::Pages<types::FileSystemShortcut> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&FILE_SYSTEM_SHORTCUT_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&FILE_SYSTEM_SHORTCUT_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::file_system_shortcut_list`], across pages.
     pub fn file_system_shortcut_list_stream(
@@ -218,11 +190,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedFileSystemShortcut,
     ) -> Result<types::FileSystemShortcut> {
-        self.__project_op(
-                &FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

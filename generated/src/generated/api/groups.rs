@@ -159,11 +159,7 @@ impl Client {
         query: &EnvironmentsGroupsDeletePropertyCreateQuery,
         body: &types::Group,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_GROUPS_DELETE_PROPERTY_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_GROUPS_DELETE_PROPERTY_CREATE, project_id.into(), &[])
             .query("group_key", &query.group_key)
             .query("group_type_index", &query.group_type_index)
             .json(body)
@@ -201,15 +197,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsGroupsListQuery,
     ) -> crate::pagination::Pages<types::Group> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ENVIRONMENTS_GROUPS_LIST, project_id.into(), &[])
-                    .query("cursor", &query.cursor)
-                    .query("group_type_index", &query.group_type_index)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::Cursor,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_GROUPS_LIST, project_id.into(), &[])
+            .query("cursor", &query.cursor)
+            .query("group_type_index", &query.group_type_index)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::Cursor)
     }
     /// Every item of [`Client::environments_groups_list`], across pages.
     pub fn environments_groups_list_stream(
@@ -237,11 +229,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_GROUPS_PROPERTY_VALUES_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_GROUPS_PROPERTY_VALUES_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -264,11 +252,7 @@ impl Client {
         query: &EnvironmentsGroupsUpdatePropertyCreateQuery,
         body: &types::Group,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_GROUPS_UPDATE_PROPERTY_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_GROUPS_UPDATE_PROPERTY_CREATE, project_id.into(), &[])
             .query("group_key", &query.group_key)
             .query("group_type_index", &query.group_type_index)
             .json(body)
@@ -343,15 +327,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &GroupsListQuery,
     ) -> crate::pagination::Pages<types::Group> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&GROUPS_LIST, project_id.into(), &[])
-                    .query("cursor", &query.cursor)
-                    .query("group_type_index", &query.group_type_index)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::Cursor,
-        )
+        let request = self.__project_op(&GROUPS_LIST, project_id.into(), &[])
+            .query("cursor", &query.cursor)
+            .query("group_type_index", &query.group_type_index)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::Cursor)
     }
     /// Every item of [`Client::groups_list`], across pages.
     pub fn groups_list_stream(

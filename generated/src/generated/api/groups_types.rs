@@ -34,11 +34,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::GroupType,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &GROUPS_TYPES_CREATE_DETAIL_DASHBOARD_UPDATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&GROUPS_TYPES_CREATE_DETAIL_DASHBOARD_UPDATE, project_id.into(), &[])
             .json(body)
             .send_value()
             .await
@@ -58,7 +54,9 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<Vec<types::GroupType>> {
-        self.__project_op(&GROUPS_TYPES_LIST, project_id.into(), &[]).send_json().await
+        self.__project_op(&GROUPS_TYPES_LIST, project_id.into(), &[])
+            .send_json()
+            .await
     }
     /// `POST /api/projects/{project_id}/groups_types/{group_type_index}/metrics/` · scopes: `group:write`
     pub async fn groups_types_metrics_create(
@@ -67,11 +65,7 @@ impl Client {
         group_type_index: i32,
         body: &types::GroupUsageMetric,
     ) -> Result<types::GroupUsageMetric> {
-        self.__project_op(
-                &GROUPS_TYPES_METRICS_CREATE,
-                project_id.into(),
-                &[&group_type_index],
-            )
+        self.__project_op(&GROUPS_TYPES_METRICS_CREATE, project_id.into(), &[&group_type_index])
             .json(body)
             .send_json()
             .await
@@ -98,11 +92,7 @@ impl Client {
         group_type_index: i32,
         query: &GroupsTypesMetricsListQuery,
     ) -> Result<types::PaginatedGroupUsageMetricList> {
-        self.__project_op(
-                &GROUPS_TYPES_METRICS_LIST,
-                project_id.into(),
-                &[&group_type_index],
-            )
+        self.__project_op(&GROUPS_TYPES_METRICS_LIST, project_id.into(), &[&group_type_index])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -115,18 +105,14 @@ impl Client {
         group_type_index: i32,
         query: &GroupsTypesMetricsListQuery,
     ) -> crate::pagination::Pages<types::GroupUsageMetric> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &GROUPS_TYPES_METRICS_LIST,
-                        project_id.into(),
-                        &[&group_type_index],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &GROUPS_TYPES_METRICS_LIST,
+                project_id.into(),
+                &[&group_type_index],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::groups_types_metrics_list`], across pages.
     pub fn groups_types_metrics_list_stream(
@@ -192,11 +178,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::GroupType,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &GROUPS_TYPES_SET_DEFAULT_COLUMNS_UPDATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&GROUPS_TYPES_SET_DEFAULT_COLUMNS_UPDATE, project_id.into(), &[])
             .json(body)
             .send_value()
             .await
@@ -207,11 +189,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::PatchedGroupType,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&GROUPS_TYPES_UPDATE_METADATA_PARTIAL_UPDATE, project_id.into(), &[])
             .json(body)
             .send_value()
             .await

@@ -84,11 +84,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::HogFunction,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_HOG_FUNCTIONS_BROADCAST_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_BROADCAST_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -119,11 +115,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_HOG_FUNCTIONS_ICON_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_ICON_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -132,11 +124,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_HOG_FUNCTIONS_ICONS_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_ICONS_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -147,11 +135,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::HogFunction,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_HOG_FUNCTIONS_INVOCATIONS_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_INVOCATIONS_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -181,25 +165,17 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsHogFunctionsListQuery,
     ) -> crate::pagination::Pages<types::HogFunctionMinimal> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_HOG_FUNCTIONS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("created_at", &query.created_at)
-                    .query("created_by", &query.created_by)
-                    .query("enabled", &query.enabled)
-                    .query("id", &query.id)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("search", &query.search)
-                    .query_csv("type", &query.r#type)
-                    .query("updated_at", &query.updated_at)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_LIST, project_id.into(), &[])
+            .query("created_at", &query.created_at)
+            .query("created_by", &query.created_by)
+            .query("enabled", &query.enabled)
+            .query("id", &query.id)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("search", &query.search)
+            .query_csv("type", &query.r#type)
+            .query("updated_at", &query.updated_at);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_hog_functions_list`], across pages.
     pub fn environments_hog_functions_list_stream(
@@ -215,11 +191,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_HOG_FUNCTIONS_LOGS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_LOGS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -229,11 +201,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_HOG_FUNCTIONS_METRICS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_METRICS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -258,11 +226,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedHogFunction,
     ) -> Result<types::HogFunction> {
-        self.__project_op(
-                &ENVIRONMENTS_HOG_FUNCTIONS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -288,11 +252,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::HogFunction> {
-        self.__project_op(
-                &ENVIRONMENTS_HOG_FUNCTIONS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_HOG_FUNCTIONS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -396,21 +356,17 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &HogFunctionsListQuery,
     ) -> crate::pagination::Pages<types::HogFunctionMinimal> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&HOG_FUNCTIONS_LIST, project_id.into(), &[])
-                    .query("created_at", &query.created_at)
-                    .query("created_by", &query.created_by)
-                    .query("enabled", &query.enabled)
-                    .query("id", &query.id)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("search", &query.search)
-                    .query_csv("type", &query.r#type)
-                    .query("updated_at", &query.updated_at)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&HOG_FUNCTIONS_LIST, project_id.into(), &[])
+            .query("created_at", &query.created_at)
+            .query("created_by", &query.created_by)
+            .query("enabled", &query.enabled)
+            .query("id", &query.id)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("search", &query.search)
+            .query_csv("type", &query.r#type)
+            .query("updated_at", &query.updated_at);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::hog_functions_list`], across pages.
     pub fn hog_functions_list_stream(
@@ -446,11 +402,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -472,11 +424,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::PatchedHogFunction,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE, project_id.into(), &[])
             .json(body)
             .send_value()
             .await

@@ -248,11 +248,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsActivityRetrieveQuery,
     ) -> Result<types::ActivityLogPage> {
-        self.__project_op(
-                &ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE, project_id.into(), &[])
             .query("format", &query.format)
             .query("limit", &query.limit)
             .query("page", &query.page)
@@ -265,19 +261,15 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsActivityRetrieveQuery,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE,
+                project_id.into(),
+                &[],
+            )
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::environments_insights_activity_retrieve`], across pages.
     pub fn environments_insights_activity_retrieve_stream(
@@ -294,11 +286,7 @@ impl Client {
         id: i64,
         query: &EnvironmentsInsightsActivityRetrieve2Query,
     ) -> Result<types::ActivityLogPage> {
-        self.__project_op(
-                &ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE_2,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE_2, project_id.into(), &[&id])
             .query("format", &query.format)
             .query("limit", &query.limit)
             .query("page", &query.page)
@@ -312,19 +300,15 @@ impl Client {
         id: i64,
         query: &EnvironmentsInsightsActivityRetrieve2Query,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE_2,
-                        project_id.into(),
-                        &[&id],
-                    )
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE_2,
+                project_id.into(),
+                &[&id],
+            )
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::environments_insights_activity_retrieve_2`], across pages.
     pub fn environments_insights_activity_retrieve_2_stream(
@@ -333,8 +317,7 @@ impl Client {
         id: i64,
         query: &EnvironmentsInsightsActivityRetrieve2Query,
     ) -> crate::pagination::Items<types::ActivityLog> {
-        self.environments_insights_activity_retrieve_2_pages(project_id, id, query)
-            .items()
+        self.environments_insights_activity_retrieve_2_pages(project_id, id, query).items()
     }
     /// `POST /api/environments/{project_id}/insights/cancel/`
     pub async fn environments_insights_cancel_create(
@@ -411,19 +394,15 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsListQuery,
     ) -> crate::pagination::Pages<types::Insight> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ENVIRONMENTS_INSIGHTS_LIST, project_id.into(), &[])
-                    .query("basic", &query.basic)
-                    .query("created_by", &query.created_by)
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("refresh", &query.refresh)
-                    .query("short_id", &query.short_id)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_INSIGHTS_LIST, project_id.into(), &[])
+            .query("basic", &query.basic)
+            .query("created_by", &query.created_by)
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("refresh", &query.refresh)
+            .query("short_id", &query.short_id);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_insights_list`], across pages.
     pub fn environments_insights_list_stream(
@@ -457,11 +436,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsInsightsMyLastViewedRetrieveQuery,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_INSIGHTS_MY_LAST_VIEWED_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_INSIGHTS_MY_LAST_VIEWED_RETRIEVE, project_id.into(), &[])
             .query("format", &query.format)
             .send_value()
             .await
@@ -474,11 +449,7 @@ impl Client {
         query: &EnvironmentsInsightsPartialUpdateQuery,
         body: &types::PatchedInsight,
     ) -> Result<types::Insight> {
-        self.__project_op(
-                &ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .json(body)
             .send_json()
@@ -492,11 +463,7 @@ impl Client {
         query: &EnvironmentsInsightsPartialUpdateQuery,
         body: &types::PatchedInsight,
     ) -> Result<String> {
-        self.__project_op(
-                &ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .json(body)
             .accept("text/csv")
@@ -538,11 +505,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         insight_id: i64,
     ) -> Result<Vec<types::SharingConfiguration>> {
-        self.__project_op(
-                &ENVIRONMENTS_INSIGHTS_SHARING_LIST,
-                project_id.into(),
-                &[&insight_id],
-            )
+        self.__project_op(&ENVIRONMENTS_INSIGHTS_SHARING_LIST, project_id.into(), &[&insight_id])
             .send_json()
             .await
     }
@@ -654,15 +617,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &InsightsActivityRetrieveQuery,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&INSIGHTS_ACTIVITY_RETRIEVE, project_id.into(), &[])
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(&INSIGHTS_ACTIVITY_RETRIEVE, project_id.into(), &[])
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::insights_activity_retrieve`], across pages.
     pub fn insights_activity_retrieve_stream(
@@ -693,19 +652,11 @@ impl Client {
         id: i64,
         query: &InsightsActivityRetrieve2Query,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &INSIGHTS_ACTIVITY_RETRIEVE_2,
-                        project_id.into(),
-                        &[&id],
-                    )
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(&INSIGHTS_ACTIVITY_RETRIEVE_2, project_id.into(), &[&id])
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::insights_activity_retrieve_2`], across pages.
     pub fn insights_activity_retrieve_2_stream(
@@ -791,19 +742,15 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &InsightsListQuery,
     ) -> crate::pagination::Pages<types::Insight> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&INSIGHTS_LIST, project_id.into(), &[])
-                    .query("basic", &query.basic)
-                    .query("created_by", &query.created_by)
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("refresh", &query.refresh)
-                    .query("short_id", &query.short_id)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&INSIGHTS_LIST, project_id.into(), &[])
+            .query("basic", &query.basic)
+            .query("created_by", &query.created_by)
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("refresh", &query.refresh)
+            .query("short_id", &query.short_id);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::insights_list`], across pages.
     pub fn insights_list_stream(
@@ -917,11 +864,7 @@ impl Client {
         insight_id: i64,
         body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
-        self.__project_op(
-                &INSIGHTS_SHARING_PASSWORDS_CREATE,
-                project_id.into(),
-                &[&insight_id],
-            )
+        self.__project_op(&INSIGHTS_SHARING_PASSWORDS_CREATE, project_id.into(), &[&insight_id])
             .json(body)
             .send_json()
             .await
@@ -948,11 +891,7 @@ impl Client {
         insight_id: i64,
         body: &types::SharingConfiguration,
     ) -> Result<types::SharingConfiguration> {
-        self.__project_op(
-                &INSIGHTS_SHARING_REFRESH_CREATE,
-                project_id.into(),
-                &[&insight_id],
-            )
+        self.__project_op(&INSIGHTS_SHARING_REFRESH_CREATE, project_id.into(), &[&insight_id])
             .json(body)
             .send_json()
             .await

@@ -64,11 +64,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_INTEGRATIONS_AUTHORIZE_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_INTEGRATIONS_AUTHORIZE_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }
@@ -78,11 +74,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_INTEGRATIONS_CHANNELS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_INTEGRATIONS_CHANNELS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -156,11 +148,7 @@ impl Client {
         id: i64,
         body: &types::Integration,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_INTEGRATIONS_EMAIL_VERIFY_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_INTEGRATIONS_EMAIL_VERIFY_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -267,18 +255,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsIntegrationsListQuery,
     ) -> crate::pagination::Pages<types::Integration> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_INTEGRATIONS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_INTEGRATIONS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_integrations_list`], across pages.
     pub fn environments_integrations_list_stream(
@@ -337,11 +317,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &INTEGRATIONS_CLICKUP_LISTS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&INTEGRATIONS_CLICKUP_LISTS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -351,11 +327,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &INTEGRATIONS_CLICKUP_SPACES_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&INTEGRATIONS_CLICKUP_SPACES_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -365,11 +337,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -460,11 +428,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }
@@ -500,14 +464,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &IntegrationsListQuery,
     ) -> crate::pagination::Pages<types::Integration> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&INTEGRATIONS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&INTEGRATIONS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::integrations_list`], across pages.
     pub fn integrations_list_stream(
@@ -533,11 +493,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE, project_id.into(), &[&id])
             .send_value()
             .await
     }

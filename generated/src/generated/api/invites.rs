@@ -38,7 +38,10 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         body: &types::OrganizationInvite,
     ) -> Result<types::OrganizationInvite> {
-        self.__op(&INVITES_CREATE, &[&organization_id]).json(body).send_json().await
+        self.__op(&INVITES_CREATE, &[&organization_id])
+            .json(body)
+            .send_json()
+            .await
     }
     /// `DELETE /api/organizations/{organization_id}/invites/{id}/`
     pub async fn invites_destroy(
@@ -46,7 +49,9 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__op(&INVITES_DESTROY, &[&organization_id, &id]).send_empty().await
+        self.__op(&INVITES_DESTROY, &[&organization_id, &id])
+            .send_empty()
+            .await
     }
     /// `GET /api/organizations/{organization_id}/invites/` · scopes: `organization_member:read`
     pub async fn invites_list(
@@ -66,14 +71,10 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         query: &InvitesListQuery,
     ) -> crate::pagination::Pages<types::OrganizationInvite> {
-        crate::pagination::Pages::new(
-            {
-                self.__op(&INVITES_LIST, &[&organization_id])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__op(&INVITES_LIST, &[&organization_id])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::invites_list`], across pages.
     pub fn invites_list_stream(

@@ -32,11 +32,7 @@ impl Client {
         query: &LlmGatewayV1ChatCompletionsCreateQuery,
         body: &types::ChatCompletionRequest,
     ) -> Result<types::ChatCompletionResponse> {
-        self.__project_op(
-                &LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
             .json(body)
             .send_json()
@@ -49,11 +45,7 @@ impl Client {
         query: &LlmGatewayV1ChatCompletionsCreateQuery,
         body: &types::ChatCompletionRequest,
     ) -> Result<crate::stream::ByteStream> {
-        self.__project_op(
-                &LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&LLM_GATEWAY_V1_CHAT_COMPLETIONS_CREATE, project_id.into(), &[])
             .query("format", &query.format)
             .json(body)
             .accept("text/event-stream")

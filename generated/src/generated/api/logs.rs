@@ -67,7 +67,9 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(&LOGS_QUERY_CREATE, project_id.into(), &[]).send_value().await
+        self.__project_op(&LOGS_QUERY_CREATE, project_id.into(), &[])
+            .send_value()
+            .await
     }
     /// `POST /api/projects/{project_id}/logs/sparkline/` · scopes: `error_tracking:read`
     pub async fn logs_sparkline_create(

@@ -28,7 +28,9 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         user_uuid: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__op(&MEMBERS_DESTROY, &[&organization_id, &user_uuid]).send_empty().await
+        self.__op(&MEMBERS_DESTROY, &[&organization_id, &user_uuid])
+            .send_empty()
+            .await
     }
     /// `GET /api/organizations/{organization_id}/members/` · scopes: `organization_member:read`
     pub async fn members_list(
@@ -48,14 +50,10 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         query: &MembersListQuery,
     ) -> crate::pagination::Pages<types::OrganizationMember> {
-        crate::pagination::Pages::new(
-            {
-                self.__op(&MEMBERS_LIST, &[&organization_id])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__op(&MEMBERS_LIST, &[&organization_id])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::members_list`], across pages.
     pub fn members_list_stream(

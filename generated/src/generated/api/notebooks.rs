@@ -55,11 +55,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         short_id: &str,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &NOTEBOOKS_ACTIVITY_RETRIEVE_2,
-                project_id.into(),
-                &[&short_id],
-            )
+        self.__project_op(&NOTEBOOKS_ACTIVITY_RETRIEVE_2, project_id.into(), &[&short_id])
             .send_value()
             .await
     }
@@ -109,19 +105,15 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &NotebooksListQuery,
     ) -> crate::pagination::Pages<types::NotebookMinimal> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&NOTEBOOKS_LIST, project_id.into(), &[])
-                    .query("contains", &query.contains)
-                    .query("created_by", &query.created_by)
-                    .query("date_from", &query.date_from)
-                    .query("date_to", &query.date_to)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("user", &query.user)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&NOTEBOOKS_LIST, project_id.into(), &[])
+            .query("contains", &query.contains)
+            .query("created_by", &query.created_by)
+            .query("date_from", &query.date_from)
+            .query("date_to", &query.date_to)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("user", &query.user);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::notebooks_list`], across pages.
     pub fn notebooks_list_stream(

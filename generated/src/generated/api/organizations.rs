@@ -24,21 +24,20 @@ pub struct ListQuery {
 }
 impl Client {
     /// `POST /api/organizations/` · scopes: `organization:write`
-    pub async fn create(
-        &self,
-        body: &types::Organization,
-    ) -> Result<types::Organization> {
-        self.__op(&CREATE, &[]).json(body).send_json().await
+    pub async fn create(&self, body: &types::Organization) -> Result<types::Organization> {
+        self.__op(&CREATE, &[])
+            .json(body)
+            .send_json()
+            .await
     }
     /// `DELETE /api/organizations/{id}/` · scopes: `organization:write`
     pub async fn destroy(&self, id: impl std::fmt::Display + Sync) -> Result<()> {
-        self.__op(&DESTROY, &[&id]).send_empty().await
+        self.__op(&DESTROY, &[&id])
+            .send_empty()
+            .await
     }
     /// `GET /api/organizations/` · scopes: `organization:read`
-    pub async fn list(
-        &self,
-        query: &ListQuery,
-    ) -> Result<types::PaginatedOrganizationList> {
+    pub async fn list(&self, query: &ListQuery) -> Result<types::PaginatedOrganizationList> {
         self.__op(&LIST, &[])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
@@ -46,24 +45,14 @@ impl Client {
             .await
     }
     /// Every page of [`Client::list`], following `next` links.
-    pub fn list_pages(
-        &self,
-        query: &ListQuery,
-    ) -> crate::pagination::Pages<types::Organization> {
-        crate::pagination::Pages::new(
-            {
-                self.__op(&LIST, &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+    pub fn list_pages(&self, query: &ListQuery) -> crate::pagination::Pages<types::Organization> {
+        let request = self.__op(&LIST, &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::list`], across pages.
-    pub fn list_stream(
-        &self,
-        query: &ListQuery,
-    ) -> crate::pagination::Items<types::Organization> {
+    pub fn list_stream(&self, query: &ListQuery) -> crate::pagination::Items<types::Organization> {
         self.list_pages(query).items()
     }
     /// `PATCH /api/organizations/{id}/` · scopes: `organization:write`
@@ -72,14 +61,16 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedOrganization,
     ) -> Result<types::Organization> {
-        self.__op(&PARTIAL_UPDATE, &[&id]).json(body).send_json().await
+        self.__op(&PARTIAL_UPDATE, &[&id])
+            .json(body)
+            .send_json()
+            .await
     }
     /// `GET /api/organizations/{id}/` · scopes: `organization:read`
-    pub async fn retrieve(
-        &self,
-        id: impl std::fmt::Display + Sync,
-    ) -> Result<types::Organization> {
-        self.__op(&RETRIEVE, &[&id]).send_json().await
+    pub async fn retrieve(&self, id: impl std::fmt::Display + Sync) -> Result<types::Organization> {
+        self.__op(&RETRIEVE, &[&id])
+            .send_json()
+            .await
     }
     /// `PUT /api/organizations/{id}/` · scopes: `organization:write`
     pub async fn update(
@@ -87,6 +78,9 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::Organization,
     ) -> Result<types::Organization> {
-        self.__op(&UPDATE, &[&id]).json(body).send_json().await
+        self.__op(&UPDATE, &[&id])
+            .json(body)
+            .send_json()
+            .await
     }
 }

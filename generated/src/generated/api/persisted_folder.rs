@@ -54,11 +54,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSISTED_FOLDER_DESTROY,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSISTED_FOLDER_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -80,18 +76,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersistedFolderListQuery,
     ) -> crate::pagination::Pages<types::PersistedFolder> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_PERSISTED_FOLDER_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_PERSISTED_FOLDER_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_persisted_folder_list`], across pages.
     pub fn environments_persisted_folder_list_stream(
@@ -108,11 +96,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedPersistedFolder,
     ) -> Result<types::PersistedFolder> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -123,11 +107,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::PersistedFolder> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSISTED_FOLDER_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSISTED_FOLDER_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -138,11 +118,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PersistedFolder,
     ) -> Result<types::PersistedFolder> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSISTED_FOLDER_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSISTED_FOLDER_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -186,14 +162,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &PersistedFolderListQuery,
     ) -> crate::pagination::Pages<types::PersistedFolder> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&PERSISTED_FOLDER_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&PERSISTED_FOLDER_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::persisted_folder_list`], across pages.
     pub fn persisted_folder_list_stream(

@@ -395,11 +395,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsActivityRetrieveQuery,
     ) -> Result<types::ActivityLogPage> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE, project_id.into(), &[])
             .query("format", &query.format)
             .query("limit", &query.limit)
             .query("page", &query.page)
@@ -412,19 +408,15 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsActivityRetrieveQuery,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE,
+                project_id.into(),
+                &[],
+            )
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::environments_persons_activity_retrieve`], across pages.
     pub fn environments_persons_activity_retrieve_stream(
@@ -441,11 +433,7 @@ impl Client {
         id: i64,
         query: &EnvironmentsPersonsActivityRetrieve2Query,
     ) -> Result<types::ActivityLogPage> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE_2,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE_2, project_id.into(), &[&id])
             .query("format", &query.format)
             .query("limit", &query.limit)
             .query("page", &query.page)
@@ -459,19 +447,15 @@ impl Client {
         id: i64,
         query: &EnvironmentsPersonsActivityRetrieve2Query,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE_2,
-                        project_id.into(),
-                        &[&id],
-                    )
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_PERSONS_ACTIVITY_RETRIEVE_2,
+                project_id.into(),
+                &[&id],
+            )
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::environments_persons_activity_retrieve_2`], across pages.
     pub fn environments_persons_activity_retrieve_2_stream(
@@ -480,8 +464,7 @@ impl Client {
         id: i64,
         query: &EnvironmentsPersonsActivityRetrieve2Query,
     ) -> crate::pagination::Items<types::ActivityLog> {
-        self.environments_persons_activity_retrieve_2_pages(project_id, id, query)
-            .items()
+        self.environments_persons_activity_retrieve_2_pages(project_id, id, query).items()
     }
     /// `POST /api/environments/{project_id}/persons/bulk_delete/` · scopes: `person:write`
     pub async fn environments_persons_bulk_delete_create(
@@ -490,11 +473,7 @@ impl Client {
         query: &EnvironmentsPersonsBulkDeleteCreateQuery,
         body: &types::Person,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_BULK_DELETE_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_BULK_DELETE_CREATE, project_id.into(), &[])
             .query("delete_events", &query.delete_events)
             .query("distinct_ids", &query.distinct_ids)
             .query("format", &query.format)
@@ -523,11 +502,7 @@ impl Client {
         query: &EnvironmentsPersonsDeleteEventsCreateQuery,
         body: &types::Person,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_DELETE_EVENTS_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_DELETE_EVENTS_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .json(body)
             .send_value()
@@ -541,11 +516,7 @@ impl Client {
         query: &EnvironmentsPersonsDeletePropertyCreateQuery,
         body: &types::PersonDeletePropertyRequest,
     ) -> Result<types::SuccessResponse> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_DELETE_PROPERTY_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_DELETE_PROPERTY_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .json(body)
             .send_json()
@@ -559,11 +530,7 @@ impl Client {
         query: &EnvironmentsPersonsDeleteRecordingsCreateQuery,
         body: &types::Person,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_DELETE_RECORDINGS_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_DELETE_RECORDINGS_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .json(body)
             .send_value()
@@ -589,11 +556,7 @@ impl Client {
         query: &EnvironmentsPersonsFunnelCorrelationCreateQuery,
         body: &types::Person,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_CREATE, project_id.into(), &[])
             .query("format", &query.format)
             .json(body)
             .send_value()
@@ -605,11 +568,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsFunnelCorrelationRetrieveQuery,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_RETRIEVE, project_id.into(), &[])
             .query("format", &query.format)
             .send_value()
             .await
@@ -644,11 +603,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsLifecycleRetrieveQuery,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_LIFECYCLE_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_LIFECYCLE_RETRIEVE, project_id.into(), &[])
             .query("format", &query.format)
             .send_value()
             .await
@@ -676,19 +631,15 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsListQuery,
     ) -> crate::pagination::Pages<types::Person> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&ENVIRONMENTS_PERSONS_LIST, project_id.into(), &[])
-                    .query("distinct_id", &query.distinct_id)
-                    .query("email", &query.email)
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("properties", &query.properties)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_PERSONS_LIST, project_id.into(), &[])
+            .query("distinct_id", &query.distinct_id)
+            .query("email", &query.email)
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("properties", &query.properties)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_persons_list`], across pages.
     pub fn environments_persons_list_stream(
@@ -724,11 +675,7 @@ impl Client {
         query: &EnvironmentsPersonsPartialUpdateQuery,
         body: &types::PatchedPerson,
     ) -> Result<types::Person> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .json(body)
             .send_json()
@@ -742,11 +689,7 @@ impl Client {
         query: &EnvironmentsPersonsPartialUpdateQuery,
         body: &types::PatchedPerson,
     ) -> Result<String> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .json(body)
             .accept("text/csv")
@@ -831,11 +774,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsPersonsStickinessRetrieveQuery,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_STICKINESS_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_STICKINESS_RETRIEVE, project_id.into(), &[])
             .query("format", &query.format)
             .send_value()
             .await
@@ -888,11 +827,7 @@ impl Client {
         query: &EnvironmentsPersonsUpdatePropertyCreateQuery,
         body: &types::Person,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &ENVIRONMENTS_PERSONS_UPDATE_PROPERTY_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_PERSONS_UPDATE_PROPERTY_CREATE, project_id.into(), &[&id])
             .query("format", &query.format)
             .query("key", &query.key)
             .query("value", &query.value)
@@ -932,15 +867,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &PersonsActivityRetrieveQuery,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&PERSONS_ACTIVITY_RETRIEVE, project_id.into(), &[])
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(&PERSONS_ACTIVITY_RETRIEVE, project_id.into(), &[])
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::persons_activity_retrieve`], across pages.
     pub fn persons_activity_retrieve_stream(
@@ -971,19 +902,11 @@ impl Client {
         id: i64,
         query: &PersonsActivityRetrieve2Query,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &PERSONS_ACTIVITY_RETRIEVE_2,
-                        project_id.into(),
-                        &[&id],
-                    )
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(&PERSONS_ACTIVITY_RETRIEVE_2, project_id.into(), &[&id])
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::persons_activity_retrieve_2`], across pages.
     pub fn persons_activity_retrieve_2_stream(
@@ -1159,19 +1082,15 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &PersonsListQuery,
     ) -> crate::pagination::Pages<types::Person> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&PERSONS_LIST, project_id.into(), &[])
-                    .query("distinct_id", &query.distinct_id)
-                    .query("email", &query.email)
-                    .query("format", &query.format)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("properties", &query.properties)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&PERSONS_LIST, project_id.into(), &[])
+            .query("distinct_id", &query.distinct_id)
+            .query("email", &query.email)
+            .query("format", &query.format)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("properties", &query.properties)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::persons_list`], across pages.
     pub fn persons_list_stream(
@@ -1235,11 +1154,7 @@ impl Client {
         id: i64,
         query: &PersonsPropertiesTimelineRetrieveQuery,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &PERSONS_PROPERTIES_TIMELINE_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&PERSONS_PROPERTIES_TIMELINE_RETRIEVE, project_id.into(), &[&id])
             .query("format", &query.format)
             .send_value()
             .await
@@ -1251,11 +1166,7 @@ impl Client {
         query: &PersonsResetPersonDistinctIdCreateQuery,
         body: &types::Person,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &PERSONS_RESET_PERSON_DISTINCT_ID_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&PERSONS_RESET_PERSON_DISTINCT_ID_CREATE, project_id.into(), &[])
             .query("format", &query.format)
             .json(body)
             .send_value()

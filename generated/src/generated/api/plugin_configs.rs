@@ -51,18 +51,14 @@ impl Client {
         plugin_config_id: &str,
         query: &EnvironmentsPluginConfigsLogsListQuery,
     ) -> crate::pagination::Pages<types::PluginLogEntry> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST,
-                        project_id.into(),
-                        &[&plugin_config_id],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST,
+                project_id.into(),
+                &[&plugin_config_id],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_plugin_configs_logs_list`], across pages.
     pub fn environments_plugin_configs_logs_list_stream(
@@ -71,12 +67,7 @@ impl Client {
         plugin_config_id: &str,
         query: &EnvironmentsPluginConfigsLogsListQuery,
     ) -> crate::pagination::Items<types::PluginLogEntry> {
-        self.environments_plugin_configs_logs_list_pages(
-                project_id,
-                plugin_config_id,
-                query,
-            )
-            .items()
+        self.environments_plugin_configs_logs_list_pages(project_id, plugin_config_id, query).items()
     }
     /// `GET /api/projects/{project_id}/plugin_configs/{plugin_config_id}/logs/` · scopes: `plugin:read`
     pub async fn plugin_configs_logs_list(
@@ -85,11 +76,7 @@ impl Client {
         plugin_config_id: &str,
         query: &PluginConfigsLogsListQuery,
     ) -> Result<types::PaginatedPluginLogEntryList> {
-        self.__project_op(
-                &PLUGIN_CONFIGS_LOGS_LIST,
-                project_id.into(),
-                &[&plugin_config_id],
-            )
+        self.__project_op(&PLUGIN_CONFIGS_LOGS_LIST, project_id.into(), &[&plugin_config_id])
             .query("limit", &query.limit)
             .query("offset", &query.offset)
             .send_json()
@@ -102,18 +89,14 @@ impl Client {
         plugin_config_id: &str,
         query: &PluginConfigsLogsListQuery,
     ) -> crate::pagination::Pages<types::PluginLogEntry> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &PLUGIN_CONFIGS_LOGS_LIST,
-                        project_id.into(),
-                        &[&plugin_config_id],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &PLUGIN_CONFIGS_LOGS_LIST,
+                project_id.into(),
+                &[&plugin_config_id],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::plugin_configs_logs_list`], across pages.
     pub fn plugin_configs_logs_list_stream(

@@ -39,7 +39,9 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
     ) -> Result<types::ProjectBackwardCompat> {
-        self.__op(&ACTIVITY_RETRIEVE, &[&organization_id, &id]).send_json().await
+        self.__op(&ACTIVITY_RETRIEVE, &[&organization_id, &id])
+            .send_json()
+            .await
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/add_product_intent/` · scopes: `project:read`
     pub async fn add_product_intent_partial_update(
@@ -83,7 +85,10 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         body: &types::ProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
-        self.__op(&CREATE_2, &[&organization_id]).json(body).send_json().await
+        self.__op(&CREATE_2, &[&organization_id])
+            .json(body)
+            .send_json()
+            .await
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/delete_secret_token_backup/`
     pub async fn delete_secret_token_backup_partial_update(
@@ -103,7 +108,9 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
     ) -> Result<()> {
-        self.__op(&DESTROY_2, &[&organization_id, &id]).send_empty().await
+        self.__op(&DESTROY_2, &[&organization_id, &id])
+            .send_empty()
+            .await
     }
     /// `GET /api/organizations/{organization_id}/projects/{id}/is_generating_demo_data/`
     pub async fn is_generating_demo_data_retrieve(
@@ -133,14 +140,10 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         query: &List2Query,
     ) -> crate::pagination::Pages<types::ProjectBackwardCompatBasic> {
-        crate::pagination::Pages::new(
-            {
-                self.__op(&LIST_2, &[&organization_id])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__op(&LIST_2, &[&organization_id])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::list_2`], across pages.
     pub fn list_2_stream(
@@ -180,7 +183,9 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         id: i64,
     ) -> Result<types::ProjectBackwardCompat> {
-        self.__op(&RETRIEVE_2, &[&organization_id, &id]).send_json().await
+        self.__op(&RETRIEVE_2, &[&organization_id, &id])
+            .send_json()
+            .await
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/rotate_secret_token/`
     pub async fn rotate_secret_token_partial_update(
@@ -201,6 +206,9 @@ impl Client {
         id: i64,
         body: &types::ProjectBackwardCompat,
     ) -> Result<types::ProjectBackwardCompat> {
-        self.__op(&UPDATE_2, &[&organization_id, &id]).json(body).send_json().await
+        self.__op(&UPDATE_2, &[&organization_id, &id])
+            .json(body)
+            .send_json()
+            .await
     }
 }

@@ -89,25 +89,21 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &PropertyDefinitionsListQuery,
     ) -> crate::pagination::Pages<types::PropertyDefinition> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&PROPERTY_DEFINITIONS_LIST, project_id.into(), &[])
-                    .query("event_names", &query.event_names)
-                    .query("exclude_core_properties", &query.exclude_core_properties)
-                    .query("exclude_hidden", &query.exclude_hidden)
-                    .query("excluded_properties", &query.excluded_properties)
-                    .query("filter_by_event_names", &query.filter_by_event_names)
-                    .query("group_type_index", &query.group_type_index)
-                    .query("is_feature_flag", &query.is_feature_flag)
-                    .query("is_numerical", &query.is_numerical)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("properties", &query.properties)
-                    .query("search", &query.search)
-                    .query("type", &query.r#type)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&PROPERTY_DEFINITIONS_LIST, project_id.into(), &[])
+            .query("event_names", &query.event_names)
+            .query("exclude_core_properties", &query.exclude_core_properties)
+            .query("exclude_hidden", &query.exclude_hidden)
+            .query("excluded_properties", &query.excluded_properties)
+            .query("filter_by_event_names", &query.filter_by_event_names)
+            .query("group_type_index", &query.group_type_index)
+            .query("is_feature_flag", &query.is_feature_flag)
+            .query("is_numerical", &query.is_numerical)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("properties", &query.properties)
+            .query("search", &query.search)
+            .query("type", &query.r#type);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::property_definitions_list`], across pages.
     pub fn property_definitions_list_stream(
@@ -124,11 +120,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedPropertyDefinition,
     ) -> Result<types::PropertyDefinition> {
-        self.__project_op(
-                &PROPERTY_DEFINITIONS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&PROPERTY_DEFINITIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -151,11 +143,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &PROPERTY_DEFINITIONS_SEEN_TOGETHER_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&PROPERTY_DEFINITIONS_SEEN_TOGETHER_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }

@@ -35,12 +35,10 @@ impl Client {
             .await
     }
     /// `DELETE /api/organizations/{organization_id}/proxy_records/{id}/` · scopes: `organization:write`
-    pub async fn proxy_records_destroy(
-        &self,
-        organization_id: &str,
-        id: &str,
-    ) -> Result<()> {
-        self.__op(&PROXY_RECORDS_DESTROY, &[&organization_id, &id]).send_empty().await
+    pub async fn proxy_records_destroy(&self, organization_id: &str, id: &str) -> Result<()> {
+        self.__op(&PROXY_RECORDS_DESTROY, &[&organization_id, &id])
+            .send_empty()
+            .await
     }
     /// `GET /api/organizations/{organization_id}/proxy_records/` · scopes: `organization:read`
     pub async fn proxy_records_list(
@@ -60,14 +58,10 @@ impl Client {
         organization_id: &str,
         query: &ProxyRecordsListQuery,
     ) -> crate::pagination::Pages<types::ProxyRecord> {
-        crate::pagination::Pages::new(
-            {
-                self.__op(&PROXY_RECORDS_LIST, &[&organization_id])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__op(&PROXY_RECORDS_LIST, &[&organization_id])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::proxy_records_list`], across pages.
     pub fn proxy_records_list_stream(
@@ -95,7 +89,9 @@ impl Client {
         organization_id: &str,
         id: &str,
     ) -> Result<types::ProxyRecord> {
-        self.__op(&PROXY_RECORDS_RETRIEVE, &[&organization_id, &id]).send_json().await
+        self.__op(&PROXY_RECORDS_RETRIEVE, &[&organization_id, &id])
+            .send_json()
+            .await
     }
     /// `PUT /api/organizations/{organization_id}/proxy_records/{id}/` · scopes: `organization:write`
     pub async fn proxy_records_update(

@@ -32,11 +32,11 @@ impl Client {
     /// Sends any number of events at once; the whole request body must stay under 20 MB. Each event may carry a `uuid`, which lets the server recognise a retried event. The body is accepted gzip-compressed (`Content-Encoding: gzip`).
     ///
     /// `POST /batch/`
-    pub async fn public_batch(
-        &self,
-        body: &types::BatchRequest,
-    ) -> Result<types::CaptureResponse> {
-        self.__op(&PUBLIC_BATCH, &[]).json(body).send_json().await
+    pub async fn public_batch(&self, body: &types::BatchRequest) -> Result<types::CaptureResponse> {
+        self.__op(&PUBLIC_BATCH, &[])
+            .json(body)
+            .send_json()
+            .await
     }
     /// Capture one event.
     ///
@@ -47,7 +47,10 @@ impl Client {
         &self,
         body: &types::CaptureRequest,
     ) -> Result<types::CaptureResponse> {
-        self.__op(&PUBLIC_CAPTURE, &[]).json(body).send_json().await
+        self.__op(&PUBLIC_CAPTURE, &[])
+            .json(body)
+            .send_json()
+            .await
     }
     /// Evaluate every feature flag for one distinct id (older servers).
     ///
@@ -59,7 +62,11 @@ impl Client {
         query: &PublicDecideQuery,
         body: &types::FlagsRequest,
     ) -> Result<types::DecideResponse> {
-        self.__op(&PUBLIC_DECIDE, &[]).query("v", &query.v).json(body).send_json().await
+        self.__op(&PUBLIC_DECIDE, &[])
+            .query("v", &query.v)
+            .json(body)
+            .send_json()
+            .await
     }
     /// Evaluate every feature flag for one distinct id.
     ///

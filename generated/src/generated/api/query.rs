@@ -44,11 +44,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<types::EnvironmentsQueryCheckAuthForAsyncCreateResponse> {
-        self.__project_op(
-                &ENVIRONMENTS_QUERY_CHECK_AUTH_FOR_ASYNC_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_QUERY_CHECK_AUTH_FOR_ASYNC_CREATE, project_id.into(), &[])
             .send_json()
             .await
     }
@@ -109,7 +105,9 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: &str,
     ) -> Result<types::QueryCancelResponse> {
-        self.__project_op(&QUERY_DESTROY, project_id.into(), &[&id]).send_json().await
+        self.__project_op(&QUERY_DESTROY, project_id.into(), &[&id])
+            .send_json()
+            .await
     }
     /// `GET /api/projects/{project_id}/query/draft_sql/`
     pub async fn query_draft_sql_retrieve(
@@ -139,6 +137,8 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: &str,
     ) -> Result<types::QueryRetrieveResponse> {
-        self.__project_op(&QUERY_RETRIEVE, project_id.into(), &[&id]).send_json().await
+        self.__project_op(&QUERY_RETRIEVE, project_id.into(), &[&id])
+            .send_json()
+            .await
     }
 }

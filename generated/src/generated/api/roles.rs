@@ -40,7 +40,10 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         body: &types::Role,
     ) -> Result<types::Role> {
-        self.__op(&ROLES_CREATE, &[&organization_id]).json(body).send_json().await
+        self.__op(&ROLES_CREATE, &[&organization_id])
+            .json(body)
+            .send_json()
+            .await
     }
     /// `DELETE /api/organizations/{organization_id}/roles/{id}/` · scopes: `organization:write`
     pub async fn roles_destroy(
@@ -48,7 +51,9 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__op(&ROLES_DESTROY, &[&organization_id, &id]).send_empty().await
+        self.__op(&ROLES_DESTROY, &[&organization_id, &id])
+            .send_empty()
+            .await
     }
     /// `GET /api/organizations/{organization_id}/roles/` · scopes: `organization:read`
     pub async fn roles_list(
@@ -68,14 +73,10 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         query: &RolesListQuery,
     ) -> crate::pagination::Pages<types::Role> {
-        crate::pagination::Pages::new(
-            {
-                self.__op(&ROLES_LIST, &[&organization_id])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__op(&ROLES_LIST, &[&organization_id])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::roles_list`], across pages.
     pub fn roles_list_stream(
@@ -103,7 +104,9 @@ impl Client {
         organization_id: impl std::fmt::Display + Sync,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::Role> {
-        self.__op(&ROLES_RETRIEVE, &[&organization_id, &id]).send_json().await
+        self.__op(&ROLES_RETRIEVE, &[&organization_id, &id])
+            .send_json()
+            .await
     }
     /// `POST /api/organizations/{organization_id}/roles/{role_id}/role_memberships/` · scopes: `organization:write`
     pub async fn roles_role_memberships_create(
@@ -148,14 +151,10 @@ impl Client {
         role_id: impl std::fmt::Display + Sync,
         query: &RolesRoleMembershipsListQuery,
     ) -> crate::pagination::Pages<types::RoleMembership> {
-        crate::pagination::Pages::new(
-            {
-                self.__op(&ROLES_ROLE_MEMBERSHIPS_LIST, &[&organization_id, &role_id])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__op(&ROLES_ROLE_MEMBERSHIPS_LIST, &[&organization_id, &role_id])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::roles_role_memberships_list`], across pages.
     pub fn roles_role_memberships_list_stream(
@@ -173,6 +172,9 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::Role,
     ) -> Result<types::Role> {
-        self.__op(&ROLES_UPDATE, &[&organization_id, &id]).json(body).send_json().await
+        self.__op(&ROLES_UPDATE, &[&organization_id, &id])
+            .json(body)
+            .send_json()
+            .await
     }
 }

@@ -59,11 +59,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::SessionRecordingPlaylist,
     ) -> Result<types::SessionRecordingPlaylist> {
-        self.__project_op(
-                &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -88,11 +84,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsSessionRecordingPlaylistsListQuery,
     ) -> Result<types::PaginatedSessionRecordingPlaylistList> {
-        self.__project_op(
-                &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST, project_id.into(), &[])
             .query("created_by", &query.created_by)
             .query("limit", &query.limit)
             .query("offset", &query.offset)
@@ -106,20 +98,16 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsSessionRecordingPlaylistsListQuery,
     ) -> crate::pagination::Pages<types::SessionRecordingPlaylist> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("created_by", &query.created_by)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("short_id", &query.short_id)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("created_by", &query.created_by)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("short_id", &query.short_id);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_session_recording_playlists_list`], across pages.
     pub fn environments_session_recording_playlists_list_stream(
@@ -127,8 +115,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsSessionRecordingPlaylistsListQuery,
     ) -> crate::pagination::Items<types::SessionRecordingPlaylist> {
-        self.environments_session_recording_playlists_list_pages(project_id, query)
-            .items()
+        self.environments_session_recording_playlists_list_pages(project_id, query).items()
     }
     /// `PATCH /api/environments/{project_id}/session_recording_playlists/{short_id}/` · scopes: `session_recording_playlist:write`
     pub async fn environments_session_recording_playlists_partial_update(
@@ -239,11 +226,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         short_id: &str,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &SESSION_RECORDING_PLAYLISTS_DESTROY,
-                project_id.into(),
-                &[&short_id],
-            )
+        self.__project_op(&SESSION_RECORDING_PLAYLISTS_DESTROY, project_id.into(), &[&short_id])
             .send_value()
             .await
     }
@@ -267,20 +250,12 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &SessionRecordingPlaylistsListQuery,
     ) -> crate::pagination::Pages<types::SessionRecordingPlaylist> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &SESSION_RECORDING_PLAYLISTS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("created_by", &query.created_by)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("short_id", &query.short_id)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&SESSION_RECORDING_PLAYLISTS_LIST, project_id.into(), &[])
+            .query("created_by", &query.created_by)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("short_id", &query.short_id);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::session_recording_playlists_list`], across pages.
     pub fn session_recording_playlists_list_stream(
@@ -358,11 +333,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         short_id: &str,
     ) -> Result<types::SessionRecordingPlaylist> {
-        self.__project_op(
-                &SESSION_RECORDING_PLAYLISTS_RETRIEVE,
-                project_id.into(),
-                &[&short_id],
-            )
+        self.__project_op(&SESSION_RECORDING_PLAYLISTS_RETRIEVE, project_id.into(), &[&short_id])
             .send_json()
             .await
     }
@@ -373,11 +344,7 @@ impl Client {
         short_id: &str,
         body: &types::SessionRecordingPlaylist,
     ) -> Result<types::SessionRecordingPlaylist> {
-        self.__project_op(
-                &SESSION_RECORDING_PLAYLISTS_UPDATE,
-                project_id.into(),
-                &[&short_id],
-            )
+        self.__project_op(&SESSION_RECORDING_PLAYLISTS_UPDATE, project_id.into(), &[&short_id])
             .json(body)
             .send_json()
             .await

@@ -53,11 +53,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__project_op(
-                &ENVIRONMENTS_SESSION_RECORDINGS_DESTROY,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_SESSION_RECORDINGS_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -79,18 +75,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsSessionRecordingsListQuery,
     ) -> crate::pagination::Pages<types::SessionRecording> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_SESSION_RECORDINGS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_SESSION_RECORDINGS_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_session_recordings_list`], across pages.
     pub fn environments_session_recordings_list_stream(
@@ -122,11 +114,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::SessionRecording> {
-        self.__project_op(
-                &ENVIRONMENTS_SESSION_RECORDINGS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_SESSION_RECORDINGS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -198,11 +186,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::SessionRecording,
     ) -> Result<types::SessionRecording> {
-        self.__project_op(
-                &ENVIRONMENTS_SESSION_RECORDINGS_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_SESSION_RECORDINGS_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -235,14 +219,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &SessionRecordingsListQuery,
     ) -> crate::pagination::Pages<types::SessionRecording> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&SESSION_RECORDINGS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&SESSION_RECORDINGS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::session_recordings_list`], across pages.
     pub fn session_recordings_list_stream(
@@ -280,11 +260,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         recording_id: &str,
     ) -> Result<Vec<types::SharingConfiguration>> {
-        self.__project_op(
-                &SESSION_RECORDINGS_SHARING_LIST,
-                project_id.into(),
-                &[&recording_id],
-            )
+        self.__project_op(&SESSION_RECORDINGS_SHARING_LIST, project_id.into(), &[&recording_id])
             .send_json()
             .await
     }

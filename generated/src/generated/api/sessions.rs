@@ -40,11 +40,7 @@ impl Client {
         &self,
         project_id: impl Into<ProjectId>,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&SESSIONS_PROPERTY_DEFINITIONS_RETRIEVE, project_id.into(), &[])
             .send_value()
             .await
     }

@@ -78,18 +78,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsSubscriptionsListQuery,
     ) -> crate::pagination::Pages<types::Subscription> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_SUBSCRIPTIONS_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_SUBSCRIPTIONS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_subscriptions_list`], across pages.
     pub fn environments_subscriptions_list_stream(
@@ -106,11 +98,7 @@ impl Client {
         id: i64,
         body: &types::PatchedSubscription,
     ) -> Result<types::Subscription> {
-        self.__project_op(
-                &ENVIRONMENTS_SUBSCRIPTIONS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_SUBSCRIPTIONS_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -121,11 +109,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: i64,
     ) -> Result<types::Subscription> {
-        self.__project_op(
-                &ENVIRONMENTS_SUBSCRIPTIONS_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_SUBSCRIPTIONS_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -180,14 +164,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &SubscriptionsListQuery,
     ) -> crate::pagination::Pages<types::Subscription> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&SUBSCRIPTIONS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&SUBSCRIPTIONS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::subscriptions_list`], across pages.
     pub fn subscriptions_list_stream(

@@ -68,14 +68,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &SurveysActivityRetrieveQuery,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&SURVEYS_ACTIVITY_RETRIEVE, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(&SURVEYS_ACTIVITY_RETRIEVE, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::surveys_activity_retrieve`], across pages.
     pub fn surveys_activity_retrieve_stream(
@@ -105,18 +101,10 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         query: &SurveysActivityRetrieve2Query,
     ) -> crate::pagination::Pages<types::ActivityLog> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &SURVEYS_ACTIVITY_RETRIEVE_2,
-                        project_id.into(),
-                        &[&id],
-                    )
-                    .query("limit", &query.limit)
-                    .query("page", &query.page)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(&SURVEYS_ACTIVITY_RETRIEVE_2, project_id.into(), &[&id])
+            .query("limit", &query.limit)
+            .query("page", &query.page);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::surveys_activity_retrieve_2`], across pages.
     pub fn surveys_activity_retrieve_2_stream(
@@ -144,7 +132,9 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__project_op(&SURVEYS_DESTROY, project_id.into(), &[&id]).send_empty().await
+        self.__project_op(&SURVEYS_DESTROY, project_id.into(), &[&id])
+            .send_empty()
+            .await
     }
     /// Duplicate a survey to multiple projects in a single transaction.
     ///
@@ -158,11 +148,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::SurveySerializerCreateUpdateOnly,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &SURVEYS_DUPLICATE_TO_PROJECTS_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&SURVEYS_DUPLICATE_TO_PROJECTS_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -186,15 +172,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &SurveysListQuery,
     ) -> crate::pagination::Pages<types::Survey> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&SURVEYS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&SURVEYS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::surveys_list`], across pages.
     pub fn surveys_list_stream(
@@ -231,7 +213,9 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::Survey> {
-        self.__project_op(&SURVEYS_RETRIEVE, project_id.into(), &[&id]).send_json().await
+        self.__project_op(&SURVEYS_RETRIEVE, project_id.into(), &[&id])
+            .send_json()
+            .await
     }
     /// Get aggregated response statistics across all surveys.
     ///

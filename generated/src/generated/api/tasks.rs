@@ -60,7 +60,9 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__project_op(&TASKS_DESTROY, project_id.into(), &[&id]).send_empty().await
+        self.__project_op(&TASKS_DESTROY, project_id.into(), &[&id])
+            .send_empty()
+            .await
     }
     /// `GET /api/projects/{project_id}/tasks/` · scopes: `task:read`
     pub async fn tasks_list(
@@ -80,14 +82,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &TasksListQuery,
     ) -> crate::pagination::Pages<types::Task> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&TASKS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&TASKS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::tasks_list`], across pages.
     pub fn tasks_list_stream(
@@ -115,7 +113,9 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::Task> {
-        self.__project_op(&TASKS_RETRIEVE, project_id.into(), &[&id]).send_json().await
+        self.__project_op(&TASKS_RETRIEVE, project_id.into(), &[&id])
+            .send_json()
+            .await
     }
     /// Run task
     ///
@@ -127,7 +127,9 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::Task> {
-        self.__project_op(&TASKS_RUN_CREATE, project_id.into(), &[&id]).send_json().await
+        self.__project_op(&TASKS_RUN_CREATE, project_id.into(), &[&id])
+            .send_json()
+            .await
     }
     /// Append log entries
     ///
@@ -141,11 +143,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::TaskRunAppendLogRequest,
     ) -> Result<types::TaskRunDetail> {
-        self.__project_op(
-                &TASKS_RUNS_APPEND_LOG_CREATE,
-                project_id.into(),
-                &[&task_id, &id],
-            )
+        self.__project_op(&TASKS_RUNS_APPEND_LOG_CREATE, project_id.into(), &[&task_id, &id])
             .json(body)
             .send_json()
             .await
@@ -182,14 +180,10 @@ impl Client {
         task_id: impl std::fmt::Display + Sync,
         query: &TasksRunsListQuery,
     ) -> crate::pagination::Pages<types::TaskRunDetail> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&TASKS_RUNS_LIST, project_id.into(), &[&task_id])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&TASKS_RUNS_LIST, project_id.into(), &[&task_id])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::tasks_runs_list`], across pages.
     pub fn tasks_runs_list_stream(
@@ -208,11 +202,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedTaskRunDetail,
     ) -> Result<types::TaskRunDetail> {
-        self.__project_op(
-                &TASKS_RUNS_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&task_id, &id],
-            )
+        self.__project_op(&TASKS_RUNS_PARTIAL_UPDATE, project_id.into(), &[&task_id, &id])
             .json(body)
             .send_json()
             .await
@@ -270,11 +260,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedTaskUpdatePositionRequest,
     ) -> Result<types::Task> {
-        self.__project_op(
-                &TASKS_UPDATE_POSITION_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&TASKS_UPDATE_POSITION_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

@@ -48,11 +48,10 @@ impl Client {
             .await
     }
     /// `DELETE /api/users/{uuid}/`
-    pub async fn users_destroy(
-        &self,
-        uuid: impl std::fmt::Display + Sync,
-    ) -> Result<()> {
-        self.__op(&USERS_DESTROY, &[&uuid]).send_empty().await
+    pub async fn users_destroy(&self, uuid: impl std::fmt::Display + Sync) -> Result<()> {
+        self.__op(&USERS_DESTROY, &[&uuid])
+            .send_empty()
+            .await
     }
     /// `PATCH /api/users/{uuid}/hedgehog_config/`
     pub async fn users_hedgehog_config_partial_update(
@@ -70,13 +69,12 @@ impl Client {
         &self,
         uuid: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
-        self.__op(&USERS_HEDGEHOG_CONFIG_RETRIEVE, &[&uuid]).send_value().await
+        self.__op(&USERS_HEDGEHOG_CONFIG_RETRIEVE, &[&uuid])
+            .send_value()
+            .await
     }
     /// `GET /api/users/` · scopes: `user:read`
-    pub async fn users_list(
-        &self,
-        query: &UsersListQuery,
-    ) -> Result<types::PaginatedUserList> {
+    pub async fn users_list(&self, query: &UsersListQuery) -> Result<types::PaginatedUserList> {
         self.__op(&USERS_LIST, &[])
             .query("email", &query.email)
             .query("is_staff", &query.is_staff)
@@ -90,16 +88,12 @@ impl Client {
         &self,
         query: &UsersListQuery,
     ) -> crate::pagination::Pages<types::User> {
-        crate::pagination::Pages::new(
-            {
-                self.__op(&USERS_LIST, &[])
-                    .query("email", &query.email)
-                    .query("is_staff", &query.is_staff)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__op(&USERS_LIST, &[])
+            .query("email", &query.email)
+            .query("is_staff", &query.is_staff)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::users_list`], across pages.
     pub fn users_list_stream(
@@ -114,7 +108,10 @@ impl Client {
         uuid: impl std::fmt::Display + Sync,
         body: &types::PatchedUser,
     ) -> Result<types::User> {
-        self.__op(&USERS_PARTIAL_UPDATE, &[&uuid]).json(body).send_json().await
+        self.__op(&USERS_PARTIAL_UPDATE, &[&uuid])
+            .json(body)
+            .send_json()
+            .await
     }
     /// `POST /api/users/request_email_verification/`
     pub async fn users_request_email_verification_create(
@@ -127,11 +124,10 @@ impl Client {
             .await
     }
     /// `GET /api/users/{uuid}/` · scopes: `user:read`
-    pub async fn users_retrieve(
-        &self,
-        uuid: impl std::fmt::Display + Sync,
-    ) -> Result<types::User> {
-        self.__op(&USERS_RETRIEVE, &[&uuid]).send_json().await
+    pub async fn users_retrieve(&self, uuid: impl std::fmt::Display + Sync) -> Result<types::User> {
+        self.__op(&USERS_RETRIEVE, &[&uuid])
+            .send_json()
+            .await
     }
     /// `POST /api/users/{uuid}/scene_personalisation/`
     pub async fn users_scene_personalisation_create(
@@ -149,7 +145,9 @@ impl Client {
         &self,
         uuid: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
-        self.__op(&USERS_START_2FA_SETUP_RETRIEVE, &[&uuid]).send_value().await
+        self.__op(&USERS_START_2FA_SETUP_RETRIEVE, &[&uuid])
+            .send_value()
+            .await
     }
     /// Generate new backup codes, invalidating any existing ones
     ///
@@ -182,7 +180,9 @@ impl Client {
         &self,
         uuid: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
-        self.__op(&USERS_TWO_FACTOR_START_SETUP_RETRIEVE, &[&uuid]).send_value().await
+        self.__op(&USERS_TWO_FACTOR_START_SETUP_RETRIEVE, &[&uuid])
+            .send_value()
+            .await
     }
     /// Get current 2FA status including backup codes if enabled
     ///
@@ -191,7 +191,9 @@ impl Client {
         &self,
         uuid: impl std::fmt::Display + Sync,
     ) -> Result<serde_json::Value> {
-        self.__op(&USERS_TWO_FACTOR_STATUS_RETRIEVE, &[&uuid]).send_value().await
+        self.__op(&USERS_TWO_FACTOR_STATUS_RETRIEVE, &[&uuid])
+            .send_value()
+            .await
     }
     /// `POST /api/users/{uuid}/two_factor_validate/`
     pub async fn users_two_factor_validate_create(
@@ -210,7 +212,10 @@ impl Client {
         uuid: impl std::fmt::Display + Sync,
         body: &types::User,
     ) -> Result<types::User> {
-        self.__op(&USERS_UPDATE, &[&uuid]).json(body).send_json().await
+        self.__op(&USERS_UPDATE, &[&uuid])
+            .json(body)
+            .send_json()
+            .await
     }
     /// `POST /api/users/{uuid}/validate_2fa/`
     pub async fn users_validate_2fa_create(
@@ -218,13 +223,16 @@ impl Client {
         uuid: impl std::fmt::Display + Sync,
         body: &types::User,
     ) -> Result<serde_json::Value> {
-        self.__op(&USERS_VALIDATE_2FA_CREATE, &[&uuid]).json(body).send_value().await
+        self.__op(&USERS_VALIDATE_2FA_CREATE, &[&uuid])
+            .json(body)
+            .send_value()
+            .await
     }
     /// `POST /api/users/verify_email/`
-    pub async fn users_verify_email_create(
-        &self,
-        body: &types::User,
-    ) -> Result<serde_json::Value> {
-        self.__op(&USERS_VERIFY_EMAIL_CREATE, &[]).json(body).send_value().await
+    pub async fn users_verify_email_create(&self, body: &types::User) -> Result<serde_json::Value> {
+        self.__op(&USERS_VERIFY_EMAIL_CREATE, &[])
+            .json(body)
+            .send_value()
+            .await
     }
 }

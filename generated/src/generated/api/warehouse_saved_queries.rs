@@ -122,11 +122,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
-        self.__project_op(
-                &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CREATE, project_id.into(), &[])
             .json(body)
             .send_json()
             .await
@@ -153,11 +149,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__project_op(
-                &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESTROY,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -167,11 +159,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsWarehouseSavedQueriesListQuery,
     ) -> Result<types::PaginatedDataWarehouseSavedQueryList> {
-        self.__project_op(
-                &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_LIST,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_LIST, project_id.into(), &[])
             .query("page", &query.page)
             .query("search", &query.search)
             .send_json()
@@ -183,18 +171,14 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsWarehouseSavedQueriesListQuery,
     ) -> crate::pagination::Pages<types::DataWarehouseSavedQuery> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("page", &query.page)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(
+                &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_LIST,
+                project_id.into(),
+                &[],
+            )
+            .query("page", &query.page)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::environments_warehouse_saved_queries_list`], across pages.
     pub fn environments_warehouse_saved_queries_list_stream(
@@ -226,11 +210,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::DataWarehouseSavedQuery> {
-        self.__project_op(
-                &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -273,11 +253,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
-        self.__project_op(
-                &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -288,11 +264,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::DataWarehouseSavedQuery> {
-        self.__project_op(
-                &WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -303,11 +275,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
-        self.__project_op(
-                &WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&WAREHOUSE_SAVED_QUERIES_ANCESTORS_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -319,11 +287,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
-        self.__project_op(
-                &WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -346,11 +310,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::DataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
-        self.__project_op(
-                &WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -383,14 +343,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &WarehouseSavedQueriesListQuery,
     ) -> crate::pagination::Pages<types::DataWarehouseSavedQuery> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&WAREHOUSE_SAVED_QUERIES_LIST, project_id.into(), &[])
-                    .query("page", &query.page)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::PageNumber,
-        )
+        let request = self.__project_op(&WAREHOUSE_SAVED_QUERIES_LIST, project_id.into(), &[])
+            .query("page", &query.page)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::PageNumber)
     }
     /// Every item of [`Client::warehouse_saved_queries_list`], across pages.
     pub fn warehouse_saved_queries_list_stream(
@@ -407,11 +363,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedDataWarehouseSavedQuery,
     ) -> Result<types::DataWarehouseSavedQuery> {
-        self.__project_op(
-                &WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await

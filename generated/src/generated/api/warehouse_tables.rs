@@ -66,11 +66,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<()> {
-        self.__project_op(
-                &ENVIRONMENTS_WAREHOUSE_TABLES_DESTROY,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_WAREHOUSE_TABLES_DESTROY, project_id.into(), &[&id])
             .send_empty()
             .await
     }
@@ -80,11 +76,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         body: &types::TableFileUpload,
     ) -> Result<types::Table> {
-        self.__project_op(
-                &ENVIRONMENTS_WAREHOUSE_TABLES_FILE_CREATE,
-                project_id.into(),
-                &[],
-            )
+        self.__project_op(&ENVIRONMENTS_WAREHOUSE_TABLES_FILE_CREATE, project_id.into(), &[])
             .multipart(body, &["file"])
             .file_part("file", &body.file)
             .send_json()
@@ -109,19 +101,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &EnvironmentsWarehouseTablesListQuery,
     ) -> crate::pagination::Pages<types::Table> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &ENVIRONMENTS_WAREHOUSE_TABLES_LIST,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&ENVIRONMENTS_WAREHOUSE_TABLES_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::environments_warehouse_tables_list`], across pages.
     pub fn environments_warehouse_tables_list_stream(
@@ -138,11 +122,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::PatchedTable,
     ) -> Result<types::Table> {
-        self.__project_op(
-                &ENVIRONMENTS_WAREHOUSE_TABLES_PARTIAL_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_WAREHOUSE_TABLES_PARTIAL_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -169,11 +149,7 @@ impl Client {
         project_id: impl Into<ProjectId>,
         id: impl std::fmt::Display + Sync,
     ) -> Result<types::Table> {
-        self.__project_op(
-                &ENVIRONMENTS_WAREHOUSE_TABLES_RETRIEVE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_WAREHOUSE_TABLES_RETRIEVE, project_id.into(), &[&id])
             .send_json()
             .await
     }
@@ -184,11 +160,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::Table,
     ) -> Result<types::Table> {
-        self.__project_op(
-                &ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE, project_id.into(), &[&id])
             .json(body)
             .send_json()
             .await
@@ -261,15 +233,11 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &WarehouseTablesListQuery,
     ) -> crate::pagination::Pages<types::Table> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&WAREHOUSE_TABLES_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-                    .query("search", &query.search)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&WAREHOUSE_TABLES_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset)
+            .query("search", &query.search);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::warehouse_tables_list`], across pages.
     pub fn warehouse_tables_list_stream(
@@ -298,11 +266,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::Table,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await
@@ -336,11 +300,7 @@ impl Client {
         id: impl std::fmt::Display + Sync,
         body: &types::Table,
     ) -> Result<serde_json::Value> {
-        self.__project_op(
-                &WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE,
-                project_id.into(),
-                &[&id],
-            )
+        self.__project_op(&WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE, project_id.into(), &[&id])
             .json(body)
             .send_value()
             .await

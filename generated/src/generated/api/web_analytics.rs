@@ -87,24 +87,16 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &WebAnalyticsBreakdownRetrieveQuery,
     ) -> crate::pagination::Pages<serde_json::Value> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(
-                        &WEB_ANALYTICS_BREAKDOWN_RETRIEVE,
-                        project_id.into(),
-                        &[],
-                    )
-                    .query("apply_path_cleaning", &query.apply_path_cleaning)
-                    .query("breakdown_by", &query.breakdown_by)
-                    .query("date_from", &query.date_from)
-                    .query("date_to", &query.date_to)
-                    .query("filter_test_accounts", &query.filter_test_accounts)
-                    .query("host", &query.host)
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&WEB_ANALYTICS_BREAKDOWN_RETRIEVE, project_id.into(), &[])
+            .query("apply_path_cleaning", &query.apply_path_cleaning)
+            .query("breakdown_by", &query.breakdown_by)
+            .query("date_from", &query.date_from)
+            .query("date_to", &query.date_to)
+            .query("filter_test_accounts", &query.filter_test_accounts)
+            .query("host", &query.host)
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::web_analytics_breakdown_retrieve`], across pages.
     pub fn web_analytics_breakdown_retrieve_stream(

@@ -64,14 +64,10 @@ impl Client {
         project_id: impl Into<ProjectId>,
         query: &WebExperimentsListQuery,
     ) -> crate::pagination::Pages<types::WebExperimentsApi> {
-        crate::pagination::Pages::new(
-            {
-                self.__project_op(&WEB_EXPERIMENTS_LIST, project_id.into(), &[])
-                    .query("limit", &query.limit)
-                    .query("offset", &query.offset)
-            },
-            crate::pagination::PaginationStyle::LimitOffset,
-        )
+        let request = self.__project_op(&WEB_EXPERIMENTS_LIST, project_id.into(), &[])
+            .query("limit", &query.limit)
+            .query("offset", &query.offset);
+        crate::pagination::Pages::new(request, crate::pagination::PaginationStyle::LimitOffset)
     }
     /// Every item of [`Client::web_experiments_list`], across pages.
     pub fn web_experiments_list_stream(

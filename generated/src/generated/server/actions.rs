@@ -84,11 +84,7 @@ impl d::FromQuery for ActionsDestroyQuery {
 }
 impl d::FromQuery for ActionsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for ActionsPartialUpdateQuery {
@@ -111,33 +107,21 @@ pub fn routes<S: ActionsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/actions/",
-            d::json(
-                &ACTIONS_CREATE,
-                &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| {
-                    s.actions_create(cx, project_id, query, body)
-                },
-            ),
+            d::json(&ACTIONS_CREATE, &service, |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                s.actions_create(cx, project_id, query, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/actions/{id}/",
-            d::json(
-                &ACTIONS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.actions_destroy(cx, project_id, id, query)
-                },
-            ),
+            d::json(&ACTIONS_DESTROY, &service, |s, cx, (project_id, id), query, ()| {
+                s.actions_destroy(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/actions/",
-            d::json(
-                &ACTIONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.actions_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ACTIONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.actions_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/actions/{id}/",
@@ -151,13 +135,9 @@ pub fn routes<S: ActionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/actions/{id}/",
-            d::json(
-                &ACTIONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.actions_retrieve(cx, project_id, id, query)
-                },
-            ),
+            d::json(&ACTIONS_RETRIEVE, &service, |s, cx, (project_id, id), query, ()| {
+                s.actions_retrieve(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/actions/{id}/",

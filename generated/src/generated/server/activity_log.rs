@@ -23,10 +23,8 @@ pub fn routes<S: ActivityLogApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/activity_log/",
-            d::json(
-                &ACTIVITY_LOG_LIST,
-                &service,
-                |s, cx, (project_id,), (), ()| { s.activity_log_list(cx, project_id) },
-            ),
+            d::json(&ACTIVITY_LOG_LIST, &service, |s, cx, (project_id,), (), ()| {
+                s.activity_log_list(cx, project_id)
+            }),
         )
 }

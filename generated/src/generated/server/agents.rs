@@ -35,10 +35,7 @@ pub trait AgentsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for AgentsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `agents`, answered by `service`.
@@ -46,22 +43,14 @@ pub fn routes<S: AgentsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/agents/",
-            d::json(
-                &AGENTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.agents_list(cx, project_id, query)
-                },
-            ),
+            d::json(&AGENTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.agents_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/agents/{id}/",
-            d::json(
-                &AGENTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.agents_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&AGENTS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.agents_retrieve(cx, project_id, id)
+            }),
         )
 }

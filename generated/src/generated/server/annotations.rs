@@ -69,11 +69,7 @@ pub trait AnnotationsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for AnnotationsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-            search: q.get("search")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")?, search: q.get("search")? })
     }
 }
 /// The routes of the operations tagged `annotations`, answered by `service`.
@@ -81,33 +77,21 @@ pub fn routes<S: AnnotationsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/annotations/",
-            d::json(
-                &ANNOTATIONS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| {
-                    s.annotations_create(cx, project_id, body)
-                },
-            ),
+            d::json(&ANNOTATIONS_CREATE, &service, |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                s.annotations_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/annotations/{id}/",
-            d::json(
-                &ANNOTATIONS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.annotations_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&ANNOTATIONS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.annotations_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/annotations/",
-            d::json(
-                &ANNOTATIONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.annotations_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ANNOTATIONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.annotations_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/annotations/{id}/",
@@ -121,13 +105,9 @@ pub fn routes<S: AnnotationsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/annotations/{id}/",
-            d::json(
-                &ANNOTATIONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.annotations_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&ANNOTATIONS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.annotations_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/annotations/{id}/",

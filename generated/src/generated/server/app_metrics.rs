@@ -103,11 +103,7 @@ pub fn routes<S: AppMetricsApi>(service: Arc<S>) -> axum::Router {
                 &APP_METRICS_HISTORICAL_EXPORTS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, plugin_config_id), (), ()| {
-                    s.app_metrics_historical_exports_retrieve(
-                        cx,
-                        project_id,
-                        plugin_config_id,
-                    )
+                    s.app_metrics_historical_exports_retrieve(cx, project_id, plugin_config_id)
                 },
             ),
         )
@@ -128,13 +124,9 @@ pub fn routes<S: AppMetricsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/app_metrics/{id}/",
-            d::json(
-                &APP_METRICS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.app_metrics_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&APP_METRICS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.app_metrics_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/environments/{project_id}/app_metrics/{id}/error_details/",

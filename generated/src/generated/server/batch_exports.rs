@@ -565,58 +565,37 @@ pub trait BatchExportsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for BatchExportsBackfillsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            cursor: q.get("cursor")?,
-            ordering: q.get("ordering")?,
-        })
+        Ok(Self { cursor: q.get("cursor")?, ordering: q.get("ordering")? })
     }
 }
 impl d::FromQuery for BatchExportsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for BatchExportsList2Query {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for BatchExportsRunsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            cursor: q.get("cursor")?,
-            ordering: q.get("ordering")?,
-        })
+        Ok(Self { cursor: q.get("cursor")?, ordering: q.get("ordering")? })
     }
 }
 impl d::FromQuery for EnvironmentsBatchExportsBackfillsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            cursor: q.get("cursor")?,
-            ordering: q.get("ordering")?,
-        })
+        Ok(Self { cursor: q.get("cursor")?, ordering: q.get("ordering")? })
     }
 }
 impl d::FromQuery for EnvironmentsBatchExportsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsBatchExportsRunsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            cursor: q.get("cursor")?,
-            ordering: q.get("ordering")?,
-        })
+        Ok(Self { cursor: q.get("cursor")?, ordering: q.get("ordering")? })
     }
 }
 /// The routes of the operations tagged `batch_exports`, answered by `service`.
@@ -664,12 +643,7 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &BATCH_EXPORTS_BACKFILLS_CREATE,
                 &service,
                 |s, cx, (project_id, batch_export_id), (), d::Json(body)| {
-                    s.batch_exports_backfills_create(
-                        cx,
-                        project_id,
-                        batch_export_id,
-                        body,
-                    )
+                    s.batch_exports_backfills_create(cx, project_id, batch_export_id, body)
                 },
             ),
         )
@@ -679,12 +653,7 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &BATCH_EXPORTS_BACKFILLS_LIST,
                 &service,
                 |s, cx, (project_id, batch_export_id), query, ()| {
-                    s.batch_exports_backfills_list(
-                        cx,
-                        project_id,
-                        batch_export_id,
-                        query,
-                    )
+                    s.batch_exports_backfills_list(cx, project_id, batch_export_id, query)
                 },
             ),
         )
@@ -694,12 +663,7 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &BATCH_EXPORTS_BACKFILLS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, batch_export_id, id), (), ()| {
-                    s.batch_exports_backfills_retrieve(
-                        cx,
-                        project_id,
-                        batch_export_id,
-                        id,
-                    )
+                    s.batch_exports_backfills_retrieve(cx, project_id, batch_export_id, id)
                 },
             ),
         )
@@ -715,53 +679,33 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/batch_exports/",
-            d::json(
-                &BATCH_EXPORTS_CREATE_2,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.batch_exports_create_2(cx, project_id, body)
-                },
-            ),
+            d::json(&BATCH_EXPORTS_CREATE_2, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.batch_exports_create_2(cx, project_id, body)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/batch_exports/{id}/",
-            d::empty(
-                &BATCH_EXPORTS_DESTROY,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.batch_exports_destroy(cx, organization_id, id)
-                },
-            ),
+            d::empty(&BATCH_EXPORTS_DESTROY, &service, |s, cx, (organization_id, id), (), ()| {
+                s.batch_exports_destroy(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/batch_exports/{id}/",
-            d::empty(
-                &BATCH_EXPORTS_DESTROY_2,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.batch_exports_destroy_2(cx, project_id, id)
-                },
-            ),
+            d::empty(&BATCH_EXPORTS_DESTROY_2, &service, |s, cx, (project_id, id), (), ()| {
+                s.batch_exports_destroy_2(cx, project_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/batch_exports/",
-            d::json(
-                &BATCH_EXPORTS_LIST,
-                &service,
-                |s, cx, (organization_id,), query, ()| {
-                    s.batch_exports_list(cx, organization_id, query)
-                },
-            ),
+            d::json(&BATCH_EXPORTS_LIST, &service, |s, cx, (organization_id,), query, ()| {
+                s.batch_exports_list(cx, organization_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/batch_exports/",
-            d::json(
-                &BATCH_EXPORTS_LIST_2,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.batch_exports_list_2(cx, project_id, query)
-                },
-            ),
+            d::json(&BATCH_EXPORTS_LIST_2, &service, |s, cx, (project_id,), query, ()| {
+                s.batch_exports_list_2(cx, project_id, query)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/batch_exports/{id}/logs/",
@@ -775,13 +719,9 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/batch_exports/{id}/logs/",
-            d::json(
-                &BATCH_EXPORTS_LOGS_RETRIEVE_2,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.batch_exports_logs_retrieve_2(cx, project_id, id)
-                },
-            ),
+            d::json(&BATCH_EXPORTS_LOGS_RETRIEVE_2, &service, |s, cx, (project_id, id), (), ()| {
+                s.batch_exports_logs_retrieve_2(cx, project_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/batch_exports/{id}/",
@@ -825,23 +765,15 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/batch_exports/{id}/",
-            d::json(
-                &BATCH_EXPORTS_RETRIEVE,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.batch_exports_retrieve(cx, organization_id, id)
-                },
-            ),
+            d::json(&BATCH_EXPORTS_RETRIEVE, &service, |s, cx, (organization_id, id), (), ()| {
+                s.batch_exports_retrieve(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/batch_exports/{id}/",
-            d::json(
-                &BATCH_EXPORTS_RETRIEVE_2,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.batch_exports_retrieve_2(cx, project_id, id)
-                },
-            ),
+            d::json(&BATCH_EXPORTS_RETRIEVE_2, &service, |s, cx, (project_id, id), (), ()| {
+                s.batch_exports_retrieve_2(cx, project_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/batch_exports/{id}/run_test_step/",
@@ -889,13 +821,7 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &BATCH_EXPORTS_RUNS_CANCEL_CREATE,
                 &service,
                 |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| {
-                    s.batch_exports_runs_cancel_create(
-                        cx,
-                        project_id,
-                        batch_export_id,
-                        id,
-                        body,
-                    )
+                    s.batch_exports_runs_cancel_create(cx, project_id, batch_export_id, id, body)
                 },
             ),
         )
@@ -915,12 +841,7 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &BATCH_EXPORTS_RUNS_LOGS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, batch_export_id, id), (), ()| {
-                    s.batch_exports_runs_logs_retrieve(
-                        cx,
-                        project_id,
-                        batch_export_id,
-                        id,
-                    )
+                    s.batch_exports_runs_logs_retrieve(cx, project_id, batch_export_id, id)
                 },
             ),
         )
@@ -940,35 +861,21 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &BATCH_EXPORTS_RUNS_RETRY_CREATE,
                 &service,
                 |s, cx, (project_id, batch_export_id, id), (), d::Json(body)| {
-                    s.batch_exports_runs_retry_create(
-                        cx,
-                        project_id,
-                        batch_export_id,
-                        id,
-                        body,
-                    )
+                    s.batch_exports_runs_retry_create(cx, project_id, batch_export_id, id, body)
                 },
             ),
         )
         .route(
             "/api/organizations/{organization_id}/batch_exports/test/",
-            d::json(
-                &BATCH_EXPORTS_TEST_RETRIEVE,
-                &service,
-                |s, cx, (organization_id,), (), ()| {
-                    s.batch_exports_test_retrieve(cx, organization_id)
-                },
-            ),
+            d::json(&BATCH_EXPORTS_TEST_RETRIEVE, &service, |s, cx, (organization_id,), (), ()| {
+                s.batch_exports_test_retrieve(cx, organization_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/batch_exports/test/",
-            d::json(
-                &BATCH_EXPORTS_TEST_RETRIEVE_2,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.batch_exports_test_retrieve_2(cx, project_id)
-                },
-            ),
+            d::json(&BATCH_EXPORTS_TEST_RETRIEVE_2, &service, |s, cx, (project_id,), (), ()| {
+                s.batch_exports_test_retrieve_2(cx, project_id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/batch_exports/{id}/unpause/",
@@ -1016,12 +923,7 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_BATCH_EXPORTS_BACKFILL_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_batch_exports_backfill_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_batch_exports_backfill_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -1108,13 +1010,9 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/batch_exports/",
-            d::json(
-                &ENVIRONMENTS_BATCH_EXPORTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_batch_exports_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_BATCH_EXPORTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_batch_exports_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/batch_exports/{id}/logs/",
@@ -1162,12 +1060,7 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_batch_exports_run_test_step_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_batch_exports_run_test_step_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -1177,11 +1070,7 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_BATCH_EXPORTS_RUN_TEST_STEP_NEW_CREATE,
                 &service,
                 |s, cx, (project_id,), (), d::Json(body)| {
-                    s.environments_batch_exports_run_test_step_new_create(
-                        cx,
-                        project_id,
-                        body,
-                    )
+                    s.environments_batch_exports_run_test_step_new_create(cx, project_id, body)
                 },
             ),
         )
@@ -1207,12 +1096,7 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_BATCH_EXPORTS_RUNS_LIST,
                 &service,
                 |s, cx, (project_id, batch_export_id), query, ()| {
-                    s.environments_batch_exports_runs_list(
-                        cx,
-                        project_id,
-                        batch_export_id,
-                        query,
-                    )
+                    s.environments_batch_exports_runs_list(cx, project_id, batch_export_id, query)
                 },
             ),
         )
@@ -1237,12 +1121,7 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_BATCH_EXPORTS_RUNS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, batch_export_id, id), (), ()| {
-                    s.environments_batch_exports_runs_retrieve(
-                        cx,
-                        project_id,
-                        batch_export_id,
-                        id,
-                    )
+                    s.environments_batch_exports_runs_retrieve(cx, project_id, batch_export_id, id)
                 },
             ),
         )

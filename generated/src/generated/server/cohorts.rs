@@ -138,26 +138,17 @@ pub trait CohortsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for CohortsActivityRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for CohortsActivityRetrieve2Query {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for CohortsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for CohortsPersonsRetrieveQuery {
@@ -170,23 +161,15 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/cohorts/activity/",
-            d::json(
-                &COHORTS_ACTIVITY_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.cohorts_activity_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&COHORTS_ACTIVITY_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.cohorts_activity_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/cohorts/{id}/activity/",
-            d::json(
-                &COHORTS_ACTIVITY_RETRIEVE_2,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.cohorts_activity_retrieve_2(cx, project_id, id, query)
-                },
-            ),
+            d::json(&COHORTS_ACTIVITY_RETRIEVE_2, &service, |s, cx, (project_id, id), query, ()| {
+                s.cohorts_activity_retrieve_2(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/cohorts/{id}/add_persons_to_static_cohort/",
@@ -194,12 +177,7 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
                 &COHORTS_ADD_PERSONS_TO_STATIC_COHORT_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.cohorts_add_persons_to_static_cohort_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.cohorts_add_persons_to_static_cohort_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -215,23 +193,15 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/cohorts/",
-            d::json(
-                &COHORTS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| {
-                    s.cohorts_create(cx, project_id, body)
-                },
-            ),
+            d::json(&COHORTS_CREATE, &service, |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                s.cohorts_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/cohorts/{id}/",
-            d::json(
-                &COHORTS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.cohorts_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&COHORTS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.cohorts_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/cohorts/{id}/duplicate_as_static_cohort/",
@@ -245,13 +215,9 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/cohorts/",
-            d::json(
-                &COHORTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.cohorts_list(cx, project_id, query)
-                },
-            ),
+            d::json(&COHORTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.cohorts_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/cohorts/{id}/",
@@ -265,13 +231,9 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/cohorts/{id}/persons/",
-            d::json(
-                &COHORTS_PERSONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.cohorts_persons_retrieve(cx, project_id, id, query)
-                },
-            ),
+            d::json(&COHORTS_PERSONS_RETRIEVE, &service, |s, cx, (project_id, id), query, ()| {
+                s.cohorts_persons_retrieve(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/cohorts/{id}/remove_person_from_static_cohort/",
@@ -290,22 +252,14 @@ pub fn routes<S: CohortsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/cohorts/{id}/",
-            d::json(
-                &COHORTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.cohorts_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&COHORTS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.cohorts_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/cohorts/{id}/",
-            d::json(
-                &COHORTS_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.cohorts_update(cx, project_id, id, body)
-                },
-            ),
+            d::json(&COHORTS_UPDATE, &service, |s, cx, (project_id, id), (), d::MaybeJson(body)| {
+                s.cohorts_update(cx, project_id, id, body)
+            }),
         )
 }

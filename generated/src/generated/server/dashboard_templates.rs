@@ -77,10 +77,7 @@ pub trait DashboardTemplatesApi: Send + Sync + 'static {
 }
 impl d::FromQuery for DashboardTemplatesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `dashboard_templates`, answered by `service`.
@@ -98,13 +95,9 @@ pub fn routes<S: DashboardTemplatesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/dashboard_templates/{id}/",
-            d::json(
-                &DASHBOARD_TEMPLATES_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.dashboard_templates_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&DASHBOARD_TEMPLATES_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.dashboard_templates_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/dashboard_templates/json_schema/",
@@ -118,13 +111,9 @@ pub fn routes<S: DashboardTemplatesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/dashboard_templates/",
-            d::json(
-                &DASHBOARD_TEMPLATES_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.dashboard_templates_list(cx, project_id, query)
-                },
-            ),
+            d::json(&DASHBOARD_TEMPLATES_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.dashboard_templates_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/dashboard_templates/{id}/",
@@ -138,13 +127,9 @@ pub fn routes<S: DashboardTemplatesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/dashboard_templates/{id}/",
-            d::json(
-                &DASHBOARD_TEMPLATES_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.dashboard_templates_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&DASHBOARD_TEMPLATES_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.dashboard_templates_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/dashboard_templates/{id}/",

@@ -348,11 +348,7 @@ impl d::FromQuery for DashboardsDestroyQuery {
 }
 impl d::FromQuery for DashboardsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for DashboardsMoveTilePartialUpdateQuery {
@@ -397,11 +393,7 @@ impl d::FromQuery for EnvironmentsDashboardsDestroyQuery {
 }
 impl d::FromQuery for EnvironmentsDashboardsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsDashboardsMoveTilePartialUpdateQuery {
@@ -448,12 +440,7 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
                 &DASHBOARDS_COLLABORATORS_DESTROY,
                 &service,
                 |s, cx, (project_id, dashboard_id, user_uuid), (), ()| {
-                    s.dashboards_collaborators_destroy(
-                        cx,
-                        project_id,
-                        dashboard_id,
-                        user_uuid,
-                    )
+                    s.dashboards_collaborators_destroy(cx, project_id, dashboard_id, user_uuid)
                 },
             ),
         )
@@ -483,34 +470,21 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
                 &DASHBOARDS_CREATE_FROM_TEMPLATE_JSON_CREATE,
                 &service,
                 |s, cx, (project_id,), query, d::MaybeJson(body)| {
-                    s.dashboards_create_from_template_json_create(
-                        cx,
-                        project_id,
-                        query,
-                        body,
-                    )
+                    s.dashboards_create_from_template_json_create(cx, project_id, query, body)
                 },
             ),
         )
         .route(
             "/api/projects/{project_id}/dashboards/{id}/",
-            d::json(
-                &DASHBOARDS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.dashboards_destroy(cx, project_id, id, query)
-                },
-            ),
+            d::json(&DASHBOARDS_DESTROY, &service, |s, cx, (project_id, id), query, ()| {
+                s.dashboards_destroy(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/dashboards/",
-            d::json(
-                &DASHBOARDS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.dashboards_list(cx, project_id, query)
-                },
-            ),
+            d::json(&DASHBOARDS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.dashboards_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/dashboards/{id}/move_tile/",
@@ -518,13 +492,7 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
                 &DASHBOARDS_MOVE_TILE_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), query, d::MaybeJson(body)| {
-                    s.dashboards_move_tile_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                        body,
-                    )
+                    s.dashboards_move_tile_partial_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -540,13 +508,9 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/dashboards/{id}/",
-            d::json(
-                &DASHBOARDS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.dashboards_retrieve(cx, project_id, id, query)
-                },
-            ),
+            d::json(&DASHBOARDS_RETRIEVE, &service, |s, cx, (project_id, id), query, ()| {
+                s.dashboards_retrieve(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/dashboards/{dashboard_id}/sharing/",
@@ -564,12 +528,7 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
                 &DASHBOARDS_SHARING_PASSWORDS_CREATE,
                 &service,
                 |s, cx, (project_id, dashboard_id), (), d::MaybeJson(body)| {
-                    s.dashboards_sharing_passwords_create(
-                        cx,
-                        project_id,
-                        dashboard_id,
-                        body,
-                    )
+                    s.dashboards_sharing_passwords_create(cx, project_id, dashboard_id, body)
                 },
             ),
         )
@@ -594,12 +553,7 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
                 &DASHBOARDS_SHARING_REFRESH_CREATE,
                 &service,
                 |s, cx, (project_id, dashboard_id), (), d::MaybeJson(body)| {
-                    s.dashboards_sharing_refresh_create(
-                        cx,
-                        project_id,
-                        dashboard_id,
-                        body,
-                    )
+                    s.dashboards_sharing_refresh_create(cx, project_id, dashboard_id, body)
                 },
             ),
         )
@@ -659,11 +613,7 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_DASHBOARDS_COLLABORATORS_LIST,
                 &service,
                 |s, cx, (project_id, dashboard_id), (), ()| {
-                    s.environments_dashboards_collaborators_list(
-                        cx,
-                        project_id,
-                        dashboard_id,
-                    )
+                    s.environments_dashboards_collaborators_list(cx, project_id, dashboard_id)
                 },
             ),
         )
@@ -704,13 +654,9 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/dashboards/",
-            d::json(
-                &ENVIRONMENTS_DASHBOARDS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_dashboards_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_DASHBOARDS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_dashboards_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/dashboards/{id}/move_tile/",
@@ -734,13 +680,7 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_DASHBOARDS_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), query, d::MaybeJson(body)| {
-                    s.environments_dashboards_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                        body,
-                    )
+                    s.environments_dashboards_partial_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -815,12 +755,7 @@ pub fn routes<S: DashboardsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_DASHBOARDS_STREAM_TILES_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), query, ()| {
-                    s.environments_dashboards_stream_tiles_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                    )
+                    s.environments_dashboards_stream_tiles_retrieve(cx, project_id, id, query)
                 },
             ),
         )

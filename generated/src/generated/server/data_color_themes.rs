@@ -125,18 +125,12 @@ pub trait DataColorThemesApi: Send + Sync + 'static {
 }
 impl d::FromQuery for DataColorThemesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsDataColorThemesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `data_color_themes`, answered by `service`.
@@ -154,23 +148,15 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/data_color_themes/{id}/",
-            d::empty(
-                &DATA_COLOR_THEMES_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.data_color_themes_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&DATA_COLOR_THEMES_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.data_color_themes_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/data_color_themes/",
-            d::json(
-                &DATA_COLOR_THEMES_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.data_color_themes_list(cx, project_id, query)
-                },
-            ),
+            d::json(&DATA_COLOR_THEMES_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.data_color_themes_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/data_color_themes/{id}/",
@@ -184,13 +170,9 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/data_color_themes/{id}/",
-            d::json(
-                &DATA_COLOR_THEMES_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.data_color_themes_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&DATA_COLOR_THEMES_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.data_color_themes_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/data_color_themes/{id}/",
@@ -238,12 +220,7 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_DATA_COLOR_THEMES_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_data_color_themes_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_data_color_themes_partial_update(cx, project_id, id, body)
                 },
             ),
         )

@@ -125,20 +125,12 @@ pub trait DatasetItemsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for DatasetItemsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            dataset: q.get("dataset")?,
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { dataset: q.get("dataset")?, limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsDatasetItemsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            dataset: q.get("dataset")?,
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { dataset: q.get("dataset")?, limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `dataset_items`, answered by `service`.
@@ -146,33 +138,21 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/dataset_items/",
-            d::json(
-                &DATASET_ITEMS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.dataset_items_create(cx, project_id, body)
-                },
-            ),
+            d::json(&DATASET_ITEMS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.dataset_items_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/dataset_items/{id}/",
-            d::json(
-                &DATASET_ITEMS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.dataset_items_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&DATASET_ITEMS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.dataset_items_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/dataset_items/",
-            d::json(
-                &DATASET_ITEMS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.dataset_items_list(cx, project_id, query)
-                },
-            ),
+            d::json(&DATASET_ITEMS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.dataset_items_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/dataset_items/{id}/",
@@ -186,23 +166,15 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/dataset_items/{id}/",
-            d::json(
-                &DATASET_ITEMS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.dataset_items_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&DATASET_ITEMS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.dataset_items_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/dataset_items/{id}/",
-            d::json(
-                &DATASET_ITEMS_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.dataset_items_update(cx, project_id, id, body)
-                },
-            ),
+            d::json(&DATASET_ITEMS_UPDATE, &service, |s, cx, (project_id, id), (), d::Json(body)| {
+                s.dataset_items_update(cx, project_id, id, body)
+            }),
         )
         .route(
             "/api/environments/{project_id}/dataset_items/",
@@ -226,13 +198,9 @@ pub fn routes<S: DatasetItemsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/dataset_items/",
-            d::json(
-                &ENVIRONMENTS_DATASET_ITEMS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_dataset_items_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_DATASET_ITEMS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_dataset_items_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/dataset_items/{id}/",

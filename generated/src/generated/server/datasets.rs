@@ -150,33 +150,21 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/datasets/",
-            d::json(
-                &DATASETS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.datasets_create(cx, project_id, body)
-                },
-            ),
+            d::json(&DATASETS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.datasets_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/datasets/{id}/",
-            d::json(
-                &DATASETS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.datasets_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&DATASETS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.datasets_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/datasets/",
-            d::json(
-                &DATASETS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.datasets_list(cx, project_id, query)
-                },
-            ),
+            d::json(&DATASETS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.datasets_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/datasets/{id}/",
@@ -190,23 +178,15 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/datasets/{id}/",
-            d::json(
-                &DATASETS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.datasets_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&DATASETS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.datasets_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/datasets/{id}/",
-            d::json(
-                &DATASETS_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.datasets_update(cx, project_id, id, body)
-                },
-            ),
+            d::json(&DATASETS_UPDATE, &service, |s, cx, (project_id, id), (), d::Json(body)| {
+                s.datasets_update(cx, project_id, id, body)
+            }),
         )
         .route(
             "/api/environments/{project_id}/datasets/",
@@ -220,23 +200,15 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/datasets/{id}/",
-            d::json(
-                &ENVIRONMENTS_DATASETS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.environments_datasets_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_DATASETS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.environments_datasets_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/environments/{project_id}/datasets/",
-            d::json(
-                &ENVIRONMENTS_DATASETS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_datasets_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_DATASETS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_datasets_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/datasets/{id}/",
@@ -250,13 +222,9 @@ pub fn routes<S: DatasetsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/datasets/{id}/",
-            d::json(
-                &ENVIRONMENTS_DATASETS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.environments_datasets_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_DATASETS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.environments_datasets_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/environments/{project_id}/datasets/{id}/",

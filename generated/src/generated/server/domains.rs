@@ -79,10 +79,7 @@ pub trait DomainsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for DomainsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `domains`, answered by `service`.
@@ -90,33 +87,21 @@ pub fn routes<S: DomainsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/organizations/{organization_id}/domains/",
-            d::json(
-                &DOMAINS_CREATE,
-                &service,
-                |s, cx, (organization_id,), (), d::Json(body)| {
-                    s.domains_create(cx, organization_id, body)
-                },
-            ),
+            d::json(&DOMAINS_CREATE, &service, |s, cx, (organization_id,), (), d::Json(body)| {
+                s.domains_create(cx, organization_id, body)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/domains/{id}/",
-            d::empty(
-                &DOMAINS_DESTROY,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.domains_destroy(cx, organization_id, id)
-                },
-            ),
+            d::empty(&DOMAINS_DESTROY, &service, |s, cx, (organization_id, id), (), ()| {
+                s.domains_destroy(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/domains/",
-            d::json(
-                &DOMAINS_LIST,
-                &service,
-                |s, cx, (organization_id,), query, ()| {
-                    s.domains_list(cx, organization_id, query)
-                },
-            ),
+            d::json(&DOMAINS_LIST, &service, |s, cx, (organization_id,), query, ()| {
+                s.domains_list(cx, organization_id, query)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/domains/{id}/",
@@ -130,23 +115,15 @@ pub fn routes<S: DomainsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/domains/{id}/",
-            d::json(
-                &DOMAINS_RETRIEVE,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.domains_retrieve(cx, organization_id, id)
-                },
-            ),
+            d::json(&DOMAINS_RETRIEVE, &service, |s, cx, (organization_id, id), (), ()| {
+                s.domains_retrieve(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/domains/{id}/",
-            d::json(
-                &DOMAINS_UPDATE,
-                &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| {
-                    s.domains_update(cx, organization_id, id, body)
-                },
-            ),
+            d::json(&DOMAINS_UPDATE, &service, |s, cx, (organization_id, id), (), d::Json(body)| {
+                s.domains_update(cx, organization_id, id, body)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/domains/{id}/verify/",

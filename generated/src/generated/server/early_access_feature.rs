@@ -16,9 +16,7 @@ pub trait EarlyAccessFeatureApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         body: types::EarlyAccessFeatureSerializerCreateOnly,
-    ) -> impl Future<
-        Output = Answer<types::EarlyAccessFeatureSerializerCreateOnly>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::EarlyAccessFeatureSerializerCreateOnly>> + Send {
         d::unimplemented(&EARLY_ACCESS_FEATURE_CREATE)
     }
     /// `DELETE /api/projects/{project_id}/early_access_feature/{id}/`
@@ -71,10 +69,7 @@ pub trait EarlyAccessFeatureApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EarlyAccessFeatureListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `early_access_feature`, answered by `service`.
@@ -92,23 +87,15 @@ pub fn routes<S: EarlyAccessFeatureApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/early_access_feature/{id}/",
-            d::empty(
-                &EARLY_ACCESS_FEATURE_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.early_access_feature_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&EARLY_ACCESS_FEATURE_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.early_access_feature_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/early_access_feature/",
-            d::json(
-                &EARLY_ACCESS_FEATURE_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.early_access_feature_list(cx, project_id, query)
-                },
-            ),
+            d::json(&EARLY_ACCESS_FEATURE_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.early_access_feature_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/early_access_feature/{id}/",
@@ -122,13 +109,9 @@ pub fn routes<S: EarlyAccessFeatureApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/early_access_feature/{id}/",
-            d::json(
-                &EARLY_ACCESS_FEATURE_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.early_access_feature_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&EARLY_ACCESS_FEATURE_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.early_access_feature_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/early_access_feature/{id}/",

@@ -15,9 +15,7 @@ pub trait EndpointsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         body: types::EndpointLastExecutionTimesRequest,
-    ) -> impl Future<
-        Output = Answer<types::EndpointsLastExecutionTimesCreateResponse>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::EndpointsLastExecutionTimesCreateResponse>> + Send {
         d::unimplemented(&ENDPOINTS_LAST_EXECUTION_TIMES_CREATE)
     }
     /// `POST /api/projects/{project_id}/endpoints/{name}/run/`
@@ -45,9 +43,7 @@ pub trait EndpointsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         body: types::EndpointLastExecutionTimesRequest,
-    ) -> impl Future<
-        Output = Answer<types::EnvironmentsEndpointsLastExecutionTimesCreateResponse>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::EnvironmentsEndpointsLastExecutionTimesCreateResponse>> + Send {
         d::unimplemented(&ENVIRONMENTS_ENDPOINTS_LAST_EXECUTION_TIMES_CREATE)
     }
     /// `POST /api/environments/{project_id}/endpoints/{name}/run/`
@@ -95,13 +91,9 @@ pub fn routes<S: EndpointsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/endpoints/{name}/run/",
-            d::json(
-                &ENDPOINTS_RUN_RETRIEVE,
-                &service,
-                |s, cx, (project_id, name), (), ()| {
-                    s.endpoints_run_retrieve(cx, project_id, name)
-                },
-            ),
+            d::json(&ENDPOINTS_RUN_RETRIEVE, &service, |s, cx, (project_id, name), (), ()| {
+                s.endpoints_run_retrieve(cx, project_id, name)
+            }),
         )
         .route(
             "/api/environments/{project_id}/endpoints/last_execution_times/",
@@ -109,11 +101,7 @@ pub fn routes<S: EndpointsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ENDPOINTS_LAST_EXECUTION_TIMES_CREATE,
                 &service,
                 |s, cx, (project_id,), (), d::Json(body)| {
-                    s.environments_endpoints_last_execution_times_create(
-                        cx,
-                        project_id,
-                        body,
-                    )
+                    s.environments_endpoints_last_execution_times_create(cx, project_id, body)
                 },
             ),
         )

@@ -137,9 +137,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingAssignmentRulesListQuery,
-    ) -> impl Future<
-        Output = Answer<types::PaginatedErrorTrackingAssignmentRuleList>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::PaginatedErrorTrackingAssignmentRuleList>> + Send {
         d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_LIST)
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
@@ -159,9 +157,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         project_id: String,
         body: Option<types::PatchedErrorTrackingAssignmentRule>,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
-        d::unimplemented(
-            &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_REORDER_PARTIAL_UPDATE,
-        )
+        d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_REORDER_PARTIAL_UPDATE)
     }
     /// `GET /api/environments/{project_id}/error_tracking/assignment_rules/{id}/`
     fn environments_error_tracking_assignment_rules_retrieve(
@@ -197,9 +193,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingFingerprintsListQuery,
-    ) -> impl Future<
-        Output = Answer<types::PaginatedErrorTrackingFingerprintList>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::PaginatedErrorTrackingFingerprintList>> + Send {
         d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST)
     }
     /// `GET /api/environments/{project_id}/error_tracking/fingerprints/{id}/`
@@ -217,9 +211,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
-        d::unimplemented(
-            &ENVIRONMENTS_ERROR_TRACKING_GIT_PROVIDER_FILE_LINKS_RESOLVE_GITHUB_RETRIEVE,
-        )
+        d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_GIT_PROVIDER_FILE_LINKS_RESOLVE_GITHUB_RETRIEVE)
     }
     /// `POST /api/environments/{project_id}/error_tracking/grouping_rules/`
     fn environments_error_tracking_grouping_rules_create(
@@ -245,9 +237,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingGroupingRulesListQuery,
-    ) -> impl Future<
-        Output = Answer<types::PaginatedErrorTrackingGroupingRuleList>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::PaginatedErrorTrackingGroupingRuleList>> + Send {
         d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST)
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
@@ -267,9 +257,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         project_id: String,
         body: Option<types::PatchedErrorTrackingAssignmentRule>,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
-        d::unimplemented(
-            &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_REORDER_PARTIAL_UPDATE,
-        )
+        d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_REORDER_PARTIAL_UPDATE)
     }
     /// `GET /api/environments/{project_id}/error_tracking/grouping_rules/{id}/`
     fn environments_error_tracking_grouping_rules_retrieve(
@@ -379,9 +367,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingSuppressionRulesListQuery,
-    ) -> impl Future<
-        Output = Answer<types::PaginatedErrorTrackingSuppressionRuleList>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::PaginatedErrorTrackingSuppressionRuleList>> + Send {
         d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_LIST)
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
@@ -401,9 +387,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         project_id: String,
         body: Option<types::PatchedErrorTrackingSuppressionRule>,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
-        d::unimplemented(
-            &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_REORDER_PARTIAL_UPDATE,
-        )
+        d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_REORDER_PARTIAL_UPDATE)
     }
     /// `GET /api/environments/{project_id}/error_tracking/suppression_rules/{id}/`
     fn environments_error_tracking_suppression_rules_retrieve(
@@ -431,9 +415,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         project_id: String,
         body: types::SymbolSetBulkFinishUploadRequest,
     ) -> impl Future<Output = Answer<types::SymbolSetSuccess>> + Send {
-        d::unimplemented(
-            &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_FINISH_UPLOAD_CREATE,
-        )
+        d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_FINISH_UPLOAD_CREATE)
     }
     /// `POST /api/environments/{project_id}/error_tracking/symbol_sets/bulk_start_upload/`
     fn environments_error_tracking_symbol_sets_bulk_start_upload_create(
@@ -442,9 +424,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         project_id: String,
         body: types::SymbolSetBulkStartUploadRequest,
     ) -> impl Future<Output = Answer<types::SymbolSetBulkStartUpload>> + Send {
-        d::unimplemented(
-            &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_START_UPLOAD_CREATE,
-        )
+        d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_BULK_START_UPLOAD_CREATE)
     }
     /// `POST /api/environments/{project_id}/error_tracking/symbol_sets/`
     fn environments_error_tracking_symbol_sets_create(
@@ -481,9 +461,7 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: EnvironmentsErrorTrackingSymbolSetsListQuery,
-    ) -> impl Future<
-        Output = Answer<types::PaginatedErrorTrackingSymbolSetList>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::PaginatedErrorTrackingSymbolSetList>> + Send {
         d::unimplemented(&ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_LIST)
     }
     /// `PATCH /api/environments/{project_id}/error_tracking/symbol_sets/{id}/`
@@ -740,42 +718,27 @@ pub trait EnvironmentsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsErrorTrackingAssignmentRulesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsErrorTrackingFingerprintsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsErrorTrackingGroupingRulesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsErrorTrackingReleasesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsErrorTrackingSuppressionRulesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsErrorTrackingSymbolSetsCreateQuery {
@@ -789,18 +752,12 @@ impl d::FromQuery for EnvironmentsErrorTrackingSymbolSetsCreateQuery {
 }
 impl d::FromQuery for EnvironmentsErrorTrackingSymbolSetsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsErrorTrackingSymbolSetsStartUploadCreateQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            chunk_id: q.get("chunk_id")?,
-            release_id: q.get("release_id")?,
-        })
+        Ok(Self { chunk_id: q.get("chunk_id")?, release_id: q.get("release_id")? })
     }
 }
 impl d::FromQuery for EnvironmentsEvaluationsListQuery {
@@ -817,25 +774,17 @@ impl d::FromQuery for EnvironmentsEvaluationsListQuery {
 }
 impl d::FromQuery for EnvironmentsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsUserInterviewsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for EnvironmentsWebVitalsRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            pathname: q.get("pathname")?,
-        })
+        Ok(Self { pathname: q.get("pathname")? })
     }
 }
 /// The routes of the operations tagged `environments`, answered by `service`.
@@ -863,13 +812,9 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/environments/{id}/activity/",
-            d::json(
-                &ENVIRONMENTS_ACTIVITY_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.environments_activity_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_ACTIVITY_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.environments_activity_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/environments/{id}/add_product_intent/",
@@ -877,12 +822,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ADD_PRODUCT_INTENT_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_add_product_intent_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_add_product_intent_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -917,12 +857,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_DEFAULT_EVALUATION_TAGS_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_default_evaluation_tags_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_default_evaluation_tags_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -963,13 +898,9 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/environments/{id}/",
-            d::empty(
-                &ENVIRONMENTS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.environments_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&ENVIRONMENTS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.environments_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/environments/{project_id}/error_tracking/assignment_rules/",
@@ -977,11 +908,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_CREATE,
                 &service,
                 |s, cx, (project_id,), (), d::Json(body)| {
-                    s.environments_error_tracking_assignment_rules_create(
-                        cx,
-                        project_id,
-                        body,
-                    )
+                    s.environments_error_tracking_assignment_rules_create(cx, project_id, body)
                 },
             ),
         )
@@ -991,11 +918,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_DESTROY,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_error_tracking_assignment_rules_destroy(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_error_tracking_assignment_rules_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -1005,11 +928,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_LIST,
                 &service,
                 |s, cx, (project_id,), query, ()| {
-                    s.environments_error_tracking_assignment_rules_list(
-                        cx,
-                        project_id,
-                        query,
-                    )
+                    s.environments_error_tracking_assignment_rules_list(cx, project_id, query)
                 },
             ),
         )
@@ -1048,11 +967,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_error_tracking_assignment_rules_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_error_tracking_assignment_rules_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1062,12 +977,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_ASSIGNMENT_RULES_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_error_tracking_assignment_rules_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_error_tracking_assignment_rules_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1077,11 +987,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_DESTROY,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_error_tracking_fingerprints_destroy(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_error_tracking_fingerprints_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -1091,11 +997,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_LIST,
                 &service,
                 |s, cx, (project_id,), query, ()| {
-                    s.environments_error_tracking_fingerprints_list(
-                        cx,
-                        project_id,
-                        query,
-                    )
+                    s.environments_error_tracking_fingerprints_list(cx, project_id, query)
                 },
             ),
         )
@@ -1105,11 +1007,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_FINGERPRINTS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_error_tracking_fingerprints_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_error_tracking_fingerprints_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1132,11 +1030,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_CREATE,
                 &service,
                 |s, cx, (project_id,), (), d::Json(body)| {
-                    s.environments_error_tracking_grouping_rules_create(
-                        cx,
-                        project_id,
-                        body,
-                    )
+                    s.environments_error_tracking_grouping_rules_create(cx, project_id, body)
                 },
             ),
         )
@@ -1146,11 +1040,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_DESTROY,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_error_tracking_grouping_rules_destroy(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_error_tracking_grouping_rules_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -1160,11 +1050,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_LIST,
                 &service,
                 |s, cx, (project_id,), query, ()| {
-                    s.environments_error_tracking_grouping_rules_list(
-                        cx,
-                        project_id,
-                        query,
-                    )
+                    s.environments_error_tracking_grouping_rules_list(cx, project_id, query)
                 },
             ),
         )
@@ -1203,11 +1089,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_error_tracking_grouping_rules_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_error_tracking_grouping_rules_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1217,12 +1099,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_GROUPING_RULES_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_error_tracking_grouping_rules_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_error_tracking_grouping_rules_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1252,11 +1129,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_HASH_RETRIEVE,
                 &service,
                 |s, cx, (project_id, hash_id), (), ()| {
-                    s.environments_error_tracking_releases_hash_retrieve(
-                        cx,
-                        project_id,
-                        hash_id,
-                    )
+                    s.environments_error_tracking_releases_hash_retrieve(cx, project_id, hash_id)
                 },
             ),
         )
@@ -1276,12 +1149,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_error_tracking_releases_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_error_tracking_releases_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1301,12 +1169,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_RELEASES_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_error_tracking_releases_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_error_tracking_releases_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1316,11 +1179,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_CREATE,
                 &service,
                 |s, cx, (project_id,), (), d::Json(body)| {
-                    s.environments_error_tracking_suppression_rules_create(
-                        cx,
-                        project_id,
-                        body,
-                    )
+                    s.environments_error_tracking_suppression_rules_create(cx, project_id, body)
                 },
             ),
         )
@@ -1330,11 +1189,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_DESTROY,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_error_tracking_suppression_rules_destroy(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_error_tracking_suppression_rules_destroy(cx, project_id, id)
                 },
             ),
         )
@@ -1344,11 +1199,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_LIST,
                 &service,
                 |s, cx, (project_id,), query, ()| {
-                    s.environments_error_tracking_suppression_rules_list(
-                        cx,
-                        project_id,
-                        query,
-                    )
+                    s.environments_error_tracking_suppression_rules_list(cx, project_id, query)
                 },
             ),
         )
@@ -1387,11 +1238,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_error_tracking_suppression_rules_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_error_tracking_suppression_rules_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1401,12 +1248,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_SUPPRESSION_RULES_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_error_tracking_suppression_rules_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_error_tracking_suppression_rules_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1444,12 +1286,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_CREATE,
                 &service,
                 |s, cx, (project_id,), query, d::Form(body)| {
-                    s.environments_error_tracking_symbol_sets_create(
-                        cx,
-                        project_id,
-                        query,
-                        body,
-                    )
+                    s.environments_error_tracking_symbol_sets_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -1509,11 +1346,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_error_tracking_symbol_sets_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_error_tracking_symbol_sets_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1537,12 +1370,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ERROR_TRACKING_SYMBOL_SETS_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Form(body)| {
-                    s.environments_error_tracking_symbol_sets_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_error_tracking_symbol_sets_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1578,13 +1406,9 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/evaluations/",
-            d::json(
-                &ENVIRONMENTS_EVALUATIONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_evaluations_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_EVALUATIONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_evaluations_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/evaluations/{id}/",
@@ -1622,11 +1446,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_EVENT_INGESTION_RESTRICTIONS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_event_ingestion_restrictions_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_event_ingestion_restrictions_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -1642,13 +1462,9 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/environments/",
-            d::json(
-                &ENVIRONMENTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/max_tools/create_and_query_insight/",
@@ -1656,10 +1472,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_MAX_TOOLS_CREATE_AND_QUERY_INSIGHT_CREATE,
                 &service,
                 |s, cx, (project_id,), (), ()| {
-                    s.environments_max_tools_create_and_query_insight_create(
-                        cx,
-                        project_id,
-                    )
+                    s.environments_max_tools_create_and_query_insight_create(cx, project_id)
                 },
             ),
         )
@@ -1685,13 +1498,9 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/environments/{id}/",
-            d::json(
-                &ENVIRONMENTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.environments_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.environments_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/environments/{id}/rotate_secret_token/",
@@ -1699,12 +1508,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_ROTATE_SECRET_TOKEN_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_rotate_secret_token_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_rotate_secret_token_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -1754,12 +1558,7 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_USER_INTERVIEWS_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_user_interviews_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_user_interviews_partial_update(cx, project_id, id, body)
                 },
             ),
         )

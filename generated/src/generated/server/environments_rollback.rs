@@ -24,12 +24,8 @@ pub fn routes<S: EnvironmentsRollbackApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/organizations/{id}/environments_rollback/",
-            d::json(
-                &ENVIRONMENTS_ROLLBACK_CREATE,
-                &service,
-                |s, cx, (id,), (), d::Json(body)| {
-                    s.environments_rollback_create(cx, id, body)
-                },
-            ),
+            d::json(&ENVIRONMENTS_ROLLBACK_CREATE, &service, |s, cx, (id,), (), d::Json(body)| {
+                s.environments_rollback_create(cx, id, body)
+            }),
         )
 }

@@ -68,13 +68,9 @@ pub fn routes<S: EventDefinitionsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/event_definitions/{id}/",
-            d::empty(
-                &EVENT_DEFINITIONS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.event_definitions_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&EVENT_DEFINITIONS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.event_definitions_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/event_definitions/{id}/metrics/",
@@ -98,32 +94,20 @@ pub fn routes<S: EventDefinitionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/event_definitions/",
-            d::json(
-                &EVENT_DEFINITIONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.event_definitions_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&EVENT_DEFINITIONS_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.event_definitions_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/event_definitions/{id}/",
-            d::json(
-                &EVENT_DEFINITIONS_RETRIEVE_2,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.event_definitions_retrieve_2(cx, project_id, id)
-                },
-            ),
+            d::json(&EVENT_DEFINITIONS_RETRIEVE_2, &service, |s, cx, (project_id, id), (), ()| {
+                s.event_definitions_retrieve_2(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/event_definitions/{id}/",
-            d::json(
-                &EVENT_DEFINITIONS_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.event_definitions_update(cx, project_id, id)
-                },
-            ),
+            d::json(&EVENT_DEFINITIONS_UPDATE, &service, |s, cx, (project_id, id), (), ()| {
+                s.event_definitions_update(cx, project_id, id)
+            }),
         )
 }

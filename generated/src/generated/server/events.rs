@@ -126,23 +126,15 @@ pub fn routes<S: EventsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/environments/{project_id}/events/",
-            d::json(
-                &ENVIRONMENTS_EVENTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_events_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_EVENTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_events_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/events/{id}/",
-            d::json(
-                &ENVIRONMENTS_EVENTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.environments_events_retrieve(cx, project_id, id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_EVENTS_RETRIEVE, &service, |s, cx, (project_id, id), query, ()| {
+                s.environments_events_retrieve(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/events/values/",
@@ -156,32 +148,20 @@ pub fn routes<S: EventsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/events/",
-            d::json(
-                &EVENTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.events_list(cx, project_id, query)
-                },
-            ),
+            d::json(&EVENTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.events_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/events/{id}/",
-            d::json(
-                &EVENTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.events_retrieve(cx, project_id, id, query)
-                },
-            ),
+            d::json(&EVENTS_RETRIEVE, &service, |s, cx, (project_id, id), query, ()| {
+                s.events_retrieve(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/events/values/",
-            d::json(
-                &EVENTS_VALUES_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.events_values_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&EVENTS_VALUES_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.events_values_retrieve(cx, project_id, query)
+            }),
         )
 }

@@ -69,10 +69,7 @@ pub trait ExperimentHoldoutsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for ExperimentHoldoutsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `experiment_holdouts`, answered by `service`.
@@ -90,23 +87,15 @@ pub fn routes<S: ExperimentHoldoutsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/experiment_holdouts/{id}/",
-            d::empty(
-                &EXPERIMENT_HOLDOUTS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.experiment_holdouts_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&EXPERIMENT_HOLDOUTS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.experiment_holdouts_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/experiment_holdouts/",
-            d::json(
-                &EXPERIMENT_HOLDOUTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.experiment_holdouts_list(cx, project_id, query)
-                },
-            ),
+            d::json(&EXPERIMENT_HOLDOUTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.experiment_holdouts_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/experiment_holdouts/{id}/",
@@ -120,13 +109,9 @@ pub fn routes<S: ExperimentHoldoutsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/experiment_holdouts/{id}/",
-            d::json(
-                &EXPERIMENT_HOLDOUTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.experiment_holdouts_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&EXPERIMENT_HOLDOUTS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.experiment_holdouts_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/experiment_holdouts/{id}/",

@@ -69,10 +69,7 @@ pub trait ExperimentSavedMetricsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for ExperimentSavedMetricsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `experiment_saved_metrics`, answered by `service`.
@@ -100,13 +97,9 @@ pub fn routes<S: ExperimentSavedMetricsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/experiment_saved_metrics/",
-            d::json(
-                &EXPERIMENT_SAVED_METRICS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.experiment_saved_metrics_list(cx, project_id, query)
-                },
-            ),
+            d::json(&EXPERIMENT_SAVED_METRICS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.experiment_saved_metrics_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/experiment_saved_metrics/{id}/",

@@ -124,10 +124,7 @@ pub trait ExperimentsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for ExperimentsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `experiments`, answered by `service`.
@@ -135,13 +132,9 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/experiments/",
-            d::json(
-                &EXPERIMENTS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.experiments_create(cx, project_id, body)
-                },
-            ),
+            d::json(&EXPERIMENTS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.experiments_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/experiments/{id}/create_exposure_cohort_for_experiment/",
@@ -160,13 +153,9 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/experiments/{id}/",
-            d::json(
-                &EXPERIMENTS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.experiments_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&EXPERIMENTS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.experiments_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/experiments/{id}/duplicate/",
@@ -190,13 +179,9 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/experiments/",
-            d::json(
-                &EXPERIMENTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.experiments_list(cx, project_id, query)
-                },
-            ),
+            d::json(&EXPERIMENTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.experiments_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/experiments/{id}/",
@@ -230,13 +215,9 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/experiments/{id}/",
-            d::json(
-                &EXPERIMENTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.experiments_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&EXPERIMENTS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.experiments_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/experiments/{id}/timeseries_results/",
@@ -250,12 +231,8 @@ pub fn routes<S: ExperimentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/experiments/{id}/",
-            d::json(
-                &EXPERIMENTS_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.experiments_update(cx, project_id, id, body)
-                },
-            ),
+            d::json(&EXPERIMENTS_UPDATE, &service, |s, cx, (project_id, id), (), d::Json(body)| {
+                s.experiments_update(cx, project_id, id, body)
+            }),
         )
 }

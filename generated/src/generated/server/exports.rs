@@ -85,18 +85,12 @@ pub trait ExportsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsExportsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for ExportsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `exports`, answered by `service`.
@@ -124,62 +118,38 @@ pub fn routes<S: ExportsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/exports/",
-            d::json(
-                &ENVIRONMENTS_EXPORTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_exports_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_EXPORTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_exports_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/exports/{id}/",
-            d::json(
-                &ENVIRONMENTS_EXPORTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.environments_exports_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_EXPORTS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.environments_exports_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/exports/{id}/content/",
-            d::json(
-                &EXPORTS_CONTENT_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.exports_content_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&EXPORTS_CONTENT_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.exports_content_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/exports/",
-            d::json(
-                &EXPORTS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.exports_create(cx, project_id, body)
-                },
-            ),
+            d::json(&EXPORTS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.exports_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/exports/",
-            d::json(
-                &EXPORTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.exports_list(cx, project_id, query)
-                },
-            ),
+            d::json(&EXPORTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.exports_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/exports/{id}/",
-            d::json(
-                &EXPORTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.exports_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&EXPORTS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.exports_retrieve(cx, project_id, id)
+            }),
         )
 }

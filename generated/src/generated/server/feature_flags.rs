@@ -89,11 +89,7 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: FeatureFlagsEvaluationReasonsRetrieveQuery,
-    ) -> impl Future<
-        Output = Answer<
-            std::collections::BTreeMap<String, types::FeatureFlagEvaluationReason>,
-        >,
-    > + Send {
+    ) -> impl Future<Output = Answer<std::collections::BTreeMap<String, types::FeatureFlagEvaluationReason>>> + Send {
         d::unimplemented(&FEATURE_FLAGS_EVALUATION_REASONS_RETRIEVE)
     }
     /// `GET /api/projects/{project_id}/feature_flags/`
@@ -181,26 +177,17 @@ pub trait FeatureFlagsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for FeatureFlagsActivityRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for FeatureFlagsActivityRetrieve2Query {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for FeatureFlagsEvaluationReasonsRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            distinct_id: q.get("distinct_id")?,
-            groups: q.get("groups")?,
-        })
+        Ok(Self { distinct_id: q.get("distinct_id")?, groups: q.get("groups")? })
     }
 }
 impl d::FromQuery for FeatureFlagsListQuery {
@@ -228,13 +215,9 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/feature_flags/activity/",
-            d::json(
-                &FEATURE_FLAGS_ACTIVITY_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.feature_flags_activity_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&FEATURE_FLAGS_ACTIVITY_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.feature_flags_activity_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/{id}/activity/",
@@ -258,13 +241,9 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/feature_flags/",
-            d::json(
-                &FEATURE_FLAGS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.feature_flags_create(cx, project_id, body)
-                },
-            ),
+            d::json(&FEATURE_FLAGS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.feature_flags_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/{id}/create_static_cohort_for_flag/",
@@ -272,33 +251,21 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
                 &FEATURE_FLAGS_CREATE_STATIC_COHORT_FOR_FLAG_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.feature_flags_create_static_cohort_for_flag_create(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.feature_flags_create_static_cohort_for_flag_create(cx, project_id, id)
                 },
             ),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/{id}/dashboard/",
-            d::json(
-                &FEATURE_FLAGS_DASHBOARD_CREATE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.feature_flags_dashboard_create(cx, project_id, id)
-                },
-            ),
+            d::json(&FEATURE_FLAGS_DASHBOARD_CREATE, &service, |s, cx, (project_id, id), (), ()| {
+                s.feature_flags_dashboard_create(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/{id}/",
-            d::json(
-                &FEATURE_FLAGS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.feature_flags_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&FEATURE_FLAGS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.feature_flags_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/{id}/enrich_usage_dashboard/",
@@ -322,13 +289,9 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/feature_flags/",
-            d::json(
-                &FEATURE_FLAGS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.feature_flags_list(cx, project_id, query)
-                },
-            ),
+            d::json(&FEATURE_FLAGS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.feature_flags_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/local_evaluation/",
@@ -342,13 +305,9 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/feature_flags/my_flags/",
-            d::json(
-                &FEATURE_FLAGS_MY_FLAGS_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.feature_flags_my_flags_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&FEATURE_FLAGS_MY_FLAGS_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.feature_flags_my_flags_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/{id}/",
@@ -372,33 +331,21 @@ pub fn routes<S: FeatureFlagsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/feature_flags/{id}/",
-            d::json(
-                &FEATURE_FLAGS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.feature_flags_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&FEATURE_FLAGS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.feature_flags_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/{id}/status/",
-            d::json(
-                &FEATURE_FLAGS_STATUS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.feature_flags_status_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&FEATURE_FLAGS_STATUS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.feature_flags_status_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/{id}/",
-            d::json(
-                &FEATURE_FLAGS_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.feature_flags_update(cx, project_id, id, body)
-                },
-            ),
+            d::json(&FEATURE_FLAGS_UPDATE, &service, |s, cx, (project_id, id), (), d::Json(body)| {
+                s.feature_flags_update(cx, project_id, id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/feature_flags/user_blast_radius/",

@@ -237,20 +237,12 @@ pub trait FileSystemApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsFileSystemListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-            search: q.get("search")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")?, search: q.get("search")? })
     }
 }
 impl d::FromQuery for FileSystemListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-            search: q.get("search")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")?, search: q.get("search")? })
     }
 }
 /// The routes of the operations tagged `file_system`, answered by `service`.
@@ -308,13 +300,9 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/file_system/",
-            d::json(
-                &ENVIRONMENTS_FILE_SYSTEM_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_file_system_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_FILE_SYSTEM_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_file_system_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/file_system/log_view/",
@@ -398,23 +386,15 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/file_system/",
-            d::json(
-                &FILE_SYSTEM_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.file_system_create(cx, project_id, body)
-                },
-            ),
+            d::json(&FILE_SYSTEM_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.file_system_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/file_system/{id}/",
-            d::empty(
-                &FILE_SYSTEM_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.file_system_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&FILE_SYSTEM_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.file_system_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/file_system/{id}/link/",
@@ -428,13 +408,9 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/file_system/",
-            d::json(
-                &FILE_SYSTEM_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.file_system_list(cx, project_id, query)
-                },
-            ),
+            d::json(&FILE_SYSTEM_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.file_system_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/file_system/log_view/",
@@ -468,32 +444,20 @@ pub fn routes<S: FileSystemApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/file_system/{id}/",
-            d::json(
-                &FILE_SYSTEM_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.file_system_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&FILE_SYSTEM_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.file_system_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/file_system/unfiled/",
-            d::json(
-                &FILE_SYSTEM_UNFILED_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.file_system_unfiled_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&FILE_SYSTEM_UNFILED_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.file_system_unfiled_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/file_system/{id}/",
-            d::json(
-                &FILE_SYSTEM_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.file_system_update(cx, project_id, id, body)
-                },
-            ),
+            d::json(&FILE_SYSTEM_UPDATE, &service, |s, cx, (project_id, id), (), d::Json(body)| {
+                s.file_system_update(cx, project_id, id, body)
+            }),
         )
 }

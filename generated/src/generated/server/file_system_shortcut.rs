@@ -125,18 +125,12 @@ pub trait FileSystemShortcutApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsFileSystemShortcutListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for FileSystemShortcutListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `file_system_shortcut`, answered by `service`.
@@ -178,12 +172,7 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_FILE_SYSTEM_SHORTCUT_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_file_system_shortcut_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_file_system_shortcut_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -219,23 +208,15 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/file_system_shortcut/{id}/",
-            d::empty(
-                &FILE_SYSTEM_SHORTCUT_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.file_system_shortcut_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&FILE_SYSTEM_SHORTCUT_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.file_system_shortcut_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/file_system_shortcut/",
-            d::json(
-                &FILE_SYSTEM_SHORTCUT_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.file_system_shortcut_list(cx, project_id, query)
-                },
-            ),
+            d::json(&FILE_SYSTEM_SHORTCUT_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.file_system_shortcut_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/file_system_shortcut/{id}/",
@@ -249,13 +230,9 @@ pub fn routes<S: FileSystemShortcutApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/file_system_shortcut/{id}/",
-            d::json(
-                &FILE_SYSTEM_SHORTCUT_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.file_system_shortcut_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&FILE_SYSTEM_SHORTCUT_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.file_system_shortcut_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/file_system_shortcut/{id}/",

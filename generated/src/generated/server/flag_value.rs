@@ -23,12 +23,8 @@ pub fn routes<S: FlagValueApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/flag_value/values/",
-            d::json(
-                &FLAG_VALUE_VALUES_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.flag_value_values_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&FLAG_VALUE_VALUES_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.flag_value_values_retrieve(cx, project_id)
+            }),
         )
 }

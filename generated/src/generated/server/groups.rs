@@ -175,26 +175,17 @@ pub trait GroupsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsGroupsActivityRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            group_type_index: q.get("group_type_index")?,
-            id: q.get("id")?,
-        })
+        Ok(Self { group_type_index: q.get("group_type_index")?, id: q.get("id")? })
     }
 }
 impl d::FromQuery for EnvironmentsGroupsDeletePropertyCreateQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            group_key: q.get("group_key")?,
-            group_type_index: q.get("group_type_index")?,
-        })
+        Ok(Self { group_key: q.get("group_key")?, group_type_index: q.get("group_type_index")? })
     }
 }
 impl d::FromQuery for EnvironmentsGroupsFindRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            group_key: q.get("group_key")?,
-            group_type_index: q.get("group_type_index")?,
-        })
+        Ok(Self { group_key: q.get("group_key")?, group_type_index: q.get("group_type_index")? })
     }
 }
 impl d::FromQuery for EnvironmentsGroupsListQuery {
@@ -208,42 +199,27 @@ impl d::FromQuery for EnvironmentsGroupsListQuery {
 }
 impl d::FromQuery for EnvironmentsGroupsRelatedRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            group_type_index: q.get("group_type_index")?,
-            id: q.get("id")?,
-        })
+        Ok(Self { group_type_index: q.get("group_type_index")?, id: q.get("id")? })
     }
 }
 impl d::FromQuery for EnvironmentsGroupsUpdatePropertyCreateQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            group_key: q.get("group_key")?,
-            group_type_index: q.get("group_type_index")?,
-        })
+        Ok(Self { group_key: q.get("group_key")?, group_type_index: q.get("group_type_index")? })
     }
 }
 impl d::FromQuery for GroupsActivityRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            group_type_index: q.get("group_type_index")?,
-            id: q.get("id")?,
-        })
+        Ok(Self { group_type_index: q.get("group_type_index")?, id: q.get("id")? })
     }
 }
 impl d::FromQuery for GroupsDeletePropertyCreateQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            group_key: q.get("group_key")?,
-            group_type_index: q.get("group_type_index")?,
-        })
+        Ok(Self { group_key: q.get("group_key")?, group_type_index: q.get("group_type_index")? })
     }
 }
 impl d::FromQuery for GroupsFindRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            group_key: q.get("group_key")?,
-            group_type_index: q.get("group_type_index")?,
-        })
+        Ok(Self { group_key: q.get("group_key")?, group_type_index: q.get("group_type_index")? })
     }
 }
 impl d::FromQuery for GroupsListQuery {
@@ -257,18 +233,12 @@ impl d::FromQuery for GroupsListQuery {
 }
 impl d::FromQuery for GroupsRelatedRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            group_type_index: q.get("group_type_index")?,
-            id: q.get("id")?,
-        })
+        Ok(Self { group_type_index: q.get("group_type_index")?, id: q.get("id")? })
     }
 }
 impl d::FromQuery for GroupsUpdatePropertyCreateQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            group_key: q.get("group_key")?,
-            group_type_index: q.get("group_type_index")?,
-        })
+        Ok(Self { group_key: q.get("group_key")?, group_type_index: q.get("group_type_index")? })
     }
 }
 /// The routes of the operations tagged `groups`, answered by `service`.
@@ -300,12 +270,7 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_GROUPS_DELETE_PROPERTY_CREATE,
                 &service,
                 |s, cx, (project_id,), query, d::Json(body)| {
-                    s.environments_groups_delete_property_create(
-                        cx,
-                        project_id,
-                        query,
-                        body,
-                    )
+                    s.environments_groups_delete_property_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -321,13 +286,9 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/groups/",
-            d::json(
-                &ENVIRONMENTS_GROUPS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_groups_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_GROUPS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_groups_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/groups/property_definitions/",
@@ -365,34 +326,21 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_GROUPS_UPDATE_PROPERTY_CREATE,
                 &service,
                 |s, cx, (project_id,), query, d::Json(body)| {
-                    s.environments_groups_update_property_create(
-                        cx,
-                        project_id,
-                        query,
-                        body,
-                    )
+                    s.environments_groups_update_property_create(cx, project_id, query, body)
                 },
             ),
         )
         .route(
             "/api/projects/{project_id}/groups/activity/",
-            d::json(
-                &GROUPS_ACTIVITY_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.groups_activity_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&GROUPS_ACTIVITY_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.groups_activity_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/groups/",
-            d::json(
-                &GROUPS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.groups_create(cx, project_id, body)
-                },
-            ),
+            d::json(&GROUPS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.groups_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/groups/delete_property/",
@@ -406,23 +354,15 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/groups/find/",
-            d::json(
-                &GROUPS_FIND_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.groups_find_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&GROUPS_FIND_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.groups_find_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/groups/",
-            d::json(
-                &GROUPS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.groups_list(cx, project_id, query)
-                },
-            ),
+            d::json(&GROUPS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.groups_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/groups/property_definitions/",
@@ -436,23 +376,15 @@ pub fn routes<S: GroupsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/groups/property_values/",
-            d::json(
-                &GROUPS_PROPERTY_VALUES_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.groups_property_values_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&GROUPS_PROPERTY_VALUES_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.groups_property_values_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/groups/related/",
-            d::json(
-                &GROUPS_RELATED_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.groups_related_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&GROUPS_RELATED_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.groups_related_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/groups/update_property/",

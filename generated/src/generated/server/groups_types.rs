@@ -119,10 +119,7 @@ pub trait GroupsTypesApi: Send + Sync + 'static {
 }
 impl d::FromQuery for GroupsTypesMetricsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `groups_types`, answered by `service`.
@@ -150,11 +147,9 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/groups_types/",
-            d::json(
-                &GROUPS_TYPES_LIST,
-                &service,
-                |s, cx, (project_id,), (), ()| { s.groups_types_list(cx, project_id) },
-            ),
+            d::json(&GROUPS_TYPES_LIST, &service, |s, cx, (project_id,), (), ()| {
+                s.groups_types_list(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/groups_types/{group_type_index}/metrics/",
@@ -218,13 +213,7 @@ pub fn routes<S: GroupsTypesApi>(service: Arc<S>) -> axum::Router {
                 &GROUPS_TYPES_METRICS_UPDATE,
                 &service,
                 |s, cx, (project_id, group_type_index, id), (), d::Json(body)| {
-                    s.groups_types_metrics_update(
-                        cx,
-                        project_id,
-                        group_type_index,
-                        id,
-                        body,
-                    )
+                    s.groups_types_metrics_update(cx, project_id, group_type_index, id, body)
                 },
             ),
         )

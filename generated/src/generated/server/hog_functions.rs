@@ -306,12 +306,7 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_HOG_FUNCTIONS_BROADCAST_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_hog_functions_broadcast_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_hog_functions_broadcast_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -361,24 +356,15 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_HOG_FUNCTIONS_INVOCATIONS_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_hog_functions_invocations_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_hog_functions_invocations_create(cx, project_id, id, body)
                 },
             ),
         )
         .route(
             "/api/environments/{project_id}/hog_functions/",
-            d::json(
-                &ENVIRONMENTS_HOG_FUNCTIONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_hog_functions_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_HOG_FUNCTIONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_hog_functions_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/hog_functions/{id}/logs/",
@@ -406,11 +392,7 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_HOG_FUNCTIONS_METRICS_TOTALS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_hog_functions_metrics_totals_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_hog_functions_metrics_totals_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -430,11 +412,7 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_HOG_FUNCTIONS_REARRANGE_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id,), (), d::MaybeJson(body)| {
-                    s.environments_hog_functions_rearrange_partial_update(
-                        cx,
-                        project_id,
-                        body,
-                    )
+                    s.environments_hog_functions_rearrange_partial_update(cx, project_id, body)
                 },
             ),
         )
@@ -480,33 +458,21 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/hog_functions/{id}/",
-            d::json(
-                &HOG_FUNCTIONS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.hog_functions_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&HOG_FUNCTIONS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.hog_functions_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/hog_functions/icon/",
-            d::json(
-                &HOG_FUNCTIONS_ICON_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.hog_functions_icon_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&HOG_FUNCTIONS_ICON_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.hog_functions_icon_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/hog_functions/icons/",
-            d::json(
-                &HOG_FUNCTIONS_ICONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.hog_functions_icons_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&HOG_FUNCTIONS_ICONS_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.hog_functions_icons_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/hog_functions/{id}/invocations/",
@@ -520,33 +486,21 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/hog_functions/",
-            d::json(
-                &HOG_FUNCTIONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.hog_functions_list(cx, project_id, query)
-                },
-            ),
+            d::json(&HOG_FUNCTIONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.hog_functions_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/hog_functions/{id}/logs/",
-            d::json(
-                &HOG_FUNCTIONS_LOGS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.hog_functions_logs_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&HOG_FUNCTIONS_LOGS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.hog_functions_logs_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/hog_functions/{id}/metrics/",
-            d::json(
-                &HOG_FUNCTIONS_METRICS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.hog_functions_metrics_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&HOG_FUNCTIONS_METRICS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.hog_functions_metrics_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/hog_functions/{id}/metrics/totals/",
@@ -580,13 +534,9 @@ pub fn routes<S: HogFunctionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/hog_functions/{id}/",
-            d::json(
-                &HOG_FUNCTIONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.hog_functions_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&HOG_FUNCTIONS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.hog_functions_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/hog_functions/{id}/",

@@ -43,12 +43,8 @@ pub fn routes<S: HogqlApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/query/",
-            d::json(
-                &QUERY_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.query_create(cx, project_id, body)
-                },
-            ),
+            d::json(&QUERY_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.query_create(cx, project_id, body)
+            }),
         )
 }

@@ -309,20 +309,12 @@ pub trait InsightsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsInsightsActivityRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for EnvironmentsInsightsActivityRetrieve2Query {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for EnvironmentsInsightsCancelCreateQuery {
@@ -384,20 +376,12 @@ impl d::FromQuery for EnvironmentsInsightsViewedCreateQuery {
 }
 impl d::FromQuery for InsightsActivityRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for InsightsActivityRetrieve2Query {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for InsightsCancelCreateQuery {
@@ -476,12 +460,7 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_INSIGHTS_ACTIVITY_RETRIEVE_2,
                 &service,
                 |s, cx, (project_id, id), query, ()| {
-                    s.environments_insights_activity_retrieve_2(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                    )
+                    s.environments_insights_activity_retrieve_2(cx, project_id, id, query)
                 },
             ),
         )
@@ -517,13 +496,9 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/insights/",
-            d::json(
-                &ENVIRONMENTS_INSIGHTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_insights_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_INSIGHTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_insights_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/insights/my_last_viewed/",
@@ -531,11 +506,7 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_INSIGHTS_MY_LAST_VIEWED_RETRIEVE,
                 &service,
                 |s, cx, (project_id,), query, ()| {
-                    s.environments_insights_my_last_viewed_retrieve(
-                        cx,
-                        project_id,
-                        query,
-                    )
+                    s.environments_insights_my_last_viewed_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -545,13 +516,7 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_INSIGHTS_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), query, d::MaybeJson(body)| {
-                    s.environments_insights_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                        body,
-                    )
+                    s.environments_insights_partial_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -611,12 +576,7 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_INSIGHTS_SHARING_REFRESH_CREATE,
                 &service,
                 |s, cx, (project_id, insight_id), (), d::MaybeJson(body)| {
-                    s.environments_insights_sharing_refresh_create(
-                        cx,
-                        project_id,
-                        insight_id,
-                        body,
-                    )
+                    s.environments_insights_sharing_refresh_create(cx, project_id, insight_id, body)
                 },
             ),
         )
@@ -642,23 +602,15 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/insights/activity/",
-            d::json(
-                &INSIGHTS_ACTIVITY_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.insights_activity_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&INSIGHTS_ACTIVITY_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.insights_activity_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/insights/{id}/activity/",
-            d::json(
-                &INSIGHTS_ACTIVITY_RETRIEVE_2,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.insights_activity_retrieve_2(cx, project_id, id, query)
-                },
-            ),
+            d::json(&INSIGHTS_ACTIVITY_RETRIEVE_2, &service, |s, cx, (project_id, id), query, ()| {
+                s.insights_activity_retrieve_2(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/insights/cancel/",
@@ -672,33 +624,21 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/insights/",
-            d::json(
-                &INSIGHTS_CREATE,
-                &service,
-                |s, cx, (project_id,), query, d::MaybeJson(body)| {
-                    s.insights_create(cx, project_id, query, body)
-                },
-            ),
+            d::json(&INSIGHTS_CREATE, &service, |s, cx, (project_id,), query, d::MaybeJson(body)| {
+                s.insights_create(cx, project_id, query, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/insights/{id}/",
-            d::json(
-                &INSIGHTS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.insights_destroy(cx, project_id, id, query)
-                },
-            ),
+            d::json(&INSIGHTS_DESTROY, &service, |s, cx, (project_id, id), query, ()| {
+                s.insights_destroy(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/insights/",
-            d::json(
-                &INSIGHTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.insights_list(cx, project_id, query)
-                },
-            ),
+            d::json(&INSIGHTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.insights_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/insights/my_last_viewed/",
@@ -722,23 +662,15 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/insights/{id}/",
-            d::json(
-                &INSIGHTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.insights_retrieve(cx, project_id, id, query)
-                },
-            ),
+            d::json(&INSIGHTS_RETRIEVE, &service, |s, cx, (project_id, id), query, ()| {
+                s.insights_retrieve(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/insights/{insight_id}/sharing/",
-            d::json(
-                &INSIGHTS_SHARING_LIST,
-                &service,
-                |s, cx, (project_id, insight_id), (), ()| {
-                    s.insights_sharing_list(cx, project_id, insight_id)
-                },
-            ),
+            d::json(&INSIGHTS_SHARING_LIST, &service, |s, cx, (project_id, insight_id), (), ()| {
+                s.insights_sharing_list(cx, project_id, insight_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/insights/{insight_id}/sharing/passwords/",
@@ -756,12 +688,7 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
                 &INSIGHTS_SHARING_PASSWORDS_DESTROY,
                 &service,
                 |s, cx, (project_id, insight_id, password_id), (), ()| {
-                    s.insights_sharing_passwords_destroy(
-                        cx,
-                        project_id,
-                        insight_id,
-                        password_id,
-                    )
+                    s.insights_sharing_passwords_destroy(cx, project_id, insight_id, password_id)
                 },
             ),
         )

@@ -134,9 +134,7 @@ pub trait IntegrationsApi: Send + Sync + 'static {
         project_id: String,
         id: i64,
     ) -> impl Future<Output = Answer<serde_json::Value>> + Send {
-        d::unimplemented(
-            &ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE,
-        )
+        d::unimplemented(&ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE)
     }
     /// `GET /api/environments/{project_id}/integrations/`
     fn environments_integrations_list(
@@ -321,18 +319,12 @@ pub trait IntegrationsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsIntegrationsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for IntegrationsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `integrations`, answered by `service`.
@@ -364,11 +356,7 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_INTEGRATIONS_CLICKUP_LISTS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_integrations_clickup_lists_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_integrations_clickup_lists_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -378,11 +366,7 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_INTEGRATIONS_CLICKUP_SPACES_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_integrations_clickup_spaces_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_integrations_clickup_spaces_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -392,11 +376,7 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_INTEGRATIONS_CLICKUP_WORKSPACES_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_integrations_clickup_workspaces_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_integrations_clickup_workspaces_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -426,12 +406,7 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_INTEGRATIONS_EMAIL_VERIFY_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_integrations_email_verify_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_integrations_email_verify_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -489,11 +464,7 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_INTEGRATIONS_LINKEDIN_ADS_ACCOUNTS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_integrations_linkedin_ads_accounts_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_integrations_linkedin_ads_accounts_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -513,13 +484,9 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/integrations/",
-            d::json(
-                &ENVIRONMENTS_INTEGRATIONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_integrations_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_INTEGRATIONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_integrations_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/integrations/{id}/",
@@ -537,33 +504,21 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_INTEGRATIONS_TWILIO_PHONE_NUMBERS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_integrations_twilio_phone_numbers_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_integrations_twilio_phone_numbers_retrieve(cx, project_id, id)
                 },
             ),
         )
         .route(
             "/api/projects/{project_id}/integrations/authorize/",
-            d::json(
-                &INTEGRATIONS_AUTHORIZE_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.integrations_authorize_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&INTEGRATIONS_AUTHORIZE_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.integrations_authorize_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/integrations/{id}/channels/",
-            d::json(
-                &INTEGRATIONS_CHANNELS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.integrations_channels_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&INTEGRATIONS_CHANNELS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.integrations_channels_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/integrations/{id}/clickup_lists/",
@@ -597,23 +552,15 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/integrations/",
-            d::json(
-                &INTEGRATIONS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.integrations_create(cx, project_id, body)
-                },
-            ),
+            d::json(&INTEGRATIONS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.integrations_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/integrations/{id}/",
-            d::empty(
-                &INTEGRATIONS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.integrations_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&INTEGRATIONS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.integrations_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/integrations/{id}/email/verify/",
@@ -641,11 +588,7 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
                 &INTEGRATIONS_GOOGLE_ACCESSIBLE_ACCOUNTS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.integrations_google_accessible_accounts_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.integrations_google_accessible_accounts_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -685,33 +628,21 @@ pub fn routes<S: IntegrationsApi>(service: Arc<S>) -> axum::Router {
                 &INTEGRATIONS_LINKEDIN_ADS_CONVERSION_RULES_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.integrations_linkedin_ads_conversion_rules_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.integrations_linkedin_ads_conversion_rules_retrieve(cx, project_id, id)
                 },
             ),
         )
         .route(
             "/api/projects/{project_id}/integrations/",
-            d::json(
-                &INTEGRATIONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.integrations_list(cx, project_id, query)
-                },
-            ),
+            d::json(&INTEGRATIONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.integrations_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/integrations/{id}/",
-            d::json(
-                &INTEGRATIONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.integrations_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&INTEGRATIONS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.integrations_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/integrations/{id}/twilio_phone_numbers/",

@@ -49,10 +49,7 @@ pub trait InvitesApi: Send + Sync + 'static {
 }
 impl d::FromQuery for InvitesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `invites`, answered by `service`.
@@ -70,32 +67,20 @@ pub fn routes<S: InvitesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/invites/",
-            d::json(
-                &INVITES_CREATE,
-                &service,
-                |s, cx, (organization_id,), (), d::Json(body)| {
-                    s.invites_create(cx, organization_id, body)
-                },
-            ),
+            d::json(&INVITES_CREATE, &service, |s, cx, (organization_id,), (), d::Json(body)| {
+                s.invites_create(cx, organization_id, body)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/invites/{id}/",
-            d::empty(
-                &INVITES_DESTROY,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.invites_destroy(cx, organization_id, id)
-                },
-            ),
+            d::empty(&INVITES_DESTROY, &service, |s, cx, (organization_id, id), (), ()| {
+                s.invites_destroy(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/invites/",
-            d::json(
-                &INVITES_LIST,
-                &service,
-                |s, cx, (organization_id,), query, ()| {
-                    s.invites_list(cx, organization_id, query)
-                },
-            ),
+            d::json(&INVITES_LIST, &service, |s, cx, (organization_id,), query, ()| {
+                s.invites_list(cx, organization_id, query)
+            }),
         )
 }

@@ -89,68 +89,44 @@ pub fn routes<S: LogsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/logs/query/",
-            d::json(
-                &ENVIRONMENTS_LOGS_QUERY_CREATE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.environments_logs_query_create(cx, project_id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_LOGS_QUERY_CREATE, &service, |s, cx, (project_id,), (), ()| {
+                s.environments_logs_query_create(cx, project_id)
+            }),
         )
         .route(
             "/api/environments/{project_id}/logs/sparkline/",
-            d::json(
-                &ENVIRONMENTS_LOGS_SPARKLINE_CREATE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.environments_logs_sparkline_create(cx, project_id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_LOGS_SPARKLINE_CREATE, &service, |s, cx, (project_id,), (), ()| {
+                s.environments_logs_sparkline_create(cx, project_id)
+            }),
         )
         .route(
             "/api/environments/{project_id}/logs/values/",
-            d::json(
-                &ENVIRONMENTS_LOGS_VALUES_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.environments_logs_values_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_LOGS_VALUES_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.environments_logs_values_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/logs/attributes/",
-            d::json(
-                &LOGS_ATTRIBUTES_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.logs_attributes_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&LOGS_ATTRIBUTES_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.logs_attributes_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/logs/query/",
-            d::json(
-                &LOGS_QUERY_CREATE,
-                &service,
-                |s, cx, (project_id,), (), ()| { s.logs_query_create(cx, project_id) },
-            ),
+            d::json(&LOGS_QUERY_CREATE, &service, |s, cx, (project_id,), (), ()| {
+                s.logs_query_create(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/logs/sparkline/",
-            d::json(
-                &LOGS_SPARKLINE_CREATE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.logs_sparkline_create(cx, project_id)
-                },
-            ),
+            d::json(&LOGS_SPARKLINE_CREATE, &service, |s, cx, (project_id,), (), ()| {
+                s.logs_sparkline_create(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/logs/values/",
-            d::json(
-                &LOGS_VALUES_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| { s.logs_values_retrieve(cx, project_id) },
-            ),
+            d::json(&LOGS_VALUES_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.logs_values_retrieve(cx, project_id)
+            }),
         )
 }

@@ -60,10 +60,7 @@ pub trait MembersApi: Send + Sync + 'static {
 }
 impl d::FromQuery for MembersListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `members`, answered by `service`.
@@ -71,23 +68,15 @@ pub fn routes<S: MembersApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/organizations/{organization_id}/members/{user__uuid}/",
-            d::empty(
-                &MEMBERS_DESTROY,
-                &service,
-                |s, cx, (organization_id, user_uuid), (), ()| {
-                    s.members_destroy(cx, organization_id, user_uuid)
-                },
-            ),
+            d::empty(&MEMBERS_DESTROY, &service, |s, cx, (organization_id, user_uuid), (), ()| {
+                s.members_destroy(cx, organization_id, user_uuid)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/members/",
-            d::json(
-                &MEMBERS_LIST,
-                &service,
-                |s, cx, (organization_id,), query, ()| {
-                    s.members_list(cx, organization_id, query)
-                },
-            ),
+            d::json(&MEMBERS_LIST, &service, |s, cx, (organization_id,), query, ()| {
+                s.members_list(cx, organization_id, query)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/members/{user__uuid}/",

@@ -307,6 +307,7 @@ impl Routes {
     /// Every operation of the enabled tags, answering 501 until its tag is given a
     /// service with the method named after the tag module.
     pub fn new() -> Self {
+        // Unused when the server is built without any tag feature.
         #[allow(unused_variables)]
         let service = Arc::new(Unimplemented);
         let routes = Self::empty();
@@ -457,10 +458,7 @@ impl Routes {
     }
     /// Serves the operations tagged `batch_exports` with `service`, replacing their 501 stubs.
     #[cfg(feature = "batch_exports")]
-    pub fn batch_exports<S: batch_exports::BatchExportsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn batch_exports<S: batch_exports::BatchExportsApi>(self, service: Arc<S>) -> Self {
         self.mount("batch_exports", batch_exports::routes(service))
     }
     /// Serves the operations tagged `cohorts` with `service`, replacing their 501 stubs.
@@ -470,10 +468,7 @@ impl Routes {
     }
     /// Serves the operations tagged `dashboard_templates` with `service`, replacing their 501 stubs.
     #[cfg(feature = "dashboard_templates")]
-    pub fn dashboard_templates<S: dashboard_templates::DashboardTemplatesApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn dashboard_templates<S: dashboard_templates::DashboardTemplatesApi>(self, service: Arc<S>) -> Self {
         self.mount("dashboard_templates", dashboard_templates::routes(service))
     }
     /// Serves the operations tagged `dashboards` with `service`, replacing their 501 stubs.
@@ -483,18 +478,12 @@ impl Routes {
     }
     /// Serves the operations tagged `data_color_themes` with `service`, replacing their 501 stubs.
     #[cfg(feature = "data_color_themes")]
-    pub fn data_color_themes<S: data_color_themes::DataColorThemesApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn data_color_themes<S: data_color_themes::DataColorThemesApi>(self, service: Arc<S>) -> Self {
         self.mount("data_color_themes", data_color_themes::routes(service))
     }
     /// Serves the operations tagged `dataset_items` with `service`, replacing their 501 stubs.
     #[cfg(feature = "dataset_items")]
-    pub fn dataset_items<S: dataset_items::DatasetItemsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn dataset_items<S: dataset_items::DatasetItemsApi>(self, service: Arc<S>) -> Self {
         self.mount("dataset_items", dataset_items::routes(service))
     }
     /// Serves the operations tagged `datasets` with `service`, replacing their 501 stubs.
@@ -509,10 +498,7 @@ impl Routes {
     }
     /// Serves the operations tagged `early_access_feature` with `service`, replacing their 501 stubs.
     #[cfg(feature = "early_access_feature")]
-    pub fn early_access_feature<S: early_access_feature::EarlyAccessFeatureApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn early_access_feature<S: early_access_feature::EarlyAccessFeatureApi>(self, service: Arc<S>) -> Self {
         self.mount("early_access_feature", early_access_feature::routes(service))
     }
     /// Serves the operations tagged `endpoints` with `service`, replacing their 501 stubs.
@@ -522,26 +508,17 @@ impl Routes {
     }
     /// Serves the operations tagged `environments` with `service`, replacing their 501 stubs.
     #[cfg(feature = "environments")]
-    pub fn environments<S: environments::EnvironmentsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn environments<S: environments::EnvironmentsApi>(self, service: Arc<S>) -> Self {
         self.mount("environments", environments::routes(service))
     }
     /// Serves the operations tagged `environments_rollback` with `service`, replacing their 501 stubs.
     #[cfg(feature = "environments_rollback")]
-    pub fn environments_rollback<S: environments_rollback::EnvironmentsRollbackApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn environments_rollback<S: environments_rollback::EnvironmentsRollbackApi>(self, service: Arc<S>) -> Self {
         self.mount("environments_rollback", environments_rollback::routes(service))
     }
     /// Serves the operations tagged `event_definitions` with `service`, replacing their 501 stubs.
     #[cfg(feature = "event_definitions")]
-    pub fn event_definitions<S: event_definitions::EventDefinitionsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn event_definitions<S: event_definitions::EventDefinitionsApi>(self, service: Arc<S>) -> Self {
         self.mount("event_definitions", event_definitions::routes(service))
     }
     /// Serves the operations tagged `events` with `service`, replacing their 501 stubs.
@@ -551,17 +528,12 @@ impl Routes {
     }
     /// Serves the operations tagged `experiment_holdouts` with `service`, replacing their 501 stubs.
     #[cfg(feature = "experiment_holdouts")]
-    pub fn experiment_holdouts<S: experiment_holdouts::ExperimentHoldoutsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn experiment_holdouts<S: experiment_holdouts::ExperimentHoldoutsApi>(self, service: Arc<S>) -> Self {
         self.mount("experiment_holdouts", experiment_holdouts::routes(service))
     }
     /// Serves the operations tagged `experiment_saved_metrics` with `service`, replacing their 501 stubs.
     #[cfg(feature = "experiment_saved_metrics")]
-    pub fn experiment_saved_metrics<
-        S: experiment_saved_metrics::ExperimentSavedMetricsApi,
-    >(self, service: Arc<S>) -> Self {
+    pub fn experiment_saved_metrics<S: experiment_saved_metrics::ExperimentSavedMetricsApi>(self, service: Arc<S>) -> Self {
         self.mount("experiment_saved_metrics", experiment_saved_metrics::routes(service))
     }
     /// Serves the operations tagged `experiments` with `service`, replacing their 501 stubs.
@@ -576,10 +548,7 @@ impl Routes {
     }
     /// Serves the operations tagged `feature_flags` with `service`, replacing their 501 stubs.
     #[cfg(feature = "feature_flags")]
-    pub fn feature_flags<S: feature_flags::FeatureFlagsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn feature_flags<S: feature_flags::FeatureFlagsApi>(self, service: Arc<S>) -> Self {
         self.mount("feature_flags", feature_flags::routes(service))
     }
     /// Serves the operations tagged `file_system` with `service`, replacing their 501 stubs.
@@ -589,10 +558,7 @@ impl Routes {
     }
     /// Serves the operations tagged `file_system_shortcut` with `service`, replacing their 501 stubs.
     #[cfg(feature = "file_system_shortcut")]
-    pub fn file_system_shortcut<S: file_system_shortcut::FileSystemShortcutApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn file_system_shortcut<S: file_system_shortcut::FileSystemShortcutApi>(self, service: Arc<S>) -> Self {
         self.mount("file_system_shortcut", file_system_shortcut::routes(service))
     }
     /// Serves the operations tagged `flag_value` with `service`, replacing their 501 stubs.
@@ -612,10 +578,7 @@ impl Routes {
     }
     /// Serves the operations tagged `hog_functions` with `service`, replacing their 501 stubs.
     #[cfg(feature = "hog_functions")]
-    pub fn hog_functions<S: hog_functions::HogFunctionsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn hog_functions<S: hog_functions::HogFunctionsApi>(self, service: Arc<S>) -> Self {
         self.mount("hog_functions", hog_functions::routes(service))
     }
     /// Serves the operations tagged `hogql` with `service`, replacing their 501 stubs.
@@ -630,10 +593,7 @@ impl Routes {
     }
     /// Serves the operations tagged `integrations` with `service`, replacing their 501 stubs.
     #[cfg(feature = "integrations")]
-    pub fn integrations<S: integrations::IntegrationsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn integrations<S: integrations::IntegrationsApi>(self, service: Arc<S>) -> Self {
         self.mount("integrations", integrations::routes(service))
     }
     /// Serves the operations tagged `invites` with `service`, replacing their 501 stubs.
@@ -663,18 +623,12 @@ impl Routes {
     }
     /// Serves the operations tagged `organizations` with `service`, replacing their 501 stubs.
     #[cfg(feature = "organizations")]
-    pub fn organizations<S: organizations::OrganizationsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn organizations<S: organizations::OrganizationsApi>(self, service: Arc<S>) -> Self {
         self.mount("organizations", organizations::routes(service))
     }
     /// Serves the operations tagged `persisted_folder` with `service`, replacing their 501 stubs.
     #[cfg(feature = "persisted_folder")]
-    pub fn persisted_folder<S: persisted_folder::PersistedFolderApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn persisted_folder<S: persisted_folder::PersistedFolderApi>(self, service: Arc<S>) -> Self {
         self.mount("persisted_folder", persisted_folder::routes(service))
     }
     /// Serves the operations tagged `persons` with `service`, replacing their 501 stubs.
@@ -684,10 +638,7 @@ impl Routes {
     }
     /// Serves the operations tagged `plugin_configs` with `service`, replacing their 501 stubs.
     #[cfg(feature = "plugin_configs")]
-    pub fn plugin_configs<S: plugin_configs::PluginConfigsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn plugin_configs<S: plugin_configs::PluginConfigsApi>(self, service: Arc<S>) -> Self {
         self.mount("plugin_configs", plugin_configs::routes(service))
     }
     /// Serves the operations tagged `projects` with `service`, replacing their 501 stubs.
@@ -697,18 +648,12 @@ impl Routes {
     }
     /// Serves the operations tagged `property_definitions` with `service`, replacing their 501 stubs.
     #[cfg(feature = "property_definitions")]
-    pub fn property_definitions<S: property_definitions::PropertyDefinitionsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn property_definitions<S: property_definitions::PropertyDefinitionsApi>(self, service: Arc<S>) -> Self {
         self.mount("property_definitions", property_definitions::routes(service))
     }
     /// Serves the operations tagged `proxy_records` with `service`, replacing their 501 stubs.
     #[cfg(feature = "proxy_records")]
-    pub fn proxy_records<S: proxy_records::ProxyRecordsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn proxy_records<S: proxy_records::ProxyRecordsApi>(self, service: Arc<S>) -> Self {
         self.mount("proxy_records", proxy_records::routes(service))
     }
     /// Serves the operations tagged `public` with `service`, replacing their 501 stubs.
@@ -728,20 +673,12 @@ impl Routes {
     }
     /// Serves the operations tagged `session_recording_playlists` with `service`, replacing their 501 stubs.
     #[cfg(feature = "session_recording_playlists")]
-    pub fn session_recording_playlists<
-        S: session_recording_playlists::SessionRecordingPlaylistsApi,
-    >(self, service: Arc<S>) -> Self {
-        self.mount(
-            "session_recording_playlists",
-            session_recording_playlists::routes(service),
-        )
+    pub fn session_recording_playlists<S: session_recording_playlists::SessionRecordingPlaylistsApi>(self, service: Arc<S>) -> Self {
+        self.mount("session_recording_playlists", session_recording_playlists::routes(service))
     }
     /// Serves the operations tagged `session_recordings` with `service`, replacing their 501 stubs.
     #[cfg(feature = "session_recordings")]
-    pub fn session_recordings<S: session_recordings::SessionRecordingsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn session_recordings<S: session_recordings::SessionRecordingsApi>(self, service: Arc<S>) -> Self {
         self.mount("session_recordings", session_recordings::routes(service))
     }
     /// Serves the operations tagged `sessions` with `service`, replacing their 501 stubs.
@@ -751,10 +688,7 @@ impl Routes {
     }
     /// Serves the operations tagged `subscriptions` with `service`, replacing their 501 stubs.
     #[cfg(feature = "subscriptions")]
-    pub fn subscriptions<S: subscriptions::SubscriptionsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn subscriptions<S: subscriptions::SubscriptionsApi>(self, service: Arc<S>) -> Self {
         self.mount("subscriptions", subscriptions::routes(service))
     }
     /// Serves the operations tagged `surveys` with `service`, replacing their 501 stubs.
@@ -774,34 +708,22 @@ impl Routes {
     }
     /// Serves the operations tagged `warehouse_saved_queries` with `service`, replacing their 501 stubs.
     #[cfg(feature = "warehouse_saved_queries")]
-    pub fn warehouse_saved_queries<S: warehouse_saved_queries::WarehouseSavedQueriesApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn warehouse_saved_queries<S: warehouse_saved_queries::WarehouseSavedQueriesApi>(self, service: Arc<S>) -> Self {
         self.mount("warehouse_saved_queries", warehouse_saved_queries::routes(service))
     }
     /// Serves the operations tagged `warehouse_tables` with `service`, replacing their 501 stubs.
     #[cfg(feature = "warehouse_tables")]
-    pub fn warehouse_tables<S: warehouse_tables::WarehouseTablesApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn warehouse_tables<S: warehouse_tables::WarehouseTablesApi>(self, service: Arc<S>) -> Self {
         self.mount("warehouse_tables", warehouse_tables::routes(service))
     }
     /// Serves the operations tagged `web_analytics` with `service`, replacing their 501 stubs.
     #[cfg(feature = "web_analytics")]
-    pub fn web_analytics<S: web_analytics::WebAnalyticsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn web_analytics<S: web_analytics::WebAnalyticsApi>(self, service: Arc<S>) -> Self {
         self.mount("web_analytics", web_analytics::routes(service))
     }
     /// Serves the operations tagged `web_experiments` with `service`, replacing their 501 stubs.
     #[cfg(feature = "web_experiments")]
-    pub fn web_experiments<S: web_experiments::WebExperimentsApi>(
-        self,
-        service: Arc<S>,
-    ) -> Self {
+    pub fn web_experiments<S: web_experiments::WebExperimentsApi>(self, service: Arc<S>) -> Self {
         self.mount("web_experiments", web_experiments::routes(service))
     }
 }

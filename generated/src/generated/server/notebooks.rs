@@ -110,13 +110,9 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/notebooks/activity/",
-            d::json(
-                &NOTEBOOKS_ACTIVITY_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.notebooks_activity_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&NOTEBOOKS_ACTIVITY_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.notebooks_activity_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/notebooks/{short_id}/activity/",
@@ -130,33 +126,21 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/notebooks/",
-            d::json(
-                &NOTEBOOKS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| {
-                    s.notebooks_create(cx, project_id, body)
-                },
-            ),
+            d::json(&NOTEBOOKS_CREATE, &service, |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                s.notebooks_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/notebooks/{short_id}/",
-            d::json(
-                &NOTEBOOKS_DESTROY,
-                &service,
-                |s, cx, (project_id, short_id), (), ()| {
-                    s.notebooks_destroy(cx, project_id, short_id)
-                },
-            ),
+            d::json(&NOTEBOOKS_DESTROY, &service, |s, cx, (project_id, short_id), (), ()| {
+                s.notebooks_destroy(cx, project_id, short_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/notebooks/",
-            d::json(
-                &NOTEBOOKS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.notebooks_list(cx, project_id, query)
-                },
-            ),
+            d::json(&NOTEBOOKS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.notebooks_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/notebooks/{short_id}/",
@@ -180,13 +164,9 @@ pub fn routes<S: NotebooksApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/notebooks/{short_id}/",
-            d::json(
-                &NOTEBOOKS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, short_id), (), ()| {
-                    s.notebooks_retrieve(cx, project_id, short_id)
-                },
-            ),
+            d::json(&NOTEBOOKS_RETRIEVE, &service, |s, cx, (project_id, short_id), (), ()| {
+                s.notebooks_retrieve(cx, project_id, short_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/notebooks/{short_id}/",

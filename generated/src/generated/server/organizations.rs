@@ -63,10 +63,7 @@ pub trait OrganizationsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for ListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `organizations`, answered by `service`.
@@ -74,38 +71,38 @@ pub fn routes<S: OrganizationsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/organizations/",
-            d::json(
-                &CREATE,
-                &service,
-                |s, cx, (), (), d::Json(body)| { s.create(cx, body) },
-            ),
+            d::json(&CREATE, &service, |s, cx, (), (), d::Json(body)| {
+                s.create(cx, body)
+            }),
         )
         .route(
             "/api/organizations/{id}/",
-            d::empty(&DESTROY, &service, |s, cx, (id,), (), ()| { s.destroy(cx, id) }),
+            d::empty(&DESTROY, &service, |s, cx, (id,), (), ()| {
+                s.destroy(cx, id)
+            }),
         )
         .route(
             "/api/organizations/",
-            d::json(&LIST, &service, |s, cx, (), query, ()| { s.list(cx, query) }),
+            d::json(&LIST, &service, |s, cx, (), query, ()| {
+                s.list(cx, query)
+            }),
         )
         .route(
             "/api/organizations/{id}/",
-            d::json(
-                &PARTIAL_UPDATE,
-                &service,
-                |s, cx, (id,), (), d::MaybeJson(body)| { s.partial_update(cx, id, body) },
-            ),
+            d::json(&PARTIAL_UPDATE, &service, |s, cx, (id,), (), d::MaybeJson(body)| {
+                s.partial_update(cx, id, body)
+            }),
         )
         .route(
             "/api/organizations/{id}/",
-            d::json(&RETRIEVE, &service, |s, cx, (id,), (), ()| { s.retrieve(cx, id) }),
+            d::json(&RETRIEVE, &service, |s, cx, (id,), (), ()| {
+                s.retrieve(cx, id)
+            }),
         )
         .route(
             "/api/organizations/{id}/",
-            d::json(
-                &UPDATE,
-                &service,
-                |s, cx, (id,), (), d::Json(body)| { s.update(cx, id, body) },
-            ),
+            d::json(&UPDATE, &service, |s, cx, (id,), (), d::Json(body)| {
+                s.update(cx, id, body)
+            }),
         )
 }

@@ -125,18 +125,12 @@ pub trait PersistedFolderApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsPersistedFolderListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for PersistedFolderListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `persisted_folder`, answered by `service`.
@@ -178,12 +172,7 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PERSISTED_FOLDER_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_persisted_folder_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_persisted_folder_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -209,33 +198,21 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/persisted_folder/",
-            d::json(
-                &PERSISTED_FOLDER_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.persisted_folder_create(cx, project_id, body)
-                },
-            ),
+            d::json(&PERSISTED_FOLDER_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.persisted_folder_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persisted_folder/{id}/",
-            d::empty(
-                &PERSISTED_FOLDER_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.persisted_folder_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&PERSISTED_FOLDER_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.persisted_folder_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persisted_folder/",
-            d::json(
-                &PERSISTED_FOLDER_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.persisted_folder_list(cx, project_id, query)
-                },
-            ),
+            d::json(&PERSISTED_FOLDER_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.persisted_folder_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persisted_folder/{id}/",
@@ -249,13 +226,9 @@ pub fn routes<S: PersistedFolderApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/persisted_folder/{id}/",
-            d::json(
-                &PERSISTED_FOLDER_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.persisted_folder_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&PERSISTED_FOLDER_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.persisted_folder_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persisted_folder/{id}/",

@@ -489,20 +489,12 @@ pub trait PersonsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsPersonsActivityRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for EnvironmentsPersonsActivityRetrieve2Query {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for EnvironmentsPersonsBulkDeleteCreateQuery {
@@ -517,10 +509,7 @@ impl d::FromQuery for EnvironmentsPersonsBulkDeleteCreateQuery {
 }
 impl d::FromQuery for EnvironmentsPersonsCohortsRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            person_id: q.get("person_id")?,
-        })
+        Ok(Self { format: q.get("format")?, person_id: q.get("person_id")? })
     }
 }
 impl d::FromQuery for EnvironmentsPersonsDeleteEventsCreateQuery {
@@ -540,10 +529,7 @@ impl d::FromQuery for EnvironmentsPersonsDeleteRecordingsCreateQuery {
 }
 impl d::FromQuery for EnvironmentsPersonsDestroyQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            delete_events: q.get("delete_events")?,
-            format: q.get("format")?,
-        })
+        Ok(Self { delete_events: q.get("delete_events")?, format: q.get("format")? })
     }
 }
 impl d::FromQuery for EnvironmentsPersonsFunnelCorrelationCreateQuery {
@@ -626,38 +612,22 @@ impl d::FromQuery for EnvironmentsPersonsUpdateQuery {
 }
 impl d::FromQuery for EnvironmentsPersonsUpdatePropertyCreateQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            key: q.get("key")?,
-            value: q.get("value")?,
-        })
+        Ok(Self { format: q.get("format")?, key: q.get("key")?, value: q.get("value")? })
     }
 }
 impl d::FromQuery for EnvironmentsPersonsValuesRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            key: q.get("key")?,
-            value: q.get("value")?,
-        })
+        Ok(Self { format: q.get("format")?, key: q.get("key")?, value: q.get("value")? })
     }
 }
 impl d::FromQuery for PersonsActivityRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for PersonsActivityRetrieve2Query {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { format: q.get("format")?, limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for PersonsBulkDeleteCreateQuery {
@@ -672,10 +642,7 @@ impl d::FromQuery for PersonsBulkDeleteCreateQuery {
 }
 impl d::FromQuery for PersonsCohortsRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            person_id: q.get("person_id")?,
-        })
+        Ok(Self { format: q.get("format")?, person_id: q.get("person_id")? })
     }
 }
 impl d::FromQuery for PersonsDeleteEventsCreateQuery {
@@ -695,10 +662,7 @@ impl d::FromQuery for PersonsDeleteRecordingsCreateQuery {
 }
 impl d::FromQuery for PersonsDestroyQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            delete_events: q.get("delete_events")?,
-            format: q.get("format")?,
-        })
+        Ok(Self { delete_events: q.get("delete_events")?, format: q.get("format")? })
     }
 }
 impl d::FromQuery for PersonsFunnelCorrelationCreateQuery {
@@ -781,20 +745,12 @@ impl d::FromQuery for PersonsUpdateQuery {
 }
 impl d::FromQuery for PersonsUpdatePropertyCreateQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            key: q.get("key")?,
-            value: q.get("value")?,
-        })
+        Ok(Self { format: q.get("format")?, key: q.get("key")?, value: q.get("value")? })
     }
 }
 impl d::FromQuery for PersonsValuesRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            format: q.get("format")?,
-            key: q.get("key")?,
-            value: q.get("value")?,
-        })
+        Ok(Self { format: q.get("format")?, key: q.get("key")?, value: q.get("value")? })
     }
 }
 /// The routes of the operations tagged `persons`, answered by `service`.
@@ -826,12 +782,7 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PERSONS_BULK_DELETE_CREATE,
                 &service,
                 |s, cx, (project_id,), query, d::MaybeJson(body)| {
-                    s.environments_persons_bulk_delete_create(
-                        cx,
-                        project_id,
-                        query,
-                        body,
-                    )
+                    s.environments_persons_bulk_delete_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -851,13 +802,7 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PERSONS_DELETE_EVENTS_CREATE,
                 &service,
                 |s, cx, (project_id, id), query, d::MaybeJson(body)| {
-                    s.environments_persons_delete_events_create(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                        body,
-                    )
+                    s.environments_persons_delete_events_create(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -867,13 +812,7 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PERSONS_DELETE_PROPERTY_CREATE,
                 &service,
                 |s, cx, (project_id, id), query, d::Json(body)| {
-                    s.environments_persons_delete_property_create(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                        body,
-                    )
+                    s.environments_persons_delete_property_create(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -883,13 +822,7 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PERSONS_DELETE_RECORDINGS_CREATE,
                 &service,
                 |s, cx, (project_id, id), query, d::MaybeJson(body)| {
-                    s.environments_persons_delete_recordings_create(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                        body,
-                    )
+                    s.environments_persons_delete_recordings_create(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -909,12 +842,7 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_CREATE,
                 &service,
                 |s, cx, (project_id,), query, d::MaybeJson(body)| {
-                    s.environments_persons_funnel_correlation_create(
-                        cx,
-                        project_id,
-                        query,
-                        body,
-                    )
+                    s.environments_persons_funnel_correlation_create(cx, project_id, query, body)
                 },
             ),
         )
@@ -924,11 +852,7 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PERSONS_FUNNEL_CORRELATION_RETRIEVE,
                 &service,
                 |s, cx, (project_id,), query, ()| {
-                    s.environments_persons_funnel_correlation_retrieve(
-                        cx,
-                        project_id,
-                        query,
-                    )
+                    s.environments_persons_funnel_correlation_retrieve(cx, project_id, query)
                 },
             ),
         )
@@ -964,13 +888,9 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/persons/",
-            d::json(
-                &ENVIRONMENTS_PERSONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_persons_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_PERSONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_persons_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/persons/{id}/",
@@ -978,13 +898,7 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PERSONS_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), query, d::MaybeJson(body)| {
-                    s.environments_persons_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                        body,
-                    )
+                    s.environments_persons_partial_update(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -994,12 +908,7 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PERSONS_PROPERTIES_TIMELINE_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), query, ()| {
-                    s.environments_persons_properties_timeline_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                    )
+                    s.environments_persons_properties_timeline_retrieve(cx, project_id, id, query)
                 },
             ),
         )
@@ -1074,13 +983,7 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PERSONS_UPDATE_PROPERTY_CREATE,
                 &service,
                 |s, cx, (project_id, id), query, d::MaybeJson(body)| {
-                    s.environments_persons_update_property_create(
-                        cx,
-                        project_id,
-                        id,
-                        query,
-                        body,
-                    )
+                    s.environments_persons_update_property_create(cx, project_id, id, query, body)
                 },
             ),
         )
@@ -1096,23 +999,15 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/persons/activity/",
-            d::json(
-                &PERSONS_ACTIVITY_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.persons_activity_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&PERSONS_ACTIVITY_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.persons_activity_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persons/{id}/activity/",
-            d::json(
-                &PERSONS_ACTIVITY_RETRIEVE_2,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.persons_activity_retrieve_2(cx, project_id, id, query)
-                },
-            ),
+            d::json(&PERSONS_ACTIVITY_RETRIEVE_2, &service, |s, cx, (project_id, id), query, ()| {
+                s.persons_activity_retrieve_2(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persons/bulk_delete/",
@@ -1126,13 +1021,9 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/persons/cohorts/",
-            d::json(
-                &PERSONS_COHORTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.persons_cohorts_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&PERSONS_COHORTS_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.persons_cohorts_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persons/{id}/delete_events/",
@@ -1166,13 +1057,9 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/persons/{id}/",
-            d::empty(
-                &PERSONS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.persons_destroy(cx, project_id, id, query)
-                },
-            ),
+            d::empty(&PERSONS_DESTROY, &service, |s, cx, (project_id, id), query, ()| {
+                s.persons_destroy(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persons/funnel/correlation/",
@@ -1206,33 +1093,21 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/persons/funnel/",
-            d::json(
-                &PERSONS_FUNNEL_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.persons_funnel_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&PERSONS_FUNNEL_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.persons_funnel_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persons/lifecycle/",
-            d::json(
-                &PERSONS_LIFECYCLE_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.persons_lifecycle_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&PERSONS_LIFECYCLE_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.persons_lifecycle_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persons/",
-            d::json(
-                &PERSONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.persons_list(cx, project_id, query)
-                },
-            ),
+            d::json(&PERSONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.persons_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persons/{id}/",
@@ -1260,24 +1135,15 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
                 &PERSONS_RESET_PERSON_DISTINCT_ID_CREATE,
                 &service,
                 |s, cx, (project_id,), query, d::MaybeJson(body)| {
-                    s.persons_reset_person_distinct_id_create(
-                        cx,
-                        project_id,
-                        query,
-                        body,
-                    )
+                    s.persons_reset_person_distinct_id_create(cx, project_id, query, body)
                 },
             ),
         )
         .route(
             "/api/projects/{project_id}/persons/{id}/",
-            d::json(
-                &PERSONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.persons_retrieve(cx, project_id, id, query)
-                },
-            ),
+            d::json(&PERSONS_RETRIEVE, &service, |s, cx, (project_id, id), query, ()| {
+                s.persons_retrieve(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persons/{id}/split/",
@@ -1291,23 +1157,15 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/persons/stickiness/",
-            d::json(
-                &PERSONS_STICKINESS_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.persons_stickiness_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&PERSONS_STICKINESS_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.persons_stickiness_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persons/trends/",
-            d::json(
-                &PERSONS_TRENDS_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.persons_trends_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&PERSONS_TRENDS_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.persons_trends_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/persons/{id}/",
@@ -1331,12 +1189,8 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/persons/values/",
-            d::json(
-                &PERSONS_VALUES_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.persons_values_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&PERSONS_VALUES_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.persons_values_retrieve(cx, project_id, query)
+            }),
         )
 }

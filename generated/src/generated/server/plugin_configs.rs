@@ -33,18 +33,12 @@ pub trait PluginConfigsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsPluginConfigsLogsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for PluginConfigsLogsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `plugin_configs`, answered by `service`.
@@ -56,12 +50,7 @@ pub fn routes<S: PluginConfigsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_PLUGIN_CONFIGS_LOGS_LIST,
                 &service,
                 |s, cx, (project_id, plugin_config_id), query, ()| {
-                    s.environments_plugin_configs_logs_list(
-                        cx,
-                        project_id,
-                        plugin_config_id,
-                        query,
-                    )
+                    s.environments_plugin_configs_logs_list(cx, project_id, plugin_config_id, query)
                 },
             ),
         )

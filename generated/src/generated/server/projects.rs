@@ -92,9 +92,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
         cx: Context,
         organization_id: uuid::Uuid,
         query: List2Query,
-    ) -> impl Future<
-        Output = Answer<types::PaginatedProjectBackwardCompatBasicList>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::PaginatedProjectBackwardCompatBasicList>> + Send {
         d::unimplemented(&LIST_2)
     }
     /// `PATCH /api/organizations/{organization_id}/projects/{id}/`
@@ -149,10 +147,7 @@ pub trait ProjectsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for List2Query {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `projects`, answered by `service`.
@@ -160,13 +155,9 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/organizations/{organization_id}/projects/{id}/activity/",
-            d::json(
-                &ACTIVITY_RETRIEVE,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.activity_retrieve(cx, organization_id, id)
-                },
-            ),
+            d::json(&ACTIVITY_RETRIEVE, &service, |s, cx, (organization_id, id), (), ()| {
+                s.activity_retrieve(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/projects/{id}/add_product_intent/",
@@ -194,24 +185,15 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
                 &COMPLETE_PRODUCT_ONBOARDING_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
-                    s.complete_product_onboarding_partial_update(
-                        cx,
-                        organization_id,
-                        id,
-                        body,
-                    )
+                    s.complete_product_onboarding_partial_update(cx, organization_id, id, body)
                 },
             ),
         )
         .route(
             "/api/organizations/{organization_id}/projects/",
-            d::json(
-                &CREATE_2,
-                &service,
-                |s, cx, (organization_id,), (), d::MaybeJson(body)| {
-                    s.create_2(cx, organization_id, body)
-                },
-            ),
+            d::json(&CREATE_2, &service, |s, cx, (organization_id,), (), d::MaybeJson(body)| {
+                s.create_2(cx, organization_id, body)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/projects/{id}/delete_secret_token_backup/",
@@ -219,24 +201,15 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
                 &DELETE_SECRET_TOKEN_BACKUP_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
-                    s.delete_secret_token_backup_partial_update(
-                        cx,
-                        organization_id,
-                        id,
-                        body,
-                    )
+                    s.delete_secret_token_backup_partial_update(cx, organization_id, id, body)
                 },
             ),
         )
         .route(
             "/api/organizations/{organization_id}/projects/{id}/",
-            d::empty(
-                &DESTROY_2,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.destroy_2(cx, organization_id, id)
-                },
-            ),
+            d::empty(&DESTROY_2, &service, |s, cx, (organization_id, id), (), ()| {
+                s.destroy_2(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/projects/{id}/is_generating_demo_data/",
@@ -250,13 +223,9 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/projects/",
-            d::json(
-                &LIST_2,
-                &service,
-                |s, cx, (organization_id,), query, ()| {
-                    s.list_2(cx, organization_id, query)
-                },
-            ),
+            d::json(&LIST_2, &service, |s, cx, (organization_id,), query, ()| {
+                s.list_2(cx, organization_id, query)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/projects/{id}/",
@@ -280,13 +249,9 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/projects/{id}/",
-            d::json(
-                &RETRIEVE_2,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.retrieve_2(cx, organization_id, id)
-                },
-            ),
+            d::json(&RETRIEVE_2, &service, |s, cx, (organization_id, id), (), ()| {
+                s.retrieve_2(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/projects/{id}/rotate_secret_token/",
@@ -300,12 +265,8 @@ pub fn routes<S: ProjectsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/projects/{id}/",
-            d::json(
-                &UPDATE_2,
-                &service,
-                |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
-                    s.update_2(cx, organization_id, id, body)
-                },
-            ),
+            d::json(&UPDATE_2, &service, |s, cx, (organization_id, id), (), d::MaybeJson(body)| {
+                s.update_2(cx, organization_id, id, body)
+            }),
         )
 }

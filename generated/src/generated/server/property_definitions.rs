@@ -90,23 +90,15 @@ pub fn routes<S: PropertyDefinitionsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/property_definitions/{id}/",
-            d::empty(
-                &PROPERTY_DEFINITIONS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.property_definitions_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&PROPERTY_DEFINITIONS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.property_definitions_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/property_definitions/",
-            d::json(
-                &PROPERTY_DEFINITIONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.property_definitions_list(cx, project_id, query)
-                },
-            ),
+            d::json(&PROPERTY_DEFINITIONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.property_definitions_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/property_definitions/{id}/",
@@ -120,13 +112,9 @@ pub fn routes<S: PropertyDefinitionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/property_definitions/{id}/",
-            d::json(
-                &PROPERTY_DEFINITIONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.property_definitions_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&PROPERTY_DEFINITIONS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.property_definitions_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/property_definitions/seen_together/",

@@ -69,10 +69,7 @@ pub trait ProxyRecordsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for ProxyRecordsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `proxy_records`, answered by `service`.
@@ -90,23 +87,15 @@ pub fn routes<S: ProxyRecordsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/proxy_records/{id}/",
-            d::empty(
-                &PROXY_RECORDS_DESTROY,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.proxy_records_destroy(cx, organization_id, id)
-                },
-            ),
+            d::empty(&PROXY_RECORDS_DESTROY, &service, |s, cx, (organization_id, id), (), ()| {
+                s.proxy_records_destroy(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/proxy_records/",
-            d::json(
-                &PROXY_RECORDS_LIST,
-                &service,
-                |s, cx, (organization_id,), query, ()| {
-                    s.proxy_records_list(cx, organization_id, query)
-                },
-            ),
+            d::json(&PROXY_RECORDS_LIST, &service, |s, cx, (organization_id,), query, ()| {
+                s.proxy_records_list(cx, organization_id, query)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/proxy_records/{id}/",
@@ -120,13 +109,9 @@ pub fn routes<S: ProxyRecordsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/proxy_records/{id}/",
-            d::json(
-                &PROXY_RECORDS_RETRIEVE,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.proxy_records_retrieve(cx, organization_id, id)
-                },
-            ),
+            d::json(&PROXY_RECORDS_RETRIEVE, &service, |s, cx, (organization_id, id), (), ()| {
+                s.proxy_records_retrieve(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/proxy_records/{id}/",

@@ -60,10 +60,7 @@ impl d::FromQuery for PublicDecideQuery {
 }
 impl d::FromQuery for PublicFlagsQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            v: q.get("v")?,
-            config: q.get("config")?,
-        })
+        Ok(Self { v: q.get("v")?, config: q.get("config")? })
     }
 }
 /// The routes of the operations tagged `public`, answered by `service`.
@@ -71,34 +68,26 @@ pub fn routes<S: PublicApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/batch/",
-            d::json(
-                &PUBLIC_BATCH,
-                &service,
-                |s, cx, (), (), d::Json(body)| { s.public_batch(cx, body) },
-            ),
+            d::json(&PUBLIC_BATCH, &service, |s, cx, (), (), d::Json(body)| {
+                s.public_batch(cx, body)
+            }),
         )
         .route(
             "/capture/",
-            d::json(
-                &PUBLIC_CAPTURE,
-                &service,
-                |s, cx, (), (), d::Json(body)| { s.public_capture(cx, body) },
-            ),
+            d::json(&PUBLIC_CAPTURE, &service, |s, cx, (), (), d::Json(body)| {
+                s.public_capture(cx, body)
+            }),
         )
         .route(
             "/decide/",
-            d::json(
-                &PUBLIC_DECIDE,
-                &service,
-                |s, cx, (), query, d::Json(body)| { s.public_decide(cx, query, body) },
-            ),
+            d::json(&PUBLIC_DECIDE, &service, |s, cx, (), query, d::Json(body)| {
+                s.public_decide(cx, query, body)
+            }),
         )
         .route(
             "/flags",
-            d::json(
-                &PUBLIC_FLAGS,
-                &service,
-                |s, cx, (), query, d::Json(body)| { s.public_flags(cx, query, body) },
-            ),
+            d::json(&PUBLIC_FLAGS, &service, |s, cx, (), query, d::Json(body)| {
+                s.public_flags(cx, query, body)
+            }),
         )
 }

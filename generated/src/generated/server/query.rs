@@ -15,9 +15,7 @@ pub trait QueryApi: Send + Sync + 'static {
         self: Arc<Self>,
         cx: Context,
         project_id: String,
-    ) -> impl Future<
-        Output = Answer<types::EnvironmentsQueryCheckAuthForAsyncCreateResponse>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::EnvironmentsQueryCheckAuthForAsyncCreateResponse>> + Send {
         d::unimplemented(&ENVIRONMENTS_QUERY_CHECK_AUTH_FOR_ASYNC_CREATE)
     }
     /// `DELETE /api/environments/{project_id}/query/{id}/`
@@ -35,9 +33,7 @@ pub trait QueryApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: EnvironmentsQueryDraftSqlRetrieveQuery,
-    ) -> impl Future<
-        Output = Answer<types::EnvironmentsQueryDraftSqlRetrieveResponse>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::EnvironmentsQueryDraftSqlRetrieveResponse>> + Send {
         d::unimplemented(&ENVIRONMENTS_QUERY_DRAFT_SQL_RETRIEVE)
     }
     /// `GET /api/environments/{project_id}/query/{id}/log/`
@@ -46,9 +42,7 @@ pub trait QueryApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         id: String,
-    ) -> impl Future<
-        Output = Answer<std::collections::BTreeMap<String, serde_json::Value>>,
-    > + Send {
+    ) -> impl Future<Output = Answer<std::collections::BTreeMap<String, serde_json::Value>>> + Send {
         d::unimplemented(&ENVIRONMENTS_QUERY_LOG_RETRIEVE)
     }
     /// `GET /api/environments/{project_id}/query/{id}/`
@@ -65,9 +59,7 @@ pub trait QueryApi: Send + Sync + 'static {
         self: Arc<Self>,
         cx: Context,
         project_id: String,
-    ) -> impl Future<
-        Output = Answer<types::QueryCheckAuthForAsyncCreateResponse>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::QueryCheckAuthForAsyncCreateResponse>> + Send {
         d::unimplemented(&QUERY_CHECK_AUTH_FOR_ASYNC_CREATE)
     }
     /// `DELETE /api/projects/{project_id}/query/{id}/`
@@ -94,9 +86,7 @@ pub trait QueryApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         id: String,
-    ) -> impl Future<
-        Output = Answer<std::collections::BTreeMap<String, serde_json::Value>>,
-    > + Send {
+    ) -> impl Future<Output = Answer<std::collections::BTreeMap<String, serde_json::Value>>> + Send {
         d::unimplemented(&QUERY_LOG_RETRIEVE)
     }
     /// `GET /api/projects/{project_id}/query/{id}/`
@@ -111,18 +101,12 @@ pub trait QueryApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsQueryDraftSqlRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            prompt: q.get("prompt")?,
-            current_query: q.get("current_query")?,
-        })
+        Ok(Self { prompt: q.get("prompt")?, current_query: q.get("current_query")? })
     }
 }
 impl d::FromQuery for QueryDraftSqlRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            prompt: q.get("prompt")?,
-            current_query: q.get("current_query")?,
-        })
+        Ok(Self { prompt: q.get("prompt")?, current_query: q.get("current_query")? })
     }
 }
 /// The routes of the operations tagged `query`, answered by `service`.
@@ -140,13 +124,9 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/query/{id}/",
-            d::json(
-                &ENVIRONMENTS_QUERY_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.environments_query_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_QUERY_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.environments_query_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/environments/{project_id}/query/draft_sql/",
@@ -160,70 +140,44 @@ pub fn routes<S: QueryApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/query/{id}/log/",
-            d::json(
-                &ENVIRONMENTS_QUERY_LOG_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.environments_query_log_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_QUERY_LOG_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.environments_query_log_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/environments/{project_id}/query/{id}/",
-            d::json(
-                &ENVIRONMENTS_QUERY_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.environments_query_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_QUERY_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.environments_query_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/query/check_auth_for_async/",
-            d::json(
-                &QUERY_CHECK_AUTH_FOR_ASYNC_CREATE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.query_check_auth_for_async_create(cx, project_id)
-                },
-            ),
+            d::json(&QUERY_CHECK_AUTH_FOR_ASYNC_CREATE, &service, |s, cx, (project_id,), (), ()| {
+                s.query_check_auth_for_async_create(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/query/{id}/",
-            d::json(
-                &QUERY_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| { s.query_destroy(cx, project_id, id) },
-            ),
+            d::json(&QUERY_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.query_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/query/draft_sql/",
-            d::json(
-                &QUERY_DRAFT_SQL_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.query_draft_sql_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&QUERY_DRAFT_SQL_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.query_draft_sql_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/query/{id}/log/",
-            d::json(
-                &QUERY_LOG_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.query_log_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&QUERY_LOG_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.query_log_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/query/{id}/",
-            d::json(
-                &QUERY_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.query_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&QUERY_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.query_retrieve(cx, project_id, id)
+            }),
         )
 }

@@ -99,18 +99,12 @@ pub trait RolesApi: Send + Sync + 'static {
 }
 impl d::FromQuery for RolesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for RolesRoleMembershipsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `roles`, answered by `service`.
@@ -118,33 +112,21 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/organizations/{organization_id}/roles/",
-            d::json(
-                &ROLES_CREATE,
-                &service,
-                |s, cx, (organization_id,), (), d::Json(body)| {
-                    s.roles_create(cx, organization_id, body)
-                },
-            ),
+            d::json(&ROLES_CREATE, &service, |s, cx, (organization_id,), (), d::Json(body)| {
+                s.roles_create(cx, organization_id, body)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/roles/{id}/",
-            d::empty(
-                &ROLES_DESTROY,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.roles_destroy(cx, organization_id, id)
-                },
-            ),
+            d::empty(&ROLES_DESTROY, &service, |s, cx, (organization_id, id), (), ()| {
+                s.roles_destroy(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/roles/",
-            d::json(
-                &ROLES_LIST,
-                &service,
-                |s, cx, (organization_id,), query, ()| {
-                    s.roles_list(cx, organization_id, query)
-                },
-            ),
+            d::json(&ROLES_LIST, &service, |s, cx, (organization_id,), query, ()| {
+                s.roles_list(cx, organization_id, query)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/roles/{id}/",
@@ -158,13 +140,9 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/roles/{id}/",
-            d::json(
-                &ROLES_RETRIEVE,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.roles_retrieve(cx, organization_id, id)
-                },
-            ),
+            d::json(&ROLES_RETRIEVE, &service, |s, cx, (organization_id, id), (), ()| {
+                s.roles_retrieve(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/roles/{role_id}/role_memberships/",
@@ -198,12 +176,8 @@ pub fn routes<S: RolesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/roles/{id}/",
-            d::json(
-                &ROLES_UPDATE,
-                &service,
-                |s, cx, (organization_id, id), (), d::Json(body)| {
-                    s.roles_update(cx, organization_id, id, body)
-                },
-            ),
+            d::json(&ROLES_UPDATE, &service, |s, cx, (organization_id, id), (), d::Json(body)| {
+                s.roles_update(cx, organization_id, id, body)
+            }),
         )
 }

@@ -34,9 +34,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: EnvironmentsSessionRecordingPlaylistsListQuery,
-    ) -> impl Future<
-        Output = Answer<types::PaginatedSessionRecordingPlaylistList>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::PaginatedSessionRecordingPlaylistList>> + Send {
         d::unimplemented(&ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST)
     }
     /// `PATCH /api/environments/{project_id}/session_recording_playlists/{short_id}/`
@@ -122,9 +120,7 @@ pub trait SessionRecordingPlaylistsApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: SessionRecordingPlaylistsListQuery,
-    ) -> impl Future<
-        Output = Answer<types::PaginatedSessionRecordingPlaylistList>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::PaginatedSessionRecordingPlaylistList>> + Send {
         d::unimplemented(&SESSION_RECORDING_PLAYLISTS_LIST)
     }
     /// `PATCH /api/projects/{project_id}/session_recording_playlists/{short_id}/`
@@ -216,11 +212,7 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_CREATE,
                 &service,
                 |s, cx, (project_id,), (), d::MaybeJson(body)| {
-                    s.environments_session_recording_playlists_create(
-                        cx,
-                        project_id,
-                        body,
-                    )
+                    s.environments_session_recording_playlists_create(cx, project_id, body)
                 },
             ),
         )
@@ -230,11 +222,7 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_DESTROY,
                 &service,
                 |s, cx, (project_id, short_id), (), ()| {
-                    s.environments_session_recording_playlists_destroy(
-                        cx,
-                        project_id,
-                        short_id,
-                    )
+                    s.environments_session_recording_playlists_destroy(cx, project_id, short_id)
                 },
             ),
         )
@@ -244,11 +232,7 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_LIST,
                 &service,
                 |s, cx, (project_id,), query, ()| {
-                    s.environments_session_recording_playlists_list(
-                        cx,
-                        project_id,
-                        query,
-                    )
+                    s.environments_session_recording_playlists_list(cx, project_id, query)
                 },
             ),
         )
@@ -272,13 +256,7 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE,
                 &service,
-                |
-                    s,
-                    cx,
-                    (project_id, short_id, session_recording_id),
-                    (),
-                    d::MaybeJson(body)|
-                {
+                |s, cx, (project_id, short_id, session_recording_id), (), d::MaybeJson(body)| {
                     s.environments_session_recording_playlists_recordings_create(
                         cx,
                         project_id,
@@ -324,11 +302,7 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
                 &ENVIRONMENTS_SESSION_RECORDING_PLAYLISTS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, short_id), (), ()| {
-                    s.environments_session_recording_playlists_retrieve(
-                        cx,
-                        project_id,
-                        short_id,
-                    )
+                    s.environments_session_recording_playlists_retrieve(cx, project_id, short_id)
                 },
             ),
         )
@@ -383,12 +357,7 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
                 &SESSION_RECORDING_PLAYLISTS_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, short_id), (), d::MaybeJson(body)| {
-                    s.session_recording_playlists_partial_update(
-                        cx,
-                        project_id,
-                        short_id,
-                        body,
-                    )
+                    s.session_recording_playlists_partial_update(cx, project_id, short_id, body)
                 },
             ),
         )
@@ -397,13 +366,7 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
             d::json(
                 &SESSION_RECORDING_PLAYLISTS_RECORDINGS_CREATE,
                 &service,
-                |
-                    s,
-                    cx,
-                    (project_id, short_id, session_recording_id),
-                    (),
-                    d::MaybeJson(body)|
-                {
+                |s, cx, (project_id, short_id, session_recording_id), (), d::MaybeJson(body)| {
                     s.session_recording_playlists_recordings_create(
                         cx,
                         project_id,
@@ -435,11 +398,7 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
                 &SESSION_RECORDING_PLAYLISTS_RECORDINGS_RETRIEVE,
                 &service,
                 |s, cx, (project_id, short_id), (), ()| {
-                    s.session_recording_playlists_recordings_retrieve(
-                        cx,
-                        project_id,
-                        short_id,
-                    )
+                    s.session_recording_playlists_recordings_retrieve(cx, project_id, short_id)
                 },
             ),
         )

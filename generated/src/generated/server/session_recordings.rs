@@ -185,18 +185,12 @@ pub trait SessionRecordingsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsSessionRecordingsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for SessionRecordingsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `session_recordings`, answered by `service`.
@@ -228,12 +222,7 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_SESSION_RECORDINGS_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_session_recordings_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_session_recordings_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -253,11 +242,7 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_SESSION_RECORDINGS_SHARING_LIST,
                 &service,
                 |s, cx, (project_id, recording_id), (), ()| {
-                    s.environments_session_recordings_sharing_list(
-                        cx,
-                        project_id,
-                        recording_id,
-                    )
+                    s.environments_session_recordings_sharing_list(cx, project_id, recording_id)
                 },
             ),
         )
@@ -318,23 +303,15 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/session_recordings/{id}/",
-            d::empty(
-                &SESSION_RECORDINGS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.session_recordings_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&SESSION_RECORDINGS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.session_recordings_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/session_recordings/",
-            d::json(
-                &SESSION_RECORDINGS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.session_recordings_list(cx, project_id, query)
-                },
-            ),
+            d::json(&SESSION_RECORDINGS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.session_recordings_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/session_recordings/{id}/",
@@ -348,13 +325,9 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/session_recordings/{id}/",
-            d::json(
-                &SESSION_RECORDINGS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.session_recordings_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&SESSION_RECORDINGS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.session_recordings_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/session_recordings/{recording_id}/sharing/",
@@ -402,12 +375,7 @@ pub fn routes<S: SessionRecordingsApi>(service: Arc<S>) -> axum::Router {
                 &SESSION_RECORDINGS_SHARING_REFRESH_CREATE,
                 &service,
                 |s, cx, (project_id, recording_id), (), d::MaybeJson(body)| {
-                    s.session_recordings_sharing_refresh_create(
-                        cx,
-                        project_id,
-                        recording_id,
-                        body,
-                    )
+                    s.session_recordings_sharing_refresh_create(cx, project_id, recording_id, body)
                 },
             ),
         )

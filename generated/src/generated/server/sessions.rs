@@ -77,12 +77,8 @@ pub fn routes<S: SessionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/sessions/values/",
-            d::json(
-                &SESSIONS_VALUES_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.sessions_values_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&SESSIONS_VALUES_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.sessions_values_retrieve(cx, project_id)
+            }),
         )
 }

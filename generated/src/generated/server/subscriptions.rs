@@ -125,18 +125,12 @@ pub trait SubscriptionsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsSubscriptionsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for SubscriptionsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `subscriptions`, answered by `service`.
@@ -164,13 +158,9 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/subscriptions/",
-            d::json(
-                &ENVIRONMENTS_SUBSCRIPTIONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_subscriptions_list(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_SUBSCRIPTIONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_subscriptions_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/subscriptions/{id}/",
@@ -204,33 +194,21 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/subscriptions/",
-            d::json(
-                &SUBSCRIPTIONS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.subscriptions_create(cx, project_id, body)
-                },
-            ),
+            d::json(&SUBSCRIPTIONS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.subscriptions_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/subscriptions/{id}/",
-            d::json(
-                &SUBSCRIPTIONS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.subscriptions_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&SUBSCRIPTIONS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.subscriptions_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/subscriptions/",
-            d::json(
-                &SUBSCRIPTIONS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.subscriptions_list(cx, project_id, query)
-                },
-            ),
+            d::json(&SUBSCRIPTIONS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.subscriptions_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/subscriptions/{id}/",
@@ -244,22 +222,14 @@ pub fn routes<S: SubscriptionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/subscriptions/{id}/",
-            d::json(
-                &SUBSCRIPTIONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.subscriptions_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&SUBSCRIPTIONS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.subscriptions_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/subscriptions/{id}/",
-            d::json(
-                &SUBSCRIPTIONS_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.subscriptions_update(cx, project_id, id, body)
-                },
-            ),
+            d::json(&SUBSCRIPTIONS_UPDATE, &service, |s, cx, (project_id, id), (), d::Json(body)| {
+                s.subscriptions_update(cx, project_id, id, body)
+            }),
         )
 }

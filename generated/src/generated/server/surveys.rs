@@ -133,27 +133,17 @@ pub trait SurveysApi: Send + Sync + 'static {
 }
 impl d::FromQuery for SurveysActivityRetrieveQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for SurveysActivityRetrieve2Query {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            page: q.get("page")?,
-        })
+        Ok(Self { limit: q.get("limit")?, page: q.get("page")? })
     }
 }
 impl d::FromQuery for SurveysListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-            search: q.get("search")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")?, search: q.get("search")? })
     }
 }
 /// The routes of the operations tagged `surveys`, answered by `service`.
@@ -161,43 +151,27 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/surveys/activity/",
-            d::json(
-                &SURVEYS_ACTIVITY_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.surveys_activity_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&SURVEYS_ACTIVITY_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.surveys_activity_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/surveys/{id}/activity/",
-            d::json(
-                &SURVEYS_ACTIVITY_RETRIEVE_2,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.surveys_activity_retrieve_2(cx, project_id, id, query)
-                },
-            ),
+            d::json(&SURVEYS_ACTIVITY_RETRIEVE_2, &service, |s, cx, (project_id, id), query, ()| {
+                s.surveys_activity_retrieve_2(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/surveys/",
-            d::json(
-                &SURVEYS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.surveys_create(cx, project_id, body)
-                },
-            ),
+            d::json(&SURVEYS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.surveys_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/surveys/{id}/",
-            d::empty(
-                &SURVEYS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.surveys_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&SURVEYS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.surveys_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/surveys/{id}/duplicate_to_projects/",
@@ -211,13 +185,9 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/surveys/",
-            d::json(
-                &SURVEYS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.surveys_list(cx, project_id, query)
-                },
-            ),
+            d::json(&SURVEYS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.surveys_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/surveys/{id}/",
@@ -231,43 +201,27 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/surveys/responses_count/",
-            d::json(
-                &SURVEYS_RESPONSES_COUNT_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.surveys_responses_count_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&SURVEYS_RESPONSES_COUNT_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.surveys_responses_count_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/surveys/{id}/",
-            d::json(
-                &SURVEYS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.surveys_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&SURVEYS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.surveys_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/surveys/stats/",
-            d::json(
-                &SURVEYS_STATS_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.surveys_stats_retrieve(cx, project_id)
-                },
-            ),
+            d::json(&SURVEYS_STATS_RETRIEVE, &service, |s, cx, (project_id,), (), ()| {
+                s.surveys_stats_retrieve(cx, project_id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/surveys/{id}/stats/",
-            d::json(
-                &SURVEYS_STATS_RETRIEVE_2,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.surveys_stats_retrieve_2(cx, project_id, id)
-                },
-            ),
+            d::json(&SURVEYS_STATS_RETRIEVE_2, &service, |s, cx, (project_id, id), (), ()| {
+                s.surveys_stats_retrieve_2(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/surveys/{id}/summarize_responses/",
@@ -281,12 +235,8 @@ pub fn routes<S: SurveysApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/surveys/{id}/",
-            d::json(
-                &SURVEYS_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.surveys_update(cx, project_id, id, body)
-                },
-            ),
+            d::json(&SURVEYS_UPDATE, &service, |s, cx, (project_id, id), (), d::Json(body)| {
+                s.surveys_update(cx, project_id, id, body)
+            }),
         )
 }

@@ -158,18 +158,12 @@ pub trait TasksApi: Send + Sync + 'static {
 }
 impl d::FromQuery for TasksListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 impl d::FromQuery for TasksRunsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `tasks`, answered by `service`.
@@ -177,29 +171,21 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/tasks/",
-            d::json(
-                &TASKS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.tasks_create(cx, project_id, body)
-                },
-            ),
+            d::json(&TASKS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.tasks_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/tasks/{id}/",
-            d::empty(
-                &TASKS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| { s.tasks_destroy(cx, project_id, id) },
-            ),
+            d::empty(&TASKS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.tasks_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/tasks/",
-            d::json(
-                &TASKS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| { s.tasks_list(cx, project_id, query) },
-            ),
+            d::json(&TASKS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.tasks_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/tasks/{id}/",
@@ -213,23 +199,15 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/tasks/{id}/",
-            d::json(
-                &TASKS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.tasks_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&TASKS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.tasks_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/tasks/{id}/run/",
-            d::json(
-                &TASKS_RUN_CREATE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.tasks_run_create(cx, project_id, id)
-                },
-            ),
+            d::json(&TASKS_RUN_CREATE, &service, |s, cx, (project_id, id), (), ()| {
+                s.tasks_run_create(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/append_log/",
@@ -253,13 +231,9 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/tasks/{task_id}/runs/",
-            d::json(
-                &TASKS_RUNS_LIST,
-                &service,
-                |s, cx, (project_id, task_id), query, ()| {
-                    s.tasks_runs_list(cx, project_id, task_id, query)
-                },
-            ),
+            d::json(&TASKS_RUNS_LIST, &service, |s, cx, (project_id, task_id), query, ()| {
+                s.tasks_runs_list(cx, project_id, task_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/",
@@ -273,13 +247,9 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/",
-            d::json(
-                &TASKS_RUNS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, task_id, id), (), ()| {
-                    s.tasks_runs_retrieve(cx, project_id, task_id, id)
-                },
-            ),
+            d::json(&TASKS_RUNS_RETRIEVE, &service, |s, cx, (project_id, task_id, id), (), ()| {
+                s.tasks_runs_retrieve(cx, project_id, task_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/tasks/{task_id}/runs/{id}/set_output/",
@@ -293,13 +263,9 @@ pub fn routes<S: TasksApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/tasks/{id}/",
-            d::json(
-                &TASKS_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.tasks_update(cx, project_id, id, body)
-                },
-            ),
+            d::json(&TASKS_UPDATE, &service, |s, cx, (project_id, id), (), d::Json(body)| {
+                s.tasks_update(cx, project_id, id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/tasks/{id}/update_position/",

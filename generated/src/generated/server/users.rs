@@ -188,11 +188,9 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/users/{uuid}/",
-            d::empty(
-                &USERS_DESTROY,
-                &service,
-                |s, cx, (uuid,), (), ()| { s.users_destroy(cx, uuid) },
-            ),
+            d::empty(&USERS_DESTROY, &service, |s, cx, (uuid,), (), ()| {
+                s.users_destroy(cx, uuid)
+            }),
         )
         .route(
             "/api/users/{uuid}/hedgehog_config/",
@@ -206,29 +204,21 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/users/{uuid}/hedgehog_config/",
-            d::json(
-                &USERS_HEDGEHOG_CONFIG_RETRIEVE,
-                &service,
-                |s, cx, (uuid,), (), ()| { s.users_hedgehog_config_retrieve(cx, uuid) },
-            ),
+            d::json(&USERS_HEDGEHOG_CONFIG_RETRIEVE, &service, |s, cx, (uuid,), (), ()| {
+                s.users_hedgehog_config_retrieve(cx, uuid)
+            }),
         )
         .route(
             "/api/users/",
-            d::json(
-                &USERS_LIST,
-                &service,
-                |s, cx, (), query, ()| { s.users_list(cx, query) },
-            ),
+            d::json(&USERS_LIST, &service, |s, cx, (), query, ()| {
+                s.users_list(cx, query)
+            }),
         )
         .route(
             "/api/users/{uuid}/",
-            d::json(
-                &USERS_PARTIAL_UPDATE,
-                &service,
-                |s, cx, (uuid,), (), d::MaybeJson(body)| {
-                    s.users_partial_update(cx, uuid, body)
-                },
-            ),
+            d::json(&USERS_PARTIAL_UPDATE, &service, |s, cx, (uuid,), (), d::MaybeJson(body)| {
+                s.users_partial_update(cx, uuid, body)
+            }),
         )
         .route(
             "/api/users/request_email_verification/",
@@ -242,11 +232,9 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/users/{uuid}/",
-            d::json(
-                &USERS_RETRIEVE,
-                &service,
-                |s, cx, (uuid,), (), ()| { s.users_retrieve(cx, uuid) },
-            ),
+            d::json(&USERS_RETRIEVE, &service, |s, cx, (uuid,), (), ()| {
+                s.users_retrieve(cx, uuid)
+            }),
         )
         .route(
             "/api/users/{uuid}/scene_personalisation/",
@@ -260,11 +248,9 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/users/{uuid}/start_2fa_setup/",
-            d::json(
-                &USERS_START_2FA_SETUP_RETRIEVE,
-                &service,
-                |s, cx, (uuid,), (), ()| { s.users_start_2fa_setup_retrieve(cx, uuid) },
-            ),
+            d::json(&USERS_START_2FA_SETUP_RETRIEVE, &service, |s, cx, (uuid,), (), ()| {
+                s.users_start_2fa_setup_retrieve(cx, uuid)
+            }),
         )
         .route(
             "/api/users/{uuid}/two_factor_backup_codes/",
@@ -288,21 +274,15 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/users/{uuid}/two_factor_start_setup/",
-            d::json(
-                &USERS_TWO_FACTOR_START_SETUP_RETRIEVE,
-                &service,
-                |s, cx, (uuid,), (), ()| {
-                    s.users_two_factor_start_setup_retrieve(cx, uuid)
-                },
-            ),
+            d::json(&USERS_TWO_FACTOR_START_SETUP_RETRIEVE, &service, |s, cx, (uuid,), (), ()| {
+                s.users_two_factor_start_setup_retrieve(cx, uuid)
+            }),
         )
         .route(
             "/api/users/{uuid}/two_factor_status/",
-            d::json(
-                &USERS_TWO_FACTOR_STATUS_RETRIEVE,
-                &service,
-                |s, cx, (uuid,), (), ()| { s.users_two_factor_status_retrieve(cx, uuid) },
-            ),
+            d::json(&USERS_TWO_FACTOR_STATUS_RETRIEVE, &service, |s, cx, (uuid,), (), ()| {
+                s.users_two_factor_status_retrieve(cx, uuid)
+            }),
         )
         .route(
             "/api/users/{uuid}/two_factor_validate/",
@@ -316,28 +296,20 @@ pub fn routes<S: UsersApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/users/{uuid}/",
-            d::json(
-                &USERS_UPDATE,
-                &service,
-                |s, cx, (uuid,), (), d::Json(body)| { s.users_update(cx, uuid, body) },
-            ),
+            d::json(&USERS_UPDATE, &service, |s, cx, (uuid,), (), d::Json(body)| {
+                s.users_update(cx, uuid, body)
+            }),
         )
         .route(
             "/api/users/{uuid}/validate_2fa/",
-            d::json(
-                &USERS_VALIDATE_2FA_CREATE,
-                &service,
-                |s, cx, (uuid,), (), d::Json(body)| {
-                    s.users_validate_2fa_create(cx, uuid, body)
-                },
-            ),
+            d::json(&USERS_VALIDATE_2FA_CREATE, &service, |s, cx, (uuid,), (), d::Json(body)| {
+                s.users_validate_2fa_create(cx, uuid, body)
+            }),
         )
         .route(
             "/api/users/verify_email/",
-            d::json(
-                &USERS_VERIFY_EMAIL_CREATE,
-                &service,
-                |s, cx, (), (), d::Json(body)| { s.users_verify_email_create(cx, body) },
-            ),
+            d::json(&USERS_VERIFY_EMAIL_CREATE, &service, |s, cx, (), (), d::Json(body)| {
+                s.users_verify_email_create(cx, body)
+            }),
         )
 }

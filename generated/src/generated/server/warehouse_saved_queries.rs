@@ -73,9 +73,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: EnvironmentsWarehouseSavedQueriesListQuery,
-    ) -> impl Future<
-        Output = Answer<types::PaginatedDataWarehouseSavedQueryList>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::PaginatedDataWarehouseSavedQueryList>> + Send {
         d::unimplemented(&ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_LIST)
     }
     /// `PATCH /api/environments/{project_id}/warehouse_saved_queries/{id}/`
@@ -105,9 +103,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
         id: uuid::Uuid,
         body: types::DataWarehouseSavedQuery,
     ) -> impl Future<Output = Answer<types::DataWarehouseSavedQuery>> + Send {
-        d::unimplemented(
-            &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE,
-        )
+        d::unimplemented(&ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_REVERT_MATERIALIZATION_CREATE)
     }
     /// `POST /api/environments/{project_id}/warehouse_saved_queries/{id}/run/`
     fn environments_warehouse_saved_queries_run_create(
@@ -192,9 +188,7 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
         cx: Context,
         project_id: String,
         query: WarehouseSavedQueriesListQuery,
-    ) -> impl Future<
-        Output = Answer<types::PaginatedDataWarehouseSavedQueryList>,
-    > + Send {
+    ) -> impl Future<Output = Answer<types::PaginatedDataWarehouseSavedQueryList>> + Send {
         d::unimplemented(&WAREHOUSE_SAVED_QUERIES_LIST)
     }
     /// `PATCH /api/projects/{project_id}/warehouse_saved_queries/{id}/`
@@ -249,18 +243,12 @@ pub trait WarehouseSavedQueriesApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsWarehouseSavedQueriesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            page: q.get("page")?,
-            search: q.get("search")?,
-        })
+        Ok(Self { page: q.get("page")?, search: q.get("search")? })
     }
 }
 impl d::FromQuery for WarehouseSavedQueriesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            page: q.get("page")?,
-            search: q.get("search")?,
-        })
+        Ok(Self { page: q.get("page")?, search: q.get("search")? })
     }
 }
 /// The routes of the operations tagged `warehouse_saved_queries`, answered by `service`.
@@ -272,11 +260,7 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_ACTIVITY_RETRIEVE,
                 &service,
                 |s, cx, (project_id, id), (), ()| {
-                    s.environments_warehouse_saved_queries_activity_retrieve(
-                        cx,
-                        project_id,
-                        id,
-                    )
+                    s.environments_warehouse_saved_queries_activity_retrieve(cx, project_id, id)
                 },
             ),
         )
@@ -301,12 +285,7 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_CANCEL_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_warehouse_saved_queries_cancel_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_warehouse_saved_queries_cancel_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -361,12 +340,7 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_warehouse_saved_queries_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_warehouse_saved_queries_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -401,12 +375,7 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_RUN_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_warehouse_saved_queries_run_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_warehouse_saved_queries_run_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -416,12 +385,7 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_WAREHOUSE_SAVED_QUERIES_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_warehouse_saved_queries_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_warehouse_saved_queries_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -471,12 +435,7 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
                 &WAREHOUSE_SAVED_QUERIES_DESCENDANTS_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.warehouse_saved_queries_descendants_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.warehouse_saved_queries_descendants_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -492,13 +451,9 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/warehouse_saved_queries/",
-            d::json(
-                &WAREHOUSE_SAVED_QUERIES_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.warehouse_saved_queries_list(cx, project_id, query)
-                },
-            ),
+            d::json(&WAREHOUSE_SAVED_QUERIES_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.warehouse_saved_queries_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/warehouse_saved_queries/{id}/",

@@ -183,20 +183,12 @@ pub trait WarehouseTablesApi: Send + Sync + 'static {
 }
 impl d::FromQuery for EnvironmentsWarehouseTablesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-            search: q.get("search")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")?, search: q.get("search")? })
     }
 }
 impl d::FromQuery for WarehouseTablesListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-            search: q.get("search")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")?, search: q.get("search")? })
     }
 }
 /// The routes of the operations tagged `warehouse_tables`, answered by `service`.
@@ -248,12 +240,7 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_WAREHOUSE_TABLES_PARTIAL_UPDATE,
                 &service,
                 |s, cx, (project_id, id), (), d::MaybeJson(body)| {
-                    s.environments_warehouse_tables_partial_update(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_warehouse_tables_partial_update(cx, project_id, id, body)
                 },
             ),
         )
@@ -263,12 +250,7 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_WAREHOUSE_TABLES_REFRESH_SCHEMA_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_warehouse_tables_refresh_schema_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_warehouse_tables_refresh_schema_create(cx, project_id, id, body)
                 },
             ),
         )
@@ -298,34 +280,21 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
                 &ENVIRONMENTS_WAREHOUSE_TABLES_UPDATE_SCHEMA_CREATE,
                 &service,
                 |s, cx, (project_id, id), (), d::Json(body)| {
-                    s.environments_warehouse_tables_update_schema_create(
-                        cx,
-                        project_id,
-                        id,
-                        body,
-                    )
+                    s.environments_warehouse_tables_update_schema_create(cx, project_id, id, body)
                 },
             ),
         )
         .route(
             "/api/projects/{project_id}/warehouse_tables/",
-            d::json(
-                &WAREHOUSE_TABLES_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.warehouse_tables_create(cx, project_id, body)
-                },
-            ),
+            d::json(&WAREHOUSE_TABLES_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.warehouse_tables_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/warehouse_tables/{id}/",
-            d::empty(
-                &WAREHOUSE_TABLES_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.warehouse_tables_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&WAREHOUSE_TABLES_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.warehouse_tables_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/warehouse_tables/file/",
@@ -339,13 +308,9 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/warehouse_tables/",
-            d::json(
-                &WAREHOUSE_TABLES_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.warehouse_tables_list(cx, project_id, query)
-                },
-            ),
+            d::json(&WAREHOUSE_TABLES_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.warehouse_tables_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/warehouse_tables/{id}/",
@@ -369,13 +334,9 @@ pub fn routes<S: WarehouseTablesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/warehouse_tables/{id}/",
-            d::json(
-                &WAREHOUSE_TABLES_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.warehouse_tables_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&WAREHOUSE_TABLES_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.warehouse_tables_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/warehouse_tables/{id}/",

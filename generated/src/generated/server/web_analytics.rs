@@ -68,12 +68,8 @@ pub fn routes<S: WebAnalyticsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/web_analytics/overview/",
-            d::json(
-                &WEB_ANALYTICS_OVERVIEW_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.web_analytics_overview_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&WEB_ANALYTICS_OVERVIEW_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.web_analytics_overview_retrieve(cx, project_id, query)
+            }),
         )
 }

@@ -69,10 +69,7 @@ pub trait WebExperimentsApi: Send + Sync + 'static {
 }
 impl d::FromQuery for WebExperimentsListQuery {
     fn from_query(q: &d::QueryMap) -> Result<Self, ServerError> {
-        Ok(Self {
-            limit: q.get("limit")?,
-            offset: q.get("offset")?,
-        })
+        Ok(Self { limit: q.get("limit")?, offset: q.get("offset")? })
     }
 }
 /// The routes of the operations tagged `web_experiments`, answered by `service`.
@@ -80,33 +77,21 @@ pub fn routes<S: WebExperimentsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/web_experiments/",
-            d::json(
-                &WEB_EXPERIMENTS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.web_experiments_create(cx, project_id, body)
-                },
-            ),
+            d::json(&WEB_EXPERIMENTS_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.web_experiments_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/web_experiments/{id}/",
-            d::empty(
-                &WEB_EXPERIMENTS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.web_experiments_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&WEB_EXPERIMENTS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.web_experiments_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/web_experiments/",
-            d::json(
-                &WEB_EXPERIMENTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.web_experiments_list(cx, project_id, query)
-                },
-            ),
+            d::json(&WEB_EXPERIMENTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.web_experiments_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/web_experiments/{id}/",
@@ -120,13 +105,9 @@ pub fn routes<S: WebExperimentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/web_experiments/{id}/",
-            d::json(
-                &WEB_EXPERIMENTS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.web_experiments_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&WEB_EXPERIMENTS_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.web_experiments_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/web_experiments/{id}/",

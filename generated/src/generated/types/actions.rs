@@ -51,9 +51,7 @@ pub struct ActionStepJson {
     #[serde(skip_serializing_if = "absent")]
     pub event: crate::Nullable<String>,
     #[serde(skip_serializing_if = "absent")]
-    pub properties: crate::Nullable<
-        Vec<std::collections::BTreeMap<String, serde_json::Value>>,
-    >,
+    pub properties: crate::Nullable<Vec<std::collections::BTreeMap<String, serde_json::Value>>>,
     #[serde(skip_serializing_if = "absent")]
     pub selector: crate::Nullable<String>,
     #[serde(skip_serializing_if = "absent")]
@@ -110,7 +108,13 @@ pub struct PatchedAction {
     pub create_in_folder: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " * `contains` - contains"] #[doc = " * `regex` - regex"] #[doc =
-    " * `exact` - exact"] pub enum UrlMatchingEnum { Contains = "contains", Regex =
-    "regex", Exact = "exact", } fallback Other;
+    /// * `contains` - contains
+    /// * `regex` - regex
+    /// * `exact` - exact
+    pub enum UrlMatchingEnum {
+        Contains = "contains",
+        Regex = "regex",
+        Exact = "exact",
+    }
+    fallback Other;
 }

@@ -37,15 +37,28 @@ pub struct Annotation {
     pub scope: Option<AnnotationScopeEnum>,
 }
 crate::string_enum! {
-    #[doc = " * `dashboard_item` - insight"] #[doc = " * `dashboard` - dashboard"] #[doc
-    = " * `project` - project"] #[doc = " * `organization` - organization"] #[doc =
-    " * `recording` - recording"] pub enum AnnotationScopeEnum { DashboardItem =
-    "dashboard_item", Dashboard = "dashboard", Project = "project", Organization =
-    "organization", Recording = "recording", } fallback Other;
+    /// * `dashboard_item` - insight
+    /// * `dashboard` - dashboard
+    /// * `project` - project
+    /// * `organization` - organization
+    /// * `recording` - recording
+    pub enum AnnotationScopeEnum {
+        DashboardItem = "dashboard_item",
+        Dashboard = "dashboard",
+        Project = "project",
+        Organization = "organization",
+        Recording = "recording",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " * `USR` - user"] #[doc = " * `GIT` - GitHub"] pub enum CreationTypeEnum {
-    Usr = "USR", Git = "GIT", } fallback Other;
+    /// * `USR` - user
+    /// * `GIT` - GitHub
+    pub enum CreationTypeEnum {
+        Usr = "USR",
+        Git = "GIT",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedAnnotationList {

@@ -89,14 +89,27 @@ pub struct BatchExportBackfill {
     pub batch_export: uuid::Uuid,
 }
 crate::string_enum! {
-    #[doc = " * `Cancelled` - Cancelled"] #[doc = " * `Completed` - Completed"] #[doc =
-    " * `ContinuedAsNew` - Continued As New"] #[doc = " * `Failed` - Failed"] #[doc =
-    " * `FailedRetryable` - Failed Retryable"] #[doc = " * `Terminated` - Terminated"]
-    #[doc = " * `TimedOut` - Timedout"] #[doc = " * `Running` - Running"] #[doc =
-    " * `Starting` - Starting"] pub enum BatchExportBackfillStatusEnum { Cancelled =
-    "Cancelled", Completed = "Completed", ContinuedAsNew = "ContinuedAsNew", Failed =
-    "Failed", FailedRetryable = "FailedRetryable", Terminated = "Terminated", TimedOut =
-    "TimedOut", Running = "Running", Starting = "Starting", } fallback Other;
+    /// * `Cancelled` - Cancelled
+    /// * `Completed` - Completed
+    /// * `ContinuedAsNew` - Continued As New
+    /// * `Failed` - Failed
+    /// * `FailedRetryable` - Failed Retryable
+    /// * `Terminated` - Terminated
+    /// * `TimedOut` - Timedout
+    /// * `Running` - Running
+    /// * `Starting` - Starting
+    pub enum BatchExportBackfillStatusEnum {
+        Cancelled = "Cancelled",
+        Completed = "Completed",
+        ContinuedAsNew = "ContinuedAsNew",
+        Failed = "Failed",
+        FailedRetryable = "FailedRetryable",
+        Terminated = "Terminated",
+        TimedOut = "TimedOut",
+        Running = "Running",
+        Starting = "Starting",
+    }
+    fallback Other;
 }
 /// Serializer for an BatchExportDestination model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,13 +135,25 @@ pub struct BatchExportDestination {
     pub integration_id: crate::Nullable<i64>,
 }
 crate::string_enum! {
-    #[doc = " * `S3` - S3"] #[doc = " * `Snowflake` - Snowflake"] #[doc =
-    " * `Postgres` - Postgres"] #[doc = " * `Redshift` - Redshift"] #[doc =
-    " * `BigQuery` - Bigquery"] #[doc = " * `Databricks` - Databricks"] #[doc =
-    " * `HTTP` - Http"] #[doc = " * `NoOp` - Noop"] pub enum
-    BatchExportDestinationTypeEnum { S3 = "S3", Snowflake = "Snowflake", Postgres =
-    "Postgres", Redshift = "Redshift", BigQuery = "BigQuery", Databricks = "Databricks",
-    Http = "HTTP", NoOp = "NoOp", } fallback Other;
+    /// * `S3` - S3
+    /// * `Snowflake` - Snowflake
+    /// * `Postgres` - Postgres
+    /// * `Redshift` - Redshift
+    /// * `BigQuery` - Bigquery
+    /// * `Databricks` - Databricks
+    /// * `HTTP` - Http
+    /// * `NoOp` - Noop
+    pub enum BatchExportDestinationTypeEnum {
+        S3 = "S3",
+        Snowflake = "Snowflake",
+        Postgres = "Postgres",
+        Redshift = "Redshift",
+        BigQuery = "BigQuery",
+        Databricks = "Databricks",
+        Http = "HTTP",
+        NoOp = "NoOp",
+    }
+    fallback Other;
 }
 /// Serializer for a BatchExportRun model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,27 +210,54 @@ pub struct BatchExportRun {
     pub backfill: crate::Nullable<uuid::Uuid>,
 }
 crate::string_enum! {
-    #[doc = " * `Cancelled` - Cancelled"] #[doc = " * `Completed` - Completed"] #[doc =
-    " * `ContinuedAsNew` - Continued As New"] #[doc = " * `Failed` - Failed"] #[doc =
-    " * `FailedRetryable` - Failed Retryable"] #[doc =
-    " * `FailedBilling` - Failed Billing"] #[doc = " * `Terminated` - Terminated"] #[doc
-    = " * `TimedOut` - Timedout"] #[doc = " * `Running` - Running"] #[doc =
-    " * `Starting` - Starting"] pub enum BatchExportRunStatusEnum { Cancelled =
-    "Cancelled", Completed = "Completed", ContinuedAsNew = "ContinuedAsNew", Failed =
-    "Failed", FailedRetryable = "FailedRetryable", FailedBilling = "FailedBilling",
-    Terminated = "Terminated", TimedOut = "TimedOut", Running = "Running", Starting =
-    "Starting", } fallback Other;
+    /// * `Cancelled` - Cancelled
+    /// * `Completed` - Completed
+    /// * `ContinuedAsNew` - Continued As New
+    /// * `Failed` - Failed
+    /// * `FailedRetryable` - Failed Retryable
+    /// * `FailedBilling` - Failed Billing
+    /// * `Terminated` - Terminated
+    /// * `TimedOut` - Timedout
+    /// * `Running` - Running
+    /// * `Starting` - Starting
+    pub enum BatchExportRunStatusEnum {
+        Cancelled = "Cancelled",
+        Completed = "Completed",
+        ContinuedAsNew = "ContinuedAsNew",
+        Failed = "Failed",
+        FailedRetryable = "FailedRetryable",
+        FailedBilling = "FailedBilling",
+        Terminated = "Terminated",
+        TimedOut = "TimedOut",
+        Running = "Running",
+        Starting = "Starting",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " * `hour` - hour"] #[doc = " * `day` - day"] #[doc = " * `week` - week"]
-    #[doc = " * `every 5 minutes` - every 5 minutes"] pub enum IntervalEnum { Hour =
-    "hour", Day = "day", Week = "week", Every5Minutes = "every 5 minutes", } fallback
-    Other;
+    /// * `hour` - hour
+    /// * `day` - day
+    /// * `week` - week
+    /// * `every 5 minutes` - every 5 minutes
+    pub enum IntervalEnum {
+        Hour = "hour",
+        Day = "day",
+        Week = "week",
+        Every5Minutes = "every 5 minutes",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " * `events` - Events"] #[doc = " * `persons` - Persons"] #[doc =
-    " * `sessions` - Sessions"] pub enum ModelEnum { Events = "events", Persons =
-    "persons", Sessions = "sessions", Blank = "", } fallback Other;
+    /// * `events` - Events
+    /// * `persons` - Persons
+    /// * `sessions` - Sessions
+    pub enum ModelEnum {
+        Events = "events",
+        Persons = "persons",
+        Sessions = "sessions",
+        Blank = "",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedBatchExportBackfillList {

@@ -35,10 +35,16 @@ pub struct DashboardTemplate {
     pub availability_contexts: crate::Nullable<Vec<String>>,
 }
 crate::string_enum! {
-    #[doc = " * `team` - Only team"] #[doc = " * `global` - Global"] #[doc =
-    " * `feature_flag` - Feature Flag"] pub enum DashboardTemplateScopeEnum { Team =
-    "team", Global = "global", FeatureFlag = "feature_flag", Blank = "", } fallback
-    Other;
+    /// * `team` - Only team
+    /// * `global` - Global
+    /// * `feature_flag` - Feature Flag
+    pub enum DashboardTemplateScopeEnum {
+        Team = "team",
+        Global = "global",
+        FeatureFlag = "feature_flag",
+        Blank = "",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedDashboardTemplateList {

@@ -4,9 +4,15 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `default` - Default"] #[doc = " * `template` - Template"] #[doc =
-    " * `duplicate` - Duplicate"] pub enum CreationModeEnum { Default = "default",
-    Template = "template", Duplicate = "duplicate", } fallback Other;
+    /// * `default` - Default
+    /// * `template` - Template
+    /// * `duplicate` - Duplicate
+    pub enum CreationModeEnum {
+        Default = "default",
+        Template = "template",
+        Duplicate = "duplicate",
+    }
+    fallback Other;
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -57,9 +63,7 @@ pub struct Dashboard {
     #[serde(default, skip_serializing_if = "none")]
     pub persisted_filters: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
-    pub persisted_variables: Option<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
+    pub persisted_variables: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
     pub team_id: Option<i64>,
     #[serde(default, skip_serializing_if = "none")]
@@ -131,9 +135,13 @@ pub struct DashboardCollaborator {
     pub user_uuid: Option<uuid::Uuid>,
 }
 crate::integer_enum! {
-    #[doc = " * `21` - Everyone in the project can edit"] #[doc =
-    " * `37` - Only those invited to this dashboard can edit"] pub enum
-    DashboardRestrictionLevel { V21 = 21, V37 = 37, } fallback Other;
+    /// * `21` - Everyone in the project can edit
+    /// * `37` - Only those invited to this dashboard can edit
+    pub enum DashboardRestrictionLevel {
+        V21 = 21,
+        V37 = 37,
+    }
+    fallback Other;
 }
 pub type DashboardsCreateFromTemplateJsonCreateFormat = DashboardsCreateFormat;
 pub type DashboardsDestroyFormat = DashboardsCreateFormat;

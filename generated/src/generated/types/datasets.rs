@@ -24,9 +24,13 @@ pub struct Dataset {
     pub team: Option<i64>,
 }
 crate::string_enum! {
-    pub enum DatasetsListOrderByItem { CreatedAt = "-created_at", UpdatedAt =
-    "-updated_at", CreatedAtV = "created_at", UpdatedAtV = "updated_at", } fallback
-    Other;
+    pub enum DatasetsListOrderByItem {
+        CreatedAt = "-created_at",
+        UpdatedAt = "-updated_at",
+        CreatedAtV = "created_at",
+        UpdatedAtV = "updated_at",
+    }
+    fallback Other;
 }
 pub type EnvironmentsDatasetsListOrderByItem = DatasetsListOrderByItem;
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

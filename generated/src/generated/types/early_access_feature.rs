@@ -58,10 +58,19 @@ pub struct PatchedEarlyAccessFeature {
     pub documentation_url: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " * `draft` - draft"] #[doc = " * `concept` - concept"] #[doc =
-    " * `alpha` - alpha"] #[doc = " * `beta` - beta"] #[doc =
-    " * `general-availability` - general availability"] #[doc =
-    " * `archived` - archived"] pub enum StageEnum { Draft = "draft", Concept =
-    "concept", Alpha = "alpha", Beta = "beta", GeneralAvailability =
-    "general-availability", Archived = "archived", } fallback Other;
+    /// * `draft` - draft
+    /// * `concept` - concept
+    /// * `alpha` - alpha
+    /// * `beta` - beta
+    /// * `general-availability` - general availability
+    /// * `archived` - archived
+    pub enum StageEnum {
+        Draft = "draft",
+        Concept = "concept",
+        Alpha = "alpha",
+        Beta = "beta",
+        GeneralAvailability = "general-availability",
+        Archived = "archived",
+    }
+    fallback Other;
 }

@@ -22,9 +22,7 @@ pub struct EndpointsRunCreateBody {
     #[serde(default, skip_serializing_if = "none")]
     pub refresh: Option<RefreshType>,
     #[serde(skip_serializing_if = "absent")]
-    pub variables_override: crate::Nullable<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
+    pub variables_override: crate::Nullable<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "absent")]
     pub variables_values: crate::Nullable<serde_json::Value>,
 }
@@ -38,17 +36,13 @@ pub struct EndpointsRunCreateBodyFiltersOverride {
     #[serde(skip_serializing_if = "absent")]
     pub date_to: crate::Nullable<String>,
     #[serde(skip_serializing_if = "absent")]
-    pub properties: crate::Nullable<
-        Vec<EndpointsRunCreateBodyFiltersOverridePropertiesItem>,
-    >,
+    pub properties: crate::Nullable<Vec<EndpointsRunCreateBodyFiltersOverridePropertiesItem>>,
 }
 /// BreakdownFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilter {
     #[serde(skip_serializing_if = "absent")]
-    pub breakdown: crate::Nullable<
-        EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown,
-    >,
+    pub breakdown: crate::Nullable<EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown>,
     #[serde(skip_serializing_if = "absent")]
     pub breakdown_group_type_index: crate::Nullable<i64>,
     #[serde(skip_serializing_if = "absent")]
@@ -62,9 +56,7 @@ pub struct EndpointsRunCreateBodyFiltersOverrideBreakdownFilter {
     #[serde(default, skip_serializing_if = "none")]
     pub breakdown_type: Option<BreakdownType>,
     #[serde(skip_serializing_if = "absent")]
-    pub breakdowns: crate::Nullable<
-        Vec<EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem>,
-    >,
+    pub breakdowns: crate::Nullable<Vec<EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdownsItem>>,
 }
 /// Breakdown
 pub type EndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdown = BreakdownFilterBreakdown;
@@ -137,13 +129,11 @@ pub struct EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0 {
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type>,
     #[serde(skip_serializing_if = "absent")]
-    pub value: crate::Nullable<
-        EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value,
-    >,
+    pub value: crate::Nullable<EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value>,
 }
 crate::literal! {
-    #[doc = " Event properties"] pub struct
-    EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type = "event";
+    /// Event properties
+    pub struct EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type = "event";
 }
 /// Value
 pub type EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value = DataWarehousePersonPropertyFilterValue;
@@ -164,12 +154,12 @@ pub struct EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5 {
     pub value: i64,
 }
 crate::literal! {
-    #[doc = " Key"] pub struct
-    EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Key = "id";
+    /// Key
+    pub struct EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Key = "id";
 }
 crate::literal! {
-    #[doc = " Type"] pub struct
-    EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Type = "cohort";
+    /// Type
+    pub struct EndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Type = "cohort";
 }
 /// QueryStatusResponse
 pub type EnvironmentsEndpointsLastExecutionTimesCreateResponse = EndpointsLastExecutionTimesCreateResponse;
@@ -189,9 +179,7 @@ pub struct EnvironmentsEndpointsRunCreateBody {
     #[serde(default, skip_serializing_if = "none")]
     pub refresh: Option<RefreshType>,
     #[serde(skip_serializing_if = "absent")]
-    pub variables_override: crate::Nullable<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
+    pub variables_override: crate::Nullable<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "absent")]
     pub variables_values: crate::Nullable<serde_json::Value>,
 }
@@ -199,17 +187,13 @@ pub struct EnvironmentsEndpointsRunCreateBody {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverride {
     #[serde(default, skip_serializing_if = "none")]
-    pub breakdown_filter: Option<
-        EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilter,
-    >,
+    pub breakdown_filter: Option<EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilter>,
     #[serde(skip_serializing_if = "absent")]
     pub date_from: crate::Nullable<String>,
     #[serde(skip_serializing_if = "absent")]
     pub date_to: crate::Nullable<String>,
     #[serde(skip_serializing_if = "absent")]
-    pub properties: crate::Nullable<
-        Vec<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItem>,
-    >,
+    pub properties: crate::Nullable<Vec<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItem>>,
 }
 /// BreakdownFilter
 pub type EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilter = EndpointsRunCreateBodyFiltersOverrideBreakdownFilter;
@@ -224,9 +208,7 @@ pub type EnvironmentsEndpointsRunCreateBodyFiltersOverrideBreakdownFilterBreakdo
 #[serde(untagged)]
 pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItem {
     #[serde(tag = "type", literal = "event")]
-    Variant0(
-        Box<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0>,
-    ),
+    Variant0(Box<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0>),
     #[serde(tag = "type", literal = "person")]
     PersonPropertyFilter(Box<PersonPropertyFilter>),
     #[serde(tag = "type", literal = "element")]
@@ -236,9 +218,7 @@ pub enum EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItem {
     #[serde(tag = "type", literal = "session")]
     SessionPropertyFilter(Box<SessionPropertyFilter>),
     #[serde(tag = "key", literal = "id")]
-    Variant5(
-        Box<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5>,
-    ),
+    Variant5(Box<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5>),
     #[serde(tag = "type", literal = "recording")]
     RecordingPropertyFilter(Box<RecordingPropertyFilter>),
     #[serde(tag = "type", literal = "log_entry")]
@@ -275,18 +255,13 @@ pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVarian
     pub operator: Option<PropertyOperator>,
     /// Event properties
     #[serde(default, skip_serializing_if = "none")]
-    pub r#type: Option<
-        EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type,
-    >,
+    pub r#type: Option<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type>,
     #[serde(skip_serializing_if = "absent")]
-    pub value: crate::Nullable<
-        EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value,
-    >,
+    pub value: crate::Nullable<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value>,
 }
 crate::literal! {
-    #[doc = " Event properties"] pub struct
-    EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type =
-    "event";
+    /// Event properties
+    pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Type = "event";
 }
 /// Value
 pub type EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant0Value = DataWarehousePersonPropertyFilterValue;
@@ -297,25 +272,20 @@ pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVarian
     #[serde(skip_serializing_if = "absent")]
     pub cohort_name: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
-    pub key: Option<
-        EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Key,
-    >,
+    pub key: Option<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Key>,
     #[serde(skip_serializing_if = "absent")]
     pub label: crate::Nullable<String>,
     #[serde(default, skip_serializing_if = "none")]
     pub operator: Option<PropertyOperator>,
     #[serde(default, skip_serializing_if = "none")]
-    pub r#type: Option<
-        EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Type,
-    >,
+    pub r#type: Option<EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Type>,
     pub value: i64,
 }
 crate::literal! {
-    #[doc = " Key"] pub struct
-    EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Key = "id";
+    /// Key
+    pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Key = "id";
 }
 crate::literal! {
-    #[doc = " Type"] pub struct
-    EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Type =
-    "cohort";
+    /// Type
+    pub struct EnvironmentsEndpointsRunCreateBodyFiltersOverridePropertiesItemVariant5Type = "cohort";
 }

@@ -4,96 +4,344 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `first_touch` - First Touch"] #[doc = " * `last_touch` - Last Touch"] pub
-    enum AttributionModeEnum { FirstTouch = "first_touch", LastTouch = "last_touch", }
+    /// * `first_touch` - First Touch
+    /// * `last_touch` - Last Touch
+    pub enum AttributionModeEnum {
+        FirstTouch = "first_touch",
+        LastTouch = "last_touch",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    #[doc = " * `AED` - AED"] #[doc = " * `AFN` - AFN"] #[doc = " * `ALL` - ALL"] #[doc =
-    " * `AMD` - AMD"] #[doc = " * `ANG` - ANG"] #[doc = " * `AOA` - AOA"] #[doc =
-    " * `ARS` - ARS"] #[doc = " * `AUD` - AUD"] #[doc = " * `AWG` - AWG"] #[doc =
-    " * `AZN` - AZN"] #[doc = " * `BAM` - BAM"] #[doc = " * `BBD` - BBD"] #[doc =
-    " * `BDT` - BDT"] #[doc = " * `BGN` - BGN"] #[doc = " * `BHD` - BHD"] #[doc =
-    " * `BIF` - BIF"] #[doc = " * `BMD` - BMD"] #[doc = " * `BND` - BND"] #[doc =
-    " * `BOB` - BOB"] #[doc = " * `BRL` - BRL"] #[doc = " * `BSD` - BSD"] #[doc =
-    " * `BTC` - BTC"] #[doc = " * `BTN` - BTN"] #[doc = " * `BWP` - BWP"] #[doc =
-    " * `BYN` - BYN"] #[doc = " * `BZD` - BZD"] #[doc = " * `CAD` - CAD"] #[doc =
-    " * `CDF` - CDF"] #[doc = " * `CHF` - CHF"] #[doc = " * `CLP` - CLP"] #[doc =
-    " * `CNY` - CNY"] #[doc = " * `COP` - COP"] #[doc = " * `CRC` - CRC"] #[doc =
-    " * `CVE` - CVE"] #[doc = " * `CZK` - CZK"] #[doc = " * `DJF` - DJF"] #[doc =
-    " * `DKK` - DKK"] #[doc = " * `DOP` - DOP"] #[doc = " * `DZD` - DZD"] #[doc =
-    " * `EGP` - EGP"] #[doc = " * `ERN` - ERN"] #[doc = " * `ETB` - ETB"] #[doc =
-    " * `EUR` - EUR"] #[doc = " * `FJD` - FJD"] #[doc = " * `GBP` - GBP"] #[doc =
-    " * `GEL` - GEL"] #[doc = " * `GHS` - GHS"] #[doc = " * `GIP` - GIP"] #[doc =
-    " * `GMD` - GMD"] #[doc = " * `GNF` - GNF"] #[doc = " * `GTQ` - GTQ"] #[doc =
-    " * `GYD` - GYD"] #[doc = " * `HKD` - HKD"] #[doc = " * `HNL` - HNL"] #[doc =
-    " * `HRK` - HRK"] #[doc = " * `HTG` - HTG"] #[doc = " * `HUF` - HUF"] #[doc =
-    " * `IDR` - IDR"] #[doc = " * `ILS` - ILS"] #[doc = " * `INR` - INR"] #[doc =
-    " * `IQD` - IQD"] #[doc = " * `IRR` - IRR"] #[doc = " * `ISK` - ISK"] #[doc =
-    " * `JMD` - JMD"] #[doc = " * `JOD` - JOD"] #[doc = " * `JPY` - JPY"] #[doc =
-    " * `KES` - KES"] #[doc = " * `KGS` - KGS"] #[doc = " * `KHR` - KHR"] #[doc =
-    " * `KMF` - KMF"] #[doc = " * `KRW` - KRW"] #[doc = " * `KWD` - KWD"] #[doc =
-    " * `KYD` - KYD"] #[doc = " * `KZT` - KZT"] #[doc = " * `LAK` - LAK"] #[doc =
-    " * `LBP` - LBP"] #[doc = " * `LKR` - LKR"] #[doc = " * `LRD` - LRD"] #[doc =
-    " * `LTL` - LTL"] #[doc = " * `LVL` - LVL"] #[doc = " * `LSL` - LSL"] #[doc =
-    " * `LYD` - LYD"] #[doc = " * `MAD` - MAD"] #[doc = " * `MDL` - MDL"] #[doc =
-    " * `MGA` - MGA"] #[doc = " * `MKD` - MKD"] #[doc = " * `MMK` - MMK"] #[doc =
-    " * `MNT` - MNT"] #[doc = " * `MOP` - MOP"] #[doc = " * `MRU` - MRU"] #[doc =
-    " * `MTL` - MTL"] #[doc = " * `MUR` - MUR"] #[doc = " * `MVR` - MVR"] #[doc =
-    " * `MWK` - MWK"] #[doc = " * `MXN` - MXN"] #[doc = " * `MYR` - MYR"] #[doc =
-    " * `MZN` - MZN"] #[doc = " * `NAD` - NAD"] #[doc = " * `NGN` - NGN"] #[doc =
-    " * `NIO` - NIO"] #[doc = " * `NOK` - NOK"] #[doc = " * `NPR` - NPR"] #[doc =
-    " * `NZD` - NZD"] #[doc = " * `OMR` - OMR"] #[doc = " * `PAB` - PAB"] #[doc =
-    " * `PEN` - PEN"] #[doc = " * `PGK` - PGK"] #[doc = " * `PHP` - PHP"] #[doc =
-    " * `PKR` - PKR"] #[doc = " * `PLN` - PLN"] #[doc = " * `PYG` - PYG"] #[doc =
-    " * `QAR` - QAR"] #[doc = " * `RON` - RON"] #[doc = " * `RSD` - RSD"] #[doc =
-    " * `RUB` - RUB"] #[doc = " * `RWF` - RWF"] #[doc = " * `SAR` - SAR"] #[doc =
-    " * `SBD` - SBD"] #[doc = " * `SCR` - SCR"] #[doc = " * `SDG` - SDG"] #[doc =
-    " * `SEK` - SEK"] #[doc = " * `SGD` - SGD"] #[doc = " * `SRD` - SRD"] #[doc =
-    " * `SSP` - SSP"] #[doc = " * `STN` - STN"] #[doc = " * `SYP` - SYP"] #[doc =
-    " * `SZL` - SZL"] #[doc = " * `THB` - THB"] #[doc = " * `TJS` - TJS"] #[doc =
-    " * `TMT` - TMT"] #[doc = " * `TND` - TND"] #[doc = " * `TOP` - TOP"] #[doc =
-    " * `TRY` - TRY"] #[doc = " * `TTD` - TTD"] #[doc = " * `TWD` - TWD"] #[doc =
-    " * `TZS` - TZS"] #[doc = " * `UAH` - UAH"] #[doc = " * `UGX` - UGX"] #[doc =
-    " * `USD` - USD"] #[doc = " * `UYU` - UYU"] #[doc = " * `UZS` - UZS"] #[doc =
-    " * `VES` - VES"] #[doc = " * `VND` - VND"] #[doc = " * `VUV` - VUV"] #[doc =
-    " * `WST` - WST"] #[doc = " * `XAF` - XAF"] #[doc = " * `XCD` - XCD"] #[doc =
-    " * `XOF` - XOF"] #[doc = " * `XPF` - XPF"] #[doc = " * `YER` - YER"] #[doc =
-    " * `ZAR` - ZAR"] #[doc = " * `ZMW` - ZMW"] pub enum BaseCurrencyEnum { Aed = "AED",
-    Afn = "AFN", All = "ALL", Amd = "AMD", Ang = "ANG", Aoa = "AOA", Ars = "ARS", Aud =
-    "AUD", Awg = "AWG", Azn = "AZN", Bam = "BAM", Bbd = "BBD", Bdt = "BDT", Bgn = "BGN",
-    Bhd = "BHD", Bif = "BIF", Bmd = "BMD", Bnd = "BND", Bob = "BOB", Brl = "BRL", Bsd =
-    "BSD", Btc = "BTC", Btn = "BTN", Bwp = "BWP", Byn = "BYN", Bzd = "BZD", Cad = "CAD",
-    Cdf = "CDF", Chf = "CHF", Clp = "CLP", Cny = "CNY", Cop = "COP", Crc = "CRC", Cve =
-    "CVE", Czk = "CZK", Djf = "DJF", Dkk = "DKK", Dop = "DOP", Dzd = "DZD", Egp = "EGP",
-    Ern = "ERN", Etb = "ETB", Eur = "EUR", Fjd = "FJD", Gbp = "GBP", Gel = "GEL", Ghs =
-    "GHS", Gip = "GIP", Gmd = "GMD", Gnf = "GNF", Gtq = "GTQ", Gyd = "GYD", Hkd = "HKD",
-    Hnl = "HNL", Hrk = "HRK", Htg = "HTG", Huf = "HUF", Idr = "IDR", Ils = "ILS", Inr =
-    "INR", Iqd = "IQD", Irr = "IRR", Isk = "ISK", Jmd = "JMD", Jod = "JOD", Jpy = "JPY",
-    Kes = "KES", Kgs = "KGS", Khr = "KHR", Kmf = "KMF", Krw = "KRW", Kwd = "KWD", Kyd =
-    "KYD", Kzt = "KZT", Lak = "LAK", Lbp = "LBP", Lkr = "LKR", Lrd = "LRD", Ltl = "LTL",
-    Lvl = "LVL", Lsl = "LSL", Lyd = "LYD", Mad = "MAD", Mdl = "MDL", Mga = "MGA", Mkd =
-    "MKD", Mmk = "MMK", Mnt = "MNT", Mop = "MOP", Mru = "MRU", Mtl = "MTL", Mur = "MUR",
-    Mvr = "MVR", Mwk = "MWK", Mxn = "MXN", Myr = "MYR", Mzn = "MZN", Nad = "NAD", Ngn =
-    "NGN", Nio = "NIO", Nok = "NOK", Npr = "NPR", Nzd = "NZD", Omr = "OMR", Pab = "PAB",
-    Pen = "PEN", Pgk = "PGK", Php = "PHP", Pkr = "PKR", Pln = "PLN", Pyg = "PYG", Qar =
-    "QAR", Ron = "RON", Rsd = "RSD", Rub = "RUB", Rwf = "RWF", Sar = "SAR", Sbd = "SBD",
-    Scr = "SCR", Sdg = "SDG", Sek = "SEK", Sgd = "SGD", Srd = "SRD", Ssp = "SSP", Stn =
-    "STN", Syp = "SYP", Szl = "SZL", Thb = "THB", Tjs = "TJS", Tmt = "TMT", Tnd = "TND",
-    Top = "TOP", Try = "TRY", Ttd = "TTD", Twd = "TWD", Tzs = "TZS", Uah = "UAH", Ugx =
-    "UGX", Usd = "USD", Uyu = "UYU", Uzs = "UZS", Ves = "VES", Vnd = "VND", Vuv = "VUV",
-    Wst = "WST", Xaf = "XAF", Xcd = "XCD", Xof = "XOF", Xpf = "XPF", Yer = "YER", Zar =
-    "ZAR", Zmw = "ZMW", } fallback Other;
+    /// * `AED` - AED
+    /// * `AFN` - AFN
+    /// * `ALL` - ALL
+    /// * `AMD` - AMD
+    /// * `ANG` - ANG
+    /// * `AOA` - AOA
+    /// * `ARS` - ARS
+    /// * `AUD` - AUD
+    /// * `AWG` - AWG
+    /// * `AZN` - AZN
+    /// * `BAM` - BAM
+    /// * `BBD` - BBD
+    /// * `BDT` - BDT
+    /// * `BGN` - BGN
+    /// * `BHD` - BHD
+    /// * `BIF` - BIF
+    /// * `BMD` - BMD
+    /// * `BND` - BND
+    /// * `BOB` - BOB
+    /// * `BRL` - BRL
+    /// * `BSD` - BSD
+    /// * `BTC` - BTC
+    /// * `BTN` - BTN
+    /// * `BWP` - BWP
+    /// * `BYN` - BYN
+    /// * `BZD` - BZD
+    /// * `CAD` - CAD
+    /// * `CDF` - CDF
+    /// * `CHF` - CHF
+    /// * `CLP` - CLP
+    /// * `CNY` - CNY
+    /// * `COP` - COP
+    /// * `CRC` - CRC
+    /// * `CVE` - CVE
+    /// * `CZK` - CZK
+    /// * `DJF` - DJF
+    /// * `DKK` - DKK
+    /// * `DOP` - DOP
+    /// * `DZD` - DZD
+    /// * `EGP` - EGP
+    /// * `ERN` - ERN
+    /// * `ETB` - ETB
+    /// * `EUR` - EUR
+    /// * `FJD` - FJD
+    /// * `GBP` - GBP
+    /// * `GEL` - GEL
+    /// * `GHS` - GHS
+    /// * `GIP` - GIP
+    /// * `GMD` - GMD
+    /// * `GNF` - GNF
+    /// * `GTQ` - GTQ
+    /// * `GYD` - GYD
+    /// * `HKD` - HKD
+    /// * `HNL` - HNL
+    /// * `HRK` - HRK
+    /// * `HTG` - HTG
+    /// * `HUF` - HUF
+    /// * `IDR` - IDR
+    /// * `ILS` - ILS
+    /// * `INR` - INR
+    /// * `IQD` - IQD
+    /// * `IRR` - IRR
+    /// * `ISK` - ISK
+    /// * `JMD` - JMD
+    /// * `JOD` - JOD
+    /// * `JPY` - JPY
+    /// * `KES` - KES
+    /// * `KGS` - KGS
+    /// * `KHR` - KHR
+    /// * `KMF` - KMF
+    /// * `KRW` - KRW
+    /// * `KWD` - KWD
+    /// * `KYD` - KYD
+    /// * `KZT` - KZT
+    /// * `LAK` - LAK
+    /// * `LBP` - LBP
+    /// * `LKR` - LKR
+    /// * `LRD` - LRD
+    /// * `LTL` - LTL
+    /// * `LVL` - LVL
+    /// * `LSL` - LSL
+    /// * `LYD` - LYD
+    /// * `MAD` - MAD
+    /// * `MDL` - MDL
+    /// * `MGA` - MGA
+    /// * `MKD` - MKD
+    /// * `MMK` - MMK
+    /// * `MNT` - MNT
+    /// * `MOP` - MOP
+    /// * `MRU` - MRU
+    /// * `MTL` - MTL
+    /// * `MUR` - MUR
+    /// * `MVR` - MVR
+    /// * `MWK` - MWK
+    /// * `MXN` - MXN
+    /// * `MYR` - MYR
+    /// * `MZN` - MZN
+    /// * `NAD` - NAD
+    /// * `NGN` - NGN
+    /// * `NIO` - NIO
+    /// * `NOK` - NOK
+    /// * `NPR` - NPR
+    /// * `NZD` - NZD
+    /// * `OMR` - OMR
+    /// * `PAB` - PAB
+    /// * `PEN` - PEN
+    /// * `PGK` - PGK
+    /// * `PHP` - PHP
+    /// * `PKR` - PKR
+    /// * `PLN` - PLN
+    /// * `PYG` - PYG
+    /// * `QAR` - QAR
+    /// * `RON` - RON
+    /// * `RSD` - RSD
+    /// * `RUB` - RUB
+    /// * `RWF` - RWF
+    /// * `SAR` - SAR
+    /// * `SBD` - SBD
+    /// * `SCR` - SCR
+    /// * `SDG` - SDG
+    /// * `SEK` - SEK
+    /// * `SGD` - SGD
+    /// * `SRD` - SRD
+    /// * `SSP` - SSP
+    /// * `STN` - STN
+    /// * `SYP` - SYP
+    /// * `SZL` - SZL
+    /// * `THB` - THB
+    /// * `TJS` - TJS
+    /// * `TMT` - TMT
+    /// * `TND` - TND
+    /// * `TOP` - TOP
+    /// * `TRY` - TRY
+    /// * `TTD` - TTD
+    /// * `TWD` - TWD
+    /// * `TZS` - TZS
+    /// * `UAH` - UAH
+    /// * `UGX` - UGX
+    /// * `USD` - USD
+    /// * `UYU` - UYU
+    /// * `UZS` - UZS
+    /// * `VES` - VES
+    /// * `VND` - VND
+    /// * `VUV` - VUV
+    /// * `WST` - WST
+    /// * `XAF` - XAF
+    /// * `XCD` - XCD
+    /// * `XOF` - XOF
+    /// * `XPF` - XPF
+    /// * `YER` - YER
+    /// * `ZAR` - ZAR
+    /// * `ZMW` - ZMW
+    pub enum BaseCurrencyEnum {
+        Aed = "AED",
+        Afn = "AFN",
+        All = "ALL",
+        Amd = "AMD",
+        Ang = "ANG",
+        Aoa = "AOA",
+        Ars = "ARS",
+        Aud = "AUD",
+        Awg = "AWG",
+        Azn = "AZN",
+        Bam = "BAM",
+        Bbd = "BBD",
+        Bdt = "BDT",
+        Bgn = "BGN",
+        Bhd = "BHD",
+        Bif = "BIF",
+        Bmd = "BMD",
+        Bnd = "BND",
+        Bob = "BOB",
+        Brl = "BRL",
+        Bsd = "BSD",
+        Btc = "BTC",
+        Btn = "BTN",
+        Bwp = "BWP",
+        Byn = "BYN",
+        Bzd = "BZD",
+        Cad = "CAD",
+        Cdf = "CDF",
+        Chf = "CHF",
+        Clp = "CLP",
+        Cny = "CNY",
+        Cop = "COP",
+        Crc = "CRC",
+        Cve = "CVE",
+        Czk = "CZK",
+        Djf = "DJF",
+        Dkk = "DKK",
+        Dop = "DOP",
+        Dzd = "DZD",
+        Egp = "EGP",
+        Ern = "ERN",
+        Etb = "ETB",
+        Eur = "EUR",
+        Fjd = "FJD",
+        Gbp = "GBP",
+        Gel = "GEL",
+        Ghs = "GHS",
+        Gip = "GIP",
+        Gmd = "GMD",
+        Gnf = "GNF",
+        Gtq = "GTQ",
+        Gyd = "GYD",
+        Hkd = "HKD",
+        Hnl = "HNL",
+        Hrk = "HRK",
+        Htg = "HTG",
+        Huf = "HUF",
+        Idr = "IDR",
+        Ils = "ILS",
+        Inr = "INR",
+        Iqd = "IQD",
+        Irr = "IRR",
+        Isk = "ISK",
+        Jmd = "JMD",
+        Jod = "JOD",
+        Jpy = "JPY",
+        Kes = "KES",
+        Kgs = "KGS",
+        Khr = "KHR",
+        Kmf = "KMF",
+        Krw = "KRW",
+        Kwd = "KWD",
+        Kyd = "KYD",
+        Kzt = "KZT",
+        Lak = "LAK",
+        Lbp = "LBP",
+        Lkr = "LKR",
+        Lrd = "LRD",
+        Ltl = "LTL",
+        Lvl = "LVL",
+        Lsl = "LSL",
+        Lyd = "LYD",
+        Mad = "MAD",
+        Mdl = "MDL",
+        Mga = "MGA",
+        Mkd = "MKD",
+        Mmk = "MMK",
+        Mnt = "MNT",
+        Mop = "MOP",
+        Mru = "MRU",
+        Mtl = "MTL",
+        Mur = "MUR",
+        Mvr = "MVR",
+        Mwk = "MWK",
+        Mxn = "MXN",
+        Myr = "MYR",
+        Mzn = "MZN",
+        Nad = "NAD",
+        Ngn = "NGN",
+        Nio = "NIO",
+        Nok = "NOK",
+        Npr = "NPR",
+        Nzd = "NZD",
+        Omr = "OMR",
+        Pab = "PAB",
+        Pen = "PEN",
+        Pgk = "PGK",
+        Php = "PHP",
+        Pkr = "PKR",
+        Pln = "PLN",
+        Pyg = "PYG",
+        Qar = "QAR",
+        Ron = "RON",
+        Rsd = "RSD",
+        Rub = "RUB",
+        Rwf = "RWF",
+        Sar = "SAR",
+        Sbd = "SBD",
+        Scr = "SCR",
+        Sdg = "SDG",
+        Sek = "SEK",
+        Sgd = "SGD",
+        Srd = "SRD",
+        Ssp = "SSP",
+        Stn = "STN",
+        Syp = "SYP",
+        Szl = "SZL",
+        Thb = "THB",
+        Tjs = "TJS",
+        Tmt = "TMT",
+        Tnd = "TND",
+        Top = "TOP",
+        Try = "TRY",
+        Ttd = "TTD",
+        Twd = "TWD",
+        Tzs = "TZS",
+        Uah = "UAH",
+        Ugx = "UGX",
+        Usd = "USD",
+        Uyu = "UYU",
+        Uzs = "UZS",
+        Ves = "VES",
+        Vnd = "VND",
+        Vuv = "VUV",
+        Wst = "WST",
+        Xaf = "XAF",
+        Xcd = "XCD",
+        Xof = "XOF",
+        Xpf = "XPF",
+        Yer = "YER",
+        Zar = "ZAR",
+        Zmw = "ZMW",
+    }
+    fallback Other;
 }
 crate::integer_enum! {
-    #[doc = " * `0` - Disabled"] #[doc = " * `1` - Stateless"] #[doc =
-    " * `2` - Stateful"] pub enum CookielessServerHashModeEnum { V0 = 0, V1 = 1, V2 = 2,
-    } fallback Other;
+    /// * `0` - Disabled
+    /// * `1` - Stateless
+    /// * `2` - Stateful
+    pub enum CookielessServerHashModeEnum {
+        V0 = 0,
+        V1 = 1,
+        V2 = 2,
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    pub enum EnvironmentsEvaluationsListOrderByItem { CreatedAt = "-created_at", Name =
-    "-name", UpdatedAt = "-updated_at", CreatedAtV = "created_at", NameV = "name",
-    UpdatedAtV = "updated_at", } fallback Other;
+    pub enum EnvironmentsEvaluationsListOrderByItem {
+        CreatedAt = "-created_at",
+        Name = "-name",
+        UpdatedAt = "-updated_at",
+        CreatedAtV = "created_at",
+        NameV = "name",
+        UpdatedAtV = "updated_at",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorTrackingAssignmentRule {
@@ -357,19 +605,13 @@ pub struct PatchedTeam {
     #[serde(skip_serializing_if = "absent")]
     pub session_recording_linked_flag: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
-    pub session_recording_network_payload_capture_config: crate::Nullable<
-        serde_json::Value,
-    >,
+    pub session_recording_network_payload_capture_config: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
     pub session_recording_masking_config: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
-    pub session_recording_url_trigger_config: crate::Nullable<
-        Vec<Option<serde_json::Value>>,
-    >,
+    pub session_recording_url_trigger_config: crate::Nullable<Vec<Option<serde_json::Value>>>,
     #[serde(skip_serializing_if = "absent")]
-    pub session_recording_url_blocklist_config: crate::Nullable<
-        Vec<Option<serde_json::Value>>,
-    >,
+    pub session_recording_url_blocklist_config: crate::Nullable<Vec<Option<serde_json::Value>>>,
     #[serde(skip_serializing_if = "absent")]
     pub session_recording_event_trigger_config: crate::Nullable<Vec<Option<String>>>,
     #[serde(skip_serializing_if = "absent")]
@@ -447,10 +689,17 @@ pub struct PresignedPost {
     pub fields: std::collections::BTreeMap<String, String>,
 }
 crate::string_enum! {
-    #[doc = " * `30d` - 30 Days"] #[doc = " * `90d` - 90 Days"] #[doc =
-    " * `1y` - 1 Year"] #[doc = " * `5y` - 5 Years"] pub enum
-    SessionRecordingRetentionPeriodEnum { V30d = "30d", V90d = "90d", V1y = "1y", V5y =
-    "5y", } fallback Other;
+    /// * `30d` - 30 Days
+    /// * `90d` - 90 Days
+    /// * `1y` - 1 Year
+    /// * `5y` - 5 Years
+    pub enum SessionRecordingRetentionPeriodEnum {
+        V30d = "30d",
+        V90d = "90d",
+        V1y = "1y",
+        V5y = "5y",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct SessionSummaries {
@@ -609,19 +858,13 @@ pub struct Team {
     #[serde(skip_serializing_if = "absent")]
     pub session_recording_linked_flag: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
-    pub session_recording_network_payload_capture_config: crate::Nullable<
-        serde_json::Value,
-    >,
+    pub session_recording_network_payload_capture_config: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
     pub session_recording_masking_config: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
-    pub session_recording_url_trigger_config: crate::Nullable<
-        Vec<Option<serde_json::Value>>,
-    >,
+    pub session_recording_url_trigger_config: crate::Nullable<Vec<Option<serde_json::Value>>>,
     #[serde(skip_serializing_if = "absent")]
-    pub session_recording_url_blocklist_config: crate::Nullable<
-        Vec<Option<serde_json::Value>>,
-    >,
+    pub session_recording_url_blocklist_config: crate::Nullable<Vec<Option<serde_json::Value>>>,
     #[serde(skip_serializing_if = "absent")]
     pub session_recording_event_trigger_config: crate::Nullable<Vec<Option<String>>>,
     #[serde(skip_serializing_if = "absent")]

@@ -4,11 +4,20 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `won` - Won"] #[doc = " * `lost` - Lost"] #[doc =
-    " * `inconclusive` - Inconclusive"] #[doc = " * `stopped_early` - Stopped Early"]
-    #[doc = " * `invalid` - Invalid"] pub enum ConclusionEnum { Won = "won", Lost =
-    "lost", Inconclusive = "inconclusive", StoppedEarly = "stopped_early", Invalid =
-    "invalid", Blank = "", } fallback Other;
+    /// * `won` - Won
+    /// * `lost` - Lost
+    /// * `inconclusive` - Inconclusive
+    /// * `stopped_early` - Stopped Early
+    /// * `invalid` - Invalid
+    pub enum ConclusionEnum {
+        Won = "won",
+        Lost = "lost",
+        Inconclusive = "inconclusive",
+        StoppedEarly = "stopped_early",
+        Invalid = "invalid",
+        Blank = "",
+    }
+    fallback Other;
 }
 /// Mixin for serializers to add user access control fields
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -91,8 +100,14 @@ pub struct ExperimentToSavedMetric {
     pub name: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " * `web` - web"] #[doc = " * `product` - product"] pub enum
-    ExperimentTypeEnum { Web = "web", Product = "product", Blank = "", } fallback Other;
+    /// * `web` - web
+    /// * `product` - product
+    pub enum ExperimentTypeEnum {
+        Web = "web",
+        Product = "product",
+        Blank = "",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedExperimentList {

@@ -4,16 +4,25 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `image/png` - image/png"] #[doc =
-    " * `application/pdf` - application/pdf"] #[doc = " * `text/csv` - text/csv"] #[doc =
-    " * `application/vnd.openxmlformats-officedocument.spreadsheetml.sheet` - application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]
-    #[doc = " * `video/webm` - video/webm"] #[doc = " * `video/mp4` - video/mp4"] #[doc =
-    " * `image/gif` - image/gif"] #[doc = " * `application/json` - application/json"] pub
-    enum ExportFormatEnum { ImagePng = "image/png", ApplicationPdf = "application/pdf",
-    TextCsv = "text/csv", ApplicationVndOpenxmlformatsOfficedocumentSpreadsheetmlSheet =
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", VideoWebm =
-    "video/webm", VideoMp4 = "video/mp4", ImageGif = "image/gif", ApplicationJson =
-    "application/json", } fallback Other;
+    /// * `image/png` - image/png
+    /// * `application/pdf` - application/pdf
+    /// * `text/csv` - text/csv
+    /// * `application/vnd.openxmlformats-officedocument.spreadsheetml.sheet` - application/vnd.openxmlformats-officedocument.spreadsheetml.sheet
+    /// * `video/webm` - video/webm
+    /// * `video/mp4` - video/mp4
+    /// * `image/gif` - image/gif
+    /// * `application/json` - application/json
+    pub enum ExportFormatEnum {
+        ImagePng = "image/png",
+        ApplicationPdf = "application/pdf",
+        TextCsv = "text/csv",
+        ApplicationVndOpenxmlformatsOfficedocumentSpreadsheetmlSheet = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        VideoWebm = "video/webm",
+        VideoMp4 = "video/mp4",
+        ImageGif = "image/gif",
+        ApplicationJson = "application/json",
+    }
+    fallback Other;
 }
 /// Standard ExportedAsset serializer that doesn't return content.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

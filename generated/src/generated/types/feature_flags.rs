@@ -4,12 +4,18 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `feature_flags` - feature_flags"] #[doc =
-    " * `experiments` - experiments"] #[doc = " * `surveys` - surveys"] #[doc =
-    " * `early_access_features` - early_access_features"] #[doc =
-    " * `web_experiments` - web_experiments"] pub enum CreationContextEnum { FeatureFlags
-    = "feature_flags", Experiments = "experiments", Surveys = "surveys",
-    EarlyAccessFeatures = "early_access_features", WebExperiments = "web_experiments", }
+    /// * `feature_flags` - feature_flags
+    /// * `experiments` - experiments
+    /// * `surveys` - surveys
+    /// * `early_access_features` - early_access_features
+    /// * `web_experiments` - web_experiments
+    pub enum CreationContextEnum {
+        FeatureFlags = "feature_flags",
+        Experiments = "experiments",
+        Surveys = "surveys",
+        EarlyAccessFeatures = "early_access_features",
+        WebExperiments = "web_experiments",
+    }
     fallback Other;
 }
 /// Serializer mixin that resolves appropriate response for tags depending on license.
@@ -95,11 +101,7 @@ pub struct FeatureFlag {
     pub last_called_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
-    #[serde(
-        rename = "_should_create_usage_dashboard",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "_should_create_usage_dashboard", default, skip_serializing_if = "none")]
     pub should_create_usage_dashboard: Option<bool>,
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -164,16 +166,28 @@ pub struct FeatureFlagUserBlastRadiusResponse {
     pub total_users: i64,
 }
 crate::string_enum! {
-    pub enum FeatureFlagsListActive { Stale = "STALE", False = "false", True = "true", }
+    pub enum FeatureFlagsListActive {
+        Stale = "STALE",
+        False = "false",
+        True = "true",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    pub enum FeatureFlagsListEvaluationRuntime { Both = "both", Client = "client", Server
-    = "server", } fallback Other;
+    pub enum FeatureFlagsListEvaluationRuntime {
+        Both = "both",
+        Client = "client",
+        Server = "server",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    pub enum FeatureFlagsListType { Boolean = "boolean", Experiment = "experiment",
-    Multivariant = "multivariant", } fallback Other;
+    pub enum FeatureFlagsListType {
+        Boolean = "boolean",
+        Experiment = "experiment",
+        Multivariant = "multivariant",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedFeatureFlagList {
@@ -241,10 +255,6 @@ pub struct PatchedFeatureFlag {
     pub last_called_at: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(rename = "_create_in_folder", default, skip_serializing_if = "none")]
     pub create_in_folder: Option<String>,
-    #[serde(
-        rename = "_should_create_usage_dashboard",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "_should_create_usage_dashboard", default, skip_serializing_if = "none")]
     pub should_create_usage_dashboard: Option<bool>,
 }

@@ -4,8 +4,13 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `number` - number"] #[doc = " * `sparkline` - sparkline"] pub enum
-    DisplayEnum { Number = "number", Sparkline = "sparkline", } fallback Other;
+    /// * `number` - number
+    /// * `sparkline` - sparkline
+    pub enum DisplayEnum {
+        Number = "number",
+        Sparkline = "sparkline",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct GroupType {
@@ -39,9 +44,13 @@ pub struct GroupUsageMetric {
     pub filters: serde_json::Value,
 }
 crate::string_enum! {
-    #[doc = " * `numeric` - numeric"] #[doc = " * `currency` - currency"] pub enum
-    GroupUsageMetricFormatEnum { Numeric = "numeric", Currency = "currency", } fallback
-    Other;
+    /// * `numeric` - numeric
+    /// * `currency` - currency
+    pub enum GroupUsageMetricFormatEnum {
+        Numeric = "numeric",
+        Currency = "currency",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedGroupUsageMetricList {

@@ -72,9 +72,13 @@ pub struct HogFunctionFilters {
     pub bytecode_error: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " * `events` - events"] #[doc = " * `person-updates` - person-updates"] pub
-    enum HogFunctionFiltersSourceEnum { Events = "events", PersonUpdates =
-    "person-updates", } fallback Other;
+    /// * `events` - events
+    /// * `person-updates` - person-updates
+    pub enum HogFunctionFiltersSourceEnum {
+        Events = "events",
+        PersonUpdates = "person-updates",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct HogFunctionMappingTemplate {
@@ -160,14 +164,21 @@ pub struct HogFunctionTemplate {
     pub mapping_templates: crate::Nullable<Vec<HogFunctionMappingTemplate>>,
 }
 crate::string_enum! {
-    #[doc = " * `destination` - Destination"] #[doc =
-    " * `site_destination` - Site Destination"] #[doc =
-    " * `internal_destination` - Internal Destination"] #[doc =
-    " * `source_webhook` - Source Webhook"] #[doc = " * `site_app` - Site App"] #[doc =
-    " * `transformation` - Transformation"] pub enum HogFunctionTypeEnum { Destination =
-    "destination", SiteDestination = "site_destination", InternalDestination =
-    "internal_destination", SourceWebhook = "source_webhook", SiteApp = "site_app",
-    Transformation = "transformation", } fallback Other;
+    /// * `destination` - Destination
+    /// * `site_destination` - Site Destination
+    /// * `internal_destination` - Internal Destination
+    /// * `source_webhook` - Source Webhook
+    /// * `site_app` - Site App
+    /// * `transformation` - Transformation
+    pub enum HogFunctionTypeEnum {
+        Destination = "destination",
+        SiteDestination = "site_destination",
+        InternalDestination = "internal_destination",
+        SourceWebhook = "source_webhook",
+        SiteApp = "site_app",
+        Transformation = "transformation",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct InputsItem {
@@ -183,8 +194,13 @@ pub struct InputsItem {
     pub transpiled: Option<serde_json::Value>,
 }
 crate::string_enum! {
-    #[doc = " * `hog` - hog"] #[doc = " * `liquid` - liquid"] pub enum
-    InputsItemTemplatingEnum { Hog = "hog", Liquid = "liquid", } fallback Other;
+    /// * `hog` - hog
+    /// * `liquid` - liquid
+    pub enum InputsItemTemplatingEnum {
+        Hog = "hog",
+        Liquid = "liquid",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InputsSchemaItem {
@@ -223,15 +239,29 @@ pub struct InputsSchemaItem {
 /// * `liquid` - liquid
 pub type InputsSchemaItemTemplatingEnum = serde_json::Value;
 crate::string_enum! {
-    #[doc = " * `string` - string"] #[doc = " * `number` - number"] #[doc =
-    " * `boolean` - boolean"] #[doc = " * `dictionary` - dictionary"] #[doc =
-    " * `choice` - choice"] #[doc = " * `json` - json"] #[doc =
-    " * `integration` - integration"] #[doc =
-    " * `integration_field` - integration_field"] #[doc = " * `email` - email"] #[doc =
-    " * `native_email` - native_email"] pub enum InputsSchemaItemTypeEnum { String =
-    "string", Number = "number", Boolean = "boolean", Dictionary = "dictionary", Choice =
-    "choice", Json = "json", Integration = "integration", IntegrationField =
-    "integration_field", Email = "email", NativeEmail = "native_email", } fallback Other;
+    /// * `string` - string
+    /// * `number` - number
+    /// * `boolean` - boolean
+    /// * `dictionary` - dictionary
+    /// * `choice` - choice
+    /// * `json` - json
+    /// * `integration` - integration
+    /// * `integration_field` - integration_field
+    /// * `email` - email
+    /// * `native_email` - native_email
+    pub enum InputsSchemaItemTypeEnum {
+        String = "string",
+        Number = "number",
+        Boolean = "boolean",
+        Dictionary = "dictionary",
+        Choice = "choice",
+        Json = "json",
+        Integration = "integration",
+        IntegrationField = "integration_field",
+        Email = "email",
+        NativeEmail = "native_email",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Mappings {
@@ -287,7 +317,19 @@ pub struct PatchedHogFunction {
     pub create_in_folder: Option<String>,
 }
 crate::integer_enum! {
-    #[doc = " * `0` - 0"] #[doc = " * `1` - 1"] #[doc = " * `2` - 2"] #[doc =
-    " * `3` - 3"] #[doc = " * `11` - 11"] #[doc = " * `12` - 12"] pub enum StateEnum { V0
-    = 0, V1 = 1, V2 = 2, V3 = 3, V11 = 11, V12 = 12, } fallback Other;
+    /// * `0` - 0
+    /// * `1` - 1
+    /// * `2` - 2
+    /// * `3` - 3
+    /// * `11` - 11
+    /// * `12` - 12
+    pub enum StateEnum {
+        V0 = 0,
+        V1 = 1,
+        V2 = 2,
+        V3 = 3,
+        V11 = 11,
+        V12 = 12,
+    }
+    fallback Other;
 }

@@ -35,17 +35,13 @@ pub struct HogQlQueryRequestQuery {
     pub explain: crate::Nullable<bool>,
     /// HogQLQueryModifiers, kept as JSON.
     #[serde(skip_serializing_if = "absent")]
-    pub modifiers: crate::Nullable<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
+    pub modifiers: crate::Nullable<std::collections::BTreeMap<String, serde_json::Value>>,
     /// HogQLFilters, kept as JSON.
     #[serde(skip_serializing_if = "absent")]
     pub filters: crate::Nullable<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Variables to be substituted into the query.
     #[serde(skip_serializing_if = "absent")]
-    pub variables: crate::Nullable<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
+    pub variables: crate::Nullable<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 crate::literal! {
     pub struct HogQlQueryRequestQueryKind = "HogQLQuery";

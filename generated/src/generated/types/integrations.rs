@@ -21,23 +21,49 @@ pub struct Integration {
     pub display_name: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " * `slack` - Slack"] #[doc = " * `salesforce` - Salesforce"] #[doc =
-    " * `hubspot` - Hubspot"] #[doc = " * `google-pubsub` - Google Pubsub"] #[doc =
-    " * `google-cloud-storage` - Google Cloud Storage"] #[doc =
-    " * `google-ads` - Google Ads"] #[doc = " * `google-sheets` - Google Sheets"] #[doc =
-    " * `snapchat` - Snapchat"] #[doc = " * `linkedin-ads` - Linkedin Ads"] #[doc =
-    " * `reddit-ads` - Reddit Ads"] #[doc = " * `tiktok-ads` - Tiktok Ads"] #[doc =
-    " * `intercom` - Intercom"] #[doc = " * `email` - Email"] #[doc =
-    " * `linear` - Linear"] #[doc = " * `github` - Github"] #[doc =
-    " * `meta-ads` - Meta Ads"] #[doc = " * `twilio` - Twilio"] #[doc =
-    " * `clickup` - Clickup"] #[doc = " * `vercel` - Vercel"] #[doc =
-    " * `databricks` - Databricks"] pub enum KindEnum { Slack = "slack", Salesforce =
-    "salesforce", Hubspot = "hubspot", GooglePubsub = "google-pubsub", GoogleCloudStorage
-    = "google-cloud-storage", GoogleAds = "google-ads", GoogleSheets = "google-sheets",
-    Snapchat = "snapchat", LinkedinAds = "linkedin-ads", RedditAds = "reddit-ads",
-    TiktokAds = "tiktok-ads", Intercom = "intercom", Email = "email", Linear = "linear",
-    Github = "github", MetaAds = "meta-ads", Twilio = "twilio", Clickup = "clickup",
-    Vercel = "vercel", Databricks = "databricks", } fallback Other;
+    /// * `slack` - Slack
+    /// * `salesforce` - Salesforce
+    /// * `hubspot` - Hubspot
+    /// * `google-pubsub` - Google Pubsub
+    /// * `google-cloud-storage` - Google Cloud Storage
+    /// * `google-ads` - Google Ads
+    /// * `google-sheets` - Google Sheets
+    /// * `snapchat` - Snapchat
+    /// * `linkedin-ads` - Linkedin Ads
+    /// * `reddit-ads` - Reddit Ads
+    /// * `tiktok-ads` - Tiktok Ads
+    /// * `intercom` - Intercom
+    /// * `email` - Email
+    /// * `linear` - Linear
+    /// * `github` - Github
+    /// * `meta-ads` - Meta Ads
+    /// * `twilio` - Twilio
+    /// * `clickup` - Clickup
+    /// * `vercel` - Vercel
+    /// * `databricks` - Databricks
+    pub enum KindEnum {
+        Slack = "slack",
+        Salesforce = "salesforce",
+        Hubspot = "hubspot",
+        GooglePubsub = "google-pubsub",
+        GoogleCloudStorage = "google-cloud-storage",
+        GoogleAds = "google-ads",
+        GoogleSheets = "google-sheets",
+        Snapchat = "snapchat",
+        LinkedinAds = "linkedin-ads",
+        RedditAds = "reddit-ads",
+        TiktokAds = "tiktok-ads",
+        Intercom = "intercom",
+        Email = "email",
+        Linear = "linear",
+        Github = "github",
+        MetaAds = "meta-ads",
+        Twilio = "twilio",
+        Clickup = "clickup",
+        Vercel = "vercel",
+        Databricks = "databricks",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedIntegrationList {

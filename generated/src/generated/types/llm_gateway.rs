@@ -50,9 +50,13 @@ pub struct AnthropicMessagesRequest {
     pub service_tier: Option<AnthropicMessagesRequestServiceTierEnum>,
 }
 crate::string_enum! {
-    #[doc = " * `auto` - auto"] #[doc = " * `standard_only` - standard_only"] pub enum
-    AnthropicMessagesRequestServiceTierEnum { Auto = "auto", StandardOnly =
-    "standard_only", } fallback Other;
+    /// * `auto` - auto
+    /// * `standard_only` - standard_only
+    pub enum AnthropicMessagesRequestServiceTierEnum {
+        Auto = "auto",
+        StandardOnly = "standard_only",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AnthropicMessagesResponse {
@@ -68,12 +72,12 @@ pub struct AnthropicMessagesResponse {
     pub usage: AnthropicUsage,
 }
 crate::literal! {
-    #[doc = " * `assistant` - assistant"] pub struct AnthropicMessagesResponseRoleEnum =
-    "assistant";
+    /// * `assistant` - assistant
+    pub struct AnthropicMessagesResponseRoleEnum = "assistant";
 }
 crate::literal! {
-    #[doc = " * `message` - message"] pub struct AnthropicMessagesResponseTypeEnum =
-    "message";
+    /// * `message` - message
+    pub struct AnthropicMessagesResponseTypeEnum = "message";
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct AnthropicUsage {
@@ -89,9 +93,15 @@ pub struct AnthropicUsage {
     pub service_tier: Option<AnthropicUsageServiceTierEnum>,
 }
 crate::string_enum! {
-    #[doc = " * `standard` - standard"] #[doc = " * `priority` - priority"] #[doc =
-    " * `batch` - batch"] pub enum AnthropicUsageServiceTierEnum { Standard = "standard",
-    Priority = "priority", Batch = "batch", } fallback Other;
+    /// * `standard` - standard
+    /// * `priority` - priority
+    /// * `batch` - batch
+    pub enum AnthropicUsageServiceTierEnum {
+        Standard = "standard",
+        Priority = "priority",
+        Batch = "batch",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChatCompletionChoice {
@@ -113,11 +123,20 @@ pub struct ChatCompletionMessage {
     pub tool_calls: Option<Vec<serde_json::Value>>,
 }
 crate::string_enum! {
-    #[doc = " * `system` - system"] #[doc = " * `user` - user"] #[doc =
-    " * `assistant` - assistant"] #[doc = " * `function` - function"] #[doc =
-    " * `tool` - tool"] #[doc = " * `developer` - developer"] pub enum
-    ChatCompletionMessageRoleEnum { System = "system", User = "user", Assistant =
-    "assistant", Function = "function", Tool = "tool", Developer = "developer", }
+    /// * `system` - system
+    /// * `user` - user
+    /// * `assistant` - assistant
+    /// * `function` - function
+    /// * `tool` - tool
+    /// * `developer` - developer
+    pub enum ChatCompletionMessageRoleEnum {
+        System = "system",
+        User = "user",
+        Assistant = "assistant",
+        Function = "function",
+        Tool = "tool",
+        Developer = "developer",
+    }
     fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -237,10 +256,19 @@ pub struct ChatCompletionResponse {
     pub service_tier: Option<ChatCompletionResponseServiceTierEnum>,
 }
 crate::string_enum! {
-    #[doc = " * `auto` - auto"] #[doc = " * `default` - default"] #[doc =
-    " * `flex` - flex"] #[doc = " * `scale` - scale"] #[doc = " * `priority` - priority"]
-    pub enum ChatCompletionResponseServiceTierEnum { Auto = "auto", Default = "default",
-    Flex = "flex", Scale = "scale", Priority = "priority", } fallback Other;
+    /// * `auto` - auto
+    /// * `default` - default
+    /// * `flex` - flex
+    /// * `scale` - scale
+    /// * `priority` - priority
+    pub enum ChatCompletionResponseServiceTierEnum {
+        Auto = "auto",
+        Default = "default",
+        Flex = "flex",
+        Scale = "scale",
+        Priority = "priority",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ChatCompletionUsage {
@@ -255,30 +283,60 @@ pub struct ChatCompletionUsage {
 pub type LlmGatewayV1ChatCompletionsCreateFormat = DashboardsCreateFormat;
 pub type LlmGatewayV1MessagesCreateFormat = DashboardsCreateFormat;
 crate::string_enum! {
-    #[doc = " * `text` - text"] #[doc = " * `audio` - audio"] pub enum ModalitiesEnum {
-    Text = "text", Audio = "audio", } fallback Other;
+    /// * `text` - text
+    /// * `audio` - audio
+    pub enum ModalitiesEnum {
+        Text = "text",
+        Audio = "audio",
+    }
+    fallback Other;
 }
 crate::literal! {
-    #[doc = " * `chat.completion` - chat.completion"] pub struct ObjectEnum =
-    "chat.completion";
+    /// * `chat.completion` - chat.completion
+    pub struct ObjectEnum = "chat.completion";
 }
 crate::string_enum! {
-    #[doc = " * `none` - none"] #[doc = " * `minimal` - minimal"] #[doc =
-    " * `low` - low"] #[doc = " * `medium` - medium"] #[doc = " * `high` - high"] #[doc =
-    " * `default` - default"] pub enum ReasoningEffortEnum { None = "none", Minimal =
-    "minimal", Low = "low", Medium = "medium", High = "high", Default = "default", }
+    /// * `none` - none
+    /// * `minimal` - minimal
+    /// * `low` - low
+    /// * `medium` - medium
+    /// * `high` - high
+    /// * `default` - default
+    pub enum ReasoningEffortEnum {
+        None = "none",
+        Minimal = "minimal",
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        Default = "default",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    #[doc = " * `end_turn` - end_turn"] #[doc = " * `max_tokens` - max_tokens"] #[doc =
-    " * `stop_sequence` - stop_sequence"] #[doc = " * `tool_use` - tool_use"] #[doc =
-    " * `pause_turn` - pause_turn"] #[doc = " * `refusal` - refusal"] pub enum
-    StopReasonEnum { EndTurn = "end_turn", MaxTokens = "max_tokens", StopSequence =
-    "stop_sequence", ToolUse = "tool_use", PauseTurn = "pause_turn", Refusal = "refusal",
-    } fallback Other;
+    /// * `end_turn` - end_turn
+    /// * `max_tokens` - max_tokens
+    /// * `stop_sequence` - stop_sequence
+    /// * `tool_use` - tool_use
+    /// * `pause_turn` - pause_turn
+    /// * `refusal` - refusal
+    pub enum StopReasonEnum {
+        EndTurn = "end_turn",
+        MaxTokens = "max_tokens",
+        StopSequence = "stop_sequence",
+        ToolUse = "tool_use",
+        PauseTurn = "pause_turn",
+        Refusal = "refusal",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " * `concise` - concise"] #[doc = " * `standard` - standard"] #[doc =
-    " * `verbose` - verbose"] pub enum VerbosityEnum { Concise = "concise", Standard =
-    "standard", Verbose = "verbose", } fallback Other;
+    /// * `concise` - concise
+    /// * `standard` - standard
+    /// * `verbose` - verbose
+    pub enum VerbosityEnum {
+        Concise = "concise",
+        Standard = "standard",
+        Verbose = "verbose",
+    }
+    fallback Other;
 }

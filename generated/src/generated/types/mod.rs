@@ -3,6 +3,7 @@
 //! Types of PostHog's schema, one per component schema plus the inline shapes that needed
 //! a name. Responses accept fields the schema does not list; enums keep values they do
 //! not know in a fallback variant. Each type compiles when a feature that uses it is on.
+// Every type module imports `super::*`, and with it these derives.
 #[allow(unused_imports)]
 use crate::codec::{Deserialize, Serialize};
 /// Whether an optional field is left out of the JSON (a short name keeps attributes on one line).
@@ -19,177 +20,161 @@ fn absent<T>(value: &crate::Nullable<T>) -> bool {
 mod actions;
 #[cfg(feature = "actions")]
 pub use actions::*;
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity_log",
-        feature = "annotations",
-        feature = "cohorts",
-        feature = "dashboards",
-        feature = "data_color_themes",
-        feature = "dataset_items",
-        feature = "datasets",
-        feature = "environments",
-        feature = "experiment_holdouts",
-        feature = "experiment_saved_metrics",
-        feature = "experiments",
-        feature = "feature_flags",
-        feature = "hog_functions",
-        feature = "insights",
-        feature = "integrations",
-        feature = "invites",
-        feature = "members",
-        feature = "notebooks",
-        feature = "persons",
-        feature = "roles",
-        feature = "session_recording_playlists",
-        feature = "subscriptions",
-        feature = "surveys",
-        feature = "users",
-        feature = "warehouse_saved_queries",
-        feature = "warehouse_tables"
-    )
-)]
+#[cfg(any(
+    feature = "actions",
+    feature = "activity_log",
+    feature = "annotations",
+    feature = "cohorts",
+    feature = "dashboards",
+    feature = "data_color_themes",
+    feature = "dataset_items",
+    feature = "datasets",
+    feature = "environments",
+    feature = "experiment_holdouts",
+    feature = "experiment_saved_metrics",
+    feature = "experiments",
+    feature = "feature_flags",
+    feature = "hog_functions",
+    feature = "insights",
+    feature = "integrations",
+    feature = "invites",
+    feature = "members",
+    feature = "notebooks",
+    feature = "persons",
+    feature = "roles",
+    feature = "session_recording_playlists",
+    feature = "subscriptions",
+    feature = "surveys",
+    feature = "users",
+    feature = "warehouse_saved_queries",
+    feature = "warehouse_tables",
+))]
 mod shared_3a38c7738c;
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity_log",
-        feature = "annotations",
-        feature = "cohorts",
-        feature = "dashboards",
-        feature = "data_color_themes",
-        feature = "dataset_items",
-        feature = "datasets",
-        feature = "environments",
-        feature = "experiment_holdouts",
-        feature = "experiment_saved_metrics",
-        feature = "experiments",
-        feature = "feature_flags",
-        feature = "hog_functions",
-        feature = "insights",
-        feature = "integrations",
-        feature = "invites",
-        feature = "members",
-        feature = "notebooks",
-        feature = "persons",
-        feature = "roles",
-        feature = "session_recording_playlists",
-        feature = "subscriptions",
-        feature = "surveys",
-        feature = "users",
-        feature = "warehouse_saved_queries",
-        feature = "warehouse_tables"
-    )
-)]
+#[cfg(any(
+    feature = "actions",
+    feature = "activity_log",
+    feature = "annotations",
+    feature = "cohorts",
+    feature = "dashboards",
+    feature = "data_color_themes",
+    feature = "dataset_items",
+    feature = "datasets",
+    feature = "environments",
+    feature = "experiment_holdouts",
+    feature = "experiment_saved_metrics",
+    feature = "experiments",
+    feature = "feature_flags",
+    feature = "hog_functions",
+    feature = "insights",
+    feature = "integrations",
+    feature = "invites",
+    feature = "members",
+    feature = "notebooks",
+    feature = "persons",
+    feature = "roles",
+    feature = "session_recording_playlists",
+    feature = "subscriptions",
+    feature = "surveys",
+    feature = "users",
+    feature = "warehouse_saved_queries",
+    feature = "warehouse_tables",
+))]
 pub use shared_3a38c7738c::*;
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity_log",
-        feature = "annotations",
-        feature = "cohorts",
-        feature = "dashboards",
-        feature = "data_color_themes",
-        feature = "dataset_items",
-        feature = "datasets",
-        feature = "environments",
-        feature = "experiment_holdouts",
-        feature = "experiment_saved_metrics",
-        feature = "experiments",
-        feature = "feature_flags",
-        feature = "hog_functions",
-        feature = "insights",
-        feature = "integrations",
-        feature = "invites",
-        feature = "members",
-        feature = "notebooks",
-        feature = "persons",
-        feature = "roles",
-        feature = "session_recording_playlists",
-        feature = "subscriptions",
-        feature = "surveys",
-        feature = "warehouse_saved_queries",
-        feature = "warehouse_tables"
-    )
-)]
+#[cfg(any(
+    feature = "actions",
+    feature = "activity_log",
+    feature = "annotations",
+    feature = "cohorts",
+    feature = "dashboards",
+    feature = "data_color_themes",
+    feature = "dataset_items",
+    feature = "datasets",
+    feature = "environments",
+    feature = "experiment_holdouts",
+    feature = "experiment_saved_metrics",
+    feature = "experiments",
+    feature = "feature_flags",
+    feature = "hog_functions",
+    feature = "insights",
+    feature = "integrations",
+    feature = "invites",
+    feature = "members",
+    feature = "notebooks",
+    feature = "persons",
+    feature = "roles",
+    feature = "session_recording_playlists",
+    feature = "subscriptions",
+    feature = "surveys",
+    feature = "warehouse_saved_queries",
+    feature = "warehouse_tables",
+))]
 mod shared_7f846e5fa9;
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "activity_log",
-        feature = "annotations",
-        feature = "cohorts",
-        feature = "dashboards",
-        feature = "data_color_themes",
-        feature = "dataset_items",
-        feature = "datasets",
-        feature = "environments",
-        feature = "experiment_holdouts",
-        feature = "experiment_saved_metrics",
-        feature = "experiments",
-        feature = "feature_flags",
-        feature = "hog_functions",
-        feature = "insights",
-        feature = "integrations",
-        feature = "invites",
-        feature = "members",
-        feature = "notebooks",
-        feature = "persons",
-        feature = "roles",
-        feature = "session_recording_playlists",
-        feature = "subscriptions",
-        feature = "surveys",
-        feature = "warehouse_saved_queries",
-        feature = "warehouse_tables"
-    )
-)]
+#[cfg(any(
+    feature = "actions",
+    feature = "activity_log",
+    feature = "annotations",
+    feature = "cohorts",
+    feature = "dashboards",
+    feature = "data_color_themes",
+    feature = "dataset_items",
+    feature = "datasets",
+    feature = "environments",
+    feature = "experiment_holdouts",
+    feature = "experiment_saved_metrics",
+    feature = "experiments",
+    feature = "feature_flags",
+    feature = "hog_functions",
+    feature = "insights",
+    feature = "integrations",
+    feature = "invites",
+    feature = "members",
+    feature = "notebooks",
+    feature = "persons",
+    feature = "roles",
+    feature = "session_recording_playlists",
+    feature = "subscriptions",
+    feature = "surveys",
+    feature = "warehouse_saved_queries",
+    feature = "warehouse_tables",
+))]
 pub use shared_7f846e5fa9::*;
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "cohorts",
-        feature = "events",
-        feature = "insights",
-        feature = "persons"
-    )
-)]
+#[cfg(any(
+    feature = "actions",
+    feature = "cohorts",
+    feature = "events",
+    feature = "insights",
+    feature = "persons",
+))]
 mod shared_115814e09a;
-#[cfg(
-    any(
-        feature = "actions",
-        feature = "cohorts",
-        feature = "events",
-        feature = "insights",
-        feature = "persons"
-    )
-)]
+#[cfg(any(
+    feature = "actions",
+    feature = "cohorts",
+    feature = "events",
+    feature = "insights",
+    feature = "persons",
+))]
 pub use shared_115814e09a::*;
 #[cfg(feature = "activity_log")]
 mod activity_log;
 #[cfg(feature = "activity_log")]
 pub use activity_log::*;
-#[cfg(
-    any(
-        feature = "activity_log",
-        feature = "cohorts",
-        feature = "feature_flags",
-        feature = "insights",
-        feature = "persons",
-        feature = "surveys"
-    )
-)]
+#[cfg(any(
+    feature = "activity_log",
+    feature = "cohorts",
+    feature = "feature_flags",
+    feature = "insights",
+    feature = "persons",
+    feature = "surveys",
+))]
 mod shared_051008fed8;
-#[cfg(
-    any(
-        feature = "activity_log",
-        feature = "cohorts",
-        feature = "feature_flags",
-        feature = "insights",
-        feature = "persons",
-        feature = "surveys"
-    )
-)]
+#[cfg(any(
+    feature = "activity_log",
+    feature = "cohorts",
+    feature = "feature_flags",
+    feature = "insights",
+    feature = "persons",
+    feature = "surveys",
+))]
 pub use shared_051008fed8::*;
 #[cfg(feature = "agents")]
 mod agents;
@@ -207,25 +192,21 @@ pub use batch_exports::*;
 mod cohorts;
 #[cfg(feature = "cohorts")]
 pub use cohorts::*;
-#[cfg(
-    any(
-        feature = "cohorts",
-        feature = "feature_flags",
-        feature = "insights",
-        feature = "persons",
-        feature = "surveys"
-    )
-)]
+#[cfg(any(
+    feature = "cohorts",
+    feature = "feature_flags",
+    feature = "insights",
+    feature = "persons",
+    feature = "surveys",
+))]
 mod shared_c4816fe1a6;
-#[cfg(
-    any(
-        feature = "cohorts",
-        feature = "feature_flags",
-        feature = "insights",
-        feature = "persons",
-        feature = "surveys"
-    )
-)]
+#[cfg(any(
+    feature = "cohorts",
+    feature = "feature_flags",
+    feature = "insights",
+    feature = "persons",
+    feature = "surveys",
+))]
 pub use shared_c4816fe1a6::*;
 #[cfg(any(feature = "cohorts", feature = "feature_flags", feature = "persons"))]
 mod shared_5387aae49e;
@@ -275,63 +256,51 @@ pub use domains::*;
 mod early_access_feature;
 #[cfg(feature = "early_access_feature")]
 pub use early_access_feature::*;
-#[cfg(
-    any(
-        feature = "early_access_feature",
-        feature = "experiments",
-        feature = "feature_flags",
-        feature = "surveys"
-    )
-)]
+#[cfg(any(
+    feature = "early_access_feature",
+    feature = "experiments",
+    feature = "feature_flags",
+    feature = "surveys",
+))]
 mod shared_0b8c9466ce;
-#[cfg(
-    any(
-        feature = "early_access_feature",
-        feature = "experiments",
-        feature = "feature_flags",
-        feature = "surveys"
-    )
-)]
+#[cfg(any(
+    feature = "early_access_feature",
+    feature = "experiments",
+    feature = "feature_flags",
+    feature = "surveys",
+))]
 pub use shared_0b8c9466ce::*;
 #[cfg(feature = "endpoints")]
 mod endpoints;
 #[cfg(feature = "endpoints")]
 pub use endpoints::*;
-#[cfg(
-    any(
-        feature = "endpoints",
-        feature = "hogql",
-        feature = "insights",
-        feature = "unreferenced_types"
-    )
-)]
+#[cfg(any(
+    feature = "endpoints",
+    feature = "hogql",
+    feature = "insights",
+    feature = "unreferenced_types",
+))]
 mod shared_48296b19ff;
-#[cfg(
-    any(
-        feature = "endpoints",
-        feature = "hogql",
-        feature = "insights",
-        feature = "unreferenced_types"
-    )
-)]
+#[cfg(any(
+    feature = "endpoints",
+    feature = "hogql",
+    feature = "insights",
+    feature = "unreferenced_types",
+))]
 pub use shared_48296b19ff::*;
-#[cfg(
-    any(
-        feature = "endpoints",
-        feature = "hogql",
-        feature = "query",
-        feature = "unreferenced_types"
-    )
-)]
+#[cfg(any(
+    feature = "endpoints",
+    feature = "hogql",
+    feature = "query",
+    feature = "unreferenced_types",
+))]
 mod shared_76a2ea3424;
-#[cfg(
-    any(
-        feature = "endpoints",
-        feature = "hogql",
-        feature = "query",
-        feature = "unreferenced_types"
-    )
-)]
+#[cfg(any(
+    feature = "endpoints",
+    feature = "hogql",
+    feature = "query",
+    feature = "unreferenced_types",
+))]
 pub use shared_76a2ea3424::*;
 #[cfg(any(feature = "endpoints", feature = "query"))]
 mod shared_c99213f291;
@@ -357,13 +326,9 @@ pub use shared_b008c33ea7::*;
 mod shared_f5de880978;
 #[cfg(any(feature = "environments", feature = "users"))]
 pub use shared_f5de880978::*;
-#[cfg(
-    any(feature = "environments_rollback", feature = "organizations", feature = "users")
-)]
+#[cfg(any(feature = "environments_rollback", feature = "organizations", feature = "users"))]
 mod shared_b6aca0796b;
-#[cfg(
-    any(feature = "environments_rollback", feature = "organizations", feature = "users")
-)]
+#[cfg(any(feature = "environments_rollback", feature = "organizations", feature = "users"))]
 pub use shared_b6aca0796b::*;
 #[cfg(feature = "events")]
 mod events;

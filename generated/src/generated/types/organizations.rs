@@ -35,9 +35,7 @@ pub struct PatchedOrganization {
     /// * `bayesian` - Bayesian
     /// * `frequentist` - Frequentist
     #[serde(skip_serializing_if = "absent")]
-    pub default_experiment_stats_method: crate::Nullable<
-        DefaultExperimentStatsMethodEnum,
-    >,
+    pub default_experiment_stats_method: crate::Nullable<DefaultExperimentStatsMethodEnum>,
     /// ID of the role to automatically assign to new members joining the organization
     #[serde(skip_serializing_if = "absent")]
     pub default_role_id: crate::Nullable<String>,

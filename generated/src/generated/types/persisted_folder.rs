@@ -36,6 +36,11 @@ pub struct PersistedFolder {
     pub updated_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 crate::string_enum! {
-    #[doc = " * `home` - Home"] #[doc = " * `pinned` - Pinned"] pub enum
-    PersistedFolderTypeEnum { Home = "home", Pinned = "pinned", } fallback Other;
+    /// * `home` - Home
+    /// * `pinned` - Pinned
+    pub enum PersistedFolderTypeEnum {
+        Home = "home",
+        Pinned = "pinned",
+    }
+    fallback Other;
 }

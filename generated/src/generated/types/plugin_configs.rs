@@ -25,13 +25,28 @@ pub struct PluginLogEntry {
     pub instance_id: uuid::Uuid,
 }
 crate::string_enum! {
-    #[doc = " * `SYSTEM` - SYSTEM"] #[doc = " * `PLUGIN` - PLUGIN"] #[doc =
-    " * `CONSOLE` - CONSOLE"] pub enum PluginLogEntrySourceEnum { System = "SYSTEM",
-    Plugin = "PLUGIN", Console = "CONSOLE", } fallback Other;
+    /// * `SYSTEM` - SYSTEM
+    /// * `PLUGIN` - PLUGIN
+    /// * `CONSOLE` - CONSOLE
+    pub enum PluginLogEntrySourceEnum {
+        System = "SYSTEM",
+        Plugin = "PLUGIN",
+        Console = "CONSOLE",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " * `DEBUG` - DEBUG"] #[doc = " * `LOG` - LOG"] #[doc = " * `INFO` - INFO"]
-    #[doc = " * `WARN` - WARN"] #[doc = " * `ERROR` - ERROR"] pub enum
-    PluginLogEntryTypeEnum { Debug = "DEBUG", Log = "LOG", Info = "INFO", Warn = "WARN",
-    Error = "ERROR", } fallback Other;
+    /// * `DEBUG` - DEBUG
+    /// * `LOG` - LOG
+    /// * `INFO` - INFO
+    /// * `WARN` - WARN
+    /// * `ERROR` - ERROR
+    pub enum PluginLogEntryTypeEnum {
+        Debug = "DEBUG",
+        Log = "LOG",
+        Info = "INFO",
+        Warn = "WARN",
+        Error = "ERROR",
+    }
+    fallback Other;
 }

@@ -69,9 +69,7 @@ pub struct PatchedProjectBackwardCompat {
     #[serde(skip_serializing_if = "absent")]
     pub session_recording_linked_flag: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
-    pub session_recording_network_payload_capture_config: crate::Nullable<
-        serde_json::Value,
-    >,
+    pub session_recording_network_payload_capture_config: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
     pub session_recording_masking_config: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
@@ -182,9 +180,7 @@ pub struct ProjectBackwardCompat {
     #[serde(skip_serializing_if = "absent")]
     pub session_recording_linked_flag: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
-    pub session_recording_network_payload_capture_config: crate::Nullable<
-        serde_json::Value,
-    >,
+    pub session_recording_network_payload_capture_config: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]
     pub session_recording_masking_config: crate::Nullable<serde_json::Value>,
     #[serde(skip_serializing_if = "absent")]

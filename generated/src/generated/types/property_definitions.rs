@@ -40,6 +40,11 @@ pub struct PropertyDefinition {
     pub is_seen_on_filtered_events: Option<String>,
 }
 crate::string_enum! {
-    pub enum PropertyDefinitionsListType { Event = "event", Person = "person", Group =
-    "group", Session = "session", } fallback Other;
+    pub enum PropertyDefinitionsListType {
+        Event = "event",
+        Person = "person",
+        Group = "group",
+        Session = "session",
+    }
+    fallback Other;
 }

@@ -36,10 +36,21 @@ pub struct ProxyRecord {
     pub created_by: Option<i64>,
 }
 crate::string_enum! {
-    #[doc = " * `waiting` - Waiting"] #[doc = " * `issuing` - Issuing"] #[doc =
-    " * `valid` - Valid"] #[doc = " * `warning` - Warning"] #[doc =
-    " * `erroring` - Erroring"] #[doc = " * `deleting` - Deleting"] #[doc =
-    " * `timed_out` - Timed Out"] pub enum ProxyRecordStatusEnum { Waiting = "waiting",
-    Issuing = "issuing", Valid = "valid", Warning = "warning", Erroring = "erroring",
-    Deleting = "deleting", TimedOut = "timed_out", } fallback Other;
+    /// * `waiting` - Waiting
+    /// * `issuing` - Issuing
+    /// * `valid` - Valid
+    /// * `warning` - Warning
+    /// * `erroring` - Erroring
+    /// * `deleting` - Deleting
+    /// * `timed_out` - Timed Out
+    pub enum ProxyRecordStatusEnum {
+        Waiting = "waiting",
+        Issuing = "issuing",
+        Valid = "valid",
+        Warning = "warning",
+        Erroring = "erroring",
+        Deleting = "deleting",
+        TimedOut = "timed_out",
+    }
+    fallback Other;
 }

@@ -77,9 +77,7 @@ pub struct DecideResponse {
     pub feature_flags: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Flag key to the payload of its value, usually as JSON text.
     #[serde(rename = "featureFlagPayloads", default, skip_serializing_if = "none")]
-    pub feature_flag_payloads: Option<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
+    pub feature_flag_payloads: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(rename = "errorsWhileComputingFlags", default, skip_serializing_if = "none")]
     pub errors_while_computing_flags: Option<bool>,
     #[serde(rename = "quotaLimited", default, skip_serializing_if = "none")]
@@ -143,12 +141,7 @@ pub struct FlagsRequest {
     pub person_properties: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Per group type, group properties to evaluate with.
     #[serde(default, skip_serializing_if = "none")]
-    pub group_properties: Option<
-        std::collections::BTreeMap<
-            String,
-            std::collections::BTreeMap<String, serde_json::Value>,
-        >,
-    >,
+    pub group_properties: Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, serde_json::Value>>>,
     /// Evaluate only flags tagged with one of these environments (and untagged flags).
     #[serde(default, skip_serializing_if = "none")]
     pub evaluation_environments: Option<Vec<String>>,

@@ -64,15 +64,7 @@ pub struct SessionRecordingPlaylist {
     #[serde(default, skip_serializing_if = "none")]
     pub last_modified_by: Option<UserBasic>,
     #[serde(default, skip_serializing_if = "none")]
-    pub recordings_counts: Option<
-        std::collections::BTreeMap<
-            String,
-            std::collections::BTreeMap<
-                String,
-                Option<SessionRecordingPlaylistRecordingsCountsValueValue>,
-            >,
-        >,
-    >,
+    pub recordings_counts: Option<std::collections::BTreeMap<String, std::collections::BTreeMap<String, Option<SessionRecordingPlaylistRecordingsCountsValueValue>>>>,
     #[serde(default, skip_serializing_if = "none")]
     pub r#type: Option<SessionRecordingPlaylistTypeEnum>,
     /// Return whether this is a synthetic playlist
@@ -83,7 +75,11 @@ pub struct SessionRecordingPlaylist {
 }
 pub type SessionRecordingPlaylistRecordingsCountsValueValue = PatchedSessionRecordingPlaylistRecordingsCountsValueValue;
 crate::string_enum! {
-    #[doc = " * `collection` - Collection"] #[doc = " * `filters` - Filters"] pub enum
-    SessionRecordingPlaylistTypeEnum { Collection = "collection", Filters = "filters", }
+    /// * `collection` - Collection
+    /// * `filters` - Filters
+    pub enum SessionRecordingPlaylistTypeEnum {
+        Collection = "collection",
+        Filters = "filters",
+    }
     fallback Other;
 }

@@ -4,9 +4,16 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `server` - Server"] #[doc = " * `client` - Client"] #[doc =
-    " * `all` - All"] pub enum EvaluationRuntimeEnum { Server = "server", Client =
-    "client", All = "all", Blank = "", } fallback Other;
+    /// * `server` - Server
+    /// * `client` - Client
+    /// * `all` - All
+    pub enum EvaluationRuntimeEnum {
+        Server = "server",
+        Client = "client",
+        All = "all",
+        Blank = "",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct MinimalFeatureFlag {

@@ -4,5 +4,9 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    pub enum ActionsCreateFormat { Csv = "csv", Json = "json", } fallback Other;
+    pub enum ActionsCreateFormat {
+        Csv = "csv",
+        Json = "json",
+    }
+    fallback Other;
 }

@@ -4,9 +4,18 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `DateTime` - DateTime"] #[doc = " * `String` - String"] #[doc =
-    " * `Numeric` - Numeric"] #[doc = " * `Boolean` - Boolean"] #[doc =
-    " * `Duration` - Duration"] pub enum PropertyTypeEnum { DateTime = "DateTime", String
-    = "String", Numeric = "Numeric", Boolean = "Boolean", Duration = "Duration", Blank =
-    "", } fallback Other;
+    /// * `DateTime` - DateTime
+    /// * `String` - String
+    /// * `Numeric` - Numeric
+    /// * `Boolean` - Boolean
+    /// * `Duration` - Duration
+    pub enum PropertyTypeEnum {
+        DateTime = "DateTime",
+        String = "String",
+        Numeric = "Numeric",
+        Boolean = "Boolean",
+        Duration = "Duration",
+        Blank = "",
+    }
+    fallback Other;
 }

@@ -4,11 +4,24 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `engineering` - Engineering"] #[doc = " * `data` - Data"] #[doc =
-    " * `product` - Product Management"] #[doc = " * `founder` - Founder"] #[doc =
-    " * `leadership` - Leadership"] #[doc = " * `marketing` - Marketing"] #[doc =
-    " * `sales` - Sales / Success"] #[doc = " * `other` - Other"] pub enum
-    RoleAtOrganizationEnum { Engineering = "engineering", Data = "data", Product =
-    "product", Founder = "founder", Leadership = "leadership", Marketing = "marketing",
-    Sales = "sales", Other = "other", Blank = "", } fallback OtherValue;
+    /// * `engineering` - Engineering
+    /// * `data` - Data
+    /// * `product` - Product Management
+    /// * `founder` - Founder
+    /// * `leadership` - Leadership
+    /// * `marketing` - Marketing
+    /// * `sales` - Sales / Success
+    /// * `other` - Other
+    pub enum RoleAtOrganizationEnum {
+        Engineering = "engineering",
+        Data = "data",
+        Product = "product",
+        Founder = "founder",
+        Leadership = "leadership",
+        Marketing = "marketing",
+        Sales = "sales",
+        Other = "other",
+        Blank = "",
+    }
+    fallback OtherValue;
 }

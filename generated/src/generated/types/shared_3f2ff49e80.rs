@@ -4,5 +4,9 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    pub enum DashboardsCreateFormat { Json = "json", Txt = "txt", } fallback Other;
+    pub enum DashboardsCreateFormat {
+        Json = "json",
+        Txt = "txt",
+    }
+    fallback Other;
 }

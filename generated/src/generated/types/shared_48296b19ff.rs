@@ -4,8 +4,15 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " RefreshType"] pub enum RefreshType { Async = "async",
-    AsyncExceptOnCacheMiss = "async_except_on_cache_miss", Blocking = "blocking",
-    ForceAsync = "force_async", ForceBlocking = "force_blocking", ForceCache =
-    "force_cache", LazyAsync = "lazy_async", } fallback Other;
+    /// RefreshType
+    pub enum RefreshType {
+        Async = "async",
+        AsyncExceptOnCacheMiss = "async_except_on_cache_miss",
+        Blocking = "blocking",
+        ForceAsync = "force_async",
+        ForceBlocking = "force_blocking",
+        ForceCache = "force_cache",
+        LazyAsync = "lazy_async",
+    }
+    fallback Other;
 }

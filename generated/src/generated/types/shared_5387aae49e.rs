@@ -102,8 +102,16 @@ pub struct Cohort {
     pub create_static_person_ids: Option<Vec<String>>,
 }
 crate::string_enum! {
-    #[doc = " * `static` - static"] #[doc = " * `person_property` - person_property"]
-    #[doc = " * `behavioral` - behavioral"] #[doc = " * `analytical` - analytical"] pub
-    enum CohortTypeEnum { Static = "static", PersonProperty = "person_property",
-    Behavioral = "behavioral", Analytical = "analytical", Blank = "", } fallback Other;
+    /// * `static` - static
+    /// * `person_property` - person_property
+    /// * `behavioral` - behavioral
+    /// * `analytical` - analytical
+    pub enum CohortTypeEnum {
+        Static = "static",
+        PersonProperty = "person_property",
+        Behavioral = "behavioral",
+        Analytical = "analytical",
+        Blank = "",
+    }
+    fallback Other;
 }

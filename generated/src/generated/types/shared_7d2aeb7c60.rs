@@ -22,11 +22,20 @@ pub enum BreakdownFilterBreakdownVariant1Item {
     Other(serde_json::Value),
 }
 crate::string_enum! {
-    #[doc = " BreakdownType"] pub enum BreakdownType { Cohort = "cohort", Person =
-    "person", Event = "event", EventMetadata = "event_metadata", Group = "group", Session
-    = "session", Hogql = "hogql", DataWarehouse = "data_warehouse",
-    DataWarehousePersonProperty = "data_warehouse_person_property", RevenueAnalytics =
-    "revenue_analytics", } fallback Other;
+    /// BreakdownType
+    pub enum BreakdownType {
+        Cohort = "cohort",
+        Person = "person",
+        Event = "event",
+        EventMetadata = "event_metadata",
+        Group = "group",
+        Session = "session",
+        Hogql = "hogql",
+        DataWarehouse = "data_warehouse",
+        DataWarehousePersonProperty = "data_warehouse_person_property",
+        RevenueAnalytics = "revenue_analytics",
+    }
+    fallback Other;
 }
 /// DataWarehousePersonPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,8 +50,8 @@ pub struct DataWarehousePersonPropertyFilter {
     pub value: crate::Nullable<DataWarehousePersonPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct DataWarehousePersonPropertyFilterType =
-    "data_warehouse_person_property";
+    /// Type
+    pub struct DataWarehousePersonPropertyFilterType = "data_warehouse_person_property";
 }
 /// Value
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,14 +86,20 @@ pub struct DataWarehousePropertyFilter {
     pub value: crate::Nullable<DataWarehousePropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct DataWarehousePropertyFilterType = "data_warehouse";
+    /// Type
+    pub struct DataWarehousePropertyFilterType = "data_warehouse";
 }
 /// Value
 pub type DataWarehousePropertyFilterValue = DataWarehousePersonPropertyFilterValue;
 pub type DataWarehousePropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 crate::string_enum! {
-    #[doc = " DurationType"] pub enum DurationType { Duration = "duration", ActiveSeconds
-    = "active_seconds", InactiveSeconds = "inactive_seconds", } fallback Other;
+    /// DurationType
+    pub enum DurationType {
+        Duration = "duration",
+        ActiveSeconds = "active_seconds",
+        InactiveSeconds = "inactive_seconds",
+    }
+    fallback Other;
 }
 /// ElementPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,7 +114,8 @@ pub struct ElementPropertyFilter {
     pub value: crate::Nullable<ElementPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct ElementPropertyFilterType = "element";
+    /// Type
+    pub struct ElementPropertyFilterType = "element";
 }
 /// Value
 pub type ElementPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
@@ -119,7 +135,8 @@ pub struct ErrorTrackingIssueFilter {
     pub value: crate::Nullable<ErrorTrackingIssueFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct ErrorTrackingIssueFilterType = "error_tracking_issue";
+    /// Type
+    pub struct ErrorTrackingIssueFilterType = "error_tracking_issue";
 }
 /// Value
 pub type ErrorTrackingIssueFilterValue = DataWarehousePersonPropertyFilterValue;
@@ -137,7 +154,8 @@ pub struct EventMetadataPropertyFilter {
     pub value: crate::Nullable<EventMetadataPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct EventMetadataPropertyFilterType = "event_metadata";
+    /// Type
+    pub struct EventMetadataPropertyFilterType = "event_metadata";
 }
 /// Value
 pub type EventMetadataPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
@@ -156,8 +174,8 @@ pub struct FeaturePropertyFilter {
     pub value: crate::Nullable<FeaturePropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Event property with \"$feature/\" prepended"] pub struct
-    FeaturePropertyFilterType = "feature";
+    /// Event property with "$feature/" prepended
+    pub struct FeaturePropertyFilterType = "feature";
 }
 /// Value
 pub type FeaturePropertyFilterValue = DataWarehousePersonPropertyFilterValue;
@@ -179,11 +197,12 @@ pub struct FlagPropertyFilter {
     pub value: FlagPropertyFilterValue,
 }
 crate::literal! {
-    #[doc = " Only flag_evaluates_to operator is allowed for flag dependencies"] pub
-    struct FlagPropertyFilterOperator = "flag_evaluates_to";
+    /// Only flag_evaluates_to operator is allowed for flag dependencies
+    pub struct FlagPropertyFilterOperator = "flag_evaluates_to";
 }
 crate::literal! {
-    #[doc = " Feature flag dependency"] pub struct FlagPropertyFilterType = "flag";
+    /// Feature flag dependency
+    pub struct FlagPropertyFilterType = "flag";
 }
 /// The value can be true, false, or a variant name
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -209,7 +228,8 @@ pub struct GroupPropertyFilter {
     pub value: crate::Nullable<GroupPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct GroupPropertyFilterType = "group";
+    /// Type
+    pub struct GroupPropertyFilterType = "group";
 }
 /// Value
 pub type GroupPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
@@ -226,14 +246,21 @@ pub struct HogQlPropertyFilter {
     pub value: crate::Nullable<HogQlPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct HogQlPropertyFilterType = "hogql";
+    /// Type
+    pub struct HogQlPropertyFilterType = "hogql";
 }
 /// Value
 pub type HogQlPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
 pub type HogQlPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 crate::string_enum! {
-    #[doc = " Key"] pub enum Key { TagName = "tag_name", Text = "text", Href = "href",
-    Selector = "selector", } fallback Other;
+    /// Key
+    pub enum Key {
+        TagName = "tag_name",
+        Text = "text",
+        Href = "href",
+        Selector = "selector",
+    }
+    fallback Other;
 }
 /// LogEntryPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -248,7 +275,8 @@ pub struct LogEntryPropertyFilter {
     pub value: crate::Nullable<LogEntryPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct LogEntryPropertyFilterType = "log_entry";
+    /// Type
+    pub struct LogEntryPropertyFilterType = "log_entry";
 }
 /// Value
 pub type LogEntryPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
@@ -266,16 +294,25 @@ pub struct LogPropertyFilter {
     pub value: crate::Nullable<LogPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct LogPropertyFilterType = "log";
+    /// Type
+    pub struct LogPropertyFilterType = "log";
 }
 /// Value
 pub type LogPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
 pub type LogPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 crate::string_enum! {
-    #[doc = " MultipleBreakdownType"] pub enum MultipleBreakdownType { Cohort = "cohort",
-    Person = "person", Event = "event", EventMetadata = "event_metadata", Group =
-    "group", Session = "session", Hogql = "hogql", RevenueAnalytics =
-    "revenue_analytics", } fallback Other;
+    /// MultipleBreakdownType
+    pub enum MultipleBreakdownType {
+        Cohort = "cohort",
+        Person = "person",
+        Event = "event",
+        EventMetadata = "event_metadata",
+        Group = "group",
+        Session = "session",
+        Hogql = "hogql",
+        RevenueAnalytics = "revenue_analytics",
+    }
+    fallback Other;
 }
 /// PersonPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -291,20 +328,40 @@ pub struct PersonPropertyFilter {
     pub value: crate::Nullable<PersonPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Person properties"] pub struct PersonPropertyFilterType = "person";
+    /// Person properties
+    pub struct PersonPropertyFilterType = "person";
 }
 /// Value
 pub type PersonPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
 pub type PersonPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 crate::string_enum! {
-    #[doc = " PropertyOperator"] pub enum PropertyOperator { Exact = "exact", IsNot =
-    "is_not", Icontains = "icontains", NotIcontains = "not_icontains", Regex = "regex",
-    NotRegex = "not_regex", Gt = "gt", Gte = "gte", Lt = "lt", Lte = "lte", IsSet =
-    "is_set", IsNotSet = "is_not_set", IsDateExact = "is_date_exact", IsDateBefore =
-    "is_date_before", IsDateAfter = "is_date_after", Between = "between", NotBetween =
-    "not_between", Min = "min", Max = "max", In = "in", NotIn = "not_in",
-    IsCleanedPathExact = "is_cleaned_path_exact", FlagEvaluatesTo = "flag_evaluates_to",
-    } fallback Other;
+    /// PropertyOperator
+    pub enum PropertyOperator {
+        Exact = "exact",
+        IsNot = "is_not",
+        Icontains = "icontains",
+        NotIcontains = "not_icontains",
+        Regex = "regex",
+        NotRegex = "not_regex",
+        Gt = "gt",
+        Gte = "gte",
+        Lt = "lt",
+        Lte = "lte",
+        IsSet = "is_set",
+        IsNotSet = "is_not_set",
+        IsDateExact = "is_date_exact",
+        IsDateBefore = "is_date_before",
+        IsDateAfter = "is_date_after",
+        Between = "between",
+        NotBetween = "not_between",
+        Min = "min",
+        Max = "max",
+        In = "in",
+        NotIn = "not_in",
+        IsCleanedPathExact = "is_cleaned_path_exact",
+        FlagEvaluatesTo = "flag_evaluates_to",
+    }
+    fallback Other;
 }
 /// RecordingPropertyFilter
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -328,7 +385,8 @@ pub enum RecordingPropertyFilterKey {
     Other(serde_json::Value),
 }
 crate::literal! {
-    #[doc = " Type"] pub struct RecordingPropertyFilterType = "recording";
+    /// Type
+    pub struct RecordingPropertyFilterType = "recording";
 }
 /// Value
 pub type RecordingPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
@@ -346,7 +404,8 @@ pub struct RevenueAnalyticsPropertyFilter {
     pub value: crate::Nullable<RevenueAnalyticsPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct RevenueAnalyticsPropertyFilterType = "revenue_analytics";
+    /// Type
+    pub struct RevenueAnalyticsPropertyFilterType = "revenue_analytics";
 }
 /// Value
 pub type RevenueAnalyticsPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
@@ -364,7 +423,8 @@ pub struct SessionPropertyFilter {
     pub value: crate::Nullable<SessionPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct SessionPropertyFilterType = "session";
+    /// Type
+    pub struct SessionPropertyFilterType = "session";
 }
 /// Value
 pub type SessionPropertyFilterValue = DataWarehousePersonPropertyFilterValue;

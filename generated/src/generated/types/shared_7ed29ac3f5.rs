@@ -4,7 +4,13 @@
 #![allow(unused_imports)]
 use super::*;
 crate::integer_enum! {
-    #[doc = " * `1` - member"] #[doc = " * `8` - administrator"] #[doc =
-    " * `15` - owner"] pub enum OrganizationMembershipLevel { V1 = 1, V8 = 8, V15 = 15, }
+    /// * `1` - member
+    /// * `8` - administrator
+    /// * `15` - owner
+    pub enum OrganizationMembershipLevel {
+        V1 = 1,
+        V8 = 8,
+        V15 = 15,
+    }
     fallback Other;
 }

@@ -4,19 +4,44 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `exact` - exact"] #[doc = " * `is_not` - is_not"] #[doc =
-    " * `icontains` - icontains"] #[doc = " * `not_icontains` - not_icontains"] #[doc =
-    " * `regex` - regex"] #[doc = " * `not_regex` - not_regex"] #[doc = " * `gt` - gt"]
-    #[doc = " * `lt` - lt"] #[doc = " * `gte` - gte"] #[doc = " * `lte` - lte"] #[doc =
-    " * `is_set` - is_set"] #[doc = " * `is_not_set` - is_not_set"] #[doc =
-    " * `is_date_exact` - is_date_exact"] #[doc = " * `is_date_after` - is_date_after"]
-    #[doc = " * `is_date_before` - is_date_before"] #[doc = " * `in` - in"] #[doc =
-    " * `not_in` - not_in"] pub enum OperatorEnum { Exact = "exact", IsNot = "is_not",
-    Icontains = "icontains", NotIcontains = "not_icontains", Regex = "regex", NotRegex =
-    "not_regex", Gt = "gt", Lt = "lt", Gte = "gte", Lte = "lte", IsSet = "is_set",
-    IsNotSet = "is_not_set", IsDateExact = "is_date_exact", IsDateAfter =
-    "is_date_after", IsDateBefore = "is_date_before", In = "in", NotIn = "not_in", Blank
-    = "", } fallback Other;
+    /// * `exact` - exact
+    /// * `is_not` - is_not
+    /// * `icontains` - icontains
+    /// * `not_icontains` - not_icontains
+    /// * `regex` - regex
+    /// * `not_regex` - not_regex
+    /// * `gt` - gt
+    /// * `lt` - lt
+    /// * `gte` - gte
+    /// * `lte` - lte
+    /// * `is_set` - is_set
+    /// * `is_not_set` - is_not_set
+    /// * `is_date_exact` - is_date_exact
+    /// * `is_date_after` - is_date_after
+    /// * `is_date_before` - is_date_before
+    /// * `in` - in
+    /// * `not_in` - not_in
+    pub enum OperatorEnum {
+        Exact = "exact",
+        IsNot = "is_not",
+        Icontains = "icontains",
+        NotIcontains = "not_icontains",
+        Regex = "regex",
+        NotRegex = "not_regex",
+        Gt = "gt",
+        Lt = "lt",
+        Gte = "gte",
+        Lte = "lte",
+        IsSet = "is_set",
+        IsNotSet = "is_not_set",
+        IsDateExact = "is_date_exact",
+        IsDateAfter = "is_date_after",
+        IsDateBefore = "is_date_before",
+        In = "in",
+        NotIn = "not_in",
+        Blank = "",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Property {
@@ -78,25 +103,50 @@ pub struct PropertyItem {
     pub r#type: Option<PropertyItemTypeEnum>,
 }
 crate::string_enum! {
-    #[doc = " * `event` - event"] #[doc = " * `event_metadata` - event_metadata"] #[doc =
-    " * `feature` - feature"] #[doc = " * `person` - person"] #[doc =
-    " * `cohort` - cohort"] #[doc = " * `element` - element"] #[doc =
-    " * `static-cohort` - static-cohort"] #[doc = " * `dynamic-cohort` - dynamic-cohort"]
-    #[doc = " * `precalculated-cohort` - precalculated-cohort"] #[doc =
-    " * `group` - group"] #[doc = " * `recording` - recording"] #[doc =
-    " * `log_entry` - log_entry"] #[doc = " * `behavioral` - behavioral"] #[doc =
-    " * `session` - session"] #[doc = " * `hogql` - hogql"] #[doc =
-    " * `data_warehouse` - data_warehouse"] #[doc =
-    " * `data_warehouse_person_property` - data_warehouse_person_property"] #[doc =
-    " * `error_tracking_issue` - error_tracking_issue"] #[doc = " * `log` - log"] #[doc =
-    " * `revenue_analytics` - revenue_analytics"] #[doc = " * `flag` - flag"] pub enum
-    PropertyItemTypeEnum { Event = "event", EventMetadata = "event_metadata", Feature =
-    "feature", Person = "person", Cohort = "cohort", Element = "element", StaticCohort =
-    "static-cohort", DynamicCohort = "dynamic-cohort", PrecalculatedCohort =
-    "precalculated-cohort", Group = "group", Recording = "recording", LogEntry =
-    "log_entry", Behavioral = "behavioral", Session = "session", Hogql = "hogql",
-    DataWarehouse = "data_warehouse", DataWarehousePersonProperty =
-    "data_warehouse_person_property", ErrorTrackingIssue = "error_tracking_issue", Log =
-    "log", RevenueAnalytics = "revenue_analytics", Flag = "flag", Blank = "", } fallback
-    Other;
+    /// * `event` - event
+    /// * `event_metadata` - event_metadata
+    /// * `feature` - feature
+    /// * `person` - person
+    /// * `cohort` - cohort
+    /// * `element` - element
+    /// * `static-cohort` - static-cohort
+    /// * `dynamic-cohort` - dynamic-cohort
+    /// * `precalculated-cohort` - precalculated-cohort
+    /// * `group` - group
+    /// * `recording` - recording
+    /// * `log_entry` - log_entry
+    /// * `behavioral` - behavioral
+    /// * `session` - session
+    /// * `hogql` - hogql
+    /// * `data_warehouse` - data_warehouse
+    /// * `data_warehouse_person_property` - data_warehouse_person_property
+    /// * `error_tracking_issue` - error_tracking_issue
+    /// * `log` - log
+    /// * `revenue_analytics` - revenue_analytics
+    /// * `flag` - flag
+    pub enum PropertyItemTypeEnum {
+        Event = "event",
+        EventMetadata = "event_metadata",
+        Feature = "feature",
+        Person = "person",
+        Cohort = "cohort",
+        Element = "element",
+        StaticCohort = "static-cohort",
+        DynamicCohort = "dynamic-cohort",
+        PrecalculatedCohort = "precalculated-cohort",
+        Group = "group",
+        Recording = "recording",
+        LogEntry = "log_entry",
+        Behavioral = "behavioral",
+        Session = "session",
+        Hogql = "hogql",
+        DataWarehouse = "data_warehouse",
+        DataWarehousePersonProperty = "data_warehouse_person_property",
+        ErrorTrackingIssue = "error_tracking_issue",
+        Log = "log",
+        RevenueAnalytics = "revenue_analytics",
+        Flag = "flag",
+        Blank = "",
+    }
+    fallback Other;
 }

@@ -4,737 +4,1199 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `Africa/Abidjan` - Africa/Abidjan"] #[doc =
-    " * `Africa/Accra` - Africa/Accra"] #[doc =
-    " * `Africa/Addis_Ababa` - Africa/Addis_Ababa"] #[doc =
-    " * `Africa/Algiers` - Africa/Algiers"] #[doc = " * `Africa/Asmara` - Africa/Asmara"]
-    #[doc = " * `Africa/Asmera` - Africa/Asmera"] #[doc =
-    " * `Africa/Bamako` - Africa/Bamako"] #[doc = " * `Africa/Bangui` - Africa/Bangui"]
-    #[doc = " * `Africa/Banjul` - Africa/Banjul"] #[doc =
-    " * `Africa/Bissau` - Africa/Bissau"] #[doc =
-    " * `Africa/Blantyre` - Africa/Blantyre"] #[doc =
-    " * `Africa/Brazzaville` - Africa/Brazzaville"] #[doc =
-    " * `Africa/Bujumbura` - Africa/Bujumbura"] #[doc =
-    " * `Africa/Cairo` - Africa/Cairo"] #[doc =
-    " * `Africa/Casablanca` - Africa/Casablanca"] #[doc =
-    " * `Africa/Ceuta` - Africa/Ceuta"] #[doc = " * `Africa/Conakry` - Africa/Conakry"]
-    #[doc = " * `Africa/Dakar` - Africa/Dakar"] #[doc =
-    " * `Africa/Dar_es_Salaam` - Africa/Dar_es_Salaam"] #[doc =
-    " * `Africa/Djibouti` - Africa/Djibouti"] #[doc =
-    " * `Africa/Douala` - Africa/Douala"] #[doc =
-    " * `Africa/El_Aaiun` - Africa/El_Aaiun"] #[doc =
-    " * `Africa/Freetown` - Africa/Freetown"] #[doc =
-    " * `Africa/Gaborone` - Africa/Gaborone"] #[doc =
-    " * `Africa/Harare` - Africa/Harare"] #[doc =
-    " * `Africa/Johannesburg` - Africa/Johannesburg"] #[doc =
-    " * `Africa/Juba` - Africa/Juba"] #[doc = " * `Africa/Kampala` - Africa/Kampala"]
-    #[doc = " * `Africa/Khartoum` - Africa/Khartoum"] #[doc =
-    " * `Africa/Kigali` - Africa/Kigali"] #[doc =
-    " * `Africa/Kinshasa` - Africa/Kinshasa"] #[doc = " * `Africa/Lagos` - Africa/Lagos"]
-    #[doc = " * `Africa/Libreville` - Africa/Libreville"] #[doc =
-    " * `Africa/Lome` - Africa/Lome"] #[doc = " * `Africa/Luanda` - Africa/Luanda"] #[doc
-    = " * `Africa/Lubumbashi` - Africa/Lubumbashi"] #[doc =
-    " * `Africa/Lusaka` - Africa/Lusaka"] #[doc = " * `Africa/Malabo` - Africa/Malabo"]
-    #[doc = " * `Africa/Maputo` - Africa/Maputo"] #[doc =
-    " * `Africa/Maseru` - Africa/Maseru"] #[doc = " * `Africa/Mbabane` - Africa/Mbabane"]
-    #[doc = " * `Africa/Mogadishu` - Africa/Mogadishu"] #[doc =
-    " * `Africa/Monrovia` - Africa/Monrovia"] #[doc =
-    " * `Africa/Nairobi` - Africa/Nairobi"] #[doc =
-    " * `Africa/Ndjamena` - Africa/Ndjamena"] #[doc =
-    " * `Africa/Niamey` - Africa/Niamey"] #[doc =
-    " * `Africa/Nouakchott` - Africa/Nouakchott"] #[doc =
-    " * `Africa/Ouagadougou` - Africa/Ouagadougou"] #[doc =
-    " * `Africa/Porto-Novo` - Africa/Porto-Novo"] #[doc =
-    " * `Africa/Sao_Tome` - Africa/Sao_Tome"] #[doc =
-    " * `Africa/Timbuktu` - Africa/Timbuktu"] #[doc =
-    " * `Africa/Tripoli` - Africa/Tripoli"] #[doc = " * `Africa/Tunis` - Africa/Tunis"]
-    #[doc = " * `Africa/Windhoek` - Africa/Windhoek"] #[doc =
-    " * `America/Adak` - America/Adak"] #[doc =
-    " * `America/Anchorage` - America/Anchorage"] #[doc =
-    " * `America/Anguilla` - America/Anguilla"] #[doc =
-    " * `America/Antigua` - America/Antigua"] #[doc =
-    " * `America/Araguaina` - America/Araguaina"] #[doc =
-    " * `America/Argentina/Buenos_Aires` - America/Argentina/Buenos_Aires"] #[doc =
-    " * `America/Argentina/Catamarca` - America/Argentina/Catamarca"] #[doc =
-    " * `America/Argentina/ComodRivadavia` - America/Argentina/ComodRivadavia"] #[doc =
-    " * `America/Argentina/Cordoba` - America/Argentina/Cordoba"] #[doc =
-    " * `America/Argentina/Jujuy` - America/Argentina/Jujuy"] #[doc =
-    " * `America/Argentina/La_Rioja` - America/Argentina/La_Rioja"] #[doc =
-    " * `America/Argentina/Mendoza` - America/Argentina/Mendoza"] #[doc =
-    " * `America/Argentina/Rio_Gallegos` - America/Argentina/Rio_Gallegos"] #[doc =
-    " * `America/Argentina/Salta` - America/Argentina/Salta"] #[doc =
-    " * `America/Argentina/San_Juan` - America/Argentina/San_Juan"] #[doc =
-    " * `America/Argentina/San_Luis` - America/Argentina/San_Luis"] #[doc =
-    " * `America/Argentina/Tucuman` - America/Argentina/Tucuman"] #[doc =
-    " * `America/Argentina/Ushuaia` - America/Argentina/Ushuaia"] #[doc =
-    " * `America/Aruba` - America/Aruba"] #[doc =
-    " * `America/Asuncion` - America/Asuncion"] #[doc =
-    " * `America/Atikokan` - America/Atikokan"] #[doc =
-    " * `America/Atka` - America/Atka"] #[doc = " * `America/Bahia` - America/Bahia"]
-    #[doc = " * `America/Bahia_Banderas` - America/Bahia_Banderas"] #[doc =
-    " * `America/Barbados` - America/Barbados"] #[doc =
-    " * `America/Belem` - America/Belem"] #[doc = " * `America/Belize` - America/Belize"]
-    #[doc = " * `America/Blanc-Sablon` - America/Blanc-Sablon"] #[doc =
-    " * `America/Boa_Vista` - America/Boa_Vista"] #[doc =
-    " * `America/Bogota` - America/Bogota"] #[doc = " * `America/Boise` - America/Boise"]
-    #[doc = " * `America/Buenos_Aires` - America/Buenos_Aires"] #[doc =
-    " * `America/Cambridge_Bay` - America/Cambridge_Bay"] #[doc =
-    " * `America/Campo_Grande` - America/Campo_Grande"] #[doc =
-    " * `America/Cancun` - America/Cancun"] #[doc =
-    " * `America/Caracas` - America/Caracas"] #[doc =
-    " * `America/Catamarca` - America/Catamarca"] #[doc =
-    " * `America/Cayenne` - America/Cayenne"] #[doc =
-    " * `America/Cayman` - America/Cayman"] #[doc =
-    " * `America/Chicago` - America/Chicago"] #[doc =
-    " * `America/Chihuahua` - America/Chihuahua"] #[doc =
-    " * `America/Ciudad_Juarez` - America/Ciudad_Juarez"] #[doc =
-    " * `America/Coral_Harbour` - America/Coral_Harbour"] #[doc =
-    " * `America/Cordoba` - America/Cordoba"] #[doc =
-    " * `America/Costa_Rica` - America/Costa_Rica"] #[doc =
-    " * `America/Creston` - America/Creston"] #[doc =
-    " * `America/Cuiaba` - America/Cuiaba"] #[doc =
-    " * `America/Curacao` - America/Curacao"] #[doc =
-    " * `America/Danmarkshavn` - America/Danmarkshavn"] #[doc =
-    " * `America/Dawson` - America/Dawson"] #[doc =
-    " * `America/Dawson_Creek` - America/Dawson_Creek"] #[doc =
-    " * `America/Denver` - America/Denver"] #[doc =
-    " * `America/Detroit` - America/Detroit"] #[doc =
-    " * `America/Dominica` - America/Dominica"] #[doc =
-    " * `America/Edmonton` - America/Edmonton"] #[doc =
-    " * `America/Eirunepe` - America/Eirunepe"] #[doc =
-    " * `America/El_Salvador` - America/El_Salvador"] #[doc =
-    " * `America/Ensenada` - America/Ensenada"] #[doc =
-    " * `America/Fort_Nelson` - America/Fort_Nelson"] #[doc =
-    " * `America/Fort_Wayne` - America/Fort_Wayne"] #[doc =
-    " * `America/Fortaleza` - America/Fortaleza"] #[doc =
-    " * `America/Glace_Bay` - America/Glace_Bay"] #[doc =
-    " * `America/Godthab` - America/Godthab"] #[doc =
-    " * `America/Goose_Bay` - America/Goose_Bay"] #[doc =
-    " * `America/Grand_Turk` - America/Grand_Turk"] #[doc =
-    " * `America/Grenada` - America/Grenada"] #[doc =
-    " * `America/Guadeloupe` - America/Guadeloupe"] #[doc =
-    " * `America/Guatemala` - America/Guatemala"] #[doc =
-    " * `America/Guayaquil` - America/Guayaquil"] #[doc =
-    " * `America/Guyana` - America/Guyana"] #[doc =
-    " * `America/Halifax` - America/Halifax"] #[doc =
-    " * `America/Havana` - America/Havana"] #[doc =
-    " * `America/Hermosillo` - America/Hermosillo"] #[doc =
-    " * `America/Indiana/Indianapolis` - America/Indiana/Indianapolis"] #[doc =
-    " * `America/Indiana/Knox` - America/Indiana/Knox"] #[doc =
-    " * `America/Indiana/Marengo` - America/Indiana/Marengo"] #[doc =
-    " * `America/Indiana/Petersburg` - America/Indiana/Petersburg"] #[doc =
-    " * `America/Indiana/Tell_City` - America/Indiana/Tell_City"] #[doc =
-    " * `America/Indiana/Vevay` - America/Indiana/Vevay"] #[doc =
-    " * `America/Indiana/Vincennes` - America/Indiana/Vincennes"] #[doc =
-    " * `America/Indiana/Winamac` - America/Indiana/Winamac"] #[doc =
-    " * `America/Indianapolis` - America/Indianapolis"] #[doc =
-    " * `America/Inuvik` - America/Inuvik"] #[doc =
-    " * `America/Iqaluit` - America/Iqaluit"] #[doc =
-    " * `America/Jamaica` - America/Jamaica"] #[doc =
-    " * `America/Jujuy` - America/Jujuy"] #[doc = " * `America/Juneau` - America/Juneau"]
-    #[doc = " * `America/Kentucky/Louisville` - America/Kentucky/Louisville"] #[doc =
-    " * `America/Kentucky/Monticello` - America/Kentucky/Monticello"] #[doc =
-    " * `America/Knox_IN` - America/Knox_IN"] #[doc =
-    " * `America/Kralendijk` - America/Kralendijk"] #[doc =
-    " * `America/La_Paz` - America/La_Paz"] #[doc = " * `America/Lima` - America/Lima"]
-    #[doc = " * `America/Los_Angeles` - America/Los_Angeles"] #[doc =
-    " * `America/Louisville` - America/Louisville"] #[doc =
-    " * `America/Lower_Princes` - America/Lower_Princes"] #[doc =
-    " * `America/Maceio` - America/Maceio"] #[doc =
-    " * `America/Managua` - America/Managua"] #[doc =
-    " * `America/Manaus` - America/Manaus"] #[doc =
-    " * `America/Marigot` - America/Marigot"] #[doc =
-    " * `America/Martinique` - America/Martinique"] #[doc =
-    " * `America/Matamoros` - America/Matamoros"] #[doc =
-    " * `America/Mazatlan` - America/Mazatlan"] #[doc =
-    " * `America/Mendoza` - America/Mendoza"] #[doc =
-    " * `America/Menominee` - America/Menominee"] #[doc =
-    " * `America/Merida` - America/Merida"] #[doc =
-    " * `America/Metlakatla` - America/Metlakatla"] #[doc =
-    " * `America/Mexico_City` - America/Mexico_City"] #[doc =
-    " * `America/Miquelon` - America/Miquelon"] #[doc =
-    " * `America/Moncton` - America/Moncton"] #[doc =
-    " * `America/Monterrey` - America/Monterrey"] #[doc =
-    " * `America/Montevideo` - America/Montevideo"] #[doc =
-    " * `America/Montreal` - America/Montreal"] #[doc =
-    " * `America/Montserrat` - America/Montserrat"] #[doc =
-    " * `America/Nassau` - America/Nassau"] #[doc =
-    " * `America/New_York` - America/New_York"] #[doc =
-    " * `America/Nipigon` - America/Nipigon"] #[doc = " * `America/Nome` - America/Nome"]
-    #[doc = " * `America/Noronha` - America/Noronha"] #[doc =
-    " * `America/North_Dakota/Beulah` - America/North_Dakota/Beulah"] #[doc =
-    " * `America/North_Dakota/Center` - America/North_Dakota/Center"] #[doc =
-    " * `America/North_Dakota/New_Salem` - America/North_Dakota/New_Salem"] #[doc =
-    " * `America/Nuuk` - America/Nuuk"] #[doc = " * `America/Ojinaga` - America/Ojinaga"]
-    #[doc = " * `America/Panama` - America/Panama"] #[doc =
-    " * `America/Pangnirtung` - America/Pangnirtung"] #[doc =
-    " * `America/Paramaribo` - America/Paramaribo"] #[doc =
-    " * `America/Phoenix` - America/Phoenix"] #[doc =
-    " * `America/Port-au-Prince` - America/Port-au-Prince"] #[doc =
-    " * `America/Port_of_Spain` - America/Port_of_Spain"] #[doc =
-    " * `America/Porto_Acre` - America/Porto_Acre"] #[doc =
-    " * `America/Porto_Velho` - America/Porto_Velho"] #[doc =
-    " * `America/Puerto_Rico` - America/Puerto_Rico"] #[doc =
-    " * `America/Punta_Arenas` - America/Punta_Arenas"] #[doc =
-    " * `America/Rainy_River` - America/Rainy_River"] #[doc =
-    " * `America/Rankin_Inlet` - America/Rankin_Inlet"] #[doc =
-    " * `America/Recife` - America/Recife"] #[doc =
-    " * `America/Regina` - America/Regina"] #[doc =
-    " * `America/Resolute` - America/Resolute"] #[doc =
-    " * `America/Rio_Branco` - America/Rio_Branco"] #[doc =
-    " * `America/Rosario` - America/Rosario"] #[doc =
-    " * `America/Santa_Isabel` - America/Santa_Isabel"] #[doc =
-    " * `America/Santarem` - America/Santarem"] #[doc =
-    " * `America/Santiago` - America/Santiago"] #[doc =
-    " * `America/Santo_Domingo` - America/Santo_Domingo"] #[doc =
-    " * `America/Sao_Paulo` - America/Sao_Paulo"] #[doc =
-    " * `America/Scoresbysund` - America/Scoresbysund"] #[doc =
-    " * `America/Shiprock` - America/Shiprock"] #[doc =
-    " * `America/Sitka` - America/Sitka"] #[doc =
-    " * `America/St_Barthelemy` - America/St_Barthelemy"] #[doc =
-    " * `America/St_Johns` - America/St_Johns"] #[doc =
-    " * `America/St_Kitts` - America/St_Kitts"] #[doc =
-    " * `America/St_Lucia` - America/St_Lucia"] #[doc =
-    " * `America/St_Thomas` - America/St_Thomas"] #[doc =
-    " * `America/St_Vincent` - America/St_Vincent"] #[doc =
-    " * `America/Swift_Current` - America/Swift_Current"] #[doc =
-    " * `America/Tegucigalpa` - America/Tegucigalpa"] #[doc =
-    " * `America/Thule` - America/Thule"] #[doc =
-    " * `America/Thunder_Bay` - America/Thunder_Bay"] #[doc =
-    " * `America/Tijuana` - America/Tijuana"] #[doc =
-    " * `America/Toronto` - America/Toronto"] #[doc =
-    " * `America/Tortola` - America/Tortola"] #[doc =
-    " * `America/Vancouver` - America/Vancouver"] #[doc =
-    " * `America/Virgin` - America/Virgin"] #[doc =
-    " * `America/Whitehorse` - America/Whitehorse"] #[doc =
-    " * `America/Winnipeg` - America/Winnipeg"] #[doc =
-    " * `America/Yakutat` - America/Yakutat"] #[doc =
-    " * `America/Yellowknife` - America/Yellowknife"] #[doc =
-    " * `Antarctica/Casey` - Antarctica/Casey"] #[doc =
-    " * `Antarctica/Davis` - Antarctica/Davis"] #[doc =
-    " * `Antarctica/DumontDUrville` - Antarctica/DumontDUrville"] #[doc =
-    " * `Antarctica/Macquarie` - Antarctica/Macquarie"] #[doc =
-    " * `Antarctica/Mawson` - Antarctica/Mawson"] #[doc =
-    " * `Antarctica/McMurdo` - Antarctica/McMurdo"] #[doc =
-    " * `Antarctica/Palmer` - Antarctica/Palmer"] #[doc =
-    " * `Antarctica/Rothera` - Antarctica/Rothera"] #[doc =
-    " * `Antarctica/South_Pole` - Antarctica/South_Pole"] #[doc =
-    " * `Antarctica/Syowa` - Antarctica/Syowa"] #[doc =
-    " * `Antarctica/Troll` - Antarctica/Troll"] #[doc =
-    " * `Antarctica/Vostok` - Antarctica/Vostok"] #[doc =
-    " * `Arctic/Longyearbyen` - Arctic/Longyearbyen"] #[doc =
-    " * `Asia/Aden` - Asia/Aden"] #[doc = " * `Asia/Almaty` - Asia/Almaty"] #[doc =
-    " * `Asia/Amman` - Asia/Amman"] #[doc = " * `Asia/Anadyr` - Asia/Anadyr"] #[doc =
-    " * `Asia/Aqtau` - Asia/Aqtau"] #[doc = " * `Asia/Aqtobe` - Asia/Aqtobe"] #[doc =
-    " * `Asia/Ashgabat` - Asia/Ashgabat"] #[doc = " * `Asia/Ashkhabad` - Asia/Ashkhabad"]
-    #[doc = " * `Asia/Atyrau` - Asia/Atyrau"] #[doc = " * `Asia/Baghdad` - Asia/Baghdad"]
-    #[doc = " * `Asia/Bahrain` - Asia/Bahrain"] #[doc = " * `Asia/Baku` - Asia/Baku"]
-    #[doc = " * `Asia/Bangkok` - Asia/Bangkok"] #[doc =
-    " * `Asia/Barnaul` - Asia/Barnaul"] #[doc = " * `Asia/Beirut` - Asia/Beirut"] #[doc =
-    " * `Asia/Bishkek` - Asia/Bishkek"] #[doc = " * `Asia/Brunei` - Asia/Brunei"] #[doc =
-    " * `Asia/Calcutta` - Asia/Calcutta"] #[doc = " * `Asia/Chita` - Asia/Chita"] #[doc =
-    " * `Asia/Choibalsan` - Asia/Choibalsan"] #[doc =
-    " * `Asia/Chongqing` - Asia/Chongqing"] #[doc =
-    " * `Asia/Chungking` - Asia/Chungking"] #[doc = " * `Asia/Colombo` - Asia/Colombo"]
-    #[doc = " * `Asia/Dacca` - Asia/Dacca"] #[doc = " * `Asia/Damascus` - Asia/Damascus"]
-    #[doc = " * `Asia/Dhaka` - Asia/Dhaka"] #[doc = " * `Asia/Dili` - Asia/Dili"] #[doc =
-    " * `Asia/Dubai` - Asia/Dubai"] #[doc = " * `Asia/Dushanbe` - Asia/Dushanbe"] #[doc =
-    " * `Asia/Famagusta` - Asia/Famagusta"] #[doc = " * `Asia/Gaza` - Asia/Gaza"] #[doc =
-    " * `Asia/Harbin` - Asia/Harbin"] #[doc = " * `Asia/Hebron` - Asia/Hebron"] #[doc =
-    " * `Asia/Ho_Chi_Minh` - Asia/Ho_Chi_Minh"] #[doc =
-    " * `Asia/Hong_Kong` - Asia/Hong_Kong"] #[doc = " * `Asia/Hovd` - Asia/Hovd"] #[doc =
-    " * `Asia/Irkutsk` - Asia/Irkutsk"] #[doc = " * `Asia/Istanbul` - Asia/Istanbul"]
-    #[doc = " * `Asia/Jakarta` - Asia/Jakarta"] #[doc =
-    " * `Asia/Jayapura` - Asia/Jayapura"] #[doc = " * `Asia/Jerusalem` - Asia/Jerusalem"]
-    #[doc = " * `Asia/Kabul` - Asia/Kabul"] #[doc =
-    " * `Asia/Kamchatka` - Asia/Kamchatka"] #[doc = " * `Asia/Karachi` - Asia/Karachi"]
-    #[doc = " * `Asia/Kashgar` - Asia/Kashgar"] #[doc =
-    " * `Asia/Kathmandu` - Asia/Kathmandu"] #[doc = " * `Asia/Katmandu` - Asia/Katmandu"]
-    #[doc = " * `Asia/Khandyga` - Asia/Khandyga"] #[doc =
-    " * `Asia/Kolkata` - Asia/Kolkata"] #[doc =
-    " * `Asia/Krasnoyarsk` - Asia/Krasnoyarsk"] #[doc =
-    " * `Asia/Kuala_Lumpur` - Asia/Kuala_Lumpur"] #[doc =
-    " * `Asia/Kuching` - Asia/Kuching"] #[doc = " * `Asia/Kuwait` - Asia/Kuwait"] #[doc =
-    " * `Asia/Macao` - Asia/Macao"] #[doc = " * `Asia/Macau` - Asia/Macau"] #[doc =
-    " * `Asia/Magadan` - Asia/Magadan"] #[doc = " * `Asia/Makassar` - Asia/Makassar"]
-    #[doc = " * `Asia/Manila` - Asia/Manila"] #[doc = " * `Asia/Muscat` - Asia/Muscat"]
-    #[doc = " * `Asia/Nicosia` - Asia/Nicosia"] #[doc =
-    " * `Asia/Novokuznetsk` - Asia/Novokuznetsk"] #[doc =
-    " * `Asia/Novosibirsk` - Asia/Novosibirsk"] #[doc = " * `Asia/Omsk` - Asia/Omsk"]
-    #[doc = " * `Asia/Oral` - Asia/Oral"] #[doc =
-    " * `Asia/Phnom_Penh` - Asia/Phnom_Penh"] #[doc =
-    " * `Asia/Pontianak` - Asia/Pontianak"] #[doc =
-    " * `Asia/Pyongyang` - Asia/Pyongyang"] #[doc = " * `Asia/Qatar` - Asia/Qatar"] #[doc
-    = " * `Asia/Qostanay` - Asia/Qostanay"] #[doc =
-    " * `Asia/Qyzylorda` - Asia/Qyzylorda"] #[doc = " * `Asia/Rangoon` - Asia/Rangoon"]
-    #[doc = " * `Asia/Riyadh` - Asia/Riyadh"] #[doc = " * `Asia/Saigon` - Asia/Saigon"]
-    #[doc = " * `Asia/Sakhalin` - Asia/Sakhalin"] #[doc =
-    " * `Asia/Samarkand` - Asia/Samarkand"] #[doc = " * `Asia/Seoul` - Asia/Seoul"] #[doc
-    = " * `Asia/Shanghai` - Asia/Shanghai"] #[doc =
-    " * `Asia/Singapore` - Asia/Singapore"] #[doc =
-    " * `Asia/Srednekolymsk` - Asia/Srednekolymsk"] #[doc =
-    " * `Asia/Taipei` - Asia/Taipei"] #[doc = " * `Asia/Tashkent` - Asia/Tashkent"] #[doc
-    = " * `Asia/Tbilisi` - Asia/Tbilisi"] #[doc = " * `Asia/Tehran` - Asia/Tehran"] #[doc
-    = " * `Asia/Tel_Aviv` - Asia/Tel_Aviv"] #[doc = " * `Asia/Thimbu` - Asia/Thimbu"]
-    #[doc = " * `Asia/Thimphu` - Asia/Thimphu"] #[doc = " * `Asia/Tokyo` - Asia/Tokyo"]
-    #[doc = " * `Asia/Tomsk` - Asia/Tomsk"] #[doc =
-    " * `Asia/Ujung_Pandang` - Asia/Ujung_Pandang"] #[doc =
-    " * `Asia/Ulaanbaatar` - Asia/Ulaanbaatar"] #[doc =
-    " * `Asia/Ulan_Bator` - Asia/Ulan_Bator"] #[doc = " * `Asia/Urumqi` - Asia/Urumqi"]
-    #[doc = " * `Asia/Ust-Nera` - Asia/Ust-Nera"] #[doc =
-    " * `Asia/Vientiane` - Asia/Vientiane"] #[doc =
-    " * `Asia/Vladivostok` - Asia/Vladivostok"] #[doc =
-    " * `Asia/Yakutsk` - Asia/Yakutsk"] #[doc = " * `Asia/Yangon` - Asia/Yangon"] #[doc =
-    " * `Asia/Yekaterinburg` - Asia/Yekaterinburg"] #[doc =
-    " * `Asia/Yerevan` - Asia/Yerevan"] #[doc = " * `Atlantic/Azores` - Atlantic/Azores"]
-    #[doc = " * `Atlantic/Bermuda` - Atlantic/Bermuda"] #[doc =
-    " * `Atlantic/Canary` - Atlantic/Canary"] #[doc =
-    " * `Atlantic/Cape_Verde` - Atlantic/Cape_Verde"] #[doc =
-    " * `Atlantic/Faeroe` - Atlantic/Faeroe"] #[doc =
-    " * `Atlantic/Faroe` - Atlantic/Faroe"] #[doc =
-    " * `Atlantic/Jan_Mayen` - Atlantic/Jan_Mayen"] #[doc =
-    " * `Atlantic/Madeira` - Atlantic/Madeira"] #[doc =
-    " * `Atlantic/Reykjavik` - Atlantic/Reykjavik"] #[doc =
-    " * `Atlantic/South_Georgia` - Atlantic/South_Georgia"] #[doc =
-    " * `Atlantic/St_Helena` - Atlantic/St_Helena"] #[doc =
-    " * `Atlantic/Stanley` - Atlantic/Stanley"] #[doc =
-    " * `Australia/ACT` - Australia/ACT"] #[doc =
-    " * `Australia/Adelaide` - Australia/Adelaide"] #[doc =
-    " * `Australia/Brisbane` - Australia/Brisbane"] #[doc =
-    " * `Australia/Broken_Hill` - Australia/Broken_Hill"] #[doc =
-    " * `Australia/Canberra` - Australia/Canberra"] #[doc =
-    " * `Australia/Currie` - Australia/Currie"] #[doc =
-    " * `Australia/Darwin` - Australia/Darwin"] #[doc =
-    " * `Australia/Eucla` - Australia/Eucla"] #[doc =
-    " * `Australia/Hobart` - Australia/Hobart"] #[doc =
-    " * `Australia/LHI` - Australia/LHI"] #[doc =
-    " * `Australia/Lindeman` - Australia/Lindeman"] #[doc =
-    " * `Australia/Lord_Howe` - Australia/Lord_Howe"] #[doc =
-    " * `Australia/Melbourne` - Australia/Melbourne"] #[doc =
-    " * `Australia/NSW` - Australia/NSW"] #[doc =
-    " * `Australia/North` - Australia/North"] #[doc =
-    " * `Australia/Perth` - Australia/Perth"] #[doc =
-    " * `Australia/Queensland` - Australia/Queensland"] #[doc =
-    " * `Australia/South` - Australia/South"] #[doc =
-    " * `Australia/Sydney` - Australia/Sydney"] #[doc =
-    " * `Australia/Tasmania` - Australia/Tasmania"] #[doc =
-    " * `Australia/Victoria` - Australia/Victoria"] #[doc =
-    " * `Australia/West` - Australia/West"] #[doc =
-    " * `Australia/Yancowinna` - Australia/Yancowinna"] #[doc =
-    " * `Brazil/Acre` - Brazil/Acre"] #[doc = " * `Brazil/DeNoronha` - Brazil/DeNoronha"]
-    #[doc = " * `Brazil/East` - Brazil/East"] #[doc = " * `Brazil/West` - Brazil/West"]
-    #[doc = " * `CET` - CET"] #[doc = " * `CST6CDT` - CST6CDT"] #[doc =
-    " * `Canada/Atlantic` - Canada/Atlantic"] #[doc =
-    " * `Canada/Central` - Canada/Central"] #[doc =
-    " * `Canada/Eastern` - Canada/Eastern"] #[doc =
-    " * `Canada/Mountain` - Canada/Mountain"] #[doc =
-    " * `Canada/Newfoundland` - Canada/Newfoundland"] #[doc =
-    " * `Canada/Pacific` - Canada/Pacific"] #[doc =
-    " * `Canada/Saskatchewan` - Canada/Saskatchewan"] #[doc =
-    " * `Canada/Yukon` - Canada/Yukon"] #[doc =
-    " * `Chile/Continental` - Chile/Continental"] #[doc =
-    " * `Chile/EasterIsland` - Chile/EasterIsland"] #[doc = " * `Cuba` - Cuba"] #[doc =
-    " * `EET` - EET"] #[doc = " * `EST` - EST"] #[doc = " * `EST5EDT` - EST5EDT"] #[doc =
-    " * `Egypt` - Egypt"] #[doc = " * `Eire` - Eire"] #[doc = " * `Etc/GMT` - Etc/GMT"]
-    #[doc = " * `Etc/GMT+0` - Etc/GMT+0"] #[doc = " * `Etc/GMT+1` - Etc/GMT+1"] #[doc =
-    " * `Etc/GMT+10` - Etc/GMT+10"] #[doc = " * `Etc/GMT+11` - Etc/GMT+11"] #[doc =
-    " * `Etc/GMT+12` - Etc/GMT+12"] #[doc = " * `Etc/GMT+2` - Etc/GMT+2"] #[doc =
-    " * `Etc/GMT+3` - Etc/GMT+3"] #[doc = " * `Etc/GMT+4` - Etc/GMT+4"] #[doc =
-    " * `Etc/GMT+5` - Etc/GMT+5"] #[doc = " * `Etc/GMT+6` - Etc/GMT+6"] #[doc =
-    " * `Etc/GMT+7` - Etc/GMT+7"] #[doc = " * `Etc/GMT+8` - Etc/GMT+8"] #[doc =
-    " * `Etc/GMT+9` - Etc/GMT+9"] #[doc = " * `Etc/GMT-0` - Etc/GMT-0"] #[doc =
-    " * `Etc/GMT-1` - Etc/GMT-1"] #[doc = " * `Etc/GMT-10` - Etc/GMT-10"] #[doc =
-    " * `Etc/GMT-11` - Etc/GMT-11"] #[doc = " * `Etc/GMT-12` - Etc/GMT-12"] #[doc =
-    " * `Etc/GMT-13` - Etc/GMT-13"] #[doc = " * `Etc/GMT-14` - Etc/GMT-14"] #[doc =
-    " * `Etc/GMT-2` - Etc/GMT-2"] #[doc = " * `Etc/GMT-3` - Etc/GMT-3"] #[doc =
-    " * `Etc/GMT-4` - Etc/GMT-4"] #[doc = " * `Etc/GMT-5` - Etc/GMT-5"] #[doc =
-    " * `Etc/GMT-6` - Etc/GMT-6"] #[doc = " * `Etc/GMT-7` - Etc/GMT-7"] #[doc =
-    " * `Etc/GMT-8` - Etc/GMT-8"] #[doc = " * `Etc/GMT-9` - Etc/GMT-9"] #[doc =
-    " * `Etc/GMT0` - Etc/GMT0"] #[doc = " * `Etc/Greenwich` - Etc/Greenwich"] #[doc =
-    " * `Etc/UCT` - Etc/UCT"] #[doc = " * `Etc/UTC` - Etc/UTC"] #[doc =
-    " * `Etc/Universal` - Etc/Universal"] #[doc = " * `Etc/Zulu` - Etc/Zulu"] #[doc =
-    " * `Europe/Amsterdam` - Europe/Amsterdam"] #[doc =
-    " * `Europe/Andorra` - Europe/Andorra"] #[doc =
-    " * `Europe/Astrakhan` - Europe/Astrakhan"] #[doc =
-    " * `Europe/Athens` - Europe/Athens"] #[doc = " * `Europe/Belfast` - Europe/Belfast"]
-    #[doc = " * `Europe/Belgrade` - Europe/Belgrade"] #[doc =
-    " * `Europe/Berlin` - Europe/Berlin"] #[doc =
-    " * `Europe/Bratislava` - Europe/Bratislava"] #[doc =
-    " * `Europe/Brussels` - Europe/Brussels"] #[doc =
-    " * `Europe/Bucharest` - Europe/Bucharest"] #[doc =
-    " * `Europe/Budapest` - Europe/Budapest"] #[doc =
-    " * `Europe/Busingen` - Europe/Busingen"] #[doc =
-    " * `Europe/Chisinau` - Europe/Chisinau"] #[doc =
-    " * `Europe/Copenhagen` - Europe/Copenhagen"] #[doc =
-    " * `Europe/Dublin` - Europe/Dublin"] #[doc =
-    " * `Europe/Gibraltar` - Europe/Gibraltar"] #[doc =
-    " * `Europe/Guernsey` - Europe/Guernsey"] #[doc =
-    " * `Europe/Helsinki` - Europe/Helsinki"] #[doc =
-    " * `Europe/Isle_of_Man` - Europe/Isle_of_Man"] #[doc =
-    " * `Europe/Istanbul` - Europe/Istanbul"] #[doc =
-    " * `Europe/Jersey` - Europe/Jersey"] #[doc =
-    " * `Europe/Kaliningrad` - Europe/Kaliningrad"] #[doc =
-    " * `Europe/Kiev` - Europe/Kiev"] #[doc = " * `Europe/Kirov` - Europe/Kirov"] #[doc =
-    " * `Europe/Kyiv` - Europe/Kyiv"] #[doc = " * `Europe/Lisbon` - Europe/Lisbon"] #[doc
-    = " * `Europe/Ljubljana` - Europe/Ljubljana"] #[doc =
-    " * `Europe/London` - Europe/London"] #[doc =
-    " * `Europe/Luxembourg` - Europe/Luxembourg"] #[doc =
-    " * `Europe/Madrid` - Europe/Madrid"] #[doc = " * `Europe/Malta` - Europe/Malta"]
-    #[doc = " * `Europe/Mariehamn` - Europe/Mariehamn"] #[doc =
-    " * `Europe/Minsk` - Europe/Minsk"] #[doc = " * `Europe/Monaco` - Europe/Monaco"]
-    #[doc = " * `Europe/Moscow` - Europe/Moscow"] #[doc =
-    " * `Europe/Nicosia` - Europe/Nicosia"] #[doc = " * `Europe/Oslo` - Europe/Oslo"]
-    #[doc = " * `Europe/Paris` - Europe/Paris"] #[doc =
-    " * `Europe/Podgorica` - Europe/Podgorica"] #[doc =
-    " * `Europe/Prague` - Europe/Prague"] #[doc = " * `Europe/Riga` - Europe/Riga"] #[doc
-    = " * `Europe/Rome` - Europe/Rome"] #[doc = " * `Europe/Samara` - Europe/Samara"]
-    #[doc = " * `Europe/San_Marino` - Europe/San_Marino"] #[doc =
-    " * `Europe/Sarajevo` - Europe/Sarajevo"] #[doc =
-    " * `Europe/Saratov` - Europe/Saratov"] #[doc =
-    " * `Europe/Simferopol` - Europe/Simferopol"] #[doc =
-    " * `Europe/Skopje` - Europe/Skopje"] #[doc = " * `Europe/Sofia` - Europe/Sofia"]
-    #[doc = " * `Europe/Stockholm` - Europe/Stockholm"] #[doc =
-    " * `Europe/Tallinn` - Europe/Tallinn"] #[doc = " * `Europe/Tirane` - Europe/Tirane"]
-    #[doc = " * `Europe/Tiraspol` - Europe/Tiraspol"] #[doc =
-    " * `Europe/Ulyanovsk` - Europe/Ulyanovsk"] #[doc =
-    " * `Europe/Uzhgorod` - Europe/Uzhgorod"] #[doc = " * `Europe/Vaduz` - Europe/Vaduz"]
-    #[doc = " * `Europe/Vatican` - Europe/Vatican"] #[doc =
-    " * `Europe/Vienna` - Europe/Vienna"] #[doc = " * `Europe/Vilnius` - Europe/Vilnius"]
-    #[doc = " * `Europe/Volgograd` - Europe/Volgograd"] #[doc =
-    " * `Europe/Warsaw` - Europe/Warsaw"] #[doc = " * `Europe/Zagreb` - Europe/Zagreb"]
-    #[doc = " * `Europe/Zaporozhye` - Europe/Zaporozhye"] #[doc =
-    " * `Europe/Zurich` - Europe/Zurich"] #[doc = " * `GB` - GB"] #[doc =
-    " * `GB-Eire` - GB-Eire"] #[doc = " * `GMT` - GMT"] #[doc = " * `GMT+0` - GMT+0"]
-    #[doc = " * `GMT-0` - GMT-0"] #[doc = " * `GMT0` - GMT0"] #[doc =
-    " * `Greenwich` - Greenwich"] #[doc = " * `HST` - HST"] #[doc =
-    " * `Hongkong` - Hongkong"] #[doc = " * `Iceland` - Iceland"] #[doc =
-    " * `Indian/Antananarivo` - Indian/Antananarivo"] #[doc =
-    " * `Indian/Chagos` - Indian/Chagos"] #[doc =
-    " * `Indian/Christmas` - Indian/Christmas"] #[doc =
-    " * `Indian/Cocos` - Indian/Cocos"] #[doc = " * `Indian/Comoro` - Indian/Comoro"]
-    #[doc = " * `Indian/Kerguelen` - Indian/Kerguelen"] #[doc =
-    " * `Indian/Mahe` - Indian/Mahe"] #[doc = " * `Indian/Maldives` - Indian/Maldives"]
-    #[doc = " * `Indian/Mauritius` - Indian/Mauritius"] #[doc =
-    " * `Indian/Mayotte` - Indian/Mayotte"] #[doc =
-    " * `Indian/Reunion` - Indian/Reunion"] #[doc = " * `Iran` - Iran"] #[doc =
-    " * `Israel` - Israel"] #[doc = " * `Jamaica` - Jamaica"] #[doc =
-    " * `Japan` - Japan"] #[doc = " * `Kwajalein` - Kwajalein"] #[doc =
-    " * `Libya` - Libya"] #[doc = " * `MET` - MET"] #[doc = " * `MST` - MST"] #[doc =
-    " * `MST7MDT` - MST7MDT"] #[doc = " * `Mexico/BajaNorte` - Mexico/BajaNorte"] #[doc =
-    " * `Mexico/BajaSur` - Mexico/BajaSur"] #[doc =
-    " * `Mexico/General` - Mexico/General"] #[doc = " * `NZ` - NZ"] #[doc =
-    " * `NZ-CHAT` - NZ-CHAT"] #[doc = " * `Navajo` - Navajo"] #[doc = " * `PRC` - PRC"]
-    #[doc = " * `PST8PDT` - PST8PDT"] #[doc = " * `Pacific/Apia` - Pacific/Apia"] #[doc =
-    " * `Pacific/Auckland` - Pacific/Auckland"] #[doc =
-    " * `Pacific/Bougainville` - Pacific/Bougainville"] #[doc =
-    " * `Pacific/Chatham` - Pacific/Chatham"] #[doc =
-    " * `Pacific/Chuuk` - Pacific/Chuuk"] #[doc = " * `Pacific/Easter` - Pacific/Easter"]
-    #[doc = " * `Pacific/Efate` - Pacific/Efate"] #[doc =
-    " * `Pacific/Enderbury` - Pacific/Enderbury"] #[doc =
-    " * `Pacific/Fakaofo` - Pacific/Fakaofo"] #[doc = " * `Pacific/Fiji` - Pacific/Fiji"]
-    #[doc = " * `Pacific/Funafuti` - Pacific/Funafuti"] #[doc =
-    " * `Pacific/Galapagos` - Pacific/Galapagos"] #[doc =
-    " * `Pacific/Gambier` - Pacific/Gambier"] #[doc =
-    " * `Pacific/Guadalcanal` - Pacific/Guadalcanal"] #[doc =
-    " * `Pacific/Guam` - Pacific/Guam"] #[doc =
-    " * `Pacific/Honolulu` - Pacific/Honolulu"] #[doc =
-    " * `Pacific/Johnston` - Pacific/Johnston"] #[doc =
-    " * `Pacific/Kanton` - Pacific/Kanton"] #[doc =
-    " * `Pacific/Kiritimati` - Pacific/Kiritimati"] #[doc =
-    " * `Pacific/Kosrae` - Pacific/Kosrae"] #[doc =
-    " * `Pacific/Kwajalein` - Pacific/Kwajalein"] #[doc =
-    " * `Pacific/Majuro` - Pacific/Majuro"] #[doc =
-    " * `Pacific/Marquesas` - Pacific/Marquesas"] #[doc =
-    " * `Pacific/Midway` - Pacific/Midway"] #[doc = " * `Pacific/Nauru` - Pacific/Nauru"]
-    #[doc = " * `Pacific/Niue` - Pacific/Niue"] #[doc =
-    " * `Pacific/Norfolk` - Pacific/Norfolk"] #[doc =
-    " * `Pacific/Noumea` - Pacific/Noumea"] #[doc =
-    " * `Pacific/Pago_Pago` - Pacific/Pago_Pago"] #[doc =
-    " * `Pacific/Palau` - Pacific/Palau"] #[doc =
-    " * `Pacific/Pitcairn` - Pacific/Pitcairn"] #[doc =
-    " * `Pacific/Pohnpei` - Pacific/Pohnpei"] #[doc =
-    " * `Pacific/Ponape` - Pacific/Ponape"] #[doc =
-    " * `Pacific/Port_Moresby` - Pacific/Port_Moresby"] #[doc =
-    " * `Pacific/Rarotonga` - Pacific/Rarotonga"] #[doc =
-    " * `Pacific/Saipan` - Pacific/Saipan"] #[doc = " * `Pacific/Samoa` - Pacific/Samoa"]
-    #[doc = " * `Pacific/Tahiti` - Pacific/Tahiti"] #[doc =
-    " * `Pacific/Tarawa` - Pacific/Tarawa"] #[doc =
-    " * `Pacific/Tongatapu` - Pacific/Tongatapu"] #[doc =
-    " * `Pacific/Truk` - Pacific/Truk"] #[doc = " * `Pacific/Wake` - Pacific/Wake"] #[doc
-    = " * `Pacific/Wallis` - Pacific/Wallis"] #[doc = " * `Pacific/Yap` - Pacific/Yap"]
-    #[doc = " * `Poland` - Poland"] #[doc = " * `Portugal` - Portugal"] #[doc =
-    " * `ROC` - ROC"] #[doc = " * `ROK` - ROK"] #[doc = " * `Singapore` - Singapore"]
-    #[doc = " * `Turkey` - Turkey"] #[doc = " * `UCT` - UCT"] #[doc =
-    " * `US/Alaska` - US/Alaska"] #[doc = " * `US/Aleutian` - US/Aleutian"] #[doc =
-    " * `US/Arizona` - US/Arizona"] #[doc = " * `US/Central` - US/Central"] #[doc =
-    " * `US/East-Indiana` - US/East-Indiana"] #[doc = " * `US/Eastern` - US/Eastern"]
-    #[doc = " * `US/Hawaii` - US/Hawaii"] #[doc =
-    " * `US/Indiana-Starke` - US/Indiana-Starke"] #[doc =
-    " * `US/Michigan` - US/Michigan"] #[doc = " * `US/Mountain` - US/Mountain"] #[doc =
-    " * `US/Pacific` - US/Pacific"] #[doc = " * `US/Samoa` - US/Samoa"] #[doc =
-    " * `UTC` - UTC"] #[doc = " * `Universal` - Universal"] #[doc = " * `W-SU` - W-SU"]
-    #[doc = " * `WET` - WET"] #[doc = " * `Zulu` - Zulu"] pub enum TimezoneEnum {
-    AfricaAbidjan = "Africa/Abidjan", AfricaAccra = "Africa/Accra", AfricaAddisAbaba =
-    "Africa/Addis_Ababa", AfricaAlgiers = "Africa/Algiers", AfricaAsmara =
-    "Africa/Asmara", AfricaAsmera = "Africa/Asmera", AfricaBamako = "Africa/Bamako",
-    AfricaBangui = "Africa/Bangui", AfricaBanjul = "Africa/Banjul", AfricaBissau =
-    "Africa/Bissau", AfricaBlantyre = "Africa/Blantyre", AfricaBrazzaville =
-    "Africa/Brazzaville", AfricaBujumbura = "Africa/Bujumbura", AfricaCairo =
-    "Africa/Cairo", AfricaCasablanca = "Africa/Casablanca", AfricaCeuta = "Africa/Ceuta",
-    AfricaConakry = "Africa/Conakry", AfricaDakar = "Africa/Dakar", AfricaDarEsSalaam =
-    "Africa/Dar_es_Salaam", AfricaDjibouti = "Africa/Djibouti", AfricaDouala =
-    "Africa/Douala", AfricaElAaiun = "Africa/El_Aaiun", AfricaFreetown =
-    "Africa/Freetown", AfricaGaborone = "Africa/Gaborone", AfricaHarare =
-    "Africa/Harare", AfricaJohannesburg = "Africa/Johannesburg", AfricaJuba =
-    "Africa/Juba", AfricaKampala = "Africa/Kampala", AfricaKhartoum = "Africa/Khartoum",
-    AfricaKigali = "Africa/Kigali", AfricaKinshasa = "Africa/Kinshasa", AfricaLagos =
-    "Africa/Lagos", AfricaLibreville = "Africa/Libreville", AfricaLome = "Africa/Lome",
-    AfricaLuanda = "Africa/Luanda", AfricaLubumbashi = "Africa/Lubumbashi", AfricaLusaka
-    = "Africa/Lusaka", AfricaMalabo = "Africa/Malabo", AfricaMaputo = "Africa/Maputo",
-    AfricaMaseru = "Africa/Maseru", AfricaMbabane = "Africa/Mbabane", AfricaMogadishu =
-    "Africa/Mogadishu", AfricaMonrovia = "Africa/Monrovia", AfricaNairobi =
-    "Africa/Nairobi", AfricaNdjamena = "Africa/Ndjamena", AfricaNiamey = "Africa/Niamey",
-    AfricaNouakchott = "Africa/Nouakchott", AfricaOuagadougou = "Africa/Ouagadougou",
-    AfricaPortoNovo = "Africa/Porto-Novo", AfricaSaoTome = "Africa/Sao_Tome",
-    AfricaTimbuktu = "Africa/Timbuktu", AfricaTripoli = "Africa/Tripoli", AfricaTunis =
-    "Africa/Tunis", AfricaWindhoek = "Africa/Windhoek", AmericaAdak = "America/Adak",
-    AmericaAnchorage = "America/Anchorage", AmericaAnguilla = "America/Anguilla",
-    AmericaAntigua = "America/Antigua", AmericaAraguaina = "America/Araguaina",
-    AmericaArgentinaBuenosAires = "America/Argentina/Buenos_Aires",
-    AmericaArgentinaCatamarca = "America/Argentina/Catamarca",
-    AmericaArgentinaComodRivadavia = "America/Argentina/ComodRivadavia",
-    AmericaArgentinaCordoba = "America/Argentina/Cordoba", AmericaArgentinaJujuy =
-    "America/Argentina/Jujuy", AmericaArgentinaLaRioja = "America/Argentina/La_Rioja",
-    AmericaArgentinaMendoza = "America/Argentina/Mendoza", AmericaArgentinaRioGallegos =
-    "America/Argentina/Rio_Gallegos", AmericaArgentinaSalta = "America/Argentina/Salta",
-    AmericaArgentinaSanJuan = "America/Argentina/San_Juan", AmericaArgentinaSanLuis =
-    "America/Argentina/San_Luis", AmericaArgentinaTucuman = "America/Argentina/Tucuman",
-    AmericaArgentinaUshuaia = "America/Argentina/Ushuaia", AmericaAruba =
-    "America/Aruba", AmericaAsuncion = "America/Asuncion", AmericaAtikokan =
-    "America/Atikokan", AmericaAtka = "America/Atka", AmericaBahia = "America/Bahia",
-    AmericaBahiaBanderas = "America/Bahia_Banderas", AmericaBarbados =
-    "America/Barbados", AmericaBelem = "America/Belem", AmericaBelize = "America/Belize",
-    AmericaBlancSablon = "America/Blanc-Sablon", AmericaBoaVista = "America/Boa_Vista",
-    AmericaBogota = "America/Bogota", AmericaBoise = "America/Boise", AmericaBuenosAires
-    = "America/Buenos_Aires", AmericaCambridgeBay = "America/Cambridge_Bay",
-    AmericaCampoGrande = "America/Campo_Grande", AmericaCancun = "America/Cancun",
-    AmericaCaracas = "America/Caracas", AmericaCatamarca = "America/Catamarca",
-    AmericaCayenne = "America/Cayenne", AmericaCayman = "America/Cayman", AmericaChicago
-    = "America/Chicago", AmericaChihuahua = "America/Chihuahua", AmericaCiudadJuarez =
-    "America/Ciudad_Juarez", AmericaCoralHarbour = "America/Coral_Harbour",
-    AmericaCordoba = "America/Cordoba", AmericaCostaRica = "America/Costa_Rica",
-    AmericaCreston = "America/Creston", AmericaCuiaba = "America/Cuiaba", AmericaCuracao
-    = "America/Curacao", AmericaDanmarkshavn = "America/Danmarkshavn", AmericaDawson =
-    "America/Dawson", AmericaDawsonCreek = "America/Dawson_Creek", AmericaDenver =
-    "America/Denver", AmericaDetroit = "America/Detroit", AmericaDominica =
-    "America/Dominica", AmericaEdmonton = "America/Edmonton", AmericaEirunepe =
-    "America/Eirunepe", AmericaElSalvador = "America/El_Salvador", AmericaEnsenada =
-    "America/Ensenada", AmericaFortNelson = "America/Fort_Nelson", AmericaFortWayne =
-    "America/Fort_Wayne", AmericaFortaleza = "America/Fortaleza", AmericaGlaceBay =
-    "America/Glace_Bay", AmericaGodthab = "America/Godthab", AmericaGooseBay =
-    "America/Goose_Bay", AmericaGrandTurk = "America/Grand_Turk", AmericaGrenada =
-    "America/Grenada", AmericaGuadeloupe = "America/Guadeloupe", AmericaGuatemala =
-    "America/Guatemala", AmericaGuayaquil = "America/Guayaquil", AmericaGuyana =
-    "America/Guyana", AmericaHalifax = "America/Halifax", AmericaHavana =
-    "America/Havana", AmericaHermosillo = "America/Hermosillo",
-    AmericaIndianaIndianapolis = "America/Indiana/Indianapolis", AmericaIndianaKnox =
-    "America/Indiana/Knox", AmericaIndianaMarengo = "America/Indiana/Marengo",
-    AmericaIndianaPetersburg = "America/Indiana/Petersburg", AmericaIndianaTellCity =
-    "America/Indiana/Tell_City", AmericaIndianaVevay = "America/Indiana/Vevay",
-    AmericaIndianaVincennes = "America/Indiana/Vincennes", AmericaIndianaWinamac =
-    "America/Indiana/Winamac", AmericaIndianapolis = "America/Indianapolis",
-    AmericaInuvik = "America/Inuvik", AmericaIqaluit = "America/Iqaluit", AmericaJamaica
-    = "America/Jamaica", AmericaJujuy = "America/Jujuy", AmericaJuneau =
-    "America/Juneau", AmericaKentuckyLouisville = "America/Kentucky/Louisville",
-    AmericaKentuckyMonticello = "America/Kentucky/Monticello", AmericaKnoxIn =
-    "America/Knox_IN", AmericaKralendijk = "America/Kralendijk", AmericaLaPaz =
-    "America/La_Paz", AmericaLima = "America/Lima", AmericaLosAngeles =
-    "America/Los_Angeles", AmericaLouisville = "America/Louisville", AmericaLowerPrinces
-    = "America/Lower_Princes", AmericaMaceio = "America/Maceio", AmericaManagua =
-    "America/Managua", AmericaManaus = "America/Manaus", AmericaMarigot =
-    "America/Marigot", AmericaMartinique = "America/Martinique", AmericaMatamoros =
-    "America/Matamoros", AmericaMazatlan = "America/Mazatlan", AmericaMendoza =
-    "America/Mendoza", AmericaMenominee = "America/Menominee", AmericaMerida =
-    "America/Merida", AmericaMetlakatla = "America/Metlakatla", AmericaMexicoCity =
-    "America/Mexico_City", AmericaMiquelon = "America/Miquelon", AmericaMoncton =
-    "America/Moncton", AmericaMonterrey = "America/Monterrey", AmericaMontevideo =
-    "America/Montevideo", AmericaMontreal = "America/Montreal", AmericaMontserrat =
-    "America/Montserrat", AmericaNassau = "America/Nassau", AmericaNewYork =
-    "America/New_York", AmericaNipigon = "America/Nipigon", AmericaNome = "America/Nome",
-    AmericaNoronha = "America/Noronha", AmericaNorthDakotaBeulah =
-    "America/North_Dakota/Beulah", AmericaNorthDakotaCenter =
-    "America/North_Dakota/Center", AmericaNorthDakotaNewSalem =
-    "America/North_Dakota/New_Salem", AmericaNuuk = "America/Nuuk", AmericaOjinaga =
-    "America/Ojinaga", AmericaPanama = "America/Panama", AmericaPangnirtung =
-    "America/Pangnirtung", AmericaParamaribo = "America/Paramaribo", AmericaPhoenix =
-    "America/Phoenix", AmericaPortAuPrince = "America/Port-au-Prince", AmericaPortOfSpain
-    = "America/Port_of_Spain", AmericaPortoAcre = "America/Porto_Acre", AmericaPortoVelho
-    = "America/Porto_Velho", AmericaPuertoRico = "America/Puerto_Rico",
-    AmericaPuntaArenas = "America/Punta_Arenas", AmericaRainyRiver =
-    "America/Rainy_River", AmericaRankinInlet = "America/Rankin_Inlet", AmericaRecife =
-    "America/Recife", AmericaRegina = "America/Regina", AmericaResolute =
-    "America/Resolute", AmericaRioBranco = "America/Rio_Branco", AmericaRosario =
-    "America/Rosario", AmericaSantaIsabel = "America/Santa_Isabel", AmericaSantarem =
-    "America/Santarem", AmericaSantiago = "America/Santiago", AmericaSantoDomingo =
-    "America/Santo_Domingo", AmericaSaoPaulo = "America/Sao_Paulo", AmericaScoresbysund =
-    "America/Scoresbysund", AmericaShiprock = "America/Shiprock", AmericaSitka =
-    "America/Sitka", AmericaStBarthelemy = "America/St_Barthelemy", AmericaStJohns =
-    "America/St_Johns", AmericaStKitts = "America/St_Kitts", AmericaStLucia =
-    "America/St_Lucia", AmericaStThomas = "America/St_Thomas", AmericaStVincent =
-    "America/St_Vincent", AmericaSwiftCurrent = "America/Swift_Current",
-    AmericaTegucigalpa = "America/Tegucigalpa", AmericaThule = "America/Thule",
-    AmericaThunderBay = "America/Thunder_Bay", AmericaTijuana = "America/Tijuana",
-    AmericaToronto = "America/Toronto", AmericaTortola = "America/Tortola",
-    AmericaVancouver = "America/Vancouver", AmericaVirgin = "America/Virgin",
-    AmericaWhitehorse = "America/Whitehorse", AmericaWinnipeg = "America/Winnipeg",
-    AmericaYakutat = "America/Yakutat", AmericaYellowknife = "America/Yellowknife",
-    AntarcticaCasey = "Antarctica/Casey", AntarcticaDavis = "Antarctica/Davis",
-    AntarcticaDumontDUrville = "Antarctica/DumontDUrville", AntarcticaMacquarie =
-    "Antarctica/Macquarie", AntarcticaMawson = "Antarctica/Mawson", AntarcticaMcMurdo =
-    "Antarctica/McMurdo", AntarcticaPalmer = "Antarctica/Palmer", AntarcticaRothera =
-    "Antarctica/Rothera", AntarcticaSouthPole = "Antarctica/South_Pole", AntarcticaSyowa
-    = "Antarctica/Syowa", AntarcticaTroll = "Antarctica/Troll", AntarcticaVostok =
-    "Antarctica/Vostok", ArcticLongyearbyen = "Arctic/Longyearbyen", AsiaAden =
-    "Asia/Aden", AsiaAlmaty = "Asia/Almaty", AsiaAmman = "Asia/Amman", AsiaAnadyr =
-    "Asia/Anadyr", AsiaAqtau = "Asia/Aqtau", AsiaAqtobe = "Asia/Aqtobe", AsiaAshgabat =
-    "Asia/Ashgabat", AsiaAshkhabad = "Asia/Ashkhabad", AsiaAtyrau = "Asia/Atyrau",
-    AsiaBaghdad = "Asia/Baghdad", AsiaBahrain = "Asia/Bahrain", AsiaBaku = "Asia/Baku",
-    AsiaBangkok = "Asia/Bangkok", AsiaBarnaul = "Asia/Barnaul", AsiaBeirut =
-    "Asia/Beirut", AsiaBishkek = "Asia/Bishkek", AsiaBrunei = "Asia/Brunei", AsiaCalcutta
-    = "Asia/Calcutta", AsiaChita = "Asia/Chita", AsiaChoibalsan = "Asia/Choibalsan",
-    AsiaChongqing = "Asia/Chongqing", AsiaChungking = "Asia/Chungking", AsiaColombo =
-    "Asia/Colombo", AsiaDacca = "Asia/Dacca", AsiaDamascus = "Asia/Damascus", AsiaDhaka =
-    "Asia/Dhaka", AsiaDili = "Asia/Dili", AsiaDubai = "Asia/Dubai", AsiaDushanbe =
-    "Asia/Dushanbe", AsiaFamagusta = "Asia/Famagusta", AsiaGaza = "Asia/Gaza", AsiaHarbin
-    = "Asia/Harbin", AsiaHebron = "Asia/Hebron", AsiaHoChiMinh = "Asia/Ho_Chi_Minh",
-    AsiaHongKong = "Asia/Hong_Kong", AsiaHovd = "Asia/Hovd", AsiaIrkutsk =
-    "Asia/Irkutsk", AsiaIstanbul = "Asia/Istanbul", AsiaJakarta = "Asia/Jakarta",
-    AsiaJayapura = "Asia/Jayapura", AsiaJerusalem = "Asia/Jerusalem", AsiaKabul =
-    "Asia/Kabul", AsiaKamchatka = "Asia/Kamchatka", AsiaKarachi = "Asia/Karachi",
-    AsiaKashgar = "Asia/Kashgar", AsiaKathmandu = "Asia/Kathmandu", AsiaKatmandu =
-    "Asia/Katmandu", AsiaKhandyga = "Asia/Khandyga", AsiaKolkata = "Asia/Kolkata",
-    AsiaKrasnoyarsk = "Asia/Krasnoyarsk", AsiaKualaLumpur = "Asia/Kuala_Lumpur",
-    AsiaKuching = "Asia/Kuching", AsiaKuwait = "Asia/Kuwait", AsiaMacao = "Asia/Macao",
-    AsiaMacau = "Asia/Macau", AsiaMagadan = "Asia/Magadan", AsiaMakassar =
-    "Asia/Makassar", AsiaManila = "Asia/Manila", AsiaMuscat = "Asia/Muscat", AsiaNicosia
-    = "Asia/Nicosia", AsiaNovokuznetsk = "Asia/Novokuznetsk", AsiaNovosibirsk =
-    "Asia/Novosibirsk", AsiaOmsk = "Asia/Omsk", AsiaOral = "Asia/Oral", AsiaPhnomPenh =
-    "Asia/Phnom_Penh", AsiaPontianak = "Asia/Pontianak", AsiaPyongyang =
-    "Asia/Pyongyang", AsiaQatar = "Asia/Qatar", AsiaQostanay = "Asia/Qostanay",
-    AsiaQyzylorda = "Asia/Qyzylorda", AsiaRangoon = "Asia/Rangoon", AsiaRiyadh =
-    "Asia/Riyadh", AsiaSaigon = "Asia/Saigon", AsiaSakhalin = "Asia/Sakhalin",
-    AsiaSamarkand = "Asia/Samarkand", AsiaSeoul = "Asia/Seoul", AsiaShanghai =
-    "Asia/Shanghai", AsiaSingapore = "Asia/Singapore", AsiaSrednekolymsk =
-    "Asia/Srednekolymsk", AsiaTaipei = "Asia/Taipei", AsiaTashkent = "Asia/Tashkent",
-    AsiaTbilisi = "Asia/Tbilisi", AsiaTehran = "Asia/Tehran", AsiaTelAviv =
-    "Asia/Tel_Aviv", AsiaThimbu = "Asia/Thimbu", AsiaThimphu = "Asia/Thimphu", AsiaTokyo
-    = "Asia/Tokyo", AsiaTomsk = "Asia/Tomsk", AsiaUjungPandang = "Asia/Ujung_Pandang",
-    AsiaUlaanbaatar = "Asia/Ulaanbaatar", AsiaUlanBator = "Asia/Ulan_Bator", AsiaUrumqi =
-    "Asia/Urumqi", AsiaUstNera = "Asia/Ust-Nera", AsiaVientiane = "Asia/Vientiane",
-    AsiaVladivostok = "Asia/Vladivostok", AsiaYakutsk = "Asia/Yakutsk", AsiaYangon =
-    "Asia/Yangon", AsiaYekaterinburg = "Asia/Yekaterinburg", AsiaYerevan =
-    "Asia/Yerevan", AtlanticAzores = "Atlantic/Azores", AtlanticBermuda =
-    "Atlantic/Bermuda", AtlanticCanary = "Atlantic/Canary", AtlanticCapeVerde =
-    "Atlantic/Cape_Verde", AtlanticFaeroe = "Atlantic/Faeroe", AtlanticFaroe =
-    "Atlantic/Faroe", AtlanticJanMayen = "Atlantic/Jan_Mayen", AtlanticMadeira =
-    "Atlantic/Madeira", AtlanticReykjavik = "Atlantic/Reykjavik", AtlanticSouthGeorgia =
-    "Atlantic/South_Georgia", AtlanticStHelena = "Atlantic/St_Helena", AtlanticStanley =
-    "Atlantic/Stanley", AustraliaAct = "Australia/ACT", AustraliaAdelaide =
-    "Australia/Adelaide", AustraliaBrisbane = "Australia/Brisbane", AustraliaBrokenHill =
-    "Australia/Broken_Hill", AustraliaCanberra = "Australia/Canberra", AustraliaCurrie =
-    "Australia/Currie", AustraliaDarwin = "Australia/Darwin", AustraliaEucla =
-    "Australia/Eucla", AustraliaHobart = "Australia/Hobart", AustraliaLhi =
-    "Australia/LHI", AustraliaLindeman = "Australia/Lindeman", AustraliaLordHowe =
-    "Australia/Lord_Howe", AustraliaMelbourne = "Australia/Melbourne", AustraliaNsw =
-    "Australia/NSW", AustraliaNorth = "Australia/North", AustraliaPerth =
-    "Australia/Perth", AustraliaQueensland = "Australia/Queensland", AustraliaSouth =
-    "Australia/South", AustraliaSydney = "Australia/Sydney", AustraliaTasmania =
-    "Australia/Tasmania", AustraliaVictoria = "Australia/Victoria", AustraliaWest =
-    "Australia/West", AustraliaYancowinna = "Australia/Yancowinna", BrazilAcre =
-    "Brazil/Acre", BrazilDeNoronha = "Brazil/DeNoronha", BrazilEast = "Brazil/East",
-    BrazilWest = "Brazil/West", Cet = "CET", Cst6cdt = "CST6CDT", CanadaAtlantic =
-    "Canada/Atlantic", CanadaCentral = "Canada/Central", CanadaEastern =
-    "Canada/Eastern", CanadaMountain = "Canada/Mountain", CanadaNewfoundland =
-    "Canada/Newfoundland", CanadaPacific = "Canada/Pacific", CanadaSaskatchewan =
-    "Canada/Saskatchewan", CanadaYukon = "Canada/Yukon", ChileContinental =
-    "Chile/Continental", ChileEasterIsland = "Chile/EasterIsland", Cuba = "Cuba", Eet =
-    "EET", Est = "EST", Est5edt = "EST5EDT", Egypt = "Egypt", Eire = "Eire", EtcGmt =
-    "Etc/GMT", EtcGmtPlus0 = "Etc/GMT+0", EtcGmtPlus1 = "Etc/GMT+1", EtcGmtPlus10 =
-    "Etc/GMT+10", EtcGmtPlus11 = "Etc/GMT+11", EtcGmtPlus12 = "Etc/GMT+12", EtcGmtPlus2 =
-    "Etc/GMT+2", EtcGmtPlus3 = "Etc/GMT+3", EtcGmtPlus4 = "Etc/GMT+4", EtcGmtPlus5 =
-    "Etc/GMT+5", EtcGmtPlus6 = "Etc/GMT+6", EtcGmtPlus7 = "Etc/GMT+7", EtcGmtPlus8 =
-    "Etc/GMT+8", EtcGmtPlus9 = "Etc/GMT+9", EtcGmt0 = "Etc/GMT-0", EtcGmt1 = "Etc/GMT-1",
-    EtcGmt10 = "Etc/GMT-10", EtcGmt11 = "Etc/GMT-11", EtcGmt12 = "Etc/GMT-12", EtcGmt13 =
-    "Etc/GMT-13", EtcGmt14 = "Etc/GMT-14", EtcGmt2 = "Etc/GMT-2", EtcGmt3 = "Etc/GMT-3",
-    EtcGmt4 = "Etc/GMT-4", EtcGmt5 = "Etc/GMT-5", EtcGmt6 = "Etc/GMT-6", EtcGmt7 =
-    "Etc/GMT-7", EtcGmt8 = "Etc/GMT-8", EtcGmt9 = "Etc/GMT-9", EtcGmt0V = "Etc/GMT0",
-    EtcGreenwich = "Etc/Greenwich", EtcUct = "Etc/UCT", EtcUtc = "Etc/UTC", EtcUniversal
-    = "Etc/Universal", EtcZulu = "Etc/Zulu", EuropeAmsterdam = "Europe/Amsterdam",
-    EuropeAndorra = "Europe/Andorra", EuropeAstrakhan = "Europe/Astrakhan", EuropeAthens
-    = "Europe/Athens", EuropeBelfast = "Europe/Belfast", EuropeBelgrade =
-    "Europe/Belgrade", EuropeBerlin = "Europe/Berlin", EuropeBratislava =
-    "Europe/Bratislava", EuropeBrussels = "Europe/Brussels", EuropeBucharest =
-    "Europe/Bucharest", EuropeBudapest = "Europe/Budapest", EuropeBusingen =
-    "Europe/Busingen", EuropeChisinau = "Europe/Chisinau", EuropeCopenhagen =
-    "Europe/Copenhagen", EuropeDublin = "Europe/Dublin", EuropeGibraltar =
-    "Europe/Gibraltar", EuropeGuernsey = "Europe/Guernsey", EuropeHelsinki =
-    "Europe/Helsinki", EuropeIsleOfMan = "Europe/Isle_of_Man", EuropeIstanbul =
-    "Europe/Istanbul", EuropeJersey = "Europe/Jersey", EuropeKaliningrad =
-    "Europe/Kaliningrad", EuropeKiev = "Europe/Kiev", EuropeKirov = "Europe/Kirov",
-    EuropeKyiv = "Europe/Kyiv", EuropeLisbon = "Europe/Lisbon", EuropeLjubljana =
-    "Europe/Ljubljana", EuropeLondon = "Europe/London", EuropeLuxembourg =
-    "Europe/Luxembourg", EuropeMadrid = "Europe/Madrid", EuropeMalta = "Europe/Malta",
-    EuropeMariehamn = "Europe/Mariehamn", EuropeMinsk = "Europe/Minsk", EuropeMonaco =
-    "Europe/Monaco", EuropeMoscow = "Europe/Moscow", EuropeNicosia = "Europe/Nicosia",
-    EuropeOslo = "Europe/Oslo", EuropeParis = "Europe/Paris", EuropePodgorica =
-    "Europe/Podgorica", EuropePrague = "Europe/Prague", EuropeRiga = "Europe/Riga",
-    EuropeRome = "Europe/Rome", EuropeSamara = "Europe/Samara", EuropeSanMarino =
-    "Europe/San_Marino", EuropeSarajevo = "Europe/Sarajevo", EuropeSaratov =
-    "Europe/Saratov", EuropeSimferopol = "Europe/Simferopol", EuropeSkopje =
-    "Europe/Skopje", EuropeSofia = "Europe/Sofia", EuropeStockholm = "Europe/Stockholm",
-    EuropeTallinn = "Europe/Tallinn", EuropeTirane = "Europe/Tirane", EuropeTiraspol =
-    "Europe/Tiraspol", EuropeUlyanovsk = "Europe/Ulyanovsk", EuropeUzhgorod =
-    "Europe/Uzhgorod", EuropeVaduz = "Europe/Vaduz", EuropeVatican = "Europe/Vatican",
-    EuropeVienna = "Europe/Vienna", EuropeVilnius = "Europe/Vilnius", EuropeVolgograd =
-    "Europe/Volgograd", EuropeWarsaw = "Europe/Warsaw", EuropeZagreb = "Europe/Zagreb",
-    EuropeZaporozhye = "Europe/Zaporozhye", EuropeZurich = "Europe/Zurich", Gb = "GB",
-    GbEire = "GB-Eire", Gmt = "GMT", GmtPlus0 = "GMT+0", Gmt0 = "GMT-0", Gmt0V = "GMT0",
-    Greenwich = "Greenwich", Hst = "HST", Hongkong = "Hongkong", Iceland = "Iceland",
-    IndianAntananarivo = "Indian/Antananarivo", IndianChagos = "Indian/Chagos",
-    IndianChristmas = "Indian/Christmas", IndianCocos = "Indian/Cocos", IndianComoro =
-    "Indian/Comoro", IndianKerguelen = "Indian/Kerguelen", IndianMahe = "Indian/Mahe",
-    IndianMaldives = "Indian/Maldives", IndianMauritius = "Indian/Mauritius",
-    IndianMayotte = "Indian/Mayotte", IndianReunion = "Indian/Reunion", Iran = "Iran",
-    Israel = "Israel", Jamaica = "Jamaica", Japan = "Japan", Kwajalein = "Kwajalein",
-    Libya = "Libya", Met = "MET", Mst = "MST", Mst7mdt = "MST7MDT", MexicoBajaNorte =
-    "Mexico/BajaNorte", MexicoBajaSur = "Mexico/BajaSur", MexicoGeneral =
-    "Mexico/General", Nz = "NZ", NzChat = "NZ-CHAT", Navajo = "Navajo", Prc = "PRC",
-    Pst8pdt = "PST8PDT", PacificApia = "Pacific/Apia", PacificAuckland =
-    "Pacific/Auckland", PacificBougainville = "Pacific/Bougainville", PacificChatham =
-    "Pacific/Chatham", PacificChuuk = "Pacific/Chuuk", PacificEaster = "Pacific/Easter",
-    PacificEfate = "Pacific/Efate", PacificEnderbury = "Pacific/Enderbury",
-    PacificFakaofo = "Pacific/Fakaofo", PacificFiji = "Pacific/Fiji", PacificFunafuti =
-    "Pacific/Funafuti", PacificGalapagos = "Pacific/Galapagos", PacificGambier =
-    "Pacific/Gambier", PacificGuadalcanal = "Pacific/Guadalcanal", PacificGuam =
-    "Pacific/Guam", PacificHonolulu = "Pacific/Honolulu", PacificJohnston =
-    "Pacific/Johnston", PacificKanton = "Pacific/Kanton", PacificKiritimati =
-    "Pacific/Kiritimati", PacificKosrae = "Pacific/Kosrae", PacificKwajalein =
-    "Pacific/Kwajalein", PacificMajuro = "Pacific/Majuro", PacificMarquesas =
-    "Pacific/Marquesas", PacificMidway = "Pacific/Midway", PacificNauru =
-    "Pacific/Nauru", PacificNiue = "Pacific/Niue", PacificNorfolk = "Pacific/Norfolk",
-    PacificNoumea = "Pacific/Noumea", PacificPagoPago = "Pacific/Pago_Pago", PacificPalau
-    = "Pacific/Palau", PacificPitcairn = "Pacific/Pitcairn", PacificPohnpei =
-    "Pacific/Pohnpei", PacificPonape = "Pacific/Ponape", PacificPortMoresby =
-    "Pacific/Port_Moresby", PacificRarotonga = "Pacific/Rarotonga", PacificSaipan =
-    "Pacific/Saipan", PacificSamoa = "Pacific/Samoa", PacificTahiti = "Pacific/Tahiti",
-    PacificTarawa = "Pacific/Tarawa", PacificTongatapu = "Pacific/Tongatapu", PacificTruk
-    = "Pacific/Truk", PacificWake = "Pacific/Wake", PacificWallis = "Pacific/Wallis",
-    PacificYap = "Pacific/Yap", Poland = "Poland", Portugal = "Portugal", Roc = "ROC",
-    Rok = "ROK", Singapore = "Singapore", Turkey = "Turkey", Uct = "UCT", UsAlaska =
-    "US/Alaska", UsAleutian = "US/Aleutian", UsArizona = "US/Arizona", UsCentral =
-    "US/Central", UsEastIndiana = "US/East-Indiana", UsEastern = "US/Eastern", UsHawaii =
-    "US/Hawaii", UsIndianaStarke = "US/Indiana-Starke", UsMichigan = "US/Michigan",
-    UsMountain = "US/Mountain", UsPacific = "US/Pacific", UsSamoa = "US/Samoa", Utc =
-    "UTC", Universal = "Universal", WSu = "W-SU", Wet = "WET", Zulu = "Zulu", } fallback
-    Other;
+    /// * `Africa/Abidjan` - Africa/Abidjan
+    /// * `Africa/Accra` - Africa/Accra
+    /// * `Africa/Addis_Ababa` - Africa/Addis_Ababa
+    /// * `Africa/Algiers` - Africa/Algiers
+    /// * `Africa/Asmara` - Africa/Asmara
+    /// * `Africa/Asmera` - Africa/Asmera
+    /// * `Africa/Bamako` - Africa/Bamako
+    /// * `Africa/Bangui` - Africa/Bangui
+    /// * `Africa/Banjul` - Africa/Banjul
+    /// * `Africa/Bissau` - Africa/Bissau
+    /// * `Africa/Blantyre` - Africa/Blantyre
+    /// * `Africa/Brazzaville` - Africa/Brazzaville
+    /// * `Africa/Bujumbura` - Africa/Bujumbura
+    /// * `Africa/Cairo` - Africa/Cairo
+    /// * `Africa/Casablanca` - Africa/Casablanca
+    /// * `Africa/Ceuta` - Africa/Ceuta
+    /// * `Africa/Conakry` - Africa/Conakry
+    /// * `Africa/Dakar` - Africa/Dakar
+    /// * `Africa/Dar_es_Salaam` - Africa/Dar_es_Salaam
+    /// * `Africa/Djibouti` - Africa/Djibouti
+    /// * `Africa/Douala` - Africa/Douala
+    /// * `Africa/El_Aaiun` - Africa/El_Aaiun
+    /// * `Africa/Freetown` - Africa/Freetown
+    /// * `Africa/Gaborone` - Africa/Gaborone
+    /// * `Africa/Harare` - Africa/Harare
+    /// * `Africa/Johannesburg` - Africa/Johannesburg
+    /// * `Africa/Juba` - Africa/Juba
+    /// * `Africa/Kampala` - Africa/Kampala
+    /// * `Africa/Khartoum` - Africa/Khartoum
+    /// * `Africa/Kigali` - Africa/Kigali
+    /// * `Africa/Kinshasa` - Africa/Kinshasa
+    /// * `Africa/Lagos` - Africa/Lagos
+    /// * `Africa/Libreville` - Africa/Libreville
+    /// * `Africa/Lome` - Africa/Lome
+    /// * `Africa/Luanda` - Africa/Luanda
+    /// * `Africa/Lubumbashi` - Africa/Lubumbashi
+    /// * `Africa/Lusaka` - Africa/Lusaka
+    /// * `Africa/Malabo` - Africa/Malabo
+    /// * `Africa/Maputo` - Africa/Maputo
+    /// * `Africa/Maseru` - Africa/Maseru
+    /// * `Africa/Mbabane` - Africa/Mbabane
+    /// * `Africa/Mogadishu` - Africa/Mogadishu
+    /// * `Africa/Monrovia` - Africa/Monrovia
+    /// * `Africa/Nairobi` - Africa/Nairobi
+    /// * `Africa/Ndjamena` - Africa/Ndjamena
+    /// * `Africa/Niamey` - Africa/Niamey
+    /// * `Africa/Nouakchott` - Africa/Nouakchott
+    /// * `Africa/Ouagadougou` - Africa/Ouagadougou
+    /// * `Africa/Porto-Novo` - Africa/Porto-Novo
+    /// * `Africa/Sao_Tome` - Africa/Sao_Tome
+    /// * `Africa/Timbuktu` - Africa/Timbuktu
+    /// * `Africa/Tripoli` - Africa/Tripoli
+    /// * `Africa/Tunis` - Africa/Tunis
+    /// * `Africa/Windhoek` - Africa/Windhoek
+    /// * `America/Adak` - America/Adak
+    /// * `America/Anchorage` - America/Anchorage
+    /// * `America/Anguilla` - America/Anguilla
+    /// * `America/Antigua` - America/Antigua
+    /// * `America/Araguaina` - America/Araguaina
+    /// * `America/Argentina/Buenos_Aires` - America/Argentina/Buenos_Aires
+    /// * `America/Argentina/Catamarca` - America/Argentina/Catamarca
+    /// * `America/Argentina/ComodRivadavia` - America/Argentina/ComodRivadavia
+    /// * `America/Argentina/Cordoba` - America/Argentina/Cordoba
+    /// * `America/Argentina/Jujuy` - America/Argentina/Jujuy
+    /// * `America/Argentina/La_Rioja` - America/Argentina/La_Rioja
+    /// * `America/Argentina/Mendoza` - America/Argentina/Mendoza
+    /// * `America/Argentina/Rio_Gallegos` - America/Argentina/Rio_Gallegos
+    /// * `America/Argentina/Salta` - America/Argentina/Salta
+    /// * `America/Argentina/San_Juan` - America/Argentina/San_Juan
+    /// * `America/Argentina/San_Luis` - America/Argentina/San_Luis
+    /// * `America/Argentina/Tucuman` - America/Argentina/Tucuman
+    /// * `America/Argentina/Ushuaia` - America/Argentina/Ushuaia
+    /// * `America/Aruba` - America/Aruba
+    /// * `America/Asuncion` - America/Asuncion
+    /// * `America/Atikokan` - America/Atikokan
+    /// * `America/Atka` - America/Atka
+    /// * `America/Bahia` - America/Bahia
+    /// * `America/Bahia_Banderas` - America/Bahia_Banderas
+    /// * `America/Barbados` - America/Barbados
+    /// * `America/Belem` - America/Belem
+    /// * `America/Belize` - America/Belize
+    /// * `America/Blanc-Sablon` - America/Blanc-Sablon
+    /// * `America/Boa_Vista` - America/Boa_Vista
+    /// * `America/Bogota` - America/Bogota
+    /// * `America/Boise` - America/Boise
+    /// * `America/Buenos_Aires` - America/Buenos_Aires
+    /// * `America/Cambridge_Bay` - America/Cambridge_Bay
+    /// * `America/Campo_Grande` - America/Campo_Grande
+    /// * `America/Cancun` - America/Cancun
+    /// * `America/Caracas` - America/Caracas
+    /// * `America/Catamarca` - America/Catamarca
+    /// * `America/Cayenne` - America/Cayenne
+    /// * `America/Cayman` - America/Cayman
+    /// * `America/Chicago` - America/Chicago
+    /// * `America/Chihuahua` - America/Chihuahua
+    /// * `America/Ciudad_Juarez` - America/Ciudad_Juarez
+    /// * `America/Coral_Harbour` - America/Coral_Harbour
+    /// * `America/Cordoba` - America/Cordoba
+    /// * `America/Costa_Rica` - America/Costa_Rica
+    /// * `America/Creston` - America/Creston
+    /// * `America/Cuiaba` - America/Cuiaba
+    /// * `America/Curacao` - America/Curacao
+    /// * `America/Danmarkshavn` - America/Danmarkshavn
+    /// * `America/Dawson` - America/Dawson
+    /// * `America/Dawson_Creek` - America/Dawson_Creek
+    /// * `America/Denver` - America/Denver
+    /// * `America/Detroit` - America/Detroit
+    /// * `America/Dominica` - America/Dominica
+    /// * `America/Edmonton` - America/Edmonton
+    /// * `America/Eirunepe` - America/Eirunepe
+    /// * `America/El_Salvador` - America/El_Salvador
+    /// * `America/Ensenada` - America/Ensenada
+    /// * `America/Fort_Nelson` - America/Fort_Nelson
+    /// * `America/Fort_Wayne` - America/Fort_Wayne
+    /// * `America/Fortaleza` - America/Fortaleza
+    /// * `America/Glace_Bay` - America/Glace_Bay
+    /// * `America/Godthab` - America/Godthab
+    /// * `America/Goose_Bay` - America/Goose_Bay
+    /// * `America/Grand_Turk` - America/Grand_Turk
+    /// * `America/Grenada` - America/Grenada
+    /// * `America/Guadeloupe` - America/Guadeloupe
+    /// * `America/Guatemala` - America/Guatemala
+    /// * `America/Guayaquil` - America/Guayaquil
+    /// * `America/Guyana` - America/Guyana
+    /// * `America/Halifax` - America/Halifax
+    /// * `America/Havana` - America/Havana
+    /// * `America/Hermosillo` - America/Hermosillo
+    /// * `America/Indiana/Indianapolis` - America/Indiana/Indianapolis
+    /// * `America/Indiana/Knox` - America/Indiana/Knox
+    /// * `America/Indiana/Marengo` - America/Indiana/Marengo
+    /// * `America/Indiana/Petersburg` - America/Indiana/Petersburg
+    /// * `America/Indiana/Tell_City` - America/Indiana/Tell_City
+    /// * `America/Indiana/Vevay` - America/Indiana/Vevay
+    /// * `America/Indiana/Vincennes` - America/Indiana/Vincennes
+    /// * `America/Indiana/Winamac` - America/Indiana/Winamac
+    /// * `America/Indianapolis` - America/Indianapolis
+    /// * `America/Inuvik` - America/Inuvik
+    /// * `America/Iqaluit` - America/Iqaluit
+    /// * `America/Jamaica` - America/Jamaica
+    /// * `America/Jujuy` - America/Jujuy
+    /// * `America/Juneau` - America/Juneau
+    /// * `America/Kentucky/Louisville` - America/Kentucky/Louisville
+    /// * `America/Kentucky/Monticello` - America/Kentucky/Monticello
+    /// * `America/Knox_IN` - America/Knox_IN
+    /// * `America/Kralendijk` - America/Kralendijk
+    /// * `America/La_Paz` - America/La_Paz
+    /// * `America/Lima` - America/Lima
+    /// * `America/Los_Angeles` - America/Los_Angeles
+    /// * `America/Louisville` - America/Louisville
+    /// * `America/Lower_Princes` - America/Lower_Princes
+    /// * `America/Maceio` - America/Maceio
+    /// * `America/Managua` - America/Managua
+    /// * `America/Manaus` - America/Manaus
+    /// * `America/Marigot` - America/Marigot
+    /// * `America/Martinique` - America/Martinique
+    /// * `America/Matamoros` - America/Matamoros
+    /// * `America/Mazatlan` - America/Mazatlan
+    /// * `America/Mendoza` - America/Mendoza
+    /// * `America/Menominee` - America/Menominee
+    /// * `America/Merida` - America/Merida
+    /// * `America/Metlakatla` - America/Metlakatla
+    /// * `America/Mexico_City` - America/Mexico_City
+    /// * `America/Miquelon` - America/Miquelon
+    /// * `America/Moncton` - America/Moncton
+    /// * `America/Monterrey` - America/Monterrey
+    /// * `America/Montevideo` - America/Montevideo
+    /// * `America/Montreal` - America/Montreal
+    /// * `America/Montserrat` - America/Montserrat
+    /// * `America/Nassau` - America/Nassau
+    /// * `America/New_York` - America/New_York
+    /// * `America/Nipigon` - America/Nipigon
+    /// * `America/Nome` - America/Nome
+    /// * `America/Noronha` - America/Noronha
+    /// * `America/North_Dakota/Beulah` - America/North_Dakota/Beulah
+    /// * `America/North_Dakota/Center` - America/North_Dakota/Center
+    /// * `America/North_Dakota/New_Salem` - America/North_Dakota/New_Salem
+    /// * `America/Nuuk` - America/Nuuk
+    /// * `America/Ojinaga` - America/Ojinaga
+    /// * `America/Panama` - America/Panama
+    /// * `America/Pangnirtung` - America/Pangnirtung
+    /// * `America/Paramaribo` - America/Paramaribo
+    /// * `America/Phoenix` - America/Phoenix
+    /// * `America/Port-au-Prince` - America/Port-au-Prince
+    /// * `America/Port_of_Spain` - America/Port_of_Spain
+    /// * `America/Porto_Acre` - America/Porto_Acre
+    /// * `America/Porto_Velho` - America/Porto_Velho
+    /// * `America/Puerto_Rico` - America/Puerto_Rico
+    /// * `America/Punta_Arenas` - America/Punta_Arenas
+    /// * `America/Rainy_River` - America/Rainy_River
+    /// * `America/Rankin_Inlet` - America/Rankin_Inlet
+    /// * `America/Recife` - America/Recife
+    /// * `America/Regina` - America/Regina
+    /// * `America/Resolute` - America/Resolute
+    /// * `America/Rio_Branco` - America/Rio_Branco
+    /// * `America/Rosario` - America/Rosario
+    /// * `America/Santa_Isabel` - America/Santa_Isabel
+    /// * `America/Santarem` - America/Santarem
+    /// * `America/Santiago` - America/Santiago
+    /// * `America/Santo_Domingo` - America/Santo_Domingo
+    /// * `America/Sao_Paulo` - America/Sao_Paulo
+    /// * `America/Scoresbysund` - America/Scoresbysund
+    /// * `America/Shiprock` - America/Shiprock
+    /// * `America/Sitka` - America/Sitka
+    /// * `America/St_Barthelemy` - America/St_Barthelemy
+    /// * `America/St_Johns` - America/St_Johns
+    /// * `America/St_Kitts` - America/St_Kitts
+    /// * `America/St_Lucia` - America/St_Lucia
+    /// * `America/St_Thomas` - America/St_Thomas
+    /// * `America/St_Vincent` - America/St_Vincent
+    /// * `America/Swift_Current` - America/Swift_Current
+    /// * `America/Tegucigalpa` - America/Tegucigalpa
+    /// * `America/Thule` - America/Thule
+    /// * `America/Thunder_Bay` - America/Thunder_Bay
+    /// * `America/Tijuana` - America/Tijuana
+    /// * `America/Toronto` - America/Toronto
+    /// * `America/Tortola` - America/Tortola
+    /// * `America/Vancouver` - America/Vancouver
+    /// * `America/Virgin` - America/Virgin
+    /// * `America/Whitehorse` - America/Whitehorse
+    /// * `America/Winnipeg` - America/Winnipeg
+    /// * `America/Yakutat` - America/Yakutat
+    /// * `America/Yellowknife` - America/Yellowknife
+    /// * `Antarctica/Casey` - Antarctica/Casey
+    /// * `Antarctica/Davis` - Antarctica/Davis
+    /// * `Antarctica/DumontDUrville` - Antarctica/DumontDUrville
+    /// * `Antarctica/Macquarie` - Antarctica/Macquarie
+    /// * `Antarctica/Mawson` - Antarctica/Mawson
+    /// * `Antarctica/McMurdo` - Antarctica/McMurdo
+    /// * `Antarctica/Palmer` - Antarctica/Palmer
+    /// * `Antarctica/Rothera` - Antarctica/Rothera
+    /// * `Antarctica/South_Pole` - Antarctica/South_Pole
+    /// * `Antarctica/Syowa` - Antarctica/Syowa
+    /// * `Antarctica/Troll` - Antarctica/Troll
+    /// * `Antarctica/Vostok` - Antarctica/Vostok
+    /// * `Arctic/Longyearbyen` - Arctic/Longyearbyen
+    /// * `Asia/Aden` - Asia/Aden
+    /// * `Asia/Almaty` - Asia/Almaty
+    /// * `Asia/Amman` - Asia/Amman
+    /// * `Asia/Anadyr` - Asia/Anadyr
+    /// * `Asia/Aqtau` - Asia/Aqtau
+    /// * `Asia/Aqtobe` - Asia/Aqtobe
+    /// * `Asia/Ashgabat` - Asia/Ashgabat
+    /// * `Asia/Ashkhabad` - Asia/Ashkhabad
+    /// * `Asia/Atyrau` - Asia/Atyrau
+    /// * `Asia/Baghdad` - Asia/Baghdad
+    /// * `Asia/Bahrain` - Asia/Bahrain
+    /// * `Asia/Baku` - Asia/Baku
+    /// * `Asia/Bangkok` - Asia/Bangkok
+    /// * `Asia/Barnaul` - Asia/Barnaul
+    /// * `Asia/Beirut` - Asia/Beirut
+    /// * `Asia/Bishkek` - Asia/Bishkek
+    /// * `Asia/Brunei` - Asia/Brunei
+    /// * `Asia/Calcutta` - Asia/Calcutta
+    /// * `Asia/Chita` - Asia/Chita
+    /// * `Asia/Choibalsan` - Asia/Choibalsan
+    /// * `Asia/Chongqing` - Asia/Chongqing
+    /// * `Asia/Chungking` - Asia/Chungking
+    /// * `Asia/Colombo` - Asia/Colombo
+    /// * `Asia/Dacca` - Asia/Dacca
+    /// * `Asia/Damascus` - Asia/Damascus
+    /// * `Asia/Dhaka` - Asia/Dhaka
+    /// * `Asia/Dili` - Asia/Dili
+    /// * `Asia/Dubai` - Asia/Dubai
+    /// * `Asia/Dushanbe` - Asia/Dushanbe
+    /// * `Asia/Famagusta` - Asia/Famagusta
+    /// * `Asia/Gaza` - Asia/Gaza
+    /// * `Asia/Harbin` - Asia/Harbin
+    /// * `Asia/Hebron` - Asia/Hebron
+    /// * `Asia/Ho_Chi_Minh` - Asia/Ho_Chi_Minh
+    /// * `Asia/Hong_Kong` - Asia/Hong_Kong
+    /// * `Asia/Hovd` - Asia/Hovd
+    /// * `Asia/Irkutsk` - Asia/Irkutsk
+    /// * `Asia/Istanbul` - Asia/Istanbul
+    /// * `Asia/Jakarta` - Asia/Jakarta
+    /// * `Asia/Jayapura` - Asia/Jayapura
+    /// * `Asia/Jerusalem` - Asia/Jerusalem
+    /// * `Asia/Kabul` - Asia/Kabul
+    /// * `Asia/Kamchatka` - Asia/Kamchatka
+    /// * `Asia/Karachi` - Asia/Karachi
+    /// * `Asia/Kashgar` - Asia/Kashgar
+    /// * `Asia/Kathmandu` - Asia/Kathmandu
+    /// * `Asia/Katmandu` - Asia/Katmandu
+    /// * `Asia/Khandyga` - Asia/Khandyga
+    /// * `Asia/Kolkata` - Asia/Kolkata
+    /// * `Asia/Krasnoyarsk` - Asia/Krasnoyarsk
+    /// * `Asia/Kuala_Lumpur` - Asia/Kuala_Lumpur
+    /// * `Asia/Kuching` - Asia/Kuching
+    /// * `Asia/Kuwait` - Asia/Kuwait
+    /// * `Asia/Macao` - Asia/Macao
+    /// * `Asia/Macau` - Asia/Macau
+    /// * `Asia/Magadan` - Asia/Magadan
+    /// * `Asia/Makassar` - Asia/Makassar
+    /// * `Asia/Manila` - Asia/Manila
+    /// * `Asia/Muscat` - Asia/Muscat
+    /// * `Asia/Nicosia` - Asia/Nicosia
+    /// * `Asia/Novokuznetsk` - Asia/Novokuznetsk
+    /// * `Asia/Novosibirsk` - Asia/Novosibirsk
+    /// * `Asia/Omsk` - Asia/Omsk
+    /// * `Asia/Oral` - Asia/Oral
+    /// * `Asia/Phnom_Penh` - Asia/Phnom_Penh
+    /// * `Asia/Pontianak` - Asia/Pontianak
+    /// * `Asia/Pyongyang` - Asia/Pyongyang
+    /// * `Asia/Qatar` - Asia/Qatar
+    /// * `Asia/Qostanay` - Asia/Qostanay
+    /// * `Asia/Qyzylorda` - Asia/Qyzylorda
+    /// * `Asia/Rangoon` - Asia/Rangoon
+    /// * `Asia/Riyadh` - Asia/Riyadh
+    /// * `Asia/Saigon` - Asia/Saigon
+    /// * `Asia/Sakhalin` - Asia/Sakhalin
+    /// * `Asia/Samarkand` - Asia/Samarkand
+    /// * `Asia/Seoul` - Asia/Seoul
+    /// * `Asia/Shanghai` - Asia/Shanghai
+    /// * `Asia/Singapore` - Asia/Singapore
+    /// * `Asia/Srednekolymsk` - Asia/Srednekolymsk
+    /// * `Asia/Taipei` - Asia/Taipei
+    /// * `Asia/Tashkent` - Asia/Tashkent
+    /// * `Asia/Tbilisi` - Asia/Tbilisi
+    /// * `Asia/Tehran` - Asia/Tehran
+    /// * `Asia/Tel_Aviv` - Asia/Tel_Aviv
+    /// * `Asia/Thimbu` - Asia/Thimbu
+    /// * `Asia/Thimphu` - Asia/Thimphu
+    /// * `Asia/Tokyo` - Asia/Tokyo
+    /// * `Asia/Tomsk` - Asia/Tomsk
+    /// * `Asia/Ujung_Pandang` - Asia/Ujung_Pandang
+    /// * `Asia/Ulaanbaatar` - Asia/Ulaanbaatar
+    /// * `Asia/Ulan_Bator` - Asia/Ulan_Bator
+    /// * `Asia/Urumqi` - Asia/Urumqi
+    /// * `Asia/Ust-Nera` - Asia/Ust-Nera
+    /// * `Asia/Vientiane` - Asia/Vientiane
+    /// * `Asia/Vladivostok` - Asia/Vladivostok
+    /// * `Asia/Yakutsk` - Asia/Yakutsk
+    /// * `Asia/Yangon` - Asia/Yangon
+    /// * `Asia/Yekaterinburg` - Asia/Yekaterinburg
+    /// * `Asia/Yerevan` - Asia/Yerevan
+    /// * `Atlantic/Azores` - Atlantic/Azores
+    /// * `Atlantic/Bermuda` - Atlantic/Bermuda
+    /// * `Atlantic/Canary` - Atlantic/Canary
+    /// * `Atlantic/Cape_Verde` - Atlantic/Cape_Verde
+    /// * `Atlantic/Faeroe` - Atlantic/Faeroe
+    /// * `Atlantic/Faroe` - Atlantic/Faroe
+    /// * `Atlantic/Jan_Mayen` - Atlantic/Jan_Mayen
+    /// * `Atlantic/Madeira` - Atlantic/Madeira
+    /// * `Atlantic/Reykjavik` - Atlantic/Reykjavik
+    /// * `Atlantic/South_Georgia` - Atlantic/South_Georgia
+    /// * `Atlantic/St_Helena` - Atlantic/St_Helena
+    /// * `Atlantic/Stanley` - Atlantic/Stanley
+    /// * `Australia/ACT` - Australia/ACT
+    /// * `Australia/Adelaide` - Australia/Adelaide
+    /// * `Australia/Brisbane` - Australia/Brisbane
+    /// * `Australia/Broken_Hill` - Australia/Broken_Hill
+    /// * `Australia/Canberra` - Australia/Canberra
+    /// * `Australia/Currie` - Australia/Currie
+    /// * `Australia/Darwin` - Australia/Darwin
+    /// * `Australia/Eucla` - Australia/Eucla
+    /// * `Australia/Hobart` - Australia/Hobart
+    /// * `Australia/LHI` - Australia/LHI
+    /// * `Australia/Lindeman` - Australia/Lindeman
+    /// * `Australia/Lord_Howe` - Australia/Lord_Howe
+    /// * `Australia/Melbourne` - Australia/Melbourne
+    /// * `Australia/NSW` - Australia/NSW
+    /// * `Australia/North` - Australia/North
+    /// * `Australia/Perth` - Australia/Perth
+    /// * `Australia/Queensland` - Australia/Queensland
+    /// * `Australia/South` - Australia/South
+    /// * `Australia/Sydney` - Australia/Sydney
+    /// * `Australia/Tasmania` - Australia/Tasmania
+    /// * `Australia/Victoria` - Australia/Victoria
+    /// * `Australia/West` - Australia/West
+    /// * `Australia/Yancowinna` - Australia/Yancowinna
+    /// * `Brazil/Acre` - Brazil/Acre
+    /// * `Brazil/DeNoronha` - Brazil/DeNoronha
+    /// * `Brazil/East` - Brazil/East
+    /// * `Brazil/West` - Brazil/West
+    /// * `CET` - CET
+    /// * `CST6CDT` - CST6CDT
+    /// * `Canada/Atlantic` - Canada/Atlantic
+    /// * `Canada/Central` - Canada/Central
+    /// * `Canada/Eastern` - Canada/Eastern
+    /// * `Canada/Mountain` - Canada/Mountain
+    /// * `Canada/Newfoundland` - Canada/Newfoundland
+    /// * `Canada/Pacific` - Canada/Pacific
+    /// * `Canada/Saskatchewan` - Canada/Saskatchewan
+    /// * `Canada/Yukon` - Canada/Yukon
+    /// * `Chile/Continental` - Chile/Continental
+    /// * `Chile/EasterIsland` - Chile/EasterIsland
+    /// * `Cuba` - Cuba
+    /// * `EET` - EET
+    /// * `EST` - EST
+    /// * `EST5EDT` - EST5EDT
+    /// * `Egypt` - Egypt
+    /// * `Eire` - Eire
+    /// * `Etc/GMT` - Etc/GMT
+    /// * `Etc/GMT+0` - Etc/GMT+0
+    /// * `Etc/GMT+1` - Etc/GMT+1
+    /// * `Etc/GMT+10` - Etc/GMT+10
+    /// * `Etc/GMT+11` - Etc/GMT+11
+    /// * `Etc/GMT+12` - Etc/GMT+12
+    /// * `Etc/GMT+2` - Etc/GMT+2
+    /// * `Etc/GMT+3` - Etc/GMT+3
+    /// * `Etc/GMT+4` - Etc/GMT+4
+    /// * `Etc/GMT+5` - Etc/GMT+5
+    /// * `Etc/GMT+6` - Etc/GMT+6
+    /// * `Etc/GMT+7` - Etc/GMT+7
+    /// * `Etc/GMT+8` - Etc/GMT+8
+    /// * `Etc/GMT+9` - Etc/GMT+9
+    /// * `Etc/GMT-0` - Etc/GMT-0
+    /// * `Etc/GMT-1` - Etc/GMT-1
+    /// * `Etc/GMT-10` - Etc/GMT-10
+    /// * `Etc/GMT-11` - Etc/GMT-11
+    /// * `Etc/GMT-12` - Etc/GMT-12
+    /// * `Etc/GMT-13` - Etc/GMT-13
+    /// * `Etc/GMT-14` - Etc/GMT-14
+    /// * `Etc/GMT-2` - Etc/GMT-2
+    /// * `Etc/GMT-3` - Etc/GMT-3
+    /// * `Etc/GMT-4` - Etc/GMT-4
+    /// * `Etc/GMT-5` - Etc/GMT-5
+    /// * `Etc/GMT-6` - Etc/GMT-6
+    /// * `Etc/GMT-7` - Etc/GMT-7
+    /// * `Etc/GMT-8` - Etc/GMT-8
+    /// * `Etc/GMT-9` - Etc/GMT-9
+    /// * `Etc/GMT0` - Etc/GMT0
+    /// * `Etc/Greenwich` - Etc/Greenwich
+    /// * `Etc/UCT` - Etc/UCT
+    /// * `Etc/UTC` - Etc/UTC
+    /// * `Etc/Universal` - Etc/Universal
+    /// * `Etc/Zulu` - Etc/Zulu
+    /// * `Europe/Amsterdam` - Europe/Amsterdam
+    /// * `Europe/Andorra` - Europe/Andorra
+    /// * `Europe/Astrakhan` - Europe/Astrakhan
+    /// * `Europe/Athens` - Europe/Athens
+    /// * `Europe/Belfast` - Europe/Belfast
+    /// * `Europe/Belgrade` - Europe/Belgrade
+    /// * `Europe/Berlin` - Europe/Berlin
+    /// * `Europe/Bratislava` - Europe/Bratislava
+    /// * `Europe/Brussels` - Europe/Brussels
+    /// * `Europe/Bucharest` - Europe/Bucharest
+    /// * `Europe/Budapest` - Europe/Budapest
+    /// * `Europe/Busingen` - Europe/Busingen
+    /// * `Europe/Chisinau` - Europe/Chisinau
+    /// * `Europe/Copenhagen` - Europe/Copenhagen
+    /// * `Europe/Dublin` - Europe/Dublin
+    /// * `Europe/Gibraltar` - Europe/Gibraltar
+    /// * `Europe/Guernsey` - Europe/Guernsey
+    /// * `Europe/Helsinki` - Europe/Helsinki
+    /// * `Europe/Isle_of_Man` - Europe/Isle_of_Man
+    /// * `Europe/Istanbul` - Europe/Istanbul
+    /// * `Europe/Jersey` - Europe/Jersey
+    /// * `Europe/Kaliningrad` - Europe/Kaliningrad
+    /// * `Europe/Kiev` - Europe/Kiev
+    /// * `Europe/Kirov` - Europe/Kirov
+    /// * `Europe/Kyiv` - Europe/Kyiv
+    /// * `Europe/Lisbon` - Europe/Lisbon
+    /// * `Europe/Ljubljana` - Europe/Ljubljana
+    /// * `Europe/London` - Europe/London
+    /// * `Europe/Luxembourg` - Europe/Luxembourg
+    /// * `Europe/Madrid` - Europe/Madrid
+    /// * `Europe/Malta` - Europe/Malta
+    /// * `Europe/Mariehamn` - Europe/Mariehamn
+    /// * `Europe/Minsk` - Europe/Minsk
+    /// * `Europe/Monaco` - Europe/Monaco
+    /// * `Europe/Moscow` - Europe/Moscow
+    /// * `Europe/Nicosia` - Europe/Nicosia
+    /// * `Europe/Oslo` - Europe/Oslo
+    /// * `Europe/Paris` - Europe/Paris
+    /// * `Europe/Podgorica` - Europe/Podgorica
+    /// * `Europe/Prague` - Europe/Prague
+    /// * `Europe/Riga` - Europe/Riga
+    /// * `Europe/Rome` - Europe/Rome
+    /// * `Europe/Samara` - Europe/Samara
+    /// * `Europe/San_Marino` - Europe/San_Marino
+    /// * `Europe/Sarajevo` - Europe/Sarajevo
+    /// * `Europe/Saratov` - Europe/Saratov
+    /// * `Europe/Simferopol` - Europe/Simferopol
+    /// * `Europe/Skopje` - Europe/Skopje
+    /// * `Europe/Sofia` - Europe/Sofia
+    /// * `Europe/Stockholm` - Europe/Stockholm
+    /// * `Europe/Tallinn` - Europe/Tallinn
+    /// * `Europe/Tirane` - Europe/Tirane
+    /// * `Europe/Tiraspol` - Europe/Tiraspol
+    /// * `Europe/Ulyanovsk` - Europe/Ulyanovsk
+    /// * `Europe/Uzhgorod` - Europe/Uzhgorod
+    /// * `Europe/Vaduz` - Europe/Vaduz
+    /// * `Europe/Vatican` - Europe/Vatican
+    /// * `Europe/Vienna` - Europe/Vienna
+    /// * `Europe/Vilnius` - Europe/Vilnius
+    /// * `Europe/Volgograd` - Europe/Volgograd
+    /// * `Europe/Warsaw` - Europe/Warsaw
+    /// * `Europe/Zagreb` - Europe/Zagreb
+    /// * `Europe/Zaporozhye` - Europe/Zaporozhye
+    /// * `Europe/Zurich` - Europe/Zurich
+    /// * `GB` - GB
+    /// * `GB-Eire` - GB-Eire
+    /// * `GMT` - GMT
+    /// * `GMT+0` - GMT+0
+    /// * `GMT-0` - GMT-0
+    /// * `GMT0` - GMT0
+    /// * `Greenwich` - Greenwich
+    /// * `HST` - HST
+    /// * `Hongkong` - Hongkong
+    /// * `Iceland` - Iceland
+    /// * `Indian/Antananarivo` - Indian/Antananarivo
+    /// * `Indian/Chagos` - Indian/Chagos
+    /// * `Indian/Christmas` - Indian/Christmas
+    /// * `Indian/Cocos` - Indian/Cocos
+    /// * `Indian/Comoro` - Indian/Comoro
+    /// * `Indian/Kerguelen` - Indian/Kerguelen
+    /// * `Indian/Mahe` - Indian/Mahe
+    /// * `Indian/Maldives` - Indian/Maldives
+    /// * `Indian/Mauritius` - Indian/Mauritius
+    /// * `Indian/Mayotte` - Indian/Mayotte
+    /// * `Indian/Reunion` - Indian/Reunion
+    /// * `Iran` - Iran
+    /// * `Israel` - Israel
+    /// * `Jamaica` - Jamaica
+    /// * `Japan` - Japan
+    /// * `Kwajalein` - Kwajalein
+    /// * `Libya` - Libya
+    /// * `MET` - MET
+    /// * `MST` - MST
+    /// * `MST7MDT` - MST7MDT
+    /// * `Mexico/BajaNorte` - Mexico/BajaNorte
+    /// * `Mexico/BajaSur` - Mexico/BajaSur
+    /// * `Mexico/General` - Mexico/General
+    /// * `NZ` - NZ
+    /// * `NZ-CHAT` - NZ-CHAT
+    /// * `Navajo` - Navajo
+    /// * `PRC` - PRC
+    /// * `PST8PDT` - PST8PDT
+    /// * `Pacific/Apia` - Pacific/Apia
+    /// * `Pacific/Auckland` - Pacific/Auckland
+    /// * `Pacific/Bougainville` - Pacific/Bougainville
+    /// * `Pacific/Chatham` - Pacific/Chatham
+    /// * `Pacific/Chuuk` - Pacific/Chuuk
+    /// * `Pacific/Easter` - Pacific/Easter
+    /// * `Pacific/Efate` - Pacific/Efate
+    /// * `Pacific/Enderbury` - Pacific/Enderbury
+    /// * `Pacific/Fakaofo` - Pacific/Fakaofo
+    /// * `Pacific/Fiji` - Pacific/Fiji
+    /// * `Pacific/Funafuti` - Pacific/Funafuti
+    /// * `Pacific/Galapagos` - Pacific/Galapagos
+    /// * `Pacific/Gambier` - Pacific/Gambier
+    /// * `Pacific/Guadalcanal` - Pacific/Guadalcanal
+    /// * `Pacific/Guam` - Pacific/Guam
+    /// * `Pacific/Honolulu` - Pacific/Honolulu
+    /// * `Pacific/Johnston` - Pacific/Johnston
+    /// * `Pacific/Kanton` - Pacific/Kanton
+    /// * `Pacific/Kiritimati` - Pacific/Kiritimati
+    /// * `Pacific/Kosrae` - Pacific/Kosrae
+    /// * `Pacific/Kwajalein` - Pacific/Kwajalein
+    /// * `Pacific/Majuro` - Pacific/Majuro
+    /// * `Pacific/Marquesas` - Pacific/Marquesas
+    /// * `Pacific/Midway` - Pacific/Midway
+    /// * `Pacific/Nauru` - Pacific/Nauru
+    /// * `Pacific/Niue` - Pacific/Niue
+    /// * `Pacific/Norfolk` - Pacific/Norfolk
+    /// * `Pacific/Noumea` - Pacific/Noumea
+    /// * `Pacific/Pago_Pago` - Pacific/Pago_Pago
+    /// * `Pacific/Palau` - Pacific/Palau
+    /// * `Pacific/Pitcairn` - Pacific/Pitcairn
+    /// * `Pacific/Pohnpei` - Pacific/Pohnpei
+    /// * `Pacific/Ponape` - Pacific/Ponape
+    /// * `Pacific/Port_Moresby` - Pacific/Port_Moresby
+    /// * `Pacific/Rarotonga` - Pacific/Rarotonga
+    /// * `Pacific/Saipan` - Pacific/Saipan
+    /// * `Pacific/Samoa` - Pacific/Samoa
+    /// * `Pacific/Tahiti` - Pacific/Tahiti
+    /// * `Pacific/Tarawa` - Pacific/Tarawa
+    /// * `Pacific/Tongatapu` - Pacific/Tongatapu
+    /// * `Pacific/Truk` - Pacific/Truk
+    /// * `Pacific/Wake` - Pacific/Wake
+    /// * `Pacific/Wallis` - Pacific/Wallis
+    /// * `Pacific/Yap` - Pacific/Yap
+    /// * `Poland` - Poland
+    /// * `Portugal` - Portugal
+    /// * `ROC` - ROC
+    /// * `ROK` - ROK
+    /// * `Singapore` - Singapore
+    /// * `Turkey` - Turkey
+    /// * `UCT` - UCT
+    /// * `US/Alaska` - US/Alaska
+    /// * `US/Aleutian` - US/Aleutian
+    /// * `US/Arizona` - US/Arizona
+    /// * `US/Central` - US/Central
+    /// * `US/East-Indiana` - US/East-Indiana
+    /// * `US/Eastern` - US/Eastern
+    /// * `US/Hawaii` - US/Hawaii
+    /// * `US/Indiana-Starke` - US/Indiana-Starke
+    /// * `US/Michigan` - US/Michigan
+    /// * `US/Mountain` - US/Mountain
+    /// * `US/Pacific` - US/Pacific
+    /// * `US/Samoa` - US/Samoa
+    /// * `UTC` - UTC
+    /// * `Universal` - Universal
+    /// * `W-SU` - W-SU
+    /// * `WET` - WET
+    /// * `Zulu` - Zulu
+    pub enum TimezoneEnum {
+        AfricaAbidjan = "Africa/Abidjan",
+        AfricaAccra = "Africa/Accra",
+        AfricaAddisAbaba = "Africa/Addis_Ababa",
+        AfricaAlgiers = "Africa/Algiers",
+        AfricaAsmara = "Africa/Asmara",
+        AfricaAsmera = "Africa/Asmera",
+        AfricaBamako = "Africa/Bamako",
+        AfricaBangui = "Africa/Bangui",
+        AfricaBanjul = "Africa/Banjul",
+        AfricaBissau = "Africa/Bissau",
+        AfricaBlantyre = "Africa/Blantyre",
+        AfricaBrazzaville = "Africa/Brazzaville",
+        AfricaBujumbura = "Africa/Bujumbura",
+        AfricaCairo = "Africa/Cairo",
+        AfricaCasablanca = "Africa/Casablanca",
+        AfricaCeuta = "Africa/Ceuta",
+        AfricaConakry = "Africa/Conakry",
+        AfricaDakar = "Africa/Dakar",
+        AfricaDarEsSalaam = "Africa/Dar_es_Salaam",
+        AfricaDjibouti = "Africa/Djibouti",
+        AfricaDouala = "Africa/Douala",
+        AfricaElAaiun = "Africa/El_Aaiun",
+        AfricaFreetown = "Africa/Freetown",
+        AfricaGaborone = "Africa/Gaborone",
+        AfricaHarare = "Africa/Harare",
+        AfricaJohannesburg = "Africa/Johannesburg",
+        AfricaJuba = "Africa/Juba",
+        AfricaKampala = "Africa/Kampala",
+        AfricaKhartoum = "Africa/Khartoum",
+        AfricaKigali = "Africa/Kigali",
+        AfricaKinshasa = "Africa/Kinshasa",
+        AfricaLagos = "Africa/Lagos",
+        AfricaLibreville = "Africa/Libreville",
+        AfricaLome = "Africa/Lome",
+        AfricaLuanda = "Africa/Luanda",
+        AfricaLubumbashi = "Africa/Lubumbashi",
+        AfricaLusaka = "Africa/Lusaka",
+        AfricaMalabo = "Africa/Malabo",
+        AfricaMaputo = "Africa/Maputo",
+        AfricaMaseru = "Africa/Maseru",
+        AfricaMbabane = "Africa/Mbabane",
+        AfricaMogadishu = "Africa/Mogadishu",
+        AfricaMonrovia = "Africa/Monrovia",
+        AfricaNairobi = "Africa/Nairobi",
+        AfricaNdjamena = "Africa/Ndjamena",
+        AfricaNiamey = "Africa/Niamey",
+        AfricaNouakchott = "Africa/Nouakchott",
+        AfricaOuagadougou = "Africa/Ouagadougou",
+        AfricaPortoNovo = "Africa/Porto-Novo",
+        AfricaSaoTome = "Africa/Sao_Tome",
+        AfricaTimbuktu = "Africa/Timbuktu",
+        AfricaTripoli = "Africa/Tripoli",
+        AfricaTunis = "Africa/Tunis",
+        AfricaWindhoek = "Africa/Windhoek",
+        AmericaAdak = "America/Adak",
+        AmericaAnchorage = "America/Anchorage",
+        AmericaAnguilla = "America/Anguilla",
+        AmericaAntigua = "America/Antigua",
+        AmericaAraguaina = "America/Araguaina",
+        AmericaArgentinaBuenosAires = "America/Argentina/Buenos_Aires",
+        AmericaArgentinaCatamarca = "America/Argentina/Catamarca",
+        AmericaArgentinaComodRivadavia = "America/Argentina/ComodRivadavia",
+        AmericaArgentinaCordoba = "America/Argentina/Cordoba",
+        AmericaArgentinaJujuy = "America/Argentina/Jujuy",
+        AmericaArgentinaLaRioja = "America/Argentina/La_Rioja",
+        AmericaArgentinaMendoza = "America/Argentina/Mendoza",
+        AmericaArgentinaRioGallegos = "America/Argentina/Rio_Gallegos",
+        AmericaArgentinaSalta = "America/Argentina/Salta",
+        AmericaArgentinaSanJuan = "America/Argentina/San_Juan",
+        AmericaArgentinaSanLuis = "America/Argentina/San_Luis",
+        AmericaArgentinaTucuman = "America/Argentina/Tucuman",
+        AmericaArgentinaUshuaia = "America/Argentina/Ushuaia",
+        AmericaAruba = "America/Aruba",
+        AmericaAsuncion = "America/Asuncion",
+        AmericaAtikokan = "America/Atikokan",
+        AmericaAtka = "America/Atka",
+        AmericaBahia = "America/Bahia",
+        AmericaBahiaBanderas = "America/Bahia_Banderas",
+        AmericaBarbados = "America/Barbados",
+        AmericaBelem = "America/Belem",
+        AmericaBelize = "America/Belize",
+        AmericaBlancSablon = "America/Blanc-Sablon",
+        AmericaBoaVista = "America/Boa_Vista",
+        AmericaBogota = "America/Bogota",
+        AmericaBoise = "America/Boise",
+        AmericaBuenosAires = "America/Buenos_Aires",
+        AmericaCambridgeBay = "America/Cambridge_Bay",
+        AmericaCampoGrande = "America/Campo_Grande",
+        AmericaCancun = "America/Cancun",
+        AmericaCaracas = "America/Caracas",
+        AmericaCatamarca = "America/Catamarca",
+        AmericaCayenne = "America/Cayenne",
+        AmericaCayman = "America/Cayman",
+        AmericaChicago = "America/Chicago",
+        AmericaChihuahua = "America/Chihuahua",
+        AmericaCiudadJuarez = "America/Ciudad_Juarez",
+        AmericaCoralHarbour = "America/Coral_Harbour",
+        AmericaCordoba = "America/Cordoba",
+        AmericaCostaRica = "America/Costa_Rica",
+        AmericaCreston = "America/Creston",
+        AmericaCuiaba = "America/Cuiaba",
+        AmericaCuracao = "America/Curacao",
+        AmericaDanmarkshavn = "America/Danmarkshavn",
+        AmericaDawson = "America/Dawson",
+        AmericaDawsonCreek = "America/Dawson_Creek",
+        AmericaDenver = "America/Denver",
+        AmericaDetroit = "America/Detroit",
+        AmericaDominica = "America/Dominica",
+        AmericaEdmonton = "America/Edmonton",
+        AmericaEirunepe = "America/Eirunepe",
+        AmericaElSalvador = "America/El_Salvador",
+        AmericaEnsenada = "America/Ensenada",
+        AmericaFortNelson = "America/Fort_Nelson",
+        AmericaFortWayne = "America/Fort_Wayne",
+        AmericaFortaleza = "America/Fortaleza",
+        AmericaGlaceBay = "America/Glace_Bay",
+        AmericaGodthab = "America/Godthab",
+        AmericaGooseBay = "America/Goose_Bay",
+        AmericaGrandTurk = "America/Grand_Turk",
+        AmericaGrenada = "America/Grenada",
+        AmericaGuadeloupe = "America/Guadeloupe",
+        AmericaGuatemala = "America/Guatemala",
+        AmericaGuayaquil = "America/Guayaquil",
+        AmericaGuyana = "America/Guyana",
+        AmericaHalifax = "America/Halifax",
+        AmericaHavana = "America/Havana",
+        AmericaHermosillo = "America/Hermosillo",
+        AmericaIndianaIndianapolis = "America/Indiana/Indianapolis",
+        AmericaIndianaKnox = "America/Indiana/Knox",
+        AmericaIndianaMarengo = "America/Indiana/Marengo",
+        AmericaIndianaPetersburg = "America/Indiana/Petersburg",
+        AmericaIndianaTellCity = "America/Indiana/Tell_City",
+        AmericaIndianaVevay = "America/Indiana/Vevay",
+        AmericaIndianaVincennes = "America/Indiana/Vincennes",
+        AmericaIndianaWinamac = "America/Indiana/Winamac",
+        AmericaIndianapolis = "America/Indianapolis",
+        AmericaInuvik = "America/Inuvik",
+        AmericaIqaluit = "America/Iqaluit",
+        AmericaJamaica = "America/Jamaica",
+        AmericaJujuy = "America/Jujuy",
+        AmericaJuneau = "America/Juneau",
+        AmericaKentuckyLouisville = "America/Kentucky/Louisville",
+        AmericaKentuckyMonticello = "America/Kentucky/Monticello",
+        AmericaKnoxIn = "America/Knox_IN",
+        AmericaKralendijk = "America/Kralendijk",
+        AmericaLaPaz = "America/La_Paz",
+        AmericaLima = "America/Lima",
+        AmericaLosAngeles = "America/Los_Angeles",
+        AmericaLouisville = "America/Louisville",
+        AmericaLowerPrinces = "America/Lower_Princes",
+        AmericaMaceio = "America/Maceio",
+        AmericaManagua = "America/Managua",
+        AmericaManaus = "America/Manaus",
+        AmericaMarigot = "America/Marigot",
+        AmericaMartinique = "America/Martinique",
+        AmericaMatamoros = "America/Matamoros",
+        AmericaMazatlan = "America/Mazatlan",
+        AmericaMendoza = "America/Mendoza",
+        AmericaMenominee = "America/Menominee",
+        AmericaMerida = "America/Merida",
+        AmericaMetlakatla = "America/Metlakatla",
+        AmericaMexicoCity = "America/Mexico_City",
+        AmericaMiquelon = "America/Miquelon",
+        AmericaMoncton = "America/Moncton",
+        AmericaMonterrey = "America/Monterrey",
+        AmericaMontevideo = "America/Montevideo",
+        AmericaMontreal = "America/Montreal",
+        AmericaMontserrat = "America/Montserrat",
+        AmericaNassau = "America/Nassau",
+        AmericaNewYork = "America/New_York",
+        AmericaNipigon = "America/Nipigon",
+        AmericaNome = "America/Nome",
+        AmericaNoronha = "America/Noronha",
+        AmericaNorthDakotaBeulah = "America/North_Dakota/Beulah",
+        AmericaNorthDakotaCenter = "America/North_Dakota/Center",
+        AmericaNorthDakotaNewSalem = "America/North_Dakota/New_Salem",
+        AmericaNuuk = "America/Nuuk",
+        AmericaOjinaga = "America/Ojinaga",
+        AmericaPanama = "America/Panama",
+        AmericaPangnirtung = "America/Pangnirtung",
+        AmericaParamaribo = "America/Paramaribo",
+        AmericaPhoenix = "America/Phoenix",
+        AmericaPortAuPrince = "America/Port-au-Prince",
+        AmericaPortOfSpain = "America/Port_of_Spain",
+        AmericaPortoAcre = "America/Porto_Acre",
+        AmericaPortoVelho = "America/Porto_Velho",
+        AmericaPuertoRico = "America/Puerto_Rico",
+        AmericaPuntaArenas = "America/Punta_Arenas",
+        AmericaRainyRiver = "America/Rainy_River",
+        AmericaRankinInlet = "America/Rankin_Inlet",
+        AmericaRecife = "America/Recife",
+        AmericaRegina = "America/Regina",
+        AmericaResolute = "America/Resolute",
+        AmericaRioBranco = "America/Rio_Branco",
+        AmericaRosario = "America/Rosario",
+        AmericaSantaIsabel = "America/Santa_Isabel",
+        AmericaSantarem = "America/Santarem",
+        AmericaSantiago = "America/Santiago",
+        AmericaSantoDomingo = "America/Santo_Domingo",
+        AmericaSaoPaulo = "America/Sao_Paulo",
+        AmericaScoresbysund = "America/Scoresbysund",
+        AmericaShiprock = "America/Shiprock",
+        AmericaSitka = "America/Sitka",
+        AmericaStBarthelemy = "America/St_Barthelemy",
+        AmericaStJohns = "America/St_Johns",
+        AmericaStKitts = "America/St_Kitts",
+        AmericaStLucia = "America/St_Lucia",
+        AmericaStThomas = "America/St_Thomas",
+        AmericaStVincent = "America/St_Vincent",
+        AmericaSwiftCurrent = "America/Swift_Current",
+        AmericaTegucigalpa = "America/Tegucigalpa",
+        AmericaThule = "America/Thule",
+        AmericaThunderBay = "America/Thunder_Bay",
+        AmericaTijuana = "America/Tijuana",
+        AmericaToronto = "America/Toronto",
+        AmericaTortola = "America/Tortola",
+        AmericaVancouver = "America/Vancouver",
+        AmericaVirgin = "America/Virgin",
+        AmericaWhitehorse = "America/Whitehorse",
+        AmericaWinnipeg = "America/Winnipeg",
+        AmericaYakutat = "America/Yakutat",
+        AmericaYellowknife = "America/Yellowknife",
+        AntarcticaCasey = "Antarctica/Casey",
+        AntarcticaDavis = "Antarctica/Davis",
+        AntarcticaDumontDUrville = "Antarctica/DumontDUrville",
+        AntarcticaMacquarie = "Antarctica/Macquarie",
+        AntarcticaMawson = "Antarctica/Mawson",
+        AntarcticaMcMurdo = "Antarctica/McMurdo",
+        AntarcticaPalmer = "Antarctica/Palmer",
+        AntarcticaRothera = "Antarctica/Rothera",
+        AntarcticaSouthPole = "Antarctica/South_Pole",
+        AntarcticaSyowa = "Antarctica/Syowa",
+        AntarcticaTroll = "Antarctica/Troll",
+        AntarcticaVostok = "Antarctica/Vostok",
+        ArcticLongyearbyen = "Arctic/Longyearbyen",
+        AsiaAden = "Asia/Aden",
+        AsiaAlmaty = "Asia/Almaty",
+        AsiaAmman = "Asia/Amman",
+        AsiaAnadyr = "Asia/Anadyr",
+        AsiaAqtau = "Asia/Aqtau",
+        AsiaAqtobe = "Asia/Aqtobe",
+        AsiaAshgabat = "Asia/Ashgabat",
+        AsiaAshkhabad = "Asia/Ashkhabad",
+        AsiaAtyrau = "Asia/Atyrau",
+        AsiaBaghdad = "Asia/Baghdad",
+        AsiaBahrain = "Asia/Bahrain",
+        AsiaBaku = "Asia/Baku",
+        AsiaBangkok = "Asia/Bangkok",
+        AsiaBarnaul = "Asia/Barnaul",
+        AsiaBeirut = "Asia/Beirut",
+        AsiaBishkek = "Asia/Bishkek",
+        AsiaBrunei = "Asia/Brunei",
+        AsiaCalcutta = "Asia/Calcutta",
+        AsiaChita = "Asia/Chita",
+        AsiaChoibalsan = "Asia/Choibalsan",
+        AsiaChongqing = "Asia/Chongqing",
+        AsiaChungking = "Asia/Chungking",
+        AsiaColombo = "Asia/Colombo",
+        AsiaDacca = "Asia/Dacca",
+        AsiaDamascus = "Asia/Damascus",
+        AsiaDhaka = "Asia/Dhaka",
+        AsiaDili = "Asia/Dili",
+        AsiaDubai = "Asia/Dubai",
+        AsiaDushanbe = "Asia/Dushanbe",
+        AsiaFamagusta = "Asia/Famagusta",
+        AsiaGaza = "Asia/Gaza",
+        AsiaHarbin = "Asia/Harbin",
+        AsiaHebron = "Asia/Hebron",
+        AsiaHoChiMinh = "Asia/Ho_Chi_Minh",
+        AsiaHongKong = "Asia/Hong_Kong",
+        AsiaHovd = "Asia/Hovd",
+        AsiaIrkutsk = "Asia/Irkutsk",
+        AsiaIstanbul = "Asia/Istanbul",
+        AsiaJakarta = "Asia/Jakarta",
+        AsiaJayapura = "Asia/Jayapura",
+        AsiaJerusalem = "Asia/Jerusalem",
+        AsiaKabul = "Asia/Kabul",
+        AsiaKamchatka = "Asia/Kamchatka",
+        AsiaKarachi = "Asia/Karachi",
+        AsiaKashgar = "Asia/Kashgar",
+        AsiaKathmandu = "Asia/Kathmandu",
+        AsiaKatmandu = "Asia/Katmandu",
+        AsiaKhandyga = "Asia/Khandyga",
+        AsiaKolkata = "Asia/Kolkata",
+        AsiaKrasnoyarsk = "Asia/Krasnoyarsk",
+        AsiaKualaLumpur = "Asia/Kuala_Lumpur",
+        AsiaKuching = "Asia/Kuching",
+        AsiaKuwait = "Asia/Kuwait",
+        AsiaMacao = "Asia/Macao",
+        AsiaMacau = "Asia/Macau",
+        AsiaMagadan = "Asia/Magadan",
+        AsiaMakassar = "Asia/Makassar",
+        AsiaManila = "Asia/Manila",
+        AsiaMuscat = "Asia/Muscat",
+        AsiaNicosia = "Asia/Nicosia",
+        AsiaNovokuznetsk = "Asia/Novokuznetsk",
+        AsiaNovosibirsk = "Asia/Novosibirsk",
+        AsiaOmsk = "Asia/Omsk",
+        AsiaOral = "Asia/Oral",
+        AsiaPhnomPenh = "Asia/Phnom_Penh",
+        AsiaPontianak = "Asia/Pontianak",
+        AsiaPyongyang = "Asia/Pyongyang",
+        AsiaQatar = "Asia/Qatar",
+        AsiaQostanay = "Asia/Qostanay",
+        AsiaQyzylorda = "Asia/Qyzylorda",
+        AsiaRangoon = "Asia/Rangoon",
+        AsiaRiyadh = "Asia/Riyadh",
+        AsiaSaigon = "Asia/Saigon",
+        AsiaSakhalin = "Asia/Sakhalin",
+        AsiaSamarkand = "Asia/Samarkand",
+        AsiaSeoul = "Asia/Seoul",
+        AsiaShanghai = "Asia/Shanghai",
+        AsiaSingapore = "Asia/Singapore",
+        AsiaSrednekolymsk = "Asia/Srednekolymsk",
+        AsiaTaipei = "Asia/Taipei",
+        AsiaTashkent = "Asia/Tashkent",
+        AsiaTbilisi = "Asia/Tbilisi",
+        AsiaTehran = "Asia/Tehran",
+        AsiaTelAviv = "Asia/Tel_Aviv",
+        AsiaThimbu = "Asia/Thimbu",
+        AsiaThimphu = "Asia/Thimphu",
+        AsiaTokyo = "Asia/Tokyo",
+        AsiaTomsk = "Asia/Tomsk",
+        AsiaUjungPandang = "Asia/Ujung_Pandang",
+        AsiaUlaanbaatar = "Asia/Ulaanbaatar",
+        AsiaUlanBator = "Asia/Ulan_Bator",
+        AsiaUrumqi = "Asia/Urumqi",
+        AsiaUstNera = "Asia/Ust-Nera",
+        AsiaVientiane = "Asia/Vientiane",
+        AsiaVladivostok = "Asia/Vladivostok",
+        AsiaYakutsk = "Asia/Yakutsk",
+        AsiaYangon = "Asia/Yangon",
+        AsiaYekaterinburg = "Asia/Yekaterinburg",
+        AsiaYerevan = "Asia/Yerevan",
+        AtlanticAzores = "Atlantic/Azores",
+        AtlanticBermuda = "Atlantic/Bermuda",
+        AtlanticCanary = "Atlantic/Canary",
+        AtlanticCapeVerde = "Atlantic/Cape_Verde",
+        AtlanticFaeroe = "Atlantic/Faeroe",
+        AtlanticFaroe = "Atlantic/Faroe",
+        AtlanticJanMayen = "Atlantic/Jan_Mayen",
+        AtlanticMadeira = "Atlantic/Madeira",
+        AtlanticReykjavik = "Atlantic/Reykjavik",
+        AtlanticSouthGeorgia = "Atlantic/South_Georgia",
+        AtlanticStHelena = "Atlantic/St_Helena",
+        AtlanticStanley = "Atlantic/Stanley",
+        AustraliaAct = "Australia/ACT",
+        AustraliaAdelaide = "Australia/Adelaide",
+        AustraliaBrisbane = "Australia/Brisbane",
+        AustraliaBrokenHill = "Australia/Broken_Hill",
+        AustraliaCanberra = "Australia/Canberra",
+        AustraliaCurrie = "Australia/Currie",
+        AustraliaDarwin = "Australia/Darwin",
+        AustraliaEucla = "Australia/Eucla",
+        AustraliaHobart = "Australia/Hobart",
+        AustraliaLhi = "Australia/LHI",
+        AustraliaLindeman = "Australia/Lindeman",
+        AustraliaLordHowe = "Australia/Lord_Howe",
+        AustraliaMelbourne = "Australia/Melbourne",
+        AustraliaNsw = "Australia/NSW",
+        AustraliaNorth = "Australia/North",
+        AustraliaPerth = "Australia/Perth",
+        AustraliaQueensland = "Australia/Queensland",
+        AustraliaSouth = "Australia/South",
+        AustraliaSydney = "Australia/Sydney",
+        AustraliaTasmania = "Australia/Tasmania",
+        AustraliaVictoria = "Australia/Victoria",
+        AustraliaWest = "Australia/West",
+        AustraliaYancowinna = "Australia/Yancowinna",
+        BrazilAcre = "Brazil/Acre",
+        BrazilDeNoronha = "Brazil/DeNoronha",
+        BrazilEast = "Brazil/East",
+        BrazilWest = "Brazil/West",
+        Cet = "CET",
+        Cst6cdt = "CST6CDT",
+        CanadaAtlantic = "Canada/Atlantic",
+        CanadaCentral = "Canada/Central",
+        CanadaEastern = "Canada/Eastern",
+        CanadaMountain = "Canada/Mountain",
+        CanadaNewfoundland = "Canada/Newfoundland",
+        CanadaPacific = "Canada/Pacific",
+        CanadaSaskatchewan = "Canada/Saskatchewan",
+        CanadaYukon = "Canada/Yukon",
+        ChileContinental = "Chile/Continental",
+        ChileEasterIsland = "Chile/EasterIsland",
+        Cuba = "Cuba",
+        Eet = "EET",
+        Est = "EST",
+        Est5edt = "EST5EDT",
+        Egypt = "Egypt",
+        Eire = "Eire",
+        EtcGmt = "Etc/GMT",
+        EtcGmtPlus0 = "Etc/GMT+0",
+        EtcGmtPlus1 = "Etc/GMT+1",
+        EtcGmtPlus10 = "Etc/GMT+10",
+        EtcGmtPlus11 = "Etc/GMT+11",
+        EtcGmtPlus12 = "Etc/GMT+12",
+        EtcGmtPlus2 = "Etc/GMT+2",
+        EtcGmtPlus3 = "Etc/GMT+3",
+        EtcGmtPlus4 = "Etc/GMT+4",
+        EtcGmtPlus5 = "Etc/GMT+5",
+        EtcGmtPlus6 = "Etc/GMT+6",
+        EtcGmtPlus7 = "Etc/GMT+7",
+        EtcGmtPlus8 = "Etc/GMT+8",
+        EtcGmtPlus9 = "Etc/GMT+9",
+        EtcGmt0 = "Etc/GMT-0",
+        EtcGmt1 = "Etc/GMT-1",
+        EtcGmt10 = "Etc/GMT-10",
+        EtcGmt11 = "Etc/GMT-11",
+        EtcGmt12 = "Etc/GMT-12",
+        EtcGmt13 = "Etc/GMT-13",
+        EtcGmt14 = "Etc/GMT-14",
+        EtcGmt2 = "Etc/GMT-2",
+        EtcGmt3 = "Etc/GMT-3",
+        EtcGmt4 = "Etc/GMT-4",
+        EtcGmt5 = "Etc/GMT-5",
+        EtcGmt6 = "Etc/GMT-6",
+        EtcGmt7 = "Etc/GMT-7",
+        EtcGmt8 = "Etc/GMT-8",
+        EtcGmt9 = "Etc/GMT-9",
+        EtcGmt0V = "Etc/GMT0",
+        EtcGreenwich = "Etc/Greenwich",
+        EtcUct = "Etc/UCT",
+        EtcUtc = "Etc/UTC",
+        EtcUniversal = "Etc/Universal",
+        EtcZulu = "Etc/Zulu",
+        EuropeAmsterdam = "Europe/Amsterdam",
+        EuropeAndorra = "Europe/Andorra",
+        EuropeAstrakhan = "Europe/Astrakhan",
+        EuropeAthens = "Europe/Athens",
+        EuropeBelfast = "Europe/Belfast",
+        EuropeBelgrade = "Europe/Belgrade",
+        EuropeBerlin = "Europe/Berlin",
+        EuropeBratislava = "Europe/Bratislava",
+        EuropeBrussels = "Europe/Brussels",
+        EuropeBucharest = "Europe/Bucharest",
+        EuropeBudapest = "Europe/Budapest",
+        EuropeBusingen = "Europe/Busingen",
+        EuropeChisinau = "Europe/Chisinau",
+        EuropeCopenhagen = "Europe/Copenhagen",
+        EuropeDublin = "Europe/Dublin",
+        EuropeGibraltar = "Europe/Gibraltar",
+        EuropeGuernsey = "Europe/Guernsey",
+        EuropeHelsinki = "Europe/Helsinki",
+        EuropeIsleOfMan = "Europe/Isle_of_Man",
+        EuropeIstanbul = "Europe/Istanbul",
+        EuropeJersey = "Europe/Jersey",
+        EuropeKaliningrad = "Europe/Kaliningrad",
+        EuropeKiev = "Europe/Kiev",
+        EuropeKirov = "Europe/Kirov",
+        EuropeKyiv = "Europe/Kyiv",
+        EuropeLisbon = "Europe/Lisbon",
+        EuropeLjubljana = "Europe/Ljubljana",
+        EuropeLondon = "Europe/London",
+        EuropeLuxembourg = "Europe/Luxembourg",
+        EuropeMadrid = "Europe/Madrid",
+        EuropeMalta = "Europe/Malta",
+        EuropeMariehamn = "Europe/Mariehamn",
+        EuropeMinsk = "Europe/Minsk",
+        EuropeMonaco = "Europe/Monaco",
+        EuropeMoscow = "Europe/Moscow",
+        EuropeNicosia = "Europe/Nicosia",
+        EuropeOslo = "Europe/Oslo",
+        EuropeParis = "Europe/Paris",
+        EuropePodgorica = "Europe/Podgorica",
+        EuropePrague = "Europe/Prague",
+        EuropeRiga = "Europe/Riga",
+        EuropeRome = "Europe/Rome",
+        EuropeSamara = "Europe/Samara",
+        EuropeSanMarino = "Europe/San_Marino",
+        EuropeSarajevo = "Europe/Sarajevo",
+        EuropeSaratov = "Europe/Saratov",
+        EuropeSimferopol = "Europe/Simferopol",
+        EuropeSkopje = "Europe/Skopje",
+        EuropeSofia = "Europe/Sofia",
+        EuropeStockholm = "Europe/Stockholm",
+        EuropeTallinn = "Europe/Tallinn",
+        EuropeTirane = "Europe/Tirane",
+        EuropeTiraspol = "Europe/Tiraspol",
+        EuropeUlyanovsk = "Europe/Ulyanovsk",
+        EuropeUzhgorod = "Europe/Uzhgorod",
+        EuropeVaduz = "Europe/Vaduz",
+        EuropeVatican = "Europe/Vatican",
+        EuropeVienna = "Europe/Vienna",
+        EuropeVilnius = "Europe/Vilnius",
+        EuropeVolgograd = "Europe/Volgograd",
+        EuropeWarsaw = "Europe/Warsaw",
+        EuropeZagreb = "Europe/Zagreb",
+        EuropeZaporozhye = "Europe/Zaporozhye",
+        EuropeZurich = "Europe/Zurich",
+        Gb = "GB",
+        GbEire = "GB-Eire",
+        Gmt = "GMT",
+        GmtPlus0 = "GMT+0",
+        Gmt0 = "GMT-0",
+        Gmt0V = "GMT0",
+        Greenwich = "Greenwich",
+        Hst = "HST",
+        Hongkong = "Hongkong",
+        Iceland = "Iceland",
+        IndianAntananarivo = "Indian/Antananarivo",
+        IndianChagos = "Indian/Chagos",
+        IndianChristmas = "Indian/Christmas",
+        IndianCocos = "Indian/Cocos",
+        IndianComoro = "Indian/Comoro",
+        IndianKerguelen = "Indian/Kerguelen",
+        IndianMahe = "Indian/Mahe",
+        IndianMaldives = "Indian/Maldives",
+        IndianMauritius = "Indian/Mauritius",
+        IndianMayotte = "Indian/Mayotte",
+        IndianReunion = "Indian/Reunion",
+        Iran = "Iran",
+        Israel = "Israel",
+        Jamaica = "Jamaica",
+        Japan = "Japan",
+        Kwajalein = "Kwajalein",
+        Libya = "Libya",
+        Met = "MET",
+        Mst = "MST",
+        Mst7mdt = "MST7MDT",
+        MexicoBajaNorte = "Mexico/BajaNorte",
+        MexicoBajaSur = "Mexico/BajaSur",
+        MexicoGeneral = "Mexico/General",
+        Nz = "NZ",
+        NzChat = "NZ-CHAT",
+        Navajo = "Navajo",
+        Prc = "PRC",
+        Pst8pdt = "PST8PDT",
+        PacificApia = "Pacific/Apia",
+        PacificAuckland = "Pacific/Auckland",
+        PacificBougainville = "Pacific/Bougainville",
+        PacificChatham = "Pacific/Chatham",
+        PacificChuuk = "Pacific/Chuuk",
+        PacificEaster = "Pacific/Easter",
+        PacificEfate = "Pacific/Efate",
+        PacificEnderbury = "Pacific/Enderbury",
+        PacificFakaofo = "Pacific/Fakaofo",
+        PacificFiji = "Pacific/Fiji",
+        PacificFunafuti = "Pacific/Funafuti",
+        PacificGalapagos = "Pacific/Galapagos",
+        PacificGambier = "Pacific/Gambier",
+        PacificGuadalcanal = "Pacific/Guadalcanal",
+        PacificGuam = "Pacific/Guam",
+        PacificHonolulu = "Pacific/Honolulu",
+        PacificJohnston = "Pacific/Johnston",
+        PacificKanton = "Pacific/Kanton",
+        PacificKiritimati = "Pacific/Kiritimati",
+        PacificKosrae = "Pacific/Kosrae",
+        PacificKwajalein = "Pacific/Kwajalein",
+        PacificMajuro = "Pacific/Majuro",
+        PacificMarquesas = "Pacific/Marquesas",
+        PacificMidway = "Pacific/Midway",
+        PacificNauru = "Pacific/Nauru",
+        PacificNiue = "Pacific/Niue",
+        PacificNorfolk = "Pacific/Norfolk",
+        PacificNoumea = "Pacific/Noumea",
+        PacificPagoPago = "Pacific/Pago_Pago",
+        PacificPalau = "Pacific/Palau",
+        PacificPitcairn = "Pacific/Pitcairn",
+        PacificPohnpei = "Pacific/Pohnpei",
+        PacificPonape = "Pacific/Ponape",
+        PacificPortMoresby = "Pacific/Port_Moresby",
+        PacificRarotonga = "Pacific/Rarotonga",
+        PacificSaipan = "Pacific/Saipan",
+        PacificSamoa = "Pacific/Samoa",
+        PacificTahiti = "Pacific/Tahiti",
+        PacificTarawa = "Pacific/Tarawa",
+        PacificTongatapu = "Pacific/Tongatapu",
+        PacificTruk = "Pacific/Truk",
+        PacificWake = "Pacific/Wake",
+        PacificWallis = "Pacific/Wallis",
+        PacificYap = "Pacific/Yap",
+        Poland = "Poland",
+        Portugal = "Portugal",
+        Roc = "ROC",
+        Rok = "ROK",
+        Singapore = "Singapore",
+        Turkey = "Turkey",
+        Uct = "UCT",
+        UsAlaska = "US/Alaska",
+        UsAleutian = "US/Aleutian",
+        UsArizona = "US/Arizona",
+        UsCentral = "US/Central",
+        UsEastIndiana = "US/East-Indiana",
+        UsEastern = "US/Eastern",
+        UsHawaii = "US/Hawaii",
+        UsIndianaStarke = "US/Indiana-Starke",
+        UsMichigan = "US/Michigan",
+        UsMountain = "US/Mountain",
+        UsPacific = "US/Pacific",
+        UsSamoa = "US/Samoa",
+        Utc = "UTC",
+        Universal = "Universal",
+        WSu = "W-SU",
+        Wet = "WET",
+        Zulu = "Zulu",
+    }
+    fallback Other;
 }

@@ -4,12 +4,22 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `bayesian` - Bayesian"] #[doc = " * `frequentist` - Frequentist"] pub
-    enum DefaultExperimentStatsMethodEnum { Bayesian = "bayesian", Frequentist =
-    "frequentist", Blank = "", } fallback Other;
+    /// * `bayesian` - Bayesian
+    /// * `frequentist` - Frequentist
+    pub enum DefaultExperimentStatsMethodEnum {
+        Bayesian = "bayesian",
+        Frequentist = "frequentist",
+        Blank = "",
+    }
+    fallback Other;
 }
 crate::integer_enum! {
-    pub enum MembershipLevelEnum { V1 = 1, V8 = 8, V15 = 15, } fallback Other;
+    pub enum MembershipLevelEnum {
+        V1 = 1,
+        V8 = 8,
+        V15 = 15,
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Organization {
@@ -57,15 +67,21 @@ pub struct Organization {
     /// * `bayesian` - Bayesian
     /// * `frequentist` - Frequentist
     #[serde(skip_serializing_if = "absent")]
-    pub default_experiment_stats_method: crate::Nullable<
-        DefaultExperimentStatsMethodEnum,
-    >,
+    pub default_experiment_stats_method: crate::Nullable<DefaultExperimentStatsMethodEnum>,
     /// ID of the role to automatically assign to new members joining the organization
     #[serde(skip_serializing_if = "absent")]
     pub default_role_id: crate::Nullable<String>,
 }
 crate::integer_enum! {
-    #[doc = " * `0` - none"] #[doc = " * `3` - config"] #[doc = " * `6` - install"] #[doc
-    = " * `9` - root"] pub enum PluginsAccessLevelEnum { V0 = 0, V3 = 3, V6 = 6, V9 = 9,
-    } fallback Other;
+    /// * `0` - none
+    /// * `3` - config
+    /// * `6` - install
+    /// * `9` - root
+    pub enum PluginsAccessLevelEnum {
+        V0 = 0,
+        V3 = 3,
+        V6 = 6,
+        V9 = 9,
+    }
+    fallback Other;
 }

@@ -4,17 +4,35 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `monday` - Monday"] #[doc = " * `tuesday` - Tuesday"] #[doc =
-    " * `wednesday` - Wednesday"] #[doc = " * `thursday` - Thursday"] #[doc =
-    " * `friday` - Friday"] #[doc = " * `saturday` - Saturday"] #[doc =
-    " * `sunday` - Sunday"] pub enum ByweekdayEnum { Monday = "monday", Tuesday =
-    "tuesday", Wednesday = "wednesday", Thursday = "thursday", Friday = "friday",
-    Saturday = "saturday", Sunday = "sunday", } fallback Other;
+    /// * `monday` - Monday
+    /// * `tuesday` - Tuesday
+    /// * `wednesday` - Wednesday
+    /// * `thursday` - Thursday
+    /// * `friday` - Friday
+    /// * `saturday` - Saturday
+    /// * `sunday` - Sunday
+    pub enum ByweekdayEnum {
+        Monday = "monday",
+        Tuesday = "tuesday",
+        Wednesday = "wednesday",
+        Thursday = "thursday",
+        Friday = "friday",
+        Saturday = "saturday",
+        Sunday = "sunday",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " * `daily` - Daily"] #[doc = " * `weekly` - Weekly"] #[doc =
-    " * `monthly` - Monthly"] #[doc = " * `yearly` - Yearly"] pub enum FrequencyEnum {
-    Daily = "daily", Weekly = "weekly", Monthly = "monthly", Yearly = "yearly", }
+    /// * `daily` - Daily
+    /// * `weekly` - Weekly
+    /// * `monthly` - Monthly
+    /// * `yearly` - Yearly
+    pub enum FrequencyEnum {
+        Daily = "daily",
+        Weekly = "weekly",
+        Monthly = "monthly",
+        Yearly = "yearly",
+    }
     fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -97,7 +115,13 @@ pub struct Subscription {
     pub invite_message: crate::Nullable<String>,
 }
 crate::string_enum! {
-    #[doc = " * `email` - Email"] #[doc = " * `slack` - Slack"] #[doc =
-    " * `webhook` - Webhook"] pub enum TargetTypeEnum { Email = "email", Slack = "slack",
-    Webhook = "webhook", } fallback Other;
+    /// * `email` - Email
+    /// * `slack` - Slack
+    /// * `webhook` - Webhook
+    pub enum TargetTypeEnum {
+        Email = "email",
+        Slack = "slack",
+        Webhook = "webhook",
+    }
+    fallback Other;
 }

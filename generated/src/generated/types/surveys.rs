@@ -132,23 +132,15 @@ pub struct PatchedSurveySerializerCreateUpdateOnly {
     #[serde(skip_serializing_if = "absent")]
     pub iteration_frequency_days: crate::Nullable<u32>,
     #[serde(skip_serializing_if = "absent")]
-    pub iteration_start_dates: crate::Nullable<
-        Vec<Option<chrono::DateTime<chrono::FixedOffset>>>,
-    >,
+    pub iteration_start_dates: crate::Nullable<Vec<Option<chrono::DateTime<chrono::FixedOffset>>>>,
     #[serde(skip_serializing_if = "absent")]
     pub current_iteration: crate::Nullable<u32>,
     #[serde(skip_serializing_if = "absent")]
-    pub current_iteration_start_date: crate::Nullable<
-        chrono::DateTime<chrono::FixedOffset>,
-    >,
+    pub current_iteration_start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(skip_serializing_if = "absent")]
-    pub response_sampling_start_date: crate::Nullable<
-        chrono::DateTime<chrono::FixedOffset>,
-    >,
+    pub response_sampling_start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(skip_serializing_if = "absent")]
-    pub response_sampling_interval_type: crate::Nullable<
-        ResponseSamplingIntervalTypeEnum,
-    >,
+    pub response_sampling_interval_type: crate::Nullable<ResponseSamplingIntervalTypeEnum>,
     #[serde(skip_serializing_if = "absent")]
     pub response_sampling_interval: crate::Nullable<u32>,
     #[serde(skip_serializing_if = "absent")]
@@ -161,9 +153,16 @@ pub struct PatchedSurveySerializerCreateUpdateOnly {
     pub create_in_folder: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " * `day` - day"] #[doc = " * `week` - week"] #[doc = " * `month` - month"]
-    pub enum ResponseSamplingIntervalTypeEnum { Day = "day", Week = "week", Month =
-    "month", Blank = "", } fallback Other;
+    /// * `day` - day
+    /// * `week` - week
+    /// * `month` - month
+    pub enum ResponseSamplingIntervalTypeEnum {
+        Day = "day",
+        Week = "week",
+        Month = "month",
+        Blank = "",
+    }
+    fallback Other;
 }
 /// Mixin for serializers to add user access control fields
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -292,23 +291,15 @@ pub struct Survey {
     #[serde(skip_serializing_if = "absent")]
     pub iteration_frequency_days: crate::Nullable<u32>,
     #[serde(skip_serializing_if = "absent")]
-    pub iteration_start_dates: crate::Nullable<
-        Vec<Option<chrono::DateTime<chrono::FixedOffset>>>,
-    >,
+    pub iteration_start_dates: crate::Nullable<Vec<Option<chrono::DateTime<chrono::FixedOffset>>>>,
     #[serde(skip_serializing_if = "absent")]
     pub current_iteration: crate::Nullable<u32>,
     #[serde(skip_serializing_if = "absent")]
-    pub current_iteration_start_date: crate::Nullable<
-        chrono::DateTime<chrono::FixedOffset>,
-    >,
+    pub current_iteration_start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(skip_serializing_if = "absent")]
-    pub response_sampling_start_date: crate::Nullable<
-        chrono::DateTime<chrono::FixedOffset>,
-    >,
+    pub response_sampling_start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(skip_serializing_if = "absent")]
-    pub response_sampling_interval_type: crate::Nullable<
-        ResponseSamplingIntervalTypeEnum,
-    >,
+    pub response_sampling_interval_type: crate::Nullable<ResponseSamplingIntervalTypeEnum>,
     #[serde(skip_serializing_if = "absent")]
     pub response_sampling_interval: crate::Nullable<u32>,
     #[serde(skip_serializing_if = "absent")]
@@ -451,23 +442,15 @@ pub struct SurveySerializerCreateUpdateOnly {
     #[serde(skip_serializing_if = "absent")]
     pub iteration_frequency_days: crate::Nullable<u32>,
     #[serde(skip_serializing_if = "absent")]
-    pub iteration_start_dates: crate::Nullable<
-        Vec<Option<chrono::DateTime<chrono::FixedOffset>>>,
-    >,
+    pub iteration_start_dates: crate::Nullable<Vec<Option<chrono::DateTime<chrono::FixedOffset>>>>,
     #[serde(skip_serializing_if = "absent")]
     pub current_iteration: crate::Nullable<u32>,
     #[serde(skip_serializing_if = "absent")]
-    pub current_iteration_start_date: crate::Nullable<
-        chrono::DateTime<chrono::FixedOffset>,
-    >,
+    pub current_iteration_start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(skip_serializing_if = "absent")]
-    pub response_sampling_start_date: crate::Nullable<
-        chrono::DateTime<chrono::FixedOffset>,
-    >,
+    pub response_sampling_start_date: crate::Nullable<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(skip_serializing_if = "absent")]
-    pub response_sampling_interval_type: crate::Nullable<
-        ResponseSamplingIntervalTypeEnum,
-    >,
+    pub response_sampling_interval_type: crate::Nullable<ResponseSamplingIntervalTypeEnum>,
     #[serde(skip_serializing_if = "absent")]
     pub response_sampling_interval: crate::Nullable<u32>,
     #[serde(skip_serializing_if = "absent")]
@@ -480,8 +463,15 @@ pub struct SurveySerializerCreateUpdateOnly {
     pub create_in_folder: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " * `popover` - popover"] #[doc = " * `widget` - widget"] #[doc =
-    " * `external_survey` - external survey"] #[doc = " * `api` - api"] pub enum
-    SurveyType { Popover = "popover", Widget = "widget", ExternalSurvey =
-    "external_survey", Api = "api", } fallback Other;
+    /// * `popover` - popover
+    /// * `widget` - widget
+    /// * `external_survey` - external survey
+    /// * `api` - api
+    pub enum SurveyType {
+        Popover = "popover",
+        Widget = "widget",
+        ExternalSurvey = "external_survey",
+        Api = "api",
+    }
+    fallback Other;
 }

@@ -4,13 +4,19 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    #[doc = " * `error_tracking` - Error Tracking"] #[doc =
-    " * `eval_clusters` - Eval Clusters"] #[doc = " * `user_created` - User Created"]
-    #[doc = " * `support_queue` - Support Queue"] #[doc =
-    " * `session_summaries` - Session Summaries"] pub enum OriginProductEnum {
-    ErrorTracking = "error_tracking", EvalClusters = "eval_clusters", UserCreated =
-    "user_created", SupportQueue = "support_queue", SessionSummaries =
-    "session_summaries", } fallback Other;
+    /// * `error_tracking` - Error Tracking
+    /// * `eval_clusters` - Eval Clusters
+    /// * `user_created` - User Created
+    /// * `support_queue` - Support Queue
+    /// * `session_summaries` - Session Summaries
+    pub enum OriginProductEnum {
+        ErrorTracking = "error_tracking",
+        EvalClusters = "eval_clusters",
+        UserCreated = "user_created",
+        SupportQueue = "support_queue",
+        SessionSummaries = "session_summaries",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedTaskList {
@@ -146,8 +152,15 @@ pub struct TaskRunDetail {
     pub completed_at: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 crate::string_enum! {
-    #[doc = " * `started` - Started"] #[doc = " * `in_progress` - In Progress"] #[doc =
-    " * `completed` - Completed"] #[doc = " * `failed` - Failed"] pub enum
-    TaskRunDetailStatusEnum { Started = "started", InProgress = "in_progress", Completed
-    = "completed", Failed = "failed", } fallback Other;
+    /// * `started` - Started
+    /// * `in_progress` - In Progress
+    /// * `completed` - Completed
+    /// * `failed` - Failed
+    pub enum TaskRunDetailStatusEnum {
+        Started = "started",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Failed = "failed",
+    }
+    fallback Other;
 }

@@ -89,7 +89,8 @@ pub enum ActionsNodeFixedPropertiesItem {
     Other(serde_json::Value),
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ActionsNodeKind = "ActionsNode";
+    /// Kind
+    pub struct ActionsNodeKind = "ActionsNode";
 }
 /// Math
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -142,8 +143,8 @@ pub struct ActorsPropertyTaxonomyQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ActorsPropertyTaxonomyQueryKind =
-    "ActorsPropertyTaxonomyQuery";
+    /// Kind
+    pub struct ActorsPropertyTaxonomyQueryKind = "ActorsPropertyTaxonomyQuery";
 }
 /// ActorsPropertyTaxonomyQueryResponse
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -237,7 +238,8 @@ pub enum ActorsQueryFixedPropertiesItem {
     Other(serde_json::Value),
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ActorsQueryKind = "ActorsQuery";
+    /// Kind
+    pub struct ActorsQueryKind = "ActorsQuery";
 }
 /// Currently only person filters supported. No filters for querying groups. See `filter_conditions()` in actor_strategies.py.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -295,15 +297,27 @@ pub enum ActorsQuerySource {
     Other(serde_json::Value),
 }
 crate::string_enum! {
-    #[doc = " AggregationAxisFormat"] pub enum AggregationAxisFormat { Numeric =
-    "numeric", Duration = "duration", DurationMs = "duration_ms", Percentage =
-    "percentage", PercentageScaled = "percentage_scaled", Currency = "currency", }
+    /// AggregationAxisFormat
+    pub enum AggregationAxisFormat {
+        Numeric = "numeric",
+        Duration = "duration",
+        DurationMs = "duration_ms",
+        Percentage = "percentage",
+        PercentageScaled = "percentage_scaled",
+        Currency = "currency",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    #[doc = " AIEventType"] pub enum AiEventType { DollarAiGeneration = "$ai_generation",
-    DollarAiEmbedding = "$ai_embedding", DollarAiSpan = "$ai_span", DollarAiTrace =
-    "$ai_trace", DollarAiMetric = "$ai_metric", DollarAiFeedback = "$ai_feedback", }
+    /// AIEventType
+    pub enum AiEventType {
+        DollarAiGeneration = "$ai_generation",
+        DollarAiEmbedding = "$ai_embedding",
+        DollarAiSpan = "$ai_span",
+        DollarAiTrace = "$ai_trace",
+        DollarAiMetric = "$ai_metric",
+        DollarAiFeedback = "$ai_feedback",
+    }
     fallback Other;
 }
 /// AutocompleteCompletionItem
@@ -323,26 +337,60 @@ pub struct AutocompleteCompletionItem {
     pub label: String,
 }
 crate::string_enum! {
-    #[doc = " AutocompleteCompletionItemKind"] pub enum AutocompleteCompletionItemKind {
-    Method = "Method", Function = "Function", Constructor = "Constructor", Field =
-    "Field", Variable = "Variable", Class = "Class", Struct = "Struct", Interface =
-    "Interface", Module = "Module", Property = "Property", Event = "Event", Operator =
-    "Operator", Unit = "Unit", Value = "Value", Constant = "Constant", Enum = "Enum",
-    EnumMember = "EnumMember", Keyword = "Keyword", Text = "Text", Color = "Color", File
-    = "File", Reference = "Reference", Customcolor = "Customcolor", Folder = "Folder",
-    TypeParameter = "TypeParameter", User = "User", Issue = "Issue", Snippet = "Snippet",
-    } fallback Other;
+    /// AutocompleteCompletionItemKind
+    pub enum AutocompleteCompletionItemKind {
+        Method = "Method",
+        Function = "Function",
+        Constructor = "Constructor",
+        Field = "Field",
+        Variable = "Variable",
+        Class = "Class",
+        Struct = "Struct",
+        Interface = "Interface",
+        Module = "Module",
+        Property = "Property",
+        Event = "Event",
+        Operator = "Operator",
+        Unit = "Unit",
+        Value = "Value",
+        Constant = "Constant",
+        Enum = "Enum",
+        EnumMember = "EnumMember",
+        Keyword = "Keyword",
+        Text = "Text",
+        Color = "Color",
+        File = "File",
+        Reference = "Reference",
+        Customcolor = "Customcolor",
+        Folder = "Folder",
+        TypeParameter = "TypeParameter",
+        User = "User",
+        Issue = "Issue",
+        Snippet = "Snippet",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " BaseMathType"] pub enum BaseMathType { Total = "total", Dau = "dau",
-    WeeklyActive = "weekly_active", MonthlyActive = "monthly_active", UniqueSession =
-    "unique_session", FirstTimeForUser = "first_time_for_user", FirstMatchingEventForUser
-    = "first_matching_event_for_user", } fallback Other;
+    /// BaseMathType
+    pub enum BaseMathType {
+        Total = "total",
+        Dau = "dau",
+        WeeklyActive = "weekly_active",
+        MonthlyActive = "monthly_active",
+        UniqueSession = "unique_session",
+        FirstTimeForUser = "first_time_for_user",
+        FirstMatchingEventForUser = "first_matching_event_for_user",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " BounceRatePageViewMode"] pub enum BounceRatePageViewMode { CountPageviews =
-    "count_pageviews", UniqUrls = "uniq_urls", UniqPageScreenAutocaptures =
-    "uniq_page_screen_autocaptures", } fallback Other;
+    /// BounceRatePageViewMode
+    pub enum BounceRatePageViewMode {
+        CountPageviews = "count_pageviews",
+        UniqUrls = "uniq_urls",
+        UniqPageScreenAutocaptures = "uniq_page_screen_autocaptures",
+    }
+    fallback Other;
 }
 /// Breakdown
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -358,8 +406,13 @@ pub struct Breakdown {
     pub r#type: Option<MultipleBreakdownType>,
 }
 crate::string_enum! {
-    #[doc = " BreakdownAttributionType"] pub enum BreakdownAttributionType { FirstTouch =
-    "first_touch", LastTouch = "last_touch", AllEvents = "all_events", Step = "step", }
+    /// BreakdownAttributionType
+    pub enum BreakdownAttributionType {
+        FirstTouch = "first_touch",
+        LastTouch = "last_touch",
+        AllEvents = "all_events",
+        Step = "step",
+    }
     fallback Other;
 }
 /// BreakdownFilter
@@ -399,8 +452,12 @@ pub struct CalendarHeatmapFilter {
     pub dummy: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " CalendarHeatmapMathType"] pub enum CalendarHeatmapMathType { Total =
-    "total", Dau = "dau", } fallback Other;
+    /// CalendarHeatmapMathType
+    pub enum CalendarHeatmapMathType {
+        Total = "total",
+        Dau = "dau",
+    }
+    fallback Other;
 }
 /// CalendarHeatmapQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -453,7 +510,8 @@ pub enum CalendarHeatmapQueryConversionGoal {
     Other(serde_json::Value),
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct CalendarHeatmapQueryKind = "CalendarHeatmapQuery";
+    /// Kind
+    pub struct CalendarHeatmapQueryKind = "CalendarHeatmapQuery";
 }
 /// Property filters for all series
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -508,13 +566,22 @@ pub struct ChartAxis {
     pub settings: Option<Settings>,
 }
 crate::string_enum! {
-    #[doc = " ChartDisplayType"] pub enum ChartDisplayType { ActionsLineGraph =
-    "ActionsLineGraph", ActionsBar = "ActionsBar", ActionsUnstackedBar =
-    "ActionsUnstackedBar", ActionsStackedBar = "ActionsStackedBar", ActionsAreaGraph =
-    "ActionsAreaGraph", ActionsLineGraphCumulative = "ActionsLineGraphCumulative",
-    BoldNumber = "BoldNumber", ActionsPie = "ActionsPie", ActionsBarValue =
-    "ActionsBarValue", ActionsTable = "ActionsTable", WorldMap = "WorldMap",
-    CalendarHeatmap = "CalendarHeatmap", } fallback Other;
+    /// ChartDisplayType
+    pub enum ChartDisplayType {
+        ActionsLineGraph = "ActionsLineGraph",
+        ActionsBar = "ActionsBar",
+        ActionsUnstackedBar = "ActionsUnstackedBar",
+        ActionsStackedBar = "ActionsStackedBar",
+        ActionsAreaGraph = "ActionsAreaGraph",
+        ActionsLineGraphCumulative = "ActionsLineGraphCumulative",
+        BoldNumber = "BoldNumber",
+        ActionsPie = "ActionsPie",
+        ActionsBarValue = "ActionsBarValue",
+        ActionsTable = "ActionsTable",
+        WorldMap = "WorldMap",
+        CalendarHeatmap = "CalendarHeatmap",
+    }
+    fallback Other;
 }
 /// ChartSettings
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -590,17 +657,27 @@ pub struct CohortPropertyFilter {
     pub value: i64,
 }
 crate::literal! {
-    #[doc = " Key"] pub struct CohortPropertyFilterKey = "id";
+    /// Key
+    pub struct CohortPropertyFilterKey = "id";
 }
 crate::literal! {
-    #[doc = " Type"] pub struct CohortPropertyFilterType = "cohort";
+    /// Type
+    pub struct CohortPropertyFilterType = "cohort";
 }
 crate::string_enum! {
-    #[doc = " ColorMode"] pub enum ColorMode { Light = "light", Dark = "dark", } fallback
-    Other;
+    /// ColorMode
+    pub enum ColorMode {
+        Light = "light",
+        Dark = "dark",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " Compare"] pub enum Compare { Current = "current", Previous = "previous", }
+    /// Compare
+    pub enum Compare {
+        Current = "current",
+        Previous = "previous",
+    }
     fallback Other;
 }
 /// CompareFilter
@@ -676,17 +753,15 @@ pub struct ConversionGoalFilter1 {
     pub properties: Option<Vec<ConversionGoalFilter1PropertiesItem>>,
     #[serde(default, skip_serializing_if = "none")]
     pub response: Option<serde_json::Value>,
-    pub schema_map: std::collections::BTreeMap<
-        String,
-        ConversionGoalFilter1SchemaMapValue,
-    >,
+    pub schema_map: std::collections::BTreeMap<String, ConversionGoalFilter1SchemaMapValue>,
     /// version of the node, used for schema migrations
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
 pub type ConversionGoalFilter1FixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct ConversionGoalFilter1Kind = "EventsNode";
+    /// Kind
+    pub struct ConversionGoalFilter1Kind = "EventsNode";
 }
 /// Math
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -753,17 +828,15 @@ pub struct ConversionGoalFilter2 {
     pub properties: Option<Vec<ConversionGoalFilter2PropertiesItem>>,
     #[serde(default, skip_serializing_if = "none")]
     pub response: Option<serde_json::Value>,
-    pub schema_map: std::collections::BTreeMap<
-        String,
-        ConversionGoalFilter2SchemaMapValue,
-    >,
+    pub schema_map: std::collections::BTreeMap<String, ConversionGoalFilter2SchemaMapValue>,
     /// version of the node, used for schema migrations
     #[serde(default, skip_serializing_if = "none")]
     pub version: Option<f64>,
 }
 pub type ConversionGoalFilter2FixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct ConversionGoalFilter2Kind = "ActionsNode";
+    /// Kind
+    pub struct ConversionGoalFilter2Kind = "ActionsNode";
 }
 /// Math
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -828,10 +901,7 @@ pub struct ConversionGoalFilter3 {
     pub properties: Option<Vec<ConversionGoalFilter3PropertiesItem>>,
     #[serde(default, skip_serializing_if = "none")]
     pub response: Option<serde_json::Value>,
-    pub schema_map: std::collections::BTreeMap<
-        String,
-        ConversionGoalFilter3SchemaMapValue,
-    >,
+    pub schema_map: std::collections::BTreeMap<String, ConversionGoalFilter3SchemaMapValue>,
     pub table_name: String,
     pub timestamp_field: String,
     /// version of the node, used for schema migrations
@@ -840,7 +910,8 @@ pub struct ConversionGoalFilter3 {
 }
 pub type ConversionGoalFilter3FixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct ConversionGoalFilter3Kind = "DataWarehouseNode";
+    /// Kind
+    pub struct ConversionGoalFilter3Kind = "DataWarehouseNode";
 }
 /// Math
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -866,43 +937,184 @@ crate::literal! {
 pub type ConversionGoalFilter3PropertiesItem = ActionsNodeFixedPropertiesItem;
 pub type ConversionGoalFilter3SchemaMapValue = ConversionGoalFilter1SchemaMapValue;
 crate::string_enum! {
-    #[doc = " CorrelationType"] pub enum CorrelationType { Success = "success", Failure =
-    "failure", } fallback Other;
-}
-crate::string_enum! {
-    #[doc = " CountPerActorMathType"] pub enum CountPerActorMathType { AvgCountPerActor =
-    "avg_count_per_actor", MinCountPerActor = "min_count_per_actor", MaxCountPerActor =
-    "max_count_per_actor", MedianCountPerActor = "median_count_per_actor",
-    P75CountPerActor = "p75_count_per_actor", P90CountPerActor = "p90_count_per_actor",
-    P95CountPerActor = "p95_count_per_actor", P99CountPerActor = "p99_count_per_actor", }
+    /// CorrelationType
+    pub enum CorrelationType {
+        Success = "success",
+        Failure = "failure",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    #[doc = " CurrencyCode"] pub enum CurrencyCode { Aed = "AED", Afn = "AFN", All =
-    "ALL", Amd = "AMD", Ang = "ANG", Aoa = "AOA", Ars = "ARS", Aud = "AUD", Awg = "AWG",
-    Azn = "AZN", Bam = "BAM", Bbd = "BBD", Bdt = "BDT", Bgn = "BGN", Bhd = "BHD", Bif =
-    "BIF", Bmd = "BMD", Bnd = "BND", Bob = "BOB", Brl = "BRL", Bsd = "BSD", Btc = "BTC",
-    Btn = "BTN", Bwp = "BWP", Byn = "BYN", Bzd = "BZD", Cad = "CAD", Cdf = "CDF", Chf =
-    "CHF", Clp = "CLP", Cny = "CNY", Cop = "COP", Crc = "CRC", Cve = "CVE", Czk = "CZK",
-    Djf = "DJF", Dkk = "DKK", Dop = "DOP", Dzd = "DZD", Egp = "EGP", Ern = "ERN", Etb =
-    "ETB", Eur = "EUR", Fjd = "FJD", Gbp = "GBP", Gel = "GEL", Ghs = "GHS", Gip = "GIP",
-    Gmd = "GMD", Gnf = "GNF", Gtq = "GTQ", Gyd = "GYD", Hkd = "HKD", Hnl = "HNL", Hrk =
-    "HRK", Htg = "HTG", Huf = "HUF", Idr = "IDR", Ils = "ILS", Inr = "INR", Iqd = "IQD",
-    Irr = "IRR", Isk = "ISK", Jmd = "JMD", Jod = "JOD", Jpy = "JPY", Kes = "KES", Kgs =
-    "KGS", Khr = "KHR", Kmf = "KMF", Krw = "KRW", Kwd = "KWD", Kyd = "KYD", Kzt = "KZT",
-    Lak = "LAK", Lbp = "LBP", Lkr = "LKR", Lrd = "LRD", Ltl = "LTL", Lvl = "LVL", Lsl =
-    "LSL", Lyd = "LYD", Mad = "MAD", Mdl = "MDL", Mga = "MGA", Mkd = "MKD", Mmk = "MMK",
-    Mnt = "MNT", Mop = "MOP", Mru = "MRU", Mtl = "MTL", Mur = "MUR", Mvr = "MVR", Mwk =
-    "MWK", Mxn = "MXN", Myr = "MYR", Mzn = "MZN", Nad = "NAD", Ngn = "NGN", Nio = "NIO",
-    Nok = "NOK", Npr = "NPR", Nzd = "NZD", Omr = "OMR", Pab = "PAB", Pen = "PEN", Pgk =
-    "PGK", Php = "PHP", Pkr = "PKR", Pln = "PLN", Pyg = "PYG", Qar = "QAR", Ron = "RON",
-    Rsd = "RSD", Rub = "RUB", Rwf = "RWF", Sar = "SAR", Sbd = "SBD", Scr = "SCR", Sdg =
-    "SDG", Sek = "SEK", Sgd = "SGD", Srd = "SRD", Ssp = "SSP", Stn = "STN", Syp = "SYP",
-    Szl = "SZL", Thb = "THB", Tjs = "TJS", Tmt = "TMT", Tnd = "TND", Top = "TOP", Try =
-    "TRY", Ttd = "TTD", Twd = "TWD", Tzs = "TZS", Uah = "UAH", Ugx = "UGX", Usd = "USD",
-    Uyu = "UYU", Uzs = "UZS", Ves = "VES", Vnd = "VND", Vuv = "VUV", Wst = "WST", Xaf =
-    "XAF", Xcd = "XCD", Xof = "XOF", Xpf = "XPF", Yer = "YER", Zar = "ZAR", Zmw = "ZMW",
-    } fallback Other;
+    /// CountPerActorMathType
+    pub enum CountPerActorMathType {
+        AvgCountPerActor = "avg_count_per_actor",
+        MinCountPerActor = "min_count_per_actor",
+        MaxCountPerActor = "max_count_per_actor",
+        MedianCountPerActor = "median_count_per_actor",
+        P75CountPerActor = "p75_count_per_actor",
+        P90CountPerActor = "p90_count_per_actor",
+        P95CountPerActor = "p95_count_per_actor",
+        P99CountPerActor = "p99_count_per_actor",
+    }
+    fallback Other;
+}
+crate::string_enum! {
+    /// CurrencyCode
+    pub enum CurrencyCode {
+        Aed = "AED",
+        Afn = "AFN",
+        All = "ALL",
+        Amd = "AMD",
+        Ang = "ANG",
+        Aoa = "AOA",
+        Ars = "ARS",
+        Aud = "AUD",
+        Awg = "AWG",
+        Azn = "AZN",
+        Bam = "BAM",
+        Bbd = "BBD",
+        Bdt = "BDT",
+        Bgn = "BGN",
+        Bhd = "BHD",
+        Bif = "BIF",
+        Bmd = "BMD",
+        Bnd = "BND",
+        Bob = "BOB",
+        Brl = "BRL",
+        Bsd = "BSD",
+        Btc = "BTC",
+        Btn = "BTN",
+        Bwp = "BWP",
+        Byn = "BYN",
+        Bzd = "BZD",
+        Cad = "CAD",
+        Cdf = "CDF",
+        Chf = "CHF",
+        Clp = "CLP",
+        Cny = "CNY",
+        Cop = "COP",
+        Crc = "CRC",
+        Cve = "CVE",
+        Czk = "CZK",
+        Djf = "DJF",
+        Dkk = "DKK",
+        Dop = "DOP",
+        Dzd = "DZD",
+        Egp = "EGP",
+        Ern = "ERN",
+        Etb = "ETB",
+        Eur = "EUR",
+        Fjd = "FJD",
+        Gbp = "GBP",
+        Gel = "GEL",
+        Ghs = "GHS",
+        Gip = "GIP",
+        Gmd = "GMD",
+        Gnf = "GNF",
+        Gtq = "GTQ",
+        Gyd = "GYD",
+        Hkd = "HKD",
+        Hnl = "HNL",
+        Hrk = "HRK",
+        Htg = "HTG",
+        Huf = "HUF",
+        Idr = "IDR",
+        Ils = "ILS",
+        Inr = "INR",
+        Iqd = "IQD",
+        Irr = "IRR",
+        Isk = "ISK",
+        Jmd = "JMD",
+        Jod = "JOD",
+        Jpy = "JPY",
+        Kes = "KES",
+        Kgs = "KGS",
+        Khr = "KHR",
+        Kmf = "KMF",
+        Krw = "KRW",
+        Kwd = "KWD",
+        Kyd = "KYD",
+        Kzt = "KZT",
+        Lak = "LAK",
+        Lbp = "LBP",
+        Lkr = "LKR",
+        Lrd = "LRD",
+        Ltl = "LTL",
+        Lvl = "LVL",
+        Lsl = "LSL",
+        Lyd = "LYD",
+        Mad = "MAD",
+        Mdl = "MDL",
+        Mga = "MGA",
+        Mkd = "MKD",
+        Mmk = "MMK",
+        Mnt = "MNT",
+        Mop = "MOP",
+        Mru = "MRU",
+        Mtl = "MTL",
+        Mur = "MUR",
+        Mvr = "MVR",
+        Mwk = "MWK",
+        Mxn = "MXN",
+        Myr = "MYR",
+        Mzn = "MZN",
+        Nad = "NAD",
+        Ngn = "NGN",
+        Nio = "NIO",
+        Nok = "NOK",
+        Npr = "NPR",
+        Nzd = "NZD",
+        Omr = "OMR",
+        Pab = "PAB",
+        Pen = "PEN",
+        Pgk = "PGK",
+        Php = "PHP",
+        Pkr = "PKR",
+        Pln = "PLN",
+        Pyg = "PYG",
+        Qar = "QAR",
+        Ron = "RON",
+        Rsd = "RSD",
+        Rub = "RUB",
+        Rwf = "RWF",
+        Sar = "SAR",
+        Sbd = "SBD",
+        Scr = "SCR",
+        Sdg = "SDG",
+        Sek = "SEK",
+        Sgd = "SGD",
+        Srd = "SRD",
+        Ssp = "SSP",
+        Stn = "STN",
+        Syp = "SYP",
+        Szl = "SZL",
+        Thb = "THB",
+        Tjs = "TJS",
+        Tmt = "TMT",
+        Tnd = "TND",
+        Top = "TOP",
+        Try = "TRY",
+        Ttd = "TTD",
+        Twd = "TWD",
+        Tzs = "TZS",
+        Uah = "UAH",
+        Ugx = "UGX",
+        Usd = "USD",
+        Uyu = "UYU",
+        Uzs = "UZS",
+        Ves = "VES",
+        Vnd = "VND",
+        Vuv = "VUV",
+        Wst = "WST",
+        Xaf = "XAF",
+        Xcd = "XCD",
+        Xof = "XOF",
+        Xpf = "XPF",
+        Yer = "YER",
+        Zar = "ZAR",
+        Zmw = "ZMW",
+    }
+    fallback Other;
 }
 /// CustomChannelCondition
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -923,16 +1135,31 @@ pub enum CustomChannelConditionValue {
     Other(serde_json::Value),
 }
 crate::string_enum! {
-    #[doc = " CustomChannelField"] pub enum CustomChannelField { UtmSource =
-    "utm_source", UtmMedium = "utm_medium", UtmCampaign = "utm_campaign", ReferringDomain
-    = "referring_domain", Url = "url", Pathname = "pathname", Hostname = "hostname", }
+    /// CustomChannelField
+    pub enum CustomChannelField {
+        UtmSource = "utm_source",
+        UtmMedium = "utm_medium",
+        UtmCampaign = "utm_campaign",
+        ReferringDomain = "referring_domain",
+        Url = "url",
+        Pathname = "pathname",
+        Hostname = "hostname",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    #[doc = " CustomChannelOperator"] pub enum CustomChannelOperator { Exact = "exact",
-    IsNot = "is_not", IsSet = "is_set", IsNotSet = "is_not_set", Icontains = "icontains",
-    NotIcontains = "not_icontains", Regex = "regex", NotRegex = "not_regex", } fallback
-    Other;
+    /// CustomChannelOperator
+    pub enum CustomChannelOperator {
+        Exact = "exact",
+        IsNot = "is_not",
+        IsSet = "is_set",
+        IsNotSet = "is_not_set",
+        Icontains = "icontains",
+        NotIcontains = "not_icontains",
+        Regex = "regex",
+        NotRegex = "not_regex",
+    }
+    fallback Other;
 }
 /// CustomChannelRule
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -962,11 +1189,25 @@ pub struct DashboardFilter {
 }
 pub type DashboardFilterPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::string_enum! {
-    #[doc = " DataColorToken"] pub enum DataColorToken { Preset1 = "preset-1", Preset2 =
-    "preset-2", Preset3 = "preset-3", Preset4 = "preset-4", Preset5 = "preset-5", Preset6
-    = "preset-6", Preset7 = "preset-7", Preset8 = "preset-8", Preset9 = "preset-9",
-    Preset10 = "preset-10", Preset11 = "preset-11", Preset12 = "preset-12", Preset13 =
-    "preset-13", Preset14 = "preset-14", Preset15 = "preset-15", } fallback Other;
+    /// DataColorToken
+    pub enum DataColorToken {
+        Preset1 = "preset-1",
+        Preset2 = "preset-2",
+        Preset3 = "preset-3",
+        Preset4 = "preset-4",
+        Preset5 = "preset-5",
+        Preset6 = "preset-6",
+        Preset7 = "preset-7",
+        Preset8 = "preset-8",
+        Preset9 = "preset-9",
+        Preset10 = "preset-10",
+        Preset11 = "preset-11",
+        Preset12 = "preset-12",
+        Preset13 = "preset-13",
+        Preset14 = "preset-14",
+        Preset15 = "preset-15",
+    }
+    fallback Other;
 }
 /// DataTableNode
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1029,11 +1270,7 @@ pub struct DataTableNode {
     #[serde(rename = "showOpenEditorButton", default, skip_serializing_if = "none")]
     pub show_open_editor_button: Option<bool>,
     /// Show a button to configure and persist the table's default columns if possible
-    #[serde(
-        rename = "showPersistentColumnConfigurator",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "showPersistentColumnConfigurator", default, skip_serializing_if = "none")]
     pub show_persistent_column_configurator: Option<bool>,
     /// Include a property filter above the table
     #[serde(rename = "showPropertyFilter", default, skip_serializing_if = "none")]
@@ -1068,7 +1305,8 @@ pub struct DataTableNode {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct DataTableNodeKind = "DataTableNode";
+    /// Kind
+    pub struct DataTableNodeKind = "DataTableNode";
 }
 /// Response
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1182,9 +1420,12 @@ pub struct DataTableNodeViewPropsContext {
     pub r#type: DataTableNodeViewPropsContextType,
 }
 crate::string_enum! {
-    #[doc = " DataTableNodeViewPropsContextType"] pub enum
-    DataTableNodeViewPropsContextType { EventDefinition = "event_definition", TeamColumns
-    = "team_columns", } fallback Other;
+    /// DataTableNodeViewPropsContextType
+    pub enum DataTableNodeViewPropsContextType {
+        EventDefinition = "event_definition",
+        TeamColumns = "team_columns",
+    }
+    fallback Other;
 }
 /// DataVisualizationNode
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1203,7 +1444,8 @@ pub struct DataVisualizationNode {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct DataVisualizationNodeKind = "DataVisualizationNode";
+    /// Kind
+    pub struct DataVisualizationNodeKind = "DataVisualizationNode";
 }
 /// DataWarehouseEventsModifier
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1259,7 +1501,8 @@ pub struct DataWarehouseNode {
 }
 pub type DataWarehouseNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct DataWarehouseNodeKind = "DataWarehouseNode";
+    /// Kind
+    pub struct DataWarehouseNodeKind = "DataWarehouseNode";
 }
 /// Math
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1324,7 +1567,8 @@ pub struct DatabaseSchemaBatchExportTable {
     pub r#type: Option<DatabaseSchemaBatchExportTableType>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct DatabaseSchemaBatchExportTableType = "batch_export";
+    /// Type
+    pub struct DatabaseSchemaBatchExportTableType = "batch_export";
 }
 /// DatabaseSchemaDataWarehouseTable
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1344,7 +1588,8 @@ pub struct DatabaseSchemaDataWarehouseTable {
     pub url_pattern: String,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct DatabaseSchemaDataWarehouseTableType = "data_warehouse";
+    /// Type
+    pub struct DatabaseSchemaDataWarehouseTableType = "data_warehouse";
 }
 /// DatabaseSchemaField
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1379,15 +1624,19 @@ pub struct DatabaseSchemaManagedViewTable {
     pub r#type: Option<DatabaseSchemaManagedViewTableType>,
 }
 crate::string_enum! {
-    #[doc = " DatabaseSchemaManagedViewTableKind"] pub enum
-    DatabaseSchemaManagedViewTableKind { RevenueAnalyticsCharge =
-    "revenue_analytics_charge", RevenueAnalyticsCustomer = "revenue_analytics_customer",
-    RevenueAnalyticsProduct = "revenue_analytics_product", RevenueAnalyticsRevenueItem =
-    "revenue_analytics_revenue_item", RevenueAnalyticsSubscription =
-    "revenue_analytics_subscription", } fallback Other;
+    /// DatabaseSchemaManagedViewTableKind
+    pub enum DatabaseSchemaManagedViewTableKind {
+        RevenueAnalyticsCharge = "revenue_analytics_charge",
+        RevenueAnalyticsCustomer = "revenue_analytics_customer",
+        RevenueAnalyticsProduct = "revenue_analytics_product",
+        RevenueAnalyticsRevenueItem = "revenue_analytics_revenue_item",
+        RevenueAnalyticsSubscription = "revenue_analytics_subscription",
+    }
+    fallback Other;
 }
 crate::literal! {
-    #[doc = " Type"] pub struct DatabaseSchemaManagedViewTableType = "managed_view";
+    /// Type
+    pub struct DatabaseSchemaManagedViewTableType = "managed_view";
 }
 /// DatabaseSchemaMaterializedViewTable
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1406,8 +1655,8 @@ pub struct DatabaseSchemaMaterializedViewTable {
     pub r#type: Option<DatabaseSchemaMaterializedViewTableType>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct DatabaseSchemaMaterializedViewTableType =
-    "materialized_view";
+    /// Type
+    pub struct DatabaseSchemaMaterializedViewTableType = "materialized_view";
 }
 /// DatabaseSchemaPostHogTable
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1421,7 +1670,8 @@ pub struct DatabaseSchemaPostHogTable {
     pub r#type: Option<DatabaseSchemaPostHogTableType>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct DatabaseSchemaPostHogTableType = "posthog";
+    /// Type
+    pub struct DatabaseSchemaPostHogTableType = "posthog";
 }
 /// DatabaseSchemaQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1439,16 +1689,14 @@ pub struct DatabaseSchemaQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct DatabaseSchemaQueryKind = "DatabaseSchemaQuery";
+    /// Kind
+    pub struct DatabaseSchemaQueryKind = "DatabaseSchemaQuery";
 }
 /// DatabaseSchemaQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatabaseSchemaQueryResponse {
     pub joins: Vec<DataWarehouseViewLink>,
-    pub tables: std::collections::BTreeMap<
-        String,
-        DatabaseSchemaQueryResponseTablesValue,
-    >,
+    pub tables: std::collections::BTreeMap<String, DatabaseSchemaQueryResponseTablesValue>,
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -1504,7 +1752,8 @@ pub struct DatabaseSchemaSystemTable {
     pub r#type: Option<DatabaseSchemaSystemTableType>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct DatabaseSchemaSystemTableType = "system";
+    /// Type
+    pub struct DatabaseSchemaSystemTableType = "system";
 }
 /// DatabaseSchemaViewTable
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1519,15 +1768,30 @@ pub struct DatabaseSchemaViewTable {
     pub r#type: Option<DatabaseSchemaViewTableType>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct DatabaseSchemaViewTableType = "view";
+    /// Type
+    pub struct DatabaseSchemaViewTableType = "view";
 }
 crate::string_enum! {
-    #[doc = " DatabaseSerializedFieldType"] pub enum DatabaseSerializedFieldType {
-    Integer = "integer", Float = "float", Decimal = "decimal", String = "string",
-    Datetime = "datetime", Date = "date", Boolean = "boolean", Array = "array", Json =
-    "json", LazyTable = "lazy_table", VirtualTable = "virtual_table", FieldTraverser =
-    "field_traverser", Expression = "expression", View = "view", MaterializedView =
-    "materialized_view", Unknown = "unknown", } fallback Other;
+    /// DatabaseSerializedFieldType
+    pub enum DatabaseSerializedFieldType {
+        Integer = "integer",
+        Float = "float",
+        Decimal = "decimal",
+        String = "string",
+        Datetime = "datetime",
+        Date = "date",
+        Boolean = "boolean",
+        Array = "array",
+        Json = "json",
+        LazyTable = "lazy_table",
+        VirtualTable = "virtual_table",
+        FieldTraverser = "field_traverser",
+        Expression = "expression",
+        View = "view",
+        MaterializedView = "materialized_view",
+        Unknown = "unknown",
+    }
+    fallback Other;
 }
 /// DateRange
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1557,16 +1821,31 @@ pub enum DayItemValue {
     Other(serde_json::Value),
 }
 crate::string_enum! {
-    #[doc = " DetailedResultsAggregationType"] pub enum DetailedResultsAggregationType {
-    Total = "total", Average = "average", Median = "median", } fallback Other;
+    /// DetailedResultsAggregationType
+    pub enum DetailedResultsAggregationType {
+        Total = "total",
+        Average = "average",
+        Median = "median",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " DisplayType"] pub enum DisplayType { Auto = "auto", Line = "line", Bar =
-    "bar", } fallback Other;
+    /// DisplayType
+    pub enum DisplayType {
+        Auto = "auto",
+        Line = "line",
+        Bar = "bar",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " DistanceFunc"] pub enum DistanceFunc { L1Distance = "L1Distance",
-    L2Distance = "L2Distance", CosineDistance = "cosineDistance", } fallback Other;
+    /// DistanceFunc
+    pub enum DistanceFunc {
+        L1Distance = "L1Distance",
+        L2Distance = "L2Distance",
+        CosineDistance = "cosineDistance",
+    }
+    fallback Other;
 }
 /// DocumentSimilarityQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1600,7 +1879,8 @@ pub struct DocumentSimilarityQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct DocumentSimilarityQueryKind = "DocumentSimilarityQuery";
+    /// Kind
+    pub struct DocumentSimilarityQueryKind = "DocumentSimilarityQuery";
 }
 /// DocumentSimilarityQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1665,9 +1945,12 @@ pub struct EmbeddingDistance {
     pub result: EmbeddingRecord,
 }
 crate::string_enum! {
-    #[doc = " EmbeddingModelName"] pub enum EmbeddingModelName { TextEmbedding3Small1536
-    = "text-embedding-3-small-1536", TextEmbedding3Large3072 =
-    "text-embedding-3-large-3072", } fallback Other;
+    /// EmbeddingModelName
+    pub enum EmbeddingModelName {
+        TextEmbedding3Small1536 = "text-embedding-3-small-1536",
+        TextEmbedding3Large3072 = "text-embedding-3-large-3072",
+    }
+    fallback Other;
 }
 /// EmbeddingRecord
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1727,15 +2010,19 @@ pub struct EndpointRunRequest {
     #[serde(default, skip_serializing_if = "none")]
     pub refresh: Option<RefreshType>,
     #[serde(default, skip_serializing_if = "none")]
-    pub variables_override: Option<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
+    pub variables_override: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "none")]
     pub variables_values: Option<serde_json::Value>,
 }
 crate::string_enum! {
-    #[doc = " EntityType"] pub enum EntityType { Actions = "actions", Events = "events",
-    DataWarehouse = "data_warehouse", NewEntity = "new_entity", } fallback Other;
+    /// EntityType
+    pub enum EntityType {
+        Actions = "actions",
+        Events = "events",
+        DataWarehouse = "data_warehouse",
+        NewEntity = "new_entity",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct ErrorResponse {
@@ -1821,8 +2108,12 @@ pub struct ErrorTrackingIssueAssignee {
 /// Id
 pub type ErrorTrackingIssueAssigneeId = BreakdownFilterBreakdownVariant1Item;
 crate::string_enum! {
-    #[doc = " ErrorTrackingIssueAssigneeType"] pub enum ErrorTrackingIssueAssigneeType {
-    User = "user", Role = "role", } fallback Other;
+    /// ErrorTrackingIssueAssigneeType
+    pub enum ErrorTrackingIssueAssigneeType {
+        User = "user",
+        Role = "role",
+    }
+    fallback Other;
 }
 /// ErrorTrackingIssueCorrelationQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1841,8 +2132,8 @@ pub struct ErrorTrackingIssueCorrelationQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ErrorTrackingIssueCorrelationQueryKind =
-    "ErrorTrackingIssueCorrelationQuery";
+    /// Kind
+    pub struct ErrorTrackingIssueCorrelationQueryKind = "ErrorTrackingIssueCorrelationQuery";
 }
 /// ErrorTrackingIssueCorrelationQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1924,7 +2215,8 @@ pub struct ErrorTrackingQuery {
     pub with_last_event: Option<bool>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ErrorTrackingQueryKind = "ErrorTrackingQuery";
+    /// Kind
+    pub struct ErrorTrackingQueryKind = "ErrorTrackingQuery";
 }
 /// ErrorTrackingQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -1985,7 +2277,8 @@ pub struct EventPropertyFilter {
     pub value: Option<EventPropertyFilterValue>,
 }
 crate::literal! {
-    #[doc = " Event properties"] pub struct EventPropertyFilterType = "event";
+    /// Event properties
+    pub struct EventPropertyFilterType = "event";
 }
 /// Value
 pub type EventPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
@@ -2021,7 +2314,8 @@ pub struct EventTaxonomyQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct EventTaxonomyQueryKind = "EventTaxonomyQuery";
+    /// Kind
+    pub struct EventTaxonomyQueryKind = "EventTaxonomyQuery";
 }
 /// EventTaxonomyQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2140,7 +2434,8 @@ pub struct EventsNode {
 }
 pub type EventsNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct EventsNodeKind = "EventsNode";
+    /// Kind
+    pub struct EventsNodeKind = "EventsNode";
 }
 /// Math
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2262,7 +2557,8 @@ pub enum EventsQueryFixedPropertiesItem {
     Other(serde_json::Value),
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct EventsQueryKind = "EventsQuery";
+    /// Kind
+    pub struct EventsQueryKind = "EventsQuery";
 }
 pub type EventsQueryPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// EventsQueryResponse
@@ -2335,8 +2631,8 @@ pub struct ExperimentDataWarehouseNode {
 }
 pub type ExperimentDataWarehouseNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentDataWarehouseNodeKind =
-    "ExperimentDataWarehouseNode";
+    /// Kind
+    pub struct ExperimentDataWarehouseNodeKind = "ExperimentDataWarehouseNode";
 }
 /// Math
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2374,8 +2670,8 @@ pub struct ExperimentEventExposureConfig {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentEventExposureConfigKind =
-    "ExperimentEventExposureConfig";
+    /// Kind
+    pub struct ExperimentEventExposureConfigKind = "ExperimentEventExposureConfig";
 }
 pub type ExperimentEventExposureConfigPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// ExperimentExposureCriteria
@@ -2427,7 +2723,8 @@ pub struct ExperimentExposureQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentExposureQueryKind = "ExperimentExposureQuery";
+    /// Kind
+    pub struct ExperimentExposureQueryKind = "ExperimentExposureQuery";
 }
 /// ExperimentExposureQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2439,8 +2736,8 @@ pub struct ExperimentExposureQueryResponse {
     pub total_exposures: std::collections::BTreeMap<String, f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentExposureQueryResponseKind =
-    "ExperimentExposureQuery";
+    /// Kind
+    pub struct ExperimentExposureQueryResponseKind = "ExperimentExposureQuery";
 }
 /// ExperimentExposureTimeSeries
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2482,10 +2779,12 @@ pub struct ExperimentFunnelMetric {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentFunnelMetricKind = "ExperimentMetric";
+    /// Kind
+    pub struct ExperimentFunnelMetricKind = "ExperimentMetric";
 }
 crate::literal! {
-    #[doc = " Metric Type"] pub struct ExperimentFunnelMetricMetricType = "funnel";
+    /// Metric Type
+    pub struct ExperimentFunnelMetricMetricType = "funnel";
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -2522,7 +2821,8 @@ pub struct ExperimentFunnelsQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentFunnelsQueryKind = "ExperimentFunnelsQuery";
+    /// Kind
+    pub struct ExperimentFunnelsQueryKind = "ExperimentFunnelsQuery";
 }
 /// ExperimentFunnelsQueryResponse
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2542,8 +2842,8 @@ pub struct ExperimentFunnelsQueryResponse {
     pub variants: Vec<ExperimentVariantFunnelsBaseStats>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentFunnelsQueryResponseKind =
-    "ExperimentFunnelsQuery";
+    /// Kind
+    pub struct ExperimentFunnelsQueryResponseKind = "ExperimentFunnelsQuery";
 }
 /// ExperimentHoldoutType
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2598,10 +2898,12 @@ pub struct ExperimentMeanMetric {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentMeanMetricKind = "ExperimentMetric";
+    /// Kind
+    pub struct ExperimentMeanMetricKind = "ExperimentMetric";
 }
 crate::literal! {
-    #[doc = " Metric Type"] pub struct ExperimentMeanMetricMetricType = "mean";
+    /// Metric Type
+    pub struct ExperimentMeanMetricMetricType = "mean";
 }
 /// Source
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2617,14 +2919,27 @@ pub enum ExperimentMeanMetricSource {
     Other(serde_json::Value),
 }
 crate::string_enum! {
-    #[doc = " ExperimentMetricGoal"] pub enum ExperimentMetricGoal { Increase =
-    "increase", Decrease = "decrease", } fallback Other;
+    /// ExperimentMetricGoal
+    pub enum ExperimentMetricGoal {
+        Increase = "increase",
+        Decrease = "decrease",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " ExperimentMetricMathType"] pub enum ExperimentMetricMathType { Total =
-    "total", Sum = "sum", UniqueSession = "unique_session", Min = "min", Max = "max", Avg
-    = "avg", Dau = "dau", UniqueGroup = "unique_group", Hogql = "hogql", } fallback
-    Other;
+    /// ExperimentMetricMathType
+    pub enum ExperimentMetricMathType {
+        Total = "total",
+        Sum = "sum",
+        UniqueSession = "unique_session",
+        Min = "min",
+        Max = "max",
+        Avg = "avg",
+        Dau = "dau",
+        UniqueGroup = "unique_group",
+        Hogql = "hogql",
+    }
+    fallback Other;
 }
 /// ExperimentQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2647,7 +2962,8 @@ pub struct ExperimentQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentQueryKind = "ExperimentQuery";
+    /// Kind
+    pub struct ExperimentQueryKind = "ExperimentQuery";
 }
 /// Metric
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2691,7 +3007,8 @@ pub struct ExperimentQueryResponse {
     pub variants: Option<ExperimentQueryResponseVariants>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentQueryResponseKind = "ExperimentQuery";
+    /// Kind
+    pub struct ExperimentQueryResponseKind = "ExperimentQuery";
 }
 /// Metric
 pub type ExperimentQueryResponseMetric = ExperimentQueryMetric;
@@ -2747,18 +3064,25 @@ pub struct ExperimentRatioMetric {
 /// Denominator
 pub type ExperimentRatioMetricDenominator = ExperimentMeanMetricSource;
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentRatioMetricKind = "ExperimentMetric";
+    /// Kind
+    pub struct ExperimentRatioMetricKind = "ExperimentMetric";
 }
 crate::literal! {
-    #[doc = " Metric Type"] pub struct ExperimentRatioMetricMetricType = "ratio";
+    /// Metric Type
+    pub struct ExperimentRatioMetricMetricType = "ratio";
 }
 /// Numerator
 pub type ExperimentRatioMetricNumerator = ExperimentMeanMetricSource;
 crate::string_enum! {
-    #[doc = " ExperimentSignificanceCode"] pub enum ExperimentSignificanceCode {
-    Significant = "significant", NotEnoughExposure = "not_enough_exposure",
-    LowWinProbability = "low_win_probability", HighLoss = "high_loss", HighPValue =
-    "high_p_value", } fallback Other;
+    /// ExperimentSignificanceCode
+    pub enum ExperimentSignificanceCode {
+        Significant = "significant",
+        NotEnoughExposure = "not_enough_exposure",
+        LowWinProbability = "low_win_probability",
+        HighLoss = "high_loss",
+        HighPValue = "high_p_value",
+    }
+    fallback Other;
 }
 /// ExperimentStatsBaseValidated
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2781,10 +3105,13 @@ pub struct ExperimentStatsBaseValidated {
     pub validation_failures: Option<Vec<ExperimentStatsValidationFailure>>,
 }
 crate::string_enum! {
-    #[doc = " ExperimentStatsValidationFailure"] pub enum
-    ExperimentStatsValidationFailure { NotEnoughExposures = "not-enough-exposures",
-    BaselineMeanIsZero = "baseline-mean-is-zero", NotEnoughMetricData =
-    "not-enough-metric-data", } fallback Other;
+    /// ExperimentStatsValidationFailure
+    pub enum ExperimentStatsValidationFailure {
+        NotEnoughExposures = "not-enough-exposures",
+        BaselineMeanIsZero = "baseline-mean-is-zero",
+        NotEnoughMetricData = "not-enough-metric-data",
+    }
+    fallback Other;
 }
 /// ExperimentTrendsQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2813,7 +3140,8 @@ pub struct ExperimentTrendsQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentTrendsQueryKind = "ExperimentTrendsQuery";
+    /// Kind
+    pub struct ExperimentTrendsQueryKind = "ExperimentTrendsQuery";
 }
 /// ExperimentTrendsQueryResponse
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -2835,8 +3163,8 @@ pub struct ExperimentTrendsQueryResponse {
     pub variants: Vec<ExperimentVariantTrendsBaseStats>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct ExperimentTrendsQueryResponseKind =
-    "ExperimentTrendsQuery";
+    /// Kind
+    pub struct ExperimentTrendsQueryResponseKind = "ExperimentTrendsQuery";
 }
 /// ExperimentVariantFunnelsBaseStats
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2874,7 +3202,8 @@ pub struct ExperimentVariantResultBayesian {
     pub validation_failures: Option<Vec<ExperimentStatsValidationFailure>>,
 }
 crate::literal! {
-    #[doc = " Method"] pub struct ExperimentVariantResultBayesianMethod = "bayesian";
+    /// Method
+    pub struct ExperimentVariantResultBayesianMethod = "bayesian";
 }
 /// ExperimentVariantResultFrequentist
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2905,8 +3234,8 @@ pub struct ExperimentVariantResultFrequentist {
     pub validation_failures: Option<Vec<ExperimentStatsValidationFailure>>,
 }
 crate::literal! {
-    #[doc = " Method"] pub struct ExperimentVariantResultFrequentistMethod =
-    "frequentist";
+    /// Method
+    pub struct ExperimentVariantResultFrequentistMethod = "frequentist";
 }
 /// ExperimentVariantTrendsBaseStats
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2923,13 +3252,20 @@ pub struct ExternalQueryError {
     pub detail: String,
 }
 crate::string_enum! {
-    #[doc = " ExternalQueryErrorCode"] pub enum ExternalQueryErrorCode {
-    PlatformAccessRequired = "platform_access_required", QueryExecutionFailed =
-    "query_execution_failed", } fallback Other;
+    /// ExternalQueryErrorCode
+    pub enum ExternalQueryErrorCode {
+        PlatformAccessRequired = "platform_access_required",
+        QueryExecutionFailed = "query_execution_failed",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " ExternalQueryStatus"] pub enum ExternalQueryStatus { Success = "success",
-    Error = "error", } fallback Other;
+    /// ExternalQueryStatus
+    pub enum ExternalQueryStatus {
+        Success = "success",
+        Error = "error",
+    }
+    fallback Other;
 }
 /// FeatureFlagGroupType
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2949,8 +3285,12 @@ pub struct FeatureFlagGroupType {
 }
 pub type FeatureFlagGroupTypePropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::string_enum! {
-    #[doc = " FilterLogicalOperator"] pub enum FilterLogicalOperator { And = "AND", Or =
-    "OR", } fallback Other;
+    /// FilterLogicalOperator
+    pub enum FilterLogicalOperator {
+        And = "AND",
+        Or = "OR",
+    }
+    fallback Other;
 }
 /// Filters
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -2968,35 +3308,26 @@ pub struct FirstEvent {
     pub uuid: String,
 }
 crate::string_enum! {
-    #[doc = " FunnelConversionWindowTimeUnit"] pub enum FunnelConversionWindowTimeUnit {
-    Second = "second", Minute = "minute", Hour = "hour", Day = "day", Week = "week",
-    Month = "month", } fallback Other;
+    /// FunnelConversionWindowTimeUnit
+    pub enum FunnelConversionWindowTimeUnit {
+        Second = "second",
+        Minute = "minute",
+        Hour = "hour",
+        Day = "day",
+        Week = "week",
+        Month = "month",
+    }
+    fallback Other;
 }
 /// FunnelCorrelationActorsQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunnelCorrelationActorsQuery {
-    #[serde(
-        rename = "funnelCorrelationPersonConverted",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "funnelCorrelationPersonConverted", default, skip_serializing_if = "none")]
     pub funnel_correlation_person_converted: Option<bool>,
-    #[serde(
-        rename = "funnelCorrelationPersonEntity",
-        default,
-        skip_serializing_if = "none"
-    )]
-    pub funnel_correlation_person_entity: Option<
-        FunnelCorrelationActorsQueryFunnelCorrelationPersonEntity,
-    >,
-    #[serde(
-        rename = "funnelCorrelationPropertyValues",
-        default,
-        skip_serializing_if = "none"
-    )]
-    pub funnel_correlation_property_values: Option<
-        Vec<FunnelCorrelationActorsQueryFunnelCorrelationPropertyValuesItem>,
-    >,
+    #[serde(rename = "funnelCorrelationPersonEntity", default, skip_serializing_if = "none")]
+    pub funnel_correlation_person_entity: Option<FunnelCorrelationActorsQueryFunnelCorrelationPersonEntity>,
+    #[serde(rename = "funnelCorrelationPropertyValues", default, skip_serializing_if = "none")]
+    pub funnel_correlation_property_values: Option<Vec<FunnelCorrelationActorsQueryFunnelCorrelationPropertyValuesItem>>,
     #[serde(rename = "includeRecordings", default, skip_serializing_if = "none")]
     pub include_recordings: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
@@ -3016,35 +3347,19 @@ pub struct FunnelCorrelationActorsQuery {
 pub type FunnelCorrelationActorsQueryFunnelCorrelationPersonEntity = CalendarHeatmapQuerySeriesItem;
 pub type FunnelCorrelationActorsQueryFunnelCorrelationPropertyValuesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct FunnelCorrelationActorsQueryKind =
-    "FunnelCorrelationActorsQuery";
+    /// Kind
+    pub struct FunnelCorrelationActorsQueryKind = "FunnelCorrelationActorsQuery";
 }
 /// FunnelCorrelationQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FunnelCorrelationQuery {
-    #[serde(
-        rename = "funnelCorrelationEventExcludePropertyNames",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "funnelCorrelationEventExcludePropertyNames", default, skip_serializing_if = "none")]
     pub funnel_correlation_event_exclude_property_names: Option<Vec<String>>,
-    #[serde(
-        rename = "funnelCorrelationEventNames",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "funnelCorrelationEventNames", default, skip_serializing_if = "none")]
     pub funnel_correlation_event_names: Option<Vec<String>>,
-    #[serde(
-        rename = "funnelCorrelationExcludeEventNames",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "funnelCorrelationExcludeEventNames", default, skip_serializing_if = "none")]
     pub funnel_correlation_exclude_event_names: Option<Vec<String>>,
-    #[serde(
-        rename = "funnelCorrelationExcludeNames",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "funnelCorrelationExcludeNames", default, skip_serializing_if = "none")]
     pub funnel_correlation_exclude_names: Option<Vec<String>>,
     #[serde(rename = "funnelCorrelationNames", default, skip_serializing_if = "none")]
     pub funnel_correlation_names: Option<Vec<String>>,
@@ -3060,7 +3375,8 @@ pub struct FunnelCorrelationQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct FunnelCorrelationQueryKind = "FunnelCorrelationQuery";
+    /// Kind
+    pub struct FunnelCorrelationQueryKind = "FunnelCorrelationQuery";
 }
 /// FunnelCorrelationResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -3099,9 +3415,13 @@ pub struct FunnelCorrelationResult {
     pub skewed: bool,
 }
 crate::string_enum! {
-    #[doc = " FunnelCorrelationResultsType"] pub enum FunnelCorrelationResultsType {
-    Events = "events", Properties = "properties", EventWithProperties =
-    "event_with_properties", } fallback Other;
+    /// FunnelCorrelationResultsType
+    pub enum FunnelCorrelationResultsType {
+        Events = "events",
+        Properties = "properties",
+        EventWithProperties = "event_with_properties",
+    }
+    fallback Other;
 }
 /// FunnelExclusionActionsNode
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -3147,7 +3467,8 @@ pub struct FunnelExclusionActionsNode {
 }
 pub type FunnelExclusionActionsNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct FunnelExclusionActionsNodeKind = "ActionsNode";
+    /// Kind
+    pub struct FunnelExclusionActionsNodeKind = "ActionsNode";
 }
 /// Math
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -3222,7 +3543,8 @@ pub struct FunnelExclusionEventsNode {
 }
 pub type FunnelExclusionEventsNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct FunnelExclusionEventsNodeKind = "EventsNode";
+    /// Kind
+    pub struct FunnelExclusionEventsNodeKind = "EventsNode";
 }
 /// Math
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -3247,18 +3569,30 @@ crate::literal! {
 }
 pub type FunnelExclusionEventsNodePropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::string_enum! {
-    #[doc = " FunnelLayout"] pub enum FunnelLayout { Horizontal = "horizontal", Vertical
-    = "vertical", } fallback Other;
+    /// FunnelLayout
+    pub enum FunnelLayout {
+        Horizontal = "horizontal",
+        Vertical = "vertical",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " FunnelMathType"] pub enum FunnelMathType { Total = "total",
-    FirstTimeForUser = "first_time_for_user", FirstTimeForUserWithFilters =
-    "first_time_for_user_with_filters", } fallback Other;
+    /// FunnelMathType
+    pub enum FunnelMathType {
+        Total = "total",
+        FirstTimeForUser = "first_time_for_user",
+        FirstTimeForUserWithFilters = "first_time_for_user_with_filters",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " FunnelPathType"] pub enum FunnelPathType { FunnelPathBeforeStep =
-    "funnel_path_before_step", FunnelPathBetweenSteps = "funnel_path_between_steps",
-    FunnelPathAfterStep = "funnel_path_after_step", } fallback Other;
+    /// FunnelPathType
+    pub enum FunnelPathType {
+        FunnelPathBeforeStep = "funnel_path_before_step",
+        FunnelPathBetweenSteps = "funnel_path_between_steps",
+        FunnelPathAfterStep = "funnel_path_after_step",
+    }
+    fallback Other;
 }
 /// FunnelPathsFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -3271,12 +3605,21 @@ pub struct FunnelPathsFilter {
     pub funnel_step: Option<i64>,
 }
 crate::string_enum! {
-    #[doc = " FunnelStepReference"] pub enum FunnelStepReference { Total = "total",
-    Previous = "previous", } fallback Other;
+    /// FunnelStepReference
+    pub enum FunnelStepReference {
+        Total = "total",
+        Previous = "previous",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " FunnelVizType"] pub enum FunnelVizType { Steps = "steps", TimeToConvert =
-    "time_to_convert", Trends = "trends", } fallback Other;
+    /// FunnelVizType
+    pub enum FunnelVizType {
+        Steps = "steps",
+        TimeToConvert = "time_to_convert",
+        Trends = "trends",
+    }
+    fallback Other;
 }
 /// FunnelsActorsQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -3290,11 +3633,7 @@ pub struct FunnelsActorsQuery {
     #[serde(rename = "funnelTrendsDropOff", default, skip_serializing_if = "none")]
     pub funnel_trends_drop_off: Option<bool>,
     /// Used together with `funnelTrendsDropOff` for funnels time conversion date for the persons modal.
-    #[serde(
-        rename = "funnelTrendsEntrancePeriodStart",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "funnelTrendsEntrancePeriodStart", default, skip_serializing_if = "none")]
     pub funnel_trends_entrance_period_start: Option<String>,
     #[serde(rename = "includeRecordings", default, skip_serializing_if = "none")]
     pub include_recordings: Option<bool>,
@@ -3332,7 +3671,8 @@ pub enum FunnelsActorsQueryFunnelStepBreakdownVariant3Item {
     Other(serde_json::Value),
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct FunnelsActorsQueryKind = "FunnelsActorsQuery";
+    /// Kind
+    pub struct FunnelsActorsQueryKind = "FunnelsActorsQuery";
 }
 /// FunnelsFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -3370,9 +3710,7 @@ pub struct FunnelsFilter {
     pub layout: Option<FunnelLayout>,
     /// Customizations for the appearance of result datasets.
     #[serde(rename = "resultCustomizations", default, skip_serializing_if = "none")]
-    pub result_customizations: Option<
-        std::collections::BTreeMap<String, ResultCustomizationByValue>,
-    >,
+    pub result_customizations: Option<std::collections::BTreeMap<String, ResultCustomizationByValue>>,
     #[serde(rename = "showValuesOnSeries", default, skip_serializing_if = "none")]
     pub show_values_on_series: Option<bool>,
     #[serde(rename = "useUdf", default, skip_serializing_if = "none")]
@@ -3429,7 +3767,8 @@ pub struct FunnelsQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct FunnelsQueryKind = "FunnelsQuery";
+    /// Kind
+    pub struct FunnelsQueryKind = "FunnelsQuery";
 }
 /// Property filters for all series
 pub type FunnelsQueryProperties = CalendarHeatmapQueryProperties;
@@ -3498,7 +3837,8 @@ pub struct GroupsQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct GroupsQueryKind = "GroupsQuery";
+    /// Kind
+    pub struct GroupsQueryKind = "GroupsQuery";
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -3538,18 +3878,35 @@ pub struct GroupsQueryResponse {
     pub types: Vec<String>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct GroupsQueryResponseKind = "GroupsQuery";
+    /// Kind
+    pub struct GroupsQueryResponseKind = "GroupsQuery";
 }
 crate::string_enum! {
-    #[doc = " HedgehogColorOptions"] pub enum HedgehogColorOptions { Green = "green", Red
-    = "red", Blue = "blue", Purple = "purple", Dark = "dark", Light = "light", Sepia =
-    "sepia", Invert = "invert", InvertHue = "invert-hue", Greyscale = "greyscale", }
+    /// HedgehogColorOptions
+    pub enum HedgehogColorOptions {
+        Green = "green",
+        Red = "red",
+        Blue = "blue",
+        Purple = "purple",
+        Dark = "dark",
+        Light = "light",
+        Sepia = "sepia",
+        Invert = "invert",
+        InvertHue = "invert-hue",
+        Greyscale = "greyscale",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    #[doc = " HogLanguage"] pub enum HogLanguage { Hog = "hog", HogJson = "hogJson",
-    HogQl = "hogQL", HogQlExpr = "hogQLExpr", HogTemplate = "hogTemplate", } fallback
-    Other;
+    /// HogLanguage
+    pub enum HogLanguage {
+        Hog = "hog",
+        HogJson = "hogJson",
+        HogQl = "hogQL",
+        HogQlExpr = "hogQLExpr",
+        HogTemplate = "hogTemplate",
+    }
+    fallback Other;
 }
 /// HogQLAutocomplete
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -3584,7 +3941,8 @@ pub struct HogQlAutocomplete {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct HogQlAutocompleteKind = "HogQLAutocomplete";
+    /// Kind
+    pub struct HogQlAutocompleteKind = "HogQLAutocomplete";
 }
 /// HogQLAutocompleteResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -3733,7 +4091,8 @@ pub struct HogQlMetadata {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct HogQlMetadataKind = "HogQLMetadata";
+    /// Kind
+    pub struct HogQlMetadataKind = "HogQLMetadata";
 }
 /// HogQLMetadataResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -3795,7 +4154,8 @@ pub struct HogQlQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct HogQlQueryKind = "HogQLQuery";
+    /// Kind
+    pub struct HogQlQueryKind = "HogQLQuery";
 }
 /// HogQLQueryModifiers
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -3808,19 +4168,11 @@ pub struct HogQlQueryModifiers {
     pub convert_to_project_timezone: Option<bool>,
     #[serde(rename = "customChannelTypeRules", default, skip_serializing_if = "none")]
     pub custom_channel_type_rules: Option<Vec<CustomChannelRule>>,
-    #[serde(
-        rename = "dataWarehouseEventsModifiers",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "dataWarehouseEventsModifiers", default, skip_serializing_if = "none")]
     pub data_warehouse_events_modifiers: Option<Vec<DataWarehouseEventsModifier>>,
     #[serde(default, skip_serializing_if = "none")]
     pub debug: Option<bool>,
-    #[serde(
-        rename = "formatCsvAllowDoubleQuotes",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "formatCsvAllowDoubleQuotes", default, skip_serializing_if = "none")]
     pub format_csv_allow_double_quotes: Option<bool>,
     #[serde(rename = "inCohortVia", default, skip_serializing_if = "none")]
     pub in_cohort_via: Option<InCohortVia>,
@@ -3849,19 +4201,11 @@ pub struct HogQlQueryModifiers {
     #[serde(rename = "useMaterializedViews", default, skip_serializing_if = "none")]
     pub use_materialized_views: Option<bool>,
     /// Try to automatically convert HogQL queries to use preaggregated tables at the AST level *
-    #[serde(
-        rename = "usePreaggregatedTableTransforms",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "usePreaggregatedTableTransforms", default, skip_serializing_if = "none")]
     pub use_preaggregated_table_transforms: Option<bool>,
     #[serde(rename = "usePresortedEventsTable", default, skip_serializing_if = "none")]
     pub use_presorted_events_table: Option<bool>,
-    #[serde(
-        rename = "useWebAnalyticsPreAggregatedTables",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "useWebAnalyticsPreAggregatedTables", default, skip_serializing_if = "none")]
     pub use_web_analytics_pre_aggregated_tables: Option<bool>,
 }
 /// HogQLQueryResponse
@@ -3948,7 +4292,8 @@ pub struct HogQlastQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct HogQlastQueryKind = "HogQLASTQuery";
+    /// Kind
+    pub struct HogQlastQueryKind = "HogQLASTQuery";
 }
 /// HogQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -3968,7 +4313,8 @@ pub struct HogQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct HogQueryKind = "HogQuery";
+    /// Kind
+    pub struct HogQueryKind = "HogQuery";
 }
 /// HogQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -3982,8 +4328,14 @@ pub struct HogQueryResponse {
     pub stdout: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " InCohortVia"] pub enum InCohortVia { Auto = "auto", Leftjoin = "leftjoin",
-    Subquery = "subquery", LeftjoinConjoined = "leftjoin_conjoined", } fallback Other;
+    /// InCohortVia
+    pub enum InCohortVia {
+        Auto = "auto",
+        Leftjoin = "leftjoin",
+        Subquery = "subquery",
+        LeftjoinConjoined = "leftjoin_conjoined",
+    }
+    fallback Other;
 }
 /// InsightActorsQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -4029,7 +4381,8 @@ pub enum InsightActorsQueryBreakdown {
 /// Day
 pub type InsightActorsQueryDay = BreakdownFilterBreakdownVariant1Item;
 crate::literal! {
-    #[doc = " Kind"] pub struct InsightActorsQueryKind = "InsightActorsQuery";
+    /// Kind
+    pub struct InsightActorsQueryKind = "InsightActorsQuery";
 }
 /// InsightActorsQueryOptions
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -4044,8 +4397,8 @@ pub struct InsightActorsQueryOptions {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct InsightActorsQueryOptionsKind =
-    "InsightActorsQueryOptions";
+    /// Kind
+    pub struct InsightActorsQueryOptionsKind = "InsightActorsQueryOptions";
 }
 /// InsightActorsQueryOptionsResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4081,12 +4434,16 @@ pub enum InsightActorsQueryOptionsSource {
     Other(serde_json::Value),
 }
 crate::tagged_union! {
-    #[doc = " Source"] pub enum InsightActorsQuerySource { tag "kind"; TrendsQuery(Box <
-    TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery >) =
-    ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
-    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
-    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
-    ["LifecycleQuery"], }
+    /// Source
+    pub enum InsightActorsQuerySource {
+        tag "kind";
+        TrendsQuery(Box<TrendsQuery>) = ["TrendsQuery"],
+        FunnelsQuery(Box<FunnelsQuery>) = ["FunnelsQuery"],
+        RetentionQuery(Box<RetentionQuery>) = ["RetentionQuery"],
+        PathsQuery(Box<PathsQuery>) = ["PathsQuery"],
+        StickinessQuery(Box<StickinessQuery>) = ["StickinessQuery"],
+        LifecycleQuery(Box<LifecycleQuery>) = ["LifecycleQuery"],
+    }
 }
 /// InsightVizNode
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -4111,22 +4468,14 @@ pub struct InsightVizNode {
     pub show_header: Option<bool>,
     #[serde(rename = "showLastComputation", default, skip_serializing_if = "none")]
     pub show_last_computation: Option<bool>,
-    #[serde(
-        rename = "showLastComputationRefresh",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "showLastComputationRefresh", default, skip_serializing_if = "none")]
     pub show_last_computation_refresh: Option<bool>,
     #[serde(rename = "showResults", default, skip_serializing_if = "none")]
     pub show_results: Option<bool>,
     #[serde(rename = "showTable", default, skip_serializing_if = "none")]
     pub show_table: Option<bool>,
     pub source: InsightVizNodeSource,
-    #[serde(
-        rename = "suppressSessionAnalysisWarning",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "suppressSessionAnalysisWarning", default, skip_serializing_if = "none")]
     pub suppress_session_analysis_warning: Option<bool>,
     /// version of the node, used for schema migrations
     #[serde(default, skip_serializing_if = "none")]
@@ -4135,7 +4484,8 @@ pub struct InsightVizNode {
     pub viz_specific_options: Option<VizSpecificOptions>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct InsightVizNodeKind = "InsightVizNode";
+    /// Kind
+    pub struct InsightVizNodeKind = "InsightVizNode";
 }
 /// Source
 pub type InsightVizNodeSource = InsightActorsQuerySource;
@@ -4147,13 +4497,29 @@ pub struct IntegrationFilter {
     pub integration_source_ids: Option<Vec<String>>,
 }
 crate::string_enum! {
-    #[doc = " IntegrationKind"] pub enum IntegrationKind { Slack = "slack", Salesforce =
-    "salesforce", Hubspot = "hubspot", GooglePubsub = "google-pubsub", GoogleCloudStorage
-    = "google-cloud-storage", GoogleAds = "google-ads", GoogleSheets = "google-sheets",
-    LinkedinAds = "linkedin-ads", Snapchat = "snapchat", Intercom = "intercom", Email =
-    "email", Twilio = "twilio", Linear = "linear", Github = "github", MetaAds =
-    "meta-ads", Clickup = "clickup", RedditAds = "reddit-ads", Databricks = "databricks",
-    TiktokAds = "tiktok-ads", } fallback Other;
+    /// IntegrationKind
+    pub enum IntegrationKind {
+        Slack = "slack",
+        Salesforce = "salesforce",
+        Hubspot = "hubspot",
+        GooglePubsub = "google-pubsub",
+        GoogleCloudStorage = "google-cloud-storage",
+        GoogleAds = "google-ads",
+        GoogleSheets = "google-sheets",
+        LinkedinAds = "linkedin-ads",
+        Snapchat = "snapchat",
+        Intercom = "intercom",
+        Email = "email",
+        Twilio = "twilio",
+        Linear = "linear",
+        Github = "github",
+        MetaAds = "meta-ads",
+        Clickup = "clickup",
+        RedditAds = "reddit-ads",
+        Databricks = "databricks",
+        TiktokAds = "tiktok-ads",
+    }
+    fallback Other;
 }
 /// IntervalItem
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4163,8 +4529,15 @@ pub struct IntervalItem {
     pub value: i64,
 }
 crate::string_enum! {
-    #[doc = " IntervalType"] pub enum IntervalType { Minute = "minute", Hour = "hour",
-    Day = "day", Week = "week", Month = "month", } fallback Other;
+    /// IntervalType
+    pub enum IntervalType {
+        Minute = "minute",
+        Hour = "hour",
+        Day = "day",
+        Week = "week",
+        Month = "month",
+    }
+    fallback Other;
 }
 /// LastEvent
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4224,7 +4597,8 @@ pub struct LifecycleQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct LifecycleQueryKind = "LifecycleQuery";
+    /// Kind
+    pub struct LifecycleQueryKind = "LifecycleQuery";
 }
 /// Property filters for all series
 pub type LifecycleQueryProperties = CalendarHeatmapQueryProperties;
@@ -4251,8 +4625,14 @@ pub struct LifecycleQueryResponse {
 }
 pub type LifecycleQuerySeriesItem = CalendarHeatmapQuerySeriesItem;
 crate::string_enum! {
-    #[doc = " LifecycleToggle"] pub enum LifecycleToggle { New = "new", Resurrecting =
-    "resurrecting", Returning = "returning", Dormant = "dormant", } fallback Other;
+    /// LifecycleToggle
+    pub enum LifecycleToggle {
+        New = "new",
+        Resurrecting = "resurrecting",
+        Returning = "returning",
+        Dormant = "dormant",
+    }
+    fallback Other;
 }
 /// LLMTrace
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4310,9 +4690,16 @@ pub struct LlmTracePerson {
     pub uuid: String,
 }
 crate::string_enum! {
-    #[doc = " LogSeverityLevel"] pub enum LogSeverityLevel { Trace = "trace", Debug =
-    "debug", Info = "info", Warn = "warn", Error = "error", Fatal = "fatal", } fallback
-    Other;
+    /// LogSeverityLevel
+    pub enum LogSeverityLevel {
+        Trace = "trace",
+        Debug = "debug",
+        Info = "info",
+        Warn = "warn",
+        Error = "error",
+        Fatal = "fatal",
+    }
+    fallback Other;
 }
 /// LogsQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -4346,7 +4733,8 @@ pub struct LogsQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct LogsQueryKind = "LogsQuery";
+    /// Kind
+    pub struct LogsQueryKind = "LogsQuery";
 }
 /// LogsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4389,9 +4777,7 @@ pub struct MarketingAnalyticsAggregatedQuery {
     pub do_path_cleaning: Option<bool>,
     /// Draft conversion goal that can be set in the UI without saving
     #[serde(rename = "draftConversionGoal", default, skip_serializing_if = "none")]
-    pub draft_conversion_goal: Option<
-        MarketingAnalyticsAggregatedQueryDraftConversionGoal,
-    >,
+    pub draft_conversion_goal: Option<MarketingAnalyticsAggregatedQueryDraftConversionGoal>,
     #[serde(rename = "filterTestAccounts", default, skip_serializing_if = "none")]
     pub filter_test_accounts: Option<bool>,
     #[serde(rename = "includeRevenue", default, skip_serializing_if = "none")]
@@ -4434,8 +4820,8 @@ pub enum MarketingAnalyticsAggregatedQueryDraftConversionGoal {
     Other(serde_json::Value),
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct MarketingAnalyticsAggregatedQueryKind =
-    "MarketingAnalyticsAggregatedQuery";
+    /// Kind
+    pub struct MarketingAnalyticsAggregatedQueryKind = "MarketingAnalyticsAggregatedQuery";
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -4499,8 +4885,12 @@ pub enum MarketingAnalyticsItemPrevious {
 /// Value
 pub type MarketingAnalyticsItemValue = MarketingAnalyticsItemPrevious;
 crate::string_enum! {
-    #[doc = " MarketingAnalyticsOrderByEnum"] pub enum MarketingAnalyticsOrderByEnum {
-    Asc = "ASC", Desc = "DESC", } fallback Other;
+    /// MarketingAnalyticsOrderByEnum
+    pub enum MarketingAnalyticsOrderByEnum {
+        Asc = "ASC",
+        Desc = "DESC",
+    }
+    fallback Other;
 }
 /// MarketingAnalyticsTableQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4559,8 +4949,8 @@ pub type MarketingAnalyticsTableQueryConversionGoal = CalendarHeatmapQueryConver
 /// Draft conversion goal that can be set in the UI without saving
 pub type MarketingAnalyticsTableQueryDraftConversionGoal = MarketingAnalyticsAggregatedQueryDraftConversionGoal;
 crate::literal! {
-    #[doc = " Kind"] pub struct MarketingAnalyticsTableQueryKind =
-    "MarketingAnalyticsTableQuery";
+    /// Kind
+    pub struct MarketingAnalyticsTableQueryKind = "MarketingAnalyticsTableQuery";
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -4616,15 +5006,25 @@ pub struct MatchedRecordingEvent {
     pub uuid: String,
 }
 crate::string_enum! {
-    #[doc = " MaterializationMode"] pub enum MaterializationMode { Auto = "auto",
-    LegacyNullAsString = "legacy_null_as_string", LegacyNullAsNull =
-    "legacy_null_as_null", Disabled = "disabled", } fallback Other;
+    /// MaterializationMode
+    pub enum MaterializationMode {
+        Auto = "auto",
+        LegacyNullAsString = "legacy_null_as_string",
+        LegacyNullAsNull = "legacy_null_as_null",
+        Disabled = "disabled",
+    }
+    fallback Other;
 }
 /// MathGroupTypeIndex
 pub type MathGroupTypeIndex = f64;
 crate::string_enum! {
-    #[doc = " MeanRetentionCalculation"] pub enum MeanRetentionCalculation { Simple =
-    "simple", Weighted = "weighted", None = "none", } fallback Other;
+    /// MeanRetentionCalculation
+    pub enum MeanRetentionCalculation {
+        Simple = "simple",
+        Weighted = "weighted",
+        None = "none",
+    }
+    fallback Other;
 }
 /// Metrics
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4656,28 +5056,55 @@ pub struct MultipleBreakdownOptions {
     pub values: Vec<BreakdownItem>,
 }
 crate::string_enum! {
-    #[doc = " MultipleVariantHandling"] pub enum MultipleVariantHandling { Exclude =
-    "exclude", FirstSeen = "first_seen", } fallback Other;
-}
-crate::string_enum! {
-    #[doc = " OrderBy"] pub enum OrderBy { Distance = "distance", Timestamp =
-    "timestamp", } fallback Other;
-}
-crate::string_enum! {
-    #[doc = " OrderBy1"] pub enum OrderBy1 { LastSeen = "last_seen", FirstSeen =
-    "first_seen", Occurrences = "occurrences", Users = "users", Sessions = "sessions",
-    Revenue = "revenue", } fallback Other;
-}
-crate::string_enum! {
-    #[doc = " OrderBy3"] pub enum OrderBy3 { Latest = "latest", Earliest = "earliest", }
+    /// MultipleVariantHandling
+    pub enum MultipleVariantHandling {
+        Exclude = "exclude",
+        FirstSeen = "first_seen",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    #[doc = " OrderDirection"] pub enum OrderDirection { Asc = "asc", Desc = "desc", }
+    /// OrderBy
+    pub enum OrderBy {
+        Distance = "distance",
+        Timestamp = "timestamp",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    #[doc = " OrderDirection1"] pub enum OrderDirection1 { Asc = "ASC", Desc = "DESC", }
+    /// OrderBy1
+    pub enum OrderBy1 {
+        LastSeen = "last_seen",
+        FirstSeen = "first_seen",
+        Occurrences = "occurrences",
+        Users = "users",
+        Sessions = "sessions",
+        Revenue = "revenue",
+    }
+    fallback Other;
+}
+crate::string_enum! {
+    /// OrderBy3
+    pub enum OrderBy3 {
+        Latest = "latest",
+        Earliest = "earliest",
+    }
+    fallback Other;
+}
+crate::string_enum! {
+    /// OrderDirection
+    pub enum OrderDirection {
+        Asc = "asc",
+        Desc = "desc",
+    }
+    fallback Other;
+}
+crate::string_enum! {
+    /// OrderDirection1
+    pub enum OrderDirection1 {
+        Asc = "ASC",
+        Desc = "DESC",
+    }
     fallback Other;
 }
 /// PageURL
@@ -4725,8 +5152,14 @@ pub struct PathCleaningFilter {
     pub regex: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " PathType"] pub enum PathType { DollarPageview = "$pageview", DollarScreen =
-    "$screen", CustomEvent = "custom_event", Hogql = "hogql", } fallback Other;
+    /// PathType
+    pub enum PathType {
+        DollarPageview = "$pageview",
+        DollarScreen = "$screen",
+        CustomEvent = "custom_event",
+        Hogql = "hogql",
+    }
+    fallback Other;
 }
 /// PathsFilter
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4810,7 +5243,8 @@ pub struct PathsQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct PathsQueryKind = "PathsQuery";
+    /// Kind
+    pub struct PathsQueryKind = "PathsQuery";
 }
 /// Property filters for all series
 pub type PathsQueryProperties = CalendarHeatmapQueryProperties;
@@ -4852,12 +5286,21 @@ pub struct PersonType {
     pub uuid: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " PersonsArgMaxVersion"] pub enum PersonsArgMaxVersion { Auto = "auto", V1 =
-    "v1", V2 = "v2", } fallback Other;
+    /// PersonsArgMaxVersion
+    pub enum PersonsArgMaxVersion {
+        Auto = "auto",
+        V1 = "v1",
+        V2 = "v2",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " PersonsJoinMode"] pub enum PersonsJoinMode { Inner = "inner", Left =
-    "left", } fallback Other;
+    /// PersonsJoinMode
+    pub enum PersonsJoinMode {
+        Inner = "inner",
+        Left = "left",
+    }
+    fallback Other;
 }
 /// PersonsNode
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4892,15 +5335,19 @@ pub struct PersonsNode {
 }
 pub type PersonsNodeFixedPropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct PersonsNodeKind = "PersonsNode";
+    /// Kind
+    pub struct PersonsNodeKind = "PersonsNode";
 }
 pub type PersonsNodePropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::string_enum! {
-    #[doc = " PersonsOnEventsMode"] pub enum PersonsOnEventsMode { Disabled = "disabled",
-    PersonIdNoOverridePropertiesOnEvents = "person_id_no_override_properties_on_events",
-    PersonIdOverridePropertiesOnEvents = "person_id_override_properties_on_events",
-    PersonIdOverridePropertiesJoined = "person_id_override_properties_joined", } fallback
-    Other;
+    /// PersonsOnEventsMode
+    pub enum PersonsOnEventsMode {
+        Disabled = "disabled",
+        PersonIdNoOverridePropertiesOnEvents = "person_id_no_override_properties_on_events",
+        PersonIdOverridePropertiesOnEvents = "person_id_override_properties_on_events",
+        PersonIdOverridePropertiesJoined = "person_id_override_properties_joined",
+    }
+    fallback Other;
 }
 /// Population
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4965,13 +5412,28 @@ pub enum PropertyGroupFilterValueValuesItem {
     Other(serde_json::Value),
 }
 crate::string_enum! {
-    #[doc = " PropertyGroupsMode"] pub enum PropertyGroupsMode { Enabled = "enabled",
-    Disabled = "disabled", Optimized = "optimized", } fallback Other;
+    /// PropertyGroupsMode
+    pub enum PropertyGroupsMode {
+        Enabled = "enabled",
+        Disabled = "disabled",
+        Optimized = "optimized",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " PropertyMathType"] pub enum PropertyMathType { Avg = "avg", Sum = "sum",
-    Min = "min", Max = "max", Median = "median", P75 = "p75", P90 = "p90", P95 = "p95",
-    P99 = "p99", } fallback Other;
+    /// PropertyMathType
+    pub enum PropertyMathType {
+        Avg = "avg",
+        Sum = "sum",
+        Min = "min",
+        Max = "max",
+        Median = "median",
+        P75 = "p75",
+        P90 = "p90",
+        P95 = "p95",
+        P99 = "p99",
+    }
+    fallback Other;
 }
 /// An error answer of the public endpoints.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -4988,8 +5450,14 @@ pub struct PublicErrorResponse {
     pub attr: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " QueryIndexUsage"] pub enum QueryIndexUsage { Undecisive = "undecisive", No
-    = "no", Partial = "partial", Yes = "yes", } fallback Other;
+    /// QueryIndexUsage
+    pub enum QueryIndexUsage {
+        Undecisive = "undecisive",
+        No = "no",
+        Partial = "partial",
+        Yes = "yes",
+    }
+    fallback Other;
 }
 /// QueryLogTags
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -5029,80 +5497,110 @@ pub struct QueryRequest {
     #[serde(default, skip_serializing_if = "none")]
     pub refresh: Option<RefreshType>,
     #[serde(default, skip_serializing_if = "none")]
-    pub variables_override: Option<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
+    pub variables_override: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 crate::tagged_union! {
-    #[doc =
-    " Submit a JSON string representing a query for PostHog data analysis, for example a HogQL query."]
-    #[doc = " "] #[doc = " Example payload:"] #[doc = " "] #[doc = " ```text"] #[doc =
-    " "] #[doc =
-    " {\"query\": {\"kind\": \"HogQLQuery\", \"query\": \"select * from events limit 100\"}}"]
-    #[doc = " "] #[doc = " ```"] #[doc = " "] #[doc =
-    " For more details on HogQL queries, see the [PostHog HogQL documentation](/docs/hogql#api-access)."]
-    pub enum QueryRequestQuery { tag "kind"; EventsNode(Box < EventsNode >) =
-    ["EventsNode"], ActionsNode(Box < ActionsNode >) = ["ActionsNode"], PersonsNode(Box <
-    PersonsNode >) = ["PersonsNode"], DataWarehouseNode(Box < DataWarehouseNode >) =
-    ["DataWarehouseNode"], EventsQuery(Box < EventsQuery >) = ["EventsQuery"],
-    ActorsQuery(Box < ActorsQuery >) = ["ActorsQuery"], GroupsQuery(Box < GroupsQuery >)
-    = ["GroupsQuery"], InsightActorsQuery(Box < InsightActorsQuery >) =
-    ["InsightActorsQuery"], InsightActorsQueryOptions(Box < InsightActorsQueryOptions >)
-    = ["InsightActorsQueryOptions"], SessionsTimelineQuery(Box < SessionsTimelineQuery >)
-    = ["SessionsTimelineQuery"], HogQuery(Box < HogQuery >) = ["HogQuery"],
-    HogQlQuery(Box < HogQlQuery >) = ["HogQLQuery"], HogQlMetadata(Box < HogQlMetadata >)
-    = ["HogQLMetadata"], HogQlAutocomplete(Box < HogQlAutocomplete >) =
-    ["HogQLAutocomplete"], HogQlastQuery(Box < HogQlastQuery >) = ["HogQLASTQuery"],
-    SessionAttributionExplorerQuery(Box < SessionAttributionExplorerQuery >) =
-    ["SessionAttributionExplorerQuery"], RevenueExampleEventsQuery(Box <
-    RevenueExampleEventsQuery >) = ["RevenueExampleEventsQuery"],
-    RevenueExampleDataWarehouseTablesQuery(Box < RevenueExampleDataWarehouseTablesQuery
-    >) = ["RevenueExampleDataWarehouseTablesQuery"], ErrorTrackingQuery(Box <
-    ErrorTrackingQuery >) = ["ErrorTrackingQuery"],
-    ErrorTrackingIssueCorrelationQuery(Box < ErrorTrackingIssueCorrelationQuery >) =
-    ["ErrorTrackingIssueCorrelationQuery"], ExperimentFunnelsQuery(Box <
-    ExperimentFunnelsQuery >) = ["ExperimentFunnelsQuery"], ExperimentTrendsQuery(Box <
-    ExperimentTrendsQuery >) = ["ExperimentTrendsQuery"], ExperimentQuery(Box <
-    ExperimentQuery >) = ["ExperimentQuery"], ExperimentExposureQuery(Box <
-    ExperimentExposureQuery >) = ["ExperimentExposureQuery"], DocumentSimilarityQuery(Box
-    < DocumentSimilarityQuery >) = ["DocumentSimilarityQuery"], WebOverviewQuery(Box <
-    WebOverviewQuery >) = ["WebOverviewQuery"], WebStatsTableQuery(Box <
-    WebStatsTableQuery >) = ["WebStatsTableQuery"], WebExternalClicksTableQuery(Box <
-    WebExternalClicksTableQuery >) = ["WebExternalClicksTableQuery"], WebGoalsQuery(Box <
-    WebGoalsQuery >) = ["WebGoalsQuery"], WebVitalsQuery(Box < WebVitalsQuery >) =
-    ["WebVitalsQuery"], WebVitalsPathBreakdownQuery(Box < WebVitalsPathBreakdownQuery >)
-    = ["WebVitalsPathBreakdownQuery"], WebPageUrlSearchQuery(Box < WebPageUrlSearchQuery
-    >) = ["WebPageURLSearchQuery"], WebAnalyticsExternalSummaryQuery(Box <
-    WebAnalyticsExternalSummaryQuery >) = ["WebAnalyticsExternalSummaryQuery"],
-    RevenueAnalyticsGrossRevenueQuery(Box < RevenueAnalyticsGrossRevenueQuery >) =
-    ["RevenueAnalyticsGrossRevenueQuery"], RevenueAnalyticsMetricsQuery(Box <
-    RevenueAnalyticsMetricsQuery >) = ["RevenueAnalyticsMetricsQuery"],
-    RevenueAnalyticsMrrQuery(Box < RevenueAnalyticsMrrQuery >) =
-    ["RevenueAnalyticsMRRQuery"], RevenueAnalyticsOverviewQuery(Box <
-    RevenueAnalyticsOverviewQuery >) = ["RevenueAnalyticsOverviewQuery"],
-    RevenueAnalyticsTopCustomersQuery(Box < RevenueAnalyticsTopCustomersQuery >) =
-    ["RevenueAnalyticsTopCustomersQuery"], MarketingAnalyticsTableQuery(Box <
-    MarketingAnalyticsTableQuery >) = ["MarketingAnalyticsTableQuery"],
-    MarketingAnalyticsAggregatedQuery(Box < MarketingAnalyticsAggregatedQuery >) =
-    ["MarketingAnalyticsAggregatedQuery"], DataVisualizationNode(Box <
-    DataVisualizationNode >) = ["DataVisualizationNode"], DataTableNode(Box <
-    DataTableNode >) = ["DataTableNode"], SavedInsightNode(Box < SavedInsightNode >) =
-    ["SavedInsightNode"], InsightVizNode(Box < InsightVizNode >) = ["InsightVizNode"],
-    TrendsQuery(Box < TrendsQuery >) = ["TrendsQuery"], FunnelsQuery(Box < FunnelsQuery
-    >) = ["FunnelsQuery"], RetentionQuery(Box < RetentionQuery >) = ["RetentionQuery"],
-    PathsQuery(Box < PathsQuery >) = ["PathsQuery"], StickinessQuery(Box <
-    StickinessQuery >) = ["StickinessQuery"], LifecycleQuery(Box < LifecycleQuery >) =
-    ["LifecycleQuery"], FunnelCorrelationQuery(Box < FunnelCorrelationQuery >) =
-    ["FunnelCorrelationQuery"], DatabaseSchemaQuery(Box < DatabaseSchemaQuery >) =
-    ["DatabaseSchemaQuery"], LogsQuery(Box < LogsQuery >) = ["LogsQuery"],
-    SuggestedQuestionsQuery(Box < SuggestedQuestionsQuery >) =
-    ["SuggestedQuestionsQuery"], TeamTaxonomyQuery(Box < TeamTaxonomyQuery >) =
-    ["TeamTaxonomyQuery"], EventTaxonomyQuery(Box < EventTaxonomyQuery >) =
-    ["EventTaxonomyQuery"], ActorsPropertyTaxonomyQuery(Box < ActorsPropertyTaxonomyQuery
-    >) = ["ActorsPropertyTaxonomyQuery"], TracesQuery(Box < TracesQuery >) =
-    ["TracesQuery"], TraceQuery(Box < TraceQuery >) = ["TraceQuery"],
-    VectorSearchQuery(Box < VectorSearchQuery >) = ["VectorSearchQuery"],
-    UsageMetricsQuery(Box < UsageMetricsQuery >) = ["UsageMetricsQuery"], }
+    /// Submit a JSON string representing a query for PostHog data analysis, for example a HogQL query.
+    ///
+    /// Example payload:
+    ///
+    /// ```text
+    ///
+    /// {"query": {"kind": "HogQLQuery", "query": "select * from events limit 100"}}
+    ///
+    /// ```
+    ///
+    /// For more details on HogQL queries, see the [PostHog HogQL documentation](/docs/hogql#api-access).
+    pub enum QueryRequestQuery {
+        tag "kind";
+        EventsNode(Box<EventsNode>) = ["EventsNode"],
+        ActionsNode(Box<ActionsNode>) = ["ActionsNode"],
+        PersonsNode(Box<PersonsNode>) = ["PersonsNode"],
+        DataWarehouseNode(Box<DataWarehouseNode>) = ["DataWarehouseNode"],
+        EventsQuery(Box<EventsQuery>) = ["EventsQuery"],
+        ActorsQuery(Box<ActorsQuery>) = ["ActorsQuery"],
+        GroupsQuery(Box<GroupsQuery>) = ["GroupsQuery"],
+        InsightActorsQuery(Box<InsightActorsQuery>) = ["InsightActorsQuery"],
+        InsightActorsQueryOptions(Box<InsightActorsQueryOptions>) = ["InsightActorsQueryOptions"],
+        SessionsTimelineQuery(Box<SessionsTimelineQuery>) = ["SessionsTimelineQuery"],
+        HogQuery(Box<HogQuery>) = ["HogQuery"],
+        HogQlQuery(Box<HogQlQuery>) = ["HogQLQuery"],
+        HogQlMetadata(Box<HogQlMetadata>) = ["HogQLMetadata"],
+        HogQlAutocomplete(Box<HogQlAutocomplete>) = ["HogQLAutocomplete"],
+        HogQlastQuery(Box<HogQlastQuery>) = ["HogQLASTQuery"],
+        SessionAttributionExplorerQuery(Box<SessionAttributionExplorerQuery>) = [
+            "SessionAttributionExplorerQuery",
+        ],
+        RevenueExampleEventsQuery(Box<RevenueExampleEventsQuery>) = ["RevenueExampleEventsQuery"],
+        RevenueExampleDataWarehouseTablesQuery(Box<RevenueExampleDataWarehouseTablesQuery>) = [
+            "RevenueExampleDataWarehouseTablesQuery",
+        ],
+        ErrorTrackingQuery(Box<ErrorTrackingQuery>) = ["ErrorTrackingQuery"],
+        ErrorTrackingIssueCorrelationQuery(Box<ErrorTrackingIssueCorrelationQuery>) = [
+            "ErrorTrackingIssueCorrelationQuery",
+        ],
+        ExperimentFunnelsQuery(Box<ExperimentFunnelsQuery>) = ["ExperimentFunnelsQuery"],
+        ExperimentTrendsQuery(Box<ExperimentTrendsQuery>) = ["ExperimentTrendsQuery"],
+        ExperimentQuery(Box<ExperimentQuery>) = ["ExperimentQuery"],
+        ExperimentExposureQuery(Box<ExperimentExposureQuery>) = ["ExperimentExposureQuery"],
+        DocumentSimilarityQuery(Box<DocumentSimilarityQuery>) = ["DocumentSimilarityQuery"],
+        WebOverviewQuery(Box<WebOverviewQuery>) = ["WebOverviewQuery"],
+        WebStatsTableQuery(Box<WebStatsTableQuery>) = ["WebStatsTableQuery"],
+        WebExternalClicksTableQuery(Box<WebExternalClicksTableQuery>) = [
+            "WebExternalClicksTableQuery",
+        ],
+        WebGoalsQuery(Box<WebGoalsQuery>) = ["WebGoalsQuery"],
+        WebVitalsQuery(Box<WebVitalsQuery>) = ["WebVitalsQuery"],
+        WebVitalsPathBreakdownQuery(Box<WebVitalsPathBreakdownQuery>) = [
+            "WebVitalsPathBreakdownQuery",
+        ],
+        WebPageUrlSearchQuery(Box<WebPageUrlSearchQuery>) = ["WebPageURLSearchQuery"],
+        WebAnalyticsExternalSummaryQuery(Box<WebAnalyticsExternalSummaryQuery>) = [
+            "WebAnalyticsExternalSummaryQuery",
+        ],
+        RevenueAnalyticsGrossRevenueQuery(Box<RevenueAnalyticsGrossRevenueQuery>) = [
+            "RevenueAnalyticsGrossRevenueQuery",
+        ],
+        RevenueAnalyticsMetricsQuery(Box<RevenueAnalyticsMetricsQuery>) = [
+            "RevenueAnalyticsMetricsQuery",
+        ],
+        RevenueAnalyticsMrrQuery(Box<RevenueAnalyticsMrrQuery>) = ["RevenueAnalyticsMRRQuery"],
+        RevenueAnalyticsOverviewQuery(Box<RevenueAnalyticsOverviewQuery>) = [
+            "RevenueAnalyticsOverviewQuery",
+        ],
+        RevenueAnalyticsTopCustomersQuery(Box<RevenueAnalyticsTopCustomersQuery>) = [
+            "RevenueAnalyticsTopCustomersQuery",
+        ],
+        MarketingAnalyticsTableQuery(Box<MarketingAnalyticsTableQuery>) = [
+            "MarketingAnalyticsTableQuery",
+        ],
+        MarketingAnalyticsAggregatedQuery(Box<MarketingAnalyticsAggregatedQuery>) = [
+            "MarketingAnalyticsAggregatedQuery",
+        ],
+        DataVisualizationNode(Box<DataVisualizationNode>) = ["DataVisualizationNode"],
+        DataTableNode(Box<DataTableNode>) = ["DataTableNode"],
+        SavedInsightNode(Box<SavedInsightNode>) = ["SavedInsightNode"],
+        InsightVizNode(Box<InsightVizNode>) = ["InsightVizNode"],
+        TrendsQuery(Box<TrendsQuery>) = ["TrendsQuery"],
+        FunnelsQuery(Box<FunnelsQuery>) = ["FunnelsQuery"],
+        RetentionQuery(Box<RetentionQuery>) = ["RetentionQuery"],
+        PathsQuery(Box<PathsQuery>) = ["PathsQuery"],
+        StickinessQuery(Box<StickinessQuery>) = ["StickinessQuery"],
+        LifecycleQuery(Box<LifecycleQuery>) = ["LifecycleQuery"],
+        FunnelCorrelationQuery(Box<FunnelCorrelationQuery>) = ["FunnelCorrelationQuery"],
+        DatabaseSchemaQuery(Box<DatabaseSchemaQuery>) = ["DatabaseSchemaQuery"],
+        LogsQuery(Box<LogsQuery>) = ["LogsQuery"],
+        SuggestedQuestionsQuery(Box<SuggestedQuestionsQuery>) = ["SuggestedQuestionsQuery"],
+        TeamTaxonomyQuery(Box<TeamTaxonomyQuery>) = ["TeamTaxonomyQuery"],
+        EventTaxonomyQuery(Box<EventTaxonomyQuery>) = ["EventTaxonomyQuery"],
+        ActorsPropertyTaxonomyQuery(Box<ActorsPropertyTaxonomyQuery>) = [
+            "ActorsPropertyTaxonomyQuery",
+        ],
+        TracesQuery(Box<TracesQuery>) = ["TracesQuery"],
+        TraceQuery(Box<TraceQuery>) = ["TraceQuery"],
+        VectorSearchQuery(Box<VectorSearchQuery>) = ["VectorSearchQuery"],
+        UsageMetricsQuery(Box<UsageMetricsQuery>) = ["UsageMetricsQuery"],
+    }
 }
 /// QueryResponseAlternative
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -5316,8 +5814,8 @@ pub struct QueryResponseAlternative15 {
     pub variants: Vec<ExperimentVariantFunnelsBaseStats>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct QueryResponseAlternative15Kind =
-    "ExperimentFunnelsQuery";
+    /// Kind
+    pub struct QueryResponseAlternative15Kind = "ExperimentFunnelsQuery";
 }
 /// QueryResponseAlternative16
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -5339,7 +5837,8 @@ pub struct QueryResponseAlternative16 {
     pub variants: Vec<ExperimentVariantTrendsBaseStats>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct QueryResponseAlternative16Kind = "ExperimentTrendsQuery";
+    /// Kind
+    pub struct QueryResponseAlternative16Kind = "ExperimentTrendsQuery";
 }
 /// QueryResponseAlternative17
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -5370,7 +5869,8 @@ pub struct QueryResponseAlternative17 {
     pub variants: Option<QueryResponseAlternative17Variants>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct QueryResponseAlternative17Kind = "ExperimentQuery";
+    /// Kind
+    pub struct QueryResponseAlternative17Kind = "ExperimentQuery";
 }
 /// Metric
 pub type QueryResponseAlternative17Metric = ExperimentQueryMetric;
@@ -5388,8 +5888,8 @@ pub struct QueryResponseAlternative18 {
     pub total_exposures: std::collections::BTreeMap<String, f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct QueryResponseAlternative18Kind =
-    "ExperimentExposureQuery";
+    /// Kind
+    pub struct QueryResponseAlternative18Kind = "ExperimentExposureQuery";
 }
 /// QueryResponseAlternative19
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -5863,7 +6363,8 @@ pub struct QueryResponseAlternative36 {
     pub types: Vec<String>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct QueryResponseAlternative36Kind = "GroupsQuery";
+    /// Kind
+    pub struct QueryResponseAlternative36Kind = "GroupsQuery";
 }
 /// QueryResponseAlternative37
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -5971,7 +6472,8 @@ pub struct QueryResponseAlternative39 {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct QueryResponseAlternative3Kind = "GroupsQuery";
+    /// Kind
+    pub struct QueryResponseAlternative3Kind = "GroupsQuery";
 }
 /// QueryResponseAlternative4
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -6333,8 +6835,8 @@ pub struct QueryResponseAlternative55 {
     pub variants: Vec<ExperimentVariantFunnelsBaseStats>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct QueryResponseAlternative55Kind =
-    "ExperimentFunnelsQuery";
+    /// Kind
+    pub struct QueryResponseAlternative55Kind = "ExperimentFunnelsQuery";
 }
 /// QueryResponseAlternative56
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -6356,7 +6858,8 @@ pub struct QueryResponseAlternative56 {
     pub variants: Vec<ExperimentVariantTrendsBaseStats>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct QueryResponseAlternative56Kind = "ExperimentTrendsQuery";
+    /// Kind
+    pub struct QueryResponseAlternative56Kind = "ExperimentTrendsQuery";
 }
 /// QueryResponseAlternative57
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -6536,10 +7039,7 @@ pub struct QueryResponseAlternative64 {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct QueryResponseAlternative65 {
     pub joins: Vec<DataWarehouseViewLink>,
-    pub tables: std::collections::BTreeMap<
-        String,
-        QueryResponseAlternative65TablesValue,
-    >,
+    pub tables: std::collections::BTreeMap<String, QueryResponseAlternative65TablesValue>,
 }
 pub type QueryResponseAlternative65TablesValue = DatabaseSchemaQueryResponseTablesValue;
 /// QueryResponseAlternative66
@@ -6803,16 +7303,29 @@ pub struct QueryUpgradeResponse {
 /// Query
 pub type QueryUpgradeResponseQuery = QueryRequestQuery;
 crate::string_enum! {
-    #[doc = " RecordingOrder"] pub enum RecordingOrder { Duration = "duration",
-    RecordingDuration = "recording_duration", InactiveSeconds = "inactive_seconds",
-    ActiveSeconds = "active_seconds", StartTime = "start_time", ConsoleErrorCount =
-    "console_error_count", ClickCount = "click_count", KeypressCount = "keypress_count",
-    MouseActivityCount = "mouse_activity_count", ActivityScore = "activity_score",
-    RecordingTtl = "recording_ttl", } fallback Other;
+    /// RecordingOrder
+    pub enum RecordingOrder {
+        Duration = "duration",
+        RecordingDuration = "recording_duration",
+        InactiveSeconds = "inactive_seconds",
+        ActiveSeconds = "active_seconds",
+        StartTime = "start_time",
+        ConsoleErrorCount = "console_error_count",
+        ClickCount = "click_count",
+        KeypressCount = "keypress_count",
+        MouseActivityCount = "mouse_activity_count",
+        ActivityScore = "activity_score",
+        RecordingTtl = "recording_ttl",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " RecordingOrderDirection"] pub enum RecordingOrderDirection { Asc = "ASC",
-    Desc = "DESC", } fallback Other;
+    /// RecordingOrderDirection
+    pub enum RecordingOrderDirection {
+        Asc = "ASC",
+        Desc = "DESC",
+    }
+    fallback Other;
 }
 /// RecordingsQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -6867,7 +7380,8 @@ pub struct RecordingsQuery {
 }
 pub type RecordingsQueryHavingPredicatesItem = ActionsNodeFixedPropertiesItem;
 crate::literal! {
-    #[doc = " Kind"] pub struct RecordingsQueryKind = "RecordingsQuery";
+    /// Kind
+    pub struct RecordingsQueryKind = "RecordingsQuery";
 }
 pub type RecordingsQueryPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// RecordingsQueryResponse
@@ -7230,7 +7744,8 @@ pub struct Response21 {
     pub variants: Vec<ExperimentVariantFunnelsBaseStats>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct Response21Kind = "ExperimentFunnelsQuery";
+    /// Kind
+    pub struct Response21Kind = "ExperimentFunnelsQuery";
 }
 /// Response22
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -7252,7 +7767,8 @@ pub struct Response22 {
     pub variants: Vec<ExperimentVariantTrendsBaseStats>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct Response22Kind = "ExperimentTrendsQuery";
+    /// Kind
+    pub struct Response22Kind = "ExperimentTrendsQuery";
 }
 /// Response23
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7283,7 +7799,8 @@ pub struct Response23 {
     pub timings: Option<Vec<QueryTiming>>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct Response2Kind = "GroupsQuery";
+    /// Kind
+    pub struct Response2Kind = "GroupsQuery";
 }
 /// Response3
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7473,8 +7990,12 @@ pub struct Response9 {
     pub types: Option<Vec<serde_json::Value>>,
 }
 crate::string_enum! {
-    #[doc = " ResultCustomizationBy"] pub enum ResultCustomizationBy { Value = "value",
-    Position = "position", } fallback Other;
+    /// ResultCustomizationBy
+    pub enum ResultCustomizationBy {
+        Value = "value",
+        Position = "position",
+    }
+    fallback Other;
 }
 /// ResultCustomizationByPosition
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7487,8 +8008,8 @@ pub struct ResultCustomizationByPosition {
     pub hidden: Option<bool>,
 }
 crate::literal! {
-    #[doc = " Assignmentby"] pub struct ResultCustomizationByPositionAssignmentBy =
-    "position";
+    /// Assignmentby
+    pub struct ResultCustomizationByPositionAssignmentBy = "position";
 }
 /// ResultCustomizationByValue
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7501,7 +8022,8 @@ pub struct ResultCustomizationByValue {
     pub hidden: Option<bool>,
 }
 crate::literal! {
-    #[doc = " Assignmentby"] pub struct ResultCustomizationByValueAssignmentBy = "value";
+    /// Assignmentby
+    pub struct ResultCustomizationByValueAssignmentBy = "value";
 }
 /// RETENTION
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7514,8 +8036,13 @@ pub struct Retention {
     pub use_small_layout: Option<bool>,
 }
 crate::string_enum! {
-    #[doc = " RetentionDashboardDisplayType"] pub enum RetentionDashboardDisplayType {
-    TableOnly = "table_only", GraphOnly = "graph_only", All = "all", } fallback Other;
+    /// RetentionDashboardDisplayType
+    pub enum RetentionDashboardDisplayType {
+        TableOnly = "table_only",
+        GraphOnly = "graph_only",
+        All = "all",
+    }
+    fallback Other;
 }
 /// RetentionEntity
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7548,8 +8075,12 @@ pub enum RetentionEntityId {
     Other(serde_json::Value),
 }
 crate::string_enum! {
-    #[doc = " RetentionEntityKind"] pub enum RetentionEntityKind { ActionsNode =
-    "ActionsNode", EventsNode = "EventsNode", } fallback Other;
+    /// RetentionEntityKind
+    pub enum RetentionEntityKind {
+        ActionsNode = "ActionsNode",
+        EventsNode = "EventsNode",
+    }
+    fallback Other;
 }
 pub type RetentionEntityPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// RetentionFilter
@@ -7583,8 +8114,14 @@ pub struct RetentionFilter {
     pub total_intervals: Option<i64>,
 }
 crate::string_enum! {
-    #[doc = " RetentionPeriod"] pub enum RetentionPeriod { Hour = "Hour", Day = "Day",
-    Week = "Week", Month = "Month", } fallback Other;
+    /// RetentionPeriod
+    pub enum RetentionPeriod {
+        Hour = "Hour",
+        Day = "Day",
+        Week = "Week",
+        Month = "Month",
+    }
+    fallback Other;
 }
 /// RetentionQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7623,7 +8160,8 @@ pub struct RetentionQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct RetentionQueryKind = "RetentionQuery";
+    /// Kind
+    pub struct RetentionQueryKind = "RetentionQuery";
 }
 /// Property filters for all series
 pub type RetentionQueryProperties = CalendarHeatmapQueryProperties;
@@ -7649,8 +8187,12 @@ pub struct RetentionQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 crate::string_enum! {
-    #[doc = " RetentionReference"] pub enum RetentionReference { Total = "total",
-    Previous = "previous", } fallback Other;
+    /// RetentionReference
+    pub enum RetentionReference {
+        Total = "total",
+        Previous = "previous",
+    }
+    fallback Other;
 }
 /// RetentionResult
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -7665,9 +8207,13 @@ pub struct RetentionResult {
 /// Optional breakdown value for retention cohorts
 pub type RetentionResultBreakdownValue = RetentionEntityId;
 crate::string_enum! {
-    #[doc = " RetentionType"] pub enum RetentionType { RetentionRecurring =
-    "retention_recurring", RetentionFirstTime = "retention_first_time",
-    RetentionFirstEverOccurrence = "retention_first_ever_occurrence", } fallback Other;
+    /// RetentionType
+    pub enum RetentionType {
+        RetentionRecurring = "retention_recurring",
+        RetentionFirstTime = "retention_first_time",
+        RetentionFirstEverOccurrence = "retention_first_ever_occurrence",
+    }
+    fallback Other;
 }
 /// RetentionValue
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7684,7 +8230,8 @@ pub struct RevenueAnalyticsBreakdown {
     pub r#type: Option<RevenueAnalyticsBreakdownType>,
 }
 crate::literal! {
-    #[doc = " Type"] pub struct RevenueAnalyticsBreakdownType = "revenue_analytics";
+    /// Type
+    pub struct RevenueAnalyticsBreakdownType = "revenue_analytics";
 }
 /// RevenueAnalyticsGrossRevenueQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -7707,8 +8254,8 @@ pub struct RevenueAnalyticsGrossRevenueQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct RevenueAnalyticsGrossRevenueQueryKind =
-    "RevenueAnalyticsGrossRevenueQuery";
+    /// Kind
+    pub struct RevenueAnalyticsGrossRevenueQueryKind = "RevenueAnalyticsGrossRevenueQuery";
 }
 /// RevenueAnalyticsGrossRevenueQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7753,8 +8300,8 @@ pub struct RevenueAnalyticsMetricsQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct RevenueAnalyticsMetricsQueryKind =
-    "RevenueAnalyticsMetricsQuery";
+    /// Kind
+    pub struct RevenueAnalyticsMetricsQueryKind = "RevenueAnalyticsMetricsQuery";
 }
 /// RevenueAnalyticsMetricsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7799,8 +8346,8 @@ pub struct RevenueAnalyticsMrrQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct RevenueAnalyticsMrrQueryKind =
-    "RevenueAnalyticsMRRQuery";
+    /// Kind
+    pub struct RevenueAnalyticsMrrQueryKind = "RevenueAnalyticsMRRQuery";
 }
 /// RevenueAnalyticsMRRQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7840,9 +8387,13 @@ pub struct RevenueAnalyticsOverviewItem {
     pub value: f64,
 }
 crate::string_enum! {
-    #[doc = " RevenueAnalyticsOverviewItemKey"] pub enum RevenueAnalyticsOverviewItemKey
-    { Revenue = "revenue", PayingCustomerCount = "paying_customer_count",
-    AvgRevenuePerCustomer = "avg_revenue_per_customer", } fallback Other;
+    /// RevenueAnalyticsOverviewItemKey
+    pub enum RevenueAnalyticsOverviewItemKey {
+        Revenue = "revenue",
+        PayingCustomerCount = "paying_customer_count",
+        AvgRevenuePerCustomer = "avg_revenue_per_customer",
+    }
+    fallback Other;
 }
 /// RevenueAnalyticsOverviewQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7863,8 +8414,8 @@ pub struct RevenueAnalyticsOverviewQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct RevenueAnalyticsOverviewQueryKind =
-    "RevenueAnalyticsOverviewQuery";
+    /// Kind
+    pub struct RevenueAnalyticsOverviewQueryKind = "RevenueAnalyticsOverviewQuery";
 }
 /// RevenueAnalyticsOverviewQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7887,8 +8438,12 @@ pub struct RevenueAnalyticsOverviewQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 crate::string_enum! {
-    #[doc = " RevenueAnalyticsTopCustomersGroupBy"] pub enum
-    RevenueAnalyticsTopCustomersGroupBy { Month = "month", All = "all", } fallback Other;
+    /// RevenueAnalyticsTopCustomersGroupBy
+    pub enum RevenueAnalyticsTopCustomersGroupBy {
+        Month = "month",
+        All = "all",
+    }
+    fallback Other;
 }
 /// RevenueAnalyticsTopCustomersQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -7911,8 +8466,8 @@ pub struct RevenueAnalyticsTopCustomersQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct RevenueAnalyticsTopCustomersQueryKind =
-    "RevenueAnalyticsTopCustomersQuery";
+    /// Kind
+    pub struct RevenueAnalyticsTopCustomersQueryKind = "RevenueAnalyticsTopCustomersQuery";
 }
 /// RevenueAnalyticsTopCustomersQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7945,9 +8500,16 @@ pub struct RevenueCurrencyPropertyConfig {
     pub r#static: Option<CurrencyCode>,
 }
 crate::string_enum! {
-    #[doc = " RevenueEntity"] pub enum RevenueEntity { Person = "person", Group0 =
-    "group_0", Group1 = "group_1", Group2 = "group_2", Group3 = "group_3", Group4 =
-    "group_4", } fallback Other;
+    /// RevenueEntity
+    pub enum RevenueEntity {
+        Person = "person",
+        Group0 = "group_0",
+        Group1 = "group_1",
+        Group2 = "group_2",
+        Group3 = "group_3",
+        Group4 = "group_4",
+    }
+    fallback Other;
 }
 /// RevenueExampleDataWarehouseTablesQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -7969,8 +8531,8 @@ pub struct RevenueExampleDataWarehouseTablesQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct RevenueExampleDataWarehouseTablesQueryKind =
-    "RevenueExampleDataWarehouseTablesQuery";
+    /// Kind
+    pub struct RevenueExampleDataWarehouseTablesQueryKind = "RevenueExampleDataWarehouseTablesQuery";
 }
 /// RevenueExampleDataWarehouseTablesQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8022,8 +8584,8 @@ pub struct RevenueExampleEventsQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct RevenueExampleEventsQueryKind =
-    "RevenueExampleEventsQuery";
+    /// Kind
+    pub struct RevenueExampleEventsQueryKind = "RevenueExampleEventsQuery";
 }
 /// RevenueExampleEventsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8056,8 +8618,12 @@ pub struct RevenueExampleEventsQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 crate::string_enum! {
-    #[doc = " RevenuePeriod"] pub enum RevenuePeriod { AllTime = "all_time", Last30Days =
-    "last_30_days", } fallback Other;
+    /// RevenuePeriod
+    pub enum RevenuePeriod {
+        AllTime = "all_time",
+        Last30Days = "last_30_days",
+    }
+    fallback Other;
 }
 /// SamplingRate
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8126,21 +8692,13 @@ pub struct SavedInsightNode {
     pub show_hog_ql_editor: Option<bool>,
     #[serde(rename = "showLastComputation", default, skip_serializing_if = "none")]
     pub show_last_computation: Option<bool>,
-    #[serde(
-        rename = "showLastComputationRefresh",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "showLastComputationRefresh", default, skip_serializing_if = "none")]
     pub show_last_computation_refresh: Option<bool>,
     /// Show a button to open the current query as a new insight. (default: true)
     #[serde(rename = "showOpenEditorButton", default, skip_serializing_if = "none")]
     pub show_open_editor_button: Option<bool>,
     /// Show a button to configure and persist the table's default columns if possible
-    #[serde(
-        rename = "showPersistentColumnConfigurator",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "showPersistentColumnConfigurator", default, skip_serializing_if = "none")]
     pub show_persistent_column_configurator: Option<bool>,
     /// Include a property filter above the table
     #[serde(rename = "showPropertyFilter", default, skip_serializing_if = "none")]
@@ -8170,11 +8728,7 @@ pub struct SavedInsightNode {
     /// Show a detailed query timing breakdown
     #[serde(rename = "showTimings", default, skip_serializing_if = "none")]
     pub show_timings: Option<bool>,
-    #[serde(
-        rename = "suppressSessionAnalysisWarning",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "suppressSessionAnalysisWarning", default, skip_serializing_if = "none")]
     pub suppress_session_analysis_warning: Option<bool>,
     /// version of the node, used for schema migrations
     #[serde(default, skip_serializing_if = "none")]
@@ -8183,12 +8737,17 @@ pub struct SavedInsightNode {
     pub viz_specific_options: Option<VizSpecificOptions>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct SavedInsightNodeKind = "SavedInsightNode";
+    /// Kind
+    pub struct SavedInsightNodeKind = "SavedInsightNode";
 }
 /// Include a property filter above the table
 pub type SavedInsightNodeShowPropertyFilter = DataTableNodeShowPropertyFilter;
 crate::string_enum! {
-    #[doc = " Scale"] pub enum Scale { Linear = "linear", Logarithmic = "logarithmic", }
+    /// Scale
+    pub enum Scale {
+        Linear = "linear",
+        Logarithmic = "logarithmic",
+    }
     fallback Other;
 }
 /// Series
@@ -8221,8 +8780,8 @@ pub struct SessionAttributionExplorerQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct SessionAttributionExplorerQueryKind =
-    "SessionAttributionExplorerQuery";
+    /// Kind
+    pub struct SessionAttributionExplorerQueryKind = "SessionAttributionExplorerQuery";
 }
 /// SessionAttributionExplorerQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8255,10 +8814,17 @@ pub struct SessionAttributionExplorerQueryResponse {
     pub types: Option<Vec<serde_json::Value>>,
 }
 crate::string_enum! {
-    #[doc = " SessionAttributionGroupBy"] pub enum SessionAttributionGroupBy {
-    ChannelType = "ChannelType", Medium = "Medium", Source = "Source", Campaign =
-    "Campaign", AdIds = "AdIds", ReferringDomain = "ReferringDomain", InitialUrl =
-    "InitialURL", } fallback Other;
+    /// SessionAttributionGroupBy
+    pub enum SessionAttributionGroupBy {
+        ChannelType = "ChannelType",
+        Medium = "Medium",
+        Source = "Source",
+        Campaign = "Campaign",
+        AdIds = "AdIds",
+        ReferringDomain = "ReferringDomain",
+        InitialUrl = "InitialURL",
+    }
+    fallback Other;
 }
 /// SessionData
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8332,8 +8898,14 @@ pub struct SessionRecordingType {
     pub viewers: Vec<String>,
 }
 crate::string_enum! {
-    #[doc = " SessionTableVersion"] pub enum SessionTableVersion { Auto = "auto", V1 =
-    "v1", V2 = "v2", V3 = "v3", } fallback Other;
+    /// SessionTableVersion
+    pub enum SessionTableVersion {
+        Auto = "auto",
+        V1 = "v1",
+        V2 = "v2",
+        V3 = "v3",
+    }
+    fallback Other;
 }
 /// SessionsTimelineQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8360,7 +8932,8 @@ pub struct SessionsTimelineQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct SessionsTimelineQueryKind = "SessionsTimelineQuery";
+    /// Kind
+    pub struct SessionsTimelineQueryKind = "SessionsTimelineQuery";
 }
 /// SessionsTimelineQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8385,8 +8958,12 @@ pub struct SessionsTimelineQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 crate::string_enum! {
-    #[doc = " SessionsV2JoinMode"] pub enum SessionsV2JoinMode { String = "string", Uuid
-    = "uuid", } fallback Other;
+    /// SessionsV2JoinMode
+    pub enum SessionsV2JoinMode {
+        String = "string",
+        Uuid = "uuid",
+    }
+    fallback Other;
 }
 /// Settings
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8397,22 +8974,44 @@ pub struct Settings {
     pub formatting: Option<ChartSettingsFormatting>,
 }
 crate::string_enum! {
-    #[doc = " SimpleIntervalType"] pub enum SimpleIntervalType { Day = "day", Month =
-    "month", } fallback Other;
+    /// SimpleIntervalType
+    pub enum SimpleIntervalType {
+        Day = "day",
+        Month = "month",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " SnapshotSource"] pub enum SnapshotSource { Web = "web", Mobile = "mobile",
-    Unknown = "unknown", } fallback Other;
+    /// SnapshotSource
+    pub enum SnapshotSource {
+        Web = "web",
+        Mobile = "mobile",
+        Unknown = "unknown",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " Status"] pub enum Status { Archived = "archived", Active = "active",
-    Resolved = "resolved", PendingRelease = "pending_release", Suppressed = "suppressed",
-    } fallback Other;
+    /// Status
+    pub enum Status {
+        Archived = "archived",
+        Active = "active",
+        Resolved = "resolved",
+        PendingRelease = "pending_release",
+        Suppressed = "suppressed",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " Status2"] pub enum Status2 { Archived = "archived", Active = "active",
-    Resolved = "resolved", PendingRelease = "pending_release", Suppressed = "suppressed",
-    All = "all", } fallback Other;
+    /// Status2
+    pub enum Status2 {
+        Archived = "archived",
+        Active = "active",
+        Resolved = "resolved",
+        PendingRelease = "pending_release",
+        Suppressed = "suppressed",
+        All = "all",
+    }
+    fallback Other;
 }
 /// StatusItem
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8421,8 +9020,13 @@ pub struct StatusItem {
     pub value: String,
 }
 crate::string_enum! {
-    #[doc = " StepOrderValue"] pub enum StepOrderValue { Strict = "strict", Unordered =
-    "unordered", Ordered = "ordered", } fallback Other;
+    /// StepOrderValue
+    pub enum StepOrderValue {
+        Strict = "strict",
+        Unordered = "unordered",
+        Ordered = "ordered",
+    }
+    fallback Other;
 }
 /// StickinessActorsQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8453,11 +9057,16 @@ pub struct StickinessActorsQuery {
 /// Day
 pub type StickinessActorsQueryDay = BreakdownFilterBreakdownVariant1Item;
 crate::literal! {
-    #[doc = " Kind"] pub struct StickinessActorsQueryKind = "StickinessActorsQuery";
+    /// Kind
+    pub struct StickinessActorsQueryKind = "StickinessActorsQuery";
 }
 crate::string_enum! {
-    #[doc = " StickinessComputationMode"] pub enum StickinessComputationMode {
-    NonCumulative = "non_cumulative", Cumulative = "cumulative", } fallback Other;
+    /// StickinessComputationMode
+    pub enum StickinessComputationMode {
+        NonCumulative = "non_cumulative",
+        Cumulative = "cumulative",
+    }
+    fallback Other;
 }
 /// StickinessCriteria
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -8498,8 +9107,13 @@ pub enum StickinessFilterResultCustomizations {
     Other(serde_json::Value),
 }
 crate::string_enum! {
-    #[doc = " StickinessOperator"] pub enum StickinessOperator { Gte = "gte", Lte =
-    "lte", Exact = "exact", } fallback Other;
+    /// StickinessOperator
+    pub enum StickinessOperator {
+        Gte = "gte",
+        Lte = "lte",
+        Exact = "exact",
+    }
+    fallback Other;
 }
 /// StickinessQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8542,7 +9156,8 @@ pub struct StickinessQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct StickinessQueryKind = "StickinessQuery";
+    /// Kind
+    pub struct StickinessQueryKind = "StickinessQuery";
 }
 /// Property filters for all series
 pub type StickinessQueryProperties = CalendarHeatmapQueryProperties;
@@ -8569,12 +9184,21 @@ pub struct StickinessQueryResponse {
 }
 pub type StickinessQuerySeriesItem = CalendarHeatmapQuerySeriesItem;
 crate::string_enum! {
-    #[doc = " Storage"] pub enum Storage { ObjectStorageLts = "object_storage_lts",
-    ObjectStorage = "object_storage", } fallback Other;
+    /// Storage
+    pub enum Storage {
+        ObjectStorageLts = "object_storage_lts",
+        ObjectStorage = "object_storage",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " Style"] pub enum Style { None = "none", Number = "number", Percent =
-    "percent", } fallback Other;
+    /// Style
+    pub enum Style {
+        None = "none",
+        Number = "number",
+        Percent = "percent",
+    }
+    fallback Other;
 }
 /// SuggestedQuestionsQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8592,7 +9216,8 @@ pub struct SuggestedQuestionsQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct SuggestedQuestionsQueryKind = "SuggestedQuestionsQuery";
+    /// Kind
+    pub struct SuggestedQuestionsQueryKind = "SuggestedQuestionsQuery";
 }
 /// SuggestedQuestionsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8608,24 +9233,49 @@ pub struct TableSettings {
     pub conditional_formatting: Option<Vec<ConditionalFormattingRule>>,
 }
 crate::string_enum! {
-    #[doc = " TaxonomicFilterGroupType"] pub enum TaxonomicFilterGroupType { Metadata =
-    "metadata", Actions = "actions", Cohorts = "cohorts", CohortsWithAll =
-    "cohorts_with_all", DataWarehouse = "data_warehouse", DataWarehouseProperties =
-    "data_warehouse_properties", DataWarehousePersonProperties =
-    "data_warehouse_person_properties", Elements = "elements", Events = "events",
-    InternalEvents = "internal_events", InternalEventProperties =
-    "internal_event_properties", EventProperties = "event_properties", EventFeatureFlags
-    = "event_feature_flags", EventMetadata = "event_metadata", NumericalEventProperties =
-    "numerical_event_properties", PersonProperties = "person_properties", PageviewUrls =
-    "pageview_urls", Screens = "screens", CustomEvents = "custom_events", Wildcard =
-    "wildcard", Groups = "groups", Persons = "persons", FeatureFlags = "feature_flags",
-    Insights = "insights", Experiments = "experiments", Plugins = "plugins", Dashboards =
-    "dashboards", NameGroups = "name_groups", SessionProperties = "session_properties",
-    HogqlExpression = "hogql_expression", Notebooks = "notebooks", LogEntries =
-    "log_entries", ErrorTrackingIssues = "error_tracking_issues", LogAttributes =
-    "log_attributes", Replay = "replay", RevenueAnalyticsProperties =
-    "revenue_analytics_properties", Resources = "resources", ErrorTrackingProperties =
-    "error_tracking_properties", MaxAiContext = "max_ai_context", } fallback Other;
+    /// TaxonomicFilterGroupType
+    pub enum TaxonomicFilterGroupType {
+        Metadata = "metadata",
+        Actions = "actions",
+        Cohorts = "cohorts",
+        CohortsWithAll = "cohorts_with_all",
+        DataWarehouse = "data_warehouse",
+        DataWarehouseProperties = "data_warehouse_properties",
+        DataWarehousePersonProperties = "data_warehouse_person_properties",
+        Elements = "elements",
+        Events = "events",
+        InternalEvents = "internal_events",
+        InternalEventProperties = "internal_event_properties",
+        EventProperties = "event_properties",
+        EventFeatureFlags = "event_feature_flags",
+        EventMetadata = "event_metadata",
+        NumericalEventProperties = "numerical_event_properties",
+        PersonProperties = "person_properties",
+        PageviewUrls = "pageview_urls",
+        Screens = "screens",
+        CustomEvents = "custom_events",
+        Wildcard = "wildcard",
+        Groups = "groups",
+        Persons = "persons",
+        FeatureFlags = "feature_flags",
+        Insights = "insights",
+        Experiments = "experiments",
+        Plugins = "plugins",
+        Dashboards = "dashboards",
+        NameGroups = "name_groups",
+        SessionProperties = "session_properties",
+        HogqlExpression = "hogql_expression",
+        Notebooks = "notebooks",
+        LogEntries = "log_entries",
+        ErrorTrackingIssues = "error_tracking_issues",
+        LogAttributes = "log_attributes",
+        Replay = "replay",
+        RevenueAnalyticsProperties = "revenue_analytics_properties",
+        Resources = "resources",
+        ErrorTrackingProperties = "error_tracking_properties",
+        MaxAiContext = "max_ai_context",
+    }
+    fallback Other;
 }
 /// TeamTaxonomyItem
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8649,7 +9299,8 @@ pub struct TeamTaxonomyQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct TeamTaxonomyQueryKind = "TeamTaxonomyQuery";
+    /// Kind
+    pub struct TeamTaxonomyQueryKind = "TeamTaxonomyQuery";
 }
 /// TeamTaxonomyQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8672,8 +9323,12 @@ pub struct TeamTaxonomyQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 crate::string_enum! {
-    #[doc = " TimeWindowMode"] pub enum TimeWindowMode { StrictCalendarDates =
-    "strict_calendar_dates", V24HourWindows = "24_hour_windows", } fallback Other;
+    /// TimeWindowMode
+    pub enum TimeWindowMode {
+        StrictCalendarDates = "strict_calendar_dates",
+        V24HourWindows = "24_hour_windows",
+    }
+    fallback Other;
 }
 /// TimelineEntry
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -8709,7 +9364,8 @@ pub struct TraceQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct TraceQueryKind = "TraceQuery";
+    /// Kind
+    pub struct TraceQueryKind = "TraceQuery";
 }
 pub type TraceQueryPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// TraceQueryResponse
@@ -8772,7 +9428,8 @@ pub struct TracesQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct TracesQueryKind = "TracesQuery";
+    /// Kind
+    pub struct TracesQueryKind = "TracesQuery";
 }
 pub type TracesQueryPropertiesItem = ActionsNodeFixedPropertiesItem;
 /// TracesQueryResponse
@@ -8818,11 +9475,7 @@ pub struct TrendsFilter {
     pub confidence_level: Option<f64>,
     #[serde(rename = "decimalPlaces", default, skip_serializing_if = "none")]
     pub decimal_places: Option<f64>,
-    #[serde(
-        rename = "detailedResultsAggregationType",
-        default,
-        skip_serializing_if = "none"
-    )]
+    #[serde(rename = "detailedResultsAggregationType", default, skip_serializing_if = "none")]
     pub detailed_results_aggregation_type: Option<DetailedResultsAggregationType>,
     #[serde(default, skip_serializing_if = "none")]
     pub display: Option<ChartDisplayType>,
@@ -8927,7 +9580,8 @@ pub struct TrendsQuery {
 /// Whether we should be comparing against a specific conversion goal
 pub type TrendsQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
-    #[doc = " Kind"] pub struct TrendsQueryKind = "TrendsQuery";
+    /// Kind
+    pub struct TrendsQueryKind = "TrendsQuery";
 }
 /// Property filters for all series
 pub type TrendsQueryProperties = CalendarHeatmapQueryProperties;
@@ -8970,12 +9624,20 @@ pub struct UsageMetric {
     pub value: f64,
 }
 crate::string_enum! {
-    #[doc = " UsageMetricDisplay"] pub enum UsageMetricDisplay { Number = "number",
-    Sparkline = "sparkline", } fallback Other;
+    /// UsageMetricDisplay
+    pub enum UsageMetricDisplay {
+        Number = "number",
+        Sparkline = "sparkline",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " UsageMetricFormat"] pub enum UsageMetricFormat { Numeric = "numeric",
-    Currency = "currency", } fallback Other;
+    /// UsageMetricFormat
+    pub enum UsageMetricFormat {
+        Numeric = "numeric",
+        Currency = "currency",
+    }
+    fallback Other;
 }
 /// UsageMetricsQuery
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -9002,7 +9664,8 @@ pub struct UsageMetricsQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct UsageMetricsQueryKind = "UsageMetricsQuery";
+    /// Kind
+    pub struct UsageMetricsQueryKind = "UsageMetricsQuery";
 }
 /// UsageMetricsQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -9060,7 +9723,8 @@ pub struct VectorSearchQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct VectorSearchQueryKind = "VectorSearchQuery";
+    /// Kind
+    pub struct VectorSearchQueryKind = "VectorSearchQuery";
 }
 /// VectorSearchQueryResponse
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -9117,8 +9781,8 @@ pub struct WebAnalyticsExternalSummaryQuery {
     pub version: Option<f64>,
 }
 crate::literal! {
-    #[doc = " Kind"] pub struct WebAnalyticsExternalSummaryQueryKind =
-    "WebAnalyticsExternalSummaryQuery";
+    /// Kind
+    pub struct WebAnalyticsExternalSummaryQueryKind = "WebAnalyticsExternalSummaryQuery";
 }
 pub type WebAnalyticsExternalSummaryQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// WebAnalyticsExternalSummaryQueryResponse
@@ -9130,22 +9794,41 @@ pub struct WebAnalyticsExternalSummaryQueryResponse {
     pub status: ExternalQueryStatus,
 }
 crate::string_enum! {
-    #[doc = " WebAnalyticsItemKind"] pub enum WebAnalyticsItemKind { Unit = "unit",
-    DurationS = "duration_s", Percentage = "percentage", Currency = "currency", }
+    /// WebAnalyticsItemKind
+    pub enum WebAnalyticsItemKind {
+        Unit = "unit",
+        DurationS = "duration_s",
+        Percentage = "percentage",
+        Currency = "currency",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    #[doc = " WebAnalyticsOrderByDirection"] pub enum WebAnalyticsOrderByDirection { Asc
-    = "ASC", Desc = "DESC", } fallback Other;
+    /// WebAnalyticsOrderByDirection
+    pub enum WebAnalyticsOrderByDirection {
+        Asc = "ASC",
+        Desc = "DESC",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " WebAnalyticsOrderByFields"] pub enum WebAnalyticsOrderByFields { Visitors =
-    "Visitors", Views = "Views", Clicks = "Clicks", BounceRate = "BounceRate",
-    AverageScrollPercentage = "AverageScrollPercentage", ScrollGt80Percentage =
-    "ScrollGt80Percentage", TotalConversions = "TotalConversions", UniqueConversions =
-    "UniqueConversions", ConversionRate = "ConversionRate", ConvertingUsers =
-    "ConvertingUsers", RageClicks = "RageClicks", DeadClicks = "DeadClicks", Errors =
-    "Errors", } fallback Other;
+    /// WebAnalyticsOrderByFields
+    pub enum WebAnalyticsOrderByFields {
+        Visitors = "Visitors",
+        Views = "Views",
+        Clicks = "Clicks",
+        BounceRate = "BounceRate",
+        AverageScrollPercentage = "AverageScrollPercentage",
+        ScrollGt80Percentage = "ScrollGt80Percentage",
+        TotalConversions = "TotalConversions",
+        UniqueConversions = "UniqueConversions",
+        ConversionRate = "ConversionRate",
+        ConvertingUsers = "ConvertingUsers",
+        RageClicks = "RageClicks",
+        DeadClicks = "DeadClicks",
+        Errors = "Errors",
+    }
+    fallback Other;
 }
 /// WebAnalyticsSampling
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -9196,8 +9879,8 @@ pub struct WebExternalClicksTableQuery {
 /// Conversiongoal
 pub type WebExternalClicksTableQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
-    #[doc = " Kind"] pub struct WebExternalClicksTableQueryKind =
-    "WebExternalClicksTableQuery";
+    /// Kind
+    pub struct WebExternalClicksTableQueryKind = "WebExternalClicksTableQuery";
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -9279,7 +9962,8 @@ pub struct WebGoalsQuery {
 /// Conversiongoal
 pub type WebGoalsQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
-    #[doc = " Kind"] pub struct WebGoalsQueryKind = "WebGoalsQuery";
+    /// Kind
+    pub struct WebGoalsQueryKind = "WebGoalsQuery";
 }
 pub type WebGoalsQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
 pub type WebGoalsQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
@@ -9368,7 +10052,8 @@ pub struct WebOverviewQuery {
 /// Conversiongoal
 pub type WebOverviewQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
-    #[doc = " Kind"] pub struct WebOverviewQueryKind = "WebOverviewQuery";
+    /// Kind
+    pub struct WebOverviewQueryKind = "WebOverviewQuery";
 }
 pub type WebOverviewQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
 pub type WebOverviewQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
@@ -9443,7 +10128,8 @@ pub struct WebPageUrlSearchQuery {
 /// Conversiongoal
 pub type WebPageUrlSearchQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
-    #[doc = " Kind"] pub struct WebPageUrlSearchQueryKind = "WebPageURLSearchQuery";
+    /// Kind
+    pub struct WebPageUrlSearchQueryKind = "WebPageURLSearchQuery";
 }
 pub type WebPageUrlSearchQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
 pub type WebPageUrlSearchQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
@@ -9472,17 +10158,34 @@ pub struct WebPageUrlSearchQueryResponse {
     pub timings: Option<Vec<QueryTiming>>,
 }
 crate::string_enum! {
-    #[doc = " WebStatsBreakdown"] pub enum WebStatsBreakdown { Page = "Page", InitialPage
-    = "InitialPage", ExitPage = "ExitPage", ExitClick = "ExitClick", PreviousPage =
-    "PreviousPage", ScreenName = "ScreenName", InitialChannelType = "InitialChannelType",
-    InitialReferringDomain = "InitialReferringDomain", InitialUtmSource =
-    "InitialUTMSource", InitialUtmCampaign = "InitialUTMCampaign", InitialUtmMedium =
-    "InitialUTMMedium", InitialUtmTerm = "InitialUTMTerm", InitialUtmContent =
-    "InitialUTMContent", InitialUtmSourceMediumCampaign =
-    "InitialUTMSourceMediumCampaign", Browser = "Browser", Os = "OS", Viewport =
-    "Viewport", DeviceType = "DeviceType", Country = "Country", Region = "Region", City =
-    "City", Timezone = "Timezone", Language = "Language", FrustrationMetrics =
-    "FrustrationMetrics", } fallback Other;
+    /// WebStatsBreakdown
+    pub enum WebStatsBreakdown {
+        Page = "Page",
+        InitialPage = "InitialPage",
+        ExitPage = "ExitPage",
+        ExitClick = "ExitClick",
+        PreviousPage = "PreviousPage",
+        ScreenName = "ScreenName",
+        InitialChannelType = "InitialChannelType",
+        InitialReferringDomain = "InitialReferringDomain",
+        InitialUtmSource = "InitialUTMSource",
+        InitialUtmCampaign = "InitialUTMCampaign",
+        InitialUtmMedium = "InitialUTMMedium",
+        InitialUtmTerm = "InitialUTMTerm",
+        InitialUtmContent = "InitialUTMContent",
+        InitialUtmSourceMediumCampaign = "InitialUTMSourceMediumCampaign",
+        Browser = "Browser",
+        Os = "OS",
+        Viewport = "Viewport",
+        DeviceType = "DeviceType",
+        Country = "Country",
+        Region = "Region",
+        City = "City",
+        Timezone = "Timezone",
+        Language = "Language",
+        FrustrationMetrics = "FrustrationMetrics",
+    }
+    fallback Other;
 }
 /// WebStatsTableQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -9531,7 +10234,8 @@ pub struct WebStatsTableQuery {
 /// Conversiongoal
 pub type WebStatsTableQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
-    #[doc = " Kind"] pub struct WebStatsTableQueryKind = "WebStatsTableQuery";
+    /// Kind
+    pub struct WebStatsTableQueryKind = "WebStatsTableQuery";
 }
 pub type WebStatsTableQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
 pub type WebStatsTableQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
@@ -9576,9 +10280,16 @@ pub struct WebTrendsItem {
     pub metrics: Metrics,
 }
 crate::string_enum! {
-    #[doc = " WebTrendsMetric"] pub enum WebTrendsMetric { UniqueUsers = "UniqueUsers",
-    PageViews = "PageViews", Sessions = "Sessions", Bounces = "Bounces", SessionDuration
-    = "SessionDuration", TotalSessions = "TotalSessions", } fallback Other;
+    /// WebTrendsMetric
+    pub enum WebTrendsMetric {
+        UniqueUsers = "UniqueUsers",
+        PageViews = "PageViews",
+        Sessions = "Sessions",
+        Bounces = "Bounces",
+        SessionDuration = "SessionDuration",
+        TotalSessions = "TotalSessions",
+    }
+    fallback Other;
 }
 /// WebTrendsQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -9623,7 +10334,8 @@ pub struct WebTrendsQuery {
 /// Conversiongoal
 pub type WebTrendsQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
-    #[doc = " Kind"] pub struct WebTrendsQueryKind = "WebTrendsQuery";
+    /// Kind
+    pub struct WebTrendsQueryKind = "WebTrendsQuery";
 }
 pub type WebTrendsQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
 pub type WebTrendsQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
@@ -9675,8 +10387,14 @@ pub struct WebTrendsQueryResponse {
     pub used_pre_aggregated_tables: Option<bool>,
 }
 crate::string_enum! {
-    #[doc = " WebVitalsMetric"] pub enum WebVitalsMetric { Inp = "INP", Lcp = "LCP", Cls
-    = "CLS", Fcp = "FCP", } fallback Other;
+    /// WebVitalsMetric
+    pub enum WebVitalsMetric {
+        Inp = "INP",
+        Lcp = "LCP",
+        Cls = "CLS",
+        Fcp = "FCP",
+    }
+    fallback Other;
 }
 /// WebVitalsPathBreakdownQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -9718,8 +10436,8 @@ pub struct WebVitalsPathBreakdownQuery {
 /// Conversiongoal
 pub type WebVitalsPathBreakdownQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
-    #[doc = " Kind"] pub struct WebVitalsPathBreakdownQueryKind =
-    "WebVitalsPathBreakdownQuery";
+    /// Kind
+    pub struct WebVitalsPathBreakdownQueryKind = "WebVitalsPathBreakdownQuery";
 }
 pub type WebVitalsPathBreakdownQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
 pub type WebVitalsPathBreakdownQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
@@ -9757,8 +10475,13 @@ pub struct WebVitalsPathBreakdownResultItem {
     pub value: f64,
 }
 crate::string_enum! {
-    #[doc = " WebVitalsPercentile"] pub enum WebVitalsPercentile { P75 = "p75", P90 =
-    "p90", P99 = "p99", } fallback Other;
+    /// WebVitalsPercentile
+    pub enum WebVitalsPercentile {
+        P75 = "p75",
+        P90 = "p90",
+        P99 = "p99",
+    }
+    fallback Other;
 }
 /// WebVitalsQuery
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -9798,19 +10521,28 @@ pub struct WebVitalsQuery {
 /// Conversiongoal
 pub type WebVitalsQueryConversionGoal = CalendarHeatmapQueryConversionGoal;
 crate::literal! {
-    #[doc = " Kind"] pub struct WebVitalsQueryKind = "WebVitalsQuery";
+    /// Kind
+    pub struct WebVitalsQueryKind = "WebVitalsQuery";
 }
 pub type WebVitalsQueryOrderByItem = WebExternalClicksTableQueryOrderByItem;
 pub type WebVitalsQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropertiesItem;
 /// Source
 pub type WebVitalsQuerySource = InsightActorsQuerySource;
 crate::string_enum! {
-    #[doc = " YAxisPosition"] pub enum YAxisPosition { Left = "left", Right = "right", }
+    /// YAxisPosition
+    pub enum YAxisPosition {
+        Left = "left",
+        Right = "right",
+    }
     fallback Other;
 }
 crate::string_enum! {
-    #[doc = " YAxisScaleType"] pub enum YAxisScaleType { Log10 = "log10", Linear =
-    "linear", } fallback Other;
+    /// YAxisScaleType
+    pub enum YAxisScaleType {
+        Log10 = "log10",
+        Linear = "linear",
+    }
+    fallback Other;
 }
 /// YAxisSettings
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

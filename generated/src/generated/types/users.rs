@@ -37,9 +37,7 @@ pub struct PatchedUser {
     #[serde(default, skip_serializing_if = "none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "none")]
-    pub notification_settings: Option<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
+    pub notification_settings: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "absent")]
     pub anonymize_data: crate::Nullable<bool>,
     #[serde(skip_serializing_if = "absent")]
@@ -73,14 +71,26 @@ pub struct ScenePersonalisationBasic {
     pub dashboard: crate::Nullable<i64>,
 }
 crate::string_enum! {
-    #[doc = " * `light` - Light"] #[doc = " * `dark` - Dark"] #[doc =
-    " * `system` - System"] pub enum ThemeModeEnum { Light = "light", Dark = "dark",
-    System = "system", Blank = "", } fallback Other;
+    /// * `light` - Light
+    /// * `dark` - Dark
+    /// * `system` - System
+    pub enum ThemeModeEnum {
+        Light = "light",
+        Dark = "dark",
+        System = "system",
+        Blank = "",
+    }
+    fallback Other;
 }
 crate::string_enum! {
-    #[doc = " * `disabled` - disabled"] #[doc = " * `toolbar` - toolbar"] pub enum
-    ToolbarModeEnum { Disabled = "disabled", Toolbar = "toolbar", Blank = "", } fallback
-    Other;
+    /// * `disabled` - disabled
+    /// * `toolbar` - toolbar
+    pub enum ToolbarModeEnum {
+        Disabled = "disabled",
+        Toolbar = "toolbar",
+        Blank = "",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct User {
@@ -102,9 +112,7 @@ pub struct User {
     #[serde(default, skip_serializing_if = "none")]
     pub is_email_verified: Option<bool>,
     #[serde(default, skip_serializing_if = "none")]
-    pub notification_settings: Option<
-        std::collections::BTreeMap<String, serde_json::Value>,
-    >,
+    pub notification_settings: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(skip_serializing_if = "absent")]
     pub anonymize_data: crate::Nullable<bool>,
     #[serde(skip_serializing_if = "absent")]

@@ -44,11 +44,19 @@ pub struct DataWarehouseSavedQuery {
     pub is_materialized: Option<bool>,
 }
 crate::string_enum! {
-    #[doc = " * `Cancelled` - Cancelled"] #[doc = " * `Modified` - Modified"] #[doc =
-    " * `Completed` - Completed"] #[doc = " * `Failed` - Failed"] #[doc =
-    " * `Running` - Running"] pub enum DataWarehouseSavedQueryStatusEnum { Cancelled =
-    "Cancelled", Modified = "Modified", Completed = "Completed", Failed = "Failed",
-    Running = "Running", } fallback Other;
+    /// * `Cancelled` - Cancelled
+    /// * `Modified` - Modified
+    /// * `Completed` - Completed
+    /// * `Failed` - Failed
+    /// * `Running` - Running
+    pub enum DataWarehouseSavedQueryStatusEnum {
+        Cancelled = "Cancelled",
+        Modified = "Modified",
+        Completed = "Completed",
+        Failed = "Failed",
+        Running = "Running",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct PaginatedDataWarehouseSavedQueryList {

@@ -52,28 +52,65 @@ pub struct SimpleExternalDataSourceSerializers {
     pub source_type: Option<SourceTypeEnum>,
 }
 crate::string_enum! {
-    #[doc = " * `Stripe` - Stripe"] #[doc = " * `Hubspot` - Hubspot"] #[doc =
-    " * `Postgres` - Postgres"] #[doc = " * `Zendesk` - Zendesk"] #[doc =
-    " * `Snowflake` - Snowflake"] #[doc = " * `Salesforce` - Salesforce"] #[doc =
-    " * `MySQL` - MySQL"] #[doc = " * `MongoDB` - MongoDB"] #[doc = " * `MSSQL` - MSSQL"]
-    #[doc = " * `Vitally` - Vitally"] #[doc = " * `BigQuery` - BigQuery"] #[doc =
-    " * `Chargebee` - Chargebee"] #[doc = " * `GoogleAds` - GoogleAds"] #[doc =
-    " * `TemporalIO` - TemporalIO"] #[doc = " * `DoIt` - DoIt"] #[doc =
-    " * `GoogleSheets` - GoogleSheets"] #[doc = " * `MetaAds` - MetaAds"] #[doc =
-    " * `Klaviyo` - Klaviyo"] #[doc = " * `Mailchimp` - Mailchimp"] #[doc =
-    " * `Braze` - Braze"] #[doc = " * `Mailjet` - Mailjet"] #[doc =
-    " * `Redshift` - Redshift"] #[doc = " * `Polar` - Polar"] #[doc =
-    " * `RevenueCat` - RevenueCat"] #[doc = " * `LinkedinAds` - LinkedinAds"] #[doc =
-    " * `RedditAds` - RedditAds"] #[doc = " * `TikTokAds` - TikTokAds"] #[doc =
-    " * `Shopify` - Shopify"] pub enum SourceTypeEnum { Stripe = "Stripe", Hubspot =
-    "Hubspot", Postgres = "Postgres", Zendesk = "Zendesk", Snowflake = "Snowflake",
-    Salesforce = "Salesforce", MySql = "MySQL", MongoDb = "MongoDB", Mssql = "MSSQL",
-    Vitally = "Vitally", BigQuery = "BigQuery", Chargebee = "Chargebee", GoogleAds =
-    "GoogleAds", TemporalIo = "TemporalIO", DoIt = "DoIt", GoogleSheets = "GoogleSheets",
-    MetaAds = "MetaAds", Klaviyo = "Klaviyo", Mailchimp = "Mailchimp", Braze = "Braze",
-    Mailjet = "Mailjet", Redshift = "Redshift", Polar = "Polar", RevenueCat =
-    "RevenueCat", LinkedinAds = "LinkedinAds", RedditAds = "RedditAds", TikTokAds =
-    "TikTokAds", Shopify = "Shopify", } fallback Other;
+    /// * `Stripe` - Stripe
+    /// * `Hubspot` - Hubspot
+    /// * `Postgres` - Postgres
+    /// * `Zendesk` - Zendesk
+    /// * `Snowflake` - Snowflake
+    /// * `Salesforce` - Salesforce
+    /// * `MySQL` - MySQL
+    /// * `MongoDB` - MongoDB
+    /// * `MSSQL` - MSSQL
+    /// * `Vitally` - Vitally
+    /// * `BigQuery` - BigQuery
+    /// * `Chargebee` - Chargebee
+    /// * `GoogleAds` - GoogleAds
+    /// * `TemporalIO` - TemporalIO
+    /// * `DoIt` - DoIt
+    /// * `GoogleSheets` - GoogleSheets
+    /// * `MetaAds` - MetaAds
+    /// * `Klaviyo` - Klaviyo
+    /// * `Mailchimp` - Mailchimp
+    /// * `Braze` - Braze
+    /// * `Mailjet` - Mailjet
+    /// * `Redshift` - Redshift
+    /// * `Polar` - Polar
+    /// * `RevenueCat` - RevenueCat
+    /// * `LinkedinAds` - LinkedinAds
+    /// * `RedditAds` - RedditAds
+    /// * `TikTokAds` - TikTokAds
+    /// * `Shopify` - Shopify
+    pub enum SourceTypeEnum {
+        Stripe = "Stripe",
+        Hubspot = "Hubspot",
+        Postgres = "Postgres",
+        Zendesk = "Zendesk",
+        Snowflake = "Snowflake",
+        Salesforce = "Salesforce",
+        MySql = "MySQL",
+        MongoDb = "MongoDB",
+        Mssql = "MSSQL",
+        Vitally = "Vitally",
+        BigQuery = "BigQuery",
+        Chargebee = "Chargebee",
+        GoogleAds = "GoogleAds",
+        TemporalIo = "TemporalIO",
+        DoIt = "DoIt",
+        GoogleSheets = "GoogleSheets",
+        MetaAds = "MetaAds",
+        Klaviyo = "Klaviyo",
+        Mailchimp = "Mailchimp",
+        Braze = "Braze",
+        Mailjet = "Mailjet",
+        Redshift = "Redshift",
+        Polar = "Polar",
+        RevenueCat = "RevenueCat",
+        LinkedinAds = "LinkedinAds",
+        RedditAds = "RedditAds",
+        TikTokAds = "TikTokAds",
+        Shopify = "Shopify",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Table {
@@ -108,10 +145,19 @@ pub struct TableFileUpload {
     pub format: Option<String>,
 }
 crate::string_enum! {
-    #[doc = " * `CSV` - CSV"] #[doc = " * `CSVWithNames` - CSVWithNames"] #[doc =
-    " * `Parquet` - Parquet"] #[doc = " * `JSONEachRow` - JSON"] #[doc =
-    " * `Delta` - Delta"] #[doc = " * `DeltaS3Wrapper` - DeltaS3Wrapper"] pub enum
-    TableFormatEnum { Csv = "CSV", CsvWithNames = "CSVWithNames", Parquet = "Parquet",
-    JsonEachRow = "JSONEachRow", Delta = "Delta", DeltaS3Wrapper = "DeltaS3Wrapper", }
+    /// * `CSV` - CSV
+    /// * `CSVWithNames` - CSVWithNames
+    /// * `Parquet` - Parquet
+    /// * `JSONEachRow` - JSON
+    /// * `Delta` - Delta
+    /// * `DeltaS3Wrapper` - DeltaS3Wrapper
+    pub enum TableFormatEnum {
+        Csv = "CSV",
+        CsvWithNames = "CSVWithNames",
+        Parquet = "Parquet",
+        JsonEachRow = "JSONEachRow",
+        Delta = "Delta",
+        DeltaS3Wrapper = "DeltaS3Wrapper",
+    }
     fallback Other;
 }

@@ -12,13 +12,26 @@ pub struct WebAnalyticsBreakdownResponse {
     pub results: Vec<serde_json::Value>,
 }
 crate::string_enum! {
-    pub enum WebAnalyticsBreakdownRetrieveBreakdownBy { DeviceType = "DeviceType",
-    Browser = "Browser", Os = "OS", Viewport = "Viewport", InitialReferringDomain =
-    "InitialReferringDomain", InitialUtmSource = "InitialUTMSource", InitialUtmMedium =
-    "InitialUTMMedium", InitialUtmCampaign = "InitialUTMCampaign", InitialUtmTerm =
-    "InitialUTMTerm", InitialUtmContent = "InitialUTMContent", Country = "Country",
-    Region = "Region", City = "City", InitialPage = "InitialPage", Page = "Page",
-    ExitPage = "ExitPage", InitialChannelType = "InitialChannelType", } fallback Other;
+    pub enum WebAnalyticsBreakdownRetrieveBreakdownBy {
+        DeviceType = "DeviceType",
+        Browser = "Browser",
+        Os = "OS",
+        Viewport = "Viewport",
+        InitialReferringDomain = "InitialReferringDomain",
+        InitialUtmSource = "InitialUTMSource",
+        InitialUtmMedium = "InitialUTMMedium",
+        InitialUtmCampaign = "InitialUTMCampaign",
+        InitialUtmTerm = "InitialUTMTerm",
+        InitialUtmContent = "InitialUTMContent",
+        Country = "Country",
+        Region = "Region",
+        City = "City",
+        InitialPage = "InitialPage",
+        Page = "Page",
+        ExitPage = "ExitPage",
+        InitialChannelType = "InitialChannelType",
+    }
+    fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct WebAnalyticsOverviewResponse {
