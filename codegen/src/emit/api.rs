@@ -45,8 +45,11 @@ pub fn emit_api(api: &Api, defaultable: &BTreeSet<&str>) -> (String, BTreeMap<St
         })
         .collect();
     let mut index = Code::new();
-    index.inner_doc("The client's operations, one module per schema tag. Each module documents its");
-    index.inner_doc("operations' methods on [`crate::Client`] and holds their query parameter types.");
+    index
+        .inner_doc("The client's operations, one module per schema tag. Each module documents its");
+    index.inner_doc(
+        "operations' methods on [`crate::Client`] and holds their query parameter types.",
+    );
     for line in skipped_docs(api) {
         index.inner_doc(&line);
     }
@@ -171,7 +174,10 @@ fn emit_module(
 
 fn emit_query_type(code: &mut Code, op: &Operation, defaultable: &BTreeSet<&str>) {
     if op.header_params.is_empty() && op.cookie_params.is_empty() {
-        code.doc(&format!("Query parameters of [`Client::{}`].", op.method_name));
+        code.doc(&format!(
+            "Query parameters of [`Client::{}`].",
+            op.method_name
+        ));
     } else {
         code.doc(&format!(
             "Query, header and cookie parameters of [`Client::{}`].",
@@ -396,10 +402,7 @@ fn all_optional(types: &BTreeMap<String, TypeDef>, ty: &TypeRef) -> bool {
 }
 
 /// The `(wire name, field)` of each file member of a multipart body's struct.
-fn file_members(
-    types: &BTreeMap<String, TypeDef>,
-    body: &TypeRef,
-) -> Vec<(String, String)> {
+fn file_members(types: &BTreeMap<String, TypeDef>, body: &TypeRef) -> Vec<(String, String)> {
     let TypeRef::Named(name) = body else {
         return Vec::new();
     };

@@ -107,7 +107,10 @@ impl Code {
         } else {
             // A character a comment cannot hold as it is (a lone carriage return, a control
             // or a text-direction character) goes through an escaped literal instead.
-            self.line(format_args!("{attribute}[doc = {}]", lit(&format!(" {line}"))));
+            self.line(format_args!(
+                "{attribute}[doc = {}]",
+                lit(&format!(" {line}"))
+            ));
         }
     }
 
@@ -269,7 +272,11 @@ mod tests {
         code.list("g", &["x".repeat(60), "y".repeat(60)], ";");
         assert_eq!(
             code.into_string(),
-            format!("f(a, b);\ng(\n    {},\n    {},\n);\n", "x".repeat(60), "y".repeat(60))
+            format!(
+                "f(a, b);\ng(\n    {},\n    {},\n);\n",
+                "x".repeat(60),
+                "y".repeat(60)
+            )
         );
     }
 }

@@ -62,22 +62,23 @@ fn emit_types_and_table(
 }
 
 /// The root module, the client methods per tag and the server stubs.
-fn emit_modules(
-    api: &Api,
-    header: &str,
-    defaultable: &BTreeSet<&str>,
-) -> BTreeMap<String, String> {
+fn emit_modules(api: &Api, header: &str, defaultable: &BTreeSet<&str>) -> BTreeMap<String, String> {
     let mut files = BTreeMap::new();
     let (api_index, modules) = api::emit_api(api, defaultable);
     let mut root = Code::new();
-    root.inner_doc("Code generated from the schema: types, the operation table and the client methods.");
+    root.inner_doc(
+        "Code generated from the schema: types, the operation table and the client methods.",
+    );
     root.line("#![allow(clippy::all, clippy::pedantic, deprecated, missing_docs, rustdoc::all)]");
     root.line("pub mod api;");
     root.line("pub mod operations;");
     root.line("#[cfg(feature = \"server\")]");
     root.line("pub mod server;");
     root.line("pub mod types;");
-    files.insert("mod.rs".to_owned(), with_header(header, &root.into_string()));
+    files.insert(
+        "mod.rs".to_owned(),
+        with_header(header, &root.into_string()),
+    );
     files.insert("api/mod.rs".to_owned(), with_header(header, &api_index));
     for (path, text) in server::emit_server(api) {
         files.insert(path, with_header(header, &text));

@@ -35,7 +35,9 @@ fn trait_name(module: &str) -> String {
 
 fn emit_index(by_module: &BTreeMap<String, Vec<&Operation>>) -> String {
     let mut code = Code::new();
-    code.inner_doc("Server stubs: a trait per tag whose methods answer 501 unless implemented, and the");
+    code.inner_doc(
+        "Server stubs: a trait per tag whose methods answer 501 unless implemented, and the",
+    );
     code.inner_doc("routes that mount every operation at its method and path.");
     code.line("use std::sync::Arc;");
     code.line("use crate::server::Routes;");
@@ -49,7 +51,9 @@ fn emit_index(by_module: &BTreeMap<String, Vec<&Operation>>) -> String {
         code.line(cfg(module));
         code.line(format_args!("pub mod {};", ident(module)));
     }
-    code.doc("Implements every tag's trait with the default answers (501): the service of the tags");
+    code.doc(
+        "Implements every tag's trait with the default answers (501): the service of the tags",
+    );
     code.doc("a server does not implement.");
     code.line("#[derive(Debug, Clone, Copy, Default)]");
     code.line("pub struct Unimplemented;");
@@ -88,7 +92,10 @@ fn emit_index(by_module: &BTreeMap<String, Vec<&Operation>>) -> String {
             "pub fn {name}<S: {name}::{}>(self, service: Arc<S>) -> Self {{",
             trait_name(module)
         ));
-        code.line(format_args!("self.mount({}, {name}::routes(service))", lit(module)));
+        code.line(format_args!(
+            "self.mount({}, {name}::routes(service))",
+            lit(module)
+        ));
         code.close("}");
     }
     code.close("}");
@@ -102,7 +109,10 @@ fn emit_module(module: &str, operations: &[&Operation]) -> String {
     code.line("use std::future::Future;");
     code.line("use std::sync::Arc;");
     if operations.iter().any(|op| op.has_params_struct()) {
-        code.line(format_args!("use crate::generated::api::{}::*;", ident(module)));
+        code.line(format_args!(
+            "use crate::generated::api::{}::*;",
+            ident(module)
+        ));
     }
     code.line("use crate::generated::operations::*;");
     code.line("use crate::generated::types;");
@@ -111,7 +121,9 @@ fn emit_module(module: &str, operations: &[&Operation]) -> String {
     code.doc(&format!(
         "Operations tagged `{module}`: implement the ones your server answers; the others answer 501."
     ));
-    code.open(format_args!("pub trait {trait_name}: Send + Sync + 'static {{"));
+    code.open(format_args!(
+        "pub trait {trait_name}: Send + Sync + 'static {{"
+    ));
     for op in operations {
         emit_method(&mut code, op);
     }
@@ -286,7 +298,10 @@ fn emit_route(code: &mut Code, op: &Operation) {
     code.line(format_args!("{},", lit(&op.path)));
     let all = [handler[0].clone(), handler[1].clone(), closure.clone()];
     if code.fits(&head, &all, "") {
-        code.open(format_args!("{head}({}, {}, {closure}", handler[0], handler[1]));
+        code.open(format_args!(
+            "{head}({}, {}, {closure}",
+            handler[0], handler[1]
+        ));
         code.list(&format!("s.{}", ident(&op.method_name)), &call_args, "");
         code.close("}),");
     } else {

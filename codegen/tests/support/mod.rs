@@ -71,8 +71,20 @@ pub fn generate_ok(source: &str, bytes: &[u8]) -> Output {
 
 /// Same as [`generate_with`] for input that must generate.
 pub fn generate_ok_with(source: &str, bytes: &[u8], options: &Options) -> Output {
-    generate_with(source, bytes, options)
-        .unwrap_or_else(|diagnostics| panic!("{source} does not generate:\n{diagnostics}"))
+    let output = generate_with(source, bytes, options)
+        .unwrap_or_else(|diagnostics| panic!("{source} does not generate:\n{diagnostics}"));
+    assert_parses(source, &output);
+    output
+}
+
+/// Every generated file is Rust syn can read: the emitter writes text, so this is the check
+/// that no schema text escaped its literal or comment and every name is an identifier.
+pub fn assert_parses(source: &str, output: &Output) {
+    for (path, text) in &output.files {
+        if let Err(error) = syn::parse_file(text) {
+            panic!("{source}: the generated {path} does not parse: {error}");
+        }
+    }
 }
 
 /// Every generated file in path order, each after a `// ---- <path> ----` marker: the text

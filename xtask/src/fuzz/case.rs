@@ -145,6 +145,15 @@ pub fn check(bytes: &[u8], twice: bool) -> Result<Passed, Failure> {
                     _ => return Err(Failure::Nondeterministic),
                 }
             }
+            // The emitter writes text: a file syn cannot read is the generator's bug (schema
+            // text that escaped its literal or comment, a name that is not an identifier).
+            for (path, text) in &output.files {
+                if let Err(error) = syn::parse_file(text) {
+                    return Err(Failure::InternalError(format!(
+                        "the generated {path} does not parse: {error}"
+                    )));
+                }
+            }
             Ok(Passed::Generated)
         }
         Err(diagnostics) => {
