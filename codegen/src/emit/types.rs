@@ -182,11 +182,17 @@ fn enum_macro(
 ) {
     code.open(format_args!("crate::{macro_name}! {{"));
     code.docs(def.docs.as_deref());
-    code.open(format_args!("pub enum {name} {{"));
-    for variant in variants {
-        code.line(variant);
+    let variants: Vec<String> = variants.collect();
+    let one_line = format!("pub enum {name} {{ {} }}", variants.join(" "));
+    if code.fits(&one_line, &[], "") {
+        code.line(one_line);
+    } else {
+        code.open(format_args!("pub enum {name} {{"));
+        for variant in &variants {
+            code.line(variant);
+        }
+        code.close("}");
     }
-    code.close("}");
     code.line(format_args!("fallback {};", ident(fallback)));
     code.close("}");
 }

@@ -111,10 +111,6 @@ crate::string_enum! {
     /// * `contains` - contains
     /// * `regex` - regex
     /// * `exact` - exact
-    pub enum UrlMatchingEnum {
-        Contains = "contains",
-        Regex = "regex",
-        Exact = "exact",
-    }
+    pub enum UrlMatchingEnum { Contains = "contains", Regex = "regex", Exact = "exact", }
     fallback Other;
 }

@@ -54,10 +54,7 @@ crate::string_enum! {
 crate::string_enum! {
     /// * `USR` - user
     /// * `GIT` - GitHub
-    pub enum CreationTypeEnum {
-        Usr = "USR",
-        Git = "GIT",
-    }
+    pub enum CreationTypeEnum { Usr = "USR", Git = "GIT", }
     fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -137,10 +137,7 @@ pub struct DashboardCollaborator {
 crate::integer_enum! {
     /// * `21` - Everyone in the project can edit
     /// * `37` - Only those invited to this dashboard can edit
-    pub enum DashboardRestrictionLevel {
-        V21 = 21,
-        V37 = 37,
-    }
+    pub enum DashboardRestrictionLevel { V21 = 21, V37 = 37, }
     fallback Other;
 }
 pub type DashboardsCreateFromTemplateJsonCreateFormat = DashboardsCreateFormat;

@@ -6,10 +6,7 @@ use super::*;
 crate::string_enum! {
     /// * `first_touch` - First Touch
     /// * `last_touch` - Last Touch
-    pub enum AttributionModeEnum {
-        FirstTouch = "first_touch",
-        LastTouch = "last_touch",
-    }
+    pub enum AttributionModeEnum { FirstTouch = "first_touch", LastTouch = "last_touch", }
     fallback Other;
 }
 crate::string_enum! {
@@ -325,11 +322,7 @@ crate::integer_enum! {
     /// * `0` - Disabled
     /// * `1` - Stateless
     /// * `2` - Stateful
-    pub enum CookielessServerHashModeEnum {
-        V0 = 0,
-        V1 = 1,
-        V2 = 2,
-    }
+    pub enum CookielessServerHashModeEnum { V0 = 0, V1 = 1, V2 = 2, }
     fallback Other;
 }
 crate::string_enum! {

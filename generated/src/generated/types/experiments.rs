@@ -102,11 +102,7 @@ pub struct ExperimentToSavedMetric {
 crate::string_enum! {
     /// * `web` - web
     /// * `product` - product
-    pub enum ExperimentTypeEnum {
-        Web = "web",
-        Product = "product",
-        Blank = "",
-    }
+    pub enum ExperimentTypeEnum { Web = "web", Product = "product", Blank = "", }
     fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -166,11 +166,7 @@ pub struct FeatureFlagUserBlastRadiusResponse {
     pub total_users: i64,
 }
 crate::string_enum! {
-    pub enum FeatureFlagsListActive {
-        Stale = "STALE",
-        False = "false",
-        True = "true",
-    }
+    pub enum FeatureFlagsListActive { Stale = "STALE", False = "false", True = "true", }
     fallback Other;
 }
 crate::string_enum! {

@@ -6,10 +6,7 @@ use super::*;
 crate::string_enum! {
     /// * `number` - number
     /// * `sparkline` - sparkline
-    pub enum DisplayEnum {
-        Number = "number",
-        Sparkline = "sparkline",
-    }
+    pub enum DisplayEnum { Number = "number", Sparkline = "sparkline", }
     fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -46,10 +43,7 @@ pub struct GroupUsageMetric {
 crate::string_enum! {
     /// * `numeric` - numeric
     /// * `currency` - currency
-    pub enum GroupUsageMetricFormatEnum {
-        Numeric = "numeric",
-        Currency = "currency",
-    }
+    pub enum GroupUsageMetricFormatEnum { Numeric = "numeric", Currency = "currency", }
     fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

@@ -74,10 +74,7 @@ pub struct HogFunctionFilters {
 crate::string_enum! {
     /// * `events` - events
     /// * `person-updates` - person-updates
-    pub enum HogFunctionFiltersSourceEnum {
-        Events = "events",
-        PersonUpdates = "person-updates",
-    }
+    pub enum HogFunctionFiltersSourceEnum { Events = "events", PersonUpdates = "person-updates", }
     fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -196,10 +193,7 @@ pub struct InputsItem {
 crate::string_enum! {
     /// * `hog` - hog
     /// * `liquid` - liquid
-    pub enum InputsItemTemplatingEnum {
-        Hog = "hog",
-        Liquid = "liquid",
-    }
+    pub enum InputsItemTemplatingEnum { Hog = "hog", Liquid = "liquid", }
     fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -323,13 +317,6 @@ crate::integer_enum! {
     /// * `3` - 3
     /// * `11` - 11
     /// * `12` - 12
-    pub enum StateEnum {
-        V0 = 0,
-        V1 = 1,
-        V2 = 2,
-        V3 = 3,
-        V11 = 11,
-        V12 = 12,
-    }
+    pub enum StateEnum { V0 = 0, V1 = 1, V2 = 2, V3 = 3, V11 = 11, V12 = 12, }
     fallback Other;
 }

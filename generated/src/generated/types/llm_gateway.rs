@@ -285,10 +285,7 @@ pub type LlmGatewayV1MessagesCreateFormat = DashboardsCreateFormat;
 crate::string_enum! {
     /// * `text` - text
     /// * `audio` - audio
-    pub enum ModalitiesEnum {
-        Text = "text",
-        Audio = "audio",
-    }
+    pub enum ModalitiesEnum { Text = "text", Audio = "audio", }
     fallback Other;
 }
 crate::literal! {
@@ -333,10 +330,6 @@ crate::string_enum! {
     /// * `concise` - concise
     /// * `standard` - standard
     /// * `verbose` - verbose
-    pub enum VerbosityEnum {
-        Concise = "concise",
-        Standard = "standard",
-        Verbose = "verbose",
-    }
+    pub enum VerbosityEnum { Concise = "concise", Standard = "standard", Verbose = "verbose", }
     fallback Other;
 }

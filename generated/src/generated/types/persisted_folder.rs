@@ -38,9 +38,6 @@ pub struct PersistedFolder {
 crate::string_enum! {
     /// * `home` - Home
     /// * `pinned` - Pinned
-    pub enum PersistedFolderTypeEnum {
-        Home = "home",
-        Pinned = "pinned",
-    }
+    pub enum PersistedFolderTypeEnum { Home = "home", Pinned = "pinned", }
     fallback Other;
 }

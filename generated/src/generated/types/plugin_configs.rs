@@ -28,11 +28,7 @@ crate::string_enum! {
     /// * `SYSTEM` - SYSTEM
     /// * `PLUGIN` - PLUGIN
     /// * `CONSOLE` - CONSOLE
-    pub enum PluginLogEntrySourceEnum {
-        System = "SYSTEM",
-        Plugin = "PLUGIN",
-        Console = "CONSOLE",
-    }
+    pub enum PluginLogEntrySourceEnum { System = "SYSTEM", Plugin = "PLUGIN", Console = "CONSOLE", }
     fallback Other;
 }
 crate::string_enum! {

@@ -77,9 +77,6 @@ pub type SessionRecordingPlaylistRecordingsCountsValueValue = PatchedSessionReco
 crate::string_enum! {
     /// * `collection` - Collection
     /// * `filters` - Filters
-    pub enum SessionRecordingPlaylistTypeEnum {
-        Collection = "collection",
-        Filters = "filters",
-    }
+    pub enum SessionRecordingPlaylistTypeEnum { Collection = "collection", Filters = "filters", }
     fallback Other;
 }

@@ -4,9 +4,6 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    pub enum ActionsCreateFormat {
-        Csv = "csv",
-        Json = "json",
-    }
+    pub enum ActionsCreateFormat { Csv = "csv", Json = "json", }
     fallback Other;
 }

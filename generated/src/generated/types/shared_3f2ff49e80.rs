@@ -4,9 +4,6 @@
 #![allow(unused_imports)]
 use super::*;
 crate::string_enum! {
-    pub enum DashboardsCreateFormat {
-        Json = "json",
-        Txt = "txt",
-    }
+    pub enum DashboardsCreateFormat { Json = "json", Txt = "txt", }
     fallback Other;
 }

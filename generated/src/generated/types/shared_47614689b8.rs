@@ -4,16 +4,10 @@
 #![allow(unused_imports)]
 use super::*;
 crate::integer_enum! {
-    pub enum EffectivePrivilegeLevelEnum {
-        V21 = 21,
-        V37 = 37,
-    }
+    pub enum EffectivePrivilegeLevelEnum { V21 = 21, V37 = 37, }
     fallback Other;
 }
 crate::integer_enum! {
-    pub enum EffectiveRestrictionLevelEnum {
-        V21 = 21,
-        V37 = 37,
-    }
+    pub enum EffectiveRestrictionLevelEnum { V21 = 21, V37 = 37, }
     fallback Other;
 }

@@ -4,19 +4,12 @@
 #![allow(unused_imports)]
 use super::*;
 crate::integer_enum! {
-    pub enum EffectiveMembershipLevelEnum {
-        V1 = 1,
-        V8 = 8,
-        V15 = 15,
-    }
+    pub enum EffectiveMembershipLevelEnum { V1 = 1, V8 = 8, V15 = 15, }
     fallback Other;
 }
 crate::integer_enum! {
     /// * `0` - Sunday
     /// * `1` - Monday
-    pub enum WeekStartDayEnum {
-        V0 = 0,
-        V1 = 1,
-    }
+    pub enum WeekStartDayEnum { V0 = 0, V1 = 1, }
     fallback Other;
 }

@@ -254,12 +254,7 @@ pub type HogQlPropertyFilterValue = DataWarehousePersonPropertyFilterValue;
 pub type HogQlPropertyFilterValueVariant0Item = DataWarehousePersonPropertyFilterValueVariant0Item;
 crate::string_enum! {
     /// Key
-    pub enum Key {
-        TagName = "tag_name",
-        Text = "text",
-        Href = "href",
-        Selector = "selector",
-    }
+    pub enum Key { TagName = "tag_name", Text = "text", Href = "href", Selector = "selector", }
     fallback Other;
 }
 /// LogEntryPropertyFilter

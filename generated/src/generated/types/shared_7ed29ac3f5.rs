@@ -7,10 +7,6 @@ crate::integer_enum! {
     /// * `1` - member
     /// * `8` - administrator
     /// * `15` - owner
-    pub enum OrganizationMembershipLevel {
-        V1 = 1,
-        V8 = 8,
-        V15 = 15,
-    }
+    pub enum OrganizationMembershipLevel { V1 = 1, V8 = 8, V15 = 15, }
     fallback Other;
 }

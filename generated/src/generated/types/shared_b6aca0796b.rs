@@ -14,11 +14,7 @@ crate::string_enum! {
     fallback Other;
 }
 crate::integer_enum! {
-    pub enum MembershipLevelEnum {
-        V1 = 1,
-        V8 = 8,
-        V15 = 15,
-    }
+    pub enum MembershipLevelEnum { V1 = 1, V8 = 8, V15 = 15, }
     fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -77,11 +73,6 @@ crate::integer_enum! {
     /// * `3` - config
     /// * `6` - install
     /// * `9` - root
-    pub enum PluginsAccessLevelEnum {
-        V0 = 0,
-        V3 = 3,
-        V6 = 6,
-        V9 = 9,
-    }
+    pub enum PluginsAccessLevelEnum { V0 = 0, V3 = 3, V6 = 6, V9 = 9, }
     fallback Other;
 }

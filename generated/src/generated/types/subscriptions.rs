@@ -118,10 +118,6 @@ crate::string_enum! {
     /// * `email` - Email
     /// * `slack` - Slack
     /// * `webhook` - Webhook
-    pub enum TargetTypeEnum {
-        Email = "email",
-        Slack = "slack",
-        Webhook = "webhook",
-    }
+    pub enum TargetTypeEnum { Email = "email", Slack = "slack", Webhook = "webhook", }
     fallback Other;
 }

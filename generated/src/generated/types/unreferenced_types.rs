@@ -453,10 +453,7 @@ pub struct CalendarHeatmapFilter {
 }
 crate::string_enum! {
     /// CalendarHeatmapMathType
-    pub enum CalendarHeatmapMathType {
-        Total = "total",
-        Dau = "dau",
-    }
+    pub enum CalendarHeatmapMathType { Total = "total", Dau = "dau", }
     fallback Other;
 }
 /// CalendarHeatmapQuery
@@ -666,18 +663,12 @@ crate::literal! {
 }
 crate::string_enum! {
     /// ColorMode
-    pub enum ColorMode {
-        Light = "light",
-        Dark = "dark",
-    }
+    pub enum ColorMode { Light = "light", Dark = "dark", }
     fallback Other;
 }
 crate::string_enum! {
     /// Compare
-    pub enum Compare {
-        Current = "current",
-        Previous = "previous",
-    }
+    pub enum Compare { Current = "current", Previous = "previous", }
     fallback Other;
 }
 /// CompareFilter
@@ -938,10 +929,7 @@ pub type ConversionGoalFilter3PropertiesItem = ActionsNodeFixedPropertiesItem;
 pub type ConversionGoalFilter3SchemaMapValue = ConversionGoalFilter1SchemaMapValue;
 crate::string_enum! {
     /// CorrelationType
-    pub enum CorrelationType {
-        Success = "success",
-        Failure = "failure",
-    }
+    pub enum CorrelationType { Success = "success", Failure = "failure", }
     fallback Other;
 }
 crate::string_enum! {
@@ -1831,11 +1819,7 @@ crate::string_enum! {
 }
 crate::string_enum! {
     /// DisplayType
-    pub enum DisplayType {
-        Auto = "auto",
-        Line = "line",
-        Bar = "bar",
-    }
+    pub enum DisplayType { Auto = "auto", Line = "line", Bar = "bar", }
     fallback Other;
 }
 crate::string_enum! {
@@ -2109,10 +2093,7 @@ pub struct ErrorTrackingIssueAssignee {
 pub type ErrorTrackingIssueAssigneeId = BreakdownFilterBreakdownVariant1Item;
 crate::string_enum! {
     /// ErrorTrackingIssueAssigneeType
-    pub enum ErrorTrackingIssueAssigneeType {
-        User = "user",
-        Role = "role",
-    }
+    pub enum ErrorTrackingIssueAssigneeType { User = "user", Role = "role", }
     fallback Other;
 }
 /// ErrorTrackingIssueCorrelationQuery
@@ -2920,10 +2901,7 @@ pub enum ExperimentMeanMetricSource {
 }
 crate::string_enum! {
     /// ExperimentMetricGoal
-    pub enum ExperimentMetricGoal {
-        Increase = "increase",
-        Decrease = "decrease",
-    }
+    pub enum ExperimentMetricGoal { Increase = "increase", Decrease = "decrease", }
     fallback Other;
 }
 crate::string_enum! {
@@ -3261,10 +3239,7 @@ crate::string_enum! {
 }
 crate::string_enum! {
     /// ExternalQueryStatus
-    pub enum ExternalQueryStatus {
-        Success = "success",
-        Error = "error",
-    }
+    pub enum ExternalQueryStatus { Success = "success", Error = "error", }
     fallback Other;
 }
 /// FeatureFlagGroupType
@@ -3286,10 +3261,7 @@ pub struct FeatureFlagGroupType {
 pub type FeatureFlagGroupTypePropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::string_enum! {
     /// FilterLogicalOperator
-    pub enum FilterLogicalOperator {
-        And = "AND",
-        Or = "OR",
-    }
+    pub enum FilterLogicalOperator { And = "AND", Or = "OR", }
     fallback Other;
 }
 /// Filters
@@ -3570,10 +3542,7 @@ crate::literal! {
 pub type FunnelExclusionEventsNodePropertiesItem = ActionsNodeFixedPropertiesItem;
 crate::string_enum! {
     /// FunnelLayout
-    pub enum FunnelLayout {
-        Horizontal = "horizontal",
-        Vertical = "vertical",
-    }
+    pub enum FunnelLayout { Horizontal = "horizontal", Vertical = "vertical", }
     fallback Other;
 }
 crate::string_enum! {
@@ -3606,10 +3575,7 @@ pub struct FunnelPathsFilter {
 }
 crate::string_enum! {
     /// FunnelStepReference
-    pub enum FunnelStepReference {
-        Total = "total",
-        Previous = "previous",
-    }
+    pub enum FunnelStepReference { Total = "total", Previous = "previous", }
     fallback Other;
 }
 crate::string_enum! {
@@ -4886,10 +4852,7 @@ pub enum MarketingAnalyticsItemPrevious {
 pub type MarketingAnalyticsItemValue = MarketingAnalyticsItemPrevious;
 crate::string_enum! {
     /// MarketingAnalyticsOrderByEnum
-    pub enum MarketingAnalyticsOrderByEnum {
-        Asc = "ASC",
-        Desc = "DESC",
-    }
+    pub enum MarketingAnalyticsOrderByEnum { Asc = "ASC", Desc = "DESC", }
     fallback Other;
 }
 /// MarketingAnalyticsTableQuery
@@ -5019,11 +4982,7 @@ crate::string_enum! {
 pub type MathGroupTypeIndex = f64;
 crate::string_enum! {
     /// MeanRetentionCalculation
-    pub enum MeanRetentionCalculation {
-        Simple = "simple",
-        Weighted = "weighted",
-        None = "none",
-    }
+    pub enum MeanRetentionCalculation { Simple = "simple", Weighted = "weighted", None = "none", }
     fallback Other;
 }
 /// Metrics
@@ -5057,18 +5016,12 @@ pub struct MultipleBreakdownOptions {
 }
 crate::string_enum! {
     /// MultipleVariantHandling
-    pub enum MultipleVariantHandling {
-        Exclude = "exclude",
-        FirstSeen = "first_seen",
-    }
+    pub enum MultipleVariantHandling { Exclude = "exclude", FirstSeen = "first_seen", }
     fallback Other;
 }
 crate::string_enum! {
     /// OrderBy
-    pub enum OrderBy {
-        Distance = "distance",
-        Timestamp = "timestamp",
-    }
+    pub enum OrderBy { Distance = "distance", Timestamp = "timestamp", }
     fallback Other;
 }
 crate::string_enum! {
@@ -5085,26 +5038,17 @@ crate::string_enum! {
 }
 crate::string_enum! {
     /// OrderBy3
-    pub enum OrderBy3 {
-        Latest = "latest",
-        Earliest = "earliest",
-    }
+    pub enum OrderBy3 { Latest = "latest", Earliest = "earliest", }
     fallback Other;
 }
 crate::string_enum! {
     /// OrderDirection
-    pub enum OrderDirection {
-        Asc = "asc",
-        Desc = "desc",
-    }
+    pub enum OrderDirection { Asc = "asc", Desc = "desc", }
     fallback Other;
 }
 crate::string_enum! {
     /// OrderDirection1
-    pub enum OrderDirection1 {
-        Asc = "ASC",
-        Desc = "DESC",
-    }
+    pub enum OrderDirection1 { Asc = "ASC", Desc = "DESC", }
     fallback Other;
 }
 /// PageURL
@@ -5287,19 +5231,12 @@ pub struct PersonType {
 }
 crate::string_enum! {
     /// PersonsArgMaxVersion
-    pub enum PersonsArgMaxVersion {
-        Auto = "auto",
-        V1 = "v1",
-        V2 = "v2",
-    }
+    pub enum PersonsArgMaxVersion { Auto = "auto", V1 = "v1", V2 = "v2", }
     fallback Other;
 }
 crate::string_enum! {
     /// PersonsJoinMode
-    pub enum PersonsJoinMode {
-        Inner = "inner",
-        Left = "left",
-    }
+    pub enum PersonsJoinMode { Inner = "inner", Left = "left", }
     fallback Other;
 }
 /// PersonsNode
@@ -7321,10 +7258,7 @@ crate::string_enum! {
 }
 crate::string_enum! {
     /// RecordingOrderDirection
-    pub enum RecordingOrderDirection {
-        Asc = "ASC",
-        Desc = "DESC",
-    }
+    pub enum RecordingOrderDirection { Asc = "ASC", Desc = "DESC", }
     fallback Other;
 }
 /// RecordingsQuery
@@ -7991,10 +7925,7 @@ pub struct Response9 {
 }
 crate::string_enum! {
     /// ResultCustomizationBy
-    pub enum ResultCustomizationBy {
-        Value = "value",
-        Position = "position",
-    }
+    pub enum ResultCustomizationBy { Value = "value", Position = "position", }
     fallback Other;
 }
 /// ResultCustomizationByPosition
@@ -8076,10 +8007,7 @@ pub enum RetentionEntityId {
 }
 crate::string_enum! {
     /// RetentionEntityKind
-    pub enum RetentionEntityKind {
-        ActionsNode = "ActionsNode",
-        EventsNode = "EventsNode",
-    }
+    pub enum RetentionEntityKind { ActionsNode = "ActionsNode", EventsNode = "EventsNode", }
     fallback Other;
 }
 pub type RetentionEntityPropertiesItem = ActionsNodeFixedPropertiesItem;
@@ -8115,12 +8043,7 @@ pub struct RetentionFilter {
 }
 crate::string_enum! {
     /// RetentionPeriod
-    pub enum RetentionPeriod {
-        Hour = "Hour",
-        Day = "Day",
-        Week = "Week",
-        Month = "Month",
-    }
+    pub enum RetentionPeriod { Hour = "Hour", Day = "Day", Week = "Week", Month = "Month", }
     fallback Other;
 }
 /// RetentionQuery
@@ -8188,10 +8111,7 @@ pub struct RetentionQueryResponse {
 }
 crate::string_enum! {
     /// RetentionReference
-    pub enum RetentionReference {
-        Total = "total",
-        Previous = "previous",
-    }
+    pub enum RetentionReference { Total = "total", Previous = "previous", }
     fallback Other;
 }
 /// RetentionResult
@@ -8439,10 +8359,7 @@ pub struct RevenueAnalyticsOverviewQueryResponse {
 }
 crate::string_enum! {
     /// RevenueAnalyticsTopCustomersGroupBy
-    pub enum RevenueAnalyticsTopCustomersGroupBy {
-        Month = "month",
-        All = "all",
-    }
+    pub enum RevenueAnalyticsTopCustomersGroupBy { Month = "month", All = "all", }
     fallback Other;
 }
 /// RevenueAnalyticsTopCustomersQuery
@@ -8619,10 +8536,7 @@ pub struct RevenueExampleEventsQueryResponse {
 }
 crate::string_enum! {
     /// RevenuePeriod
-    pub enum RevenuePeriod {
-        AllTime = "all_time",
-        Last30Days = "last_30_days",
-    }
+    pub enum RevenuePeriod { AllTime = "all_time", Last30Days = "last_30_days", }
     fallback Other;
 }
 /// SamplingRate
@@ -8744,10 +8658,7 @@ crate::literal! {
 pub type SavedInsightNodeShowPropertyFilter = DataTableNodeShowPropertyFilter;
 crate::string_enum! {
     /// Scale
-    pub enum Scale {
-        Linear = "linear",
-        Logarithmic = "logarithmic",
-    }
+    pub enum Scale { Linear = "linear", Logarithmic = "logarithmic", }
     fallback Other;
 }
 /// Series
@@ -8899,12 +8810,7 @@ pub struct SessionRecordingType {
 }
 crate::string_enum! {
     /// SessionTableVersion
-    pub enum SessionTableVersion {
-        Auto = "auto",
-        V1 = "v1",
-        V2 = "v2",
-        V3 = "v3",
-    }
+    pub enum SessionTableVersion { Auto = "auto", V1 = "v1", V2 = "v2", V3 = "v3", }
     fallback Other;
 }
 /// SessionsTimelineQuery
@@ -8959,10 +8865,7 @@ pub struct SessionsTimelineQueryResponse {
 }
 crate::string_enum! {
     /// SessionsV2JoinMode
-    pub enum SessionsV2JoinMode {
-        String = "string",
-        Uuid = "uuid",
-    }
+    pub enum SessionsV2JoinMode { String = "string", Uuid = "uuid", }
     fallback Other;
 }
 /// Settings
@@ -8975,19 +8878,12 @@ pub struct Settings {
 }
 crate::string_enum! {
     /// SimpleIntervalType
-    pub enum SimpleIntervalType {
-        Day = "day",
-        Month = "month",
-    }
+    pub enum SimpleIntervalType { Day = "day", Month = "month", }
     fallback Other;
 }
 crate::string_enum! {
     /// SnapshotSource
-    pub enum SnapshotSource {
-        Web = "web",
-        Mobile = "mobile",
-        Unknown = "unknown",
-    }
+    pub enum SnapshotSource { Web = "web", Mobile = "mobile", Unknown = "unknown", }
     fallback Other;
 }
 crate::string_enum! {
@@ -9021,11 +8917,7 @@ pub struct StatusItem {
 }
 crate::string_enum! {
     /// StepOrderValue
-    pub enum StepOrderValue {
-        Strict = "strict",
-        Unordered = "unordered",
-        Ordered = "ordered",
-    }
+    pub enum StepOrderValue { Strict = "strict", Unordered = "unordered", Ordered = "ordered", }
     fallback Other;
 }
 /// StickinessActorsQuery
@@ -9108,11 +9000,7 @@ pub enum StickinessFilterResultCustomizations {
 }
 crate::string_enum! {
     /// StickinessOperator
-    pub enum StickinessOperator {
-        Gte = "gte",
-        Lte = "lte",
-        Exact = "exact",
-    }
+    pub enum StickinessOperator { Gte = "gte", Lte = "lte", Exact = "exact", }
     fallback Other;
 }
 /// StickinessQuery
@@ -9185,19 +9073,12 @@ pub struct StickinessQueryResponse {
 pub type StickinessQuerySeriesItem = CalendarHeatmapQuerySeriesItem;
 crate::string_enum! {
     /// Storage
-    pub enum Storage {
-        ObjectStorageLts = "object_storage_lts",
-        ObjectStorage = "object_storage",
-    }
+    pub enum Storage { ObjectStorageLts = "object_storage_lts", ObjectStorage = "object_storage", }
     fallback Other;
 }
 crate::string_enum! {
     /// Style
-    pub enum Style {
-        None = "none",
-        Number = "number",
-        Percent = "percent",
-    }
+    pub enum Style { None = "none", Number = "number", Percent = "percent", }
     fallback Other;
 }
 /// SuggestedQuestionsQuery
@@ -9625,18 +9506,12 @@ pub struct UsageMetric {
 }
 crate::string_enum! {
     /// UsageMetricDisplay
-    pub enum UsageMetricDisplay {
-        Number = "number",
-        Sparkline = "sparkline",
-    }
+    pub enum UsageMetricDisplay { Number = "number", Sparkline = "sparkline", }
     fallback Other;
 }
 crate::string_enum! {
     /// UsageMetricFormat
-    pub enum UsageMetricFormat {
-        Numeric = "numeric",
-        Currency = "currency",
-    }
+    pub enum UsageMetricFormat { Numeric = "numeric", Currency = "currency", }
     fallback Other;
 }
 /// UsageMetricsQuery
@@ -9805,10 +9680,7 @@ crate::string_enum! {
 }
 crate::string_enum! {
     /// WebAnalyticsOrderByDirection
-    pub enum WebAnalyticsOrderByDirection {
-        Asc = "ASC",
-        Desc = "DESC",
-    }
+    pub enum WebAnalyticsOrderByDirection { Asc = "ASC", Desc = "DESC", }
     fallback Other;
 }
 crate::string_enum! {
@@ -10388,12 +10260,7 @@ pub struct WebTrendsQueryResponse {
 }
 crate::string_enum! {
     /// WebVitalsMetric
-    pub enum WebVitalsMetric {
-        Inp = "INP",
-        Lcp = "LCP",
-        Cls = "CLS",
-        Fcp = "FCP",
-    }
+    pub enum WebVitalsMetric { Inp = "INP", Lcp = "LCP", Cls = "CLS", Fcp = "FCP", }
     fallback Other;
 }
 /// WebVitalsPathBreakdownQuery
@@ -10476,11 +10343,7 @@ pub struct WebVitalsPathBreakdownResultItem {
 }
 crate::string_enum! {
     /// WebVitalsPercentile
-    pub enum WebVitalsPercentile {
-        P75 = "p75",
-        P90 = "p90",
-        P99 = "p99",
-    }
+    pub enum WebVitalsPercentile { P75 = "p75", P90 = "p90", P99 = "p99", }
     fallback Other;
 }
 /// WebVitalsQuery
@@ -10530,18 +10393,12 @@ pub type WebVitalsQueryPropertiesItem = MarketingAnalyticsAggregatedQueryPropert
 pub type WebVitalsQuerySource = InsightActorsQuerySource;
 crate::string_enum! {
     /// YAxisPosition
-    pub enum YAxisPosition {
-        Left = "left",
-        Right = "right",
-    }
+    pub enum YAxisPosition { Left = "left", Right = "right", }
     fallback Other;
 }
 crate::string_enum! {
     /// YAxisScaleType
-    pub enum YAxisScaleType {
-        Log10 = "log10",
-        Linear = "linear",
-    }
+    pub enum YAxisScaleType { Log10 = "log10", Linear = "linear", }
     fallback Other;
 }
 /// YAxisSettings

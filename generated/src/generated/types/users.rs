@@ -74,22 +74,13 @@ crate::string_enum! {
     /// * `light` - Light
     /// * `dark` - Dark
     /// * `system` - System
-    pub enum ThemeModeEnum {
-        Light = "light",
-        Dark = "dark",
-        System = "system",
-        Blank = "",
-    }
+    pub enum ThemeModeEnum { Light = "light", Dark = "dark", System = "system", Blank = "", }
     fallback Other;
 }
 crate::string_enum! {
     /// * `disabled` - disabled
     /// * `toolbar` - toolbar
-    pub enum ToolbarModeEnum {
-        Disabled = "disabled",
-        Toolbar = "toolbar",
-        Blank = "",
-    }
+    pub enum ToolbarModeEnum { Disabled = "disabled", Toolbar = "toolbar", Blank = "", }
     fallback Other;
 }
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
