@@ -93,15 +93,9 @@ pub fn alias_same_shapes(
 
 /// Whether a reference names (through options, boxes, lists and maps) one of `names`.
 fn names_any(ty: &TypeRef, names: &HashSet<String>) -> bool {
-    match ty {
-        TypeRef::Named(name) => names.contains(name),
-        TypeRef::Option(inner)
-        | TypeRef::Nullable(inner)
-        | TypeRef::Boxed(inner)
-        | TypeRef::Vec(inner)
-        | TypeRef::Map(inner) => names_any(inner, names),
-        _ => false,
-    }
+    let mut named = Vec::new();
+    ty.names(&mut named);
+    named.iter().any(|name| names.contains(*name))
 }
 
 /// A component schema's pointer is `#/components/schemas/<name>`; anything deeper (a property,
