@@ -413,6 +413,8 @@ impl<'r> Grammar<'r> {
             "*/ /* `x` [link](y) <b>",
             "\u{0}\u{7f}\u{202e}",
             "line\n\nline",
+            // Text that would leave a literal or a comment if it were written raw.
+            "a\rb \"); } fn injected() { (\" \\",
         ])
         .to_owned()
     }
