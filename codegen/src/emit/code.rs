@@ -72,11 +72,6 @@ impl Code {
         self.depth += 1;
     }
 
-    /// An empty line.
-    pub fn blank(&mut self) {
-        self.text.push('\n');
-    }
-
     /// Outer doc comments (`///`) for schema text, made safe for rustdoc by [`doc_lines`].
     pub fn docs(&mut self, text: Option<&str>) {
         if let Some(text) = text {
