@@ -258,8 +258,9 @@ impl RequestParts {
             return;
         };
         let head = format!("{lead}{}", self.start);
-        if code.fits(&head, &self.start_arguments, "") {
-            code.list(&head, &self.start_arguments, "");
+        let one_line = format!("{head}({})", self.start_arguments.join(", "));
+        if code.fits(&one_line) {
+            code.line(one_line);
             code.indent();
         } else {
             // The arguments one level deeper than the calls that follow their `)`.

@@ -120,16 +120,15 @@ impl Code {
         self.delimited(head, ('[', ']'), items, tail);
     }
 
-    /// Whether `head(items)tail` fits on one line at the current depth.
-    pub fn fits(&self, head: &str, items: &[String], tail: &str) -> bool {
-        let joined: usize = items.iter().map(|item| item.len() + 2).sum();
-        INDENT.len() * self.depth + head.len() + joined + tail.len() <= WIDTH
+    /// Whether `line` fits in [`WIDTH`] columns at the current depth.
+    pub fn fits(&self, line: &str) -> bool {
+        INDENT.len() * self.depth + line.len() <= WIDTH
     }
 
     fn delimited(&mut self, head: &str, (open, close): (char, char), items: &[String], tail: &str) {
-        if self.fits(head, items, tail) {
-            let joined = items.join(", ");
-            self.line(format_args!("{head}{open}{joined}{close}{tail}"));
+        let one_line = format!("{head}{open}{}{close}{tail}", items.join(", "));
+        if self.fits(&one_line) {
+            self.line(one_line);
         } else {
             self.open(format_args!("{head}{open}"));
             for item in items {

@@ -236,10 +236,11 @@ fn emit_from_query(code: &mut Code, op: &Operation) {
             }));
         }
     }
+    let one_line = format!("Ok(Self {{ {} }})", fields.join(", "));
     if fields.is_empty() {
         code.line("Ok(Self {})");
-    } else if code.fits("Ok(Self { ", &fields, " })") {
-        code.line(format_args!("Ok(Self {{ {} }})", fields.join(", ")));
+    } else if code.fits(&one_line) {
+        code.line(one_line);
     } else {
         code.open("Ok(Self {");
         for field in &fields {
@@ -291,26 +292,23 @@ fn emit_route(code: &mut Code, op: &Operation) {
             }
         }
     };
-    let head = format!("d::{kind}");
+    let handler = format!("d::{kind}");
+    let op_static = format!("&{}", op_const(op));
     let closure = format!("|s, cx, {path_pattern}, {query_pattern}, {body_pattern}| {{");
-    let handler = [format!("&{}", op_const(op)), "&service".to_owned()];
+    let call = format!("s.{}", ident(&op.method_name));
     code.open(".route(");
     code.line(format_args!("{},", lit(&op.path)));
-    let all = [handler[0].clone(), handler[1].clone(), closure.clone()];
-    if code.fits(&head, &all, "") {
-        code.open(format_args!(
-            "{head}({}, {}, {closure}",
-            handler[0], handler[1]
-        ));
-        code.list(&format!("s.{}", ident(&op.method_name)), &call_args, "");
+    let one_line = format!("{handler}({op_static}, &service, {closure}");
+    if code.fits(&one_line) {
+        code.open(one_line);
+        code.list(&call, &call_args, "");
         code.close("}),");
     } else {
-        code.open(format_args!("{head}("));
-        for argument in &handler {
-            code.line(format_args!("{argument},"));
-        }
+        code.open(format_args!("{handler}("));
+        code.line(format_args!("{op_static},"));
+        code.line("&service,");
         code.open(closure);
-        code.list(&format!("s.{}", ident(&op.method_name)), &call_args, "");
+        code.list(&call, &call_args, "");
         code.close("},");
         code.close("),");
     }

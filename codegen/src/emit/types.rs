@@ -184,7 +184,7 @@ fn enum_macro(
     code.docs(def.docs.as_deref());
     let variants: Vec<String> = variants.collect();
     let one_line = format!("pub enum {name} {{ {} }}", variants.join(" "));
-    if code.fits(&one_line, &[], "") {
+    if code.fits(&one_line) {
         code.line(one_line);
     } else {
         code.open(format_args!("pub enum {name} {{"));

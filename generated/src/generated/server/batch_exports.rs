@@ -709,13 +709,9 @@ pub fn routes<S: BatchExportsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/organizations/{organization_id}/batch_exports/{id}/logs/",
-            d::json(
-                &BATCH_EXPORTS_LOGS_RETRIEVE,
-                &service,
-                |s, cx, (organization_id, id), (), ()| {
-                    s.batch_exports_logs_retrieve(cx, organization_id, id)
-                },
-            ),
+            d::json(&BATCH_EXPORTS_LOGS_RETRIEVE, &service, |s, cx, (organization_id, id), (), ()| {
+                s.batch_exports_logs_retrieve(cx, organization_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/batch_exports/{id}/logs/",

@@ -138,13 +138,9 @@ pub fn routes<S: DataColorThemesApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/data_color_themes/",
-            d::json(
-                &DATA_COLOR_THEMES_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.data_color_themes_create(cx, project_id, body)
-                },
-            ),
+            d::json(&DATA_COLOR_THEMES_CREATE, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.data_color_themes_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/data_color_themes/{id}/",

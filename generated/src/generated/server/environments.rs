@@ -792,13 +792,9 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/environments/{project_id}/session_summaries/create_session_summaries/",
-            d::json(
-                &CREATE_SESSION_SUMMARIES,
-                &service,
-                |s, cx, (project_id,), (), d::Json(body)| {
-                    s.create_session_summaries(cx, project_id, body)
-                },
-            ),
+            d::json(&CREATE_SESSION_SUMMARIES, &service, |s, cx, (project_id,), (), d::Json(body)| {
+                s.create_session_summaries(cx, project_id, body)
+            }),
         )
         .route(
             "/api/environments/{project_id}/session_summaries/create_session_summaries_individually/",
@@ -843,13 +839,9 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/environments/",
-            d::json(
-                &ENVIRONMENTS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), d::MaybeJson(body)| {
-                    s.environments_create(cx, project_id, body)
-                },
-            ),
+            d::json(&ENVIRONMENTS_CREATE, &service, |s, cx, (project_id,), (), d::MaybeJson(body)| {
+                s.environments_create(cx, project_id, body)
+            }),
         )
         .route(
             "/api/projects/{project_id}/environments/{id}/default_evaluation_tags/",
@@ -1376,13 +1368,9 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/evaluation_runs/",
-            d::json(
-                &ENVIRONMENTS_EVALUATION_RUNS_CREATE,
-                &service,
-                |s, cx, (project_id,), (), ()| {
-                    s.environments_evaluation_runs_create(cx, project_id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_EVALUATION_RUNS_CREATE, &service, |s, cx, (project_id,), (), ()| {
+                s.environments_evaluation_runs_create(cx, project_id)
+            }),
         )
         .route(
             "/api/environments/{project_id}/evaluations/",
@@ -1396,13 +1384,9 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/evaluations/{id}/",
-            d::json(
-                &ENVIRONMENTS_EVALUATIONS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.environments_evaluations_destroy(cx, project_id, id)
-                },
-            ),
+            d::json(&ENVIRONMENTS_EVALUATIONS_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.environments_evaluations_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/environments/{project_id}/evaluations/",
@@ -1584,12 +1568,8 @@ pub fn routes<S: EnvironmentsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/web_vitals/",
-            d::json(
-                &ENVIRONMENTS_WEB_VITALS_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.environments_web_vitals_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_WEB_VITALS_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.environments_web_vitals_retrieve(cx, project_id, query)
+            }),
         )
 }

@@ -84,13 +84,9 @@ pub fn routes<S: EventDefinitionsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/event_definitions/{id}/",
-            d::json(
-                &EVENT_DEFINITIONS_PARTIAL_UPDATE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.event_definitions_partial_update(cx, project_id, id)
-                },
-            ),
+            d::json(&EVENT_DEFINITIONS_PARTIAL_UPDATE, &service, |s, cx, (project_id, id), (), ()| {
+                s.event_definitions_partial_update(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/event_definitions/",

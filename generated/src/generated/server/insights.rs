@@ -486,13 +486,9 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/insights/{id}/",
-            d::json(
-                &ENVIRONMENTS_INSIGHTS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.environments_insights_destroy(cx, project_id, id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_INSIGHTS_DESTROY, &service, |s, cx, (project_id, id), query, ()| {
+                s.environments_insights_destroy(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/insights/",
@@ -642,13 +638,9 @@ pub fn routes<S: InsightsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/insights/my_last_viewed/",
-            d::json(
-                &INSIGHTS_MY_LAST_VIEWED_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.insights_my_last_viewed_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&INSIGHTS_MY_LAST_VIEWED_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.insights_my_last_viewed_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/insights/{id}/",

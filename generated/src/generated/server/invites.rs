@@ -57,13 +57,9 @@ pub fn routes<S: InvitesApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/organizations/{organization_id}/invites/bulk/",
-            d::json(
-                &INVITES_BULK_CREATE,
-                &service,
-                |s, cx, (organization_id,), (), d::Json(body)| {
-                    s.invites_bulk_create(cx, organization_id, body)
-                },
-            ),
+            d::json(&INVITES_BULK_CREATE, &service, |s, cx, (organization_id,), (), d::Json(body)| {
+                s.invites_bulk_create(cx, organization_id, body)
+            }),
         )
         .route(
             "/api/organizations/{organization_id}/invites/",

@@ -828,13 +828,9 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/persons/{id}/",
-            d::empty(
-                &ENVIRONMENTS_PERSONS_DESTROY,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.environments_persons_destroy(cx, project_id, id, query)
-                },
-            ),
+            d::empty(&ENVIRONMENTS_PERSONS_DESTROY, &service, |s, cx, (project_id, id), query, ()| {
+                s.environments_persons_destroy(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/persons/funnel/correlation/",
@@ -929,13 +925,9 @@ pub fn routes<S: PersonsApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/environments/{project_id}/persons/{id}/",
-            d::json(
-                &ENVIRONMENTS_PERSONS_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), query, ()| {
-                    s.environments_persons_retrieve(cx, project_id, id, query)
-                },
-            ),
+            d::json(&ENVIRONMENTS_PERSONS_RETRIEVE, &service, |s, cx, (project_id, id), query, ()| {
+                s.environments_persons_retrieve(cx, project_id, id, query)
+            }),
         )
         .route(
             "/api/environments/{project_id}/persons/{id}/split/",

@@ -343,13 +343,9 @@ pub fn routes<S: SessionRecordingPlaylistsApi>(service: Arc<S>) -> axum::Router 
         )
         .route(
             "/api/projects/{project_id}/session_recording_playlists/",
-            d::json(
-                &SESSION_RECORDING_PLAYLISTS_LIST,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.session_recording_playlists_list(cx, project_id, query)
-                },
-            ),
+            d::json(&SESSION_RECORDING_PLAYLISTS_LIST, &service, |s, cx, (project_id,), query, ()| {
+                s.session_recording_playlists_list(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/session_recording_playlists/{short_id}/",

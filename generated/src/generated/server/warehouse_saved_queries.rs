@@ -441,13 +441,9 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/warehouse_saved_queries/{id}/",
-            d::empty(
-                &WAREHOUSE_SAVED_QUERIES_DESTROY,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.warehouse_saved_queries_destroy(cx, project_id, id)
-                },
-            ),
+            d::empty(&WAREHOUSE_SAVED_QUERIES_DESTROY, &service, |s, cx, (project_id, id), (), ()| {
+                s.warehouse_saved_queries_destroy(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/warehouse_saved_queries/",
@@ -467,13 +463,9 @@ pub fn routes<S: WarehouseSavedQueriesApi>(service: Arc<S>) -> axum::Router {
         )
         .route(
             "/api/projects/{project_id}/warehouse_saved_queries/{id}/",
-            d::json(
-                &WAREHOUSE_SAVED_QUERIES_RETRIEVE,
-                &service,
-                |s, cx, (project_id, id), (), ()| {
-                    s.warehouse_saved_queries_retrieve(cx, project_id, id)
-                },
-            ),
+            d::json(&WAREHOUSE_SAVED_QUERIES_RETRIEVE, &service, |s, cx, (project_id, id), (), ()| {
+                s.warehouse_saved_queries_retrieve(cx, project_id, id)
+            }),
         )
         .route(
             "/api/projects/{project_id}/warehouse_saved_queries/{id}/revert_materialization/",

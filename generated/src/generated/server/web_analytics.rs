@@ -58,13 +58,9 @@ pub fn routes<S: WebAnalyticsApi>(service: Arc<S>) -> axum::Router {
     axum::Router::new()
         .route(
             "/api/projects/{project_id}/web_analytics/breakdown/",
-            d::json(
-                &WEB_ANALYTICS_BREAKDOWN_RETRIEVE,
-                &service,
-                |s, cx, (project_id,), query, ()| {
-                    s.web_analytics_breakdown_retrieve(cx, project_id, query)
-                },
-            ),
+            d::json(&WEB_ANALYTICS_BREAKDOWN_RETRIEVE, &service, |s, cx, (project_id,), query, ()| {
+                s.web_analytics_breakdown_retrieve(cx, project_id, query)
+            }),
         )
         .route(
             "/api/projects/{project_id}/web_analytics/overview/",
