@@ -64,8 +64,8 @@ pub enum Kind {
     /// Something in an input document that the generator cannot use.
     #[default]
     Input,
-    /// A generator bug (emitted code that does not parse, an invariant broken): no input
-    /// change is the fix, and the message says to report it.
+    /// A generator bug (an invariant broken, such as a phase stopping without a diagnostic): no
+    /// input change is the fix, and the message says to report it.
     GeneratorBug,
 }
 

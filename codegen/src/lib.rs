@@ -94,7 +94,7 @@ pub fn generate_with_options(
 ) -> Result<Output, Diagnostics> {
     let (api, report) = lower_inputs(main, overlays, public, throttle_table, options)?;
     let header = header_line(main, overlays, public, header_command);
-    let files = emit::emit(&api, &header)?;
+    let files = emit::emit(&api, &header);
     let features = emit::features::tag_features(&api);
     Ok(Output {
         files,

@@ -9,7 +9,6 @@ mod types;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diagnostic::Diagnostics;
 use crate::emit::code::Code;
 use crate::ir::Api;
 
@@ -23,7 +22,7 @@ pub use api::tag_module;
 /// and prettyplease). Files are independent, so the types and the operation table are written
 /// on a second thread while this one writes the rest. Files are keyed by path, so the output
 /// does not depend on which thread finishes first.
-pub fn emit(api: &Api, header: &str) -> Result<BTreeMap<String, String>, Diagnostics> {
+pub fn emit(api: &Api, header: &str) -> BTreeMap<String, String> {
     let defaultable = types::defaultable_types(&api.types);
     let defaultable = &defaultable;
     let (mut files, rest) = std::thread::scope(|scope| {
@@ -41,7 +40,7 @@ pub fn emit(api: &Api, header: &str) -> Result<BTreeMap<String, String>, Diagnos
         (first, rest)
     });
     files.extend(rest);
-    Ok(files)
+    files
 }
 
 /// The `types` module and the operation table.
