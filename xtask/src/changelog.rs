@@ -51,7 +51,12 @@ pub fn run(args: ChangelogArgs) -> anyhow::Result<()> {
         let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         Ok(Schema::new(path.display().to_string(), bytes))
     };
-    let comparison = compare(&read(&args.old)?, &read(&args.new)?, &overlays);
+    let comparison = compare(
+        &read(&args.old)?,
+        &read(&args.new)?,
+        &overlays,
+        &posthog_codegen::Options::default(),
+    );
     let text = if args.json {
         comparison.to_json() + "\n"
     } else {
@@ -148,8 +153,12 @@ impl Comparison {
 }
 
 /// Lowers one schema with the generator's front end, overlays applied as the generator applies
-/// them (none for `--raw`).
-pub fn lower(schema: &Schema, overlays: &[OverlayFile]) -> Result<Api, Diagnostics> {
+/// them (none for `--raw`), with the generator's opt-ins (`regenerate --skip-unsupported`...).
+pub fn lower(
+    schema: &Schema,
+    overlays: &[OverlayFile],
+    options: &posthog_codegen::Options,
+) -> Result<Api, Diagnostics> {
     let input = posthog_codegen::Input {
         source: schema.origin.clone(),
         bytes: &schema.bytes,
@@ -159,13 +168,18 @@ pub fn lower(schema: &Schema, overlays: &[OverlayFile]) -> Result<Api, Diagnosti
         &crate::overlays::inputs(overlays),
         None,
         None,
-        &posthog_codegen::Options::default(),
+        options,
     )
     .map(|(api, _report)| api)
 }
 
 /// Lowers both schemas and compares them.
-pub fn compare(old: &Schema, new: &Schema, overlays: &[OverlayFile]) -> Comparison {
+pub fn compare(
+    old: &Schema,
+    new: &Schema,
+    overlays: &[OverlayFile],
+    options: &posthog_codegen::Options,
+) -> Comparison {
     let refused = |side: &'static str, schema: &Schema, diagnostics: Diagnostics| {
         Comparison::CannotCompare(CannotCompare {
             side,
@@ -173,31 +187,40 @@ pub fn compare(old: &Schema, new: &Schema, overlays: &[OverlayFile]) -> Comparis
             diagnostics: diagnostics.0.iter().map(ToString::to_string).collect(),
         })
     };
-    let old_api = match lower(old, overlays) {
+    let old_api = match lower(old, overlays, options) {
         Ok(api) => api,
         Err(diagnostics) => return refused("old", old, diagnostics),
     };
-    match lower(new, overlays) {
+    match lower(new, overlays, options) {
         Ok(new_api) => Comparison::Compared(posthog_codegen::diff::diff(&old_api, &new_api)),
         Err(diagnostics) => refused("new", new, diagnostics),
     }
 }
 
 /// The Markdown `regenerate` and `fetch-schema` print when the schema moved from `old` (the
-/// pinned one) to `new`. Both are overlaid; when the overlays do not apply to the older schema
-/// (an action written for a path it lacks), both are compared as published instead, said so,
-/// so the two sides always go through the front end the same way.
-pub fn review(old: &Schema, new: &Schema, overlays: &[OverlayFile]) -> String {
-    let overlaid = compare(old, new, overlays);
-    let old_refused =
-        matches!(&overlaid, Comparison::CannotCompare(refused) if refused.side == "old");
-    if overlays.is_empty() || !old_refused || lower(old, &[]).is_err() {
+/// pinned one) to `new`, lowered with the options the generator ran with. Both are overlaid;
+/// when the overlays do not apply to the older schema (an action written for a path it lacks),
+/// both are compared as published instead, said so, so the two sides always go through the
+/// front end the same way.
+pub fn review(
+    old: &Schema,
+    new: &Schema,
+    overlays: &[OverlayFile],
+    options: &posthog_codegen::Options,
+) -> String {
+    let refuses_old = |comparison: &Comparison| matches!(comparison, Comparison::CannotCompare(refused) if refused.side == "old");
+    let overlaid = compare(old, new, overlays, options);
+    if overlays.is_empty() || !refuses_old(&overlaid) {
+        return overlaid.to_markdown();
+    }
+    let published = compare(old, new, &[], options);
+    if refuses_old(&published) {
         return overlaid.to_markdown();
     }
     format!(
         "The overlays do not apply to the older schema ({}); both are compared as published.\n\n{}",
         old.origin,
-        compare(old, new, &[]).to_markdown()
+        published.to_markdown()
     )
 }
 

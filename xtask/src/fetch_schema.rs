@@ -182,7 +182,10 @@ pub fn run(args: FetchSchemaArgs) -> anyhow::Result<()> {
                 let overlays = crate::overlays::read_overlays(&root)?;
                 let old = Schema::new("the previous schema", old);
                 let new = Schema::new("the fetched schema", outcome.canonical.clone());
-                print!("{}", crate::changelog::review(&old, &new, &overlays));
+                print!(
+                    "{}",
+                    crate::changelog::review(&old, &new, &overlays, &Default::default())
+                );
             }
         },
     }

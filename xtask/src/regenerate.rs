@@ -245,7 +245,7 @@ pub fn regenerate(root: &Path, args: &RegenerateArgs) -> anyhow::Result<Summary>
         summary.changed.push(GENERATED_MANIFEST.to_owned());
     }
     if !args.check {
-        report_schema_change(root, pin.as_ref(), &schema, &sha, &overlays)?;
+        report_schema_change(root, pin.as_ref(), &schema, &sha, &overlays, &options)?;
         let operations = output
             .api
             .operations
@@ -295,6 +295,7 @@ fn report_schema_change(
     schema: &Schema,
     sha: &str,
     overlays: &[crate::overlays::OverlayFile],
+    options: &posthog_codegen::Options,
 ) -> anyhow::Result<()> {
     pin::cache_schema(root, sha, &schema.bytes)?;
     let Some(pin) = pin else { return Ok(()) };
@@ -314,7 +315,10 @@ fn report_schema_change(
     };
     let old = crate::changelog::Schema::new("the pinned schema", old_bytes);
     let new = crate::changelog::Schema::new("the new schema", schema.bytes.clone());
-    println!("{}", crate::changelog::review(&old, &new, overlays));
+    println!(
+        "{}",
+        crate::changelog::review(&old, &new, overlays, options)
+    );
     Ok(())
 }
 

@@ -210,7 +210,8 @@ mod tests {
     fn openapi_31_reads_as_the_generator_reads_it() -> anyhow::Result<()> {
         let yaml = b"openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /a/:\n    get:\n      operationId: a_retrieve\n      responses:\n        200:\n          description: ok\n          content:\n            application/json:\n              schema: {type: [string, 'null']}\n";
         let schema = crate::changelog::Schema::new("yaml", yaml.to_vec());
-        let api = crate::changelog::lower(&schema, &[]).map_err(|d| anyhow::anyhow!("{d}"))?;
+        let api = crate::changelog::lower(&schema, &[], &Default::default())
+            .map_err(|d| anyhow::anyhow!("{d}"))?;
         assert_eq!(api.operations.len(), 1);
         Ok(())
     }

@@ -27,7 +27,7 @@ fn overlays() -> anyhow::Result<Vec<OverlayFile>> {
 
 /// The changelog of two schemas that both lower, or the diagnostics as the failure.
 fn changelog(old: &Schema, new: &Schema, overlays: &[OverlayFile]) -> anyhow::Result<Changelog> {
-    match compare(old, new, overlays) {
+    match compare(old, new, overlays, &Default::default()) {
         Comparison::Compared(log) => Ok(log),
         refused => anyhow::bail!("{}", refused.to_markdown()),
     }
@@ -181,7 +181,7 @@ fn environment_operations_are_listed_under_the_crates_module() -> anyhow::Result
         module_of(&log, "GET", "/api/environments/{project_id}/batch_exports/"),
         Some("batch_exports")
     );
-    let api = lower(&new, &[])?;
+    let api = lower(&new, &[], &Default::default())?;
     let crate_module = |method: &str, path: &str| {
         api.operations
             .iter()
@@ -223,11 +223,15 @@ fn a_schema_against_itself_is_empty_with_the_overlays_applied_to_both() -> anyho
     let overlays = overlays()?;
     // The overlays did apply: their request body is a type of the lowered API.
     assert!(
-        lower(&doc, &overlays)?
+        lower(&doc, &overlays, &Default::default())?
             .types
             .contains_key("HogQlQueryRequest")
     );
-    assert!(!lower(&doc, &[])?.types.contains_key("HogQlQueryRequest"));
+    assert!(
+        !lower(&doc, &[], &Default::default())?
+            .types
+            .contains_key("HogQlQueryRequest")
+    );
     let log = changelog(&doc, &doc, &overlays)?;
     assert!(log.is_empty());
     assert_eq!((log.breaking, log.compatible), (0, 0));
@@ -240,8 +244,8 @@ fn a_schema_against_itself_is_empty_with_the_overlays_applied_to_both() -> anyho
 #[test]
 fn overlays_change_what_the_generator_sees() -> anyhow::Result<()> {
     let doc = shared_schema("posthog-2025.json")?;
-    let overlaid = lower(&doc, &overlays()?)?;
-    let published = lower(&doc, &[])?;
+    let overlaid = lower(&doc, &overlays()?, &Default::default())?;
+    let published = lower(&doc, &[], &Default::default())?;
     let log = posthog_codegen::diff::diff(&published, &overlaid);
     assert!(log.types_added.iter().any(|t| t == "HogQlQueryRequest"));
     assert!(
@@ -255,7 +259,7 @@ fn overlays_change_what_the_generator_sees() -> anyhow::Result<()> {
 fn a_schema_the_lowering_refuses_cannot_be_compared() -> anyhow::Result<()> {
     let swagger = inline_schema("swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n");
     let good = inline_schema(BEFORE);
-    let comparison = compare(&swagger, &good, &[]);
+    let comparison = compare(&swagger, &good, &[], &Default::default());
     let Comparison::CannotCompare(refused) = &comparison else {
         anyhow::bail!("compared a Swagger 2.0 document: {comparison:?}");
     };
@@ -277,7 +281,7 @@ fn a_schema_the_lowering_refuses_cannot_be_compared() -> anyhow::Result<()> {
     // file and action, as `regenerate` would report it.
     let old = shared_schema("posthog-2023-11.yaml")?;
     let new = shared_schema("posthog-2025.json")?;
-    let comparison = compare(&old, &new, &overlays()?);
+    let comparison = compare(&old, &new, &overlays()?, &Default::default());
     let Comparison::CannotCompare(refused) = &comparison else {
         anyhow::bail!("the 2025 overlays applied to the 2023-11 schema");
     };
@@ -290,7 +294,7 @@ fn a_schema_the_lowering_refuses_cannot_be_compared() -> anyhow::Result<()> {
         refused.diagnostics
     );
     // `regenerate` and `fetch-schema` then compare both sides as published, and say so.
-    let review = xtask::changelog::review(&old, &new, &overlays()?);
+    let review = xtask::changelog::review(&old, &new, &overlays()?, &Default::default());
     assert!(review.starts_with("The overlays do not apply to the older schema"));
     assert!(review.contains("## Operations"));
     Ok(())
@@ -487,5 +491,24 @@ fn classification_follows_the_direction_of_travel() -> anyhow::Result<()> {
     assert_eq!(new_module, Some(OperationAdded));
 
     insta::assert_snapshot!("changelog_fixture", to_markdown(&log));
+    Ok(())
+}
+
+/// `regenerate --skip-unsupported` reviews a schema change with the options it generated with:
+/// a schema holding an operation the generator leaves out is compared, not refused as one the
+/// generator "would refuse" right after it generated from it.
+#[test]
+fn the_review_lowers_with_the_options_the_generator_ran_with() -> anyhow::Result<()> {
+    let path = xtask::workspace_root().join("codegen/tests/fixtures/skip_unsupported.yaml");
+    let bytes = std::fs::read(path)?;
+    let options = posthog_codegen::Options::from_fixture(&bytes).map_err(anyhow::Error::msg)?;
+    assert!(options.skip_unsupported);
+    let old = Schema::new("old", bytes.clone());
+    let new = Schema::new("new", bytes);
+    let by_default = xtask::changelog::review(&old, &new, &[], &Default::default());
+    assert!(by_default.contains("Cannot compare"), "{by_default}");
+    let review = xtask::changelog::review(&old, &new, &[], &options);
+    assert!(!review.contains("Cannot compare"), "{review}");
+    assert!(review.starts_with("# API changelog"), "{review}");
     Ok(())
 }

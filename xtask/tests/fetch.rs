@@ -420,6 +420,7 @@ fn the_pin_detects_a_changed_file() -> anyhow::Result<()> {
         &Schema::new("old", old_bytes),
         &Schema::new("new", after.canonical.clone()),
         &[],
+        &Default::default(),
     );
     let log = comparison
         .changelog()
