@@ -154,11 +154,6 @@ impl Diagnostics {
                 .collect(),
         )
     }
-
-    /// Whether any of them is a generator bug.
-    pub fn has_bug(&self) -> bool {
-        self.0.iter().any(|d| d.kind == Kind::GeneratorBug)
-    }
 }
 
 impl fmt::Display for Diagnostics {

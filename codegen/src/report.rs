@@ -38,19 +38,6 @@ impl Report {
         }
     }
 
-    /// Adds what an earlier phase (loading, overlays) recorded.
-    pub fn absorb(&mut self, earlier: Report) {
-        for (name, pass) in earlier.passes {
-            let entry = self.passes.entry(name).or_default();
-            entry.touched += pass.touched;
-            entry.examples.extend(pass.examples);
-            entry.examples.truncate(EXAMPLES);
-        }
-        self.overlays.extend(earlier.overlays);
-        self.warnings.extend(earlier.warnings);
-        self.skipped.extend(earlier.skipped);
-    }
-
     /// How many places `pass` touched.
     pub fn count(&self, pass: &str) -> usize {
         self.passes.get(pass).map_or(0, |p| p.touched)
