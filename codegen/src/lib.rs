@@ -133,13 +133,13 @@ fn lower_phases(
     options: &Options,
     cx: &mut Ctxt,
 ) -> Option<ir::Api> {
-    let parsed = load::parse_document_overlaid(main.bytes, overlays, cx.report());
+    let parsed = load::parse_document(main.bytes, overlays, cx.report());
     let mut doc = cx.take(parsed)?;
     let mut public_places = merge::PublicPlaces::default();
     if let Some(public) = public {
-        let public_doc = cx.take(
-            load::parse_document(public.bytes).map_err(|d| d.with_source(Source::PublicDocument)),
-        )?;
+        let parsed = load::parse_document(public.bytes, &[], cx.report())
+            .map_err(|d| d.with_source(Source::PublicDocument));
+        let public_doc = cx.take(parsed)?;
         public_places = merge::PublicPlaces::of(&public_doc);
         cx.take(merge::merge_public(&mut doc, public_doc))?;
     }

@@ -12,22 +12,13 @@ pub const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// Parses an OpenAPI 3.0 or 3.1 document from JSON or YAML bytes.
+/// Reads an OpenAPI document already in JSON (the overlay step works on that form), counting the
+/// 3.1 rewrites in `report`.
 ///
 /// Swagger 2.0 and other versions are refused with a diagnostic at `#/swagger` or `#/openapi`;
 /// a 3.1 document is first rewritten into the 3.0 model ([`crate::openapi31`]); a document that
 /// does not fit the OpenAPI 3.0 model gets a diagnostic at the failing member.
-pub fn parse_document(bytes: &[u8]) -> Result<openapiv3::OpenAPI, Diagnostics> {
-    document_from_value(parse_value(bytes)?)
-}
-
-/// Parses an OpenAPI document already read into JSON (the overlay step works on that form).
-pub fn document_from_value(value: Value) -> Result<openapiv3::OpenAPI, Diagnostics> {
-    document_from_value_reported(value, &mut crate::report::Report::default())
-}
-
-/// [`document_from_value`], counting the 3.1 rewrites in `report`.
-pub fn document_from_value_reported(
+pub fn document_from_value(
     mut value: Value,
     report: &mut crate::report::Report,
 ) -> Result<openapiv3::OpenAPI, Diagnostics> {
@@ -57,9 +48,10 @@ pub fn document_from_value_reported(
     })
 }
 
-/// Parses the main document with `overlays` applied to its raw JSON first (see [`crate::overlay`]),
-/// recording what each overlay did in `report`.
-pub fn parse_document_overlaid(
+/// Parses a document from JSON or YAML bytes with `overlays` applied to its raw JSON first (see
+/// [`crate::overlay`]; the public document has none), recording what each overlay and the 3.1
+/// rewrite did in `report`.
+pub fn parse_document(
     bytes: &[u8],
     overlays: &[crate::Input<'_>],
     report: &mut crate::report::Report,
@@ -70,7 +62,7 @@ pub fn parse_document_overlaid(
         check_version(&value)?;
         crate::overlay::apply_overlays(&mut value, overlays, report)?;
     }
-    document_from_value_reported(value, report)
+    document_from_value(value, report)
 }
 
 /// Parses JSON or YAML into a JSON value, whichever the bytes are.

@@ -1,5 +1,5 @@
 //! Reads a valid document into `openapiv3` by parts, on two threads: the fast path of
-//! [`super::document_from_value_reported`].
+//! [`super::document_from_value`].
 //!
 //! openapiv3 collects each object's `x-` extensions through `#[serde(flatten)]`, and serde
 //! reads a struct with a flattened member by first copying the whole object into its own buffer.
