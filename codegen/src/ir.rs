@@ -285,9 +285,6 @@ pub struct Field {
     /// the changelog needs them apart (a field made nullable breaks readers, one made
     /// required breaks writers, a read-only one never travels in a request).
     pub presence: Presence,
-    /// Optional, nullable and writable: in a request, absent, null and a value are three
-    /// different things (`lower::request_types` makes it `Nullable` in types requests use).
-    pub three_state: bool,
     /// Documentation.
     pub docs: Option<String>,
 }
@@ -303,6 +300,15 @@ pub struct Presence {
     pub read_only: bool,
     /// `writeOnly`: only in requests.
     pub write_only: bool,
+}
+
+impl Presence {
+    /// Optional, nullable and writable: in a request, absent, null and a value are three
+    /// different things (`lower::request_types` makes such a field `Nullable` in types requests
+    /// use).
+    pub fn three_state(self) -> bool {
+        !self.required && self.nullable && !self.read_only
+    }
 }
 
 /// Which host serves an operation.
@@ -503,7 +509,6 @@ mod tests {
             ty,
             serialize_null: false,
             presence: Presence::default(),
-            three_state: false,
             docs: None,
         };
         let variant = |ty: TypeRef| UnionVariant {

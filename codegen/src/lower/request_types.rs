@@ -54,7 +54,10 @@ pub fn shape_request_types(
                 !field.presence.read_only
             });
         }
-        for field in fields.iter_mut().filter(|field| field.three_state) {
+        for field in fields
+            .iter_mut()
+            .filter(|field| field.presence.three_state())
+        {
             if let TypeRef::Option(inner) = &mut field.ty {
                 let inner = std::mem::replace(inner, Box::new(TypeRef::Json));
                 field.ty = TypeRef::Nullable(inner);

@@ -741,10 +741,6 @@ impl<'a> TypeLowering<'a> {
             // A server-set (readOnly) or request-only (writeOnly) field is absent from one
             // direction, so it can only be required in Rust if it is neither.
             let always_present = required && !read_only && !write_only;
-            // Optional and nullable: absent ("leave it"), null ("clear it") and a value are three
-            // different requests (`lower::request_types` makes such fields of request types
-            // `Nullable`).
-            let three_state = !required && !read_only && ty.is_option();
             let ty = if always_present { ty } else { ty.optional() };
             let rust_name = rust_names.claim(&wanted, "_");
             if rust_name != wanted {
@@ -755,7 +751,6 @@ impl<'a> TypeLowering<'a> {
                 rust_name,
                 serialize_null: required && nullable && !read_only,
                 presence,
-                three_state,
                 ty,
                 docs,
             });
