@@ -168,13 +168,16 @@ impl TypeKind {
 }
 
 impl Operation {
-    /// The type references an operation holds: path and query parameters and body (what the
-    /// client sends), then the JSON answer and the pagination item (what it receives).
+    /// The type references an operation holds: path, query, header and cookie parameters and
+    /// body (what the client sends), then the JSON answer and the pagination item (what it
+    /// receives).
     pub fn type_refs(&self) -> (Vec<&TypeRef>, Vec<&TypeRef>) {
         let mut sent: Vec<&TypeRef> = self
             .path_params
             .iter()
             .chain(&self.query_params)
+            .chain(&self.header_params)
+            .chain(&self.cookie_params)
             .map(|p| &p.ty)
             .collect();
         sent.extend(self.body.as_ref().map(|body| &body.ty));

@@ -859,7 +859,7 @@ fn header_cookie_params() {
         .iter()
         .map(|p| p.wire_name.as_str())
         .collect();
-    assert_eq!(cookies, ["csrftoken", "sessionid"]);
+    assert_eq!(cookies, ["csrftoken", "sessionid", "theme"]);
     assert_eq!(patch.cookie_params[1].ty, option(TypeRef::String));
     f.has(
         "api/organizations.rs",
@@ -874,6 +874,25 @@ fn header_cookie_params() {
         "server/organizations.rs",
         "csrftoken: h.cookie(\"csrftoken\")?",
     );
+    // A header's or a cookie's own enum compiles with the operation's tag, as a query
+    // parameter's does.
+    let features = posthog_codegen::emit::features::type_features(&f.output.api);
+    let named_in = |params: &[posthog_codegen::ir::Param], wire: &str| -> String {
+        let param = params.iter().find(|p| p.wire_name == wire).expect(wire);
+        let mut names = Vec::new();
+        param.ty.names(&mut names);
+        names.first().map(|name| (*name).to_owned()).expect(wire)
+    };
+    for enum_type in [
+        named_in(&patch.header_params, "X-Audit-Reason"),
+        named_in(&patch.cookie_params, "theme"),
+    ] {
+        let of: Vec<&str> = features[enum_type.as_str()]
+            .iter()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(of, ["organizations"], "{enum_type}");
+    }
 }
 
 #[test]

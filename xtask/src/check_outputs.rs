@@ -151,8 +151,19 @@ pub fn check_outputs(root: &Path, args: &CheckOutputsArgs) -> anyhow::Result<Sum
     let target_dir = work.join("target");
     let mut checks = Vec::new();
     let everything = manifest.everything();
+    // Every tag and the server stubs without `unreferenced_types`: a type an operation uses
+    // but feature placement missed compiles only in this configuration's absence.
+    let tags_and_server = format!("{FULL_FEATURE},server");
     for (label, flags) in [
         ("all features", vec!["--features", everything.as_str()]),
+        (
+            "every tag and the server, no unreferenced types",
+            vec![
+                "--no-default-features",
+                "--features",
+                tags_and_server.as_str(),
+            ],
+        ),
         ("no features", vec!["--no-default-features"]),
         (
             "unreferenced types only",
