@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostic::escape_segment;
-use crate::ir::{Operation, Response, TypeDef, TypeKind, TypeRef};
+use crate::ir::{Operation, TypeDef, TypeKind, TypeRef};
 use crate::report::{Report, pass};
 
 /// Runs both passes over `types`, given the operations that use them.
@@ -23,15 +23,14 @@ pub fn shape_request_types(
     let mut bodies = Vec::new();
     let mut others = Vec::new();
     for op in operations {
-        if let Some(body) = &op.body {
-            bodies.push(&body.ty);
-        }
-        others.extend(op.path_params.iter().chain(&op.query_params).map(|p| &p.ty));
-        if let Response::Json(ty) = &op.response {
-            others.push(ty);
-        }
-        if let Some(pagination) = &op.pagination {
-            others.push(&pagination.item);
+        let body = op.body.as_ref().map(|body| &body.ty);
+        let (sent, received) = op.type_refs();
+        for ty in sent.into_iter().chain(received) {
+            if body.is_some_and(|body| std::ptr::eq(body, ty)) {
+                bodies.push(ty);
+            } else {
+                others.push(ty);
+            }
         }
     }
     let requested = reachable(types, &bodies);
