@@ -101,10 +101,25 @@ pub struct RawRequest {
 }
 
 /// A header or cookie parameter of a [`RawRequest`], checked as generated methods check theirs.
-#[derive(Debug)]
 enum RawParam {
     Header(&'static str, serde_json::Value),
     Cookie(&'static str, serde_json::Value),
+}
+
+impl fmt::Debug for RawParam {
+    // Header and cookie parameters carry CSRF tokens and session cookies, and a `RawRequest`
+    // is the caller's to print: its `Debug` names each one, never its value (as the generated
+    // path marks its header values sensitive).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, name) = match self {
+            RawParam::Header(name, _) => ("Header", name),
+            RawParam::Cookie(name, _) => ("Cookie", name),
+        };
+        f.debug_tuple(kind)
+            .field(name)
+            .field(&format_args!("[redacted]"))
+            .finish()
+    }
 }
 
 /// A [`RawRequest`]'s body and its encoding.

@@ -73,6 +73,27 @@ async fn raw_request_sends_any_json_body_to_a_path_the_schema_lacks() {
     );
 }
 
+/// A raw request's header and cookie parameters carry CSRF tokens and session cookies: its
+/// `Debug` names each parameter and its kind, never its value, while the wire still gets both.
+#[tokio::test]
+async fn raw_request_debug_names_header_and_cookie_parameters_without_their_values() {
+    let server = Server::ok().await;
+    let client = client_for(&server);
+    let request = client
+        .request(Method::POST, "/api/projects/{project_id}/not_in_schema/")
+        .header("X-CSRFToken", "secret-csrf")
+        .cookie("sessionid", "secret-session");
+    let debug = format!("{request:?}");
+    assert!(!debug.contains("secret-csrf"), "{debug}");
+    assert!(!debug.contains("secret-session"), "{debug}");
+    assert!(debug.contains("X-CSRFToken"), "{debug}");
+    assert!(debug.contains("sessionid"), "{debug}");
+    request.send().await.expect("sent");
+    let sent = server.single();
+    assert_eq!(sent.headers["x-csrftoken"], "secret-csrf");
+    assert_eq!(sent.headers["cookie"], "sessionid=secret-session");
+}
+
 #[tokio::test]
 async fn raw_response_reads_status_headers_request_id_and_body() {
     let server =
