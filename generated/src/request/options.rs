@@ -88,7 +88,9 @@ impl RequestOptions {
                 format!("header `{name}`"),
                 "the client sets this header itself; it cannot be replaced per call",
             ),
-            Some((name, value)) => {
+            Some((name, mut value)) => {
+                // Per-call headers may carry CSRF tokens and the like: kept out of `Debug`.
+                value.set_sensitive(true);
                 self.headers.append(name, value);
                 self
             }

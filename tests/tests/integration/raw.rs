@@ -94,6 +94,22 @@ async fn raw_request_debug_names_header_and_cookie_parameters_without_their_valu
     assert_eq!(sent.headers["cookie"], "sessionid=secret-session");
 }
 
+/// Per-call headers can carry the same tokens: a client view's `Debug` (and so a raw request
+/// made from it) never prints their values, while the wire still gets them.
+#[tokio::test]
+async fn per_call_header_values_stay_out_of_debug() {
+    let server = Server::ok().await;
+    let view = client_for(&server)
+        .with_options(RequestOptions::new().header("X-CSRFToken", "secret-csrf"));
+    let request = view.request(Method::GET, "/api/projects/{project_id}/not_in_schema/");
+    for debug in [format!("{view:?}"), format!("{request:?}")] {
+        assert!(!debug.contains("secret-csrf"), "{debug}");
+        assert!(debug.contains("x-csrftoken"), "{debug}");
+    }
+    request.send().await.expect("sent");
+    assert_eq!(server.single().headers["x-csrftoken"], "secret-csrf");
+}
+
 #[tokio::test]
 async fn raw_response_reads_status_headers_request_id_and_body() {
     let server =
