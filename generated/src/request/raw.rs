@@ -85,7 +85,6 @@ impl Client {
 /// A request built by hand ([`Client::request`], [`Client::operation`]). Nothing is sent until
 /// [`send`](Self::send) (or [`pages`](Self::pages) is polled); invalid arguments are reported
 /// then, before anything is sent.
-#[derive(Debug)]
 pub struct RawRequest {
     client: Client,
     op: &'static Operation,
@@ -98,6 +97,31 @@ pub struct RawRequest {
     content_type: Option<&'static str>,
     accept: &'static str,
     error: Option<Error>,
+}
+
+impl fmt::Debug for RawRequest {
+    // A raw request is the caller's to print, and may hold keys: header and cookie values are
+    // redacted (see `RawParam`), so are query credentials, and the body is left out (as in
+    // `RawResponse`), since a key may be one of its members.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = self.body.as_ref().map(|body| match body {
+            RawBody::Json(_) => "json",
+            RawBody::Form(_) => "form",
+        });
+        f.debug_struct("RawRequest")
+            .field("client", &self.client)
+            .field("op", &self.op)
+            .field("template", &self.template)
+            .field("project", &self.project)
+            .field("args", &self.args)
+            .field("query", &super::follow::DebugQuery(&self.query))
+            .field("params", &self.params)
+            .field("body", &body)
+            .field("content_type", &self.content_type)
+            .field("accept", &self.accept)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 /// A header or cookie parameter of a [`RawRequest`], checked as generated methods check theirs.
@@ -123,7 +147,6 @@ impl fmt::Debug for RawParam {
 }
 
 /// A [`RawRequest`]'s body and its encoding.
-#[derive(Debug)]
 enum RawBody {
     Json(serde_json::Value),
     Form(serde_json::Value),

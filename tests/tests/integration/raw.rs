@@ -110,6 +110,37 @@ async fn per_call_header_values_stay_out_of_debug() {
     assert_eq!(server.single().headers["x-csrftoken"], "secret-csrf");
 }
 
+/// Query credentials (`token`, `personal_api_key`) given to a raw request or to per-call
+/// options, and a body that may hold one, stay out of `Debug`; other query values show.
+#[test]
+fn query_credentials_and_bodies_stay_out_of_debug() {
+    let client = Client::builder(Region::SelfHosted(
+        url::Url::parse("http://127.0.0.1:9").expect("url"),
+    ))
+    .credentials(Credentials::personal_api_key(KEY))
+    .build()
+    .expect("valid");
+    let view = client.with_options(RequestOptions::new().query("token", "phc_secret-option"));
+    let request = view
+        .request(Method::POST, "/api/projects/{project_id}/not_in_schema/")
+        .query("token", "phc_secret-query")
+        .query("personal_api_key", "phx_secret-query")
+        .query("verbose", "shown-value")
+        .json(&json!({"personal_api_key": "phx_secret-body"}));
+    for debug in [format!("{view:?}"), format!("{request:?}")] {
+        for secret in [
+            "phc_secret-option",
+            "phc_secret-query",
+            "phx_secret-query",
+            "phx_secret-body",
+        ] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("token"), "{debug}");
+    }
+    assert!(format!("{request:?}").contains("shown-value"));
+}
+
 #[tokio::test]
 async fn raw_response_reads_status_headers_request_id_and_body() {
     let server =
