@@ -81,21 +81,12 @@ impl Credentials {
     /// A personal API key (`phx_...`), sent as `Authorization: Bearer` (see
     /// [`CredentialsBuilder::placement`] for the other places).
     pub fn personal_api_key(key: impl Into<String>) -> Self {
-        Self {
-            private: PrivateAuth::Personal(SecretString::from(key.into())),
-            ..Self::default()
-        }
+        Self::builder().personal_api_key(key).build()
     }
 
     /// Legacy HTTP Basic authentication (username and password) accepted by older servers.
     pub fn basic(username: impl Into<String>, password: impl Into<String>) -> Self {
-        Self {
-            private: PrivateAuth::Basic {
-                username: username.into(),
-                password: SecretString::from(password.into()),
-            },
-            ..Self::default()
-        }
+        Self::builder().basic(username, password).build()
     }
 
     /// Only the project API key (`phc_...`), for clients that call public endpoints alone.
@@ -214,7 +205,8 @@ fn is_sendable_key(key: &str) -> bool {
 
 /// Builds [`Credentials`] (see [`Credentials::builder`]). A private credential given twice
 /// replaces the first: a client holds at most one.
-#[derive(Default)]
+// `Debug` is derived: it prints `Credentials`' own, which redacts every secret.
+#[derive(Debug, Default)]
 pub struct CredentialsBuilder {
     credentials: Credentials,
 }
@@ -251,14 +243,6 @@ impl CredentialsBuilder {
     /// The credentials.
     pub fn build(self) -> Credentials {
         self.credentials
-    }
-}
-
-impl fmt::Debug for CredentialsBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CredentialsBuilder")
-            .field("credentials", &self.credentials)
-            .finish()
     }
 }
 

@@ -95,14 +95,16 @@ fn segment_problem(value: &str) -> Option<&'static str> {
     }
 }
 
-// Only generated code calls this; what it uses depends on the schema and the tag features.
+// Used through `Client::__op`, which generated methods and `public` call: dead code in a build
+// without any of their features.
 #[allow(dead_code)]
 /// A path argument. `Sync`, so the temporary slice of them a generated method builds does not
 /// stop the method's future from being `Send` (users spawn these futures on multi-threaded
 /// runtimes).
 pub(crate) type PathArg<'a> = &'a (dyn std::fmt::Display + Sync);
 
-// Only generated code calls this; what it uses depends on the schema and the tag features.
+// Used through `Client::__op`, which generated methods and `public` call: dead code in a build
+// without any of their features.
 #[allow(dead_code)]
 /// Fills `op`'s path template: `{project_id}` from `project` when given, every other
 /// placeholder from `args` in order, each percent-encoded as one segment. A value that cannot
@@ -160,7 +162,8 @@ pub(crate) fn within(url: &url::Url, base: &url::Url) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-// Only generated code calls this; what it uses depends on the schema and the tag features.
+// Multipart bodies are built only by generated methods of tags that upload files: dead code
+// in a build without those features.
 #[allow(dead_code)]
 /// A request body, kept in a form that can be sent again on retry.
 #[derive(Debug, Clone)]
@@ -172,7 +175,8 @@ enum Body {
     Form(Vec<(String, String)>),
 }
 
-// Only generated code calls this; what it uses depends on the schema and the tag features.
+// Multipart bodies are built only by generated methods of tags that upload files: dead code
+// in a build without those features.
 #[allow(dead_code)]
 #[derive(Debug, Clone)]
 enum MultipartValue {
@@ -211,7 +215,8 @@ pub(crate) struct RequestBuilder {
     keep_answer: bool,
 }
 
-// Only generated code calls this; what it uses depends on the schema and the tag features.
+// Generated methods, `public` and the raw layer call these; which of them a build uses depends
+// on the tag features (and the schema), so some are dead code in builds without those features.
 #[allow(dead_code)]
 impl Client {
     /// Starts a request for `op`, filling the path template's placeholders with `args` in order.
@@ -233,13 +238,9 @@ impl Client {
         self.__request_at(op, path)
     }
 
-    /// Starts a request for `op` at `path` (relative to the operation's host).
-    pub(crate) fn __request(&self, op: &'static Operation, path: String) -> RequestBuilder {
-        self.__request_at(op, Ok(path))
-    }
-
-    /// Starts a request for `op`; generated methods pass the path they built, or the error
-    /// that stopped them building it (reported when the request is sent).
+    /// Starts a request for `op`; [`Self::__op`], [`Self::__project_op`] and the raw layer pass
+    /// the path they built, or the error that stopped them building it (reported when the
+    /// request is sent).
     pub(crate) fn __request_at(
         &self,
         op: &'static Operation,
@@ -269,7 +270,8 @@ impl Client {
     }
 }
 
-// Only generated code calls this; what it uses depends on the schema and the tag features.
+// Generated methods, `public` and the raw layer call these; which of them a build uses depends
+// on the tag features (and the schema), so some are dead code in builds without those features.
 #[allow(dead_code)]
 impl RequestBuilder {
     /// Adds a query parameter; `None` adds nothing, arrays repeat the name (`explode`).
@@ -789,9 +791,7 @@ mod tests {
         let client =
             Client::new(Region::Us, Credentials::personal_api_key("phx_unit")).expect("client");
         let body = serde_json::json!({"file": "x", "title": "t", "count": 3, "gone": null});
-        let builder = client
-            .__request(&UPLOAD, "/up/".into())
-            .multipart(&body, &["file"]);
+        let builder = client.__op(&UPLOAD, &[]).multipart(&body, &["file"]);
         let Body::Multipart(parts) = builder.body else {
             panic!("{:?}", builder.body);
         };

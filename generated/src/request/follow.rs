@@ -7,6 +7,24 @@ use super::*;
 /// afresh by `prepare`) and from every URL put in an error.
 pub(super) const CREDENTIAL_PARAMS: &[&str] = &["personal_api_key", "token"];
 
+/// A query as `Debug` shows it: each name with its value, the values of credential parameters
+/// replaced by `[redacted]`.
+pub(super) struct DebugQuery<'a, V>(pub(super) &'a [(String, V)]);
+
+impl<V: std::fmt::Debug> std::fmt::Debug for DebugQuery<'_, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut list = f.debug_list();
+        for (name, value) in self.0 {
+            if CREDENTIAL_PARAMS.contains(&name.as_str()) {
+                list.entry(&(name, format_args!("[redacted]")));
+            } else {
+                list.entry(&(name, value));
+            }
+        }
+        list.finish()
+    }
+}
+
 // Pagination support: re-targeting a request at a `next` link. Kept in this file because it
 // needs the builder's fields, and kept apart so `prepare` only calls `target_url`.
 impl RequestBuilder {

@@ -6,6 +6,7 @@
 //! `Arc` also points at the options) and that pipeline reads them. No generated method is
 //! doubled and the generated code is unchanged, so compile time does not move.
 
+use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,7 +52,7 @@ pub(super) const RESERVED_HEADERS: &[HeaderName] = &[
 /// let me = client.with_options(options).users_retrieve("@me").await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct RequestOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) headers: HeaderMap,
@@ -60,6 +61,21 @@ pub struct RequestOptions {
     pub(crate) meta: Option<MetaSlot>,
     /// The first invalid setting, reported when a request is sent (setters stay chainable).
     pub(crate) error: Option<(String, String)>,
+}
+
+impl fmt::Debug for RequestOptions {
+    // Header values are sensitive (see `header`); the values of query credentials (`token`)
+    // are redacted here.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestOptions")
+            .field("timeout", &self.timeout)
+            .field("headers", &self.headers)
+            .field("query", &super::follow::DebugQuery(&self.query))
+            .field("retry", &self.retry)
+            .field("meta", &self.meta)
+            .field("error", &self.error)
+            .finish()
+    }
 }
 
 impl RequestOptions {
@@ -88,7 +104,9 @@ impl RequestOptions {
                 format!("header `{name}`"),
                 "the client sets this header itself; it cannot be replaced per call",
             ),
-            Some((name, value)) => {
+            Some((name, mut value)) => {
+                // Per-call headers may carry CSRF tokens and the like: kept out of `Debug`.
+                value.set_sensitive(true);
                 self.headers.append(name, value);
                 self
             }

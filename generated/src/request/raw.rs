@@ -85,7 +85,6 @@ impl Client {
 /// A request built by hand ([`Client::request`], [`Client::operation`]). Nothing is sent until
 /// [`send`](Self::send) (or [`pages`](Self::pages) is polled); invalid arguments are reported
 /// then, before anything is sent.
-#[derive(Debug)]
 pub struct RawRequest {
     client: Client,
     op: &'static Operation,
@@ -100,15 +99,54 @@ pub struct RawRequest {
     error: Option<Error>,
 }
 
+impl fmt::Debug for RawRequest {
+    // A raw request is the caller's to print, and may hold keys: header and cookie values are
+    // redacted (see `RawParam`), so are query credentials, and the body is left out (as in
+    // `RawResponse`), since a key may be one of its members.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let body = self.body.as_ref().map(|body| match body {
+            RawBody::Json(_) => "json",
+            RawBody::Form(_) => "form",
+        });
+        f.debug_struct("RawRequest")
+            .field("client", &self.client)
+            .field("op", &self.op)
+            .field("template", &self.template)
+            .field("project", &self.project)
+            .field("args", &self.args)
+            .field("query", &super::follow::DebugQuery(&self.query))
+            .field("params", &self.params)
+            .field("body", &body)
+            .field("content_type", &self.content_type)
+            .field("accept", &self.accept)
+            .field("error", &self.error)
+            .finish()
+    }
+}
+
 /// A header or cookie parameter of a [`RawRequest`], checked as generated methods check theirs.
-#[derive(Debug)]
 enum RawParam {
     Header(&'static str, serde_json::Value),
     Cookie(&'static str, serde_json::Value),
 }
 
+impl fmt::Debug for RawParam {
+    // Header and cookie parameters carry CSRF tokens and session cookies, and a `RawRequest`
+    // is the caller's to print: its `Debug` names each one, never its value (as the generated
+    // path marks its header values sensitive).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (kind, name) = match self {
+            RawParam::Header(name, _) => ("Header", name),
+            RawParam::Cookie(name, _) => ("Cookie", name),
+        };
+        f.debug_tuple(kind)
+            .field(name)
+            .field(&format_args!("[redacted]"))
+            .finish()
+    }
+}
+
 /// A [`RawRequest`]'s body and its encoding.
-#[derive(Debug)]
 enum RawBody {
     Json(serde_json::Value),
     Form(serde_json::Value),

@@ -807,6 +807,14 @@ async fn keys_never_print() {
         assert!(matches!(error, Error::Transport { .. }), "{error:?}");
         printed.push(format!("{error} {error:?}"));
     }
+    for builder in [
+        Credentials::builder()
+            .personal_api_key(PERSONAL_KEY)
+            .project_api_key(PROJECT_KEY),
+        Credentials::builder().basic("ada", PASSWORD),
+    ] {
+        printed.push(format!("{builder:?}"));
+    }
     let source = extract_personal_api_key(
         &HeaderMap::new(),
         Some(&json!({"personal_api_key": PERSONAL_KEY})),

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::post;
 use posthog_api::multipart::FilePart;
 use posthog_api::rate_limit::RateLimiter;
@@ -58,7 +58,11 @@ fn parts(content_type: &str, body: &[u8]) -> Vec<Part> {
 
 /// Serves `app` on a loopback port and returns a client of project 1 for it.
 async fn serve(app: Router) -> Client {
-    Client::builder(Region::SelfHosted(wire::serve(app).await))
+    client_at(wire::serve(app).await)
+}
+
+fn client_at(base: url::Url) -> Client {
+    Client::builder(Region::SelfHosted(base))
         .credentials(Credentials::personal_api_key("phx_test"))
         .project_id("1")
         .rate_limiter(RateLimiter::disabled())
@@ -173,39 +177,14 @@ async fn an_invalid_content_type_fails_before_sending() {
 /// `update` sends `minified` and `source_map` parts and takes the 204.
 #[tokio::test]
 async fn symbol_set_uploads_send_their_file_parts() {
-    type Seen = Arc<Mutex<Vec<(String, String, Bytes)>>>;
-    let seen = Seen::default();
-    let record = |status: axum::http::StatusCode, answer: Option<serde_json::Value>| {
-        move |State(seen): State<Seen>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes| async move {
-            let content_type = headers
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned();
-            seen.lock()
-                .expect("lock")
-                .push((uri.to_string(), content_type, body));
-            match answer {
-                Some(answer) => (status, axum::Json(answer)).into_response(),
-                None => status.into_response(),
-            }
-        }
-    };
     use axum::response::IntoResponse as _;
-    let app = Router::new()
-        .route(
-            "/api/environments/{project}/error_tracking/symbol_sets/",
-            post(record(
-                axum::http::StatusCode::CREATED,
-                Some(json!({"ok": true})),
-            )),
-        )
-        .route(
-            "/api/environments/{project}/error_tracking/symbol_sets/{id}/",
-            axum::routing::put(record(axum::http::StatusCode::NO_CONTENT, None)),
-        )
-        .with_state(Arc::clone(&seen));
-    let client = serve(app).await;
+    let server = wire::Server::start(|request| match request.method {
+        Method::POST => wire::json_response(StatusCode::CREATED, r#"{"ok": true}"#),
+        Method::PUT => StatusCode::NO_CONTENT.into_response(),
+        _ => StatusCode::METHOD_NOT_ALLOWED.into_response(),
+    })
+    .await;
+    let client = client_at(server.url());
 
     let data: Vec<u8> = b"posthog_error_tracking\x01\0\0\0\x02\0\0\0\r\n--".to_vec();
     let ok = client
@@ -239,13 +218,20 @@ async fn symbol_set_uploads_send_their_file_parts() {
         .await
         .expect("update");
 
-    let seen = seen.lock().expect("lock");
-    let (target, content_type, body) = &seen[0];
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    let content_type = |request: &wire::Captured| {
+        request.headers["content-type"]
+            .to_str()
+            .expect("an ASCII content type")
+            .to_owned()
+    };
+    assert_eq!(seen[0].method, Method::POST);
     assert_eq!(
-        target,
+        seen[0].target(),
         "/api/environments/1/error_tracking/symbol_sets/?chunk_id=chunk-1&multipart=true"
     );
-    let create = parts(content_type, body);
+    let create = parts(&content_type(&seen[0]), &seen[0].body);
     assert_eq!(create.len(), 1, "{create:?}");
     assert!(
         create[0].headers.contains("name=\"file\""),
@@ -259,12 +245,12 @@ async fn symbol_set_uploads_send_their_file_parts() {
     );
     assert_eq!(create[0].body, data);
 
-    let (target, content_type, body) = &seen[1];
+    assert_eq!(seen[1].method, Method::PUT);
     assert_eq!(
-        target,
+        seen[1].target(),
         "/api/environments/1/error_tracking/symbol_sets/0197a0c2-7b1e-7000-8000-00000000abcd/"
     );
-    let update = parts(content_type, body);
+    let update = parts(&content_type(&seen[1]), &seen[1].body);
     let part = |name: &str| {
         update
             .iter()

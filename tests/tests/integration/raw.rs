@@ -73,6 +73,74 @@ async fn raw_request_sends_any_json_body_to_a_path_the_schema_lacks() {
     );
 }
 
+/// A raw request's header and cookie parameters carry CSRF tokens and session cookies: its
+/// `Debug` names each parameter and its kind, never its value, while the wire still gets both.
+#[tokio::test]
+async fn raw_request_debug_names_header_and_cookie_parameters_without_their_values() {
+    let server = Server::ok().await;
+    let client = client_for(&server);
+    let request = client
+        .request(Method::POST, "/api/projects/{project_id}/not_in_schema/")
+        .header("X-CSRFToken", "secret-csrf")
+        .cookie("sessionid", "secret-session");
+    let debug = format!("{request:?}");
+    assert!(!debug.contains("secret-csrf"), "{debug}");
+    assert!(!debug.contains("secret-session"), "{debug}");
+    assert!(debug.contains("X-CSRFToken"), "{debug}");
+    assert!(debug.contains("sessionid"), "{debug}");
+    request.send().await.expect("sent");
+    let sent = server.single();
+    assert_eq!(sent.headers["x-csrftoken"], "secret-csrf");
+    assert_eq!(sent.headers["cookie"], "sessionid=secret-session");
+}
+
+/// Per-call headers can carry the same tokens: a client view's `Debug` (and so a raw request
+/// made from it) never prints their values, while the wire still gets them.
+#[tokio::test]
+async fn per_call_header_values_stay_out_of_debug() {
+    let server = Server::ok().await;
+    let view = client_for(&server)
+        .with_options(RequestOptions::new().header("X-CSRFToken", "secret-csrf"));
+    let request = view.request(Method::GET, "/api/projects/{project_id}/not_in_schema/");
+    for debug in [format!("{view:?}"), format!("{request:?}")] {
+        assert!(!debug.contains("secret-csrf"), "{debug}");
+        assert!(debug.contains("x-csrftoken"), "{debug}");
+    }
+    request.send().await.expect("sent");
+    assert_eq!(server.single().headers["x-csrftoken"], "secret-csrf");
+}
+
+/// Query credentials (`token`, `personal_api_key`) given to a raw request or to per-call
+/// options, and a body that may hold one, stay out of `Debug`; other query values show.
+#[test]
+fn query_credentials_and_bodies_stay_out_of_debug() {
+    let client = Client::builder(Region::SelfHosted(
+        url::Url::parse("http://127.0.0.1:9").expect("url"),
+    ))
+    .credentials(Credentials::personal_api_key(KEY))
+    .build()
+    .expect("valid");
+    let view = client.with_options(RequestOptions::new().query("token", "phc_secret-option"));
+    let request = view
+        .request(Method::POST, "/api/projects/{project_id}/not_in_schema/")
+        .query("token", "phc_secret-query")
+        .query("personal_api_key", "phx_secret-query")
+        .query("verbose", "shown-value")
+        .json(&json!({"personal_api_key": "phx_secret-body"}));
+    for debug in [format!("{view:?}"), format!("{request:?}")] {
+        for secret in [
+            "phc_secret-option",
+            "phc_secret-query",
+            "phx_secret-query",
+            "phx_secret-body",
+        ] {
+            assert!(!debug.contains(secret), "{debug}");
+        }
+        assert!(debug.contains("token"), "{debug}");
+    }
+    assert!(format!("{request:?}").contains("shown-value"));
+}
+
 #[tokio::test]
 async fn raw_response_reads_status_headers_request_id_and_body() {
     let server =

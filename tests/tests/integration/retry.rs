@@ -14,7 +14,7 @@ use posthog_api::retry::{Jitter, RetryPolicy};
 use posthog_api::{Client, Credentials, Error, Operation, Region};
 use tokio::time::Instant;
 
-use crate::wire;
+use crate::wire::{self, SendAs as _};
 
 static GET_OP: Operation = Operation::private(
     "things_retrieve",
@@ -125,22 +125,15 @@ fn gaps(server: &Server) -> Vec<Duration> {
 }
 
 async fn get(client: &Client) -> posthog_api::Result<serde_json::Value> {
-    client
-        .operation(&GET_OP)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
+    client.operation(&GET_OP).send_json().await
 }
 
 async fn post(client: &Client) -> posthog_api::Result<serde_json::Value> {
     client
         .operation(&POST_OP)
         .json(&serde_json::json!({"name": "x"}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
+        .send_json()
+        .await
 }
 
 #[tokio::test(start_paused = true)]
